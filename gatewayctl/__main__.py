@@ -1,0 +1,5 @@
+import sys
+
+from gatewayctl.cli import main
+
+sys.exit(main())

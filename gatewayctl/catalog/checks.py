@@ -1,0 +1,431 @@
+"""Semantic checks: what the types alone cannot say. Each check reports through `Report` with the
+key path of the offending value, so every finding is located like a type error."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from gatewayctl.catalog.errors import did_you_mean
+from gatewayctl.catalog.model import Catalog, RateLimit, Route, Service, ServiceSettings
+from gatewayctl.catalog.source import Source
+from gatewayctl.diagnostics import Diagnostic, KeyPath
+from gatewayctl.kong_plugins import ENTERPRISE_PLUGINS, KNOWN_PLUGINS
+
+_RATE_BY = re.compile(r"^(consumer|credential|ip|service|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+|path:/\S*)$")
+_HASH_ON = re.compile(r"^(none|consumer|ip|path|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+|cookie:[^\s;,=]+)$")
+
+# Catalog keys that render to a Kong plugin, per scope: a raw `plugins:` entry of the same name
+# would be a second instance of that plugin on the same entity, which Kong refuses (409).
+SERVICE_FEATURE_PLUGINS: dict[str, str] = {
+    "rate_limit": "rate-limiting",
+    "cors": "cors",
+    "max_body": "request-size-limiting",
+    "cache": "proxy-cache",
+    "grpc_web": "grpc-web",
+}
+GATEWAY_FEATURE_PLUGINS: dict[str, str] = {
+    "request_id": "correlation-id",
+    "metrics": "prometheus",
+    "tracing": "zipkin",
+    "security_headers": "response-transformer",
+    "cors": "cors",
+    "rate_limit": "rate-limiting",
+}
+ANONYMOUS_CONSUMER = "gatewayctl-anonymous"
+AUTH_CREDENTIALS = {"jwt": "jwt", "key-auth": "key_auth", "basic-auth": "basic_auth", "oauth2": "oauth2"}
+
+
+@dataclass
+class Report:
+    source: Source
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    def error(self, path: KeyPath, message: str, *, key: bool = False) -> None:
+        self.diagnostics.append(self.source.diagnostic(path, message, key=key))
+
+    def warning(self, path: KeyPath, message: str, *, key: bool = False) -> None:
+        self.diagnostics.append(self.source.diagnostic(path, message, key=key, severity="warning"))
+
+
+Check = Callable[[Catalog, Report], None]
+
+
+def run_checks(catalog: Catalog, source: Source) -> list[Diagnostic]:
+    report = Report(source)
+    for check in CHECKS:
+        check(catalog, report)
+    return report.diagnostics
+
+
+# --------------------------------------------------------------------------- names
+
+
+def unique_names(catalog: Catalog, report: Report) -> None:
+    def unique(items: list[tuple[str, KeyPath]], what: str) -> None:
+        first: dict[str, KeyPath] = {}
+        for name, path in items:
+            if name in first:
+                report.error(path, f"duplicate {what} name '{name}' (first defined at {_fmt(first[name])})")
+            else:
+                first[name] = path
+
+    unique([(s.name, ("services", i, "name")) for i, s in enumerate(catalog.services)], "service")
+    unique([(c.name, ("consumers", i, "name")) for i, c in enumerate(catalog.consumers)], "consumer")
+    kong_routes: list[tuple[str, KeyPath]] = []
+    for i, service in enumerate(catalog.services):
+        unique([(r.name, ("services", i, "routes", j, "name")) for j, r in enumerate(service.routes)], "route")
+        kong_routes += [(f"{service.name}-{r.name}", ("services", i, "routes", j, "name"))
+                        for j, r in enumerate(service.routes)]  # fmt: skip
+    first: dict[str, KeyPath] = {}
+    for name, path in kong_routes:
+        if name in first and first[name][1] != path[1]:
+            report.error(path, f"Kong route name '{name}' (<service>-<route>) is also produced by {_fmt(first[name])}")
+        first.setdefault(name, path)
+    custom_ids: dict[str, int] = {}
+    for i, consumer in enumerate(catalog.consumers):
+        if consumer.custom_id is not None:
+            if consumer.custom_id in custom_ids:
+                report.error(("consumers", i, "custom_id"), f"custom_id '{consumer.custom_id}' is also used by "
+                             f"consumers[{custom_ids[consumer.custom_id]}]")  # fmt: skip
+            custom_ids.setdefault(consumer.custom_id, i)
+
+
+def _fmt(path: KeyPath) -> str:
+    from gatewayctl.diagnostics import format_path
+
+    return format_path(path[:-1] if path and path[-1] == "name" else path)
+
+
+# --------------------------------------------------------------------------- services and routes
+
+
+def service_targets(catalog: Catalog, report: Report) -> None:
+    for i, service in enumerate(catalog.services):
+        path: KeyPath = ("services", i)
+        if service.url and service.upstream:
+            report.error(path, "set either url or upstream, not both")
+        elif not service.url and not service.upstream:
+            report.error(path, "needs a url or an upstream")
+        if service.url and service.protocol and not service.url.startswith(service.protocol + "://"):
+            report.error((*path, "protocol"), f"protocol {service.protocol} contradicts url {service.url}")
+        upstream = service.upstream
+        if upstream is None:
+            continue
+        up: KeyPath = (*path, "upstream")
+        for key in ("hash_on", "hash_fallback"):
+            value = getattr(upstream, key)
+            if value is None:
+                continue
+            if not _HASH_ON.match(value):
+                report.error((*up, key), f"must be consumer, ip, path, header:NAME or cookie:NAME (got {value!r})")
+            elif upstream.algorithm != "consistent-hashing":
+                report.error((*up, key), "needs algorithm: consistent-hashing")
+        if upstream.algorithm == "consistent-hashing" and upstream.hash_on is None:
+            report.error((*up, "algorithm"), "consistent-hashing needs hash_on (what to hash: ip, consumer, "
+                         "header:NAME, cookie:NAME or path)")  # fmt: skip
+        if upstream.hash_on and upstream.hash_on.startswith("cookie:") and upstream.hash_fallback:
+            report.error((*up, "hash_fallback"), "Kong allows no fallback when hashing on a cookie")
+        seen: dict[str, int] = {}
+        for j, target in enumerate(upstream.targets):
+            if target.target in seen:
+                report.error((*up, "targets", j), f"duplicate target {target.target}")
+            seen.setdefault(target.target, j)
+        check = upstream.health_check
+        if check and check.timeout.ms > check.interval.ms:
+            report.error((*up, "health_check", "timeout"), "must not be longer than the interval")
+        if upstream.circuit_breaker and not check:
+            report.warning((*up, "circuit_breaker"), "targets the circuit breaker takes out come back only through "
+                           "active health checks (health_check) or by hand")  # fmt: skip
+
+
+def routes(catalog: Catalog, report: Report) -> None:
+    enterprise = catalog.gateway.edition == "enterprise"
+    for i, service in enumerate(catalog.services):
+        protocol = service.effective_protocol
+        grpc = protocol in ("grpc", "grpcs")
+        stream = protocol in ("tcp", "tls")
+        for j, route in enumerate(service.routes):
+            path: KeyPath = ("services", i, "routes", j)
+            protocols = route_protocols(service, route, enterprise)
+            if route.protocols:
+                groups = {_protocol_group(p) for p in route.protocols}
+                if len(groups) > 1:
+                    report.error((*path, "protocols"), "mixes protocols Kong keeps apart: "
+                                 "{http,https}, {grpc,grpcs}, {tcp,tls,udp}, {tls_passthrough}, {ws,wss}")  # fmt: skip
+                if ("ws" in route.protocols or "wss" in route.protocols) and not enterprise:
+                    report.error((*path, "protocols"), "ws/wss routes need Kong Enterprise (gateway.edition: "
+                                 "enterprise); on OSS use websocket: true with http/https")  # fmt: skip
+            if grpc or any(p in ("grpc", "grpcs") for p in protocols):
+                if route.methods:
+                    report.error((*path, "methods"), "gRPC routes cannot match on methods (Kong rejects them)")
+                if route.strip_path:
+                    report.error((*path, "strip_path"), "gRPC routes must not strip the path (Kong rejects it)")
+                if route.websocket:
+                    report.error((*path, "websocket"), "a gRPC route cannot be a WebSocket route")
+                if not (route.paths or route.hosts or route.headers):
+                    report.error(path, "a gRPC route needs paths, hosts or headers to match on")
+            elif stream:
+                if route.paths or route.methods or route.hosts or route.headers:
+                    report.error(path, f"a {protocol} service's routes match on sources/destinations/snis, not "
+                                 "paths, hosts, methods or headers")  # fmt: skip
+            elif not (route.paths or route.hosts or route.methods or route.headers):
+                report.error(path, "needs at least one of paths, hosts, methods or headers to match on")
+            if route.websocket and route.streaming:
+                report.warning((*path, "streaming"), "WebSocket connections are never buffered; streaming has no "
+                               "effect here")  # fmt: skip
+            for key, name in route.headers.items():
+                if key.lower() == "host":
+                    report.error((*path, "headers", key), "match hosts with hosts:, not a Host header", key=True)
+                if not name:
+                    report.error((*path, "headers", key), "needs at least one value")
+
+
+def route_protocols(service: Service, route: Route, enterprise: bool) -> list[str]:
+    """The Kong protocols a catalog route ends up with."""
+    if route.protocols:
+        return list(route.protocols)
+    protocol = service.effective_protocol
+    if protocol in ("grpc", "grpcs"):
+        return ["grpc", "grpcs"]
+    if protocol in ("tcp", "tls"):
+        return ["tcp", "tls"]
+    if route.websocket and enterprise:
+        return ["ws", "wss"]
+    return ["http", "https"]
+
+
+def _protocol_group(protocol: str) -> str:
+    return {"https": "http", "grpcs": "grpc", "tls": "tcp", "udp": "tcp", "wss": "ws"}.get(protocol, protocol)
+
+
+def route_conflicts(catalog: Catalog, report: Report) -> None:
+    """Two routes in different services that match exactly the same (host, method, path)."""
+    owners: dict[tuple[str, str, str, tuple[tuple[str, tuple[str, ...]], ...]], tuple[int, int]] = {}
+    for i, service in enumerate(catalog.services):
+        for j, route in enumerate(service.routes):
+            headers = tuple(sorted((k.lower(), tuple(sorted(v))) for k, v in route.headers.items()))
+            for host in route.hosts or ["*"]:
+                for method in route.methods or ["*"]:
+                    for path in route.paths or ["/"]:
+                        key = (host.lower(), method, path, headers)
+                        other = owners.get(key)
+                        if other is None:
+                            owners[key] = (i, j)
+                            continue
+                        if other[0] == i:
+                            continue
+                        oi, oj = other
+                        where = f"services[{oi}].routes[{oj}] ({catalog.services[oi].name}-{catalog.services[oi].routes[oj].name})"  # noqa: E501
+                        report.error(("services", i, "routes", j),
+                                     f"matches the same requests as {where}: host {host}, method {method}, "
+                                     f"path {path}")  # fmt: skip
+                        break
+                    else:
+                        continue
+                    break
+                else:
+                    continue
+                break
+
+
+# --------------------------------------------------------------------------- features
+
+
+def features(catalog: Catalog, report: Report) -> None:
+    dbless = catalog.gateway.mode == "dbless"
+    enterprise = catalog.gateway.edition == "enterprise"
+    scopes: list[tuple[KeyPath, ServiceSettings | None, dict[str, object], str]] = [
+        (("defaults",), catalog.defaults, catalog.defaults.plugins, "defaults")
+    ]
+    for i, service in enumerate(catalog.services):
+        scopes.append((("services", i), service, service.plugins, "service"))
+        for j, route in enumerate(service.routes):
+            scopes.append((("services", i, "routes", j), None, route.plugins, "route"))
+    for i, consumer in enumerate(catalog.consumers):
+        scopes.append((("consumers", i), None, consumer.plugins, "consumer"))
+        if consumer.rate_limit:
+            rate_limit(consumer.rate_limit, ("consumers", i, "rate_limit"), dbless, report)
+            if "rate-limiting" in consumer.plugins:
+                report.error(("consumers", i, "plugins", "rate-limiting"),
+                             "rate-limiting is already configured by this consumer's rate_limit", key=True)  # fmt: skip
+    scopes.append((("gateway",), None, catalog.gateway.plugins, "gateway"))
+
+    for path, settings, plugins, scope in scopes:
+        for name in plugins:
+            where = (*path, "plugins", name)
+            if name not in KNOWN_PLUGINS:
+                report.warning(where, f"'{name}' is not a plugin bundled with Kong 3.9 (a custom plugin?)"
+                               f"{did_you_mean(name, KNOWN_PLUGINS)}", key=True)  # fmt: skip
+            elif name in ENTERPRISE_PLUGINS and not enterprise:
+                report.error(where, f"the {name} plugin needs Kong Enterprise (gateway.edition: enterprise)", key=True)
+            if name in {"jwt", "key-auth", "basic-auth", "oauth2", "acl"} and settings is not None:
+                report.error(where, f"configure {name} through auth/allow_groups/deny_groups, not plugins:", key=True)
+        if settings is None:
+            continue
+        for feature, plugin in SERVICE_FEATURE_PLUGINS.items():
+            if getattr(settings, feature) not in (None, False) and plugin in plugins:
+                report.error((*path, "plugins", plugin), f"{plugin} is already configured by {feature}", key=True)
+        if settings.allow_groups is not None and settings.deny_groups is not None:
+            report.error((*path, "deny_groups"), "set allow_groups or deny_groups, not both")
+        if (settings.allow_groups or settings.deny_groups) and not settings.auth and scope == "service":
+            report.error((*path, "allow_groups" if settings.allow_groups else "deny_groups"),
+                         "group rules need auth: the consumer must be known before its groups are")  # fmt: skip
+        if settings.ip_allow is not None and not settings.ip_allow and not settings.ip_deny:
+            report.error((*path, "ip_allow"), "an empty ip_allow list would block everyone; remove it instead")
+        if settings.rate_limit:
+            rate_limit(settings.rate_limit, (*path, "rate_limit"), dbless, report)
+        if settings.authz and settings.authz.opa and not enterprise:
+            report.error((*path, "authz"), "authz.opa uses the opa plugin, which needs Kong Enterprise "
+                         "(gateway.edition: enterprise)")  # fmt: skip
+        if settings.jwt and settings.jwt.maximum_expiration and "exp" not in settings.jwt.claims_to_verify:
+            report.error((*path, "jwt", "maximum_expiration"), "needs exp in claims_to_verify (Kong rejects it)")
+        if settings.max_body is not None and settings.max_body.bytes == 0:
+            report.error((*path, "max_body"), "must be more than 0 bytes")
+        for option in ("jwt", "key_auth", "oauth2"):
+            method = option.replace("_", "-")
+            if getattr(settings, option) is not None and method not in settings.auth and scope == "service":
+                report.warning((*path, option), f"{option} options have no effect unless auth lists {method}")
+
+    for i, service in enumerate(catalog.services):
+        if service.grpc_web and service.effective_protocol not in ("grpc", "grpcs"):
+            report.error(("services", i, "grpc_web"), "grpc-web translates to a gRPC upstream: set protocol "
+                         "grpc or grpcs (or a grpc:// url)")  # fmt: skip
+        if service.cache and any(r.websocket for r in service.routes):
+            report.warning(("services", i, "cache"), "proxy-cache does not apply to WebSocket routes")
+
+    for key, plugin in GATEWAY_FEATURE_PLUGINS.items():
+        if getattr(catalog.gateway, key) is not None and plugin in catalog.gateway.plugins:
+            report.error(("gateway", "plugins", plugin), f"{plugin} is already configured by gateway.{key}", key=True)
+    if catalog.gateway.rate_limit:
+        rate_limit(catalog.gateway.rate_limit, ("gateway", "rate_limit"), dbless, report)
+
+
+def rate_limit(limit: RateLimit, path: KeyPath, dbless: bool, report: Report) -> None:
+    periods = [p for p in ("second", "minute", "hour", "day", "month", "year") if getattr(limit, p)]
+    if not periods:
+        report.error(path, "needs at least one of second, minute, hour, day, month or year")
+    values = [getattr(limit, p) for p in periods]
+    if any(a > b for a, b in zip(values, values[1:], strict=False)):
+        report.error(path, "a longer period must allow at least as many requests as a shorter one")
+    if not _RATE_BY.match(limit.by):
+        report.error((*path, "by"), f"must be consumer, credential, ip, service, header:NAME or path:/p "
+                     f"(got {limit.by!r}){did_you_mean(limit.by, ['consumer', 'credential', 'ip', 'service'])}")  # fmt: skip
+    if limit.policy == "redis" and limit.redis is None:
+        report.error((*path, "policy"), "policy redis needs redis: {host: ...}")
+    if limit.redis is not None and limit.policy != "redis":
+        report.error((*path, "redis"), "redis settings are used only with policy: redis")
+    if limit.policy == "cluster" and dbless:
+        report.error((*path, "policy"), "policy cluster needs a database; DB-less Kong (gateway.mode: dbless) "
+                     "supports local or redis")  # fmt: skip
+
+
+# --------------------------------------------------------------------------- consumers and auth
+
+
+def consumers_and_auth(catalog: Catalog, report: Report) -> None:
+    held_groups = {g for c in catalog.consumers for g in c.groups}
+    credential_kinds = {
+        kind for c in catalog.consumers for kind in AUTH_CREDENTIALS.values() if getattr(c.credentials, kind)
+    }
+    seen_keys: dict[tuple[str, str], KeyPath] = {}
+    for i, consumer in enumerate(catalog.consumers):
+        if consumer.name == ANONYMOUS_CONSUMER:
+            report.error(("consumers", i, "name"), f"'{ANONYMOUS_CONSUMER}' is reserved for the consumer that "
+                         "rejects requests without credentials")  # fmt: skip
+        creds = consumer.credentials
+        for kind, attr in (("key_auth", "key"), ("jwt", "key"), ("basic_auth", "username"), ("oauth2", "client_id")):
+            for j, cred in enumerate(getattr(creds, kind)):
+                value = getattr(cred, attr)
+                path: KeyPath = ("consumers", i, "credentials", kind, j, attr)
+                if (kind, value) in seen_keys:
+                    shown = "this key" if kind == "key_auth" else repr(value)
+                    report.error(path, f"{shown} is already used by {_fmt(seen_keys[(kind, value)])}"
+                                 " (Kong requires it to be unique)")  # fmt: skip
+                seen_keys.setdefault((kind, value), path)
+        for j, jwt in enumerate(creds.jwt):
+            path = ("consumers", i, "credentials", "jwt", j)
+            if jwt.algorithm.startswith("HS") and not jwt.secret:
+                report.error(path, f"{jwt.algorithm} needs a secret")
+            if not jwt.algorithm.startswith("HS") and not jwt.rsa_public_key:
+                report.error(path, f"{jwt.algorithm} needs rsa_public_key (the PEM public key)")
+    for i, service in enumerate(catalog.services):
+        for group_key in ("allow_groups", "deny_groups"):
+            for j, group in enumerate(getattr(service, group_key) or []):
+                if group not in held_groups:
+                    report.warning(("services", i, group_key, j), f"no consumer is in group '{group}'"
+                                   f"{did_you_mean(group, held_groups)}")  # fmt: skip
+        for j, method in enumerate(service.auth):
+            if AUTH_CREDENTIALS[method] not in credential_kinds:
+                report.warning(("services", i, "auth", j), f"no consumer has {method} credentials, so no client "
+                               "can authenticate")  # fmt: skip
+        if "oauth2" in service.auth and (service.oauth2 is None or service.oauth2.provision_key is None):
+            report.error(("services", i, "auth"), "oauth2 needs oauth2.provision_key: ${env:NAME} (Kong requires "
+                         "one; your authorization app sends it)")  # fmt: skip
+        if len(set(service.auth)) != len(service.auth):
+            report.error(("services", i, "auth"), "lists a method twice")
+
+
+# --------------------------------------------------------------------------- mesh
+
+
+def mesh(catalog: Catalog, report: Report) -> None:
+    names = {s.name for s in catalog.services}
+    enabled = catalog.mesh_enabled
+    for i, service in enumerate(catalog.services):
+        if service.mesh is None:
+            continue
+        path: KeyPath = ("services", i, "mesh")
+        if not enabled:
+            report.warning(path, "the catalog has no enabled mesh, so these settings are ignored")
+        for j, caller in enumerate(service.mesh.allow_from):
+            if caller == service.name:
+                report.error((*path, "allow_from", j), "a service does not need to allow itself")
+            elif caller not in names:
+                report.error((*path, "allow_from", j), f"no service named '{caller}'{did_you_mean(caller, names)}")
+        retries = service.mesh.retries
+        timeouts = service.mesh.timeouts
+        if retries and retries.backoff and timeouts and timeouts.request and retries.backoff.high > timeouts.request:
+            report.warning((*path, "retries", "backoff"), "the longest backoff exceeds the request timeout")
+    if enabled and catalog.mesh and catalog.mesh.default_action == "deny":
+        callers: dict[str, set[str]] = defaultdict(set)
+        for service in catalog.services:
+            for caller in service.mesh.allow_from if service.mesh else []:
+                callers[service.name].add(caller)
+        for i, service in enumerate(catalog.services):
+            if not service.routes and not callers[service.name]:
+                report.warning(("services", i, "name"), "with default_action deny nothing can reach this service "
+                               "(no routes and no allow_from)")  # fmt: skip
+
+
+# --------------------------------------------------------------------------- deployment
+
+
+def deployment(catalog: Catalog, report: Report) -> None:
+    dep = catalog.deployment
+    if dep.platform == "vm" and dep.vm is None:
+        report.error(("deployment", "platform"), "platform vm needs deployment.vm (kong_hosts, kuma_cp, "
+                     "observability_host)")  # fmt: skip
+    if catalog.gateway.mode == "dbless" and dep.kong.database != "off":
+        report.error(("deployment", "kong", "database"), "gateway.mode dbless runs Kong without a database: "
+                     "set database: \"off\"")  # fmt: skip
+    ports = {"proxy_port": dep.kong.proxy_port, "admin_port": dep.kong.admin_port, "status_port": dep.kong.status_port}
+    seen: dict[int, str] = {}
+    for key, port in ports.items():
+        if port in seen:
+            report.error(("deployment", "kong", key), f"port {port} is also the {seen[port]}")
+        seen.setdefault(port, key)
+
+
+CHECKS: list[Check] = [
+    unique_names,
+    service_targets,
+    routes,
+    route_conflicts,
+    features,
+    consumers_and_auth,
+    mesh,
+    deployment,
+]

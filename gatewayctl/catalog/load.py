@@ -1,0 +1,199 @@
+"""The catalog stage's entry point: file -> YAML nodes -> overlays -> typed, checked Catalog."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from gatewayctl.catalog import source as yaml_source
+from gatewayctl.catalog.checks import run_checks
+from gatewayctl.catalog.errors import did_you_mean, translate
+from gatewayctl.catalog.model import Catalog
+from gatewayctl.catalog.secrets import SecretResolver, references_in
+from gatewayctl.catalog.source import Source, merge_nodes, replace_child
+from gatewayctl.diagnostics import CatalogInvalid, Diagnostic, sorted_unique
+
+# Sections whose secrets each render target needs; nothing else is resolved for it.
+SECRET_SECTIONS: dict[str, tuple[str, ...]] = {
+    "kong": ("gateway", "consumers", "services"),
+    "kuma": (),
+    "observability": ("deployment",),
+    "kubernetes": ("deployment",),
+    "vm": ("deployment",),
+}
+OVERLAY_FORBIDDEN = ("format", "environments")
+
+
+@dataclass
+class LoadedCatalog:
+    """A valid catalog with what later stages need to stay located and resolve secrets."""
+
+    catalog: Catalog
+    source: Source
+    data: dict[str, Any]
+    path: Path
+    environment: str | None = None
+    warnings: list[Diagnostic] = field(default_factory=list)
+
+    def secrets(self, environ: Mapping[str, str] | None = None) -> SecretResolver:
+        if environ is None:
+            return SecretResolver(self.path.parent)
+        return SecretResolver(self.path.parent, dict(environ))
+
+    def check_secrets(self, targets: list[str], resolver: SecretResolver) -> None:
+        """Raise CatalogInvalid naming every secret the targets need that cannot be resolved."""
+        sections = {s for t in targets for s in SECRET_SECTIONS.get(t, ())}
+        problems: list[Diagnostic] = []
+        for section in sorted(sections):
+            for path, ref in references_in(self.data.get(section), (section,)):
+                why = resolver.problem(ref)
+                if why:
+                    problems.append(self.source.diagnostic(path, why))
+        if problems:
+            raise CatalogInvalid(problems)
+
+
+def load_catalog(path: str | Path, environment: str | None = None, *, all_environments: bool = False) -> LoadedCatalog:
+    """Load, merge the named environment overlay, validate and check a catalog file.
+
+    With `all_environments`, every overlay is also validated and errors that lie inside an overlay are
+    reported too (base errors once), so `gatewayctl validate` catches a broken prod overlay in a PR.
+    """
+    path = Path(path)
+    display = str(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise CatalogInvalid([Diagnostic(display, 1, 1, "", "file not found")]) from None
+    except IsADirectoryError:
+        raise CatalogInvalid([Diagnostic(display, 1, 1, "", "is a directory, not a catalog file")]) from None
+    except OSError as exc:
+        raise CatalogInvalid([Diagnostic(display, 1, 1, "", f"cannot read: {exc.strerror}")]) from None
+    base = yaml_source.parse(raw, display)
+    if not isinstance(base.root, MappingNode):
+        kind = "a list" if isinstance(base.root, SequenceNode) else "a single value"
+        raise CatalogInvalid([base.diagnostic((), f"the catalog must be a mapping of sections (format, name, "
+                                                  f"services, ...), not {kind}")])  # fmt: skip
+
+    loaded = _load_variant(base, path, environment)
+    if all_environments and environment is None:
+        base_errors = {(d.line, d.col, d.message) for d in loaded.warnings}
+        extra: list[Diagnostic] = []
+        for env in loaded.catalog.environments:
+            try:
+                variant = _load_variant(base, path, env)
+                diagnostics = variant.warnings
+            except CatalogInvalid as exc:
+                diagnostics = exc.diagnostics
+            for d in diagnostics:
+                if (d.line, d.col, d.message) not in base_errors and _inside_overlay(base, env, d):
+                    extra.append(Diagnostic(d.file, d.line, d.col, d.path, f"[{env}] {d.message}", d.severity))
+        if any(d.severity == "error" for d in extra):
+            raise CatalogInvalid(extra + loaded.warnings)
+        loaded.warnings = sorted_unique(loaded.warnings + extra)
+    return loaded
+
+
+def _inside_overlay(base: Source, env: str, d: Diagnostic) -> bool:
+    node = base.subtree(("environments", env))
+    if node is None:
+        return False
+    start, end = node.start_mark, node.end_mark
+    return (start.line + 1, start.column + 1) <= (d.line, d.col) <= (end.line + 1, end.column + 1)
+
+
+def _load_variant(base: Source, path: Path, environment: str | None) -> LoadedCatalog:
+    root = base.root
+    assert isinstance(root, MappingNode)
+    problems: list[Diagnostic] = []
+
+    if environment is not None:
+        root = _apply_environment(base, root, environment)
+    source = Source(base.file, root)
+    root = _apply_defaults(source, root, problems)
+    source = Source(base.file, root)
+    if problems:
+        raise CatalogInvalid(problems)
+
+    data = yaml_source.to_data(root)
+    try:
+        catalog = Catalog.model_validate(data)
+    except ValidationError as exc:
+        raise CatalogInvalid(translate(e, source, Catalog) for e in exc.errors()) from None
+    diagnostics = run_checks(catalog, source)
+    errors = [d for d in diagnostics if d.severity == "error"]
+    if errors:
+        raise CatalogInvalid(diagnostics)
+    return LoadedCatalog(catalog, source, data, path, environment, sorted_unique(diagnostics))
+
+
+def _apply_environment(base: Source, root: MappingNode, environment: str) -> MappingNode:
+    envs = base.subtree(("environments",))
+    names = [k.value for k, _ in envs.value] if isinstance(envs, MappingNode) else []
+    overlay = base.subtree(("environments", environment))
+    if overlay is None:
+        known = ", ".join(names) if names else "none are defined"
+        hint = did_you_mean(environment, names)
+        raise CatalogInvalid([base.diagnostic(("environments",) if names else (),
+                                              f"unknown environment '{environment}' ({known}){hint}")])  # fmt: skip
+    if isinstance(overlay, ScalarNode) and overlay.tag.endswith(":null"):
+        return root
+    if not isinstance(overlay, MappingNode):
+        raise CatalogInvalid([base.diagnostic(("environments", environment), "an environment overlay must be a "
+                                              "mapping of catalog sections")])  # fmt: skip
+    problems = [
+        base.diagnostic(("environments", environment, k.value), f"an overlay cannot change '{k.value}'", key=True)
+        for k, _ in overlay.value
+        if isinstance(k, ScalarNode) and k.value in OVERLAY_FORBIDDEN
+    ]
+    if problems:
+        raise CatalogInvalid(problems)
+    merged = merge_nodes(root, overlay)
+    assert isinstance(merged, MappingNode)
+    return merged
+
+
+def _apply_defaults(source: Source, root: MappingNode, problems: list[Diagnostic]) -> MappingNode:
+    """Merge `defaults` under every service: a key a service sets wins, mappings merge deeply, tags add up."""
+    defaults = source.subtree(("defaults",))
+    services = source.subtree(("services",))
+    if not isinstance(defaults, MappingNode) or not isinstance(services, SequenceNode):
+        return root
+    merged_services: list[Node] = []
+    for item in services.value:
+        if not isinstance(item, MappingNode):
+            merged_services.append(item)
+            continue
+        merged = merge_nodes(_without_identity(defaults), item)
+        assert isinstance(merged, MappingNode)
+        base_tags = _child_value(defaults, "tags")
+        own_tags = _child_value(item, "tags")
+        if isinstance(base_tags, SequenceNode) and isinstance(own_tags, SequenceNode):
+            union = list(base_tags.value) + [t for t in own_tags.value
+                                             if not any(_same(t, b) for b in base_tags.value)]  # fmt: skip
+            merged = replace_child(merged, "tags", SequenceNode(own_tags.tag, union, own_tags.start_mark,
+                                                                own_tags.end_mark))  # fmt: skip
+        merged_services.append(merged)
+    new_services = SequenceNode(services.tag, merged_services, services.start_mark, services.end_mark)
+    return replace_child(root, "services", new_services)
+
+
+def _without_identity(defaults: MappingNode) -> MappingNode:
+    # A stray `name:` under defaults must not rename every service; the model reports it as unknown.
+    return defaults if _child_value(defaults, "name") is None else replace_child(defaults, "name", None)
+
+
+def _child_value(node: MappingNode, key: str) -> Node | None:
+    for k, v in node.value:
+        if isinstance(k, ScalarNode) and k.value == key:
+            return v  # type: ignore[no-any-return]
+    return None
+
+
+def _same(a: Node, b: Node) -> bool:
+    return isinstance(a, ScalarNode) and isinstance(b, ScalarNode) and a.value == b.value

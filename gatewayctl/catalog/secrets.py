@@ -1,0 +1,113 @@
+"""Secret references: `${env:NAME}` and `${file:PATH}` are resolved at render/apply time only;
+Kong vault references (`{vault://env/x}`) are Kong's business and pass through untouched.
+
+Resolved values never reach printed output: anything shown to a person uses `mask()`, which
+prints `<secret ${env:NAME}>` in place of the value.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gatewayctl.diagnostics import KeyPath
+
+REFERENCE = re.compile(r"\$\{(env|file):([^}]*)\}")
+WHOLE_REFERENCE = re.compile(r"^(\$\{(env|file):[^}]+\}|\{vault://[^}]+\})$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def is_reference(value: str) -> bool:
+    """True when the whole value is a secret reference (the only form allowed in secret fields)."""
+    return bool(WHOLE_REFERENCE.match(value))
+
+
+def mask(value: str) -> str:
+    """How a secret field is shown to a person: its reference, never its value."""
+    if is_reference(value):
+        return f"<secret {value}>"
+    return "<secret>"
+
+
+@dataclass(frozen=True)
+class Reference:
+    kind: str  # env | file
+    name: str
+
+    def __str__(self) -> str:
+        return f"${{{self.kind}:{self.name}}}"
+
+
+def references_in(data: Any, path: KeyPath = ()) -> Iterator[tuple[KeyPath, Reference]]:
+    """Every `${env:..}` / `${file:..}` reference in a tree of plain data, with its key path."""
+    if isinstance(data, str):
+        for match in REFERENCE.finditer(data):
+            yield path, Reference(match.group(1), match.group(2))
+    elif isinstance(data, Mapping):
+        for key, value in data.items():
+            yield from references_in(value, (*path, key))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            yield from references_in(value, (*path, i))
+
+
+@dataclass
+class SecretResolver:
+    """Resolves references against the process environment and files relative to the catalog."""
+
+    base_dir: Path
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    _cache: dict[Reference, str | None] = field(default_factory=dict)
+
+    def problem(self, ref: Reference) -> str | None:
+        """Why `ref` cannot be resolved, or None when it can."""
+        if ref.kind == "env":
+            if not ENV_NAME.match(ref.name):
+                return f"{ref} is not a valid environment variable name"
+            if ref.name not in self.environ:
+                return f"environment variable {ref.name} is not set (needed by {ref})"
+            return None
+        if not ref.name:
+            return "${file:} needs a path"
+        path = self._file_path(ref.name)
+        if not path.is_file():
+            return f"secret file {ref.name} does not exist (needed by {ref})"
+        try:
+            path.read_bytes()
+        except OSError as exc:
+            return f"secret file {ref.name} cannot be read: {exc.strerror}"
+        return None
+
+    def value(self, ref: Reference) -> str:
+        if ref not in self._cache:
+            if ref.kind == "env":
+                self._cache[ref] = self.environ[ref.name]
+            else:
+                # A trailing newline is almost always an editor's, not part of the secret.
+                self._cache[ref] = self._file_path(ref.name).read_text(encoding="utf-8").rstrip("\r\n")
+        value = self._cache[ref]
+        assert value is not None
+        return value
+
+    def resolve(self, text: str) -> str:
+        """Substitute every reference in `text` (checked beforehand with `problem`)."""
+        if "${" not in text:
+            return text
+        return REFERENCE.sub(lambda m: self.value(Reference(m.group(1), m.group(2))), text)
+
+    def resolve_tree(self, data: Any) -> Any:
+        if isinstance(data, str):
+            return self.resolve(data)
+        if isinstance(data, dict):
+            return {k: self.resolve_tree(v) for k, v in data.items()}
+        if isinstance(data, list):
+            return [self.resolve_tree(v) for v in data]
+        return data
+
+    def _file_path(self, name: str) -> Path:
+        path = Path(name).expanduser()
+        return path if path.is_absolute() else self.base_dir / path

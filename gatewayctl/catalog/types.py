@@ -1,0 +1,192 @@
+"""Value types of the catalog: each one a pydantic-annotated type with a plain-English error and a
+JSON Schema that editors can complete against."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BeforeValidator, PlainSerializer, PlainValidator, WithJsonSchema
+
+from gatewayctl.catalog import units
+from gatewayctl.catalog.secrets import is_reference
+
+NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+_NAME = re.compile(NAME_PATTERN)
+_TAG = re.compile(r"^[\x21-\x7e]+$")
+_HOST = re.compile(
+    r"^(\*\.)?([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*(\.\*)?(:\d{1,5})?$"
+)
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+_METHOD = re.compile(r"^[A-Z]+$")
+_LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+
+
+def _name(value: str) -> str:
+    if not _NAME.match(value):
+        problem = "too long" if len(value) > 63 else "not a valid name"
+        raise ValueError(
+            f"{problem}: use 1-63 lowercase letters, digits and '-', starting and ending with a letter"
+            f" or digit (got {value!r})"
+        )
+    return value
+
+
+def _tag(value: str) -> str:
+    if not _TAG.match(value) or "," in value or "/" in value:
+        raise ValueError(f"Kong tags are printable ASCII without spaces, ',' or '/' (got {value!r})")
+    return value
+
+
+def _url(value: str) -> str:
+    if "${" in value:
+        return value  # resolved at render time
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https", "grpc", "grpcs", "tcp", "tls") or not parts.hostname:
+        raise ValueError(f"must be an absolute URL such as http://host:8080/path (got {value!r})")
+    try:
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        raise ValueError(f"has an invalid port (got {value!r})") from None
+    return value
+
+
+def _http_url(value: str) -> str:
+    _url(value)
+    if not value.startswith(("http://", "https://")) and "${" not in value:
+        raise ValueError(f"must be an http:// or https:// URL (got {value!r})")
+    return value
+
+
+def _host(value: str) -> str:
+    if not _HOST.match(value) or value.count("*") > 1:
+        raise ValueError(
+            f"must be a host name, optionally with one leading '*.' or trailing '.*' wildcard (got {value!r})"
+        )
+    return value
+
+
+def _route_path(value: str) -> str:
+    if value.startswith("~"):
+        pattern = value[1:]
+        if not pattern.startswith("/"):
+            raise ValueError(f'a regex path must start with "~/" (got {value!r})')
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"is not a valid regular expression: {exc.msg} at position {exc.pos}") from None
+        return value
+    if not value.startswith("/"):
+        raise ValueError(f'must start with "/" (or "~/" for a regex) (got {value!r})')
+    if re.search(r"[\s]", value) or "//" in value:
+        raise ValueError(f"must not contain spaces or empty segments (got {value!r})")
+    return value
+
+
+def _cidr(value: str) -> str:
+    try:
+        ipaddress.ip_network(value, strict=True)
+    except ValueError:
+        try:
+            network = ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise ValueError(f"is not an IP address or CIDR block (got {value!r})") from None
+        raise ValueError(f"has host bits set; did you mean {network}? (got {value!r})") from None
+    return value
+
+
+def _header_name(value: str) -> str:
+    if not _HEADER_NAME.match(value):
+        raise ValueError(f"is not a valid HTTP header name (got {value!r})")
+    return value
+
+
+def _method(value: str) -> str:
+    if not _METHOD.match(value):
+        hint = f"; did you mean {value.upper()!r}?" if _METHOD.match(value.upper()) else ""
+        raise ValueError(f"HTTP methods are upper case{hint} (got {value!r})")
+    return value
+
+
+def _secret(value: str) -> str:
+    if not is_reference(value):
+        raise ValueError(
+            "secrets are never written literally: use ${env:NAME}, ${file:PATH} or a Kong vault"
+            " reference {vault://...}"
+        )
+    return value
+
+
+def _label_key(value: str) -> str:
+    if not _LABEL_KEY.match(value):
+        raise ValueError(f"is not a valid Kubernetes label key (got {value!r})")
+    return value
+
+
+def _label_value(value: str) -> str:
+    if not _LABEL_VALUE.match(value):
+        raise ValueError(f"is not a valid Kubernetes label value (got {value!r})")
+    return value
+
+
+def _target(value: Any) -> Any:
+    if isinstance(value, str):
+        value = {"target": value}
+    return value
+
+
+def _host_port(value: str) -> str:
+    host, sep, port = value.rpartition(":")
+    if not sep:
+        host, port = value, ""
+    if host.startswith("[") and host.endswith("]"):
+        ipaddress.ip_address(host[1:-1])
+    elif not _HOST.match(host) or "*" in host:
+        raise ValueError(f"must be host:port (got {value!r})")
+    if port and not (port.isdigit() and 0 < int(port) < 65536):
+        raise ValueError(f"has an invalid port (got {value!r})")
+    return value
+
+
+Name = Annotated[str, AfterValidator(_name), WithJsonSchema({"type": "string", "pattern": NAME_PATTERN})]
+Tag = Annotated[str, AfterValidator(_tag)]
+Url = Annotated[str, AfterValidator(_url), WithJsonSchema({"type": "string", "format": "uri"})]
+HttpUrl = Annotated[str, AfterValidator(_http_url), WithJsonSchema({"type": "string", "format": "uri"})]
+Host = Annotated[str, AfterValidator(_host)]
+HostPort = Annotated[str, AfterValidator(_host_port)]
+RoutePath = Annotated[str, AfterValidator(_route_path)]
+Cidr = Annotated[str, AfterValidator(_cidr)]
+HeaderName = Annotated[str, AfterValidator(_header_name)]
+Method = Annotated[str, AfterValidator(_method)]
+LabelKey = Annotated[str, AfterValidator(_label_key)]
+LabelValue = Annotated[str, AfterValidator(_label_value)]
+Secret = Annotated[
+    str,
+    AfterValidator(_secret),
+    WithJsonSchema({"type": "string", "pattern": r"^(\$\{(env|file):[^}]+\}|\{vault://[^}]+\})$"}),
+]
+TargetInput = BeforeValidator(_target)
+
+Duration = Annotated[
+    units.Duration,
+    PlainValidator(units.parse_duration),
+    PlainSerializer(str),
+    WithJsonSchema({"type": "string", "pattern": units.DURATION_PATTERN, "examples": ["250ms", "5s", "1m"]}),
+]
+DurationRange = Annotated[
+    units.DurationRange,
+    PlainValidator(units.parse_duration_range),
+    PlainSerializer(str),
+    WithJsonSchema({"type": "string", "pattern": r"^\d+(ms|s|m|h|d)\.\.\d+(ms|s|m|h|d)$"}),
+]
+Size = Annotated[
+    units.Size,
+    PlainValidator(units.parse_size),
+    PlainSerializer(str),
+    WithJsonSchema(
+        {"oneOf": [{"type": "string", "pattern": units.SIZE_PATTERN}, {"type": "integer", "minimum": 0}]}
+    ),
+]

@@ -1,0 +1,61 @@
+"""The `gatewayctl` command line. Exit codes (every command): 0 success / no changes, 1 invalid
+input or usage, 2 changes present (`diff --exit-code`), 3 a remote API failed or was unreachable."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from gatewayctl import __version__
+from gatewayctl.cli import catalog_commands
+from gatewayctl.cli.console import EXIT_INVALID, err
+
+app = typer.Typer(
+    name="gatewayctl",
+    help="One service catalog for Kong Gateway and the Kuma service mesh: validate, render, plan and apply.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"gatewayctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit.", callback=_version,
+                                 is_eager=True),  # fmt: skip
+) -> None:
+    """One service catalog for Kong Gateway and the Kuma service mesh."""
+
+
+catalog_commands.register(app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app, mapping usage errors (click's exit 2) to the contract's exit 1."""
+    try:
+        code = app(args=argv, prog_name="gatewayctl", standalone_mode=False)
+    except typer.Abort:
+        err.print("aborted")
+        return EXIT_INVALID
+    except typer.TyperException as exc:  # usage errors: bad options, missing arguments
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show(file=sys.stderr)
+        else:
+            err.print(str(exc))
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return 130
+    return code if isinstance(code, int) else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

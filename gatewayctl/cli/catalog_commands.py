@@ -1,0 +1,154 @@
+"""Commands that work on the catalog alone: validate, render, schema, init."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gatewayctl.catalog.load import LoadedCatalog, load_catalog
+from gatewayctl.catalog.model import Catalog
+from gatewayctl.cli.console import EXIT_INVALID, EXIT_OK, err, out, plural, print_diagnostics
+from gatewayctl.diagnostics import CatalogInvalid
+from gatewayctl.render import TARGETS, render
+from gatewayctl.render.output import RenderedFile, write_files
+
+CatalogArg = Annotated[Path, typer.Argument(help="The catalog file (YAML).", show_default=False)]
+EnvOption = Annotated[
+    str | None, typer.Option("--env", "-e", help="Merge this environment overlay (environments.NAME) first.")
+]
+SCHEMA_FILE = "catalog.schema.json"
+
+
+def register(app: typer.Typer) -> None:
+    app.command(epilog=_examples("gatewayctl validate catalog.yaml", "gatewayctl validate catalog.yaml --env prod"))(
+        validate
+    )
+    app.command(epilog=_examples("gatewayctl render catalog.yaml --out build/",
+                                 "gatewayctl render catalog.yaml --out build/ --env staging --target kong"))(render_cmd)  # fmt: skip
+    app.command(epilog=_examples("gatewayctl schema > catalog.schema.json"))(schema)
+    app.command(epilog=_examples("gatewayctl init", "gatewayctl init platform/"))(init)
+
+
+def _examples(*lines: str) -> str:
+    return "Examples:\n\n" + "\n\n".join(f"  $ {line}" for line in lines)
+
+
+def load_or_exit(path: Path, env: str | None, *, all_environments: bool = False) -> LoadedCatalog:
+    """Load the catalog; on invalid input print every located error and exit 1."""
+    try:
+        loaded = load_catalog(path, env, all_environments=all_environments)
+    except CatalogInvalid as exc:
+        errors, warnings = print_diagnostics(exc.diagnostics)
+        err.print(f"{path}: {plural(errors, 'error')}" + (f", {plural(warnings, 'warning')}" if warnings else ""))
+        raise typer.Exit(EXIT_INVALID) from None
+    print_diagnostics(loaded.warnings)
+    return loaded
+
+
+def validate(catalog: CatalogArg, env: EnvOption = None) -> int:
+    """Check a catalog: types, names, routes, auth, mesh permissions; print every problem located.
+
+    Without --env the base catalog and every environment overlay are checked.
+    """
+    loaded = load_or_exit(catalog, env, all_environments=env is None)
+    c = loaded.catalog
+    routes = sum(len(s.routes) for s in c.services)
+    where = f" (environment {env})" if env else (f" and {plural(len(c.environments), 'environment')}"
+                                                  if c.environments else "")  # fmt: skip
+    out.print(f"{catalog}{where}: valid: {plural(len(c.services), 'service')}, {plural(routes, 'route')}, "
+              f"{plural(len(c.consumers), 'consumer')}"
+              + (f", {plural(len(loaded.warnings), 'warning')}" if loaded.warnings else ""))  # fmt: skip
+    raise typer.Exit(EXIT_OK)
+
+
+def render_cmd(
+    catalog: CatalogArg,
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder to write into (created if missing).")],
+    env: EnvOption = None,
+    target: Annotated[
+        str | None, typer.Option("--target", "-t", help=f"Comma-separated targets: {', '.join(TARGETS)}. Default: all.")
+    ] = None,
+) -> int:
+    """Render the catalog into configuration files: OUT/kong/kong.yaml, ...
+
+    Nothing is written unless the whole render succeeds; files holding resolved secrets are mode 0600.
+    """
+    targets = _parse_targets(target)
+    loaded = load_or_exit(catalog, env)
+    try:
+        files = render(loaded, targets, loaded.secrets())
+    except CatalogInvalid as exc:
+        errors, _ = print_diagnostics(exc.diagnostics)
+        err.print(f"{catalog}: {plural(errors, 'error')}; nothing was written")
+        raise typer.Exit(EXIT_INVALID) from None
+    try:
+        write_files(out_dir, files, owned_dirs=targets)
+    except OSError as exc:
+        err.print(f"{out_dir}: cannot write: {exc.strerror or exc}")
+        raise typer.Exit(EXIT_INVALID) from None
+    _summarise(out_dir, files)
+    raise typer.Exit(EXIT_OK)
+
+
+render_cmd.__name__ = "render"
+
+
+def _parse_targets(value: str | None) -> list[str]:
+    if not value:
+        return list(TARGETS)
+    names = [t.strip() for t in value.split(",") if t.strip()]
+    unknown = [t for t in names if t not in TARGETS]
+    if unknown:
+        err.print(f"unknown target {', '.join(unknown)}: choose from {', '.join(TARGETS)}")
+        raise typer.Exit(EXIT_INVALID)
+    return [t for t in TARGETS if t in names]  # the canonical order, duplicates dropped
+
+
+def _summarise(out_dir: Path, files: list[RenderedFile]) -> None:
+    by_folder = Counter(f.path.split("/", 1)[0] for f in files)
+    for f in files:
+        private = "  (0600: holds secrets)" if f.mode == 0o600 else ""
+        out.print(f"wrote {out_dir / f.path}  {len(f.content):,} bytes{private}")
+    out.print("rendered " + ", ".join(f"{name}: {plural(n, 'file')}" for name, n in by_folder.items()))
+
+
+def catalog_json_schema() -> dict[str, object]:
+    schema = Catalog.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "gatewayctl service catalog (format 1)"
+    return schema
+
+
+def schema(
+    output: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")] = None,
+) -> int:
+    """Print the catalog's JSON Schema, for editor completion and validation."""
+    text = json.dumps(catalog_json_schema(), indent=2, sort_keys=True) + "\n"
+    if output:
+        output.write_text(text)
+        out.print(f"wrote {output}")
+    else:
+        typer.echo(text, nl=False)
+    raise typer.Exit(EXIT_OK)
+
+
+def init(
+    directory: Annotated[Path, typer.Argument(help="Folder for catalog.yaml (created if missing).")] = Path("."),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing catalog.yaml.")] = False,
+) -> int:
+    """Write a commented starter catalog (and its JSON Schema, for editor completion)."""
+    target = directory / "catalog.yaml"
+    if target.exists() and not force:
+        err.print(f"{target} exists; use --force to overwrite it")
+        raise typer.Exit(EXIT_INVALID)
+    directory.mkdir(parents=True, exist_ok=True)
+    starter = (Path(__file__).parent.parent / "templates" / "starter.yaml").read_text()
+    target.write_text(starter)
+    (directory / SCHEMA_FILE).write_text(json.dumps(catalog_json_schema(), indent=2, sort_keys=True) + "\n")
+    out.print(f"wrote {target} and {directory / SCHEMA_FILE}")
+    out.print(f"next: gatewayctl validate {target}")
+    raise typer.Exit(EXIT_OK)

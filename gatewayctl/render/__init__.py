@@ -1,0 +1,27 @@
+"""The render stage: a checked catalog in, files out. Each target is one function."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from gatewayctl.catalog.load import LoadedCatalog
+from gatewayctl.catalog.secrets import SecretResolver
+from gatewayctl.render.kong import render_kong
+from gatewayctl.render.output import RenderedFile
+
+Renderer = Callable[[LoadedCatalog, SecretResolver], list[RenderedFile]]
+
+# In the order a person reads the output; `render` without --target renders them all.
+TARGETS: dict[str, Renderer] = {
+    "kong": render_kong,
+}
+
+
+def render(loaded: LoadedCatalog, targets: list[str], secrets: SecretResolver) -> list[RenderedFile]:
+    """Every file of the requested targets, in memory. Raises CatalogInvalid (missing secrets,
+    for instance) before anything is written."""
+    loaded.check_secrets(targets, secrets)
+    files: list[RenderedFile] = []
+    for target in targets:
+        files.extend(TARGETS[target](loaded, secrets))
+    return files
