@@ -3,13 +3,14 @@ key path of the offending value, so every finding is located like a type error."
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from gatewayctl.catalog.errors import did_you_mean
-from gatewayctl.catalog.model import Catalog, RateLimit, Route, Service, ServiceSettings
+from gatewayctl.catalog.model import Catalog, Plugins, RateLimit, Route, Service, ServiceSettings
 from gatewayctl.catalog.source import Source
 from gatewayctl.diagnostics import Diagnostic, KeyPath
 from gatewayctl.kong_plugins import ENTERPRISE_PLUGINS, KNOWN_PLUGINS
@@ -77,8 +78,9 @@ def unique_names(catalog: Catalog, report: Report) -> None:
     kong_routes: list[tuple[str, KeyPath]] = []
     for i, service in enumerate(catalog.services):
         unique([(r.name, ("services", i, "routes", j, "name")) for j, r in enumerate(service.routes)], "route")
-        kong_routes += [(f"{service.name}-{r.name}", ("services", i, "routes", j, "name"))
-                        for j, r in enumerate(service.routes)]  # fmt: skip
+        kong_routes += [
+            (f"{service.name}-{r.name}", ("services", i, "routes", j, "name")) for j, r in enumerate(service.routes)
+        ]
     first: dict[str, KeyPath] = {}
     for name, path in kong_routes:
         if name in first and first[name][1] != path[1]:
@@ -88,8 +90,10 @@ def unique_names(catalog: Catalog, report: Report) -> None:
     for i, consumer in enumerate(catalog.consumers):
         if consumer.custom_id is not None:
             if consumer.custom_id in custom_ids:
-                report.error(("consumers", i, "custom_id"), f"custom_id '{consumer.custom_id}' is also used by "
-                             f"consumers[{custom_ids[consumer.custom_id]}]")  # fmt: skip
+                report.error(
+                    ("consumers", i, "custom_id"),
+                    f"custom_id '{consumer.custom_id}' is also used by consumers[{custom_ids[consumer.custom_id]}]",
+                )
             custom_ids.setdefault(consumer.custom_id, i)
 
 
@@ -124,8 +128,10 @@ def service_targets(catalog: Catalog, report: Report) -> None:
             elif upstream.algorithm != "consistent-hashing":
                 report.error((*up, key), "needs algorithm: consistent-hashing")
         if upstream.algorithm == "consistent-hashing" and upstream.hash_on is None:
-            report.error((*up, "algorithm"), "consistent-hashing needs hash_on (what to hash: ip, consumer, "
-                         "header:NAME, cookie:NAME or path)")  # fmt: skip
+            report.error(
+                (*up, "algorithm"),
+                "consistent-hashing needs hash_on (what to hash: ip, consumer, header:NAME, cookie:NAME or path)",
+            )
         if upstream.hash_on and upstream.hash_on.startswith("cookie:") and upstream.hash_fallback:
             report.error((*up, "hash_fallback"), "Kong allows no fallback when hashing on a cookie")
         seen: dict[str, int] = {}
@@ -137,8 +143,11 @@ def service_targets(catalog: Catalog, report: Report) -> None:
         if check and check.timeout.ms > check.interval.ms:
             report.error((*up, "health_check", "timeout"), "must not be longer than the interval")
         if upstream.circuit_breaker and not check:
-            report.warning((*up, "circuit_breaker"), "targets the circuit breaker takes out come back only through "
-                           "active health checks (health_check) or by hand")  # fmt: skip
+            report.warning(
+                (*up, "circuit_breaker"),
+                "targets the circuit breaker takes out come back only through "
+                "active health checks (health_check) or by hand",
+            )
 
 
 def routes(catalog: Catalog, report: Report) -> None:
@@ -153,11 +162,17 @@ def routes(catalog: Catalog, report: Report) -> None:
             if route.protocols:
                 groups = {_protocol_group(p) for p in route.protocols}
                 if len(groups) > 1:
-                    report.error((*path, "protocols"), "mixes protocols Kong keeps apart: "
-                                 "{http,https}, {grpc,grpcs}, {tcp,tls,udp}, {tls_passthrough}, {ws,wss}")  # fmt: skip
+                    report.error(
+                        (*path, "protocols"),
+                        "mixes protocols Kong keeps apart: "
+                        "{http,https}, {grpc,grpcs}, {tcp,tls,udp}, {tls_passthrough}, {ws,wss}",
+                    )
                 if ("ws" in route.protocols or "wss" in route.protocols) and not enterprise:
-                    report.error((*path, "protocols"), "ws/wss routes need Kong Enterprise (gateway.edition: "
-                                 "enterprise); on OSS use websocket: true with http/https")  # fmt: skip
+                    report.error(
+                        (*path, "protocols"),
+                        "ws/wss routes need Kong Enterprise (gateway.edition: "
+                        "enterprise); on OSS use websocket: true with http/https",
+                    )
             if grpc or any(p in ("grpc", "grpcs") for p in protocols):
                 if route.methods:
                     report.error((*path, "methods"), "gRPC routes cannot match on methods (Kong rejects them)")
@@ -169,13 +184,17 @@ def routes(catalog: Catalog, report: Report) -> None:
                     report.error(path, "a gRPC route needs paths, hosts or headers to match on")
             elif stream:
                 if route.paths or route.methods or route.hosts or route.headers:
-                    report.error(path, f"a {protocol} service's routes match on sources/destinations/snis, not "
-                                 "paths, hosts, methods or headers")  # fmt: skip
+                    report.error(
+                        path,
+                        f"a {protocol} service's routes match on sources/destinations/snis, not "
+                        "paths, hosts, methods or headers",
+                    )
             elif not (route.paths or route.hosts or route.methods or route.headers):
                 report.error(path, "needs at least one of paths, hosts, methods or headers to match on")
             if route.websocket and route.streaming:
-                report.warning((*path, "streaming"), "WebSocket connections are never buffered; streaming has no "
-                               "effect here")  # fmt: skip
+                report.warning(
+                    (*path, "streaming"), "WebSocket connections are never buffered; streaming has no effect here"
+                )
             for key, name in route.headers.items():
                 if key.lower() == "host":
                     report.error((*path, "headers", key), "match hosts with hosts:, not a Host header", key=True)
@@ -219,9 +238,10 @@ def route_conflicts(catalog: Catalog, report: Report) -> None:
                             continue
                         oi, oj = other
                         where = f"services[{oi}].routes[{oj}] ({catalog.services[oi].name}-{catalog.services[oi].routes[oj].name})"  # noqa: E501
-                        report.error(("services", i, "routes", j),
-                                     f"matches the same requests as {where}: host {host}, method {method}, "
-                                     f"path {path}")  # fmt: skip
+                        report.error(
+                            ("services", i, "routes", j),
+                            f"matches the same requests as {where}: host {host}, method {method}, path {path}",
+                        )
                         break
                     else:
                         continue
@@ -237,7 +257,7 @@ def route_conflicts(catalog: Catalog, report: Report) -> None:
 def features(catalog: Catalog, report: Report) -> None:
     dbless = catalog.gateway.mode == "dbless"
     enterprise = catalog.gateway.edition == "enterprise"
-    scopes: list[tuple[KeyPath, ServiceSettings | None, dict[str, object], str]] = [
+    scopes: list[tuple[KeyPath, ServiceSettings | None, Plugins, str]] = [
         (("defaults",), catalog.defaults, catalog.defaults.plugins, "defaults")
     ]
     for i, service in enumerate(catalog.services):
@@ -249,16 +269,23 @@ def features(catalog: Catalog, report: Report) -> None:
         if consumer.rate_limit:
             rate_limit(consumer.rate_limit, ("consumers", i, "rate_limit"), dbless, report)
             if "rate-limiting" in consumer.plugins:
-                report.error(("consumers", i, "plugins", "rate-limiting"),
-                             "rate-limiting is already configured by this consumer's rate_limit", key=True)  # fmt: skip
+                report.error(
+                    ("consumers", i, "plugins", "rate-limiting"),
+                    "rate-limiting is already configured by this consumer's rate_limit",
+                    key=True,
+                )
     scopes.append((("gateway",), None, catalog.gateway.plugins, "gateway"))
 
     for path, settings, plugins, scope in scopes:
         for name in plugins:
             where = (*path, "plugins", name)
             if name not in KNOWN_PLUGINS:
-                report.warning(where, f"'{name}' is not a plugin bundled with Kong 3.9 (a custom plugin?)"
-                               f"{did_you_mean(name, KNOWN_PLUGINS)}", key=True)  # fmt: skip
+                report.warning(
+                    where,
+                    f"'{name}' is not a plugin bundled with Kong 3.9 (a custom plugin?)"
+                    f"{did_you_mean(name, KNOWN_PLUGINS)}",
+                    key=True,
+                )
             elif name in ENTERPRISE_PLUGINS and not enterprise:
                 report.error(where, f"the {name} plugin needs Kong Enterprise (gateway.edition: enterprise)", key=True)
             if name in {"jwt", "key-auth", "basic-auth", "oauth2", "acl"} and settings is not None:
@@ -271,15 +298,19 @@ def features(catalog: Catalog, report: Report) -> None:
         if settings.allow_groups is not None and settings.deny_groups is not None:
             report.error((*path, "deny_groups"), "set allow_groups or deny_groups, not both")
         if (settings.allow_groups or settings.deny_groups) and not settings.auth and scope == "service":
-            report.error((*path, "allow_groups" if settings.allow_groups else "deny_groups"),
-                         "group rules need auth: the consumer must be known before its groups are")  # fmt: skip
+            report.error(
+                (*path, "allow_groups" if settings.allow_groups else "deny_groups"),
+                "group rules need auth: the consumer must be known before its groups are",
+            )
         if settings.ip_allow is not None and not settings.ip_allow and not settings.ip_deny:
             report.error((*path, "ip_allow"), "an empty ip_allow list would block everyone; remove it instead")
         if settings.rate_limit:
             rate_limit(settings.rate_limit, (*path, "rate_limit"), dbless, report)
         if settings.authz and settings.authz.opa and not enterprise:
-            report.error((*path, "authz"), "authz.opa uses the opa plugin, which needs Kong Enterprise "
-                         "(gateway.edition: enterprise)")  # fmt: skip
+            report.error(
+                (*path, "authz"),
+                "authz.opa uses the opa plugin, which needs Kong Enterprise (gateway.edition: enterprise)",
+            )
         if settings.jwt and settings.jwt.maximum_expiration and "exp" not in settings.jwt.claims_to_verify:
             report.error((*path, "jwt", "maximum_expiration"), "needs exp in claims_to_verify (Kong rejects it)")
         if settings.max_body is not None and settings.max_body.bytes == 0:
@@ -291,8 +322,10 @@ def features(catalog: Catalog, report: Report) -> None:
 
     for i, service in enumerate(catalog.services):
         if service.grpc_web and service.effective_protocol not in ("grpc", "grpcs"):
-            report.error(("services", i, "grpc_web"), "grpc-web translates to a gRPC upstream: set protocol "
-                         "grpc or grpcs (or a grpc:// url)")  # fmt: skip
+            report.error(
+                ("services", i, "grpc_web"),
+                "grpc-web translates to a gRPC upstream: set protocol grpc or grpcs (or a grpc:// url)",
+            )
         if service.cache and any(r.websocket for r in service.routes):
             report.warning(("services", i, "cache"), "proxy-cache does not apply to WebSocket routes")
 
@@ -308,18 +341,22 @@ def rate_limit(limit: RateLimit, path: KeyPath, dbless: bool, report: Report) ->
     if not periods:
         report.error(path, "needs at least one of second, minute, hour, day, month or year")
     values = [getattr(limit, p) for p in periods]
-    if any(a > b for a, b in zip(values, values[1:], strict=False)):
+    if any(a > b for a, b in itertools.pairwise(values)):
         report.error(path, "a longer period must allow at least as many requests as a shorter one")
     if not _RATE_BY.match(limit.by):
-        report.error((*path, "by"), f"must be consumer, credential, ip, service, header:NAME or path:/p "
-                     f"(got {limit.by!r}){did_you_mean(limit.by, ['consumer', 'credential', 'ip', 'service'])}")  # fmt: skip
+        hint = did_you_mean(limit.by, ["consumer", "credential", "ip", "service"])
+        report.error(
+            (*path, "by"), f"must be consumer, credential, ip, service, header:NAME or path:/p (got {limit.by!r}){hint}"
+        )
     if limit.policy == "redis" and limit.redis is None:
         report.error((*path, "policy"), "policy redis needs redis: {host: ...}")
     if limit.redis is not None and limit.policy != "redis":
         report.error((*path, "redis"), "redis settings are used only with policy: redis")
     if limit.policy == "cluster" and dbless:
-        report.error((*path, "policy"), "policy cluster needs a database; DB-less Kong (gateway.mode: dbless) "
-                     "supports local or redis")  # fmt: skip
+        report.error(
+            (*path, "policy"),
+            "policy cluster needs a database; DB-less Kong (gateway.mode: dbless) supports local or redis",
+        )
 
 
 # --------------------------------------------------------------------------- consumers and auth
@@ -333,17 +370,26 @@ def consumers_and_auth(catalog: Catalog, report: Report) -> None:
     seen_keys: dict[tuple[str, str], KeyPath] = {}
     for i, consumer in enumerate(catalog.consumers):
         if consumer.name == ANONYMOUS_CONSUMER:
-            report.error(("consumers", i, "name"), f"'{ANONYMOUS_CONSUMER}' is reserved for the consumer that "
-                         "rejects requests without credentials")  # fmt: skip
+            report.error(
+                ("consumers", i, "name"),
+                f"'{ANONYMOUS_CONSUMER}' is reserved for the consumer that rejects requests without credentials",
+            )
         creds = consumer.credentials
-        for kind, attr in (("key_auth", "key"), ("jwt", "key"), ("basic_auth", "username"), ("oauth2", "client_id")):
+        for kind, attr in (
+            ("key_auth", "key"),
+            ("jwt", "key"),
+            ("basic_auth", "username"),
+            ("oauth2", "client_id"),
+        ):
             for j, cred in enumerate(getattr(creds, kind)):
                 value = getattr(cred, attr)
                 path: KeyPath = ("consumers", i, "credentials", kind, j, attr)
                 if (kind, value) in seen_keys:
                     shown = "this key" if kind == "key_auth" else repr(value)
-                    report.error(path, f"{shown} is already used by {_fmt(seen_keys[(kind, value)])}"
-                                 " (Kong requires it to be unique)")  # fmt: skip
+                    report.error(
+                        path,
+                        f"{shown} is already used by {_fmt(seen_keys[(kind, value)])} (Kong requires it to be unique)",
+                    )
                 seen_keys.setdefault((kind, value), path)
         for j, jwt in enumerate(creds.jwt):
             path = ("consumers", i, "credentials", "jwt", j)
@@ -355,15 +401,20 @@ def consumers_and_auth(catalog: Catalog, report: Report) -> None:
         for group_key in ("allow_groups", "deny_groups"):
             for j, group in enumerate(getattr(service, group_key) or []):
                 if group not in held_groups:
-                    report.warning(("services", i, group_key, j), f"no consumer is in group '{group}'"
-                                   f"{did_you_mean(group, held_groups)}")  # fmt: skip
+                    report.warning(
+                        ("services", i, group_key, j),
+                        f"no consumer is in group '{group}'{did_you_mean(group, held_groups)}",
+                    )
         for j, method in enumerate(service.auth):
             if AUTH_CREDENTIALS[method] not in credential_kinds:
-                report.warning(("services", i, "auth", j), f"no consumer has {method} credentials, so no client "
-                               "can authenticate")  # fmt: skip
+                report.warning(
+                    ("services", i, "auth", j), f"no consumer has {method} credentials, so no client can authenticate"
+                )
         if "oauth2" in service.auth and (service.oauth2 is None or service.oauth2.provision_key is None):
-            report.error(("services", i, "auth"), "oauth2 needs oauth2.provision_key: ${env:NAME} (Kong requires "
-                         "one; your authorization app sends it)")  # fmt: skip
+            report.error(
+                ("services", i, "auth"),
+                "oauth2 needs oauth2.provision_key: ${env:NAME} (Kong requires one; your authorization app sends it)",
+            )
         if len(set(service.auth)) != len(service.auth):
             report.error(("services", i, "auth"), "lists a method twice")
 
@@ -396,8 +447,10 @@ def mesh(catalog: Catalog, report: Report) -> None:
                 callers[service.name].add(caller)
         for i, service in enumerate(catalog.services):
             if not service.routes and not callers[service.name]:
-                report.warning(("services", i, "name"), "with default_action deny nothing can reach this service "
-                               "(no routes and no allow_from)")  # fmt: skip
+                report.warning(
+                    ("services", i, "name"),
+                    "with default_action deny nothing can reach this service (no routes and no allow_from)",
+                )
 
 
 # --------------------------------------------------------------------------- deployment
@@ -406,12 +459,18 @@ def mesh(catalog: Catalog, report: Report) -> None:
 def deployment(catalog: Catalog, report: Report) -> None:
     dep = catalog.deployment
     if dep.platform == "vm" and dep.vm is None:
-        report.error(("deployment", "platform"), "platform vm needs deployment.vm (kong_hosts, kuma_cp, "
-                     "observability_host)")  # fmt: skip
+        report.error(
+            ("deployment", "platform"), "platform vm needs deployment.vm (kong_hosts, kuma_cp, observability_host)"
+        )
     if catalog.gateway.mode == "dbless" and dep.kong.database != "off":
-        report.error(("deployment", "kong", "database"), "gateway.mode dbless runs Kong without a database: "
-                     "set database: \"off\"")  # fmt: skip
-    ports = {"proxy_port": dep.kong.proxy_port, "admin_port": dep.kong.admin_port, "status_port": dep.kong.status_port}
+        report.error(
+            ("deployment", "kong", "database"), 'gateway.mode dbless runs Kong without a database: set database: "off"'
+        )
+    ports = {
+        "proxy_port": dep.kong.proxy_port,
+        "admin_port": dep.kong.admin_port,
+        "status_port": dep.kong.status_port,
+    }
     seen: dict[int, str] = {}
     for key, port in ports.items():
         if port in seen:

@@ -77,8 +77,13 @@ def load_catalog(path: str | Path, environment: str | None = None, *, all_enviro
     base = yaml_source.parse(raw, display)
     if not isinstance(base.root, MappingNode):
         kind = "a list" if isinstance(base.root, SequenceNode) else "a single value"
-        raise CatalogInvalid([base.diagnostic((), f"the catalog must be a mapping of sections (format, name, "
-                                                  f"services, ...), not {kind}")])  # fmt: skip
+        raise CatalogInvalid(
+            [
+                base.diagnostic(
+                    (), f"the catalog must be a mapping of sections (format, name, services, ...), not {kind}"
+                )
+            ]
+        )
 
     loaded = _load_variant(base, path, environment)
     if all_environments and environment is None:
@@ -139,13 +144,23 @@ def _apply_environment(base: Source, root: MappingNode, environment: str) -> Map
     if overlay is None:
         known = ", ".join(names) if names else "none are defined"
         hint = did_you_mean(environment, names)
-        raise CatalogInvalid([base.diagnostic(("environments",) if names else (),
-                                              f"unknown environment '{environment}' ({known}){hint}")])  # fmt: skip
+        raise CatalogInvalid(
+            [
+                base.diagnostic(
+                    ("environments",) if names else (), f"unknown environment '{environment}' ({known}){hint}"
+                )
+            ]
+        )
     if isinstance(overlay, ScalarNode) and overlay.tag.endswith(":null"):
         return root
     if not isinstance(overlay, MappingNode):
-        raise CatalogInvalid([base.diagnostic(("environments", environment), "an environment overlay must be a "
-                                              "mapping of catalog sections")])  # fmt: skip
+        raise CatalogInvalid(
+            [
+                base.diagnostic(
+                    ("environments", environment), "an environment overlay must be a mapping of catalog sections"
+                )
+            ]
+        )
     problems = [
         base.diagnostic(("environments", environment, k.value), f"an overlay cannot change '{k.value}'", key=True)
         for k, _ in overlay.value
@@ -174,10 +189,10 @@ def _apply_defaults(source: Source, root: MappingNode, problems: list[Diagnostic
         base_tags = _child_value(defaults, "tags")
         own_tags = _child_value(item, "tags")
         if isinstance(base_tags, SequenceNode) and isinstance(own_tags, SequenceNode):
-            union = list(base_tags.value) + [t for t in own_tags.value
-                                             if not any(_same(t, b) for b in base_tags.value)]  # fmt: skip
-            merged = replace_child(merged, "tags", SequenceNode(own_tags.tag, union, own_tags.start_mark,
-                                                                own_tags.end_mark))  # fmt: skip
+            union = list(base_tags.value) + [t for t in own_tags.value if not any(_same(t, b) for b in base_tags.value)]
+            merged = replace_child(
+                merged, "tags", SequenceNode(own_tags.tag, union, own_tags.start_mark, own_tags.end_mark)
+            )
         merged_services.append(merged)
     new_services = SequenceNode(services.tag, merged_services, services.start_mark, services.end_mark)
     return replace_child(root, "services", new_services)

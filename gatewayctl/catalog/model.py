@@ -98,9 +98,9 @@ class Cors(Model):
 
 class Cache(Model):
     ttl: Duration = units.Duration(300_000, "5m")
-    content_types: list[str] = Field(default_factory=lambda: ["text/plain", "application/json"])
-    methods: list[Literal["GET", "HEAD", "POST", "PATCH", "PUT"]] = Field(default_factory=lambda: ["GET", "HEAD"])
-    response_codes: list[Annotated[int, Field(ge=100, le=999)]] = Field(default_factory=lambda: [200, 301, 404])
+    content_types: list[str] = ["text/plain", "application/json"]
+    methods: list[Literal["GET", "HEAD", "POST", "PATCH", "PUT"]] = ["GET", "HEAD"]
+    response_codes: list[Annotated[int, Field(ge=100, le=999)]] = [200, 301, 404]
     vary_headers: list[HeaderName] | None = None
     vary_query_params: list[str] | None = None
 
@@ -226,7 +226,20 @@ class JwtCredential(Model):
     key: str
     """The value of the token's key claim (iss by default) that selects this credential."""
     secret: Secret | None = None
-    algorithm: Literal["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "PS256", "PS384", "PS512", "EdDSA"] = "HS256"  # noqa: E501
+    algorithm: Literal[
+        "HS256",
+        "HS384",
+        "HS512",
+        "RS256",
+        "RS384",
+        "RS512",
+        "ES256",
+        "ES384",
+        "PS256",
+        "PS384",
+        "PS512",
+        "EdDSA",
+    ] = "HS256"
     rsa_public_key: str | None = None
 
 
@@ -322,19 +335,19 @@ class Route(Model):
 
 
 class JwtOptions(Model):
-    claims_to_verify: list[Literal["exp", "nbf"]] = Field(default_factory=lambda: ["exp"])
+    claims_to_verify: list[Literal["exp", "nbf"]] = ["exp"]
     maximum_expiration: Duration | None = None
     """Longest token lifetime accepted (needs exp in claims_to_verify)."""
     key_claim_name: str = "iss"
-    header_names: list[str] = Field(default_factory=lambda: ["authorization"])
-    uri_param_names: list[str] = Field(default_factory=lambda: ["jwt"])
+    header_names: list[str] = ["authorization"]
+    uri_param_names: list[str] = ["jwt"]
     cookie_names: list[str] = Field(default_factory=list)
     secret_is_base64: bool = False
     run_on_preflight: bool = True
 
 
 class KeyAuthOptions(Model):
-    key_names: list[HeaderName] = Field(default_factory=lambda: ["apikey"])
+    key_names: list[HeaderName] = ["apikey"]
     key_in_header: bool = True
     key_in_query: bool = True
     key_in_body: bool = False
@@ -373,7 +386,19 @@ class Slo(Model):
 
 class MeshRetries(Model):
     attempts: int = Field(3, ge=1, le=100)
-    on: list[Literal["5xx", "gateway-error", "reset", "connect-failure", "retriable-4xx", "refused-stream", "retriable-status-codes", "retriable-headers", "http3-post-connect-failure"]] = Field(default_factory=lambda: ["5xx", "connect-failure"])  # type: ignore[assignment]  # noqa: E501
+    on: list[
+        Literal[
+            "5xx",
+            "gateway-error",
+            "reset",
+            "connect-failure",
+            "retriable-4xx",
+            "refused-stream",
+            "retriable-status-codes",
+            "retriable-headers",
+            "http3-post-connect-failure",
+        ]
+    ] = ["5xx", "connect-failure"]
     backoff: DurationRange | None = None
 
 

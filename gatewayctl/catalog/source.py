@@ -10,6 +10,7 @@ the text it came from.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -67,9 +68,7 @@ class Source:
         mark = node.start_mark
         return Position(self.file, mark.line + 1, mark.column + 1)
 
-    def diagnostic(
-        self, path: KeyPath, message: str, *, key: bool = False, severity: str = "error"
-    ) -> Diagnostic:
+    def diagnostic(self, path: KeyPath, message: str, *, key: bool = False, severity: str = "error") -> Diagnostic:
         pos = self.position_of(path, key=key)
         return Diagnostic(pos.file, pos.line, pos.col, format_path(path), message, severity)  # type: ignore[arg-type]
 
@@ -113,11 +112,12 @@ def _mapping_pairs(node: MappingNode) -> Iterator[tuple[Node, Node]]:
 def parse(text: str | bytes, file: str) -> Source:
     """Compose one YAML document; raise CatalogInvalid with a located error when it is not YAML."""
     if isinstance(text, bytes):
+        raw = text
         try:
-            text = text.decode("utf-8")
+            text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            line = text[: exc.start].count(b"\n") + 1
-            col = exc.start - (text.rfind(b"\n", 0, exc.start) + 1) + 1
+            line = raw[: exc.start].count(b"\n") + 1
+            col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
             raise CatalogInvalid(
                 [Diagnostic(file, line, col, "", "not a text file: the catalog must be UTF-8 YAML")]
             ) from None
@@ -190,9 +190,7 @@ def check_safety(source: Source) -> None:
                     continue
                 if k.value in seen:
                     first = seen[k.value].start_mark.line + 1
-                    problems.append(
-                        source_diag(k, (*path, k.value), f"duplicate key (first written on line {first})")
-                    )
+                    problems.append(source_diag(k, (*path, k.value), f"duplicate key (first written on line {first})"))
                 seen[k.value] = k
                 size += walk(v, (*path, k.value), depth + 1)
             in_progress.discard(ident)
@@ -202,8 +200,7 @@ def check_safety(source: Source) -> None:
                 source_diag(
                     node,
                     path,
-                    f"aliases expand the document by more than {MAX_ALIAS_EXPANSION:,} values"
-                    " (a YAML alias bomb?)",
+                    f"aliases expand the document by more than {MAX_ALIAS_EXPANSION:,} values (a YAML alias bomb?)",
                 )
             )
             raise _Stop
@@ -213,10 +210,8 @@ def check_safety(source: Source) -> None:
         mark = node.start_mark
         return Diagnostic(source.file, mark.line + 1, mark.column + 1, format_path(path), message)
 
-    try:
+    with contextlib.suppress(_Stop):  # the problem that stopped the walk is already recorded
         walk(source.root, (), 0)
-    except _Stop:
-        pass
     if problems:
         raise CatalogInvalid(problems)
 
@@ -322,8 +317,10 @@ def replace_child(mapping: MappingNode, key: str, value: Node | None) -> Mapping
     pairs = [(k, v) for k, v in _ordered_unique_pairs(mapping) if k.value != key]
     if value is not None:
         original = _child(mapping, key)
-        key_node = original[0] if original and original[0] is not None else ScalarNode(
-            YAML_TAG + "str", key, value.start_mark, value.end_mark
+        key_node = (
+            original[0]
+            if original and original[0] is not None
+            else ScalarNode(YAML_TAG + "str", key, value.start_mark, value.end_mark)
         )
         pairs.append((key_node, value))  # type: ignore[arg-type]
     return MappingNode(mapping.tag, list(pairs), mapping.start_mark, mapping.end_mark, mapping.flow_style)

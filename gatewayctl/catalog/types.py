@@ -114,8 +114,7 @@ def _method(value: str) -> str:
 def _secret(value: str) -> str:
     if not is_reference(value):
         raise ValueError(
-            "secrets are never written literally: use ${env:NAME}, ${file:PATH} or a Kong vault"
-            " reference {vault://...}"
+            "secrets are never written literally: use ${env:NAME}, ${file:PATH} or a Kong vault reference {vault://...}"
         )
     return value
 
@@ -186,7 +185,5 @@ Size = Annotated[
     units.Size,
     PlainValidator(units.parse_size),
     PlainSerializer(str),
-    WithJsonSchema(
-        {"oneOf": [{"type": "string", "pattern": units.SIZE_PATTERN}, {"type": "integer", "minimum": 0}]}
-    ),
+    WithJsonSchema({"oneOf": [{"type": "string", "pattern": units.SIZE_PATTERN}, {"type": "integer", "minimum": 0}]}),
 ]

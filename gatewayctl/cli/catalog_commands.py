@@ -24,11 +24,13 @@ SCHEMA_FILE = "catalog.schema.json"
 
 
 def register(app: typer.Typer) -> None:
-    app.command(epilog=_examples("gatewayctl validate catalog.yaml", "gatewayctl validate catalog.yaml --env prod"))(
-        validate
+    validate_examples = _examples("gatewayctl validate catalog.yaml", "gatewayctl validate catalog.yaml --env prod")
+    render_examples = _examples(
+        "gatewayctl render catalog.yaml --out build/",
+        "gatewayctl render catalog.yaml --out build/ --env staging --target kong",
     )
-    app.command(epilog=_examples("gatewayctl render catalog.yaml --out build/",
-                                 "gatewayctl render catalog.yaml --out build/ --env staging --target kong"))(render_cmd)  # fmt: skip
+    app.command(epilog=validate_examples)(validate)
+    app.command(name="render", epilog=render_examples)(render_cmd)
     app.command(epilog=_examples("gatewayctl schema > catalog.schema.json"))(schema)
     app.command(epilog=_examples("gatewayctl init", "gatewayctl init platform/"))(init)
 
@@ -57,11 +59,16 @@ def validate(catalog: CatalogArg, env: EnvOption = None) -> int:
     loaded = load_or_exit(catalog, env, all_environments=env is None)
     c = loaded.catalog
     routes = sum(len(s.routes) for s in c.services)
-    where = f" (environment {env})" if env else (f" and {plural(len(c.environments), 'environment')}"
-                                                  if c.environments else "")  # fmt: skip
-    out.print(f"{catalog}{where}: valid: {plural(len(c.services), 'service')}, {plural(routes, 'route')}, "
-              f"{plural(len(c.consumers), 'consumer')}"
-              + (f", {plural(len(loaded.warnings), 'warning')}" if loaded.warnings else ""))  # fmt: skip
+    where = (
+        f" (environment {env})"
+        if env
+        else (f" and {plural(len(c.environments), 'environment')}" if c.environments else "")
+    )
+    out.print(
+        f"{catalog}{where}: valid: {plural(len(c.services), 'service')}, {plural(routes, 'route')}, "
+        f"{plural(len(c.consumers), 'consumer')}"
+        + (f", {plural(len(loaded.warnings), 'warning')}" if loaded.warnings else "")
+    )
     raise typer.Exit(EXIT_OK)
 
 
@@ -70,7 +77,8 @@ def render_cmd(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder to write into (created if missing).")],
     env: EnvOption = None,
     target: Annotated[
-        str | None, typer.Option("--target", "-t", help=f"Comma-separated targets: {', '.join(TARGETS)}. Default: all.")
+        str | None,
+        typer.Option("--target", "-t", help=f"Comma-separated targets: {', '.join(TARGETS)}. Default: all."),
     ] = None,
 ) -> int:
     """Render the catalog into configuration files: OUT/kong/kong.yaml, ...
@@ -92,9 +100,6 @@ def render_cmd(
         raise typer.Exit(EXIT_INVALID) from None
     _summarise(out_dir, files)
     raise typer.Exit(EXIT_OK)
-
-
-render_cmd.__name__ = "render"
 
 
 def _parse_targets(value: str | None) -> list[str]:

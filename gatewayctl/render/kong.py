@@ -30,7 +30,16 @@ from gatewayctl.render.output import PRIVATE, PUBLIC, RenderedFile, dump_yaml
 
 OWNER_TAG = "gatewayctl"
 _NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://gatewayctl.dev/kong")
-DEFAULT_PORTS = {"http": 80, "https": 443, "grpc": 80, "grpcs": 443, "tcp": 80, "tls": 443, "ws": 80, "wss": 443}
+DEFAULT_PORTS = {
+    "http": 80,
+    "https": 443,
+    "grpc": 80,
+    "grpcs": 443,
+    "tcp": 80,
+    "tls": 443,
+    "ws": 80,
+    "wss": 443,
+}
 Entity = dict[str, Any]
 
 
@@ -196,8 +205,11 @@ class _KongBuilder:
         out: Entity = {}
         check = upstream.health_check
         if check:
-            unhealthy: Entity = {"interval": _seconds(check.interval), "tcp_failures": check.unhealthy_after,
-                                 "timeouts": check.unhealthy_after}  # fmt: skip
+            unhealthy: Entity = {
+                "interval": _seconds(check.interval),
+                "tcp_failures": check.unhealthy_after,
+                "timeouts": check.unhealthy_after,
+            }
             healthy: Entity = {"interval": _seconds(check.interval), "successes": check.healthy_after}
             if check.type != "tcp":
                 unhealthy["http_failures"] = check.unhealthy_after
@@ -213,12 +225,17 @@ class _KongBuilder:
             out["active"] = active
         breaker = upstream.circuit_breaker
         if breaker:
-            passive_unhealthy: Entity = {"http_failures": breaker.http_failures, "timeouts": breaker.timeouts,
-                                         "tcp_failures": breaker.tcp_failures}  # fmt: skip
+            passive_unhealthy: Entity = {
+                "http_failures": breaker.http_failures,
+                "timeouts": breaker.timeouts,
+                "tcp_failures": breaker.tcp_failures,
+            }
             if breaker.statuses:
                 passive_unhealthy["http_statuses"] = list(breaker.statuses)
-            out["passive"] = {"type": "tcp" if check and check.type == "tcp" else "http",
-                              "unhealthy": passive_unhealthy}  # fmt: skip
+            out["passive"] = {
+                "type": "tcp" if check and check.type == "tcp" else "http",
+                "unhealthy": passive_unhealthy,
+            }
         return out
 
     # ------------------------------------------------------------------ consumers
@@ -253,8 +270,12 @@ class _KongBuilder:
             ]
         if creds.basic_auth:
             entity["basicauth_credentials"] = [
-                {"id": self.id("basic-auth", name, c.username), "username": c.username, "password": r(c.password),
-                 "tags": tags}  # fmt: skip
+                {
+                    "id": self.id("basic-auth", name, c.username),
+                    "username": c.username,
+                    "password": r(c.password),
+                    "tags": tags,
+                }
                 for c in creds.basic_auth
             ]
         if creds.oauth2:
@@ -313,28 +334,47 @@ class _KongBuilder:
         plugins: list[Entity] = []
         if gateway.request_id:
             rid = gateway.request_id
-            plugins.append(self.plugin(scope, "correlation-id", {"header_name": rid.header, "generator": rid.generator,
-                                                                 "echo_downstream": rid.echo_downstream}))  # fmt: skip
+            plugins.append(
+                self.plugin(
+                    scope,
+                    "correlation-id",
+                    {"header_name": rid.header, "generator": rid.generator, "echo_downstream": rid.echo_downstream},
+                )
+            )
         if gateway.metrics:
             m = gateway.metrics
-            plugins.append(self.plugin(scope, "prometheus", {
-                "status_code_metrics": m.status_codes,
-                "latency_metrics": m.latency,
-                "bandwidth_metrics": m.bandwidth,
-                "upstream_health_metrics": m.upstream_health,
-                "per_consumer": m.per_consumer,
-            }))  # fmt: skip
+            plugins.append(
+                self.plugin(
+                    scope,
+                    "prometheus",
+                    {
+                        "status_code_metrics": m.status_codes,
+                        "latency_metrics": m.latency,
+                        "bandwidth_metrics": m.bandwidth,
+                        "upstream_health_metrics": m.upstream_health,
+                        "per_consumer": m.per_consumer,
+                    },
+                )
+            )
         if gateway.tracing and gateway.tracing.zipkin:
             z = gateway.tracing.zipkin
-            plugins.append(self.plugin(scope, "zipkin", {
-                "http_endpoint": self.secrets.resolve(z.endpoint),
-                "sample_ratio": z.sample_ratio,
-                "local_service_name": "kong",
-                "header_type": "preserve",
-                "default_header_type": "b3",
-            }))  # fmt: skip
+            plugins.append(
+                self.plugin(
+                    scope,
+                    "zipkin",
+                    {
+                        "http_endpoint": self.secrets.resolve(z.endpoint),
+                        "sample_ratio": z.sample_ratio,
+                        "local_service_name": "kong",
+                        "header_type": "preserve",
+                        "default_header_type": "b3",
+                    },
+                )
+            )
         if gateway.security_headers:
-            plugins.append(self.plugin(scope, "response-transformer", security_headers_config(gateway.security_headers)))
+            plugins.append(
+                self.plugin(scope, "response-transformer", security_headers_config(gateway.security_headers))
+            )
         if gateway.cors:
             plugins.append(self.plugin(scope, "cors", cors_config(gateway.cors)))
         if gateway.rate_limit:
@@ -385,12 +425,18 @@ class _KongBuilder:
             plugins.append(self.plugin(scope, "grpc-web", {"pass_stripped_path": False}))
         if service.authz and service.authz.opa:
             opa = urlsplit(service.authz.opa.url)
-            plugins.append(self.plugin(scope, "opa", {
-                "opa_protocol": opa.scheme,
-                "opa_host": opa.hostname,
-                "opa_port": opa.port or DEFAULT_PORTS[opa.scheme],
-                "opa_path": service.authz.opa.policy,
-            }))  # fmt: skip
+            plugins.append(
+                self.plugin(
+                    scope,
+                    "opa",
+                    {
+                        "opa_protocol": opa.scheme,
+                        "opa_host": opa.hostname,
+                        "opa_port": opa.port or DEFAULT_PORTS[opa.scheme],
+                        "opa_path": service.authz.opa.policy,
+                    },
+                )
+            )
         plugins += [self.raw_plugin(scope, p, c) for p, c in service.plugins.items()]
         return plugins
 
@@ -398,27 +444,35 @@ class _KongBuilder:
         config: dict[str, Any]
         if method == "jwt":
             j = service.jwt
-            config = {"claims_to_verify": ["exp"]} if j is None else {
-                "claims_to_verify": list(j.claims_to_verify),
-                "key_claim_name": j.key_claim_name,
-                "header_names": list(j.header_names),
-                "uri_param_names": list(j.uri_param_names),
-                "cookie_names": list(j.cookie_names),
-                "secret_is_base64": j.secret_is_base64,
-                "run_on_preflight": j.run_on_preflight,
-            }  # fmt: skip
+            config = (
+                {"claims_to_verify": ["exp"]}
+                if j is None
+                else {
+                    "claims_to_verify": list(j.claims_to_verify),
+                    "key_claim_name": j.key_claim_name,
+                    "header_names": list(j.header_names),
+                    "uri_param_names": list(j.uri_param_names),
+                    "cookie_names": list(j.cookie_names),
+                    "secret_is_base64": j.secret_is_base64,
+                    "run_on_preflight": j.run_on_preflight,
+                }
+            )
             if j and j.maximum_expiration:
                 config["maximum_expiration"] = int(j.maximum_expiration.seconds)
         elif method == "key-auth":
             k = service.key_auth
-            config = {} if k is None else {
-                "key_names": list(k.key_names),
-                "key_in_header": k.key_in_header,
-                "key_in_query": k.key_in_query,
-                "key_in_body": k.key_in_body,
-                "hide_credentials": k.hide_credentials,
-                "run_on_preflight": k.run_on_preflight,
-            }  # fmt: skip
+            config = (
+                {}
+                if k is None
+                else {
+                    "key_names": list(k.key_names),
+                    "key_in_header": k.key_in_header,
+                    "key_in_query": k.key_in_query,
+                    "key_in_body": k.key_in_body,
+                    "hide_credentials": k.hide_credentials,
+                    "run_on_preflight": k.run_on_preflight,
+                }
+            )
         elif method == "basic-auth":
             config = {"hide_credentials": True}
         else:
@@ -460,9 +514,13 @@ def rate_limiting_config(limit: RateLimit, secrets: SecretResolver) -> dict[str,
     config["fault_tolerant"] = limit.fault_tolerant
     config["hide_client_headers"] = limit.hide_client_headers
     if limit.redis is not None:
-        redis: dict[str, Any] = {"host": limit.redis.host, "port": limit.redis.port,
-                                 "database": limit.redis.database, "ssl": limit.redis.ssl,
-                                 "ssl_verify": limit.redis.ssl_verify}  # fmt: skip
+        redis: dict[str, Any] = {
+            "host": limit.redis.host,
+            "port": limit.redis.port,
+            "database": limit.redis.database,
+            "ssl": limit.redis.ssl,
+            "ssl_verify": limit.redis.ssl_verify,
+        }
         if limit.redis.username:
             redis["username"] = limit.redis.username
         if limit.redis.password:
@@ -492,10 +550,17 @@ def cors_config(cors: Cors) -> dict[str, Any]:
 def request_size_config(size_bytes: int) -> dict[str, Any]:
     """Kong's units are binary (kilobytes = 1024 bytes); pick the largest that is exact."""
     if size_bytes % (1024 * 1024) == 0:
-        return {"allowed_payload_size": size_bytes // (1024 * 1024), "size_unit": "megabytes",
-                "require_content_length": False}  # fmt: skip
+        return {
+            "allowed_payload_size": size_bytes // (1024 * 1024),
+            "size_unit": "megabytes",
+            "require_content_length": False,
+        }
     if size_bytes % 1024 == 0:
-        return {"allowed_payload_size": size_bytes // 1024, "size_unit": "kilobytes", "require_content_length": False}
+        return {
+            "allowed_payload_size": size_bytes // 1024,
+            "size_unit": "kilobytes",
+            "require_content_length": False,
+        }
     return {"allowed_payload_size": size_bytes, "size_unit": "bytes", "require_content_length": False}
 
 
