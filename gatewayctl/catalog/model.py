@@ -148,10 +148,8 @@ def _security_headers(value: Any) -> Any:
     return value
 
 
-SecurityHeadersSetting = Annotated[
-    SecurityHeaders | None,
-    BeforeValidator(_security_headers),
-]
+# `true` stands for the default headers; the JSON Schema offers both spellings to editors.
+SecurityHeadersSetting = Annotated[SecurityHeaders | bool | None, BeforeValidator(_security_headers)]
 
 
 class Gateway(Model):

@@ -371,7 +371,7 @@ class _KongBuilder:
                     },
                 )
             )
-        if gateway.security_headers:
+        if isinstance(gateway.security_headers, SecurityHeaders):
             plugins.append(
                 self.plugin(scope, "response-transformer", security_headers_config(gateway.security_headers))
             )

@@ -1,0 +1,114 @@
+"""The command line: exit codes, help, schema, init, plain output."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from gatewayctl import __version__
+from gatewayctl.cli import app, main
+
+COMMANDS = [c.name or c.callback.__name__ for c in app.registered_commands if c.callback]
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "--version") == (0, f"gatewayctl {__version__}\n", "")
+
+
+@pytest.mark.parametrize(
+    "argv", [["bogus"], ["render", "x.yaml"], ["validate"], ["render", "x", "--out", "o", "--nope"]]
+)
+def test_usage_errors_exit_1(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    code, _, err = run(capsys, *argv)
+    assert code == 1
+    assert "Error" in err and "Traceback" not in err
+
+
+def test_every_command_has_help_with_an_example(capsys: pytest.CaptureFixture[str]) -> None:
+    assert {"validate", "render", "schema", "init"} <= set(COMMANDS)
+    for command in COMMANDS:
+        code, out, _ = run(capsys, command, "--help")
+        assert code == 0
+        assert "Examples:" in out and f"$ gatewayctl {command}" in out, command
+
+
+def test_unknown_render_target_is_a_usage_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    catalog = tmp_path / "c.yaml"
+    catalog.write_text("format: 1\nname: x\n")
+    code, _, err = run(capsys, "render", str(catalog), "--out", str(tmp_path / "o"), "--target", "kong,nginx")
+    assert code == 1 and "unknown target nginx: choose from kong" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_validate_reports_counts_and_exit_codes(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    catalog = tmp_path / "c.yaml"
+    catalog.write_text(
+        "format: 1\nname: x\nservices: [{name: a, url: 'http://a:80', routes: [{name: r, paths: [/a]}]}]\n"
+        "environments: {prod: {services: [{name: a, url: 'http://a.prod:80'}]}}\n"
+    )
+    code, out, _ = run(capsys, "validate", str(catalog))
+    assert code == 0
+    assert out == f"{catalog} and 1 environment: valid: 1 service, 1 route, 0 consumers\n"
+    catalog.write_text("format: 1\nname: x\nservices: [{name: a}]\n")
+    code, out, err = run(capsys, "validate", str(catalog))
+    assert code == 1 and out == ""
+    assert err.splitlines() == [f"{catalog}:3:12: services[0]: needs a url or an upstream", f"{catalog}: 1 error"]
+
+
+def test_missing_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = run(capsys, "validate", str(tmp_path / "nope.yaml"))
+    assert code == 1 and "nope.yaml:1:1: file not found" in err
+
+
+def test_schema_is_a_json_schema_that_accepts_a_real_catalog(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "schema")
+    assert code == 0
+    schema = json.loads(out)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    good = yaml.safe_load(
+        "format: 1\nname: demo\ngateway: {security_headers: true}\n"
+        "services:\n  - name: a\n    url: http://a:80\n    timeouts: {connect: 5s}\n    max_body: 10m\n"
+        "    routes: [{name: r, paths: [/a]}]\n"
+    )
+    assert list(validator.iter_errors(good)) == []
+    bad = {"format": 1, "name": "demo", "services": [{"name": "a", "colour": "blue"}]}
+    assert [e.message for e in validator.iter_errors(bad)] != []
+
+
+def test_init_writes_a_starter_that_validates(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, out, _ = run(capsys, "init", str(tmp_path / "p"))
+    assert code == 0 and "catalog.yaml" in out
+    text = (tmp_path / "p" / "catalog.yaml").read_text()
+    assert text.startswith("# yaml-language-server: $schema=./catalog.schema.json")
+    assert json.loads((tmp_path / "p" / "catalog.schema.json").read_text())["title"].startswith("gatewayctl")
+    assert run(capsys, "validate", str(tmp_path / "p" / "catalog.yaml"))[0] == 0
+    assert run(capsys, "init", str(tmp_path / "p"))[0] == 1, "an existing catalog is not overwritten"
+    assert run(capsys, "init", str(tmp_path / "p"), "--force")[0] == 0
+
+
+def test_output_is_plain_when_not_a_terminal(tmp_path: Path) -> None:
+    catalog = tmp_path / "c.yaml"
+    catalog.write_text("format: 1\nname: x\nservices: [{name: a}]\n")
+    for env in ({"NO_COLOR": "1", "FORCE_COLOR": ""}, {}):
+        result = subprocess.run(
+            [sys.executable, "-m", "gatewayctl", "validate", str(catalog)],
+            capture_output=True,
+            text=True,
+            env={"PATH": "/usr/bin:/bin", **env},
+        )
+        assert result.returncode == 1
+        assert "\x1b[" not in result.stderr + result.stdout
+        assert result.stderr.startswith(f"{catalog}:3:12: services[0]: needs a url or an upstream")

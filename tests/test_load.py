@@ -1,0 +1,360 @@
+"""The catalog stage end to end: typed validation, semantic checks, overlays, defaults, secrets."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from gatewayctl.catalog.load import LoadedCatalog, load_catalog
+from gatewayctl.catalog.units import parse_duration, parse_size
+from gatewayctl.diagnostics import CatalogInvalid
+
+BASE = """\
+format: 1
+name: demo
+"""
+
+
+def write(tmp_path: Path, body: str, name: str = "catalog.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(BASE + textwrap.dedent(body))
+    return path
+
+
+def errors(tmp_path: Path, body: str, env: str | None = None, *, all_environments: bool = False) -> list[str]:
+    path = write(tmp_path, body)
+    with pytest.raises(CatalogInvalid) as exc:
+        load_catalog(path, env, all_environments=all_environments)
+    return [str(d).replace(str(path), "catalog.yaml") for d in exc.value.diagnostics]
+
+
+def load(tmp_path: Path, body: str, env: str | None = None) -> LoadedCatalog:
+    return load_catalog(write(tmp_path, body), env)
+
+
+SERVICE = """\
+services:
+  - name: api
+    url: http://api.default.svc:8080
+    routes:
+      - name: main
+        paths: [/api]
+"""
+
+
+# ---------------------------------------------------------------------- units
+
+
+@pytest.mark.parametrize(
+    ("text", "ms"), [("250ms", 250), ("5s", 5000), ("1m", 60_000), ("2h", 7_200_000), ("1d", 86_400_000)]
+)
+def test_durations(text: str, ms: int) -> None:
+    assert parse_duration(text).ms == ms
+
+
+@pytest.mark.parametrize("text", ["5", "5 seconds", "1.5s", "-1s", "", "5S"])
+def test_bad_durations(text: str) -> None:
+    with pytest.raises(ValueError, match="must be a duration"):
+        parse_duration(text)
+
+
+@pytest.mark.parametrize(("value", "size"), [("512k", 524_288), ("10m", 10_485_760), ("1g", 1 << 30), (100, 100)])
+def test_sizes_are_binary(value: str | int, size: int) -> None:
+    assert parse_size(value).bytes == size
+
+
+@pytest.mark.parametrize("value", ["10 MB", "1.5m", "-3", True, "k"])
+def test_bad_sizes(value: object) -> None:
+    with pytest.raises(ValueError, match="must be a size"):
+        parse_size(value)
+
+
+# ---------------------------------------------------------------------- types and keys
+
+
+def test_a_valid_catalog_loads(tmp_path: Path) -> None:
+    loaded = load(tmp_path, SERVICE)
+    assert [s.name for s in loaded.catalog.services] == ["api"]
+    assert loaded.warnings == []
+
+
+def test_unknown_keys_get_did_you_mean(tmp_path: Path) -> None:
+    assert errors(tmp_path, SERVICE.replace("    routes:", "    retires: 3\n    routes:")) == [
+        "catalog.yaml:6:5: services[0].retires: unknown key 'retires'; did you mean 'retries'?"
+    ]
+
+
+def test_unknown_key_without_a_close_match_lists_what_is_allowed(tmp_path: Path) -> None:
+    assert errors(tmp_path, "mesh:\n  zzz: 1\n") == [
+        "catalog.yaml:4:3: mesh.zzz: unknown key 'zzz' (allowed here: access_log, default_action, enabled, "
+        "gateway_selector, metrics, mtls, name, tracing)"
+    ]
+
+
+def test_strict_types_and_quote_hint(tmp_path: Path) -> None:
+    assert errors(tmp_path, "deployment:\n  kong: {version: 3.10, replicas: '2'}\n") == [
+        "catalog.yaml:4:19: deployment.kong.version: must be a string, not a number; quote it to keep it as written: "
+        '"3.10"',
+        "catalog.yaml:4:35: deployment.kong.replicas: must be a whole number, not a string",
+    ]
+
+
+def test_choices_get_did_you_mean(tmp_path: Path) -> None:
+    assert errors(tmp_path, "gateway: {edition: enterprize}\n") == [
+        "catalog.yaml:3:20: gateway.edition: must be 'oss' or 'enterprise' (got 'enterprize'); did you mean "
+        "'enterprise'?"
+    ]
+
+
+def test_missing_required_keys_point_at_the_mapping(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("format: 1\nservices:\n  - url: http://a\n")
+    with pytest.raises(CatalogInvalid) as exc:
+        load_catalog(path)
+    assert [f"{d.line}:{d.col} {d.path}: {d.message}" for d in exc.value.diagnostics] == [
+        "1:1 : missing required key 'name'",
+        "3:5 services[0]: missing required key 'name'",
+    ]
+
+
+def test_all_errors_are_reported_at_once_in_file_order(tmp_path: Path) -> None:
+    found = errors(
+        tmp_path,
+        """\
+        services:
+          - name: Bad_Name
+            url: http://a:8080
+            max_body: 10 MB
+            ip_allow: [10.0.0.1/8, nonsense]
+            routes:
+              - name: r
+                paths: [nope, "~/users/(\\\\d+"]
+        """,
+    )
+    assert found == [
+        "catalog.yaml:4:11: services[0].name: not a valid name: use 1-63 lowercase letters, digits and '-', "
+        "starting and ending with a letter or digit (got 'Bad_Name')",
+        "catalog.yaml:6:15: services[0].max_body: must be a size such as 512k, 10m, 1g or a number of bytes "
+        "(got '10 MB')",
+        "catalog.yaml:7:16: services[0].ip_allow[0]: has host bits set; did you mean 10.0.0.0/8? (got '10.0.0.1/8')",
+        "catalog.yaml:7:28: services[0].ip_allow[1]: is not an IP address or CIDR block (got 'nonsense')",
+        'catalog.yaml:10:17: services[0].routes[0].paths[0]: must start with "/" (or "~/" for a regex) (got \'nope\')',
+        "catalog.yaml:10:23: services[0].routes[0].paths[1]: is not a valid regular expression: missing ), "
+        "unterminated subpattern at position 7",
+    ]
+
+
+def test_literal_secrets_are_refused_without_echoing_them(tmp_path: Path) -> None:
+    found = errors(tmp_path, "consumers:\n  - name: app\n    credentials: {key_auth: [{key: hunter2}]}\n")
+    assert len(found) == 1
+    assert "secrets are never written literally" in found[0]
+    assert "hunter2" not in found[0]
+
+
+# ---------------------------------------------------------------------- semantic checks
+
+
+def test_url_and_upstream_are_exclusive(tmp_path: Path) -> None:
+    both = SERVICE.replace("    routes:", "    upstream: {targets: ['10.0.0.1:80']}\n    routes:")
+    assert errors(tmp_path, both) == ["catalog.yaml:4:5: services[0]: set either url or upstream, not both"]
+    neither = SERVICE.replace("    url: http://api.default.svc:8080\n", "")
+    assert errors(tmp_path, neither) == ["catalog.yaml:4:5: services[0]: needs a url or an upstream"]
+
+
+def test_conflicting_routes_across_services(tmp_path: Path) -> None:
+    body = SERVICE + "  - name: other\n    url: http://o:80\n    routes:\n      - {name: x, paths: [/api]}\n"
+    assert errors(tmp_path, body) == [
+        "catalog.yaml:12:9: services[1].routes[0]: matches the same requests as services[0].routes[0] (api-main): "
+        "host *, method *, path /api"
+    ]
+
+
+def test_routes_that_differ_by_host_do_not_conflict(tmp_path: Path) -> None:
+    body = (
+        SERVICE
+        + "  - name: other\n    url: http://o:80\n    routes:\n      - {name: x, paths: [/api], hosts: [b.io]}\n"
+    )
+    assert load(tmp_path, body).catalog.services[1].routes[0].hosts == ["b.io"]
+
+
+def test_kong_route_names_must_not_collide(tmp_path: Path) -> None:
+    body = """\
+    services:
+      - name: a-b
+        url: http://x:80
+        routes: [{name: c, paths: [/1]}]
+      - name: a
+        url: http://y:80
+        routes: [{name: b-c, paths: [/2]}]
+    """
+    assert errors(tmp_path, body) == [
+        "catalog.yaml:9:21: services[1].routes[0].name: Kong route name 'a-b-c' (<service>-<route>) is also "
+        "produced by services[0].routes[0]"
+    ]
+
+
+def test_grpc_route_rules(tmp_path: Path) -> None:
+    body = """\
+    services:
+      - name: sim
+        url: grpc://sim:9000
+        routes:
+          - {name: r, paths: [/sim.v1.Sim/], methods: [POST], strip_path: true}
+    """
+    assert errors(tmp_path, body) == [
+        "catalog.yaml:7:51: services[0].routes[0].methods: gRPC routes cannot match on methods (Kong rejects them)",
+        "catalog.yaml:7:71: services[0].routes[0].strip_path: gRPC routes must not strip the path (Kong rejects it)",
+    ]
+
+
+def test_enterprise_features_on_oss(tmp_path: Path) -> None:
+    body = SERVICE + "    authz: {opa: {url: 'http://opa:8181', policy: /v1/data/allow}}\n    plugins: {canary: {}}\n"
+    assert errors(tmp_path, body) == [
+        "catalog.yaml:9:12: services[0].authz: authz.opa uses the opa plugin, which needs Kong Enterprise "
+        "(gateway.edition: enterprise)",
+        "catalog.yaml:10:15: services[0].plugins.canary: the canary plugin needs Kong Enterprise "
+        "(gateway.edition: enterprise)",
+    ]
+    enterprise = load(tmp_path, "gateway: {edition: enterprise}\n" + body)
+    assert enterprise.catalog.services[0].authz is not None
+
+
+def test_feature_and_raw_plugin_of_the_same_kind_conflict(tmp_path: Path) -> None:
+    body = SERVICE + "    cors: {origins: ['*']}\n    plugins: {cors: {origins: [a]}}\n"
+    assert errors(tmp_path, body) == [
+        "catalog.yaml:10:15: services[0].plugins.cors: cors is already configured by cors"
+    ]
+
+
+def test_warnings_do_not_fail(tmp_path: Path) -> None:
+    body = SERVICE + "    auth: [key-auth]\n    allow_groups: [admins]\n    plugins: {my-custom: {}}\n"
+    loaded = load(tmp_path, body)
+    assert [f"{w.path}: {w.message}" for w in loaded.warnings] == [
+        "services[0].auth[0]: no consumer has key-auth credentials, so no client can authenticate",
+        "services[0].allow_groups[0]: no consumer is in group 'admins'",
+        "services[0].plugins.my-custom: 'my-custom' is not a plugin bundled with Kong 3.9 (a custom plugin?)",
+    ]
+
+
+def test_mesh_allow_from_must_name_services(tmp_path: Path) -> None:
+    body = "mesh: {enabled: true}\n" + SERVICE + "    mesh: {allow_from: [apii, api]}\n"
+    assert errors(tmp_path, body) == [
+        "catalog.yaml:10:25: services[0].mesh.allow_from[0]: no service named 'apii'; did you mean 'api'?",
+        "catalog.yaml:10:31: services[0].mesh.allow_from[1]: a service does not need to allow itself",
+    ]
+
+
+# ---------------------------------------------------------------------- defaults and environments
+
+
+def test_defaults_apply_unless_a_service_sets_the_key(tmp_path: Path) -> None:
+    body = (
+        "defaults:\n  retries: 2\n  timeouts: {connect: 1s, read: 9s}\n  tags: [team]\n"
+        + SERVICE
+        + "    timeouts: {read: 30s}\n    tags: [api]\n"
+        + "  - name: b\n    url: http://b:80\n    retries: 7\n"
+    )
+    catalog = load(tmp_path, body).catalog
+    api, b = catalog.services
+    assert api.retries == 2 and b.retries == 7
+    assert api.timeouts is not None and api.timeouts.connect is not None and api.timeouts.read is not None
+    assert (api.timeouts.connect.ms, api.timeouts.read.ms) == (1000, 30_000)
+    assert api.tags == ["team", "api"] and b.tags == ["team"]
+
+
+def test_an_error_in_defaults_is_reported_once_at_the_defaults_line(tmp_path: Path) -> None:
+    body = "defaults:\n  retries: many\n" + SERVICE + "  - name: b\n    url: http://b:80\n"
+    assert errors(tmp_path, body) == ["catalog.yaml:4:12: defaults.retries: must be a whole number, not a string"]
+
+
+OVERLAY = (
+    SERVICE
+    + """\
+environments:
+  staging:
+    gateway: {mode: dbless}
+    services:
+      - name: api
+        url: http://api.staging.svc:8080
+      - name: extra
+        url: http://extra:80
+"""
+)
+
+
+def test_environment_overlay_merges_by_name(tmp_path: Path) -> None:
+    catalog = load(tmp_path, OVERLAY, "staging").catalog
+    assert catalog.gateway.mode == "dbless"
+    assert [(s.name, s.url) for s in catalog.services] == [
+        ("api", "http://api.staging.svc:8080"),
+        ("extra", "http://extra:80"),
+    ]
+    assert catalog.services[0].routes[0].paths == ["/api"]  # untouched keys survive the merge
+
+
+def test_errors_in_overlay_values_point_at_the_overlay(tmp_path: Path) -> None:
+    body = OVERLAY.replace("url: http://api.staging.svc:8080", "url: staging-api")
+    assert errors(tmp_path, body, "staging") == [
+        "catalog.yaml:14:14: services[0].url: must be an absolute URL such as http://host:8080/path (got 'staging-api')"
+    ]
+
+
+def test_validate_without_env_checks_every_overlay(tmp_path: Path) -> None:
+    body = OVERLAY.replace("url: http://extra:80", "url: nope")
+    assert errors(tmp_path, body, all_environments=True) == [
+        "catalog.yaml:16:14: services[1].url: [staging] must be an absolute URL such as http://host:8080/path "
+        "(got 'nope')"
+    ]
+
+
+def test_unknown_environment_gets_did_you_mean(tmp_path: Path) -> None:
+    assert errors(tmp_path, OVERLAY, "stagin") == [
+        "catalog.yaml:10:3: environments: unknown environment 'stagin' (staging); did you mean 'staging'?"
+    ]
+
+
+def test_overlay_cannot_change_format(tmp_path: Path) -> None:
+    body = SERVICE + "environments:\n  prod: {format: 2}\n"
+    assert errors(tmp_path, body, "prod") == [
+        "catalog.yaml:10:10: environments.prod.format: an overlay cannot change 'format'"
+    ]
+
+
+# ---------------------------------------------------------------------- secrets
+
+
+SECRET_CONSUMER = """\
+consumers:
+  - name: app
+    credentials:
+      key_auth: [{key: "${env:GW_TEST_KEY}"}, {key: "${file:key.txt}"}]
+"""
+
+
+def test_missing_secrets_are_all_named_and_located(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GW_TEST_KEY", raising=False)
+    loaded = load(tmp_path, SECRET_CONSUMER)
+    with pytest.raises(CatalogInvalid) as exc:
+        loaded.check_secrets(["kong"], loaded.secrets())
+    assert [f"{d.line}:{d.col} {d.message}" for d in exc.value.diagnostics] == [
+        "6:24 environment variable GW_TEST_KEY is not set (needed by ${env:GW_TEST_KEY})",
+        "6:53 secret file key.txt does not exist (needed by ${file:key.txt})",
+    ]
+
+
+def test_secrets_resolve_from_env_and_files_relative_to_the_catalog(tmp_path: Path) -> None:
+    (tmp_path / "key.txt").write_text("from-file\n")
+    loaded = load(tmp_path, SECRET_CONSUMER)
+    resolver = loaded.secrets({"GW_TEST_KEY": "from-env"})
+    loaded.check_secrets(["kong"], resolver)
+    assert resolver.resolve("${env:GW_TEST_KEY}/${file:key.txt}") == "from-env/from-file"
+
+
+def test_secrets_are_only_needed_by_targets_that_use_them(tmp_path: Path) -> None:
+    body = "deployment:\n  observability: {grafana: {admin_password: '${env:GW_NOT_SET}'}}\n"
+    loaded = load(tmp_path, body)
+    loaded.check_secrets(["kong"], loaded.secrets({}))  # kong does not need grafana's password
+    with pytest.raises(CatalogInvalid):
+        loaded.check_secrets(["observability"], loaded.secrets({}))
