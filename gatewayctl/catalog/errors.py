@@ -77,6 +77,8 @@ def translate(error: ErrorDetails, source: Source, root_model: type[BaseModel]) 
         if isinstance(value, str):
             choices = [c.strip(" '") for c in expected.replace(" or ", ",").split(",")]
             message += f" (got {value!r}){did_you_mean(value, choices)}"
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            message += f" (got {value!r})"
         elif value is not None:
             message += f", not {describe(value)}"
         return source.diagnostic(loc, message, key=at_key)

@@ -129,6 +129,11 @@ def parse(text: str | bytes, file: str) -> Source:
         problem = exc.problem or "not valid YAML"
         if exc.context and "expected a single document" in exc.context:
             problem = "a catalog is a single YAML document; remove the extra '---' document"
+        elif exc.context and exc.context_mark and exc.context.startswith("while parsing a flow"):
+            # Point back at the bracket that was never closed; the problem mark alone is often lines later.
+            opened = exc.context_mark
+            bracket = "[" if "sequence" in exc.context else "{"
+            problem += f" (for the '{bracket}' opened on line {opened.line + 1}, column {opened.column + 1})"
         raise CatalogInvalid([Diagnostic(file, line, col, "", f"YAML syntax error: {problem}")]) from None
     except yaml.YAMLError as exc:  # reader errors: control characters, bad encodings
         mark = getattr(exc, "position", None)

@@ -47,7 +47,8 @@ class Size:
 
 def parse_duration(value: object) -> Duration:
     if isinstance(value, bool) or not isinstance(value, str):
-        raise ValueError(f"must be a duration such as 250ms, 5s, 1m, 2h or 1d (got {value!r})")
+        hint = " (a unit is required)" if isinstance(value, int | float) and not isinstance(value, bool) else ""
+        raise ValueError(f"must be a duration such as 250ms, 5s, 1m, 2h or 1d{hint} (got {value!r})")
     match = _DURATION.match(value.strip())
     if not match:
         hint = " (a unit is required)" if value.strip().isdigit() else ""

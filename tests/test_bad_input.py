@@ -1,0 +1,88 @@
+"""The bad-input corpus: every malformed catalog in tests/bad/ must fail with exit code 1, exactly the
+located diagnostics in its `.expected` file (file name, line, column, key path, sentence, then the
+summary line), no traceback, and nothing written.
+
+A case is `tests/bad/NN-short-name.yaml` plus `tests/bad/NN-short-name.expected`. Extra command line
+arguments go in a first-line comment of the catalog: `# args: --env staging`. Every `${env:NAME}` the
+catalog mentions is removed from the environment, so missing-secret cases are missing everywhere.
+Cases whose errors only exist at render time (missing secrets: the summary says "nothing was
+written") are valid for `validate`, which never resolves secrets; the validate check skips them.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from gatewayctl.cli import main
+
+BAD = Path(__file__).parent / "bad"
+CASES = sorted(BAD.glob("*.yaml"))
+ENV_REFERENCE = re.compile(rb"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
+ARGS_COMMENT = re.compile(rb"\A# args:([^\n]*)")
+RENDER_TIME_SUMMARY = "; nothing was written"
+
+
+def case_id(path: Path) -> str:
+    return path.stem
+
+
+def extra_args(catalog: Path) -> list[str]:
+    match = ARGS_COMMENT.match(catalog.read_bytes())
+    return shlex.split(match.group(1).decode()) if match else []
+
+
+def expected_lines(catalog: Path) -> list[str]:
+    return catalog.with_suffix(".expected").read_text(encoding="utf-8").splitlines()
+
+
+def is_render_time(catalog: Path) -> bool:
+    lines = expected_lines(catalog)
+    return bool(lines) and lines[-1].endswith(RENDER_TIME_SUMMARY)
+
+
+@pytest.fixture
+def in_bad_dir(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run from tests/bad/ so diagnostics show the bare file name, with no referenced env var set."""
+    monkeypatch.chdir(BAD)
+    for catalog in CASES:
+        for name in ENV_REFERENCE.findall(catalog.read_bytes()):
+            monkeypatch.delenv(name.decode(), raising=False)
+
+
+def run(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, str, str]:
+    code = main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_the_corpus_is_complete() -> None:
+    assert len(CASES) >= 34
+    for catalog in CASES:
+        assert re.fullmatch(r"\d\d-[a-z0-9-]+\.yaml", catalog.name), catalog.name
+        assert catalog.with_suffix(".expected").is_file(), f"{catalog.name} has no .expected file"
+    stray = {p.name for p in BAD.glob("*.expected")} - {c.with_suffix(".expected").name for c in CASES}
+    assert not stray, f".expected files without a catalog: {sorted(stray)}"
+
+
+@pytest.mark.usefixtures("in_bad_dir")
+@pytest.mark.parametrize("catalog", CASES, ids=case_id)
+def test_render_rejects(catalog: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    out_dir = tmp_path / "out"
+    code, out, err = run(capsys, ["render", catalog.name, "--out", str(out_dir), *extra_args(catalog)])
+    assert "Traceback" not in out + err
+    assert err.splitlines() == expected_lines(catalog)
+    assert code == 1
+    assert not out_dir.exists() or not any(out_dir.iterdir()), "render wrote files for an invalid catalog"
+
+
+@pytest.mark.usefixtures("in_bad_dir")
+@pytest.mark.parametrize("catalog", [c for c in CASES if not is_render_time(c)], ids=case_id)
+def test_validate_rejects(catalog: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, ["validate", catalog.name, *extra_args(catalog)])
+    assert "Traceback" not in out + err
+    assert code == 1
+    assert err.splitlines()[-1].startswith(f"{catalog.name}: ")
