@@ -3,11 +3,13 @@ key path of the offending value, so every finding is located like a type error."
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from gatewayctl.catalog.errors import did_you_mean
 from gatewayctl.catalog.model import Catalog, Plugins, RateLimit, Route, Service, ServiceSettings
@@ -421,14 +423,68 @@ def consumers_and_auth(catalog: Catalog, report: Report) -> None:
 
 # --------------------------------------------------------------------------- mesh
 
+# MeshRetry conditions Kuma 2.14 does not have (it takes status codes and retriable headers elsewhere).
+UNSUPPORTED_MESH_RETRY_ON = {"retriable-status-codes", "retriable-headers"}
+_SCHEME_PORTS = {"https": 443, "grpcs": 443, "tls": 443}
+
+
+def in_mesh(catalog: Catalog, service: Service) -> bool:
+    """Whether a service is a workload of the catalog's mesh: the mesh is enabled and the service has a
+    `mesh` section, or has a url and does not opt out with `mesh: null`. Services that Kong reaches
+    through `upstream` targets are outside the mesh unless they say otherwise."""
+    if not catalog.mesh_enabled:
+        return False
+    if service.mesh is not None:
+        return True
+    return service.url is not None and "mesh" not in service.model_fields_set
+
+
+def kubernetes_service(service: Service) -> tuple[str, str | None, int | None]:
+    """The Kubernetes Service a catalog service runs behind: (name, namespace, port), taken from a url
+    of the form `<name>[.<namespace>[.svc[.<cluster domain>]]]:<port>` and overridden by `mesh.namespace`
+    and `mesh.port`. The name falls back to the catalog name; namespace and port to None (unknown)."""
+    name, namespace, port = service.name, None, None
+    if service.url and "${" not in service.url:
+        url = urlsplit(service.url)
+        host = url.hostname or ""
+        labels = host.split(".")
+        if not _is_ip(host) and (len(labels) <= 2 or labels[2] == "svc"):
+            name = labels[0]
+            namespace = labels[1] if len(labels) > 1 else None
+        port = url.port or _SCHEME_PORTS.get(url.scheme, 80)
+    if service.mesh is not None:
+        namespace = service.mesh.namespace or namespace
+        port = service.mesh.port or port
+    return name, namespace, port
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
 
 def mesh(catalog: Catalog, report: Report) -> None:
     names = {s.name for s in catalog.services}
     enabled = catalog.mesh_enabled
+    members = {s.name for s in catalog.services if in_mesh(catalog, s)}
+    kubernetes = catalog.deployment.platform == "kubernetes"
     for i, service in enumerate(catalog.services):
+        path: KeyPath = ("services", i, "mesh")
+        if enabled and service.name in members and kubernetes:
+            _, namespace, port = kubernetes_service(service)
+            if namespace is None:
+                report.error(
+                    path if service.mesh else ("services", i, "url"),
+                    "is in the mesh, but its Kubernetes namespace is unknown: set mesh.namespace "
+                    "(the url is not <service>.<namespace>.svc...)",
+                )
+            if port is None:
+                report.error(path, "is in the mesh, but its port is unknown: set mesh.port (it has no url)")
         if service.mesh is None:
             continue
-        path: KeyPath = ("services", i, "mesh")
         if not enabled:
             report.warning(path, "the catalog has no enabled mesh, so these settings are ignored")
         for j, caller in enumerate(service.mesh.allow_from):
@@ -436,21 +492,61 @@ def mesh(catalog: Catalog, report: Report) -> None:
                 report.error((*path, "allow_from", j), "a service does not need to allow itself")
             elif caller not in names:
                 report.error((*path, "allow_from", j), f"no service named '{caller}'{did_you_mean(caller, names)}")
-        retries = service.mesh.retries
-        timeouts = service.mesh.timeouts
-        if retries and retries.backoff and timeouts and timeouts.request and retries.backoff.high > timeouts.request:
-            report.warning((*path, "retries", "backoff"), "the longest backoff exceeds the request timeout")
+            elif enabled and caller not in members:
+                report.warning(
+                    (*path, "allow_from", j),
+                    f"'{caller}' is not in the mesh (mesh: null or upstream targets), so it has no mesh "
+                    "identity this permission could name",
+                )
+        _mesh_ranges(service, path, report)
+    if catalog.mesh and catalog.mesh.mtls and catalog.mesh.mtls.rotation and catalog.mesh.mtls.rotation.ms == 0:
+        report.error(("mesh", "mtls", "rotation"), "must be longer than 0s")
     if enabled and catalog.mesh and catalog.mesh.default_action == "deny":
         callers: dict[str, set[str]] = defaultdict(set)
         for service in catalog.services:
             for caller in service.mesh.allow_from if service.mesh else []:
                 callers[service.name].add(caller)
         for i, service in enumerate(catalog.services):
-            if not service.routes and not callers[service.name]:
+            if service.name in members and not service.routes and not callers[service.name]:
                 report.warning(
                     ("services", i, "name"),
                     "with default_action deny nothing can reach this service (no routes and no allow_from)",
                 )
+
+
+def _mesh_ranges(service: Service, path: KeyPath, report: Report) -> None:
+    """Values the types accept but Kuma 2.14 rejects or cannot express."""
+    settings = service.mesh
+    assert settings is not None
+    retries, timeouts = settings.retries, settings.timeouts
+    if retries:
+        for j, condition in enumerate(retries.on):
+            if condition in UNSUPPORTED_MESH_RETRY_ON:
+                report.error(
+                    (*path, "retries", "on", j),
+                    f"Kuma's MeshRetry has no {condition} condition; use 5xx, gateway-error, reset, "
+                    "connect-failure, retriable-4xx, refused-stream or http3-post-connect-failure",
+                )
+        if retries.backoff and retries.backoff.low.ms == 0:
+            report.error((*path, "retries", "backoff"), "the first back-off interval must be longer than 0s")
+        if retries.backoff and timeouts and timeouts.request and retries.backoff.high > timeouts.request:
+            report.warning((*path, "retries", "backoff"), "the longest backoff exceeds the request timeout")
+    if timeouts and timeouts.connect is not None and timeouts.connect.ms == 0:
+        report.error((*path, "timeouts", "connect"), "must be longer than 0s")
+    if settings.rate_limit and settings.rate_limit.interval.ms <= 50:
+        report.error((*path, "rate_limit", "interval"), "must be longer than 50ms (Kuma's shortest interval)")
+    check = settings.health_check
+    if check:
+        for key in ("interval", "timeout"):
+            if getattr(check, key).ms == 0:
+                report.error((*path, "health_check", key), "must be longer than 0s")
+        if check.timeout.ms > check.interval.ms:
+            report.error((*path, "health_check", "timeout"), "must not be longer than the interval")
+    breaker = settings.circuit_breaker
+    if breaker:
+        for key in ("interval", "base_ejection"):
+            if getattr(breaker, key).ms == 0:
+                report.error((*path, "circuit_breaker", key), "must be longer than 0s")
 
 
 # --------------------------------------------------------------------------- deployment

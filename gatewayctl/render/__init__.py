@@ -7,6 +7,7 @@ from collections.abc import Callable
 from gatewayctl.catalog.load import LoadedCatalog
 from gatewayctl.catalog.secrets import SecretResolver
 from gatewayctl.render.kong import render_kong
+from gatewayctl.render.kuma import render_kuma
 from gatewayctl.render.output import RenderedFile
 
 Renderer = Callable[[LoadedCatalog, SecretResolver], list[RenderedFile]]
@@ -14,6 +15,7 @@ Renderer = Callable[[LoadedCatalog, SecretResolver], list[RenderedFile]]
 # In the order a person reads the output; `render` without --target renders them all.
 TARGETS: dict[str, Renderer] = {
     "kong": render_kong,
+    "kuma": render_kuma,
 }
 
 

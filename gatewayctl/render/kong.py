@@ -27,8 +27,8 @@ from gatewayctl.catalog.model import (
 from gatewayctl.catalog.secrets import SecretResolver, references_in
 from gatewayctl.catalog.units import Duration
 from gatewayctl.render.output import PRIVATE, PUBLIC, RenderedFile, dump_yaml
+from gatewayctl.render.ownership import catalog_tag, ownership_tags
 
-OWNER_TAG = "gatewayctl"
 _NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://gatewayctl.dev/kong")
 DEFAULT_PORTS = {
     "http": 80,
@@ -41,14 +41,6 @@ DEFAULT_PORTS = {
     "wss": 443,
 }
 Entity = dict[str, Any]
-
-
-def catalog_tag(catalog_name: str) -> str:
-    return f"gatewayctl-catalog:{catalog_name}"
-
-
-def ownership_tags(catalog_name: str) -> list[str]:
-    return [OWNER_TAG, catalog_tag(catalog_name)]
 
 
 def entity_id(catalog_name: str, kind: str, *names: str) -> str:
