@@ -497,6 +497,53 @@ def test_names_are_rfc1123_short_and_stable() -> None:
     assert long != object_name("a" * 40, "b" * 39 + "c")
 
 
+# --------------------------------------------------------------------------- checks
+
+
+def diagnostics(tmp_path: Path, body: str) -> list[tuple[str, str, str]]:
+    try:
+        found = load(tmp_path, body).warnings
+    except CatalogInvalid as exc:
+        found = exc.diagnostics
+    return [(d.severity, d.path, d.message) for d in found]
+
+
+def test_retry_conditions_kuma_does_not_have_are_errors(tmp_path: Path) -> None:
+    body = RESILIENT.replace(
+        "on: [5xx, gateway-error", "on: [5xx, retriable-status-codes, retriable-headers, gateway-error"
+    )
+    found = [(s, p) for s, p, m in diagnostics(tmp_path, body) if "Kuma's MeshRetry has no" in m]
+    assert found == [("error", "services[0].mesh.retries.on[1]"), ("error", "services[0].mesh.retries.on[2]")]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "path", "message"),
+    [
+        ("interval: 1s}", "interval: 50ms}", "services[0].mesh.rate_limit.interval", "must be longer than 50ms"),
+        ("timeouts: {connect: 2s", "timeouts: {connect: 0s", "services[0].mesh.timeouts.connect", "longer than 0s"),
+        ("interval: 5s, timeout: 1s", "interval: 5s, timeout: 6s", "services[0].mesh.health_check.timeout", "interval"),
+        ("interval: 5s, timeout: 1s", "interval: 0s, timeout: 0s", "services[0].mesh.health_check.interval", "0s"),
+        ("base_ejection: 1m", "base_ejection: 0s", "services[0].mesh.circuit_breaker.base_ejection", "0s"),
+        ("backoff: 25ms..1s", "backoff: 0s..1s", "services[0].mesh.retries.backoff", "longer than 0s"),
+        ("name: shop\n", "name: shop\n  mtls: {rotation: 0s}\n", "mesh.mtls.rotation", "longer than 0s"),
+    ],
+)
+def test_durations_kuma_rejects_are_errors(tmp_path: Path, old: str, new: str, path: str, message: str) -> None:
+    assert old in RESILIENT
+    found = diagnostics(tmp_path, RESILIENT.replace(old, new))
+    assert [m for s, p, m in found if s == "error" and p == path and message in m], found
+
+
+def test_unreachable_warning_only_for_mesh_services(tmp_path: Path) -> None:
+    body = (
+        MESH
+        + SHOP
+        + "  - {name: erp, upstream: {targets: ['10.0.0.1:80']}}\n  - {name: batch, url: 'http://b.jobs.svc:80'}\n"
+    )
+    warned = [p for s, p, m in diagnostics(tmp_path, body) if "nothing can reach this service" in m]
+    assert warned == ["services[5].name"]  # batch; erp is outside the mesh, Kong balances over it
+
+
 # --------------------------------------------------------------------------- envelopes, labels, multi-zone
 
 

@@ -1,9 +1,10 @@
-"""Commands that work on the catalog alone: validate, render, schema, init."""
+"""Commands that work on the catalog alone: validate, render, graph, schema, init."""
 
 from __future__ import annotations
 
 import json
 from collections import Counter
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +14,7 @@ from gatewayctl.catalog.load import LoadedCatalog, load_catalog
 from gatewayctl.catalog.model import Catalog
 from gatewayctl.cli.console import EXIT_INVALID, EXIT_OK, err, out, plural, print_diagnostics
 from gatewayctl.diagnostics import CatalogInvalid
+from gatewayctl.graph import render_graph
 from gatewayctl.render import TARGETS, render
 from gatewayctl.render.output import RenderedFile, write_files
 
@@ -31,6 +33,12 @@ def register(app: typer.Typer) -> None:
     )
     app.command(epilog=validate_examples)(validate)
     app.command(name="render", epilog=render_examples)(render_cmd)
+    graph_examples = _examples(
+        "gatewayctl graph catalog.yaml > topology.mmd",
+        "gatewayctl graph catalog.yaml --format dot | dot -Tsvg > topology.svg",
+        "gatewayctl graph catalog.yaml --env prod",
+    )
+    app.command(epilog=graph_examples)(graph)
     app.command(epilog=_examples("gatewayctl schema > catalog.schema.json"))(schema)
     app.command(epilog=_examples("gatewayctl init", "gatewayctl init platform/"))(init)
 
@@ -99,6 +107,27 @@ def render_cmd(
         err.print(f"{out_dir}: cannot write: {exc.strerror or exc}")
         raise typer.Exit(EXIT_INVALID) from None
     _summarise(out_dir, files)
+    raise typer.Exit(EXIT_OK)
+
+
+class GraphFormat(StrEnum):
+    mermaid = "mermaid"
+    dot = "dot"
+
+
+def graph(
+    catalog: CatalogArg,
+    fmt: Annotated[
+        GraphFormat, typer.Option("--format", "-f", help="mermaid (pastes into Markdown) or dot (Graphviz).")
+    ] = GraphFormat.mermaid,
+    env: EnvOption = None,
+) -> int:
+    """Draw the catalog's topology: clients -> Kong routes -> services -> allowed mesh edges.
+
+    Printed to standard output; the same catalog always gives the same text.
+    """
+    loaded = load_or_exit(catalog, env)
+    typer.echo(render_graph(loaded.catalog, fmt.value), nl=False)
     raise typer.Exit(EXIT_OK)
 
 
