@@ -264,13 +264,14 @@ def child(size: int, workdir: Path, repeats: int, profile: bool) -> dict[str, An
 
     # The baseline: the cheapest way from this catalog file to this kong.yaml with the same YAML
     # library. PyYAML's C loader parses the catalog file (what any tool reading the catalog pays) and
-    # PyYAML's C dumper, with exactly the options of gatewayctl's dump_yaml, writes the Kong document
-    # gatewayctl produced (what any tool writing it pays). Left out is only what is gatewayctl's own:
+    # PyYAML's C dumper (block style, key order kept) writes the Kong document gatewayctl produced
+    # (what any tool writing it with PyYAML pays). Left out is only what is gatewayctl's own:
     # node positions for located errors, safety checks, defaults, pydantic validation, semantic
     # checks, building the Kong entities and the atomic write. So `ratio` reads "how many times the
     # bare YAML I/O floor" a size costs. The parse runs with nothing else alive, as load_catalog does;
-    # the Kong document comes from gatewayctl's own builder, outside the clock, and dumping it must
-    # reproduce kong.yaml byte for byte (checked), so that both sides write the same bytes.
+    # the Kong document comes from gatewayctl's own builder, outside the clock. gatewayctl writes it with
+    # its own emitter (gatewayctl/render/yaml_emitter.py), which reads back as the same data; PyYAML's
+    # layout differs in whitespace and quoting only, so the two files differ in size by a few percent.
     loaded = last.pop("loaded")
     kong_doc = {"data": build_kong_config(loaded.catalog, loaded.secrets(environ))}
     del loaded
@@ -296,7 +297,6 @@ def child(size: int, workdir: Path, repeats: int, profile: bool) -> dict[str, An
     baseline_out = workdir / "baseline-kong.yaml"
     dump_s = min(repeat(dump_run, repeats, float))
     kong_bytes = (out_dir / "kong" / "kong.yaml").read_bytes()
-    same_output = baseline_out.read_bytes() == kong_bytes
     kong_doc.clear()
     gc.collect()
     parse_s = min(repeat(parse_run, repeats, float))
@@ -321,7 +321,6 @@ def child(size: int, workdir: Path, repeats: int, profile: bool) -> dict[str, An
         "baseline_seconds": round(baseline, 4),
         "baseline_parse_seconds": round(parse_s, 4),
         "baseline_dump_seconds": round(dump_s, 4),
-        "baseline_output_identical": same_output,
         "ratio": round(total / baseline, 2) if baseline else None,
         "peak_rss_mb": round(rss, 1),
         "rss_after_import_mb": round(rss_after_import, 1),
@@ -503,9 +502,6 @@ def main(argv: list[str] | None = None) -> int:
             f"(of which garbage collector {r['gc_seconds']:.2f} s, {r['gc_full_collections']} full runs); "
             f"baseline parse {r['baseline_parse_seconds']:.2f} s + dump {r['baseline_dump_seconds']:.2f} s"
         )
-    for r in results:
-        if not r["baseline_output_identical"]:
-            print(f"note: at {r['services']:,} services the baseline did not reproduce kong.yaml byte for byte")
     print(f"all targets met: {'yes' if all(r['target_met'] for r in results) else 'no'} ({meta['wall_seconds']} s)")
 
     RESULTS.mkdir(parents=True, exist_ok=True)

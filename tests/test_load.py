@@ -358,3 +358,30 @@ def test_secrets_are_only_needed_by_targets_that_use_them(tmp_path: Path) -> Non
     loaded.check_secrets(["kong"], loaded.secrets({}))  # kong does not need grafana's password
     with pytest.raises(CatalogInvalid):
         loaded.check_secrets(["observability"], loaded.secrets({}))
+
+
+def test_validate_without_env_reports_overlay_problems_located_in_the_base(tmp_path: Path) -> None:
+    # The overlay only switches to DB-less; the policy it breaks is written in the base.
+    body = """\
+services:
+  - name: api
+    url: http://api.default.svc:8080
+    routes:
+      - {name: main, paths: [/api]}
+    rate_limit: {minute: 10, policy: cluster}
+environments:
+  edge:
+    gateway: {mode: dbless}
+"""
+    load(tmp_path, body)  # valid as written
+    assert errors(tmp_path, body, all_environments=True) == [
+        "catalog.yaml:8:38: services[0].rate_limit.policy: [edge] policy cluster needs a database; DB-less Kong "
+        "(gateway.mode: dbless) supports local or redis"
+    ]
+
+
+def test_the_node_tree_is_released_after_loading_and_rebuilt_for_a_late_diagnostic(tmp_path: Path) -> None:
+    loaded = load(tmp_path, OVERLAY, "staging")
+    assert loaded.source._root is None  # a 10,000-service tree is hundreds of MB; it is not kept
+    # A position asked for later (a missing secret at render time, say) still points at the overlay.
+    assert str(loaded.source.diagnostic(("services", 0, "url"), "x")).endswith("catalog.yaml:14:14: services[0].url: x")

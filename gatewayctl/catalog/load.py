@@ -17,6 +17,7 @@ from gatewayctl.catalog.model import Catalog
 from gatewayctl.catalog.secrets import SecretResolver, references_in
 from gatewayctl.catalog.source import Source, merge_nodes, replace_child
 from gatewayctl.diagnostics import CatalogInvalid, Diagnostic, sorted_unique
+from gatewayctl.gcpause import paused_gc
 
 # Sections whose secrets each render target needs; nothing else is resolved for it.
 SECRET_SECTIONS: dict[str, tuple[str, ...]] = {
@@ -64,7 +65,11 @@ def load_catalog(path: str | Path, environment: str | None = None, *, all_enviro
     With `all_environments`, every overlay is also validated and errors that lie inside an overlay are
     reported too (base errors once), so `gatewayctl validate` catches a broken prod overlay in a PR.
     """
-    path = Path(path)
+    with paused_gc():
+        return _load(Path(path), environment, all_environments)
+
+
+def _load(path: Path, environment: str | None, all_environments: bool) -> LoadedCatalog:
     display = str(path)
     try:
         raw = path.read_bytes()
@@ -74,29 +79,19 @@ def load_catalog(path: str | Path, environment: str | None = None, *, all_enviro
         raise CatalogInvalid([Diagnostic(display, 1, 1, "", "is a directory, not a catalog file")]) from None
     except OSError as exc:
         raise CatalogInvalid([Diagnostic(display, 1, 1, "", f"cannot read: {exc.strerror}")]) from None
-    base = yaml_source.parse(raw, display)
-    if not isinstance(base.root, MappingNode):
-        kind = "a list" if isinstance(base.root, SequenceNode) else "a single value"
-        raise CatalogInvalid(
-            [
-                base.diagnostic(
-                    (), f"the catalog must be a mapping of sections (format, name, services, ...), not {kind}"
-                )
-            ]
-        )
-
-    loaded = _load_variant(base, path, environment)
+    loaded = _load_variant(raw, path, environment)
     if all_environments and environment is None:
-        base_errors = {(d.line, d.col, d.message) for d in loaded.warnings}
+        # Any problem an overlay brings is reported, wherever it lies: an overlay value can break a check
+        # whose position is in the base (two routes colliding once prod renames a host, say).
+        known = {(d.line, d.col, d.message) for d in loaded.warnings}
         extra: list[Diagnostic] = []
         for env in loaded.catalog.environments:
             try:
-                variant = _load_variant(base, path, env)
-                diagnostics = variant.warnings
+                diagnostics = _load_variant(raw, path, env).warnings
             except CatalogInvalid as exc:
                 diagnostics = exc.diagnostics
             for d in diagnostics:
-                if (d.line, d.col, d.message) not in base_errors and _inside_overlay(base, env, d):
+                if (d.line, d.col, d.message) not in known:
                     extra.append(Diagnostic(d.file, d.line, d.col, d.path, f"[{env}] {d.message}", d.severity))
         if any(d.severity == "error" for d in extra):
             raise CatalogInvalid(extra + loaded.warnings)
@@ -104,28 +99,36 @@ def load_catalog(path: str | Path, environment: str | None = None, *, all_enviro
     return loaded
 
 
-def _inside_overlay(base: Source, env: str, d: Diagnostic) -> bool:
-    node = base.subtree(("environments", env))
-    if node is None:
-        return False
-    start, end = node.start_mark, node.end_mark
-    return (start.line + 1, start.column + 1) <= (d.line, d.col) <= (end.line + 1, end.column + 1)
-
-
-def _load_variant(base: Source, path: Path, environment: str | None) -> LoadedCatalog:
+def _variant_root(raw: bytes, display: str, environment: str | None) -> MappingNode:
+    """The catalog's node tree with the environment overlay and `defaults` merged in."""
+    base = yaml_source.parse(raw, display)
     root = base.root
-    assert isinstance(root, MappingNode)
-    problems: list[Diagnostic] = []
-
+    if not isinstance(root, MappingNode):
+        kind = "a list" if isinstance(root, SequenceNode) else "a single value"
+        raise CatalogInvalid(
+            [
+                base.diagnostic(
+                    (), f"the catalog must be a mapping of sections (format, name, services, ...), not {kind}"
+                )
+            ]
+        )
     if environment is not None:
         root = _apply_environment(base, root, environment)
-    source = Source(base.file, root)
-    root = _apply_defaults(source, root, problems)
-    source = Source(base.file, root)
+    problems: list[Diagnostic] = []
+    root = _apply_defaults(Source(display, root), root, problems)
     if problems:
         raise CatalogInvalid(problems)
+    return root
 
+
+def _load_variant(raw: bytes, path: Path, environment: str | None) -> LoadedCatalog:
+    display = str(path)
+    root = _variant_root(raw, display, environment)
     data = yaml_source.to_data(root)
+    # From here on positions are needed only for diagnostics: free the tree, rebuild it if one comes.
+    source = Source(display, root, rebuild=lambda: _variant_root(raw, display, environment))
+    del root
+    source.release()
     try:
         catalog = Catalog.model_validate(data)
     except ValidationError as exc:
@@ -134,6 +137,7 @@ def _load_variant(base: Source, path: Path, environment: str | None) -> LoadedCa
     errors = [d for d in diagnostics if d.severity == "error"]
     if errors:
         raise CatalogInvalid(diagnostics)
+    source.release()  # the checks may have rebuilt it to place a warning
     return LoadedCatalog(catalog, source, data, path, environment, sorted_unique(diagnostics))
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,17 +42,31 @@ class Reference:
         return f"${{{self.kind}:{self.name}}}"
 
 
-def references_in(data: Any, path: KeyPath = ()) -> Iterator[tuple[KeyPath, Reference]]:
+def references_in(data: Any, path: KeyPath = ()) -> list[tuple[KeyPath, Reference]]:
     """Every `${env:..}` / `${file:..}` reference in a tree of plain data, with its key path."""
+    found: list[tuple[KeyPath, Reference]] = []
+    _collect_references(data, path, found)
+    return found
+
+
+def _collect_references(data: Any, path: KeyPath, found: list[tuple[KeyPath, Reference]]) -> None:
+    # Called on every value of large catalogs: strings without "${" are skipped before any path is built.
     if isinstance(data, str):
-        for match in REFERENCE.finditer(data):
-            yield path, Reference(match.group(1), match.group(2))
-    elif isinstance(data, Mapping):
-        for key, value in data.items():
-            yield from references_in(value, (*path, key))
+        if "${" in data:
+            found.extend((path, Reference(m.group(1), m.group(2))) for m in REFERENCE.finditer(data))
+        return
+    if isinstance(data, Mapping):
+        pairs: Iterable[tuple[str | int, Any]] = data.items()
     elif isinstance(data, list):
-        for i, value in enumerate(data):
-            yield from references_in(value, (*path, i))
+        pairs = enumerate(data)
+    else:
+        return
+    for key, value in pairs:
+        if isinstance(value, str):
+            if "${" in value:
+                _collect_references(value, (*path, key), found)
+        elif isinstance(value, Mapping | list):
+            _collect_references(value, (*path, key), found)
 
 
 @dataclass

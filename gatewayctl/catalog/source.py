@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +35,24 @@ MERGE_KEY_TAG = YAML_TAG + "merge"
 _scalar_constructor = yaml.SafeLoader("")  # only its construct_yaml_* helpers are used
 
 
+class _Composer(_Loader):
+    """The safe loader with tag resolution memoised: a catalog repeats the same few thousand scalars
+    (protocols, methods, tags) hundreds of thousands of times, and resolving each is a Python call."""
+
+    def __init__(self, stream: str | bytes) -> None:
+        super().__init__(stream)
+        self._tags: dict[tuple[str, Any], str] = {}
+
+    def resolve(self, kind: type[Node], value: Any, implicit: Any) -> str:
+        if kind is not ScalarNode:
+            return super().resolve(kind, value, implicit)  # type: ignore[no-any-return,no-untyped-call]
+        key = (value, implicit)
+        tag = self._tags.get(key)
+        if tag is None:
+            tag = self._tags[key] = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+        return tag
+
+
 @dataclass(frozen=True)
 class Position:
     file: str
@@ -43,11 +61,29 @@ class Position:
 
 
 class Source:
-    """A composed YAML document plus the name to report positions under."""
+    """A composed YAML document plus the name to report positions under.
 
-    def __init__(self, file: str, root: Node) -> None:
+    The node tree of a large catalog is several times the size of its data, and it is only needed to
+    place a diagnostic. A Source made with `rebuild` can `release()` its tree once the data is built;
+    the first position asked for afterwards composes it again (the slow path is the error path).
+    """
+
+    def __init__(self, file: str, root: Node, rebuild: Callable[[], Node] | None = None) -> None:
         self.file = file
-        self.root = root
+        self._root: Node | None = root
+        self._rebuild = rebuild
+
+    @property
+    def root(self) -> Node:
+        if self._root is None:
+            assert self._rebuild is not None
+            self._root = self._rebuild()
+        return self._root
+
+    def release(self) -> None:
+        """Drop the node tree if it can be rebuilt."""
+        if self._rebuild is not None:
+            self._root = None
 
     def position_of(self, path: KeyPath, *, key: bool = False) -> Position:
         """Where the value at `path` was written; with `key=True`, where its key was written.
@@ -122,7 +158,7 @@ def parse(text: str | bytes, file: str) -> Source:
                 [Diagnostic(file, line, col, "", "not a text file: the catalog must be UTF-8 YAML")]
             ) from None
     try:
-        root = yaml.compose(text, Loader=_Loader)
+        root = yaml.compose(text, Loader=_Composer)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -153,56 +189,69 @@ def parse(text: str | bytes, file: str) -> Source:
 
 def check_safety(source: Source) -> None:
     """Reject tags we do not construct, cycles, deep nesting, alias bombs and duplicate keys."""
-    problems: list[Diagnostic] = []
-    sizes: dict[int, int] = {}
-    in_progress: set[int] = set()
-    distinct = 0
+    check = _SafetyCheck(source.file)
+    with contextlib.suppress(_Stop):  # the problem that stopped the walk is already recorded
+        check.walk(source.root, None, 0)
+    if check.problems:
+        raise CatalogInvalid(check.problems)
 
-    def walk(node: Node, path: KeyPath, depth: int) -> int:
-        nonlocal distinct
+
+class _SafetyCheck:
+    # A class rather than a recursive closure: a closure that calls itself is a reference cycle, and with
+    # the cyclic collector paused (gcpause.py) it would keep the whole node tree alive.
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.problems: list[Diagnostic] = []
+        self.sizes: dict[int, int] = {}
+        self.in_progress: set[int] = set()
+        self.distinct = 0
+
+    def walk(self, node: Node, path: _Chain, depth: int) -> int:
         ident = id(node)
-        if ident in sizes:  # an alias: counted once when first composed, expands again here
-            return sizes[ident]
-        if ident in in_progress:
-            problems.append(source_diag(node, path, "an alias refers to the mapping or list that contains it"))
+        if ident in self.sizes:  # an alias: counted once when first composed, expands again here
+            return self.sizes[ident]
+        if ident in self.in_progress:
+            self.problems.append(self.diagnostic(node, path, "an alias refers to the mapping or list that contains it"))
             raise _Stop
         if depth > MAX_DEPTH:
-            problems.append(source_diag(node, path, f"nested more than {MAX_DEPTH} levels deep"))
+            self.problems.append(self.diagnostic(node, path, f"nested more than {MAX_DEPTH} levels deep"))
             raise _Stop
-        distinct += 1
+        self.distinct += 1
         size = 1
         if isinstance(node, ScalarNode):
             if not _known_scalar_tag(node.tag):
-                problems.append(source_diag(node, path, f"unsupported YAML tag {_short_tag(node.tag)}"))
+                self.problems.append(self.diagnostic(node, path, f"unsupported YAML tag {_short_tag(node.tag)}"))
         elif isinstance(node, SequenceNode):
             if node.tag != YAML_TAG + "seq":
-                problems.append(source_diag(node, path, f"unsupported YAML tag {_short_tag(node.tag)}"))
-            in_progress.add(ident)
+                self.problems.append(self.diagnostic(node, path, f"unsupported YAML tag {_short_tag(node.tag)}"))
+            self.in_progress.add(ident)
             for i, item in enumerate(node.value):
-                size += walk(item, (*path, i), depth + 1)
-            in_progress.discard(ident)
+                size += self.walk(item, (path, i), depth + 1)
+            self.in_progress.discard(ident)
         elif isinstance(node, MappingNode):
             if node.tag != YAML_TAG + "map":
-                problems.append(source_diag(node, path, f"unsupported YAML tag {_short_tag(node.tag)}"))
-            in_progress.add(ident)
+                self.problems.append(self.diagnostic(node, path, f"unsupported YAML tag {_short_tag(node.tag)}"))
+            self.in_progress.add(ident)
             seen: dict[str, Node] = {}
             for k, v in node.value:
                 if k.tag == MERGE_KEY_TAG:
-                    size += walk(v, path, depth + 1)
+                    size += self.walk(v, path, depth + 1)
                     continue
                 if not isinstance(k, ScalarNode):
-                    problems.append(source_diag(k, path, "mapping keys must be plain strings"))
+                    self.problems.append(self.diagnostic(k, path, "mapping keys must be plain strings"))
                     continue
                 if k.value in seen:
                     first = seen[k.value].start_mark.line + 1
-                    problems.append(source_diag(k, (*path, k.value), f"duplicate key (first written on line {first})"))
+                    self.problems.append(
+                        self.diagnostic(k, (path, k.value), f"duplicate key (first written on line {first})")
+                    )
                 seen[k.value] = k
-                size += walk(v, (*path, k.value), depth + 1)
-            in_progress.discard(ident)
-        sizes[ident] = size
-        if size - distinct > MAX_ALIAS_EXPANSION:
-            problems.append(
-                source_diag(
+                size += self.walk(v, (path, k.value), depth + 1)
+            self.in_progress.discard(ident)
+        self.sizes[ident] = size
+        if size - self.distinct > MAX_ALIAS_EXPANSION:
+            self.problems.append(
+                self.diagnostic(
                     node,
                     path,
                     f"aliases expand the document by more than {MAX_ALIAS_EXPANSION:,} values (a YAML alias bomb?)",
@@ -211,14 +260,21 @@ def check_safety(source: Source) -> None:
             raise _Stop
         return size
 
-    def source_diag(node: Node, path: KeyPath, message: str) -> Diagnostic:
+    def diagnostic(self, node: Node, path: _Chain, message: str) -> Diagnostic:
         mark = node.start_mark
-        return Diagnostic(source.file, mark.line + 1, mark.column + 1, format_path(path), message)
+        return Diagnostic(self.file, mark.line + 1, mark.column + 1, format_path(_unchain(path)), message)
 
-    with contextlib.suppress(_Stop):  # the problem that stopped the walk is already recorded
-        walk(source.root, (), 0)
-    if problems:
-        raise CatalogInvalid(problems)
+
+# A key path built only when a problem is reported: (parent chain, key or index), None at the root.
+_Chain = tuple[Any, str | int] | None
+
+
+def _unchain(chain: _Chain) -> KeyPath:
+    parts: list[str | int] = []
+    while chain is not None:
+        chain, part = chain
+        parts.append(part)
+    return tuple(reversed(parts))
 
 
 class _Stop(Exception):
@@ -259,7 +315,10 @@ def to_data(node: Node) -> Any:
     if isinstance(node, SequenceNode):
         return [to_data(item) for item in node.value]
     if isinstance(node, MappingNode):
-        return {k.value: to_data(v) for k, v in _ordered_unique_pairs(node)}
+        if any(k.tag == MERGE_KEY_TAG for k, _ in node.value):
+            return {k.value: to_data(v) for k, v in _ordered_unique_pairs(node)}
+        # No merge keys: the pairs are already unique (duplicates were rejected, merges dedupe).
+        return {k.value: to_data(v) for k, v in node.value}
     raise TypeError(f"unexpected YAML node {node!r}")  # pragma: no cover
 
 

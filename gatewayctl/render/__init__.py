@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from gatewayctl.catalog.load import LoadedCatalog
 from gatewayctl.catalog.secrets import SecretResolver
+from gatewayctl.gcpause import paused_gc
 from gatewayctl.render.kong import render_kong
 from gatewayctl.render.kuma import render_kuma
 from gatewayctl.render.output import RenderedFile
@@ -22,8 +23,9 @@ TARGETS: dict[str, Renderer] = {
 def render(loaded: LoadedCatalog, targets: list[str], secrets: SecretResolver) -> list[RenderedFile]:
     """Every file of the requested targets, in memory. Raises CatalogInvalid (missing secrets,
     for instance) before anything is written."""
-    loaded.check_secrets(targets, secrets)
-    files: list[RenderedFile] = []
-    for target in targets:
-        files.extend(TARGETS[target](loaded, secrets))
-    return files
+    with paused_gc():
+        loaded.check_secrets(targets, secrets)
+        files: list[RenderedFile] = []
+        for target in targets:
+            files.extend(TARGETS[target](loaded, secrets))
+        return files

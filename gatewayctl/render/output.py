@@ -9,12 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-try:
-    from yaml import CSafeDumper as _Dumper
-except ImportError:  # pragma: no cover
-    from yaml import SafeDumper as _Dumper  # type: ignore[assignment]
+from gatewayctl.render.yaml_emitter import emit
 
 PRIVATE = 0o600
 PUBLIC = 0o644
@@ -29,7 +24,7 @@ class RenderedFile:
 
 def dump_yaml(data: Any) -> str:
     """Block-style YAML in the order the data was built (renderers build it in a stable order)."""
-    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=4096)
+    return emit(data)
 
 
 def dump_json(data: Any) -> str:
