@@ -27,8 +27,8 @@ from gatewayctl.catalog.types import (
     Secret,
     Size,
     Tag,
-    TargetInput,
     Url,
+    target_from_text,
 )
 
 AuthMethod = Literal["jwt", "key-auth", "basic-auth", "oauth2"]
@@ -304,7 +304,10 @@ class Upstream(Model):
     hash_on: str | None = None
     """With consistent-hashing: consumer | ip | header:NAME | cookie:NAME | path."""
     hash_fallback: str | None = None
-    targets: list[Annotated[Target, TargetInput]] = Field(min_length=1)
+    # The schema offers both spellings to editors; validation turns the short one into a Target.
+    targets: list[Annotated[Target, BeforeValidator(target_from_text, json_schema_input_type=HostPort | Target)]] = (
+        Field(min_length=1)
+    )
     health_check: ActiveHealthCheck | None = None
     circuit_breaker: CircuitBreaker | None = None
     host_header: str | None = None

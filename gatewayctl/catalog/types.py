@@ -8,7 +8,7 @@ import re
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BeforeValidator, PlainSerializer, PlainValidator, WithJsonSchema
+from pydantic import AfterValidator, PlainSerializer, PlainValidator, WithJsonSchema
 
 from gatewayctl.catalog import units
 from gatewayctl.catalog.secrets import is_reference
@@ -131,7 +131,8 @@ def _label_value(value: str) -> str:
     return value
 
 
-def _target(value: Any) -> Any:
+def target_from_text(value: Any) -> Any:
+    """`- 10.0.0.1:8080` is short for `- {target: 10.0.0.1:8080}`."""
     if isinstance(value, str):
         value = {"target": value}
     return value
@@ -167,7 +168,6 @@ Secret = Annotated[
     AfterValidator(_secret),
     WithJsonSchema({"type": "string", "pattern": r"^(\$\{(env|file):[^}]+\}|\{vault://[^}]+\})$"}),
 ]
-TargetInput = BeforeValidator(_target)
 
 Duration = Annotated[
     units.Duration,
