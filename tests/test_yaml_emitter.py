@@ -15,14 +15,85 @@ from gatewayctl.render.yaml_emitter import emit
 EXAMPLES = sorted((Path(__file__).parents[1] / "examples").glob("*.yaml"))
 
 TRICKY_STRINGS = [
-    "", " ", "  lead", "trail ", "yes", "No", "ON", "off", "y", "n", "true", "False", "null", "Null", "~", "-",
-    "- x", "? x", ": x", "a: b", "a:b", "a #b", "a#b", "#x", "x:", "0", "-1", "+1", "1_000", "0x1F", "0o17",
-    "017", "1:20", "1.5", ".5", "1e3", "1.0e+3", ".inf", "-.Inf", ".NaN", "2001-12-14", "2001-12-14t21:59:43.10-05:00",
-    "<<", "=", "&anchor", "*alias", "!tag", "%TAG", "@at", "`tick", "'single'", '"double"', "[a]", "{a: 1}", "a, b",
-    "|", ">", "line\nbreak", "line\nbreak\n", "trailing\n\n", "\nleading newline", "  indented\nblock", "tab\there",
-    "cr\r\nlf", "ctrl\x01char", "del\x7f", "nel\x85x", "ls\u2028x", "ps\u2029x", "bom\ufeffx", "é ü 日本", "emoji 😀",
-    "back\\slash", "~/api/v[0-9]+$", "http://example.com:8080/a#frag", "key: value # comment", "a\x00b",
-    "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkq\nhkiG9w0BAQEF\n-----END PUBLIC KEY-----\n", "ends with space \nx",
+    "",
+    " ",
+    "  lead",
+    "trail ",
+    "yes",
+    "No",
+    "ON",
+    "off",
+    "y",
+    "n",
+    "true",
+    "False",
+    "null",
+    "Null",
+    "~",
+    "-",
+    "- x",
+    "? x",
+    ": x",
+    "a: b",
+    "a:b",
+    "a #b",
+    "a#b",
+    "#x",
+    "x:",
+    "0",
+    "-1",
+    "+1",
+    "1_000",
+    "0x1F",
+    "0o17",
+    "017",
+    "1:20",
+    "1.5",
+    ".5",
+    "1e3",
+    "1.0e+3",
+    ".inf",
+    "-.Inf",
+    ".NaN",
+    "2001-12-14",
+    "2001-12-14t21:59:43.10-05:00",
+    "<<",
+    "=",
+    "&anchor",
+    "*alias",
+    "!tag",
+    "%TAG",
+    "@at",
+    "`tick",
+    "'single'",
+    '"double"',
+    "[a]",
+    "{a: 1}",
+    "a, b",
+    "|",
+    ">",
+    "line\nbreak",
+    "line\nbreak\n",
+    "trailing\n\n",
+    "\nleading newline",
+    "  indented\nblock",
+    "tab\there",
+    "cr\r\nlf",
+    "ctrl\x01char",
+    "del\x7f",
+    "nel\x85x",
+    "ls\u2028x",
+    "ps\u2029x",
+    "bom\ufeffx",
+    "é ü 日本",
+    "emoji 😀",
+    "back\\slash",
+    "~/api/v[0-9]+$",
+    "http://example.com:8080/a#frag",
+    "key: value # comment",
+    "a\x00b",
+    "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkq\nhkiG9w0BAQEF\n-----END PUBLIC KEY-----\n",
+    "ends with space \nx",
 ]
 
 
@@ -65,17 +136,7 @@ def test_random_strings_read_back_unchanged() -> None:
 def test_layout_is_block_style_with_lists_at_their_key_indentation_as_deck_writes() -> None:
     data = {"services": [{"name": "api", "tags": ["a", "b"], "routes": [{"paths": ["/x"]}]}], "n": 1, "m": [[1]]}
     assert emit(data) == (
-        "services:\n"
-        "- name: api\n"
-        "  tags:\n"
-        "  - a\n"
-        "  - b\n"
-        "  routes:\n"
-        "  - paths:\n"
-        "    - /x\n"
-        "n: 1\n"
-        "m:\n"
-        "- - 1\n"
+        "services:\n- name: api\n  tags:\n  - a\n  - b\n  routes:\n  - paths:\n    - /x\nn: 1\nm:\n- - 1\n"
     )
 
 
