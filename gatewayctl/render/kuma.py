@@ -34,7 +34,6 @@ ORIGIN_LABEL = "kuma.io/origin"
 SERVICE_TAG = "kuma.io/service"
 CA_BACKEND = "ca-1"
 MAX_NAME = 63  # names also end up in label values (kuma.io/display-name), which allow 63 characters
-FORMS = ("kubernetes", "universal")
 
 Spec = dict[str, Any]
 MeshProtocol = Literal["http", "grpc", "tcp"]
@@ -390,15 +389,18 @@ def render_kuma(loaded: LoadedCatalog, secrets: SecretResolver) -> list[Rendered
         raise CatalogInvalid(problems)
     mode = PRIVATE if references else PUBLIC
     namespace = catalog.deployment.namespaces.kuma
-    objects = build_kuma_objects(catalog, secrets)
-    kubernetes = [
-        RenderedFile(f"kuma/kubernetes/{obj.file_name}", dump_yaml(kubernetes_form(obj, namespace)).encode(), mode)
-        for obj in objects
-    ]
-    universal = [
-        RenderedFile(f"kuma/universal/{obj.file_name}", dump_yaml(universal_form(obj)).encode(), mode)
-        for obj in objects
-    ]
+    kubernetes: list[RenderedFile] = []
+    universal: list[RenderedFile] = []
+    for obj in build_kuma_objects(catalog, secrets):
+        # The spec is the same in both forms and ends both documents: dump it once (a block mapping's
+        # top-level keys dump independently, so head + spec is byte for byte the whole document).
+        spec = dump_yaml({"spec": obj.spec}) if obj.mesh is not None else ""
+        for folder, doc, out in (
+            ("kubernetes", kubernetes_form(obj, namespace), kubernetes),
+            ("universal", universal_form(obj), universal),
+        ):
+            head = dump_yaml({k: v for k, v in doc.items() if k != "spec"} if spec else doc)
+            out.append(RenderedFile(f"kuma/{folder}/{obj.file_name}", (head + spec).encode(), mode))
     return kubernetes + universal
 
 
