@@ -385,3 +385,79 @@ def test_the_node_tree_is_released_after_loading_and_rebuilt_for_a_late_diagnost
     assert loaded.source._root is None  # a 10,000-service tree is hundreds of MB; it is not kept
     # A position asked for later (a missing secret at render time, say) still points at the overlay.
     assert str(loaded.source.diagnostic(("services", 0, "url"), "x")).endswith("catalog.yaml:14:14: services[0].url: x")
+
+
+# ---------------------------------------------------------------------- what Kong itself would refuse
+
+
+def messages(tmp_path: Path, body: str) -> list[str]:
+    return [line.split(": ", 2)[-1] for line in errors(tmp_path, body)]
+
+
+def test_stream_routes_need_sources_destinations_or_snis(tmp_path: Path) -> None:
+    body = """\
+services:
+  - name: db
+    url: tcp://db.default.svc:5432
+    routes:
+      - name: bare
+"""
+    assert errors(tmp_path, body) == [
+        "catalog.yaml:7:9: services[0].routes[0]: a tcp route needs at least one of sources, destinations or snis"
+    ]
+
+
+def test_sources_and_destinations_belong_to_stream_routes(tmp_path: Path) -> None:
+    body = SERVICE + "        sources: [{ip: 10.0.0.0/8}]\n"
+    assert messages(tmp_path, body) == ["sources match only on tcp/tls routes"]
+
+
+def test_a_stream_endpoint_needs_an_ip_or_a_port(tmp_path: Path) -> None:
+    body = """\
+services:
+  - name: db
+    url: tcp://db.default.svc:5432
+    routes:
+      - name: main
+        destinations: [{}]
+"""
+    assert messages(tmp_path, body) == ["needs an ip, a port or both"]
+
+
+def test_oauth2_needs_a_database(tmp_path: Path) -> None:
+    body = """\
+gateway: {mode: dbless}
+deployment: {kong: {database: "off"}}
+services:
+  - name: api
+    url: http://api:80
+    routes: [{name: main, paths: [/api]}]
+    auth: [oauth2]
+    oauth2: {provision_key: "${env:PROVISION_KEY}"}
+consumers:
+  - name: app
+    credentials: {oauth2: [{name: app, client_id: app, client_secret: "${env:APP_SECRET}"}]}
+"""
+    assert any(m.startswith("oauth2 needs Kong with a database") for m in messages(tmp_path, body))
+
+
+@pytest.mark.parametrize(
+    ("path", "construct"),
+    [("~/a(?=b)", "(?="), ("~/(?<!x)a", "(?<!"), ("~/(a)/\\\\1", "\\1"), ("~/(?P<n>a)(?P=n)", "(?P=")],
+)
+def test_regex_paths_kong_cannot_compile_are_refused(tmp_path: Path, path: str, construct: str) -> None:
+    body = SERVICE.replace("paths: [/api]", f'paths: ["{path}"]')
+    (message,) = messages(tmp_path, body)
+    assert "no look-around or backreferences" in message and repr(construct).strip("'") in message
+
+
+def test_cors_methods_are_the_ones_kong_allows(tmp_path: Path) -> None:
+    body = SERVICE + "    cors: {origins: ['*'], methods: [GET, PURGE]}\n"
+    (message,) = messages(tmp_path, body)
+    assert message.startswith("must be 'GET', 'HEAD', 'PUT'") and "(got 'PURGE')" in message
+
+
+@pytest.mark.parametrize("field", ["cors: {origins: ['*'], max_age: 1500ms}", "cache: {ttl: 500ms}"])
+def test_values_kong_keeps_in_whole_seconds_refuse_milliseconds(tmp_path: Path, field: str) -> None:
+    (message,) = messages(tmp_path, SERVICE + f"    {field}\n")
+    assert message.startswith("Kong counts this in whole seconds")

@@ -334,3 +334,43 @@ def test_output_is_byte_identical_across_processes(tmp_path: Path) -> None:
         outputs.append((out / "kong" / "kong.yaml").read_bytes())
     assert outputs[0] == outputs[1]
     assert yaml.safe_load(outputs[0])["_format_version"] == "3.0"
+
+
+def test_stream_routes_match_on_sources_destinations_and_snis(tmp_path: Path) -> None:
+    doc = kong(
+        tmp_path,
+        """\
+        services:
+          - name: db
+            url: tls://db.default.svc:5432
+            routes:
+              - name: main
+                snis: [db.example.com]
+                sources: [{ip: 10.0.0.0/8}]
+                destinations: [{ip: 192.0.2.10, port: 5432}, {port: 6432}]
+        """,
+    )
+    (route,) = service(doc, "db")["routes"]
+    assert route["protocols"] == ["tcp", "tls"]
+    assert route["snis"] == ["db.example.com"]
+    assert route["sources"] == [{"ip": "10.0.0.0/8"}]
+    assert route["destinations"] == [{"ip": "192.0.2.10", "port": 5432}, {"port": 6432}]
+    assert "strip_path" not in route and "paths" not in route  # Kong rejects http fields on stream routes
+
+
+def test_enterprise_service_with_mixed_routes_keeps_websocket_routes_on_http(tmp_path: Path) -> None:
+    doc = kong(
+        tmp_path,
+        """\
+        gateway: {edition: enterprise}
+        services:
+          - name: live
+            url: http://live:80
+            routes:
+              - {name: ws, paths: [/ws], websocket: true}
+              - {name: rest, paths: [/rest]}
+        """,
+    )
+    live = service(doc, "live")
+    assert live["protocol"] == "http"
+    assert [r["protocols"] for r in live["routes"]] == [["http", "https"], ["http", "https"]]

@@ -191,8 +191,23 @@ def routes(catalog: Catalog, report: Report) -> None:
                         f"a {protocol} service's routes match on sources/destinations/snis, not "
                         "paths, hosts, methods or headers",
                     )
-            elif not (route.paths or route.hosts or route.methods or route.headers):
+                elif not (route.sources or route.destinations or route.snis):
+                    # Kong: "must set one of 'sources', 'destinations', 'snis' when 'protocols' is 'tcp', 'tls'"
+                    report.error(path, f"a {protocol} route needs at least one of sources, destinations or snis")
+                if route.snis and "tls" not in protocols:
+                    report.error((*path, "snis"), "snis match only on TLS; add tls to protocols")
+            elif not (route.paths or route.hosts or route.methods or route.headers or route.snis):
                 report.error(path, "needs at least one of paths, hosts, methods or headers to match on")
+            if not stream and not any(p in ("tcp", "tls", "udp", "tls_passthrough") for p in protocols):
+                for key in ("sources", "destinations"):
+                    if getattr(route, key):
+                        report.error((*path, key), f"{key} match only on tcp/tls routes", key=True)
+                if route.snis and not any(p in ("https", "grpcs", "wss") for p in protocols):
+                    report.error((*path, "snis"), "snis match only on TLS connections (https, grpcs, wss)", key=True)
+            for key in ("sources", "destinations"):
+                for k, endpoint in enumerate(getattr(route, key)):
+                    if endpoint.ip is None and endpoint.port is None:
+                        report.error((*path, key, k), "needs an ip, a port or both")
             if route.websocket and route.streaming:
                 report.warning(
                     (*path, "streaming"), "WebSocket connections are never buffered; streaming has no effect here"
@@ -204,16 +219,26 @@ def routes(catalog: Catalog, report: Report) -> None:
                     report.error((*path, "headers", key), "needs at least one value")
 
 
+def service_protocol(service: Service, enterprise: bool) -> str:
+    """The Kong protocol a catalog service ends up with: ws/wss on Enterprise when every one of its routes
+    is a WebSocket route (Kong wants a ws service for ws routes), else the catalog's own."""
+    protocol = service.effective_protocol
+    websocket_only = bool(service.routes) and all(r.websocket for r in service.routes)
+    if enterprise and websocket_only and protocol in ("http", "https"):
+        return {"http": "ws", "https": "wss"}[protocol]
+    return protocol
+
+
 def route_protocols(service: Service, route: Route, enterprise: bool) -> list[str]:
     """The Kong protocols a catalog route ends up with."""
     if route.protocols:
         return list(route.protocols)
-    protocol = service.effective_protocol
+    protocol = service_protocol(service, enterprise)
     if protocol in ("grpc", "grpcs"):
         return ["grpc", "grpcs"]
     if protocol in ("tcp", "tls"):
         return ["tcp", "tls"]
-    if route.websocket and enterprise:
+    if protocol in ("ws", "wss"):
         return ["ws", "wss"]
     return ["http", "https"]
 
@@ -419,6 +444,12 @@ def consumers_and_auth(catalog: Catalog, report: Report) -> None:
             )
         if len(set(service.auth)) != len(service.auth):
             report.error(("services", i, "auth"), "lists a method twice")
+        if "oauth2" in service.auth and catalog.gateway.mode == "dbless":
+            report.error(
+                ("services", i, "auth", service.auth.index("oauth2")),
+                "oauth2 needs Kong with a database: it stores the tokens it issues, which DB-less Kong "
+                "(gateway.mode: dbless) cannot; use jwt with your identity provider instead",
+            )
 
 
 # --------------------------------------------------------------------------- mesh

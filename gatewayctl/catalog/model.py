@@ -24,6 +24,7 @@ from gatewayctl.catalog.types import (
     Method,
     Name,
     RoutePath,
+    Seconds,
     Secret,
     Size,
     Tag,
@@ -84,20 +85,24 @@ class RateLimit(Model):
     hide_client_headers: bool = False
 
 
+CorsMethod = Literal["GET", "HEAD", "PUT", "PATCH", "POST", "DELETE", "OPTIONS", "TRACE", "CONNECT"]
+
+
 class Cors(Model):
     origins: list[str] = Field(min_length=1)
     """Allowed origins: exact values, '*' or PCRE regexes."""
-    methods: list[Method] | None = None
+    methods: list[CorsMethod] | None = None
+    """The methods Kong's cors plugin can allow (its schema accepts these nine)."""
     headers: list[HeaderName] | None = None
     exposed_headers: list[HeaderName] | None = None
     credentials: bool = False
-    max_age: Duration | None = None
+    max_age: Seconds | None = None
     preflight_continue: bool = False
     private_network: bool = False
 
 
 class Cache(Model):
-    ttl: Duration = units.Duration(300_000, "5m")
+    ttl: Seconds = units.Duration(300_000, "5m")
     content_types: list[str] = ["text/plain", "application/json"]
     methods: list[Literal["GET", "HEAD", "POST", "PATCH", "PUT"]] = ["GET", "HEAD"]
     response_codes: list[Annotated[int, Field(ge=100, le=999)]] = [200, 301, 404]
@@ -134,7 +139,7 @@ class GatewayTracing(Model):
 
 
 class SecurityHeaders(Model):
-    hsts_max_age: Duration = units.Duration(31_536_000_000, "365d")
+    hsts_max_age: Seconds = units.Duration(31_536_000_000, "365d")
     frame_options: Literal["DENY", "SAMEORIGIN"] = "DENY"
     content_security_policy: str = "default-src 'self'; frame-ancestors 'none'"
     referrer_policy: str = "no-referrer"
@@ -217,7 +222,7 @@ class Mesh(Model):
 
 class KeyAuthCredential(Model):
     key: Secret
-    ttl: Duration | None = None
+    ttl: Seconds | None = None
 
 
 class JwtCredential(Model):
@@ -314,6 +319,13 @@ class Upstream(Model):
     slots: int = Field(10000, ge=10, le=65536)
 
 
+class StreamEndpoint(Model):
+    """A TCP/TLS route's client (sources) or listener (destinations) address: an IP or network, a port, or both."""
+
+    ip: Cidr | None = None
+    port: int | None = Field(None, ge=1, le=65535)
+
+
 class Route(Model):
     name: Name
     paths: list[RoutePath] = Field(default_factory=list)
@@ -327,6 +339,12 @@ class Route(Model):
     preserve_host: bool = False
     regex_priority: int = 0
     https_redirect_status_code: Literal[426, 301, 302, 307, 308] = 426
+    snis: list[Host] = Field(default_factory=list)
+    """TLS server names to match (tcp/tls services; also https routes)."""
+    sources: list[StreamEndpoint] = Field(default_factory=list)
+    """Client addresses to match (tcp/tls services only)."""
+    destinations: list[StreamEndpoint] = Field(default_factory=list)
+    """Listener addresses to match (tcp/tls services only)."""
     websocket: bool = False
     """A WebSocket upgrade route (http/https on Kong OSS, ws/wss on Enterprise)."""
     streaming: bool = False
@@ -337,7 +355,7 @@ class Route(Model):
 
 class JwtOptions(Model):
     claims_to_verify: list[Literal["exp", "nbf"]] = ["exp"]
-    maximum_expiration: Duration | None = None
+    maximum_expiration: Seconds | None = None
     """Longest token lifetime accepted (needs exp in claims_to_verify)."""
     key_claim_name: str = "iss"
     header_names: list[str] = ["authorization"]
@@ -361,7 +379,7 @@ class OAuth2Options(Model):
     """The key your authorization web app sends to Kong's /oauth2/authorize (required with oauth2)."""
     scopes: list[str] | None = None
     mandatory_scope: bool = False
-    token_expiration: Duration = units.Duration(7_200_000, "2h")
+    token_expiration: Seconds = units.Duration(7_200_000, "2h")
     enable_authorization_code: bool = False
     enable_client_credentials: bool = True
     enable_implicit_grant: bool = False

@@ -69,6 +69,11 @@ def _host(value: str) -> str:
     return value
 
 
+# Look-ahead, look-behind, backreferences (numbered or named), atomic groups and possessive quantifiers:
+# Python accepts them, Kong 3.x's router (the Rust `regex` crate in the ATC router) rejects the route.
+_UNSUPPORTED_REGEX = re.compile(r"\(\?<?[=!]|\(\?>|\(\?P=|(?<!\\)\\[1-9]|\\k<|[*+?}]\+")
+
+
 def _route_path(value: str) -> str:
     if value.startswith("~"):
         pattern = value[1:]
@@ -78,6 +83,12 @@ def _route_path(value: str) -> str:
             re.compile(pattern)
         except re.error as exc:
             raise ValueError(f"is not a valid regular expression: {exc.msg} at position {exc.pos}") from None
+        unsupported = _UNSUPPORTED_REGEX.search(pattern)
+        if unsupported:
+            raise ValueError(
+                f"Kong's router matches regex paths with Rust's regex engine, which has no look-around or "
+                f"backreferences ({unsupported.group()!r} at position {unsupported.start() + 1}): {value!r}"
+            )
         return value
     if not value.startswith("/"):
         raise ValueError(f'must start with "/" (or "~/" for a regex) (got {value!r})')
@@ -174,6 +185,12 @@ Duration = Annotated[
     PlainValidator(units.parse_duration),
     PlainSerializer(str),
     WithJsonSchema({"type": "string", "pattern": units.DURATION_PATTERN, "examples": ["250ms", "5s", "1m"]}),
+]
+Seconds = Annotated[
+    units.Duration,
+    PlainValidator(units.parse_whole_seconds),
+    PlainSerializer(str),
+    WithJsonSchema({"type": "string", "pattern": units.DURATION_PATTERN, "examples": ["30s", "5m", "1d"]}),
 ]
 DurationRange = Annotated[
     units.DurationRange,

@@ -57,6 +57,14 @@ def parse_duration(value: object) -> Duration:
     return Duration(int(amount) * _DURATION_MS[unit], value.strip())
 
 
+def parse_whole_seconds(value: object) -> Duration:
+    """A duration Kong stores in whole seconds (TTLs, max ages, token lifetimes): 1500ms would be cut."""
+    duration = parse_duration(value)
+    if duration.ms % 1000:
+        raise ValueError(f"Kong counts this in whole seconds; use s, m, h or d (got {value!r})")
+    return duration
+
+
 def parse_duration_range(value: object) -> DurationRange:
     if not isinstance(value, str) or ".." not in value:
         raise ValueError(f"must be a range of two durations such as 25ms..250ms (got {value!r})")

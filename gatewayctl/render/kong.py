@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-from gatewayctl.catalog.checks import ANONYMOUS_CONSUMER, route_protocols
+from gatewayctl.catalog.checks import ANONYMOUS_CONSUMER, route_protocols, service_protocol
 from gatewayctl.catalog.load import SECRET_SECTIONS, LoadedCatalog
 from gatewayctl.catalog.model import (
     Catalog,
@@ -126,16 +126,12 @@ class _KongBuilder:
         return entity
 
     def service_protocol(self, service: Service) -> str:
-        protocol = service.effective_protocol
-        websocket_only = service.routes and all(r.websocket for r in service.routes)
-        if self.catalog.gateway.edition == "enterprise" and websocket_only and protocol in ("http", "https"):
-            return {"http": "ws", "https": "wss"}[protocol]
-        return protocol
+        return service_protocol(service, self.catalog.gateway.edition == "enterprise")
 
     def route(self, service: Service, route: Route) -> Entity:
         name = f"{service.name}-{route.name}"
         enterprise = self.catalog.gateway.edition == "enterprise"
-        protocols = route_protocols(service, route, enterprise and self.service_protocol(service) in ("ws", "wss"))
+        protocols = route_protocols(service, route, enterprise)
         entity: Entity = {"name": name, "id": self.id("route", name), "protocols": protocols}
         if route.paths:
             entity["paths"] = list(route.paths)
@@ -145,6 +141,12 @@ class _KongBuilder:
             entity["methods"] = list(route.methods)
         if route.headers:
             entity["headers"] = {k: list(v) for k, v in route.headers.items()}
+        if route.snis:
+            entity["snis"] = list(route.snis)
+        for key in ("sources", "destinations"):
+            endpoints = getattr(route, key)
+            if endpoints:
+                entity[key] = [{k: v for k, v in (("ip", e.ip), ("port", e.port)) if v is not None} for e in endpoints]
         grpc = any(p in ("grpc", "grpcs") for p in protocols)
         stream = any(p in ("tcp", "tls", "udp", "tls_passthrough") for p in protocols)
         if not stream:
