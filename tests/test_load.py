@@ -461,3 +461,17 @@ def test_cors_methods_are_the_ones_kong_allows(tmp_path: Path) -> None:
 def test_values_kong_keeps_in_whole_seconds_refuse_milliseconds(tmp_path: Path, field: str) -> None:
     (message,) = messages(tmp_path, SERVICE + f"    {field}\n")
     assert message.startswith("Kong counts this in whole seconds")
+
+
+def test_kong_database_follows_gateway_mode_unless_set(tmp_path: Path) -> None:
+    assert load(tmp_path, SERVICE).catalog.deployment.kong.database == "postgres"
+    dbless = load(tmp_path, "gateway: {mode: dbless}\n" + SERVICE).catalog
+    assert dbless.deployment.kong.database == "off"
+
+
+def test_db_mode_on_a_kong_without_database_is_refused(tmp_path: Path) -> None:
+    body = "gateway: {mode: db}\ndeployment: {kong: {database: 'off'}}\n" + SERVICE
+    assert errors(tmp_path, body) == [
+        "catalog.yaml:4:31: deployment.kong.database: gateway.mode db writes entities through the Admin API, "
+        "which DB-less Kong refuses: use database: postgres, or gateway.mode: dbless"
+    ]

@@ -593,6 +593,12 @@ def deployment(catalog: Catalog, report: Report) -> None:
         report.error(
             ("deployment", "kong", "database"), 'gateway.mode dbless runs Kong without a database: set database: "off"'
         )
+    if catalog.gateway.mode == "db" and dep.kong.database == "off":
+        report.error(
+            ("deployment", "kong", "database"),
+            "gateway.mode db writes entities through the Admin API, which DB-less Kong refuses: "
+            "use database: postgres, or gateway.mode: dbless",
+        )
     ports = {
         "proxy_port": dep.kong.proxy_port,
         "admin_port": dep.kong.admin_port,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from gatewayctl.catalog import units
 from gatewayctl.catalog.types import (
@@ -528,7 +528,8 @@ def _off_is_a_string(value: Any) -> Any:
 class KongDeployment(Model):
     version: str = "3.9"
     replicas: int = Field(2, ge=1)
-    database: Annotated[Literal["off", "postgres"], BeforeValidator(_off_is_a_string)] = "off"
+    database: Annotated[Literal["off", "postgres"], BeforeValidator(_off_is_a_string)] = "postgres"
+    """Default: postgres with gateway.mode db, "off" with dbless (set by Catalog)."""
     proxy_port: int = Field(8000, ge=1, le=65535)
     admin_port: int = Field(8001, ge=1, le=65535)
     status_port: int = Field(8100, ge=1, le=65535)
@@ -595,6 +596,22 @@ class Catalog(Model):
     deployment: Deployment = Field(default_factory=Deployment)
     environments: dict[Name, dict[str, Any]] = Field(default_factory=dict)
     """Named overlays merged onto the catalog with --env NAME."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _database_follows_gateway_mode(cls, data: Any) -> Any:
+        """deployment.kong.database defaults to what gateway.mode needs: postgres for db, "off" for dbless."""
+        if not isinstance(data, dict):
+            return data
+        gateway, deployment = data.get("gateway"), data.get("deployment", {})
+        mode = gateway.get("mode", "db") if isinstance(gateway, dict) else "db"
+        if not isinstance(deployment, dict):
+            return data
+        kong = deployment.get("kong", {})
+        if not isinstance(kong, dict) or "database" in kong or mode not in ("db", "dbless"):
+            return data
+        kong = {**kong, "database": "postgres" if mode == "db" else "off"}
+        return {**data, "deployment": {**deployment, "kong": kong}}  # copies: the caller's data stays as written
 
     @property
     def mesh_enabled(self) -> bool:
