@@ -1,0 +1,57 @@
+"""write_files: all-or-nothing, stale files removed from owned folders, unchanged files left alone."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from gatewayctl.render.output import PRIVATE, PUBLIC, RenderedFile, write_files
+
+
+def test_unchanged_files_are_not_rewritten_and_changed_ones_are(tmp_path: Path) -> None:
+    files = [RenderedFile("kuma/a.yaml", b"a: 1\n"), RenderedFile("kuma/b.yaml", b"b: 1\n")]
+    write_files(tmp_path, files, ["kuma"])
+    inode_a, inode_b = (os.stat(tmp_path / "kuma" / n).st_ino for n in ("a.yaml", "b.yaml"))
+    write_files(tmp_path, [files[0], RenderedFile("kuma/b.yaml", b"b: 2\n")], ["kuma"])
+    assert os.stat(tmp_path / "kuma" / "a.yaml").st_ino == inode_a  # not even replaced by an identical copy
+    assert os.stat(tmp_path / "kuma" / "b.yaml").st_ino != inode_b
+    assert (tmp_path / "kuma" / "b.yaml").read_bytes() == b"b: 2\n"
+
+
+def test_a_mode_change_alone_rewrites_the_file(tmp_path: Path) -> None:
+    write_files(tmp_path, [RenderedFile("kong/kong.yaml", b"x: 1\n", PUBLIC)], ["kong"])
+    write_files(tmp_path, [RenderedFile("kong/kong.yaml", b"x: 1\n", PRIVATE)], ["kong"])
+    assert (tmp_path / "kong" / "kong.yaml").stat().st_mode & 0o777 == PRIVATE
+
+
+def test_stale_rendered_files_go_and_foreign_files_stay(tmp_path: Path) -> None:
+    write_files(tmp_path, [RenderedFile("kuma/k8s/a.yaml", b"a\n"), RenderedFile("kuma/k8s/b.yaml", b"b\n")], ["kuma"])
+    (tmp_path / "kuma" / "README.md").write_text("mine")
+    (tmp_path / "other.yaml").write_text("not in an owned folder")
+    write_files(tmp_path, [RenderedFile("kuma/k8s/a.yaml", b"a\n")], ["kuma"])
+    assert sorted(p.name for p in (tmp_path / "kuma").rglob("*") if p.is_file()) == ["README.md", "a.yaml"]
+    assert (tmp_path / "other.yaml").exists()
+
+
+def test_a_failure_part_way_leaves_the_previous_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_files(tmp_path, [RenderedFile("kong/a.yaml", b"old a\n"), RenderedFile("kong/b.yaml", b"old b\n")], ["kong"])
+    real_write = os.write
+    calls = 0
+
+    def failing_write(fd: int, data: bytes) -> int:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise OSError(28, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", failing_write)
+    with pytest.raises(OSError):
+        write_files(
+            tmp_path, [RenderedFile("kong/a.yaml", b"new a\n"), RenderedFile("kong/b.yaml", b"new b\n")], ["kong"]
+        )
+    assert (tmp_path / "kong" / "a.yaml").read_bytes() == b"old a\n"
+    assert (tmp_path / "kong" / "b.yaml").read_bytes() == b"old b\n"
+    assert sorted(p.name for p in (tmp_path / "kong").iterdir()) == ["a.yaml", "b.yaml"]  # no temp files left
