@@ -9,6 +9,7 @@ from gatewayctl.catalog.secrets import SecretResolver
 from gatewayctl.gcpause import paused_gc
 from gatewayctl.render.kong import render_kong
 from gatewayctl.render.kuma import render_kuma
+from gatewayctl.render.observability import render_observability
 from gatewayctl.render.output import RenderedFile
 
 Renderer = Callable[[LoadedCatalog, SecretResolver], list[RenderedFile]]
@@ -17,6 +18,7 @@ Renderer = Callable[[LoadedCatalog, SecretResolver], list[RenderedFile]]
 TARGETS: dict[str, Renderer] = {
     "kong": render_kong,
     "kuma": render_kuma,
+    "observability": render_observability,
 }
 
 
