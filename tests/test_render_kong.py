@@ -374,3 +374,13 @@ def test_enterprise_service_with_mixed_routes_keeps_websocket_routes_on_http(tmp
     live = service(doc, "live")
     assert live["protocol"] == "http"
     assert [r["protocols"] for r in live["routes"]] == [["http", "https"], ["http", "https"]]
+
+
+def test_entity_ids_are_rfc_uuid5_of_catalog_kind_and_names() -> None:
+    import uuid
+
+    from gatewayctl.render.kong import _NAMESPACE
+
+    for parts in [("shop", "service", "orders"), ("shop", "route", "orders-read"), ("ü", "plugin", "a/b", "0")]:
+        expected = uuid.uuid5(_NAMESPACE, "/".join(parts))
+        assert entity_id(*parts) == str(expected) and expected.version == 5

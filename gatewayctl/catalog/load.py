@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,15 +15,15 @@ from gatewayctl.catalog import source as yaml_source
 from gatewayctl.catalog.checks import run_checks
 from gatewayctl.catalog.errors import did_you_mean, translate
 from gatewayctl.catalog.model import Catalog
-from gatewayctl.catalog.secrets import SecretResolver, references_in
+from gatewayctl.catalog.secrets import Reference, SecretResolver, references_in
 from gatewayctl.catalog.source import Source, merge_nodes, replace_child
-from gatewayctl.diagnostics import CatalogInvalid, Diagnostic, sorted_unique
+from gatewayctl.diagnostics import CatalogInvalid, Diagnostic, KeyPath, sorted_unique
 from gatewayctl.gcpause import paused_gc
 
 # Sections whose secrets each render target needs; nothing else is resolved for it.
 SECRET_SECTIONS: dict[str, tuple[str, ...]] = {
     "kong": ("gateway", "consumers", "services"),
-    "kuma": (),
+    "kuma": ("mesh",),
     "observability": ("deployment",),
     "kubernetes": ("deployment",),
     "vm": ("deployment",),
@@ -46,12 +47,17 @@ class LoadedCatalog:
             return SecretResolver(self.path.parent)
         return SecretResolver(self.path.parent, dict(environ))
 
+    @functools.cached_property
+    def secret_references(self) -> list[tuple[KeyPath, Reference]]:
+        """Every `${env:..}`/`${file:..}` reference in the catalog, with its key path (found once per load)."""
+        return references_in(self.data)
+
     def check_secrets(self, targets: list[str], resolver: SecretResolver) -> None:
         """Raise CatalogInvalid naming every secret the targets need that cannot be resolved."""
         sections = {s for t in targets for s in SECRET_SECTIONS.get(t, ())}
         problems: list[Diagnostic] = []
-        for section in sorted(sections):
-            for path, ref in references_in(self.data.get(section), (section,)):
+        for path, ref in self.secret_references:
+            if path[0] in sections:
                 why = resolver.problem(ref)
                 if why:
                     problems.append(self.source.diagnostic(path, why))

@@ -7,6 +7,7 @@ and every entity carries the ownership tags apply relies on.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -24,7 +25,7 @@ from gatewayctl.catalog.model import (
     Service,
     Upstream,
 )
-from gatewayctl.catalog.secrets import SecretResolver, references_in
+from gatewayctl.catalog.secrets import SecretResolver
 from gatewayctl.catalog.units import Duration
 from gatewayctl.render.output import PRIVATE, PUBLIC, RenderedFile, dump_yaml
 from gatewayctl.render.ownership import catalog_tag, ownership_tags
@@ -44,13 +45,19 @@ Entity = dict[str, Any]
 
 
 def entity_id(catalog_name: str, kind: str, *names: str) -> str:
-    """The same catalog, kind and names give the same id on every machine and every run."""
-    return str(uuid.uuid5(_NAMESPACE, "/".join((catalog_name, kind, *names))))
+    """The same catalog, kind and names give the same id on every machine and every run: the UUIDv5 of
+    "<catalog>/<kind>/<names...>" in gatewayctl's namespace (RFC 9562 section 5.5), computed without building
+    uuid.UUID objects, which cost more than the hash when a catalog has 100,000 entities."""
+    digest = bytearray(hashlib.sha1(_NAMESPACE.bytes + "/".join((catalog_name, kind, *names)).encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def render_kong(loaded: LoadedCatalog, secrets: SecretResolver) -> list[RenderedFile]:
     config = build_kong_config(loaded.catalog, secrets)
-    holds_secrets = any(True for s in SECRET_SECTIONS["kong"] for _ in references_in(loaded.data.get(s)))
+    holds_secrets = any(path[0] in SECRET_SECTIONS["kong"] for path, _ in loaded.secret_references)
     return [RenderedFile("kong/kong.yaml", dump_yaml(config).encode(), PRIVATE if holds_secrets else PUBLIC)]
 
 

@@ -22,7 +22,7 @@ from typing import Any, Literal
 from gatewayctl.catalog.checks import in_mesh, kubernetes_service
 from gatewayctl.catalog.load import LoadedCatalog
 from gatewayctl.catalog.model import Catalog, Mesh, MeshMtls, Service, ServiceMesh
-from gatewayctl.catalog.secrets import SecretResolver, references_in
+from gatewayctl.catalog.secrets import SecretResolver
 from gatewayctl.catalog.units import Duration
 from gatewayctl.diagnostics import CatalogInvalid
 from gatewayctl.render.output import PRIVATE, PUBLIC, RenderedFile, dump_yaml
@@ -383,7 +383,7 @@ def render_kuma(loaded: LoadedCatalog, secrets: SecretResolver) -> list[Rendered
     catalog = loaded.catalog
     if not catalog.mesh_enabled:
         return []
-    references = list(references_in(loaded.data.get("mesh"), ("mesh",)))
+    references = [(path, ref) for path, ref in loaded.secret_references if path[0] == "mesh"]
     problems = [loaded.source.diagnostic(path, why) for path, ref in references if (why := secrets.problem(ref))]
     if problems:
         raise CatalogInvalid(problems)
