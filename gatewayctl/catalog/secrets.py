@@ -107,6 +107,10 @@ class SecretResolver:
         assert value is not None
         return value
 
+    def resolved_values(self) -> list[str]:
+        """Every secret value resolved so far (for scrubbing them from anything printed)."""
+        return [v for v in self._cache.values() if v]
+
     def resolve(self, text: str) -> str:
         """Substitute every reference in `text` (checked beforehand with `problem`)."""
         if "${" not in text:

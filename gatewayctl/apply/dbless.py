@@ -1,0 +1,71 @@
+"""Kong without a database: the whole configuration is replaced with one `POST /config`.
+
+- The body is `{"config": "<JSON text>"}`. Kong hashes that text (md5, `kong/db/declarative/init.lua`
+  `unserialize`) and with `?check_hash=1` answers 304 when it equals the running configuration's hash
+  (`kong/api/routes/config.lua`); a body that is the config object itself gets no such hash, so the 304 path
+  only exists for the string form. `/status` reports the same hash as `configuration_hash`, so an unchanged
+  configuration costs no POST at all.
+- decK's `_info` is stripped (Kong's declarative schema rejects it).
+- A full replace would delete what others put in Kong, so entities without this catalog's ownership tag are
+  read from `GET /config` and carried over unchanged.
+- `?flatten_errors=1` makes a 400 list `flattened_errors` per entity, which are mapped to catalog entries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import yaml
+
+from gatewayctl.clients.kong_admin import KongAdmin
+from gatewayctl.render.ownership import catalog_tag
+
+DECK_ONLY_KEYS = ("_info", "_konnect", "_plugin_configs")
+EMPTY_HASH = "0" * 32
+
+
+def payload(config: dict[str, Any], others: dict[str, list[dict[str, Any]]] | None = None) -> str:
+    """The JSON text to post: the rendered config without decK-only keys, plus entities others own."""
+    doc = {k: v for k, v in config.items() if k not in DECK_ONLY_KEYS}
+    for key, items in sorted((others or {}).items()):
+        if items:
+            doc[key] = [*doc.get(key, []), *items]
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def config_hash(text: str) -> str:
+    return hashlib.md5(text.encode()).hexdigest()
+
+
+def unowned_entities(client: KongAdmin, catalog_name: str) -> dict[str, list[dict[str, Any]]]:
+    """Entities in the running configuration that do not carry this catalog's tag (from `GET /config`)."""
+    exported = client.get("/config").get("config") or ""
+    data = yaml.safe_load(exported) if isinstance(exported, str) and exported.strip() else {}
+    tag = catalog_tag(catalog_name)
+    out: dict[str, list[dict[str, Any]]] = {}
+    for key, items in (data or {}).items():
+        if key.startswith("_") or not isinstance(items, list):
+            continue
+        keep = [i for i in items if isinstance(i, dict) and tag not in (i.get("tags") or [])]
+        if keep:
+            out[key] = keep
+    return out
+
+
+def running_hash(client: KongAdmin) -> str | None:
+    value = client.get("/status").get("configuration_hash")
+    return str(value) if value else None
+
+
+def post_config(client: KongAdmin, text: str) -> bool:
+    """POST the configuration; True when Kong loaded it, False when it was already running it (304)."""
+    response = client.request(
+        "POST",
+        "/config",
+        params={"check_hash": "1", "flatten_errors": "1"},
+        json={"config": text},
+        ok=(201, 304),
+    )
+    return response.status_code == 201

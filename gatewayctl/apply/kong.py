@@ -1,0 +1,111 @@
+"""Carry out a Kong plan over the Admin API (DB mode).
+
+Order (after decK's syncer, GDR pkg/diff/order.go): first the deletes that free a name a new entity needs
+(children before parents), then creates and updates level by level top-down (consumers; services,
+upstreams, credentials; routes, targets; plugins), then the remaining deletes bottom-up. Within a level,
+up to `parallelism` writes are in flight. Every create and update is a `PUT /<collection>/<id>` with the
+catalog's deterministic id (targets, which Kong only updates by PUT, are created by POST carrying the id),
+so running the same plan twice, or again after a crash, converges instead of duplicating.
+
+On the first write Kong refuses (or that keeps failing after retries) nothing new is started; writes
+already in flight finish; the outcome lists what was done, what failed and what was left unchanged.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from gatewayctl.clients.kong_admin import KongAdmin, KongError
+from gatewayctl.plan.kinds import LEVELS
+from gatewayctl.plan.kong import Change
+
+Progress = Callable[[Change], None]
+
+
+@dataclass
+class Outcome:
+    done: list[Change] = field(default_factory=list)
+    failed: list[tuple[Change, KongError]] = field(default_factory=list)
+    skipped: list[Change] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.skipped
+
+
+def phases(changes: list[Change]) -> list[list[Change]]:
+    """The plan as batches that must run one after another; each batch may run concurrently."""
+    deletes = [c for c in changes if c.action == "delete"]
+    early_ids = {c.entity.id for c in deletes if c.replaces}
+    # children of an early delete go with it (a service's routes before the service)
+    grew = True
+    while grew:
+        grew = False
+        for c in deletes:
+            if c.entity.id not in early_ids and c.entity.parent_id() in early_ids:
+                early_ids.add(c.entity.id)
+                grew = True
+    early = [c for c in deletes if c.entity.id in early_ids]
+    late = [c for c in deletes if c.entity.id not in early_ids]
+    writes = [c for c in changes if c.action != "delete"]
+    out: list[list[Change]] = []
+    for level in reversed(LEVELS):
+        out.append([c for c in early if c.entity.spec.level == level])
+    for level in LEVELS:
+        out.append([c for c in writes if c.entity.spec.level == level])
+    for level in reversed(LEVELS):
+        out.append([c for c in late if c.entity.spec.level == level])
+    return [batch for batch in out if batch]
+
+
+def execute(
+    client: KongAdmin, changes: list[Change], parallelism: int = 8, progress: Progress | None = None
+) -> Outcome:
+    outcome = Outcome()
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def run(change: Change) -> None:
+        if stop.is_set():
+            with lock:
+                outcome.skipped.append(change)
+            return
+        try:
+            write(client, change)
+        except KongError as exc:
+            stop.set()
+            with lock:
+                outcome.failed.append((change, exc))
+            return
+        with lock:
+            outcome.done.append(change)
+        if progress:
+            progress(change)
+
+    with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
+        for batch in phases(changes):
+            if stop.is_set():
+                outcome.skipped.extend(batch)
+                continue
+            list(pool.map(run, batch))
+    return outcome
+
+
+def write(client: KongAdmin, change: Change) -> None:
+    entity = change.entity
+    if change.action == "delete":
+        client.request("DELETE", entity.write_path(), ok=(204, 404))  # already gone (a cascade) is fine
+        return
+    if change.action == "create" and entity.spec.nested_under:
+        try:
+            client.request("POST", entity.create_path(), json={**entity.body, "id": entity.id}, ok=(200, 201))
+        except KongError as exc:
+            # A POST retried after a lost response finds its own entity already there.
+            if exc.attempts > 1 and exc.status in (400, 409) and client.get_optional(entity.write_path()):
+                return
+            raise
+        return
+    client.request("PUT", entity.write_path(), json=entity.body, ok=(200, 201))

@@ -1,0 +1,157 @@
+"""One diff/apply run against one Kong: catalog -> desired entities -> server check -> plan -> writes.
+
+Each step is a function; the CLI strings them together and does the printing."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gatewayctl.apply import dbless
+from gatewayctl.apply.kong import Outcome, execute
+from gatewayctl.apply.lock import KongLock
+from gatewayctl.apply.snapshot import write_snapshot
+from gatewayctl.catalog.load import LoadedCatalog
+from gatewayctl.clients.kong_admin import KongAdmin, KongError
+from gatewayctl.diagnostics import CatalogInvalid, Diagnostic
+from gatewayctl.plan.entities import DesiredState, Entity, flatten
+from gatewayctl.plan.kong import (
+    KongPlan,
+    LiveState,
+    SchemaCache,
+    ServerInfo,
+    build_plan,
+    fetch_live,
+    schema_paths,
+    server_problems,
+)
+from gatewayctl.plan.masking import Masker
+from gatewayctl.render.kong import build_kong_config
+
+
+@dataclass
+class Desired:
+    config: dict[str, Any]
+    state: DesiredState
+    masker: Masker
+
+
+def render_desired(loaded: LoadedCatalog) -> Desired:
+    """The catalog's Kong entities with secrets resolved; CatalogInvalid when a secret is missing."""
+    secrets = loaded.secrets()
+    loaded.check_secrets(["kong"], secrets)
+    config = build_kong_config(loaded.catalog, secrets)
+    return Desired(config, flatten(config, loaded.catalog), Masker.of(secrets.resolved_values()))
+
+
+def locate(loaded: LoadedCatalog, entity: Entity | None, message: str) -> Diagnostic:
+    path = entity.origin if entity is not None else ()
+    return loaded.source.diagnostic(path, message)
+
+
+def check_server(loaded: LoadedCatalog, server: ServerInfo, desired: Desired) -> None:
+    """CatalogInvalid (located) when this Kong cannot take the catalog: version, edition, mode, plugins."""
+    gateway = loaded.catalog.gateway
+    problems = server_problems(server, desired.state, gateway.edition, gateway.mode)
+    if problems:
+        raise CatalogInvalid(locate(loaded, entity, message) for entity, message in problems)
+
+
+def plan(client: KongAdmin, catalog_name: str, server: ServerInfo, desired: Desired, parallelism: int) -> KongPlan:
+    live = fetch_live(client, catalog_name, server, parallelism)
+    schemas = SchemaCache(client)
+    schemas.fetch(schema_paths([*desired.state.entities, *live.all()]), parallelism)
+    return build_plan(desired.state, live, schemas.for_entity, server, desired.masker)
+
+
+@dataclass
+class ApplyResult:
+    plan: KongPlan  # the plan that was carried out (made again under the lock)
+    outcome: Outcome
+    snapshot: Path | None
+    broke_stale_lock: str | None = None
+
+
+def apply_db(
+    client: KongAdmin,
+    loaded: LoadedCatalog,
+    server: ServerInfo,
+    desired: Desired,
+    *,
+    parallelism: int,
+    state_dir: Path,
+    lock_wait: float,
+    progress: Any = None,
+) -> ApplyResult:
+    """Take the lock, plan again under it, save a snapshot, write, release."""
+    lock = KongLock(client, loaded.catalog.name, wait=lock_wait)
+    lock.acquire()
+    try:
+        fresh = plan(client, loaded.catalog.name, server, desired, parallelism)
+        snapshot = None
+        if fresh.changes:
+            snapshot = write_snapshot(
+                state_dir / "snapshots", loaded.catalog.name, client.endpoint.display(), fresh.live
+            )
+        outcome = execute(client, fresh.changes, parallelism, progress)
+    finally:
+        with contextlib.suppress(KongError):  # it goes stale and is taken over; the outcome matters more
+            lock.release()
+    return ApplyResult(fresh, outcome, snapshot, lock.broke_stale)
+
+
+@dataclass
+class DblessResult:
+    loaded_config: bool  # False: Kong already ran exactly this configuration
+    snapshot: Path | None
+    config_hash: str
+
+
+def dbless_text(client: KongAdmin, loaded: LoadedCatalog, desired: Desired) -> str:
+    return dbless.payload(desired.config, dbless.unowned_entities(client, loaded.catalog.name))
+
+
+def apply_dbless(client: KongAdmin, loaded: LoadedCatalog, text: str, live: LiveState, state_dir: Path) -> DblessResult:
+    snapshot = write_snapshot(state_dir / "snapshots", loaded.catalog.name, client.endpoint.display(), live)
+    changed = dbless.post_config(client, text)
+    return DblessResult(changed, snapshot, dbless.config_hash(text))
+
+
+def flattened_error_diagnostics(loaded: LoadedCatalog, desired: Desired, error: KongError) -> list[Diagnostic]:
+    """A DB-less 400's `flattened_errors`, one located diagnostic per entity error (values masked)."""
+    body = error.body if isinstance(error.body, dict) else {}
+    by_id = desired.state.by_id()
+    out: list[Diagnostic] = []
+    for item in body.get("flattened_errors") or []:
+        if not isinstance(item, dict):
+            continue
+        entity = by_id.get(str(item.get("entity_id")))
+        label = f"{item.get('entity_type', 'entity')} {item.get('entity_name') or item.get('entity_id') or ''}".strip()
+        for err in item.get("errors") or []:
+            if not isinstance(err, dict):
+                continue
+            where = f"{err['field']}: " if err.get("field") else ""
+            message = desired.masker.text(f"Kong refused {label}: {where}{err.get('message', 'invalid')}")
+            out.append(locate(loaded, entity, message))
+    if not out:
+        out.append(locate(loaded, None, desired.masker.text(f"Kong refused the configuration: {error.kong_message()}")))
+    return out
+
+
+def rejection_diagnostic(
+    loaded: LoadedCatalog, desired: Desired, entity: Entity, label: str, error: KongError
+) -> Diagnostic:
+    """A 4xx on one write, at the catalog entry the entity was rendered from."""
+    message = error.kong_message()
+    if error.status == 409:
+        message += (
+            " (an entity with this name or key exists in Kong without this catalog's ownership tags; gatewayctl "
+            "never changes it: rename one of them, or remove or tag the other one)"
+        )
+    return locate(
+        loaded,
+        entity,
+        desired.masker.text(f"Kong refused {label} ({error.method} {error.path}, HTTP {error.status}): {message}"),
+    )

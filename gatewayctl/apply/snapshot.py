@@ -1,0 +1,67 @@
+"""Snapshots: before every apply that writes, the owned live state goes to
+`.gatewayctl/snapshots/<UTC timestamp>.json` (folder 0700, file 0600: it holds live credentials)."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from gatewayctl.plan.kong import LiveState
+
+SNAPSHOT_DIR = Path(".gatewayctl") / "snapshots"
+FORMAT = 1
+
+
+class SnapshotError(Exception):
+    pass
+
+
+def write_snapshot(
+    folder: Path, catalog_name: str, kong_url: str, live: LiveState, now: datetime | None = None
+) -> Path:
+    now = now or datetime.now(UTC)
+    folder.mkdir(parents=True, exist_ok=True)
+    os.chmod(folder, 0o700)
+    document = {
+        "format": FORMAT,
+        "catalog": catalog_name,
+        "kong": kong_url,
+        "taken_at": now.isoformat(timespec="seconds"),
+        "entities": live.entities,
+    }
+    stem = now.strftime("%Y%m%dT%H%M%SZ")
+    path = folder / f"{stem}.json"
+    n = 1
+    while path.exists():
+        n += 1
+        path = folder / f"{stem}-{n}.json"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(document, handle, indent=1, sort_keys=True)
+        handle.write("\n")
+    return path
+
+
+def latest_snapshot(folder: Path) -> Path | None:
+    files = sorted(folder.glob("*.json")) if folder.is_dir() else []
+    return files[-1] if files else None
+
+
+def read_snapshot(path: Path) -> tuple[str, LiveState]:
+    """(catalog name, entities) of a snapshot file."""
+    try:
+        document: Any = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise SnapshotError(f"{path}: no such snapshot") from None
+    except (OSError, ValueError) as exc:
+        raise SnapshotError(f"{path}: not a readable snapshot ({exc})") from None
+    if (
+        not isinstance(document, dict)
+        or document.get("format") != FORMAT
+        or not isinstance(document.get("entities"), dict)
+    ):
+        raise SnapshotError(f"{path}: not a gatewayctl snapshot (format {FORMAT})")
+    return str(document.get("catalog", "")), LiveState({k: list(v) for k, v in document["entities"].items()})

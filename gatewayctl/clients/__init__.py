@@ -1,0 +1,1 @@
+"""Clients for the remote APIs gatewayctl plans against and applies to (I/O lives here, nowhere else)."""

@@ -1,0 +1,1 @@
+"""The plan stage: desired entities (rendered from the catalog) against live owned entities -> changes."""

@@ -1,0 +1,302 @@
+"""The Kong plan: read what this catalog owns in Kong, compare it field by field with what the catalog
+renders to, and list the writes that would make Kong match.
+
+Ownership: only entities carrying both `gatewayctl` and `gatewayctl-catalog:<name>` are read (one tag
+query, `?tags=a,b` = both), so anything else in Kong is invisible to the plan and can never be updated or
+deleted by it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from gatewayctl.clients.kong_admin import KongAdmin, KongError
+from gatewayctl.plan.entities import DesiredState, Entity, from_live
+from gatewayctl.plan.kinds import BY_NAME, KINDS
+from gatewayctl.plan.masking import SECRET, Masker
+from gatewayctl.plan.normalise import Schema, basic_auth_hash, normalise, plugin_schema
+from gatewayctl.render.ownership import ownership_tags
+
+Action = Literal["create", "update", "delete"]
+# Credential kinds exist only when their plugin is loaded (their endpoints 404 otherwise).
+CREDENTIAL_PLUGIN = {
+    "keyauth_credentials": "key-auth",
+    "basicauth_credentials": "basic-auth",
+    "jwt_secrets": "jwt",
+    "oauth2_credentials": "oauth2",
+    "acls": "acl",
+}
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    version: str
+    edition: str
+    database: str
+    plugins: frozenset[str]
+
+    @classmethod
+    def from_root(cls, root: dict[str, Any]) -> ServerInfo:
+        plugins = (root.get("plugins") or {}).get("available_on_server") or {}
+        configuration = root.get("configuration") or {}
+        return cls(
+            version=str(root.get("version", "unknown")),
+            edition=str(
+                root.get("edition") or ("enterprise" if "enterprise" in str(root.get("version")) else "community")
+            ),
+            database=str(configuration.get("database", "unknown")),
+            plugins=frozenset(plugins if isinstance(plugins, dict) else []),
+        )
+
+    @property
+    def dbless(self) -> bool:
+        return self.database == "off"
+
+    def major_minor(self) -> tuple[int, int]:
+        parts = [p for p in self.version.replace("-", ".").split(".") if p.isdigit()]
+        try:
+            return int(parts[0]), int(parts[1]) if len(parts) > 1 else 0
+        except (IndexError, ValueError):
+            return (0, 0)
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    path: str
+    old: Any  # masked
+    new: Any  # masked
+
+
+@dataclass(frozen=True)
+class Change:
+    action: Action
+    entity: Entity  # the desired entity for create/update, the live one for delete
+    fields: tuple[FieldChange, ...] = ()
+    name: str = ""
+    replaces: str | None = None  # a delete that clears a name for a create: runs before creates
+
+    @property
+    def kind(self) -> str:
+        return self.entity.kind
+
+    @property
+    def label(self) -> str:
+        return BY_NAME[self.kind].label
+
+
+@dataclass
+class LiveState:
+    entities: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # kind -> raw items as Kong gave them
+
+    def all(self) -> Iterable[Entity]:
+        for kind, items in self.entities.items():
+            for item in items:
+                yield from_live(kind, item)
+
+
+@dataclass
+class KongPlan:
+    server: ServerInfo
+    changes: list[Change]
+    live: LiveState
+
+    def counts(self) -> tuple[int, int, int]:
+        return (
+            sum(c.action == "create" for c in self.changes),
+            sum(c.action == "update" for c in self.changes),
+            sum(c.action == "delete" for c in self.changes),
+        )
+
+    def summary(self) -> str:
+        create, update, delete = self.counts()
+        return f"kong: +{create} ~{update} -{delete}"
+
+
+# ---------------------------------------------------------------------- reading Kong
+
+
+def read_server(client: KongAdmin) -> ServerInfo:
+    return ServerInfo.from_root(client.get("/"))
+
+
+def fetch_live(client: KongAdmin, catalog_name: str, server: ServerInfo, parallelism: int = 8) -> LiveState:
+    """Every owned entity of every kind, all pages, kinds fetched concurrently; targets per owned upstream."""
+    tags = ownership_tags(catalog_name)
+    kinds = [k for k in KINDS if not k.nested_under]
+
+    def one(kind_name: str) -> tuple[str, list[dict[str, Any]]]:
+        spec = BY_NAME[kind_name]
+        plugin = CREDENTIAL_PLUGIN.get(kind_name)
+        if plugin and server.plugins and plugin not in server.plugins:
+            return kind_name, []
+        try:
+            return kind_name, list(client.list_all(f"/{spec.collection}", tags))
+        except KongError as exc:
+            if exc.status == 404 and plugin:  # plugin not loaded: no such collection, nothing of ours in it
+                return kind_name, []
+            raise
+
+    with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
+        state = LiveState(dict(pool.map(one, [k.name for k in kinds])))
+        upstream_ids = [u["id"] for u in state.entities.get("upstreams", [])]
+        pages = pool.map(lambda uid: list(client.list_all(f"/upstreams/{uid}/targets", tags)), upstream_ids)
+        state.entities["targets"] = [t for page in pages for t in page]
+    return state
+
+
+class SchemaCache:
+    """`/schemas/<entity>` and `/schemas/plugins/<name>`, each fetched at most once per run."""
+
+    def __init__(self, client: KongAdmin) -> None:
+        self.client = client
+        self._cache: dict[str, Schema | None] = {}
+
+    def fetch(self, paths: Iterable[str], parallelism: int = 8) -> None:
+        todo = sorted({p for p in paths if p not in self._cache})
+        with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
+            for path, schema in zip(todo, pool.map(self.client.get_optional, todo), strict=True):
+                self._cache[path] = schema
+
+    def get(self, path: str) -> Schema | None:
+        if path not in self._cache:
+            self._cache[path] = self.client.get_optional(path)
+        return self._cache[path]
+
+    def for_entity(self, entity: Entity) -> Schema | None:
+        if entity.kind == "plugins":
+            return plugin_schema(self.get("/schemas/plugins"), self.get(f"/schemas/plugins/{entity.body.get('name')}"))
+        return self.get(f"/schemas/{entity.kind}")
+
+
+def schema_paths(entities: Iterable[Entity]) -> set[str]:
+    paths: set[str] = set()
+    for e in entities:
+        if e.kind == "plugins":
+            paths |= {"/schemas/plugins", f"/schemas/plugins/{e.body.get('name')}"}
+        else:
+            paths.add(f"/schemas/{e.kind}")
+    return paths
+
+
+# ---------------------------------------------------------------------- comparing
+
+
+def build_plan(
+    desired: DesiredState,
+    live: LiveState,
+    schema_of: Callable[[Entity], Schema | None],
+    server: ServerInfo,
+    masker: Masker,
+) -> KongPlan:
+    live_entities = {e.id: e for e in live.all()}
+    changes: list[Change] = []
+    wanted: dict[str, Entity] = {}
+    for entity in desired.entities:
+        wanted[entity.id] = entity
+        current = live_entities.get(entity.id)
+        if current is None:
+            changes.append(Change("create", entity, name=entity.display_name()))
+            continue
+        if current.kind != entity.kind:  # impossible with uuid5 per kind, but never PUT over another kind
+            continue
+        diffs = compare(entity, current, schema_of(entity), masker)
+        if diffs:
+            changes.append(Change("update", entity, tuple(diffs), name=entity.display_name()))
+    # Owned entities that hold a unique name/key a desired entity with another id needs: removed first.
+    taken = {_natural_key(e): e.id for e in wanted.values()}
+    for entity in live_entities.values():
+        if entity.id in wanted:
+            continue
+        holder = taken.get(_natural_key(entity))
+        changes.append(Change("delete", entity, name=entity.display_name(), replaces=holder))
+    return KongPlan(server, changes, live)
+
+
+def compare(desired: Entity, live: Entity, schema: Schema | None, masker: Masker) -> list[FieldChange]:
+    want = normalise(_comparable(desired), schema)
+    have = normalise(_comparable(live), schema)
+    if desired.kind == "oauth2_credentials" and want.get("hash_secret"):
+        want.pop("client_secret", None)  # stored hashed with a random salt: cannot be compared
+        have.pop("client_secret", None)
+    if desired.kind == "keyauth_credentials":
+        want.pop("ttl", None)  # Kong reports the time left, not what was set
+        have.pop("ttl", None)
+    out: list[FieldChange] = []
+    _diff(desired.kind, (), want, have, masker, out)
+    return out
+
+
+def _comparable(entity: Entity) -> dict[str, Any]:
+    body = dict(entity.body)
+    if entity.kind == "basicauth_credentials" and entity.origin and isinstance(body.get("password"), str):
+        consumer = entity.parent_id() or ""
+        body["password"] = basic_auth_hash(body["password"], consumer)  # desired side: hash as Kong does
+    return body
+
+
+def _diff(kind: str, path: tuple[str | int, ...], want: Any, have: Any, masker: Masker, out: list[FieldChange]) -> None:
+    if isinstance(want, dict) and isinstance(have, dict):
+        for key in list(want) + [k for k in have if k not in want]:
+            _diff(kind, (*path, key), want.get(key), have.get(key), masker, out)
+        return
+    if want == have:
+        return
+    dotted = ".".join(str(p) for p in path)
+    if masker.is_secret_field(kind, path):
+        out.append(FieldChange(dotted, SECRET if have is not None else None, f"{SECRET} (changed)"))
+        return
+    out.append(FieldChange(dotted, masker.value(kind, path, have), masker.value(kind, path, want)))
+
+
+def _natural_key(entity: Entity) -> str:
+    spec = entity.spec
+    parts = []
+    for name in spec.natural_key:
+        value = entity.body.get(name)
+        parts.append(value.get("id") if isinstance(value, dict) else value)
+    return json.dumps([entity.kind, *parts], default=str)
+
+
+# ---------------------------------------------------------------------- server capability
+
+
+def server_problems(
+    server: ServerInfo, desired: DesiredState, edition: str, mode: str
+) -> list[tuple[Entity | None, str]]:
+    """Why this Kong cannot take this catalog, each with the entity that needs what is missing."""
+    problems: list[tuple[Entity | None, str]] = []
+    if server.major_minor() < (3, 0):
+        problems.append((None, f"Kong {server.version} is too old: gatewayctl needs Kong 3.0 or newer"))
+    if edition == "enterprise" and server.edition != "enterprise":
+        problems.append(
+            (None, f"the catalog sets gateway.edition: enterprise but this Kong is the {server.edition} edition")
+        )
+    if mode == "db" and server.dbless:
+        problems.append(
+            (
+                None,
+                "this Kong runs without a database (database=off); set gateway.mode: dbless to apply with POST /config",
+            )
+        )
+    if mode == "dbless" and not server.dbless and server.database != "unknown":
+        problems.append(
+            (
+                None,
+                f"the catalog sets gateway.mode: dbless but this Kong uses a database ({server.database}); "
+                "use gateway.mode: db",
+            )
+        )
+    if server.plugins:
+        seen: set[str] = set()
+        for entity in desired.entities:
+            name = entity.body.get("name") if entity.kind == "plugins" else CREDENTIAL_PLUGIN.get(entity.kind)
+            if name and name not in server.plugins and name not in seen:
+                seen.add(name)
+                problems.append(
+                    (entity, f"plugin '{name}' is not available on this Kong ({server.version}, {server.edition})")
+                )
+    return problems

@@ -1,0 +1,58 @@
+"""What a person may see of an entity: secret fields and any resolved secret value become `<secret>`.
+
+Two nets, so that neither alone has to be perfect: fields known to hold secrets (credential keys and
+passwords, `password`/`token`/... keys inside plugin config) are masked whatever their value, and any
+string containing a value the catalog's secret references resolved to is masked wherever it appears
+(a raw plugin config, an error message Kong echoes back)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from gatewayctl.plan.kinds import BY_NAME, SECRET_CONFIG_KEYS
+
+SECRET = "<secret>"
+MIN_SCRUB_LENGTH = 4  # shorter values would mask innocent text ("on", "80") and reveal nothing anyway
+
+
+@dataclass(frozen=True)
+class Masker:
+    values: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, values: Iterable[str]) -> Masker:
+        unique = {v for v in values if len(v) >= MIN_SCRUB_LENGTH}
+        return cls(tuple(sorted(unique, key=len, reverse=True)))
+
+    def is_secret_field(self, kind: str, path: tuple[str | int, ...]) -> bool:
+        if not path:
+            return False
+        spec = BY_NAME.get(kind)
+        if spec and len(path) == 1 and path[0] in spec.secret_fields:
+            return True
+        if kind == "plugins" and path[0] == "config":
+            return any(isinstance(p, str) and p.lower() in SECRET_CONFIG_KEYS for p in path[1:])
+        return False
+
+    def value(self, kind: str, path: tuple[str | int, ...], value: Any) -> Any:
+        """`value` as shown at `path` of an entity of `kind`."""
+        if value is None:
+            return None
+        if self.is_secret_field(kind, path):
+            return SECRET
+        if isinstance(value, dict):
+            return {k: self.value(kind, (*path, k), v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.value(kind, (*path, i), v) for i, v in enumerate(value)]
+        if isinstance(value, str):
+            return self.text(value)
+        return value
+
+    def text(self, text: str) -> str:
+        """Any known secret value inside free text replaced."""
+        for secret in self.values:
+            if secret in text:
+                text = text.replace(secret, SECRET)
+        return text

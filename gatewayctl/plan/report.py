@@ -1,0 +1,86 @@
+"""A plan as a person reads it (text lines) and as a machine reads it (JSON). Values are already masked
+in the plan; names are resolved (a plugin shows the service or route it is attached to)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from gatewayctl.plan.entities import Entity
+from gatewayctl.plan.kong import Change, KongPlan
+from gatewayctl.plan.masking import Masker
+
+SIGN = {"create": "+", "update": "~", "delete": "-"}
+STYLE = {"create": "green", "update": "yellow", "delete": "red"}
+
+
+def names_by_id(plan: KongPlan, desired: list[Entity]) -> dict[str, str]:
+    names: dict[str, str] = {}
+    for entity in [*plan.live.all(), *desired]:
+        if entity.kind in ("services", "routes", "consumers", "upstreams"):
+            names[entity.id] = f"{entity.spec.label} {entity.display_name()}"
+    return names
+
+
+def title(change: Change, names: dict[str, str]) -> str:
+    entity = change.entity
+    if entity.kind == "plugins":
+        scope = next(
+            (
+                names.get(str(entity.body[k].get("id")), f"{k} {entity.body[k].get('id')}")
+                for k in ("route", "service", "consumer")
+                if isinstance(entity.body.get(k), dict)
+            ),
+            "global",
+        )
+        return f"plugin {entity.body.get('name')} ({scope})"
+    owner = ""
+    if entity.spec.parent and entity.kind != "routes":
+        parent = entity.parent_id()
+        owner = f" of {names[parent]}" if parent in names else ""
+    return f"{change.label} {change.name}{owner}"
+
+
+def text_lines(plan: KongPlan, names: dict[str, str], masker: Masker) -> list[tuple[str, str]]:
+    """(style, line) pairs: one line per change, indented field lines under updates."""
+    lines: list[tuple[str, str]] = []
+    for change in sorted(plan.changes, key=_order):
+        where = f"  ({change.entity.where()})" if change.entity.origin else ""
+        lines.append((STYLE[change.action], f"{SIGN[change.action]} {masker.text(title(change, names))}{where}"))
+        for f in change.fields:
+            lines.append(("", f"    {f.path}: {_show(f.old)} -> {_show(f.new)}"))
+    return lines
+
+
+def json_report(plan: KongPlan, names: dict[str, str], masker: Masker) -> dict[str, Any]:
+    create, update, delete = plan.counts()
+    return {
+        "server": {
+            "version": plan.server.version,
+            "edition": plan.server.edition,
+            "database": plan.server.database,
+        },
+        "summary": {"create": create, "update": update, "delete": delete},
+        "changes": [
+            {
+                "action": c.action,
+                "kind": c.kind,
+                "id": c.entity.id,
+                "name": masker.text(title(c, names)),
+                "catalog_path": c.entity.where() or None,
+                "fields": [{"path": f.path, "old": f.old, "new": f.new} for f in c.fields],
+            }
+            for c in sorted(plan.changes, key=_order)
+        ],
+    }
+
+
+def _order(change: Change) -> tuple[int, int, str]:
+    level = change.entity.spec.level
+    return ({"delete": 2, "create": 0, "update": 1}[change.action], level, change.entity.id)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return value if value.startswith("<secret") else json.dumps(value)
+    return json.dumps(value, sort_keys=True)

@@ -1,0 +1,216 @@
+"""`gatewayctl diff` and `apply` against the Kong Admin API emulator (DB mode): convergence, zero-write
+no-ops, ownership, retries, refusals mapped to the catalog, secrets never shown."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from emulators.harness import CATALOG, SECRETS, write_catalog
+from emulators.kong import KongEmulator, KongState, running
+
+from gatewayctl.cli import main, remote_commands
+from gatewayctl.clients.retry import RetryPolicy
+
+
+@pytest.fixture
+def kong() -> Iterator[KongEmulator]:
+    with running(KongState()) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for key, value in SECRETS.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GATEWAYCTL_KONG_ADMIN_TOKEN", raising=False)
+    monkeypatch.setattr(remote_commands, "RetryPolicy", lambda: RetryPolicy(base=0.001, cap=0.01))
+    return tmp_path
+
+
+def cli(capsys: pytest.CaptureFixture[str], kong: KongEmulator, *argv: str) -> tuple[int, str, str]:
+    code = main([*argv, "--kong-admin-url", kong.url])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def no_secrets(*texts: str) -> None:
+    for text in texts:
+        for value in SECRETS.values():
+            assert value not in text
+
+
+def test_fresh_apply_then_diff_is_clean_and_reapply_writes_nothing(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    catalog = str(write_catalog(workdir))
+    code, out, err = cli(capsys, kong, "diff", catalog, "--exit-code")
+    assert code == 2, err
+    assert "kong: +19 ~0 -0" in out
+    code, out, err = cli(capsys, kong, "apply", catalog, "--yes")
+    assert code == 0, err
+    assert "19 changes applied" in out
+    no_secrets(out, err)
+    assert len(kong.state.entities("services")) == 2
+    assert len(kong.state.entities("targets")) == 2
+
+    code, out, err = cli(capsys, kong, "diff", catalog, "--exit-code")
+    assert (code, out.strip().splitlines()[-1]) == (0, "kong: +0 ~0 -0"), out + err
+
+    before = len(kong.state.writes())
+    code, out, err = cli(capsys, kong, "apply", catalog, "--yes")
+    assert code == 0 and "nothing to do" in out
+    assert len(kong.state.writes()) == before  # not one write, not even the lock
+
+
+def test_changes_and_removals_are_planned_per_field_and_applied(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    catalog = write_catalog(workdir)
+    assert cli(capsys, kong, "apply", str(catalog), "--yes")[0] == 0
+    changed = CATALOG.replace("rate_limit: {minute: 60}", "rate_limit: {minute: 90}").replace(
+        "      - {name: browse, paths: [/catalogue]}\n", "      - {name: browse, paths: [/catalogue, /shop]}\n"
+    )
+    changed = changed.replace("    groups: [admins]\n", "    groups: []\n")
+    catalog.write_text(changed)
+    code, out, err = cli(capsys, kong, "diff", str(catalog), "--json")
+    assert code == 0, err
+    report = json.loads(out)["kong"]
+    assert report["summary"] == {"create": 0, "update": 2, "delete": 1}
+    fields = {c["name"]: c["fields"] for c in report["changes"] if c["action"] == "update"}
+    assert fields["route catalogue-browse"] == [
+        {"path": "paths", "old": ["/catalogue"], "new": ["/catalogue", "/shop"]}
+    ]
+    assert fields["plugin rate-limiting (service orders)"] == [{"path": "config.minute", "old": 60, "new": 90}]
+    assert [c["catalog_path"] for c in report["changes"] if c["action"] == "update"] == [
+        "services[1].routes[0]",
+        "services[0]",
+    ]
+
+    code, out, err = cli(capsys, kong, "apply", str(catalog), "--yes")
+    assert code == 0, err
+    routes = {r["name"]: r for r in kong.state.entities("routes")}
+    assert routes["catalogue-browse"]["paths"] == ["/catalogue", "/shop"]
+    assert not [a for a in kong.state.entities("acls") if a["group"] == "admins"]
+    assert cli(capsys, kong, "diff", str(catalog), "--exit-code")[0] == 0
+
+
+def test_entities_without_the_ownership_tags_are_never_touched(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    theirs = kong.state.seed("services", {"name": "billing", "host": "billing.internal", "tags": ["team-billing"]})
+    other_catalog = kong.state.seed(
+        "services", {"name": "search", "host": "search.internal", "tags": ["gatewayctl", "gatewayctl-catalog:other"]}
+    )
+    kong.state.seed("routes", {"name": "billing-api", "paths": ["/billing"], "service": {"id": theirs["id"]}})
+    catalog = str(write_catalog(workdir))
+    assert cli(capsys, kong, "apply", catalog, "--yes")[0] == 0
+    # the catalog is emptied of services: only its own go
+    empty = CATALOG.split("services:")[0] + "services: []\n"
+    Path(catalog).write_text(empty)
+    code, _out, err = cli(capsys, kong, "apply", catalog, "--yes")
+    assert code == 0, err
+    names = {s["name"] for s in kong.state.entities("services")}
+    assert names == {"billing", "search"}
+    assert kong.state.find("services", "billing") == theirs | {"updated_at": theirs["updated_at"]}
+    assert kong.state.find("services", "search")["id"] == other_catalog["id"]
+    deleted = {r.path for r in kong.state.writes() if r.method == "DELETE"}
+    assert f"/services/{theirs['id']}" not in deleted
+
+
+def test_a_name_taken_by_someone_else_is_refused_at_the_catalog_entry(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    kong.state.seed("services", {"name": "orders", "host": "legacy.internal"})
+    catalog = str(write_catalog(workdir))
+    code, out, err = cli(capsys, kong, "apply", catalog, "--yes")
+    assert code == 3
+    assert f"{catalog}:16:5: services[0]: Kong refused service orders (PUT /services/" in err
+    assert "UNIQUE violation detected on '{name=\"orders\"}'" in err
+    assert "without this catalog's ownership tags" in err
+    assert "left unchanged" in err and "Traceback" not in err
+    assert kong.state.find("services", "orders")["host"] == "legacy.internal"
+    no_secrets(out, err)
+
+
+def test_429_and_5xx_and_dropped_connections_are_retried(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    kong.state.fail(1, method="PUT", status=429, retry_after="0")
+    kong.state.fail(2, method="PUT", status=503)
+    kong.state.fail(3, method="PUT", drop=True)
+    kong.state.fail(4, method="PUT", drop_after=True)  # done, but the answer is lost: the retry must be harmless
+    kong.state.fail(1, method="POST", path="/upstreams", drop_after=True)  # a target created, answer lost
+    kong.state.fail(1, method="GET", path="/services", status=500)
+    catalog = str(write_catalog(workdir))
+    code, _out, err = cli(capsys, kong, "apply", catalog, "--yes")
+    assert code == 0, err
+    assert cli(capsys, kong, "diff", catalog, "--exit-code")[0] == 0
+    assert len(kong.state.entities("targets")) == 2
+
+
+def test_retry_after_is_honoured(kong: KongEmulator, workdir: Path) -> None:
+    from gatewayctl.clients.kong_admin import Endpoint, KongAdmin
+
+    slept: list[float] = []
+    kong.state.fail(1, method="GET", path="/services", status=429, retry_after="7")
+    with KongAdmin(Endpoint(kong.url), sleep=slept.append) as client:
+        assert client.get("/services") == {"data": [], "next": None}
+    assert slept and slept[0] >= 7
+
+
+def test_validation_errors_are_not_retried(kong: KongEmulator) -> None:
+    from gatewayctl.clients.kong_admin import Endpoint, KongAdmin, KongError
+
+    with KongAdmin(Endpoint(kong.url), sleep=lambda _: None) as client, pytest.raises(KongError) as caught:
+        client.request("PUT", "/services/2d6b6f3e-7c1a-4a83-9d67-3f9a4a0a1b2c", json={"name": "x", "port": "eighty"})
+    assert caught.value.status == 400 and caught.value.code == 2 and caught.value.attempts == 1
+    assert caught.value.body["fields"] == {"host": "required field missing", "port": "expected an integer"}
+    assert len(kong.state.writes()) == 1
+
+
+def test_a_crash_midway_is_finished_by_the_next_apply(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    catalog = str(write_catalog(workdir))
+    kong.state.fail(6, method="PUT", status=400, body={"code": 2, "name": "schema violation", "message": "boom"})
+    code, _, err = cli(capsys, kong, "apply", catalog, "--yes", "--parallelism", "1")
+    assert code == 3 and "left unchanged" in err
+    half = sum(len(kong.state.entities(d)) for d in kong.state.store)
+    assert half > 0
+    code, _out, err = cli(capsys, kong, "apply", catalog, "--yes")
+    assert code == 0, err
+    assert cli(capsys, kong, "diff", catalog, "--exit-code")[0] == 0
+    assert len(kong.state.entities("services")) == 2
+
+
+def test_secrets_never_appear_in_any_output(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    catalog = write_catalog(workdir)
+    outputs = list(cli(capsys, kong, "diff", str(catalog))[1:])
+    outputs += cli(capsys, kong, "diff", str(catalog), "--json")[1:]
+    outputs += cli(capsys, kong, "apply", str(catalog), "--yes", "--json")[1:]
+    monkeypatch.setenv("WEB_APP_KEY", "s3cr3t-web-app-key-ROTATED")
+    monkeypatch.setenv("OPS_PASSWORD", "s3cr3t-ops-password-ROTATED")
+    _code, out, err = cli(capsys, kong, "diff", str(catalog), "--json")
+    outputs += [out, err]
+    changes = {c["kind"]: c for c in json.loads(out)["kong"]["changes"]}
+    assert changes["keyauth_credentials"]["fields"] == [{"path": "key", "old": "<secret>", "new": "<secret> (changed)"}]
+    assert changes["basicauth_credentials"]["fields"][0]["path"] == "password"  # found through the hash
+    outputs += cli(capsys, kong, "diff", str(catalog))[1:]
+    outputs += cli(capsys, kong, "status", str(catalog))[1:]
+    no_secrets(*outputs)
+    assert not any("ROTATED" in o for o in outputs)
+    snapshots = list((workdir / ".gatewayctl" / "snapshots").glob("*.json"))
+    assert snapshots and all(p.stat().st_mode & 0o777 == 0o600 for p in snapshots)
+
+
+def test_unreachable_kong_exits_3_without_traceback(capsys: pytest.CaptureFixture[str], workdir: Path) -> None:
+    catalog = str(write_catalog(workdir))
+    code = main(["diff", catalog, "--kong-admin-url", "http://127.0.0.1:9", "--timeout", "1"])
+    err = capsys.readouterr().err
+    assert code == 3 and "GET /: no response" in err and "cannot connect" in err and "Traceback" not in err
