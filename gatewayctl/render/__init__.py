@@ -8,6 +8,7 @@ from gatewayctl.catalog.load import LoadedCatalog
 from gatewayctl.catalog.secrets import SecretResolver
 from gatewayctl.gcpause import paused_gc
 from gatewayctl.render.kong import render_kong
+from gatewayctl.render.kubernetes import render_kubernetes
 from gatewayctl.render.kuma import render_kuma
 from gatewayctl.render.observability import render_observability
 from gatewayctl.render.output import RenderedFile
@@ -19,6 +20,7 @@ TARGETS: dict[str, Renderer] = {
     "kong": render_kong,
     "kuma": render_kuma,
     "observability": render_observability,
+    "kubernetes": render_kubernetes,
 }
 
 

@@ -1,0 +1,318 @@
+"""The `kubernetes` target: manifests for Kong, the observability stack and the pieces around kuma-cp,
+from the catalog's `deployment` section (platform kubernetes; nothing for VMs).
+
+The objects are the static ones under `manifests/` (shipped with gatewayctl), adjusted as data — namespaces,
+images, replicas, ports, retention, Kuma wiring from `kuma.mesh_wiring` — plus what only the catalog knows:
+the DB-less configuration or the Postgres password, the Prometheus/Grafana configuration from the
+observability target, and Secrets (mode 0600 files) for every password. `kubectl apply -k OUT/kubernetes`
+applies it all; kuma-cp itself comes from the Kuma Helm chart with `kubernetes/kuma/helm-values.yaml`.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import yaml
+
+from gatewayctl.assets import asset
+from gatewayctl.catalog.load import LoadedCatalog
+from gatewayctl.catalog.model import Catalog
+from gatewayctl.catalog.secrets import SecretResolver
+from gatewayctl.render import grafana
+from gatewayctl.render.kong import build_kong_config
+from gatewayctl.render.kuma import MeshWiring, mesh_wiring
+from gatewayctl.render.observability import (
+    STOCK_RULES,
+    dashboard_provider,
+    datasources,
+    prometheus_config,
+    services_dashboard,
+    slo_rules,
+)
+from gatewayctl.render.output import PRIVATE, PUBLIC, RenderedFile, dump_json, dump_yaml
+from gatewayctl.render.ownership import ownership_labels
+from gatewayctl.render.stack import IMAGES, kong_image, retention
+
+Obj = dict[str, Any]
+ROOT = "kubernetes"
+CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding"}
+DECLARATIVE_SECRET = "kong-declarative-config"
+POSTGRES_SECRET = "kong-postgres"
+GRAFANA_SECRET = "grafana-admin"
+
+
+def render_kubernetes(loaded: LoadedCatalog, secrets: SecretResolver) -> list[RenderedFile]:
+    catalog = loaded.catalog
+    if catalog.deployment.platform != "kubernetes":
+        return []
+    files: list[tuple[str, list[Obj], bool]] = [("namespaces.yaml", namespaces(catalog), False)]
+    files += kong_files(catalog, secrets)
+    files += observability_files(catalog, secrets)
+    wiring = mesh_wiring(catalog)
+    if wiring is not None:
+        files.append(("kuma/kuma-cp.yaml", load_manifest("manifests/base/kuma-cp/kuma-cp.yaml"), False))
+    rendered: list[RenderedFile] = []
+    for group, objects, private in files:
+        ns = _namespace_for(group, catalog)
+        docs = [_owned(o, catalog, ns) for o in objects]
+        if group.startswith("kuma/") or group.startswith("observability/"):
+            _retarget_observability_namespace(docs, catalog)
+        folder = group.rsplit("/", 1)[0] if "/" in group else ""
+        for doc in docs:  # one object per file, named like the Kuma target's: <kind>-<name>.yaml
+            name = f"{doc['kind'].lower()}-{doc['metadata']['name']}.yaml"
+            path = f"{ROOT}/{folder}/{name}" if folder else f"{ROOT}/{name}"
+            rendered.append(RenderedFile(path, dump_yaml(doc).encode(), PRIVATE if private else PUBLIC))
+    kustomization = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": [f.path.removeprefix(f"{ROOT}/") for f in rendered],
+    }
+    if wiring is not None:
+        rendered.append(RenderedFile(f"{ROOT}/kuma/helm-values.yaml", dump_yaml(kuma_helm_values(catalog)).encode()))
+    rendered.append(RenderedFile(f"{ROOT}/kustomization.yaml", dump_yaml(kustomization).encode()))
+    return rendered
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def load_manifest(relative: str) -> list[Obj]:
+    return [d for d in yaml.safe_load_all(asset(relative).read_text()) if isinstance(d, dict)]
+
+
+def _namespace_for(path: str, catalog: Catalog) -> str:
+    ns = catalog.deployment.namespaces
+    top = path.split("/", 1)[0]
+    return {"kong": ns.kong, "observability": ns.observability, "kuma": ns.kuma}.get(top, "")
+
+
+def _owned(obj: Obj, catalog: Catalog, namespace: str) -> Obj:
+    obj = copy.deepcopy(obj)
+    meta = obj.setdefault("metadata", {})
+    meta["labels"] = {**meta.get("labels", {}), **ownership_labels(catalog.name)}
+    if obj["kind"] not in CLUSTER_SCOPED and namespace:
+        meta["namespace"] = namespace
+    return obj
+
+
+def _retarget_observability_namespace(docs: list[Obj], catalog: Catalog) -> None:
+    """Network policies and bindings name the observability namespace; the catalog may call it otherwise."""
+    ns = catalog.deployment.namespaces.observability
+    for d in docs:
+        for rule in d.get("spec", {}).get("ingress", []):
+            for peer in rule.get("from", []):
+                selector = peer.get("namespaceSelector", {}).get("matchLabels", {})
+                if "kubernetes.io/metadata.name" in selector:
+                    selector["kubernetes.io/metadata.name"] = ns
+        for subject in d.get("subjects", []):
+            subject["namespace"] = ns
+
+
+def find(objects: list[Obj], kind: str, name: str) -> Obj:
+    return next(o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name)
+
+
+def container(deployment: Obj) -> Obj:
+    containers: list[Obj] = deployment["spec"]["template"]["spec"]["containers"]
+    return containers[0]
+
+
+def set_env(c: Obj, name: str, value: str | None = None, secret: tuple[str, str] | None = None) -> None:
+    entry: Obj = {"name": name}
+    if secret is not None:
+        entry["valueFrom"] = {"secretKeyRef": {"name": secret[0], "key": secret[1]}}
+    else:
+        entry["value"] = value
+    env: list[Obj] = c.setdefault("env", [])
+    for i, e in enumerate(env):
+        if e["name"] == name:
+            env[i] = entry
+            return
+    env.append(entry)
+
+
+def secret(name: str, data: dict[str, str]) -> Obj:
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "type": "Opaque", "stringData": data}
+
+
+def config_map(name: str, data: dict[str, str]) -> Obj:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data}
+
+
+# --------------------------------------------------------------------------- namespaces
+
+
+def namespaces(catalog: Catalog) -> list[Obj]:
+    ns = catalog.deployment.namespaces
+    wiring = mesh_wiring(catalog)
+    labels: dict[str, dict[str, str]] = {ns.kong: {}, ns.observability: {}}
+    if wiring is not None:
+        labels[ns.kuma] = {}
+        for name, extra in wiring.namespace_labels.items():
+            labels[name] = {**labels.get(name, {}), **extra}
+    return [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n, "labels": lab}} for n, lab in labels.items()
+    ]
+
+
+# --------------------------------------------------------------------------- Kong
+
+
+def kong_native_config(catalog: Catalog, secrets: SecretResolver) -> dict[str, Any]:
+    """The rendered Kong configuration as Kong's own loader takes it: without decK's `_info`."""
+    config = build_kong_config(catalog, secrets)
+    return {k: v for k, v in config.items() if k != "_info"}
+
+
+def kong_objects(catalog: Catalog, wiring: MeshWiring | None) -> list[Obj]:
+    k = catalog.deployment.kong
+    objects = load_manifest("manifests/base/kong/kong.yaml")
+    deployment = find(objects, "Deployment", "kong")
+    deployment["spec"]["replicas"] = k.replicas
+    pod = deployment["spec"]["template"]
+    c = container(deployment)
+    c["image"] = kong_image(catalog)
+    ports = {"proxy": k.proxy_port, "status": k.status_port, "admin": k.admin_port}
+    for p in c["ports"]:
+        p["containerPort"] = ports.get(p["name"], p["containerPort"])
+    set_env(c, "KONG_PROXY_LISTEN", f"0.0.0.0:{k.proxy_port}, 0.0.0.0:8443 http2 ssl")
+    set_env(c, "KONG_STATUS_LISTEN", f"0.0.0.0:{k.status_port}")
+    admin_host = "0.0.0.0" if k.database == "postgres" else "127.0.0.1"
+    set_env(c, "KONG_ADMIN_LISTEN", f"{admin_host}:{k.admin_port}")
+    if k.database == "postgres":
+        for name, value in postgres_env().items():
+            set_env(c, name, value)
+        set_env(c, "KONG_PG_PASSWORD", secret=(POSTGRES_SECRET, "password"))
+    else:
+        set_env(c, "KONG_DATABASE", "off")
+        set_env(c, "KONG_DECLARATIVE_CONFIG", "/kong/declarative/kong.yaml")
+        c["volumeMounts"].append({"name": "declarative-config", "mountPath": "/kong/declarative", "readOnly": True})
+        pod["spec"]["volumes"].append({"name": "declarative-config", "secret": {"secretName": DECLARATIVE_SECRET}})
+        # The DB-less Admin API listens on localhost only: nothing to expose or let in.
+        objects = [o for o in objects if not (o["kind"] == "Service" and o["metadata"]["name"] == "kong-admin")]
+    if wiring is not None:
+        pod["metadata"]["labels"].update(wiring.kong_pod_labels)
+        pod["metadata"]["annotations"] = {**pod["metadata"].get("annotations", {}), **wiring.kong_pod_annotations}
+    else:
+        pod["metadata"].pop("annotations", None)
+    find(objects, "Service", "kong-status")["spec"]["ports"][0]["port"] = k.status_port
+    hpa = find(objects, "HorizontalPodAutoscaler", "kong")
+    hpa["spec"]["minReplicas"] = k.replicas
+    hpa["spec"]["maxReplicas"] = max(2 * k.replicas, k.replicas + 2)
+    policy = find(objects, "NetworkPolicy", "kong")
+    rules = policy["spec"]["ingress"]
+    rules[0]["ports"][0]["port"] = k.proxy_port
+    rules[1]["ports"][0]["port"] = k.status_port
+    rules[1]["from"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] = (
+        catalog.deployment.namespaces.observability
+    )
+    if k.database == "postgres":
+        rules[2]["ports"][0]["port"] = k.admin_port
+    else:
+        del rules[2]
+    return objects
+
+
+def postgres_env() -> dict[str, str]:
+    return {
+        "KONG_DATABASE": "postgres",
+        "KONG_PG_HOST": "kong-postgres",
+        "KONG_PG_PORT": "5432",
+        "KONG_PG_USER": "kong",
+        "KONG_PG_DATABASE": "kong",
+    }
+
+
+def kong_files(catalog: Catalog, secrets: SecretResolver) -> list[tuple[str, list[Obj], bool]]:
+    k = catalog.deployment.kong
+    wiring = mesh_wiring(catalog)
+    files: list[tuple[str, list[Obj], bool]] = [("kong/kong.yaml", kong_objects(catalog, wiring), False)]
+    if k.database == "postgres":
+        postgres = load_manifest("manifests/overlays/kong-postgres/postgres.yaml")
+        container(find(postgres, "StatefulSet", "kong-postgres"))["image"] = IMAGES["postgres"]
+        migrations = load_manifest("manifests/overlays/kong-postgres/migrations.yaml")
+        job = find(migrations, "Job", "kong-migrations")
+        job["spec"]["template"]["spec"]["containers"][0]["image"] = kong_image(catalog)
+        files += [("kong/postgres.yaml", postgres, False), ("kong/migrations.yaml", migrations, False)]
+        if k.postgres_password is not None:
+            password = secrets.resolve(k.postgres_password)
+            files.append(("kong/postgres.secret.yaml", [secret(POSTGRES_SECRET, {"password": password})], True))
+    else:
+        config = dump_yaml(kong_native_config(catalog, secrets))
+        files.append(("kong/config.secret.yaml", [secret(DECLARATIVE_SECRET, {"kong.yaml": config})], True))
+    return files
+
+
+# --------------------------------------------------------------------------- observability
+
+
+def observability_files(catalog: Catalog, secrets: SecretResolver) -> list[tuple[str, list[Obj], bool]]:
+    prometheus = load_manifest("manifests/base/prometheus/prometheus.yaml")
+    c = container(find(prometheus, "Deployment", "prometheus"))
+    c["args"] = [a for a in c["args"] if not a.startswith("--storage.tsdb.retention.time=")]
+    c["args"].append(f"--storage.tsdb.retention.time={retention(catalog)}")
+    config = prometheus_config(catalog)
+    config["rule_files"] = ["/etc/prometheus/rules/*.yml"]  # the rules ConfigMap's mount
+    rules = {name: asset(f"observability/prometheus/rules/{name}").read_text() for name in STOCK_RULES}
+    slo = slo_rules(catalog)
+    if slo is not None:
+        rules["slo.rules.yml"] = dump_yaml(slo)
+    dashboards = {name: dump_json(build()) for name, build in grafana.STOCK_DASHBOARDS.items()}
+    dashboards[f"{catalog.name}-services.json"] = dump_json(services_dashboard(catalog))
+    files: list[tuple[str, list[Obj], bool]] = [
+        ("observability/prometheus.yaml", prometheus, False),
+        (
+            "observability/prometheus-config.yaml",
+            [
+                config_map("prometheus-config", {"prometheus.yml": dump_yaml(config)}),
+                config_map("prometheus-alerting", rules),
+            ],
+            False,
+        ),
+        ("observability/grafana.yaml", load_manifest("manifests/base/grafana/grafana.yaml"), False),
+        (
+            "observability/grafana-config.yaml",
+            [
+                config_map("grafana-datasources", {"datasources.yaml": dump_yaml(datasources())}),
+                config_map("grafana-dashboard-provider", {"dashboards.yaml": dump_yaml(dashboard_provider())}),
+                config_map("grafana-dashboards", dashboards),
+            ],
+            False,
+        ),
+        ("observability/zipkin.yaml", load_manifest("manifests/base/zipkin/zipkin.yaml"), False),
+    ]
+    password = catalog.deployment.observability.grafana.admin_password
+    if password is not None:
+        files.append(
+            (
+                "observability/grafana-admin.secret.yaml",
+                [secret(GRAFANA_SECRET, {"password": secrets.resolve(password)})],
+                True,
+            )
+        )
+    for _, objects, _ in files:
+        for o in objects:
+            if o["kind"] == "Deployment":
+                name = o["metadata"]["name"]
+                if name in IMAGES:
+                    container(o)["image"] = IMAGES[name]
+    return files
+
+
+# --------------------------------------------------------------------------- Kuma
+
+
+def kuma_helm_values(catalog: Catalog) -> dict[str, Any]:
+    """Values for the Kuma Helm chart (kuma/kuma, the catalog's version)."""
+    kuma = catalog.deployment.kuma
+    control_plane: dict[str, Any] = {
+        "mode": kuma.mode,
+        "replicas": 2,
+        "service": {"annotations": {"prometheus.io/scrape": "true", "prometheus.io/port": "5680"}},
+        "podDisruptionBudget": {"enabled": True, "maxUnavailable": 1},  # the chart's own PDB
+        "resources": {"requests": {"cpu": "500m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
+    }
+    if kuma.zone and kuma.mode == "zone":
+        control_plane["zone"] = kuma.zone
+    return {"controlPlane": control_plane}
