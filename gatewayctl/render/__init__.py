@@ -12,6 +12,7 @@ from gatewayctl.render.kubernetes import render_kubernetes
 from gatewayctl.render.kuma import render_kuma
 from gatewayctl.render.observability import render_observability
 from gatewayctl.render.output import RenderedFile
+from gatewayctl.render.vm import render_vm
 
 Renderer = Callable[[LoadedCatalog, SecretResolver], list[RenderedFile]]
 
@@ -21,6 +22,7 @@ TARGETS: dict[str, Renderer] = {
     "kuma": render_kuma,
     "observability": render_observability,
     "kubernetes": render_kubernetes,
+    "vm": render_vm,
 }
 
 

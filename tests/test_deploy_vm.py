@@ -1,0 +1,141 @@
+"""VMs: `render --target vm` (kong.conf, systemd units, docker-compose, env files, Dataplanes) and the
+static kong/ and kuma/ folders, which are that target's output for a reference catalog."""
+
+from __future__ import annotations
+
+import configparser
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from test_observability import example_env, render_example
+
+from gatewayctl.catalog.load import load_catalog
+from gatewayctl.render import render
+from gatewayctl.render.stack import IMAGES
+
+ROOT = Path(__file__).resolve().parent.parent
+VM_EXAMPLES = ["assistant", "detection-api"]
+
+# The static kong/ and kuma/ folders are this catalog's vm output (UPDATE_GOLDEN=1 rewrites them).
+REFERENCE = """\
+format: 1
+name: example
+gateway: {mode: db, metrics: {status_codes: true, latency: true}}
+mesh: {enabled: true, metrics: {prometheus: {port: 5670, path: /metrics}}}
+services:
+  - name: example
+    url: http://10.0.0.10:8080
+    routes: [{name: api, paths: [/example]}]
+deployment:
+  platform: vm
+  kong: {database: postgres}
+  vm: {kong_hosts: [10.0.0.5], kuma_cp: 10.0.0.6, observability_host: 10.0.0.7}
+"""
+STATIC = {
+    "vm/kong/kong.conf": "kong/kong.conf",
+    "vm/kong/kong.service": "kong/kong.service",
+    "vm/kong/docker-compose.yaml": "kong/docker-compose.yaml",
+    "vm/kuma/kuma-cp.yaml": "kuma/kuma-cp.yaml",
+    "vm/kuma/kuma-cp.service": "kuma/kuma-cp.service",
+    "vm/kuma/kuma-dp@.service": "kuma/kuma-dp@.service",
+    "vm/kuma/dataplanes/example.yaml": "kuma/dataplane.yaml",
+}
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("vm")
+    return {n: render_example(n, base / n, ["kong", "observability", "vm"]) for n in VM_EXAMPLES}
+
+
+def test_static_kong_and_kuma_folders_are_the_reference_render(tmp_path: Path) -> None:
+    (tmp_path / "catalog.yaml").write_text(REFERENCE)
+    loaded = load_catalog(tmp_path / "catalog.yaml")
+    files = {f.path: f.content for f in render(loaded, ["vm"], loaded.secrets({}))}
+    for produced, static in STATIC.items():
+        path = ROOT / static
+        if os.environ.get("UPDATE_GOLDEN"):
+            path.write_bytes(files[produced])
+        assert path.read_bytes() == files[produced], f"{static} is stale: UPDATE_GOLDEN=1 pytest {__file__}"
+
+
+def unit(path: Path) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    parser.read_string(path.read_text())
+    return parser
+
+
+@pytest.mark.parametrize("path", sorted([*ROOT.glob("kong/*.service"), *ROOT.glob("kuma/*.service")]), ids=str)
+def test_systemd_units_are_complete(path: Path) -> None:
+    u = unit(path)
+    assert {"Unit", "Service", "Install"} <= set(u.sections())
+    assert u["Service"]["ExecStart"].startswith("/")
+    assert "Restart" in u["Service"]
+
+
+def compose_sources_exist(compose: dict[str, Any], folder: Path) -> None:
+    named = set(compose.get("volumes", {}))
+    for name, service in compose["services"].items():
+        image = service["image"]
+        assert image in IMAGES.values() or image.startswith(("kong:", "kong/kong-gateway:")), f"{name}: {image}"
+        for volume in service.get("volumes", []):
+            source = volume.split(":", 1)[0]
+            if source.startswith("."):
+                assert (folder / source).exists(), f"{name}: {source} is not in the bundle"
+            else:
+                assert source in named, f"{name}: volume {source} is not declared"
+        for env_file in service.get("env_file", []):
+            assert (folder / env_file).exists(), f"{name}: {env_file} is not in the bundle"
+        for dep in service.get("depends_on", []):
+            assert dep in compose["services"]
+        for port in service.get("ports", []):
+            host, container = port.split(":")[-2:]
+            assert int(container) > 0 and int(host) > 0
+
+
+@pytest.mark.parametrize("name", VM_EXAMPLES)
+def test_vm_bundle(name: str, rendered: dict[str, Path]) -> None:
+    out = rendered[name]
+    catalog = load_catalog(ROOT / "examples" / f"{name}.yaml").catalog
+    k = catalog.deployment.kong
+    conf = (out / "vm/kong/kong.conf").read_text()
+    assert f"status_listen = 0.0.0.0:{k.status_port}" in conf
+    assert ("database = off" in conf) == (k.database == "off")
+    for folder in ("kong", "observability"):
+        compose = yaml.safe_load((out / "vm" / folder / "docker-compose.yaml").read_text())
+        compose_sources_exist(compose, out / "vm" / folder)
+    kong = yaml.safe_load((out / "vm/kong/docker-compose.yaml").read_text())["services"]["kong"]
+    assert f"{k.status_port}:{k.status_port}" in kong["ports"]
+    scrape = yaml.safe_load((out / "observability/prometheus/prometheus.yml").read_text())
+    assert "kong" in {j["job_name"] for j in scrape["scrape_configs"]}
+    if k.database == "off":
+        config = yaml.safe_load((out / "vm/kong/kong.yaml").read_text())
+        assert "_info" not in config and config["_format_version"] == "3.0"
+
+
+@pytest.mark.parametrize("name", VM_EXAMPLES)
+def test_vm_secrets_only_in_private_files(name: str, rendered: dict[str, Path]) -> None:
+    values = [v for v in example_env().values() if len(v) > 8]
+    for path in (rendered[name] / "vm").rglob("*"):
+        if path.is_file() and any(v in path.read_text() for v in values):
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+            assert path.suffix in (".env", ".yaml") and "compose" not in path.name, path
+    grafana = (rendered[name] / "vm/observability/grafana.env").read_text()
+    assert grafana.startswith("GF_SECURITY_ADMIN_PASSWORD=example-")
+
+
+def test_dataplanes_for_mesh_services(tmp_path: Path) -> None:
+    dp = yaml.safe_load((ROOT / "kuma/dataplane.yaml").read_text())
+    assert dp["type"] == "Dataplane" and dp["networking"]["address"] == "10.0.0.10"
+    inbound = dp["networking"]["inbound"][0]
+    assert inbound["port"] == 8080 and inbound["tags"]["kuma.io/service"] == "example"
+
+
+def test_kubernetes_catalogs_render_no_vm(tmp_path: Path) -> None:
+    out = render_example("platform", tmp_path / "p", ["vm"])
+    assert not list(out.rglob("vm/**/*.yaml"))
