@@ -1,0 +1,222 @@
+"""`gatewayctl deploy-plan`: the ordered steps that bring the stack up on the catalog's platform, with the
+exact commands for the files `gatewayctl render` writes (kubernetes/, vm/, kuma/, observability/)."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gatewayctl.catalog.model import Catalog
+from gatewayctl.render.kubernetes import GRAFANA_SECRET, POSTGRES_SECRET
+from gatewayctl.render.stack import GRAFANA_PORT, KUMA_CP_API_PORT, PROMETHEUS_PORT, ZIPKIN_PORT
+
+REMOTE_DIR = "/opt/gatewayctl"
+
+
+@dataclass(frozen=True)
+class Step:
+    title: str
+    commands: list[str]
+    notes: list[str] = field(default_factory=list)
+
+
+def deploy_plan(catalog: Catalog, catalog_path: Path, out: Path, env: str | None = None) -> list[Step]:
+    q = shlex.quote
+    env_flag = f" --env {q(env)}" if env else ""
+    render = Step(
+        "Render every target (set the catalog's ${env:...} secrets in the environment first)",
+        [f"gatewayctl render {q(str(catalog_path))} --out {q(str(out))}{env_flag}"],
+    )
+    if catalog.deployment.platform == "kubernetes":
+        return [render, *_kubernetes(catalog, catalog_path, out, env_flag)]
+    return [render, *_vm(catalog, catalog_path, out, env_flag)]
+
+
+def _kubernetes(catalog: Catalog, catalog_path: Path, out: Path, env_flag: str) -> list[Step]:
+    q = shlex.quote
+    d = catalog.deployment
+    ns = d.namespaces
+    k8s = out / "kubernetes"
+    steps: list[Step] = []
+    if catalog.mesh_enabled:
+        steps.append(
+            Step(
+                f"Install the Kuma {d.kuma.version} control plane (its CRDs and sidecar injector) before anything "
+                "that should join the mesh",
+                [
+                    "helm repo add kuma https://kumahq.github.io/charts && helm repo update kuma",
+                    f"helm upgrade --install kuma kuma/kuma --version {d.kuma.version} -n {ns.kuma} --create-namespace "
+                    f"-f {q(str(k8s / 'kuma' / 'helm-values.yaml'))}",
+                    f"kubectl -n {ns.kuma} rollout status deployment/kuma-control-plane --timeout=5m",
+                ],
+            )
+        )
+    secrets = []
+    if d.observability.grafana.admin_password is None:
+        secrets.append(
+            f"kubectl create namespace {ns.observability} --dry-run=client -o yaml | kubectl apply -f -\n"
+            f"kubectl -n {ns.observability} create secret generic {GRAFANA_SECRET} "
+            '--from-literal=password="$(openssl rand -hex 16)"'
+        )
+    if d.kong.database == "postgres" and d.kong.postgres_password is None:
+        secrets.append(
+            f"kubectl create namespace {ns.kong} --dry-run=client -o yaml | kubectl apply -f -\n"
+            f"kubectl -n {ns.kong} create secret generic {POSTGRES_SECRET} "
+            '--from-literal=password="$(openssl rand -hex 24)"'
+        )
+    if secrets:
+        steps.append(Step("Create the passwords the catalog does not set", secrets))
+    steps.append(
+        Step(
+            "Apply namespaces, Kong, Prometheus, Grafana and Zipkin (server-side: the dashboards ConfigMap is large)",
+            [f"kubectl apply --server-side -k {q(str(k8s))}"],
+            ["Files named secret-*.yaml hold passwords (mode 0600): keep them out of version control."],
+        )
+    )
+    if catalog.mesh_enabled:
+        steps.append(
+            Step(
+                "Apply the mesh policies (Mesh first, then the rest)",
+                [
+                    f"kubectl apply --server-side -f {q(str(out / 'kuma' / 'kubernetes'))}/mesh-*.yaml",
+                    f"kubectl apply --server-side -f {q(str(out / 'kuma' / 'kubernetes'))}",
+                ],
+            )
+        )
+    wait = [
+        f"kubectl -n {ns.observability} rollout status deployment/{name}"
+        for name in ("prometheus", "grafana", "zipkin")
+    ]
+    if d.kong.database == "postgres":
+        wait.insert(0, f"kubectl -n {ns.kong} wait --for=condition=complete job/kong-migrations --timeout=10m")
+    wait.append(f"kubectl -n {ns.kong} rollout status deployment/kong --timeout=5m")
+    steps.append(Step("Wait for the database migrations and the rollouts", wait))
+    if catalog.gateway.mode == "db":
+        steps.append(
+            Step(
+                "Load the Kong configuration through the Admin API (inside the cluster only)",
+                [
+                    f"kubectl -n {ns.kong} port-forward service/kong-admin {d.kong.admin_port}:{d.kong.admin_port} &",
+                    f"gatewayctl apply {q(str(catalog_path))}{env_flag} "
+                    f"--kong-admin-url http://localhost:{d.kong.admin_port} --yes",
+                ],
+            )
+        )
+    else:
+        steps.append(
+            Step(
+                "Kong reads its configuration from the kong-declarative-config Secret; after a re-render, roll Kong",
+                [
+                    f"kubectl apply --server-side -f {q(str(k8s / 'kong' / 'secret-kong-declarative-config.yaml'))}",
+                    f"kubectl -n {ns.kong} rollout restart deployment/kong",
+                ],
+            )
+        )
+    steps.append(
+        Step(
+            "Check: Kong answers, Prometheus scrapes it, Grafana shows it",
+            [
+                f"kubectl -n {ns.kong} port-forward service/kong-status {d.kong.status_port} &",
+                f"curl -fsS http://localhost:{d.kong.status_port}/status/ready",
+                f"kubectl -n {ns.observability} port-forward service/prometheus {PROMETHEUS_PORT} &",
+                f"curl -fsS 'http://localhost:{PROMETHEUS_PORT}/api/v1/query?query=up%7Bjob%3D%22kong%22%7D'",
+                f"kubectl -n {ns.observability} port-forward service/grafana {GRAFANA_PORT}   # admin / the password",
+            ],
+        )
+    )
+    return steps
+
+
+def _vm(catalog: Catalog, catalog_path: Path, out: Path, env_flag: str) -> list[Step]:
+    q = shlex.quote
+    d = catalog.deployment
+    vm = d.vm
+    assert vm is not None
+    k = d.kong
+    obs = vm.observability_host
+    steps = [
+        Step(
+            f"Observability host {obs}: Prometheus, Grafana and Zipkin in Docker",
+            [
+                f"rsync -a {q(str(out / 'observability'))} {q(str(out / 'vm' / 'observability'))} "
+                f"{obs}:{REMOTE_DIR}/ --relative",
+                f"ssh {obs} 'cd {REMOTE_DIR}/{q(str(out / 'vm' / 'observability'))} && docker compose up -d'",
+            ],
+            [
+                f"Grafana: http://{obs}:{GRAFANA_PORT}, Prometheus: http://{obs}:{PROMETHEUS_PORT}, "
+                f"Zipkin: http://{obs}:{ZIPKIN_PORT}/zipkin"
+            ],
+        )
+    ]
+    if catalog.mesh_enabled:
+        steps.append(
+            Step(
+                f"Kuma control plane {d.kuma.version} on {vm.kuma_cp} (universal)",
+                [
+                    f"scp {q(str(out / 'vm' / 'kuma' / 'kuma-cp.yaml'))} {vm.kuma_cp}:/etc/kuma/kuma-cp.yaml",
+                    f"scp {q(str(out / 'vm' / 'kuma' / 'kuma-cp.service'))} {vm.kuma_cp}:/etc/systemd/system/",
+                    f"ssh {vm.kuma_cp} 'systemctl daemon-reload && systemctl enable --now kuma-cp'",
+                    f"kumactl config control-planes add --name {catalog.name} --address http://{vm.kuma_cp}:{KUMA_CP_API_PORT}",
+                    f'for f in {q(str(out / "kuma" / "universal"))}/*.yaml; do kumactl apply -f "$f"; done',
+                ],
+                [
+                    "On each service host: copy vm/kuma/kuma-dp@.service to /etc/systemd/system/ and "
+                    "vm/kuma/dataplanes/<service>.yaml to /etc/kuma/dataplanes/, create the token with "
+                    "`kumactl generate dataplane-token --name <service> > /etc/kuma/tokens/<service>`, then "
+                    "`systemctl enable --now kuma-dp@<service>`."
+                ],
+            )
+        )
+    kong_dir = out / "vm" / "kong"
+    for i, host in enumerate(vm.kong_hosts):
+        commands = [
+            f"ssh {host} 'mkdir -p /etc/kong'",
+            f"scp {q(str(kong_dir / 'kong.conf'))} {host}:/etc/kong/kong.conf",
+            f"scp {q(str(kong_dir / 'kong.service'))} {host}:/etc/systemd/system/kong.service",
+        ]
+        if k.database == "postgres":
+            commands.append(f"scp -p {q(str(kong_dir / 'kong.env'))} {host}:/etc/kong/kong.env   # 0600")
+            if i == 0:
+                commands.append(
+                    f"scp {q(str(kong_dir / 'docker-compose.yaml'))} {host}:/etc/kong/ && "
+                    f"ssh {host} 'cd /etc/kong && docker compose up -d postgres kong-migrations'"
+                )
+        else:
+            commands.append(f"scp -p {q(str(kong_dir / 'kong.yaml'))} {host}:/etc/kong/kong.yaml   # 0600")
+        commands.append(f"ssh {host} 'systemctl daemon-reload && systemctl enable --now kong'")
+        commands.append(f"curl -fsS http://{host}:{k.status_port}/status/ready")
+        title = f"Kong on {host} (Kong {k.version} installed from Kong's deb/rpm package)"
+        if k.database == "postgres" and i == 0:
+            title += "; this host also runs Postgres and the migrations"
+        steps.append(Step(title, commands))
+    if catalog.gateway.mode == "db":
+        steps.append(
+            Step(
+                "Load the Kong configuration through the Admin API",
+                [
+                    f"gatewayctl apply {q(str(catalog_path))}{env_flag} "
+                    f"--kong-admin-url http://{vm.kong_hosts[0]}:{k.admin_port} --yes"
+                ],
+            )
+        )
+    steps.append(
+        Step(
+            "Check that Prometheus scrapes every Kong",
+            [f"curl -fsS 'http://{obs}:{PROMETHEUS_PORT}/api/v1/query?query=up%7Bjob%3D%22kong%22%7D'"],
+        )
+    )
+    return steps
+
+
+def format_plan(steps: list[Step]) -> str:
+    lines: list[str] = []
+    for n, step in enumerate(steps, 1):
+        lines.append(f"{n}. {step.title}")
+        for command in step.commands:
+            for line in command.splitlines():
+                lines.append(f"   $ {line}")
+        for note in step.notes:
+            lines.append(f"   # {note}")
+        lines.append("")
+    return "\n".join(lines)
