@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-ASSET_FOLDERS = ("observability", "manifests", "kong", "kuma", "helm")
+ASSET_FOLDERS = ("observability", "manifests", "kong", "kuma")
 
 
 @cache
