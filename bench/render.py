@@ -18,15 +18,30 @@ ACL groups, `defaults` merged into every service and a few gateway-wide plugins.
 Targets (2-core machine): 10,000 services in <= 3 s, <= 600 MB peak RSS and <= 3x the baseline.
 Every size is held to the same three limits.
 
+With `--mesh` the catalog also has a `mesh:` section (mTLS strict, default_action deny, tracing, metrics,
+access log) and every service a `mesh:` block (allow_from 1-2 other services, retries, timeouts,
+circuit_breaker, health_check, load_balancer, rate_limit), i.e. 7 Kuma objects per service, each written
+in the Kubernetes and the Universal form (14 files per service). The measured run is load_catalog +
+render(..., ["kong", "kuma"], secrets) + write_files(out, files, ["kong", "kuma"]), taken twice over:
+
+  first write  into an empty folder (a fresh one per run): every file is created
+  re-render    into the folder the last first write left: write_files leaves files whose bytes and mode
+               are unchanged alone, so this is what a repeated render costs
+
+Targets: <= 5 s and <= 800 MB peak RSS for every size, for the first write and the re-render alike; there
+is no baseline (and no ratio). Results go to bench/results/render-mesh.json and render-mesh.md.
+
     .venv/bin/python bench/render.py                  # 100, 1,000, 10,000; results in bench/results/
     .venv/bin/python bench/render.py --sizes 100,1000
     .venv/bin/python bench/render.py --quick          # one run per size; 100 and 1,000 unless --sizes
     .venv/bin/python bench/render.py --profile 10000  # cProfile of one measured run, top functions
+    .venv/bin/python bench/render.py --mesh           # Kong + Kuma; also with --sizes, --quick, --profile
 """
 
 from __future__ import annotations
 
 import argparse
+import bisect
 import gc
 import json
 import os
@@ -36,6 +51,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from array import array
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -61,6 +77,13 @@ CHILD_TIMEOUT = 900  # seconds; a size that takes longer than this is a failure 
 # would take it past this budget, so that a slow machine (or a slow version) still finishes in a few
 # minutes: on the reference 2-core machine the 10,000-service size gets a single measured run.
 PHASE_BUDGET_SECONDS = 30.0
+
+# --mesh: Kong + Kuma
+MESH_TARGETS = ("kong", "kuma")
+MESH_TARGET_SECONDS = 5.0
+MESH_TARGET_RSS_MB = 800.0
+MESH_OBJECTS_PER_SERVICE = 7  # permission, retry, timeout, circuit breaker, health check, load balancing, rate limit
+LOAD_BALANCERS = ("round-robin", "least-request", "ring-hash", "random", "maglev")
 
 
 def repeats_for(size: int, quick: bool) -> int:
@@ -121,9 +144,10 @@ def bench_environ() -> dict[str, str]:
     return {key_env(i): f"bench-key-{i:04d}-5f0c3e9a1b7d4e26" for i in range(CONSUMERS)}
 
 
-def catalog_yaml(services: int) -> str:
+def catalog_yaml(services: int, mesh: bool = False) -> str:
     """The catalog as YAML text, written the way a person would (block style, short flow mappings).
-    Built as text, not dumped from a dict, so that generating 10,000 services costs next to nothing."""
+    Built as text, not dumped from a dict, so that generating 10,000 services costs next to nothing.
+    With `mesh`, a `mesh:` section and a `mesh:` block on every service (see `mesh_block`)."""
     out: list[str] = [
         "# Synthetic catalog written by bench/render.py",
         "format: 1",
@@ -140,8 +164,22 @@ def catalog_yaml(services: int) -> str:
         "  request_id: {header: X-Request-ID}",
         "  metrics: {status_codes: true, latency: true, bandwidth: true, upstream_health: true}",
         "  security_headers: true",
-        "consumers:",
     ]
+    if mesh:
+        out += [
+            "mesh:",
+            "  enabled: true",
+            "  name: bench",
+            "  mtls: {mode: strict, rotation: 24h}",
+            "  default_action: deny",
+            "  gateway_selector: {app: kong}",
+            "  tracing:",
+            "    zipkin: {endpoint: http://zipkin.observability.svc.cluster.local:9411/api/v2/spans, sampling: 10}",
+            "  metrics:",
+            "    prometheus: {port: 5670, path: /metrics}",
+            "  access_log: {file: /dev/stdout}",
+        ]
+    out.append("consumers:")
     for i in range(CONSUMERS):
         groups = f"group-{i % GROUPS:02d}" + (f", group-{(i + 7) % GROUPS:02d}" if i % 3 == 0 else "")
         out += [
@@ -201,7 +239,26 @@ def catalog_yaml(services: int) -> str:
                 "      request-transformer:",
                 f'        add: {{headers: ["X-Service:{name}", "X-Team:{team}"]}}',
             ]
+        if mesh:
+            out += mesh_block(i, services)
     return "\n".join(out) + "\n"
+
+
+def mesh_block(i: int, services: int) -> list[str]:
+    """Service i's `mesh:` settings. Its Kubernetes identity (name, namespace team-yy, port 8080) comes
+    from its url; Kong may call it (it has routes) and so may 1 or 2 other services."""
+    callers = [c for c in dict.fromkeys(((i + 1) % services, (i + 13) % services if i % 2 == 0 else i)) if c != i]
+    allow_from = ", ".join(f"svc-{c:05d}" for c in callers)
+    return [
+        "    mesh:",
+        f"      allow_from: [{allow_from}]",
+        f"      retries: {{attempts: {2 + i % 3}, on: [5xx, connect-failure, reset], backoff: 25ms..250ms}}",
+        f"      timeouts: {{connect: 2s, request: {10 + i % 20}s, idle: 1h}}",
+        "      circuit_breaker: {consecutive_5xx: 5, interval: 10s, base_ejection: 30s, max_ejection_percent: 20}",
+        "      health_check: {path: /healthz, interval: 10s, timeout: 2s, healthy_after: 1, unhealthy_after: 3}",
+        f"      load_balancer: {LOAD_BALANCERS[i % len(LOAD_BALANCERS)]}",
+        f"      rate_limit: {{requests: {100 + i % 10 * 50}, interval: 1s}}",
+    ]
 
 
 # --------------------------------------------------------------------------- the child process
@@ -327,6 +384,116 @@ def child(size: int, workdir: Path, repeats: int, profile: bool) -> dict[str, An
     }
 
 
+def mesh_child(size: int, workdir: Path, repeats: int, profile: bool) -> dict[str, Any]:
+    """--mesh: Kong + Kuma, first written into empty folders, then re-rendered into the last of them."""
+    sys.path.insert(0, str(ROOT))
+    from gatewayctl.catalog.load import load_catalog
+    from gatewayctl.render import render
+    from gatewayctl.render.output import write_files
+
+    catalog_path = workdir / "catalog.yaml"
+    environ = bench_environ()
+    targets = list(MESH_TARGETS)
+    rss_after_import = peak_rss_mb()
+    gc_clock = GcClock()
+
+    def measured_run(out_dir: Path) -> dict[str, Any]:
+        gc_clock.reset()
+        gc_clock.running = True
+        t0 = time.perf_counter()
+        loaded = load_catalog(catalog_path)
+        t1 = time.perf_counter()
+        files = render(loaded, targets, loaded.secrets(environ))
+        t2 = time.perf_counter()
+        write_files(out_dir, files, owned_dirs=targets)
+        t3 = time.perf_counter()
+        gc_clock.running = False
+        return {
+            "seconds": t3 - t0,
+            "load": t1 - t0,
+            "render": t2 - t1,
+            "write": t3 - t2,
+            "gc": sum(gc_clock.seconds),
+            "gc_full_collections": gc_clock.collections[2],
+            "files": len(files),
+            "kuma_files": sum(1 for f in files if f.path.startswith("kuma/")),
+            "output_bytes": sum(len(f.content) for f in files),
+            "routes": sum(len(s.routes) for s in loaded.catalog.services),
+            "consumers": len(loaded.catalog.consumers),
+        }
+
+    def inodes(out_dir: Path) -> list[int]:
+        """The inode of every file under out_dir, outside the clock. write_files never edits a file in place:
+        it stages a new file and renames it over the old one, so a rewritten file has an inode that was not
+        there before."""
+        return [os.stat(os.path.join(folder, name)).st_ino for folder, _, names in os.walk(out_dir) for name in names]
+
+    first_dirs: list[Path] = []
+
+    def first_write() -> dict[str, Any]:
+        out_dir = workdir / f"out-first-{len(first_dirs) + 1}"  # a fresh, empty folder every run
+        first_dirs.append(out_dir)
+        return measured_run(out_dir)
+
+    def rerender() -> dict[str, Any]:
+        before = array("Q", sorted(inodes(first_dirs[-1])))  # ~1 MB at 140,000 files: next to nothing in RSS
+        gc.collect()
+        result = measured_run(first_dirs[-1])
+        result["rewritten"] = sum(1 for ino in inodes(first_dirs[-1]) if not _contains(before, ino))
+        return result
+
+    if profile:
+        warm = first_write()  # not profiled: the profile is of a re-render (the first write is file creation)
+        print(
+            f"first write into an empty folder (not profiled): {warm['seconds']:.2f} s (load {warm['load']:.2f}, "
+            f"render {warm['render']:.2f}, write {warm['write']:.2f}), {warm['files']:,} files; "
+            "profiled below: re-renders into that folder",
+            file=sys.stderr,
+        )
+        return profile_run(lambda: measured_run(first_dirs[-1]))
+
+    firsts = repeat(first_write, repeats, lambda r: float(r["seconds"]))
+    reruns = repeat(rerender, repeats, lambda r: float(r["seconds"]))
+    rss = peak_rss_mb()
+    first = min(firsts, key=lambda r: float(r["seconds"]))
+    rerun = min(reruns, key=lambda r: float(r["seconds"]))
+    result: dict[str, Any] = {
+        "services": size,
+        "routes": first["routes"],
+        "consumers": first["consumers"],
+        "kuma_objects_per_service": MESH_OBJECTS_PER_SERVICE,
+        "catalog_bytes": catalog_path.stat().st_size,
+        "files": first["files"],
+        "kuma_files": first["kuma_files"],
+        "output_bytes": first["output_bytes"],
+        "kong_yaml_bytes": (first_dirs[-1] / "kong" / "kong.yaml").stat().st_size,
+    }
+    for phase, best, runs in (("first", first, firsts), ("rerender", rerun, reruns)):
+        result |= {
+            f"{phase}_runs": len(runs),
+            f"{phase}_seconds": round(best["seconds"], 4),
+            f"{phase}_load_seconds": round(best["load"], 4),
+            f"{phase}_render_seconds": round(best["render"], 4),
+            f"{phase}_write_seconds": round(best["write"], 4),
+            f"{phase}_gc_seconds": round(best["gc"], 4),
+            f"{phase}_gc_full_collections": best["gc_full_collections"],
+            f"{phase}_all_runs_seconds": [round(r["seconds"], 4) for r in runs],
+        }
+    result["rerender_rewritten_files"] = max(r["rewritten"] for r in reruns)
+    result |= {
+        "baseline_seconds": None,
+        "ratio": None,
+        "peak_rss_mb": round(rss, 1),
+        "rss_after_import_mb": round(rss_after_import, 1),
+    }
+    return result
+
+
+def _contains(sorted_values: array[int], value: int) -> bool:
+    i = bisect.bisect_left(sorted_values, value)
+    return i < len(sorted_values) and sorted_values[i] == value
+
+
 def profile_run(measured_run: Callable[[], Any]) -> dict[str, Any]:
     """One measured run under a profiler, printed to stderr: pyinstrument's call tree when it is
     installed (`.venv/bin/pip install pyinstrument`; low overhead), and cProfile's top functions by
@@ -362,12 +529,12 @@ def profile_run(measured_run: Callable[[], Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- the parent process
 
 
-def run_size(size: int, repeats: int, profile: bool) -> dict[str, Any]:
+def run_size(size: int, repeats: int, profile: bool, mesh: bool = False) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix=f"gatewayctl-bench-{size}-") as tmp:
         workdir = Path(tmp)
-        (workdir / "catalog.yaml").write_text(catalog_yaml(size), encoding="utf-8")
+        (workdir / "catalog.yaml").write_text(catalog_yaml(size, mesh), encoding="utf-8")
         cmd = [sys.executable, str(Path(__file__).resolve()), "--child", str(size), "--workdir", tmp]
-        cmd += ["--repeats", str(repeats)] + (["--profile-child"] if profile else [])
+        cmd += ["--repeats", str(repeats)] + (["--profile-child"] if profile else []) + (["--mesh"] if mesh else [])
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=CHILD_TIMEOUT, cwd=ROOT, check=False)
         if profile:
             sys.stdout.write(proc.stderr)
@@ -436,10 +603,26 @@ def markdown(results: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def metadata(results: list[dict[str, Any]], quick: bool) -> dict[str, Any]:
+def metadata(results: list[dict[str, Any]], quick: bool, mesh: bool = False) -> dict[str, Any]:
     import pydantic
     import yaml
 
+    if mesh:
+        return {
+            "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "python": platform.python_version(),
+            "implementation": platform.python_implementation(),
+            "machine": f"{platform.system()} {platform.machine()}",
+            "cpus": os.cpu_count(),
+            "pyyaml": yaml.__version__,
+            "libyaml": bool(yaml.__with_libyaml__),
+            "pydantic": pydantic.VERSION,
+            "quick": quick,
+            "mesh": True,
+            "render_targets": list(MESH_TARGETS),
+            "runs": {r["services"]: {"first": r["first_runs"], "rerender": r["rerender_runs"]} for r in results},
+            "targets": {"seconds": MESH_TARGET_SECONDS, "peak_rss_mb": MESH_TARGET_RSS_MB, "ratio": None},
+        }
     return {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "python": platform.python_version(),
@@ -453,6 +636,116 @@ def metadata(results: list[dict[str, Any]], quick: bool) -> dict[str, Any]:
         "runs": {r["services"]: r["runs"] for r in results},
         "targets": {"seconds": TARGET_SECONDS, "peak_rss_mb": TARGET_RSS_MB, "ratio": TARGET_RATIO},
     }
+
+
+# --------------------------------------------------------------------------- --mesh: judging and tables
+
+
+def mesh_judge(result: dict[str, Any]) -> dict[str, Any]:
+    """Both the first write and the re-render are held to the time target; there is no ratio target."""
+    misses = []
+    if result["first_seconds"] > MESH_TARGET_SECONDS:
+        misses.append("time, first write")
+    if result["rerender_seconds"] > MESH_TARGET_SECONDS:
+        misses.append("time, re-render")
+    if result["peak_rss_mb"] > MESH_TARGET_RSS_MB:
+        misses.append("rss")
+    result["target_met"] = not misses
+    result["target_missed"] = misses
+    return result
+
+
+MESH_HEADER = (
+    "services",
+    "files written",
+    "catalog bytes",
+    "output bytes",
+    "first write s (load / render / write)",
+    "re-render s (load / render / write)",
+    "files rewritten on re-render",
+    "baseline s",
+    "ratio",
+    "peak RSS MB",
+    "target met",
+)
+
+
+def mesh_cells(r: dict[str, Any]) -> list[str]:
+    def split(phase: str) -> str:
+        parts = " / ".join(f"{r[f'{phase}_{step}_seconds']:.2f}" for step in ("load", "render", "write"))
+        return f"{r[f'{phase}_seconds']:.2f} ({parts})"
+
+    met = "yes" if r["target_met"] else "no (" + "; ".join(r["target_missed"]) + ")"
+    return [
+        f"{r['services']:,}",
+        f"{r['files']:,}",
+        f"{r['catalog_bytes']:,}",
+        f"{r['output_bytes']:,}",
+        split("first"),
+        split("rerender"),
+        f"{r['rerender_rewritten_files']:,}",
+        "n/a",
+        "n/a",
+        f"{r['peak_rss_mb']:.0f}",
+        met,
+    ]
+
+
+def mesh_text_table(results: list[dict[str, Any]]) -> str:
+    rows = [list(MESH_HEADER)] + [mesh_cells(r) for r in results]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(MESH_HEADER))]
+    lines = ["  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def mesh_markdown(results: list[dict[str, Any]], meta: dict[str, Any]) -> str:
+    def runs(phase: str) -> str:
+        return ", ".join(f"{r['services']:,}: {r[f'{phase}_runs']}" for r in results)
+
+    libyaml = "with libyaml" if meta["libyaml"] else "without libyaml"
+    lines = [
+        f"Render benchmark, Kong + Kuma (`--mesh`), {meta['date']}: Python {meta['python']}, {meta['cpus']} CPU "
+        f"cores ({meta['machine']}), PyYAML {meta['pyyaml']} ({libyaml}), pydantic {meta['pydantic']}.",
+        f"Each service has {ROUTES_PER_SERVICE} routes, {PLUGINS_PER_SERVICE} plugins and a `mesh:` block "
+        f"({MESH_OBJECTS_PER_SERVICE} Kuma objects, each in Kubernetes and Universal form); {CONSUMERS} key-auth "
+        "consumers. Measured: load_catalog + render kong,kuma + write_files. **First write** is into an empty "
+        "folder (every file created); **re-render** is into the folder the first write left (unchanged files "
+        f"are read and compared, not rewritten). Best of several runs (first write: {runs('first')}; re-render: "
+        f"{runs('rerender')}); targets: <= {MESH_TARGET_SECONDS:g} s for both, <= {MESH_TARGET_RSS_MB:g} MB "
+        "peak RSS; no baseline.",
+        "",
+        "| " + " | ".join(MESH_HEADER) + " |",
+        "|" + "|".join("---:" for _ in MESH_HEADER) + "|",
+    ]
+    lines += ["| " + " | ".join(mesh_cells(r)) + " |" for r in results]
+    return "\n".join(lines) + "\n"
+
+
+def mesh_main(sizes: list[int], quick: bool) -> int:
+    started = time.perf_counter()
+    results = []
+    for size in sizes:
+        print(f"{size:,} services (Kong + Kuma) ...", file=sys.stderr, flush=True)
+        results.append(mesh_judge(run_size(size, repeats_for(size, quick), profile=False, mesh=True)))
+    meta = metadata(results, quick, mesh=True)
+    meta["wall_seconds"] = round(time.perf_counter() - started, 1)
+
+    print(mesh_text_table(results))
+    for r in results:
+        print(
+            f"{r['services']:>7,} services, {r['files']:,} files: first write (best of {r['first_runs']}) "
+            f"{r['first_seconds']:.2f} s, garbage collector {r['first_gc_seconds']:.2f} s; re-render (best of "
+            f"{r['rerender_runs']}) {r['rerender_seconds']:.2f} s, garbage collector {r['rerender_gc_seconds']:.2f} s, "
+            f"{r['rerender_rewritten_files']:,} files rewritten"
+        )
+    print(f"all targets met: {'yes' if all(r['target_met'] for r in results) else 'no'} ({meta['wall_seconds']} s)")
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "render-mesh.json").write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n")
+    (RESULTS / "render-mesh.md").write_text(mesh_markdown(results, meta))
+    print(f"wrote {RESULTS / 'render-mesh.json'} and {RESULTS / 'render-mesh.md'}")
+    return 0
 
 
 def parse_sizes(text: str) -> list[int]:
@@ -470,6 +763,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=parse_sizes, help="comma-separated service counts (default 100,1000,10000)")
     parser.add_argument("--quick", action="store_true", help="one run per size; 100 and 1,000 unless --sizes")
     parser.add_argument("--profile", type=int, metavar="SIZE", help="print a cProfile of one run at SIZE, no results")
+    parser.add_argument(
+        "--mesh",
+        action="store_true",
+        help="mesh settings on every service; render and write kong + kuma (results in render-mesh.*)",
+    )
     parser.add_argument("--child", type=int, metavar="SIZE", help=argparse.SUPPRESS)
     parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--repeats", type=int, default=1, help=argparse.SUPPRESS)
@@ -477,15 +775,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.child is not None:
-        result = child(args.child, args.workdir, args.repeats, args.profile_child)
+        run_child = mesh_child if args.mesh else child
+        result = run_child(args.child, args.workdir, args.repeats, args.profile_child)
         print(json.dumps(result))
         return 0
 
     if args.profile is not None:
-        run_size(args.profile, 1, profile=True)
+        run_size(args.profile, 1, profile=True, mesh=args.mesh)
         return 0
 
     sizes = args.sizes or list(QUICK_SIZES if args.quick else DEFAULT_SIZES)
+    if args.mesh:
+        return mesh_main(sizes, args.quick)
     started = time.perf_counter()
     results = []
     for size in sizes:
