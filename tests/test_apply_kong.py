@@ -214,3 +214,70 @@ def test_unreachable_kong_exits_3_without_traceback(capsys: pytest.CaptureFixtur
     code = main(["diff", catalog, "--kong-admin-url", "http://127.0.0.1:9", "--timeout", "1"])
     err = capsys.readouterr().err
     assert code == 3 and "GET /: no response" in err and "cannot connect" in err and "Traceback" not in err
+
+
+def test_pagination_follows_next_over_more_than_a_thousand_entities(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    tags = ["gatewayctl", "gatewayctl-catalog:shop"]
+    for i in range(1500):
+        kong.state.seed("consumers", {"username": f"old-{i:04d}", "tags": tags})
+    upstream = kong.state.seed("upstreams", {"name": "old.upstream", "tags": tags})
+    for i in range(1001):
+        kong.state.seed(
+            "targets", {"target": f"10.1.{i // 250}.{i % 250}:80", "upstream": {"id": upstream["id"]}, "tags": tags}
+        )
+    kong.state.seed("consumers", {"username": "not-ours", "tags": ["gatewayctl"]})  # owner tag, other catalog: no
+    catalog = str(write_catalog(workdir))
+    code, out, err = cli(capsys, kong, "diff", catalog, "--json")
+    assert code == 0, err
+    summary = json.loads(out)["kong"]["summary"]
+    assert summary == {"create": 19, "update": 0, "delete": 1500 + 1 + 1001}
+    pages = [r for r in kong.state.requests if r.path == "/consumers"]
+    assert len(pages) == 2 and all("size=1000" in r.query for r in pages)
+    assert all("tags=gatewayctl%2Cgatewayctl-catalog%3Ashop" in r.query for r in pages)
+    target_pages = [r for r in kong.state.requests if r.path.startswith("/upstreams/")]
+    assert len(target_pages) == 2 and all("size=1000" in r.query and "tags=" in r.query for r in target_pages)
+
+
+def test_concurrent_applies_do_not_interleave(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    state = KongState(latency=0.005)
+    results: list[int] = []
+    with running(state) as kong:
+        catalog = str(write_catalog(workdir))
+
+        def one() -> None:
+            results.append(main(["apply", catalog, "--yes", "--kong-admin-url", kong.url, "--parallelism", "4"]))
+
+        threads = [threading.Thread(target=one) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert results == [0, 0]
+        writers = [r for r in state.writes() if not r.path.startswith("/consumers") or r.method == "PUT"]
+        runs = [r.user_agent for r in writers]
+        # every entity write came from one run (the other planned again under the lock and found nothing)
+        assert len(set(runs)) == 1 and len(runs) == 19
+        lock_posts = [r for r in state.requests if r.method == "POST" and r.path == "/consumers"]
+        assert [r.status for r in lock_posts].count(201) >= 1 and 409 in [r.status for r in lock_posts]
+        assert not [c for c in state.entities("consumers") if c["username"].startswith("gatewayctl-lock")]
+
+
+def test_rollback_restores_the_state_before_the_last_apply(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    catalog = write_catalog(workdir)
+    assert cli(capsys, kong, "apply", str(catalog), "--yes")[0] == 0
+    before = {s["name"]: s for s in kong.state.entities("routes")}
+    catalog.write_text(CATALOG.replace("paths: [/orders]", "paths: [/orders, /v2/orders]"))
+    assert cli(capsys, kong, "apply", str(catalog), "--yes")[0] == 0
+    assert kong.state.find("routes", "orders-api")["paths"] == ["/orders", "/v2/orders"]
+    code, out, err = cli(capsys, kong, "rollback", "--yes")
+    assert code == 0, err
+    assert "~ route orders-api" in out
+    assert kong.state.find("routes", "orders-api")["paths"] == before["orders-api"]["paths"]
+    catalog.write_text(CATALOG)
+    assert cli(capsys, kong, "diff", str(catalog), "--exit-code")[0] == 0

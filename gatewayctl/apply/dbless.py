@@ -48,7 +48,13 @@ def unowned_entities(client: KongAdmin, catalog_name: str) -> dict[str, list[dic
     for key, items in (data or {}).items():
         if key.startswith("_") or not isinstance(items, list):
             continue
-        keep = [i for i in items if isinstance(i, dict) and tag not in (i.get("tags") or [])]
+        # timestamps are left out: Kong stamps entities loaded without them, so the text (and its hash) stays
+        # the same from one apply to the next
+        keep = [
+            {k: v for k, v in i.items() if k not in ("created_at", "updated_at")}
+            for i in items
+            if isinstance(i, dict) and tag not in (i.get("tags") or [])
+        ]
         if keep:
             out[key] = keep
     return out

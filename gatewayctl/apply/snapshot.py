@@ -1,5 +1,6 @@
 """Snapshots: before every apply that writes, the owned live state goes to
-`.gatewayctl/snapshots/<UTC timestamp>.json` (folder 0700, file 0600: it holds live credentials)."""
+`.gatewayctl/snapshots/<UTC timestamp>.json` (`20261201T101500.123456Z.json`); the folder is 0700 and
+the file 0600: it holds live credentials."""
 
 from __future__ import annotations
 
@@ -32,12 +33,8 @@ def write_snapshot(
         "taken_at": now.isoformat(timespec="seconds"),
         "entities": live.entities,
     }
-    stem = now.strftime("%Y%m%dT%H%M%SZ")
-    path = folder / f"{stem}.json"
-    n = 1
-    while path.exists():
-        n += 1
-        path = folder / f"{stem}-{n}.json"
+    # fixed width, so that name order is time order (latest_snapshot relies on it)
+    path = folder / f"{now.strftime('%Y%m%dT%H%M%S.%fZ')}.json"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
         json.dump(document, handle, indent=1, sort_keys=True)

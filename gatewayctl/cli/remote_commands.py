@@ -74,7 +74,7 @@ def register(app: typer.Typer) -> None:
     app.command(epilog=_examples("gatewayctl status catalog.yaml", "gatewayctl status catalog.yaml --json"))(status)
     app.command(
         epilog=_examples(
-            "gatewayctl rollback --yes", "gatewayctl rollback .gatewayctl/snapshots/20261201T101500Z.json --yes"
+            "gatewayctl rollback --yes", "gatewayctl rollback .gatewayctl/snapshots/20261201T101500.123456Z.json --yes"
         )
     )(rollback)
 

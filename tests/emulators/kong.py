@@ -267,7 +267,7 @@ class KongState:
             password = entity.get("password")
             stored = existing.get("password") if existing and partial else None
             if password != stored:
-                entity["password"] = hashlib.sha1((str(password) + entity["consumer"]["id"]).encode()).hexdigest()
+                entity["password"] = _basic_auth_hash(str(password), entity["consumer"]["id"])
         now = int(time.time())
         entity["created_at"] = existing["created_at"] if existing else now
         if "updated_at" in dict(self.schema(dao)):
@@ -452,8 +452,9 @@ class KongState:
                     )
                     errors.setdefault(dao, []).append(errs)
                     continue
-                now = int(time.time())
-                entity["created_at"] = now
+                if dao == "basicauth_credentials":  # transformations run on import too (declarative/import.lua)
+                    entity["password"] = _basic_auth_hash(str(entity["password"]), entity["consumer"]["id"])
+                entity["created_at"] = int(time.time())
                 new[dao][entity["id"]] = entity
         finally:
             self.store = saved
@@ -482,6 +483,11 @@ class KongState:
                     for e in sorted(items.values(), key=lambda e: e["id"])
                 ]
         return str(yaml.safe_dump(doc, sort_keys=True))
+
+
+def _basic_auth_hash(password: str, consumer_id: str) -> str:
+    """kong/plugins/basic-auth/crypto.lua: sha1(password .. consumer_id), hex."""
+    return hashlib.sha1((password + consumer_id).encode()).hexdigest()
 
 
 def _fk_id(value: Any) -> Any:
@@ -630,11 +636,17 @@ class Handler(BaseHTTPRequestHandler):
         if state.latency:
             time.sleep(state.latency)
         fault = state.pick_fault(method, path)
-        status = 0
+
+        def record(status: int) -> None:  # before answering, so a client that has its answer sees it logged
+            with state.lock:
+                agent = self.headers.get("User-Agent", "")
+                state.requests.append(Request(method, path, parts.query, status, agent, started, time.monotonic()))
+
         try:
             if fault and fault.delay:
                 time.sleep(fault.delay)
             if fault and fault.drop:
+                record(0)
                 self.close_connection = True
                 return
             if fault and fault.status:
@@ -646,20 +658,14 @@ class Handler(BaseHTTPRequestHandler):
                 raise ApiError(400, {"message": "Cannot parse JSON body"}) from None
             with state.lock:
                 status, payload, headers = route(state, method, path, query, body)
+            record(0 if fault and fault.drop_after else status)
             if fault and fault.drop_after:
                 self.close_connection = True
                 return
             self._send(status, payload, headers)
         except ApiError as exc:
-            status = exc.status
+            record(exc.status)
             self._send(exc.status, exc.body, exc.headers)
-        finally:
-            with state.lock:
-                state.requests.append(
-                    Request(
-                        method, path, parts.query, status, self.headers.get("User-Agent", ""), started, time.monotonic()
-                    )
-                )
 
     def _send(self, status: int, payload: Any, headers: dict[str, str]) -> None:
         data = b"" if status in (204, 304) or payload is None else json.dumps(payload).encode()

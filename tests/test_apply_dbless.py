@@ -1,0 +1,123 @@
+"""DB-less Kong: one `POST /config` per apply, none when the running hash already matches, 304 on a
+re-post, others' entities carried over, `flattened_errors` mapped to catalog entries, 429/413 handled."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from emulators.harness import CATALOG, SECRETS, write_catalog
+from emulators.kong import KongEmulator, KongState, running
+
+from gatewayctl.apply import dbless
+from gatewayctl.cli import main, remote_commands
+from gatewayctl.clients.kong_admin import Endpoint, KongAdmin
+from gatewayctl.clients.retry import RetryPolicy
+
+DBLESS = CATALOG.replace("gateway:\n", "gateway:\n  mode: dbless\n")
+
+
+@pytest.fixture
+def kong() -> Iterator[KongEmulator]:
+    with running(KongState(dbless=True)) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for key, value in SECRETS.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(remote_commands, "RetryPolicy", lambda: RetryPolicy(base=0.001, cap=0.01))
+    return tmp_path
+
+
+def cli(capsys: pytest.CaptureFixture[str], kong: KongEmulator, *argv: str) -> tuple[int, str, str]:
+    code = main([*argv, "--kong-admin-url", kong.url])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def config_posts(kong: KongEmulator) -> list[int]:
+    return [r.status for r in kong.state.requests if r.method == "POST" and r.path == "/config"]
+
+
+def test_one_post_then_nothing_and_others_entities_survive(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    kong.state.seed("services", {"name": "legacy", "host": "legacy.internal", "tags": ["team-x"]})
+    catalog = str(write_catalog(workdir, DBLESS))
+    code, out, err = cli(capsys, kong, "apply", catalog, "--yes")
+    assert code == 0, err
+    assert config_posts(kong) == [201]
+    assert "configuration loaded" in out
+    assert {s["name"] for s in kong.state.entities("services")} == {"orders", "catalogue", "legacy"}
+    assert all(r.method in ("GET", "POST") for r in kong.state.requests)  # never an entity write
+
+    time.sleep(1.1)  # Kong stamps what it loads: a second later, the carried-over entity must not look changed
+    code, out, err = cli(capsys, kong, "diff", catalog, "--exit-code", "--json")
+    assert code == 0, err
+    hashes = json.loads(out)["kong"]["configuration_hash"]
+    assert hashes["running"] == hashes["catalog"]
+    code, out, err = cli(capsys, kong, "apply", catalog, "--yes")
+    assert code == 0 and "nothing to do" in out, err
+    assert config_posts(kong) == [201]  # the hash in /status matched: no POST at all
+
+
+def test_an_unchanged_config_posted_again_gets_304(kong: KongEmulator, workdir: Path) -> None:
+    text = dbless.payload({"_format_version": "3.0", "_info": {"select_tags": ["x"]}, "services": []})
+    assert "_info" not in text
+    with KongAdmin(Endpoint(kong.url)) as client:
+        assert dbless.post_config(client, text) is True
+        assert dbless.running_hash(client) == dbless.config_hash(text)
+        assert dbless.post_config(client, text) is False
+    assert config_posts(kong) == [201, 304]
+
+
+def test_info_is_refused_by_kong_which_is_why_it_is_stripped(kong: KongEmulator) -> None:
+    with KongAdmin(Endpoint(kong.url)) as client:
+        response = client.request(
+            "POST", "/config", json={"config": json.dumps({"_format_version": "3.0", "_info": {}})}, ok=(400,)
+        )
+    assert response.json()["fields"] == {"_info": "unknown field"}
+
+
+def test_flattened_errors_point_at_the_catalog_entry(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    bad = DBLESS.replace(
+        "    rate_limit: {minute: 60}\n", "    rate_limit: {minute: 60}\n    plugins: {cors: {origins: 5}}\n"
+    )
+    catalog = str(write_catalog(workdir, bad))
+    code, out, err = cli(capsys, kong, "apply", catalog, "--yes")
+    assert code == 3
+    assert f"{catalog}:17:5: services[0]: Kong refused plugin" in err and "config: " in err
+    assert "Kong keeps running the previous one" in err
+    for value in SECRETS.values():
+        assert value not in out + err
+
+
+def test_busy_kong_is_waited_for_and_a_full_lmdb_is_explained(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    catalog = str(write_catalog(workdir, DBLESS))
+    kong.state.fail(1, method="POST", path="/config", status=429, retry_after="0")
+    assert cli(capsys, kong, "apply", catalog, "--yes")[0] == 0
+    assert config_posts(kong) == [429, 201]
+    Path(catalog).write_text(DBLESS.replace("minute: 60", "minute: 61"))
+    message = 'Configuration does not fit in LMDB database, consider raising the "lmdb_map_size" config for Kong'
+    kong.state.fail(1, method="POST", path="/config", status=413, body={"message": message})
+    code, _, err = cli(capsys, kong, "apply", catalog, "--yes")
+    assert code == 3 and "HTTP 413" in err and "lmdb_map_size" in err
+
+
+def test_a_db_mode_catalog_is_refused_by_a_dbless_kong(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    catalog = str(write_catalog(workdir))
+    code, _, err = cli(capsys, kong, "apply", catalog, "--yes")
+    assert code == 1 and "set gateway.mode: dbless" in err
+    assert not kong.state.writes()

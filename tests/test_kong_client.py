@@ -1,0 +1,122 @@
+"""The Admin API client: token header, retry decisions, Retry-After, back-off bounds, the rps cap, paging."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from gatewayctl.clients.kong_admin import Endpoint, KongAdmin, KongError, TlsOptions
+from gatewayctl.clients.retry import RateLimiter, RetryPolicy, retry_after_seconds
+
+
+def client_for(handler: httpx.MockTransport, token: str | None = None, **kwargs: object) -> KongAdmin:
+    return KongAdmin(Endpoint("http://kong.test:8001", token), transport=handler, sleep=lambda _: None, **kwargs)  # type: ignore[arg-type]
+
+
+def test_token_comes_from_the_environment_and_goes_in_kong_admin_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GATEWAYCTL_KONG_ADMIN_TOKEN", "tok-123")
+    monkeypatch.setenv("GATEWAYCTL_KONG_ADMIN_URL", "https://admin:pw@kong.test:8444/")
+    endpoint = Endpoint.from_environment(None, TlsOptions())
+    assert endpoint.token == "tok-123" and endpoint.url == "https://admin:pw@kong.test:8444"
+    assert endpoint.display() == "https://kong.test:8444"  # no credentials in anything printed
+    seen: list[str | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("Kong-Admin-Token"))
+        return httpx.Response(200, json={"version": "3.9.1"})
+
+    with client_for(httpx.MockTransport(handler), token="tok-123") as client:
+        client.get("/")
+    assert seen == ["tok-123"]
+
+
+def test_tls_options() -> None:
+    assert TlsOptions().verify() is True
+    assert TlsOptions(insecure=True).verify() is False
+    assert TlsOptions(client_cert="c.pem", client_key="k.pem").cert() == ("c.pem", "k.pem")  # type: ignore[arg-type]
+
+
+def test_retries_5xx_and_429_but_never_4xx() -> None:
+    answers = iter([503, 500, 429, 200])
+    calls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.method)
+        status = next(answers)
+        return httpx.Response(status, json={"message": "x"} if status != 200 else {"ok": True})
+
+    with client_for(httpx.MockTransport(handler)) as client:
+        assert client.get("/x") == {"ok": True}
+        assert client.log.retries == 3
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        calls.append("refused")
+        return httpx.Response(400, json={"code": 2, "message": "schema violation (name: expected a string)"})
+
+    with client_for(httpx.MockTransport(refuse)) as client, pytest.raises(KongError) as caught:
+        client.request("PUT", "/services/x", json={})
+    assert calls.count("refused") == 1 and caught.value.rejected and caught.value.code == 2
+
+
+def test_gives_up_after_the_last_attempt_naming_the_call() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused")
+
+    with (
+        client_for(httpx.MockTransport(handler), retry=RetryPolicy(attempts=3)) as client,
+        pytest.raises(KongError) as caught,
+    ):
+        client.get("/status")
+    assert caught.value.describe() == "GET /status: no response after 3 tries: cannot connect (connection refused)"
+
+
+def test_retry_after_forms() -> None:
+    now = datetime(2026, 12, 1, 12, 0, 0, tzinfo=UTC)
+    assert retry_after_seconds("3") == 3
+    assert retry_after_seconds("Tue, 01 Dec 2026 12:00:10 GMT", now=lambda: now) == 10
+    assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None
+
+
+def test_backoff_is_capped_exponential_with_full_jitter() -> None:
+    policy = RetryPolicy(base=0.5, cap=4)
+    assert [policy.backoff(n, rng=lambda: 1.0) for n in range(6)] == [0.5, 1, 2, 4, 4, 4]
+    assert policy.backoff(3, rng=lambda: 0.0) == 0
+
+
+def test_rate_limiter_spaces_request_starts() -> None:
+    now = [100.0]
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(round(seconds, 6))
+
+    limiter = RateLimiter(4, clock=lambda: now[0], sleep=sleep)
+    for _ in range(5):
+        limiter.acquire()
+    assert waits == [0.25, 0.5, 0.75, 1.0]
+
+
+def test_paging_resends_size_and_tags_with_the_offset() -> None:
+    queries: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        queries.append(request.url.query.decode())
+        if "offset" not in request.url.params:
+            return httpx.Response(
+                200, json={"data": [{"id": "1"}], "offset": "abc", "next": "/upstreams/u/targets?offset=abc"}
+            )
+        return httpx.Response(200, json={"data": [{"id": "2"}], "next": None})
+
+    with client_for(httpx.MockTransport(handler)) as client:
+        items = list(client.list_all("/upstreams/u/targets", ["a", "b"]))
+    assert [i["id"] for i in items] == ["1", "2"]
+    assert queries == ["size=1000&tags=a%2Cb", "size=1000&tags=a%2Cb&offset=abc"]
+
+
+def test_no_token_option_on_the_command_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from gatewayctl.cli import main
+
+    assert main(["diff", "c.yaml", "--kong-admin-token", "x"]) == 1
+    assert "No such option" in capsys.readouterr().err

@@ -1,0 +1,110 @@
+"""Planning without a server: normalisation (no phantom diffs), masking, duplicate names, write order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from emulators.kong import KongState
+from emulators.kong_schemas import ENTITIES, PLUGINS
+
+from gatewayctl.apply.kong import phases
+from gatewayctl.plan.entities import Entity, flatten, from_live
+from gatewayctl.plan.kong import LiveState, ServerInfo, build_plan, compare
+from gatewayctl.plan.masking import SECRET, Masker
+from gatewayctl.plan.normalise import basic_auth_hash, plugin_schema
+
+SERVER = ServerInfo("3.9.1", "community", "postgres", frozenset(PLUGINS))
+
+
+def schema_of(entity: Entity) -> dict[str, object] | None:
+    if entity.kind == "plugins":
+        return plugin_schema({"fields": ENTITIES["plugins"]["fields"]}, PLUGINS.get(str(entity.body.get("name"))))
+    return {"fields": ENTITIES[entity.kind]["fields"]}
+
+
+def live_copy(kind: str, body: dict[str, Any], entity_id: str) -> Entity:
+    """What Kong gives back for `body`: every field, defaults filled, nulls, timestamps."""
+    state = KongState()
+    if isinstance(body.get("service"), dict):
+        state.seed("services", {"id": body["service"]["id"], "host": "h"})
+    return from_live(kind, state.upsert(kind, entity_id, dict(body), replace=True))
+
+
+def test_kong_filling_in_defaults_is_not_a_change() -> None:
+    route = Entity(
+        "routes", "r1", {"name": "a-b", "paths": ["/a"], "methods": ["POST", "GET"], "service": {"id": "s1"}}
+    )
+    live = live_copy("routes", {**route.body, "methods": ["GET", "POST"]}, "r1")
+    assert live.body["https_redirect_status_code"] == 426 and live.body["regex_priority"] == 0
+    assert compare(route, live, schema_of(route), Masker()) == []
+    plugin = Entity("plugins", "p1", {"name": "rate-limiting", "config": {"minute": 5}, "service": {"id": "s1"}})
+    live_plugin = live_copy("plugins", plugin.body, "p1")
+    assert live_plugin.body["config"]["redis"]["port"] == 6379
+    assert compare(plugin, live_plugin, schema_of(plugin), Masker()) == []
+    changed = Entity("plugins", "p1", {**plugin.body, "config": {"minute": 6}})
+    assert [(c.path, c.old, c.new) for c in compare(changed, live_plugin, schema_of(plugin), Masker())] == [
+        ("config.minute", 5, 6)
+    ]
+
+
+def test_secret_fields_and_known_values_are_masked() -> None:
+    masker = Masker.of(["hunter22-token"])
+    want = Entity(
+        "plugins", "p", {"name": "x", "config": {"headers": ["Authorization: Bearer hunter22-token"], "password": "pw"}}
+    )
+    have = Entity("plugins", "p", {"name": "x", "config": {"headers": [], "password": "old"}})
+    changes = {c.path: c for c in compare(want, have, None, masker)}
+    assert changes["config.password"].new == f"{SECRET} (changed)"
+    assert changes["config.headers"].new == [f"Authorization: Bearer {SECRET}"]
+    assert masker.text("a hunter22-token b") == "a <secret> b"
+
+
+def test_basic_auth_passwords_compare_through_kongs_hash() -> None:
+    desired = Entity(
+        "basicauth_credentials", "b", {"username": "ops", "password": "pw", "consumer": {"id": "c"}}, ("consumers", 0)
+    )
+    live = from_live(
+        "basicauth_credentials",
+        {"id": "b", "username": "ops", "password": basic_auth_hash("pw", "c"), "consumer": {"id": "c"}},
+    )
+    assert compare(desired, live, schema_of(desired), Masker()) == []
+    rotated = Entity("basicauth_credentials", "b", {**desired.body, "password": "new"}, ("consumers", 0))
+    assert [c.path for c in compare(rotated, live, schema_of(desired), Masker())] == ["password"]
+
+
+def test_a_renamed_entity_frees_its_name_before_the_new_one_is_created() -> None:
+    config = {
+        "_format_version": "3.0",
+        "services": [
+            {"id": "new-svc", "name": "orders", "host": "o", "routes": [{"id": "new-route", "name": "orders-api"}]}
+        ],
+    }
+    desired = flatten(config)
+    live = LiveState(
+        {
+            "services": [{"id": "old-svc", "name": "orders", "host": "o"}],
+            "routes": [{"id": "old-route", "name": "orders-api", "service": {"id": "old-svc"}}],
+            "consumers": [{"id": "gone", "username": "x"}],
+        }
+    )
+    plan = build_plan(desired, live, lambda e: None, SERVER, Masker())
+    batches = [[(c.action, c.entity.id) for c in batch] for batch in phases(plan.changes)]
+    assert batches == [
+        [("delete", "old-route")],  # children of an early delete first
+        [("delete", "old-svc")],
+        [("create", "new-svc")],
+        [("create", "new-route")],
+        [("delete", "gone")],  # the rest of the deletes last, bottom-up
+    ]
+
+
+def test_server_capabilities_are_checked() -> None:
+    from gatewayctl.plan.kong import server_problems
+
+    desired = flatten({"plugins": [{"id": "p", "name": "openid-connect"}]})
+    old = ServerInfo("2.8.4", "community", "off", frozenset({"cors"}))
+    messages = [m for _, m in server_problems(old, desired, "enterprise", "db")]
+    assert any("too old" in m for m in messages)
+    assert any("enterprise" in m for m in messages)
+    assert any("gateway.mode: dbless" in m for m in messages)
+    assert any("plugin 'openid-connect' is not available" in m for m in messages)
