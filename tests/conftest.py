@@ -19,3 +19,20 @@ def example_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
             environ[key] = value
             monkeypatch.setenv(key, value)
     return environ
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A clean folder to run apply in: the emulator tests' secrets set, no admin token from the caller's
+    environment, and retries that wait milliseconds instead of seconds."""
+    from emulators.harness import SECRETS
+
+    from gatewayctl.cli import remote_commands
+    from gatewayctl.clients.retry import RetryPolicy
+
+    for key, value in SECRETS.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GATEWAYCTL_KONG_ADMIN_TOKEN", raising=False)
+    monkeypatch.setattr(remote_commands, "RetryPolicy", lambda: RetryPolicy(base=0.001, cap=0.01))
+    return tmp_path

@@ -13,9 +13,8 @@ from emulators.harness import CATALOG, SECRETS, write_catalog
 from emulators.kong import KongEmulator, KongState, running
 
 from gatewayctl.apply import dbless
-from gatewayctl.cli import main, remote_commands
+from gatewayctl.cli import main
 from gatewayctl.clients.kong_admin import Endpoint, KongAdmin
-from gatewayctl.clients.retry import RetryPolicy
 
 DBLESS = CATALOG.replace("gateway:\n", "gateway:\n  mode: dbless\n")
 
@@ -24,15 +23,6 @@ DBLESS = CATALOG.replace("gateway:\n", "gateway:\n  mode: dbless\n")
 def kong() -> Iterator[KongEmulator]:
     with running(KongState(dbless=True)) as emulator:
         yield emulator
-
-
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for key, value in SECRETS.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(remote_commands, "RetryPolicy", lambda: RetryPolicy(base=0.001, cap=0.01))
-    return tmp_path
 
 
 def cli(capsys: pytest.CaptureFixture[str], kong: KongEmulator, *argv: str) -> tuple[int, str, str]:

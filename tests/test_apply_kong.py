@@ -11,24 +11,13 @@ import pytest
 from emulators.harness import CATALOG, SECRETS, write_catalog
 from emulators.kong import KongEmulator, KongState, running
 
-from gatewayctl.cli import main, remote_commands
-from gatewayctl.clients.retry import RetryPolicy
+from gatewayctl.cli import main
 
 
 @pytest.fixture
 def kong() -> Iterator[KongEmulator]:
     with running(KongState()) as emulator:
         yield emulator
-
-
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for key, value in SECRETS.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("GATEWAYCTL_KONG_ADMIN_TOKEN", raising=False)
-    monkeypatch.setattr(remote_commands, "RetryPolicy", lambda: RetryPolicy(base=0.001, cap=0.01))
-    return tmp_path
 
 
 def cli(capsys: pytest.CaptureFixture[str], kong: KongEmulator, *argv: str) -> tuple[int, str, str]:
