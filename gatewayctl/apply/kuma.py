@@ -1,0 +1,38 @@
+"""What both Kuma platforms share when carrying out a plan: the order of writes and the outcome.
+
+Order: the Mesh is written before the policies that live in it, and policies are deleted before a Mesh
+is. Within a phase, writes are independent and may run concurrently. The platform modules
+(`kuma_universal.py`: REST API; `kuma_kubernetes.py`: server-side apply) do the writes themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from gatewayctl.plan.kuma import KumaChange
+
+MESH_KIND = "Mesh"
+
+
+@dataclass
+class KumaOutcome:
+    done: list[KumaChange] = field(default_factory=list)
+    failed: list[tuple[KumaChange, Exception]] = field(default_factory=list)
+    skipped: list[KumaChange] = field(default_factory=list)  # not attempted after a failure
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.skipped
+
+
+def phases(changes: list[KumaChange]) -> list[list[KumaChange]]:
+    """The plan as batches that run one after another; each batch may run concurrently."""
+    writes = [c for c in changes if c.action != "delete"]
+    deletes = [c for c in changes if c.action == "delete"]
+    batches = [
+        [c for c in writes if c.kind == MESH_KIND],
+        [c for c in writes if c.kind != MESH_KIND],
+        [c for c in deletes if c.kind != MESH_KIND],
+        [c for c in deletes if c.kind == MESH_KIND],
+    ]
+    return [b for b in batches if b]
