@@ -1,88 +1,44 @@
 """The Kong Admin API over httpx: TLS options, the admin token, retries, a request-rate cap, paging.
 
 The token comes from the environment (`GATEWAYCTL_KONG_ADMIN_TOKEN`) and is sent as `Kong-Admin-Token`;
-it is never accepted on the command line (argv shows in `ps`) and never printed.
+it is never accepted on the command line (argv shows in `ps`) and never printed. Sending, retrying and
+counting are shared with the Kuma client (`clients/http.py`).
 """
 
 from __future__ import annotations
 
-import os
-import threading
-import time
-import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
-from urllib.parse import urlencode, urlsplit
+from collections.abc import Iterator
+from typing import Any, ClassVar
 
-import httpx
-
-from gatewayctl import __version__
-from gatewayctl.clients.retry import RETRYABLE_STATUS, RateLimiter, RetryPolicy, retry_after_seconds
+from gatewayctl.clients.http import ApiClient, CallLog, Json, RemoteError, TlsOptions
+from gatewayctl.clients.http import Endpoint as _Endpoint
 
 TOKEN_ENV = "GATEWAYCTL_KONG_ADMIN_TOKEN"
 URL_ENV = "GATEWAYCTL_KONG_ADMIN_URL"
 DEFAULT_URL = "http://localhost:8001"
 PAGE_SIZE = 1000  # Kong's maximum page size (kong/api/endpoints.lua, max_page_size)
 
-Json = Any
+__all__ = [
+    "DEFAULT_URL",
+    "PAGE_SIZE",
+    "TOKEN_ENV",
+    "URL_ENV",
+    "CallLog",
+    "Endpoint",
+    "KongAdmin",
+    "KongError",
+    "TlsOptions",
+]
 
 
-@dataclass(frozen=True)
-class TlsOptions:
-    ca_cert: Path | None = None
-    client_cert: Path | None = None
-    client_key: Path | None = None
-    insecure: bool = False  # only ever set by an explicit --insecure
-
-    def verify(self) -> bool | str:
-        if self.insecure:
-            return False
-        return str(self.ca_cert) if self.ca_cert else True
-
-    def cert(self) -> tuple[str, str] | str | None:
-        if self.client_cert and self.client_key:
-            return (str(self.client_cert), str(self.client_key))
-        return str(self.client_cert) if self.client_cert else None
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    url: str
-    token: str | None = None
-    tls: TlsOptions = TlsOptions()
-    timeout: float = 30.0
-
+class Endpoint(_Endpoint):
     @classmethod
-    def from_environment(cls, url: str | None, tls: TlsOptions, timeout: float = 30.0) -> Endpoint:
-        chosen = url or os.environ.get(URL_ENV) or DEFAULT_URL
-        return cls(chosen.rstrip("/"), os.environ.get(TOKEN_ENV) or None, tls, timeout)
-
-    def display(self) -> str:
-        """The URL without any user:password part."""
-        parts = urlsplit(self.url)
-        host = parts.hostname or ""
-        netloc = f"{host}:{parts.port}" if parts.port else host
-        return f"{parts.scheme}://{netloc}{parts.path}"
+    def from_environment(cls, url: str | None, tls: TlsOptions, timeout: float = 30.0) -> _Endpoint:
+        return cls.from_env(url, URL_ENV, TOKEN_ENV, DEFAULT_URL, tls, timeout)
 
 
-class KongError(Exception):
-    """A call failed. `status` is None when Kong was not reached (connection error)."""
-
-    def __init__(self, method: str, path: str, status: int | None, body: Json, detail: str, attempts: int) -> None:
-        self.method = method
-        self.path = path
-        self.status = status
-        self.body = body
-        self.detail = detail
-        self.attempts = attempts
-        super().__init__(self.describe())
-
-    @property
-    def rejected(self) -> bool:
-        """Kong understood and refused the request (4xx other than 429): retrying cannot help."""
-        return self.status is not None and 400 <= self.status < 500 and self.status != 429
+class KongError(RemoteError):
+    """A Kong call failed. `status` is None when Kong was not reached (connection error)."""
 
     @property
     def code(self) -> int | None:
@@ -93,121 +49,17 @@ class KongError(Exception):
             return str(self.body["message"])
         return self.detail
 
-    def describe(self) -> str:
-        what = f"HTTP {self.status}" if self.status is not None else "no response"
-        tries = f" after {self.attempts} tries" if self.attempts > 1 else ""
-        return f"{self.method} {self.path}: {what}{tries}: {self.detail}"
 
+class KongAdmin(ApiClient):
+    """One Admin API, shared by worker threads."""
 
-@dataclass
-class CallLog:
-    """Counts of what was sent, for reports and tests."""
+    error: ClassVar[type[RemoteError]] = KongError
 
-    reads: int = 0
-    writes: int = 0
-    retries: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def count(self, method: str, retry: bool) -> None:
-        with self._lock:
-            if retry:
-                self.retries += 1
-            elif method == "GET":
-                self.reads += 1
-            else:
-                self.writes += 1
-
-
-class KongAdmin:
-    """One Admin API, shared by worker threads (httpx.Client is thread-safe)."""
-
-    def __init__(
-        self,
-        endpoint: Endpoint,
-        *,
-        retry: RetryPolicy | None = None,
-        rps: float | None = None,
-        pool: int = 8,
-        sleep: Callable[[float], None] = time.sleep,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        self.endpoint = endpoint
-        self.retry = retry or RetryPolicy()
-        self.limiter = RateLimiter(rps)
-        self.sleep = sleep
-        self.log = CallLog()
-        self.run_id = uuid.uuid4().hex[:12]
-        headers = {"User-Agent": f"gatewayctl/{__version__} (run {self.run_id})", "Accept": "application/json"}
-        if endpoint.token:
-            headers["Kong-Admin-Token"] = endpoint.token
-        limits = httpx.Limits(max_connections=max(pool, 1) + 2, max_keepalive_connections=max(pool, 1) + 2)
-        self._client = httpx.Client(
-            base_url=endpoint.url,
-            headers=headers,
-            verify=endpoint.tls.verify(),
-            cert=endpoint.tls.cert(),
-            timeout=endpoint.timeout,
-            limits=limits,
-            transport=transport,
-            trust_env=False,
-        )
-
-    def close(self) -> None:
-        self._client.close()
+    def token_headers(self, token: str) -> dict[str, str]:
+        return {"Kong-Admin-Token": token}
 
     def __enter__(self) -> KongAdmin:
         return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
-
-    # ------------------------------------------------------------------ calls
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        json: Json = None,
-        params: dict[str, str] | None = None,
-        ok: tuple[int, ...] = (200, 201, 204),
-    ) -> httpx.Response:
-        """Send with retries; return the response when its status is in `ok`, else raise KongError."""
-        target = path + ("?" + urlencode(params) if params else "")
-        attempt = 0
-        while True:
-            self.limiter.acquire()
-            self.log.count(method, retry=attempt > 0)
-            attempt += 1
-            try:
-                response = self._client.request(method, target, json=json)
-            except httpx.TransportError as exc:
-                reason = _transport_reason(exc)
-                if attempt >= self.retry.attempts:
-                    raise KongError(method, target, None, None, reason, attempt) from None
-                self.sleep(self.retry.backoff(attempt - 1))
-                continue
-            if response.status_code in ok:
-                return response
-            body = _json_or_none(response)
-            if response.status_code in RETRYABLE_STATUS and attempt < self.retry.attempts:
-                wait = self.retry.backoff(attempt - 1)
-                asked = retry_after_seconds(response.headers.get("Retry-After"))
-                if asked is not None:
-                    if asked > self.retry.max_retry_after:
-                        raise KongError(method, target, response.status_code, body, _detail(response, body), attempt)
-                    wait = max(wait, asked)
-                self.sleep(wait)
-                continue
-            raise KongError(method, target, response.status_code, body, _detail(response, body), attempt)
-
-    def get(self, path: str, params: dict[str, str] | None = None) -> Json:
-        return self.request("GET", path, params=params, ok=(200,)).json()
-
-    def get_optional(self, path: str) -> Json | None:
-        """GET, None on 404."""
-        response = self.request("GET", path, ok=(200, 404))
-        return None if response.status_code == 404 else response.json()
 
     def list_all(self, path: str, tags: list[str] | None = None) -> Iterator[dict[str, Any]]:
         """Every item of a collection, `size=1000` pages, following `next`. Kong's `next` for nested
@@ -216,36 +68,9 @@ class KongAdmin:
         if tags:
             params["tags"] = ",".join(tags)  # a,b = entities carrying all of them
         while True:
-            page = self.get(path, params)
+            page: Json = self.get(path, params)
             yield from page.get("data") or []
             offset = page.get("offset")
             if not page.get("next") or not offset:
                 return
             params = {**params, "offset": str(offset)}
-
-
-def _json_or_none(response: httpx.Response) -> Json:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
-def _detail(response: httpx.Response, body: Json) -> str:
-    if isinstance(body, dict) and isinstance(body.get("message"), str):
-        return str(body["message"])
-    text = response.text.strip().splitlines()[0][:200] if response.text.strip() else ""
-    return text or response.reason_phrase or "error"
-
-
-def _transport_reason(exc: httpx.TransportError) -> str:
-    if isinstance(exc, httpx.ConnectError):
-        return f"cannot connect ({_short(exc)})"
-    if isinstance(exc, httpx.TimeoutException):
-        return "timed out"
-    return f"connection failed ({_short(exc) or type(exc).__name__})"
-
-
-def _short(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:160] if text else type(exc).__name__

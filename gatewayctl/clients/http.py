@@ -1,0 +1,237 @@
+"""What the Kong Admin API and Kuma API clients share: the endpoint and its TLS options, one httpx client
+per run sending with retries and a request-rate cap, the call log, and the error a failed call raises.
+
+Each API's module (`kong_admin.py`, `kuma_api.py`) says where its URL and token come from, how the token
+is sent and what its error bodies look like. Tokens come only from the environment (argv shows in `ps`)
+and are never printed.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import urlencode, urlsplit
+
+import httpx
+
+from gatewayctl import __version__
+from gatewayctl.clients.retry import RETRYABLE_STATUS, RateLimiter, RetryPolicy, retry_after_seconds
+
+Json = Any
+
+
+@dataclass(frozen=True)
+class TlsOptions:
+    ca_cert: Path | None = None
+    client_cert: Path | None = None
+    client_key: Path | None = None
+    insecure: bool = False  # only ever set by an explicit --insecure
+
+    def verify(self) -> bool | str:
+        if self.insecure:
+            return False
+        return str(self.ca_cert) if self.ca_cert else True
+
+    def cert(self) -> tuple[str, str] | str | None:
+        if self.client_cert and self.client_key:
+            return (str(self.client_cert), str(self.client_key))
+        return str(self.client_cert) if self.client_cert else None
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    url: str
+    token: str | None = None
+    tls: TlsOptions = TlsOptions()
+    timeout: float = 30.0
+
+    @classmethod
+    def from_env(
+        cls, url: str | None, url_env: str, token_env: str, default: str, tls: TlsOptions, timeout: float = 30.0
+    ) -> Endpoint:
+        """The flag's URL, else `url_env`, else `default`; the token only from `token_env`."""
+        chosen = url or os.environ.get(url_env) or default
+        return cls(chosen.rstrip("/"), os.environ.get(token_env) or None, tls, timeout)
+
+    def display(self) -> str:
+        """The URL without any user:password part."""
+        parts = urlsplit(self.url)
+        host = parts.hostname or ""
+        netloc = f"{host}:{parts.port}" if parts.port else host
+        return f"{parts.scheme}://{netloc}{parts.path}"
+
+
+class RemoteError(Exception):
+    """A call failed. `status` is None when the server was not reached (connection error)."""
+
+    def __init__(self, method: str, path: str, status: int | None, body: Json, detail: str, attempts: int) -> None:
+        self.method = method
+        self.path = path
+        self.status = status
+        self.body = body
+        self.detail = detail
+        self.attempts = attempts
+        super().__init__(self.describe())
+
+    @property
+    def rejected(self) -> bool:
+        """The server understood and refused the request (4xx other than 429): retrying cannot help."""
+        return self.status is not None and 400 <= self.status < 500 and self.status != 429
+
+    def describe(self) -> str:
+        what = f"HTTP {self.status}" if self.status is not None else "no response"
+        tries = f" after {self.attempts} tries" if self.attempts > 1 else ""
+        return f"{self.method} {self.path}: {what}{tries}: {self.detail}"
+
+
+@dataclass
+class CallLog:
+    """Counts of what was sent, for reports and tests."""
+
+    reads: int = 0
+    writes: int = 0
+    retries: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def count(self, method: str, retry: bool) -> None:
+        with self._lock:
+            if retry:
+                self.retries += 1
+            elif method == "GET":
+                self.reads += 1
+            else:
+                self.writes += 1
+
+
+class ApiClient:
+    """One HTTP API, shared by worker threads (httpx.Client is thread-safe). Subclasses set the error
+    class, how the token is sent and how an error body reads."""
+
+    error: ClassVar[type[RemoteError]] = RemoteError
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        *,
+        retry: RetryPolicy | None = None,
+        rps: float | None = None,
+        pool: int = 8,
+        sleep: Callable[[float], None] = time.sleep,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.retry = retry or RetryPolicy()
+        self.limiter = RateLimiter(rps)
+        self.sleep = sleep
+        self.log = CallLog()
+        self.run_id = uuid.uuid4().hex[:12]
+        headers = {"User-Agent": f"gatewayctl/{__version__} (run {self.run_id})", "Accept": "application/json"}
+        if endpoint.token:
+            headers.update(self.token_headers(endpoint.token))
+        limits = httpx.Limits(max_connections=max(pool, 1) + 2, max_keepalive_connections=max(pool, 1) + 2)
+        self._client = httpx.Client(
+            base_url=endpoint.url,
+            headers=headers,
+            verify=endpoint.tls.verify(),
+            cert=endpoint.tls.cert(),
+            timeout=endpoint.timeout,
+            limits=limits,
+            transport=transport,
+            trust_env=False,
+        )
+
+    def token_headers(self, token: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"}
+
+    def error_detail(self, body: Json) -> str | None:
+        """The server's own sentence in an error body, when it has one."""
+        if isinstance(body, dict) and isinstance(body.get("message"), str):
+            return str(body["message"])
+        return None
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Json = None,
+        params: dict[str, str] | None = None,
+        ok: tuple[int, ...] = (200, 201, 204),
+    ) -> httpx.Response:
+        """Send with retries; return the response when its status is in `ok`, else raise `self.error`."""
+        target = path + ("?" + urlencode(params) if params else "")
+        attempt = 0
+        while True:
+            self.limiter.acquire()
+            self.log.count(method, retry=attempt > 0)
+            attempt += 1
+            try:
+                response = self._client.request(method, target, json=json)
+            except httpx.TransportError as exc:
+                reason = _transport_reason(exc)
+                if attempt >= self.retry.attempts:
+                    raise self.error(method, target, None, None, reason, attempt) from None
+                self.sleep(self.retry.backoff(attempt - 1))
+                continue
+            if response.status_code in ok:
+                return response
+            body = _json_or_none(response)
+            detail = self.error_detail(body) or _first_line(response)
+            if response.status_code in RETRYABLE_STATUS and attempt < self.retry.attempts:
+                wait = self.retry.backoff(attempt - 1)
+                asked = retry_after_seconds(response.headers.get("Retry-After"))
+                if asked is not None:
+                    if asked > self.retry.max_retry_after:
+                        raise self.error(method, target, response.status_code, body, detail, attempt)
+                    wait = max(wait, asked)
+                self.sleep(wait)
+                continue
+            raise self.error(method, target, response.status_code, body, detail, attempt)
+
+    def get(self, path: str, params: dict[str, str] | None = None) -> Json:
+        return self.request("GET", path, params=params, ok=(200,)).json()
+
+    def get_optional(self, path: str) -> Json | None:
+        """GET, None on 404."""
+        response = self.request("GET", path, ok=(200, 404))
+        return None if response.status_code == 404 else response.json()
+
+
+def _json_or_none(response: httpx.Response) -> Json:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _first_line(response: httpx.Response) -> str:
+    text = response.text.strip().splitlines()[0][:200] if response.text.strip() else ""
+    return text or response.reason_phrase or "error"
+
+
+def _transport_reason(exc: httpx.TransportError) -> str:
+    if isinstance(exc, httpx.ConnectError):
+        return f"cannot connect ({_short(exc)})"
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    return f"connection failed ({_short(exc) or type(exc).__name__})"
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:160] if text else type(exc).__name__
