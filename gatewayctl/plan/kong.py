@@ -16,8 +16,10 @@ from typing import Any, Literal
 
 from gatewayctl.clients.kong_admin import KongAdmin, KongError
 from gatewayctl.plan.entities import DesiredState, Entity, from_live
+from gatewayctl.plan.fields import FieldChange as FieldChange  # re-exported: plans import it from here too
+from gatewayctl.plan.fields import diff_fields
 from gatewayctl.plan.kinds import BY_NAME, KINDS
-from gatewayctl.plan.masking import SECRET, Masker
+from gatewayctl.plan.masking import Masker
 from gatewayctl.plan.normalise import Schema, basic_auth_hash, normalise, plugin_schema
 from gatewayctl.render.ownership import ownership_tags
 
@@ -62,13 +64,6 @@ class ServerInfo:
             return int(parts[0]), int(parts[1]) if len(parts) > 1 else 0
         except (IndexError, ValueError):
             return (0, 0)
-
-
-@dataclass(frozen=True)
-class FieldChange:
-    path: str
-    old: Any  # masked
-    new: Any  # masked
 
 
 @dataclass(frozen=True)
@@ -225,9 +220,7 @@ def compare(desired: Entity, live: Entity, schema: Schema | None, masker: Masker
     if desired.kind == "keyauth_credentials":
         want.pop("ttl", None)  # Kong reports the time left, not what was set
         have.pop("ttl", None)
-    out: list[FieldChange] = []
-    _diff(desired.kind, (), want, have, masker, out)
-    return out
+    return diff_fields(desired.kind, want, have, masker)
 
 
 def _comparable(entity: Entity) -> dict[str, Any]:
@@ -236,20 +229,6 @@ def _comparable(entity: Entity) -> dict[str, Any]:
         consumer = entity.parent_id() or ""
         body["password"] = basic_auth_hash(body["password"], consumer)  # desired side: hash as Kong does
     return body
-
-
-def _diff(kind: str, path: tuple[str | int, ...], want: Any, have: Any, masker: Masker, out: list[FieldChange]) -> None:
-    if isinstance(want, dict) and isinstance(have, dict):
-        for key in list(want) + [k for k in have if k not in want]:
-            _diff(kind, (*path, key), want.get(key), have.get(key), masker, out)
-        return
-    if want == have:
-        return
-    dotted = ".".join(str(p) for p in path)
-    if masker.is_secret_field(kind, path):
-        out.append(FieldChange(dotted, SECRET if have is not None else None, f"{SECRET} (changed)"))
-        return
-    out.append(FieldChange(dotted, masker.value(kind, path, have), masker.value(kind, path, want)))
 
 
 def _natural_key(entity: Entity) -> str:

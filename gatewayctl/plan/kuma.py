@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from gatewayctl.diagnostics import KeyPath
-from gatewayctl.plan.kong import Action, FieldChange
+from gatewayctl.plan.fields import FieldChange
+from gatewayctl.plan.kong import Action
 
 Platform = Literal["universal", "kubernetes"]
 Obj = dict[str, Any]
