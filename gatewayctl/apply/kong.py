@@ -62,8 +62,14 @@ def phases(changes: list[Change]) -> list[list[Change]]:
 
 
 def execute(
-    client: KongAdmin, changes: list[Change], parallelism: int = 8, progress: Progress | None = None
+    client: KongAdmin,
+    changes: list[Change],
+    parallelism: int = 8,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
 ) -> Outcome:
+    """`cancel` (set when `gatewayctl watch` is asked to stop) is looked at between batches only: the writes
+    of the batch in flight finish, later batches are left unchanged (a re-run picks them up)."""
     outcome = Outcome()
     lock = threading.Lock()
     stop = threading.Event()
@@ -87,7 +93,7 @@ def execute(
 
     with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
         for batch in phases(changes):
-            if stop.is_set():
+            if stop.is_set() or (cancel is not None and cancel.is_set()):
                 outcome.skipped.extend(batch)
                 continue
             list(pool.map(run, batch))

@@ -5,6 +5,7 @@ Each step is a function; the CLI strings them together and does the printing."""
 from __future__ import annotations
 
 import contextlib
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,7 @@ def apply_db(
     state_dir: Path,
     lock_wait: float,
     progress: Any = None,
+    cancel: threading.Event | None = None,
 ) -> ApplyResult:
     """Take the lock, plan again under it, save a snapshot, write, release."""
     lock = KongLock(client, loaded.catalog.name, wait=lock_wait)
@@ -95,7 +97,7 @@ def apply_db(
             snapshot = write_snapshot(
                 state_dir / "snapshots", loaded.catalog.name, client.endpoint.display(), fresh.live
             )
-        outcome = execute(client, fresh.changes, parallelism, progress)
+        outcome = execute(client, fresh.changes, parallelism, progress, cancel)
     finally:
         with contextlib.suppress(KongError):  # it goes stale and is taken over; the outcome matters more
             lock.release()
