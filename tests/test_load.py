@@ -356,8 +356,10 @@ def test_secrets_are_only_needed_by_targets_that_use_them(tmp_path: Path) -> Non
     body = "deployment:\n  observability: {grafana: {admin_password: '${env:GW_NOT_SET}'}}\n"
     loaded = load(tmp_path, body)
     loaded.check_secrets(["kong"], loaded.secrets({}))  # kong does not need grafana's password
+    loaded.check_secrets(["observability"], loaded.secrets({}))  # nor do dashboards and rules
+    loaded.check_secrets(["vm"], loaded.secrets({}))  # a Kubernetes catalog renders nothing for VMs
     with pytest.raises(CatalogInvalid):
-        loaded.check_secrets(["observability"], loaded.secrets({}))
+        loaded.check_secrets(["kubernetes"], loaded.secrets({}))  # the grafana-admin Secret
 
 
 def test_validate_without_env_reports_overlay_problems_located_in_the_base(tmp_path: Path) -> None:

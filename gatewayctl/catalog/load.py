@@ -20,14 +20,17 @@ from gatewayctl.catalog.source import Source, merge_nodes, replace_child
 from gatewayctl.diagnostics import CatalogInvalid, Diagnostic, KeyPath, sorted_unique
 from gatewayctl.gcpause import paused_gc
 
-# Sections whose secrets each render target needs; nothing else is resolved for it.
+# Sections whose secrets each render target needs; nothing else is resolved for it. The observability
+# target resolves none: the Grafana admin password goes only into the platform's Secret or grafana.env.
+# The platform targets also write a DB-less Kong's configuration (see `secret_sections`).
 SECRET_SECTIONS: dict[str, tuple[str, ...]] = {
     "kong": ("gateway", "consumers", "services"),
     "kuma": ("mesh",),
-    "observability": ("deployment",),
+    "observability": (),
     "kubernetes": ("deployment",),
     "vm": ("deployment",),
 }
+PLATFORM_TARGETS = ("kubernetes", "vm")
 OVERLAY_FORBIDDEN = ("format", "environments")
 
 
@@ -52,9 +55,21 @@ class LoadedCatalog:
         """Every `${env:..}`/`${file:..}` reference in the catalog, with its key path (found once per load)."""
         return references_in(self.data)
 
+    def secret_sections(self, target: str) -> tuple[str, ...]:
+        """The sections whose secrets `target` resolves for this catalog: a platform target writes nothing
+        for the other platform, and writes a DB-less Kong's configuration (Kong's secrets) for its own."""
+        if target not in PLATFORM_TARGETS:
+            return SECRET_SECTIONS.get(target, ())
+        deployment = self.catalog.deployment
+        if deployment.platform != target:
+            return ()
+        if deployment.kong.database == "off":
+            return (*SECRET_SECTIONS[target], *SECRET_SECTIONS["kong"])
+        return SECRET_SECTIONS[target]
+
     def check_secrets(self, targets: list[str], resolver: SecretResolver) -> None:
         """Raise CatalogInvalid naming every secret the targets need that cannot be resolved."""
-        sections = {s for t in targets for s in SECRET_SECTIONS.get(t, ())}
+        sections = {s for t in targets for s in self.secret_sections(t)}
         problems: list[Diagnostic] = []
         for path, ref in self.secret_references:
             if path[0] in sections:

@@ -1,0 +1,67 @@
+"""Which secrets each render target asks for: only those it writes into a file.
+
+Dashboards and rules hold no password, so `--target observability` must render without
+GRAFANA_ADMIN_PASSWORD; the platform targets need it (the grafana-admin Secret, grafana.env) and, for a
+DB-less Kong, Kong's own secrets too (the configuration they write)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_observability import EXAMPLES, example_env
+
+from gatewayctl.cli import main
+
+
+def render(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    out: Path,
+    example: str,
+    target: str,
+    *unset: str,
+) -> tuple[int, str]:
+    for name, value in example_env().items():
+        monkeypatch.setenv(name, value)
+    for name in unset:
+        monkeypatch.delenv(name, raising=False)
+    code = main(["render", str(EXAMPLES / f"{example}.yaml"), "--out", str(out), "--target", target])
+    return code, capsys.readouterr().err
+
+
+def test_observability_renders_without_the_grafana_password(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    code, err = render(capsys, monkeypatch, tmp_path, "platform", "observability", "GRAFANA_ADMIN_PASSWORD")
+    assert code == 0, err
+    assert (tmp_path / "observability/prometheus/prometheus.yml").is_file()
+
+
+def test_kubernetes_still_needs_the_grafana_password_located(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    code, err = render(capsys, monkeypatch, tmp_path, "platform", "kubernetes", "GRAFANA_ADMIN_PASSWORD")
+    assert code == 1 and "Traceback" not in err
+    line = next(
+        n for n, text in enumerate((EXAMPLES / "platform.yaml").read_text().splitlines(), 1) if "GRAFANA" in text
+    )
+    assert f"platform.yaml:{line}:" in err and "GRAFANA_ADMIN_PASSWORD is not set" in err
+    assert not (tmp_path / "kubernetes").exists()
+
+
+def test_a_platform_target_asks_nothing_for_the_other_platform(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # platform.yaml runs on Kubernetes: the vm target writes nothing, so it needs no password.
+    code, err = render(capsys, monkeypatch, tmp_path, "platform", "vm", "GRAFANA_ADMIN_PASSWORD", "KONG_PG_PASSWORD")
+    assert code == 0, err
+
+
+def test_dbless_kubernetes_needs_kongs_secrets_located_not_a_traceback(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # knowledge-base is DB-less: its Kong configuration (with the JWT secrets) goes into a Secret.
+    code, err = render(capsys, monkeypatch, tmp_path, "knowledge-base", "kubernetes", "KB_WEB_JWT_SECRET")
+    assert code == 1 and "Traceback" not in err
+    assert "KB_WEB_JWT_SECRET is not set" in err and "knowledge-base.yaml:" in err
