@@ -8,7 +8,7 @@ import sys
 import typer
 
 from gatewayctl import __version__
-from gatewayctl.cli import catalog_commands, deploy_commands, remote_commands
+from gatewayctl.cli import catalog_commands, deploy_commands, dump_command, remote_commands
 from gatewayctl.cli.console import EXIT_INVALID, err
 
 app = typer.Typer(
@@ -38,6 +38,7 @@ def _root(
 catalog_commands.register(app)
 deploy_commands.register(app)
 remote_commands.register(app)
+dump_command.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

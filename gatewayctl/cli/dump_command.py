@@ -1,0 +1,140 @@
+"""`gatewayctl dump`: the live Kong entities a catalog owns, written as a catalog to adopt.
+
+The catalog is chosen by name (`--catalog-name`): dump is how a catalog starts when only the live Kong
+exists, so it needs no catalog file. Secrets become `${env:NAME}` placeholders, listed on stderr with what
+each must hold; no secret value is printed or written. Before finishing, the written file is validated and
+planned against the live state with the placeholders set to the live values (in memory only): the command
+says whether adopting the dump is a no-op, and lists what it would change otherwise."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from gatewayctl.catalog.load import load_catalog
+from gatewayctl.cli.catalog_commands import _examples
+from gatewayctl.cli.console import EXIT_INVALID, EXIT_OK, err, out, plural, print_diagnostics
+from gatewayctl.cli.remote_commands import (
+    CaCert,
+    ClientCert,
+    ClientKey,
+    Insecure,
+    KongUrl,
+    Parallelism,
+    Timeout,
+    _client,
+    _remote,
+)
+from gatewayctl.diagnostics import CatalogInvalid
+from gatewayctl.dump import Dump, live_to_catalog, replay
+from gatewayctl.plan.kong import LiveState, SchemaCache, fetch_live, read_server, schema_paths
+from gatewayctl.plan.masking import Masker
+from gatewayctl.plan.report import names_by_id, text_lines
+from gatewayctl.render.output import dump_yaml
+
+NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+def register(app: typer.Typer) -> None:
+    app.command(
+        epilog=_examples(
+            "gatewayctl dump --catalog-name shop --out catalog.yaml",
+            "GATEWAYCTL_KONG_ADMIN_URL=https://kong-admin:8444 gatewayctl dump --catalog-name shop --out live.yaml",
+        )
+    )(dump)
+
+
+def dump(
+    catalog_name: Annotated[
+        str, typer.Option("--catalog-name", help="The catalog whose ownership tags select the entities.")
+    ],
+    out_file: Annotated[Path, typer.Option("--out", help="Where to write the catalog (replaced if it exists).")],
+    kong_admin_url: KongUrl = None,
+    ca_cert: CaCert = None,
+    client_cert: ClientCert = None,
+    client_key: ClientKey = None,
+    insecure: Insecure = False,
+    timeout: Timeout = 30.0,
+    parallelism: Parallelism = 8,
+) -> int:
+    """Write the live Kong entities carrying a catalog's ownership tags as a catalog you can adopt.
+
+    Plugins become the catalog's own keys (auth, allow_groups, rate_limit, cors, ...) where that renders
+    back exactly, and raw `plugins:` entries otherwise. Secrets become ${env:NAME} placeholders, listed on
+    stderr; their values are never printed or written.
+    """
+    if not NAME.match(catalog_name):
+        err.print(f"--catalog-name {escape(catalog_name)}: not a catalog name (lowercase letters, digits and '-')")
+        raise typer.Exit(EXIT_INVALID)
+    with _client(kong_admin_url, ca_cert, client_cert, client_key, insecure, timeout, parallelism) as client:
+        server = _remote(lambda: read_server(client))
+        live: LiveState = _remote(lambda: fetch_live(client, catalog_name, server, parallelism))
+        schemas = SchemaCache(client)
+        _remote(lambda: schemas.fetch(schema_paths(live.all()), parallelism))
+        result: Dump = _remote(lambda: live_to_catalog(catalog_name, live, server, schemas.for_entity))
+        try:
+            _write(out_file, _text(catalog_name, client.endpoint.display(), result))
+        except OSError as exc:
+            err.print(f"cannot write {escape(str(out_file))}: {escape(exc.strerror or str(exc))}")
+            raise typer.Exit(EXIT_INVALID) from None
+        counts = {kind: len(items) for kind, items in live.entities.items()}
+        out.print(
+            f"wrote {escape(str(out_file))}: {plural(len(result.catalog.get('services', [])), 'service')}, "
+            f"{plural(len(result.catalog.get('consumers', [])), 'consumer')} "
+            f"(from {sum(counts.values())} owned entities in Kong)"
+        )
+        _list_placeholders(result)
+        for note in result.notes:
+            err.print(f"[yellow]warning: {escape(note)}[/yellow]")
+        try:
+            loaded = load_catalog(out_file)
+        except CatalogInvalid as exc:
+            print_diagnostics(exc.diagnostics)
+            err.print(f"{escape(str(out_file))}: the dump does not validate; edit it before adopting it")
+            raise typer.Exit(EXIT_INVALID) from None
+        the_plan = _remote(lambda: replay(loaded, result, live, server, schemas.for_entity))
+    masker = Masker.of(p.value for p in result.placeholders)
+    if the_plan.changes:
+        err.print(f"[yellow]applying the dump as it is would change Kong ({the_plan.summary()}):[/yellow]")
+        for _style, line in text_lines(the_plan, names_by_id(the_plan, []), masker):
+            err.print(escape(masker.text(line)))
+    else:
+        out.print("checked: applying this catalog (with the variables set) changes nothing in Kong")
+    raise typer.Exit(EXIT_OK)
+
+
+def _text(catalog_name: str, kong: str, result: Dump) -> str:
+    head = [
+        f"# The Kong entities of catalog '{catalog_name}' at {kong}, written by `gatewayctl dump`.",
+        "# Secrets are ${env:...} placeholders: set them before diff or apply.",
+    ]
+    return "\n".join(head) + "\n" + dump_yaml(result.catalog)
+
+
+def _write(path: Path, text: str) -> None:
+    """Whole or not at all: a temporary file next to the target, renamed over it."""
+    folder = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o644)  # placeholders only: nothing secret in it
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _list_placeholders(result: Dump) -> None:
+    if not result.placeholders:
+        return
+    err.print(f"{plural(len(result.placeholders), 'secret')} replaced by placeholders; set them before diff or apply:")
+    width = max(len(p.env) for p in result.placeholders)
+    for p in result.placeholders:
+        err.print(f"  {p.env.ljust(width)}  {escape(p.what)}")

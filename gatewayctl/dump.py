@@ -1,0 +1,815 @@
+"""Live owned Kong state -> a catalog the user can adopt (`gatewayctl dump`): the reverse of
+`gatewayctl/render/kong.py`.
+
+Plain functions over the entities `fetch_live` returns. Services, routes, upstreams with their targets and
+consumers with their credentials become catalog entries; a plugin becomes the catalog's own key (`auth`,
+`allow_groups`, `rate_limit`, `cors`, `cache`, ...) only when rendering that key gives back exactly the live
+plugin (checked by rendering a one-entry catalog and comparing with the plan's own comparison), and the raw
+`plugins:` pass-through otherwise, with the values Kong's schema defaults to left out.
+
+Secret values (credential keys and passwords, secret plugin config keys) are never written: each becomes a
+`${env:NAME}` placeholder with a name derived from where it sits, so the same Kong gives the same names.
+The live values stay in memory, only to check the dump (`replay`): the written catalog, rendered with the
+placeholders set to them, is planned against the live state like an apply would, and any change is reported.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from gatewayctl.catalog.checks import ANONYMOUS_CONSUMER
+from gatewayctl.catalog.load import LoadedCatalog
+from gatewayctl.catalog.model import (
+    ActiveHealthCheck,
+    Cache,
+    CircuitBreaker,
+    Cors,
+    JwtOptions,
+    KeyAuthOptions,
+    OAuth2Options,
+    RateLimit,
+    Redis,
+    RequestId,
+    Route,
+    SecurityHeaders,
+    Upstream,
+    ZipkinTracing,
+)
+from gatewayctl.catalog.model import (
+    Catalog as CatalogModel,
+)
+from gatewayctl.catalog.secrets import SecretResolver, is_reference, references_in
+from gatewayctl.plan.entities import Entity, flatten, from_live
+from gatewayctl.plan.kinds import SECRET_CONFIG_KEYS
+from gatewayctl.plan.kong import KongPlan, LiveState, ServerInfo, build_plan, compare
+from gatewayctl.plan.masking import Masker
+from gatewayctl.plan.normalise import Schema, field_specs
+from gatewayctl.render.kong import DEFAULT_PORTS, build_kong_config, entity_id, upstream_name
+from gatewayctl.render.ownership import ownership_tags
+
+Item = dict[str, Any]
+SchemaOf = Callable[[Entity], Schema | None]
+AUTH_PLUGINS = ("key-auth", "jwt", "basic-auth", "oauth2")
+PROBE_URL = "http://dump.invalid"  # the url of the one-service catalogs that check a plugin mapping
+
+
+@dataclass(frozen=True)
+class Placeholder:
+    env: str
+    what: str  # what the variable must hold, for the user (never the value)
+    value: str = field(repr=False)  # the live value: kept in memory to check the dump, never written
+    hashed: bool = False  # Kong keeps only a hash: the user must set the original, the check uses the hash
+
+
+@dataclass
+class Dump:
+    catalog: dict[str, Any]
+    placeholders: list[Placeholder]
+    notes: list[str]  # what the catalog cannot say exactly
+
+
+class _Secrets:
+    """Placeholders by deterministic name; a name another value already took gets a numeric suffix."""
+
+    def __init__(self) -> None:
+        self.by_env: dict[str, Placeholder] = {}
+        self.by_where: dict[str, str] = {}
+
+    def ref(self, parts: Iterable[str], what: str, value: str, hashed: bool = False) -> str:
+        """`${env:NAME}` for a secret value; a Kong vault reference is kept as it is (it is no secret)."""
+        if is_reference(value):
+            return value
+        where = "/".join(parts)
+        env = self.by_where.get(where)
+        if env is None:
+            base = re.sub(r"[^A-Za-z0-9]+", "_", "_".join(parts)).strip("_").upper() or "SECRET"
+            base = base if not base[0].isdigit() else f"X_{base}"
+            env, n = base, 1
+            while env in self.by_env:
+                n += 1
+                env = f"{base}_{n}"
+            self.by_where[where] = env
+            self.by_env[env] = Placeholder(env, what, value, hashed)
+        return f"${{env:{env}}}"
+
+    def resolver(self) -> SecretResolver:
+        return SecretResolver(Path("."), {p.env: p.value for p in self.by_env.values()})
+
+
+# ---------------------------------------------------------------------- the whole catalog
+
+
+def live_to_catalog(catalog_name: str, live: LiveState, server: ServerInfo, schema_of: SchemaOf) -> Dump:
+    """The catalog whose rendering is the live owned state, as far as a catalog can say it."""
+    ctx = _Context(catalog_name, live, server, schema_of)
+    doc: dict[str, Any] = {"format": 1, "name": catalog_name}
+    if ctx.base_extra:
+        doc["tags"] = ctx.base_extra
+    gateway: dict[str, Any] = {}
+    if server.edition == "enterprise":
+        gateway["edition"] = "enterprise"
+    if server.dbless:
+        gateway["mode"] = "dbless"
+    gateway.update(ctx.global_plugins())
+    if gateway:
+        doc["gateway"] = gateway
+    consumers = []
+    for item in ctx.sorted_items("consumers"):
+        if item.get("username") == ANONYMOUS_CONSUMER:
+            # rendered again from services with several auth methods (the replay check says if it is not)
+            for entity in [item, *ctx.plugins_of("consumer", item["id"])]:
+                ctx.take(entity)
+        else:
+            consumers.append(ctx.consumer(item))
+    if consumers:
+        doc["consumers"] = consumers
+    services = [ctx.service(s) for s in ctx.sorted_items("services")]
+    if services:
+        doc["services"] = services
+    ctx.leftovers()
+    used = {ref.name for _, ref in references_in(doc)}
+    placeholders = [p for env, p in sorted(ctx.secrets.by_env.items()) if env in used]
+    return Dump(doc, placeholders, ctx.notes)
+
+
+class _Context:
+    def __init__(self, catalog_name: str, live: LiveState, server: ServerInfo, schema_of: SchemaOf) -> None:
+        self.name = catalog_name
+        self.live = live
+        self.server = server
+        self.schema_of = schema_of
+        self.secrets = _Secrets()
+        self.notes: list[str] = []
+        self.used: set[str] = set()  # ids of live entities the catalog accounts for
+        self.items: dict[str, list[Item]] = {k: list(v) for k, v in live.entities.items()}
+        self.by_id = {i["id"]: i for items in self.items.values() for i in items}
+        everything = [set(i.get("tags") or []) for items in self.items.values() for i in items]
+        common = set.intersection(*everything) if everything else set()
+        owner = ownership_tags(catalog_name)
+        first = next((i.get("tags") or [] for items in self.items.values() for i in items), [])
+        self.base_extra = [t for t in first if t in common and t not in owner]  # the catalog's `tags:`
+        self.base = set(owner) | set(self.base_extra)
+
+    def id(self, kind: str, *names: str) -> str:
+        return entity_id(self.name, kind, *names)
+
+    def sorted_items(self, kind: str) -> list[Item]:
+        key = "username" if kind == "consumers" else "name"
+        return sorted(self.items.get(kind, []), key=lambda i: (str(i.get(key) or ""), i["id"]))
+
+    def children(self, kind: str, parent_field: str, parent_id: str) -> list[Item]:
+        return [i for i in self.items.get(kind, []) if _fk(i.get(parent_field)) == parent_id]
+
+    def own_tags(self, item: Item, inherited: Iterable[str] = ()) -> list[str]:
+        skip = self.base | set(inherited)
+        return [t for t in item.get("tags") or [] if t not in skip]
+
+    def take(self, item: Item) -> None:
+        self.used.add(item["id"])
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+
+    def leftovers(self) -> None:
+        for kind, items in self.items.items():
+            for item in items:
+                if item["id"] not in self.used:
+                    label = item.get("name") or item.get("username") or item.get("target") or item["id"]
+                    self.note(f"{kind} {label} ({item['id']}): has no place in a catalog; not in the dump")
+
+    # ------------------------------------------------------------------ plugins
+
+    def plugins_of(self, scope: str, owner_id: str | None) -> list[Item]:
+        """Plugins attached to exactly this one service, route or consumer (or to nothing: global)."""
+        out = []
+        for plugin in self.items.get("plugins", []):
+            refs = {k: _fk(plugin.get(k)) for k in ("service", "route", "consumer")}
+            attached = [k for k, v in refs.items() if v]
+            if (owner_id is None and not attached) or (attached == [scope] and refs[scope] == owner_id):
+                out.append(plugin)
+        return sorted(out, key=lambda p: str(p.get("name")))
+
+    def map_plugins(
+        self, scope: str, owner_name: str, plugins: list[Item], candidates: list[tuple[dict[str, Any], list[Item]]]
+    ) -> dict[str, Any]:
+        """The catalog keys for a scope's plugins: each candidate mapping that renders back exactly, and the
+        raw pass-through for the rest."""
+        keys: dict[str, Any] = {}
+        covered: set[str] = set()
+        for candidate, items in candidates:
+            if self.renders_back(scope, owner_name, candidate, items):
+                keys.update(candidate)
+                covered |= {i["id"] for i in items}
+        raw: dict[str, Any] = {}
+        for plugin in plugins:
+            if plugin["id"] in covered:
+                continue
+            config = self.raw_config(scope, owner_name, plugin)
+            if plugin.get("name") in raw or not self.renders_back(
+                scope, owner_name, {"plugins": {plugin["name"]: config}}, [plugin]
+            ):
+                self.note(
+                    f"plugin {plugin.get('name')} ({scope} {owner_name or 'global'}): "
+                    "settings outside its config (enabled, protocols, ordering, instance_name) differ from what a "
+                    "catalog renders; re-applying the dump would change them"
+                )
+            raw[plugin["name"]] = config
+        for plugin in plugins:
+            self.take(plugin)
+        if raw:
+            keys["plugins"] = raw
+        return keys
+
+    def renders_back(self, scope: str, owner_name: str, keys: dict[str, Any], items: list[Item]) -> bool:
+        """True when a one-entry catalog with `keys` renders exactly these live plugins."""
+        if scope == "service":
+            probe: dict[str, Any] = {"services": [{"name": owner_name, "url": PROBE_URL, **keys}]}
+        elif scope == "consumer":
+            probe = {"consumers": [{"name": owner_name, **keys}]}
+        elif scope == "route":
+            service, _, route = owner_name.partition("/")
+            probe = {"services": [{"name": service, "url": PROBE_URL, "routes": [{"name": route, **keys}]}]}
+        else:
+            probe = {"gateway": keys}
+        try:
+            catalog = CatalogModel.model_validate({"format": 1, "name": self.name, **probe})
+        except ValidationError:
+            return False
+        try:
+            rendered = flatten(build_kong_config(catalog, self.secrets.resolver()))
+        except (KeyError, ValueError):
+            return False
+        plugins = {e.body.get("name"): e for e in rendered.entities if e.kind == "plugins"}
+        if len(plugins) < len(items):
+            return False
+        for item in items:
+            entity = plugins.get(item.get("name"))
+            if entity is None:
+                return False
+            live = from_live("plugins", item)
+            body = {**entity.body, "tags": live.body.get("tags")}  # tags are the catalog's business, checked apart
+            if compare(Entity("plugins", live.id, body, ("probe",)), live, self.schema_of(live), Masker()):
+                return False
+        return True
+
+    def raw_config(self, scope: str, owner_name: str, plugin: Item) -> dict[str, Any] | None:
+        """The live config without what Kong's schema defaults to, secret keys as placeholders."""
+        config = plugin.get("config")
+        if not isinstance(config, dict):
+            return None
+        stripped = self.kong_defaults_left_out(plugin)
+        parts = [scope, owner_name or "global", str(plugin.get("name"))]
+        return self.mask_dict(stripped, parts, f"{plugin.get('name')} plugin ({scope} {owner_name or 'global'})")
+
+    def kong_defaults_left_out(self, plugin: Item) -> dict[str, Any]:
+        """A plugin's config without the values Kong's schema fills in (a cors `methods` Kong defaulted)."""
+        config = plugin.get("config")
+        if not isinstance(config, dict):
+            return {}
+        specs = dict(field_specs(self.schema_of(from_live("plugins", plugin)))).get("config") or {}
+        return _strip_defaults(config, field_specs(specs))
+
+    def mask_dict(self, value: dict[str, Any], parts: list[str], what: str) -> dict[str, Any]:
+        masked: dict[str, Any] = self.mask_tree(value, parts, what)
+        return masked
+
+    def mask_tree(self, value: Any, parts: list[str], what: str) -> Any:
+        if isinstance(value, dict):
+            out: dict[str, Any] = {}
+            for k, v in value.items():
+                if isinstance(v, str) and k.lower() in SECRET_CONFIG_KEYS:
+                    out[k] = self.secrets.ref([*parts, k], f"{what} config {k}", v)
+                else:
+                    out[k] = self.mask_tree(v, [*parts, k], what)
+            return out
+        if isinstance(value, list):
+            return [self.mask_tree(v, parts, what) for v in value]
+        return value
+
+    def global_plugins(self) -> dict[str, Any]:
+        plugins = self.plugins_of("global", None)
+        by_name = {p["name"]: p for p in plugins}
+        candidates: list[tuple[dict[str, Any], list[Item]]] = []
+        p: Item | None
+        if p := by_name.get("correlation-id"):
+            c = p.get("config") or {}
+            rid = {
+                "header": c.get("header_name"),
+                "generator": c.get("generator"),
+                "echo_downstream": c.get("echo_downstream"),
+            }
+            candidates.append(({"request_id": _non_default(RequestId, rid)}, [p]))
+        if p := by_name.get("prometheus"):
+            c = p.get("config") or {}
+            flags = ("status_code_metrics", "latency_metrics", "bandwidth_metrics", "upstream_health_metrics")
+            metrics = {k.removesuffix("_metrics").replace("status_code", "status_codes"): bool(c.get(k)) for k in flags}
+            metrics["per_consumer"] = bool(c.get("per_consumer"))
+            candidates.append(({"metrics": {k: v for k, v in metrics.items() if v}}, [p]))
+        if p := by_name.get("zipkin"):
+            c = p.get("config") or {}
+            zipkin = _non_default(
+                ZipkinTracing, {"endpoint": c.get("http_endpoint"), "sample_ratio": c.get("sample_ratio")}
+            )
+            candidates.append(({"tracing": {"zipkin": zipkin}}, [p]))
+        if p := by_name.get("response-transformer"):
+            headers = security_headers(p.get("config") or {})
+            if headers is not None:
+                candidates.append(({"security_headers": headers or True}, [p]))
+        if p := by_name.get("cors"):
+            candidates.append(({"cors": cors(self.kong_defaults_left_out(p))}, [p]))
+        if p := by_name.get("rate-limiting"):
+            candidates.append(({"rate_limit": self.rate_limit(p, "global", "")}, [p]))
+        return self.map_plugins("global", "", plugins, candidates)
+
+    def service_plugins(self, name: str, service_id: str) -> dict[str, Any]:
+        plugins = self.plugins_of("service", service_id)
+        by_name = {p["name"]: p for p in plugins}
+        candidates: list[tuple[dict[str, Any], list[Item]]] = []
+        p: Item | None
+        auth = [by_name[m] for m in AUTH_PLUGINS if m in by_name]
+        if auth:
+            keys: dict[str, Any] = {"auth": [p["name"] for p in auth]}
+            for p in auth:
+                c = p.get("config") or {}
+                if p["name"] == "key-auth":
+                    options = _non_default(KeyAuthOptions, {k: c.get(k) for k in KeyAuthOptions.model_fields})
+                    if options:
+                        keys["key_auth"] = options
+                elif p["name"] == "jwt":
+                    options = {k: c.get(k) for k in JwtOptions.model_fields if k != "maximum_expiration"}
+                    if c.get("maximum_expiration"):
+                        options["maximum_expiration"] = duration(int(c["maximum_expiration"]) * 1000)
+                    options = _non_default(JwtOptions, options)
+                    if options:
+                        keys["jwt"] = options
+                elif p["name"] == "oauth2":
+                    options = {
+                        k: c.get(k)
+                        for k in OAuth2Options.model_fields
+                        if k not in ("provision_key", "token_expiration", "scopes")
+                    }
+                    if c.get("scopes"):
+                        options["scopes"] = c["scopes"]
+                    if c.get("token_expiration") is not None:
+                        options["token_expiration"] = duration(int(c["token_expiration"]) * 1000)
+                    options = _non_default(OAuth2Options, options)
+                    if isinstance(c.get("provision_key"), str):
+                        options["provision_key"] = self.secrets.ref(
+                            ["service", name, "oauth2", "provision_key"],
+                            f"oauth2 provision_key of service {name}",
+                            c["provision_key"],
+                        )
+                    keys["oauth2"] = options
+            candidates.append((keys, auth))
+        if p := by_name.get("acl"):
+            c = p.get("config") or {}
+            if c.get("allow"):
+                candidates.append(({"allow_groups": list(c["allow"])}, [p]))
+            elif c.get("deny"):
+                candidates.append(({"deny_groups": list(c["deny"])}, [p]))
+        if p := by_name.get("ip-restriction"):
+            c = p.get("config") or {}
+            keys = {}
+            if c.get("allow") is not None:
+                keys["ip_allow"] = list(c["allow"])
+            if c.get("deny") is not None:
+                keys["ip_deny"] = list(c["deny"])
+            candidates.append((keys, [p]))
+        if p := by_name.get("rate-limiting"):
+            candidates.append(({"rate_limit": self.rate_limit(p, "service", name)}, [p]))
+        if p := by_name.get("cors"):
+            candidates.append(({"cors": cors(self.kong_defaults_left_out(p))}, [p]))
+        if p := by_name.get("request-size-limiting"):
+            c = p.get("config") or {}
+            unit = {"megabytes": "m", "kilobytes": "k", "bytes": ""}.get(str(c.get("size_unit")))
+            if unit is not None and isinstance(c.get("allowed_payload_size"), int):
+                size: str | int = f"{c['allowed_payload_size']}{unit}" if unit else c["allowed_payload_size"]
+                candidates.append(({"max_body": size}, [p]))
+        if p := by_name.get("proxy-cache"):
+            c = p.get("config") or {}
+            cache: dict[str, Any] = {
+                "ttl": duration(int(c.get("cache_ttl") or 300) * 1000),
+                "content_types": c.get("content_type"),
+                "methods": c.get("request_method"),
+                "response_codes": c.get("response_code"),
+            }
+            if c.get("vary_headers"):
+                cache["vary_headers"] = c["vary_headers"]
+            if c.get("vary_query_params"):
+                cache["vary_query_params"] = c["vary_query_params"]
+            candidates.append(({"cache": _non_default(Cache, cache)}, [p]))
+        if p := by_name.get("grpc-web"):
+            candidates.append(({"grpc_web": True}, [p]))
+        if p := by_name.get("opa"):
+            c = p.get("config") or {}
+            scheme = str(c.get("opa_protocol") or "http")
+            port = c.get("opa_port")
+            shown_port = "" if port == DEFAULT_PORTS.get(scheme) else f":{port}"
+            url = f"{scheme}://{c.get('opa_host')}{shown_port}"
+            candidates.append(({"authz": {"opa": {"url": url, "policy": c.get("opa_path")}}}, [p]))
+        return self.map_plugins("service", name, plugins, candidates)
+
+    def rate_limit(self, plugin: Item, scope: str, owner: str) -> dict[str, Any]:
+        c = plugin.get("config") or {}
+        out: dict[str, Any] = {k: c[k] for k in ("second", "minute", "hour", "day", "month", "year") if c.get(k)}
+        by = str(c.get("limit_by") or "consumer")
+        if by == "header":
+            by = f"header:{c.get('header_name')}"
+        elif by == "path":
+            by = f"path:{c.get('path')}"
+        out.update(
+            {
+                "by": by,
+                "policy": c.get("policy"),
+                "fault_tolerant": c.get("fault_tolerant"),
+                "hide_client_headers": c.get("hide_client_headers"),
+            }
+        )
+        redis = c.get("redis") if out["policy"] == "redis" else None
+        if isinstance(redis, dict):
+            r: dict[str, Any] = {k: redis.get(k) for k in ("host", "port", "username", "database", "ssl", "ssl_verify")}
+            if isinstance(redis.get("password"), str):
+                r["password"] = self.secrets.ref(
+                    [scope, owner or "global", "rate_limiting", "redis_password"],
+                    f"redis password of the rate-limiting plugin ({scope} {owner or 'global'})",
+                    redis["password"],
+                )
+            if redis.get("timeout"):
+                r["timeout"] = duration(int(redis["timeout"]))
+            out["redis"] = _non_default(Redis, {k: v for k, v in r.items() if v is not None}, keep=("host",))
+        return _non_default(RateLimit, out)
+
+    # ------------------------------------------------------------------ consumers
+
+    def consumer(self, item: Item) -> dict[str, Any]:
+        self.take(item)
+        name = str(item.get("username"))
+        cid = item["id"]
+        if cid != self.id("consumer", name):
+            self.note(f"consumer {name}: its id is not the one a catalog gives it; re-applying replaces it")
+        out: dict[str, Any] = {"name": name}
+        if item.get("custom_id"):
+            out["custom_id"] = item["custom_id"]
+        tags = self.own_tags(item)
+        if tags:
+            out["tags"] = tags
+        groups = [a for a in self.children("acls", "consumer", cid)]
+        for acl in groups:
+            self.take(acl)
+        if groups:
+            out["groups"] = sorted(str(a.get("group")) for a in groups)
+        credentials = self.credentials(name, cid)
+        if credentials:
+            out["credentials"] = credentials
+        plugins = self.plugins_of("consumer", cid)
+        by_name = {p["name"]: p for p in plugins}
+        candidates: list[tuple[dict[str, Any], list[Item]]] = []
+        p: Item | None
+        if p := by_name.get("rate-limiting"):
+            candidates.append(({"rate_limit": self.rate_limit(p, "consumer", name)}, [p]))
+        out.update(self.map_plugins("consumer", name, plugins, candidates))
+        return out
+
+    def credentials(self, name: str, cid: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        keys = self.children("keyauth_credentials", "consumer", cid)
+        if keys:
+            # the catalog names key-auth credentials by position: put each where its id says it was
+            by_id = {k["id"]: k for k in keys}
+            ordered = [
+                by_id.pop(self.id("key-auth", name, str(i)))
+                for i in range(len(keys))
+                if self.id("key-auth", name, str(i)) in by_id
+            ]
+            ordered += sorted(by_id.values(), key=lambda k: k["id"])
+            entries = []
+            for i, k in enumerate(ordered):
+                self.take(k)
+                entries.append(
+                    {
+                        "key": self.secrets.ref(
+                            [name, "key_auth", str(i)], f"key-auth key #{i} of consumer {name}", str(k.get("key"))
+                        )
+                    }
+                )
+                if k.get("ttl"):
+                    self.note(
+                        f"consumer {name}: key-auth credential #{i} expires; Kong reports only the time left, "
+                        "so no ttl is dumped"
+                    )
+            out["key_auth"] = entries
+        jwts = sorted(self.children("jwt_secrets", "consumer", cid), key=lambda j: str(j.get("key")))
+        if jwts:
+            entries = []
+            for j in jwts:
+                self.take(j)
+                key = str(j.get("key"))
+                entry: dict[str, Any] = {"key": key}
+                secret = j.get("secret")
+                if isinstance(secret, str) and secret != self.id("jwt-unused-secret", name, key):
+                    entry["secret"] = self.secrets.ref(
+                        [name, "jwt", key, "secret"], f"jwt secret '{key}' of consumer {name}", secret
+                    )
+                if j.get("algorithm") and j["algorithm"] != "HS256":
+                    entry["algorithm"] = j["algorithm"]
+                if j.get("rsa_public_key"):
+                    entry["rsa_public_key"] = j["rsa_public_key"]  # a public key: no secret
+                entries.append(entry)
+            out["jwt"] = entries
+        basics = sorted(self.children("basicauth_credentials", "consumer", cid), key=lambda b: str(b.get("username")))
+        if basics:
+            entries = []
+            for b in basics:
+                self.take(b)
+                user = str(b.get("username"))
+                what = (
+                    f"basic-auth password of '{user}' (consumer {name}); "
+                    "Kong keeps only a hash: set the password itself"
+                )
+                entries.append(
+                    {
+                        "username": user,
+                        "password": self.secrets.ref(
+                            [name, "basic_auth", user, "password"], what, str(b.get("password")), hashed=True
+                        ),
+                    }
+                )
+            out["basic_auth"] = entries
+        oauths = sorted(self.children("oauth2_credentials", "consumer", cid), key=lambda o: str(o.get("client_id")))
+        if oauths:
+            entries = []
+            for o in oauths:
+                self.take(o)
+                client = str(o.get("client_id"))
+                what = f"oauth2 client_secret of '{client}' (consumer {name})"
+                if o.get("hash_secret"):
+                    what += "; Kong keeps only a hash: set the secret itself"
+                entry = {
+                    "name": o.get("name"),
+                    "client_id": client,
+                    "client_secret": self.secrets.ref(
+                        [name, "oauth2", client, "secret"], what, str(o.get("client_secret"))
+                    ),
+                }
+                if o.get("redirect_uris"):
+                    entry["redirect_uris"] = list(o["redirect_uris"])
+                if o.get("hash_secret"):
+                    entry["hash_secret"] = True
+                entries.append(entry)
+            out["oauth2"] = entries
+        return out
+
+    # ------------------------------------------------------------------ services
+
+    def service(self, item: Item) -> dict[str, Any]:
+        self.take(item)
+        name = str(item.get("name"))
+        sid = item["id"]
+        if sid != self.id("service", name):
+            self.note(f"service {name}: its id is not the one a catalog gives it; re-applying replaces it")
+        out: dict[str, Any] = {"name": name}
+        tags = self.own_tags(item)
+        if tags:
+            out["tags"] = tags
+        protocol = str(item.get("protocol") or "http")
+        upstream = next((u for u in self.items.get("upstreams", []) if u.get("name") == item.get("host")), None)
+        if (
+            upstream is not None
+            and item.get("host") == upstream_name(name)
+            and item.get("port") == DEFAULT_PORTS.get(protocol, 80)
+        ):
+            if protocol != "http":
+                out["protocol"] = protocol
+            out["upstream"] = self.upstream(upstream, tags)
+        else:
+            port = item.get("port")
+            shown = "" if port == DEFAULT_PORTS.get(protocol, 80) and protocol in ("http", "https") else f":{port}"
+            out["url"] = f"{protocol}://{item.get('host')}{shown}{item.get('path') or ''}"
+        timeouts = {
+            key: duration(int(item[f"{key}_timeout"]))
+            for key in ("connect", "read", "write")
+            if item.get(f"{key}_timeout") not in (None, 60_000)
+        }
+        if timeouts:
+            out["timeouts"] = timeouts
+        if item.get("retries") not in (None, 5):
+            out["retries"] = item["retries"]
+        routes = [
+            self.route(name, protocol, r, tags)
+            for r in sorted(self.children("routes", "service", sid), key=lambda r: str(r.get("name")))
+        ]
+        out.update(self.service_plugins(name, sid))
+        if routes:
+            out["routes"] = routes
+        return out
+
+    def route(self, service: str, protocol: str, item: Item, service_tags: list[str]) -> dict[str, Any]:
+        self.take(item)
+        full = str(item.get("name"))
+        name = full.removeprefix(f"{service}-") if full.startswith(f"{service}-") else full
+        if name == full:
+            self.note(f"route {full}: its name does not start with '{service}-'; re-applying renames (replaces) it")
+        out: dict[str, Any] = {"name": name}
+        for key in ("paths", "hosts", "methods", "snis"):
+            if item.get(key):
+                out[key] = list(item[key])
+        if item.get("headers"):
+            out["headers"] = {k: list(v) for k, v in item["headers"].items()}
+        for key in ("sources", "destinations"):
+            if item.get(key):
+                out[key] = [{k: v for k, v in e.items() if v is not None} for e in item[key]]
+        default = {
+            "grpc": ["grpc", "grpcs"],
+            "grpcs": ["grpc", "grpcs"],
+            "tcp": ["tcp", "tls"],
+            "tls": ["tcp", "tls"],
+        }.get(protocol, ["http", "https"])
+        if sorted(item.get("protocols") or []) != sorted(default):
+            out["protocols"] = list(item.get("protocols") or [])
+        protocols = item.get("protocols") or default
+        if not any(p in ("tcp", "tls", "udp", "tls_passthrough") for p in protocols):
+            grpc = any(p in ("grpc", "grpcs") for p in protocols)
+            if not grpc and item.get("strip_path") is False:
+                out["strip_path"] = False
+            settings = {
+                "preserve_host": item.get("preserve_host"),
+                "regex_priority": item.get("regex_priority"),
+                "https_redirect_status_code": item.get("https_redirect_status_code"),
+            }
+            out.update(_non_default(Route, {k: v for k, v in settings.items() if v is not None}))
+            if item.get("request_buffering") is False and item.get("response_buffering") is False:
+                out["streaming"] = True
+        tags = self.own_tags(item, service_tags)
+        if tags:
+            out["tags"] = tags
+        plugins = self.plugins_of("route", item["id"])
+        out.update(self.map_plugins("route", f"{service}/{name}", plugins, []))
+        return out
+
+    def upstream(self, item: Item, service_tags: list[str]) -> dict[str, Any]:
+        self.take(item)
+        name = str(item.get("name"))
+        out: dict[str, Any] = {"algorithm": item.get("algorithm")}
+        for prefix in ("hash_on", "hash_fallback"):
+            kind = item.get(prefix)
+            if kind in (None, "none"):
+                continue
+            arg = (
+                item.get(f"{prefix}_header")
+                if kind == "header"
+                else item.get(f"{prefix}_cookie")
+                if kind == "cookie"
+                else None
+            )
+            out[prefix] = f"{kind}:{arg}" if arg else kind
+        out["slots"] = item.get("slots")
+        if item.get("host_header"):
+            out["host_header"] = item["host_header"]
+        targets = []
+        for t in sorted(self.children("targets", "upstream", item["id"]), key=lambda t: str(t.get("target"))):
+            self.take(t)
+            text = str(t.get("target"))
+            short = text.removesuffix(":8000")
+            # the id remembers how the catalog wrote the target (without a port, Kong's 8000 was added)
+            if short != text and t["id"] == self.id("target", name, short):
+                text = short
+            targets.append(text if t.get("weight") in (None, 100) else {"target": text, "weight": t["weight"]})
+        out["targets"] = targets
+        checks = item.get("healthchecks") or {}
+        active = checks.get("active") or {}
+        healthy, unhealthy = active.get("healthy") or {}, active.get("unhealthy") or {}
+        if healthy.get("interval") or unhealthy.get("interval"):
+            check: dict[str, Any] = {
+                "type": active.get("type") or "http",
+                "interval": duration(round(float(healthy.get("interval") or 0) * 1000)),
+                "timeout": duration(round(float(active.get("timeout") or 1) * 1000)),
+                "healthy_after": healthy.get("successes"),
+                "unhealthy_after": unhealthy.get("tcp_failures"),
+            }
+            if check["type"] != "tcp":
+                check["path"] = active.get("http_path") or "/"
+                check["healthy_statuses"] = healthy.get("http_statuses")
+                check["unhealthy_statuses"] = unhealthy.get("http_statuses")
+            out["health_check"] = _non_default(ActiveHealthCheck, {k: v for k, v in check.items() if v is not None})
+        passive = (checks.get("passive") or {}).get("unhealthy") or {}
+        if any(passive.get(k) for k in ("http_failures", "timeouts", "tcp_failures")):
+            breaker = {k: passive.get(k) for k in ("http_failures", "timeouts", "tcp_failures")}
+            breaker["statuses"] = passive.get("http_statuses")
+            out["circuit_breaker"] = _non_default(CircuitBreaker, {k: v for k, v in breaker.items() if v is not None})
+        return _non_default(Upstream, out, keep=("targets",))
+
+
+def replay(loaded: LoadedCatalog, dump: Dump, live: LiveState, server: ServerInfo, schema_of: SchemaOf) -> KongPlan:
+    """What applying the written dump would change, with its placeholders set to the live values: the
+    check that adopting it is a no-op (the plan lists whatever the catalog could not say)."""
+    resolver = SecretResolver(loaded.path.parent, {p.env: p.value for p in dump.placeholders})
+    desired = flatten(build_kong_config(loaded.catalog, resolver), loaded.catalog)
+    hashes = {p.value for p in dump.placeholders if p.hashed}
+    # A basic-auth password placeholder holds Kong's hash here: compared as stored, not hashed again
+    # (an entity without a catalog origin is compared as it is).
+    desired.entities = [
+        Entity(e.kind, e.id, e.body) if e.kind == "basicauth_credentials" and e.body.get("password") in hashes else e
+        for e in desired.entities
+    ]
+    return build_plan(desired, live, schema_of, server, Masker.of(p.value for p in dump.placeholders))
+
+
+# ---------------------------------------------------------------------- plugin config -> catalog values
+
+
+def cors(config: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"origins": config.get("origins")}
+    for key in ("methods", "headers", "exposed_headers"):
+        if config.get(key) is not None:
+            out[key] = config[key]
+    out["credentials"] = config.get("credentials")
+    if config.get("max_age") is not None:
+        out["max_age"] = duration(int(config["max_age"]) * 1000)
+    out["preflight_continue"] = config.get("preflight_continue")
+    out["private_network"] = config.get("private_network")
+    return _non_default(Cors, {k: v for k, v in out.items() if v is not None}, keep=("origins",))
+
+
+SECURITY_HEADER = re.compile(r"^Strict-Transport-Security:max-age=(\d+); includeSubDomains$")
+
+
+def security_headers(config: dict[str, Any]) -> dict[str, Any] | None:
+    """The `security_headers` mapping the response-transformer plugin was rendered from, or None when it
+    is not that plugin's shape."""
+    headers = ((config.get("add") or {}).get("headers")) or []
+    if len(headers) != 5:
+        return None
+    hsts = SECURITY_HEADER.match(str(headers[0]))
+    prefixes = ("X-Content-Type-Options:nosniff", "X-Frame-Options:", "Content-Security-Policy:", "Referrer-Policy:")
+    if (
+        not hsts
+        or headers[1] != prefixes[0]
+        or not all(str(h).startswith(p) for h, p in zip(headers[2:], prefixes[1:], strict=True))
+    ):
+        return None
+    out = {
+        "hsts_max_age": duration(int(hsts.group(1)) * 1000),
+        "frame_options": str(headers[2]).split(":", 1)[1],
+        "content_security_policy": str(headers[3]).split(":", 1)[1],
+        "referrer_policy": str(headers[4]).split(":", 1)[1],
+    }
+    return _non_default(SecurityHeaders, out)
+
+
+def duration(ms: int) -> str:
+    """A catalog duration for a number of milliseconds, in the largest unit that is exact."""
+    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
+        if ms and ms % size == 0:
+            return f"{ms // size}{unit}"
+    return f"{ms}ms"
+
+
+def _non_default(model: type[BaseModel], values: dict[str, Any], keep: Iterable[str] = ()) -> dict[str, Any]:
+    """`values` without the keys whose value is the catalog model's own default (the catalog stays short)."""
+    out: dict[str, Any] = {}
+    fields = model.model_fields
+    for key, value in values.items():
+        spec = fields.get(key)
+        if key in keep or spec is None:
+            out[key] = value
+            continue
+        default = spec.get_default(call_default_factory=True)
+        plain = getattr(default, "text", default)  # Duration defaults compare by their text
+        if value == plain or (value is None and default is None):
+            continue
+        out[key] = value
+    return out
+
+
+def _strip_defaults(config: dict[str, Any], specs: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """A plugin config without the values Kong's schema fills in by itself (nulls included)."""
+    known = dict(specs)
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        spec = known.get(key)
+        if spec is None:
+            if value is not None:
+                out[key] = value
+            continue
+        default = spec.get("default")
+        if spec.get("type") == "record" and isinstance(value, dict) and spec.get("fields"):
+            nested = _strip_defaults(value, field_specs(spec))
+            if nested or (default is not None and value != default):
+                out[key] = nested
+            continue
+        if value is None and default is None:
+            continue
+        if value == default:
+            continue
+        out[key] = value
+    return out
+
+
+def _fk(value: Any) -> str | None:
+    return str(value["id"]) if isinstance(value, dict) and value.get("id") else None

@@ -1,0 +1,255 @@
+"""`gatewayctl dump`: the live owned Kong state as a catalog. A dump of a freshly applied catalog validates
+and, re-applied with its placeholders set to the live values, makes zero writes; plugins map back to the
+catalog's own keys where that is exact and to raw `plugins:` otherwise; no secret value is printed or
+written; entities of others are not dumped."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from emulators.harness import CATALOG, SECRETS, write_catalog
+from emulators.kong import KongEmulator, KongState, running
+
+from gatewayctl.cli import main
+
+RICH_SECRETS = {
+    "MOBILE_KEY": "s3cr3t-mobile-key-1111",
+    "MOBILE_KEY_OLD": "s3cr3t-mobile-key-old-2222",
+    "MOBILE_JWT": "s3cr3t-mobile-jwt-3333",
+    "SVC_PASSWORD": "s3cr3t-svc-password-4444",
+    "REDIS_PASSWORD": "s3cr3t-redis-password-5555",
+}
+# Most of what the renderer knows, with the plugins the emulator has schemas for.
+RICH = """\
+format: 1
+name: rich
+tags: [team-shop]
+gateway:
+  request_id: {header: X-Correlation-ID, generator: uuid}
+  metrics: {status_codes: true, latency: true, per_consumer: true}
+  cors: {origins: ["https://shop.example.com"], credentials: true, max_age: 1h}
+consumers:
+  - name: mobile
+    custom_id: m-1
+    tags: [mobile]
+    groups: [users, beta]
+    credentials:
+      key_auth: [{key: "${env:MOBILE_KEY}"}, {key: "${env:MOBILE_KEY_OLD}"}]
+      jwt:
+        - {key: mobile-issuer, secret: "${env:MOBILE_JWT}"}
+        - key: rsa-issuer
+          algorithm: RS256
+          rsa_public_key: "-----BEGIN PUBLIC KEY-----\\nMIIB\\n-----END PUBLIC KEY-----"
+    rate_limit: {minute: 600, by: credential}
+  - name: svc
+    groups: [admins]
+    credentials:
+      basic_auth: [{username: svc, password: "${env:SVC_PASSWORD}"}]
+services:
+  - name: orders
+    tags: [orders]
+    url: https://orders.internal:8443/v1
+    timeouts: {connect: 5s, read: 90s}
+    retries: 2
+    auth: [key-auth, jwt]
+    key_auth: {key_names: [x-api-key], hide_credentials: true}
+    allow_groups: [users]
+    rate_limit:
+      minute: 100
+      by: header:X-Tenant
+      policy: redis
+      redis: {host: redis.internal, password: "${env:REDIS_PASSWORD}", timeout: 250ms}
+    cors: {origins: ["*"], methods: [GET, POST]}
+    ip_deny: [10.9.0.0/16]
+    max_body: 8m
+    routes:
+      - {name: api, paths: [/orders], methods: [GET, POST], hosts: [api.example.com], tags: [public]}
+      - name: admin
+        paths: ["~/admin/[a-z]+$"]
+        strip_path: false
+        preserve_host: true
+        regex_priority: 10
+        headers: {x-admin: ["yes"]}
+        streaming: true
+        plugins:
+          request-termination: {status_code: 410, message: maintenance}
+  - name: catalogue
+    upstream:
+      algorithm: consistent-hashing
+      hash_on: header:X-User
+      targets: [10.0.0.1, {target: "10.0.0.2:8080", weight: 50}]
+      health_check: {path: /healthz, interval: 10s, healthy_after: 3}
+      circuit_breaker: {http_failures: 5, timeouts: 3}
+    routes:
+      - {name: browse, paths: [/catalogue]}
+    auth: [basic-auth]
+    deny_groups: [banned]
+    plugins:
+      request-termination: {status_code: 418}
+"""
+
+
+@pytest.fixture
+def kong() -> Iterator[KongEmulator]:
+    with running(KongState()) as emulator:
+        yield emulator
+
+
+def cli(capsys: pytest.CaptureFixture[str], kong: KongEmulator, *argv: str) -> tuple[int, str, str]:
+    code = main([*argv, "--kong-admin-url", kong.url])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def apply_dump_reapply(
+    capsys: pytest.CaptureFixture[str],
+    kong: KongEmulator,
+    workdir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    catalog_text: str,
+    catalog_name: str,
+    values: dict[str, str],
+    placeholders: dict[str, str],
+) -> tuple[dict[str, Any], str, str]:
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    catalog = write_catalog(workdir, catalog_text)
+    code, _out, err = cli(capsys, kong, "apply", str(catalog), "--yes")
+    assert code == 0, err
+    dumped = workdir / "dumped.yaml"
+    code, out, err = cli(capsys, kong, "dump", "--catalog-name", catalog_name, "--out", str(dumped))
+    dump_out, dump_err = out, err
+    assert code == 0, err
+    assert "changes nothing in Kong" in out, err
+    text = dumped.read_text()
+    for value in values.values():
+        assert value not in text and value not in out and value not in err
+    for key in values:
+        monkeypatch.delenv(key)
+    for name, value in placeholders.items():
+        assert f"${{env:{name}}}" in text, name
+        assert name in err  # listed for the user
+        monkeypatch.setenv(name, value)
+    assert main(["validate", str(dumped)]) == 0, capsys.readouterr().err
+    before = len(kong.state.writes())
+    code, out, err = cli(capsys, kong, "apply", str(dumped), "--yes")
+    assert code == 0 and "nothing to do" in out, out + err
+    assert len(kong.state.writes()) == before
+    return yaml.safe_load(text), dump_out, dump_err
+
+
+def test_dump_of_a_fresh_apply_readopted_makes_zero_writes(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    doc, _, _ = apply_dump_reapply(
+        capsys,
+        kong,
+        workdir,
+        monkeypatch,
+        CATALOG,
+        "shop",
+        SECRETS,
+        {"WEB_APP_KEY_AUTH_0": SECRETS["WEB_APP_KEY"], "OPS_BASIC_AUTH_OPS_PASSWORD": SECRETS["OPS_PASSWORD"]},
+    )
+    orders = next(s for s in doc["services"] if s["name"] == "orders")
+    assert orders["url"] == "http://orders.default.svc:8080/v1"
+    assert orders["auth"] == ["key-auth"] and orders["allow_groups"] == ["users"]
+    assert orders["rate_limit"] == {"minute": 60}
+    assert orders["routes"] == [{"name": "api", "paths": ["/orders"], "methods": ["GET", "POST"]}]
+    catalogue = next(s for s in doc["services"] if s["name"] == "catalogue")
+    assert catalogue["upstream"]["targets"] == ["10.0.0.1:8080", {"target": "10.0.0.2:8080", "weight": 50}]
+    assert doc["gateway"] == {"request_id": {}, "metrics": {"status_codes": True}}  # the header is the default
+    assert [c["name"] for c in doc["consumers"]] == ["ops", "web-app"]
+
+
+def test_a_rich_catalog_maps_back_to_its_own_keys(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    doc, _out, err = apply_dump_reapply(
+        capsys,
+        kong,
+        workdir,
+        monkeypatch,
+        RICH,
+        "rich",
+        RICH_SECRETS,
+        {
+            "MOBILE_KEY_AUTH_0": RICH_SECRETS["MOBILE_KEY"],
+            "MOBILE_KEY_AUTH_1": RICH_SECRETS["MOBILE_KEY_OLD"],
+            "MOBILE_JWT_MOBILE_ISSUER_SECRET": RICH_SECRETS["MOBILE_JWT"],
+            "SVC_BASIC_AUTH_SVC_PASSWORD": RICH_SECRETS["SVC_PASSWORD"],
+            "SERVICE_ORDERS_RATE_LIMITING_REDIS_PASSWORD": RICH_SECRETS["REDIS_PASSWORD"],
+        },
+    )
+    assert doc["tags"] == ["team-shop"]
+    assert doc["gateway"] == {
+        "request_id": {"header": "X-Correlation-ID", "generator": "uuid"},
+        "metrics": {"status_codes": True, "latency": True, "per_consumer": True},
+        "cors": {"origins": ["https://shop.example.com"], "credentials": True, "max_age": "1h"},
+    }
+    services = {s["name"]: s for s in doc["services"]}
+    orders = services["orders"]
+    assert orders["url"] == "https://orders.internal:8443/v1"
+    assert orders["tags"] == ["orders"]
+    assert orders["timeouts"] == {"connect": "5s", "read": "90s"} and orders["retries"] == 2
+    assert orders["auth"] == ["key-auth", "jwt"]
+    assert orders["key_auth"] == {"key_names": ["x-api-key"], "hide_credentials": True}
+    assert orders["allow_groups"] == ["users"] and orders["ip_deny"] == ["10.9.0.0/16"]
+    assert orders["max_body"] == "8m"
+    assert orders["rate_limit"]["by"] == "header:X-Tenant"
+    assert orders["rate_limit"]["redis"]["password"] == "${env:SERVICE_ORDERS_RATE_LIMITING_REDIS_PASSWORD}"
+    assert "plugins" not in orders
+    routes = {r["name"]: r for r in orders["routes"]}
+    assert routes["api"]["tags"] == ["public"]
+    assert routes["admin"]["streaming"] is True and routes["admin"]["strip_path"] is False
+    assert routes["admin"]["plugins"] == {"request-termination": {"status_code": 410, "message": "maintenance"}}
+    catalogue = services["catalogue"]
+    assert catalogue["deny_groups"] == ["banned"]
+    assert catalogue["plugins"] == {"request-termination": {"status_code": 418}}
+    assert catalogue["upstream"]["targets"] == ["10.0.0.1", {"target": "10.0.0.2:8080", "weight": 50}]
+    assert catalogue["upstream"]["health_check"]["path"] == "/healthz"
+    consumers = {c["name"]: c for c in doc["consumers"]}
+    assert "gatewayctl-anonymous" not in consumers  # rendered again from the two auth methods
+    mobile = consumers["mobile"]
+    assert mobile["custom_id"] == "m-1" and mobile["tags"] == ["mobile"] and mobile["groups"] == ["beta", "users"]
+    assert mobile["rate_limit"] == {"minute": 600, "by": "credential"}
+    assert mobile["credentials"]["jwt"][1] == {
+        "key": "rsa-issuer",
+        "algorithm": "RS256",
+        "rsa_public_key": "-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----",
+    }
+    assert "warning" not in err
+
+
+def test_entities_of_others_are_not_dumped_and_odd_ones_are_reported(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    tags = ["gatewayctl", "gatewayctl-catalog:shop"]
+    kong.state.seed("services", {"name": "billing", "host": "billing.internal", "tags": ["team-billing"]})
+    kong.state.seed(
+        "services", {"name": "search", "host": "search.internal", "tags": ["gatewayctl", "gatewayctl-catalog:x"]}
+    )
+    odd = kong.state.seed("services", {"name": "legacy", "host": "legacy.internal", "tags": tags})
+    kong.state.seed("routes", {"name": "oldroute", "paths": ["/old"], "service": {"id": odd["id"]}, "tags": tags})
+    dumped = workdir / "out.yaml"
+    code, out, err = cli(capsys, kong, "dump", "--catalog-name", "shop", "--out", str(dumped))
+    assert code == 0, err
+    doc = yaml.safe_load(dumped.read_text())
+    assert [s["name"] for s in doc["services"]] == ["legacy"]
+    assert "service legacy: its id is not the one a catalog gives it" in err
+    assert "route oldroute: its name does not start with 'legacy-'" in err
+    assert "applying the dump as it is would change Kong (kong: +2 ~0 -2)" in err
+    assert "changes nothing" not in out
+
+
+def test_bad_catalog_name_and_unreachable_kong(capsys: pytest.CaptureFixture[str], workdir: Path) -> None:
+    assert main(["dump", "--catalog-name", "Not_A_Name", "--out", "x.yaml"]) == 1
+    assert "not a catalog name" in capsys.readouterr().err
+    code = main(["dump", "--catalog-name", "shop", "--out", "x.yaml", "--kong-admin-url", "http://127.0.0.1:9"])
+    err = capsys.readouterr().err
+    assert code == 3 and "GET /: no response" in err and "Traceback" not in err
+    assert not (workdir / "x.yaml").exists()
