@@ -587,7 +587,12 @@ def deployment(catalog: Catalog, report: Report) -> None:
     dep = catalog.deployment
     if dep.platform == "vm" and dep.vm is None:
         report.error(
-            ("deployment", "platform"), "platform vm needs deployment.vm (kong_hosts, kuma_cp, observability_host)"
+            ("deployment", "platform"),
+            "platform vm needs deployment.vm (kong_hosts, observability_host, and kuma_cp with a mesh)",
+        )
+    if dep.platform == "vm" and dep.vm is not None and dep.vm.kuma_cp is None and catalog.mesh_enabled:
+        report.error(
+            ("deployment", "vm"), "the mesh needs deployment.vm.kuma_cp: the host the Kuma control plane runs on"
         )
     if catalog.gateway.mode == "dbless" and dep.kong.database != "off":
         report.error(

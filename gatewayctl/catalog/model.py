@@ -564,7 +564,8 @@ class ObservabilityDeployment(Model):
 
 class VmDeployment(Model):
     kong_hosts: list[str] = Field(min_length=1)
-    kuma_cp: str
+    kuma_cp: str | None = None
+    """The Kuma control plane's host: needed only with a mesh (checked in checks.deployment)."""
     observability_host: str
 
 
