@@ -19,6 +19,7 @@ class KumaOutcome:
     done: list[KumaChange] = field(default_factory=list)
     failed: list[tuple[KumaChange, Exception]] = field(default_factory=list)
     skipped: list[KumaChange] = field(default_factory=list)  # not attempted after a failure
+    warnings: list[str] = field(default_factory=list)  # what the control plane warned about (deprecations)
 
     @property
     def ok(self) -> bool:

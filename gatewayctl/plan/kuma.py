@@ -12,12 +12,14 @@ as live state, so anything else in the mesh is invisible to the plan and can nev
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from gatewayctl.diagnostics import KeyPath
-from gatewayctl.plan.fields import FieldChange
+from gatewayctl.plan.fields import FieldChange, diff_fields
 from gatewayctl.plan.kong import Action
+from gatewayctl.plan.masking import Masker
 
 Platform = Literal["universal", "kubernetes"]
 Obj = dict[str, Any]
@@ -46,6 +48,7 @@ class KumaPlan:
     server: dict[str, Any]  # what the control plane says of itself (version, mode, zone ...)
     changes: list[KumaChange] = field(default_factory=list)
     live: list[Obj] = field(default_factory=list)  # every owned object read, as returned (for snapshots)
+    notes: list[str] = field(default_factory=list)  # what the plan deliberately leaves alone, and why
 
     def counts(self) -> tuple[int, int, int]:
         return (
@@ -57,3 +60,55 @@ class KumaPlan:
     def summary(self) -> str:
         create, update, delete = self.counts()
         return f"kuma: +{create} ~{update} -{delete}"
+
+
+# ---------------------------------------------------------------------- comparing (both platforms)
+
+# Labels a Kuma control plane computes itself (2.14 pkg/core/resources/labels/compute.go, KDS sync): not
+# ours to compare unless the catalog sets them too.
+COMPUTED_LABELS = frozenset(
+    {
+        "kuma.io/mesh",
+        "kuma.io/origin",
+        "kuma.io/zone",
+        "kuma.io/env",
+        "kuma.io/display-name",
+        "kuma.io/policy-role",
+        "kuma.io/proxy-type",
+        "k8s.kuma.io/namespace",
+    }
+)
+_GO_DURATION = re.compile(r"^(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|ms|s|m|h))+$")
+_UNIT_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
+
+
+def duration_ns(text: str) -> int | None:
+    """A Go duration string (`1m30s`, `250ms`) in nanoseconds; None when `text` is not one."""
+    if not _GO_DURATION.match(text):
+        return None
+    total = sum(float(n) * _UNIT_NS[u] for n, u in re.findall(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)", text))
+    return round(total)
+
+
+def comparable_spec(value: Any) -> Any:
+    """A policy spec with every Go duration string replaced by its length: Kuma stores `metav1.Duration`
+    and prints it back with Go's `Duration.String()` (`1m` comes back as `1m0s`), so `1m`, `60s` and `1m0s`
+    must compare equal. Applied to both sides alike, so it never changes what is written."""
+    if isinstance(value, dict):
+        return {k: comparable_spec(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [comparable_spec(v) for v in value]
+    if isinstance(value, str):
+        ns = duration_ns(value)
+        return {"duration_ns": ns} if ns is not None else value
+    return value
+
+
+def comparable_labels(want: dict[str, str], have: dict[str, str]) -> dict[str, str]:
+    """The live labels without those the control plane adds on its own (unless the catalog sets them)."""
+    return {k: v for k, v in have.items() if k not in COMPUTED_LABELS or k in want}
+
+
+def field_changes(kind: str, want: Obj, have: Obj, masker: Masker) -> tuple[FieldChange, ...]:
+    """Per-field differences with the same semantics and masking as the Kong plan's."""
+    return tuple(diff_fields(kind, want, have, masker))

@@ -1,0 +1,80 @@
+"""The Kuma control plane's HTTP API (Universal) over httpx, with the retries, rate cap, TLS options and call
+log the Kong client has (`clients/http.py`).
+
+URL: `--kuma-url`, else `GATEWAYCTL_KUMA_URL`, else http://localhost:5681. Token: only from
+`GATEWAYCTL_KUMA_TOKEN` (never argv, which shows in `ps`), sent as `Authorization: Bearer` (Kuma 2.14
+`api-server-auth`, authn type `tokens`).
+
+Error bodies (Kuma 2.14 `pkg/core/rest/errors/error_handler.go`): `{"type": "/std-errors", "status", "title",
+"detail", "invalid_parameters": [{"field", "reason"}], "details", "causes"}`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, ClassVar
+from urllib.parse import parse_qs, urlsplit
+
+from gatewayctl.clients.http import ApiClient, Endpoint, Json, RemoteError, TlsOptions
+
+TOKEN_ENV = "GATEWAYCTL_KUMA_TOKEN"
+URL_ENV = "GATEWAYCTL_KUMA_URL"
+DEFAULT_URL = "http://localhost:5681"
+PAGE_SIZE = 1000  # the API server's maximum (pkg/api-server/pagination.go, maxPageSize)
+
+
+def kuma_endpoint(url: str | None, tls: TlsOptions, timeout: float = 30.0) -> Endpoint:
+    return Endpoint.from_env(url, URL_ENV, TOKEN_ENV, DEFAULT_URL, tls, timeout)
+
+
+class KumaError(RemoteError):
+    """A Kuma API call failed. `status` is None when the control plane was not reached."""
+
+    def invalid_parameters(self) -> list[tuple[str, str]]:
+        """(field, reason) of a 400's `invalid_parameters` (or the deprecated `causes`)."""
+        body = self.body if isinstance(self.body, dict) else {}
+        items = body.get("invalid_parameters") or []
+        pairs = [(str(i.get("field", "")), str(i.get("reason", ""))) for i in items if isinstance(i, dict)]
+        if not pairs:
+            causes = body.get("causes") or []
+            pairs = [(str(c.get("field", "")), str(c.get("message", ""))) for c in causes if isinstance(c, dict)]
+        return pairs
+
+
+class KumaApi(ApiClient):
+    """One control plane, shared by worker threads."""
+
+    error: ClassVar[type[RemoteError]] = KumaError
+
+    def __enter__(self) -> KumaApi:
+        return self
+
+    def error_detail(self, body: Json) -> str | None:
+        if not isinstance(body, dict):
+            return None
+        title, detail = body.get("title"), body.get("detail") or body.get("details")
+        if not isinstance(title, str) and not isinstance(detail, str):
+            return super().error_detail(body)
+        text = ": ".join(str(p).strip() for p in (title, detail) if isinstance(p, str) and p.strip())
+        reasons = [
+            f"{i.get('field')}: {i.get('reason')}" if i.get("field") else str(i.get("reason"))
+            for i in body.get("invalid_parameters") or []
+            if isinstance(i, dict)
+        ]
+        return text + (f" ({'; '.join(reasons)})" if reasons else "")
+
+    def list_all(self, path: str, labels: dict[str, str] | None = None) -> Iterator[dict[str, Any]]:
+        """Every item of a list endpoint, `size=1000` pages, following `next`. Labels filter with
+        `filter[labels.<key>]=<value>`, ANDed (pkg/api-server/filters/filtering.go). Only the `offset` of
+        `next` is used (as kumactl does): its host is what the server saw, which behind a proxy is not ours."""
+        params = {"size": str(PAGE_SIZE)}
+        for key, value in (labels or {}).items():
+            params[f"filter[labels.{key}]"] = value
+        while True:
+            page: Json = self.get(path, params)
+            yield from page.get("items") or []
+            nxt = page.get("next")
+            offset = parse_qs(urlsplit(nxt).query).get("offset", [""])[0] if isinstance(nxt, str) else ""
+            if not offset:
+                return
+            params = {**params, "offset": offset}
