@@ -16,7 +16,7 @@ from gatewayctl.catalog.checks import run_checks
 from gatewayctl.catalog.errors import did_you_mean, translate
 from gatewayctl.catalog.model import Catalog
 from gatewayctl.catalog.secrets import Reference, SecretResolver, references_in
-from gatewayctl.catalog.source import Source, merge_nodes, replace_child
+from gatewayctl.catalog.source import Source, Unsure, merge_data, merge_nodes, replace_child
 from gatewayctl.diagnostics import CatalogInvalid, Diagnostic, KeyPath, sorted_unique
 from gatewayctl.gcpause import paused_gc
 
@@ -122,7 +122,26 @@ def _load(path: Path, environment: str | None, all_environments: bool) -> Loaded
 
 def _variant_root(raw: bytes, display: str, environment: str | None) -> MappingNode:
     """The catalog's node tree with the environment overlay and `defaults` merged in."""
-    base = yaml_source.parse(raw, display)
+    return _merged_root(yaml_source.parse(raw, display), environment)
+
+
+def _variant_data(raw: bytes, display: str, environment: str | None) -> Any:
+    """`to_data(_variant_root(...))`, by the fast path when it can: the overlay and `defaults` merged as
+    plain data (see merge_data), the node tree used only for the checks that place a problem and then
+    dropped. Otherwise (aliases, merge keys, a `name` that is not a string) by merging the node tree."""
+    base, data = yaml_source.parse_data(raw, display)
+    _catalog_mapping(base)
+    if data is not None:
+        try:
+            if environment is not None and _environment_overlay(base, environment) is not None:
+                data = merge_data(data, data["environments"][environment])
+            return _defaults_data(data)
+        except Unsure:
+            pass
+    return yaml_source.to_data(_merged_root(base, environment))
+
+
+def _catalog_mapping(base: Source) -> MappingNode:
     root = base.root
     if not isinstance(root, MappingNode):
         kind = "a list" if isinstance(root, SequenceNode) else "a single value"
@@ -133,10 +152,19 @@ def _variant_root(raw: bytes, display: str, environment: str | None) -> MappingN
                 )
             ]
         )
+    return root
+
+
+def _merged_root(base: Source, environment: str | None) -> MappingNode:
+    root = _catalog_mapping(base)
     if environment is not None:
-        root = _apply_environment(base, root, environment)
+        overlay = _environment_overlay(base, environment)
+        if overlay is not None:
+            merged = merge_nodes(root, overlay)
+            assert isinstance(merged, MappingNode)
+            root = merged
     problems: list[Diagnostic] = []
-    root = _apply_defaults(Source(display, root), root, problems)
+    root = _apply_defaults(Source(base.file, root), root, problems)
     if problems:
         raise CatalogInvalid(problems)
     return root
@@ -144,12 +172,9 @@ def _variant_root(raw: bytes, display: str, environment: str | None) -> MappingN
 
 def _load_variant(raw: bytes, path: Path, environment: str | None) -> LoadedCatalog:
     display = str(path)
-    root = _variant_root(raw, display, environment)
-    data = yaml_source.to_data(root)
-    # From here on positions are needed only for diagnostics: free the tree, rebuild it if one comes.
-    source = Source(display, root, rebuild=lambda: _variant_root(raw, display, environment))
-    del root
-    source.release()
+    data = _variant_data(raw, display, environment)
+    # From here on positions are needed only for diagnostics: the tree is built again if one comes.
+    source = Source(display, None, rebuild=lambda: _variant_root(raw, display, environment))
     try:
         catalog = Catalog.model_validate(data)
     except ValidationError as exc:
@@ -162,7 +187,8 @@ def _load_variant(raw: bytes, path: Path, environment: str | None) -> LoadedCata
     return LoadedCatalog(catalog, source, data, path, environment, sorted_unique(diagnostics))
 
 
-def _apply_environment(base: Source, root: MappingNode, environment: str) -> MappingNode:
+def _environment_overlay(base: Source, environment: str) -> MappingNode | None:
+    """The named overlay's node, checked (None for an empty overlay)."""
     envs = base.subtree(("environments",))
     names = [k.value for k, _ in envs.value] if isinstance(envs, MappingNode) else []
     overlay = base.subtree(("environments", environment))
@@ -177,7 +203,7 @@ def _apply_environment(base: Source, root: MappingNode, environment: str) -> Map
             ]
         )
     if isinstance(overlay, ScalarNode) and overlay.tag.endswith(":null"):
-        return root
+        return None
     if not isinstance(overlay, MappingNode):
         raise CatalogInvalid(
             [
@@ -193,9 +219,7 @@ def _apply_environment(base: Source, root: MappingNode, environment: str) -> Map
     ]
     if problems:
         raise CatalogInvalid(problems)
-    merged = merge_nodes(root, overlay)
-    assert isinstance(merged, MappingNode)
-    return merged
+    return overlay
 
 
 def _apply_defaults(source: Source, root: MappingNode, problems: list[Diagnostic]) -> MappingNode:
@@ -221,6 +245,39 @@ def _apply_defaults(source: Source, root: MappingNode, problems: list[Diagnostic
         merged_services.append(merged)
     new_services = SequenceNode(services.tag, merged_services, services.start_mark, services.end_mark)
     return replace_child(root, "services", new_services)
+
+
+def _defaults_data(data: dict[str, Any]) -> dict[str, Any]:
+    """`_apply_defaults` on plain data (the same result, key order included), or Unsure."""
+    defaults = data.get("defaults")
+    services = data.get("services")
+    if not isinstance(defaults, dict) or not isinstance(services, list):
+        return data
+    base = {k: v for k, v in defaults.items() if k != "name"}
+    base_tags = defaults.get("tags")
+    merged_services: list[Any] = []
+    for item in services:
+        if not isinstance(item, dict):
+            merged_services.append(item)
+            continue
+        merged = merge_data(base, item)  # a new dict
+        own_tags = item.get("tags")
+        if isinstance(base_tags, list) and isinstance(own_tags, list):
+            merged.pop("tags")
+            merged["tags"] = _tags_union(base_tags, own_tags)
+        merged_services.append(merged)
+    out = {k: v for k, v in data.items() if k != "services"}
+    out["services"] = merged_services
+    return out
+
+
+def _tags_union(base: list[Any], own: list[Any]) -> list[Any]:
+    """The defaults' tags, then the service's that are not among them (`_same` compares scalar text,
+    which data keeps only for strings)."""
+    if any(not isinstance(t, str | dict | list) for t in (*base, *own)):
+        raise Unsure
+    strings = {t for t in base if isinstance(t, str)}
+    return base + [t for t in own if not (isinstance(t, str) and t in strings)]
 
 
 def _without_identity(defaults: MappingNode) -> MappingNode:
