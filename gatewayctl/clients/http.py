@@ -97,6 +97,9 @@ class CallLog:
     reads: int = 0
     writes: int = 0
     retries: int = 0
+    # Called after every attempt with (method, path without query, status or None when no answer, seconds);
+    # `gatewayctl watch` turns them into its request-duration histogram.
+    observers: list[Callable[[str, str, int | None, float], None]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def count(self, method: str, retry: bool) -> None:
@@ -107,6 +110,10 @@ class CallLog:
                 self.reads += 1
             else:
                 self.writes += 1
+
+    def observe(self, method: str, path: str, status: int | None, seconds: float) -> None:
+        for observer in self.observers:
+            observer(method, path, status, seconds)
 
 
 class ApiClient:
@@ -180,14 +187,17 @@ class ApiClient:
             self.limiter.acquire()
             self.log.count(method, retry=attempt > 0)
             attempt += 1
+            started = time.monotonic()
             try:
                 response = self._client.request(method, target, json=json)
             except httpx.TransportError as exc:
+                self.log.observe(method, path, None, time.monotonic() - started)
                 reason = _transport_reason(exc)
                 if attempt >= self.retry.attempts:
                     raise self.error(method, target, None, None, reason, attempt) from None
                 self.sleep(self.retry.backoff(attempt - 1))
                 continue
+            self.log.observe(method, path, response.status_code, time.monotonic() - started)
             if response.status_code in ok:
                 return response
             body = _json_or_none(response)
