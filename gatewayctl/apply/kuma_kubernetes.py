@@ -1,0 +1,593 @@
+"""Kuma on Kubernetes: plan and apply the catalog's Kuma objects as CRDs through the Kubernetes API.
+
+Reading: one label-selected list per Kuma kind gatewayctl renders (`app.kubernetes.io/managed-by=gatewayctl,
+gatewayctl.io/catalog=<name>`), the Mesh cluster-wide, policies in the Kuma system namespace
+(`deployment.namespaces.kuma`). Anything without both labels is invisible to the plan and never changed.
+
+Writing: server-side apply (`PATCH`, `application/apply-patch+yaml`, `fieldManager=gatewayctl`) of the whole
+rendered object, so the API server merges it and drops only fields gatewayctl applied before and no longer
+does. Conflicts are not forced by default: a field another manager (`kubectl edit`, a controller) took over
+is reported with the fields and managers the API server names, and nothing is taken from them unless the
+caller asks (`force_conflicts=True`, the CLI's `--force-conflicts`). An object of the same name that
+carries no ownership labels of this catalog is never adopted. Deletes carry the uid seen in the plan as a
+precondition, so an object re-created by someone else meanwhile is not deleted.
+
+Comparing: only what an apply would change is a difference. What the API server and Kuma add is left out:
+server metadata (uid, resourceVersion, generation, creationTimestamp, managedFields), annotations (gatewayctl
+sets none; Kuma moves `kuma.io/display-name` there), the labels Kuma's defaulting webhook computes (kumahq/kuma
+v2.14.3 pkg/core/resources/labels/registry.go `AllComputedLabels`) unless the catalog sets them itself, CRD
+defaults and fields other managers own. Durations are compared as Go durations (Kuma re-marshals policy
+durations through metav1.Duration: `5m` comes back as `5m0s`), and the Mesh's mTLS mode `STRICT` is the
+proto3 zero value that Kuma's jsonpb round-trip leaves out. A field gatewayctl applied before (per
+`managedFields`) and no longer renders shows as removed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import urllib3
+from kubernetes import client as kube_client
+from kubernetes import config as kube_config
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config.config_exception import ConfigException
+
+from gatewayctl import __version__
+from gatewayctl.apply.kuma import KumaOutcome, phases
+from gatewayctl.clients.retry import RETRYABLE_STATUS, RetryPolicy, retry_after_seconds
+from gatewayctl.plan.fields import diff_fields
+from gatewayctl.plan.kuma import KumaChange, KumaPlan, Obj
+from gatewayctl.plan.masking import Masker
+from gatewayctl.render.kuma import API_VERSION, MESH_LABEL, KumaObject, kubernetes_form
+from gatewayctl.render.ownership import OWNER, ownership_labels
+
+GROUP, VERSION = API_VERSION.split("/")
+FIELD_MANAGER = OWNER
+APPLY_PATCH = "application/apply-patch+yaml"
+PAGE_SIZE = 500
+# Every kind render/kuma.py can produce (kind -> plural, namespaced). All are listed on every plan, so an
+# object of a kind the catalog stopped using is still pruned.
+KINDS: dict[str, tuple[str, bool]] = {
+    "Mesh": ("meshes", False),
+    "MeshTrafficPermission": ("meshtrafficpermissions", True),
+    "MeshRetry": ("meshretries", True),
+    "MeshTimeout": ("meshtimeouts", True),
+    "MeshCircuitBreaker": ("meshcircuitbreakers", True),
+    "MeshHealthCheck": ("meshhealthchecks", True),
+    "MeshLoadBalancingStrategy": ("meshloadbalancingstrategies", True),
+    "MeshRateLimit": ("meshratelimits", True),
+    "MeshTrace": ("meshtraces", True),
+    "MeshMetric": ("meshmetrics", True),
+    "MeshAccessLog": ("meshaccesslogs", True),
+}
+# Labels Kuma 2.14's defaulting webhook sets (kumahq/kuma v2.14.3 pkg/core/resources/labels/registry.go;
+# kuma.io/display-name, k8s.kuma.io/service-account and kuma.io/workload become annotations).
+KUMA_COMPUTED_LABELS = frozenset(
+    {
+        "kuma.io/mesh",
+        "kuma.io/origin",
+        "kuma.io/zone",
+        "kuma.io/env",
+        "k8s.kuma.io/namespace",
+        "kuma.io/policy-role",
+        "kuma.io/proxy-type",
+        "k8s.kuma.io/service-account",
+        "kuma.io/workload",
+        "kuma.io/listener-zoneingress",
+        "kuma.io/listener-zoneegress",
+        "kuma.io/display-name",
+    }
+)
+GO_DURATION = re.compile(r"^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$")
+GO_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+NANOSECONDS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 10**6, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
+INSTALL_HINT = (
+    "install Kuma 2.14 first (helm install kuma kuma/kuma -n kuma-system --create-namespace, or "
+    "kumactl install control-plane | kubectl apply -f -); gatewayctl writes Kuma's custom resources, it does "
+    "not install their definitions"
+)
+
+T = TypeVar("T")
+
+
+class KubeError(Exception):
+    """A Kubernetes API call failed. `status` is None when the API server was not reached."""
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        status: int | None,
+        detail: str,
+        attempts: int = 1,
+        reason: str = "",
+        causes: tuple[dict[str, str], ...] = (),
+        hint: str = "",
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.status = status
+        self.detail = detail
+        self.attempts = attempts
+        self.reason = reason
+        self.causes = causes
+        self.hint = hint
+        super().__init__(method, path, status, detail)
+
+    def __str__(self) -> str:
+        return self.describe()
+
+    @property
+    def rejected(self) -> bool:
+        """The API server understood and refused the request (4xx other than 429): retrying cannot help."""
+        return self.status is not None and 400 <= self.status < 500 and self.status != 429
+
+    @property
+    def conflict(self) -> bool:
+        return self.status == 409 and any(c.get("reason") == "FieldManagerConflict" for c in self.causes)
+
+    def describe(self) -> str:
+        what = f"HTTP {self.status}" + (f" {self.reason}" if self.reason else "") if self.status else "no response"
+        tries = f" after {self.attempts} tries" if self.attempts > 1 else ""
+        hint = f" ({self.hint})" if self.hint else ""
+        return f"{self.method} {self.path}: {what}{tries}: {self.detail}{hint}"
+
+
+@dataclass
+class Calls:
+    """What was sent, for reports and tests: reads, writes (dry runs excluded) and retries."""
+
+    reads: int = 0
+    writes: int = 0
+    retries: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def count(self, method: str, retry: bool) -> None:
+        with self._lock:
+            if retry:
+                self.retries += 1
+            elif method == "GET":
+                self.reads += 1
+            else:
+                self.writes += 1
+
+
+@dataclass
+class KubeApi:
+    """One Kubernetes API server, shared by worker threads (urllib3's pool is thread-safe)."""
+
+    api_client: kube_client.ApiClient
+    server: str
+    context: str | None = None
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    sleep: Callable[[float], None] = time.sleep
+    calls: Calls = field(default_factory=Calls)
+    timeout: float = 30.0
+
+    @property
+    def custom(self) -> kube_client.CustomObjectsApi:
+        return kube_client.CustomObjectsApi(self.api_client)
+
+    def close(self) -> None:
+        self.api_client.close()  # type: ignore[no-untyped-call]
+
+    def call(self, method: str, path: str, send: Callable[[], T]) -> T:
+        """`send()` with the project's retry policy: 429 (Retry-After honoured), 5xx and connection errors
+        are tried again with capped, jittered back-off; other 4xx raise at once."""
+        attempt = 0
+        while True:
+            self.calls.count(method, retry=attempt > 0)
+            attempt += 1
+            try:
+                return send()
+            except ApiException as exc:
+                status = int(exc.status or 0)
+                if status in RETRYABLE_STATUS and attempt < self.retry.attempts:
+                    wait = self.retry.backoff(attempt - 1)
+                    headers = exc.headers or {}
+                    asked = retry_after_seconds(headers.get("Retry-After") if hasattr(headers, "get") else None)
+                    if asked is None or asked <= self.retry.max_retry_after:
+                        self.sleep(max(wait, asked or 0.0))
+                        continue
+                raise _api_error(method, path, exc, attempt) from None
+            except urllib3.exceptions.HTTPError as exc:
+                if attempt < self.retry.attempts:
+                    self.sleep(self.retry.backoff(attempt - 1))
+                    continue
+                raise KubeError(
+                    method, path, None, f"{self.server} unreachable: {_transport_reason(exc)}", attempt
+                ) from None
+
+
+def _api_error(method: str, path: str, exc: ApiException, attempts: int) -> KubeError:
+    body: Any = None
+    try:
+        body = json.loads(exc.body) if exc.body else None
+    except (TypeError, ValueError):
+        body = None
+    status = int(exc.status or 0) or None
+    if isinstance(body, dict) and body.get("kind") == "Status":
+        details = body.get("details") or {}
+        causes = tuple(
+            {k: str(v) for k, v in c.items() if k in ("reason", "message", "field")}
+            for c in details.get("causes") or []
+            if isinstance(c, dict)
+        )
+        return KubeError(
+            method,
+            path,
+            status,
+            str(body.get("message") or exc.reason),
+            attempts,
+            str(body.get("reason") or ""),
+            causes,
+        )
+    return KubeError(method, path, status, str(exc.reason or "error"), attempts)
+
+
+def _transport_reason(exc: Exception) -> str:
+    reason = getattr(exc, "reason", None) or exc
+    return str(reason).split(": ", 1)[-1] if isinstance(reason, Exception) else str(reason)
+
+
+# ---------------------------------------------------------------------- connecting
+
+
+def connect(kubeconfig: Path | None, context: str | None) -> KubeApi:
+    """A client for the cluster named by `kubeconfig` (else $KUBECONFIG, else ~/.kube/config) and `context`
+    (else the file's current context); inside a pod with no kubeconfig at all, the pod's service account.
+    Nothing is sent yet. Credentials stay inside the client and are never printed."""
+    configuration = kube_client.Configuration()
+    configuration.retries = False  # retries are ours (clients/retry.py), not urllib3's
+    configuration.connection_pool_maxsize = 32
+    path = kubeconfig or _default_kubeconfig()
+    try:
+        if path is not None:
+            if not path.exists():
+                raise KubeError("read", str(path), None, "kubeconfig file not found")
+            kube_config.load_kube_config(  # type: ignore[no-untyped-call]
+                config_file=str(path), context=context, client_configuration=configuration, persist_config=False
+            )
+        elif os.environ.get("KUBERNETES_SERVICE_HOST"):
+            if context:
+                raise KubeError("read", "in-cluster config", None, f"--context {context} needs a kubeconfig file")
+            kube_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+        else:
+            raise KubeError(
+                "read",
+                "kubeconfig",
+                None,
+                "no kubeconfig: pass --kubeconfig, set KUBECONFIG, or create ~/.kube/config",
+            )
+    except ConfigException as exc:
+        where = str(path) if path is not None else "in-cluster config"
+        raise KubeError("read", where, None, f"cannot use it: {exc}") from None
+    api = kube_client.ApiClient(configuration)
+    api.user_agent = f"{OWNER}/{__version__}"
+    return KubeApi(api, configuration.host, context)
+
+
+def _default_kubeconfig() -> Path | None:
+    env = os.environ.get("KUBECONFIG")
+    if env:
+        first = next((p for p in env.split(os.pathsep) if p), None)
+        return Path(first).expanduser() if first else None
+    default = Path("~/.kube/config").expanduser()
+    return default if default.exists() else None
+
+
+# ---------------------------------------------------------------------- reading
+
+
+def resource_path(kind: str, namespace: str, name: str | None = None) -> str:
+    plural, namespaced = KINDS[kind]
+    where = f"/namespaces/{namespace}" if namespaced else ""
+    return f"/apis/{API_VERSION}{where}/{plural}" + (f"/{name}" if name else "")
+
+
+def list_kind(api: KubeApi, kind: str, namespace: str, selector: str | None) -> list[Obj]:
+    """Every object of `kind` matching `selector`, all pages. KubeError 404 when the CRD is not installed."""
+    plural, namespaced = KINDS[kind]
+    path = resource_path(kind, namespace)
+    items: list[Obj] = []
+    token: str | None = None
+    while True:
+        kwargs: dict[str, Any] = {"limit": PAGE_SIZE, "_request_timeout": api.timeout}
+        if selector:
+            kwargs["label_selector"] = selector
+        if token:
+            kwargs["_continue"] = token
+
+        def send(kw: dict[str, Any] = kwargs) -> Any:
+            if namespaced:
+                return api.custom.list_namespaced_custom_object(GROUP, VERSION, namespace, plural, **kw)
+            return api.custom.list_cluster_custom_object(GROUP, VERSION, plural, **kw)
+
+        page = api.call("GET", path + (f"?labelSelector={selector}" if selector else ""), send)
+        items.extend(page.get("items") or [])
+        token = (page.get("metadata") or {}).get("continue")
+        if not token:
+            return items
+
+
+def server_info(api: KubeApi) -> dict[str, Any]:
+    version = api.call(
+        "GET", "/version", lambda: kube_client.VersionApi(api.api_client).get_code(_request_timeout=api.timeout)
+    )
+    return {"url": api.server, "context": api.context, "version": getattr(version, "git_version", None)}
+
+
+def fetch_live(api: KubeApi, catalog_name: str, namespace: str) -> tuple[dict[str, list[Obj]], set[str]]:
+    """(kind -> owned objects, kinds whose CRD is not installed)."""
+    selector = ",".join(f"{k}={v}" for k, v in ownership_labels(catalog_name).items())
+
+    def one(kind: str) -> tuple[str, list[Obj] | None]:
+        try:
+            return kind, list_kind(api, kind, namespace, selector)
+        except KubeError as exc:
+            if exc.status == 404:
+                return kind, None
+            raise
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        found = dict(pool.map(one, KINDS))
+    missing = {k for k, items in found.items() if items is None}
+    return {k: items for k, items in found.items() if items is not None}, missing
+
+
+# ---------------------------------------------------------------------- comparing
+
+
+def go_duration(text: str) -> str:
+    """Go's time.Duration.String() of a parsed duration: what metav1.Duration marshals."""
+    total = sum(round(float(n) * NANOSECONDS[unit]) for n, unit in GO_DURATION_PART.findall(text))
+    if total == 0:
+        return "0s"
+    if total < 10**9:
+        for unit, size in (("ms", 10**6), ("µs", 10**3), ("ns", 1)):
+            if total >= size:
+                return f"{total / size:g}{unit}"
+    hours, rest = divmod(total, 3600 * 10**9)
+    minutes, rest = divmod(rest, 60 * 10**9)
+    seconds = f"{rest / 10**9:.9f}".rstrip("0").rstrip(".") + "s"
+    if hours:
+        return f"{hours}h{minutes}m{seconds}"
+    return f"{minutes}m{seconds}" if minutes else seconds
+
+
+def canonical(kind: str, spec: Any) -> Any:
+    """The spec as Kuma stores it: Go-canonical durations; the Mesh without proto3 zero values we render."""
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: walk(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        if isinstance(value, str) and GO_DURATION.match(value):
+            return go_duration(value)
+        return value
+
+    out = walk(spec)
+    if kind == "Mesh" and isinstance(out, dict):
+        for backend in (out.get("mtls") or {}).get("backends") or []:
+            if isinstance(backend, dict) and backend.get("mode") == "STRICT":
+                del backend["mode"]
+    return out
+
+
+def owned_fields(live: Obj) -> dict[str, Any]:
+    """The fields gatewayctl's server-side applies own in `live`, as a tree (from managedFields fieldsV1)."""
+
+    def tree(node: dict[str, Any]) -> dict[str, Any]:
+        return {k[2:]: tree(v) if isinstance(v, dict) else {} for k, v in node.items() if k.startswith("f:")}
+
+    out: dict[str, Any] = {}
+    for entry in (live.get("metadata") or {}).get("managedFields") or []:
+        if entry.get("manager") == FIELD_MANAGER and entry.get("operation") == "Apply":
+            out.update(tree(entry.get("fieldsV1") or {}))
+    return out
+
+
+def project(have: Any, want: Any, owned: dict[str, Any] | None) -> Any:
+    """The part of `have` an apply of `want` decides: the keys `want` sets, and the keys gatewayctl owns
+    (which the apply removes when `want` no longer sets them). List items are matched by position."""
+    if isinstance(have, dict) and isinstance(want, dict):
+        keys = set(want) | set(owned or {})
+        return {k: project(v, want.get(k), (owned or {}).get(k)) for k, v in have.items() if k in keys}
+    if isinstance(have, list) and isinstance(want, list) and len(have) == len(want):
+        return [project(h, w, None) for h, w in zip(have, want, strict=True)]
+    return have
+
+
+def comparable(kind: str, obj: Obj, keep_labels: set[str]) -> Obj:
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    labels = {k: v for k, v in labels.items() if k not in KUMA_COMPUTED_LABELS or k in keep_labels}
+    return {"metadata": {"labels": labels}, "spec": canonical(kind, obj.get("spec") or {})}
+
+
+def compare(kind: str, desired: Obj, live: Obj, masker: Masker) -> list[Any]:
+    want = comparable(kind, desired, set(desired["metadata"].get("labels") or {}))
+    have = comparable(kind, live, set(want["metadata"]["labels"]))
+    have = project(have, want, owned_fields(live))
+    return diff_fields(kind, want, have, masker)
+
+
+# ---------------------------------------------------------------------- planning
+
+
+def plan_kubernetes(
+    api: KubeApi, catalog_name: str, objects: list[KumaObject], namespace: str, masker: Masker
+) -> KumaPlan:
+    """What applying `objects` would change among this catalog's Kuma objects in the cluster."""
+    server = server_info(api)
+    server["namespace"] = namespace
+    live_by_kind, missing = fetch_live(api, catalog_name, namespace)
+    needed = sorted({o.kind for o in objects} & missing)
+    if needed:
+        raise KubeError(
+            "GET",
+            ", ".join(resource_path(k, namespace) for k in needed),
+            404,
+            f"the Kuma CRDs for {', '.join(needed)} are not installed in this cluster",
+            reason="NotFound",
+            hint=INSTALL_HINT,
+        )
+    live: dict[tuple[str, str], Obj] = {}
+    for kind, items in live_by_kind.items():
+        for item in items:
+            live[(kind, item["metadata"]["name"])] = item
+    changes: list[KumaChange] = []
+    creates: dict[str, list[int]] = {}
+    wanted: set[tuple[str, str]] = set()
+    for obj in objects:
+        desired = kubernetes_form(obj, namespace)
+        key = (obj.kind, obj.name)
+        wanted.add(key)
+        current = live.get(key)
+        if current is None:
+            creates.setdefault(obj.kind, []).append(len(changes))
+            changes.append(KumaChange("create", obj.kind, obj.name, obj.mesh, desired, None))
+            continue
+        fields = compare(obj.kind, desired, current, masker)
+        if fields:
+            changes.append(KumaChange("update", obj.kind, obj.name, obj.mesh, desired, current, tuple(fields)))
+    for (kind, name), item in sorted(live.items()):
+        if (kind, name) not in wanted:
+            mesh = (item["metadata"].get("labels") or {}).get(MESH_LABEL) if kind != "Mesh" else None
+            changes.append(KumaChange("delete", kind, name, mesh, None, item))
+    _mark_foreign(api, namespace, changes, creates)
+    owned = [item for items in live_by_kind.values() for item in items]
+    return KumaPlan("kubernetes", server, changes, owned)
+
+
+def _mark_foreign(api: KubeApi, namespace: str, changes: list[KumaChange], creates: dict[str, list[int]]) -> None:
+    """A create whose name is taken by an object this catalog does not own (no labels, another catalog's)
+    keeps that object as `live`: apply refuses it instead of adopting someone else's object. Only kinds
+    with creates are listed, so a plan without creates reads nothing more."""
+    for kind, indexes in creates.items():
+        names = {changes[i].name: i for i in indexes}
+        for item in list_kind(api, kind, namespace, None):
+            index = names.get(item["metadata"]["name"])
+            if index is not None:
+                change = changes[index]
+                changes[index] = KumaChange("create", kind, change.name, change.mesh, change.desired, item)
+
+
+# ---------------------------------------------------------------------- applying
+
+
+def apply_kubernetes(
+    api: KubeApi,
+    plan: KumaPlan,
+    parallelism: int,
+    progress: Callable[[KumaChange], None] | None = None,
+    *,
+    force_conflicts: bool = False,
+) -> KumaOutcome:
+    """Carry out `plan`: the Mesh first, then the policies concurrently (up to `parallelism`), then the
+    deletes. After the first failure nothing new starts; writes in flight finish."""
+    outcome = KumaOutcome()
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def run(change: KumaChange) -> None:
+        if stop.is_set():
+            with lock:
+                outcome.skipped.append(change)
+            return
+        try:
+            write(api, change, force_conflicts)
+        except KubeError as exc:
+            stop.set()
+            with lock:
+                outcome.failed.append((change, exc))
+            return
+        with lock:
+            outcome.done.append(change)
+        if progress:
+            progress(change)
+
+    with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
+        for batch in phases(plan.changes):
+            if stop.is_set():
+                outcome.skipped.extend(batch)
+                continue
+            list(pool.map(run, batch))
+    return outcome
+
+
+def write(api: KubeApi, change: KumaChange, force_conflicts: bool = False) -> None:
+    plural, namespaced = KINDS[change.kind]
+    if change.action == "delete":
+        assert change.live is not None
+        meta = change.live["metadata"]
+        namespace = meta.get("namespace", "")
+        path = resource_path(change.kind, namespace, change.name)
+        options = kube_client.V1DeleteOptions(preconditions=kube_client.V1Preconditions(uid=meta.get("uid")))
+
+        def delete() -> Any:
+            if namespaced:
+                return api.custom.delete_namespaced_custom_object(
+                    GROUP, VERSION, namespace, plural, change.name, body=options, _request_timeout=api.timeout
+                )
+            return api.custom.delete_cluster_custom_object(
+                GROUP, VERSION, plural, change.name, body=options, _request_timeout=api.timeout
+            )
+
+        try:
+            api.call("DELETE", path, delete)
+        except KubeError as exc:
+            if exc.status != 404:  # already gone (a lost response, retried) is what we wanted
+                raise
+        return
+    assert change.desired is not None
+    desired = change.desired
+    namespace = desired["metadata"].get("namespace", "")
+    path = resource_path(change.kind, namespace, change.name)
+    if change.action == "create" and change.live is not None:
+        labels = change.live["metadata"].get("labels") or {}
+        owner = labels.get("gatewayctl.io/catalog")
+        whose = f"catalog '{owner}'" if owner else "no gatewayctl catalog (it has no ownership labels)"
+        raise KubeError(
+            "PATCH",
+            path,
+            409,
+            f"{change.kind} {change.name} already exists and belongs to {whose}",
+            reason="AlreadyExists",
+            hint="gatewayctl never takes over objects it did not create: rename or delete it, or label it to adopt it",
+        )
+    kwargs: dict[str, Any] = {
+        "field_manager": FIELD_MANAGER,
+        "_content_type": APPLY_PATCH,
+        "_request_timeout": api.timeout,
+    }
+    if force_conflicts:
+        kwargs["force"] = True
+
+    def patch() -> Any:
+        if namespaced:
+            return api.custom.patch_namespaced_custom_object(
+                GROUP, VERSION, namespace, plural, change.name, desired, **kwargs
+            )
+        return api.custom.patch_cluster_custom_object(GROUP, VERSION, plural, change.name, desired, **kwargs)
+
+    try:
+        api.call("PATCH", path, patch)
+    except KubeError as exc:
+        if exc.conflict:
+            exc.hint = (
+                "another field manager owns these fields; gatewayctl does not take them over silently: "
+                "align the catalog with them, or re-run with --force-conflicts to take ownership"
+            )
+        elif exc.status == 404 and namespaced and exc.detail.startswith("namespaces "):
+            exc.hint = f"create the namespace {namespace} (Kuma's system namespace) first"
+        raise

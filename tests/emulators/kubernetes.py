@@ -1,0 +1,970 @@
+"""A kube-apiserver emulator for the Kuma CRDs over real HTTP on 127.0.0.1, for the official `kubernetes`
+Python client: stateful, with the behaviour gatewayctl relies on reproduced from the Kubernetes API
+conventions and source (k8s.io/apimachinery pkg/api/errors/errors.go for Status bodies,
+pkg/util/managedfields/internal/conflict.go for apply conflicts, pkg/util/validation for names and labels):
+
+- `GET /version`, `GET /apis/kuma.io/v1alpha1` (APIResourceList, discovery)
+- the Mesh cluster-scoped (`/apis/kuma.io/v1alpha1/meshes[/name]`), policies namespaced
+  (`/apis/kuma.io/v1alpha1/namespaces/<ns>/<plural>[/name]`, and `/apis/kuma.io/v1alpha1/<plural>` across
+  namespaces); a CRD not installed answers 404 "the server could not find the requested resource"
+- list with `labelSelector` (equality-based: `k=v`, `k==v`, `k!=v`, `k`, `!k`; comma = AND), `limit` and
+  `continue`; items carry apiVersion and kind; the list carries the current resourceVersion
+- server-side apply (`PATCH`, `Content-Type: application/apply-patch+yaml`, `fieldManager` required, `force`,
+  `dryRun=All`): creates when absent, merges otherwise, drops the fields the manager applied before and no
+  longer applies (unless another manager owns them), keeps `managedFields` per manager (fieldsV1); applying a
+  field another manager owns with a different value is a 409 Conflict with `details.causes`, unless `force`
+  (the other manager then loses the field); a no-op apply leaves resourceVersion alone. Lists are atomic
+  (no `x-kubernetes-list-type` in the Kuma CRDs gatewayctl writes); an empty mapping is a leaf.
+- non-apply `PATCH` (`application/merge-patch+json`, RFC 7386) as another tool (kubectl edit) makes it: an
+  Update operation that takes the fields it sets from every other manager
+- `DELETE` answers 200 with a Success Status; `preconditions.uid` checked (409); 404 when absent
+- uid, resourceVersion (one counter for the store), generation (bumped when spec changes),
+  creationTimestamp; 422 Invalid for a name that is not an RFC 1123 subdomain or bad label keys/values;
+  404 for a namespace that does not exist; 401 without the bearer token when one is set
+- `kuma_webhook=True` adds what Kuma 2.14's defaulting webhook and CRD defaults do to an applied object
+  (kumahq/kuma v2.14.3: pkg/plugins/runtime/k8s/webhooks/defaulter.go, pkg/core/resources/labels/compute.go,
+  policies' `*k8s.Duration` fields re-marshalled by metav1.Duration, the Mesh re-marshalled by jsonpb without
+  zero values; deployments/charts/kuma/crds/kuma.io_meshtraces.yaml defaults)
+- fault injection: fail the Nth matching request with a status (and Retry-After), drop the connection before
+  or after doing the work; or a seeded random share of faulty requests
+
+Run on its own for manual trials: `python -m tests.emulators.kubernetes --port 18443` (writes nothing;
+point a kubeconfig at http://127.0.0.1:18443).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import copy
+import json
+import random
+import re
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import yaml
+
+GROUP = "kuma.io"
+VERSION = "v1alpha1"
+GROUP_VERSION = f"{GROUP}/{VERSION}"
+# kind -> (plural, namespaced); the Kuma 2.14 policy CRDs gatewayctl renders, and the Mesh.
+KUMA_KINDS: dict[str, tuple[str, bool]] = {
+    "Mesh": ("meshes", False),
+    "MeshTrafficPermission": ("meshtrafficpermissions", True),
+    "MeshRetry": ("meshretries", True),
+    "MeshTimeout": ("meshtimeouts", True),
+    "MeshCircuitBreaker": ("meshcircuitbreakers", True),
+    "MeshHealthCheck": ("meshhealthchecks", True),
+    "MeshLoadBalancingStrategy": ("meshloadbalancingstrategies", True),
+    "MeshRateLimit": ("meshratelimits", True),
+    "MeshTrace": ("meshtraces", True),
+    "MeshMetric": ("meshmetrics", True),
+    "MeshAccessLog": ("meshaccesslogs", True),
+}
+DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+GO_DURATION = re.compile(r"^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$")
+GO_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+DURATION_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
+SUBDOMAIN_MESSAGE = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must "
+    "start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is "
+    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+)
+LABEL_VALUE_MESSAGE = (
+    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must "
+    "start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for "
+    "validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
+)
+IDENTITY = {"apiVersion", "kind"}
+META_SERVER = ("uid", "resourceVersion", "generation", "creationTimestamp", "managedFields")
+
+Obj = dict[str, Any]
+FieldPath = tuple[str, ...]
+
+
+class ApiError(Exception):
+    """An answer with a Kubernetes Status body."""
+
+    def __init__(self, code: int, reason: str, message: str, details: Obj | None = None, **headers: str) -> None:
+        self.code = code
+        self.status = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": message,
+            "reason": reason,
+            "details": details if details is not None else {},
+            "code": code,
+        }
+        self.headers = {k.replace("_", "-"): v for k, v in headers.items()}
+
+
+def resource_missing() -> ApiError:
+    return ApiError(404, "NotFound", "the server could not find the requested resource")
+
+
+def not_found(plural: str, name: str) -> ApiError:
+    return ApiError(
+        404, "NotFound", f'{plural}.{GROUP} "{name}" not found', {"name": name, "group": GROUP, "kind": plural}
+    )
+
+
+def invalid(kind: str, plural: str, name: str, causes: list[Obj]) -> ApiError:
+    parts = [f"{c['field']}: {c['message']}" for c in causes]
+    listed = parts[0] if len(parts) == 1 else "[" + ", ".join(parts) + "]"
+    return ApiError(
+        422,
+        "Invalid",
+        f'{kind}.{GROUP} "{name}" is invalid: {listed}',
+        {"name": name, "group": GROUP, "kind": kind, "causes": causes},
+    )
+
+
+# ---------------------------------------------------------------------- field sets (structured merge)
+
+
+def leaves(value: Any, prefix: FieldPath = ()) -> dict[FieldPath, Any]:
+    """Every leaf field of an object and its value: mappings are walked, lists and scalars (and empty
+    mappings) are leaves."""
+    if isinstance(value, dict) and value:
+        out: dict[FieldPath, Any] = {}
+        for key, sub in value.items():
+            out.update(leaves(sub, (*prefix, key)))
+        return out
+    return {prefix: value}
+
+
+def applied_fields(obj: Obj) -> set[FieldPath]:
+    """The fields an applied configuration sets: identity and server-owned metadata are not tracked."""
+    body = {k: v for k, v in obj.items() if k not in IDENTITY and k != "status"}
+    meta = {k: v for k, v in (body.get("metadata") or {}).items() if k in ("labels", "annotations")}
+    body["metadata"] = meta
+    if not meta:
+        body.pop("metadata")
+    return set(leaves(body)) - {()}
+
+
+def to_fields_v1(paths: set[FieldPath]) -> Obj:
+    tree: Obj = {}
+    for path in sorted(paths):
+        node = tree
+        for part in path:
+            node = node.setdefault(f"f:{part}", {})
+    return tree
+
+
+def from_fields_v1(tree: Obj, prefix: FieldPath = ()) -> set[FieldPath]:
+    out: set[FieldPath] = set()
+    for key, sub in tree.items():
+        if not key.startswith("f:"):
+            continue
+        path = (*prefix, key[2:])
+        out |= from_fields_v1(sub, path) if sub else {path}
+    return out
+
+
+def get_path(obj: Any, path: FieldPath) -> tuple[bool, Any]:
+    node = obj
+    for part in path:
+        if not isinstance(node, dict) or part not in node:
+            return False, None
+        node = node[part]
+    return True, node
+
+
+def set_path(obj: Obj, path: FieldPath, value: Any) -> None:
+    node = obj
+    for part in path[:-1]:
+        if not isinstance(node.get(part), dict):
+            node[part] = {}
+        node = node[part]
+    node[path[-1]] = copy.deepcopy(value)
+
+
+def remove_path(obj: Obj, path: FieldPath) -> None:
+    trail: list[tuple[Obj, str]] = []
+    node: Any = obj
+    for part in path[:-1]:
+        if not isinstance(node, dict) or part not in node:
+            return
+        trail.append((node, part))
+        node = node[part]
+    if isinstance(node, dict):
+        node.pop(path[-1], None)
+    for parent, part in reversed(trail):  # a mapping left empty by the removal goes too
+        if parent[part] == {}:
+            del parent[part]
+
+
+def overlaps(a: FieldPath, b: FieldPath) -> bool:
+    shorter = min(len(a), len(b))
+    return a[:shorter] == b[:shorter]
+
+
+def dotted(path: FieldPath) -> str:
+    return "".join(f".{p}" for p in path)
+
+
+# ---------------------------------------------------------------------- Kuma's webhook
+
+
+def go_duration(text: str) -> str:
+    """What metav1.Duration marshals after parsing `text`: Go's time.Duration.String()."""
+    total = sum(round(float(n) * DURATION_NS[unit]) for n, unit in GO_DURATION_PART.findall(text))
+    if total == 0:
+        return "0s"
+    if total < 10**9:
+        for unit, size in (("ms", 10**6), ("µs", 10**3), ("ns", 1)):
+            if total >= size:
+                return f"{total / size:g}{unit}"
+    hours, rest = divmod(total, 3600 * 10**9)
+    minutes, rest = divmod(rest, 60 * 10**9)
+    seconds = f"{rest / 10**9:.9f}".rstrip("0").rstrip(".") + "s"
+    if hours:
+        return f"{hours}h{minutes}m{seconds}"
+    if minutes:
+        return f"{minutes}m{seconds}"
+    return seconds
+
+
+def canonical_durations(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: canonical_durations(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [canonical_durations(v) for v in value]
+    if isinstance(value, str) and GO_DURATION.match(value):
+        return go_duration(value)
+    return value
+
+
+def kuma_defaulter(kind: str, obj: Obj, system_namespace: str) -> None:
+    """What a Kuma 2.14 zone control plane (kind, non-federated) does to an object on CREATE/UPDATE."""
+    meta = obj["metadata"]
+    labels = meta.setdefault("labels", {})
+    spec = obj.get("spec") or {}
+    if kind == "Mesh":
+        # jsonpb drops zero values: mtls backend mode STRICT (enum 0) disappears.
+        for backend in (spec.get("mtls") or {}).get("backends") or []:
+            if backend.get("mode") == "STRICT":
+                del backend["mode"]
+        return
+    labels.setdefault("kuma.io/mesh", "default")
+    labels.setdefault("kuma.io/origin", "zone")
+    if labels["kuma.io/origin"] != "global":
+        labels.setdefault("kuma.io/zone", "default")
+        labels.setdefault("kuma.io/env", "kubernetes")
+    labels.setdefault("k8s.kuma.io/namespace", meta["namespace"])
+    labels["kuma.io/policy-role"] = "system" if meta["namespace"] == system_namespace else "consumer"
+    obj["spec"] = canonical_durations(spec)
+    if kind == "MeshTrace":  # CRD structural defaults inside backends[].zipkin
+        for backend in obj["spec"].get("default", {}).get("backends") or []:
+            zipkin = backend.get("zipkin")
+            if isinstance(zipkin, dict):
+                zipkin.setdefault("sharedSpanContext", True)
+                zipkin.setdefault("traceId128bit", False)
+
+
+# ---------------------------------------------------------------------- faults
+
+
+@dataclass
+class Fault:
+    status: int | None = None
+    retry_after: str | None = None
+    drop: bool = False  # close without an answer, before doing the work
+    drop_after: bool = False  # do the work, then close without an answer (a lost response)
+
+
+@dataclass
+class FaultRule:
+    fault: Fault
+    nth: int
+    method: str | None = None
+    path: str | None = None  # prefix
+    times: int = 1
+    seen: int = 0
+
+
+@dataclass
+class RandomFaults:
+    rate: float
+    seed: int
+    writes_only: bool = False
+    rng: random.Random = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+
+    def pick(self, method: str) -> Fault | None:
+        if (self.writes_only and method == "GET") or self.rng.random() >= self.rate:
+            return None
+        return self.rng.choice(
+            [
+                Fault(status=500),
+                Fault(status=503),
+                Fault(status=429, retry_after="1"),  # what API Priority and Fairness sends
+                Fault(drop=True),
+                Fault(drop_after=True),
+            ]
+        )
+
+
+FAULT_STATUS = {
+    500: ("InternalError", "Internal error occurred: injected"),
+    503: ("ServiceUnavailable", "the server is currently unable to handle the request"),
+    429: ("TooManyRequests", "Too many requests, please try again later."),
+    504: ("Timeout", "the server was unable to return a response in the time allotted"),
+}
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: str
+    content_type: str
+    status: int
+
+    @property
+    def dry_run(self) -> bool:
+        return "dryRun=" in self.query
+
+    @property
+    def write(self) -> bool:
+        return self.method != "GET" and not self.dry_run
+
+
+# ---------------------------------------------------------------------- state
+
+
+class KubeState:
+    def __init__(
+        self,
+        *,
+        kinds: dict[str, tuple[str, bool]] | None = None,
+        namespaces: tuple[str, ...] = ("default", "kube-system", "kuma-system"),
+        token: str | None = None,
+        kuma_webhook: bool = False,
+        system_namespace: str = "kuma-system",
+    ) -> None:
+        self.kinds = dict(KUMA_KINDS if kinds is None else kinds)
+        self.namespaces = set(namespaces)
+        self.token = token
+        self.kuma_webhook = kuma_webhook
+        self.system_namespace = system_namespace
+        self.lock = threading.RLock()
+        self.store: dict[tuple[str, str, str], Obj] = {}  # (plural, namespace or "", name) -> object
+        self.revision = 1000
+        self.requests: list[Request] = []
+        self.rules: list[FaultRule] = []
+        self.random_faults: RandomFaults | None = None
+
+    # -- test helpers
+
+    def fail(
+        self, nth: int = 1, *, method: str | None = None, path: str | None = None, times: int = 1, **f: Any
+    ) -> None:
+        self.rules.append(FaultRule(Fault(**f), nth, method, path, times))
+
+    def writes(self) -> list[Request]:
+        with self.lock:
+            return [r for r in self.requests if r.write]
+
+    def objects(self, kind: str | None = None) -> list[Obj]:
+        with self.lock:
+            plural = self.kinds[kind][0] if kind else None
+            return [copy.deepcopy(o) for (p, _, _), o in sorted(self.store.items()) if plural in (None, p)]
+
+    def get(self, kind: str, name: str, namespace: str = "") -> Obj | None:
+        with self.lock:
+            found = self.store.get((self.kinds[kind][0], namespace, name))
+            return copy.deepcopy(found) if found else None
+
+    def uninstall(self, kind: str) -> None:
+        with self.lock:
+            self.kinds.pop(kind, None)
+
+    def pick_fault(self, method: str, path: str) -> Fault | None:
+        with self.lock:
+            for rule in self.rules:
+                if (rule.method in (None, method)) and (rule.path is None or path.startswith(rule.path)):
+                    rule.seen += 1
+                    if rule.nth <= rule.seen < rule.nth + rule.times:
+                        return rule.fault
+            return self.random_faults.pick(method) if self.random_faults else None
+
+    def next_revision(self) -> str:
+        self.revision += 1
+        return str(self.revision)
+
+    # -- validation
+
+    def validate(self, kind: str, plural: str, name: str, obj: Obj) -> None:
+        causes: list[Obj] = []
+        if not DNS1123_SUBDOMAIN.match(name) or len(name) > 253:
+            causes.append(
+                {
+                    "reason": "FieldValueInvalid",
+                    "message": f'Invalid value: "{name}": {SUBDOMAIN_MESSAGE}',
+                    "field": "metadata.name",
+                }
+            )
+        for key, value in ((obj.get("metadata") or {}).get("labels") or {}).items():
+            prefix, _, label = key.rpartition("/")
+            if not LABEL_NAME.match(label) or len(label) > 63 or (prefix and not DNS1123_SUBDOMAIN.match(prefix)):
+                causes.append(
+                    {
+                        "reason": "FieldValueInvalid",
+                        "message": f'Invalid value: "{key}": name part must consist of alphanumeric characters',
+                        "field": "metadata.labels",
+                    }
+                )
+            if not isinstance(value, str) or len(value) > 63 or (value and not LABEL_NAME.match(value)):
+                causes.append(
+                    {
+                        "reason": "FieldValueInvalid",
+                        "message": f'Invalid value: "{value}": {LABEL_VALUE_MESSAGE}',
+                        "field": "metadata.labels",
+                    }
+                )
+        if causes:
+            raise invalid(kind, plural, name, causes)
+
+    # -- server-side apply
+
+    def apply(
+        self, kind: str, plural: str, namespace: str, name: str, body: Obj, manager: str, force: bool, dry_run: bool
+    ) -> tuple[int, Obj]:
+        if body.get("apiVersion") != GROUP_VERSION or body.get("kind") != kind:
+            raise ApiError(
+                400,
+                "BadRequest",
+                f"the API version in the data ({body.get('apiVersion')}) does not match the expected API version "
+                f"({GROUP_VERSION})"
+                if body.get("apiVersion") != GROUP_VERSION
+                else f"the kind in the data ({body.get('kind')}) does not match the expected kind ({kind})",
+            )
+        meta = body.get("metadata") or {}
+        if meta.get("name") not in (None, name):
+            raise ApiError(
+                400,
+                "BadRequest",
+                f"the name of the object ({meta.get('name')}) does not match the name on the URL ({name})",
+            )
+        if namespace and meta.get("namespace") not in (None, namespace):
+            raise ApiError(
+                400,
+                "BadRequest",
+                "the namespace of the provided object does not match the namespace sent on the request",
+            )
+        self.validate(kind, plural, name, body)
+        key = (plural, namespace, name)
+        live = self.store.get(key)
+        fields = applied_fields(body)
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        if live is None:
+            if namespace and namespace not in self.namespaces:
+                raise ApiError(
+                    404, "NotFound", f'namespaces "{namespace}" not found', {"name": namespace, "kind": "namespaces"}
+                )
+            obj = {k: copy.deepcopy(v) for k, v in body.items() if k not in ("status",)}
+            obj["metadata"] = {k: copy.deepcopy(v) for k, v in meta.items() if k not in META_SERVER}
+            obj["metadata"]["name"] = name
+            if namespace:
+                obj["metadata"]["namespace"] = namespace
+            self.admit(kind, obj)
+            obj["metadata"].update(
+                uid=str(uuid.uuid4()),
+                resourceVersion=self.next_revision() if not dry_run else str(self.revision),
+                generation=1,
+                creationTimestamp=now,
+                managedFields=[self.entry(manager, "Apply", fields, now)],
+            )
+            if not dry_run:
+                self.store[key] = obj
+            return 201, copy.deepcopy(obj)
+        managers = {(m["manager"], m["operation"]): m for m in live["metadata"].get("managedFields", [])}
+        owned = {k: from_fields_v1(m.get("fieldsV1") or {}) for k, m in managers.items()}
+        mine = (manager, "Apply")
+        # What the object becomes: the manager's previous fields that nobody else owns are dropped, then the
+        # applied configuration is merged in.
+        merged = copy.deepcopy({k: v for k, v in live.items() if k != "metadata"})
+        merged["metadata"] = {k: copy.deepcopy(v) for k, v in live["metadata"].items()}
+        others = set().union(*(paths for k, paths in owned.items() if k != mine))
+        for path in owned.get(mine, set()) - fields:
+            if not any(overlaps(path, other) for other in others):
+                remove_path(merged, path)
+        applied = leaves({k: v for k, v in body.items() if k not in IDENTITY and k != "status"})
+        for path, value in applied.items():
+            if path and path[0] == "metadata" and (len(path) < 2 or path[1] not in ("labels", "annotations")):
+                continue
+            if path:
+                set_path(merged, path, value)
+        conflicts: list[tuple[tuple[str, str], FieldPath]] = []
+        for other, paths in owned.items():
+            if other == mine or other[0] == manager:
+                continue
+            for theirs in sorted(paths):
+                if any(overlaps(theirs, ours) for ours in fields) and get_path(live, theirs) != get_path(
+                    merged, theirs
+                ):
+                    conflicts.append((other, theirs))
+        if conflicts and not force:
+            raise self.conflict_error(conflicts, managers)
+        for other, path in conflicts:
+            owned[other] = {p for p in owned[other] if not overlaps(p, path)}
+        owned[mine] = fields
+        if self.kuma_webhook:
+            self.admit(kind, merged)
+        changed = (
+            {k: v for k, v in merged.items() if k != "metadata"} != {k: v for k, v in live.items() if k != "metadata"}
+            or merged["metadata"].get("labels") != live["metadata"].get("labels")
+            or merged["metadata"].get("annotations") != live["metadata"].get("annotations")
+        )
+        old_owned = {k: from_fields_v1(m.get("fieldsV1") or {}) for k, m in managers.items()}
+        if not changed and owned == old_owned:
+            return 200, copy.deepcopy(live)  # a no-op apply writes nothing
+        entries = []
+        for k, paths in owned.items():
+            if not paths:
+                continue
+            previous = managers.get(k)
+            stamp = now if k == mine or previous is None else previous.get("time", now)
+            entries.append(self.entry(k[0], k[1], paths, stamp))
+        merged["metadata"]["managedFields"] = entries
+        if changed:
+            merged["metadata"]["resourceVersion"] = (
+                self.next_revision() if not dry_run else live["metadata"]["resourceVersion"]
+            )
+            if merged.get("spec") != live.get("spec"):
+                merged["metadata"]["generation"] = live["metadata"].get("generation", 1) + 1
+        if not dry_run:
+            self.store[key] = merged
+        return 200, copy.deepcopy(merged)
+
+    def admit(self, kind: str, obj: Obj) -> None:
+        if self.kuma_webhook:
+            kuma_defaulter(kind, obj, self.system_namespace)
+
+    def entry(self, manager: str, operation: str, paths: set[FieldPath], stamp: str) -> Obj:
+        return {
+            "manager": manager,
+            "operation": operation,
+            "apiVersion": GROUP_VERSION,
+            "time": stamp,
+            "fieldsType": "FieldsV1",
+            "fieldsV1": to_fields_v1(paths),
+        }
+
+    def conflict_error(
+        self, conflicts: list[tuple[tuple[str, str], FieldPath]], managers: dict[tuple[str, str], Obj]
+    ) -> ApiError:
+        def who(key: tuple[str, str]) -> str:
+            entry = managers[key]
+            if key[1] == "Update":
+                return f'"{key[0]}" using {entry.get("apiVersion")} at {entry.get("time")}'
+            return f'"{key[0]}"'
+
+        causes = [
+            {"reason": "FieldManagerConflict", "message": f"conflict with {who(m)}", "field": dotted(p)}
+            for m, p in conflicts
+        ]
+        if len(conflicts) == 1:
+            (m, p) = conflicts[0]
+            message = f"Apply failed with 1 conflict: conflict with {who(m)}: {dotted(p)}"
+        else:
+            lines: list[str] = []
+            for m in sorted({m for m, _ in conflicts}):
+                lines.append(f"conflicts with {who(m)}:")
+                lines.extend(f"- {dotted(p)}" for mm, p in conflicts if mm == m)
+            message = f"Apply failed with {len(conflicts)} conflicts: " + "\n".join(lines)
+        return ApiError(409, "Conflict", message, {"causes": causes})
+
+    # -- what other tools do
+
+    def merge_patch(self, kind: str, name: str, namespace: str, patch: Obj, manager: str) -> Obj:
+        """`kubectl edit`/`kubectl patch --type merge`: an Update that takes the fields it sets."""
+        plural = self.kinds[kind][0]
+        key = (plural, namespace, name)
+        with self.lock:
+            live = self.store.get(key)
+            if live is None:
+                raise not_found(plural, name)
+            merged = merge_patch(live, patch)
+            touched = set(leaves({k: v for k, v in patch.items() if k != "metadata"})) | {
+                ("metadata", "labels", k) for k in ((patch.get("metadata") or {}).get("labels") or {})
+            }
+            now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            entries = []
+            for m in live["metadata"].get("managedFields", []):
+                paths = {p for p in from_fields_v1(m.get("fieldsV1") or {}) if not any(overlaps(p, t) for t in touched)}
+                if paths and m["manager"] != manager:
+                    entries.append(self.entry(m["manager"], m["operation"], paths, m.get("time", now)))
+            entries.append(self.entry(manager, "Update", touched, now))
+            merged["metadata"]["managedFields"] = entries
+            merged["metadata"]["resourceVersion"] = self.next_revision()
+            if merged.get("spec") != live.get("spec"):
+                merged["metadata"]["generation"] = live["metadata"].get("generation", 1) + 1
+            self.store[key] = merged
+            return copy.deepcopy(merged)
+
+    def create(self, obj: Obj, manager: str = "kubectl-create") -> Obj:
+        """Another tool creating an object (POST): an Update operation owning every field it set."""
+        kind = obj["kind"]
+        plural, namespaced = self.kinds[kind]
+        meta = obj["metadata"]
+        with self.lock:
+            created = copy.deepcopy(obj)
+            now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            created["metadata"].update(
+                uid=str(uuid.uuid4()),
+                resourceVersion=self.next_revision(),
+                generation=1,
+                creationTimestamp=now,
+                managedFields=[self.entry(manager, "Update", applied_fields(obj), now)],
+            )
+            self.store[(plural, meta.get("namespace", "") if namespaced else "", meta["name"])] = created
+            return copy.deepcopy(created)
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON Merge Patch."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    out = copy.deepcopy(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = merge_patch(out.get(key), value)
+    return out
+
+
+def selector_matches(selector: str, labels: dict[str, str]) -> bool:
+    """Equality-based label selector (k8s.io/apimachinery/pkg/labels): `,` is AND."""
+    for raw in filter(None, (s.strip() for s in selector.split(","))):
+        if "!=" in raw:
+            key, value = (p.strip() for p in raw.split("!=", 1))
+            if labels.get(key) == value:
+                return False
+        elif "==" in raw or "=" in raw:
+            key, value = (p.strip() for p in raw.split("==" if "==" in raw else "=", 1))
+            if labels.get(key) != value:
+                return False
+        elif raw.startswith("!"):
+            if raw[1:].strip() in labels:
+                return False
+        elif raw not in labels:
+            return False
+    return True
+
+
+def check_selector(selector: str) -> None:
+    for raw in filter(None, (s.strip() for s in selector.split(","))):
+        key = re.split(r"!=|==|=", raw.lstrip("!"), maxsplit=1)[0].strip()
+        name = key.rpartition("/")[2]
+        if not LABEL_NAME.match(name):
+            raise ApiError(400, "BadRequest", f'unable to parse requirement: invalid label key "{key}"')
+
+
+# ---------------------------------------------------------------------- routing
+
+
+def route(state: KubeState, method: str, path: str, query: dict[str, str], headers: Any, raw: bytes) -> tuple[int, Any]:
+    if path == "/version" and method == "GET":
+        return 200, {
+            "major": "1",
+            "minor": "31",
+            "gitVersion": "v1.31.0",
+            "gitCommit": "9a7a1ee8e7e3d8b2b2a4e1f5e3c0f2b5b0c6a1d4",
+            "gitTreeState": "clean",
+            "buildDate": "2024-08-13T07:28:49Z",
+            "goVersion": "go1.22.5",
+            "compiler": "gc",
+            "platform": "linux/amd64",
+        }
+    if path == f"/apis/{GROUP_VERSION}" and method == "GET":
+        if not state.kinds:
+            raise resource_missing()
+        resources = [
+            {
+                "name": plural,
+                "singularName": kind.lower(),
+                "namespaced": namespaced,
+                "kind": kind,
+                "verbs": ["delete", "deletecollection", "get", "list", "patch", "create", "update", "watch"],
+            }
+            for kind, (plural, namespaced) in sorted(state.kinds.items())
+        ]
+        return 200, {
+            "kind": "APIResourceList",
+            "apiVersion": "v1",
+            "groupVersion": GROUP_VERSION,
+            "resources": resources,
+        }
+    prefix = f"/apis/{GROUP_VERSION}/"
+    if not path.startswith(prefix):
+        raise resource_missing()
+    parts = [unquote(p) for p in path[len(prefix) :].split("/") if p]
+    namespace = ""
+    if len(parts) >= 2 and parts[0] == "namespaces":
+        namespace, parts = parts[1], parts[2:]
+    by_plural = {plural: (kind, namespaced) for kind, (plural, namespaced) in state.kinds.items()}
+    if not parts or parts[0] not in by_plural or len(parts) > 2:
+        raise resource_missing()
+    kind, namespaced = by_plural[parts[0]]
+    plural = parts[0]
+    if namespace and not namespaced:
+        raise resource_missing()
+    name = parts[1] if len(parts) == 2 else None
+    if name is None:
+        if method != "GET":
+            raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+        return 200, list_objects(state, kind, plural, namespaced, namespace, query)
+    if namespaced and not namespace:
+        raise resource_missing()
+    if method == "GET":
+        found = state.store.get((plural, namespace, name))
+        if found is None:
+            raise not_found(plural, name)
+        return 200, found
+    if method == "PATCH":
+        content_type = (headers.get("Content-Type") or "").split(";")[0].strip()
+        if content_type != "application/apply-patch+yaml":
+            if content_type == "application/merge-patch+json":
+                return 200, state.merge_patch(
+                    kind, name, namespace, json.loads(raw or b"{}"), query.get("fieldManager") or "kubectl-patch"
+                )
+            raise ApiError(
+                415,
+                "UnsupportedMediaType",
+                "the body of the request was in an unknown format - accepted media types include: "
+                "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
+            )
+        manager = query.get("fieldManager")
+        if not manager:
+            raise ApiError(
+                400, "BadRequest", "PATCH, application/apply-patch+yaml: fieldManager is required for apply requests"
+            )
+        if query.get("dryRun") not in (None, "All"):
+            raise ApiError(400, "BadRequest", f"Invalid dryRun value: {query['dryRun']}")
+        try:
+            body = yaml.safe_load(raw) if raw else None
+        except yaml.YAMLError as exc:
+            raise ApiError(400, "BadRequest", f"error decoding YAML: {exc}") from None
+        if not isinstance(body, dict):
+            raise ApiError(400, "BadRequest", "Object 'Kind' is missing in the request body")
+        force = query.get("force") == "true"
+        return state.apply(kind, plural, namespace, name, body, manager, force, query.get("dryRun") == "All")
+    if method == "DELETE":
+        found = state.store.get((plural, namespace, name))
+        if found is None:
+            raise not_found(plural, name)
+        options = json.loads(raw) if raw else {}
+        wanted_uid = ((options or {}).get("preconditions") or {}).get("uid")
+        if wanted_uid and wanted_uid != found["metadata"]["uid"]:
+            raise ApiError(
+                409,
+                "Conflict",
+                f'Operation cannot be fulfilled on {plural}.{GROUP} "{name}": Precondition failed: '
+                f"UID in precondition: {wanted_uid}, UID in object meta: {found['metadata']['uid']}",
+                {"name": name, "group": GROUP, "kind": plural},
+            )
+        if query.get("dryRun") != "All":
+            del state.store[(plural, namespace, name)]
+            state.next_revision()
+        return 200, {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Success",
+            "details": {"name": name, "group": GROUP, "kind": plural, "uid": found["metadata"]["uid"]},
+        }
+    raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+
+
+def list_objects(
+    state: KubeState, kind: str, plural: str, namespaced: bool, namespace: str, query: dict[str, str]
+) -> Obj:
+    selector = query.get("labelSelector", "")
+    check_selector(selector)
+    items = [
+        o
+        for (p, ns, _), o in sorted(state.store.items())
+        if p == plural
+        and (not namespace or ns == namespace)
+        and selector_matches(selector, o["metadata"].get("labels") or {})
+    ]
+    start = 0
+    if query.get("continue"):
+        try:
+            start = int(json.loads(base64.urlsafe_b64decode(query["continue"]))["start"])
+        except (ValueError, KeyError, TypeError):
+            raise ApiError(400, "BadRequest", "continue key is not valid: illegal base64 data") from None
+    limit = int(query.get("limit") or 0)
+    page = items[start : start + limit] if limit else items[start:]
+    meta: Obj = {"resourceVersion": str(state.revision)}
+    if limit and start + limit < len(items):
+        meta["continue"] = base64.urlsafe_b64encode(json.dumps({"start": start + limit}).encode()).decode()
+        meta["remainingItemCount"] = len(items) - start - limit
+    return {"apiVersion": GROUP_VERSION, "kind": f"{kind}List", "metadata": meta, "items": page}
+
+
+# ---------------------------------------------------------------------- HTTP
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    state: KubeState
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_PATCH(self) -> None:
+        self._handle("PATCH")
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def do_PUT(self) -> None:
+        self._handle("PUT")
+
+    def _handle(self, method: str) -> None:
+        parts = urlsplit(self.path)
+        path = parts.path.rstrip("/") or "/"
+        query = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        state = self.state
+        content_type = self.headers.get("Content-Type", "")
+
+        def record(status: int) -> None:
+            with state.lock:
+                state.requests.append(Request(method, path, parts.query, content_type, status))
+
+        fault = state.pick_fault(method, path)
+        try:
+            if fault and fault.drop:
+                record(0)
+                self.close_connection = True
+                return
+            if fault and fault.status:
+                reason, message = FAULT_STATUS.get(fault.status, ("InternalError", "injected"))
+                extra = {"Retry_After": fault.retry_after} if fault.retry_after is not None else {}
+                raise ApiError(
+                    fault.status, reason, message, {"retryAfterSeconds": 1} if fault.status == 429 else {}, **extra
+                )
+            if state.token and self.headers.get("Authorization") != f"Bearer {state.token}":
+                raise ApiError(401, "Unauthorized", "Unauthorized")
+            with state.lock:
+                status, payload = route(state, method, path, query, self.headers, raw)
+            record(0 if fault and fault.drop_after else status)
+            if fault and fault.drop_after:
+                self.close_connection = True
+                return
+            self._send(status, payload, {})
+        except ApiError as exc:
+            record(exc.code)
+            self._send(exc.code, exc.status, exc.headers)
+
+    def _send(self, status: int, payload: Any, headers: dict[str, str]) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Audit-Id", str(uuid.uuid4()))
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@dataclass
+class KubeEmulator:
+    state: KubeState
+    server: ThreadingHTTPServer
+    thread: threading.Thread
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def kubeconfig(self, path: Path, *, context: str = "emulator", token: str | None = None) -> Path:
+        """A kubeconfig file pointing at this server (token: the one the state expects, if any)."""
+        user: Obj = {"token": token or self.state.token} if (token or self.state.token) else {}
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "emulator", "cluster": {"server": self.url}}],
+            "users": [{"name": "emulator", "user": user}],
+            "contexts": [{"name": context, "context": {"cluster": "emulator", "user": "emulator"}}],
+            "current-context": context,
+        }
+        path.write_text(yaml.safe_dump(config))
+        return path
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+def start(state: KubeState | None = None, port: int = 0) -> KubeEmulator:
+    state = state or KubeState()
+    handler = type("BoundHandler", (Handler,), {"state": state})
+    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name="kube-emulator", daemon=True)
+    thread.start()
+    return KubeEmulator(state, server, thread)
+
+
+@contextmanager
+def running(state: KubeState | None = None) -> Iterator[KubeEmulator]:
+    emulator = start(state)
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="kube-apiserver emulator for the Kuma CRDs (tests and trials)")
+    parser.add_argument("--port", type=int, default=18443)
+    parser.add_argument("--kuma-webhook", action="store_true", help="mutate objects the way Kuma's webhook does")
+    parser.add_argument("--fault-rate", type=float, default=0.0)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    state = KubeState(kuma_webhook=args.kuma_webhook)
+    if args.fault_rate:
+        state.random_faults = RandomFaults(args.fault_rate, args.seed)
+    emulator = start(state, args.port)
+    print(f"kube-apiserver emulator (Kuma CRDs) on {emulator.url}; Ctrl-C stops it")
+    try:
+        while emulator.thread.is_alive():
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        emulator.stop()
+
+
+if __name__ == "__main__":
+    main()
