@@ -8,7 +8,7 @@ import sys
 import typer
 
 from gatewayctl import __version__
-from gatewayctl.cli import catalog_commands, deploy_commands, dump_command, remote_commands
+from gatewayctl.cli import catalog_commands, deploy_commands, dump_command, remote_commands, watch_command
 from gatewayctl.cli.console import EXIT_INVALID, err
 
 app = typer.Typer(
@@ -39,6 +39,7 @@ catalog_commands.register(app)
 deploy_commands.register(app)
 remote_commands.register(app)
 dump_command.register(app)
+watch_command.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

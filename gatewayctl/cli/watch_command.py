@@ -1,0 +1,228 @@
+"""`gatewayctl watch`: the drift reconciler (see gatewayctl/watch/). Runs until SIGTERM/SIGINT, then exits 0.
+
+Exit 1 when the catalog does not load at start, an option is wrong or the metrics port cannot be bound;
+remote failures never end it (they are logged, counted and retried with back-off)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from gatewayctl.cli.catalog_commands import CatalogArg, EnvOption, _examples
+from gatewayctl.cli.console import EXIT_INVALID, EXIT_OK, err, plural, print_diagnostics
+from gatewayctl.cli.remote_commands import (
+    CaCert,
+    ClientCert,
+    ClientKey,
+    Insecure,
+    KongUrl,
+    Parallelism,
+    StateDir,
+    Timeout,
+)
+from gatewayctl.clients.kong_admin import Endpoint, KongAdmin, TlsOptions
+from gatewayctl.clients.retry import RetryPolicy
+from gatewayctl.watch import lease
+from gatewayctl.watch.health import Health, MetricsServer
+from gatewayctl.watch.kong import KongSystem
+from gatewayctl.watch.loop import WatchConfig, Watcher
+from gatewayctl.watch.metrics import WatchMetrics
+from gatewayctl.watch.source import CatalogSource
+from gatewayctl.watch.system import System
+
+log = logging.getLogger("gatewayctl.watch")
+
+
+def register(app: typer.Typer) -> None:
+    app.command(
+        epilog=_examples(
+            "gatewayctl watch catalog.yaml --env prod --interval 60",
+            "gatewayctl watch catalog.yaml --heal --metrics-port 9542",
+            "gatewayctl watch /etc/gatewayctl/catalog.yaml --lease-name gatewayctl-watch --lease-namespace kong",
+        )
+    )(watch)
+
+
+def watch(
+    catalog: CatalogArg,
+    env: EnvOption = None,
+    interval: Annotated[float, typer.Option("--interval", help="Seconds between checks.", min=0.05)] = 60.0,
+    heal: Annotated[bool, typer.Option("--heal", help="Apply the plan whenever something drifted.")] = False,
+    metrics_port: Annotated[
+        int, typer.Option("--metrics-port", help="Port of /metrics, /healthz and /readyz (0: any).", min=0, max=65535)
+    ] = 9542,
+    metrics_address: Annotated[str, typer.Option("--metrics-address", help="Address to listen on.")] = "0.0.0.0",
+    leader_election: Annotated[
+        bool | None,
+        typer.Option(
+            "--leader-election/--no-leader-election",
+            help="Hold a coordination.k8s.io Lease so one replica acts (default: on inside Kubernetes).",
+            show_default=False,
+        ),
+    ] = None,
+    lease_name: Annotated[str, typer.Option("--lease-name", help="The Lease's name.")] = "gatewayctl-watch",
+    lease_namespace: Annotated[
+        str | None, typer.Option("--lease-namespace", help="The Lease's namespace (default: the pod's).")
+    ] = None,
+    lease_duration: Annotated[
+        float, typer.Option("--lease-duration", help="Seconds a Lease holds without renewal.", min=1)
+    ] = 15.0,
+    kong_admin_url: KongUrl = None,
+    ca_cert: CaCert = None,
+    client_cert: ClientCert = None,
+    client_key: ClientKey = None,
+    insecure: Insecure = False,
+    timeout: Timeout = 30.0,
+    parallelism: Parallelism = 8,
+    lock_wait: Annotated[
+        float, typer.Option("--lock-wait", help="Seconds a heal waits for another apply.", min=0)
+    ] = 10.0,
+    state_dir: StateDir = Path(".gatewayctl"),
+    keep_snapshots: Annotated[
+        int, typer.Option("--keep-snapshots", help="Snapshots kept in --state-dir (heals write one each).", min=1)
+    ] = 20,
+) -> int:
+    """Compare the live Kong with the catalog every --interval and whenever the catalog file changes.
+
+    Drift is exported as Prometheus metrics (gatewayctl_drift_objects ...) on --metrics-port, with /healthz
+    and /readyz for probes; with --heal the plan is applied as `gatewayctl apply` would (lock, snapshot).
+    Remote failures are logged and retried with back-off; an invalid catalog edit is reported and the last
+    good catalog kept. SIGTERM/SIGINT stop it cleanly (an apply stops between write batches).
+    """
+    _setup_logging()
+    source = CatalogSource(catalog, env)
+    first = source.reload()
+    if not first.ok:
+        errors, _ = print_diagnostics(first.diagnostics)
+        err.print(f"{catalog}: {plural(errors, 'error')}; not watching")
+        raise typer.Exit(EXIT_INVALID)
+    print_diagnostics(first.diagnostics)
+
+    metrics = WatchMetrics()
+    client = _kong_client(kong_admin_url, ca_cert, client_cert, client_key, insecure, timeout, parallelism)
+    client.log.observers.append(metrics.remote_observer("kong"))
+    systems: list[System] = [
+        KongSystem(
+            client, parallelism=parallelism, state_dir=state_dir, lock_wait=lock_wait, keep_snapshots=keep_snapshots
+        )
+    ]
+    # Kuma: not watched yet (see docs/watch.md); it plugs in as one more System.
+
+    config = WatchConfig(interval=interval, heal=heal, poll=min(1.0, interval))
+    health = Health(stuck_after=max(3 * interval, 300.0))
+    elector = _elector(leader_election, lease_name, lease_namespace, lease_duration)
+    watcher = Watcher(source, systems, metrics, health, config, elector.is_leader if elector else lambda: True)
+    watcher.load()  # metrics and readiness for the catalog read above
+    try:
+        server = MetricsServer(metrics_address, metrics_port, metrics.registry, health).start()
+    except OSError as exc:
+        err.print(f"--metrics-port {metrics_port}: cannot listen on {escape(metrics_address)}: {exc.strerror}")
+        raise typer.Exit(EXIT_INVALID) from None
+    log.info(
+        "watching %s (kong at %s) every %s s%s; metrics on %s:%d",
+        catalog,
+        client.endpoint.display(),
+        f"{interval:g}",
+        ", healing" if heal else "",
+        metrics_address,
+        server.port,
+    )
+    stop = threading.Event()
+    lease_stop = threading.Event()
+    lease_thread = elector.start(lease_stop) if elector else None
+    try:
+        with _stop_on_signals(stop):
+            watcher.run(stop)
+    finally:
+        # The lease goes last: it is given up only once no apply can be running.
+        lease_stop.set()
+        if lease_thread is not None:
+            lease_thread.join(timeout=lease.REQUEST_TIMEOUT * 2 + 1)
+        server.stop()
+        for system in systems:
+            system.close()
+    log.info("stopped after %d checks", watcher.checks)
+    raise typer.Exit(EXIT_OK)
+
+
+def _elector(enabled: bool | None, name: str, namespace: str | None, duration: float) -> lease.LeaderElector | None:
+    if enabled is None:
+        enabled = lease.in_kubernetes()
+    if not enabled:
+        return None
+    try:
+        api = lease.coordination_api()
+    except Exception as exc:  # no in-cluster service account and no kubeconfig
+        err.print(f"--leader-election: cannot reach the Kubernetes API: {escape(str(exc))}")
+        raise typer.Exit(EXIT_INVALID) from None
+    return lease.LeaderElector(api, name, namespace or lease.default_namespace(), duration=duration)
+
+
+def _kong_client(
+    url: str | None,
+    ca_cert: Path | None,
+    client_cert: Path | None,
+    client_key: Path | None,
+    insecure: bool,
+    timeout: float,
+    parallelism: int,
+) -> KongAdmin:
+    if client_key and not client_cert:
+        err.print("--client-key needs --client-cert")
+        raise typer.Exit(EXIT_INVALID)
+    for option, value in (("--ca-cert", ca_cert), ("--client-cert", client_cert), ("--client-key", client_key)):
+        if value is not None and not value.is_file():
+            err.print(f"{option} {escape(str(value))}: no such file")
+            raise typer.Exit(EXIT_INVALID)
+    endpoint = Endpoint.from_environment(url, TlsOptions(ca_cert, client_cert, client_key, insecure), timeout)
+    if not endpoint.url.startswith(("http://", "https://")):
+        err.print(f"Kong Admin API URL must start with http:// or https:// (got {escape(endpoint.display())})")
+        raise typer.Exit(EXIT_INVALID)
+    if insecure:
+        err.print("[yellow]warning: --insecure: the Admin API's TLS certificate is not verified[/yellow]")
+    try:
+        return KongAdmin(endpoint, retry=RetryPolicy(), pool=parallelism)
+    except (OSError, ValueError) as exc:
+        err.print(f"cannot set up TLS: {escape(str(exc))}")
+        raise typer.Exit(EXIT_INVALID) from None
+
+
+@contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGTERM and SIGINT set `stop`; the loop finishes its step (an apply its write batch) and returns."""
+
+    def handle(signum: int, _frame: FrameType | None) -> None:
+        if not stop.is_set():
+            log.info("%s received: stopping after the current step", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _setup_logging() -> None:
+    """One line per event on stderr, UTC timestamps (container logs are read next to other pods')."""
+    if any(getattr(h, "_gatewayctl_watch", False) for h in log.handlers):
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    formatter = logging.Formatter("%(asctime)s.%(msecs)03dZ %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S")
+    formatter.converter = time.gmtime
+    handler.setFormatter(formatter)
+    handler._gatewayctl_watch = True  # type: ignore[attr-defined]
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
