@@ -28,8 +28,10 @@ from gatewayctl.plan.kong import (
     schema_paths,
     server_problems,
 )
+from gatewayctl.plan.kuma import Platform
 from gatewayctl.plan.masking import Masker
 from gatewayctl.render.kong import build_kong_config
+from gatewayctl.render.kuma import KumaObject, build_kuma_objects
 
 
 @dataclass
@@ -157,3 +159,26 @@ def rejection_diagnostic(
         entity,
         desired.masker.text(f"Kong refused {label} ({error.method} {error.path}, HTTP {error.status}): {message}"),
     )
+
+
+# ---------------------------------------------------------------------- Kuma
+
+
+@dataclass
+class KumaDesired:
+    objects: list[KumaObject]
+    masker: Masker
+
+
+def render_kuma_desired(loaded: LoadedCatalog) -> KumaDesired:
+    """The catalog's Kuma objects with secrets resolved; CatalogInvalid when a secret is missing."""
+    secrets = loaded.secrets()
+    loaded.check_secrets(["kuma"], secrets)
+    return KumaDesired(build_kuma_objects(loaded.catalog, secrets), Masker.of(secrets.resolved_values()))
+
+
+def kuma_platform(loaded: LoadedCatalog, chosen: str | None) -> Platform:
+    """`--kuma-platform`, else the catalog's deployment platform (VMs run Kuma Universal)."""
+    if chosen in ("universal", "kubernetes"):
+        return "universal" if chosen == "universal" else "kubernetes"
+    return "kubernetes" if loaded.catalog.deployment.platform == "kubernetes" else "universal"

@@ -1,6 +1,10 @@
 """Snapshots: before every apply that writes, the owned live state goes to
 `.gatewayctl/snapshots/<UTC timestamp>.json` (`20261201T101500.123456Z.json`); the folder is 0700 and
-the file 0600: it holds live credentials."""
+the file 0600: it holds live credentials.
+
+`targets` says what a snapshot holds: `kong` (the owned Kong entities) and/or `kuma` (the owned Kuma objects
+as the control plane returned them, with the platform and URL they came from). A snapshot without
+`targets` is an older one and holds Kong only."""
 
 from __future__ import annotations
 
@@ -21,18 +25,29 @@ class SnapshotError(Exception):
 
 
 def write_snapshot(
-    folder: Path, catalog_name: str, kong_url: str, live: LiveState, now: datetime | None = None
+    folder: Path,
+    catalog_name: str,
+    kong_url: str,
+    live: LiveState,
+    now: datetime | None = None,
+    *,
+    kuma: dict[str, Any] | None = None,
+    kong: bool = True,
 ) -> Path:
+    """`kuma`: {"platform", "url", "objects"}; `kong=False` when the Kong part is not a saved state."""
     now = now or datetime.now(UTC)
     folder.mkdir(parents=True, exist_ok=True)
     os.chmod(folder, 0o700)
-    document = {
+    document: dict[str, Any] = {
         "format": FORMAT,
         "catalog": catalog_name,
         "kong": kong_url,
         "taken_at": now.isoformat(timespec="seconds"),
-        "entities": live.entities,
+        "entities": live.entities if kong else {},
+        "targets": (["kong"] if kong else []) + (["kuma"] if kuma is not None else []),
     }
+    if kuma is not None:
+        document["kuma"] = kuma
     # fixed width, so that name order is time order (latest_snapshot relies on it)
     path = folder / f"{now.strftime('%Y%m%dT%H%M%S.%fZ')}.json"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -62,3 +77,14 @@ def read_snapshot(path: Path) -> tuple[str, LiveState]:
     ):
         raise SnapshotError(f"{path}: not a gatewayctl snapshot (format {FORMAT})")
     return str(document.get("catalog", "")), LiveState({k: list(v) for k, v in document["entities"].items()})
+
+
+def read_snapshot_extras(path: Path) -> tuple[list[str], dict[str, Any] | None]:
+    """(targets, the Kuma part or None) of a snapshot `read_snapshot` accepted."""
+    document: Any = json.loads(path.read_text())
+    targets = document.get("targets")
+    kuma = document.get("kuma")
+    return (
+        [str(t) for t in targets] if isinstance(targets, list) else ["kong"],
+        kuma if isinstance(kuma, dict) else None,
+    )

@@ -90,17 +90,37 @@ def duration_ns(text: str) -> int | None:
     return round(total)
 
 
+def go_duration_text(ns: int) -> str:
+    """How Go's `time.Duration.String()` prints a duration: `1h0m0s`, `1m30s`, `1.5s`, `250ms`, `0s`."""
+    if ns == 0:
+        return "0s"
+    if ns < 10**9:
+        for unit, size in (("ms", 10**6), ("µs", 10**3), ("ns", 1)):
+            if ns >= size:
+                return f"{_trim(ns / size)}{unit}"
+    hours, rest = divmod(ns, 3600 * 10**9)
+    minutes, rest = divmod(rest, 60 * 10**9)
+    text = f"{hours}h" if hours else ""
+    if hours or minutes:
+        text += f"{minutes}m"
+    return text + f"{_trim(rest / 10**9)}s"
+
+
+def _trim(value: float) -> str:
+    return f"{value:.9f}".rstrip("0").rstrip(".") or "0"
+
+
 def comparable_spec(value: Any) -> Any:
-    """A policy spec with every Go duration string replaced by its length: Kuma stores `metav1.Duration`
-    and prints it back with Go's `Duration.String()` (`1m` comes back as `1m0s`), so `1m`, `60s` and `1m0s`
-    must compare equal. Applied to both sides alike, so it never changes what is written."""
+    """A policy spec with every Go duration string printed the way Kuma prints it back: Kuma stores
+    `metav1.Duration` and answers with Go's `Duration.String()` (`1m` comes back as `1m0s`), so `1m`, `60s`
+    and `1m0s` compare equal. Applied to both sides alike, so it never changes what is written."""
     if isinstance(value, dict):
         return {k: comparable_spec(v) for k, v in value.items()}
     if isinstance(value, list):
         return [comparable_spec(v) for v in value]
     if isinstance(value, str):
         ns = duration_ns(value)
-        return {"duration_ns": ns} if ns is not None else value
+        return go_duration_text(ns) if ns is not None else value
     return value
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from gatewayctl.plan.entities import Entity
 from gatewayctl.plan.kong import Change, KongPlan
+from gatewayctl.plan.kuma import KumaChange, KumaPlan
 from gatewayctl.plan.masking import Masker
 
 SIGN = {"create": "+", "update": "~", "delete": "-"}
@@ -84,3 +85,48 @@ def _show(value: Any) -> str:
     if isinstance(value, str):
         return value if value.startswith("<secret") else json.dumps(value)
     return json.dumps(value, sort_keys=True)
+
+
+# ---------------------------------------------------------------------- Kuma
+
+KUMA_ORDER = {"create": 0, "update": 1, "delete": 2}
+
+
+def kuma_text_lines(plan: KumaPlan, masker: Masker) -> list[tuple[str, str]]:
+    """(style, line) pairs for a Kuma plan: one line per change, field lines under updates, then notes."""
+    lines: list[tuple[str, str]] = []
+    for change in sorted(plan.changes, key=_kuma_order):
+        lines.append((STYLE[change.action], f"{SIGN[change.action]} {masker.text(change.title)}"))
+        for f in change.fields:
+            lines.append(("", f"    {f.path}: {_show(f.old)} -> {_show(f.new)}"))
+    for note in plan.notes:
+        lines.append(("yellow", f"! {masker.text(note)}"))
+    return lines
+
+
+def kuma_json_report(plan: KumaPlan, masker: Masker) -> dict[str, Any]:
+    create, update, delete = plan.counts()
+    server = {k: v for k, v in plan.server.items() if k != "types" and isinstance(v, str | int | bool | None)}
+    return {
+        "platform": plan.platform,
+        "server": server,
+        "summary": {"create": create, "update": update, "delete": delete},
+        "changes": [
+            {
+                "action": c.action,
+                "kind": c.kind,
+                "name": c.name,
+                "mesh": c.mesh,
+                "fields": [{"path": f.path, "old": f.old, "new": f.new} for f in c.fields],
+            }
+            for c in sorted(plan.changes, key=_kuma_order)
+        ],
+        "notes": [masker.text(n) for n in plan.notes],
+    }
+
+
+def _kuma_order(change: KumaChange) -> tuple[int, int, str, str, str]:
+    mesh_first = 0 if change.kind == "Mesh" else 1
+    if change.action == "delete":
+        mesh_first = 1 - mesh_first  # the Mesh goes last when deleting
+    return (KUMA_ORDER[change.action], mesh_first, change.mesh or "", change.kind, change.name)

@@ -1,0 +1,386 @@
+"""Kuma on Universal: plan and apply the catalog's Kuma objects through the control plane's HTTP API.
+
+Reading (`plan_universal`): `GET /` (product, version), `GET /_resources` (each type's path and whether the
+API lets us write it) and, when readable, `GET /config` (mode, federation, read-only switch) come first: a
+control plane that cannot take the writes is refused before anything is read or sent (`KumaRefused`). Then
+every owned object of every kind gatewayctl renders, in any mesh: `GET /meshes` and `GET /<path>` (the
+cross-mesh list) filtered by both ownership labels (`filter[labels.<key>]=<value>`, ANDed), 1,000 per page.
+
+Comparing: both sides without what the control plane adds (`creationTime`, `modificationTime`, `kri`,
+`status`, computed labels such as `kuma.io/zone`), the desired side filled with the policy schemas' defaults
+(Kuma 2.14 `*.rest.yaml`: Kuma fills them on write), durations compared by length (`1m` = `1m0s`), the Mesh
+as protobuf prints it (zero values, and the enum default `STRICT`, left out).
+
+Writing (`apply_universal`): `PUT /meshes/{name}` for the Mesh and `PUT /meshes/{mesh}/{path}/{name}` for a
+policy (an upsert: 201 created, 200 updated), `DELETE` of owned objects the catalog no longer has (404 = already
+gone). The Mesh is written first and deleted last; within a phase up to `parallelism` writes run at once. A
+Mesh is never deleted while it holds objects gatewayctl does not own (deleting a Mesh deletes everything in
+it): the plan keeps it and says so in `notes`.
+
+Two applies at once: Kuma's API has no conditional writes and no lock object gatewayctl could take, so
+concurrent applies are not serialised here. Every write is an idempotent PUT of the whole object or a
+DELETE, so two applies of the same catalog converge; applies of different catalogs touch disjoint objects
+(ownership labels). The CLI takes the Kong lock first when it applies Kong in the same run (docs/apply.md).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from gatewayctl.apply.kuma import MESH_KIND, KumaOutcome, phases
+from gatewayctl.clients.kuma_api import KumaApi, KumaError
+from gatewayctl.plan.kuma import (
+    COMPUTED_LABELS,
+    KumaChange,
+    KumaPlan,
+    Obj,
+    comparable_labels,
+    comparable_spec,
+    field_changes,
+)
+from gatewayctl.plan.masking import Masker
+from gatewayctl.render.kuma import ORIGIN_LABEL, KumaObject, universal_form
+from gatewayctl.render.ownership import ownership_labels
+
+Progress = Callable[[KumaChange], None]
+
+# Every kind gatewayctl renders (render/kuma.py), so that an owned object of a kind the catalog no longer
+# renders at all is still found and deleted.
+OWNED_KINDS = (
+    "Mesh",
+    "MeshTrace",
+    "MeshMetric",
+    "MeshAccessLog",
+    "MeshTrafficPermission",
+    "MeshRetry",
+    "MeshTimeout",
+    "MeshCircuitBreaker",
+    "MeshHealthCheck",
+    "MeshLoadBalancingStrategy",
+    "MeshRateLimit",
+)
+# Defaults Kuma fills in on write from each policy's schema (2.14 `pkg/plugins/policies/<p>/api/v1alpha1/
+# rest.yaml`, structural defaulting: a field gets its default when its parent object exists).
+SCHEMA_DEFAULTS: dict[str, tuple[tuple[str, Any], ...]] = {
+    "MeshTrace": (
+        ("default.backends[].datadog.splitService", False),
+        ("default.backends[].openTelemetry.endpoint", ""),
+        ("default.backends[].zipkin.apiVersion", "httpJson"),
+        ("default.backends[].zipkin.sharedSpanContext", True),
+        ("default.backends[].zipkin.traceId128bit", False),
+    ),
+    "MeshMetric": (
+        ("default.applications[].path", "/metrics"),
+        ("default.backends[].openTelemetry.endpoint", ""),
+        ("default.backends[].prometheus.path", "/metrics"),
+        ("default.backends[].prometheus.port", 5670),
+        ("default.backends[].prometheus.tls.mode", "Disabled"),
+    ),
+    "MeshRetry": (
+        ("to[].default.http.hostSelection[].updateFrequency", 2),
+        ("to[].default.http.retriableRequestHeaders[].type", "Exact"),
+        ("to[].default.http.retriableResponseHeaders[].type", "Exact"),
+    ),
+    "MeshAccessLog": tuple(
+        (f"{section}[].default.backends[].{out}.format.omitEmptyValues", False)
+        for section in ("from", "rules", "to")
+        for out in ("file", "tcp")
+    ),
+}
+# What a new Mesh gets from the control plane (2.14 pkg/defaults/mesh/mesh.go): not a reason to keep a Mesh.
+DEFAULT_POLICY_PREFIXES = (
+    "mesh-timeout-all-",
+    "mesh-circuit-breaker-all-",
+    "mesh-retry-all-",
+    "mesh-gateways-timeout-all-",
+)
+SERVER_FIELDS = ("creationTime", "modificationTime", "kri", "status", "snis")
+
+
+class KumaRefused(Exception):
+    """The control plane cannot take these writes (federated zone, read-only API, missing types, ...)."""
+
+
+# ---------------------------------------------------------------------- reading the control plane
+
+
+def read_server(client: KumaApi) -> dict[str, Any]:
+    """`GET /`, `/_resources` and (when allowed) `/config`, boiled down to what the plan needs."""
+    root = client.get("/")
+    if not isinstance(root, dict) or "version" not in root:
+        raise KumaRefused(
+            f"{client.endpoint.display()} does not answer like a Kuma control plane (GET / has no version)"
+        )
+    types = client.get("/_resources").get("resources") or []
+    config: dict[str, Any] = {}
+    try:
+        found = client.get_optional("/config")
+        config = found if isinstance(found, dict) else {}
+    except KumaError as exc:
+        if not exc.rejected:  # 401/403: the config is not shown to everyone; the rest still works
+            raise
+    zone = (config.get("multizone") or {}).get("zone") or {}
+    return {
+        "product": root.get("product", "Kuma"),
+        "version": root.get("version"),
+        "instance_id": root.get("instanceId"),
+        "mode": config.get("mode"),
+        "environment": config.get("environment"),
+        "zone": zone.get("name"),
+        "global_address": zone.get("globalAddress"),
+        "api_read_only": (config.get("apiServer") or {}).get("readOnly"),
+        "types": {t["name"]: t for t in types if isinstance(t, dict) and "name" in t},
+    }
+
+
+def refusal(server: dict[str, Any], objects: list[KumaObject], display: str) -> str | None:
+    """Why this control plane cannot take the catalog's objects, or None."""
+    types = server["types"]
+    needed = sorted({o.kind for o in objects})
+    missing = [k for k in needed if k not in types]
+    if missing:
+        return (
+            f"{display} ({server['product']} {server['version']}) does not know {', '.join(missing)}; "
+            "gatewayctl renders for Kuma 2.14"
+        )
+    read_only = [k for k in needed if types[k].get("readOnly")]
+    if not read_only:
+        if server.get("mode") == "global" and any(o.labels.get(ORIGIN_LABEL) == "zone" for o in objects):
+            return (
+                f"{display} is a global control plane, but the catalog's policies are labelled "
+                f"{ORIGIN_LABEL}: zone (deployment.kuma.mode: zone), which a global control plane refuses; "
+                "set deployment.kuma.mode: global, or apply against the zone control plane"
+            )
+        return None
+    if server.get("mode") == "zone" and server.get("global_address"):
+        return (
+            f"{display} is a zone control plane federated to a global control plane "
+            f"({server['global_address']}): meshes and their policies are managed on the global control plane "
+            "and synced to the zones; point --kuma-url (GATEWAYCTL_KUMA_URL) at the global control plane"
+        )
+    if server.get("api_read_only"):
+        return (
+            f"{display} serves a read-only API (KUMA_API_SERVER_READ_ONLY=true, the default on Kubernetes); "
+            "on Kubernetes apply with --kuma-platform kubernetes"
+        )
+    return (
+        f"{display} reports {', '.join(read_only)} as read-only (GET /_resources): a federated zone or a "
+        "read-only API server; apply against the global control plane or use --kuma-platform kubernetes"
+    )
+
+
+def fetch_owned(client: KumaApi, server: dict[str, Any], catalog_name: str, parallelism: int) -> list[Obj]:
+    """Every object carrying both ownership labels, of every kind gatewayctl renders, in any mesh."""
+    labels = ownership_labels(catalog_name)
+    kinds = [k for k in OWNED_KINDS if k in server["types"]]
+
+    def one(kind: str) -> list[Obj]:
+        path = "/meshes" if kind == MESH_KIND else "/" + str(server["types"][kind]["path"])
+        return [o for o in client.list_all(path, labels) if o.get("type", kind) == kind]
+
+    with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
+        return [o for objects in pool.map(one, kinds) for o in objects]
+
+
+def unowned_in_mesh(client: KumaApi, server: dict[str, Any], mesh: str, owned: set[tuple[str, str]]) -> list[str]:
+    """'Kind name' of each object in the mesh gatewayctl does not own, other than the control plane's defaults."""
+    found: list[str] = []
+    for kind, info in sorted(server["types"].items()):
+        if info.get("scope") != "Mesh" or kind.endswith(("Insight", "Overview")):
+            continue
+        for item in client.list_all(f"/meshes/{mesh}/{info['path']}"):
+            name = str(item.get("name"))
+            if (kind, name) in owned or (
+                kind in ("MeshTimeout", "MeshCircuitBreaker", "MeshRetry")
+                and any(name == prefix + mesh for prefix in DEFAULT_POLICY_PREFIXES)
+            ):
+                continue
+            found.append(f"{kind} {name}")
+    return found
+
+
+# ---------------------------------------------------------------------- comparing
+
+
+def key_of(obj: Obj) -> tuple[str, str, str]:
+    return (str(obj.get("type")), str(obj.get("mesh") or ""), str(obj.get("name")))
+
+
+def comparable(kind: str, obj: Obj, want_labels: dict[str, str], desired: bool) -> Obj:
+    """The parts of a Universal object that are ours to compare (see the module docstring)."""
+    body = {k: v for k, v in obj.items() if k not in SERVER_FIELDS and k not in ("type", "name", "mesh")}
+    labels = dict(body.pop("labels", None) or {})
+    out: Obj = {"labels": labels if desired else comparable_labels(want_labels, labels)}
+    if kind == MESH_KIND:
+        out.update(_proto_shape(body))
+        return out
+    spec = _copy(body.get("spec") or {})
+    if desired:
+        for dotted, value in SCHEMA_DEFAULTS.get(kind, ()):
+            _fill(spec, dotted.split("."), value)
+    out["spec"] = comparable_spec(spec)
+    return out
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
+def _fill(node: Any, parts: list[str], value: Any) -> None:
+    if not isinstance(node, dict) or not parts:
+        return
+    head, rest = parts[0], parts[1:]
+    if head.endswith("[]"):
+        items = node.get(head[:-2])
+        for item in items if isinstance(items, list) else []:
+            _fill(item, rest, value)
+    elif not rest:
+        node.setdefault(head, value)
+    else:
+        _fill(node.get(head), rest, value)
+
+
+def _proto_shape(value: Any, path: tuple[str, ...] = ()) -> Any:
+    """The Mesh as Kuma prints it (jsonpb without defaults): no zero values, no `mode: STRICT` (enum 0)."""
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            shown = _proto_shape(v, (*path, k))
+            if shown not in (None, "", 0, False, [], {}):
+                out[k] = shown
+        return out
+    if isinstance(value, list):
+        return [_proto_shape(v, path) for v in value]
+    if path[-2:] == ("backends", "mode") and value == "STRICT":
+        return None
+    return value
+
+
+def build_changes(objects: list[KumaObject], live: list[Obj], masker: Masker) -> list[KumaChange]:
+    live_by_key = {key_of(o): o for o in live}
+    changes: list[KumaChange] = []
+    wanted: set[tuple[str, str, str]] = set()
+    for obj in objects:
+        desired = universal_form(obj)
+        key = key_of(desired)
+        wanted.add(key)
+        current = live_by_key.get(key)
+        if current is None:
+            changes.append(KumaChange("create", obj.kind, obj.name, obj.mesh, desired, None))
+            continue
+        want = comparable(obj.kind, desired, obj.labels, desired=True)
+        have = comparable(obj.kind, current, obj.labels, desired=False)
+        diffs = field_changes(obj.kind, want, have, masker)
+        if diffs:
+            changes.append(KumaChange("update", obj.kind, obj.name, obj.mesh, desired, current, diffs))
+    for key, current in live_by_key.items():
+        if key not in wanted:
+            kind, mesh, name = key
+            changes.append(KumaChange("delete", kind, name, mesh or None, None, current))
+    return changes
+
+
+def plan_universal(
+    client: KumaApi, catalog_name: str, objects: list[KumaObject], masker: Masker, parallelism: int = 8
+) -> KumaPlan:
+    """KumaRefused when the control plane cannot take the writes; KumaError when a read fails."""
+    server = read_server(client)
+    why = refusal(server, objects, client.endpoint.display())
+    if why:
+        raise KumaRefused(why)
+    live = fetch_owned(client, server, catalog_name, parallelism)
+    plan = KumaPlan("universal", server, build_changes(objects, live, masker), live)
+    owned = {(str(o.get("type")), str(o.get("name"))) for o in live}
+    for change in [c for c in plan.changes if c.action == "delete" and c.kind == MESH_KIND]:
+        others = unowned_in_mesh(client, server, change.name, owned)
+        if others:
+            plan.changes.remove(change)
+            shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
+            plan.notes.append(
+                f"Mesh {change.name} is no longer in the catalog but is kept: it holds objects gatewayctl does "
+                f"not own ({shown}), and deleting a Mesh deletes everything in it"
+            )
+    return plan
+
+
+# ---------------------------------------------------------------------- writing
+
+
+def write_path(server: dict[str, Any], change: KumaChange) -> str:
+    if change.kind == MESH_KIND:
+        return f"/meshes/{change.name}"
+    return f"/meshes/{change.mesh}/{server['types'][change.kind]['path']}/{change.name}"
+
+
+def apply_universal(
+    client: KumaApi,
+    plan: KumaPlan,
+    parallelism: int,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+) -> KumaOutcome:
+    """Carry out the plan phase by phase; after the first failure nothing new starts (what was in flight
+    finishes), and the outcome says what was done, what failed and what was left unchanged."""
+    outcome = KumaOutcome()
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def run(change: KumaChange) -> None:
+        if stop.is_set() or (cancel is not None and cancel.is_set()):
+            with lock:
+                outcome.skipped.append(change)
+            return
+        try:
+            warnings = write(client, plan.server, change)
+        except KumaError as exc:
+            stop.set()
+            with lock:
+                outcome.failed.append((change, exc))
+            return
+        with lock:
+            outcome.done.append(change)
+            outcome.warnings.extend(w for w in warnings if w not in outcome.warnings)
+        if progress:
+            progress(change)
+
+    with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
+        for batch in phases(plan.changes):
+            if stop.is_set() or (cancel is not None and cancel.is_set()):
+                outcome.skipped.extend(batch)
+                continue
+            list(pool.map(run, batch))
+    return outcome
+
+
+def write(client: KumaApi, server: dict[str, Any], change: KumaChange) -> list[str]:
+    """One PUT or DELETE; the control plane's warnings (deprecations) of a PUT."""
+    path = write_path(server, change)
+    if change.action == "delete":
+        client.request("DELETE", path, ok=(200, 404))  # already gone (a Mesh's cascade, another run) is fine
+        return []
+    body = {k: v for k, v in (change.desired or {}).items() if k not in SERVER_FIELDS}
+    response = client.request("PUT", path, json=body, ok=(200, 201))
+    try:
+        answer = response.json()
+    except ValueError:
+        return []
+    warnings = answer.get("warnings") if isinstance(answer, dict) else None
+    return [str(w) for w in warnings] if isinstance(warnings, list) else []
+
+
+__all__ = [
+    "COMPUTED_LABELS",
+    "OWNED_KINDS",
+    "KumaRefused",
+    "apply_universal",
+    "build_changes",
+    "plan_universal",
+    "read_server",
+]
