@@ -4,7 +4,9 @@ The lock is a consumer named `gatewayctl-lock.<catalog>` (no credentials, so not
 it) tagged `gatewayctl-lock` and with the holder's host, pid and run id. Taking it is `POST /consumers`:
 Kong's unique constraint on `username` makes exactly one of two racing applies get 201, the other 409.
 The loser polls until `wait` seconds have passed, then gives up with the holder's name. A lock older than
-`stale_after` seconds (its holder was killed) is removed and taken over. Releasing is `DELETE`.
+`stale_after` seconds (its holder was killed) is removed and taken over, and so is at once a lock whose
+holder ran in this very process space (same host, boot and pid namespace) and no longer exists, so that
+re-running an apply that was killed does not wait. Releasing is `DELETE`.
 
 Only an apply that has something to write takes the lock (a no-change apply writes nothing at all), and it
 plans again once it holds it, so it never acts on a state another apply has just changed.
@@ -17,6 +19,7 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from gatewayctl.clients.kong_admin import KongAdmin, KongError
@@ -45,8 +48,9 @@ class KongLock:
     broke_stale: str | None = None
 
     def tags(self) -> list[str]:
-        host = "".join(ch if ch.isalnum() or ch in "-._" else "-" for ch in socket.gethostname())[:60]
-        return [LOCK_TAG, f"holder:{host}:{os.getpid()}", f"run:{self.client.run_id}"]
+        tags = [LOCK_TAG, f"holder:{_host()}:{os.getpid()}", f"run:{self.client.run_id}"]
+        space = process_space()
+        return [*tags, f"pids:{space}"] if space else tags
 
     def acquire(self) -> None:
         name = lock_name(self.catalog_name)
@@ -68,7 +72,7 @@ class KongLock:
                 self.holder_id = str(current["id"])  # our own POST, whose response was lost and retried
                 return
             age = self.clock() - float(current.get("created_at") or 0)
-            if age > self.stale_after:
+            if age > self.stale_after or holder_is_dead(current):
                 self.broke_stale = describe_holder(current)
                 self.client.request("DELETE", f"/consumers/{current['id']}", ok=(204, 404))
                 continue
@@ -92,3 +96,39 @@ def describe_holder(consumer: dict[str, Any]) -> str:
             _, host, pid = [*tag.split(":", 2), "", ""][:3]
             return f"held by {host} pid {pid}"
     return "holder unknown"
+
+
+def holder_is_dead(consumer: dict[str, Any]) -> bool:
+    """True only when the holder ran where this process runs (same host, boot and pid namespace: the pid
+    means the same process) and that pid is gone. Anywhere else nothing can be known: False."""
+    tags = [t for t in consumer.get("tags") or [] if isinstance(t, str)]
+    space = process_space()
+    if not space or f"pids:{space}" not in tags:
+        return False
+    for tag in tags:
+        if tag.startswith("holder:"):
+            _, host, pid = [*tag.split(":", 2), "", ""][:3]
+            if host != _host() or not pid.isdigit() or int(pid) == os.getpid():
+                return False
+            try:
+                os.kill(int(pid), 0)
+            except ProcessLookupError:
+                return True
+            except OSError:  # exists, owned by someone else
+                return False
+            return False
+    return False
+
+
+def process_space() -> str | None:
+    """Where a pid names one process: this boot's id and the pid namespace (Linux); None elsewhere."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip().replace("-", "")[:12]
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return None
+    return f"{boot}.{namespace}"
+
+
+def _host() -> str:
+    return "".join(ch if ch.isalnum() or ch in "-._" else "-" for ch in socket.gethostname())[:60]

@@ -16,7 +16,7 @@ kong/api/routes/upstreams.lua, kong/plugins/basic-auth/crypto.lua):
 - DB-less: `POST /config` ({"config": "<text>"} or the object itself), `check_hash=1` -> 304 when the text's md5
   is the running hash, `flatten_errors=1`, `_info` refused as an unknown field; `GET /config`
 - fault injection: fail the Nth matching request with a status (and Retry-After), drop the connection (before
-  or after doing the work), delay; or a seeded random share of faulty writes
+  or after doing the work), reset it (TCP RST), delay; or a seeded random share of faulty requests
 
 Run on its own for manual trials: `python -m tests.emulators.kong --port 18001 [--dbless]`.
 """
@@ -30,6 +30,8 @@ import hashlib
 import json
 import random
 import re
+import socket
+import struct
 import threading
 import time
 import uuid
@@ -113,6 +115,7 @@ class Fault:
     retry_after: str | None = None
     drop: bool = False  # close the connection without an answer, before doing the work
     drop_after: bool = False  # do the work, then close without an answer (a lost response)
+    reset: bool = False  # abort the connection with a TCP RST before doing the work (a connection reset)
     delay: float = 0.0
     body: dict[str, Any] | None = None
 
@@ -132,9 +135,15 @@ class FaultRule:
 
 @dataclass
 class RandomFaults:
+    """A seeded share of requests that fail: Kong's own 500 body, a 503 from whatever sits in front of it,
+    429 with Retry-After (`retry_after` seconds), a connection closed before or after doing the work, and
+    with `resets` also a TCP reset. The same seed and request order give the same faults."""
+
     rate: float
     seed: int
     writes_only: bool = True
+    retry_after: str = "0"
+    resets: bool = False
     rng: random.Random = field(init=False)
 
     def __post_init__(self) -> None:
@@ -145,15 +154,16 @@ class RandomFaults:
             return None
         if self.rng.random() >= self.rate:
             return None
-        return self.rng.choice(
-            [
-                Fault(status=500, body={"message": "An unexpected error occurred"}),
-                Fault(status=503, body={"message": "Service Unavailable"}),
-                Fault(status=429, retry_after="0", body={"message": "API rate limit exceeded"}),
-                Fault(drop=True),
-                Fault(drop_after=True),
-            ]
-        )
+        choices = [
+            Fault(status=500, body={"message": "An unexpected error occurred"}),
+            Fault(status=503, body={"message": "Service Unavailable"}),
+            Fault(status=429, retry_after=self.retry_after, body={"message": "API rate limit exceeded"}),
+            Fault(drop=True),
+            Fault(drop_after=True),
+        ]
+        if self.resets:
+            choices.append(Fault(reset=True))
+        return self.rng.choice(choices)
 
 
 @dataclass
@@ -649,6 +659,13 @@ class Handler(BaseHTTPRequestHandler):
                 record(0)
                 self.close_connection = True
                 return
+            if fault and fault.reset:
+                record(0)
+                # SO_LINGER 0: close() sends RST instead of FIN, which the client sees as "connection reset"
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.connection.close()
+                self.close_connection = True
+                return
             if fault and fault.status:
                 headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
                 raise ApiError(fault.status, fault.body or {"message": "injected"}, headers)
@@ -958,10 +975,13 @@ def main() -> None:
     parser.add_argument("--fault-rate", type=float, default=0.0, help="share of writes that fail (5xx, 429, resets)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every response")
+    parser.add_argument("--faulty-reads", action="store_true", help="inject faults into GETs too")
     args = parser.parse_args()
     state = KongState(dbless=args.dbless, edition=args.edition, latency=args.latency)
     if args.fault_rate:
-        state.random_faults = RandomFaults(args.fault_rate, args.seed)
+        state.random_faults = RandomFaults(
+            args.fault_rate, args.seed, writes_only=not args.faulty_reads, retry_after="1", resets=True
+        )
     emulator = start(state, args.port)
     print(f"Kong Admin API emulator on {emulator.url} ({'DB-less' if args.dbless else 'DB mode'}); Ctrl-C stops it")
     try:
