@@ -1,0 +1,505 @@
+"""Kuma on Kubernetes: plan and server-side apply through the real `kubernetes` client against the
+kube-apiserver emulator (tests/emulators/kubernetes.py), with and without Kuma's defaulting webhook."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from emulators.kubernetes import KubeEmulator, KubeState, RandomFaults, running
+
+from gatewayctl.apply.kuma_kubernetes import (
+    FIELD_MANAGER,
+    KubeApi,
+    KubeError,
+    apply_kubernetes,
+    connect,
+    go_duration,
+    plan_kubernetes,
+)
+from gatewayctl.catalog.load import load_catalog
+from gatewayctl.catalog.model import Catalog
+from gatewayctl.clients.retry import RetryPolicy
+from gatewayctl.plan.kuma import KumaChange, KumaPlan
+from gatewayctl.plan.masking import Masker
+from gatewayctl.render.kuma import KumaObject, build_kuma_objects, kubernetes_form
+
+NS = "kuma-system"
+CATALOG = """\
+format: 1
+name: shop
+mesh:
+  enabled: true
+  name: shop
+  mtls: {mode: strict, rotation: 24h}
+  gateway_selector: {app: kong}
+  tracing:
+    zipkin: {endpoint: http://zipkin.observability.svc:9411/api/v2/spans, sampling: 10}
+services:
+  - name: web
+    url: http://web.shop.svc.cluster.local:8080
+    routes: [{name: home, paths: [/]}]
+    mesh:
+      timeouts: {connect: 2s, request: 15s, idle: 1h}
+  - name: orders
+    url: http://orders.shop.svc.cluster.local:8080
+    mesh:
+      allow_from: [web]
+      retries: {attempts: 3, on: [5xx], backoff: 25ms..250ms}
+      timeouts: {connect: 5m, request: 90s}
+      circuit_breaker: {consecutive_5xx: 5, interval: 10s, base_ejection: 30s, max_ejection_percent: 50}
+  - name: payments
+    url: http://payments.shop.svc.cluster.local:9090
+    mesh:
+      allow_from: [orders]
+      rate_limit: {requests: 100, interval: 1s}
+deployment:
+  platform: kubernetes
+  namespaces: {kuma: kuma-system}
+"""
+WITHOUT_PAYMENTS = (
+    CATALOG.split("  - name: payments")[0] + CATALOG.split("      rate_limit: {requests: 100, interval: 1s}\n")[1]
+)
+
+
+def catalog(tmp_path: Path, text: str = CATALOG) -> Catalog:
+    path = tmp_path / "catalog.yaml"
+    path.write_text(text)
+    return load_catalog(path).catalog
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[tuple[KubeEmulator, KubeApi]]:
+    with running(KubeState(kuma_webhook=True)) as emulator:
+        api = connect(emulator.kubeconfig(tmp_path / "kubeconfig"), None)
+        api.retry = RetryPolicy(base=0.001, cap=0.01)
+        api.sleep = lambda _: None  # Retry-After is honoured, but the test does not wait it out
+        yield emulator, api
+        api.close()
+
+
+def plan(api: KubeApi, cat: Catalog, masker: Masker | None = None) -> KumaPlan:
+    return plan_kubernetes(api, cat.name, build_kuma_objects(cat), NS, masker or Masker())
+
+
+def converge(api: KubeApi, cat: Catalog) -> KumaPlan:
+    first = plan(api, cat)
+    outcome = apply_kubernetes(api, first, parallelism=4)
+    assert outcome.ok, [str(e) for _, e in outcome.failed]
+    return first
+
+
+def test_fresh_apply_then_empty_plan_and_zero_writes(cluster: tuple[KubeEmulator, KubeApi], tmp_path: Path) -> None:
+    emulator, api = cluster
+    cat = catalog(tmp_path)
+    objects = build_kuma_objects(cat)
+    first = converge(api, cat)
+    assert first.counts() == (len(objects), 0, 0)
+    assert len(emulator.state.writes()) == len(objects)
+    assert all(
+        w.method == "PATCH" and w.content_type.startswith("application/apply-patch+yaml")
+        for w in emulator.state.writes()
+    )
+    assert all(f"fieldManager={FIELD_MANAGER}" in w.query and "force" not in w.query for w in emulator.state.writes())
+    mesh = emulator.state.get("Mesh", "shop")
+    assert mesh is not None and "namespace" not in mesh["metadata"]  # cluster-scoped
+    for obj in objects[1:]:
+        stored = emulator.state.get(obj.kind, obj.name, NS)
+        assert stored is not None and stored["metadata"]["labels"]["gatewayctl.io/catalog"] == "shop"
+
+    writes = len(emulator.state.writes())
+    again = plan(api, cat)
+    assert again.changes == [] and again.summary() == "kuma: +0 ~0 -0"
+    assert {o["metadata"]["name"] for o in again.live} == {o.name for o in objects}
+    outcome = apply_kubernetes(api, again, parallelism=4)
+    assert outcome.ok and outcome.done == []
+    assert len(emulator.state.writes()) == writes  # a no-change apply makes zero writes
+    assert again.server["version"] == "v1.31.0" and again.server["namespace"] == NS
+
+
+def test_what_kuma_adds_is_no_change(cluster: tuple[KubeEmulator, KubeApi], tmp_path: Path) -> None:
+    emulator, api = cluster
+    cat = catalog(tmp_path)
+    converge(api, cat)
+    timeout = emulator.state.get("MeshTimeout", "shop-orders", NS)
+    assert timeout is not None
+    # The webhook's work, which a naive comparison would call drift:
+    assert timeout["spec"]["to"][0]["default"]["connectionTimeout"] == "5m0s"  # rendered as 5m
+    assert timeout["metadata"]["labels"]["kuma.io/policy-role"] == "system"
+    mesh = emulator.state.get("Mesh", "shop")
+    assert mesh is not None and "mode" not in mesh["spec"]["mtls"]["backends"][0]  # STRICT dropped
+    trace = emulator.state.get("MeshTrace", "shop", NS)
+    assert trace is not None and trace["spec"]["default"]["backends"][0]["zipkin"]["sharedSpanContext"] is True
+    assert plan(api, cat).changes == []
+
+
+def test_a_changed_setting_is_one_field_update(cluster: tuple[KubeEmulator, KubeApi], tmp_path: Path) -> None:
+    emulator, api = cluster
+    converge(api, catalog(tmp_path))
+    changed = catalog(
+        tmp_path, CATALOG.replace("timeouts: {connect: 5m, request: 90s}", "timeouts: {connect: 4m, request: 90s}")
+    )
+    update = plan(api, changed)
+    assert [(c.action, c.kind, c.name) for c in update.changes] == [("update", "MeshTimeout", "shop-orders")]
+    (fieldchange,) = update.changes[0].fields
+    assert fieldchange.path == "spec.to"
+    assert fieldchange.old[0]["default"]["connectionTimeout"] == "5m0s"
+    assert fieldchange.new[0]["default"]["connectionTimeout"] == "4m0s"
+    before = emulator.state.get("MeshTimeout", "shop-orders", NS)
+    assert apply_kubernetes(api, update, parallelism=2).ok
+    after = emulator.state.get("MeshTimeout", "shop-orders", NS)
+    assert before is not None and after is not None
+    assert after["spec"]["to"][0]["default"]["connectionTimeout"] == "4m0s"
+    assert after["metadata"]["uid"] == before["metadata"]["uid"]
+    assert after["metadata"]["generation"] == before["metadata"]["generation"] + 1
+    assert plan(api, changed).changes == []
+
+
+def test_a_field_no_longer_rendered_is_removed(cluster: tuple[KubeEmulator, KubeApi], tmp_path: Path) -> None:
+    emulator, api = cluster
+    converge(api, catalog(tmp_path))
+    # A label gatewayctl applied before and no longer sets: the apply drops it (it owns it).
+    obj = next(o for o in build_kuma_objects(catalog(tmp_path)) if o.kind == "MeshRetry")
+    extra = KumaObject(obj.kind, obj.name, {**obj.labels, "tier": "gold"}, obj.spec, obj.mesh)
+    desired = kubernetes_form(extra, NS)
+    assert apply_kubernetes(
+        api, KumaPlan("kubernetes", {}, [KumaChange("update", obj.kind, obj.name, obj.mesh, desired, None)]), 1
+    ).ok
+    update = plan(api, catalog(tmp_path))
+    assert [(c.name, [(f.path, f.old, f.new) for f in c.fields]) for c in update.changes] == [
+        (obj.name, [("metadata.labels.tier", "gold", None)])
+    ]
+    assert apply_kubernetes(api, update, 1).ok
+    stored = emulator.state.get(obj.kind, obj.name, NS)
+    assert stored is not None and "tier" not in stored["metadata"]["labels"]
+
+
+def test_others_objects_and_fields_survive_and_removed_service_is_pruned(
+    cluster: tuple[KubeEmulator, KubeApi], tmp_path: Path
+) -> None:
+    emulator, api = cluster
+    converge(api, catalog(tmp_path))
+    state = emulator.state
+    theirs = state.create(
+        {
+            "apiVersion": "kuma.io/v1alpha1",
+            "kind": "MeshRetry",
+            "metadata": {"name": "team-b-retry", "namespace": NS, "labels": {"kuma.io/mesh": "shop"}},
+            "spec": {"targetRef": {"kind": "Mesh"}},
+        }
+    )
+    other_catalog = state.create(
+        {
+            "apiVersion": "kuma.io/v1alpha1",
+            "kind": "MeshRateLimit",
+            "metadata": {
+                "name": "billing-payments",
+                "namespace": NS,
+                "labels": {"app.kubernetes.io/managed-by": "gatewayctl", "gatewayctl.io/catalog": "billing"},
+            },
+            "spec": {"targetRef": {"kind": "Mesh"}},
+        }
+    )
+    # Another manager adds a label to one of ours: not ours to remove, so not a change.
+    state.merge_patch("MeshTimeout", "shop-web", NS, {"metadata": {"labels": {"team": "web"}}}, "kubectl-label")
+
+    smaller = catalog(tmp_path, WITHOUT_PAYMENTS)
+    prune = plan(api, smaller)
+    gone = {(c.kind, c.name) for c in prune.changes if c.action == "delete"}
+    assert gone == {("MeshRateLimit", "shop-payments"), ("MeshTrafficPermission", "shop-payments")}
+    assert all(c.action == "delete" for c in prune.changes)
+    assert all(c.live is not None and c.mesh == "shop" for c in prune.changes)
+    assert apply_kubernetes(api, prune, parallelism=4).ok
+    deletes = [r for r in state.writes() if r.method == "DELETE"]
+    assert len(deletes) == len(gone)
+    for kind, name in gone:
+        assert state.get(kind, name, NS) is None
+    assert state.get("MeshRetry", "team-b-retry", NS) == theirs
+    assert state.get("MeshRateLimit", "billing-payments", NS) == other_catalog
+    labelled = state.get("MeshTimeout", "shop-web", NS)
+    assert labelled is not None and labelled["metadata"]["labels"]["team"] == "web"
+    assert plan(api, smaller).changes == []
+
+
+def test_conflict_with_another_field_manager_is_reported_then_forced(
+    cluster: tuple[KubeEmulator, KubeApi], tmp_path: Path
+) -> None:
+    emulator, api = cluster
+    cat = catalog(tmp_path)
+    converge(api, cat)
+    state = emulator.state
+    hand_edited = [
+        {"targetRef": {"kind": "MeshService", "name": "orders_shop_svc_8080"}, "default": {"http": {"numRetries": 9}}}
+    ]
+    state.merge_patch("MeshRetry", "shop-orders", NS, {"spec": {"to": hand_edited}}, "kubectl-edit")
+
+    drift = plan(api, cat)
+    assert [(c.action, c.name, [f.path for f in c.fields]) for c in drift.changes] == [
+        ("update", "shop-orders", ["spec.to"])
+    ]
+    outcome = apply_kubernetes(api, drift, parallelism=2)
+    assert not outcome.ok and outcome.done == []
+    ((_, error),) = outcome.failed
+    assert isinstance(error, KubeError) and error.conflict and error.status == 409 and error.attempts == 1
+    assert error.causes == (
+        {"reason": "FieldManagerConflict", "message": error.causes[0]["message"], "field": ".spec.to"},
+    )
+    assert '"kubectl-edit" using kuma.io/v1alpha1' in error.causes[0]["message"]
+    text = str(error)
+    assert text.startswith(f"PATCH /apis/kuma.io/v1alpha1/namespaces/{NS}/meshretries/shop-orders: HTTP 409 Conflict")
+    assert "Apply failed with 1 conflict" in text and "--force-conflicts" in text
+    stored = state.get("MeshRetry", "shop-orders", NS)
+    assert stored is not None and stored["spec"]["to"] == hand_edited  # nothing taken silently
+
+    forced = apply_kubernetes(api, drift, parallelism=2, force_conflicts=True)
+    assert forced.ok
+    assert "force=true" in state.writes()[-1].query
+    stored = state.get("MeshRetry", "shop-orders", NS)
+    assert stored is not None and stored["spec"]["to"][0]["default"]["http"]["numRetries"] == 3
+    managers = {m["manager"] for m in stored["metadata"]["managedFields"]}
+    assert managers == {FIELD_MANAGER}  # kubectl-edit owned only spec.to, which it lost
+    assert plan(api, cat).changes == []
+
+
+def test_an_object_of_the_same_name_we_do_not_own_is_not_adopted(
+    cluster: tuple[KubeEmulator, KubeApi], tmp_path: Path
+) -> None:
+    emulator, api = cluster
+    cat = catalog(tmp_path)
+    squatter = emulator.state.create(
+        {
+            "apiVersion": "kuma.io/v1alpha1",
+            "kind": "MeshRateLimit",
+            "metadata": {"name": "shop-payments", "namespace": NS},
+            "spec": {"targetRef": {"kind": "Mesh"}},
+        }
+    )
+    first = plan(api, cat)
+    taken = next(c for c in first.changes if c.name == "shop-payments" and c.kind == "MeshRateLimit")
+    assert taken.action == "create" and taken.live == squatter
+    outcome = apply_kubernetes(api, first, parallelism=4)
+    assert [c for c, _ in outcome.failed] == [taken]
+    ((_, error),) = outcome.failed
+    assert isinstance(error, KubeError) and error.reason == "AlreadyExists"
+    assert "no gatewayctl catalog" in str(error) and "never takes over" in str(error)
+    assert emulator.state.get("MeshRateLimit", "shop-payments", NS) == squatter
+    assert not any(r.path.endswith("/meshratelimits/shop-payments") for r in emulator.state.writes())
+
+
+def test_missing_crds_are_explained(tmp_path: Path) -> None:
+    state = KubeState(kinds={})
+    with running(state) as emulator:
+        api = connect(emulator.kubeconfig(tmp_path / "kubeconfig"), None)
+        with pytest.raises(KubeError) as caught:
+            plan(api, catalog(tmp_path))
+    error = caught.value
+    assert error.status == 404 and "Mesh, MeshCircuitBreaker" in error.detail and "not installed" in error.detail
+    assert "install Kuma" in str(error) and "/apis/kuma.io/v1alpha1/meshes" in str(error)
+    assert state.writes() == []
+
+
+def test_one_missing_crd_matters_only_when_the_catalog_needs_it(tmp_path: Path) -> None:
+    state = KubeState()
+    state.uninstall("MeshRateLimit")
+    with running(state) as emulator:
+        api = connect(emulator.kubeconfig(tmp_path / "kubeconfig"), None)
+        with pytest.raises(KubeError, match=r"the Kuma CRDs for MeshRateLimit are not installed"):
+            plan(api, catalog(tmp_path))
+        assert plan(api, catalog(tmp_path, WITHOUT_PAYMENTS)).counts()[0] > 0
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_faults_converge(tmp_path: Path, seed: int) -> None:
+    cat = catalog(tmp_path)
+    objects = build_kuma_objects(cat)
+    state = KubeState(kuma_webhook=True)
+    with running(state) as emulator:
+        api = connect(emulator.kubeconfig(tmp_path / "kubeconfig"), None)
+        api.retry = RetryPolicy(attempts=8, base=0.001, cap=0.01)
+        api.sleep = lambda _: None
+        state.random_faults = RandomFaults(0.15, seed)
+        outcome = apply_kubernetes(api, plan(api, cat), parallelism=4)
+        assert outcome.ok, [str(e) for _, e in outcome.failed]
+        faulty = [r for r in state.requests if r.status in (0, 429, 500, 503)]
+        assert faulty and api.calls.retries >= len(faulty)
+        state.random_faults = None
+        assert plan(api, cat).changes == []
+        stored = sorted((o["kind"], o["metadata"]["name"]) for o in state.objects())
+        assert stored == sorted((o.kind, o.name) for o in objects)
+
+
+def test_a_refused_write_is_not_retried_and_stops_the_rest(
+    cluster: tuple[KubeEmulator, KubeApi], tmp_path: Path
+) -> None:
+    emulator, api = cluster
+    cat = catalog(tmp_path)
+    good = plan(api, cat)
+    bad_obj = KumaObject(
+        "MeshRetry", "Bad_Name", {"app.kubernetes.io/managed-by": "gatewayctl"}, {"targetRef": {"kind": "Mesh"}}, "shop"
+    )
+    bad = KumaChange("create", "MeshRetry", "Bad_Name", "shop", kubernetes_form(bad_obj, NS), None)
+    mesh_first = [c for c in good.changes if c.kind == "Mesh"]
+    rest = [c for c in good.changes if c.kind != "Mesh"]
+    outcome = apply_kubernetes(api, KumaPlan("kubernetes", {}, [*mesh_first, bad, *rest]), parallelism=1)
+    ((change, error),) = outcome.failed
+    assert change is bad and isinstance(error, KubeError)
+    assert error.status == 422 and error.reason == "Invalid" and error.attempts == 1 and error.rejected
+    assert error.causes[0]["field"] == "metadata.name" and "RFC 1123" in error.causes[0]["message"]
+    assert [r.status for r in emulator.state.requests if "Bad_Name" in r.path] == [422]
+    assert outcome.done == mesh_first and outcome.skipped == rest  # nothing new starts after a failure
+
+
+def test_unreachable_server_and_bad_credentials(tmp_path: Path) -> None:
+    with running(KubeState(token="t0ken-for-tests")) as emulator:
+        good = connect(emulator.kubeconfig(tmp_path / "good"), None)
+        assert good.api_client.configuration.host == emulator.url
+        bad = connect(emulator.kubeconfig(tmp_path / "bad", token="wrong-token"), None)
+        with pytest.raises(KubeError) as caught:
+            plan(bad, catalog(tmp_path))
+        assert caught.value.status == 401 and caught.value.attempts == 1
+        assert "wrong-token" not in str(caught.value) and "t0ken" not in str(caught.value)
+        url = emulator.url
+        kubeconfig = emulator.kubeconfig(tmp_path / "gone")
+    api = connect(kubeconfig, None)
+    api.retry = RetryPolicy(attempts=3, base=0.001, cap=0.01)
+    with pytest.raises(KubeError) as unreachable:
+        plan(api, catalog(tmp_path))
+    assert unreachable.value.status is None and unreachable.value.attempts == 3
+    assert str(unreachable.value).startswith("GET /version: no response after 3 tries:") and url in str(
+        unreachable.value
+    )
+
+
+def test_kubeconfig_and_context_selection(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with running(KubeState()) as emulator:
+        path = emulator.kubeconfig(tmp_path / "config", context="prod")
+        assert connect(path, "prod").server == emulator.url
+        with pytest.raises(KubeError, match="cannot use it"):
+            connect(path, "staging")
+        with pytest.raises(KubeError, match="kubeconfig file not found"):
+            connect(tmp_path / "missing", None)
+        monkeypatch.setenv("KUBECONFIG", str(path))
+        assert connect(None, None).server == emulator.url
+        monkeypatch.delenv("KUBECONFIG")
+        monkeypatch.setenv("HOME", str(tmp_path))
+        monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+        with pytest.raises(KubeError, match="no kubeconfig"):
+            connect(None, None)
+
+
+def test_secret_values_are_masked_in_field_changes(cluster: tuple[KubeEmulator, KubeApi], tmp_path: Path) -> None:
+    _, api = cluster
+    secret = "zipkin-s3cr3t-token"
+    text = CATALOG.replace("http://zipkin.observability.svc:9411", f"http://u:{secret}@zipkin.observability.svc:9411")
+    converge(api, catalog(tmp_path, text))
+    rotated = catalog(tmp_path, text.replace(secret, "zipkin-n3w-s3cr3t"))
+    changes = plan(api, rotated, Masker.of([secret, "zipkin-n3w-s3cr3t"])).changes
+    assert [c.kind for c in changes] == ["MeshTrace"]
+    shown = repr(changes[0].fields)
+    assert secret not in shown and "zipkin-n3w-s3cr3t" not in shown and "<secret>" in shown
+
+
+def test_go_durations_match_metav1_duration() -> None:
+    # time.Duration.String() for what render produces
+    assert [go_duration(d) for d in ["24h", "5m", "90s", "1h", "25ms", "250ms", "1.5s", "0s", "2h30m"]] == [
+        "24h0m0s",
+        "5m0s",
+        "1m30s",
+        "1h0m0s",
+        "25ms",
+        "250ms",
+        "1.5s",
+        "0s",
+        "2h30m0s",
+    ]
+
+
+# ---------------------------------------------------------------------- the emulator answers as Kubernetes does
+
+
+def test_emulator_status_bodies_selectors_and_paging(tmp_path: Path) -> None:
+    state = KubeState()
+    with running(state) as emulator, httpx.Client(base_url=emulator.url) as http:
+        missing = http.get("/apis/kuma.io/v1alpha1/namespaces/kuma-system/meshfoos")
+        assert missing.status_code == 404
+        assert missing.json() == {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": "the server could not find the requested resource",
+            "reason": "NotFound",
+            "details": {},
+            "code": 404,
+        }
+        apply = {"Content-Type": "application/apply-patch+yaml"}
+        path = "/apis/kuma.io/v1alpha1/namespaces/kuma-system/meshretries"
+        no_manager = http.patch(f"{path}/a", content=b"{}", headers=apply)
+        assert no_manager.status_code == 400 and "fieldManager is required" in no_manager.json()["message"]
+        for i, labels in enumerate([{"a": "1", "b": "2"}, {"a": "1"}, {"b": "2"}]):
+            body = textwrap.dedent(
+                f"""\
+                apiVersion: kuma.io/v1alpha1
+                kind: MeshRetry
+                metadata: {{name: r{i}, namespace: kuma-system, labels: {labels}}}
+                spec: {{targetRef: {{kind: Mesh}}}}
+                """
+            )
+            created = http.patch(f"{path}/r{i}?fieldManager=t", content=body.encode(), headers=apply)
+            assert created.status_code == 201
+        names = lambda q: [o["metadata"]["name"] for o in http.get(path, params=q).json()["items"]]  # noqa: E731
+        assert names({"labelSelector": "a=1,b=2"}) == ["r0"]
+        assert names({"labelSelector": "a==1"}) == ["r0", "r1"]
+        assert names({"labelSelector": "b,a!=1"}) == ["r2"]
+        assert names({"labelSelector": "!a"}) == ["r2"]
+        page = http.get(path, params={"limit": 2}).json()
+        assert [o["metadata"]["name"] for o in page["items"]] == ["r0", "r1"] and page["items"][0][
+            "kind"
+        ] == "MeshRetry"
+        rest = http.get(path, params={"limit": 2, "continue": page["metadata"]["continue"]}).json()
+        assert [o["metadata"]["name"] for o in rest["items"]] == ["r2"] and "continue" not in rest["metadata"]
+        invalid = http.patch(
+            f"{path}/Bad_Name?fieldManager=t", content=body.replace("r2", "Bad_Name").encode(), headers=apply
+        )
+        assert invalid.status_code == 422
+        status = invalid.json()
+        assert status["reason"] == "Invalid" and status["details"]["causes"][0]["reason"] == "FieldValueInvalid"
+        assert status["message"].startswith('MeshRetry.kuma.io "Bad_Name" is invalid: metadata.name: Invalid value')
+        # Re-applied without label a by the manager that set it: SSA drops it.
+        again = http.patch(f"{path}/r0?fieldManager=t", content=body.replace("r2", "r0").encode(), headers=apply)
+        assert again.status_code == 200 and again.json()["metadata"]["labels"] == {"b": "2"}
+        gone = http.delete(f"{path}/r1")
+        assert gone.status_code == 200 and gone.json()["status"] == "Success"
+        assert http.delete(f"{path}/r1").json()["reason"] == "NotFound"
+        no_ns = http.patch(
+            "/apis/kuma.io/v1alpha1/namespaces/nope/meshretries/r9?fieldManager=t",
+            content=body.replace("r2", "r9").replace("kuma-system", "nope").encode(),
+            headers=apply,
+        )
+        assert no_ns.status_code == 404 and no_ns.json()["message"] == 'namespaces "nope" not found'
+
+
+def test_emulator_apply_is_a_no_op_when_nothing_changes() -> None:
+    state = KubeState()
+    with running(state) as emulator, httpx.Client(base_url=emulator.url) as http:
+        body = b"apiVersion: kuma.io/v1alpha1\nkind: Mesh\nmetadata: {name: m}\nspec: {mtls: {enabledBackend: ca-1}}\n"
+        headers = {"Content-Type": "application/apply-patch+yaml"}
+        first = http.patch("/apis/kuma.io/v1alpha1/meshes/m?fieldManager=x", content=body, headers=headers).json()
+        second = http.patch("/apis/kuma.io/v1alpha1/meshes/m?fieldManager=x", content=body, headers=headers).json()
+        assert first["metadata"]["resourceVersion"] == second["metadata"]["resourceVersion"]
+        assert first["metadata"]["generation"] == 1 and "uid" in first["metadata"]
+        other = http.patch(
+            "/apis/kuma.io/v1alpha1/meshes/m?fieldManager=y",
+            content=body.replace(b"ca-1", b"ca-2"),
+            headers=headers,
+        )
+        assert other.status_code == 409
+        assert other.json()["message"] == 'Apply failed with 1 conflict: conflict with "x": .spec.mtls.enabledBackend'
+        assert other.json()["details"]["causes"] == [
+            {"reason": "FieldManagerConflict", "message": 'conflict with "x"', "field": ".spec.mtls.enabledBackend"}
+        ]
+        shared = http.patch("/apis/kuma.io/v1alpha1/meshes/m?fieldManager=y", content=body, headers=headers).json()
+        assert {m["manager"] for m in shared["metadata"]["managedFields"]} == {"x", "y"}  # same value: co-owned
