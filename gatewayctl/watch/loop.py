@@ -65,7 +65,7 @@ class Watcher:
         self.is_leader = is_leader
         self.clock = clock
         self.wall = wall
-        self.checks = 0  # checks run (tests and the bench count them)
+        self.checks = 0  # checks finished (tests and the bench count them)
         self._leading: bool | None = None
         for system in self.systems:
             metrics.start_system(system.name, system.kinds)
@@ -98,7 +98,6 @@ class Watcher:
         loaded = self.source.loaded
         if loaded is None:
             return CheckResult(False, 0, [])
-        self.checks += 1
         reached = True
         problems: list[str] = []
         done: list[Check] = []
@@ -114,6 +113,7 @@ class Watcher:
                 check = self._heal(system, check, stop) or check
             done.append(check)
         self.health.update(reached=reached, problem="; ".join(problems))
+        self.checks += 1
         return CheckResult(reached, sum(c.total for c in done), done)
 
     def _plan(self, system: System, problems: list[str]) -> Check | None:
