@@ -88,8 +88,10 @@ def apply_db(
     lock_wait: float,
     progress: Any = None,
     cancel: threading.Event | None = None,
+    kuma_snapshot: dict[str, Any] | None = None,
 ) -> ApplyResult:
-    """Take the lock, plan again under it, save a snapshot, write, release."""
+    """Take the lock, plan again under it, save a snapshot (with the owned Kuma objects, when given), write,
+    release."""
     lock = KongLock(client, loaded.catalog.name, wait=lock_wait)
     lock.acquire()
     try:
@@ -97,7 +99,11 @@ def apply_db(
         snapshot = None
         if fresh.changes:
             snapshot = write_snapshot(
-                state_dir / "snapshots", loaded.catalog.name, client.endpoint.display(), fresh.live
+                state_dir / "snapshots",
+                loaded.catalog.name,
+                client.endpoint.display(),
+                fresh.live,
+                kuma=kuma_snapshot,
             )
         outcome = execute(client, fresh.changes, parallelism, progress, cancel)
     finally:
@@ -117,8 +123,17 @@ def dbless_text(client: KongAdmin, loaded: LoadedCatalog, desired: Desired) -> s
     return dbless.payload(desired.config, dbless.unowned_entities(client, loaded.catalog.name))
 
 
-def apply_dbless(client: KongAdmin, loaded: LoadedCatalog, text: str, live: LiveState, state_dir: Path) -> DblessResult:
-    snapshot = write_snapshot(state_dir / "snapshots", loaded.catalog.name, client.endpoint.display(), live)
+def apply_dbless(
+    client: KongAdmin,
+    loaded: LoadedCatalog,
+    text: str,
+    live: LiveState,
+    state_dir: Path,
+    kuma_snapshot: dict[str, Any] | None = None,
+) -> DblessResult:
+    snapshot = write_snapshot(
+        state_dir / "snapshots", loaded.catalog.name, client.endpoint.display(), live, kuma=kuma_snapshot
+    )
     changed = dbless.post_config(client, text)
     return DblessResult(changed, snapshot, dbless.config_hash(text))
 

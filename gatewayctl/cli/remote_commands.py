@@ -1,60 +1,104 @@
-"""Commands that talk to Kong's Admin API: diff, apply, status, rollback.
+"""Commands that talk to Kong's Admin API and Kuma's control plane: diff, apply, status, rollback.
+
+Kong is planned unless `--only kuma`; Kuma when the catalog has an enabled mesh, unless `--only kong`, on
+the platform `--kuma-platform` names (default: the catalog's `deployment.platform`; VMs run Kuma
+Universal): the Kuma HTTP API on Universal (`apply/kuma_universal.py`), server-side apply through the
+Kubernetes API on Kubernetes (`apply/kuma_kubernetes.py`).
 
 Exit codes: 0 done / no changes, 1 catalog or usage error (nothing sent), 2 changes present
-(`diff --exit-code`), 3 Kong failed, refused a write or was unreachable (the message names the call and
-what was left unchanged). Secrets are masked in every line and in --json."""
+(`diff --exit-code`), 3 a remote API failed, refused a write or was unreachable (the message names the call
+and what was left unchanged). Secrets are masked in every line and in --json."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from gatewayctl.apply import dbless
 from gatewayctl.apply.kong import Outcome, execute
+from gatewayctl.apply.kuma import KumaOutcome
+from gatewayctl.apply.kuma_universal import KumaRefused, apply_universal, plan_universal
 from gatewayctl.apply.lock import LockHeld
 from gatewayctl.apply.session import (
     Desired,
+    KumaDesired,
     apply_db,
     apply_dbless,
     check_server,
     dbless_text,
     flattened_error_diagnostics,
+    kuma_platform,
     plan,
     rejection_diagnostic,
     render_desired,
+    render_kuma_desired,
 )
-from gatewayctl.apply.snapshot import SNAPSHOT_DIR, SnapshotError, latest_snapshot, read_snapshot
+from gatewayctl.apply.snapshot import (
+    SNAPSHOT_DIR,
+    SnapshotError,
+    latest_snapshot,
+    read_snapshot,
+    read_snapshot_extras,
+    write_snapshot,
+)
 from gatewayctl.catalog.load import LoadedCatalog
 from gatewayctl.cli.catalog_commands import CatalogArg, EnvOption, _examples, load_or_exit
 from gatewayctl.cli.console import EXIT_CHANGES, EXIT_INVALID, EXIT_OK, EXIT_REMOTE, err, out, plural, print_diagnostics
 from gatewayctl.clients.kong_admin import URL_ENV, Endpoint, KongAdmin, KongError, TlsOptions
+from gatewayctl.clients.kuma_api import URL_ENV as KUMA_URL_ENV
+from gatewayctl.clients.kuma_api import KumaApi, KumaError, kuma_endpoint
 from gatewayctl.clients.retry import RetryPolicy
 from gatewayctl.diagnostics import CatalogInvalid
 from gatewayctl.plan.entities import DesiredState, from_live
-from gatewayctl.plan.kong import KongPlan, ServerInfo, read_server
+from gatewayctl.plan.kong import KongPlan, LiveState, ServerInfo, read_server
+from gatewayctl.plan.kuma import KumaPlan, Platform
 from gatewayctl.plan.masking import Masker
-from gatewayctl.plan.report import json_report, names_by_id, text_lines, title
+from gatewayctl.plan.report import json_report, kuma_json_report, kuma_text_lines, names_by_id, text_lines, title
+from gatewayctl.render.kuma import KumaObject
 
 KongUrl = Annotated[
     str | None,
     typer.Option("--kong-admin-url", help=f"Kong Admin API URL (or {URL_ENV}; default http://localhost:8001)."),
 ]
-CaCert = Annotated[Path | None, typer.Option("--ca-cert", help="CA bundle to verify the Admin API's certificate.")]
+CaCert = Annotated[
+    Path | None, typer.Option("--ca-cert", help="CA bundle to verify the Admin API's (and Kuma API's) certificate.")
+]
 ClientCert = Annotated[Path | None, typer.Option("--client-cert", help="Client certificate for mutual TLS.")]
 ClientKey = Annotated[Path | None, typer.Option("--client-key", help="Client key for mutual TLS.")]
 Insecure = Annotated[
-    bool, typer.Option("--insecure", help="Do not verify the Admin API's TLS certificate (explicit opt-out).")
+    bool, typer.Option("--insecure", help="Do not verify the APIs' TLS certificates (explicit opt-out).")
 ]
 Timeout = Annotated[float, typer.Option("--timeout", help="Seconds per request.", min=0.1)]
 Parallelism = Annotated[int, typer.Option("--parallelism", help="Requests in flight at once.", min=1, max=64)]
 JsonOption = Annotated[bool, typer.Option("--json", help="A machine-readable report on stdout (secrets masked).")]
 StateDir = Annotated[Path, typer.Option("--state-dir", help="Where snapshots are kept.")]
-TOKEN_NOTE = "The Admin token is read from GATEWAYCTL_KONG_ADMIN_TOKEN (sent as Kong-Admin-Token), never from argv."
+Only = Annotated[str | None, typer.Option("--only", help="Only this system: kong or kuma.")]
+KumaUrl = Annotated[
+    str | None,
+    typer.Option("--kuma-url", help=f"Kuma control plane API URL (or {KUMA_URL_ENV}; default http://localhost:5681)."),
+]
+KumaPlatform = Annotated[
+    str | None,
+    typer.Option(
+        "--kuma-platform", help="universal (Kuma HTTP API) or kubernetes (CRDs); default: deployment.platform."
+    ),
+]
+Kubeconfig = Annotated[Path | None, typer.Option("--kubeconfig", help="kubeconfig for --kuma-platform kubernetes.")]
+KubeContext = Annotated[str | None, typer.Option("--context", help="kubeconfig context for Kubernetes.")]
+TOKEN_NOTE = (
+    "Tokens are read from GATEWAYCTL_KONG_ADMIN_TOKEN (sent as Kong-Admin-Token) and GATEWAYCTL_KUMA_TOKEN "
+    "(sent as Authorization: Bearer), never from argv."
+)
+PROGRESS_MIN = 50  # writes: below this an apply is over before a bar is worth drawing
 
 
 def register(app: typer.Typer) -> None:
@@ -62,6 +106,7 @@ def register(app: typer.Typer) -> None:
         epilog=_examples(
             "gatewayctl diff catalog.yaml --env prod",
             "GATEWAYCTL_KONG_ADMIN_URL=https://kong-admin:8444 gatewayctl diff catalog.yaml --exit-code",
+            "GATEWAYCTL_KUMA_URL=http://kuma-cp:5681 gatewayctl diff catalog.yaml --only kuma",
             "gatewayctl diff catalog.yaml --json > plan.json",
         )
     )(diff)
@@ -69,6 +114,7 @@ def register(app: typer.Typer) -> None:
         epilog=_examples(
             "gatewayctl apply catalog.yaml --dry-run",
             "gatewayctl apply catalog.yaml --env prod --yes --parallelism 16 --rps 200",
+            "gatewayctl apply catalog.yaml --only kuma --kuma-platform kubernetes --context prod --yes",
         )
     )(apply)
     app.command(epilog=_examples("gatewayctl status catalog.yaml", "gatewayctl status catalog.yaml --json"))(status)
@@ -79,6 +125,87 @@ def register(app: typer.Typer) -> None:
     )(rollback)
 
 
+# ---------------------------------------------------------------------- one run's two systems
+
+
+@dataclass
+class Connection:
+    """What reaching the two systems needs, from the flags."""
+
+    kong_url: str | None
+    kuma_url: str | None
+    platform: str | None
+    kubeconfig: Path | None
+    context: str | None
+    ca_cert: Path | None
+    client_cert: Path | None
+    client_key: Path | None
+    insecure: bool
+    timeout: float
+    parallelism: int
+    rps: float | None = None
+
+
+@dataclass
+class KongSide:
+    client: KongAdmin
+    desired: Desired
+    server: ServerInfo
+    plan: KongPlan
+    extra: dict[str, Any] = field(default_factory=dict)
+    text: str | None = None  # DB-less: the configuration that would be posted
+    unchanged_hash: bool = False  # DB-less: Kong already runs exactly that text
+
+    @property
+    def pending(self) -> bool:
+        return bool(self.plan.changes) or (self.server.dbless and not self.unchanged_hash)
+
+
+@dataclass
+class KumaSide:
+    platform: Platform
+    desired: KumaDesired
+    plan: KumaPlan
+    display: str
+    client: KumaApi | None = None
+    kube: Any = None  # kuma_kubernetes.KubeApi
+
+    @property
+    def pending(self) -> bool:
+        return bool(self.plan.changes)
+
+
+def _systems(loaded: LoadedCatalog, only: str | None) -> tuple[bool, bool]:
+    """(plan Kong, plan Kuma)."""
+    has_mesh = bool(loaded.catalog.mesh_enabled)
+    if only == "kuma" and not has_mesh:
+        err.print(f"{loaded.path}: --only kuma: the catalog has no enabled mesh; nothing was sent")
+        raise typer.Exit(EXIT_INVALID)
+    return only != "kuma", has_mesh and only != "kong"
+
+
+def _check_only(only: str | None) -> None:
+    if only not in (None, "kong", "kuma"):
+        err.print(f"--only {escape(only)}: choose kong or kuma")
+        raise typer.Exit(EXIT_INVALID)
+
+
+def _plan_systems(
+    loaded: LoadedCatalog, only: str | None, conn: Connection, stack: contextlib.ExitStack
+) -> tuple[KongSide | None, KumaSide | None]:
+    with_kong, with_kuma = _systems(loaded, only)
+    kong = kuma = None
+    kong_desired = _render_or_exit(loaded) if with_kong else None  # every catalog problem before any request
+    kuma_desired = _render_kuma_or_exit(loaded) if with_kuma else None
+    if kong_desired is not None:
+        client = stack.enter_context(_kong_client(conn))
+        server, the_plan = _plan_or_exit(client, loaded, kong_desired, conn.parallelism)
+        kong = KongSide(client, kong_desired, server, the_plan)
+    if kuma_desired is not None:
+        kuma = _plan_kuma(loaded, kuma_desired, conn, stack)
+    return kong, kuma
+
+
 # ---------------------------------------------------------------------- commands
 
 
@@ -87,7 +214,12 @@ def diff(
     env: EnvOption = None,
     exit_code: Annotated[bool, typer.Option("--exit-code", help="Exit 2 when there are changes.")] = False,
     as_json: JsonOption = False,
+    only: Only = None,
     kong_admin_url: KongUrl = None,
+    kuma_url: KumaUrl = None,
+    kuma_platform_name: KumaPlatform = None,
+    kubeconfig: Kubeconfig = None,
+    context: KubeContext = None,
     ca_cert: CaCert = None,
     client_cert: ClientCert = None,
     client_key: ClientKey = None,
@@ -95,20 +227,32 @@ def diff(
     timeout: Timeout = 30.0,
     parallelism: Parallelism = 8,
 ) -> int:
-    """Show what apply would change in Kong: per entity and per field, secrets masked.
+    """Show what apply would change in Kong and Kuma: per object and per field, secrets masked.
 
-    Reads only the entities carrying this catalog's ownership tags. Ends with a summary line such as
-    `kong: +3 ~1 -0`.
+    Reads only what carries this catalog's ownership tags (Kong) or labels (Kuma). Ends with a summary line
+    such as `kong: +3 ~1 -0 · kuma: +2 ~0 -1`.
     """
+    _check_only(only)
     loaded = load_or_exit(catalog, env)
-    desired = _render_or_exit(loaded)
-    with _client(kong_admin_url, ca_cert, client_cert, client_key, insecure, timeout, parallelism) as client:
-        server, the_plan = _plan_or_exit(client, loaded, desired, parallelism)
-        extra: dict[str, Any] = {}
-        if server.dbless:
-            extra = _dbless_state(client, loaded, desired)
-    _print_plan(the_plan, desired, as_json, extra)
-    if the_plan.changes and exit_code:
+    conn = Connection(
+        kong_admin_url,
+        kuma_url,
+        kuma_platform_name,
+        kubeconfig,
+        context,
+        ca_cert,
+        client_cert,
+        client_key,
+        insecure,
+        timeout,
+        parallelism,
+    )
+    with contextlib.ExitStack() as stack:
+        kong, kuma = _plan_systems(loaded, only, conn, stack)
+        if kong is not None and kong.server.dbless:
+            kong.extra = _dbless_state(kong.client, loaded, kong.desired)
+    _print_plans(kong, kuma, as_json)
+    if exit_code and ((kong is not None and kong.plan.changes) or (kuma is not None and kuma.plan.changes)):
         raise typer.Exit(EXIT_CHANGES)
     raise typer.Exit(EXIT_OK)
 
@@ -118,9 +262,13 @@ def apply(
     env: EnvOption = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan; write nothing.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask (required when not interactive).")] = False,
-    only: Annotated[str | None, typer.Option("--only", help="Apply only this target: kong (kuma: not yet).")] = None,
+    only: Only = None,
     as_json: JsonOption = False,
     kong_admin_url: KongUrl = None,
+    kuma_url: KumaUrl = None,
+    kuma_platform_name: KumaPlatform = None,
+    kubeconfig: Kubeconfig = None,
+    context: KubeContext = None,
     ca_cert: CaCert = None,
     client_cert: ClientCert = None,
     client_key: ClientKey = None,
@@ -131,55 +279,82 @@ def apply(
     lock_wait: Annotated[float, typer.Option("--lock-wait", help="Seconds to wait for another apply.", min=0)] = 60.0,
     state_dir: StateDir = Path(".gatewayctl"),
 ) -> int:
-    """Make Kong match the catalog: creates, updates and deletes only what this catalog owns.
+    """Make Kong and Kuma match the catalog: creates, updates and deletes only what this catalog owns.
 
-    Writes go in dependency order with bounded concurrency, retrying 429/5xx/connection errors; a refused
-    write is reported at its catalog entry. Before writing, the owned live state is saved to
-    .gatewayctl/snapshots/ (mode 0600) for `gatewayctl rollback`. Two applies never interleave (a lock held
-    in Kong).
+    Kong first, then Kuma. Writes go in dependency order with bounded concurrency, retrying
+    429/5xx/connection errors; a refused write is reported at its catalog entry. Before writing, the owned
+    live state is saved to .gatewayctl/snapshots/ (mode 0600) for `gatewayctl rollback`. Two Kong applies
+    never interleave (a lock held in Kong).
     """
-    if only not in (None, "kong"):
-        err.print(
-            f"--only {escape(only)}: only 'kong' can be applied so far (Kuma apply is not implemented yet)"
-            if only == "kuma"
-            else f"--only {escape(only)}: choose kong or kuma"
-        )
-        raise typer.Exit(EXIT_INVALID)
+    _check_only(only)
     loaded = load_or_exit(catalog, env)
-    desired = _render_or_exit(loaded)
-    if loaded.catalog.mesh is not None and only is None:
-        err.print("kuma: not applied (Kuma apply is not implemented yet; `gatewayctl render` writes its policies)")
-    with _client(kong_admin_url, ca_cert, client_cert, client_key, insecure, timeout, parallelism, rps) as client:
-        server, the_plan = _plan_or_exit(client, loaded, desired, parallelism)
-        text = None
-        unchanged_hash = False
-        if server.dbless:
-            text = _remote(lambda: dbless_text(client, loaded, desired))
-            running = _remote(lambda: dbless.running_hash(client))
-            unchanged_hash = running == dbless.config_hash(text)
+    conn = Connection(
+        kong_admin_url,
+        kuma_url,
+        kuma_platform_name,
+        kubeconfig,
+        context,
+        ca_cert,
+        client_cert,
+        client_key,
+        insecure,
+        timeout,
+        parallelism,
+        rps,
+    )
+    with contextlib.ExitStack() as stack:
+        kong, kuma = _plan_systems(loaded, only, conn, stack)
+        if kong is not None and kong.server.dbless:
+            kong.text = _remote(lambda: dbless_text(kong.client, loaded, kong.desired))
+            running = _remote(lambda: dbless.running_hash(kong.client))
+            kong.unchanged_hash = running == dbless.config_hash(kong.text)
         if not as_json:
-            _print_plan(the_plan, desired, False, {})
-        if not the_plan.changes and (not server.dbless or unchanged_hash):
-            _finish_json(as_json, the_plan, desired, {"applied": False, "writes": 0})
-            if not as_json:
+            _print_plans(kong, kuma, False)
+        pending = (kong is not None and kong.pending) or (kuma is not None and kuma.pending)
+        if not pending:
+            if as_json:
+                nothing = {"applied": False, "writes": 0}
+                _print_plans(kong, kuma, True, {"kong": nothing, "kuma": nothing})
+            else:
                 out.print("nothing to do")
             raise typer.Exit(EXIT_OK)
         if dry_run:
-            _finish_json(as_json, the_plan, desired, {"applied": False, "dry_run": True})
+            if as_json:
+                _print_plans(kong, kuma, True, {"kong": {"applied": False, "dry_run": True}, "kuma": {"dry_run": True}})
             raise typer.Exit(EXIT_OK)
-        _confirm(yes, "apply these changes to Kong at " + client.endpoint.display())
-        if server.dbless:
-            assert text is not None
-            _apply_dbless(client, loaded, desired, the_plan, text, state_dir, as_json)
-        _apply_db(client, loaded, desired, server, parallelism, state_dir, lock_wait, as_json)
-    raise typer.Exit(EXIT_OK)  # pragma: no cover - the helpers exit
+        where = []
+        if kong is not None and kong.pending:
+            where.append(f"Kong at {kong.client.endpoint.display()}")
+        if kuma is not None and kuma.pending:
+            where.append(f"Kuma at {kuma.display}")
+        _confirm(yes, "apply these changes to " + " and ".join(where))
+        results: dict[str, dict[str, Any]] = {}
+        code = EXIT_OK
+        kuma_saved = _kuma_snapshot(kuma) if kuma is not None and kuma.pending else None
+        if kong is not None and kong.pending:
+            code, results["kong"] = _apply_kong(kong, loaded, conn, state_dir, lock_wait, as_json, kuma_saved)
+            kuma_saved = None if code == EXIT_OK and results["kong"].get("snapshot") else kuma_saved
+        if kuma is not None and kuma.pending:
+            if code != EXIT_OK:
+                err.print(f"kuma: not applied because Kong failed; nothing was changed in Kuma ({kuma.plan.summary()})")
+                results["kuma"] = {"applied": 0, "left_unchanged": len(kuma.plan.changes)}
+            else:
+                code, results["kuma"] = _apply_kuma(kuma, loaded, conn, state_dir, as_json, kuma_saved)
+        if as_json:
+            _print_plans(kong, kuma, True, results)
+    raise typer.Exit(code)
 
 
 def status(
     catalog: CatalogArg,
     env: EnvOption = None,
     as_json: JsonOption = False,
+    only: Only = None,
     kong_admin_url: KongUrl = None,
+    kuma_url: KumaUrl = None,
+    kuma_platform_name: KumaPlatform = None,
+    kubeconfig: Kubeconfig = None,
+    context: KubeContext = None,
     ca_cert: CaCert = None,
     client_cert: ClientCert = None,
     client_key: ClientKey = None,
@@ -187,45 +362,55 @@ def status(
     timeout: Timeout = 30.0,
     parallelism: Parallelism = 8,
 ) -> int:
-    """Is Kong reachable, which version and edition, is its database reachable, has it drifted from the catalog."""
+    """Are Kong and Kuma reachable, which versions, is Kong's database reachable, has either drifted from the
+    catalog."""
+    _check_only(only)
     loaded = load_or_exit(catalog, env)
-    desired = _render_or_exit(loaded)
-    with _client(kong_admin_url, ca_cert, client_cert, client_key, insecure, timeout, parallelism) as client:
-        server = _remote(lambda: read_server(client))
-        health = _remote(lambda: client.get("/status"))
-        try:
-            check_server(loaded, server, desired)
-            _, the_plan = _plan_or_exit(client, loaded, desired, parallelism)
-            drift: str | None = the_plan.summary() if the_plan.changes else None
-            problem = None
-        except typer.Exit:
-            raise
-        except CatalogInvalid as exc:
-            drift, problem = None, "; ".join(d.message for d in exc.errors)
-    database = health.get("database") if isinstance(health, dict) else None
-    report = {
-        "kong": client.endpoint.display(),
-        "reachable": True,
-        "version": server.version,
-        "edition": server.edition,
-        "database": server.database,
-        "database_reachable": database.get("reachable") if isinstance(database, dict) else None,
-        "configuration_hash": health.get("configuration_hash") if isinstance(health, dict) else None,
-        "drift": drift is not None,
-        "summary": drift or "kong: +0 ~0 -0",
-        "problem": problem,
-    }
+    conn = Connection(
+        kong_admin_url,
+        kuma_url,
+        kuma_platform_name,
+        kubeconfig,
+        context,
+        ca_cert,
+        client_cert,
+        client_key,
+        insecure,
+        timeout,
+        parallelism,
+    )
+    with_kong, with_kuma = _systems(loaded, only)
+    report: dict[str, Any] = {}
+    with contextlib.ExitStack() as stack:
+        if with_kong:
+            report["kong"] = _kong_status(loaded, conn, stack)
+        if with_kuma:
+            report["kuma"] = _kuma_status(loaded, conn, stack)
     if as_json:
         typer.echo(json.dumps(report, indent=2))
-    else:
+        raise typer.Exit(EXIT_OK)
+    if "kong" in report:
+        k = report["kong"]
+        out.print(f"kong: {escape(k['url'])} reachable, {k['version']} ({k['edition']}, database={k['database']})")
+        if k["database_reachable"] is not None:
+            out.print(f"database reachable: {'yes' if k['database_reachable'] else 'no'}")
+        if k["configuration_hash"]:
+            out.print(f"configuration hash: {k['configuration_hash']}")
+        problem = k["problem"]
         out.print(
-            f"kong: {escape(report['kong'])} reachable, {server.version} ({server.edition}, database={server.database})"
+            f"drift: {'yes, ' + k['summary'] if k['drift'] else 'no'}"
+            if not problem
+            else f"cannot plan: {escape(problem)}"
         )
-        if report["database_reachable"] is not None:
-            out.print(f"database reachable: {'yes' if report['database_reachable'] else 'no'}")
-        if report["configuration_hash"]:
-            out.print(f"configuration hash: {report['configuration_hash']}")
-        out.print(f"drift: {'yes, ' + drift if drift else 'no'}" if not problem else f"cannot plan: {escape(problem)}")
+    if "kuma" in report:
+        m = report["kuma"]
+        where = f"{m['product']} {m['version']}" + (f", mode {m['mode']}" if m.get("mode") else "")
+        out.print(f"kuma: {escape(m['url'])} reachable, {escape(where)} ({m['platform']})")
+        out.print(
+            f"kuma drift: {'yes, ' + m['summary'] if m['drift'] else 'no'}"
+            if not m["problem"]
+            else f"kuma cannot plan: {escape(m['problem'])}"
+        )
     raise typer.Exit(EXIT_OK)
 
 
@@ -236,6 +421,7 @@ def rollback(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask (required when not interactive).")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change; write nothing.")] = False,
     kong_admin_url: KongUrl = None,
+    kuma_url: KumaUrl = None,
     ca_cert: CaCert = None,
     client_cert: ClientCert = None,
     client_key: ClientKey = None,
@@ -244,10 +430,10 @@ def rollback(
     parallelism: Parallelism = 8,
     state_dir: StateDir = Path(".gatewayctl"),
 ) -> int:
-    """Put back the owned Kong state saved by an earlier apply (DB mode).
+    """Put back the owned Kong (DB mode) and Kuma (Universal) state saved by an earlier apply.
 
-    Only entities carrying the snapshot's catalog tags are touched. Basic-auth passwords cannot be restored
-    (Kong keeps only their hash): such credentials are reported and left as they are.
+    Only what carries the snapshot's catalog tags or labels is touched. Basic-auth passwords cannot be
+    restored (Kong keeps only their hash): such credentials are reported and left as they are.
     """
     path = snapshot or latest_snapshot(state_dir / SNAPSHOT_DIR.name)
     if path is None:
@@ -255,35 +441,23 @@ def rollback(
         raise typer.Exit(EXIT_INVALID)
     try:
         catalog_name, saved = read_snapshot(path)
+        targets, kuma_saved = read_snapshot_extras(path)
     except SnapshotError as exc:
         err.print(escape(str(exc)))
         raise typer.Exit(EXIT_INVALID) from None
-    wanted = DesiredState([from_live(kind, item) for kind, items in saved.entities.items() for item in items])
-    desired = Desired({}, wanted, Masker())
-    with _client(kong_admin_url, ca_cert, client_cert, client_key, insecure, timeout, parallelism) as client:
-        server = _remote(lambda: read_server(client))
-        if server.dbless:
-            err.print("rollback works on Kong with a database; for DB-less Kong apply the earlier catalog again")
-            raise typer.Exit(EXIT_INVALID)
-        the_plan = _remote(lambda: plan(client, catalog_name, server, desired, parallelism))
-        hashed = [c for c in the_plan.changes if c.kind == "basicauth_credentials" and c.action != "delete"]
-        if hashed:
-            for c in hashed:
-                err.print(
-                    f"cannot restore basic-auth credential {escape(c.name)}: Kong stores only its password's hash"
-                )
-            the_plan.changes = [c for c in the_plan.changes if c not in hashed]
-        out.print(f"rollback to {path} (catalog {catalog_name})")
-        _print_plan(the_plan, desired, False, {})
-        if not the_plan.changes or dry_run:
-            raise typer.Exit(EXIT_OK)
-        _confirm(yes, "roll Kong back at " + client.endpoint.display())
-        outcome = execute(client, the_plan.changes, parallelism)
-        _report_outcome(outcome, None, desired, client, as_json=False)
-    raise typer.Exit(EXIT_OK)  # pragma: no cover - _report_outcome exits
+    conn = Connection(
+        kong_admin_url, kuma_url, None, None, None, ca_cert, client_cert, client_key, insecure, timeout, parallelism
+    )
+    out.print(f"rollback to {path} (catalog {catalog_name})")
+    code = EXIT_OK
+    if "kong" in targets:
+        code = _rollback_kong(catalog_name, saved, conn, yes, dry_run)
+    if kuma_saved is not None and code == EXIT_OK:
+        code = _rollback_kuma(catalog_name, kuma_saved, conn, yes, dry_run)
+    raise typer.Exit(code)
 
 
-# ---------------------------------------------------------------------- steps
+# ---------------------------------------------------------------------- Kong steps
 
 
 def _client(
@@ -296,14 +470,7 @@ def _client(
     parallelism: int,
     rps: float | None = None,
 ) -> KongAdmin:
-    if client_key and not client_cert:
-        err.print("--client-key needs --client-cert")
-        raise typer.Exit(EXIT_INVALID)
-    for option, value in (("--ca-cert", ca_cert), ("--client-cert", client_cert), ("--client-key", client_key)):
-        if value is not None and not value.is_file():
-            err.print(f"{option} {escape(str(value))}: no such file")
-            raise typer.Exit(EXIT_INVALID)
-    tls = TlsOptions(ca_cert, client_cert, client_key, insecure)
+    tls = _tls_or_exit(ca_cert, client_cert, client_key, insecure)
     endpoint = Endpoint.from_environment(url, tls, timeout)
     if not endpoint.url.startswith(("http://", "https://")):
         err.print(f"Kong Admin API URL must start with http:// or https:// (got {escape(endpoint.display())})")
@@ -315,6 +482,30 @@ def _client(
     except (OSError, ValueError) as exc:
         err.print(f"cannot set up TLS: {escape(str(exc))}")
         raise typer.Exit(EXIT_INVALID) from None
+
+
+def _kong_client(conn: Connection) -> KongAdmin:
+    return _client(
+        conn.kong_url,
+        conn.ca_cert,
+        conn.client_cert,
+        conn.client_key,
+        conn.insecure,
+        conn.timeout,
+        conn.parallelism,
+        conn.rps,
+    )
+
+
+def _tls_or_exit(ca_cert: Path | None, client_cert: Path | None, client_key: Path | None, insecure: bool) -> TlsOptions:
+    if client_key and not client_cert:
+        err.print("--client-key needs --client-cert")
+        raise typer.Exit(EXIT_INVALID)
+    for option, value in (("--ca-cert", ca_cert), ("--client-cert", client_cert), ("--client-key", client_key)):
+        if value is not None and not value.is_file():
+            err.print(f"{option} {escape(str(value))}: no such file")
+            raise typer.Exit(EXIT_INVALID)
+    return TlsOptions(ca_cert, client_cert, client_key, insecure)
 
 
 def _render_or_exit(loaded: LoadedCatalog) -> Desired:
@@ -354,18 +545,46 @@ def _dbless_state(client: KongAdmin, loaded: LoadedCatalog, desired: Desired) ->
 
 
 def _print_plan(the_plan: KongPlan, desired: Desired, as_json: bool, extra: dict[str, Any]) -> None:
+    """One Kong plan on its own (rollback)."""
     names = names_by_id(the_plan, desired.state.entities)
     if as_json:
         typer.echo(json.dumps({"kong": {**json_report(the_plan, names, desired.masker), **extra}}, indent=2))
         return
-    for style, line in text_lines(the_plan, names, desired.masker):
-        out.print(f"[{style}]{escape(line)}[/{style}]" if style else escape(line))
+    _print_lines(text_lines(the_plan, names, desired.masker))
     out.print(the_plan.summary())
 
 
-def _finish_json(as_json: bool, the_plan: KongPlan, desired: Desired, result: dict[str, Any]) -> None:
+def _print_plans(
+    kong: KongSide | None, kuma: KumaSide | None, as_json: bool, results: dict[str, dict[str, Any]] | None = None
+) -> None:
+    """Both plans: text lines then one summary line, or one JSON document holding both systems."""
+    results = results or {}
     if as_json:
-        _print_plan(the_plan, desired, True, {"result": result})
+        document: dict[str, Any] = {}
+        if kong is not None:
+            names = names_by_id(kong.plan, kong.desired.state.entities)
+            document["kong"] = {**json_report(kong.plan, names, kong.desired.masker), **kong.extra}
+            if "kong" in results:
+                document["kong"]["result"] = results["kong"]
+        if kuma is not None:
+            document["kuma"] = kuma_json_report(kuma.plan, kuma.desired.masker)
+            if "kuma" in results:
+                document["kuma"]["result"] = results["kuma"]
+        typer.echo(json.dumps(document, indent=2))
+        return
+    summaries = []
+    if kong is not None:
+        _print_lines(text_lines(kong.plan, names_by_id(kong.plan, kong.desired.state.entities), kong.desired.masker))
+        summaries.append(kong.plan.summary())
+    if kuma is not None:
+        _print_lines(kuma_text_lines(kuma.plan, kuma.desired.masker))
+        summaries.append(kuma.plan.summary())
+    out.print(" · ".join(summaries))
+
+
+def _print_lines(lines: list[tuple[str, str]]) -> None:
+    for style, line in lines:
+        out.print(f"[{style}]{escape(line)}[/{style}]" if style else escape(line))
 
 
 def _confirm(yes: bool, question: str) -> None:
@@ -379,26 +598,64 @@ def _confirm(yes: bool, question: str) -> None:
         raise typer.Exit(EXIT_OK)
 
 
-def _apply_db(
-    client: KongAdmin,
+@contextlib.contextmanager
+def _progress(total: int, label: str, as_json: bool) -> Iterator[Callable[[Any], None] | None]:
+    """A progress bar on stderr for long applies (a terminal, more than PROGRESS_MIN writes, not --json)."""
+    if as_json or total <= PROGRESS_MIN or not err.is_terminal:
+        yield None
+        return
+    bar = Progress(
+        TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True
+    )
+    with bar:
+        task = bar.add_task(label, total=total)
+        yield lambda _change: bar.advance(task)
+
+
+def _apply_kong(
+    kong: KongSide,
     loaded: LoadedCatalog,
-    desired: Desired,
-    server: ServerInfo,
+    conn: Connection,
+    state_dir: Path,
+    lock_wait: float,
+    as_json: bool,
+    kuma_saved: dict[str, Any] | None,
+) -> tuple[int, dict[str, Any]]:
+    if kong.server.dbless:
+        assert kong.text is not None
+        return _apply_dbless(kong, loaded, state_dir, as_json, kuma_saved)
+    return _apply_db(kong, loaded, conn.parallelism, state_dir, lock_wait, as_json, kuma_saved)
+
+
+def _apply_db(
+    kong: KongSide,
+    loaded: LoadedCatalog,
     parallelism: int,
     state_dir: Path,
     lock_wait: float,
     as_json: bool,
-) -> None:
+    kuma_saved: dict[str, Any] | None,
+) -> tuple[int, dict[str, Any]]:
+    client, desired = kong.client, kong.desired
     try:
-        result = apply_db(
-            client, loaded, server, desired, parallelism=parallelism, state_dir=state_dir, lock_wait=lock_wait
-        )
+        with _progress(len(kong.plan.changes), "kong", as_json) as progress:
+            result = apply_db(
+                client,
+                loaded,
+                kong.server,
+                desired,
+                parallelism=parallelism,
+                state_dir=state_dir,
+                lock_wait=lock_wait,
+                progress=progress,
+                kuma_snapshot=kuma_saved,
+            )
     except LockHeld as exc:
         err.print(f"kong: {escape(str(exc))}; nothing was changed")
-        raise typer.Exit(EXIT_REMOTE) from None
+        return EXIT_REMOTE, {"applied": 0, "error": str(exc)}
     except KongError as exc:
         err.print(f"kong: {escape(desired.masker.text(exc.describe()))}; nothing was changed")
-        raise typer.Exit(EXIT_REMOTE) from None
+        return EXIT_REMOTE, {"applied": 0, "error": desired.masker.text(exc.describe())}
     except OSError as exc:
         err.print(f"cannot write the snapshot: {escape(str(exc))}; nothing was changed")
         raise typer.Exit(EXIT_INVALID) from None
@@ -406,7 +663,10 @@ def _apply_db(
         err.print(f"[yellow]warning: took over a stale apply lock ({escape(result.broke_stale_lock)})[/yellow]")
     if result.snapshot and not as_json:
         out.print(f"snapshot of the previous state: {result.snapshot}")
-    _report_outcome(result.outcome, loaded, desired, client, as_json, result.plan)
+    kong.plan = result.plan
+    code, report = _report_outcome(result.outcome, loaded, desired, client, as_json, result.plan)
+    report["snapshot"] = str(result.snapshot) if result.snapshot else None
+    return code, report
 
 
 def _report_outcome(
@@ -416,7 +676,8 @@ def _report_outcome(
     client: KongAdmin,
     as_json: bool,
     the_plan: KongPlan | None = None,
-) -> None:
+) -> tuple[int, dict[str, Any]]:
+    """Print what failed and the summary; (exit code, the JSON result)."""
     names: dict[str, str] = names_by_id(the_plan, desired.state.entities) if the_plan else {}
     for change, exc in outcome.failed:
         label = desired.masker.text(title(change, names))
@@ -427,44 +688,29 @@ def _report_outcome(
     done = len(outcome.done)
     left = len(outcome.skipped) + len(outcome.failed)
     summary = f"kong: {plural(done, 'change')} applied" + (f", {left} left unchanged" if left else "")
-    if as_json and the_plan is not None:
-        _print_plan(
-            the_plan,
-            desired,
-            True,
-            {
-                "result": {
-                    "applied": done,
-                    "failed": [
-                        {"id": c.entity.id, "error": desired.masker.text(e.describe())} for c, e in outcome.failed
-                    ],
-                    "left_unchanged": [c.entity.id for c in outcome.skipped],
-                    "requests": {"reads": client.log.reads, "writes": client.log.writes, "retries": client.log.retries},
-                }
-            },
-        )
+    result = {
+        "applied": done,
+        "failed": [{"id": c.entity.id, "error": desired.masker.text(e.describe())} for c, e in outcome.failed],
+        "left_unchanged": [c.entity.id for c in outcome.skipped],
+        "requests": {"reads": client.log.reads, "writes": client.log.writes, "retries": client.log.retries},
+    }
     if outcome.failed:
         for change in outcome.skipped[:10]:
             err.print(f"  left unchanged: {change.action} {escape(desired.masker.text(title(change, names)))}")
         if len(outcome.skipped) > 10:
             err.print(f"  ... and {len(outcome.skipped) - 10} more")
         err.print(summary + "; run apply again after fixing the cause: it picks up where this one stopped")
-        raise typer.Exit(EXIT_REMOTE)
+        return EXIT_REMOTE, result
     (err if as_json else out).print(summary)
-    raise typer.Exit(EXIT_OK)
+    return EXIT_OK, result
 
 
 def _apply_dbless(
-    client: KongAdmin,
-    loaded: LoadedCatalog,
-    desired: Desired,
-    the_plan: KongPlan,
-    text: str,
-    state_dir: Path,
-    as_json: bool,
-) -> None:
+    kong: KongSide, loaded: LoadedCatalog, state_dir: Path, as_json: bool, kuma_saved: dict[str, Any] | None
+) -> tuple[int, dict[str, Any]]:
+    client, desired, text = kong.client, kong.desired, kong.text or ""
     try:
-        result = apply_dbless(client, loaded, text, the_plan.live, state_dir)
+        result = apply_dbless(client, loaded, text, kong.plan.live, state_dir, kuma_saved)
     except KongError as exc:
         if exc.status == 400:
             print_diagnostics(flattened_error_diagnostics(loaded, desired, exc))
@@ -473,7 +719,7 @@ def _apply_dbless(
         else:
             err.print(f"kong: {escape(desired.masker.text(exc.describe()))}")
         err.print("kong: the configuration was not loaded; Kong keeps running the previous one")
-        raise typer.Exit(EXIT_REMOTE) from None
+        return EXIT_REMOTE, {"loaded": False, "error": desired.masker.text(exc.describe())}
     except OSError as exc:
         err.print(f"cannot write the snapshot: {escape(str(exc))}; nothing was changed")
         raise typer.Exit(EXIT_INVALID) from None
@@ -483,9 +729,273 @@ def _apply_dbless(
         else "kong: Kong already runs this configuration (304)"
     )
     if as_json:
-        _print_plan(the_plan, desired, True, {"result": {"loaded": result.loaded_config, "hash": result.config_hash}})
         err.print(message)
     else:
         out.print(f"snapshot of the previous state: {result.snapshot}")
         out.print(message)
-    raise typer.Exit(EXIT_OK)
+    return EXIT_OK, {"loaded": result.loaded_config, "hash": result.config_hash, "snapshot": str(result.snapshot)}
+
+
+def _kong_status(loaded: LoadedCatalog, conn: Connection, stack: contextlib.ExitStack) -> dict[str, Any]:
+    desired = _render_or_exit(loaded)
+    client = stack.enter_context(_kong_client(conn))
+    server = _remote(lambda: read_server(client))
+    health = _remote(lambda: client.get("/status"))
+    drift: str | None = None
+    problem = None
+    try:
+        check_server(loaded, server, desired)
+        the_plan = _remote(lambda: plan(client, loaded.catalog.name, server, desired, conn.parallelism))
+        drift = the_plan.summary() if the_plan.changes else None
+    except CatalogInvalid as exc:
+        problem = "; ".join(d.message for d in exc.errors)
+    database = health.get("database") if isinstance(health, dict) else None
+    return {
+        "url": client.endpoint.display(),
+        "reachable": True,
+        "version": server.version,
+        "edition": server.edition,
+        "database": server.database,
+        "database_reachable": database.get("reachable") if isinstance(database, dict) else None,
+        "configuration_hash": health.get("configuration_hash") if isinstance(health, dict) else None,
+        "drift": drift is not None,
+        "summary": drift or "kong: +0 ~0 -0",
+        "problem": problem,
+    }
+
+
+def _rollback_kong(catalog_name: str, saved: LiveState, conn: Connection, yes: bool, dry_run: bool) -> int:
+    wanted = DesiredState([from_live(kind, item) for kind, items in saved.entities.items() for item in items])
+    desired = Desired({}, wanted, Masker())
+    with _kong_client(conn) as client:
+        server = _remote(lambda: read_server(client))
+        if server.dbless:
+            err.print("rollback works on Kong with a database; for DB-less Kong apply the earlier catalog again")
+            return EXIT_INVALID
+        the_plan = _remote(lambda: plan(client, catalog_name, server, desired, conn.parallelism))
+        hashed = [c for c in the_plan.changes if c.kind == "basicauth_credentials" and c.action != "delete"]
+        if hashed:
+            for c in hashed:
+                err.print(
+                    f"cannot restore basic-auth credential {escape(c.name)}: Kong stores only its password's hash"
+                )
+            the_plan.changes = [c for c in the_plan.changes if c not in hashed]
+        _print_plan(the_plan, desired, False, {})
+        if not the_plan.changes or dry_run:
+            return EXIT_OK
+        _confirm(yes, "roll Kong back at " + client.endpoint.display())
+        outcome = execute(client, the_plan.changes, conn.parallelism)
+        return _report_outcome(outcome, None, desired, client, as_json=False)[0]
+
+
+# ---------------------------------------------------------------------- Kuma steps
+
+
+def _render_kuma_or_exit(loaded: LoadedCatalog) -> KumaDesired:
+    try:
+        return render_kuma_desired(loaded)
+    except CatalogInvalid as exc:
+        errors, _ = print_diagnostics(exc.diagnostics)
+        err.print(f"{loaded.path}: {plural(errors, 'error')}; nothing was sent")
+        raise typer.Exit(EXIT_INVALID) from None
+
+
+def _kuma_client(conn: Connection) -> KumaApi:
+    tls = _tls_or_exit(conn.ca_cert, conn.client_cert, conn.client_key, conn.insecure)
+    endpoint = kuma_endpoint(conn.kuma_url, tls, conn.timeout)
+    if not endpoint.url.startswith(("http://", "https://")):
+        err.print(f"Kuma API URL must start with http:// or https:// (got {escape(endpoint.display())})")
+        raise typer.Exit(EXIT_INVALID)
+    try:
+        return KumaApi(endpoint, retry=RetryPolicy(), rps=conn.rps, pool=conn.parallelism)
+    except (OSError, ValueError) as exc:
+        err.print(f"cannot set up TLS: {escape(str(exc))}")
+        raise typer.Exit(EXIT_INVALID) from None
+
+
+def _kubernetes_module() -> Any:
+    try:
+        from gatewayctl.apply import kuma_kubernetes
+    except ImportError as exc:  # the Kubernetes platform ships separately from the Universal one
+        err.print(f"kuma: --kuma-platform kubernetes is not available in this build ({escape(str(exc))})")
+        raise typer.Exit(EXIT_INVALID) from None
+    return kuma_kubernetes
+
+
+def _kuma_remote(call: Callable[[], Any], what: str = "nothing was changed") -> Any:
+    """Run a Kuma call; a refusal exits 1, a failed call 3 (named, with what was left alone)."""
+    try:
+        return call()
+    except KumaRefused as exc:
+        err.print(f"kuma: {escape(str(exc))}; nothing was sent")
+        raise typer.Exit(EXIT_INVALID) from None
+    except KumaError as exc:
+        err.print(f"kuma: {escape(exc.describe())}; {what}")
+        raise typer.Exit(EXIT_REMOTE) from None
+    except Exception as exc:
+        if type(exc).__name__ == "KubeError" and hasattr(exc, "describe"):
+            err.print(f"kuma: {escape(str(exc.describe()))}; {what}")
+            raise typer.Exit(EXIT_REMOTE) from None
+        raise
+
+
+def _plan_kuma(loaded: LoadedCatalog, desired: KumaDesired, conn: Connection, stack: contextlib.ExitStack) -> KumaSide:
+    platform = kuma_platform(loaded, conn.platform)
+    if conn.platform not in (None, "universal", "kubernetes"):
+        err.print(f"--kuma-platform {escape(conn.platform)}: choose universal or kubernetes")
+        raise typer.Exit(EXIT_INVALID)
+    name = loaded.catalog.name
+    if platform == "universal":
+        client = stack.enter_context(_kuma_client(conn))
+        if conn.insecure:
+            err.print("[yellow]warning: --insecure: the Kuma API's TLS certificate is not verified[/yellow]")
+        the_plan = _kuma_remote(lambda: plan_universal(client, name, desired.objects, desired.masker, conn.parallelism))
+        return KumaSide("universal", desired, the_plan, client.endpoint.display(), client=client)
+    module = _kubernetes_module()
+    api = _kuma_remote(lambda: module.connect(conn.kubeconfig, conn.context))
+    if hasattr(api, "close"):
+        stack.callback(api.close)
+    namespace = loaded.catalog.deployment.namespaces.kuma
+    the_plan = _kuma_remote(lambda: module.plan_kubernetes(api, name, desired.objects, namespace, desired.masker))
+    display = f"Kubernetes ({conn.context or 'current context'}, namespace {namespace})"
+    return KumaSide("kubernetes", desired, the_plan, display, kube=api)
+
+
+def _kuma_snapshot(kuma: KumaSide) -> dict[str, Any]:
+    return {"platform": kuma.platform, "url": kuma.display, "objects": kuma.plan.live}
+
+
+def _apply_kuma(
+    kuma: KumaSide,
+    loaded: LoadedCatalog,
+    conn: Connection,
+    state_dir: Path,
+    as_json: bool,
+    kuma_saved: dict[str, Any] | None,
+) -> tuple[int, dict[str, Any]]:
+    if kuma_saved is not None:  # Kong wrote none (nothing to change there): a snapshot of Kuma alone
+        try:
+            path = write_snapshot(
+                state_dir / "snapshots", loaded.catalog.name, "", LiveState(), kuma=kuma_saved, kong=False
+            )
+        except OSError as exc:
+            err.print(f"cannot write the snapshot: {escape(str(exc))}; nothing was changed in Kuma")
+            raise typer.Exit(EXIT_INVALID) from None
+        if not as_json:
+            out.print(f"snapshot of the previous Kuma state: {path}")
+    with _progress(len(kuma.plan.changes), "kuma", as_json) as progress:
+        if kuma.platform == "universal":
+            assert kuma.client is not None
+            outcome: KumaOutcome = apply_universal(kuma.client, kuma.plan, conn.parallelism, progress)
+        else:
+            module = _kubernetes_module()
+            outcome = module.apply_kubernetes(kuma.kube, kuma.plan, conn.parallelism, progress)
+    return _report_kuma_outcome(outcome, kuma, as_json)
+
+
+def _report_kuma_outcome(outcome: KumaOutcome, kuma: KumaSide, as_json: bool) -> tuple[int, dict[str, Any]]:
+    masker = kuma.desired.masker
+    for warning in outcome.warnings:
+        err.print(f"[yellow]kuma: warning from the control plane: {escape(masker.text(warning))}[/yellow]")
+    for change, exc in outcome.failed:
+        text = _describe(exc)
+        err.print(f"kuma: {change.action} {escape(masker.text(change.title))} failed: {escape(masker.text(text))}")
+    done = len(outcome.done)
+    left = len(outcome.skipped) + len(outcome.failed)
+    summary = f"kuma: {plural(done, 'change')} applied" + (f", {left} left unchanged" if left else "")
+    result: dict[str, Any] = {
+        "applied": done,
+        "failed": [{"object": masker.text(c.title), "error": masker.text(_describe(e))} for c, e in outcome.failed],
+        "left_unchanged": [masker.text(c.title) for c in outcome.skipped],
+        "warnings": [masker.text(w) for w in outcome.warnings],
+    }
+    if kuma.client is not None:
+        log = kuma.client.log
+        result["requests"] = {"reads": log.reads, "writes": log.writes, "retries": log.retries}
+    if outcome.failed or outcome.skipped:
+        for change in outcome.skipped[:10]:
+            err.print(f"  left unchanged: {change.action} {escape(masker.text(change.title))}")
+        if len(outcome.skipped) > 10:
+            err.print(f"  ... and {len(outcome.skipped) - 10} more")
+        err.print(summary + "; run apply again after fixing the cause: it picks up where this one stopped")
+        return EXIT_REMOTE, result
+    (err if as_json else out).print(summary)
+    return EXIT_OK, result
+
+
+def _describe(exc: Exception) -> str:
+    """A failed call named with its method, path and status (KumaError, KubeError), else the exception."""
+    describe = getattr(exc, "describe", None)
+    return str(describe()) if callable(describe) else str(exc)
+
+
+def _kuma_status(loaded: LoadedCatalog, conn: Connection, stack: contextlib.ExitStack) -> dict[str, Any]:
+    desired = _render_kuma_or_exit(loaded)
+    platform = kuma_platform(loaded, conn.platform)
+    problem = None
+    try:
+        side = _plan_kuma(loaded, desired, conn, stack)
+    except typer.Exit as exc:
+        if exc.exit_code != EXIT_INVALID:
+            raise
+        side, problem = None, "the control plane cannot take the catalog (see above)"
+    server = side.plan.server if side else {}
+    drift = side.plan.summary() if side and side.plan.changes else None
+    return {
+        "url": side.display if side else (conn.kuma_url or ""),
+        "platform": platform,
+        "reachable": True,
+        "product": server.get("product", "Kuma"),
+        "version": server.get("version"),
+        "mode": server.get("mode"),
+        "drift": drift is not None,
+        "summary": drift or "kuma: +0 ~0 -0",
+        "problem": problem,
+    }
+
+
+def _rollback_kuma(catalog_name: str, saved: dict[str, Any], conn: Connection, yes: bool, dry_run: bool) -> int:
+    if saved.get("platform") != "universal":
+        err.print("kuma: rollback of Kuma on Kubernetes is not supported; apply the earlier catalog revision")
+        return EXIT_INVALID
+    objects = [_object_from_live(o) for o in saved.get("objects") or [] if isinstance(o, dict)]
+    if conn.kuma_url is None and str(saved.get("url", "")).startswith(("http://", "https://")):
+        conn.kuma_url = str(saved["url"])
+    desired = KumaDesired(objects, Masker())
+    with contextlib.ExitStack() as stack:
+        client = stack.enter_context(_kuma_client(conn))
+        the_plan = _kuma_remote(lambda: plan_universal(client, catalog_name, objects, Masker(), conn.parallelism))
+        side = KumaSide("universal", desired, the_plan, client.endpoint.display(), client=client)
+        _print_lines(kuma_text_lines(the_plan, Masker()))
+        out.print(the_plan.summary())
+        if not the_plan.changes or dry_run:
+            return EXIT_OK
+        _confirm(yes, "roll Kuma back at " + side.display)
+        outcome = apply_universal(client, the_plan, conn.parallelism)
+        return _report_kuma_outcome(outcome, side, as_json=False)[0]
+
+
+def _object_from_live(item: dict[str, Any]) -> KumaObject:
+    """A live Universal object (as a snapshot holds it) as the KumaObject that renders back to it."""
+    skip = {"type", "name", "mesh", "labels", "creationTime", "modificationTime", "kri", "status", "snis"}
+    kind = str(item.get("type"))
+    labels = {str(k): str(v) for k, v in (item.get("labels") or {}).items()}
+    if kind == "Mesh":
+        return KumaObject(kind, str(item.get("name")), labels, {k: v for k, v in item.items() if k not in skip})
+    return KumaObject(kind, str(item.get("name")), labels, dict(item.get("spec") or {}), str(item.get("mesh")))
+
+
+__all__ = [
+    "CaCert",
+    "ClientCert",
+    "ClientKey",
+    "Insecure",
+    "JsonOption",
+    "KongUrl",
+    "Parallelism",
+    "StateDir",
+    "Timeout",
+    "_client",
+    "_remote",
+    "register",
+]
