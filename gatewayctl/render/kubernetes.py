@@ -6,19 +6,23 @@ images, replicas, ports, retention, Kuma wiring from `kuma.mesh_wiring` — plus
 the DB-less configuration or the Postgres password, the Prometheus/Grafana configuration from the
 observability target, and Secrets (mode 0600 files) for every password. `kubectl apply -k OUT/kubernetes`
 applies it all; kuma-cp itself comes from the Kuma Helm chart with `kubernetes/kuma/helm-values.yaml`.
+`kubernetes/helm/` holds the values for gatewayctl's own chart (`helm/gatewayctl`), and for a DB-less Kong
+the configuration that chart puts into a Secret.
 """
 
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 import yaml
 
+from gatewayctl import __version__
 from gatewayctl.assets import asset
 from gatewayctl.catalog.load import LoadedCatalog
 from gatewayctl.catalog.model import Catalog
-from gatewayctl.catalog.secrets import SecretResolver
+from gatewayctl.catalog.secrets import Reference, SecretResolver
 from gatewayctl.render import grafana
 from gatewayctl.render.kong import build_kong_config
 from gatewayctl.render.kuma import MeshWiring, mesh_wiring
@@ -31,7 +35,7 @@ from gatewayctl.render.observability import (
     slo_rules,
 )
 from gatewayctl.render.output import PRIVATE, PUBLIC, RenderedFile, dump_json, dump_yaml
-from gatewayctl.render.ownership import ownership_labels
+from gatewayctl.render.ownership import CATALOG_LABEL, ownership_labels
 from gatewayctl.render.stack import IMAGES, kong_image, retention
 
 Obj = dict[str, Any]
@@ -40,6 +44,11 @@ CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding"}
 DECLARATIVE_SECRET = "kong-declarative-config"
 POSTGRES_SECRET = "kong-postgres"
 GRAFANA_SECRET = "grafana-admin"
+CHART_VALUES = f"{ROOT}/helm/gatewayctl-values.yaml"
+CHART_DBLESS_CONFIG = f"{ROOT}/helm/kong-dbless.yaml"
+# The catalog sections `gatewayctl apply` and `gatewayctl watch` resolve secrets in (Kong's entities and
+# the mesh); the chart's pods get exactly these as environment variables and files.
+CHART_SECRET_SECTIONS = ("gateway", "consumers", "services", "mesh")
 
 
 def render_kubernetes(loaded: LoadedCatalog, secrets: SecretResolver) -> list[RenderedFile]:
@@ -70,6 +79,7 @@ def render_kubernetes(loaded: LoadedCatalog, secrets: SecretResolver) -> list[Re
     }
     if wiring is not None:
         rendered.append(RenderedFile(f"{ROOT}/kuma/helm-values.yaml", dump_yaml(kuma_helm_values(catalog)).encode()))
+    rendered += chart_files(loaded, secrets)
     rendered.append(RenderedFile(f"{ROOT}/kustomization.yaml", dump_yaml(kustomization).encode()))
     return rendered
 
@@ -316,3 +326,86 @@ def kuma_helm_values(catalog: Catalog) -> dict[str, Any]:
     if kuma.zone and kuma.mode == "zone":
         control_plane["zone"] = kuma.zone
     return {"controlPlane": control_plane}
+
+
+# --------------------------------------------------------------------------- gatewayctl's chart
+
+
+def chart_files(loaded: LoadedCatalog, secrets: SecretResolver) -> list[RenderedFile]:
+    """Values for `helm/gatewayctl` and, for a DB-less Kong, the configuration its Secret takes (0600)."""
+    catalog = loaded.catalog
+    header = (
+        f"# gatewayctl chart values for catalog {catalog.name}, from its deployment section. Install into Kong's\n"
+        f"# namespace:\n#   helm install gatewayctl helm/gatewayctl -n {catalog.deployment.namespaces.kong} "
+        f"-f OUT/{CHART_VALUES} --set-file catalog.content=CATALOG\n"
+    )
+    if catalog.deployment.kong.database == "off":
+        header += f"#   --set-file dblessConfig.config=OUT/{CHART_DBLESS_CONFIG}\n"
+    files = [RenderedFile(CHART_VALUES, (header + dump_yaml(chart_values(loaded))).encode())]
+    if catalog.deployment.kong.database == "off":
+        config = dump_yaml(kong_native_config(catalog, secrets))
+        files.append(RenderedFile(CHART_DBLESS_CONFIG, config.encode(), PRIVATE))
+    return files
+
+
+def chart_values(loaded: LoadedCatalog) -> dict[str, Any]:
+    """The chart's values the catalog decides, as data. No secret values: references to Secrets only."""
+    catalog = loaded.catalog
+    d = catalog.deployment
+    kong = load_manifest("manifests/base/kong/kong.yaml")
+    admin_port = find(kong, "Service", "kong-admin")["spec"]["ports"][0]["port"]
+    status = find(kong, "Service", "kong-status")
+    env, files = _chart_secret_references(loaded)
+    dbless = d.kong.database == "off"
+    groups = [
+        g
+        for name in STOCK_RULES
+        for g in yaml.safe_load(asset(f"observability/prometheus/rules/{name}").read_text())["groups"]
+    ]
+    slo = slo_rules(catalog)
+    if slo is not None:
+        groups += slo["groups"]
+    return {
+        "catalogName": catalog.name,
+        "image": {"tag": __version__},
+        "catalog": {
+            "environment": loaded.environment or "",
+            "secretEnv": [
+                {"name": ref.name, "secretName": f"{catalog.name}-catalog-env", "key": ref.name} for ref in env
+            ],
+            "secretFiles": [
+                {"path": path, "secretName": f"{catalog.name}-catalog-files", "key": key} for path, key in files
+            ],
+        },
+        "kong": {
+            "mode": "dbless" if dbless else "db",
+            "adminUrl": f"http://kong-admin.{d.namespaces.kong}.svc.cluster.local:{admin_port}",
+            "statusServiceSelector": {
+                "app.kubernetes.io/name": status["metadata"]["labels"]["app.kubernetes.io/name"],
+                CATALOG_LABEL: catalog.name,  # this catalog's Kong only
+            },
+            "statusPortName": status["spec"]["ports"][0]["name"],
+        },
+        "dblessConfig": {"create": dbless, "secretName": DECLARATIVE_SECRET},
+        "apply": {"enabled": not dbless},
+        "watch": {"kumaNamespace": d.namespaces.kuma},
+        "prometheusRule": {"groups": groups},
+    }
+
+
+def _chart_secret_references(loaded: LoadedCatalog) -> tuple[list[Reference], list[tuple[str, str]]]:
+    """The catalog's `${env:..}` references (each once) and `${file:..}` paths with a Secret key for each,
+    in catalog order. A file reference outside the catalog's folder cannot be mounted next to it: left out."""
+    env: dict[Reference, None] = {}
+    files: dict[str, str] = {}
+    for path, ref in loaded.secret_references:
+        if path[0] not in CHART_SECRET_SECTIONS:
+            continue
+        if ref.kind == "env":
+            env[ref] = None
+            continue
+        relative = ref.name.removeprefix("./")
+        if relative.startswith(("/", "~")) or ".." in relative.split("/"):
+            continue
+        files[relative] = re.sub(r"[^-._a-zA-Z0-9]", "_", relative)  # a Secret key's alphabet
+    return list(env), list(files.items())
