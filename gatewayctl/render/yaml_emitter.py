@@ -32,81 +32,178 @@ _PLAIN = re.compile(r"[A-Za-z0-9_/.~^$(][A-Za-z0-9 _/.~^$()+=@,:#*%!&?\[\]{}<>|;
 # the Unicode line breaks YAML 1.1 folds.
 _NEEDS_ESCAPE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
 _IMPLICIT = Resolver.yaml_implicit_resolvers  # first character -> [(tag, regexp)], what YAML 1.1 reinterprets
+# The same, one regexp per first character (each alternative is anchored; the patterns that are not verbose
+# hold no whitespace or '#', so compiling them all verbose changes none).
+_IMPLICIT_ANY = {
+    first: re.compile("|".join(f"(?:{pattern.pattern})" for _, pattern in resolvers), re.X)
+    for first, resolvers in _IMPLICIT.items()
+}
 
 
 def emit(data: Any) -> str:
     """YAML text for `data`, in the data's own key order, ending with a newline."""
-    lines: list[str] = []
-    cache: dict[str, str] = {}
-    if isinstance(data, dict) and data:
-        # Top-level lists (services, consumers, ...) are joined a few thousand lines at a time, so that a
-        # large document never holds a list of every line next to its text.
-        chunks: list[str] = []
+    return _Writer().document(data)
+
+
+class Emitter:
+    """Writes many documents with one set of caches: what one document learns about spelling strings and
+    starting lines serves the next (a mesh of 10,000 services is 70,000 small documents that spell the
+    same few thousand strings). Every document comes out exactly as `emit` alone writes it."""
+
+    def __init__(self) -> None:
+        self._writer = _Writer()
+
+    def emit(self, data: Any) -> str:
+        return self._writer.document(data)
+
+    def spell(self, text: str) -> str:
+        """How a string without a line break is written as a value anywhere (plain, or quoted)."""
+        assert "\n" not in text
+        return self._writer.spell(text)
+
+
+class _Spelled(dict[str, str]):
+    """String -> how it is written (plain or quoted). A string with a line break is written as a literal
+    block unless it was spelled (quoted) earlier in the same document: such strings are listed in
+    `multiline`, so that a writer used for several documents can forget them between documents."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.multiline: list[str] = []
+
+
+class _Writer:
+    """The lines of the document being written and what is cached while writing.
+
+    Most of a rendered document is the same few thousand strings (tag names, protocols, `enabled: true`)
+    at the same few indentations, so whole line beginnings are cached: per line prefix, `key: ` for each
+    key, and `- item` for each string item. A line is then one dict hit and at most one concatenation.
+    Strings with a line break stay out of the line caches (see _Spelled).
+    """
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.spelled = _Spelled()
+        self.heads: dict[str, dict[str, str]] = {}  # line prefix -> key -> prefix + spelled key + ": "
+        self.items: dict[str, dict[str, str]] = {}  # indentation -> string -> indentation + "- " + spelled
+
+    def document(self, data: Any) -> str:
+        try:
+            return self._document(data)
+        finally:
+            self.lines.clear()
+            spelled = self.spelled
+            for text in spelled.multiline:
+                spelled.pop(text, None)
+            spelled.multiline.clear()
+
+    def _document(self, data: Any) -> str:
+        lines = self.lines
+        if isinstance(data, dict) and data:
+            # Top-level lists (services, consumers, ...) are joined a few thousand lines at a time, so that a
+            # large document never holds a list of every line next to its text.
+            chunks: list[str] = []
+            for key, value in data.items():
+                if isinstance(value, list) and value:
+                    lines.append(self.spell(key) + ":")
+                    for item in value:
+                        self.sequence([item], "")
+                        if len(lines) >= _CHUNK_LINES:
+                            chunks.append("\n".join(lines))
+                            lines.clear()
+                else:
+                    self.mapping({key: value}, "", "")
+            chunks.append("\n".join(lines))
+            return "\n".join(c for c in chunks if c) + "\n"
+        if isinstance(data, list) and data:
+            self.sequence(data, "")
+        else:
+            lines.append(_scalar(data, self.spelled))
+        lines.append("")
+        return "\n".join(lines)
+
+    def spell(self, text: str) -> str:
+        return _string(text, self.spelled)
+
+    def mapping(self, data: dict[str, Any], pad: str, first: str) -> None:
+        """`data`'s entries at indentation `pad`; the first line starts with `first` instead (the "- " of
+        a list item, or `pad` itself)."""
+        lines = self.lines
+        append = lines.append
+        spelled = self.spelled
+        pad_heads = self.heads.get(pad)
+        if pad_heads is None:
+            pad_heads = self.heads[pad] = {}
+        heads = pad_heads
+        if first is not pad:
+            heads = self.heads.get(first) or self.heads.setdefault(first, {})
+        prefix = first
         for key, value in data.items():
-            if isinstance(value, list) and value:
-                lines.append(_string(key, cache) + ":")
-                for item in value:
-                    _sequence([item], "", lines, cache)
-                    if len(lines) >= _CHUNK_LINES:
-                        chunks.append("\n".join(lines))
-                        lines.clear()
+            head = heads.get(key)
+            if head is None:
+                head = prefix + _string(key, spelled) + ": "
+                if "\n" not in key:
+                    heads[key] = head
+            heads = pad_heads
+            prefix = pad
+            kind = type(value)
+            if kind is str:  # the common case first, with its cached spelling
+                written = spelled.get(value)
+                if written is not None:
+                    append(head + written)
+                elif "\n" in value and _literal_ok(value):
+                    _literal(head[:-1], value, pad + INDENT, lines)
+                else:
+                    append(head + _string(value, spelled))
+            elif kind is int:
+                append(head + str(value))
+            elif value is True:
+                append(head + "true")
+            elif value is False:
+                append(head + "false")
+            elif isinstance(value, dict) and value:
+                append(head[:-1])
+                inner = pad + INDENT
+                self.mapping(value, inner, inner)
+            elif isinstance(value, list) and value:
+                append(head[:-1])
+                self.sequence(value, pad)  # "key:" then "- item" at the key's own indentation, as decK writes
             else:
-                _mapping({key: value}, "", lines, cache)
-        chunks.append("\n".join(lines))
-        return "\n".join(c for c in chunks if c) + "\n"
-    if isinstance(data, list) and data:
-        _sequence(data, "", lines, cache)
-    else:
-        lines.append(_scalar(data, cache))
-    lines.append("")
-    return "\n".join(lines)
+                append(head + _scalar(value, spelled))
 
-
-def _mapping(data: dict[str, Any], pad: str, lines: list[str], cache: dict[str, str]) -> None:
-    append = lines.append
-    for key, value in data.items():
-        head = pad + (cache.get(key) or _string(key, cache)) + ":"
-        kind = type(value)
-        if kind is str:  # the common case first, with its cached spelling
-            written = cache.get(value)
-            if written is not None:
-                append(head + " " + written)
-            elif "\n" in value and _literal_ok(value):
-                _literal(head, value, pad + INDENT, lines)
+    def sequence(self, items: list[Any], pad: str) -> None:
+        lines = self.lines
+        append = lines.append
+        spelled = self.spelled
+        cached = self.items.get(pad)
+        if cached is None:
+            cached = self.items[pad] = {}
+        inner = pad + INDENT
+        dash = pad + "- "
+        for item in items:
+            kind = type(item)
+            if kind is str:
+                line = cached.get(item)
+                if line is not None:
+                    append(line)
+                elif item not in spelled and "\n" in item and _literal_ok(item):
+                    _literal(pad + "-", item, inner, lines)  # not cached: a string once spelled stays spelled so
+                else:
+                    line = dash + _string(item, spelled)
+                    if "\n" not in item:
+                        cached[item] = line
+                    append(line)
+            elif kind is dict and item:
+                self.mapping(item, inner, dash)
+            elif isinstance(item, dict | list) and item:
+                start = len(lines)
+                if isinstance(item, dict):
+                    self.mapping(item, inner, inner)
+                else:
+                    self.sequence(item, inner)
+                lines[start] = dash + lines[start][len(inner) :]  # the first entry shares the dash's line
             else:
-                append(head + " " + _string(value, cache))
-        elif isinstance(value, dict) and value:
-            append(head)
-            _mapping(value, pad + INDENT, lines, cache)
-        elif isinstance(value, list) and value:
-            append(head)
-            _sequence(value, pad, lines, cache)  # "key:" then "- item" at the key's own indentation, as decK writes
-        else:
-            append(head + " " + _scalar(value, cache))
-
-
-def _sequence(items: list[Any], pad: str, lines: list[str], cache: dict[str, str]) -> None:
-    inner = pad + INDENT
-    dash = pad + "- "
-    for item in items:
-        kind = type(item)
-        if kind is str:
-            written = cache.get(item)
-            if written is not None:
-                lines.append(dash + written)
-            elif "\n" in item and _literal_ok(item):
-                _literal(pad + "-", item, inner, lines)
-            else:
-                lines.append(dash + _string(item, cache))
-        elif isinstance(item, dict | list) and item:
-            start = len(lines)
-            if isinstance(item, dict):
-                _mapping(item, inner, lines, cache)
-            else:
-                _sequence(item, inner, lines, cache)
-            lines[start] = dash + lines[start][len(inner) :]  # the first entry shares the dash's line
-        else:
-            lines.append(dash + _scalar(item, cache))
+                append(dash + _scalar(item, spelled))
 
 
 def _literal(head: str, text: str, pad: str, lines: list[str]) -> None:
@@ -127,7 +224,7 @@ def _literal_ok(text: str) -> bool:
     )
 
 
-def _scalar(value: Any, cache: dict[str, str]) -> str:
+def _scalar(value: Any, cache: _Spelled) -> str:
     if isinstance(value, str):
         return _string(value, cache)
     if value is None:
@@ -147,17 +244,20 @@ def _scalar(value: Any, cache: dict[str, str]) -> str:
     raise TypeError(f"cannot write {type(value).__name__} as YAML")
 
 
-def _string(text: str, cache: dict[str, str]) -> str:
+def _string(text: str, cache: _Spelled) -> str:
     written = cache.get(text)
     if written is None:
         written = cache[text] = text if _plain_ok(text) else _quoted(text)
+        if "\n" in text:
+            cache.multiline.append(text)
     return written
 
 
 def _plain_ok(text: str) -> bool:
     if not _PLAIN.fullmatch(text) or ": " in text or " #" in text or text.endswith((":", " ")):
         return False
-    return not any(pattern.match(text) for _, pattern in _IMPLICIT.get(text[0], ()))
+    reinterpreted = _IMPLICIT_ANY.get(text[0])
+    return reinterpreted is None or reinterpreted.match(text) is None
 
 
 def _quoted(text: str) -> str:
