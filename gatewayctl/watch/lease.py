@@ -5,8 +5,9 @@
   judged on our own clock: a holder's lease counts as expired when its record (holder, renewTime,
   resourceVersion) has not changed for `leaseDurationSeconds` since we first saw it, so clocks need not
   agree across nodes.
-- Renew every `duration / 3` by replacing the Lease with its `resourceVersion`: the API server answers 409
-  Conflict when someone else wrote it in between, and only one of two racing replicas wins.
+- Renew every `duration / 3` (a follower tries every 2 s at most) by replacing the Lease with its
+  `resourceVersion`: the API server answers 409 Conflict when someone else wrote it in between, so only one
+  of two racing replicas wins.
 - Fencing: a leader that has not renewed for `2/3 x duration` (client-go's renew deadline) stops acting
   before anyone else may take over.
 - Release on a clean stop: holder cleared and the duration set to 1 s, so a follower takes over at once.
@@ -79,6 +80,11 @@ class LeaderElector:
     @property
     def renew_every(self) -> float:
         return self.duration / 3
+
+    @property
+    def retry_every(self) -> float:
+        """A follower's tries: often enough to notice a released Lease soon (client-go's RetryPeriod is 2 s)."""
+        return min(self.renew_every, 2.0)
 
     @property
     def renew_deadline(self) -> float:
@@ -162,8 +168,8 @@ class LeaderElector:
     def run(self, stop: threading.Event) -> None:
         """Acquire and renew until `stop`; then release."""
         while not stop.is_set():
-            self.try_acquire_or_renew()
-            stop.wait(self.renew_every)
+            leading = self.try_acquire_or_renew()
+            stop.wait(self.renew_every if leading else self.retry_every)
         self.release()
 
     def start(self, stop: threading.Event) -> threading.Thread:
