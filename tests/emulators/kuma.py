@@ -40,6 +40,8 @@ import argparse
 import copy
 import json
 import re
+import socket
+import struct
 import threading
 import time
 import uuid
@@ -347,7 +349,7 @@ class KumaRandomFaults(RandomFaults):
         if fault is None or fault.status is None:
             return fault
         if fault.status == 429:  # Kuma has no rate limiting of its own: a proxy in front answers this
-            return Fault(status=429, retry_after="0", body={"message": "Too Many Requests"})
+            return Fault(status=429, retry_after=fault.retry_after, body={"message": "Too Many Requests"})
         title = "Service unavailable" if fault.status == 503 else "Could not process a resource"
         detail = "Service unavailable" if fault.status == 503 else "Internal Server Error"
         return Fault(status=fault.status, body=std_error(fault.status, title, detail).body)
@@ -980,6 +982,13 @@ class Handler(BaseHTTPRequestHandler):
                 record(0)
                 self.close_connection = True
                 return
+            if fault and getattr(fault, "reset", False):
+                record(0)
+                # SO_LINGER 0: close() sends RST instead of FIN, which the client sees as "connection reset"
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.connection.close()
+                self.close_connection = True
+                return
             if fault and fault.status:
                 headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
                 raise ApiError(fault.status, fault.body or {"message": "injected"}, headers)
@@ -1060,6 +1069,7 @@ def main() -> None:
     parser.add_argument("--federated", action="store_true", help="a zone connected to a global control plane")
     parser.add_argument("--read-only", action="store_true", help="KUMA_API_SERVER_READ_ONLY=true")
     parser.add_argument("--fault-rate", type=float, default=0.0, help="share of writes that fail (5xx, 429, resets)")
+    parser.add_argument("--faulty-reads", action="store_true", help="let faults hit GETs too")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every response")
     args = parser.parse_args()
@@ -1067,7 +1077,9 @@ def main() -> None:
         mode=args.mode, zone=args.zone, federated=args.federated, read_only=args.read_only, latency=args.latency
     )
     if args.fault_rate:
-        state.random_faults = KumaRandomFaults(args.fault_rate, args.seed)
+        state.random_faults = KumaRandomFaults(
+            args.fault_rate, args.seed, writes_only=not args.faulty_reads, retry_after="1", resets=True
+        )
     emulator = start(state, args.port)
     print(f"Kuma API emulator on {emulator.url} (mode {args.mode}); Ctrl-C stops it")
     try:

@@ -1,0 +1,351 @@
+"""`gatewayctl diff`/`apply`/`status`/`rollback` for Kuma on Universal against the Kuma API emulator:
+zero-write no-ops, ownership, deletes of what the catalog dropped, convergence under faults, refusals of
+federated zones and read-only APIs, secrets never shown, exit codes; and Kong + Kuma in one run."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from emulators.kong import KongState
+from emulators.kong import running as kong_running
+from emulators.kuma import KumaEmulator, KumaRandomFaults, KumaState, running
+
+from gatewayctl.cli import main
+
+EXAMPLES = Path(__file__).parents[1] / "examples"
+ZIPKIN_SECRET = "http://zipkin.internal:9411/api/v2/spans?token=s3cr3t-zipkin-token-0003"
+CATALOG = """\
+format: 1
+name: shop
+mesh:
+  enabled: true
+  name: shop
+  mtls: {mode: strict, rotation: 24h}
+  tracing:
+    zipkin: {endpoint: "${env:ZIPKIN_URL}", sampling: 10}
+  metrics:
+    prometheus: {port: 5670, path: /metrics}
+services:
+  - name: orders
+    url: http://orders.default.svc:8080
+    routes: [{name: api, paths: [/orders]}]
+    mesh:
+      allow_from: [catalogue]
+      retries: {attempts: 3}
+      timeouts: {connect: 1m, request: 30s}
+  - name: catalogue
+    url: http://catalogue.default.svc:8080
+    routes: [{name: browse, paths: [/catalogue]}]
+    mesh:
+      rate_limit: {requests: 100, interval: 1m}
+      circuit_breaker: {consecutive_5xx: 5}
+"""
+UNIVERSAL = ["--only", "kuma", "--kuma-platform", "universal"]
+
+
+@pytest.fixture
+def kuma() -> Iterator[KumaEmulator]:
+    with running(KumaState()) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def shop(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("ZIPKIN_URL", ZIPKIN_SECRET)
+    monkeypatch.delenv("GATEWAYCTL_KUMA_TOKEN", raising=False)
+    path = workdir / "catalog.yaml"
+    path.write_text(CATALOG)
+    return path
+
+
+def cli(capsys: pytest.CaptureFixture[str], kuma: KumaEmulator, *argv: str) -> tuple[int, str, str]:
+    code = main([*argv, "--kuma-url", kuma.url])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def owned(kuma: KumaEmulator) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """The objects carrying this catalog's labels, without what the server sets on every write."""
+    return {
+        (o["type"], o.get("mesh", ""), o["name"]): {k: v for k, v in o.items() if k != "modificationTime"}
+        for o in kuma.state.objects()
+        if (o.get("labels") or {}).get("gatewayctl.io/catalog") == "shop"
+    }
+
+
+def foreign_retry(name: str = "theirs") -> dict[str, Any]:
+    return {
+        "type": "MeshRetry",
+        "mesh": "shop",
+        "name": name,
+        "labels": {"team": "payments"},
+        "spec": {"targetRef": {"kind": "Mesh"}, "to": [{"targetRef": {"kind": "Mesh"}, "default": {"tcp": {}}}]},
+    }
+
+
+def test_fresh_apply_then_diff_is_clean_and_reapply_writes_nothing(
+    capsys: pytest.CaptureFixture[str], kuma: KumaEmulator, shop: Path
+) -> None:
+    code, out, err = cli(capsys, kuma, "diff", str(shop), *UNIVERSAL, "--exit-code")
+    assert code == 2, err
+    assert out.strip().splitlines()[-1] == "kuma: +9 ~0 -0"
+    code, out, err = cli(capsys, kuma, "apply", str(shop), *UNIVERSAL, "--yes")
+    assert code == 0, err
+    assert "kuma: 9 changes applied" in out
+    assert len(owned(kuma)) == 9
+    # what the control plane added is not a difference: computed labels, Go-printed durations (1m -> 1m0s),
+    # schema defaults (MeshTrace zipkin sharedSpanContext), the Mesh's STRICT mode left out
+    timeout = kuma.state.objects("MeshTimeout", "shop")
+    assert any(o["spec"]["to"][0]["default"].get("connectionTimeout") == "1m0s" for o in timeout)
+    mesh = kuma.state.objects("Mesh")[0]
+    assert "mode" not in mesh["mtls"]["backends"][0]
+    code, out, err = cli(capsys, kuma, "diff", str(shop), *UNIVERSAL, "--exit-code")
+    assert (code, out.strip().splitlines()[-1]) == (0, "kuma: +0 ~0 -0"), out + err
+
+    before = len(kuma.state.writes())
+    code, out, err = cli(capsys, kuma, "apply", str(shop), *UNIVERSAL, "--yes")
+    assert code == 0 and "nothing to do" in out, out + err
+    assert len(kuma.state.writes()) == before  # not one write
+
+
+def test_objects_of_others_survive_and_a_removed_service_loses_its_policies(
+    capsys: pytest.CaptureFixture[str], kuma: KumaEmulator, shop: Path
+) -> None:
+    assert cli(capsys, kuma, "apply", str(shop), *UNIVERSAL, "--yes")[0] == 0
+    kuma.state.seed(foreign_retry())
+    other = foreign_retry("other-catalog")
+    other["labels"] = {"app.kubernetes.io/managed-by": "gatewayctl", "gatewayctl.io/catalog": "not-shop"}
+    kuma.state.seed(other)
+    assert cli(capsys, kuma, "diff", str(shop), *UNIVERSAL, "--exit-code")[0] == 0
+
+    # catalogue leaves the catalog: its rate limit and circuit breaker go, and orders no longer lets it in
+    shop.write_text(CATALOG.split("  - name: catalogue")[0].replace("      allow_from: [catalogue]\n", ""))
+    code, out, err = cli(capsys, kuma, "diff", str(shop), *UNIVERSAL, "--json")
+    assert code == 0, err
+    report = json.loads(out)["kuma"]
+    assert report["summary"] == {"create": 0, "update": 1, "delete": 3}
+    changes = {(c["action"], c["kind"], c["name"]): c for c in report["changes"]}
+    assert set(changes) == {
+        ("delete", "MeshRateLimit", "shop-catalogue"),
+        ("delete", "MeshCircuitBreaker", "shop-catalogue"),
+        ("delete", "MeshTrafficPermission", "shop-catalogue"),
+        ("update", "MeshTrafficPermission", "shop-orders"),  # only Kong may call orders now
+    }
+    [field] = changes[("update", "MeshTrafficPermission", "shop-orders")]["fields"]
+    assert field["path"] == "spec.from" and len(field["old"]) == 2 and len(field["new"]) == 1
+    code, out, err = cli(capsys, kuma, "apply", str(shop), *UNIVERSAL, "--yes")
+    assert code == 0, err
+    names = {(o["type"], o["name"]) for o in kuma.state.objects(mesh="shop")}
+    assert ("MeshRateLimit", "shop-catalogue") not in names
+    assert ("MeshCircuitBreaker", "shop-catalogue") not in names
+    assert {("MeshRetry", "theirs"), ("MeshRetry", "other-catalog")} <= names  # never touched
+    assert ("MeshRetry", "mesh-retry-all-shop") in names  # the control plane's own default
+    assert cli(capsys, kuma, "diff", str(shop), *UNIVERSAL, "--exit-code")[0] == 0
+
+
+def test_a_mesh_holding_others_objects_is_kept_when_the_catalog_drops_it(
+    capsys: pytest.CaptureFixture[str], kuma: KumaEmulator, shop: Path
+) -> None:
+    assert cli(capsys, kuma, "apply", str(shop), *UNIVERSAL, "--yes")[0] == 0
+    kuma.state.seed(foreign_retry())
+    shop.write_text(CATALOG.replace("  name: shop\n  mtls", "  name: shop2\n  mtls"))
+    code, out, err = cli(capsys, kuma, "apply", str(shop), *UNIVERSAL, "--yes")
+    assert code == 0, err
+    assert "Mesh shop is no longer in the catalog but is kept" in out and "MeshRetry theirs" in out
+    assert kuma.state.objects("Mesh", None) and {m["name"] for m in kuma.state.objects("Mesh")} == {"shop", "shop2"}
+    assert [o["name"] for o in kuma.state.objects("MeshRetry", "shop") if o["name"] == "theirs"] == ["theirs"]
+    # every owned policy moved to shop2; nothing of ours is left in shop
+    assert not [o for o in kuma.state.objects(mesh="shop") if "gatewayctl.io/catalog" in (o.get("labels") or {})]
+
+
+def test_a_mesh_with_only_our_objects_and_the_defaults_is_deleted(
+    capsys: pytest.CaptureFixture[str], kuma: KumaEmulator, shop: Path
+) -> None:
+    assert cli(capsys, kuma, "apply", str(shop), *UNIVERSAL, "--yes")[0] == 0
+    shop.write_text(CATALOG.replace("  name: shop\n  mtls", "  name: shop2\n  mtls"))
+    assert cli(capsys, kuma, "apply", str(shop), *UNIVERSAL, "--yes")[0] == 0
+    assert {m["name"] for m in kuma.state.objects("Mesh")} == {"shop2"}
+
+
+@pytest.mark.parametrize("seed", [3, 17])
+def test_ten_percent_faults_converge_to_exactly_the_desired_state(
+    capsys: pytest.CaptureFixture[str], shop: Path, seed: int
+) -> None:
+    with running(KumaState()) as clean:
+        assert cli(capsys, clean, "apply", str(shop), *UNIVERSAL, "--yes")[0] == 0
+        wanted = owned(clean)
+    faulty = KumaState()
+    faulty.random_faults = KumaRandomFaults(0.10, seed, writes_only=False, retry_after="0", resets=True)
+    with running(faulty) as kuma:
+        code, _, err = cli(capsys, kuma, "apply", str(shop), *UNIVERSAL, "--yes")
+        if code != 0:  # a read that kept failing: a re-run converges
+            assert code == 3 and "Traceback" not in err
+            code, _, err = cli(capsys, kuma, "apply", str(shop), *UNIVERSAL, "--yes")
+        assert code == 0, err
+        assert any(r.status in (0, 429, 500, 503) for r in faulty.requests), "no fault was injected"
+        faulty.random_faults = None
+        got = owned(kuma)
+        assert got.keys() == wanted.keys()
+        for key, obj in wanted.items():
+            mine = {k: v for k, v in got[key].items() if k != "creationTime"}
+            assert mine == {k: v for k, v in obj.items() if k != "creationTime"}, key
+        assert cli(capsys, kuma, "diff", str(shop), *UNIVERSAL, "--exit-code")[0] == 0
+
+
+def test_a_federated_zone_is_refused_before_anything_is_sent(capsys: pytest.CaptureFixture[str], shop: Path) -> None:
+    with running(KumaState(federated=True, zone="eu-1")) as kuma:
+        code, _, err = cli(capsys, kuma, "apply", str(shop), *UNIVERSAL, "--yes")
+        assert code == 1
+        assert "is a zone control plane federated to a global control plane" in err
+        assert "point --kuma-url (GATEWAYCTL_KUMA_URL) at the global control plane" in err
+        assert kuma.state.writes() == []
+        # the emulator refuses the write the same way the real zone does
+        import httpx
+
+        answer = httpx.put(f"{kuma.url}/meshes/shop", json={"type": "Mesh", "name": "shop"})
+        assert answer.status_code == 405 and answer.json()["detail"].startswith("On zone control plane you can only")
+
+
+def test_a_read_only_api_and_a_global_control_plane_with_zone_policies_are_refused(
+    capsys: pytest.CaptureFixture[str], shop: Path
+) -> None:
+    with running(KumaState(read_only=True)) as kuma:
+        code, _, err = cli(capsys, kuma, "diff", str(shop), *UNIVERSAL)
+        assert code == 1 and "read-only API" in err and "--kuma-platform kubernetes" in err
+    with running(KumaState(mode="global")) as kuma:
+        shop.write_text(CATALOG + "deployment:\n  kuma: {mode: zone}\n")
+        code, _, err = cli(capsys, kuma, "apply", str(shop), *UNIVERSAL, "--yes")
+        assert code == 1 and "is a global control plane" in err and "deployment.kuma.mode: global" in err
+        assert kuma.state.writes() == []
+        shop.write_text(CATALOG + "deployment:\n  kuma: {mode: global}\n")
+        code, _, err = cli(capsys, kuma, "apply", str(shop), *UNIVERSAL, "--yes")
+        assert code == 0, err
+        assert all("kuma.io/origin" not in (o.get("labels") or {}) for o in kuma.state.objects(mesh="shop"))
+
+
+def test_secrets_never_appear_in_any_output(
+    capsys: pytest.CaptureFixture[str], kuma: KumaEmulator, shop: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outputs: list[str] = []
+    for argv in (["diff"], ["diff", "--json"], ["apply", "--yes", "--json"], ["status"], ["status", "--json"]):
+        outputs += cli(capsys, kuma, argv[0], str(shop), *UNIVERSAL, *argv[1:])[1:]
+    shop.write_text(CATALOG.replace("sampling: 10", "sampling: 20"))
+    monkeypatch.setenv("ZIPKIN_URL", ZIPKIN_SECRET.replace("0003", "0004"))  # rotated
+    outputs += cli(capsys, kuma, "diff", str(shop), *UNIVERSAL, "--json")[1:]
+    outputs += cli(capsys, kuma, "diff", str(shop), *UNIVERSAL)[1:]
+    outputs += cli(capsys, kuma, "apply", str(shop), *UNIVERSAL, "--yes")[1:]
+    assert any("default.sampling.overall" in o for o in outputs)  # the changes are shown, the URLs are not
+    assert any("spec.default.backends: <secret> -> <secret> (changed)" in o for o in outputs)
+    for text in outputs:
+        assert "s3cr3t-zipkin-token-0003" not in text and "s3cr3t-zipkin-token-0004" not in text
+    assert "token-0004" in json.dumps(kuma.state.objects("MeshTrace"))  # it was written, just never shown
+
+
+def test_exit_codes(capsys: pytest.CaptureFixture[str], kuma: KumaEmulator, shop: Path) -> None:
+    assert cli(capsys, kuma, "diff", str(shop), *UNIVERSAL, "--exit-code")[0] == 2
+    assert cli(capsys, kuma, "diff", str(shop), "--only", "mesh")[0] == 1
+    code, _, err = cli(capsys, kuma, "diff", str(shop), "--only", "kuma", "--kuma-platform", "vms")
+    assert code == 1 and "choose universal or kubernetes" in err
+    nomesh = shop.parent / "nomesh.yaml"
+    nomesh.write_text("format: 1\nname: shop\n")
+    code, _, err = cli(capsys, kuma, "diff", str(nomesh), "--only", "kuma")
+    assert code == 1 and "no enabled mesh" in err
+    # a refused write: exit 3, the call named, what was left unchanged listed
+    kuma.state.fail(1, method="PUT", path="/meshes/shop/meshretries", status=400, body={"title": "x", "detail": "no"})
+    code, _, err = cli(capsys, kuma, "apply", str(shop), *UNIVERSAL, "--yes")
+    assert code == 3 and "PUT /meshes/shop/meshretries/shop-orders: HTTP 400" in err
+    assert "left unchanged" in err and "Traceback" not in err
+    assert cli(capsys, kuma, "apply", str(shop), *UNIVERSAL, "--yes")[0] == 0  # a re-run finishes the job
+    # unreachable
+    code, _, err = main_err(capsys, ["diff", str(shop), *UNIVERSAL, "--kuma-url", "http://127.0.0.1:9"])
+    assert code == 3 and "kuma: GET /: no response" in err and "nothing was changed" in err
+
+
+def main_err(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, str, str]:
+    code = main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_the_token_comes_from_the_environment_as_a_bearer(
+    capsys: pytest.CaptureFixture[str], shop: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with running(KumaState(token="tok-kuma-1")) as kuma:
+        monkeypatch.setenv("GATEWAYCTL_KUMA_TOKEN", "wrong")
+        code, out, err = cli(capsys, kuma, "diff", str(shop), *UNIVERSAL)
+        assert code == 3 and "HTTP 401" in err and "wrong" not in out + err
+        monkeypatch.setenv("GATEWAYCTL_KUMA_TOKEN", "tok-kuma-1")
+        assert cli(capsys, kuma, "diff", str(shop), *UNIVERSAL)[0] == 0
+
+
+def test_rollback_restores_the_kuma_state_before_the_last_apply(
+    capsys: pytest.CaptureFixture[str], kuma: KumaEmulator, shop: Path
+) -> None:
+    assert cli(capsys, kuma, "apply", str(shop), *UNIVERSAL, "--yes")[0] == 0
+    before = owned(kuma)
+    shop.write_text(
+        CATALOG.replace("attempts: 3", "attempts: 5")
+        .replace("      allow_from: [catalogue]\n", "")
+        .split("  - name: catalogue")[0]
+    )
+    assert cli(capsys, kuma, "apply", str(shop), *UNIVERSAL, "--yes")[0] == 0
+    assert owned(kuma).keys() != before.keys()
+    code, _, err = cli(capsys, kuma, "rollback", "--yes")
+    assert code == 0, err
+    after = owned(kuma)
+    assert after.keys() == before.keys()
+    for key in before:
+        assert after[key].get("spec") == before[key].get("spec"), key
+    shop.write_text(CATALOG)
+    assert cli(capsys, kuma, "diff", str(shop), *UNIVERSAL, "--exit-code")[0] == 0
+
+
+def test_kong_and_kuma_in_one_run(capsys: pytest.CaptureFixture[str], kuma: KumaEmulator, shop: Path) -> None:
+    with kong_running(KongState()) as kong:
+        argv = ["--kong-admin-url", kong.url, "--kuma-platform", "universal"]
+        code, out, err = cli(capsys, kuma, "diff", str(shop), *argv, "--exit-code")
+        assert code == 2, err
+        assert out.strip().splitlines()[-1] == "kong: +4 ~0 -0 · kuma: +9 ~0 -0"
+        code, out, err = cli(capsys, kuma, "apply", str(shop), *argv, "--yes", "--json")
+        assert code == 0, err
+        report = json.loads(out)
+        assert report["kuma"]["result"]["applied"] == 9 and report["kong"]["result"]["applied"] == 4
+        assert report["kuma"]["platform"] == "universal" and report["kuma"]["server"]["version"] == "2.14.3"
+        code, out, err = cli(capsys, kuma, "diff", str(shop), *argv, "--exit-code")
+        assert (code, out.strip().splitlines()[-1]) == (0, "kong: +0 ~0 -0 · kuma: +0 ~0 -0"), out + err
+        code, out, err = cli(capsys, kuma, "status", str(shop), *argv, "--json")
+        status = json.loads(out)
+        assert status["kong"]["drift"] is False and status["kuma"]["drift"] is False
+        # one snapshot for both systems, taken before the first write
+        [snapshot] = sorted((shop.parent / ".gatewayctl" / "snapshots").glob("*.json"))
+        saved = json.loads(snapshot.read_text())
+        assert saved["targets"] == ["kong", "kuma"] and saved["kuma"]["objects"] == []
+        # --only limits both planning and writing to one system
+        shop.write_text(CATALOG.replace("attempts: 3", "attempts: 4").replace("/orders]", "/orders, /v2/orders]"))
+        code, out, err = cli(capsys, kuma, "diff", str(shop), *argv, "--only", "kong")
+        assert out.strip().splitlines()[-1] == "kong: +0 ~1 -0", out + err
+        writes = len(kuma.state.writes())
+        assert cli(capsys, kuma, "apply", str(shop), *argv, "--only", "kong", "--yes")[0] == 0
+        assert len(kuma.state.writes()) == writes
+        code, out, err = cli(capsys, kuma, "diff", str(shop), *argv, "--exit-code")
+        assert (code, out.strip().splitlines()[-1]) == (2, "kong: +0 ~0 -0 · kuma: +0 ~1 -0"), out + err
+
+
+@pytest.mark.parametrize("example", ["platform.yaml", "knowledge-base.yaml"])
+def test_example_catalogs_apply_to_kuma_universal_and_then_plan_nothing(
+    capsys: pytest.CaptureFixture[str], kuma: KumaEmulator, workdir: Path, example_env: dict[str, str], example: str
+) -> None:
+    catalog = str(EXAMPLES / example)
+    code, out, err = cli(capsys, kuma, "apply", catalog, *UNIVERSAL, "--yes")
+    assert code == 0, err
+    writes = len(kuma.state.writes())
+    assert writes > 5
+    code, out, err = cli(capsys, kuma, "apply", catalog, *UNIVERSAL, "--yes")
+    assert code == 0 and "nothing to do" in out, out + err
+    assert len(kuma.state.writes()) == writes
+    for value in example_env.values():
+        assert value not in out + err
