@@ -292,7 +292,10 @@ def test_watch_runs_the_reconciler_with_a_lease_probes_and_metrics() -> None:
     assert deployment["spec"]["replicas"] == 3
     [c] = deployment["spec"]["template"]["spec"]["containers"]
     command = "watch /etc/gatewayctl/catalog.yaml --interval 60 --metrics-port 9542 --lease-name gatewayctl-watch"
-    assert c["args"] == [*command.split(" "), "--lease-namespace", "gw-system"]
+    assert c["args"][:10] == [*command.split(" "), "--lease-namespace", "gw-system"]
+    assert c["args"][10:] == ["--state-dir", "/var/lib/gatewayctl"]  # snapshots on the writable volume; no --heal
+    assert {"name": "state", "mountPath": "/var/lib/gatewayctl"} in c["volumeMounts"]
+    assert c["securityContext"]["readOnlyRootFilesystem"] is True
     assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
     assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
     assert {"name": "metrics", "containerPort": 9542, "protocol": "TCP"} in c["ports"]
@@ -318,6 +321,15 @@ def test_watch_runs_the_reconciler_with_a_lease_probes_and_metrics() -> None:
     monitor = find(docs, "ServiceMonitor", "-watch")
     assert matches(monitor["spec"]["selector"]["matchLabels"], service["metadata"]["labels"])
     assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
+
+
+def test_watch_heals_only_when_asked() -> None:
+    values = merge({"catalog": {"content": MINIMAL_CATALOG, "environment": "prod"}}, FLAGS)
+    healing = find(render_chart(merge(values, {"watch": {"heal": True}}), "kong"), "Deployment", "-watch")
+    [c] = healing["spec"]["template"]["spec"]["containers"]
+    assert c["args"][-3:] == ["--heal", "--env", "prod"]
+    [c] = find(render_chart(values, "kong"), "Deployment", "-watch")["spec"]["template"]["spec"]["containers"]
+    assert "--heal" not in c["args"] and c["args"][-2:] == ["--env", "prod"]
 
 
 def test_watch_uses_the_catalogs_kuma_namespace(rendered: dict[str, Path]) -> None:
