@@ -17,10 +17,12 @@ gone). The Mesh is written first and deleted last; within a phase up to `paralle
 Mesh is never deleted while it holds objects gatewayctl does not own (deleting a Mesh deletes everything in
 it): the plan keeps it and says so in `notes`.
 
-Two applies at once: Kuma's API has no conditional writes and no lock object gatewayctl could take, so
-concurrent applies are not serialised here. Every write is an idempotent PUT of the whole object or a
-DELETE, so two applies of the same catalog converge; applies of different catalogs touch disjoint objects
-(ownership labels). The CLI takes the Kong lock first when it applies Kong in the same run (docs/apply.md).
+Two applies at once: the Universal API has no conditional writes (no resourceVersion, PUT is last-writer-
+wins) and no object gatewayctl could hold as a lock, so two Kuma applies are not serialised. What holds
+instead: every write is an idempotent PUT of the whole object or a DELETE, so two applies of the same catalog
+revision converge to it; applies of different catalogs touch disjoint objects (ownership labels); of two
+revisions of one catalog applied at once, each object ends as the last writer left it, and the next apply
+or `diff --exit-code` shows any mix. Serialise Kuma applies per catalog in CI (docs/apply.md).
 """
 
 from __future__ import annotations

@@ -139,11 +139,14 @@ class ApiClient:
         self.log = CallLog()
         self.run_id = uuid.uuid4().hex[:12]
         headers = {"User-Agent": f"gatewayctl/{__version__} (run {self.run_id})", "Accept": "application/json"}
+        base_url = endpoint.url
         if endpoint.token:
             headers.update(self.token_headers(endpoint.token))
+            if "Authorization" in headers:  # httpx would replace it with Basic auth from a user:password@ URL
+                base_url = _without_userinfo(base_url)
         limits = httpx.Limits(max_connections=max(pool, 1) + 2, max_keepalive_connections=max(pool, 1) + 2)
         self._client = httpx.Client(
-            base_url=endpoint.url,
+            base_url=base_url,
             headers=headers,
             verify=endpoint.tls.verify(),
             cert=endpoint.tls.cert(),
@@ -220,6 +223,12 @@ class ApiClient:
         """GET, None on 404."""
         response = self.request("GET", path, ok=(200, 404))
         return None if response.status_code == 404 else response.json()
+
+
+def _without_userinfo(url: str) -> str:
+    parts = urlsplit(url)
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    return parts._replace(netloc=netloc).geturl()
 
 
 def _json_or_none(response: httpx.Response) -> Json:
