@@ -167,7 +167,7 @@ def test_db_mode_applies_the_catalog_after_install_and_upgrade(rendered: dict[st
     assert job["metadata"]["annotations"]["helm.sh/hook"] == "post-install,post-upgrade"
     pod = job["spec"]["template"]
     [c] = pod["spec"]["containers"]
-    assert c["args"][:3] == ["apply", "/etc/gatewayctl/catalog.yaml", "--yes"]
+    assert c["command"] == ["gatewayctl"] and c["args"][:3] == ["apply", "/etc/gatewayctl/catalog.yaml", "--yes"]
     assert pod["spec"]["restartPolicy"] == "Never" and pod["spec"]["automountServiceAccountToken"] is False
     # The catalog, verbatim, in a ConfigMap mounted where the args say.
     catalog_map = find(docs, "ConfigMap", "-catalog")
@@ -292,6 +292,7 @@ def test_watch_runs_the_reconciler_with_a_lease_probes_and_metrics() -> None:
     assert deployment["spec"]["replicas"] == 3
     [c] = deployment["spec"]["template"]["spec"]["containers"]
     command = "watch /etc/gatewayctl/catalog.yaml --interval 60 --metrics-port 9542 --lease-name gatewayctl-watch"
+    assert c["command"] == ["gatewayctl"]
     assert c["args"][:10] == [*command.split(" "), "--lease-namespace", "gw-system"]
     assert c["args"][10:] == ["--state-dir", "/var/lib/gatewayctl"]  # snapshots on the writable volume; no --heal
     assert {"name": "state", "mountPath": "/var/lib/gatewayctl"} in c["volumeMounts"]

@@ -133,6 +133,7 @@ spec:
     - name: apply
       image: {{ include "gatewayctl.image" . }}
       imagePullPolicy: {{ .Values.image.pullPolicy }}
+      command: [gatewayctl]
       args:
         - apply
         - /etc/gatewayctl/catalog.yaml
