@@ -295,6 +295,7 @@ def test_missing_crds_are_explained(tmp_path: Path) -> None:
         api = connect(emulator.kubeconfig(tmp_path / "kubeconfig"), None)
         with pytest.raises(KubeError) as caught:
             plan(api, catalog(tmp_path))
+        api.close()
     error = caught.value
     assert error.status == 404 and "Mesh, MeshCircuitBreaker" in error.detail and "not installed" in error.detail
     assert "install Kuma" in str(error) and "/apis/kuma.io/v1alpha1/meshes" in str(error)
@@ -309,6 +310,7 @@ def test_one_missing_crd_matters_only_when_the_catalog_needs_it(tmp_path: Path) 
         with pytest.raises(KubeError, match=r"the Kuma CRDs for MeshRateLimit are not installed"):
             plan(api, catalog(tmp_path))
         assert plan(api, catalog(tmp_path, WITHOUT_PAYMENTS)).counts()[0] > 0
+        api.close()
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -329,6 +331,7 @@ def test_faults_converge(tmp_path: Path, seed: int) -> None:
         assert plan(api, cat).changes == []
         stored = sorted((o["kind"], o["metadata"]["name"]) for o in state.objects())
         assert stored == sorted((o.kind, o.name) for o in objects)
+        api.close()
 
 
 def test_a_refused_write_is_not_retried_and_stops_the_rest(
@@ -355,12 +358,14 @@ def test_a_refused_write_is_not_retried_and_stops_the_rest(
 def test_unreachable_server_and_bad_credentials(tmp_path: Path) -> None:
     with running(KubeState(token="t0ken-for-tests")) as emulator:
         good = connect(emulator.kubeconfig(tmp_path / "good"), None)
-        assert good.api_client.configuration.host == emulator.url
+        assert good.server == emulator.url and plan(good, catalog(tmp_path)).counts()[0] > 0
+        good.close()
         bad = connect(emulator.kubeconfig(tmp_path / "bad", token="wrong-token"), None)
         with pytest.raises(KubeError) as caught:
             plan(bad, catalog(tmp_path))
         assert caught.value.status == 401 and caught.value.attempts == 1
         assert "wrong-token" not in str(caught.value) and "t0ken" not in str(caught.value)
+        bad.close()
         url = emulator.url
         kubeconfig = emulator.kubeconfig(tmp_path / "gone")
     api = connect(kubeconfig, None)

@@ -36,10 +36,12 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import copy
 import json
 import random
 import re
+import socket
 import threading
 import time
 import uuid
@@ -900,7 +902,7 @@ class Handler(BaseHTTPRequestHandler):
 @dataclass
 class KubeEmulator:
     state: KubeState
-    server: ThreadingHTTPServer
+    server: TrackingServer
     thread: threading.Thread
 
     @property
@@ -926,13 +928,34 @@ class KubeEmulator:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(timeout=5)
+        # Close the connections clients kept alive and wait for their handler threads, so that a finished
+        # test's threads (and the garbage they leave) do not spill into the next one.
+        for connection in list(self.server.connections):
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+        for handler in list(self.server.handler_threads):
+            handler.join(timeout=2)
+
+
+class TrackingServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(address, handler)
+        self.handler_threads: list[threading.Thread] = []
+        self.connections: list[socket.socket] = []
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        thread = threading.Thread(target=self.process_request_thread, args=(request, client_address), daemon=True)
+        self.handler_threads = [t for t in self.handler_threads if t.is_alive()] + [thread]
+        self.connections = [c for c in self.connections if c.fileno() != -1] + [request]
+        thread.start()
 
 
 def start(state: KubeState | None = None, port: int = 0) -> KubeEmulator:
     state = state or KubeState()
     handler = type("BoundHandler", (Handler,), {"state": state})
-    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-    server.daemon_threads = True
+    server = TrackingServer(("127.0.0.1", port), handler)
     thread = threading.Thread(target=server.serve_forever, name="kube-emulator", daemon=True)
     thread.start()
     return KubeEmulator(state, server, thread)
