@@ -349,3 +349,26 @@ def test_example_catalogs_apply_to_kuma_universal_and_then_plan_nothing(
     assert len(kuma.state.writes()) == writes
     for value in example_env.values():
         assert value not in out + err
+
+
+def test_kubernetes_platform_through_the_cli(capsys: pytest.CaptureFixture[str], shop: Path) -> None:
+    """`--kuma-platform kubernetes` goes through apply/kuma_kubernetes.py (server-side apply); the summary,
+    exit codes and zero-write re-apply are the same as on Universal."""
+    from emulators.kubernetes import KubeState
+    from emulators.kubernetes import running as kube_running
+
+    with kube_running(KubeState(kuma_webhook=True)) as cluster:
+        kubeconfig = str(cluster.kubeconfig(shop.parent / "kubeconfig"))
+        argv = ["--only", "kuma", "--kuma-platform", "kubernetes", "--kubeconfig", kubeconfig]
+        code, out, err = main_err(capsys, ["diff", str(shop), *argv, "--exit-code"])
+        assert code == 2 and out.strip().splitlines()[-1] == "kuma: +9 ~0 -0", out + err
+        code, out, err = main_err(capsys, ["apply", str(shop), *argv, "--yes"])
+        assert code == 0 and "kuma: 9 changes applied" in out, out + err
+        code, out, err = main_err(capsys, ["apply", str(shop), *argv, "--yes"])
+        assert code == 0 and "nothing to do" in out, out + err
+        code, out, err = main_err(capsys, ["diff", str(shop), *argv, "--json"])
+        assert json.loads(out)["kuma"]["platform"] == "kubernetes"
+        for text in (out, err):
+            assert "s3cr3t-zipkin-token-0003" not in text
+        code, _, err = main_err(capsys, ["diff", str(shop), *argv[:-1], str(shop.parent / "missing")])
+        assert code == 1 and "kubeconfig file not found" in err and "Traceback" not in err

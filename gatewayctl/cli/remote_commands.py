@@ -835,7 +835,8 @@ def _kuma_remote(call: Callable[[], Any], what: str = "nothing was changed") -> 
     except Exception as exc:
         if type(exc).__name__ == "KubeError" and hasattr(exc, "describe"):
             err.print(f"kuma: {escape(str(exc.describe()))}; {what}")
-            raise typer.Exit(EXIT_REMOTE) from None
+            local = getattr(exc, "method", "") == "read"  # a kubeconfig that cannot be read: bad input
+            raise typer.Exit(EXIT_INVALID if local else EXIT_REMOTE) from None
         raise
 
 
