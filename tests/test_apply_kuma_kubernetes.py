@@ -250,7 +250,7 @@ def test_conflict_with_another_field_manager_is_reported_then_forced(
     assert '"kubectl-edit" using kuma.io/v1alpha1' in error.causes[0]["message"]
     text = str(error)
     assert text.startswith(f"PATCH /apis/kuma.io/v1alpha1/namespaces/{NS}/meshretries/shop-orders: HTTP 409 Conflict")
-    assert "Apply failed with 1 conflict" in text and "--force-conflicts" in text
+    assert "Apply failed with 1 conflict" in text and "--field-manager=gatewayctl --force-conflicts" in text
     stored = state.get("MeshRetry", "shop-orders", NS)
     assert stored is not None and stored["spec"]["to"] == hand_edited  # nothing taken silently
 

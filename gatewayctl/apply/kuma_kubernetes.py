@@ -8,7 +8,7 @@ Writing: server-side apply (`PATCH`, `application/apply-patch+yaml`, `fieldManag
 rendered object, so the API server merges it and drops only fields gatewayctl applied before and no longer
 does. Conflicts are not forced by default: a field another manager (`kubectl edit`, a controller) took over
 is reported with the fields and managers the API server names, and nothing is taken from them unless the
-caller asks (`force_conflicts=True`, the CLI's `--force-conflicts`). An object of the same name that
+caller asks (`force_conflicts=True`). An object of the same name that
 carries no ownership labels of this catalog is never adopted. Deletes carry the uid seen in the plan as a
 precondition, so an object re-created by someone else meanwhile is not deleted.
 
@@ -585,8 +585,9 @@ def write(api: KubeApi, change: KumaChange, force_conflicts: bool = False) -> No
     except KubeError as exc:
         if exc.conflict:
             exc.hint = (
-                "another field manager owns these fields; gatewayctl does not take them over silently: "
-                "align the catalog with them, or re-run with --force-conflicts to take ownership"
+                "another field manager owns these fields and gatewayctl does not take them over silently: "
+                "align the catalog with them, or hand them to gatewayctl explicitly with kubectl apply "
+                f"--server-side --field-manager={FIELD_MANAGER} --force-conflicts -f <the rendered file>"
             )
         elif exc.status == 404 and namespaced and exc.detail.startswith("namespaces "):
             exc.hint = f"create the namespace {namespace} (Kuma's system namespace) first"
