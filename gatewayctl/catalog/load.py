@@ -16,7 +16,7 @@ from gatewayctl.catalog.checks import run_checks
 from gatewayctl.catalog.errors import did_you_mean, translate
 from gatewayctl.catalog.model import Catalog
 from gatewayctl.catalog.secrets import Reference, SecretResolver, references_in
-from gatewayctl.catalog.source import Source, Unsure, merge_data, merge_nodes, replace_child
+from gatewayctl.catalog.source import Source, Unsure, merge_data, merge_nodes, note_holder, replace_child
 from gatewayctl.diagnostics import CatalogInvalid, Diagnostic, KeyPath, sorted_unique
 from gatewayctl.gcpause import paused_gc
 
@@ -125,20 +125,21 @@ def _variant_root(raw: bytes, display: str, environment: str | None) -> MappingN
     return _merged_root(yaml_source.parse(raw, display), environment)
 
 
-def _variant_data(raw: bytes, display: str, environment: str | None) -> Any:
+def _variant_data(raw: bytes, display: str, environment: str | None) -> tuple[Any, set[int] | None]:
     """`to_data(_variant_root(...))`, by the fast path when it can: the overlay and `defaults` merged as
     plain data (see merge_data), the node tree used only for the checks that place a problem and then
-    dropped. Otherwise (aliases, merge keys, a `name` that is not a string) by merging the node tree."""
-    base, data = yaml_source.parse_data(raw, display)
+    dropped. Otherwise (aliases, merge keys, a `name` that is not a string) by merging the node tree.
+    Also the data's `${` holders (see parse_data) from the fast path, None from the other."""
+    base, data, holders = yaml_source.parse_data(raw, display)
     _catalog_mapping(base)
     if data is not None:
         try:
             if environment is not None and _environment_overlay(base, environment) is not None:
-                data = merge_data(data, data["environments"][environment])
-            return _defaults_data(data)
+                data = merge_data(data, data["environments"][environment], holders)
+            return _defaults_data(data, holders), holders
         except Unsure:
             pass
-    return yaml_source.to_data(_merged_root(base, environment))
+    return yaml_source.to_data(_merged_root(base, environment)), None
 
 
 def _catalog_mapping(base: Source) -> MappingNode:
@@ -172,7 +173,7 @@ def _merged_root(base: Source, environment: str | None) -> MappingNode:
 
 def _load_variant(raw: bytes, path: Path, environment: str | None) -> LoadedCatalog:
     display = str(path)
-    data = _variant_data(raw, display, environment)
+    data, holders = _variant_data(raw, display, environment)
     # From here on positions are needed only for diagnostics: the tree is built again if one comes.
     source = Source(display, None, rebuild=lambda: _variant_root(raw, display, environment))
     try:
@@ -184,7 +185,11 @@ def _load_variant(raw: bytes, path: Path, environment: str | None) -> LoadedCata
     if errors:
         raise CatalogInvalid(diagnostics)
     source.release()  # the checks may have rebuilt it to place a warning
-    return LoadedCatalog(catalog, source, data, path, environment, sorted_unique(diagnostics))
+    loaded = LoadedCatalog(catalog, source, data, path, environment, sorted_unique(diagnostics))
+    if holders is not None:
+        # Fill the cached property: the same list references_in(data) builds, without walking all the data.
+        loaded.__dict__["secret_references"] = yaml_source.held_references(data, holders)
+    return loaded
 
 
 def _environment_overlay(base: Source, environment: str) -> MappingNode | None:
@@ -247,7 +252,7 @@ def _apply_defaults(source: Source, root: MappingNode, problems: list[Diagnostic
     return replace_child(root, "services", new_services)
 
 
-def _defaults_data(data: dict[str, Any]) -> dict[str, Any]:
+def _defaults_data(data: dict[str, Any], holders: set[int]) -> dict[str, Any]:
     """`_apply_defaults` on plain data (the same result, key order included), or Unsure."""
     defaults = data.get("defaults")
     services = data.get("services")
@@ -260,15 +265,16 @@ def _defaults_data(data: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(item, dict):
             merged_services.append(item)
             continue
-        merged = merge_data(base, item)  # a new dict
+        merged = merge_data(base, item, holders)  # a new dict
         own_tags = item.get("tags")
         if isinstance(base_tags, list) and isinstance(own_tags, list):
             merged.pop("tags")
-            merged["tags"] = _tags_union(base_tags, own_tags)
+            merged["tags"] = note_holder(_tags_union(base_tags, own_tags), (*base_tags, *own_tags), holders)
+            note_holder(merged, merged.values(), holders)
         merged_services.append(merged)
     out = {k: v for k, v in data.items() if k != "services"}
-    out["services"] = merged_services
-    return out
+    out["services"] = note_holder(merged_services, merged_services, holders)
+    return note_holder(out, out.values(), holders)
 
 
 def _tags_union(base: list[Any], own: list[Any]) -> list[Any]:

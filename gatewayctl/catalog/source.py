@@ -14,13 +14,14 @@ import contextlib
 import functools
 import math
 import operator
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from gatewayctl.catalog.secrets import Reference, references_in
 from gatewayctl.diagnostics import CatalogInvalid, Diagnostic, KeyPath, format_path
 
 try:  # the C parser is ~10x faster; the pure-Python one behaves the same
@@ -157,18 +158,22 @@ def parse(text: str | bytes, file: str) -> Source:
     return source
 
 
-def parse_data(text: str | bytes, file: str) -> tuple[Source, Any]:
+def parse_data(text: str | bytes, file: str) -> tuple[Source, Any, set[int]]:
     """`parse`, plus the document as plain data (`to_data`) when the fast path can build it: a document
     without aliases or merge keys and without problems, which is every catalog people write. Otherwise
     the data is None: the document uses aliases or merge keys (it is checked and the caller builds its
-    data from the node tree), or it has a problem (raised, exactly as `parse` raises it)."""
+    data from the node tree), or it has a problem (raised, exactly as `parse` raises it).
+
+    The third value is the ids of the mappings and lists in the data that hold a `${` string at any depth
+    (see `held_references`; empty when the data is None)."""
     source = Source(file, _compose(text, file))
+    fast = _FastData()
     try:
-        data = _FastData().document(source.root)
+        data = fast.document(source.root)
     except _Fallback:
         check_safety(source)
-        return source, None
-    return source, data
+        return source, None, set()
+    return source, data, fast.holders
 
 
 def _compose(text: str | bytes, file: str) -> Node:
@@ -369,6 +374,8 @@ class _FastData:
         self.containers: set[int] = set()
         self.children = 0  # values in every mapping and list: scalars plus containers (bar the root)
         self.scalars: dict[tuple[str, str], Any] = {}  # (tag, text) -> value, for int/float/bool/null
+        self.references = 0  # strings holding "${" so far
+        self.holders: set[int] = set()  # ids of the mappings and lists built that hold one, at any depth
 
     def document(self, root: Node) -> Any:
         try:
@@ -391,11 +398,17 @@ class _FastData:
             raise _Fallback
         self.containers.add(ident)
         self.children += len(pairs)
+        references = self.references
         out: dict[str, Any] = {}
         for k, v in pairs:
             kind = v.__class__
             if kind is ScalarNode:
-                out[k.value] = v.value if v.tag == _STR_TAG else self.scalar(v)
+                if v.tag == _STR_TAG:
+                    text = out[k.value] = v.value
+                    if "${" in text:
+                        self.references += 1
+                else:
+                    out[k.value] = self.scalar(v)
             elif kind is MappingNode:
                 out[k.value] = self.mapping(v, depth + 1)
             else:
@@ -403,6 +416,8 @@ class _FastData:
         # A key that is a mapping or a list has a list as its value: unhashable, a TypeError above.
         if len(out) != len(pairs) or "<<" in out:
             raise _Fallback  # a duplicate key or a merge key
+        if self.references != references:
+            self.holders.add(id(out))
         return out
 
     def sequence(self, node: SequenceNode, depth: int) -> list[Any]:
@@ -412,16 +427,25 @@ class _FastData:
             raise _Fallback
         self.containers.add(ident)
         self.children += len(items)
+        references = self.references
         out: list[Any] = []
         append = out.append
         for v in items:
             kind = v.__class__
             if kind is ScalarNode:
-                append(v.value if v.tag == _STR_TAG else self.scalar(v))
+                if v.tag == _STR_TAG:
+                    text = v.value
+                    append(text)
+                    if "${" in text:
+                        self.references += 1
+                else:
+                    append(self.scalar(v))
             elif kind is MappingNode:
                 append(self.mapping(v, depth + 1))
             else:
                 append(self.sequence(v, depth + 1))
+        if self.references != references:
+            self.holders.add(id(out))
         return out
 
     def scalar(self, node: Node) -> Any:
@@ -489,16 +513,17 @@ class Unsure(Exception):
     says how a number or a boolean was written."""
 
 
-def merge_data(base: Any, overlay: Any) -> Any:
+def merge_data(base: Any, overlay: Any, holders: set[int]) -> Any:
     """`merge_nodes` on plain data: `to_data(merge_nodes(b, o)) == merge_data(to_data(b), to_data(o))` for
     trees without merge keys (`parse_data`'s fast path has none), or Unsure. Merging data is many times
     cheaper than merging node trees and converting the result; the node merge stays for positions.
-    The arguments are not changed: the result shares their unchanged parts."""
+    The arguments are not changed: the result shares their unchanged parts. A new mapping or list that
+    holds a `${` string is added to `holders` (see parse_data)."""
     if isinstance(base, dict) and isinstance(overlay, dict):
         out = dict(base)
         for k, v in overlay.items():
-            out[k] = merge_data(out[k], v) if k in out else v
-        return out
+            out[k] = merge_data(out[k], v, holders) if k in out else v
+        return note_holder(out, out.values(), holders)
     if isinstance(base, list) and isinstance(overlay, list):
         base_names = _data_names(base)
         overlay_names = _data_names(overlay)
@@ -507,12 +532,44 @@ def merge_data(base: Any, overlay: Any) -> Any:
             position = {name: i for i, name in enumerate(base_names)}
             for name, item in zip(overlay_names, overlay, strict=True):
                 if name in position:
-                    items[position[name]] = merge_data(items[position[name]], item)
+                    items[position[name]] = merge_data(items[position[name]], item, holders)
                 else:
                     position[name] = len(items)
                     items.append(item)
-            return items
+            return note_holder(items, items, holders)
     return overlay
+
+
+_Container = TypeVar("_Container", dict[str, Any], list[Any])
+
+
+def note_holder(container: _Container, values: Iterable[Any], holders: set[int]) -> _Container:
+    """Add `container` to `holders` when one of its `values` is a `${` string or a holder."""
+    for value in values:
+        if (value.__class__ is str and "${" in value) or id(value) in holders:
+            holders.add(id(container))
+            break
+    return container
+
+
+def held_references(data: Any, holders: set[int]) -> list[tuple[KeyPath, Reference]]:
+    """`references_in(data)`, looking only inside the mappings and lists `holders` names (see parse_data):
+    the same references in the same order, without walking the whole catalog. `holders` may name more than
+    the holders (ids of objects since freed can be reused), never fewer."""
+    found: list[tuple[KeyPath, Reference]] = []
+    if id(data) in holders and isinstance(data, dict | list):
+        _held(data, (), holders, found)
+    return found
+
+
+def _held(data: Any, path: KeyPath, holders: set[int], found: list[tuple[KeyPath, Reference]]) -> None:
+    pairs: Iterable[tuple[str | int, Any]] = data.items() if isinstance(data, dict) else enumerate(data)
+    for key, value in pairs:
+        if isinstance(value, str):
+            if "${" in value:
+                found.extend(references_in(value, (*path, key)))
+        elif id(value) in holders and isinstance(value, dict | list):
+            _held(value, (*path, key), holders, found)
 
 
 def _data_names(seq: list[Any]) -> list[str] | None:
