@@ -144,6 +144,7 @@ class Connection:
     timeout: float
     parallelism: int
     rps: float | None = None
+    force_conflicts: bool = False  # Kubernetes: take fields other field managers own
 
 
 @dataclass
@@ -277,6 +278,10 @@ def apply(
     parallelism: Parallelism = 8,
     rps: Annotated[float | None, typer.Option("--rps", help="At most this many requests per second.", min=0.1)] = None,
     lock_wait: Annotated[float, typer.Option("--lock-wait", help="Seconds to wait for another apply.", min=0)] = 60.0,
+    force_conflicts: Annotated[
+        bool,
+        typer.Option("--force-conflicts", help="Kuma on Kubernetes: take over fields another field manager owns."),
+    ] = False,
     state_dir: StateDir = Path(".gatewayctl"),
 ) -> int:
     """Make Kong and Kuma match the catalog: creates, updates and deletes only what this catalog owns.
@@ -301,6 +306,7 @@ def apply(
         timeout,
         parallelism,
         rps,
+        force_conflicts,
     )
     with contextlib.ExitStack() as stack:
         kong, kuma = _plan_systems(loaded, only, conn, stack)
@@ -890,7 +896,9 @@ def _apply_kuma(
             outcome: KumaOutcome = apply_universal(kuma.client, kuma.plan, conn.parallelism, progress)
         else:
             module = _kubernetes_module()
-            outcome = module.apply_kubernetes(kuma.kube, kuma.plan, conn.parallelism, progress)
+            outcome = module.apply_kubernetes(
+                kuma.kube, kuma.plan, conn.parallelism, progress, force_conflicts=conn.force_conflicts
+            )
     return _report_kuma_outcome(outcome, kuma, as_json)
 
 
