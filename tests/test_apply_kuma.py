@@ -4,7 +4,13 @@ federated zones and read-only APIs, secrets never shown, exit codes; and Kong + 
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -372,3 +378,64 @@ def test_kubernetes_platform_through_the_cli(capsys: pytest.CaptureFixture[str],
             assert "s3cr3t-zipkin-token-0003" not in text
         code, _, err = main_err(capsys, ["diff", str(shop), *argv[:-1], str(shop.parent / "missing")])
         assert code == 1 and "kubeconfig file not found" in err and "Traceback" not in err
+
+
+def test_an_apply_killed_midway_is_finished_by_the_next(
+    capsys: pytest.CaptureFixture[str], shop: Path, example_env: dict[str, str]
+) -> None:
+    catalog = str(EXAMPLES / "platform.yaml")
+    with running(KumaState()) as clean:
+        assert cli(capsys, clean, "apply", catalog, *UNIVERSAL, "--yes")[0] == 0
+        wanted = {k: v.get("spec") for k, v in owned_by(clean, "shop-platform").items()}
+    state = KumaState(latency=0.03)  # slow answers, so that the kill lands mid-apply
+    with running(state) as kuma:
+        command = [sys.executable, "-m", "gatewayctl", "apply", catalog, *UNIVERSAL, "--yes", "--parallelism", "2"]
+        process = subprocess.Popen(
+            [*command, "--kuma-url", kuma.url],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "NO_COLOR": "1"},
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while len([r for r in state.writes() if r.method == "PUT"]) < 10:
+                assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+                time.sleep(0.005)
+            process.send_signal(signal.SIGKILL)
+            process.communicate(timeout=30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+        assert process.returncode == -signal.SIGKILL
+        assert 10 <= len(state.writes()) < len(wanted)
+        state.latency = 0.0
+        code, out, err = cli(capsys, kuma, "apply", catalog, *UNIVERSAL, "--yes")
+        assert code == 0, err
+        assert {k: v.get("spec") for k, v in owned_by(kuma, "shop-platform").items()} == wanted
+        code, out, err = cli(capsys, kuma, "apply", catalog, *UNIVERSAL, "--yes")
+        assert code == 0 and "nothing to do" in out
+
+
+def owned_by(kuma: KumaEmulator, catalog: str) -> dict[tuple[str, str, str], dict[str, Any]]:
+    return {
+        (o["type"], o.get("mesh", ""), o["name"]): o
+        for o in kuma.state.objects()
+        if (o.get("labels") or {}).get("gatewayctl.io/catalog") == catalog
+    }
+
+
+def test_long_applies_show_a_progress_bar_on_a_terminal_only(
+    capsys: pytest.CaptureFixture[str], kuma: KumaEmulator, shop: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rich.console import Console
+
+    from gatewayctl.cli import remote_commands
+
+    terminal = io.StringIO()
+    monkeypatch.setattr(remote_commands, "err", Console(file=terminal, force_terminal=True, width=100))
+    monkeypatch.setattr(remote_commands, "PROGRESS_MIN", 5)
+    assert cli(capsys, kuma, "apply", str(shop), *UNIVERSAL, "--yes", "--json")[0] == 0
+    assert "kuma" in terminal.getvalue() and "9/9" not in terminal.getvalue()  # never with --json
+    shop.write_text(CATALOG.replace("  name: shop\n  mtls", "  name: other\n  mtls"))
+    assert cli(capsys, kuma, "apply", str(shop), *UNIVERSAL, "--yes")[0] == 0
+    assert "/18" in terminal.getvalue()  # 9 creates in the new mesh, 9 deletes in the old one
