@@ -272,7 +272,63 @@ def gateway_dashboard() -> dict[str, Any]:
     )
     lay.add(stat("Datastore reachable", "min(kong_datastore_reachable)", "short", red_below=1), 6, 4)
     lay.add(table("Kong versions", "count by (version) (kong_node_info)"), 18, 4)
+    reconciler_row(lay)
     return dashboard("gatewayctl-kong", "Kong gateway", lay, ["gatewayctl", "kong"], [])
+
+
+def reconciler_row(lay: Layout) -> None:
+    """`gatewayctl watch` (job gatewayctl-watch): drift, heals, checks and its admin API calls. Only the Lease
+    holder reports drift, so drift is taken as the max across replicas."""
+    rate = "$__rate_interval"
+    drift = "max by (system, kind, action) (gatewayctl_drift_objects)"
+    lay.row("Drift watch (gatewayctl)")
+    lay.add(stat("Objects drifted", f"sum({drift}) or vector(0)"), 6, 4)
+    lay.add(stat("Watch replicas up", 'sum(up{job="gatewayctl-watch"})', "short", red_below=1), 6, 4)
+    lay.add(stat("Catalog loads", "min(gatewayctl_catalog_last_reload_successful)", "short", red_below=1), 6, 4)
+    lay.add(stat("Since last check", "time() - max(gatewayctl_last_successful_check_timestamp_seconds)", "s"), 6, 4)
+    lay.add(
+        timeseries(
+            "Drift by system and kind", [(f"sum by (system, kind, action) ({drift})", "{{system}} {{action}} {{kind}}")]
+        )
+    )
+    lay.add(
+        timeseries(
+            "Heals and failures",
+            [
+                (f"sum by (system) (increase(gatewayctl_applies_total[{rate}]))", "{{system}} applies"),
+                (
+                    f"sum by (system, reason) (increase(gatewayctl_apply_failures_total[{rate}]))",
+                    "{{system}} failed: {{reason}}",
+                ),
+                (
+                    f"sum by (system, reason) (increase(gatewayctl_check_failures_total[{rate}]))",
+                    "{{system}} check failed: {{reason}}",
+                ),
+            ],
+        )
+    )
+    lay.add(
+        timeseries(
+            "Plan and apply duration (p99)",
+            [
+                (p99("gatewayctl_plan_duration_seconds", "", "system"), "plan {{system}}"),
+                (p99("gatewayctl_apply_duration_seconds", "", "system"), "apply {{system}}"),
+            ],
+            "s",
+        )
+    )
+    lay.add(
+        timeseries(
+            "Admin API requests by endpoint and code",
+            [
+                (
+                    f"sum by (system, endpoint, code) (rate(gatewayctl_remote_request_duration_seconds_count[{rate}]))",
+                    "{{system}} {{endpoint}} {{code}}",
+                )
+            ],
+            "reqps",
+        )
+    )
 
 
 def service_dashboard() -> dict[str, Any]:
