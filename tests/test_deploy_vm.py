@@ -4,6 +4,7 @@ static kong/ and kuma/ folders, which are that target's output for a reference c
 from __future__ import annotations
 
 import configparser
+import json
 import os
 import stat
 from pathlib import Path
@@ -139,3 +140,15 @@ def test_dataplanes_for_mesh_services(tmp_path: Path) -> None:
 def test_kubernetes_catalogs_render_no_vm(tmp_path: Path) -> None:
     out = render_example("platform", tmp_path / "p", ["vm"])
     assert not list(out.rglob("vm/**/*.yaml"))
+
+
+def test_prometheus_container_reaches_kong_on_the_same_machine(rendered: dict[str, Path]) -> None:
+    """A loopback address in the catalog is the Prometheus container itself: it is scraped through the host
+    gateway, which the compose file maps; real addresses are scraped as they are."""
+    single = rendered["assistant"]
+    kong = json.loads((single / "observability/prometheus/targets/kong.json").read_text())
+    assert [t.split(":")[0] for group in kong for t in group["targets"]] == ["host.docker.internal"]
+    compose = yaml.safe_load((single / "vm/observability/docker-compose.yaml").read_text())
+    assert "host.docker.internal:host-gateway" in compose["services"]["prometheus"]["extra_hosts"]
+    spread = json.loads((rendered["detection-api"] / "observability/prometheus/targets/kong.json").read_text())
+    assert [t.split(":")[0] for group in spread for t in group["targets"]] == ["10.40.0.5", "10.40.0.6"]

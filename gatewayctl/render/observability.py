@@ -190,17 +190,30 @@ def dataplane_address(service: Service) -> str | None:
     return urlsplit(service.url).hostname
 
 
+HOST_GATEWAY = "host.docker.internal"  # the VM bundle's Prometheus container maps it to the host (host-gateway)
+
+
+def scrape_host(host: str | None) -> str:
+    """A VM's address as the Prometheus container reaches it: a loopback address inside the container is the
+    container itself, so a single-machine setup (Kong on 127.0.0.1) is scraped through the host gateway."""
+    if host is None:
+        return ""
+    if host == "localhost" or host == "::1" or host.startswith("127."):
+        return HOST_GATEWAY
+    return host
+
+
 def file_sd_targets(catalog: Catalog) -> dict[str, list[dict[str, Any]]]:
     """The file SD target lists of the VM platform, one per job."""
     d = catalog.deployment
     assert d.vm is not None  # the checks require deployment.vm with platform vm
     base = {"catalog": catalog.name}
     targets: dict[str, list[dict[str, Any]]] = {
-        JOB_KONG: [{"targets": [f"{h}:{d.kong.status_port}" for h in d.vm.kong_hosts], "labels": base}],
-        JOB_ZIPKIN: [{"targets": [f"{d.vm.observability_host}:{ZIPKIN_PORT}"], "labels": base}],
+        JOB_KONG: [{"targets": [f"{scrape_host(h)}:{d.kong.status_port}" for h in d.vm.kong_hosts], "labels": base}],
+        JOB_ZIPKIN: [{"targets": [f"{scrape_host(d.vm.observability_host)}:{ZIPKIN_PORT}"], "labels": base}],
     }
     if catalog.mesh_enabled:
-        targets[JOB_KUMA_CP] = [{"targets": [f"{d.vm.kuma_cp}:{KUMA_CP_METRICS_PORT}"], "labels": base}]
+        targets[JOB_KUMA_CP] = [{"targets": [f"{scrape_host(d.vm.kuma_cp)}:{KUMA_CP_METRICS_PORT}"], "labels": base}]
         scrape = mesh_scrape(catalog)
         if scrape is not None and catalog.mesh is not None:
             groups = []
@@ -208,7 +221,7 @@ def file_sd_targets(catalog: Catalog) -> dict[str, list[dict[str, Any]]]:
                 address = dataplane_address(s)
                 if in_mesh(catalog, s) and address:
                     labels = {**base, "mesh": catalog.mesh.name, "kuma_io_service": workload(catalog, s).kuma_service}
-                    groups.append({"targets": [f"{address}:{scrape.port}"], "labels": labels})
+                    groups.append({"targets": [f"{scrape_host(address)}:{scrape.port}"], "labels": labels})
             targets[JOB_KUMA_DP] = groups
     return targets
 

@@ -26,7 +26,7 @@ from gatewayctl.catalog.model import Catalog, Service
 from gatewayctl.catalog.secrets import SecretResolver
 from gatewayctl.render.kubernetes import kong_native_config
 from gatewayctl.render.kuma import mesh_protocol, workload
-from gatewayctl.render.observability import dataplane_address
+from gatewayctl.render.observability import HOST_GATEWAY, dataplane_address
 from gatewayctl.render.output import PRIVATE, RenderedFile, dump_yaml
 from gatewayctl.render.stack import (
     GRAFANA_PORT,
@@ -189,6 +189,8 @@ def observability_compose(catalog: Catalog) -> dict[str, Any]:
                 ],
                 "volumes": [f"{conf}/prometheus:/etc/prometheus:ro", "prometheus-data:/prometheus"],
                 "ports": [f"{PROMETHEUS_PORT}:{PROMETHEUS_PORT}"],
+                # Kong, kuma-cp and dataplanes on this same machine (127.0.0.1 in the catalog) are scraped here.
+                "extra_hosts": [f"{HOST_GATEWAY}:host-gateway"],
             },
             "grafana": {
                 "image": IMAGES["grafana"],
