@@ -168,6 +168,18 @@ def test_a_mesh_holding_others_objects_is_kept_when_the_catalog_drops_it(
     assert not [o for o in kuma.state.objects(mesh="shop") if "gatewayctl.io/catalog" in (o.get("labels") or {})]
 
 
+def test_a_disabled_mesh_is_removed_only_when_kuma_is_asked_for_by_name(
+    capsys: pytest.CaptureFixture[str], kuma: KumaEmulator, shop: Path
+) -> None:
+    assert cli(capsys, kuma, "apply", str(shop), *UNIVERSAL, "--yes")[0] == 0
+    shop.write_text(CATALOG.replace("  enabled: true\n", "  enabled: false\n"))
+    writes = len(kuma.state.writes())
+    code, out, err = cli(capsys, kuma, "apply", str(shop), *UNIVERSAL, "--yes")
+    assert code == 0, err
+    assert out.count("- ") >= 9 and "kuma: 9 changes applied" in out
+    assert kuma.state.objects("Mesh") == [] and len(kuma.state.writes()) == writes + 9
+
+
 def test_a_mesh_with_only_our_objects_and_the_defaults_is_deleted(
     capsys: pytest.CaptureFixture[str], kuma: KumaEmulator, shop: Path
 ) -> None:

@@ -187,7 +187,7 @@ def fetch_owned(client: KumaApi, server: dict[str, Any], catalog_name: str, para
         return [o for objects in pool.map(one, kinds) for o in objects]
 
 
-def unowned_in_mesh(client: KumaApi, server: dict[str, Any], mesh: str, owned: set[tuple[str, str]]) -> list[str]:
+def unowned_in_mesh(client: KumaApi, server: dict[str, Any], mesh: str, owned: set[tuple[str, str, str]]) -> list[str]:
     """'Kind name' of each object in the mesh gatewayctl does not own, other than the control plane's defaults."""
     found: list[str] = []
     for kind, info in sorted(server["types"].items()):
@@ -195,7 +195,7 @@ def unowned_in_mesh(client: KumaApi, server: dict[str, Any], mesh: str, owned: s
             continue
         for item in client.list_all(f"/meshes/{mesh}/{info['path']}"):
             name = str(item.get("name"))
-            if (kind, name) in owned or (
+            if (kind, mesh, name) in owned or (
                 kind in ("MeshTimeout", "MeshCircuitBreaker", "MeshRetry")
                 and any(name == prefix + mesh for prefix in DEFAULT_POLICY_PREFIXES)
             ):
@@ -299,7 +299,7 @@ def plan_universal(
         raise KumaRefused(why)
     live = fetch_owned(client, server, catalog_name, parallelism)
     plan = KumaPlan("universal", server, build_changes(objects, live, masker), live)
-    owned = {(str(o.get("type")), str(o.get("name"))) for o in live}
+    owned = {key_of(o) for o in live}
     for change in [c for c in plan.changes if c.action == "delete" and c.kind == MESH_KIND]:
         others = unowned_in_mesh(client, server, change.name, owned)
         if others:

@@ -177,8 +177,10 @@ class KumaSide:
 
 
 def _systems(loaded: LoadedCatalog, only: str | None) -> tuple[bool, bool]:
-    """(plan Kong, plan Kuma)."""
-    has_mesh = bool(loaded.catalog.mesh_enabled)
+    """(plan Kong, plan Kuma). A `mesh:` section with `enabled: false` is planned only with `--only kuma`:
+    it renders no objects, so the plan removes everything of this catalog from Kuma, which nobody should
+    get without asking for Kuma by name."""
+    has_mesh = bool(loaded.catalog.mesh_enabled) or (only == "kuma" and loaded.catalog.mesh is not None)
     if only == "kuma" and not has_mesh:
         err.print(f"{loaded.path}: --only kuma: the catalog has no enabled mesh; nothing was sent")
         raise typer.Exit(EXIT_INVALID)
