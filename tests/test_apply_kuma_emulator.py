@@ -176,3 +176,29 @@ def test_the_client_sends_the_token_as_a_bearer_and_reads_kuma_errors(monkeypatc
     assert seen == ["Bearer tok-9"]  # a 400 is not retried
     assert caught.value.rejected and caught.value.invalid_parameters() == [("spec.to", "must not be defined")]
     assert "Could not process a resource: Resource is not valid (spec.to: must not be defined)" in str(caught.value)
+
+
+def test_read_only_rules_follow_the_mode() -> None:
+    with running(KumaState(mode="global")) as kuma, httpx.Client(base_url=kuma.url) as http:
+        assert http.put("/meshes/m1", json=MESH).status_code == 201  # a global provides meshes and policies
+        answer = http.put("/meshes/m1/dataplanes/dp", json={"type": "Dataplane", "mesh": "m1", "name": "dp"})
+        assert answer.status_code == 405 and answer.json()["title"] == "Method not allowed"
+        assert answer.json()["detail"].startswith("On global control plane you can not modify dataplane resources")
+        zone_labelled = retry("r1", **{"kuma.io/origin": "zone"})
+        assert http.put("/meshes/m1/meshretries/r1", json=zone_labelled).json()["invalid_parameters"] == [
+            {"field": 'labels["kuma.io/origin"]', "reason": "the origin label must be set to 'global'"}
+        ]
+        assert http.put("/meshes/m1/meshretries/r1", json=retry("r1")).status_code == 201
+        assert "kuma.io/origin" not in http.get("/meshes/m1/meshretries/r1").json()["labels"]
+        assert {r["readOnly"] for r in http.get("/_resources").json()["resources"]} == {False}
+    with running(KumaState(federated=True)) as kuma, httpx.Client(base_url=kuma.url) as http:
+        kuma.state.seed(MESH)  # synced from the global control plane
+        assert {r["readOnly"] for r in http.get("/_resources").json()["resources"]} == {True}
+        unlabelled = http.put("/meshes/m1/meshretries/r1", json=retry("r1")).json()
+        assert unlabelled["invalid_parameters"] == [
+            {"field": 'labels["kuma.io/origin"]', "reason": "the origin label must be set to 'zone'"}
+        ]
+        assert http.put("/meshes/m1/meshretries/r1", json=retry("r1", **{"kuma.io/origin": "zone"})).status_code == 201
+    with running(KumaState(read_only=True)) as kuma, httpx.Client(base_url=kuma.url) as http:
+        answer = http.put("/meshes/m1", json=MESH)
+        assert answer.status_code == 405 and "On zone control plane" in answer.json()["detail"]
