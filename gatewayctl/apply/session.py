@@ -64,7 +64,7 @@ def check_server(loaded: LoadedCatalog, server: ServerInfo, desired: Desired) ->
 
 def plan(client: KongAdmin, catalog_name: str, server: ServerInfo, desired: Desired, parallelism: int) -> KongPlan:
     live = fetch_live(client, catalog_name, server, parallelism)
-    schemas = SchemaCache(client)
+    schemas = SchemaCache.of(client)
     schemas.fetch(schema_paths([*desired.state.entities, *live.all()]), parallelism)
     return build_plan(desired.state, live, schemas.for_entity, server, desired.masker)
 
@@ -120,7 +120,7 @@ class DblessResult:
 
 
 def dbless_text(client: KongAdmin, loaded: LoadedCatalog, desired: Desired) -> str:
-    return dbless.payload(desired.config, dbless.unowned_entities(client, loaded.catalog.name))
+    return dbless.payload_for(client, desired.config, loaded.catalog.name)
 
 
 def apply_dbless(

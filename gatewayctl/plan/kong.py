@@ -9,6 +9,7 @@ deleted by it.
 from __future__ import annotations
 
 import json
+import weakref
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -149,6 +150,15 @@ class SchemaCache:
     def __init__(self, client: KongAdmin) -> None:
         self.client = client
         self._cache: dict[str, Schema | None] = {}
+        self._plugins: dict[str, Schema | None] = {}
+
+    @classmethod
+    def of(cls, client: KongAdmin) -> SchemaCache:
+        """The one cache of a client: apply plans twice (again under the lock) and fetches schemas once."""
+        cache = _CACHES.get(client)
+        if cache is None:
+            cache = _CACHES[client] = cls(client)
+        return cache
 
     def fetch(self, paths: Iterable[str], parallelism: int = 8) -> None:
         todo = sorted({p for p in paths if p not in self._cache})
@@ -163,8 +173,14 @@ class SchemaCache:
 
     def for_entity(self, entity: Entity) -> Schema | None:
         if entity.kind == "plugins":
-            return plugin_schema(self.get("/schemas/plugins"), self.get(f"/schemas/plugins/{entity.body.get('name')}"))
+            name = str(entity.body.get("name"))
+            if name not in self._plugins:  # merged once per plugin name, not once per plugin entity
+                self._plugins[name] = plugin_schema(self.get("/schemas/plugins"), self.get(f"/schemas/plugins/{name}"))
+            return self._plugins[name]
         return self.get(f"/schemas/{entity.kind}")
+
+
+_CACHES: weakref.WeakKeyDictionary[KongAdmin, SchemaCache] = weakref.WeakKeyDictionary()
 
 
 def schema_paths(entities: Iterable[Entity]) -> set[str]:

@@ -54,6 +54,8 @@ TAG_BYTES = r"[\x20-\x2B\x2D\x2E\x30-\x7E\x80-\U0010FFFF]+"
 TAGS_AND = re.compile(rf"^({TAG_BYTES}(,|$))+$")
 TAGS_OR = re.compile(rf"^({TAG_BYTES}(/|$))+$")
 EMPTY_HASH = "0" * 32
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: same data, 10x faster
+SAFE_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 CHILD_KEYS = {  # declarative config nesting: parent dao -> {key: child dao}
     "services": {"routes": "routes", "plugins": "plugins"},
     "routes": {"plugins": "plugins"},
@@ -197,6 +199,7 @@ class KongState:
         self.latency = latency
         self.lock = threading.RLock()
         self.store: dict[str, dict[str, dict[str, Any]]] = {dao: {} for dao in ENTITIES}
+        self._indexes: dict[str, tuple[dict[str, dict[str, Any]], dict[tuple[str, ...], dict[str, str]]]] = {}
         self.config_hash = EMPTY_HASH
         self.requests: list[Request] = []
         self.rules: list[FaultRule] = []
@@ -282,7 +285,10 @@ class KongState:
         entity["created_at"] = existing["created_at"] if existing else now
         if "updated_at" in dict(self.schema(dao)):
             entity["updated_at"] = now
+        if existing is not None:
+            self._index(dao, existing, add=False)
         self.store[dao][entity_id] = entity
+        self._index(dao, entity, add=True)
         return copy.deepcopy(entity)
 
     def _check_foreign(self, dao: str, entity: dict[str, Any]) -> None:
@@ -304,7 +310,7 @@ class KongState:
                     },
                 )
 
-    def _check_unique(self, dao: str, entity: dict[str, Any]) -> None:
+    def unique_keys(self, dao: str) -> list[tuple[str, ...]]:
         keys: list[tuple[str, ...]] = [(n,) for n, s in self.schema(dao) if s.get("unique")]
         if dao == "plugins":
             keys.append(("consumer", "name", "route", "service"))
@@ -312,22 +318,52 @@ class KongState:
             keys.append(("consumer", "group"))
         if dao == "targets":
             keys.append(("target", "upstream"))
-        for key in keys:
-            if len(key) == 1 and entity.get(key[0]) is None:
+        return keys
+
+    def _unique_index(self, dao: str) -> dict[tuple[str, ...], dict[str, str]]:
+        """Unique key -> value -> id for one dao, so that a write checks its keys in O(1) instead of scanning
+        every entity (4,000 plugins made that quadratic). Rebuilt whenever the dao's dict is replaced."""
+        items = self.store[dao]
+        cached = self._indexes.get(dao)
+        if cached is not None and cached[0] is items:
+            return cached[1]
+        index: dict[tuple[str, ...], dict[str, str]] = {key: {} for key in self.unique_keys(dao)}
+        for entity in items.values():
+            for key, values in index.items():
+                value = _key_value(key, entity)
+                if value is not None:
+                    values[value] = entity["id"]
+        self._indexes[dao] = (items, index)
+        return index
+
+    def _check_unique(self, dao: str, entity: dict[str, Any]) -> None:
+        for key, values in self._unique_index(dao).items():
+            value = _key_value(key, entity)
+            other = values.get(value) if value is not None else None
+            if other is not None and other != entity["id"] and other in self.store[dao]:
+                shown = {
+                    k: ({"id": _fk_id(entity.get(k))} if isinstance(entity.get(k), dict) else entity.get(k))
+                    for k in key
+                }
+                raise ApiError(
+                    409,
+                    {
+                        "code": 5,
+                        "name": "unique constraint violation",
+                        "message": f"UNIQUE violation detected on '{pretty(shown)}'",
+                        "fields": shown,
+                    },
+                )
+
+    def _index(self, dao: str, entity: dict[str, Any], add: bool) -> None:
+        for key, values in self._unique_index(dao).items():
+            value = _key_value(key, entity)
+            if value is None:
                 continue
-            value = {k: _fk_id(entity.get(k)) for k in key}
-            for other in self.store[dao].values():
-                if other["id"] != entity["id"] and all(_fk_id(other.get(k)) == value[k] for k in key):
-                    shown = {k: ({"id": v} if isinstance(entity.get(k), dict) else v) for k, v in value.items()}
-                    raise ApiError(
-                        409,
-                        {
-                            "code": 5,
-                            "name": "unique constraint violation",
-                            "message": f"UNIQUE violation detected on '{pretty(shown)}'",
-                            "fields": shown,
-                        },
-                    )
+            if add:
+                values[value] = entity["id"]
+            elif values.get(value) == entity["id"]:
+                del values[value]
 
     def delete(self, dao: str, entity_id: str) -> None:
         if entity_id not in self.store[dao]:
@@ -352,6 +388,7 @@ class KongState:
                             "fields": {"@referenced_by": child_dao},
                         },
                     )
+        self._index(dao, self.store[dao][entity_id], add=False)
         del self.store[dao][entity_id]
 
     # -- reads
@@ -492,7 +529,7 @@ class KongState:
                     }
                     for e in sorted(items.values(), key=lambda e: e["id"])
                 ]
-        return str(yaml.safe_dump(doc, sort_keys=True))
+        return str(yaml.dump(doc, Dumper=SAFE_DUMPER, sort_keys=True))
 
 
 def _basic_auth_hash(password: str, consumer_id: str) -> str:
@@ -502,6 +539,14 @@ def _basic_auth_hash(password: str, consumer_id: str) -> str:
 
 def _fk_id(value: Any) -> Any:
     return value.get("id") if isinstance(value, dict) else value
+
+
+def _key_value(key: tuple[str, ...], entity: dict[str, Any]) -> str | None:
+    """An entity's value for a unique key, comparable as text; None when a one-field key is unset (Kong
+    does not hold nulls unique)."""
+    if len(key) == 1 and entity.get(key[0]) is None:
+        return None
+    return json.dumps([_fk_id(entity.get(k)) for k in key], sort_keys=True, default=str)
 
 
 def _filter_tags(items: list[dict[str, Any]], tags: str | None) -> list[dict[str, Any]]:
@@ -615,6 +660,9 @@ def _fill_record(
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # TCP_NODELAY, as nginx (tcp_nodelay on) answers for Kong: without it the body, sent after the headers,
+    # waits for the client's delayed ACK (40 ms per keep-alive request on Linux)
+    disable_nagle_algorithm = True
     state: KongState  # set on the subclass made per server
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -878,8 +926,17 @@ def config_endpoint(
         doc: Any = body
     elif isinstance(body.get("config"), str):
         text = body["config"]
+        new_hash = hashlib.md5(text.encode()).hexdigest()
+        # Kong compares the text's hash before parsing it (kong/db/declarative/init.lua, parse_string)
+        if check_hash and new_hash == state.config_hash:
+            return 304, None, {}
         try:
-            doc = yaml.safe_load(text)
+            # JSON first, then YAML, as Kong's parse_string does without a file name
+            doc = json.loads(text)
+        except ValueError:
+            doc = None
+        try:
+            doc = yaml.load(text, Loader=SAFE_LOADER) if doc is None else doc
         except yaml.YAMLError as exc:
             message = f"failed parsing declarative configuration: {exc}"
             raise ApiError(
@@ -891,7 +948,6 @@ def config_endpoint(
                     "fields": {"error": message},
                 },
             ) from None
-        new_hash = hashlib.md5(text.encode()).hexdigest()
     else:
         raise ApiError(400, {"message": "expected a declarative configuration"})
     if check_hash and new_hash and new_hash == state.config_hash:
