@@ -48,11 +48,19 @@ def entity_id(catalog_name: str, kind: str, *names: str) -> str:
     """The same catalog, kind and names give the same id on every machine and every run: the UUIDv5 of
     "<catalog>/<kind>/<names...>" in gatewayctl's namespace (RFC 9562 section 5.5), computed without building
     uuid.UUID objects, which cost more than the hash when a catalog has 100,000 entities."""
-    digest = bytearray(hashlib.sha1(_NAMESPACE.bytes + "/".join((catalog_name, kind, *names)).encode()).digest()[:16])
-    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
-    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
-    h = digest.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    return _uuid5(hashlib.sha1(_NAMESPACE_BYTES + "/".join((catalog_name, kind, *names)).encode()).digest())
+
+
+_NAMESPACE_BYTES = _NAMESPACE.bytes
+# The RFC 4122 variant keeps a byte's low 6 bits and sets its top two to 10: on the byte's first hex digit,
+# 0-3 -> 8-b and so on.
+_VARIANT = {f"{n:x}": f"{(n & 0x3) | 0x8:x}" for n in range(16)}
+
+
+def _uuid5(sha1: bytes) -> str:
+    """A UUIDv5 in text form from the SHA-1 of namespace + name: the version digit is 5 (digit 12)."""
+    h = sha1[:16].hex()
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
 
 
 def render_kong(loaded: LoadedCatalog, secrets: SecretResolver) -> list[RenderedFile]:
@@ -71,9 +79,13 @@ class _KongBuilder:
         self.secrets = secrets
         self.base_tags = _unique([*ownership_tags(catalog.name), *catalog.tags])
         self.needs_anonymous = any(len(s.auth) > 1 for s in catalog.services)
+        self.id_prefix = hashlib.sha1(_NAMESPACE_BYTES + f"{catalog.name}/".encode())
 
     def id(self, kind: str, *names: str) -> str:
-        return entity_id(self.catalog.name, kind, *names)
+        """entity_id(catalog name, kind, *names), hashing the part every id shares only once."""
+        sha1 = self.id_prefix.copy()
+        sha1.update("/".join((kind, *names)).encode())
+        return _uuid5(sha1.digest())
 
     def tags(self, *extra: Iterable[str]) -> list[str]:
         return _unique([*self.base_tags, *(t for group in extra for t in group)])

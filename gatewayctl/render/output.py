@@ -48,25 +48,26 @@ def write_files(out_dir: Path, files: list[RenderedFile], owned_dirs: list[str])
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     root = os.fspath(out_dir)
+    # Paths are joined by concatenation: os.path.join costs more than the stat it leads to (140,000 files).
+    targets = [_join(root, f.path) for f in files]
     new_folders = _NewFolders(root)
     stage: str | None = None
     staged: list[tuple[str, str]] = []  # (temporary file, target) in folders that exist
     made: set[str] = set()
     umask = _umask()
     try:
-        for f in files:
+        for f, target in zip(files, targets, strict=True):
             parent, _, name = f.path.rpartition("/")
             if new_folders.holds(parent):
                 # A folder of files that did not exist: create each file in the staging copy of the folder.
                 if stage is None:
                     stage = tempfile.mkdtemp(prefix=".gatewayctl-", dir=root)
-                folder = os.path.join(stage, parent)
+                folder = _join(stage, parent)
                 if folder not in made:
                     os.makedirs(folder, exist_ok=True)
                     made.add(folder)
-                _create(os.path.join(folder, name), f, umask)
+                _create(_join(folder, name), f, umask)
                 continue
-            target = os.path.join(root, f.path)
             if _unchanged(target, f):
                 continue
             folder = os.path.dirname(target)
@@ -93,7 +94,7 @@ def write_files(out_dir: Path, files: list[RenderedFile], owned_dirs: list[str])
         for folder in new_folders.used:
             os.rename(os.path.join(stage, folder), os.path.join(root, folder))
         shutil.rmtree(stage)  # what is left of it: the empty folders above the ones moved out
-    keep = {os.path.join(root, f.path) for f in files}
+    keep = set(targets)
     fresh = {os.path.join(root, folder) for folder in new_folders.used}  # nothing stale in them
     for owned in owned_dirs:
         top = os.path.join(root, owned)
@@ -102,10 +103,17 @@ def write_files(out_dir: Path, files: list[RenderedFile], owned_dirs: list[str])
         for folder, dirs, names in os.walk(top):
             dirs[:] = [d for d in dirs if os.path.join(folder, d) not in fresh]
             for name in names:
-                path = os.path.join(folder, name)
+                path = _join(folder, name)
                 if name.endswith((".yaml", ".yml", ".json")) and path not in keep:
                     os.unlink(path)
     return [Path(p) for p in sorted(keep)]  # sorting strings: 20x faster than Path objects at 140k files
+
+
+def _join(folder: str, relative: str) -> str:
+    """os.path.join(folder, relative) for a relative "/"-separated path, by concatenation when it can."""
+    if not relative or relative[0] == "/" or folder.endswith("/") or not folder:
+        return os.path.join(folder, relative)
+    return folder + "/" + relative
 
 
 class _NewFolders:
