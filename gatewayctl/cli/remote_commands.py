@@ -970,11 +970,14 @@ def _rollback_kuma(catalog_name: str, saved: dict[str, Any], conn: Connection, y
         err.print("kuma: rollback of Kuma on Kubernetes is not supported; apply the earlier catalog revision")
         return EXIT_INVALID
     objects = [_object_from_live(o) for o in saved.get("objects") or [] if isinstance(o, dict)]
-    if conn.kuma_url is None and str(saved.get("url", "")).startswith(("http://", "https://")):
-        conn.kuma_url = str(saved["url"])
     desired = KumaDesired(objects, Masker())
     with contextlib.ExitStack() as stack:
-        client = stack.enter_context(_kuma_client(conn))
+        client = stack.enter_context(_kuma_client(conn))  # the flag or the environment, as for Kong
+        if saved.get("url") and saved["url"] != client.endpoint.display():
+            err.print(
+                f"[yellow]note: the snapshot was taken from {escape(str(saved['url']))}; "
+                f"restoring it to {escape(client.endpoint.display())}[/yellow]"
+            )
         the_plan = _kuma_remote(lambda: plan_universal(client, catalog_name, objects, Masker(), conn.parallelism))
         side = KumaSide("universal", desired, the_plan, client.endpoint.display(), client=client)
         _print_lines(kuma_text_lines(the_plan, Masker()))
