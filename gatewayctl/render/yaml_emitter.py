@@ -72,20 +72,39 @@ class _Spelled(dict[str, str]):
         self.multiline: list[str] = []
 
 
+class _Level:
+    """One indentation level (n) and its caches: mapping keys at `pad` ("  " * n), the first key of a
+    mapping that is a list item after `dash_pad` ("  " * (n - 1) + "- "), list items "- x" at `pad`."""
+
+    __slots__ = ("dash_heads", "dash_pad", "heads", "inner", "items", "pad")
+
+    def __init__(self, depth: int) -> None:
+        self.pad = INDENT * depth
+        self.dash_pad = INDENT * (depth - 1) + "- "
+        self.heads: dict[str, str] = {}  # key -> pad + spelled key + ": "
+        self.dash_heads: dict[str, str] = {}  # key -> dash pad + spelled key + ": "
+        self.items: dict[str, str] = {}  # string -> pad + "- " + spelled string
+        self.inner: _Level | None = None  # the next level, made when first needed
+
+    def next(self) -> _Level:
+        if self.inner is None:
+            self.inner = _Level(len(self.pad) // len(INDENT) + 1)
+        return self.inner
+
+
 class _Writer:
     """The lines of the document being written and what is cached while writing.
 
     Most of a rendered document is the same few thousand strings (tag names, protocols, `enabled: true`)
-    at the same few indentations, so whole line beginnings are cached: per line prefix, `key: ` for each
-    key, and `- item` for each string item. A line is then one dict hit and at most one concatenation.
-    Strings with a line break stay out of the line caches (see _Spelled).
+    at the same few indentations, so whole line beginnings are cached per indentation level (_Level):
+    `key: ` for each key, and `- item` for each string item. A line is then one dict hit and at most one
+    concatenation. Strings with a line break stay out of the line caches (see _Spelled).
     """
 
     def __init__(self) -> None:
         self.lines: list[str] = []
         self.spelled = _Spelled()
-        self.heads: dict[str, dict[str, str]] = {}  # line prefix -> key -> prefix + spelled key + ": "
-        self.items: dict[str, dict[str, str]] = {}  # indentation -> string -> indentation + "- " + spelled
+        self.top = _Level(0)
 
     def document(self, data: Any) -> str:
         try:
@@ -99,6 +118,7 @@ class _Writer:
 
     def _document(self, data: Any) -> str:
         lines = self.lines
+        top = self.top
         if isinstance(data, dict) and data:
             # Top-level lists (services, consumers, ...) are joined a few thousand lines at a time, so that a
             # large document never holds a list of every line next to its text.
@@ -107,16 +127,16 @@ class _Writer:
                 if isinstance(value, list) and value:
                     lines.append(self.spell(key) + ":")
                     for item in value:
-                        self.sequence([item], "")
+                        self.sequence([item], top)
                         if len(lines) >= _CHUNK_LINES:
                             chunks.append("\n".join(lines))
                             lines.clear()
                 else:
-                    self.mapping({key: value}, "", "")
+                    self.mapping({key: value}, top, False)
             chunks.append("\n".join(lines))
             return "\n".join(c for c in chunks if c) + "\n"
         if isinstance(data, list) and data:
-            self.sequence(data, "")
+            self.sequence(data, top)
         else:
             lines.append(_scalar(data, self.spelled))
         lines.append("")
@@ -125,19 +145,19 @@ class _Writer:
     def spell(self, text: str) -> str:
         return _string(text, self.spelled)
 
-    def mapping(self, data: dict[str, Any], pad: str, first: str) -> None:
-        """`data`'s entries at indentation `pad`; the first line starts with `first` instead (the "- " of
-        a list item, or `pad` itself)."""
+    def mapping(self, data: dict[str, Any], level: _Level, dashed: bool) -> None:
+        """`data`'s entries at `level`; when `dashed`, the first shares the line of its list item's "- "."""
         lines = self.lines
         append = lines.append
         spelled = self.spelled
-        pad_heads = self.heads.get(pad)
-        if pad_heads is None:
-            pad_heads = self.heads[pad] = {}
-        heads = pad_heads
-        if first is not pad:
-            heads = self.heads.get(first) or self.heads.setdefault(first, {})
-        prefix = first
+        pad = level.pad
+        pad_heads = level.heads
+        if dashed:
+            heads = level.dash_heads
+            prefix = level.dash_pad
+        else:
+            heads = pad_heads
+            prefix = pad
         for key, value in data.items():
             head = heads.get(key)
             if head is None:
@@ -163,23 +183,20 @@ class _Writer:
                 append(head + "false")
             elif isinstance(value, dict) and value:
                 append(head[:-1])
-                inner = pad + INDENT
-                self.mapping(value, inner, inner)
+                self.mapping(value, level.inner or level.next(), False)
             elif isinstance(value, list) and value:
                 append(head[:-1])
-                self.sequence(value, pad)  # "key:" then "- item" at the key's own indentation, as decK writes
+                self.sequence(value, level)  # "key:" then "- item" at the key's own indentation, as decK writes
             else:
                 append(head + _scalar(value, spelled))
 
-    def sequence(self, items: list[Any], pad: str) -> None:
+    def sequence(self, items: list[Any], level: _Level) -> None:
         lines = self.lines
         append = lines.append
         spelled = self.spelled
-        cached = self.items.get(pad)
-        if cached is None:
-            cached = self.items[pad] = {}
-        inner = pad + INDENT
-        dash = pad + "- "
+        cached = level.items
+        inner = level.inner or level.next()
+        pad = level.pad
         for item in items:
             kind = type(item)
             if kind is str:
@@ -187,23 +204,23 @@ class _Writer:
                 if line is not None:
                     append(line)
                 elif item not in spelled and "\n" in item and _literal_ok(item):
-                    _literal(pad + "-", item, inner, lines)  # not cached: a string once spelled stays spelled so
+                    _literal(pad + "-", item, inner.pad, lines)  # not cached: a string once spelled stays spelled so
                 else:
-                    line = dash + _string(item, spelled)
+                    line = pad + "- " + _string(item, spelled)
                     if "\n" not in item:
                         cached[item] = line
                     append(line)
             elif kind is dict and item:
-                self.mapping(item, inner, dash)
+                self.mapping(item, inner, True)
             elif isinstance(item, dict | list) and item:
                 start = len(lines)
                 if isinstance(item, dict):
-                    self.mapping(item, inner, inner)
+                    self.mapping(item, inner, False)
                 else:
                     self.sequence(item, inner)
-                lines[start] = dash + lines[start][len(inner) :]  # the first entry shares the dash's line
+                lines[start] = pad + "- " + lines[start][len(inner.pad) :]  # the first entry shares the dash's line
             else:
-                append(dash + _scalar(item, spelled))
+                append(pad + "- " + _scalar(item, spelled))
 
 
 def _literal(head: str, text: str, pad: str, lines: list[str]) -> None:
