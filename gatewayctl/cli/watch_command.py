@@ -19,6 +19,8 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from gatewayctl.apply.session import kuma_platform
+from gatewayctl.catalog.load import LoadedCatalog
 from gatewayctl.cli.catalog_commands import CatalogArg, EnvOption, _examples
 from gatewayctl.cli.console import EXIT_INVALID, EXIT_OK, err, plural, print_diagnostics
 from gatewayctl.cli.remote_commands import (
@@ -27,15 +29,22 @@ from gatewayctl.cli.remote_commands import (
     ClientKey,
     Insecure,
     KongUrl,
+    Kubeconfig,
+    KubeContext,
+    KumaPlatform,
+    KumaUrl,
+    Only,
     Parallelism,
     StateDir,
     Timeout,
 )
 from gatewayctl.clients.kong_admin import Endpoint, KongAdmin, TlsOptions
+from gatewayctl.clients.kuma_api import KumaApi, kuma_endpoint
 from gatewayctl.clients.retry import RetryPolicy
 from gatewayctl.watch import lease
 from gatewayctl.watch.health import Health, MetricsServer
 from gatewayctl.watch.kong import KongSystem
+from gatewayctl.watch.kuma import KumaSystem
 from gatewayctl.watch.loop import WatchConfig, Watcher
 from gatewayctl.watch.metrics import WatchMetrics
 from gatewayctl.watch.source import CatalogSource
@@ -78,7 +87,12 @@ def watch(
     lease_duration: Annotated[
         float, typer.Option("--lease-duration", help="Seconds a Lease holds without renewal.", min=1)
     ] = 15.0,
+    only: Only = None,
     kong_admin_url: KongUrl = None,
+    kuma_url: KumaUrl = None,
+    kuma_platform_name: KumaPlatform = None,
+    kubeconfig: Kubeconfig = None,
+    context: KubeContext = None,
     ca_cert: CaCert = None,
     client_cert: ClientCert = None,
     client_key: ClientKey = None,
@@ -93,7 +107,7 @@ def watch(
         int, typer.Option("--keep-snapshots", help="Snapshots kept in --state-dir (heals write one each).", min=1)
     ] = 20,
 ) -> int:
-    """Compare the live Kong with the catalog every --interval and whenever the catalog file changes.
+    """Compare the live Kong and Kuma with the catalog every --interval and whenever the catalog file changes.
 
     Drift is exported as Prometheus metrics (gatewayctl_drift_objects ...) on --metrics-port, with /healthz
     and /readyz for probes; with --heal the plan is applied as `gatewayctl apply` would (lock, snapshot).
@@ -107,32 +121,47 @@ def watch(
         errors, _ = print_diagnostics(first.diagnostics)
         err.print(f"{catalog}: {plural(errors, 'error')}; not watching")
         raise typer.Exit(EXIT_INVALID)
-    print_diagnostics(first.diagnostics)
 
+    if only not in (None, "kong", "kuma"):
+        err.print(f"--only {escape(only)}: choose kong or kuma")
+        raise typer.Exit(EXIT_INVALID)
+    assert source.loaded is not None
     metrics = WatchMetrics()
-    client = _kong_client(kong_admin_url, ca_cert, client_cert, client_key, insecure, timeout, parallelism)
-    client.log.observers.append(metrics.remote_observer("kong"))
-    systems: list[System] = [
-        KongSystem(
-            client, parallelism=parallelism, state_dir=state_dir, lock_wait=lock_wait, keep_snapshots=keep_snapshots
+    tls = _tls(ca_cert, client_cert, client_key, insecure)
+    systems: list[System] = []
+    if only != "kuma":
+        client = _kong_client(kong_admin_url, tls, timeout, parallelism)
+        client.log.observers.append(metrics.remote_observer("kong"))
+        systems.append(
+            KongSystem(
+                client, parallelism=parallelism, state_dir=state_dir, lock_wait=lock_wait, keep_snapshots=keep_snapshots
+            )
         )
-    ]
-    # Kuma: not watched yet (see docs/watch.md); it plugs in as one more System.
+    if only != "kong" and source.loaded.catalog.mesh_enabled:
+        kuma = _kuma_system(
+            source.loaded, kuma_url, kuma_platform_name, kubeconfig, context, tls, timeout, parallelism, state_dir
+        )
+        if kuma.client is not None:  # Universal; the Kubernetes API client has no call log to hook into
+            kuma.client.log.observers.append(metrics.remote_observer("kuma"))
+        systems.append(kuma)
+    if not systems:
+        err.print(f"{catalog}: --only kuma: the catalog has no enabled mesh; nothing to watch")
+        raise typer.Exit(EXIT_INVALID)
 
     config = WatchConfig(interval=interval, heal=heal, poll=min(1.0, interval))
     health = Health(stuck_after=max(3 * interval, 300.0))
     elector = _elector(leader_election, lease_name, lease_namespace, lease_duration)
     watcher = Watcher(source, systems, metrics, health, config, elector.is_leader if elector else lambda: True)
-    watcher.load()  # metrics and readiness for the catalog read above
+    watcher.load(first)  # metrics and readiness for the catalog read above
     try:
         server = MetricsServer(metrics_address, metrics_port, metrics.registry, health).start()
     except OSError as exc:
         err.print(f"--metrics-port {metrics_port}: cannot listen on {escape(metrics_address)}: {exc.strerror}")
         raise typer.Exit(EXIT_INVALID) from None
     log.info(
-        "watching %s (kong at %s) every %s s%s; metrics on %s:%d",
+        "watching %s (%s) every %s s%s; metrics on %s:%d",
         catalog,
-        client.endpoint.display(),
+        ", ".join(_where(system) for system in systems),
         f"{interval:g}",
         ", healing" if heal else "",
         metrics_address,
@@ -169,15 +198,7 @@ def _elector(enabled: bool | None, name: str, namespace: str | None, duration: f
     return lease.LeaderElector(api, name, namespace or lease.default_namespace(), duration=duration)
 
 
-def _kong_client(
-    url: str | None,
-    ca_cert: Path | None,
-    client_cert: Path | None,
-    client_key: Path | None,
-    insecure: bool,
-    timeout: float,
-    parallelism: int,
-) -> KongAdmin:
+def _tls(ca_cert: Path | None, client_cert: Path | None, client_key: Path | None, insecure: bool) -> TlsOptions:
     if client_key and not client_cert:
         err.print("--client-key needs --client-cert")
         raise typer.Exit(EXIT_INVALID)
@@ -185,17 +206,69 @@ def _kong_client(
         if value is not None and not value.is_file():
             err.print(f"{option} {escape(str(value))}: no such file")
             raise typer.Exit(EXIT_INVALID)
-    endpoint = Endpoint.from_environment(url, TlsOptions(ca_cert, client_cert, client_key, insecure), timeout)
+    if insecure:
+        err.print("[yellow]warning: --insecure: the APIs' TLS certificates are not verified[/yellow]")
+    return TlsOptions(ca_cert, client_cert, client_key, insecure)
+
+
+def _kong_client(url: str | None, tls: TlsOptions, timeout: float, parallelism: int) -> KongAdmin:
+    endpoint = Endpoint.from_environment(url, tls, timeout)
     if not endpoint.url.startswith(("http://", "https://")):
         err.print(f"Kong Admin API URL must start with http:// or https:// (got {escape(endpoint.display())})")
         raise typer.Exit(EXIT_INVALID)
-    if insecure:
-        err.print("[yellow]warning: --insecure: the Admin API's TLS certificate is not verified[/yellow]")
     try:
         return KongAdmin(endpoint, retry=RetryPolicy(), pool=parallelism)
     except (OSError, ValueError) as exc:
         err.print(f"cannot set up TLS: {escape(str(exc))}")
         raise typer.Exit(EXIT_INVALID) from None
+
+
+def _kuma_system(
+    loaded: LoadedCatalog,
+    url: str | None,
+    platform_name: str | None,
+    kubeconfig: Path | None,
+    context: str | None,
+    tls: TlsOptions,
+    timeout: float,
+    parallelism: int,
+    state_dir: Path,
+) -> KumaSystem:
+    if platform_name not in (None, "universal", "kubernetes"):
+        err.print(f"--kuma-platform {escape(platform_name)}: choose universal or kubernetes")
+        raise typer.Exit(EXIT_INVALID)
+    platform = kuma_platform(loaded, platform_name)
+    if platform == "universal":
+        endpoint = kuma_endpoint(url, tls, timeout)
+        if not endpoint.url.startswith(("http://", "https://")):
+            err.print(f"Kuma API URL must start with http:// or https:// (got {escape(endpoint.display())})")
+            raise typer.Exit(EXIT_INVALID)
+        try:
+            client = KumaApi(endpoint, retry=RetryPolicy(), pool=parallelism)
+        except (OSError, ValueError) as exc:
+            err.print(f"cannot set up TLS: {escape(str(exc))}")
+            raise typer.Exit(EXIT_INVALID) from None
+        return KumaSystem(
+            "universal", client=client, display=endpoint.display(), parallelism=parallelism, state_dir=state_dir
+        )
+    from gatewayctl.apply import kuma_kubernetes
+
+    try:
+        api = kuma_kubernetes.connect(kubeconfig, context)
+    except kuma_kubernetes.KubeError as exc:
+        err.print(f"kuma: {escape(exc.describe())}")
+        raise typer.Exit(EXIT_INVALID) from None
+    namespace = loaded.catalog.deployment.namespaces.kuma
+    display = f"Kubernetes ({context or 'current context'}, namespace {namespace})"
+    return KumaSystem("kubernetes", kube=api, display=display, parallelism=parallelism, state_dir=state_dir)
+
+
+def _where(system: System) -> str:
+    if isinstance(system, KongSystem):
+        return f"kong at {system.client.endpoint.display()}"
+    if isinstance(system, KumaSystem):
+        return f"kuma at {system.display}"
+    return system.name
 
 
 @contextmanager

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from gatewayctl.diagnostics import CatalogInvalid
 from gatewayctl.watch.health import Health
 from gatewayctl.watch.metrics import WatchMetrics
-from gatewayctl.watch.source import CatalogSource
+from gatewayctl.watch.source import CatalogSource, Reload
 from gatewayctl.watch.system import Applied, Check, System
 
 log = logging.getLogger("gatewayctl.watch")
@@ -72,9 +72,10 @@ class Watcher:
 
     # ---------------------------------------------------------------- catalog
 
-    def load(self) -> bool:
-        """(Re)load the catalog file; False when it did not load (the last good catalog stays)."""
-        result = self.source.reload()
+    def load(self, result: Reload | None = None) -> bool:
+        """(Re)load the catalog file (or report the load just made); False when it did not load (the last
+        good catalog stays)."""
+        result = result or self.source.reload()
         for d in result.diagnostics:
             (log.warning if d.severity == "warning" or result.ok else log.error)("%s", d)
         if result.ok:

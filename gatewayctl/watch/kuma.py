@@ -1,0 +1,129 @@
+"""Kuma as a watched system, on either platform, through the same steps as `gatewayctl diff`/`apply`
+(`apply/session.py` renders the desired objects, `apply/kuma_universal.py` plans and writes over the Kuma
+HTTP API, `apply/kuma_kubernetes.py` by server-side apply of the CRDs). A heal first saves the owned Kuma
+objects to a snapshot, as apply does when Kong has nothing to write.
+
+A catalog whose mesh is disabled (or absent) plans nothing here: `diff` only plans Kuma for an enabled mesh
+(removing a mesh's objects takes an explicit `apply --only kuma`)."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gatewayctl.apply.kuma import KumaOutcome
+from gatewayctl.apply.kuma_universal import OWNED_KINDS, KumaRefused, apply_universal, plan_universal
+from gatewayctl.apply.session import KumaDesired, render_kuma_desired
+from gatewayctl.apply.snapshot import write_snapshot
+from gatewayctl.catalog.load import LoadedCatalog
+from gatewayctl.clients.kuma_api import KumaApi, KumaError
+from gatewayctl.plan.kong import LiveState
+from gatewayctl.plan.kuma import KumaPlan, Platform
+from gatewayctl.watch.system import Applied, Check, RemoteFailure
+
+
+@dataclass
+class KumaDetail:
+    desired: KumaDesired
+    plan: KumaPlan
+
+
+class KumaSystem:
+    name = "kuma"
+    kinds: tuple[str, ...] = OWNED_KINDS
+
+    def __init__(
+        self,
+        platform: Platform,
+        *,
+        client: KumaApi | None = None,
+        kube: Any = None,  # apply.kuma_kubernetes.KubeApi
+        display: str,
+        parallelism: int = 8,
+        state_dir: Path,
+    ) -> None:
+        self.platform = platform
+        self.client = client
+        self.kube = kube
+        self.display = display
+        self.parallelism = parallelism
+        self.state_dir = state_dir
+
+    def plan(self, loaded: LoadedCatalog) -> Check:
+        catalog = loaded.catalog
+        if not catalog.mesh_enabled:
+            return Check(self.name, Counter(), "kuma: +0 ~0 -0", False, None)
+        desired = render_kuma_desired(loaded)  # CatalogInvalid: a secret is missing
+        try:
+            if self.platform == "universal":
+                assert self.client is not None
+                the_plan = plan_universal(self.client, catalog.name, desired.objects, desired.masker, self.parallelism)
+            else:
+                from gatewayctl.apply import kuma_kubernetes
+
+                namespace = catalog.deployment.namespaces.kuma
+                the_plan = kuma_kubernetes.plan_kubernetes(
+                    self.kube, catalog.name, desired.objects, namespace, desired.masker
+                )
+        except KumaRefused as exc:  # a read-only or federated control plane: said once per check, not retried faster
+            raise RemoteFailure("refused", f"kuma: {desired.masker.text(str(exc))}") from None
+        except Exception as exc:  # KumaError, KubeError: the control plane or the cluster failed
+            if not _remote_error(exc):
+                raise
+            raise RemoteFailure("remote", f"kuma: {desired.masker.text(_describe(exc))}") from None
+        drift: Counter[tuple[str, str]] = Counter((c.kind, str(c.action)) for c in the_plan.changes)
+        return Check(self.name, drift, the_plan.summary(), bool(the_plan.changes), KumaDetail(desired, the_plan))
+
+    def apply(self, loaded: LoadedCatalog, check: Check, cancel: threading.Event) -> Applied:
+        detail = check.detail
+        assert isinstance(detail, KumaDetail)
+        desired, the_plan = detail.desired, detail.plan
+        total = len(the_plan.changes)
+        try:
+            saved = {"platform": self.platform, "url": self.display, "objects": the_plan.live}
+            write_snapshot(self.state_dir / "snapshots", loaded.catalog.name, "", LiveState(), kuma=saved, kong=False)
+        except OSError as exc:
+            return Applied(0, total, "snapshot", [f"cannot write the snapshot: {exc}"])
+        if self.platform == "universal":
+            assert self.client is not None
+            outcome: KumaOutcome = apply_universal(self.client, the_plan, self.parallelism, None, cancel)
+        else:
+            from gatewayctl.apply import kuma_kubernetes
+
+            # no cancel here: the Kubernetes apply runs to its end (a few server-side applies)
+            outcome = kuma_kubernetes.apply_kubernetes(self.kube, the_plan, self.parallelism)
+        masker = desired.masker
+        messages = [f"kuma: {c.action} {c.title}: {masker.text(_describe(e))}" for c, e in outcome.failed]
+        messages += [f"kuma: warning from the control plane: {masker.text(w)}" for w in outcome.warnings]
+        left = len(outcome.failed) + len(outcome.skipped)
+        reason: str | None = None
+        if outcome.failed:
+            reason = "rejected" if any(getattr(e, "rejected", False) for _, e in outcome.failed) else "remote"
+        elif outcome.skipped:
+            reason = "abandoned"
+            messages.append(f"kuma: stopped between write batches, {left} changes left for the next apply")
+        return Applied(len(outcome.done), left, reason, messages)
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+        if self.kube is not None and hasattr(self.kube, "close"):
+            self.kube.close()
+
+
+def _remote_error(exc: Exception) -> bool:
+    if isinstance(exc, KumaError):
+        return True
+    try:
+        from gatewayctl.apply.kuma_kubernetes import KubeError
+    except ImportError:  # pragma: no cover - shipped together
+        return False
+    return isinstance(exc, KubeError)
+
+
+def _describe(exc: Exception) -> str:
+    describe = getattr(exc, "describe", None)
+    return str(describe()) if callable(describe) else str(exc)

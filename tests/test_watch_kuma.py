@@ -1,0 +1,127 @@
+"""`gatewayctl watch` with Kuma on Universal against the Kuma API emulator: the same system interface as
+Kong (plan as `diff` makes it, heal as `apply` does it, with a snapshot), drift by Kuma kind in the gauge,
+request metrics by Kuma collection, a refusing control plane counted as such; and the command watching
+Kong and Kuma together."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from emulators.kong import KongState
+from emulators.kong import start as start_kong
+from emulators.kuma import KumaEmulator, KumaState, running
+from prometheus_client.parser import text_string_to_metric_families
+from test_apply_kuma import CATALOG, ZIPKIN_SECRET
+from test_watch import Watch, wait_for
+from test_watch import running as watching
+from test_watch_process import free_port, get, spawn, stop
+
+from gatewayctl.clients.http import TlsOptions
+from gatewayctl.clients.kuma_api import KumaApi, kuma_endpoint
+from gatewayctl.clients.retry import RetryPolicy
+from gatewayctl.watch.health import Health
+from gatewayctl.watch.kuma import KumaSystem
+from gatewayctl.watch.loop import WatchConfig, Watcher
+from gatewayctl.watch.metrics import WatchMetrics
+from gatewayctl.watch.source import CatalogSource
+
+
+@pytest.fixture
+def kuma() -> Iterator[KumaEmulator]:
+    with running(KumaState()) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def shop(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("ZIPKIN_URL", ZIPKIN_SECRET)
+    monkeypatch.delenv("GATEWAYCTL_KUMA_TOKEN", raising=False)
+    path = workdir / "catalog.yaml"
+    path.write_text(CATALOG)
+    return path
+
+
+def build(kuma: KumaEmulator, catalog: Path, state_dir: Path, *, heal: bool) -> Watch:
+    metrics = WatchMetrics()
+    client = KumaApi(kuma_endpoint(kuma.url, TlsOptions(), 5.0), retry=RetryPolicy(attempts=2, base=0.001, cap=0.01))
+    client.log.observers.append(metrics.remote_observer("kuma"))
+    system = KumaSystem("universal", client=client, display=kuma.url, parallelism=4, state_dir=state_dir)
+    health = Health(stuck_after=30.0)
+    watcher = Watcher(CatalogSource(catalog), [system], metrics, health, WatchConfig(0.2, heal, 1.0, 0.05))
+    assert watcher.load()
+    return Watch(watcher, metrics, health, threading.Event())
+
+
+def test_kuma_drift_is_seen_and_healed(kuma: KumaEmulator, shop: Path, workdir: Path) -> None:
+    with watching(build(kuma, shop, workdir / "state", heal=True)) as w:
+        wait_for(lambda: w.value("gatewayctl_last_successful_apply_timestamp_seconds", system="kuma"))
+        wait_for(lambda: w.watcher.checks >= 1 and w.drift() == 0)
+        assert len([o for o in kuma.state.objects() if (o.get("labels") or {}).get("gatewayctl.io/catalog")]) == 9
+        applies = w.value("gatewayctl_applies_total", system="kuma")
+        with httpx.Client(base_url=kuma.url) as http:
+            retries = http.get("/meshes/shop/meshretries").json()["items"]
+            ours = [r for r in retries if (r.get("labels") or {}).get("gatewayctl.io/catalog") == "shop"]
+            assert http.delete(f"/meshes/shop/meshretries/{ours[0]['name']}").status_code == 200
+        wait_for(lambda: (w.value("gatewayctl_applies_total", system="kuma") or 0) > (applies or 0))
+        wait_for(lambda: w.drift() == 0)
+        assert ours[0]["name"] in {o["name"] for o in kuma.state.objects("MeshRetry", "shop")}
+        endpoints = {
+            s.labels["endpoint"]
+            for f in w.metrics.registry.collect()
+            for s in f.samples
+            if s.name == "gatewayctl_remote_request_duration_seconds_count" and s.labels["system"] == "kuma"
+        }
+        assert {"root", "meshes", "meshretries"} <= endpoints
+    snapshots = sorted((workdir / "state" / "snapshots").glob("*.json"))
+    assert len(snapshots) == 2  # one per heal, holding the Kuma objects as they were
+    assert json.loads(snapshots[-1].read_text())["kuma"]["platform"] == "universal"
+
+
+def test_kuma_drift_is_reported_by_kind_without_heal(kuma: KumaEmulator, shop: Path, workdir: Path) -> None:
+    with watching(build(kuma, shop, workdir / "state", heal=False)) as w:
+        wait_for(lambda: w.watcher.checks >= 1)
+        assert w.drift("Mesh", "create") == 1 and w.drift("MeshTrafficPermission", "create") >= 1
+        assert w.drift() == 9
+        assert kuma.state.writes() == []
+
+
+def test_a_refusing_control_plane_is_counted_and_retried(shop: Path, workdir: Path) -> None:
+    with (
+        running(KumaState(mode="zone", federated=True)) as zone,
+        watching(build(zone, shop, workdir / "s", heal=True)) as w,
+    ):
+        wait_for(lambda: (w.value("gatewayctl_check_failures_total", system="kuma", reason="refused") or 0) >= 1)
+        assert not w.health.ready()[0]
+        assert zone.state.writes() == []
+
+
+def test_the_command_watches_kong_and_kuma_together(kuma: KumaEmulator, shop: Path, tmp_path: Path) -> None:
+    kong = start_kong(KongState())
+    port = free_port()
+    process = spawn(
+        shop, kong, port, "--interval", "0.2", "--heal", "--kuma-url", kuma.url, "--kuma-platform", "universal"
+    )
+    try:
+        wait_for(lambda: get(f"http://127.0.0.1:{port}/readyz")[0] == 200, timeout=20)
+
+        def settled() -> bool:
+            text = get(f"http://127.0.0.1:{port}/metrics")[1]
+            families = {f.name: f for f in text_string_to_metric_families(text)}
+            applied = {
+                s.labels["system"] for s in families["gatewayctl_last_successful_apply_timestamp_seconds"].samples
+            }
+            drift = sum(s.value for s in families["gatewayctl_drift_objects"].samples)
+            return applied == {"kong", "kuma"} and drift == 0
+
+        wait_for(settled, timeout=20)
+    finally:
+        code, err = stop(process)
+        kong.stop()
+    assert code == 0, err
+    assert "kong at" in err and "kuma at" in err
+    assert ZIPKIN_SECRET not in err
