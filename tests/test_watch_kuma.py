@@ -125,3 +125,27 @@ def test_the_command_watches_kong_and_kuma_together(kuma: KumaEmulator, shop: Pa
     assert code == 0, err
     assert "kong at" in err and "kuma at" in err
     assert ZIPKIN_SECRET not in err
+
+
+def test_kuma_on_kubernetes_is_watched_and_healed_through_server_side_apply(tmp_path: Path) -> None:
+    from emulators.kubernetes import KubeState
+    from emulators.kubernetes import running as kube_running
+    from test_apply_kuma_kubernetes import CATALOG as KUBE_CATALOG
+
+    from gatewayctl.apply.kuma_kubernetes import connect
+
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(KUBE_CATALOG)
+    with kube_running(KubeState(kuma_webhook=True)) as cluster:
+        api = connect(cluster.kubeconfig(tmp_path / "kubeconfig"), None)
+        api.retry = RetryPolicy(attempts=2, base=0.001, cap=0.01)
+        metrics = WatchMetrics()
+        system = KumaSystem("kubernetes", kube=api, display=cluster.url, state_dir=tmp_path / "state")
+        health = Health(stuck_after=30.0)
+        watcher = Watcher(CatalogSource(catalog), [system], metrics, health, WatchConfig(0.2, True, 1.0, 0.05))
+        assert watcher.load()
+        result = watcher.check()  # plan, heal, plan again
+        assert result.reached and result.drift == 0
+        assert metrics.registry.get_sample_value("gatewayctl_applies_total", {"system": "kuma"}) == 1
+        assert watcher.check().checks[0].pending is False  # converged: nothing more to do
+        system.close()
