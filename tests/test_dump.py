@@ -253,3 +253,22 @@ def test_bad_catalog_name_and_unreachable_kong(capsys: pytest.CaptureFixture[str
     err = capsys.readouterr().err
     assert code == 3 and "GET /: no response" in err and "Traceback" not in err
     assert not (workdir / "x.yaml").exists()
+
+
+def test_dbless_dump_readopted_posts_nothing(
+    capsys: pytest.CaptureFixture[str], workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with running(KongState(dbless=True)) as kong:
+        text = CATALOG.replace("gateway:\n", "gateway:\n  mode: dbless\n", 1)
+        doc, _, _ = apply_dump_reapply(
+            capsys,
+            kong,
+            workdir,
+            monkeypatch,
+            text,
+            "shop",
+            SECRETS,
+            {"WEB_APP_KEY_AUTH_0": SECRETS["WEB_APP_KEY"], "OPS_BASIC_AUTH_OPS_PASSWORD": SECRETS["OPS_PASSWORD"]},
+        )
+        assert doc["gateway"]["mode"] == "dbless"
+        assert len([r for r in kong.state.requests if r.method == "POST" and r.path == "/config"]) == 1

@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from gatewayctl.clients.kong_admin import KongAdmin
+from gatewayctl.plan.kinds import NESTED_KEYS
 from gatewayctl.render.ownership import catalog_tag
 
 DECK_ONLY_KEYS = ("_info", "_konnect", "_plugin_configs")
@@ -33,7 +34,17 @@ def payload(config: dict[str, Any], others: dict[str, list[dict[str, Any]]] | No
     for key, items in sorted((others or {}).items()):
         if items:
             doc[key] = [*doc.get(key, []), *items]
+    # Entities in id order at every level, so that the text (and the hash Kong compares) depends on what the
+    # configuration holds, not on the order of the catalog's entries: moving a service is no reload.
+    doc = {k: _by_id(v) if isinstance(v, list) else v for k, v in doc.items()}
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _by_id(items: list[Any]) -> list[Any]:
+    if not all(isinstance(i, dict) and "id" in i for i in items):
+        return items
+    nested = [{k: _by_id(v) if k in NESTED_KEYS and isinstance(v, list) else v for k, v in i.items()} for i in items]
+    return sorted(nested, key=lambda i: str(i["id"]))
 
 
 def config_hash(text: str) -> str:
