@@ -7,6 +7,11 @@ Grouping key: job `gatewayctl-apply`, `catalog` and `env` (left out when no --en
 it the "no successful CI apply for a day" alert). A push that fails is reported by the caller as a warning;
 it never changes apply's exit code.
 
+Wiring into `apply` (gatewayctl/cli/remote_commands.py): a `--pushgateway URL` option, the command's body
+inside `with pushed_run(pushgateway, catalog.stem, env, warn) as run:` (warn prints a yellow warning), and
+once the plans exist `run.catalog = loaded.catalog.name` and `run.record("kong", kong.plan.counts())` /
+`run.record("kuma", kuma.plan.counts())`. Every ending of `apply` is a typer.Exit, whose code is recorded.
+
 | metric | labels | value |
 |---|---|---|
 | gatewayctl_apply_run_duration_seconds | | the run, wall time |
