@@ -345,3 +345,35 @@ def test_backoff_doubles_up_to_its_cap() -> None:
     config = WatchConfig(interval=2, max_backoff=10)
     assert [config.backoff(n) for n in range(6)] == [2, 2, 4, 8, 10, 10]
     assert WatchConfig(interval=60, max_backoff=10).backoff(3) == 60  # never below the interval
+
+
+# --------------------------------------------------------------------------- DB-less, liveness
+
+
+def test_dbless_kong_is_healed_with_one_post(workdir: Path) -> None:
+    catalog = write_catalog(workdir, CATALOG.replace("gateway:\n", "gateway:\n  mode: dbless\n"))
+    kong = start(KongState(dbless=True))
+    try:
+        with running(build(kong.url, catalog, workdir / "state", heal=True)) as w:
+            wait_for(lambda: w.value("gatewayctl_last_successful_apply_timestamp_seconds", system="kong"))
+            wait_for(lambda: w.drift() == 0)
+            time.sleep(0.5)  # a few more checks: the running hash matches, nothing more is posted
+        posts = [r.status for r in kong.state.requests if r.method == "POST" and r.path == "/config"]
+        assert posts == [201]
+        assert {s["name"] for s in kong.state.entities("services")} == {"orders", "catalogue"}
+    finally:
+        kong.stop()
+
+
+def test_healthz_fails_only_when_the_loop_stops_moving() -> None:
+    now = [0.0]
+    health = Health(stuck_after=10.0, clock=lambda: now[0])
+    assert health.live() == (True, "ok")
+    now[0] = 9.0
+    assert health.live()[0]
+    now[0] = 11.0
+    ok, why = health.live()
+    assert not ok and "has not moved for 11 s" in why
+    health.beat()
+    assert health.live()[0]
+    assert health.ready() == (False, "no catalog loaded")
