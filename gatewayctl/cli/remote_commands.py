@@ -999,13 +999,18 @@ def _object_from_live(item: dict[str, Any]) -> KumaObject:
     return KumaObject(kind, str(item.get("name")), labels, dict(item.get("spec") or {}), str(item.get("mesh")))
 
 
-__all__ = [
+__all__ = [  # imported by the dump and watch commands: keep these names
     "CaCert",
     "ClientCert",
     "ClientKey",
     "Insecure",
     "JsonOption",
     "KongUrl",
+    "KubeContext",
+    "Kubeconfig",
+    "KumaPlatform",
+    "KumaUrl",
+    "Only",
     "Parallelism",
     "StateDir",
     "Timeout",
