@@ -16,6 +16,7 @@ Shapes used (the Kuma 2.14 subset that also survives 3.0, except where noted):
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -164,35 +165,40 @@ class _Builder:
                 labels[ORIGIN_LABEL] = "zone"
         return labels
 
-    def add(self, kind: str, name: str, spec: Spec) -> None:
-        self.objects.append(KumaObject(kind, name, self.labels(), spec, self.mesh.name))
+    def add(self, kind: str, name: str, spec: Spec) -> KumaObject:
+        return KumaObject(kind, name, self.labels(), spec, self.mesh.name)
 
     def build(self) -> list[KumaObject]:
+        self.objects.extend(self.each())
+        return self.objects
+
+    def each(self) -> Iterator[KumaObject]:
+        """The objects one by one (render_kuma writes each and lets it go: 70,000 specs need not be alive
+        at once)."""
         catalog, mesh = self.catalog, self.mesh
-        self.objects.append(KumaObject("Mesh", mesh.name, self.labels(mesh_scoped=False), mesh_spec(mesh)))
+        yield KumaObject("Mesh", mesh.name, self.labels(mesh_scoped=False), mesh_spec(mesh))
         wide = object_name(catalog.name)
         if mesh.tracing and mesh.tracing.zipkin:
-            self.add("MeshTrace", wide, self.trace_spec())
+            yield self.add("MeshTrace", wide, self.trace_spec())
         if mesh.metrics and mesh.metrics.prometheus:
             prometheus = mesh.metrics.prometheus
             backend = {"type": "Prometheus", "prometheus": {"port": prometheus.port, "path": prometheus.path}}
-            self.add("MeshMetric", wide, {"targetRef": {"kind": "Mesh"}, "default": {"backends": [backend]}})
+            yield self.add("MeshMetric", wide, {"targetRef": {"kind": "Mesh"}, "default": {"backends": [backend]}})
         if mesh.access_log and (mesh.access_log.file or mesh.access_log.tcp):
-            self.add("MeshAccessLog", wide, access_log_spec(mesh))
+            yield self.add("MeshAccessLog", wide, access_log_spec(mesh))
         if mesh.default_action == "allow":
-            self.add("MeshTrafficPermission", wide, allow_all_spec())
+            yield self.add("MeshTrafficPermission", wide, allow_all_spec())
         members = workloads(catalog)
         by_name = {w.service.name: w for w in members}
         for w in members:
             name = object_name(catalog.name, w.service.name)
             permission = permission_spec(w, by_name, mesh.gateway_selector)
             if permission:
-                self.add("MeshTrafficPermission", name, permission)
+                yield self.add("MeshTrafficPermission", name, permission)
             for kind, default in outbound_settings(w):
-                self.add(kind, name, to_service(w, default))
+                yield self.add(kind, name, to_service(w, default))
             if w.settings.rate_limit:
-                self.add("MeshRateLimit", name, rate_limit_spec(w))
-        return self.objects
+                yield self.add("MeshRateLimit", name, rate_limit_spec(w))
 
     def trace_spec(self) -> Spec:
         zipkin = self.mesh.tracing.zipkin if self.mesh.tracing else None
@@ -394,7 +400,9 @@ def render_kuma(loaded: LoadedCatalog, secrets: SecretResolver) -> list[Rendered
     universal: list[RenderedFile] = []
     emitter = Emitter()  # one set of caches for the 140,000 documents of a 10,000-service mesh
     heads = _Heads(namespace, emitter)
-    for obj in build_kuma_objects(catalog, secrets):
+    if catalog.mesh is None:  # mesh_enabled says there is one
+        return []
+    for obj in _Builder(catalog, catalog.mesh, secrets).each():  # what build_kuma_objects lists, one by one
         if obj.mesh is None:  # the Mesh: its fields sit at the top level in Universal form
             for folder, doc, out in (
                 ("kubernetes", kubernetes_form(obj, namespace), kubernetes),
