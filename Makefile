@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: install run test lint bench conformance clean
+.PHONY: install run test lint bench bench-sync conformance clean
 
 $(BIN)/gatewayctl: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ test: lint
 
 bench: install
 	$(BIN)/python bench/render.py
+
+# gatewayctl apply against the Kong emulator next to a raw-httpx baseline (results in bench/results/sync.*)
+bench-sync: install
+	$(BIN)/python bench/sync.py
 
 # Development aid (needs ../shared): hold every example's rendering against the upstream schemas.
 conformance: install

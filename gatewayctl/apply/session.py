@@ -66,7 +66,7 @@ def plan(client: KongAdmin, catalog_name: str, server: ServerInfo, desired: Desi
     live = fetch_live(client, catalog_name, server, parallelism)
     schemas = SchemaCache.of(client)
     schemas.fetch(schema_paths([*desired.state.entities, *live.all()]), parallelism)
-    return build_plan(desired.state, live, schemas.for_entity, server, desired.masker)
+    return build_plan(desired.state, live, schemas.for_entity, server, desired.masker, schemas.compared)
 
 
 @dataclass
