@@ -289,6 +289,14 @@ def test_watch_deployment_runs_a_command_gatewayctl_accepts() -> None:
         == objs["ServiceAccount"]["metadata"]["name"]
     )
     assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    # Kuma on Kubernetes: every kind the Kubernetes apply writes, for the same ServiceAccount
+    from gatewayctl.apply.kuma_kubernetes import KINDS
+
+    kuma_role, kuma_binding = objs["ClusterRole"], objs["ClusterRoleBinding"]
+    assert set(kuma_role["rules"][0]["resources"]) == {plural for plural, _ in KINDS.values()}
+    assert {"list", "patch", "delete"} <= set(kuma_role["rules"][0]["verbs"])
+    subject = kuma_binding["subjects"][0]
+    assert (subject["name"], subject["namespace"]) == (pod["spec"]["serviceAccountName"], "kong")
     # the Service selects the pods; Kong's NetworkPolicy lets them reach the Admin API
     labels = pod["metadata"]["labels"]
     assert objs["Service"]["spec"]["selector"].items() <= labels.items()

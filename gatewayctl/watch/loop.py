@@ -19,7 +19,7 @@ from gatewayctl.diagnostics import CatalogInvalid
 from gatewayctl.watch.health import Health
 from gatewayctl.watch.metrics import WatchMetrics
 from gatewayctl.watch.source import CatalogSource, Reload
-from gatewayctl.watch.system import Applied, Check, System
+from gatewayctl.watch.system import Applied, Check, RemoteFailure, System
 
 log = logging.getLogger("gatewayctl.watch")
 
@@ -129,11 +129,15 @@ class Watcher:
             self.metrics.check_failures.labels(system.name, "catalog").inc()
             problems.append(f"{system.name}: the catalog cannot be planned ({len(exc.errors)} errors)")
             return None
-        except Exception as exc:  # RemoteFailure, or anything a client library raises: the loop goes on
-            reason = getattr(exc, "reason", "remote")
-            self.metrics.check_failures.labels(system.name, reason).inc()
+        except RemoteFailure as exc:
+            self.metrics.check_failures.labels(system.name, exc.reason).inc()
             problems.append(str(exc))
             log.error("%s check failed: %s", system.name, exc)
+            return None
+        except Exception as exc:  # not foreseen (a client library's own error, a bug): logged in full, loop goes on
+            log.exception("%s check failed unexpectedly", system.name)
+            self.metrics.check_failures.labels(system.name, "error").inc()
+            problems.append(f"{system.name}: {type(exc).__name__}: {exc}")
             return None
         finally:
             self.metrics.plan_duration.labels(system.name).observe(self.clock() - started)

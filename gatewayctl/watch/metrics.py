@@ -73,7 +73,7 @@ class WatchMetrics:
         )
         self.check_failures = Counter(
             "gatewayctl_check_failures_total",
-            "Checks that could not plan: remote (unreachable or failing) or catalog (the catalog cannot be used).",
+            "Checks that could not plan: remote (unreachable, failing), refused, catalog (cannot be used), error.",
             ["system", "reason"],
             registry=r,
         )
