@@ -142,8 +142,9 @@ def test_drift_made_through_the_admin_api_is_seen_within_one_interval(
             assert http.patch("/services/orders", json={"retries": 1}).status_code == 200
             assert http.delete("/routes/catalogue-browse").status_code == 204
         took = wait_for(lambda: w.drift() == 2)
-        assert took <= interval + 1.0  # the next check, not a later one
+        # seen by the first check that started after the change (one may have been under way already)
         assert w.watcher.checks - checks <= 2
+        assert took <= interval + 3.0  # generous: the suite shares a busy machine
         assert w.drift("services", "update") == 1 and w.drift("routes", "create") == 1
         assert w.health.ready() == (True, "ok")
     # nothing was written back: watching without --heal only reports

@@ -215,6 +215,6 @@ class Watcher:
                 for system in self.systems:
                     self.metrics.start_system(system.name, system.kinds)
             else:
-                log.info("following: another replica holds the lease")
+                log.info("following: not holding the lease (another replica acts)")
                 self.metrics.clear_drift()
         return leading
