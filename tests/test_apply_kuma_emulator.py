@@ -73,10 +73,13 @@ def test_errors_have_kumas_body(kuma: KumaEmulator) -> None:
             {"field": "name", "reason": "name from the URL has to be the same as in body"}
         ]
         bad_kind = retry("r3")
-        bad_kind["spec"]["targetRef"] = {"kind": "MeshGatewayRoute"}
+        bad_kind["spec"]["targetRef"] = {"kind": "MeshExternalService", "name": "x"}  # a kind, not for MeshRetry
         assert http.put("/meshes/m1/meshretries/r3", json=bad_kind).json()["invalid_parameters"] == [
-            {"field": "spec.targetRef.kind", "reason": "value 'MeshGatewayRoute' is not supported"}
+            {"field": "spec.targetRef.kind", "reason": "value 'MeshExternalService' is not supported"}
         ]
+        bad_kind["spec"]["targetRef"] = {"kind": "MeshGatewayRoute"}  # not a targetRef kind at all (schema enum)
+        [problem] = http.put("/meshes/m1/meshretries/r3", json=bad_kind).json()["invalid_parameters"]
+        assert problem["field"] == "spec.targetRef.kind" and problem["reason"].startswith("in body should be one of")
         assert http.get("/meshes/m1/meshretries/absent").json()["title"] == "Could not retrieve a resource"
         assert http.delete("/meshes/m1/meshretries/absent").status_code == 404
         assert http.get("/meshes/m1/nosuchthings").status_code == 404
@@ -202,3 +205,30 @@ def test_read_only_rules_follow_the_mode() -> None:
     with running(KumaState(read_only=True)) as kuma, httpx.Client(base_url=kuma.url) as http:
         answer = http.put("/meshes/m1", json=MESH)
         assert answer.status_code == 405 and "On zone control plane" in answer.json()["detail"]
+
+
+def test_policy_specs_are_decoded_like_go_structs_and_enums_checked(kuma: KumaEmulator) -> None:
+    with httpx.Client(base_url=kuma.url) as http:
+        http.put("/meshes/m1", json=MESH)
+        body = retry("r1")
+        body["spec"]["unknownTop"] = 1
+        body["spec"]["to"][0]["extra"] = True
+        assert http.put("/meshes/m1/meshretries/r1", json=body).status_code == 201
+        spec = http.get("/meshes/m1/meshretries/r1").json()["spec"]
+        assert "unknownTop" not in spec and "extra" not in spec["to"][0]  # dropped, not refused
+        mtp = {
+            "type": "MeshTrafficPermission",
+            "mesh": "m1",
+            "name": "p",
+            "spec": {
+                "targetRef": {"kind": "Mesh"},
+                "from": [{"targetRef": {"kind": "Mesh"}, "default": {"action": "allow"}}],
+            },
+        }
+        refused = http.put("/meshes/m1/meshtrafficpermissions/p", json=mtp).json()
+        assert refused["invalid_parameters"] == [
+            {
+                "field": "spec.from[0].default.action",
+                "reason": "in body should be one of [Allow Deny AllowWithShadowDeny]",
+            }
+        ]

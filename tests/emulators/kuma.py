@@ -21,6 +21,9 @@ pkg/core/managers/apis/mesh/mesh_validator.go, pkg/core/resources/model/rest/...
 - the Mesh is protobuf: unknown fields are dropped and zero values (including the enum default `STRICT`)
   are left out when it is read back; policies are Go structs: durations come back as Go prints them
   (`1m` -> `1m0s`) and the CRD schema defaults are filled in (MeshTrace zipkin `sharedSpanContext`, ...)
+- policy specs: unknown fields dropped (decoded into Go structs; modelled at the top level and in to[]/from[]/
+  rules[] items), schema enums checked (targetRef kinds, MeshTrafficPermission actions, backend types, load
+  balancer types: `spec.<path>` "in body should be one of [...]")
 - errors with Kuma's body `{type: "/std-errors", status, title, detail, invalid_parameters, details, causes}`:
   mesh missing (404 "Failed to retrieve Mesh"), name/type/mesh differing between URL and body, labels, basic
   targetRef-kind validation per policy, 405 with the server's read-only messages (API server read-only; a
@@ -96,6 +99,33 @@ NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 # pkg/plugins/policies/<policy>/api/v1alpha1/validator.go). None: the section is not allowed at all.
 ALL_TOP = ["Mesh", "MeshSubset", "MeshGateway", "MeshService", "MeshServiceSubset", "MeshHTTPRoute", "Dataplane"]
 TO_KINDS = ["Mesh", "MeshService", "MeshExternalService", "MeshMultiZoneService", "MeshHTTPRoute"]
+
+
+# Enums the policies' CRD schemas declare (2.14 `*.rest.yaml`) for fields gatewayctl writes; a value outside
+# one fails schema validation before the Go validator runs (pkg/core/resources/model/rest/unmarshaller.go).
+ENUMS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
+    "MeshTrafficPermission": (("from[].default.action", ("Allow", "Deny", "AllowWithShadowDeny")),),
+    "MeshLoadBalancingStrategy": (
+        ("to[].default.loadBalancer.type", ("RoundRobin", "LeastRequest", "RingHash", "Random", "Maglev")),
+    ),
+    "MeshTrace": (("default.backends[].type", ("Zipkin", "Datadog", "OpenTelemetry")),),
+    "MeshMetric": (("default.backends[].type", ("Prometheus", "OpenTelemetry")),),
+    "MeshAccessLog": tuple(
+        (f"{section}[].default.backends[].type", ("Tcp", "File", "OpenTelemetry"))
+        for section in ("from", "rules", "to")
+    ),
+}
+TARGET_REF_KINDS = (
+    "Mesh",
+    "MeshSubset",
+    "MeshGateway",
+    "MeshService",
+    "MeshExternalService",
+    "MeshMultiZoneService",
+    "MeshServiceSubset",
+    "MeshHTTPRoute",
+    "Dataplane",
+)
 
 
 @dataclass(frozen=True)
@@ -463,7 +493,7 @@ class KumaState:
                 fields = {k: v for k, v in fields.items() if k in MESH_FIELDS}
             stored["fields"] = proto_json(fields)
         else:
-            spec = copy.deepcopy(body.get("spec") or {})
+            spec = prune(kind, copy.deepcopy(body.get("spec") or {}))
             fill_defaults(spec, kind.defaults)
             stored["spec"] = go_struct(spec)
         self.store[key] = stored
@@ -598,6 +628,75 @@ class KumaState:
 
 
 # ---------------------------------------------------------------------- validation
+
+
+def prune(kind: Kind, spec: dict[str, Any]) -> dict[str, Any]:
+    """What decoding into the policy's Go struct keeps: unknown fields are dropped, not refused (the CRD
+    schemas do not forbid additional properties). Modelled for the top level and the items of to[], from[]
+    and rules[]."""
+    sections = {"targetRef"}
+    policy = kind.policy or {}
+    if kind.to is not None:
+        sections.add("to")
+    if kind.frm is not None:
+        sections.add("from")
+    if policy.get("hasRulesTargetRef"):
+        sections.add("rules")
+    if not (policy.get("hasToTargetRef") or policy.get("hasFromTargetRef") or policy.get("hasRulesTargetRef")):
+        sections.add("default")
+    out = {k: v for k, v in spec.items() if k in sections}
+    for section, keys in (("to", {"targetRef", "default"}), ("from", {"targetRef", "default"})):
+        if isinstance(out.get(section), list):
+            out[section] = [
+                {k: v for k, v in i.items() if k in keys} if isinstance(i, dict) else i for i in out[section]
+            ]
+    if isinstance(out.get("rules"), list):
+        out["rules"] = [
+            {k: v for k, v in i.items() if k in ("matches", "default")} if isinstance(i, dict) else i
+            for i in out["rules"]
+        ]
+    return out
+
+
+def schema_problems(kind: Kind, spec: Any) -> list[tuple[str, str]]:
+    """kube-openapi's enum errors as Kuma words them: field `spec.<path>`, reason `in body should be one of [...]`."""
+    problems: list[tuple[str, str]] = []
+    if not isinstance(spec, dict):
+        return problems
+    for dotted, allowed in ENUMS.get(kind.name, ()):
+        for path, value in _values(spec, dotted.split("."), "spec"):
+            if value not in allowed:
+                problems.append((path, f"in body should be one of [{' '.join(allowed)}]"))
+    refs = (
+        [("spec.targetRef.kind", (spec.get("targetRef") or {}).get("kind"))]
+        if isinstance(spec.get("targetRef"), dict)
+        else []
+    )
+    for section in ("to", "from"):
+        for i, item in enumerate(spec.get(section) or []):
+            if isinstance(item, dict) and isinstance(item.get("targetRef"), dict):
+                refs.append((f"spec.{section}[{i}].targetRef.kind", item["targetRef"].get("kind")))
+    for path, value in refs:
+        if value is not None and value not in TARGET_REF_KINDS:
+            problems.append((path, f"in body should be one of [{' '.join(TARGET_REF_KINDS)}]"))
+    return problems
+
+
+def _values(node: Any, parts: list[str], path: str) -> list[tuple[str, Any]]:
+    if not parts or not isinstance(node, dict):
+        return []
+    head, rest = parts[0], parts[1:]
+    if head.endswith("[]"):
+        items = node.get(head[:-2])
+        out: list[tuple[str, Any]] = []
+        for i, item in enumerate(items if isinstance(items, list) else []):
+            out += _values(item, rest, f"{path}.{head[:-2]}[{i}]")
+        return out
+    if head not in node:
+        return []
+    if not rest:
+        return [(f"{path}.{head}", node[head])]
+    return _values(node[head], rest, f"{path}.{head}")
 
 
 def validate_spec(kind: Kind, body: dict[str, Any]) -> list[tuple[str, str]]:
@@ -799,7 +898,8 @@ def put(state: KumaState, kind: Kind, mesh: str, name: str, body: Any) -> tuple[
     _mesh_exists(state, kind, mesh)
     if not isinstance(body, dict):
         raise std_error(400, "Bad Request", f'invalid {kind.name} object: "json: cannot unmarshal into Go value"')
-    problems = validate_spec(kind, body)
+    problems = schema_problems(kind, body.get("spec")) if kind.policy is not None else []
+    problems = problems or validate_spec(kind, body)  # the Go validator runs only on a schema-valid object
     if problems:
         raise invalid("Could not process a resource", problems)
     existing = state.store.get((kind.name, mesh, name))
