@@ -16,6 +16,7 @@ end minus warm-up. Target: < 10 MB over the hour. Results go to bench/results/wa
     .venv/bin/python bench/watch.py                 # 3,600 checks
     .venv/bin/python bench/watch.py --checks 600    # a shorter run
     .venv/bin/python bench/watch.py --no-heal       # report only
+    .venv/bin/python bench/watch.py --services 100  # bench/sync.py's synthetic catalog (watch-100.json/md)
 """
 
 from __future__ import annotations
@@ -112,15 +113,29 @@ def start_emulator(port: int) -> subprocess.Popen[bytes]:
     raise SystemExit("the Kong emulator did not start")
 
 
-def run(checks: int, drift_every: int, heal: bool) -> dict[str, Any]:
-    os.environ.update(SECRETS)
+def catalog_and_service(services: int) -> tuple[str, str]:
+    """The catalog text and the service the drift is made on: the tests' harness catalog, or with
+    `services` bench/sync.py's synthetic one (bench/render.py's, with plugins the emulator knows)."""
+    if not services:
+        os.environ.update(SECRETS)
+        return CATALOG, "orders"
+    sys.path.insert(0, str(HERE))
+    import render as render_bench
+    import sync as sync_bench
+
+    os.environ.update(render_bench.bench_environ())
+    return sync_bench.catalog_text(services), "svc-00000"
+
+
+def run(checks: int, drift_every: int, heal: bool, services: int = 0) -> dict[str, Any]:
     os.environ.pop("GATEWAYCTL_KONG_ADMIN_TOKEN", None)
+    text, drifting = catalog_and_service(services)
     port = free_port()
     emulator = start_emulator(port)
     url = f"http://127.0.0.1:{port}"
     work = Path(tempfile.mkdtemp(prefix="gatewayctl-watch-bench-"))
     catalog = work / "catalog.yaml"
-    catalog.write_text(CATALOG)
+    catalog.write_text(text)
     try:
         os.chdir(work)
         with contextlib.redirect_stdout(io.StringIO()):
@@ -151,7 +166,7 @@ def run(checks: int, drift_every: int, heal: bool) -> dict[str, Any]:
             nonlocal drifts, scraped_bytes
             n = watcher.checks
             if drift_every and n and n % drift_every == 0:
-                admin.patch("/services/orders", json={"retries": 1 + n % 4})
+                admin.patch(f"/services/{drifting}", json={"retries": 1 + n % 4})
                 drifts += 1
             result = original_check(stop)
             if n % SCRAPE_EVERY == 0:
@@ -185,6 +200,10 @@ def run(checks: int, drift_every: int, heal: bool) -> dict[str, Any]:
     warm = next(mb for n, mb in samples if n >= WARMUP)
     end = samples[-1][1]
     return {
+        "catalog": f"{services} synthetic services (bench/sync.py)"
+        if services
+        else "the harness catalog (19 entities)",
+        "entities": _entities(watcher),
         "checks": watcher.checks,
         "simulated_seconds": sim.now,
         "wall_seconds": round(elapsed, 1),
@@ -202,6 +221,14 @@ def run(checks: int, drift_every: int, heal: bool) -> dict[str, Any]:
         "rss_samples": [{"checks": n, "rss_mb": round(mb, 1)} for n, mb in samples],
         "target_met": end - warm < TARGET_MB,
     }
+
+
+def _entities(watcher: Watcher) -> int:
+    loaded = watcher.source.loaded
+    assert loaded is not None
+    from gatewayctl.apply.session import render_desired
+
+    return len(render_desired(loaded).state.entities)
 
 
 def _by_label(metrics: WatchMetrics, name: str) -> dict[str, float]:
@@ -240,21 +267,24 @@ def main() -> None:
     parser.add_argument("--checks", type=int, default=3600)
     parser.add_argument("--drift-every", type=int, default=60, help="change a service every N checks (0: never)")
     parser.add_argument("--no-heal", action="store_true")
+    parser.add_argument("--services", type=int, default=0, help="a synthetic catalog of N services instead")
     args = parser.parse_args()
-    result = run(args.checks, args.drift_every, not args.no_heal)
+    result = run(args.checks, args.drift_every, not args.no_heal, args.services)
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     header = (
         f"Watch benchmark, {when}: Python {platform.python_version()}, {os.cpu_count()} CPU cores "
-        f"({platform.system()} {platform.machine()}); Kong emulator in its own process on loopback; the harness "
-        f"catalog (19 entities); {'--heal' if not args.no_heal else 'report only'}, a service changed every "
+        f"({platform.system()} {platform.machine()}); Kong emulator in its own process on loopback; "
+        f"{result['catalog']}, {result['entities']:,} Kong entities; "
+        f"{'--heal' if not args.no_heal else 'report only'}, a service changed every "
         f"{args.drift_every} checks, /metrics scraped every {SCRAPE_EVERY}."
     )
     text = header + "\n\n" + table(result) + "\n"
     print(text)
     results = HERE / "results"
     results.mkdir(exist_ok=True)
-    (results / "watch.json").write_text(json.dumps({"when": when, "args": vars(args), **result}, indent=2) + "\n")
-    (results / "watch.md").write_text(text)
+    stem = f"watch-{args.services}" if args.services else "watch"
+    (results / f"{stem}.json").write_text(json.dumps({"when": when, "args": vars(args), **result}, indent=2) + "\n")
+    (results / f"{stem}.md").write_text(text)
     if not result["target_met"]:
         sys.exit(1)
 

@@ -10,7 +10,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
@@ -127,11 +127,12 @@ def watch(
         raise typer.Exit(EXIT_INVALID)
     assert source.loaded is not None
     metrics = WatchMetrics()
+    health = Health(stuck_after=max(3 * interval, 300.0))
     tls = _tls(ca_cert, client_cert, client_key, insecure)
     systems: list[System] = []
     if only != "kuma":
         client = _kong_client(kong_admin_url, tls, timeout, parallelism)
-        client.log.observers.append(metrics.remote_observer("kong"))
+        client.log.observers += [metrics.remote_observer("kong"), _progress(health)]
         systems.append(
             KongSystem(
                 client, parallelism=parallelism, state_dir=state_dir, lock_wait=lock_wait, keep_snapshots=keep_snapshots
@@ -142,14 +143,13 @@ def watch(
             source.loaded, kuma_url, kuma_platform_name, kubeconfig, context, tls, timeout, parallelism, state_dir
         )
         if kuma.client is not None:  # Universal; the Kubernetes API client has no call log to hook into
-            kuma.client.log.observers.append(metrics.remote_observer("kuma"))
+            kuma.client.log.observers += [metrics.remote_observer("kuma"), _progress(health)]
         systems.append(kuma)
     if not systems:
         err.print(f"{catalog}: --only kuma: the catalog has no enabled mesh; nothing to watch")
         raise typer.Exit(EXIT_INVALID)
 
     config = WatchConfig(interval=interval, heal=heal, poll=min(1.0, interval))
-    health = Health(stuck_after=max(3 * interval, 300.0))
     elector = _elector(leader_election, lease_name, lease_namespace, lease_duration)
     watcher = Watcher(source, systems, metrics, health, config, elector.is_leader if elector else lambda: True)
     watcher.load(first)  # metrics and readiness for the catalog read above
@@ -183,6 +183,15 @@ def watch(
             system.close()
     log.info("stopped after %d checks", watcher.checks)
     raise typer.Exit(EXIT_OK)
+
+
+def _progress(health: Health) -> Callable[[str, str, int | None, float], None]:
+    """Every answered or failed request is progress: a long check of a large catalog is not a stuck loop."""
+
+    def beat(_method: str, _path: str, _status: int | None, _seconds: float) -> None:
+        health.beat()
+
+    return beat
 
 
 def _elector(enabled: bool | None, name: str, namespace: str | None, duration: float) -> lease.LeaderElector | None:
