@@ -145,7 +145,7 @@ def test_release_on_a_clean_stop_hands_over_at_once(api: LeaseApi) -> None:
     thread_a.join(timeout=5)
     spec = lease(api)["spec"]
     assert "holderIdentity" not in spec and spec["leaseDurationSeconds"] == 1
-    wait_for(b.is_leader, timeout=3)  # no 30 s wait for expiry
+    wait_for(b.is_leader, timeout=6)  # its next try (every 2 s), not a 30 s wait for expiry
     stop_b.set()
     thread_b.join(timeout=5)
 
