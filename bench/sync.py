@@ -45,7 +45,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -248,6 +248,12 @@ def baseline_dbless(url: str, text: str) -> dict[str, Any]:
     return {"seconds": seconds, "reads": 0, "writes": 1, "retries": 0, "status": response.status_code}
 
 
+def timed(work: Callable[[], object]) -> float:
+    t0 = time.perf_counter()
+    work()
+    return time.perf_counter() - t0
+
+
 def changed_entities(before: list[Entity], after: list[Entity]) -> list[Entity]:
     old = {e.id: e.body for e in before}
     return [e for e in after if old.get(e.id) != e.body]
@@ -276,6 +282,7 @@ def run(services: int, profile: bool) -> dict[str, Any]:
         ):
             paths[key] = work / f"{key}.yaml"
             paths[key].write_text(text)
+        catalog_seconds = min(timed(lambda: desired_entities(paths["full"], environ)) for _ in range(REPEATS))
         full, _ = desired_entities(paths["full"], environ)
         after, _ = desired_entities(paths["changed"], environ)
         delta = changed_entities(full, after)
@@ -291,12 +298,12 @@ def run(services: int, profile: bool) -> dict[str, Any]:
             ("1% change", paths["full"], back, ids),
             ("1% change", paths["changed"], delta, ids),
         ][:REPEATS]
-        with emulator() as url:
-            ours = [
-                gatewayctl_sync(url, path, profiler if label != "no-op" else None) for label, path, _, _ in scenarios
-            ]
-        with emulator() as url:
-            theirs = [baseline_sync(url, name, writes, existing) for _, _, writes, existing in scenarios]
+        ours, theirs = [], []
+        # two identical emulators, one sync each in turn: both sides meet the same machine load
+        with emulator() as mine, emulator() as other:
+            for label, path, writes, existing in scenarios:
+                ours.append(gatewayctl_sync(mine, path, profiler if label != "no-op" else None))
+                theirs.append(baseline_sync(other, name, writes, existing))
         for label in ("initial", "no-op", "1% change"):
             runs = [i for i, s in enumerate(scenarios) if s[0] == label]
             rows.append(row("db", label, len(scenarios[runs[0]][2]), best(ours, runs), best(theirs, runs), len(runs)))
@@ -311,10 +318,11 @@ def run(services: int, profile: bool) -> dict[str, Any]:
             ("1% change", paths["full-dbless"], full_text),
             ("1% change", paths["changed-dbless"], changed_text),
         ][:REPEATS]
-        with emulator(dbless_mode=True) as url:
-            ours = [gatewayctl_sync(url, path) for _, path, _ in dbless_runs]
-        with emulator(dbless_mode=True) as url:
-            theirs = [baseline_dbless(url, text) for _, _, text in dbless_runs]
+        ours, theirs = [], []
+        with emulator(dbless_mode=True) as mine, emulator(dbless_mode=True) as other:
+            for _, path, text in dbless_runs:
+                ours.append(gatewayctl_sync(mine, path))
+                theirs.append(baseline_dbless(other, text))
         for label in ("initial", "no-op", "1% change"):
             runs = [i for i, r in enumerate(dbless_runs) if r[0] == label]
             rows.append(
@@ -332,6 +340,7 @@ def run(services: int, profile: bool) -> dict[str, Any]:
         "entities": len(full),
         "changed_services": changed,
         "parallelism": PARALLELISM,
+        "catalog_seconds": round(catalog_seconds, 3),
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
         "rows": rows,
@@ -347,8 +356,8 @@ def row(mode: str, label: str, due: int, ours: dict[str, Any], theirs: dict[str,
     theirs_requests = theirs["reads"] + theirs["writes"]
     ratio = ours["seconds"] / theirs["seconds"] if theirs["seconds"] else None
     missed = []
-    if ours["writes"] > due + (2 if mode == "db" and due else 0):  # + the lock's POST and DELETE
-        missed.append("writes")
+    if ours_requests > due + theirs["reads"]:
+        missed.append(f"requests +{ours_requests - due - theirs['reads']}")
     if ratio is not None and ratio > TARGET_RATIO:
         missed.append("time")
     if label == "no-op" and ours["seconds"] > TARGET_NOOP_SECONDS:
@@ -380,9 +389,11 @@ def markdown(result: dict[str, Any], meta: dict[str, Any]) -> str:
         f"{result['services']:,} services, {result['routes']:,} routes, {result['plugins']:,} plugins, "
         f"{result['consumers']} consumers with credentials: {result['entities']:,} Kong entities; "
         f"--parallelism {result['parallelism']}; the 1% change alters {result['changed_services']} services. "
-        "Times are the best of 3 for the no-op and the 1% change (there, back, there again), one initial sync. "
-        "Targets: writes = changed entities (+ the lock's POST and DELETE), wall time <= 1.3x the raw-httpx "
-        "baseline, no-op <= 2 s.",
+        "Times are the best of 3 for the no-op and the 1% change (there, back, there again), one initial sync; "
+        "gatewayctl and the baseline take turns on two identical emulators. Every gatewayctl sync includes "
+        f"loading, validating and rendering the catalog: {result['catalog_seconds']:.2f} s on its own. "
+        "Targets: requests = changed entities + list pages, wall time <= 1.3x the raw-httpx baseline, "
+        "no-op <= 2 s.",
         "",
         "| mode | sync | writes due | requests (reads + writes) | baseline requests (list pages + writes) "
         "| extra | s | baseline s | ratio | target met |",
