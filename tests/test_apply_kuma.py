@@ -107,7 +107,7 @@ def test_fresh_apply_then_diff_is_clean_and_reapply_writes_nothing(
     # schema defaults (MeshTrace zipkin sharedSpanContext), the Mesh's STRICT mode left out
     timeout = kuma.state.objects("MeshTimeout", "shop")
     assert any(o["spec"]["to"][0]["default"].get("connectionTimeout") == "1m0s" for o in timeout)
-    mesh = kuma.state.objects("Mesh")[0]
+    [mesh] = [m for m in kuma.state.objects("Mesh") if m["name"] == "shop"]
     assert "mode" not in mesh["mtls"]["backends"][0]
     code, out, err = cli(capsys, kuma, "diff", str(shop), *UNIVERSAL, "--exit-code")
     assert (code, out.strip().splitlines()[-1]) == (0, "kuma: +0 ~0 -0"), out + err
@@ -162,7 +162,7 @@ def test_a_mesh_holding_others_objects_is_kept_when_the_catalog_drops_it(
     code, out, err = cli(capsys, kuma, "apply", str(shop), *UNIVERSAL, "--yes")
     assert code == 0, err
     assert "Mesh shop is no longer in the catalog but is kept" in out and "MeshRetry theirs" in out
-    assert kuma.state.objects("Mesh", None) and {m["name"] for m in kuma.state.objects("Mesh")} == {"shop", "shop2"}
+    assert {m["name"] for m in kuma.state.objects("Mesh")} == {"default", "shop", "shop2"}
     assert [o["name"] for o in kuma.state.objects("MeshRetry", "shop") if o["name"] == "theirs"] == ["theirs"]
     # every owned policy moved to shop2; nothing of ours is left in shop
     assert not [o for o in kuma.state.objects(mesh="shop") if "gatewayctl.io/catalog" in (o.get("labels") or {})]
@@ -177,7 +177,28 @@ def test_a_disabled_mesh_is_removed_only_when_kuma_is_asked_for_by_name(
     code, out, err = cli(capsys, kuma, "apply", str(shop), *UNIVERSAL, "--yes")
     assert code == 0, err
     assert out.count("- ") >= 9 and "kuma: 9 changes applied" in out
-    assert kuma.state.objects("Mesh") == [] and len(kuma.state.writes()) == writes + 9
+    assert [m["name"] for m in kuma.state.objects("Mesh")] == ["default"] and len(kuma.state.writes()) == writes + 9
+
+
+def test_objects_of_the_same_name_that_are_not_ours_are_never_replaced(
+    capsys: pytest.CaptureFixture[str], kuma: KumaEmulator, shop: Path
+) -> None:
+    # Kuma creates the Mesh "default" itself, empty: a catalog managing mesh default takes it over, visibly
+    shop.write_text(CATALOG.replace("  name: shop\n  mtls", "  name: default\n  mtls"))
+    code, out, err = cli(capsys, kuma, "apply", str(shop), *UNIVERSAL, "--yes")
+    assert code == 0 and "~ Mesh default" in out and "created by Kuma at start" in out, out + err
+    [mesh] = kuma.state.objects("Mesh")
+    assert mesh["mtls"]["enabledBackend"] == "ca-1" and mesh["labels"]["gatewayctl.io/catalog"] == "shop"
+    assert cli(capsys, kuma, "diff", str(shop), *UNIVERSAL, "--exit-code")[0] == 0
+    # a configured Mesh, or someone else's policy, with a name the catalog renders: refused, nothing sent
+    shop.write_text(CATALOG)
+    kuma.state.seed({"type": "Mesh", "name": "shop", "mtls": {"enabledBackend": "theirs"}})
+    kuma.state.seed(foreign_retry("shop-orders"))
+    writes = len(kuma.state.writes())
+    code, _, err = cli(capsys, kuma, "apply", str(shop), *UNIVERSAL, "--yes")
+    assert code == 1 and "already has Mesh shop" in err and "MeshRetry shop-orders in mesh shop" in err, err
+    assert "gatewayctl.io/catalog=shop" in err and len(kuma.state.writes()) == writes
+    assert kuma.state.objects("Mesh")[1]["mtls"] == {"enabledBackend": "theirs"}
 
 
 def test_a_mesh_with_only_our_objects_and_the_defaults_is_deleted(
@@ -186,7 +207,7 @@ def test_a_mesh_with_only_our_objects_and_the_defaults_is_deleted(
     assert cli(capsys, kuma, "apply", str(shop), *UNIVERSAL, "--yes")[0] == 0
     shop.write_text(CATALOG.replace("  name: shop\n  mtls", "  name: shop2\n  mtls"))
     assert cli(capsys, kuma, "apply", str(shop), *UNIVERSAL, "--yes")[0] == 0
-    assert {m["name"] for m in kuma.state.objects("Mesh")} == {"shop2"}
+    assert {m["name"] for m in kuma.state.objects("Mesh")} == {"default", "shop2"}
 
 
 @pytest.mark.parametrize("seed", [3, 17])

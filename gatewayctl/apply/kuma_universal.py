@@ -204,6 +204,26 @@ def unowned_in_mesh(client: KumaApi, server: dict[str, Any], mesh: str, owned: s
     return found
 
 
+def taken_names(client: KumaApi, server: dict[str, Any], creates: list[KumaChange]) -> list[str]:
+    """'Kind name' of each object the plan would create whose name is already taken by an object this
+    catalog does not own (a PUT would silently replace it): one unfiltered list per kind and mesh concerned."""
+    wanted: dict[tuple[str, str], set[str]] = {}
+    for change in creates:
+        wanted.setdefault((change.kind, change.mesh or ""), set()).add(change.name)
+    taken: list[str] = []
+    for (kind, mesh), names in sorted(wanted.items()):
+        path = "/meshes" if kind == MESH_KIND else f"/meshes/{mesh}/{server['types'][kind]['path']}"
+        try:
+            existing = {str(o.get("name")) for o in client.list_all(path)}
+        except KumaError as exc:
+            if exc.status == 404:  # the mesh does not exist yet: nothing in it can be taken
+                continue
+            raise
+        where = f" in mesh {mesh}" if mesh else ""
+        taken += [f"{kind} {name}{where}" for name in sorted(names & existing)]
+    return taken
+
+
 # ---------------------------------------------------------------------- comparing
 
 
@@ -299,6 +319,17 @@ def plan_universal(
         raise KumaRefused(why)
     live = fetch_owned(client, server, catalog_name, parallelism)
     plan = KumaPlan("universal", server, build_changes(objects, live, masker), live)
+    _adopt_pristine_default_mesh(client, plan, masker)
+    taken = taken_names(client, server, [c for c in plan.changes if c.action == "create"])
+    if taken:
+        shown = ", ".join(taken[:5]) + (f" and {len(taken) - 5} more" if len(taken) > 5 else "")
+        labels = ", ".join(f"{k}={v}" for k, v in ownership_labels(catalog_name).items())
+        raise KumaRefused(
+            f"{client.endpoint.display()} already has {shown} without this catalog's ownership labels, and "
+            "gatewayctl never replaces what it does not own (a PUT would); rename it in the catalog, remove "
+            f"it, or hand it over by adding the labels {labels} to it (Kuma creates the Mesh 'default' itself "
+            "at start: a catalog that manages mesh 'default' must be handed it this way)"
+        )
     owned = {key_of(o) for o in live}
     for change in [c for c in plan.changes if c.action == "delete" and c.kind == MESH_KIND]:
         others = unowned_in_mesh(client, server, change.name, owned)
@@ -310,6 +341,31 @@ def plan_universal(
                 f"not own ({shown}), and deleting a Mesh deletes everything in it"
             )
     return plan
+
+
+def _adopt_pristine_default_mesh(client: KumaApi, plan: KumaPlan, masker: Masker) -> None:
+    """Kuma creates the Mesh `default` at start, empty and unlabelled: nobody configured it, so a catalog whose
+    mesh is `default` takes it over (an update, shown in the plan) instead of being refused. A `default`
+    Mesh with any setting or label is someone's and stays refused (`taken_names`)."""
+    for change in [c for c in plan.changes if c.action == "create" and c.kind == MESH_KIND and c.name == "default"]:
+        found = client.get_optional("/meshes/default")
+        if not isinstance(found, dict):
+            continue
+        settings = {k for k in found if k not in SERVER_FIELDS and k not in ("type", "name", "labels")}
+        if found.get("labels") or settings:
+            continue
+        desired = change.desired or {}
+        want = comparable(MESH_KIND, desired, dict(desired.get("labels") or {}), desired=True)
+        have = comparable(MESH_KIND, found, dict(desired.get("labels") or {}), desired=False)
+        adopted = KumaChange(
+            "update", MESH_KIND, "default", None, desired, found, field_changes(MESH_KIND, want, have, masker)
+        )
+        plan.changes[plan.changes.index(change)] = adopted
+        plan.live.append(found)
+        plan.notes.append(
+            "Mesh default was created by Kuma at start with no settings: this catalog takes it over "
+            "(its labels and settings are set; `gatewayctl rollback` puts it back)"
+        )
 
 
 # ---------------------------------------------------------------------- writing

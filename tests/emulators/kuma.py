@@ -15,7 +15,8 @@ pkg/core/managers/apis/mesh/mesh_validator.go, pkg/core/resources/model/rest/...
 - labels the control plane computes: `kuma.io/mesh` on mesh-scoped objects; on a zone control plane, for types
   a zone provides (policies, not the Mesh), `kuma.io/origin: zone`, `kuma.io/zone: <zone>`, `kuma.io/env:
   universal`; `origin`/`zone`/`display-name` immutable on update; `creationTime`, `modificationTime`, `kri`
-- a new Mesh gets the default policies `mesh-timeout-all-<m>`, `mesh-circuit-breaker-all-<m>`,
+- the Mesh `default` exists from the start (with its default policies) unless `default_mesh=False` or
+  federated; a new Mesh gets the default policies `mesh-timeout-all-<m>`, `mesh-circuit-breaker-all-<m>`,
   `mesh-retry-all-<m>`, `mesh-gateways-timeout-all-<m>` (unless `skipCreatingInitialPolicies: ["*"]`);
   deleting a Mesh deletes everything in it, and is refused while Dataplanes are attached
 - the Mesh is protobuf: unknown fields are dropped and zero values (including the enum default `STRICT`)
@@ -399,6 +400,7 @@ class KumaState:
         token: str | None = None,
         version: str = VERSION,
         latency: float = 0.0,
+        default_mesh: bool = True,
     ) -> None:
         self.mode = mode
         self.zone = zone
@@ -414,6 +416,9 @@ class KumaState:
         self.requests: list[Request] = []
         self.rules: list[FaultRule] = []
         self.random_faults: RandomFaults | None = None
+        if default_mesh and not self.federated:  # KUMA_DEFAULTS_SKIP_MESH_CREATION=false (a federated zone
+            self.seed({"type": "Mesh", "name": "default"})  # gets its meshes from the global instead)
+            self.ensure_default_policies("default", [])
 
     # -- test helpers
 
