@@ -266,6 +266,13 @@ def test_a_read_only_api_and_a_global_control_plane_with_zone_policies_are_refus
         assert all("kuma.io/origin" not in (o.get("labels") or {}) for o in kuma.state.objects(mesh="shop"))
 
 
+def test_a_kuma_too_old_for_the_policies_is_refused(capsys: pytest.CaptureFixture[str], shop: Path) -> None:
+    with running(KumaState(version="2.9.4")) as kuma:
+        code, _, err = cli(capsys, kuma, "diff", str(shop), *UNIVERSAL)
+        assert code == 1 and "runs Kuma 2.9.4" in err and "need Kuma 2.10 or newer" in err
+        assert [r.path for r in kuma.state.requests] == ["/", "/_resources", "/config"]
+
+
 def test_secrets_never_appear_in_any_output(
     capsys: pytest.CaptureFixture[str], kuma: KumaEmulator, shop: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -102,6 +102,18 @@ DEFAULT_POLICY_PREFIXES = (
 SERVER_FIELDS = ("creationTime", "modificationTime", "kri", "status", "snis")
 
 
+MIN_VERSION = (2, 10)
+
+
+def _major_minor(version: str) -> tuple[int, int]:
+    """`2.14.3` -> (2, 14); an unparsable version (a dev build) passes as new enough."""
+    parts = version.lstrip("v").split(".")
+    try:
+        return int(parts[0]), int(parts[1])
+    except (IndexError, ValueError):
+        return (99, 0)
+
+
 class KumaRefused(Exception):
     """The control plane cannot take these writes (federated zone, read-only API, missing types, ...)."""
 
@@ -116,7 +128,13 @@ def read_server(client: KumaApi) -> dict[str, Any]:
         raise KumaRefused(
             f"{client.endpoint.display()} does not answer like a Kuma control plane (GET / has no version)"
         )
-    types = client.get("/_resources").get("resources") or []
+    found = client.get_optional("/_resources")
+    if not isinstance(found, dict):
+        raise KumaRefused(
+            f"{client.endpoint.display()} ({root.get('product', 'Kuma')} {root.get('version')}) does not serve "
+            "GET /_resources; gatewayctl renders for Kuma 2.14 (2.10 or newer)"
+        )
+    types = found.get("resources") or []
     config: dict[str, Any] = {}
     try:
         found = client.get_optional("/config")
@@ -141,6 +159,11 @@ def read_server(client: KumaApi) -> dict[str, Any]:
 def refusal(server: dict[str, Any], objects: list[KumaObject], display: str) -> str | None:
     """Why this control plane cannot take the catalog's objects, or None."""
     types = server["types"]
+    if _major_minor(str(server.get("version"))) < MIN_VERSION:
+        return (
+            f"{display} runs {server['product']} {server['version']}; the policies gatewayctl renders (Dataplane "
+            "targetRefs, rules[]) need Kuma 2.10 or newer (gatewayctl renders for 2.14)"
+        )
     needed = sorted({o.kind for o in objects})
     missing = [k for k in needed if k not in types]
     if missing:
