@@ -292,6 +292,7 @@ def child(size: int, workdir: Path, repeats: int, profile: bool) -> dict[str, An
         last.clear()  # the previous run's catalog must not count towards this run's memory
         gc_clock.reset()
         gc_clock.running = True
+        c0 = time.process_time()
         t0 = time.perf_counter()
         loaded = load_catalog(catalog_path)
         t1 = time.perf_counter()
@@ -299,10 +300,12 @@ def child(size: int, workdir: Path, repeats: int, profile: bool) -> dict[str, An
         t2 = time.perf_counter()
         write_files(out_dir, files, owned_dirs=["kong"])
         t3 = time.perf_counter()
+        c3 = time.process_time()
         gc_clock.running = False
         last["loaded"] = loaded
         return {
             "seconds": t3 - t0,
+            "cpu": c3 - c0,
             "load": t1 - t0,
             "render": t2 - t1,
             "write": t3 - t2,
@@ -369,6 +372,8 @@ def child(size: int, workdir: Path, repeats: int, profile: bool) -> dict[str, An
         "kong_yaml_bytes": len(kong_bytes),
         "runs": len(runs),
         "seconds": round(total, 4),
+        "cpu_seconds": round(best["cpu"], 4),
+        "min_cpu_seconds": round(min(float(r["cpu"]) for r in runs), 4),
         "load_seconds": round(best["load"], 4),
         "render_seconds": round(best["render"], 4),
         "write_seconds": round(best["write"], 4),
@@ -400,6 +405,7 @@ def mesh_child(size: int, workdir: Path, repeats: int, profile: bool) -> dict[st
     def measured_run(out_dir: Path) -> dict[str, Any]:
         gc_clock.reset()
         gc_clock.running = True
+        c0 = time.process_time()
         t0 = time.perf_counter()
         loaded = load_catalog(catalog_path)
         t1 = time.perf_counter()
@@ -407,9 +413,11 @@ def mesh_child(size: int, workdir: Path, repeats: int, profile: bool) -> dict[st
         t2 = time.perf_counter()
         write_files(out_dir, files, owned_dirs=targets)
         t3 = time.perf_counter()
+        c3 = time.process_time()
         gc_clock.running = False
         return {
             "seconds": t3 - t0,
+            "cpu": c3 - c0,
             "load": t1 - t0,
             "render": t2 - t1,
             "write": t3 - t2,
@@ -472,6 +480,7 @@ def mesh_child(size: int, workdir: Path, repeats: int, profile: bool) -> dict[st
         result |= {
             f"{phase}_runs": len(runs),
             f"{phase}_seconds": round(best["seconds"], 4),
+            f"{phase}_cpu_seconds": round(best["cpu"], 4),
             f"{phase}_load_seconds": round(best["load"], 4),
             f"{phase}_render_seconds": round(best["render"], 4),
             f"{phase}_write_seconds": round(best["write"], 4),
@@ -564,6 +573,7 @@ COLUMNS = (
     ("catalog bytes", "catalog_bytes", "{:,}"),
     ("kong.yaml bytes", "kong_yaml_bytes", "{:,}"),
     ("validate+render s", "seconds", "{:.3f}"),
+    ("CPU s", "cpu_seconds", "{:.3f}"),
     ("baseline s", "baseline_seconds", "{:.3f}"),
     ("ratio", "ratio", "{:.2f}x"),
     ("peak RSS MB", "peak_rss_mb", "{:.0f}"),
@@ -595,6 +605,9 @@ def markdown(results: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         f"Each service has {ROUTES_PER_SERVICE} routes and {PLUGINS_PER_SERVICE} plugins; {CONSUMERS} key-auth "
         f"consumers. Times are the best of several runs ({runs}); targets: <= {TARGET_SECONDS:g} s, "
         f"<= {TARGET_RSS_MB:g} MB peak RSS, <= {TARGET_RATIO:g}x the PyYAML C parse + dump baseline.",
+        f"Load average when the run ended (1, 5, 15 min): {', '.join(f'{x:g}' for x in meta['load_average'])} "
+        f"on {meta['cpus']} cores; `CPU s` is the process's own CPU time (user + system) in the best run, "
+        "which unlike wall time does not grow while the process waits for a core.",
         "",
         "| " + " | ".join(header) + " |",
         "|" + "|".join("---:" for _ in header) + "|",
@@ -610,6 +623,7 @@ def metadata(results: list[dict[str, Any]], quick: bool, mesh: bool = False) -> 
     if mesh:
         return {
             "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "load_average": [round(x, 2) for x in os.getloadavg()],
             "python": platform.python_version(),
             "implementation": platform.python_implementation(),
             "machine": f"{platform.system()} {platform.machine()}",
@@ -625,6 +639,7 @@ def metadata(results: list[dict[str, Any]], quick: bool, mesh: bool = False) -> 
         }
     return {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),
         "machine": f"{platform.system()} {platform.machine()}",
@@ -660,8 +675,8 @@ MESH_HEADER = (
     "files written",
     "catalog bytes",
     "output bytes",
-    "first write s (load / render / write)",
-    "re-render s (load / render / write)",
+    "first write s (load / render / write; CPU)",
+    "re-render s (load / render / write; CPU)",
     "files rewritten on re-render",
     "baseline s",
     "ratio",
@@ -673,7 +688,7 @@ MESH_HEADER = (
 def mesh_cells(r: dict[str, Any]) -> list[str]:
     def split(phase: str) -> str:
         parts = " / ".join(f"{r[f'{phase}_{step}_seconds']:.2f}" for step in ("load", "render", "write"))
-        return f"{r[f'{phase}_seconds']:.2f} ({parts})"
+        return f"{r[f'{phase}_seconds']:.2f} ({parts}; CPU {r[f'{phase}_cpu_seconds']:.2f})"
 
     met = "yes" if r["target_met"] else "no (" + "; ".join(r["target_missed"]) + ")"
     return [
@@ -714,6 +729,8 @@ def mesh_markdown(results: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         f"are read and compared, not rewritten). Best of several runs (first write: {runs('first')}; re-render: "
         f"{runs('rerender')}); targets: <= {MESH_TARGET_SECONDS:g} s for both, <= {MESH_TARGET_RSS_MB:g} MB "
         "peak RSS; no baseline.",
+        f"Load average when the run ended (1, 5, 15 min): {', '.join(f'{x:g}' for x in meta['load_average'])} "
+        f"on {meta['cpus']} cores; CPU is the process's own CPU time (user + system) in the best run.",
         "",
         "| " + " | ".join(MESH_HEADER) + " |",
         "|" + "|".join("---:" for _ in MESH_HEADER) + "|",
