@@ -10,8 +10,10 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -479,3 +481,41 @@ def test_long_applies_show_a_progress_bar_on_a_terminal_only(
     shop.write_text(CATALOG.replace("  name: shop\n  mtls", "  name: other\n  mtls"))
     assert cli(capsys, kuma, "apply", str(shop), *UNIVERSAL, "--yes")[0] == 0
     assert "/18" in terminal.getvalue()  # 9 creates in the new mesh, 9 deletes in the old one
+
+
+def test_apply_pushes_its_run_to_a_pushgateway(
+    capsys: pytest.CaptureFixture[str], kuma: KumaEmulator, shop: Path
+) -> None:
+    from test_watch_push import Pushgateway, pushed_metrics
+
+    fake = Pushgateway()
+    received = fake.received
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+            received.append((self.command, self.path, self.headers.get("Content-Type", ""), body))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    fake.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=fake.server.serve_forever, daemon=True).start()
+    try:
+        code, _, err = cli(capsys, kuma, "apply", str(shop), *UNIVERSAL, "--yes", "--pushgateway", fake.url)
+        assert code == 0, err
+        kuma.state.fail(1, method="PUT", status=400, body={"title": "t", "detail": "d"})
+        shop.write_text(CATALOG.replace("attempts: 3", "attempts: 4"))
+        code, _, err = cli(capsys, kuma, "apply", str(shop), *UNIVERSAL, "--yes", "--pushgateway", fake.url)
+        assert code == 3, err
+    finally:
+        fake.server.shutdown()
+        fake.server.server_close()
+    [first, second] = [pushed_metrics(body) for _, path, _, body in received if path.endswith("/catalog/shop")]
+    assert first["gatewayctl_apply_run_changes"][(("action", "create"), ("system", "kuma"))] == 9
+    assert first["gatewayctl_apply_run_success"] == {(): 1.0}
+    assert second["gatewayctl_apply_run_changes"][(("action", "update"), ("system", "kuma"))] == 1
+    assert second["gatewayctl_apply_run_exit_code"] == {(): 3.0}

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -64,6 +64,9 @@ from gatewayctl.plan.kuma import KumaPlan, Platform
 from gatewayctl.plan.masking import Masker
 from gatewayctl.plan.report import json_report, kuma_json_report, kuma_text_lines, names_by_id, text_lines, title
 from gatewayctl.render.kuma import KumaObject
+
+if TYPE_CHECKING:
+    from gatewayctl.watch.push import ApplyRun
 
 KongUrl = Annotated[
     str | None,
@@ -285,6 +288,10 @@ def apply(
         typer.Option("--force-conflicts", help="Kuma on Kubernetes: take over fields another field manager owns."),
     ] = False,
     state_dir: StateDir = Path(".gatewayctl"),
+    pushgateway: Annotated[
+        str | None,
+        typer.Option("--pushgateway", help="Push this run's duration, changes and result to a Prometheus Pushgateway."),
+    ] = None,
 ) -> int:
     """Make Kong and Kuma match the catalog: creates, updates and deletes only what this catalog owns.
 
@@ -294,24 +301,62 @@ def apply(
     never interleave (a lock held in Kong).
     """
     _check_only(only)
+    from gatewayctl.watch.push import pushed_run  # prometheus_client: loaded only by the command that pushes
+
+    def warn(message: str) -> None:
+        err.print(f"[yellow]warning: {escape(message)}[/yellow]")
+
+    with pushed_run(pushgateway, catalog.stem, env, warn) as run:
+        _apply(
+            run,
+            catalog,
+            env,
+            dry_run,
+            yes,
+            only,
+            as_json,
+            lock_wait,
+            state_dir,
+            Connection(
+                kong_admin_url,
+                kuma_url,
+                kuma_platform_name,
+                kubeconfig,
+                context,
+                ca_cert,
+                client_cert,
+                client_key,
+                insecure,
+                timeout,
+                parallelism,
+                rps,
+                force_conflicts,
+            ),
+        )
+    raise typer.Exit(EXIT_OK)  # pragma: no cover - _apply always exits
+
+
+def _apply(
+    run: ApplyRun,
+    catalog: Path,
+    env: str | None,
+    dry_run: bool,
+    yes: bool,
+    only: str | None,
+    as_json: bool,
+    lock_wait: float,
+    state_dir: Path,
+    conn: Connection,
+) -> None:
+    """apply's body; every ending is a typer.Exit (its code goes to the Pushgateway when asked)."""
     loaded = load_or_exit(catalog, env)
-    conn = Connection(
-        kong_admin_url,
-        kuma_url,
-        kuma_platform_name,
-        kubeconfig,
-        context,
-        ca_cert,
-        client_cert,
-        client_key,
-        insecure,
-        timeout,
-        parallelism,
-        rps,
-        force_conflicts,
-    )
+    run.catalog = loaded.catalog.name
     with contextlib.ExitStack() as stack:
         kong, kuma = _plan_systems(loaded, only, conn, stack)
+        if kong is not None:
+            run.record("kong", kong.plan.counts())
+        if kuma is not None:
+            run.record("kuma", kuma.plan.counts())
         if kong is not None and kong.server.dbless:
             kong.text = _remote(lambda: dbless_text(kong.client, loaded, kong.desired))
             running = _remote(lambda: dbless.running_hash(kong.client))
