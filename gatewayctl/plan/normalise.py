@@ -88,6 +88,8 @@ def _value(value: Any, spec: FieldSpec) -> Any:
         elements = spec.get("elements") or {}
         items = [_value(v, elements) if elements.get("type") == "record" else _plain(v) for v in value]
         if kind == "set":
+            if all(type(i) is str for i in items):  # tags, methods, protocols: no JSON text needed to sort them
+                return sorted(set(items))
             unique = {json.dumps(i, sort_keys=True): i for i in items}
             return [unique[k] for k in sorted(unique)]
         return items
