@@ -164,7 +164,7 @@ def refusal(server: dict[str, Any], objects: list[KumaObject], display: str) -> 
             f"{display} runs {server['product']} {server['version']}; the policies gatewayctl renders (Dataplane "
             "targetRefs, rules[]) need Kuma 2.10 or newer (gatewayctl renders for 2.14)"
         )
-    needed = sorted({o.kind for o in objects})
+    needed = sorted({o.kind for o in objects} | {MESH_KIND})  # the Mesh too: even a plan of deletes writes
     missing = [k for k in needed if k not in types]
     if missing:
         return (
