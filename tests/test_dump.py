@@ -286,3 +286,82 @@ def test_dbless_dump_readopted_posts_nothing(
         )
         assert doc["gateway"]["mode"] == "dbless"
         assert len([r for r in kong.state.requests if r.method == "POST" and r.path == "/config"]) == 1
+
+
+MESH_CATALOG = """\
+format: 1
+name: shop
+mesh:
+  enabled: true
+  name: shop
+  mtls: {mode: permissive, rotation: 24h}
+  gateway_selector: {app: edge}
+  tracing:
+    zipkin: {endpoint: "${env:ZIPKIN_URL}", sampling: 10}
+  metrics:
+    prometheus: {port: 5670, path: /metrics}
+  access_log: {file: /dev/stdout}
+services:
+  - name: orders
+    url: http://orders.default.svc:8080
+    routes: [{name: api, paths: [/orders]}]
+    mesh:
+      allow_from: [catalogue]
+      retries: {attempts: 3, backoff: 25ms..250ms}
+      timeouts: {connect: 1m, request: 30s}
+      load_balancer: least-request
+  - name: catalogue
+    url: http://catalogue.shop.svc:9090
+    routes: [{name: browse, paths: [/catalogue]}]
+    mesh:
+      selector: {app: catalogue, tier: web}
+      rate_limit: {requests: 100, interval: 1m}
+      circuit_breaker: {consecutive_5xx: 5}
+      health_check: {path: /healthz, interval: 5s}
+  - name: legacy
+    url: http://legacy.internal:8000
+    mesh: null
+"""
+ZIPKIN = "http://zipkin.internal:9411/api/v2/spans?token=s3cr3t-zipkin-token-0003"
+
+
+def test_kong_and_kuma_dump_readopted_makes_zero_writes_in_both(
+    capsys: pytest.CaptureFixture[str], workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from emulators.kuma import KumaState
+    from emulators.kuma import running as kuma_running
+
+    monkeypatch.setenv("ZIPKIN_URL", ZIPKIN)
+    monkeypatch.delenv("GATEWAYCTL_KUMA_TOKEN", raising=False)
+    with running(KongState()) as kong, kuma_running(KumaState()) as kuma:
+        urls = ["--kong-admin-url", kong.url, "--kuma-url", kuma.url]
+        catalog = write_catalog(workdir, MESH_CATALOG)
+        code = main(["apply", str(catalog), "--yes", "--kuma-platform", "universal", *urls])
+        assert code == 0, capsys.readouterr().err
+        capsys.readouterr()
+        dumped = workdir / "dumped.yaml"
+        code = main(["dump", "--catalog-name", "shop", "--out", str(dumped), *urls])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        assert "changes nothing in Kong and Kuma" in out, err
+        text = dumped.read_text()
+        assert ZIPKIN not in text + out + err and "s3cr3t" not in text + out + err
+        doc = yaml.safe_load(text)
+        assert doc["mesh"]["tracing"] == {"zipkin": {"endpoint": "${env:MESH_ZIPKIN_ENDPOINT}", "sampling": 10}}
+        assert doc["mesh"]["mtls"] == {"mode": "permissive", "rotation": "1d"}
+        assert doc["mesh"]["gateway_selector"] == {"app": "edge"}
+        services = {s["name"]: s for s in doc["services"]}
+        assert services["orders"]["mesh"]["allow_from"] == ["catalogue"]
+        assert services["orders"]["mesh"]["load_balancer"] == "least-request"
+        assert services["catalogue"]["mesh"]["selector"] == {"app": "catalogue", "tier": "web"}
+        assert services["legacy"]["mesh"] is None
+        assert "MESH_ZIPKIN_ENDPOINT" in err
+
+        monkeypatch.delenv("ZIPKIN_URL")
+        monkeypatch.setenv("MESH_ZIPKIN_ENDPOINT", ZIPKIN)
+        assert main(["validate", str(dumped)]) == 0, capsys.readouterr().err
+        kong_writes, kuma_writes = len(kong.state.writes()), len(kuma.state.writes())
+        code = main(["apply", str(dumped), "--yes", "--kuma-platform", "universal", *urls])
+        out, err = capsys.readouterr()
+        assert code == 0 and "nothing to do" in out, out + err
+        assert (len(kong.state.writes()), len(kuma.state.writes())) == (kong_writes, kuma_writes)

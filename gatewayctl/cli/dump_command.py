@@ -1,8 +1,10 @@
 """`gatewayctl dump`: the live Kong entities a catalog owns, written as a catalog to adopt.
 
 The catalog is chosen by name (`--catalog-name`): dump is how a catalog starts when only the live Kong
-exists, so it needs no catalog file. Secrets become `${env:NAME}` placeholders, listed on stderr with what
-each must hold; no secret value is printed or written. Before finishing, the written file is validated and
+exists, so it needs no catalog file. With `--kuma-url` (or GATEWAYCTL_KUMA_URL) the owned Kuma objects on
+that control plane's API become the `mesh:` section and the services' `mesh:` blocks. Secrets become
+`${env:NAME}` placeholders, listed on stderr with what each must hold; no secret value is printed or
+written. Before finishing, the written file is validated and
 planned against the live state with the placeholders set to the live values (in memory only): the command
 says whether adopting the dump is a no-op, and lists what it would change otherwise."""
 
@@ -12,28 +14,37 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 
+from gatewayctl.apply import kuma_universal
 from gatewayctl.catalog.load import load_catalog
+from gatewayctl.catalog.secrets import SecretResolver
 from gatewayctl.cli.catalog_commands import _examples
-from gatewayctl.cli.console import EXIT_INVALID, EXIT_OK, err, out, plural, print_diagnostics
+from gatewayctl.cli.console import EXIT_INVALID, EXIT_OK, EXIT_REMOTE, err, out, plural, print_diagnostics
 from gatewayctl.cli.remote_commands import (
     CaCert,
     ClientCert,
     ClientKey,
     Insecure,
     KongUrl,
+    KumaUrl,
     Parallelism,
     Timeout,
     _client,
     _remote,
 )
+from gatewayctl.clients.kong_admin import TlsOptions
+from gatewayctl.clients.kuma_api import URL_ENV as KUMA_URL_ENV
+from gatewayctl.clients.kuma_api import KumaApi, KumaError, kuma_endpoint
+from gatewayctl.clients.retry import RetryPolicy
 from gatewayctl.diagnostics import CatalogInvalid
-from gatewayctl.dump import Dump, live_to_catalog, replay
+from gatewayctl.dump import Dump, Placeholder, live_to_catalog, replay
+from gatewayctl.dump_kuma import mesh_to_catalog, replay_kuma, zone_mode
 from gatewayctl.plan.kong import LiveState, SchemaCache, fetch_live, read_server, schema_paths
+from gatewayctl.plan.kuma import KumaChange
 from gatewayctl.plan.masking import Masker
 from gatewayctl.plan.report import names_by_id, text_lines
 from gatewayctl.render.output import dump_yaml
@@ -46,6 +57,7 @@ def register(app: typer.Typer) -> None:
         epilog=_examples(
             "gatewayctl dump --catalog-name shop --out catalog.yaml",
             "GATEWAYCTL_KONG_ADMIN_URL=https://kong-admin:8444 gatewayctl dump --catalog-name shop --out live.yaml",
+            "gatewayctl dump --catalog-name shop --out catalog.yaml --kuma-url http://kuma-cp:5681",
         )
     )(dump)
 
@@ -56,6 +68,7 @@ def dump(
     ],
     out_file: Annotated[Path, typer.Option("--out", help="Where to write the catalog (replaced if it exists).")],
     kong_admin_url: KongUrl = None,
+    kuma_url: KumaUrl = None,
     ca_cert: CaCert = None,
     client_cert: ClientCert = None,
     client_key: ClientKey = None,
@@ -66,8 +79,9 @@ def dump(
     """Write the live Kong entities carrying a catalog's ownership tags as a catalog you can adopt.
 
     Plugins become the catalog's own keys (auth, allow_groups, rate_limit, cors, ...) where that renders
-    back exactly, and raw `plugins:` entries otherwise. Secrets become ${env:NAME} placeholders, listed on
-    stderr; their values are never printed or written.
+    back exactly, and raw `plugins:` entries otherwise. With --kuma-url (or GATEWAYCTL_KUMA_URL), the owned
+    Kuma objects on that API become the mesh: section and the services' mesh: blocks. Secrets become
+    ${env:NAME} placeholders, listed on stderr; their values are never printed or written.
     """
     if not NAME.match(catalog_name):
         err.print(f"--catalog-name {escape(catalog_name)}: not a catalog name (lowercase letters, digits and '-')")
@@ -78,6 +92,9 @@ def dump(
         schemas = SchemaCache(client)
         _remote(lambda: schemas.fetch(schema_paths(live.all()), parallelism))
         result: Dump = _remote(lambda: live_to_catalog(catalog_name, live, server, schemas.for_entity))
+        kuma_live = _read_kuma(kuma_url, catalog_name, ca_cert, client_cert, client_key, insecure, timeout, parallelism)
+        if kuma_live:
+            result.catalog = _with_mesh(result, catalog_name, kuma_live)
         try:
             _write(out_file, _text(catalog_name, client.endpoint.display(), result))
         except OSError as exc:
@@ -100,18 +117,74 @@ def dump(
             raise typer.Exit(EXIT_INVALID) from None
         the_plan = _remote(lambda: replay(loaded, result, live, server, schemas.for_entity))
     masker = Masker.of(p.value for p in result.placeholders)
+    kuma_changes: list[KumaChange] = []
+    if kuma_live:
+        resolver = SecretResolver(loaded.path.parent, {p.env: p.value for p in result.placeholders})
+        kuma_changes = replay_kuma(loaded, kuma_live, resolver, masker)
+        for change in kuma_changes:
+            err.print(
+                f"[yellow]applying the dump would {change.action} Kuma {change.kind} {escape(change.name)}[/yellow]"
+            )
     if the_plan.changes:
         err.print(f"[yellow]applying the dump as it is would change Kong ({the_plan.summary()}):[/yellow]")
         for _style, line in text_lines(the_plan, names_by_id(the_plan, []), masker):
             err.print(escape(masker.text(line)))
-    else:
-        out.print("checked: applying this catalog (with the variables set) changes nothing in Kong")
+    elif not kuma_changes:
+        systems = "Kong and Kuma" if kuma_live else "Kong"
+        out.print(f"checked: applying this catalog (with the variables set) changes nothing in {systems}")
     raise typer.Exit(EXIT_OK)
+
+
+def _read_kuma(
+    url: str | None,
+    catalog_name: str,
+    ca_cert: Path | None,
+    client_cert: Path | None,
+    client_key: Path | None,
+    insecure: bool,
+    timeout: float,
+    parallelism: int,
+) -> list[dict[str, Any]]:
+    """The owned Kuma objects, when a Kuma API is named (--kuma-url or GATEWAYCTL_KUMA_URL); [] otherwise."""
+    if not url and not os.environ.get(KUMA_URL_ENV):
+        return []
+    endpoint = kuma_endpoint(url, TlsOptions(ca_cert, client_cert, client_key, insecure), timeout)
+    try:
+        with KumaApi(endpoint, retry=RetryPolicy(), pool=parallelism) as client:
+            server = kuma_universal.read_server(client)
+            return kuma_universal.fetch_owned(client, server, catalog_name, parallelism)
+    except (KumaError, kuma_universal.KumaRefused) as exc:
+        err.print(f"kuma: {escape(str(exc))}; nothing was written")
+        raise typer.Exit(EXIT_REMOTE) from None
+
+
+def _with_mesh(result: Dump, catalog_name: str, objects: list[dict[str, Any]]) -> dict[str, Any]:
+    """The dumped catalog with its `mesh:` section and each service's `mesh:` block, keys in catalog order."""
+    services = list(result.catalog.get("services") or [])
+    secrets: list[tuple[str, str, str]] = []
+    section, blocks, notes = mesh_to_catalog(catalog_name, objects, services, secrets)
+    result.notes.extend(notes)
+    result.placeholders.extend(Placeholder(env, what, value) for env, what, value in secrets)
+    if section is None:
+        return result.catalog
+    doc: dict[str, Any] = {}
+    for key, value in result.catalog.items():
+        if key == "consumers" or (key == "services" and "mesh" not in doc):
+            doc.setdefault("mesh", section)
+        doc[key] = (
+            [{**s, "mesh": blocks[s["name"]]} if s["name"] in blocks else s for s in value]
+            if key == "services"
+            else value
+        )
+    doc.setdefault("mesh", section)
+    if not zone_mode(objects):
+        doc["deployment"] = {"kuma": {"mode": "global"}}
+    return doc
 
 
 def _text(catalog_name: str, kong: str, result: Dump) -> str:
     head = [
-        f"# The Kong entities of catalog '{catalog_name}' at {kong}, written by `gatewayctl dump`.",
+        f"# The live state of catalog '{catalog_name}' (Kong at {kong}), written by `gatewayctl dump`.",
         "# Secrets are ${env:...} placeholders: set them before diff or apply.",
     ]
     return "\n".join(head) + "\n" + dump_yaml(result.catalog)
