@@ -365,3 +365,63 @@ def test_kong_and_kuma_dump_readopted_makes_zero_writes_in_both(
         out, err = capsys.readouterr()
         assert code == 0 and "nothing to do" in out, out + err
         assert (len(kong.state.writes()), len(kuma.state.writes())) == (kong_writes, kuma_writes)
+
+
+GLOBAL_MESH_CATALOG = """\
+format: 1
+name: grid
+mesh:
+  default_action: allow
+services:
+  - name: ledger
+    url: tcp://ledger.money.svc:7000
+    routes: [{name: wire, protocols: [tcp], destinations: [{port: 7000}]}]
+    mesh:
+      retries: {attempts: 2}
+      health_check: {interval: 20s, timeout: 3s, healthy_after: 2, unhealthy_after: 4}
+      rate_limit: {requests: 50, interval: 1s}
+      timeouts: {connect: 3s, idle: 1h}
+  - name: quotes
+    url: grpc://quotes.money.svc:9000
+    routes: [{name: rpc, paths: [/quotes.Quotes]}]
+    mesh:
+      allow_from: [ledger]
+      retries: {attempts: 4, backoff: 10ms..1s}
+      timeouts: {request: 15s}
+      load_balancer: ring-hash
+  - name: pool
+    upstream: {targets: [10.0.0.1:8080]}
+deployment:
+  kuma: {mode: global}
+"""
+
+
+def test_tcp_grpc_and_a_global_control_plane_round_trip(
+    capsys: pytest.CaptureFixture[str], workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from emulators.kuma import KumaState
+    from emulators.kuma import running as kuma_running
+
+    monkeypatch.delenv("GATEWAYCTL_KUMA_TOKEN", raising=False)
+    with running(KongState()) as kong, kuma_running(KumaState(mode="global")) as kuma:
+        urls = ["--kong-admin-url", kong.url, "--kuma-url", kuma.url]
+        catalog = write_catalog(workdir, GLOBAL_MESH_CATALOG)
+        code = main(["apply", str(catalog), "--yes", "--kuma-platform", "universal", *urls])
+        assert code == 0, capsys.readouterr().err
+        capsys.readouterr()
+        dumped = workdir / "dumped.yaml"
+        code = main(["dump", "--catalog-name", "grid", "--out", str(dumped), *urls])
+        out, err = capsys.readouterr()
+        assert code == 0 and "changes nothing in Kong and Kuma" in out, out + err
+        doc = yaml.safe_load(dumped.read_text())
+        assert doc["mesh"] == {"default_action": "allow"} and doc["deployment"] == {"kuma": {"mode": "global"}}
+        services = {s["name"]: s for s in doc["services"]}
+        assert services["ledger"]["mesh"]["retries"] == {"attempts": 2}
+        assert services["quotes"]["mesh"]["retries"] == {"attempts": 4, "backoff": "10ms..1s"}
+        assert "mesh" not in services["pool"]  # behind an upstream: outside the mesh unless it says otherwise
+        assert main(["validate", str(dumped)]) == 0, capsys.readouterr().err
+        writes = (len(kong.state.writes()), len(kuma.state.writes()))
+        code = main(["apply", str(dumped), "--yes", "--kuma-platform", "universal", *urls])
+        out, err = capsys.readouterr()
+        assert code == 0 and "nothing to do" in out, out + err
+        assert (len(kong.state.writes()), len(kuma.state.writes())) == writes
