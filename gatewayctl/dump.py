@@ -243,7 +243,7 @@ class _Context:
             return False
         try:
             rendered = flatten(build_kong_config(catalog, self.secrets.resolver()))
-        except (KeyError, ValueError):
+        except (KeyError, ValueError, TypeError, AssertionError):  # a candidate the renderer cannot take
             return False
         plugins = {e.body.get("name"): e for e in rendered.entities if e.kind == "plugins"}
         if len(plugins) < len(items):
