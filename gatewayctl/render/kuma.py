@@ -400,6 +400,7 @@ def render_kuma(loaded: LoadedCatalog, secrets: SecretResolver) -> list[Rendered
     universal: list[RenderedFile] = []
     emitter = Emitter()  # one set of caches for the 140,000 documents of a 10,000-service mesh
     heads = _Heads(namespace, emitter)
+    specs = _Specs(emitter)
     if catalog.mesh is None:  # mesh_enabled says there is one
         return []
     for obj in _Builder(catalog, catalog.mesh, secrets).each():  # what build_kuma_objects lists, one by one
@@ -412,11 +413,63 @@ def render_kuma(loaded: LoadedCatalog, secrets: SecretResolver) -> list[Rendered
             continue
         # The spec is the same in both forms and ends both documents: dump it once (a block mapping's
         # top-level keys dump independently, so head + spec is byte for byte the whole document).
-        spec = emitter.emit({"spec": obj.spec})
+        spec = specs.text(obj.spec)
         for folder, out in (("kubernetes", kubernetes), ("universal", universal)):
             content = heads.head(folder, obj) + spec
             out.append(RenderedFile(f"kuma/{folder}/{obj.file_name}", content.encode(), mode))
     return kubernetes + universal
+
+
+class _Specs:
+    """The `spec:` text of each policy. A caller-side policy (`to_service`) differs from another of the same
+    settings only by the service it names, and services share settings (defaults, overlays): its text is
+    written once per distinct `to[].default` (told apart by repr, exact for plain data) with a placeholder
+    name, and each policy's service name is spliced in. Any other spec is written whole."""
+
+    def __init__(self, emitter: Emitter) -> None:
+        self.emitter = emitter
+        self.templates: dict[str, tuple[str, str] | None] = {}
+
+    def text(self, spec: Spec) -> str:
+        target = _to_one_service(spec)
+        if target is None:
+            return self.emitter.emit({"spec": spec})
+        name, default = target
+        key = repr(default)
+        if key not in self.templates:
+            self.templates[key] = self.template(default)
+        template = self.templates[key]
+        if template is None:
+            return self.emitter.emit({"spec": spec})
+        before, after = template
+        return before + self.emitter.spell(name) + after
+
+    def template(self, default: Spec) -> tuple[str, str] | None:
+        placeholder = _Heads.PLACEHOLDER
+        spec = {
+            "targetRef": {"kind": "Mesh"},
+            "to": [{"targetRef": {"kind": "MeshService", "name": placeholder}, "default": default}],
+        }
+        parts = self.emitter.emit({"spec": spec}).split(f"name: {placeholder}\n")
+        if len(parts) != 2 or placeholder in parts[0] + parts[1]:
+            return None
+        return parts[0] + "name: ", "\n" + parts[1]
+
+
+def _to_one_service(spec: Spec) -> tuple[str, Spec] | None:
+    """(service name, default) when `spec` is exactly what `to_service` builds, else None."""
+    to = spec.get("to")
+    if list(spec) != ["targetRef", "to"] or spec["targetRef"] != {"kind": "Mesh"} or type(to) is not list:
+        return None
+    if len(to) != 1 or type(to[0]) is not dict or list(to[0]) != ["targetRef", "default"]:
+        return None
+    ref = to[0]["targetRef"]
+    if type(ref) is not dict or list(ref) != ["kind", "name"] or ref["kind"] != "MeshService":
+        return None
+    name = ref["name"]
+    if type(name) is not str or "\n" in name:
+        return None
+    return name, to[0]["default"]
 
 
 class _Heads:
