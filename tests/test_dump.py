@@ -425,3 +425,15 @@ def test_tcp_grpc_and_a_global_control_plane_round_trip(
         out, err = capsys.readouterr()
         assert code == 0 and "nothing to do" in out, out + err
         assert (len(kong.state.writes()), len(kuma.state.writes())) == writes
+
+
+def test_a_catalog_with_nothing_in_kong_dumps_to_an_empty_valid_catalog(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    kong.state.seed("services", {"name": "billing", "host": "billing.internal", "tags": ["team-billing"]})
+    dumped = workdir / "empty.yaml"
+    code, out, err = cli(capsys, kong, "dump", "--catalog-name", "nothing-here", "--out", str(dumped))
+    assert code == 0, err
+    assert yaml.safe_load(dumped.read_text()) == {"format": 1, "name": "nothing-here"}
+    assert "changes nothing in Kong" in out and "placeholders" not in err
+    assert main(["validate", str(dumped)]) == 0
