@@ -42,7 +42,7 @@ from gatewayctl.clients.kuma_api import KumaApi, KumaError, kuma_endpoint
 from gatewayctl.clients.retry import RetryPolicy
 from gatewayctl.diagnostics import CatalogInvalid
 from gatewayctl.dump import Dump, Placeholder, live_to_catalog, replay
-from gatewayctl.dump_kuma import mesh_to_catalog, replay_kuma, zone_mode
+from gatewayctl.dump.kuma import mesh_to_catalog, replay_kuma, zone_mode
 from gatewayctl.plan.kong import LiveState, SchemaCache, fetch_live, read_server, schema_paths
 from gatewayctl.plan.kuma import KumaChange
 from gatewayctl.plan.masking import Masker

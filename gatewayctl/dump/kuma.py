@@ -17,7 +17,7 @@ from gatewayctl.catalog.checks import kubernetes_service
 from gatewayctl.catalog.load import LoadedCatalog
 from gatewayctl.catalog.model import Service
 from gatewayctl.catalog.secrets import SecretResolver
-from gatewayctl.dump import duration
+from gatewayctl.dump.values import duration
 from gatewayctl.plan.kuma import KumaChange, duration_ns
 from gatewayctl.plan.masking import Masker
 from gatewayctl.render.kuma import (

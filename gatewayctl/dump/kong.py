@@ -1,7 +1,8 @@
 """Live owned Kong state -> a catalog the user can adopt (`gatewayctl dump`): the reverse of
 `gatewayctl/render/kong.py`.
 
-Plain functions over the entities `fetch_live` returns. Services, routes, upstreams with their targets and
+A walk over the entities `fetch_live` returns (a small context keeps what is still unaccounted for and the
+placeholders so far). Services, routes, upstreams with their targets and
 consumers with their credentials become catalog entries; a plugin becomes the catalog's own key (`auth`,
 `allow_groups`, `rate_limit`, `cors`, `cache`, ...) only when rendering that key gives back exactly the live
 plugin (checked by rendering a one-entry catalog and comparing with the plan's own comparison), and the raw
@@ -15,13 +16,11 @@ placeholders set to them, is planned against the live state like an apply would,
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from gatewayctl.catalog.checks import ANONYMOUS_CONSUMER
 from gatewayctl.catalog.load import LoadedCatalog
@@ -29,7 +28,6 @@ from gatewayctl.catalog.model import (
     ActiveHealthCheck,
     Cache,
     CircuitBreaker,
-    Cors,
     JwtOptions,
     KeyAuthOptions,
     OAuth2Options,
@@ -37,14 +35,15 @@ from gatewayctl.catalog.model import (
     Redis,
     RequestId,
     Route,
-    SecurityHeaders,
     Upstream,
     ZipkinTracing,
 )
 from gatewayctl.catalog.model import (
     Catalog as CatalogModel,
 )
-from gatewayctl.catalog.secrets import SecretResolver, is_reference, references_in
+from gatewayctl.catalog.secrets import SecretResolver, references_in
+from gatewayctl.dump.placeholders import Placeholder, Secrets
+from gatewayctl.dump.values import cors, duration, fk, non_default, security_headers, strip_defaults
 from gatewayctl.plan.entities import Entity, flatten, from_live
 from gatewayctl.plan.kinds import SECRET_CONFIG_KEYS
 from gatewayctl.plan.kong import KongPlan, LiveState, ServerInfo, build_plan, compare
@@ -59,47 +58,11 @@ AUTH_PLUGINS = ("key-auth", "jwt", "basic-auth", "oauth2")
 PROBE_URL = "http://dump.invalid"  # the url of the one-service catalogs that check a plugin mapping
 
 
-@dataclass(frozen=True)
-class Placeholder:
-    env: str
-    what: str  # what the variable must hold, for the user (never the value)
-    value: str = field(repr=False)  # the live value: kept in memory to check the dump, never written
-    hashed: bool = False  # Kong keeps only a hash: the user must set the original, the check uses the hash
-
-
 @dataclass
 class Dump:
     catalog: dict[str, Any]
     placeholders: list[Placeholder]
     notes: list[str]  # what the catalog cannot say exactly
-
-
-class _Secrets:
-    """Placeholders by deterministic name; a name another value already took gets a numeric suffix."""
-
-    def __init__(self) -> None:
-        self.by_env: dict[str, Placeholder] = {}
-        self.by_where: dict[str, str] = {}
-
-    def ref(self, parts: Iterable[str], what: str, value: str, hashed: bool = False) -> str:
-        """`${env:NAME}` for a secret value; a Kong vault reference is kept as it is (it is no secret)."""
-        if is_reference(value):
-            return value
-        where = "/".join(parts)
-        env = self.by_where.get(where)
-        if env is None:
-            base = re.sub(r"[^A-Za-z0-9]+", "_", "_".join(parts)).strip("_").upper() or "SECRET"
-            base = base if not base[0].isdigit() else f"X_{base}"
-            env, n = base, 1
-            while env in self.by_env:
-                n += 1
-                env = f"{base}_{n}"
-            self.by_where[where] = env
-            self.by_env[env] = Placeholder(env, what, value, hashed)
-        return f"${{env:{env}}}"
-
-    def resolver(self) -> SecretResolver:
-        return SecretResolver(Path("."), {p.env: p.value for p in self.by_env.values()})
 
 
 # ---------------------------------------------------------------------- the whole catalog
@@ -144,7 +107,7 @@ class _Context:
         self.live = live
         self.server = server
         self.schema_of = schema_of
-        self.secrets = _Secrets()
+        self.secrets = Secrets()
         self.notes: list[str] = []
         self.used: set[str] = set()  # ids of live entities the catalog accounts for
         self.items: dict[str, list[Item]] = {k: list(v) for k, v in live.entities.items()}
@@ -164,7 +127,7 @@ class _Context:
         return sorted(self.items.get(kind, []), key=lambda i: (str(i.get(key) or ""), i["id"]))
 
     def children(self, kind: str, parent_field: str, parent_id: str) -> list[Item]:
-        return [i for i in self.items.get(kind, []) if _fk(i.get(parent_field)) == parent_id]
+        return [i for i in self.items.get(kind, []) if fk(i.get(parent_field)) == parent_id]
 
     def own_tags(self, item: Item, inherited: Iterable[str] = ()) -> list[str]:
         skip = self.base | set(inherited)
@@ -189,7 +152,7 @@ class _Context:
         """Plugins attached to exactly this one service, route or consumer (or to nothing: global)."""
         out = []
         for plugin in self.items.get("plugins", []):
-            refs = {k: _fk(plugin.get(k)) for k in ("service", "route", "consumer")}
+            refs = {k: fk(plugin.get(k)) for k in ("service", "route", "consumer")}
             attached = [k for k, v in refs.items() if v]
             if (owner_id is None and not attached) or (attached == [scope] and refs[scope] == owner_id):
                 out.append(plugin)
@@ -273,7 +236,7 @@ class _Context:
         if not isinstance(config, dict):
             return {}
         specs = dict(field_specs(self.schema_of(from_live("plugins", plugin)))).get("config") or {}
-        return _strip_defaults(config, field_specs(specs))
+        return strip_defaults(config, field_specs(specs))
 
     def mask_dict(self, value: dict[str, Any], parts: list[str], what: str) -> dict[str, Any]:
         masked: dict[str, Any] = self.mask_tree(value, parts, what)
@@ -304,7 +267,7 @@ class _Context:
                 "generator": c.get("generator"),
                 "echo_downstream": c.get("echo_downstream"),
             }
-            candidates.append(({"request_id": _non_default(RequestId, rid)}, [p]))
+            candidates.append(({"request_id": non_default(RequestId, rid)}, [p]))
         if p := by_name.get("prometheus"):
             c = p.get("config") or {}
             flags = ("status_code_metrics", "latency_metrics", "bandwidth_metrics", "upstream_health_metrics")
@@ -313,7 +276,7 @@ class _Context:
             candidates.append(({"metrics": {k: v for k, v in metrics.items() if v}}, [p]))
         if p := by_name.get("zipkin"):
             c = p.get("config") or {}
-            zipkin = _non_default(
+            zipkin = non_default(
                 ZipkinTracing, {"endpoint": c.get("http_endpoint"), "sample_ratio": c.get("sample_ratio")}
             )
             candidates.append(({"tracing": {"zipkin": zipkin}}, [p]))
@@ -338,14 +301,14 @@ class _Context:
             for p in auth:
                 c = p.get("config") or {}
                 if p["name"] == "key-auth":
-                    options = _non_default(KeyAuthOptions, {k: c.get(k) for k in KeyAuthOptions.model_fields})
+                    options = non_default(KeyAuthOptions, {k: c.get(k) for k in KeyAuthOptions.model_fields})
                     if options:
                         keys["key_auth"] = options
                 elif p["name"] == "jwt":
                     options = {k: c.get(k) for k in JwtOptions.model_fields if k != "maximum_expiration"}
                     if c.get("maximum_expiration"):
                         options["maximum_expiration"] = duration(int(c["maximum_expiration"]) * 1000)
-                    options = _non_default(JwtOptions, options)
+                    options = non_default(JwtOptions, options)
                     if options:
                         keys["jwt"] = options
                 elif p["name"] == "oauth2":
@@ -358,7 +321,7 @@ class _Context:
                         options["scopes"] = c["scopes"]
                     if c.get("token_expiration") is not None:
                         options["token_expiration"] = duration(int(c["token_expiration"]) * 1000)
-                    options = _non_default(OAuth2Options, options)
+                    options = non_default(OAuth2Options, options)
                     if isinstance(c.get("provision_key"), str):
                         options["provision_key"] = self.secrets.ref(
                             ["service", name, "oauth2", "provision_key"],
@@ -403,7 +366,7 @@ class _Context:
                 cache["vary_headers"] = c["vary_headers"]
             if c.get("vary_query_params"):
                 cache["vary_query_params"] = c["vary_query_params"]
-            candidates.append(({"cache": _non_default(Cache, cache)}, [p]))
+            candidates.append(({"cache": non_default(Cache, cache)}, [p]))
         if p := by_name.get("grpc-web"):
             candidates.append(({"grpc_web": True}, [p]))
         if p := by_name.get("opa"):
@@ -442,8 +405,8 @@ class _Context:
                 )
             if redis.get("timeout"):
                 r["timeout"] = duration(int(redis["timeout"]))
-            out["redis"] = _non_default(Redis, {k: v for k, v in r.items() if v is not None}, keep=("host",))
-        return _non_default(RateLimit, out)
+            out["redis"] = non_default(Redis, {k: v for k, v in r.items() if v is not None}, keep=("host",))
+        return non_default(RateLimit, out)
 
     # ------------------------------------------------------------------ consumers
 
@@ -642,7 +605,7 @@ class _Context:
                 "regex_priority": item.get("regex_priority"),
                 "https_redirect_status_code": item.get("https_redirect_status_code"),
             }
-            out.update(_non_default(Route, {k: v for k, v in settings.items() if v is not None}))
+            out.update(non_default(Route, {k: v for k, v in settings.items() if v is not None}))
             if item.get("request_buffering") is False and item.get("response_buffering") is False:
                 out["streaming"] = True
         tags = self.own_tags(item, service_tags)
@@ -696,13 +659,13 @@ class _Context:
                 check["path"] = active.get("http_path") or "/"
                 check["healthy_statuses"] = healthy.get("http_statuses")
                 check["unhealthy_statuses"] = unhealthy.get("http_statuses")
-            out["health_check"] = _non_default(ActiveHealthCheck, {k: v for k, v in check.items() if v is not None})
+            out["health_check"] = non_default(ActiveHealthCheck, {k: v for k, v in check.items() if v is not None})
         passive = (checks.get("passive") or {}).get("unhealthy") or {}
         if any(passive.get(k) for k in ("http_failures", "timeouts", "tcp_failures")):
             breaker = {k: passive.get(k) for k in ("http_failures", "timeouts", "tcp_failures")}
             breaker["statuses"] = passive.get("http_statuses")
-            out["circuit_breaker"] = _non_default(CircuitBreaker, {k: v for k, v in breaker.items() if v is not None})
-        return _non_default(Upstream, out, keep=("targets",))
+            out["circuit_breaker"] = non_default(CircuitBreaker, {k: v for k, v in breaker.items() if v is not None})
+        return non_default(Upstream, out, keep=("targets",))
 
 
 def replay(loaded: LoadedCatalog, dump: Dump, live: LiveState, server: ServerInfo, schema_of: SchemaOf) -> KongPlan:
@@ -718,98 +681,3 @@ def replay(loaded: LoadedCatalog, dump: Dump, live: LiveState, server: ServerInf
         for e in desired.entities
     ]
     return build_plan(desired, live, schema_of, server, Masker.of(p.value for p in dump.placeholders))
-
-
-# ---------------------------------------------------------------------- plugin config -> catalog values
-
-
-def cors(config: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {"origins": config.get("origins")}
-    for key in ("methods", "headers", "exposed_headers"):
-        if config.get(key) is not None:
-            out[key] = config[key]
-    out["credentials"] = config.get("credentials")
-    if config.get("max_age") is not None:
-        out["max_age"] = duration(int(config["max_age"]) * 1000)
-    out["preflight_continue"] = config.get("preflight_continue")
-    out["private_network"] = config.get("private_network")
-    return _non_default(Cors, {k: v for k, v in out.items() if v is not None}, keep=("origins",))
-
-
-SECURITY_HEADER = re.compile(r"^Strict-Transport-Security:max-age=(\d+); includeSubDomains$")
-
-
-def security_headers(config: dict[str, Any]) -> dict[str, Any] | None:
-    """The `security_headers` mapping the response-transformer plugin was rendered from, or None when it
-    is not that plugin's shape."""
-    headers = ((config.get("add") or {}).get("headers")) or []
-    if len(headers) != 5:
-        return None
-    hsts = SECURITY_HEADER.match(str(headers[0]))
-    prefixes = ("X-Content-Type-Options:nosniff", "X-Frame-Options:", "Content-Security-Policy:", "Referrer-Policy:")
-    if (
-        not hsts
-        or headers[1] != prefixes[0]
-        or not all(str(h).startswith(p) for h, p in zip(headers[2:], prefixes[1:], strict=True))
-    ):
-        return None
-    out = {
-        "hsts_max_age": duration(int(hsts.group(1)) * 1000),
-        "frame_options": str(headers[2]).split(":", 1)[1],
-        "content_security_policy": str(headers[3]).split(":", 1)[1],
-        "referrer_policy": str(headers[4]).split(":", 1)[1],
-    }
-    return _non_default(SecurityHeaders, out)
-
-
-def duration(ms: int) -> str:
-    """A catalog duration for a number of milliseconds, in the largest unit that is exact."""
-    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
-        if ms and ms % size == 0:
-            return f"{ms // size}{unit}"
-    return f"{ms}ms"
-
-
-def _non_default(model: type[BaseModel], values: dict[str, Any], keep: Iterable[str] = ()) -> dict[str, Any]:
-    """`values` without the keys whose value is the catalog model's own default (the catalog stays short)."""
-    out: dict[str, Any] = {}
-    fields = model.model_fields
-    for key, value in values.items():
-        spec = fields.get(key)
-        if key in keep or spec is None:
-            out[key] = value
-            continue
-        default = spec.get_default(call_default_factory=True)
-        plain = getattr(default, "text", default)  # Duration defaults compare by their text
-        if value == plain or (value is None and default is None):
-            continue
-        out[key] = value
-    return out
-
-
-def _strip_defaults(config: dict[str, Any], specs: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
-    """A plugin config without the values Kong's schema fills in by itself (nulls included)."""
-    known = dict(specs)
-    out: dict[str, Any] = {}
-    for key, value in config.items():
-        spec = known.get(key)
-        if spec is None:
-            if value is not None:
-                out[key] = value
-            continue
-        default = spec.get("default")
-        if spec.get("type") == "record" and isinstance(value, dict) and spec.get("fields"):
-            nested = _strip_defaults(value, field_specs(spec))
-            if nested or (default is not None and value != default):
-                out[key] = nested
-            continue
-        if value is None and default is None:
-            continue
-        if value == default:
-            continue
-        out[key] = value
-    return out
-
-
-def _fk(value: Any) -> str | None:
-    return str(value["id"]) if isinstance(value, dict) and value.get("id") else None
