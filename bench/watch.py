@@ -200,9 +200,7 @@ def run(checks: int, drift_every: int, heal: bool, services: int = 0) -> dict[st
     warm = next(mb for n, mb in samples if n >= WARMUP)
     end = samples[-1][1]
     return {
-        "catalog": f"{services} synthetic services (bench/sync.py)"
-        if services
-        else "the harness catalog (19 entities)",
+        "catalog": f"{services} synthetic services (bench/sync.py)" if services else "the tests' harness catalog",
         "entities": _entities(watcher),
         "checks": watcher.checks,
         "simulated_seconds": sim.now,

@@ -378,3 +378,14 @@ def test_healthz_fails_only_when_the_loop_stops_moving() -> None:
     health.beat()
     assert health.live()[0]
     assert health.ready() == (False, "no catalog loaded")
+
+
+def test_a_reload_hands_frozen_objects_back_to_the_collector(applied: Path, workdir: Path, kong: KongEmulator) -> None:
+    """load_catalog freezes what it allocated (gcpause.py); a long-running watch must unfreeze after it."""
+    import gc
+
+    watch = build(kong.url, applied, workdir / "state")
+    assert gc.get_freeze_count() == 0
+    applied.write_text(CATALOG.replace("rate_limit: {minute: 60}", "rate_limit: {minute: 90}"))
+    assert watch.watcher.load()
+    assert gc.get_freeze_count() == 0

@@ -9,6 +9,7 @@ apply in flight sees it between write batches only, so no write is cut off half-
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -76,6 +77,9 @@ class Watcher:
         """(Re)load the catalog file (or report the load just made); False when it did not load (the last
         good catalog stays)."""
         result = result or self.source.reload()
+        # load_catalog freezes what it allocated (gatewayctl/gcpause.py); a process that lives on must hand
+        # those objects back to the collector, or reference cycles among them would never be freed.
+        gc.unfreeze()
         for d in result.diagnostics:
             (log.warning if d.severity == "warning" or result.ok else log.error)("%s", d)
         if result.ok:
