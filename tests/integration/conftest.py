@@ -26,4 +26,4 @@ def docker_engine_available() -> str | None:
 def docker_engine() -> None:
     reason = docker_engine_available()
     if reason:
-        pytest.skip(f"needs a Docker engine to run Kong: {reason}")
+        pytest.skip(f"needs a Docker engine to run Kong/Kuma: {reason}")
