@@ -64,7 +64,7 @@ def check_server(loaded: LoadedCatalog, server: ServerInfo, desired: Desired) ->
 
 def plan(client: KongAdmin, catalog_name: str, server: ServerInfo, desired: Desired, parallelism: int) -> KongPlan:
     live = fetch_live(client, catalog_name, server, parallelism)
-    schemas = SchemaCache.of(client)
+    schemas = SchemaCache.of(client, server)
     schemas.fetch(schema_paths([*desired.state.entities, *live.all()]), parallelism)
     return build_plan(desired.state, live, schemas.for_entity, server, desired.masker, schemas.compared)
 

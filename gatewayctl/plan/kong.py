@@ -151,14 +151,17 @@ class SchemaCache:
         self.client = client
         self._cache: dict[str, Schema | None] = {}
         self._plugins: dict[str, Schema | None] = {}
+        self.server: ServerInfo | None = None  # what the schemas were fetched from (see `of`)
         self.compared: dict[str, tuple[Entity, dict[str, Any], list[FieldChange]]] = {}  # build_plan's memo
 
     @classmethod
-    def of(cls, client: KongAdmin) -> SchemaCache:
-        """The one cache of a client: apply plans twice (again under the lock) and fetches schemas once."""
+    def of(cls, client: KongAdmin, server: ServerInfo | None = None) -> SchemaCache:
+        """The one cache of a client: apply plans twice (again under the lock) and fetches schemas once. A
+        long-lived client (the drift watcher's) starts afresh when the server's version or plugins change."""
         cache = _CACHES.get(client)
-        if cache is None:
+        if cache is None or cache.server != server:
             cache = _CACHES[client] = cls(client)
+            cache.server = server
         return cache
 
     def fetch(self, paths: Iterable[str], parallelism: int = 8) -> None:
