@@ -242,3 +242,24 @@ def test_rollback_after_a_faulty_apply_restores_the_state_before_it(secrets: Pat
         code, out3, err3 = run(kong, catalog_text(), "--dry-run")
         assert code == 0 and "nothing to do" in out3, out3 + err3
     assert_no_secrets(out, err, out2, err2, out3, err3)
+
+
+def test_a_lock_is_taken_over_at_once_only_when_its_holder_is_known_dead() -> None:
+    from gatewayctl.apply.lock import _host, holder_is_dead, process_space
+
+    space = process_space()
+    if space is None:
+        pytest.skip("no /proc: the holder's process cannot be looked up here")
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+
+    def lock(host: str, pid: int, pids: str | None) -> dict[str, Any]:
+        tags = ["gatewayctl-lock", f"holder:{host}:{pid}", "run:abc"] + ([f"pids:{pids}"] if pids else [])
+        return {"username": "gatewayctl-lock.x", "tags": tags}
+
+    assert holder_is_dead(lock(_host(), dead.pid, space))
+    assert not holder_is_dead(lock(_host(), 1, space))  # alive (init)
+    assert not holder_is_dead(lock(_host(), os.getpid(), space))  # this very process
+    assert not holder_is_dead(lock("another-host", dead.pid, space))
+    assert not holder_is_dead(lock(_host(), dead.pid, "0000.1"))  # another boot or pid namespace
+    assert not holder_is_dead(lock(_host(), dead.pid, None))  # a lock that does not say where it ran
