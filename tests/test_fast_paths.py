@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 
 from gatewayctl.catalog import load as catalog_load
+from gatewayctl.catalog import source as yaml_source
 from gatewayctl.catalog.load import load_catalog
 from gatewayctl.catalog.secrets import references_in
-from gatewayctl.catalog.source import held_references, parse, parse_data, to_data
+from gatewayctl.catalog.source import held_references, parse, parse_data, parse_data_in_pieces, to_data
 from gatewayctl.diagnostics import CatalogInvalid
 from gatewayctl.render.kuma import build_kuma_objects, kubernetes_form, render_kuma, universal_form
 from gatewayctl.render.output import PRIVATE, PUBLIC, RenderedFile, write_files
@@ -90,6 +91,65 @@ def test_parse_data_reports_problems_exactly_as_parse(text: str) -> None:
 def test_a_deep_but_allowed_document_takes_the_fast_path() -> None:
     text = "a: " + "[" * 63 + "1" + "]" * 63 + "\n"
     assert parse_data(text, "c.yaml")[1] == to_data(parse(text, "c.yaml").root)
+
+
+# ---------------------------------------------------------------------- loading in pieces
+
+ITEMS = "\n".join(f"  - name: s{i}\n    url: http://s{i}\n    tags: [a, '${{env:T{i}}}']" for i in range(7))
+PIECEABLE = {
+    "indented list": f"format: 1\nservices:\n{ITEMS}\nname: n\n",
+    "compact list": "services:\n" + ITEMS.replace("\n  ", "\n").removeprefix("  ") + "\nname: n\n",
+    "comments": f"# head\nservices: # the list\n  # first\n{ITEMS}\n# tail\nname: n\n",
+    "crlf": f"format: 1\nservices:\n{ITEMS}\n".replace("\n", "\r\n"),
+    "literal with dashes": f"services:\n{ITEMS}\n  - name: lit\n    description: |\n      - name: no\n{ITEMS}\n",
+    "inline list": "services: [{name: a}, {name: b}]\nother: ${env:O}\n",
+}
+WHOLE_ONLY = {
+    "anchor": f"base: &b {{x: 1}}\nservices:\n{ITEMS}\n",
+    "document marker": f"---\nservices:\n{ITEMS}\n",
+    "directive": f"%YAML 1.1\n---\nservices:\n{ITEMS}\n",
+    "quoted across a split": f'services:\n{ITEMS}\n  - name: q\n    description: "x\n  - name: in\n    y"\n',
+    "key inside a quoted scalar": 'a: "x\nb: y"\nc: 1\n',
+    "flow across a split": f"services:\n{ITEMS}\n  - name: f\n    list: [1,\n  - 2]\n",
+    "top-level list": "- a\n- b\n",
+    "section twice": f"services:\n{ITEMS}\nname: a\nname: b\n",
+    "content left of the dashes": f"services:\n{ITEMS}\n name: odd\n",
+    "tab": f"services:\n{ITEMS}\n\t- name: tabbed\n",
+    "duplicate key in an item": f"services:\n{ITEMS}\n  - name: d\n    name: e\n",
+    "python tag": f"services:\n{ITEMS}\n  - name: !!python/name:os.system d\n",
+}
+
+
+@pytest.fixture
+def tiny_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every list split, one item per piece, so that small catalogs exercise every split."""
+    monkeypatch.setattr(yaml_source, "_PIECE_ITEMS", 1)
+    monkeypatch.setattr(yaml_source, "_PIECES_FROM", 0)
+
+
+@pytest.mark.usefixtures("tiny_pieces")
+@pytest.mark.parametrize("text", PIECEABLE.values(), ids=PIECEABLE.keys())
+def test_a_catalog_loaded_in_pieces_is_the_whole_document(text: str) -> None:
+    pieces = parse_data_in_pieces(text.encode(), "c.yaml")
+    assert pieces is not None
+    data, holders = pieces
+    assert ordered(data) == ordered(to_data(parse(text, "c.yaml").root))
+    assert held_references(data, holders) == references_in(data)
+
+
+@pytest.mark.usefixtures("tiny_pieces")
+@pytest.mark.parametrize("text", WHOLE_ONLY.values(), ids=WHOLE_ONLY.keys())
+def test_unusual_catalogs_are_loaded_whole(text: str) -> None:
+    assert parse_data_in_pieces(text.encode(), "c.yaml") is None
+
+
+@pytest.mark.usefixtures("tiny_pieces")
+def test_an_error_found_after_loading_in_pieces_is_still_located(tmp_path: Path) -> None:
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text("format: 1\nname: x\nservices:\n  - name: a\n    url: http://a\n  - name: b\n    ur: http://b\n")
+    with pytest.raises(CatalogInvalid) as exc:
+        load_catalog(catalog)
+    assert str(exc.value.diagnostics[0]).startswith(f"{catalog}:7:5: services[1].ur: ")
 
 
 # ---------------------------------------------------------------------- overlays and defaults as data

@@ -130,6 +130,17 @@ def _variant_data(raw: bytes, display: str, environment: str | None) -> tuple[An
     plain data (see merge_data), the node tree used only for the checks that place a problem and then
     dropped. Otherwise (aliases, merge keys, a `name` that is not a string) by merging the node tree.
     Also the data's `${` holders (see parse_data) from the fast path, None from the other."""
+    pieces = yaml_source.parse_data_in_pieces(raw, display)
+    if pieces is not None:  # no node tree of the whole document at all (peak memory)
+        data, holders = pieces
+        try:
+            if environment is not None:
+                overlay = _overlay_data(data, environment)
+                if overlay is not None:
+                    data = merge_data(data, overlay, holders)
+            return _defaults_data(data, holders), holders
+        except (Unsure, _NeedsNodes):
+            pass
     base, data, holders = yaml_source.parse_data(raw, display)
     _catalog_mapping(base)
     if data is not None:
@@ -140,6 +151,24 @@ def _variant_data(raw: bytes, display: str, environment: str | None) -> tuple[An
         except Unsure:
             pass
     return yaml_source.to_data(_merged_root(base, environment)), None
+
+
+class _NeedsNodes(Exception):
+    """Something to report that needs positions: the node path reports it."""
+
+
+def _overlay_data(data: dict[str, Any], environment: str) -> dict[str, Any] | None:
+    """The named overlay as data when `_environment_overlay` would accept it (None for an empty one);
+    _NeedsNodes when it would report a problem."""
+    envs = data.get("environments")
+    if not isinstance(envs, dict) or environment not in envs:
+        raise _NeedsNodes
+    overlay = envs[environment]
+    if overlay is None:
+        return None
+    if not isinstance(overlay, dict) or any(key in OVERLAY_FORBIDDEN for key in overlay):
+        raise _NeedsNodes
+    return overlay
 
 
 def _catalog_mapping(base: Source) -> MappingNode:
