@@ -2,10 +2,14 @@
 
 The document is composed into a node tree (libyaml's C parser when present), checked for the
 things that make YAML dangerous (unknown tags, alias bombs, recursion, absurd nesting, duplicate
-keys), and only then turned into plain Python data. The node tree is kept so that any later error,
-found by pydantic or by a semantic check, can be mapped from its key path back to `file:line:col`.
-Overlays (environments, defaults) are merged as node trees, so a merged value keeps the position of
-the text it came from.
+keys), and only then turned into plain Python data. A node tree can be rebuilt whenever a later error,
+found by pydantic or by a semantic check, must be mapped from its key path back to `file:line:col`.
+Overlays (environments, defaults) are merged as node trees for that, so a merged value keeps the
+position of the text it came from.
+
+The fast path (`parse_data_in_pieces`, `parse_data`, `merge_data`) builds the same data without keeping
+a node tree: the safety checks and the conversion in one pass, a usual catalog composed a piece at a
+time, merges done on the data. Whatever it is not sure of goes the way described above.
 """
 
 from __future__ import annotations
