@@ -5,8 +5,10 @@ The Watcher is wired as the command wires it (Kong system, metrics observer on t
 the loop returns at once and moves the clock on, so 3,600 checks run back to back. The emulator runs in
 its own process (`python -m tests.emulators.kong`), so this process holds only the watch. Along the way:
 
-  drift     every `--drift-every` checks a service is changed through the Admin API; with --heal (the
-            default) the watch puts it back, so the hour includes heals (lock, snapshot, writes)
+  drift     every `--drift-every` (60) checks a service is changed through the Admin API; with --heal
+            (the default) the watch puts it back, so the hour includes heals (lock, snapshot, writes)
+  reloads   every `--reload-every` (600) checks the catalog file is switched between two versions: the
+            watch reloads it, plans the difference and heals it
   scrapes   /metrics is fetched every 15 checks (a Prometheus scrape interval of 15 s)
   catalog   the file is hashed at every check, as the loop does
 
@@ -113,23 +115,24 @@ def start_emulator(port: int) -> subprocess.Popen[bytes]:
     raise SystemExit("the Kong emulator did not start")
 
 
-def catalog_and_service(services: int) -> tuple[str, str]:
-    """The catalog text and the service the drift is made on: the tests' harness catalog, or with
-    `services` bench/sync.py's synthetic one (bench/render.py's, with plugins the emulator knows)."""
+def catalogs_and_service(services: int) -> tuple[str, str, str]:
+    """Two versions of the catalog (the watch is switched between them to exercise reloads) and the
+    service the drift is made on: the tests' harness catalog, or with `services` bench/sync.py's synthetic
+    one (bench/render.py's, with plugins the emulator knows)."""
     if not services:
         os.environ.update(SECRETS)
-        return CATALOG, "orders"
+        return CATALOG, CATALOG.replace("rate_limit: {minute: 60}", "rate_limit: {minute: 61}"), "orders"
     sys.path.insert(0, str(HERE))
     import render as render_bench
     import sync as sync_bench
 
     os.environ.update(render_bench.bench_environ())
-    return sync_bench.catalog_text(services), "svc-00000"
+    return sync_bench.catalog_text(services), sync_bench.catalog_text(services, changed=1), "svc-00000"
 
 
-def run(checks: int, drift_every: int, heal: bool, services: int = 0) -> dict[str, Any]:
+def run(checks: int, drift_every: int, reload_every: int, heal: bool, services: int = 0) -> dict[str, Any]:
     os.environ.pop("GATEWAYCTL_KONG_ADMIN_TOKEN", None)
-    text, drifting = catalog_and_service(services)
+    text, edited, drifting = catalogs_and_service(services)
     port = free_port()
     emulator = start_emulator(port)
     url = f"http://127.0.0.1:{port}"
@@ -159,12 +162,16 @@ def run(checks: int, drift_every: int, heal: bool, services: int = 0) -> dict[st
 
         samples: list[tuple[int, float]] = []
         drifts = 0
+        reloads = 0
         scraped_bytes = 0
         original_check = watcher.check
 
         def check(stop: Any = None) -> Any:
-            nonlocal drifts, scraped_bytes
+            nonlocal drifts, reloads, scraped_bytes
             n = watcher.checks
+            if reload_every and n and n % reload_every == 0:  # picked up at the loop's next turn
+                catalog.write_text(edited if (n // reload_every) % 2 else text)
+                reloads += 1
             if drift_every and n and n % drift_every == 0:
                 admin.patch(f"/services/{drifting}", json={"retries": 1 + n % 4})
                 drifts += 1
@@ -177,7 +184,17 @@ def run(checks: int, drift_every: int, heal: bool, services: int = 0) -> dict[st
                 samples.append((n + 1, rss_mb()))
             return result
 
+        original_load = watcher.load
+        loads = 0
+
+        def load(result: Any = None) -> bool:
+            nonlocal loads
+            ok = original_load(result)
+            loads += ok
+            return ok
+
         watcher.check = check  # type: ignore[method-assign]
+        watcher.load = load  # type: ignore[method-assign]
         started = time.perf_counter()
         watcher.run(sim)  # type: ignore[arg-type]
         elapsed = time.perf_counter() - started
@@ -207,6 +224,8 @@ def run(checks: int, drift_every: int, heal: bool, services: int = 0) -> dict[st
         "wall_seconds": round(elapsed, 1),
         "ms_per_check": round(1000 * elapsed / max(1, watcher.checks), 1),
         "drift_introduced": drifts,
+        "catalog_edits": reloads,
+        "catalog_reloads": loads,
         "heals": int(value("gatewayctl_applies_total", system="kong")),
         "heal_failures": int(sum(v for k, v in _by_label(metrics, "gatewayctl_apply_failures_total").items())),
         "check_failures": int(sum(_by_label(metrics, "gatewayctl_check_failures_total").values())),
@@ -246,6 +265,7 @@ def table(result: dict[str, Any]) -> str:
             "drift introduced / heals / heal failures",
             f"{result['drift_introduced']} / {result['heals']} / {result['heal_failures']}",
         ),
+        ("catalog edits / reloads", f"{result['catalog_edits']} / {result['catalog_reloads']}"),
         ("check failures", str(result["check_failures"])),
         ("Admin API requests", f"{result['requests']:,}"),
         ("RSS after 100 checks", f"{result['rss_warm_mb']} MB"),
@@ -264,17 +284,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checks", type=int, default=3600)
     parser.add_argument("--drift-every", type=int, default=60, help="change a service every N checks (0: never)")
+    parser.add_argument("--reload-every", type=int, default=600, help="edit the catalog every N checks (0: never)")
     parser.add_argument("--no-heal", action="store_true")
     parser.add_argument("--services", type=int, default=0, help="a synthetic catalog of N services instead")
     args = parser.parse_args()
-    result = run(args.checks, args.drift_every, not args.no_heal, args.services)
+    result = run(args.checks, args.drift_every, args.reload_every, not args.no_heal, args.services)
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     header = (
         f"Watch benchmark, {when}: Python {platform.python_version()}, {os.cpu_count()} CPU cores "
         f"({platform.system()} {platform.machine()}); Kong emulator in its own process on loopback; "
         f"{result['catalog']}, {result['entities']:,} Kong entities; "
         f"{'--heal' if not args.no_heal else 'report only'}, a service changed every "
-        f"{args.drift_every} checks, /metrics scraped every {SCRAPE_EVERY}."
+        f"{args.drift_every} checks, the catalog edited every {args.reload_every}, "
+        f"/metrics scraped every {SCRAPE_EVERY}."
     )
     text = header + "\n\n" + table(result) + "\n"
     print(text)
