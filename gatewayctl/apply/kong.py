@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 
+from gatewayctl.apply.batches import Outcome as BatchOutcome
+from gatewayctl.apply.batches import run_batches
 from gatewayctl.clients.kong_admin import KongAdmin, KongError
 from gatewayctl.plan.kinds import LEVELS
 from gatewayctl.plan.kong import Change
@@ -25,15 +25,7 @@ from gatewayctl.plan.kong import Change
 Progress = Callable[[Change], None]
 
 
-@dataclass
-class Outcome:
-    done: list[Change] = field(default_factory=list)
-    failed: list[tuple[Change, KongError]] = field(default_factory=list)
-    skipped: list[Change] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed and not self.skipped
+Outcome = BatchOutcome[Change, KongError]
 
 
 def phases(changes: list[Change]) -> list[list[Change]]:
@@ -68,36 +60,7 @@ def execute(
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
 ) -> Outcome:
-    """`cancel` (set when `gatewayctl watch` is asked to stop) is looked at between batches only: the writes
-    of the batch in flight finish, later batches are left unchanged (a re-run picks them up)."""
-    outcome = Outcome()
-    lock = threading.Lock()
-    stop = threading.Event()
-
-    def run(change: Change) -> None:
-        if stop.is_set():
-            with lock:
-                outcome.skipped.append(change)
-            return
-        try:
-            write(client, change)
-        except KongError as exc:
-            stop.set()
-            with lock:
-                outcome.failed.append((change, exc))
-            return
-        with lock:
-            outcome.done.append(change)
-        if progress:
-            progress(change)
-
-    with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
-        for batch in phases(changes):
-            if stop.is_set() or (cancel is not None and cancel.is_set()):
-                outcome.skipped.extend(batch)
-                continue
-            list(pool.map(run, batch))
-    return outcome
+    return run_batches(phases(changes), lambda c: write(client, c), KongError, parallelism, progress, cancel)
 
 
 def write(client: KongAdmin, change: Change) -> None:

@@ -2,28 +2,20 @@
 
 Order: the Mesh is written before the policies that live in it, and policies are deleted before a Mesh
 is. Within a phase, writes are independent and may run concurrently. The platform modules
-(`kuma_universal.py`: REST API; `kuma_kubernetes.py`: server-side apply) do the writes themselves.
+(`kuma_universal.py`: REST API; `kuma_kubernetes.py`: server-side apply) do the writes themselves,
+through `batches.run_batches`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
+from gatewayctl.apply.batches import Outcome
 from gatewayctl.plan.kuma import KumaChange
 
 MESH_KIND = "Mesh"
 
 
-@dataclass
-class KumaOutcome:
-    done: list[KumaChange] = field(default_factory=list)
-    failed: list[tuple[KumaChange, Exception]] = field(default_factory=list)
-    skipped: list[KumaChange] = field(default_factory=list)  # not attempted after a failure
-    warnings: list[str] = field(default_factory=list)  # what the control plane warned about (deprecations)
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed and not self.skipped
+# Failures are the platform client's error (KumaError on Universal, KubeError on Kubernetes).
+KumaOutcome = Outcome[KumaChange, Exception]
 
 
 def phases(changes: list[KumaChange]) -> list[list[KumaChange]]:

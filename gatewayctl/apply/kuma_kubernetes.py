@@ -42,6 +42,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
 from gatewayctl import __version__
+from gatewayctl.apply.batches import run_batches
 from gatewayctl.apply.kuma import KumaOutcome, phases
 from gatewayctl.clients.retry import RETRYABLE_STATUS, RetryPolicy, retry_after_seconds
 from gatewayctl.plan.fields import diff_fields
@@ -492,36 +493,13 @@ def apply_kubernetes(
     progress: Callable[[KumaChange], None] | None = None,
     *,
     force_conflicts: bool = False,
+    cancel: threading.Event | None = None,
 ) -> KumaOutcome:
     """Carry out `plan`: the Mesh first, then the policies concurrently (up to `parallelism`), then the
     deletes. After the first failure nothing new starts; writes in flight finish."""
-    outcome = KumaOutcome()
-    lock = threading.Lock()
-    stop = threading.Event()
-
-    def run(change: KumaChange) -> None:
-        if stop.is_set():
-            with lock:
-                outcome.skipped.append(change)
-            return
-        try:
-            write(api, change, force_conflicts)
-        except KubeError as exc:
-            stop.set()
-            with lock:
-                outcome.failed.append((change, exc))
-            return
-        with lock:
-            outcome.done.append(change)
-        if progress:
-            progress(change)
-
-    with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
-        for batch in phases(plan.changes):
-            if stop.is_set():
-                outcome.skipped.extend(batch)
-                continue
-            list(pool.map(run, batch))
+    outcome: KumaOutcome = run_batches(
+        phases(plan.changes), lambda c: write(api, c, force_conflicts), KubeError, parallelism, progress, cancel
+    )
     return outcome
 
 

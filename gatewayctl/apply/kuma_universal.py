@@ -32,6 +32,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from gatewayctl.apply.batches import run_batches
 from gatewayctl.apply.kuma import MESH_KIND, KumaOutcome, phases
 from gatewayctl.clients.kuma_api import KumaApi, KumaError
 from gatewayctl.plan.kuma import (
@@ -409,34 +410,9 @@ def apply_universal(
 ) -> KumaOutcome:
     """Carry out the plan phase by phase; after the first failure nothing new starts (what was in flight
     finishes), and the outcome says what was done, what failed and what was left unchanged."""
-    outcome = KumaOutcome()
-    lock = threading.Lock()
-    stop = threading.Event()
-
-    def run(change: KumaChange) -> None:
-        if stop.is_set() or (cancel is not None and cancel.is_set()):
-            with lock:
-                outcome.skipped.append(change)
-            return
-        try:
-            warnings = write(client, plan.server, change)
-        except KumaError as exc:
-            stop.set()
-            with lock:
-                outcome.failed.append((change, exc))
-            return
-        with lock:
-            outcome.done.append(change)
-            outcome.warnings.extend(w for w in warnings if w not in outcome.warnings)
-        if progress:
-            progress(change)
-
-    with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
-        for batch in phases(plan.changes):
-            if stop.is_set() or (cancel is not None and cancel.is_set()):
-                outcome.skipped.extend(batch)
-                continue
-            list(pool.map(run, batch))
+    outcome: KumaOutcome = run_batches(
+        phases(plan.changes), lambda c: write(client, plan.server, c), KumaError, parallelism, progress, cancel
+    )
     return outcome
 
 

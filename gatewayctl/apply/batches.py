@@ -1,0 +1,75 @@
+"""Carrying out a plan as batches: one batch after another, the writes of a batch concurrently.
+
+Shared by Kong (DB mode) and both Kuma platforms. After the first write that fails, nothing new starts:
+writes already in flight finish, and the outcome lists what was done, what failed and what was left
+unchanged, so that the caller can say exactly that and a re-run picks up where this one stopped.
+`cancel` (set when `gatewayctl watch` is asked to stop) is looked at between writes: the batch in flight
+finishes its running writes and later ones are left unchanged.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+C = TypeVar("C")  # a change
+E = TypeVar("E", bound=Exception)  # the error a refused or failed write raises
+
+
+@dataclass
+class Outcome(Generic[C, E]):
+    done: list[C] = field(default_factory=list)
+    failed: list[tuple[C, E]] = field(default_factory=list)
+    skipped: list[C] = field(default_factory=list)  # not attempted after a failure or a cancel
+    warnings: list[str] = field(default_factory=list)  # what the server warned about (deprecations)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.skipped
+
+
+def run_batches(
+    batches: list[list[C]],
+    write: Callable[[C], Iterable[str] | None],
+    error: type[E],
+    parallelism: int,
+    progress: Callable[[C], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> Outcome[C, E]:
+    """`write` carries out one change and may return the server's warnings; it raises `error` when the
+    change could not be made (any other exception is a bug and propagates)."""
+    outcome: Outcome[C, E] = Outcome()
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def stopped() -> bool:
+        return stop.is_set() or (cancel is not None and cancel.is_set())
+
+    def run(change: C) -> None:
+        if stopped():
+            with lock:
+                outcome.skipped.append(change)
+            return
+        try:
+            warnings = write(change)
+        except error as exc:
+            stop.set()
+            with lock:
+                outcome.failed.append((change, exc))
+            return
+        with lock:
+            outcome.done.append(change)
+            outcome.warnings.extend(w for w in warnings or () if w not in outcome.warnings)
+        if progress:
+            progress(change)
+
+    with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
+        for batch in batches:
+            if stopped():
+                outcome.skipped.extend(batch)
+                continue
+            list(pool.map(run, batch))
+    return outcome
