@@ -44,6 +44,7 @@ from kubernetes.config.config_exception import ConfigException
 from gatewayctl import __version__
 from gatewayctl.apply.batches import run_batches
 from gatewayctl.apply.kuma import KumaOutcome, phases
+from gatewayctl.clients.http import CallLog
 from gatewayctl.clients.retry import RETRYABLE_STATUS, RetryPolicy, retry_after_seconds
 from gatewayctl.plan.fields import diff_fields
 from gatewayctl.plan.kuma import KumaChange, KumaPlan, Obj
@@ -144,25 +145,6 @@ class KubeError(Exception):
 
 
 @dataclass
-class Calls:
-    """What was sent, for reports and tests: reads, writes (dry runs excluded) and retries."""
-
-    reads: int = 0
-    writes: int = 0
-    retries: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def count(self, method: str, retry: bool) -> None:
-        with self._lock:
-            if retry:
-                self.retries += 1
-            elif method == "GET":
-                self.reads += 1
-            else:
-                self.writes += 1
-
-
-@dataclass
 class KubeApi:
     """One Kubernetes API server, shared by worker threads (urllib3's pool is thread-safe)."""
 
@@ -171,7 +153,7 @@ class KubeApi:
     context: str | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     sleep: Callable[[float], None] = time.sleep
-    calls: Calls = field(default_factory=Calls)
+    calls: CallLog = field(default_factory=CallLog)  # what was sent: reads, writes, retries
     timeout: float = 30.0
 
     @property
