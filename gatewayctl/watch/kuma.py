@@ -93,8 +93,7 @@ class KumaSystem:
         else:
             from gatewayctl.apply import kuma_kubernetes
 
-            # no cancel here: the Kubernetes apply runs to its end (a few server-side applies)
-            outcome = kuma_kubernetes.apply_kubernetes(self.kube, the_plan, self.parallelism)
+            outcome = kuma_kubernetes.apply_kubernetes(self.kube, the_plan, self.parallelism, cancel=cancel)
         masker = desired.masker
         messages = [f"kuma: {c.action} {c.title}: {masker.text(_describe(e))}" for c, e in outcome.failed]
         messages += [f"kuma: warning from the control plane: {masker.text(w)}" for w in outcome.warnings]
