@@ -149,3 +149,17 @@ def test_kuma_on_kubernetes_is_watched_and_healed_through_server_side_apply(tmp_
         assert metrics.registry.get_sample_value("gatewayctl_applies_total", {"system": "kuma"}) == 1
         assert watcher.check().checks[0].pending is False  # converged: nothing more to do
         system.close()
+
+
+def test_a_stop_before_the_first_batch_leaves_kuma_untouched(kuma: KumaEmulator, shop: Path, workdir: Path) -> None:
+    watch = build(kuma, shop, workdir / "state", heal=True)
+    system = watch.watcher.systems[0]
+    loaded = watch.watcher.source.loaded
+    assert loaded is not None
+    check = system.plan(loaded)
+    stopping = threading.Event()
+    stopping.set()
+    applied = system.apply(loaded, check, stopping)
+    assert (applied.failure, applied.done, applied.left) == ("abandoned", 0, 9)
+    assert kuma.state.writes() == []
+    system.close()
