@@ -336,6 +336,9 @@ def test_metrics_endpoint_parses_and_probes_answer(kong: KongEmulator, applied: 
         ("/meshes/default", "meshes"),
         ("/config?check_hash=1", "config"),
         ("/Weird Name/x", "other"),
+        ("/apis/kuma.io/v1alpha1/namespaces/kuma-system/meshretries/orders-retry", "meshretries"),
+        ("/apis/kuma.io/v1alpha1/meshes/shop", "meshes"),
+        ("/apis/coordination.k8s.io/v1/namespaces/kong/leases/gatewayctl-watch", "leases"),
     ],
 )
 def test_endpoint_label_is_the_collection(path: str, label: str) -> None:

@@ -149,9 +149,14 @@ def endpoint_label(path: str) -> str:
 
     `/` -> `root`; `/services/<id>` -> `services`; `/upstreams/<id>/targets` -> `targets`;
     `/schemas/plugins/<name>` -> `schemas`; `/meshes/<mesh>/meshtrafficpermissions/<name>` ->
-    `meshtrafficpermissions`. Collections sit at even positions; a segment that does not look like a
+    `meshtrafficpermissions`; `/apis/kuma.io/v1alpha1/namespaces/kuma-system/meshretries/<name>` ->
+    `meshretries`. Collections sit at even positions; a segment that does not look like a
     collection name becomes `other`."""
     segments = [s for s in path.split("?", 1)[0].split("/") if s]
+    if segments[:1] == ["apis"]:  # Kubernetes: /apis/<group>/<version>/namespaces/<ns>/<plural>/<name>
+        segments = segments[3:]
+    elif segments[:1] == ["api"]:  # /api/v1/...
+        segments = segments[2:]
     if not segments:
         return "root"
     if segments[0] == "schemas":
