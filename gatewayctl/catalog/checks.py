@@ -38,6 +38,8 @@ GATEWAY_FEATURE_PLUGINS: dict[str, str] = {
     "rate_limit": "rate-limiting",
 }
 ANONYMOUS_CONSUMER = "gatewayctl-anonymous"
+STREAM_PROTOCOLS = frozenset(("tcp", "tls", "udp", "tls_passthrough"))
+"""Kong route protocols that match connections, not requests (no paths, methods or buffering)."""
 AUTH_CREDENTIALS = {"jwt": "jwt", "key-auth": "key_auth", "basic-auth": "basic_auth", "oauth2": "oauth2"}
 
 
@@ -77,17 +79,32 @@ def unique_names(catalog: Catalog, report: Report) -> None:
 
     unique([(s.name, ("services", i, "name")) for i, s in enumerate(catalog.services)], "service")
     unique([(c.name, ("consumers", i, "name")) for i, c in enumerate(catalog.consumers)], "consumer")
-    kong_routes: list[tuple[str, KeyPath]] = []
+    # Routes: one pass, key paths built only for a finding (there are tens of thousands of routes).
+    first_route: dict[str, tuple[int, int]] = {}  # Kong route name -> its first (service, route) indexes
+    clashes: list[tuple[KeyPath, str]] = []  # reported after every service's own duplicates, as before
     for i, service in enumerate(catalog.services):
-        unique([(r.name, ("services", i, "routes", j, "name")) for j, r in enumerate(service.routes)], "route")
-        kong_routes += [
-            (f"{service.name}-{r.name}", ("services", i, "routes", j, "name")) for j, r in enumerate(service.routes)
-        ]
-    first: dict[str, KeyPath] = {}
-    for name, path in kong_routes:
-        if name in first and first[name][1] != path[1]:
-            report.error(path, f"Kong route name '{name}' (<service>-<route>) is also produced by {_fmt(first[name])}")
-        first.setdefault(name, path)
+        own: dict[str, int] = {}
+        for j, route in enumerate(service.routes):
+            if route.name in own:
+                first_path: KeyPath = ("services", i, "routes", own[route.name], "name")
+                report.error(
+                    ("services", i, "routes", j, "name"),
+                    f"duplicate route name '{route.name}' (first defined at {_fmt(first_path)})",
+                )
+            else:
+                own[route.name] = j
+            kong_name = f"{service.name}-{route.name}"
+            first = first_route.setdefault(kong_name, (i, j))
+            if first[0] != i:
+                first_path = ("services", first[0], "routes", first[1], "name")
+                clashes.append(
+                    (
+                        ("services", i, "routes", j, "name"),
+                        f"Kong route name '{kong_name}' (<service>-<route>) is also produced by {_fmt(first_path)}",
+                    )
+                )
+    for path, message in clashes:
+        report.error(path, message)
     custom_ids: dict[str, int] = {}
     for i, consumer in enumerate(catalog.consumers):
         if consumer.custom_id is not None:
@@ -158,9 +175,10 @@ def routes(catalog: Catalog, report: Report) -> None:
         protocol = service.effective_protocol
         grpc = protocol in ("grpc", "grpcs")
         stream = protocol in ("tcp", "tls")
+        default_protocols = default_route_protocols(service_protocol(service, enterprise)) if service.routes else []
         for j, route in enumerate(service.routes):
             path: KeyPath = ("services", i, "routes", j)
-            protocols = route_protocols(service, route, enterprise)
+            protocols = route.protocols or default_protocols  # route_protocols(service, route, enterprise)
             if route.protocols:
                 groups = {_protocol_group(p) for p in route.protocols}
                 if len(groups) > 1:
@@ -175,7 +193,7 @@ def routes(catalog: Catalog, report: Report) -> None:
                         "ws/wss routes need Kong Enterprise (gateway.edition: "
                         "enterprise); on OSS use websocket: true with http/https",
                     )
-            if grpc or any(p in ("grpc", "grpcs") for p in protocols):
+            if grpc or "grpc" in protocols or "grpcs" in protocols:
                 if route.methods:
                     report.error((*path, "methods"), "gRPC routes cannot match on methods (Kong rejects them)")
                 if route.strip_path:
@@ -198,16 +216,17 @@ def routes(catalog: Catalog, report: Report) -> None:
                     report.error((*path, "snis"), "snis match only on TLS; add tls to protocols")
             elif not (route.paths or route.hosts or route.methods or route.headers or route.snis):
                 report.error(path, "needs at least one of paths, hosts, methods or headers to match on")
-            if not stream and not any(p in ("tcp", "tls", "udp", "tls_passthrough") for p in protocols):
+            if not stream and STREAM_PROTOCOLS.isdisjoint(protocols):
                 for key in ("sources", "destinations"):
                     if getattr(route, key):
                         report.error((*path, key), f"{key} match only on tcp/tls routes", key=True)
                 if route.snis and not any(p in ("https", "grpcs", "wss") for p in protocols):
                     report.error((*path, "snis"), "snis match only on TLS connections (https, grpcs, wss)", key=True)
-            for key in ("sources", "destinations"):
-                for k, endpoint in enumerate(getattr(route, key)):
-                    if endpoint.ip is None and endpoint.port is None:
-                        report.error((*path, key, k), "needs an ip, a port or both")
+            if route.sources or route.destinations:
+                for key in ("sources", "destinations"):
+                    for k, endpoint in enumerate(getattr(route, key)):
+                        if endpoint.ip is None and endpoint.port is None:
+                            report.error((*path, key, k), "needs an ip, a port or both")
             if route.websocket and route.streaming:
                 report.warning(
                     (*path, "streaming"), "WebSocket connections are never buffered; streaming has no effect here"
@@ -233,7 +252,11 @@ def route_protocols(service: Service, route: Route, enterprise: bool) -> list[st
     """The Kong protocols a catalog route ends up with."""
     if route.protocols:
         return list(route.protocols)
-    protocol = service_protocol(service, enterprise)
+    return default_route_protocols(service_protocol(service, enterprise))
+
+
+def default_route_protocols(protocol: str) -> list[str]:
+    """The Kong protocols of a route that sets none, on a service whose Kong protocol is `protocol`."""
     if protocol in ("grpc", "grpcs"):
         return ["grpc", "grpcs"]
     if protocol in ("tcp", "tls"):
@@ -247,16 +270,25 @@ def _protocol_group(protocol: str) -> str:
     return {"https": "http", "grpcs": "grpc", "tls": "tcp", "udp": "tcp", "wss": "ws"}.get(protocol, protocol)
 
 
+_ANY = ["*"]
+_ROOT = ["/"]
+
+
 def route_conflicts(catalog: Catalog, report: Report) -> None:
     """Two routes in different services that match exactly the same (host, method, path)."""
     owners: dict[tuple[str, str, str, tuple[tuple[str, tuple[str, ...]], ...]], tuple[int, int]] = {}
     for i, service in enumerate(catalog.services):
         for j, route in enumerate(service.routes):
-            headers = tuple(sorted((k.lower(), tuple(sorted(v))) for k, v in route.headers.items()))
-            for host in route.hosts or ["*"]:
-                for method in route.methods or ["*"]:
-                    for path in route.paths or ["/"]:
-                        key = (host.lower(), method, path, headers)
+            headers = (
+                tuple(sorted((k.lower(), tuple(sorted(v))) for k, v in route.headers.items())) if route.headers else ()
+            )
+            methods = route.methods or _ANY
+            paths = route.paths or _ROOT
+            for host in route.hosts or _ANY:
+                host_key = host.lower()
+                for method in methods:
+                    for path in paths:
+                        key = (host_key, method, path, headers)
                         other = owners.get(key)
                         if other is None:
                             owners[key] = (i, j)
@@ -289,10 +321,13 @@ def features(catalog: Catalog, report: Report) -> None:
     ]
     for i, service in enumerate(catalog.services):
         scopes.append((("services", i), service, service.plugins, "service"))
-        for j, route in enumerate(service.routes):
-            scopes.append((("services", i, "routes", j), None, route.plugins, "route"))
+        # A scope without settings has only its plugins to check: most routes and consumers have none.
+        scopes += [
+            (("services", i, "routes", j), None, r.plugins, "route") for j, r in enumerate(service.routes) if r.plugins
+        ]
     for i, consumer in enumerate(catalog.consumers):
-        scopes.append((("consumers", i), None, consumer.plugins, "consumer"))
+        if consumer.plugins:
+            scopes.append((("consumers", i), None, consumer.plugins, "consumer"))
         if consumer.rate_limit:
             rate_limit(consumer.rate_limit, ("consumers", i, "rate_limit"), dbless, report)
             if "rate-limiting" in consumer.plugins:
@@ -319,9 +354,10 @@ def features(catalog: Catalog, report: Report) -> None:
                 report.error(where, f"configure {name} through auth/allow_groups/deny_groups, not plugins:", key=True)
         if settings is None:
             continue
-        for feature, plugin in SERVICE_FEATURE_PLUGINS.items():
-            if getattr(settings, feature) not in (None, False) and plugin in plugins:
-                report.error((*path, "plugins", plugin), f"{plugin} is already configured by {feature}", key=True)
+        if plugins:
+            for feature, plugin in SERVICE_FEATURE_PLUGINS.items():
+                if getattr(settings, feature) not in (None, False) and plugin in plugins:
+                    report.error((*path, "plugins", plugin), f"{plugin} is already configured by {feature}", key=True)
         if settings.allow_groups is not None and settings.deny_groups is not None:
             report.error((*path, "deny_groups"), "set allow_groups or deny_groups, not both")
         if (settings.allow_groups or settings.deny_groups) and not settings.auth and scope == "service":
@@ -342,10 +378,11 @@ def features(catalog: Catalog, report: Report) -> None:
             report.error((*path, "jwt", "maximum_expiration"), "needs exp in claims_to_verify (Kong rejects it)")
         if settings.max_body is not None and settings.max_body.bytes == 0:
             report.error((*path, "max_body"), "must be more than 0 bytes")
-        for option in ("jwt", "key_auth", "oauth2"):
-            method = option.replace("_", "-")
-            if getattr(settings, option) is not None and method not in settings.auth and scope == "service":
-                report.warning((*path, option), f"{option} options have no effect unless auth lists {method}")
+        if scope == "service":
+            for option in ("jwt", "key_auth", "oauth2"):
+                method = option.replace("_", "-")
+                if getattr(settings, option) is not None and method not in settings.auth:
+                    report.warning((*path, option), f"{option} options have no effect unless auth lists {method}")
 
     for i, service in enumerate(catalog.services):
         if service.grpc_web and service.effective_protocol not in ("grpc", "grpcs"):
