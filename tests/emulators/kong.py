@@ -23,31 +23,36 @@ Run on its own for manual trials: `python -m tests.emulators.kong --port 18001 [
 
 from __future__ import annotations
 
-import argparse
 import base64
 import copy
 import hashlib
 import json
-import random
 import re
-import socket
-import struct
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
-from urllib.parse import parse_qs, quote, unquote, urlsplit
+from urllib.parse import quote, unquote
 
 import yaml
 
 try:
+    from . import server
     from .kong_schemas import COLLECTIONS, CREDENTIAL_PLUGIN, ENTITIES, PLUGINS
+    from .server import ApiError, EmulatorHandler, EmulatorState, Fault, RandomFaults, Request
 except ImportError:  # run as a script
-    from kong_schemas import COLLECTIONS, CREDENTIAL_PLUGIN, ENTITIES, PLUGINS  # type: ignore[no-redef]
+    import server  # type: ignore[no-redef,import-not-found]
+    from kong_schemas import COLLECTIONS, CREDENTIAL_PLUGIN, ENTITIES, PLUGINS  # type: ignore[no-redef,import-not-found]
+    from server import (  # type: ignore[no-redef]
+        ApiError,
+        EmulatorHandler,
+        EmulatorState,
+        Fault,
+        RandomFaults,
+        Request,
+    )
+
 
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 TAG_BYTES = r"[\x20-\x2B\x2D\x2E\x30-\x7E\x80-\U0010FFFF]+"
@@ -70,13 +75,6 @@ CHILD_KEYS = {  # declarative config nesting: parent dao -> {key: child dao}
     "upstreams": {"targets": "targets"},
 }
 FK_OF_PARENT = {"services": "service", "routes": "route", "consumers": "consumer", "upstreams": "upstream"}
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, body: dict[str, Any] | None, headers: dict[str, str] | None = None) -> None:
-        self.status = status
-        self.body = body
-        self.headers = headers or {}
 
 
 def not_found() -> ApiError:
@@ -108,81 +106,10 @@ def schema_violation(errors: dict[str, Any]) -> ApiError:
     return ApiError(400, {"code": 2, "name": "schema violation", "message": message, "fields": errors})
 
 
-# ---------------------------------------------------------------------- faults
-
-
-@dataclass
-class Fault:
-    status: int | None = None  # answer this status instead of doing the work
-    retry_after: str | None = None
-    drop: bool = False  # close the connection without an answer, before doing the work
-    drop_after: bool = False  # do the work, then close without an answer (a lost response)
-    reset: bool = False  # abort the connection with a TCP RST before doing the work (a connection reset)
-    delay: float = 0.0
-    body: dict[str, Any] | None = None
-
-
-@dataclass
-class FaultRule:
-    fault: Fault
-    nth: int  # 1-based among matching requests
-    method: str | None = None
-    path: str | None = None  # prefix
-    times: int = 1
-    seen: int = 0
-
-    def matches(self, method: str, path: str) -> bool:
-        return (self.method is None or self.method == method) and (self.path is None or path.startswith(self.path))
-
-
-@dataclass
-class RandomFaults:
-    """A seeded share of requests that fail: Kong's own 500 body, a 503 from whatever sits in front of it,
-    429 with Retry-After (`retry_after` seconds), a connection closed before or after doing the work, and
-    with `resets` also a TCP reset. The same seed and request order give the same faults."""
-
-    rate: float
-    seed: int
-    writes_only: bool = True
-    retry_after: str = "0"
-    resets: bool = False
-    rng: random.Random = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.rng = random.Random(self.seed)
-
-    def pick(self, method: str) -> Fault | None:
-        if self.writes_only and method == "GET":
-            return None
-        if self.rng.random() >= self.rate:
-            return None
-        choices = [
-            Fault(status=500, body={"message": "An unexpected error occurred"}),
-            Fault(status=503, body={"message": "Service Unavailable"}),
-            Fault(status=429, retry_after=self.retry_after, body={"message": "API rate limit exceeded"}),
-            Fault(drop=True),
-            Fault(drop_after=True),
-        ]
-        if self.resets:
-            choices.append(Fault(reset=True))
-        return self.rng.choice(choices)
-
-
-@dataclass
-class Request:
-    method: str
-    path: str
-    query: str
-    status: int
-    user_agent: str
-    started: float
-    ended: float
-
-
 # ---------------------------------------------------------------------- state
 
 
-class KongState:
+class KongState(EmulatorState):
     def __init__(
         self,
         *,
@@ -192,26 +119,18 @@ class KongState:
         plugins: list[str] | None = None,
         latency: float = 0.0,
     ) -> None:
+        super().__init__(latency)
         self.dbless = dbless
         self.version = version
         self.edition = edition
         self.available = sorted(plugins if plugins is not None else PLUGINS)
-        self.latency = latency
-        self.lock = threading.RLock()
         self.store: dict[str, dict[str, dict[str, Any]]] = {dao: {} for dao in ENTITIES}
         self._indexes: dict[str, tuple[dict[str, dict[str, Any]], dict[tuple[str, ...], dict[str, str]]]] = {}
         self.config_hash = EMPTY_HASH
         self.requests: list[Request] = []
-        self.rules: list[FaultRule] = []
-        self.random_faults: RandomFaults | None = None
         self.config_busy: Fault | None = None
 
     # -- test helpers
-
-    def fail(
-        self, nth: int = 1, *, method: str | None = None, path: str | None = None, times: int = 1, **fault: Any
-    ) -> None:
-        self.rules.append(FaultRule(Fault(**fault), nth, method, path, times))
 
     def writes(self) -> list[Request]:
         return [r for r in self.requests if r.method != "GET"]
@@ -224,17 +143,6 @@ class KongState:
         """Create an entity directly (as another team would through the API), bypassing DB-less read-only."""
         with self.lock:
             return self.upsert(dao, body.get("id") or str(uuid.uuid4()), body, replace=True)
-
-    def pick_fault(self, method: str, path: str) -> Fault | None:
-        with self.lock:
-            for rule in self.rules:
-                if rule.matches(method, path):
-                    rule.seen += 1
-                    if rule.nth <= rule.seen < rule.nth + rule.times:
-                        return rule.fault
-            if self.random_faults:
-                return self.random_faults.pick(method)
-        return None
 
     # -- schema
 
@@ -658,92 +566,26 @@ def _fill_record(
 # ---------------------------------------------------------------------- HTTP
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(EmulatorHandler[KongState]):
     # TCP_NODELAY, as nginx (tcp_nodelay on) answers for Kong: without it the body, sent after the headers,
     # waits for the client's delayed ACK (40 ms per keep-alive request on Linux)
     disable_nagle_algorithm = True
-    state: KongState  # set on the subclass made per server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        self._handle("GET")
-
-    def do_POST(self) -> None:
-        self._handle("POST")
-
-    def do_PUT(self) -> None:
-        self._handle("PUT")
 
     def do_PATCH(self) -> None:
-        self._handle("PATCH")
+        self.handle_method("PATCH")
 
-    def do_DELETE(self) -> None:
-        self._handle("DELETE")
-
-    def _handle(self, method: str) -> None:
-        started = time.monotonic()
-        parts = urlsplit(self.path)
-        path = parts.path.rstrip("/") or "/"
-        query = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        state = self.state
-        if state.latency:
-            time.sleep(state.latency)
-        fault = state.pick_fault(method, path)
-
-        def record(status: int) -> None:  # before answering, so a client that has its answer sees it logged
-            with state.lock:
-                agent = self.headers.get("User-Agent", "")
-                state.requests.append(Request(method, path, parts.query, status, agent, started, time.monotonic()))
-
+    def answer(self, method: str, path: str, query: str, raw: bytes) -> tuple[int, Any, dict[str, str]]:
         try:
-            if fault and fault.delay:
-                time.sleep(fault.delay)
-            if fault and fault.drop:
-                record(0)
-                self.close_connection = True
-                return
-            if fault and fault.reset:
-                record(0)
-                # SO_LINGER 0: close() sends RST instead of FIN, which the client sees as "connection reset"
-                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                self.connection.close()
-                self.close_connection = True
-                return
-            if fault and fault.status:
-                headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
-                raise ApiError(fault.status, fault.body or {"message": "injected"}, headers)
-            try:
-                body = json.loads(raw) if raw else {}
-            except ValueError:
-                raise ApiError(400, {"message": "Cannot parse JSON body"}) from None
-            with state.lock:
-                status, payload, headers = route(state, method, path, query, body)
-            record(0 if fault and fault.drop_after else status)
-            if fault and fault.drop_after:
-                self.close_connection = True
-                return
-            self._send(status, payload, headers)
-        except ApiError as exc:
-            record(exc.status)
-            self._send(exc.status, exc.body, exc.headers)
+            body = json.loads(raw) if raw else {}
+        except ValueError:
+            raise ApiError(400, {"message": "Cannot parse JSON body"}) from None
+        with self.state.lock:
+            return route(self.state, method, path, server.first_values(query), body)
 
-    def _send(self, status: int, payload: Any, headers: dict[str, str]) -> None:
+    def send(self, status: int, payload: Any, headers: dict[str, str]) -> None:
         data = b"" if status in (204, 304) or payload is None else json.dumps(payload).encode()
-        self.send_response(status)
-        if data:
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("Server", "kong/emulator")
-        for k, v in headers.items():
-            self.send_header(k, v)
-        self.end_headers()
-        if data:
-            self.wfile.write(data)
+        content_type = "application/json; charset=utf-8" if data else None
+        self.reply(status, data, content_type, {"Server": "kong/emulator", **headers})
 
 
 def route(
@@ -987,51 +829,25 @@ def root_info(state: KongState) -> dict[str, Any]:
 # ---------------------------------------------------------------------- server
 
 
-@dataclass
-class KongEmulator:
-    state: KongState
-    server: ThreadingHTTPServer
-    thread: threading.Thread
-
-    @property
-    def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
+class KongEmulator(server.Emulator[KongState]):
+    pass
 
 
 def start(state: KongState | None = None, port: int = 0) -> KongEmulator:
     state = state or KongState()
-    handler = type("BoundHandler", (Handler,), {"state": state})
-    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, name="kong-emulator", daemon=True)
-    thread.start()
-    return KongEmulator(state, server, thread)
+    return KongEmulator(state, *server.serve(Handler, state, port, "kong-emulator"))
 
 
-@contextmanager
-def running(state: KongState | None = None) -> Iterator[KongEmulator]:
-    emulator = start(state)
-    try:
-        yield emulator
-    finally:
-        emulator.stop()
+def running(state: KongState | None = None) -> AbstractContextManager[KongEmulator]:
+    return server.running(start, state)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Kong 3.x Admin API emulator (tests and manual trials)")
-    parser.add_argument("--port", type=int, default=18001)
+    parser = server.arguments("Kong 3.x Admin API emulator (tests and manual trials)", 18001)
     parser.add_argument("--dbless", action="store_true")
     parser.add_argument("--edition", default="community", choices=["community", "enterprise"])
-    parser.add_argument("--fault-rate", type=float, default=0.0, help="share of writes that fail (5xx, 429, resets)")
-    parser.add_argument("--seed", type=int, default=1)
+    server.add_fault_arguments(parser, faulty_reads=True)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every response")
-    parser.add_argument("--faulty-reads", action="store_true", help="inject faults into GETs too")
     args = parser.parse_args()
     state = KongState(dbless=args.dbless, edition=args.edition, latency=args.latency)
     if args.fault_rate:
@@ -1039,11 +855,9 @@ def main() -> None:
             args.fault_rate, args.seed, writes_only=not args.faulty_reads, retry_after="1", resets=True
         )
     emulator = start(state, args.port)
-    print(f"Kong Admin API emulator on {emulator.url} ({'DB-less' if args.dbless else 'DB mode'}); Ctrl-C stops it")
-    try:
-        emulator.thread.join()
-    except KeyboardInterrupt:
-        emulator.stop()
+    server.serve_until_interrupted(
+        emulator, f"Kong Admin API emulator on {emulator.url} ({'DB-less' if args.dbless else 'DB mode'})"
+    )
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ pkg/core/managers/apis/mesh/mesh_validator.go, pkg/core/resources/model/rest/...
   global CP for zone-provided types; a federated zone for global-provided types such as Mesh), on a federated
   zone policies without `kuma.io/origin: zone`, on a global CP an origin other than `global`; 401 for a wrong
   token
-- fault injection shared with the Kong emulator (`kong.py`): fail the Nth matching request, drop the
+- fault injection shared with the other emulators (`server.py`): fail the Nth matching request, drop the
   connection (before or after doing the work), delay, or a seeded share of faulty writes
 
 Run on its own for manual trials: `python -m tests.emulators.kuma --port 15681 [--mode global|zone]
@@ -40,27 +40,22 @@ Run on its own for manual trials: `python -m tests.emulators.kuma --port 15681 [
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import re
-import socket
-import struct
-import threading
-import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlencode, urlsplit
+from urllib.parse import parse_qs, unquote, urlencode
 
 try:
-    from .kong import Fault, FaultRule, RandomFaults, Request
+    from . import server
+    from .server import ApiError, EmulatorHandler, EmulatorState, Fault, RandomFaults, Request
 except ImportError:  # run as a script
-    from kong import Fault, FaultRule, RandomFaults, Request  # type: ignore[no-redef]
+    import server  # type: ignore[no-redef,import-not-found]
+    from server import ApiError, EmulatorHandler, EmulatorState, Fault, RandomFaults, Request  # type: ignore[no-redef]
 
 VERSION = "2.14.3"
 K8S_READ_ONLY = (
@@ -274,13 +269,6 @@ def std_error(status: int, title: str, detail: str, invalid: list[tuple[str, str
     return ApiError(status, body)
 
 
-class ApiError(Exception):
-    def __init__(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-        self.status = status
-        self.body = body
-        self.headers = headers or {}
-
-
 def invalid(title: str, violations: list[tuple[str, str]]) -> ApiError:
     return std_error(400, title, "Resource is not valid", violations)
 
@@ -389,7 +377,7 @@ class KumaRandomFaults(RandomFaults):
 # ---------------------------------------------------------------------- state
 
 
-class KumaState:
+class KumaState(EmulatorState):
     def __init__(
         self,
         *,
@@ -402,30 +390,22 @@ class KumaState:
         latency: float = 0.0,
         default_mesh: bool = True,
     ) -> None:
+        super().__init__(latency)
         self.mode = mode
         self.zone = zone
         self.federated = federated and mode == "zone"
         self.read_only = read_only
         self.token = token
         self.version = version
-        self.latency = latency
         self.instance_id = f"kuma-emulator-{uuid.uuid4().hex[:5]}"
         self.cluster_id = str(uuid.uuid4())
-        self.lock = threading.RLock()
         self.store: dict[tuple[str, str, str], dict[str, Any]] = {}  # (type, mesh, name) -> resource as stored
         self.requests: list[Request] = []
-        self.rules: list[FaultRule] = []
-        self.random_faults: RandomFaults | None = None
         if default_mesh and not self.federated:  # KUMA_DEFAULTS_SKIP_MESH_CREATION=false (a federated zone
             self.seed({"type": "Mesh", "name": "default"})  # gets its meshes from the global instead)
             self.ensure_default_policies("default", [])
 
     # -- test helpers
-
-    def fail(
-        self, nth: int = 1, *, method: str | None = None, path: str | None = None, times: int = 1, **fault: Any
-    ) -> None:
-        self.rules.append(FaultRule(Fault(**fault), nth, method, path, times))
 
     def writes(self) -> list[Request]:
         return [r for r in self.requests if r.method != "GET"]
@@ -445,17 +425,6 @@ class KumaState:
             kind = BY_NAME[body["type"]]
             labels = self.compute_labels(kind, dict(body.get("labels") or {}), body.get("mesh", ""))
             self.put(kind, body.get("mesh", ""), body["name"], body, labels)
-
-    def pick_fault(self, method: str, path: str) -> Fault | None:
-        with self.lock:
-            for rule in self.rules:
-                if rule.matches(method, path):
-                    rule.seen += 1
-                    if rule.nth <= rule.seen < rule.nth + rule.times:
-                        return rule.fault
-            if self.random_faults:
-                return self.random_faults.pick(method)
-        return None
 
     # -- model
 
@@ -1044,138 +1013,50 @@ def list_page(
 # ---------------------------------------------------------------------- HTTP
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    state: KumaState  # set on the subclass made per server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        self._handle("GET")
-
-    def do_PUT(self) -> None:
-        self._handle("PUT")
-
-    def do_DELETE(self) -> None:
-        self._handle("DELETE")
-
-    def do_POST(self) -> None:
-        self._handle("POST")
-
-    def _handle(self, method: str) -> None:
-        started = time.monotonic()
-        parts = urlsplit(self.path)
-        path = parts.path.rstrip("/") or "/"
-        query = parse_qs(parts.query, keep_blank_values=True)
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
+class Handler(EmulatorHandler[KumaState]):
+    def answer(self, method: str, path: str, query: str, raw: bytes) -> tuple[int, Any, dict[str, str]]:
         state = self.state
-        if state.latency:
-            time.sleep(state.latency)
-        fault = state.pick_fault(method, path)
-
-        def record(status: int) -> None:  # before answering, so a client that has its answer sees it logged
-            with state.lock:
-                agent = self.headers.get("User-Agent", "")
-                state.requests.append(Request(method, path, parts.query, status, agent, started, time.monotonic()))
-
+        auth = self.headers.get("Authorization")
+        if state.token is not None and auth is not None and auth != f"Bearer {state.token}" and path != "/":
+            raise std_error(401, "Invalid authentication data", "Unauthenticated")
         try:
-            if fault and fault.delay:
-                time.sleep(fault.delay)
-            if fault and fault.drop:
-                record(0)
-                self.close_connection = True
-                return
-            if fault and getattr(fault, "reset", False):
-                record(0)
-                # SO_LINGER 0: close() sends RST instead of FIN, which the client sees as "connection reset"
-                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                self.connection.close()
-                self.close_connection = True
-                return
-            if fault and fault.status:
-                headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
-                raise ApiError(fault.status, fault.body or {"message": "injected"}, headers)
-            auth = self.headers.get("Authorization")
-            if state.token is not None and auth is not None and auth != f"Bearer {state.token}" and path != "/":
-                raise std_error(401, "Invalid authentication data", "Unauthenticated")
-            try:
-                body = json.loads(raw) if raw else None
-            except ValueError:
-                raise std_error(400, "Bad Request", "invalid character in JSON body") from None
-            with state.lock:
-                status, payload = route(state, method, path, query, body, self.headers.get("Host", "127.0.0.1"))
-            record(0 if fault and fault.drop_after else status)
-            if fault and fault.drop_after:
-                self.close_connection = True
-                return
-            self._send(status, payload, {})
-        except ApiError as exc:
-            record(exc.status)
-            self._send(exc.status, exc.body, exc.headers)
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            raise std_error(400, "Bad Request", "invalid character in JSON body") from None
+        params = parse_qs(query, keep_blank_values=True)
+        with state.lock:
+            status, payload = route(state, method, path, params, body, self.headers.get("Host", "127.0.0.1"))
+        return status, payload, {}
 
-    def _send(self, status: int, payload: Any, headers: dict[str, str]) -> None:
+    def send(self, status: int, payload: Any, headers: dict[str, str]) -> None:
         if isinstance(payload, str):  # go-restful's own plain-text answers (no such route)
             data, content_type = payload.encode(), "text/plain; charset=utf-8"
         else:
             data, content_type = json.dumps(payload).encode(), "application/json"  # not problem+json (see module)
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        for k, v in headers.items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(data)
+        self.reply(status, data, content_type, headers)
 
 
 @dataclass
-class KumaEmulator:
-    state: KumaState
-    server: ThreadingHTTPServer
-    thread: threading.Thread
+class KumaEmulator(server.Emulator[KumaState]):
     extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
 
 
 def start(state: KumaState | None = None, port: int = 0) -> KumaEmulator:
     state = state or KumaState()
-    handler = type("BoundKumaHandler", (Handler,), {"state": state})
-    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, name="kuma-emulator", daemon=True)
-    thread.start()
-    return KumaEmulator(state, server, thread)
+    return KumaEmulator(state, *server.serve(Handler, state, port, "kuma-emulator"))
 
 
-@contextmanager
-def running(state: KumaState | None = None) -> Iterator[KumaEmulator]:
-    emulator = start(state)
-    try:
-        yield emulator
-    finally:
-        emulator.stop()
+def running(state: KumaState | None = None) -> AbstractContextManager[KumaEmulator]:
+    return server.running(start, state)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Kuma 2.14 control-plane API emulator, Universal (tests and trials)")
-    parser.add_argument("--port", type=int, default=15681)
+    parser = server.arguments("Kuma 2.14 control-plane API emulator, Universal (tests and trials)", 15681)
     parser.add_argument("--mode", default="zone", choices=["zone", "global"])
     parser.add_argument("--zone", default="default")
     parser.add_argument("--federated", action="store_true", help="a zone connected to a global control plane")
     parser.add_argument("--read-only", action="store_true", help="KUMA_API_SERVER_READ_ONLY=true")
-    parser.add_argument("--fault-rate", type=float, default=0.0, help="share of writes that fail (5xx, 429, resets)")
-    parser.add_argument("--faulty-reads", action="store_true", help="let faults hit GETs too")
-    parser.add_argument("--seed", type=int, default=1)
+    server.add_fault_arguments(parser, faulty_reads=True)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every response")
     args = parser.parse_args()
     state = KumaState(
@@ -1186,11 +1067,7 @@ def main() -> None:
             args.fault_rate, args.seed, writes_only=not args.faulty_reads, retry_after="1", resets=True
         )
     emulator = start(state, args.port)
-    print(f"Kuma API emulator on {emulator.url} (mode {args.mode}); Ctrl-C stops it")
-    try:
-        emulator.thread.join()
-    except KeyboardInterrupt:
-        emulator.stop()
+    server.serve_until_interrupted(emulator, f"Kuma API emulator on {emulator.url} (mode {args.mode})")
 
 
 if __name__ == "__main__":
