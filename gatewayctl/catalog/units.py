@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -49,6 +50,13 @@ def parse_duration(value: object) -> Duration:
     if isinstance(value, bool) or not isinstance(value, str):
         hint = " (a unit is required)" if isinstance(value, int | float) and not isinstance(value, bool) else ""
         raise ValueError(f"must be a duration such as 250ms, 5s, 1m, 2h or 1d{hint} (got {value!r})")
+    return _parse_duration_text(value)
+
+
+# A catalog repeats the same few durations thousands of times (timeouts on every service); Duration is
+# immutable, so one object per text serves them all. Errors are raised anew each time (not cached).
+@functools.lru_cache(maxsize=1024)
+def _parse_duration_text(value: str) -> Duration:
     match = _DURATION.match(value.strip())
     if not match:
         hint = " (a unit is required)" if value.strip().isdigit() else ""
