@@ -379,9 +379,13 @@ def features(catalog: Catalog, report: Report) -> None:
         if settings.max_body is not None and settings.max_body.bytes == 0:
             report.error((*path, "max_body"), "must be more than 0 bytes")
         if scope == "service":
-            for option in ("jwt", "key_auth", "oauth2"):
+            for option, options in (
+                ("jwt", settings.jwt),
+                ("key_auth", settings.key_auth),
+                ("oauth2", settings.oauth2),
+            ):
                 method = option.replace("_", "-")
-                if getattr(settings, option) is not None and method not in settings.auth:
+                if options is not None and method not in settings.auth:
                     report.warning((*path, option), f"{option} options have no effect unless auth lists {method}")
 
     for i, service in enumerate(catalog.services):
@@ -401,11 +405,11 @@ def features(catalog: Catalog, report: Report) -> None:
 
 
 def rate_limit(limit: RateLimit, path: KeyPath, dbless: bool, report: Report) -> None:
-    periods = [p for p in ("second", "minute", "hour", "day", "month", "year") if getattr(limit, p)]
-    if not periods:
+    limits = (limit.second, limit.minute, limit.hour, limit.day, limit.month, limit.year)  # shortest first
+    values = [v for v in limits if v]
+    if not values:
         report.error(path, "needs at least one of second, minute, hour, day, month or year")
-    values = [getattr(limit, p) for p in periods]
-    if any(a > b for a, b in itertools.pairwise(values)):
+    if len(values) > 1 and any(a > b for a, b in itertools.pairwise(values)):
         report.error(path, "a longer period must allow at least as many requests as a shorter one")
     if not _RATE_BY.match(limit.by):
         hint = did_you_mean(limit.by, ["consumer", "credential", "ip", "service"])

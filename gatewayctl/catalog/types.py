@@ -46,16 +46,17 @@ def _tag(value: str) -> str:
 
 # URLs that urlsplit surely accepts (a known scheme, a host name, at most 5 port digits, a plain path):
 # these skip it, which saves most of the time spent on urls; anything else takes the full check below.
-_PLAIN_URL = re.compile(
-    r"^(?:https?|grpcs?|tcp|tls)://[A-Za-z0-9][A-Za-z0-9.-]*(?::(\d{1,5}))?(?:/[A-Za-z0-9._~/%-]*)?\Z"
+PLAIN_URL = re.compile(
+    r"^(?P<scheme>https?|grpcs?|tcp|tls)://(?P<host>[A-Za-z0-9][A-Za-z0-9.-]*)(?::(?P<port>\d{1,5}))?"
+    r"(?P<path>/[A-Za-z0-9._~/%-]*)?\Z"
 )
 
 
 def _url(value: str) -> str:
     if "${" in value:
         return value  # resolved at render time
-    plain = _PLAIN_URL.match(value)
-    if plain and (plain.group(1) is None or int(plain.group(1)) <= 65535):
+    plain = PLAIN_URL.match(value)
+    if plain and (plain["port"] is None or int(plain["port"]) <= 65535):
         return value
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https", "grpc", "grpcs", "tcp", "tls") or not parts.hostname:

@@ -32,6 +32,7 @@ from gatewayctl.catalog.model import (
     Upstream,
 )
 from gatewayctl.catalog.secrets import SecretResolver
+from gatewayctl.catalog.types import PLAIN_URL
 from gatewayctl.catalog.units import Duration
 from gatewayctl.render.output import PRIVATE, PUBLIC, RenderedFile, dump_yaml
 from gatewayctl.render.ownership import catalog_tag, ownership_tags
@@ -136,12 +137,12 @@ class _KongBuilder:
         entity: Entity = {"name": service.name, "id": self.id("service", service.name)}
         protocol = self.service_protocol(service)
         if service.url:
-            url = urlsplit(self.secrets.resolve(service.url))
+            scheme, host, port, path = _split_url(self.secrets.resolve(service.url))
             entity["protocol"] = protocol
-            entity["host"] = url.hostname
-            entity["port"] = url.port or DEFAULT_PORTS.get(url.scheme, 80)
-            if url.path and url.path != "/" and protocol not in ("grpc", "grpcs", "tcp", "tls"):
-                entity["path"] = url.path
+            entity["host"] = host
+            entity["port"] = port or DEFAULT_PORTS.get(scheme, 80)
+            if path and path != "/" and protocol not in ("grpc", "grpcs", "tcp", "tls"):
+                entity["path"] = path
         else:
             entity["protocol"] = protocol
             entity["host"] = upstream_name(service.name)
@@ -621,6 +622,16 @@ def _ms(value: Duration | None, default: int) -> int:
 
 def _seconds(value: Duration) -> int | float:
     return value.ms // 1000 if value.ms % 1000 == 0 else value.ms / 1000
+
+
+def _split_url(url: str) -> tuple[str, str | None, int | None, str]:
+    """urlsplit's scheme, hostname, port and path; a plain url (most are) is read with one regex match."""
+    plain = PLAIN_URL.match(url)
+    if plain and (plain["port"] is None or int(plain["port"]) <= 65535):
+        port = plain["port"]
+        return plain["scheme"], plain["host"].lower(), int(port) if port else None, plain["path"] or ""
+    parts = urlsplit(url)
+    return parts.scheme, parts.hostname, parts.port, parts.path
 
 
 def _unique(items: Iterable[str]) -> list[str]:
