@@ -217,9 +217,10 @@ def routes(catalog: Catalog, report: Report) -> None:
             elif not (route.paths or route.hosts or route.methods or route.headers or route.snis):
                 report.error(path, "needs at least one of paths, hosts, methods or headers to match on")
             if not stream and STREAM_PROTOCOLS.isdisjoint(protocols):
-                for key in ("sources", "destinations"):
-                    if getattr(route, key):
-                        report.error((*path, key), f"{key} match only on tcp/tls routes", key=True)
+                if route.sources:
+                    report.error((*path, "sources"), "sources match only on tcp/tls routes", key=True)
+                if route.destinations:
+                    report.error((*path, "destinations"), "destinations match only on tcp/tls routes", key=True)
                 if route.snis and not any(p in ("https", "grpcs", "wss") for p in protocols):
                     report.error((*path, "snis"), "snis match only on TLS connections (https, grpcs, wss)", key=True)
             if route.sources or route.destinations:
@@ -284,16 +285,14 @@ def route_conflicts(catalog: Catalog, report: Report) -> None:
             )
             methods = route.methods or _ANY
             paths = route.paths or _ROOT
+            owner = (i, j)
             for host in route.hosts or _ANY:
                 host_key = host.lower()
                 for method in methods:
                     for path in paths:
-                        key = (host_key, method, path, headers)
-                        other = owners.get(key)
-                        if other is None:
-                            owners[key] = (i, j)
-                            continue
-                        if other[0] == i:
+                        # One dict operation per key: the first route to match a request keeps it.
+                        other = owners.setdefault((host_key, method, path, headers), owner)
+                        if other is owner or other[0] == i:
                             continue
                         oi, oj = other
                         where = f"services[{oi}].routes[{oj}] ({catalog.services[oi].name}-{catalog.services[oi].routes[oj].name})"  # noqa: E501
@@ -466,8 +465,8 @@ def consumers_and_auth(catalog: Catalog, report: Report) -> None:
             if not jwt.algorithm.startswith("HS") and not jwt.rsa_public_key:
                 report.error(path, f"{jwt.algorithm} needs rsa_public_key (the PEM public key)")
     for i, service in enumerate(catalog.services):
-        for group_key in ("allow_groups", "deny_groups"):
-            for j, group in enumerate(getattr(service, group_key) or []):
+        for group_key, groups in (("allow_groups", service.allow_groups), ("deny_groups", service.deny_groups)):
+            for j, group in enumerate(groups or ()):
                 if group not in held_groups:
                     report.warning(
                         ("services", i, group_key, j),
