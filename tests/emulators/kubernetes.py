@@ -25,8 +25,9 @@ pkg/util/managedfields/internal/conflict.go for apply conflicts, pkg/util/valida
   (kumahq/kuma v2.14.3: pkg/plugins/runtime/k8s/webhooks/defaulter.go, pkg/core/resources/labels/compute.go,
   policies' `*k8s.Duration` fields re-marshalled by metav1.Duration, the Mesh re-marshalled by jsonpb without
   zero values; deployments/charts/kuma/crds/kuma.io_meshtraces.yaml defaults)
-- fault injection: fail the Nth matching request with a status (and Retry-After), drop the connection before
-  or after doing the work; or a seeded random share of faulty requests
+- fault injection (shared with the other emulators, `server.py`): fail the Nth matching request with a status
+  (and Retry-After), drop the connection before or after doing the work; or a seeded random share of faulty
+  requests
 
 Run on its own for manual trials: `python -m tests.emulators.kubernetes --port 18443` (writes nothing;
 point a kubeconfig at http://127.0.0.1:18443).
@@ -34,27 +35,26 @@ point a kubeconfig at http://127.0.0.1:18443).
 
 from __future__ import annotations
 
-import argparse
 import base64
-import contextlib
 import copy
 import json
-import random
 import re
-import socket
-import threading
-import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import unquote
 
 import yaml
+
+try:
+    from . import server
+    from .server import EmulatorHandler, EmulatorState, Fault
+except ImportError:  # run as a script
+    import server  # type: ignore[no-redef,import-not-found]
+    from server import EmulatorHandler, EmulatorState, Fault  # type: ignore[no-redef]
 
 GROUP = "kuma.io"
 VERSION = "v1alpha1"
@@ -95,12 +95,12 @@ Obj = dict[str, Any]
 FieldPath = tuple[str, ...]
 
 
-class ApiError(Exception):
+class ApiError(server.ApiError):
     """An answer with a Kubernetes Status body."""
 
     def __init__(self, code: int, reason: str, message: str, details: Obj | None = None, **headers: str) -> None:
         self.code = code
-        self.status = {
+        status = {
             "kind": "Status",
             "apiVersion": "v1",
             "metadata": {},
@@ -110,7 +110,7 @@ class ApiError(Exception):
             "details": details if details is not None else {},
             "code": code,
         }
-        self.headers = {k.replace("_", "-"): v for k, v in headers.items()}
+        super().__init__(code, status, {k.replace("_", "-"): v for k, v in headers.items()})
 
 
 def resource_missing() -> ApiError:
@@ -282,45 +282,12 @@ def kuma_defaulter(kind: str, obj: Obj, system_namespace: str) -> None:
 
 
 @dataclass
-class Fault:
-    status: int | None = None
-    retry_after: str | None = None
-    drop: bool = False  # close without an answer, before doing the work
-    drop_after: bool = False  # do the work, then close without an answer (a lost response)
+class RandomFaults(server.RandomFaults):
+    """The shared seeded faults, reads included by default; the kube-apiserver's 429 asks to retry after 1 s
+    (what API Priority and Fairness sends). The bodies are the API server's (FAULT_STATUS), not these."""
 
-
-@dataclass
-class FaultRule:
-    fault: Fault
-    nth: int
-    method: str | None = None
-    path: str | None = None  # prefix
-    times: int = 1
-    seen: int = 0
-
-
-@dataclass
-class RandomFaults:
-    rate: float
-    seed: int
     writes_only: bool = False
-    rng: random.Random = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.rng = random.Random(self.seed)
-
-    def pick(self, method: str) -> Fault | None:
-        if (self.writes_only and method == "GET") or self.rng.random() >= self.rate:
-            return None
-        return self.rng.choice(
-            [
-                Fault(status=500),
-                Fault(status=503),
-                Fault(status=429, retry_after="1"),  # what API Priority and Fairness sends
-                Fault(drop=True),
-                Fault(drop_after=True),
-            ]
-        )
+    retry_after: str = "1"
 
 
 FAULT_STATUS = {
@@ -351,7 +318,7 @@ class Request:
 # ---------------------------------------------------------------------- state
 
 
-class KubeState:
+class KubeState(EmulatorState):
     def __init__(
         self,
         *,
@@ -361,24 +328,17 @@ class KubeState:
         kuma_webhook: bool = False,
         system_namespace: str = "kuma-system",
     ) -> None:
+        super().__init__()
         self.kinds = dict(KUMA_KINDS if kinds is None else kinds)
         self.namespaces = set(namespaces)
         self.token = token
         self.kuma_webhook = kuma_webhook
         self.system_namespace = system_namespace
-        self.lock = threading.RLock()
         self.store: dict[tuple[str, str, str], Obj] = {}  # (plural, namespace or "", name) -> object
         self.revision = 1000
         self.requests: list[Request] = []
-        self.rules: list[FaultRule] = []
-        self.random_faults: RandomFaults | None = None
 
     # -- test helpers
-
-    def fail(
-        self, nth: int = 1, *, method: str | None = None, path: str | None = None, times: int = 1, **f: Any
-    ) -> None:
-        self.rules.append(FaultRule(Fault(**f), nth, method, path, times))
 
     def writes(self) -> list[Request]:
         with self.lock:
@@ -397,15 +357,6 @@ class KubeState:
     def uninstall(self, kind: str) -> None:
         with self.lock:
             self.kinds.pop(kind, None)
-
-    def pick_fault(self, method: str, path: str) -> Fault | None:
-        with self.lock:
-            for rule in self.rules:
-                if (rule.method in (None, method)) and (rule.path is None or path.startswith(rule.path)):
-                    rule.seen += 1
-                    if rule.nth <= rule.seen < rule.nth + rule.times:
-                        return rule.fault
-            return self.random_faults.pick(method) if self.random_faults else None
 
     def next_revision(self) -> str:
         self.revision += 1
@@ -827,89 +778,33 @@ def list_objects(
 # ---------------------------------------------------------------------- HTTP
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    state: KubeState
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        self._handle("GET")
-
+class Handler(EmulatorHandler[KubeState]):
     def do_PATCH(self) -> None:
-        self._handle("PATCH")
+        self.handle_method("PATCH")
 
-    def do_DELETE(self) -> None:
-        self._handle("DELETE")
+    def fault_error(self, fault: Fault) -> ApiError:
+        status = fault.status or 500
+        reason, message = FAULT_STATUS.get(status, ("InternalError", "injected"))
+        extra = {"Retry_After": fault.retry_after} if fault.retry_after is not None else {}
+        return ApiError(status, reason, message, {"retryAfterSeconds": 1} if status == 429 else {}, **extra)
 
-    def do_POST(self) -> None:
-        self._handle("POST")
+    def record(self, method: str, path: str, query: str, status: int, started: float) -> None:
+        with self.state.lock:
+            self.state.requests.append(Request(method, path, query, self.headers.get("Content-Type", ""), status))
 
-    def do_PUT(self) -> None:
-        self._handle("PUT")
-
-    def _handle(self, method: str) -> None:
-        parts = urlsplit(self.path)
-        path = parts.path.rstrip("/") or "/"
-        query = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
+    def answer(self, method: str, path: str, query: str, raw: bytes) -> tuple[int, Any, dict[str, str]]:
         state = self.state
-        content_type = self.headers.get("Content-Type", "")
+        if state.token and self.headers.get("Authorization") != f"Bearer {state.token}":
+            raise ApiError(401, "Unauthorized", "Unauthorized")
+        with state.lock:
+            status, payload = route(state, method, path, server.first_values(query), self.headers, raw)
+        return status, payload, {}
 
-        def record(status: int) -> None:
-            with state.lock:
-                state.requests.append(Request(method, path, parts.query, content_type, status))
-
-        fault = state.pick_fault(method, path)
-        try:
-            if fault and fault.drop:
-                record(0)
-                self.close_connection = True
-                return
-            if fault and fault.status:
-                reason, message = FAULT_STATUS.get(fault.status, ("InternalError", "injected"))
-                extra = {"Retry_After": fault.retry_after} if fault.retry_after is not None else {}
-                raise ApiError(
-                    fault.status, reason, message, {"retryAfterSeconds": 1} if fault.status == 429 else {}, **extra
-                )
-            if state.token and self.headers.get("Authorization") != f"Bearer {state.token}":
-                raise ApiError(401, "Unauthorized", "Unauthorized")
-            with state.lock:
-                status, payload = route(state, method, path, query, self.headers, raw)
-            record(0 if fault and fault.drop_after else status)
-            if fault and fault.drop_after:
-                self.close_connection = True
-                return
-            self._send(status, payload, {})
-        except ApiError as exc:
-            record(exc.code)
-            self._send(exc.code, exc.status, exc.headers)
-
-    def _send(self, status: int, payload: Any, headers: dict[str, str]) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("Audit-Id", str(uuid.uuid4()))
-        for k, v in headers.items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(data)
+    def send(self, status: int, payload: Any, headers: dict[str, str]) -> None:
+        self.reply_json(status, payload, {"Audit-Id": str(uuid.uuid4()), **headers})
 
 
-@dataclass
-class KubeEmulator:
-    state: KubeState
-    server: TrackingServer
-    thread: threading.Thread
-
-    @property
-    def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
+class KubeEmulator(server.Emulator[KubeState]):
     def kubeconfig(self, path: Path, *, context: str = "emulator", token: str | None = None) -> Path:
         """A kubeconfig file pointing at this server (token: the one the state expects, if any)."""
         user: Obj = {"token": token or self.state.token} if (token or self.state.token) else {}
@@ -924,69 +819,27 @@ class KubeEmulator:
         path.write_text(yaml.safe_dump(config))
         return path
 
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
-        # Close the connections clients kept alive and wait for their handler threads, so that a finished
-        # test's threads (and the garbage they leave) do not spill into the next one.
-        for connection in list(self.server.connections):
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-        for handler in list(self.server.handler_threads):
-            handler.join(timeout=2)
-
-
-class TrackingServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
-        super().__init__(address, handler)
-        self.handler_threads: list[threading.Thread] = []
-        self.connections: list[socket.socket] = []
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        thread = threading.Thread(target=self.process_request_thread, args=(request, client_address), daemon=True)
-        self.handler_threads = [t for t in self.handler_threads if t.is_alive()] + [thread]
-        self.connections = [c for c in self.connections if c.fileno() != -1] + [request]
-        thread.start()
-
 
 def start(state: KubeState | None = None, port: int = 0) -> KubeEmulator:
     state = state or KubeState()
-    handler = type("BoundHandler", (Handler,), {"state": state})
-    server = TrackingServer(("127.0.0.1", port), handler)
-    thread = threading.Thread(target=server.serve_forever, name="kube-emulator", daemon=True)
-    thread.start()
-    return KubeEmulator(state, server, thread)
+    # a tracking server: stopping closes the connections clients kept alive and waits for their threads
+    return KubeEmulator(state, *server.serve(Handler, state, port, "kube-emulator", server.TrackingServer))
 
 
-@contextmanager
-def running(state: KubeState | None = None) -> Iterator[KubeEmulator]:
-    emulator = start(state)
-    try:
-        yield emulator
-    finally:
-        emulator.stop()
+def running(state: KubeState | None = None) -> AbstractContextManager[KubeEmulator]:
+    return server.running(start, state)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="kube-apiserver emulator for the Kuma CRDs (tests and trials)")
-    parser.add_argument("--port", type=int, default=18443)
+    parser = server.arguments("kube-apiserver emulator for the Kuma CRDs (tests and trials)", 18443)
     parser.add_argument("--kuma-webhook", action="store_true", help="mutate objects the way Kuma's webhook does")
-    parser.add_argument("--fault-rate", type=float, default=0.0)
-    parser.add_argument("--seed", type=int, default=1)
+    server.add_fault_arguments(parser, faulty_reads=False)
     args = parser.parse_args()
     state = KubeState(kuma_webhook=args.kuma_webhook)
     if args.fault_rate:
         state.random_faults = RandomFaults(args.fault_rate, args.seed)
     emulator = start(state, args.port)
-    print(f"kube-apiserver emulator (Kuma CRDs) on {emulator.url}; Ctrl-C stops it")
-    try:
-        while emulator.thread.is_alive():
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        emulator.stop()
+    server.serve_until_interrupted(emulator, f"kube-apiserver emulator (Kuma CRDs) on {emulator.url}")
 
 
 if __name__ == "__main__":
