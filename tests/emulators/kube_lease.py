@@ -20,18 +20,20 @@ Run on its own: `python -m tests.emulators.kube_lease --port 18443`.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import re
 import threading
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+try:
+    from . import server
+except ImportError:  # run as a script
+    import server  # type: ignore[no-redef,import-not-found]
 
 GROUP = "coordination.k8s.io"
 RESOURCE = f"leases.{GROUP}"
@@ -192,28 +194,12 @@ def _now_seconds() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(server.BaseHandler):
     state: LeaseState
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        self._handle("GET")
-
-    def do_POST(self) -> None:
-        self._handle("POST")
-
-    def do_PUT(self) -> None:
-        self._handle("PUT")
-
-    def do_DELETE(self) -> None:
-        self._handle("DELETE")
-
-    def _handle(self, method: str) -> None:
+    def handle_method(self, method: str) -> None:
         path = self.path.split("?", 1)[0]
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
+        raw = self.read_body()
         state = self.state
         name = ""
         try:
@@ -250,60 +236,26 @@ class Handler(BaseHTTPRequestHandler):
                 400,
                 StatusError(400, "BadRequest", "the body of the request was in an unknown format").body(),
             )
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self.reply_json(status, payload)
 
 
-@dataclass
-class LeaseApi:
-    state: LeaseState
-    server: ThreadingHTTPServer
-    thread: threading.Thread
-
-    @property
-    def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
+class LeaseApi(server.Emulator[LeaseState]):
+    pass
 
 
 def start(state: LeaseState | None = None, port: int = 0) -> LeaseApi:
     state = state or LeaseState()
-    handler = type("BoundHandler", (Handler,), {"state": state})
-    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, name="kube-lease", daemon=True)
-    thread.start()
-    return LeaseApi(state, server, thread)
+    return LeaseApi(state, *server.serve(Handler, state, port, "kube-lease"))
 
 
-@contextmanager
-def running(state: LeaseState | None = None) -> Iterator[LeaseApi]:
-    api = start(state)
-    try:
-        yield api
-    finally:
-        api.stop()
+def running(state: LeaseState | None = None) -> AbstractContextManager[LeaseApi]:
+    return server.running(start, state)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Kubernetes Lease API emulator (coordination.k8s.io/v1)")
-    parser.add_argument("--port", type=int, default=18443)
-    args = parser.parse_args()
+    args = server.arguments("Kubernetes Lease API emulator (coordination.k8s.io/v1)", 18443).parse_args()
     api = start(port=args.port)
-    print(f"Lease API emulator on {api.url}; Ctrl-C stops it")
-    try:
-        api.thread.join()
-    except KeyboardInterrupt:
-        api.stop()
+    server.serve_until_interrupted(api, f"Lease API emulator on {api.url}")
 
 
 if __name__ == "__main__":

@@ -274,9 +274,14 @@ class TrackingServer(ThreadingHTTPServer):
             handler.join(timeout=2)
 
 
+T = TypeVar("T")
+
+
 @dataclass
-class Emulator(Generic[S]):
-    state: S
+class Emulator(Generic[T]):
+    """A running emulator: its state (any kind), server and serving thread."""
+
+    state: T
     server: ThreadingHTTPServer
     thread: threading.Thread
 
@@ -310,7 +315,6 @@ def serve(
 
 
 E = TypeVar("E", bound=Emulator[Any])
-T = TypeVar("T")
 
 
 def running(start: Callable[[T | None], E], state: T | None) -> AbstractContextManager[E]:
