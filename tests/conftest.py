@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from emulators.kong import KongEmulator
 
 EXAMPLES = Path(__file__).parents[1] / "examples"
 
@@ -36,3 +41,12 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("GATEWAYCTL_KONG_ADMIN_TOKEN", raising=False)
     monkeypatch.setattr(remote_commands, "RetryPolicy", lambda: RetryPolicy(base=0.001, cap=0.01))
     return tmp_path
+
+
+@pytest.fixture
+def kong() -> Iterator[KongEmulator]:
+    """A Kong emulator in DB mode with an empty store, stopped after the test (a module may define its own)."""
+    from emulators.kong import KongState, running
+
+    with running(KongState()) as emulator:
+        yield emulator

@@ -9,11 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from emulators.harness import CATALOG, SECRETS, write_catalog
+from emulators.harness import CATALOG, SECRETS, cli, write_catalog
 from emulators.kong import KongEmulator, KongState, running
 
 from gatewayctl.apply import dbless
-from gatewayctl.cli import main
 from gatewayctl.clients.kong_admin import Endpoint, KongAdmin
 
 DBLESS = CATALOG.replace("gateway:\n", "gateway:\n  mode: dbless\n")
@@ -23,12 +22,6 @@ DBLESS = CATALOG.replace("gateway:\n", "gateway:\n  mode: dbless\n")
 def kong() -> Iterator[KongEmulator]:
     with running(KongState(dbless=True)) as emulator:
         yield emulator
-
-
-def cli(capsys: pytest.CaptureFixture[str], kong: KongEmulator, *argv: str) -> tuple[int, str, str]:
-    code = main([*argv, "--kong-admin-url", kong.url])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def config_posts(kong: KongEmulator) -> list[int]:

@@ -4,26 +4,13 @@ no-ops, ownership, retries, refusals mapped to the catalog, secrets never shown.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from emulators.harness import CATALOG, SECRETS, write_catalog
+from emulators.harness import CATALOG, SECRETS, cli, write_catalog
 from emulators.kong import KongEmulator, KongState, running
 
 from gatewayctl.cli import main
-
-
-@pytest.fixture
-def kong() -> Iterator[KongEmulator]:
-    with running(KongState()) as emulator:
-        yield emulator
-
-
-def cli(capsys: pytest.CaptureFixture[str], kong: KongEmulator, *argv: str) -> tuple[int, str, str]:
-    code = main([*argv, "--kong-admin-url", kong.url])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def no_secrets(*texts: str) -> None:

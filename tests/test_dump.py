@@ -5,13 +5,12 @@ written; entities of others are not dumped."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from emulators.harness import CATALOG, SECRETS, write_catalog
+from emulators.harness import CATALOG, SECRETS, cli, write_catalog
 from emulators.kong import KongEmulator, KongState, running
 
 from gatewayctl.cli import main
@@ -96,18 +95,6 @@ services:
     plugins:
       request-termination: {status_code: 418}
 """
-
-
-@pytest.fixture
-def kong() -> Iterator[KongEmulator]:
-    with running(KongState()) as emulator:
-        yield emulator
-
-
-def cli(capsys: pytest.CaptureFixture[str], kong: KongEmulator, *argv: str) -> tuple[int, str, str]:
-    code = main([*argv, "--kong-admin-url", kong.url])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def apply_dump_reapply(

@@ -1,9 +1,16 @@
 """Shared by the plan/apply tests: a catalog exercising every Kong entity kind, and helpers to run the CLI
-against an emulator."""
+against an emulator (or a real Kong/Kuma under docker compose)."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pytest
+
+    from .kong import KongEmulator
 
 CATALOG = """\
 format: 1
@@ -42,3 +49,22 @@ def write_catalog(folder: Path, text: str = CATALOG) -> Path:
     path = folder / "catalog.yaml"
     path.write_text(text)
     return path
+
+
+def cli(capsys: pytest.CaptureFixture[str], kong: KongEmulator, *argv: str) -> tuple[int, str, str]:
+    """`gatewayctl <argv> --kong-admin-url <the emulator>`: (exit code, stdout, stderr)."""
+    from gatewayctl.cli import main  # here: bench/watch.py reads this module's catalog without the CLI
+
+    code = main([*argv, "--kong-admin-url", kong.url])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def docker_compose(file: Path, *args: str, timeout: float = 600) -> str:
+    """`docker compose -f <file> <args>`'s output; its stderr raised as a RuntimeError when it fails."""
+    result = subprocess.run(
+        ["docker", "compose", "-f", str(file), *args], capture_output=True, text=True, timeout=timeout
+    )
+    if result.returncode != 0:
+        raise RuntimeError(result.stderr)
+    return result.stdout

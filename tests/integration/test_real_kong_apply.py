@@ -5,14 +5,13 @@ Marked `integration`; skipped with the reason when no Docker engine answers."""
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from emulators.harness import CATALOG, SECRETS, write_catalog
+from emulators.harness import CATALOG, SECRETS, docker_compose, write_catalog
 
 from gatewayctl.cli import main
 
@@ -20,12 +19,7 @@ COMPOSE = Path(__file__).with_name("docker-compose.kong.yml")
 
 
 def _compose(*args: str, timeout: float = 600) -> str:
-    result = subprocess.run(
-        ["docker", "compose", "-f", str(COMPOSE), *args], capture_output=True, text=True, timeout=timeout
-    )
-    if result.returncode != 0:
-        raise RuntimeError(result.stderr)
-    return result.stdout
+    return docker_compose(COMPOSE, *args, timeout=timeout)
 
 
 @pytest.fixture(scope="module")

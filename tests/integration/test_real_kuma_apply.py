@@ -5,13 +5,13 @@ policies. Marked `integration`; skipped with the reason when no Docker engine an
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from emulators.harness import docker_compose
 
 from gatewayctl.cli import main
 
@@ -52,12 +52,7 @@ THEIRS = {
 
 
 def _compose(*args: str, timeout: float = 600) -> str:
-    result = subprocess.run(
-        ["docker", "compose", "-f", str(COMPOSE), *args], capture_output=True, text=True, timeout=timeout
-    )
-    if result.returncode != 0:
-        raise RuntimeError(result.stderr)
-    return result.stdout
+    return docker_compose(COMPOSE, *args, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
