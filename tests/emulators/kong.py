@@ -92,6 +92,18 @@ def pretty(value: Any) -> str:
     return json.dumps(value)
 
 
+def primary_key_violation(entity_id: str) -> ApiError:
+    return ApiError(
+        400,
+        {
+            "code": 3,
+            "name": "primary key violation",
+            "message": f"primary key violation on key '{pretty({'id': entity_id})}'",
+            "fields": {"id": entity_id},
+        },
+    )
+
+
 def schema_violation(errors: dict[str, Any]) -> ApiError:
     parts: list[str] = []
     for name in sorted(errors):
@@ -511,7 +523,7 @@ def _fill_record(
             errors[key] = "unknown field"
     out: dict[str, Any] = {}
     for name, spec in fields:
-        value = body.get(name)
+        value: Any = body.get(name)
         kind = spec.get("type", "string")
         if value is None:
             if "default" in spec and spec["default"] is not None:
@@ -648,15 +660,7 @@ def route(
             _writable(state, dao, "create")
             entity_id = str(body.get("id") or uuid.uuid4())
             if entity_id in state.store[dao]:
-                raise ApiError(
-                    400,
-                    {
-                        "code": 3,
-                        "name": "primary key violation",
-                        "message": f"primary key violation on key '{pretty({'id': entity_id})}'",
-                        "fields": {"id": entity_id},
-                    },
-                )
+                raise primary_key_violation(entity_id)
             return 201, state.upsert(dao, entity_id, body, replace=True), {}
         raise ApiError(405, {"message": "Method not allowed"})
     if len(segments) == 2:
@@ -717,15 +721,7 @@ def targets_endpoint(
             _writable(state, "targets", "create")
             entity_id = str(body.get("id") or uuid.uuid4())
             if entity_id in state.store["targets"]:
-                raise ApiError(
-                    400,
-                    {
-                        "code": 3,
-                        "name": "primary key violation",
-                        "message": f"primary key violation on key '{pretty({'id': entity_id})}'",
-                        "fields": {"id": entity_id},
-                    },
-                )
+                raise primary_key_violation(entity_id)
             return (
                 201,
                 state.upsert("targets", entity_id, {**body, "upstream": {"id": upstream["id"]}}, replace=True),
