@@ -18,7 +18,7 @@ from crd_check import check_resource, is_custom_resource
 from test_observability import EXAMPLES, PROMTOOL, example_env, needs_promtool, render_example
 
 from gatewayctl.catalog.load import load_catalog
-from gatewayctl.render.kubernetes import CHART_SECRET_SECTIONS, kong_native_config
+from gatewayctl.render.kubernetes import CHART_SECRET_SECTIONS, WATCH_RULES, kong_native_config, rule_groups_of
 from gatewayctl.render.observability import slo_rules
 
 kubernetes_validate = pytest.importorskip("kubernetes_validate", reason="kubernetes-validate is a test extra")
@@ -395,3 +395,23 @@ def test_prometheus_rule_groups_pass_promtool(rendered: dict[str, Path], tmp_pat
     path.write_text(yaml.safe_dump(rule["spec"]))
     result = subprocess.run([PROMTOOL, "check", "rules", str(path)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_watch_alerts_go_into_the_prometheus_rule_only_when_the_watch_runs() -> None:
+    """`GatewayctlWatchDown` would fire wherever no reconciler runs: the groups render writes for it are
+    used only when the watch is enabled."""
+    groups = rule_groups_of(WATCH_RULES)
+    watch_groups = {g["name"] for g in groups}
+    assert any(r.get("alert") == "GatewayctlWatchDown" for g in groups for r in g["rules"])
+
+    def rule_groups(watch_enabled: bool) -> set[str]:
+        values = {
+            "prometheusRule": {"enabled": True},
+            "catalog": {"content": "format: 1\nname: shop\n"},
+            "watch": {"enabled": watch_enabled, "alertGroups": groups},
+        }
+        rule = find(render_chart(values, "gatewayctl"), "PrometheusRule")
+        return {g["name"] for g in rule["spec"]["groups"]}
+
+    assert not rule_groups(False) & watch_groups
+    assert watch_groups <= rule_groups(True)

@@ -357,11 +357,7 @@ def chart_values(loaded: LoadedCatalog) -> dict[str, Any]:
     status = find(kong, "Service", "kong-status")
     env, files = _chart_secret_references(loaded)
     dbless = d.kong.database == "off"
-    groups = [
-        g
-        for name in STOCK_RULES
-        for g in yaml.safe_load(asset(f"observability/prometheus/rules/{name}").read_text())["groups"]
-    ]
+    groups = [g for name in STOCK_RULES for g in rule_groups_of(name)]
     slo = slo_rules(catalog)
     if slo is not None:
         groups += slo["groups"]
@@ -388,9 +384,17 @@ def chart_values(loaded: LoadedCatalog) -> dict[str, Any]:
         },
         "dblessConfig": {"create": dbless, "secretName": DECLARATIVE_SECRET},
         "apply": {"enabled": not dbless},
-        "watch": {"kumaNamespace": d.namespaces.kuma},
+        "watch": {"kumaNamespace": d.namespaces.kuma, "alertGroups": rule_groups_of(WATCH_RULES)},
         "prometheusRule": {"groups": groups},
     }
+
+
+WATCH_RULES = "gatewayctl.rules.yml"  # `gatewayctl watch` and pushed CI applies
+
+
+def rule_groups_of(name: str) -> list[dict[str, Any]]:
+    groups: list[dict[str, Any]] = yaml.safe_load(asset(f"observability/prometheus/rules/{name}").read_text())["groups"]
+    return groups
 
 
 def _chart_secret_references(loaded: LoadedCatalog) -> tuple[list[Reference], list[tuple[str, str]]]:
