@@ -204,7 +204,7 @@ def _plan_systems(
     kong_desired = _render_or_exit(loaded) if with_kong else None  # every catalog problem before any request
     kuma_desired = _render_kuma_or_exit(loaded) if with_kuma else None
     if kong_desired is not None:
-        client = stack.enter_context(_kong_client(conn))
+        client = stack.enter_context(kong_client(conn))
         server, the_plan = _plan_or_exit(client, loaded, kong_desired, conn.parallelism)
         kong = KongSide(client, kong_desired, server, the_plan)
     if kuma_desired is not None:
@@ -523,7 +523,7 @@ def _client(
     parallelism: int,
     rps: float | None = None,
 ) -> KongAdmin:
-    tls = _tls_or_exit(ca_cert, client_cert, client_key, insecure)
+    tls = tls_or_exit(ca_cert, client_cert, client_key, insecure)
     endpoint = Endpoint.from_environment(url, tls, timeout)
     if not endpoint.url.startswith(("http://", "https://")):
         err.print(f"Kong Admin API URL must start with http:// or https:// (got {escape(endpoint.display())})")
@@ -537,7 +537,7 @@ def _client(
         raise typer.Exit(EXIT_INVALID) from None
 
 
-def _kong_client(conn: Connection) -> KongAdmin:
+def kong_client(conn: Connection) -> KongAdmin:
     return _client(
         conn.kong_url,
         conn.ca_cert,
@@ -550,7 +550,7 @@ def _kong_client(conn: Connection) -> KongAdmin:
     )
 
 
-def _tls_or_exit(ca_cert: Path | None, client_cert: Path | None, client_key: Path | None, insecure: bool) -> TlsOptions:
+def tls_or_exit(ca_cert: Path | None, client_cert: Path | None, client_key: Path | None, insecure: bool) -> TlsOptions:
     if client_key and not client_cert:
         err.print("--client-key needs --client-cert")
         raise typer.Exit(EXIT_INVALID)
@@ -791,7 +791,7 @@ def _apply_dbless(
 
 def _kong_status(loaded: LoadedCatalog, conn: Connection, stack: contextlib.ExitStack) -> dict[str, Any]:
     desired = _render_or_exit(loaded)
-    client = stack.enter_context(_kong_client(conn))
+    client = stack.enter_context(kong_client(conn))
     server = _remote(lambda: read_server(client))
     health = _remote(lambda: client.get("/status"))
     drift: str | None = None
@@ -820,7 +820,7 @@ def _kong_status(loaded: LoadedCatalog, conn: Connection, stack: contextlib.Exit
 def _rollback_kong(catalog_name: str, saved: LiveState, conn: Connection, yes: bool, dry_run: bool) -> int:
     wanted = DesiredState([from_live(kind, item) for kind, items in saved.entities.items() for item in items])
     desired = Desired({}, wanted, Masker())
-    with _kong_client(conn) as client:
+    with kong_client(conn) as client:
         server = _remote(lambda: read_server(client))
         if server.dbless:
             err.print("rollback works on Kong with a database; for DB-less Kong apply the earlier catalog again")
@@ -853,8 +853,8 @@ def _render_kuma_or_exit(loaded: LoadedCatalog) -> KumaDesired:
         raise typer.Exit(EXIT_INVALID) from None
 
 
-def _kuma_client(conn: Connection) -> KumaApi:
-    tls = _tls_or_exit(conn.ca_cert, conn.client_cert, conn.client_key, conn.insecure)
+def kuma_client(conn: Connection) -> KumaApi:
+    tls = tls_or_exit(conn.ca_cert, conn.client_cert, conn.client_key, conn.insecure)
     endpoint = kuma_endpoint(conn.kuma_url, tls, conn.timeout)
     if not endpoint.url.startswith(("http://", "https://")):
         err.print(f"Kuma API URL must start with http:// or https:// (got {escape(endpoint.display())})")
@@ -867,11 +867,9 @@ def _kuma_client(conn: Connection) -> KumaApi:
 
 
 def _kubernetes_module() -> Any:
-    try:
-        from gatewayctl.apply import kuma_kubernetes
-    except ImportError as exc:  # the Kubernetes platform ships separately from the Universal one
-        err.print(f"kuma: --kuma-platform kubernetes is not available in this build ({escape(str(exc))})")
-        raise typer.Exit(EXIT_INVALID) from None
+    """gatewayctl.apply.kuma_kubernetes, imported only when asked for: the kubernetes client is slow to load."""
+    from gatewayctl.apply import kuma_kubernetes
+
     return kuma_kubernetes
 
 
@@ -886,9 +884,10 @@ def _kuma_remote(call: Callable[[], Any], what: str = "nothing was changed") -> 
         err.print(f"kuma: {escape(exc.describe())}; {what}")
         raise typer.Exit(EXIT_REMOTE) from None
     except Exception as exc:
-        if type(exc).__name__ == "KubeError" and hasattr(exc, "describe"):
-            err.print(f"kuma: {escape(str(exc.describe()))}; {what}")
-            local = getattr(exc, "method", "") == "read"  # a kubeconfig that cannot be read: bad input
+        kube_error = _kubernetes_module().KubeError
+        if isinstance(exc, kube_error):
+            err.print(f"kuma: {escape(exc.describe())}; {what}")
+            local = exc.method == "read"  # a kubeconfig that cannot be read: bad input
             raise typer.Exit(EXIT_INVALID if local else EXIT_REMOTE) from None
         raise
 
@@ -900,7 +899,7 @@ def _plan_kuma(loaded: LoadedCatalog, desired: KumaDesired, conn: Connection, st
         raise typer.Exit(EXIT_INVALID)
     name = loaded.catalog.name
     if platform == "universal":
-        client = stack.enter_context(_kuma_client(conn))
+        client = stack.enter_context(kuma_client(conn))
         if conn.insecure:
             err.print("[yellow]warning: --insecure: the Kuma API's TLS certificate is not verified[/yellow]")
         the_plan = _kuma_remote(lambda: plan_universal(client, name, desired.objects, desired.masker, conn.parallelism))
@@ -1017,7 +1016,7 @@ def _rollback_kuma(catalog_name: str, saved: dict[str, Any], conn: Connection, y
     objects = [_object_from_live(o) for o in saved.get("objects") or [] if isinstance(o, dict)]
     desired = KumaDesired(objects, Masker())
     with contextlib.ExitStack() as stack:
-        client = stack.enter_context(_kuma_client(conn))  # the flag or the environment, as for Kong
+        client = stack.enter_context(kuma_client(conn))  # the flag or the environment, as for Kong
         if saved.get("url") and saved["url"] != client.endpoint.display():
             err.print(
                 f"[yellow]note: the snapshot was taken from {escape(str(saved['url']))}; "
@@ -1048,6 +1047,7 @@ __all__ = [  # imported by the dump and watch commands: keep these names
     "CaCert",
     "ClientCert",
     "ClientKey",
+    "Connection",
     "Insecure",
     "JsonOption",
     "KongUrl",
@@ -1061,5 +1061,8 @@ __all__ = [  # imported by the dump and watch commands: keep these names
     "Timeout",
     "_client",
     "_remote",
+    "kong_client",
+    "kuma_client",
     "register",
+    "tls_or_exit",
 ]

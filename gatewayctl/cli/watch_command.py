@@ -27,6 +27,7 @@ from gatewayctl.cli.remote_commands import (
     CaCert,
     ClientCert,
     ClientKey,
+    Connection,
     Insecure,
     KongUrl,
     Kubeconfig,
@@ -37,10 +38,9 @@ from gatewayctl.cli.remote_commands import (
     Parallelism,
     StateDir,
     Timeout,
+    kong_client,
+    kuma_client,
 )
-from gatewayctl.clients.kong_admin import Endpoint, KongAdmin, TlsOptions
-from gatewayctl.clients.kuma_api import KumaApi, kuma_endpoint
-from gatewayctl.clients.retry import RetryPolicy
 from gatewayctl.watch import lease
 from gatewayctl.watch.health import Health, MetricsServer
 from gatewayctl.watch.kong import KongSystem
@@ -128,10 +128,22 @@ def watch(
     assert source.loaded is not None
     metrics = WatchMetrics()
     health = Health(stuck_after=max(3 * interval, 300.0))
-    tls = _tls(ca_cert, client_cert, client_key, insecure)
+    conn = Connection(
+        kong_admin_url,
+        kuma_url,
+        kuma_platform_name,
+        kubeconfig,
+        context,
+        ca_cert,
+        client_cert,
+        client_key,
+        insecure,
+        timeout,
+        parallelism,
+    )
     systems: list[System] = []
     if only != "kuma":
-        client = _kong_client(kong_admin_url, tls, timeout, parallelism)
+        client = kong_client(conn)  # warns about --insecure
         client.log.observers += [metrics.remote_observer("kong"), _progress(health)]
         systems.append(
             KongSystem(
@@ -139,9 +151,7 @@ def watch(
             )
         )
     if only != "kong" and source.loaded.catalog.mesh_enabled:
-        kuma = _kuma_system(
-            source.loaded, kuma_url, kuma_platform_name, kubeconfig, context, tls, timeout, parallelism, state_dir
-        )
+        kuma = _kuma_system(source.loaded, conn, state_dir)
         if kuma.client is not None:  # Universal; the Kubernetes API client has no call log to hook into
             kuma.client.log.observers += [metrics.remote_observer("kuma"), _progress(health)]
         systems.append(kuma)
@@ -207,69 +217,29 @@ def _elector(enabled: bool | None, name: str, namespace: str | None, duration: f
     return lease.LeaderElector(api, name, namespace or lease.default_namespace(), duration=duration)
 
 
-def _tls(ca_cert: Path | None, client_cert: Path | None, client_key: Path | None, insecure: bool) -> TlsOptions:
-    if client_key and not client_cert:
-        err.print("--client-key needs --client-cert")
+def _kuma_system(loaded: LoadedCatalog, conn: Connection, state_dir: Path) -> KumaSystem:
+    if conn.platform not in (None, "universal", "kubernetes"):
+        err.print(f"--kuma-platform {escape(conn.platform)}: choose universal or kubernetes")
         raise typer.Exit(EXIT_INVALID)
-    for option, value in (("--ca-cert", ca_cert), ("--client-cert", client_cert), ("--client-key", client_key)):
-        if value is not None and not value.is_file():
-            err.print(f"{option} {escape(str(value))}: no such file")
-            raise typer.Exit(EXIT_INVALID)
-    if insecure:
-        err.print("[yellow]warning: --insecure: the APIs' TLS certificates are not verified[/yellow]")
-    return TlsOptions(ca_cert, client_cert, client_key, insecure)
-
-
-def _kong_client(url: str | None, tls: TlsOptions, timeout: float, parallelism: int) -> KongAdmin:
-    endpoint = Endpoint.from_environment(url, tls, timeout)
-    if not endpoint.url.startswith(("http://", "https://")):
-        err.print(f"Kong Admin API URL must start with http:// or https:// (got {escape(endpoint.display())})")
-        raise typer.Exit(EXIT_INVALID)
-    try:
-        return KongAdmin(endpoint, retry=RetryPolicy(), pool=parallelism)
-    except (OSError, ValueError) as exc:
-        err.print(f"cannot set up TLS: {escape(str(exc))}")
-        raise typer.Exit(EXIT_INVALID) from None
-
-
-def _kuma_system(
-    loaded: LoadedCatalog,
-    url: str | None,
-    platform_name: str | None,
-    kubeconfig: Path | None,
-    context: str | None,
-    tls: TlsOptions,
-    timeout: float,
-    parallelism: int,
-    state_dir: Path,
-) -> KumaSystem:
-    if platform_name not in (None, "universal", "kubernetes"):
-        err.print(f"--kuma-platform {escape(platform_name)}: choose universal or kubernetes")
-        raise typer.Exit(EXIT_INVALID)
-    platform = kuma_platform(loaded, platform_name)
-    if platform == "universal":
-        endpoint = kuma_endpoint(url, tls, timeout)
-        if not endpoint.url.startswith(("http://", "https://")):
-            err.print(f"Kuma API URL must start with http:// or https:// (got {escape(endpoint.display())})")
-            raise typer.Exit(EXIT_INVALID)
-        try:
-            client = KumaApi(endpoint, retry=RetryPolicy(), pool=parallelism)
-        except (OSError, ValueError) as exc:
-            err.print(f"cannot set up TLS: {escape(str(exc))}")
-            raise typer.Exit(EXIT_INVALID) from None
+    if kuma_platform(loaded, conn.platform) == "universal":
+        client = kuma_client(conn)
         return KumaSystem(
-            "universal", client=client, display=endpoint.display(), parallelism=parallelism, state_dir=state_dir
+            "universal",
+            client=client,
+            display=client.endpoint.display(),
+            parallelism=conn.parallelism,
+            state_dir=state_dir,
         )
     from gatewayctl.apply import kuma_kubernetes
 
     try:
-        api = kuma_kubernetes.connect(kubeconfig, context)
+        api = kuma_kubernetes.connect(conn.kubeconfig, conn.context)
     except kuma_kubernetes.KubeError as exc:
         err.print(f"kuma: {escape(exc.describe())}")
         raise typer.Exit(EXIT_INVALID) from None
     namespace = loaded.catalog.deployment.namespaces.kuma
-    display = f"Kubernetes ({context or 'current context'}, namespace {namespace})"
-    return KumaSystem("kubernetes", kube=api, display=display, parallelism=parallelism, state_dir=state_dir)
+    display = f"Kubernetes ({conn.context or 'current context'}, namespace {namespace})"
+    return KumaSystem("kubernetes", kube=api, display=display, parallelism=conn.parallelism, state_dir=state_dir)
 
 
 def _where(system: System) -> str:
