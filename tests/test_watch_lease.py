@@ -223,7 +223,8 @@ def test_two_watch_processes_one_leader_and_takeover_when_it_dies(api: LeaseApi,
         return out
 
     try:
-        wait_for(lambda: sorted(g or 0 for g in leader_gauges()) == [0.0, 1.0], timeout=20)
+        # both must be serving metrics (None: not listening yet), one leading and one following
+        wait_for(lambda: sorted(g if g is not None else -1.0 for g in leader_gauges()) == [0.0, 1.0], timeout=30)
         leader = leader_gauges().index(1.0)
         follower = 1 - leader
         assert get(f"http://127.0.0.1:{ports[follower]}/readyz") == (200, "ok (follower)\n")
