@@ -28,6 +28,11 @@ _CHUNK_LINES = 20_000
 # A string made of these may be written plain: it starts with no YAML indicator, holds no ": " or " #",
 # no line break, and does not end in ":" or a space (checked below). Anything else is quoted.
 _PLAIN = re.compile(r"[A-Za-z0-9_/.~^$(][A-Za-z0-9 _/.~^$()+=@,:#*%!&?\[\]{}<>|;-]*")
+# The shapes most unique strings of rendered output have (names, hosts, paths, UUIDs), which are always
+# written plain: a first character no YAML 1.1 implicit type starts with (not a digit, not F N O T Y, see
+# _IMPLICIT) followed by name characters only, or a lowercase UUID (a '-' after 8 hex digits is no number,
+# date or time). One match instead of the full test in _plain_ok.
+_SIMPLE = re.compile(r"[A-EG-MP-SU-XZa-eg-mp-su-xz/_][A-Za-z0-9_./-]*|[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}")
 # Characters YAML must see escaped: C0/C1 controls (but tab and newline), surrogates, non-characters, and
 # the Unicode line breaks YAML 1.1 folds.
 _NEEDS_ESCAPE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
@@ -76,7 +81,7 @@ class _Level:
     """One indentation level (n) and its caches: mapping keys at `pad` ("  " * n), the first key of a
     mapping that is a list item after `dash_pad` ("  " * (n - 1) + "- "), list items "- x" at `pad`."""
 
-    __slots__ = ("dash_heads", "dash_pad", "heads", "inner", "items", "pad")
+    __slots__ = ("blocks", "dash_heads", "dash_pad", "heads", "inner", "items", "pad")
 
     def __init__(self, depth: int) -> None:
         self.pad = INDENT * depth
@@ -84,6 +89,9 @@ class _Level:
         self.heads: dict[str, str] = {}  # key -> pad + spelled key + ": "
         self.dash_heads: dict[str, str] = {}  # key -> dash pad + spelled key + ": "
         self.items: dict[str, str] = {}  # string -> pad + "- " + spelled string
+        # A whole list of single-line strings -> its lines joined (tags, protocols, methods: the same few
+        # lists over and over), so that such a list is one tuple, one dict hit and one line.
+        self.blocks: dict[tuple[str, ...], str] = {}
         self.inner: _Level | None = None  # the next level, made when first needed
 
     def next(self) -> _Level:
@@ -190,9 +198,28 @@ class _Writer:
             else:
                 append(head + _scalar(value, spelled))
 
+    def item_line(self, item: str, level: _Level) -> str:
+        """The line "- item" at `level` for a string without a line break."""
+        line = level.items.get(item)
+        if line is None:
+            line = level.items[item] = level.pad + "- " + _string(item, self.spelled)
+        return line
+
     def sequence(self, items: list[Any], level: _Level) -> None:
         lines = self.lines
         append = lines.append
+        if len(items) > 1 and type(items[0]) is str:
+            key = tuple(items)
+            try:
+                block = level.blocks.get(key)
+            except TypeError:  # an unhashable item further on: a list of mixed kinds
+                block = None
+            else:
+                if block is None and all(type(item) is str and "\n" not in item for item in items):
+                    block = level.blocks[key] = "\n".join(self.item_line(item, level) for item in key)
+            if block is not None:
+                append(block)
+                return
         spelled = self.spelled
         cached = level.items
         inner = level.inner or level.next()
@@ -264,6 +291,9 @@ def _scalar(value: Any, cache: _Spelled) -> str:
 def _string(text: str, cache: _Spelled) -> str:
     written = cache.get(text)
     if written is None:
+        if _SIMPLE.fullmatch(text) is not None:
+            cache[text] = text
+            return text
         written = cache[text] = text if _plain_ok(text) else _quoted(text)
         if "\n" in text:
             cache.multiline.append(text)
