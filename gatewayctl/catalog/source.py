@@ -227,7 +227,7 @@ def parse_data_in_pieces(text: str | bytes, file: str) -> tuple[dict[str, Any], 
             return None  # a list at the top level
     if not starts or len({key for key, _ in starts}) != len(starts):
         return None
-    fast = _FastData()
+    fast = _FastData(anchored=False)
     data: dict[str, Any] = {}
     try:
         for i, (key, at) in enumerate(starts):
@@ -242,14 +242,12 @@ def _section_data(text: str, at: int, end: int, key: str, file: str, fast: _Fast
     """The value of the top-level `key` whose text runs from `at` to `end`."""
     pieces = _list_pieces(text, at, end) if end - at >= _PIECES_FROM else None
     if pieces is None:
-        fast.containers.clear()  # the nodes of earlier pieces are gone, and their ids may come again
         root = _compose(text[at:end], file)
         if not isinstance(root, MappingNode) or len(root.value) != 1 or root.value[0][0].value != key:
             raise _Fallback
         return fast.mapping(root, 0)[key]
     items: list[Any] = []
     for start, stop in pieces:
-        fast.containers.clear()
         root = _compose(text[start:stop], file)
         if not isinstance(root, SequenceNode):
             raise _Fallback
@@ -473,7 +471,10 @@ class _FastData:
     count towards MAX_ALIAS_EXPANSION, which a document with fewer scalar values than that cannot exceed.
     Twice as fast as the two walks it replaces, as it skips their per-node bookkeeping."""
 
-    def __init__(self) -> None:
+    def __init__(self, anchored: bool = True) -> None:
+        # Without an anchor in the text (`anchored` False) there is no alias either (an alias of an unknown
+        # anchor does not compose): every node is met once, so the ids of the nodes met are not kept.
+        self.anchored = anchored
         self.containers: set[int] = set()
         self.children = 0  # values in every mapping and list: scalars plus containers (bar the root)
         self.scalars: dict[tuple[str, str], Any] = {}  # (tag, text) -> value, for int/float/bool/null
@@ -496,10 +497,13 @@ class _FastData:
 
     def mapping(self, node: MappingNode, depth: int) -> dict[str, Any]:
         pairs = node.value
-        ident = id(node)
-        if node.tag != _MAP_TAG or ident in self.containers or (depth >= MAX_DEPTH and pairs):
+        if node.tag != _MAP_TAG or (depth >= MAX_DEPTH and pairs):
             raise _Fallback
-        self.containers.add(ident)
+        if self.anchored:
+            ident = id(node)
+            if ident in self.containers:
+                raise _Fallback
+            self.containers.add(ident)
         self.children += len(pairs)
         references = self.references
         out: dict[str, Any] = {}
@@ -525,10 +529,13 @@ class _FastData:
 
     def sequence(self, node: SequenceNode, depth: int) -> list[Any]:
         items = node.value
-        ident = id(node)
-        if node.tag != _SEQ_TAG or ident in self.containers or (depth >= MAX_DEPTH and items):
+        if node.tag != _SEQ_TAG or (depth >= MAX_DEPTH and items):
             raise _Fallback
-        self.containers.add(ident)
+        if self.anchored:
+            ident = id(node)
+            if ident in self.containers:
+                raise _Fallback
+            self.containers.add(ident)
         self.children += len(items)
         references = self.references
         out: list[Any] = []
