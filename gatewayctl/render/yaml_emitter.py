@@ -160,6 +160,7 @@ class _Writer:
         spelled = self.spelled
         pad = level.pad
         pad_heads = level.heads
+        blocks = level.blocks
         if dashed:
             heads = level.dash_heads
             prefix = level.dash_pad
@@ -183,6 +184,20 @@ class _Writer:
                     _literal(head[:-1], value, pad + INDENT, lines)
                 else:
                     append(head + _string(value, spelled))
+            elif kind is list and value:
+                # "key:" then "- item" at the key's own indentation, as decK writes; a list of strings written
+                # before (tags, protocols, methods) is a cached block, taken here without a call.
+                append(head[:-1])
+                block = None
+                if type(value[0]) is str and len(value) > 1:
+                    try:
+                        block = blocks.get(tuple(value))
+                    except TypeError:  # an unhashable item further on
+                        block = None
+                if block is None:
+                    self.sequence(value, level)
+                else:
+                    append(block)
             elif kind is int:
                 append(head + str(value))
             elif value is True:
@@ -192,9 +207,9 @@ class _Writer:
             elif isinstance(value, dict) and value:
                 append(head[:-1])
                 self.mapping(value, level.inner or level.next(), False)
-            elif isinstance(value, list) and value:
+            elif isinstance(value, list) and value:  # a list subclass
                 append(head[:-1])
-                self.sequence(value, level)  # "key:" then "- item" at the key's own indentation, as decK writes
+                self.sequence(value, level)
             else:
                 append(head + _scalar(value, spelled))
 
