@@ -133,6 +133,52 @@ def test_random_strings_read_back_unchanged() -> None:
         assert yaml.safe_load(emit(data)) == data, repr(text)
 
 
+def test_strings_the_plain_fast_path_takes_read_back_as_the_same_strings() -> None:
+    """Names, hosts, paths and UUIDs skip the full quoting check; none of them may read back as anything
+    else (YAML 1.1 booleans, nulls, numbers, dates, sexagesimals), alone or in lists of strings."""
+    rng = random.Random(20261201)
+    tail = "abcdefxyzEFNOTYnoty0123456789_./-"
+    samples = [
+        "yes",
+        "No",
+        "off",
+        "ON",
+        "null",
+        "Null",
+        "true",
+        "y",
+        "n",
+        "1e3",
+        "0x1f",
+        "0o7",
+        "1_000",
+        "12:30",
+        "2026-12-01",
+        ".inf",
+        "-.5",
+        "<<",
+        "=",
+        "~",
+        "E5",
+        "e5",
+        "_1",
+        "/",
+        "a..b",
+        "x-1",
+    ]
+    for _ in range(4000):
+        samples.append(rng.choice("ABEGSUXZabegsuxz/_") + "".join(rng.choice(tail) for _ in range(rng.randint(0, 10))))
+        samples.append(
+            "-".join(
+                "".join(rng.choice("0123456789abcdef" if rng.random() < 0.5 else "0123456789") for _ in range(n))
+                for n in (8, 4, 4, 4, 12)
+            )
+        )
+    for text in samples:
+        data = {"k": text, "items": [text, text + "x"], text: {"n": [text, "b"]}}
+        assert yaml.safe_load(emit(data)) == data, repr(text)
+
+
 def test_layout_is_block_style_with_lists_at_their_key_indentation_as_deck_writes() -> None:
     data = {"services": [{"name": "api", "tags": ["a", "b"], "routes": [{"paths": ["/x"]}]}], "n": 1, "m": [[1]]}
     assert emit(data) == (
