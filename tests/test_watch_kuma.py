@@ -21,6 +21,7 @@ from test_watch import Watch, wait_for
 from test_watch import running as watching
 from test_watch_process import free_port, get, spawn, stop
 
+from gatewayctl.apply.kuma_target import KumaTarget
 from gatewayctl.clients.http import TlsOptions
 from gatewayctl.clients.kuma_api import KumaApi, kuma_endpoint
 from gatewayctl.clients.retry import RetryPolicy
@@ -50,7 +51,9 @@ def build(kuma: KumaEmulator, catalog: Path, state_dir: Path, *, heal: bool) -> 
     metrics = WatchMetrics()
     client = KumaApi(kuma_endpoint(kuma.url, TlsOptions(), 5.0), retry=RetryPolicy(attempts=2, base=0.001, cap=0.01))
     client.log.observers.append(metrics.remote_observer("kuma"))
-    system = KumaSystem("universal", client=client, display=kuma.url, parallelism=4, state_dir=state_dir)
+    system = KumaSystem(
+        KumaTarget("universal", kuma.url, "kuma-system", client=client), parallelism=4, state_dir=state_dir
+    )
     health = Health(stuck_after=30.0)
     watcher = Watcher(CatalogSource(catalog), [system], metrics, health, WatchConfig(0.2, heal, 1.0, 0.05))
     assert watcher.load()
@@ -131,6 +134,7 @@ def test_kuma_on_kubernetes_is_watched_and_healed_through_server_side_apply(tmp_
     from emulators.kubernetes import KubeState
     from emulators.kubernetes import running as kube_running
     from test_apply_kuma_kubernetes import CATALOG as KUBE_CATALOG
+    from test_apply_kuma_kubernetes import NS
 
     from gatewayctl.apply.kuma_kubernetes import connect
 
@@ -140,7 +144,7 @@ def test_kuma_on_kubernetes_is_watched_and_healed_through_server_side_apply(tmp_
         api = connect(cluster.kubeconfig(tmp_path / "kubeconfig"), None)
         api.retry = RetryPolicy(attempts=2, base=0.001, cap=0.01)
         metrics = WatchMetrics()
-        system = KumaSystem("kubernetes", kube=api, display=cluster.url, state_dir=tmp_path / "state")
+        system = KumaSystem(KumaTarget("kubernetes", cluster.url, NS, kube=api), state_dir=tmp_path / "state")
         health = Health(stuck_after=30.0)
         watcher = Watcher(CatalogSource(catalog), [system], metrics, health, WatchConfig(0.2, True, 1.0, 0.05))
         assert watcher.load()

@@ -26,7 +26,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from gatewayctl.apply import dbless
 from gatewayctl.apply.kong import Outcome, execute
 from gatewayctl.apply.kuma import KumaOutcome
-from gatewayctl.apply.kuma_universal import KumaRefused, apply_universal, plan_universal
+from gatewayctl.apply.kuma_target import KumaTarget, describe, is_remote_error, kubernetes_target
+from gatewayctl.apply.kuma_universal import KumaRefused
 from gatewayctl.apply.lock import LockHeld
 from gatewayctl.apply.session import (
     Desired,
@@ -60,7 +61,7 @@ from gatewayctl.clients.retry import RetryPolicy
 from gatewayctl.diagnostics import CatalogInvalid
 from gatewayctl.plan.entities import DesiredState, from_live
 from gatewayctl.plan.kong import KongPlan, LiveState, ServerInfo, read_server
-from gatewayctl.plan.kuma import KumaPlan, Platform
+from gatewayctl.plan.kuma import KumaPlan
 from gatewayctl.plan.masking import Masker
 from gatewayctl.plan.report import json_report, kuma_json_report, kuma_text_lines, names_by_id, text_lines, title
 from gatewayctl.render.kuma import KumaObject
@@ -167,12 +168,13 @@ class KongSide:
 
 @dataclass
 class KumaSide:
-    platform: Platform
+    target: KumaTarget
     desired: KumaDesired
     plan: KumaPlan
-    display: str
-    client: KumaApi | None = None
-    kube: Any = None  # kuma_kubernetes.KubeApi
+
+    @property
+    def display(self) -> str:
+        return self.target.display
 
     @property
     def pending(self) -> bool:
@@ -866,13 +868,6 @@ def kuma_client(conn: Connection) -> KumaApi:
         raise typer.Exit(EXIT_INVALID) from None
 
 
-def _kubernetes_module() -> Any:
-    """gatewayctl.apply.kuma_kubernetes, imported only when asked for: the kubernetes client is slow to load."""
-    from gatewayctl.apply import kuma_kubernetes
-
-    return kuma_kubernetes
-
-
 def _kuma_remote(call: Callable[[], Any], what: str = "nothing was changed") -> Any:
     """Run a Kuma call; a refusal exits 1, a failed call 3 (named, with what was left alone)."""
     try:
@@ -883,39 +878,34 @@ def _kuma_remote(call: Callable[[], Any], what: str = "nothing was changed") -> 
     except KumaError as exc:
         err.print(f"kuma: {escape(exc.describe())}; {what}")
         raise typer.Exit(EXIT_REMOTE) from None
-    except Exception as exc:
-        kube_error = _kubernetes_module().KubeError
-        if isinstance(exc, kube_error):
-            err.print(f"kuma: {escape(exc.describe())}; {what}")
-            local = exc.method == "read"  # a kubeconfig that cannot be read: bad input
-            raise typer.Exit(EXIT_INVALID if local else EXIT_REMOTE) from None
-        raise
+    except Exception as exc:  # KubeError: the Kubernetes platform's
+        if not is_remote_error(exc):
+            raise
+        err.print(f"kuma: {escape(describe(exc))}; {what}")
+        local = getattr(exc, "method", "") == "read"  # a kubeconfig that cannot be read: bad input
+        raise typer.Exit(EXIT_INVALID if local else EXIT_REMOTE) from None
 
 
 def _plan_kuma(loaded: LoadedCatalog, desired: KumaDesired, conn: Connection, stack: contextlib.ExitStack) -> KumaSide:
-    platform = kuma_platform(loaded, conn.platform)
     if conn.platform not in (None, "universal", "kubernetes"):
         err.print(f"--kuma-platform {escape(conn.platform)}: choose universal or kubernetes")
         raise typer.Exit(EXIT_INVALID)
-    name = loaded.catalog.name
-    if platform == "universal":
-        client = stack.enter_context(kuma_client(conn))
+    namespace = loaded.catalog.deployment.namespaces.kuma
+    if kuma_platform(loaded, conn.platform) == "universal":
+        client = kuma_client(conn)
         if conn.insecure:
             err.print("[yellow]warning: --insecure: the Kuma API's TLS certificate is not verified[/yellow]")
-        the_plan = _kuma_remote(lambda: plan_universal(client, name, desired.objects, desired.masker, conn.parallelism))
-        return KumaSide("universal", desired, the_plan, client.endpoint.display(), client=client)
-    module = _kubernetes_module()
-    api = _kuma_remote(lambda: module.connect(conn.kubeconfig, conn.context))
-    if hasattr(api, "close"):
-        stack.callback(api.close)
-    namespace = loaded.catalog.deployment.namespaces.kuma
-    the_plan = _kuma_remote(lambda: module.plan_kubernetes(api, name, desired.objects, namespace, desired.masker))
-    display = f"Kubernetes ({conn.context or 'current context'}, namespace {namespace})"
-    return KumaSide("kubernetes", desired, the_plan, display, kube=api)
+        target = KumaTarget("universal", client.endpoint.display(), namespace, client=client)
+    else:
+        target = _kuma_remote(lambda: kubernetes_target(conn.kubeconfig, conn.context, namespace))
+    stack.callback(target.close)
+    name = loaded.catalog.name
+    the_plan = _kuma_remote(lambda: target.plan(name, desired.objects, desired.masker, conn.parallelism))
+    return KumaSide(target, desired, the_plan)
 
 
 def _kuma_snapshot(kuma: KumaSide) -> dict[str, Any]:
-    return {"platform": kuma.platform, "url": kuma.display, "objects": kuma.plan.live}
+    return {"platform": kuma.target.platform, "url": kuma.display, "objects": kuma.plan.live}
 
 
 def _apply_kuma(
@@ -937,14 +927,7 @@ def _apply_kuma(
         if not as_json:
             out.print(f"snapshot of the previous Kuma state: {path}")
     with _progress(len(kuma.plan.changes), "kuma", as_json) as progress:
-        if kuma.platform == "universal":
-            assert kuma.client is not None
-            outcome: KumaOutcome = apply_universal(kuma.client, kuma.plan, conn.parallelism, progress)
-        else:
-            module = _kubernetes_module()
-            outcome = module.apply_kubernetes(
-                kuma.kube, kuma.plan, conn.parallelism, progress, force_conflicts=conn.force_conflicts
-            )
+        outcome = kuma.target.apply(kuma.plan, conn.parallelism, progress, force_conflicts=conn.force_conflicts)
     return _report_kuma_outcome(outcome, kuma, as_json)
 
 
@@ -953,19 +936,19 @@ def _report_kuma_outcome(outcome: KumaOutcome, kuma: KumaSide, as_json: bool) ->
     for warning in outcome.warnings:
         err.print(f"[yellow]kuma: warning from the control plane: {escape(masker.text(warning))}[/yellow]")
     for change, exc in outcome.failed:
-        text = _describe(exc)
+        text = describe(exc)
         err.print(f"kuma: {change.action} {escape(masker.text(change.title))} failed: {escape(masker.text(text))}")
     done = len(outcome.done)
     left = len(outcome.skipped) + len(outcome.failed)
     summary = f"kuma: {plural(done, 'change')} applied" + (f", {left} left unchanged" if left else "")
     result: dict[str, Any] = {
         "applied": done,
-        "failed": [{"object": masker.text(c.title), "error": masker.text(_describe(e))} for c, e in outcome.failed],
+        "failed": [{"object": masker.text(c.title), "error": masker.text(describe(e))} for c, e in outcome.failed],
         "left_unchanged": [masker.text(c.title) for c in outcome.skipped],
         "warnings": [masker.text(w) for w in outcome.warnings],
     }
-    if kuma.client is not None:
-        log = kuma.client.log
+    if kuma.target.client is not None:
+        log = kuma.target.client.log
         result["requests"] = {"reads": log.reads, "writes": log.writes, "retries": log.retries}
     if outcome.failed or outcome.skipped:
         for change in outcome.skipped[:10]:
@@ -976,12 +959,6 @@ def _report_kuma_outcome(outcome: KumaOutcome, kuma: KumaSide, as_json: bool) ->
         return EXIT_REMOTE, result
     (err if as_json else out).print(summary)
     return EXIT_OK, result
-
-
-def _describe(exc: Exception) -> str:
-    """A failed call named with its method, path and status (KumaError, KubeError), else the exception."""
-    describe = getattr(exc, "describe", None)
-    return str(describe()) if callable(describe) else str(exc)
 
 
 def _kuma_status(loaded: LoadedCatalog, conn: Connection, stack: contextlib.ExitStack) -> dict[str, Any]:
@@ -1016,20 +993,22 @@ def _rollback_kuma(catalog_name: str, saved: dict[str, Any], conn: Connection, y
     objects = [_object_from_live(o) for o in saved.get("objects") or [] if isinstance(o, dict)]
     desired = KumaDesired(objects, Masker())
     with contextlib.ExitStack() as stack:
-        client = stack.enter_context(kuma_client(conn))  # the flag or the environment, as for Kong
+        client = kuma_client(conn)  # the flag or the environment, as for Kong
+        target = KumaTarget("universal", client.endpoint.display(), "", client=client)
+        stack.callback(target.close)
         if saved.get("url") and saved["url"] != client.endpoint.display():
             err.print(
                 f"[yellow]note: the snapshot was taken from {escape(str(saved['url']))}; "
                 f"restoring it to {escape(client.endpoint.display())}[/yellow]"
             )
-        the_plan = _kuma_remote(lambda: plan_universal(client, catalog_name, objects, Masker(), conn.parallelism))
-        side = KumaSide("universal", desired, the_plan, client.endpoint.display(), client=client)
+        the_plan = _kuma_remote(lambda: target.plan(catalog_name, objects, Masker(), conn.parallelism))
+        side = KumaSide(target, desired, the_plan)
         _print_lines(kuma_text_lines(the_plan, Masker()))
         out.print(the_plan.summary())
         if not the_plan.changes or dry_run:
             return EXIT_OK
         _confirm(yes, "roll Kuma back at " + side.display)
-        outcome = apply_universal(client, the_plan, conn.parallelism)
+        outcome = target.apply(the_plan, conn.parallelism)
         return _report_kuma_outcome(outcome, side, as_json=False)[0]
 
 

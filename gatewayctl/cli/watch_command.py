@@ -19,6 +19,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from gatewayctl.apply.kuma_target import KumaTarget, kubernetes_target
 from gatewayctl.apply.session import kuma_platform
 from gatewayctl.catalog.load import LoadedCatalog
 from gatewayctl.cli.catalog_commands import CatalogArg, EnvOption, _examples
@@ -221,32 +222,26 @@ def _kuma_system(loaded: LoadedCatalog, conn: Connection, state_dir: Path) -> Ku
     if conn.platform not in (None, "universal", "kubernetes"):
         err.print(f"--kuma-platform {escape(conn.platform)}: choose universal or kubernetes")
         raise typer.Exit(EXIT_INVALID)
+    namespace = loaded.catalog.deployment.namespaces.kuma
     if kuma_platform(loaded, conn.platform) == "universal":
         client = kuma_client(conn)
-        return KumaSystem(
-            "universal",
-            client=client,
-            display=client.endpoint.display(),
-            parallelism=conn.parallelism,
-            state_dir=state_dir,
-        )
-    from gatewayctl.apply import kuma_kubernetes
+        target = KumaTarget("universal", client.endpoint.display(), namespace, client=client)
+    else:
+        from gatewayctl.apply.kuma_kubernetes import KubeError
 
-    try:
-        api = kuma_kubernetes.connect(conn.kubeconfig, conn.context)
-    except kuma_kubernetes.KubeError as exc:
-        err.print(f"kuma: {escape(exc.describe())}")
-        raise typer.Exit(EXIT_INVALID) from None
-    namespace = loaded.catalog.deployment.namespaces.kuma
-    display = f"Kubernetes ({conn.context or 'current context'}, namespace {namespace})"
-    return KumaSystem("kubernetes", kube=api, display=display, parallelism=conn.parallelism, state_dir=state_dir)
+        try:
+            target = kubernetes_target(conn.kubeconfig, conn.context, namespace)
+        except KubeError as exc:
+            err.print(f"kuma: {escape(exc.describe())}")
+            raise typer.Exit(EXIT_INVALID) from None
+    return KumaSystem(target, parallelism=conn.parallelism, state_dir=state_dir)
 
 
 def _where(system: System) -> str:
     if isinstance(system, KongSystem):
         return f"kong at {system.client.endpoint.display()}"
     if isinstance(system, KumaSystem):
-        return f"kuma at {system.display}"
+        return f"kuma at {system.target.display}"
     return system.name
 
 

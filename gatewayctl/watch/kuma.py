@@ -12,16 +12,15 @@ import threading
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from gatewayctl.apply.kuma import KumaOutcome
-from gatewayctl.apply.kuma_universal import OWNED_KINDS, KumaRefused, apply_universal, plan_universal
+from gatewayctl.apply.kuma_target import KumaTarget, describe, is_remote_error
+from gatewayctl.apply.kuma_universal import OWNED_KINDS, KumaRefused
 from gatewayctl.apply.session import KumaDesired, render_kuma_desired
 from gatewayctl.apply.snapshot import write_snapshot
 from gatewayctl.catalog.load import LoadedCatalog
-from gatewayctl.clients.kuma_api import KumaApi, KumaError
+from gatewayctl.clients.kuma_api import KumaApi
 from gatewayctl.plan.kong import LiveState
-from gatewayctl.plan.kuma import KumaPlan, Platform
+from gatewayctl.plan.kuma import KumaPlan
 from gatewayctl.watch.system import Applied, Check, RemoteFailure
 
 
@@ -35,22 +34,15 @@ class KumaSystem:
     name = "kuma"
     kinds: tuple[str, ...] = OWNED_KINDS
 
-    def __init__(
-        self,
-        platform: Platform,
-        *,
-        client: KumaApi | None = None,
-        kube: Any = None,  # apply.kuma_kubernetes.KubeApi
-        display: str,
-        parallelism: int = 8,
-        state_dir: Path,
-    ) -> None:
-        self.platform = platform
-        self.client = client
-        self.kube = kube
-        self.display = display
+    def __init__(self, target: KumaTarget, *, parallelism: int = 8, state_dir: Path) -> None:
+        self.target = target
         self.parallelism = parallelism
         self.state_dir = state_dir
+
+    @property
+    def client(self) -> KumaApi | None:
+        """The Kuma HTTP client (Universal), whose call log the metrics hook into."""
+        return self.target.client
 
     def plan(self, loaded: LoadedCatalog) -> Check:
         catalog = loaded.catalog
@@ -58,22 +50,13 @@ class KumaSystem:
             return Check(self.name, Counter(), "kuma: +0 ~0 -0", False, None)
         desired = render_kuma_desired(loaded)  # CatalogInvalid: a secret is missing
         try:
-            if self.platform == "universal":
-                assert self.client is not None
-                the_plan = plan_universal(self.client, catalog.name, desired.objects, desired.masker, self.parallelism)
-            else:
-                from gatewayctl.apply import kuma_kubernetes
-
-                namespace = catalog.deployment.namespaces.kuma
-                the_plan = kuma_kubernetes.plan_kubernetes(
-                    self.kube, catalog.name, desired.objects, namespace, desired.masker
-                )
+            the_plan = self.target.plan(catalog.name, desired.objects, desired.masker, self.parallelism)
         except KumaRefused as exc:  # a read-only or federated control plane: said once per check, not retried faster
             raise RemoteFailure("refused", f"kuma: {desired.masker.text(str(exc))}") from None
         except Exception as exc:  # KumaError, KubeError: the control plane or the cluster failed
-            if not _remote_error(exc):
+            if not is_remote_error(exc):
                 raise
-            raise RemoteFailure("remote", f"kuma: {desired.masker.text(_describe(exc))}") from None
+            raise RemoteFailure("remote", f"kuma: {desired.masker.text(describe(exc))}") from None
         drift: Counter[tuple[str, str]] = Counter((c.kind, str(c.action)) for c in the_plan.changes)
         return Check(self.name, drift, the_plan.summary(), bool(the_plan.changes), KumaDetail(desired, the_plan))
 
@@ -83,19 +66,13 @@ class KumaSystem:
         desired, the_plan = detail.desired, detail.plan
         total = len(the_plan.changes)
         try:
-            saved = {"platform": self.platform, "url": self.display, "objects": the_plan.live}
+            saved = {"platform": self.target.platform, "url": self.target.display, "objects": the_plan.live}
             write_snapshot(self.state_dir / "snapshots", loaded.catalog.name, "", LiveState(), kuma=saved, kong=False)
         except OSError as exc:
             return Applied(0, total, "snapshot", [f"cannot write the snapshot: {exc}"])
-        if self.platform == "universal":
-            assert self.client is not None
-            outcome: KumaOutcome = apply_universal(self.client, the_plan, self.parallelism, None, cancel)
-        else:
-            from gatewayctl.apply import kuma_kubernetes
-
-            outcome = kuma_kubernetes.apply_kubernetes(self.kube, the_plan, self.parallelism, cancel=cancel)
+        outcome = self.target.apply(the_plan, self.parallelism, cancel=cancel)
         masker = desired.masker
-        messages = [f"kuma: {c.action} {c.title}: {masker.text(_describe(e))}" for c, e in outcome.failed]
+        messages = [f"kuma: {c.action} {c.title}: {masker.text(describe(e))}" for c, e in outcome.failed]
         messages += [f"kuma: warning from the control plane: {masker.text(w)}" for w in outcome.warnings]
         left = len(outcome.failed) + len(outcome.skipped)
         reason: str | None = None
@@ -107,22 +84,4 @@ class KumaSystem:
         return Applied(len(outcome.done), left, reason, messages)
 
     def close(self) -> None:
-        if self.client is not None:
-            self.client.close()
-        if self.kube is not None and hasattr(self.kube, "close"):
-            self.kube.close()
-
-
-def _remote_error(exc: Exception) -> bool:
-    if isinstance(exc, KumaError):
-        return True
-    try:
-        from gatewayctl.apply.kuma_kubernetes import KubeError
-    except ImportError:  # pragma: no cover - shipped together
-        return False
-    return isinstance(exc, KubeError)
-
-
-def _describe(exc: Exception) -> str:
-    describe = getattr(exc, "describe", None)
-    return str(describe()) if callable(describe) else str(exc)
+        self.target.close()

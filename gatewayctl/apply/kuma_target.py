@@ -1,0 +1,85 @@
+"""One Kuma control plane to plan against and write to, whichever platform it runs on: the Kuma HTTP API
+(Universal, `kuma_universal.py`) or the Kubernetes API (`kuma_kubernetes.py`). `diff`/`apply` and
+`gatewayctl watch` both go through it, so the choice of platform is made in one place.
+
+`kuma_kubernetes` (and the `kubernetes` client it loads, which is slow to import) is imported only when a
+Kubernetes target is used.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gatewayctl.apply.kuma import KumaOutcome
+from gatewayctl.apply.kuma_universal import apply_universal, plan_universal
+from gatewayctl.clients.kuma_api import KumaApi, KumaError
+from gatewayctl.plan.kuma import KumaChange, KumaPlan, Platform
+from gatewayctl.plan.masking import Masker
+from gatewayctl.render.kuma import KumaObject
+
+
+@dataclass
+class KumaTarget:
+    platform: Platform
+    display: str  # how messages name it
+    namespace: str  # Kubernetes: where the policies live
+    client: KumaApi | None = None  # Universal
+    kube: Any = None  # Kubernetes: kuma_kubernetes.KubeApi
+
+    def plan(self, catalog_name: str, objects: list[KumaObject], masker: Masker, parallelism: int) -> KumaPlan:
+        if self.client is not None:
+            return plan_universal(self.client, catalog_name, objects, masker, parallelism)
+        from gatewayctl.apply import kuma_kubernetes
+
+        return kuma_kubernetes.plan_kubernetes(self.kube, catalog_name, objects, self.namespace, masker)
+
+    def apply(
+        self,
+        plan: KumaPlan,
+        parallelism: int,
+        progress: Callable[[KumaChange], None] | None = None,
+        cancel: threading.Event | None = None,
+        force_conflicts: bool = False,
+    ) -> KumaOutcome:
+        if self.client is not None:
+            return apply_universal(self.client, plan, parallelism, progress, cancel)
+        from gatewayctl.apply import kuma_kubernetes
+
+        outcome: KumaOutcome = kuma_kubernetes.apply_kubernetes(
+            self.kube, plan, parallelism, progress, force_conflicts=force_conflicts, cancel=cancel
+        )
+        return outcome
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+        if self.kube is not None:
+            self.kube.close()
+
+
+def kubernetes_target(kubeconfig: Path | None, context: str | None, namespace: str) -> KumaTarget:
+    """KubeError when the kubeconfig or context cannot be used."""
+    from gatewayctl.apply import kuma_kubernetes
+
+    api = kuma_kubernetes.connect(kubeconfig, context)
+    display = f"Kubernetes ({context or 'current context'}, namespace {namespace})"
+    return KumaTarget("kubernetes", display, namespace, kube=api)
+
+
+def is_remote_error(exc: Exception) -> bool:
+    """A failed call to the control plane or the cluster (as opposed to a bug)."""
+    if isinstance(exc, KumaError):
+        return True
+    from gatewayctl.apply.kuma_kubernetes import KubeError
+
+    return isinstance(exc, KubeError)
+
+
+def describe(exc: Exception) -> str:
+    """A failed call named with its method, path and status (KumaError, KubeError), else the exception."""
+    text = getattr(exc, "describe", None)
+    return str(text()) if callable(text) else str(exc)
