@@ -12,35 +12,12 @@ from pathlib import Path
 import httpx
 import pytest
 from emulators.harness import docker_compose
+from test_apply_kuma import CATALOG, ZIPKIN_SECRET  # the emulator tests' catalog: the same scenario
 
 from gatewayctl.cli import main
 
 COMPOSE = Path(__file__).with_name("docker-compose.kuma.yml")
 URL = "http://127.0.0.1:5681"
-CATALOG = """\
-format: 1
-name: shop
-mesh:
-  enabled: true
-  name: shop
-  mtls: {mode: strict, rotation: 24h}
-  metrics:
-    prometheus: {port: 5670, path: /metrics}
-services:
-  - name: orders
-    url: http://orders.default.svc:8080
-    routes: [{name: api, paths: [/orders]}]
-    mesh:
-      allow_from: [catalogue]
-      retries: {attempts: 3}
-      timeouts: {connect: 1m, request: 30s}
-  - name: catalogue
-    url: http://catalogue.default.svc:8080
-    routes: [{name: browse, paths: [/catalogue]}]
-    mesh:
-      rate_limit: {requests: 100, interval: 1m}
-      circuit_breaker: {consecutive_5xx: 5}
-"""
 KUMA = ["--only", "kuma", "--kuma-platform", "universal", "--kuma-url", URL]
 THEIRS = {
     "type": "MeshRetry",
@@ -78,6 +55,7 @@ def kuma_cp(docker_engine: None) -> Iterator[str]:
 def catalog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("GATEWAYCTL_KUMA_TOKEN", raising=False)
+    monkeypatch.setenv("ZIPKIN_URL", ZIPKIN_SECRET)
     path = tmp_path / "catalog.yaml"
     path.write_text(CATALOG)
     return path
