@@ -10,6 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from yaml import _yaml as cyaml
+from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from gatewayctl.catalog import load as catalog_load
 from gatewayctl.catalog import source as yaml_source
@@ -103,6 +106,11 @@ PIECEABLE = {
     "crlf": f"format: 1\nservices:\n{ITEMS}\n".replace("\n", "\r\n"),
     "literal with dashes": f"services:\n{ITEMS}\n  - name: lit\n    description: |\n      - name: no\n{ITEMS}\n",
     "inline list": "services: [{name: a}, {name: b}]\nother: ${env:O}\n",
+    "scalars of every kind": (
+        f"services:\n{ITEMS}\n  - name: kinds\n    on: yes\n    1: [0x1F, 1.5, .inf, -.nan, ~, null, 2024-01-01]\n"
+        "    'true': !!str 12\n    n: !!int '7'\n    e: {}\n    l: []\n    q: ['${env:Q}', \"${x\", '']\n"
+        f"{ITEMS}\nother: {{2: no, ~: 3}}\n"
+    ),
 }
 WHOLE_ONLY = {
     "anchor": f"base: &b {{x: 1}}\nservices:\n{ITEMS}\n",
@@ -117,6 +125,11 @@ WHOLE_ONLY = {
     "tab": f"services:\n{ITEMS}\n\t- name: tabbed\n",
     "duplicate key in an item": f"services:\n{ITEMS}\n  - name: d\n    name: e\n",
     "python tag": f"services:\n{ITEMS}\n  - name: !!python/name:os.system d\n",
+    "tagged list": f"services:\n{ITEMS}\n  - name: t\n    tags: !!set {{a: null}}\n",
+    "merge key": f"services:\n{ITEMS}\n  - name: m\n    <<: {{url: http://m}}\n",
+    "a list as a key": f"services:\n{ITEMS}\n  - name: k\n    ? [a]\n    : 1\n",
+    "too deep": f"services:\n{ITEMS}\n  - name: d\n    x: " + "[" * 70 + "]" * 70 + "\n",
+    "undefined alias": f"services:\n{ITEMS}\n  - name: a\n    x: *nowhere\n",
 }
 
 
@@ -141,6 +154,16 @@ def test_a_catalog_loaded_in_pieces_is_the_whole_document(text: str) -> None:
 @pytest.mark.parametrize("text", WHOLE_ONLY.values(), ids=WHOLE_ONLY.keys())
 def test_unusual_catalogs_are_loaded_whole(text: str) -> None:
     assert parse_data_in_pieces(text.encode(), "c.yaml") is None
+
+
+@pytest.mark.usefixtures("tiny_pieces")
+@pytest.mark.parametrize("text", [PIECEABLE["scalars of every kind"], WHOLE_ONLY["python tag"], "a: [\n"])
+def test_loading_in_pieces_leaves_libyaml_building_its_own_nodes(text: str) -> None:
+    parse_data_in_pieces(text.encode(), "c.yaml")  # composes with stand-in node classes, and gives them back
+    assert (cyaml.ScalarNode, cyaml.SequenceNode, cyaml.MappingNode) == (ScalarNode, SequenceNode, MappingNode)
+    root = yaml.compose("a: [b, {c: 1}]\n", Loader=yaml.CSafeLoader)
+    assert isinstance(root, MappingNode) and isinstance(root.value[0][0], ScalarNode)
+    assert isinstance(root.value[0][1], SequenceNode) and root.value[0][1].value[0].value == "b"
 
 
 @pytest.mark.usefixtures("tiny_pieces")
