@@ -179,7 +179,11 @@ def test_a_disabled_mesh_is_removed_only_when_kuma_is_asked_for_by_name(
     code, out, err = cli(capsys, kuma, "apply", str(shop), *UNIVERSAL, "--yes")
     assert code == 0, err
     assert out.count("- ") >= 9 and "kuma: 9 changes applied" in out
-    assert [m["name"] for m in kuma.state.objects("Mesh")] == ["default"] and len(kuma.state.writes()) == writes + 9
+    assert [m["name"] for m in kuma.state.objects("Mesh")] == ["default"]
+    # the nine deletes, between taking and releasing the apply lock
+    made = [(r.method, r.path.split("/")[1]) for r in kuma.state.writes()[writes:]]
+    assert made[0] == ("PUT", "global-secrets") and made[-1] == ("DELETE", "global-secrets")
+    assert [m for m, _ in made[1:-1]] == ["DELETE"] * 9
 
 
 def test_objects_of_the_same_name_that_are_not_ours_are_never_replaced(

@@ -311,6 +311,12 @@ def test_watch_runs_the_reconciler_with_a_lease_probes_and_metrics() -> None:
     kuma = find(docs, "Role", "-watch-kuma")
     assert kuma["metadata"]["namespace"] == "kuma-system"
     assert {"meshtrafficpermissions", "meshretries", "meshtraces"} <= set(kuma["rules"][0]["resources"])
+    # the Kuma apply lock a heal takes: a Lease next to the policies
+    assert kuma["rules"][1] == {
+        "apiGroups": ["coordination.k8s.io"],
+        "resources": ["leases"],
+        "verbs": ["get", "create", "update"],
+    }
     assert find(docs, "ClusterRole", "-watch-mesh")["rules"][0]["resources"] == ["meshes"]
     for binding in ("RoleBinding", "ClusterRoleBinding"):
         for _, doc in docs:

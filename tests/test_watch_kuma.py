@@ -165,5 +165,10 @@ def test_a_stop_before_the_first_batch_leaves_kuma_untouched(kuma: KumaEmulator,
     stopping.set()
     applied = system.apply(loaded, check, stopping)
     assert (applied.failure, applied.done, applied.left) == ("abandoned", 0, 9)
-    assert kuma.state.writes() == []
+    # nothing but the apply lock, taken and released
+    assert [(r.method, r.path) for r in kuma.state.writes()] == [
+        ("PUT", "/global-secrets/gatewayctl-lock-shop"),
+        ("DELETE", "/global-secrets/gatewayctl-lock-shop"),
+    ]
+    assert kuma.state.objects("GlobalSecret") == []
     system.close()

@@ -25,7 +25,7 @@ from kubernetes import client as k8s
 from test_watch import wait_for
 from test_watch_process import free_port, get
 
-from gatewayctl.watch.lease import LeaderElector
+from gatewayctl.apply.lease import LeaderElector
 
 NS = "gatewayctl"
 LEASE_PATH = f"/apis/coordination.k8s.io/v1/namespaces/{NS}/leases"

@@ -3,8 +3,8 @@
 Shared by Kong (DB mode) and both Kuma platforms. After the first write that fails, nothing new starts:
 writes already in flight finish, and the outcome lists what was done, what failed and what was left
 unchanged, so that the caller can say exactly that and a re-run picks up where this one stopped.
-`cancel` (set when `gatewayctl watch` is asked to stop) is looked at between writes: the batch in flight
-finishes its running writes and later ones are left unchanged.
+`cancel` (set when `gatewayctl watch` is asked to stop, or when an apply loses its lock) is looked at
+between writes: the batch in flight finishes its running writes and later ones are left unchanged.
 """
 
 from __future__ import annotations
@@ -13,10 +13,26 @@ import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 C = TypeVar("C")  # a change
 E = TypeVar("E", bound=Exception)  # the error a refused or failed write raises
+
+
+class Cancel(Protocol):
+    """What stops a run between writes: a threading.Event, or several (AnyOf)."""
+
+    def is_set(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    """Set when any of its events is (a stop signal, a lost lock)."""
+
+    events: tuple[Cancel, ...]
+
+    def is_set(self) -> bool:
+        return any(event.is_set() for event in self.events)
 
 
 @dataclass
@@ -37,7 +53,7 @@ def run_batches(
     error: type[E],
     parallelism: int,
     progress: Callable[[C], None] | None = None,
-    cancel: threading.Event | None = None,
+    cancel: Cancel | None = None,
 ) -> Outcome[C, E]:
     """`write` carries out one change and may return the server's warnings; it raises `error` when the
     change could not be made (any other exception is a bug and propagates)."""

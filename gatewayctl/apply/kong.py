@@ -13,11 +13,10 @@ already in flight finish; the outcome lists what was done, what failed and what 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 
+from gatewayctl.apply.batches import Cancel, run_batches
 from gatewayctl.apply.batches import Outcome as BatchOutcome
-from gatewayctl.apply.batches import run_batches
 from gatewayctl.clients.kong_admin import KongAdmin, KongError
 from gatewayctl.plan.kinds import LEVELS
 from gatewayctl.plan.kong import Change
@@ -58,7 +57,7 @@ def execute(
     changes: list[Change],
     parallelism: int = 8,
     progress: Progress | None = None,
-    cancel: threading.Event | None = None,
+    cancel: Cancel | None = None,
 ) -> Outcome:
     return run_batches(phases(changes), lambda c: write(client, c), KongError, parallelism, progress, cancel)
 

@@ -27,10 +27,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -42,8 +42,9 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
 from gatewayctl import __version__
-from gatewayctl.apply.batches import run_batches
+from gatewayctl.apply.batches import Cancel, run_batches
 from gatewayctl.apply.kuma import KumaOutcome, phases
+from gatewayctl.apply.kuma_lock import HeldLock, lease_lock, lease_name
 from gatewayctl.clients.http import CallLog
 from gatewayctl.clients.retry import RETRYABLE_STATUS, RetryPolicy, retry_after_seconds
 from gatewayctl.plan.fields import diff_fields
@@ -223,6 +224,23 @@ def _transport_reason(exc: Exception) -> str:
 
 
 # ---------------------------------------------------------------------- connecting
+
+
+def apply_lock(api: KubeApi, namespace: str, catalog_name: str, wait: float) -> AbstractContextManager[HeldLock]:
+    """The apply lock on Kubernetes: a Lease in Kuma's namespace (`kuma_lock.lease_lock`). Reading it once
+    first turns a cluster that refuses us (401/403, no such namespace) into a KubeError, not a long wait."""
+    coordination = kube_client.CoordinationV1Api(api.api_client)
+    name = lease_name(catalog_name)
+
+    def read() -> None:
+        try:
+            coordination.read_namespaced_lease(name, namespace, _request_timeout=api.timeout)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+
+    api.call("GET", f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{name}", read)
+    return lease_lock(coordination, namespace, catalog_name, wait)
 
 
 def connect(kubeconfig: Path | None, context: str | None) -> KubeApi:
@@ -475,7 +493,7 @@ def apply_kubernetes(
     progress: Callable[[KumaChange], None] | None = None,
     *,
     force_conflicts: bool = False,
-    cancel: threading.Event | None = None,
+    cancel: Cancel | None = None,
 ) -> KumaOutcome:
     """Carry out `plan`: the Mesh first, then the policies concurrently (up to `parallelism`), then the
     deletes. After the first failure nothing new starts; writes in flight finish."""

@@ -8,13 +8,15 @@ Kubernetes target is used.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gatewayctl.apply.batches import Cancel
 from gatewayctl.apply.kuma import KumaOutcome
+from gatewayctl.apply.kuma_lock import HeldLock, universal_lock
 from gatewayctl.apply.kuma_universal import apply_universal, plan_universal
 from gatewayctl.clients.kuma_api import KumaApi, KumaError
 from gatewayctl.plan.kuma import KumaChange, KumaPlan, Platform
@@ -42,7 +44,7 @@ class KumaTarget:
         plan: KumaPlan,
         parallelism: int,
         progress: Callable[[KumaChange], None] | None = None,
-        cancel: threading.Event | None = None,
+        cancel: Cancel | None = None,
         force_conflicts: bool = False,
     ) -> KumaOutcome:
         if self.client is not None:
@@ -53,6 +55,15 @@ class KumaTarget:
             self.kube, plan, parallelism, progress, force_conflicts=force_conflicts, cancel=cancel
         )
         return outcome
+
+    def lock(self, catalog_name: str, wait: float) -> AbstractContextManager[HeldLock]:
+        """Held while one apply of this catalog writes here (`kuma_lock.py`): LockHeld after `wait` seconds
+        of another apply holding it; KumaError/KubeError when the control plane or the cluster fails."""
+        if self.client is not None:
+            return universal_lock(self.client, catalog_name, wait)
+        from gatewayctl.apply import kuma_kubernetes
+
+        return kuma_kubernetes.apply_lock(self.kube, self.namespace, catalog_name, wait)
 
     def close(self) -> None:
         if self.client is not None:

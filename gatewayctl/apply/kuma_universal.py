@@ -27,12 +27,11 @@ or `diff --exit-code` shows any mix. Serialise Kuma applies per catalog in CI (d
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from gatewayctl.apply.batches import run_batches
+from gatewayctl.apply.batches import Cancel, run_batches
 from gatewayctl.apply.kuma import MESH_KIND, KumaOutcome, phases
 from gatewayctl.clients.kuma_api import KumaApi, KumaError
 from gatewayctl.plan.kuma import (
@@ -406,7 +405,7 @@ def apply_universal(
     plan: KumaPlan,
     parallelism: int,
     progress: Progress | None = None,
-    cancel: threading.Event | None = None,
+    cancel: Cancel | None = None,
 ) -> KumaOutcome:
     """Carry out the plan phase by phase; after the first failure nothing new starts (what was in flight
     finishes), and the outcome says what was done, what failed and what was left unchanged."""

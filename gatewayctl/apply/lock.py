@@ -48,9 +48,7 @@ class KongLock:
     broke_stale: str | None = None
 
     def tags(self) -> list[str]:
-        tags = [LOCK_TAG, f"holder:{_host()}:{os.getpid()}", f"run:{self.client.run_id}"]
-        space = process_space()
-        return [*tags, f"pids:{space}"] if space else tags
+        return holder_tags(self.client.run_id)
 
     def acquire(self) -> None:
         name = lock_name(self.catalog_name)
@@ -78,9 +76,7 @@ class KongLock:
                 continue
             if self.clock() >= deadline:
                 raise LockHeld(
-                    f"another apply of catalog '{self.catalog_name}' is running ({describe_holder(current)}, "
-                    f"for {int(age)} s); waited {int(self.wait)} s. Try again later, or if that apply was killed, "
-                    f"the lock is taken over after {int(self.stale_after)} s"
+                    held_message(self.catalog_name, describe_holder(current), age, self.wait, self.stale_after)
                 )
             self.sleep(self.poll)
 
@@ -90,8 +86,20 @@ class KongLock:
             self.holder_id = None
 
 
+def held_message(catalog_name: str, holder: str, age: float, wait: float, stale_after: float) -> str:
+    return (
+        f"another apply of catalog '{catalog_name}' is running ({holder}, for {int(age)} s); waited {int(wait)} s. "
+        f"Try again later, or if that apply was killed, the lock is taken over after {int(stale_after)} s"
+    )
+
+
 def describe_holder(consumer: dict[str, Any]) -> str:
-    for tag in consumer.get("tags") or []:
+    return describe_tags(consumer.get("tags") or [])
+
+
+def describe_tags(tags: list[Any]) -> str:
+    """`held by HOST pid PID` from a lock's holder tags (a Kong lock's, or the ones a Kuma lock records)."""
+    for tag in tags:
         if isinstance(tag, str) and tag.startswith("holder:"):
             _, host, pid = [*tag.split(":", 2), "", ""][:3]
             return f"held by {host} pid {pid}"
@@ -99,9 +107,13 @@ def describe_holder(consumer: dict[str, Any]) -> str:
 
 
 def holder_is_dead(consumer: dict[str, Any]) -> bool:
+    return tags_name_dead_holder(consumer.get("tags") or [])
+
+
+def tags_name_dead_holder(all_tags: list[Any]) -> bool:
     """True only when the holder ran where this process runs (same host, boot and pid namespace: the pid
     means the same process) and that pid is gone. Anywhere else nothing can be known: False."""
-    tags = [t for t in consumer.get("tags") or [] if isinstance(t, str)]
+    tags = [t for t in all_tags if isinstance(t, str)]
     space = process_space()
     if not space or f"pids:{space}" not in tags:
         return False
@@ -118,6 +130,13 @@ def holder_is_dead(consumer: dict[str, Any]) -> bool:
                 return False
             return False
     return False
+
+
+def holder_tags(run_id: str) -> list[str]:
+    """Who holds a lock: this host and pid, the run, and where the pid means this process."""
+    tags = [LOCK_TAG, f"holder:{_host()}:{os.getpid()}", f"run:{run_id}"]
+    space = process_space()
+    return [*tags, f"pids:{space}"] if space else tags
 
 
 def process_space() -> str | None:

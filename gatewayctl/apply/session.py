@@ -5,12 +5,12 @@ Each step is a function; the CLI strings them together and does the printing."""
 from __future__ import annotations
 
 import contextlib
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gatewayctl.apply import dbless
+from gatewayctl.apply.batches import Cancel
 from gatewayctl.apply.kong import Outcome, execute
 from gatewayctl.apply.lock import KongLock
 from gatewayctl.apply.snapshot import write_snapshot
@@ -87,7 +87,7 @@ def apply_db(
     state_dir: Path,
     lock_wait: float,
     progress: Any = None,
-    cancel: threading.Event | None = None,
+    cancel: Cancel | None = None,
     kuma_snapshot: dict[str, Any] | None = None,
 ) -> ApplyResult:
     """Take the lock, plan again under it, save a snapshot (with the owned Kuma objects, when given), write,

@@ -26,6 +26,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from gatewayctl.apply import dbless
 from gatewayctl.apply.kong import Outcome, execute
 from gatewayctl.apply.kuma import KumaOutcome
+from gatewayctl.apply.kuma_lock import HeldLock
 from gatewayctl.apply.kuma_target import KumaTarget, describe, is_remote_error, kubernetes_target
 from gatewayctl.apply.kuma_universal import KumaRefused
 from gatewayctl.apply.lock import LockHeld
@@ -299,8 +300,8 @@ def apply(
 
     Kong first, then Kuma. Writes go in dependency order with bounded concurrency, retrying
     429/5xx/connection errors; a refused write is reported at its catalog entry. Before writing, the owned
-    live state is saved to .gatewayctl/snapshots/ (mode 0600) for `gatewayctl rollback`. Two Kong applies
-    never interleave (a lock held in Kong).
+    live state is saved to .gatewayctl/snapshots/ (mode 0600) for `gatewayctl rollback`. Two applies of
+    a catalog never interleave (locks held in Kong and in Kuma).
     """
     _check_only(only)
     from gatewayctl.watch.push import pushed_run  # prometheus_client: loaded only by the command that pushes
@@ -385,16 +386,20 @@ def _apply(
         _confirm(yes, "apply these changes to " + " and ".join(where))
         results: dict[str, dict[str, Any]] = {}
         code = EXIT_OK
+        # Kuma's lock is taken before Kong is written (and always in that order, so two applies cannot
+        # each wait for the other's): Kong's snapshot then records the Kuma state this apply replaces.
+        held = _lock_kuma(kuma, loaded, conn, lock_wait, stack) if kuma is not None and kuma.pending else None
         kuma_saved = _kuma_snapshot(kuma) if kuma is not None and kuma.pending else None
         if kong is not None and kong.pending:
             code, results["kong"] = _apply_kong(kong, loaded, conn, state_dir, lock_wait, as_json, kuma_saved)
             kuma_saved = None if code == EXIT_OK and results["kong"].get("snapshot") else kuma_saved
-        if kuma is not None and kuma.pending:
+        if kuma is not None and held is not None:
             if code != EXIT_OK:
                 err.print(f"kuma: not applied because Kong failed; nothing was changed in Kuma ({kuma.plan.summary()})")
                 results["kuma"] = {"applied": 0, "left_unchanged": len(kuma.plan.changes)}
             else:
-                code, results["kuma"] = _apply_kuma(kuma, loaded, conn, state_dir, as_json, kuma_saved)
+                assert held is not None
+                code, results["kuma"] = _apply_kuma(kuma, loaded, conn, state_dir, as_json, kuma_saved, held)
         if as_json:
             _print_plans(kong, kuma, True, results)
     raise typer.Exit(code)
@@ -904,6 +909,27 @@ def _plan_kuma(loaded: LoadedCatalog, desired: KumaDesired, conn: Connection, st
     return KumaSide(target, desired, the_plan)
 
 
+def _lock_kuma(
+    kuma: KumaSide, loaded: LoadedCatalog, conn: Connection, lock_wait: float, stack: contextlib.ExitStack
+) -> HeldLock:
+    """Hold Kuma's apply lock for the rest of the run and plan Kuma again under it, so that this apply never
+    acts on a state another apply has just changed."""
+    name = loaded.catalog.name
+    untouched = "nothing was changed in Kong or Kuma"
+    try:
+        held: HeldLock = _kuma_remote(lambda: stack.enter_context(kuma.target.lock(name, lock_wait)), untouched)
+    except LockHeld as exc:
+        err.print(f"kuma: {escape(str(exc))}; {untouched}")
+        raise typer.Exit(EXIT_REMOTE) from None
+    if held.broke_stale:
+        err.print(f"[yellow]warning: took over a stale Kuma apply lock ({escape(held.broke_stale)})[/yellow]")
+    desired = kuma.desired
+    kuma.plan = _kuma_remote(
+        lambda: kuma.target.plan(name, desired.objects, desired.masker, conn.parallelism), untouched
+    )
+    return held
+
+
 def _kuma_snapshot(kuma: KumaSide) -> dict[str, Any]:
     return {"platform": kuma.target.platform, "url": kuma.display, "objects": kuma.plan.live}
 
@@ -915,7 +941,11 @@ def _apply_kuma(
     state_dir: Path,
     as_json: bool,
     kuma_saved: dict[str, Any] | None,
+    held: HeldLock,
 ) -> tuple[int, dict[str, Any]]:
+    if not kuma.pending:  # planned again under the lock: another apply has made Kuma match meanwhile
+        (err if as_json else out).print("kuma: nothing left to do (another apply made these changes meanwhile)")
+        return EXIT_OK, {"applied": 0, "failed": [], "left_unchanged": [], "warnings": []}
     if kuma_saved is not None:  # Kong wrote none (nothing to change there): a snapshot of Kuma alone
         try:
             path = write_snapshot(
@@ -927,7 +957,9 @@ def _apply_kuma(
         if not as_json:
             out.print(f"snapshot of the previous Kuma state: {path}")
     with _progress(len(kuma.plan.changes), "kuma", as_json) as progress:
-        outcome = kuma.target.apply(kuma.plan, conn.parallelism, progress, force_conflicts=conn.force_conflicts)
+        outcome = kuma.target.apply(
+            kuma.plan, conn.parallelism, progress, cancel=held.lost, force_conflicts=conn.force_conflicts
+        )
     return _report_kuma_outcome(outcome, kuma, as_json)
 
 

@@ -19,6 +19,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from gatewayctl.apply import lease
 from gatewayctl.apply.kuma_target import KumaTarget, kubernetes_target
 from gatewayctl.apply.session import kuma_platform
 from gatewayctl.catalog.load import LoadedCatalog
@@ -42,7 +43,6 @@ from gatewayctl.cli.remote_commands import (
     kong_client,
     kuma_client,
 )
-from gatewayctl.watch import lease
 from gatewayctl.watch.health import Health, MetricsServer
 from gatewayctl.watch.kong import KongSystem
 from gatewayctl.watch.kuma import KumaSystem
@@ -101,7 +101,7 @@ def watch(
     timeout: Timeout = 30.0,
     parallelism: Parallelism = 8,
     lock_wait: Annotated[
-        float, typer.Option("--lock-wait", help="Seconds a heal waits for another apply.", min=0)
+        float, typer.Option("--lock-wait", help="Seconds a heal waits for another apply (Kong and Kuma locks).", min=0)
     ] = 10.0,
     state_dir: StateDir = Path(".gatewayctl"),
     keep_snapshots: Annotated[
@@ -152,7 +152,7 @@ def watch(
             )
         )
     if only != "kong" and source.loaded.catalog.mesh_enabled:
-        kuma = _kuma_system(source.loaded, conn, state_dir)
+        kuma = _kuma_system(source.loaded, conn, state_dir, lock_wait)
         if kuma.client is not None:  # Universal; the Kubernetes API client has no call log to hook into
             kuma.client.log.observers += [metrics.remote_observer("kuma"), _progress(health)]
         systems.append(kuma)
@@ -218,7 +218,7 @@ def _elector(enabled: bool | None, name: str, namespace: str | None, duration: f
     return lease.LeaderElector(api, name, namespace or lease.default_namespace(), duration=duration)
 
 
-def _kuma_system(loaded: LoadedCatalog, conn: Connection, state_dir: Path) -> KumaSystem:
+def _kuma_system(loaded: LoadedCatalog, conn: Connection, state_dir: Path, lock_wait: float) -> KumaSystem:
     if conn.platform not in (None, "universal", "kubernetes"):
         err.print(f"--kuma-platform {escape(conn.platform)}: choose universal or kubernetes")
         raise typer.Exit(EXIT_INVALID)
@@ -234,7 +234,7 @@ def _kuma_system(loaded: LoadedCatalog, conn: Connection, state_dir: Path) -> Ku
         except KubeError as exc:
             err.print(f"kuma: {escape(exc.describe())}")
             raise typer.Exit(EXIT_INVALID) from None
-    return KumaSystem(target, parallelism=conn.parallelism, state_dir=state_dir)
+    return KumaSystem(target, parallelism=conn.parallelism, state_dir=state_dir, lock_wait=lock_wait)
 
 
 def _where(system: System) -> str:

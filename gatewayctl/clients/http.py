@@ -182,9 +182,12 @@ class ApiClient:
         json: Json = None,
         params: dict[str, str] | None = None,
         ok: tuple[int, ...] = (200, 201, 204),
+        retry: bool = True,
     ) -> httpx.Response:
-        """Send with retries; return the response when its status is in `ok`, else raise `self.error`."""
+        """Send with retries; return the response when its status is in `ok`, else raise `self.error`.
+        `retry=False`: one try, for a write whose answer means something only the first time (a lock's create)."""
         target = path + ("?" + urlencode(params) if params else "")
+        attempts = self.retry.attempts if retry else 1
         attempt = 0
         while True:
             self.limiter.acquire()
@@ -196,7 +199,7 @@ class ApiClient:
             except httpx.TransportError as exc:
                 self.log.observe(method, path, None, time.monotonic() - started)
                 reason = _transport_reason(exc)
-                if attempt >= self.retry.attempts:
+                if attempt >= attempts:
                     raise self.error(method, target, None, None, reason, attempt) from None
                 self.sleep(self.retry.backoff(attempt - 1))
                 continue
@@ -205,7 +208,7 @@ class ApiClient:
                 return response
             body = _json_or_none(response)
             detail = self.error_detail(body) or _first_line(response)
-            if response.status_code in RETRYABLE_STATUS and attempt < self.retry.attempts:
+            if response.status_code in RETRYABLE_STATUS and attempt < attempts:
                 wait = self.retry.backoff(attempt - 1)
                 asked = retry_after_seconds(response.headers.get("Retry-After"))
                 if asked is not None:

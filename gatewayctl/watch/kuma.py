@@ -13,8 +13,10 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from gatewayctl.apply.batches import AnyOf
 from gatewayctl.apply.kuma_target import KumaTarget, describe, is_remote_error
 from gatewayctl.apply.kuma_universal import OWNED_KINDS, KumaRefused
+from gatewayctl.apply.lock import LockHeld
 from gatewayctl.apply.session import KumaDesired, render_kuma_desired
 from gatewayctl.apply.snapshot import write_snapshot
 from gatewayctl.catalog.load import LoadedCatalog
@@ -34,8 +36,9 @@ class KumaSystem:
     name = "kuma"
     kinds: tuple[str, ...] = OWNED_KINDS
 
-    def __init__(self, target: KumaTarget, *, parallelism: int = 8, state_dir: Path) -> None:
+    def __init__(self, target: KumaTarget, *, parallelism: int = 8, state_dir: Path, lock_wait: float = 10.0) -> None:
         self.target = target
+        self.lock_wait = lock_wait
         self.parallelism = parallelism
         self.state_dir = state_dir
 
@@ -63,14 +66,28 @@ class KumaSystem:
     def apply(self, loaded: LoadedCatalog, check: Check, cancel: threading.Event) -> Applied:
         detail = check.detail
         assert isinstance(detail, KumaDetail)
-        desired, the_plan = detail.desired, detail.plan
-        total = len(the_plan.changes)
+        desired = detail.desired
+        total = len(detail.plan.changes)
+        name = loaded.catalog.name
         try:
-            saved = {"platform": self.target.platform, "url": self.target.display, "objects": the_plan.live}
-            write_snapshot(self.state_dir / "snapshots", loaded.catalog.name, "", LiveState(), kuma=saved, kong=False)
-        except OSError as exc:
-            return Applied(0, total, "snapshot", [f"cannot write the snapshot: {exc}"])
-        outcome = self.target.apply(the_plan, self.parallelism, cancel=cancel)
+            with self.target.lock(name, self.lock_wait) as held:
+                the_plan = self.target.plan(name, desired.objects, desired.masker, self.parallelism)  # under the lock
+                if not the_plan.changes:
+                    return Applied(0, 0)
+                try:
+                    saved = {"platform": self.target.platform, "url": self.target.display, "objects": the_plan.live}
+                    write_snapshot(self.state_dir / "snapshots", name, "", LiveState(), kuma=saved, kong=False)
+                except OSError as exc:
+                    return Applied(0, total, "snapshot", [f"cannot write the snapshot: {exc}"])
+                outcome = self.target.apply(the_plan, self.parallelism, cancel=AnyOf((cancel, held.lost)))
+        except LockHeld as exc:  # another apply is writing: the next check sees what it left
+            return Applied(0, total, "lock_held", [f"kuma: {exc}"])
+        except KumaRefused as exc:
+            return Applied(0, total, "refused", [f"kuma: {desired.masker.text(str(exc))}"])
+        except Exception as exc:  # KumaError, KubeError: the control plane or the cluster failed
+            if not is_remote_error(exc):
+                raise
+            return Applied(0, total, "remote", [f"kuma: {desired.masker.text(describe(exc))}"])
         masker = desired.masker
         messages = [f"kuma: {c.action} {c.title}: {masker.text(describe(e))}" for c, e in outcome.failed]
         messages += [f"kuma: warning from the control plane: {masker.text(w)}" for w in outcome.warnings]

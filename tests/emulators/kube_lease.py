@@ -194,48 +194,53 @@ def _now_seconds() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def is_lease_path(path: str) -> bool:
+    return bool(ITEM.match(path) or COLLECTION.match(path))
+
+
+def route(state: LeaseState, method: str, path: str, raw: bytes) -> tuple[int, dict[str, Any]]:
+    """One Lease API call, answered as the API server would (errors as `Status` bodies)."""
+    name = ""
+    try:
+        if state.unavailable:
+            raise StatusError(503, "ServiceUnavailable", "the server is currently unable to handle the request")
+        body = json.loads(raw) if raw else {}
+        item, collection = ITEM.match(path), COLLECTION.match(path)
+        with state.lock:
+            if item and method == "GET":
+                lease = state.leases.get((item[1], item[2]))
+                if lease is None:
+                    raise not_found(item[2])
+                status, payload = 200, lease
+            elif item and method == "PUT":
+                name = item[2]
+                status, payload = state.update(item[1], item[2], body)
+            elif item and method == "DELETE":
+                name = item[2]
+                status, payload = 200, state.delete(item[1], item[2])
+            elif collection and method == "POST":
+                name = (body.get("metadata") or {}).get("name", "")
+                status, payload = 201, state.create(collection[1], body)
+            else:
+                raise StatusError(404, "NotFound", "the server could not find the requested resource")
+            if method != "GET":
+                state.writes.append((method, name, status))
+        return status, payload
+    except StatusError as exc:
+        if method != "GET":
+            with state.lock:
+                state.writes.append((method, name, exc.code))
+        return exc.code, exc.body()
+    except ValueError:
+        return 400, StatusError(400, "BadRequest", "the body of the request was in an unknown format").body()
+
+
 class Handler(server.BaseHandler):
     state: LeaseState
 
     def handle_method(self, method: str) -> None:
         path = self.path.split("?", 1)[0]
-        raw = self.read_body()
-        state = self.state
-        name = ""
-        try:
-            if state.unavailable:
-                raise StatusError(503, "ServiceUnavailable", "the server is currently unable to handle the request")
-            body = json.loads(raw) if raw else {}
-            item, collection = ITEM.match(path), COLLECTION.match(path)
-            with state.lock:
-                if item and method == "GET":
-                    lease = state.leases.get((item[1], item[2]))
-                    if lease is None:
-                        raise not_found(item[2])
-                    status, payload = 200, lease
-                elif item and method == "PUT":
-                    name = item[2]
-                    status, payload = state.update(item[1], item[2], body)
-                elif item and method == "DELETE":
-                    name = item[2]
-                    status, payload = 200, state.delete(item[1], item[2])
-                elif collection and method == "POST":
-                    name = (body.get("metadata") or {}).get("name", "")
-                    status, payload = 201, state.create(collection[1], body)
-                else:
-                    raise StatusError(404, "NotFound", "the server could not find the requested resource")
-                if method != "GET":
-                    state.writes.append((method, name, status))
-        except StatusError as exc:
-            if method != "GET":
-                with state.lock:
-                    state.writes.append((method, name, exc.code))
-            status, payload = exc.code, exc.body()
-        except ValueError:
-            status, payload = (
-                400,
-                StatusError(400, "BadRequest", "the body of the request was in an unknown format").body(),
-            )
+        status, payload = route(self.state, method, path, self.read_body())
         self.reply_json(status, payload)
 
 

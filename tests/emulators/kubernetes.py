@@ -4,6 +4,7 @@ conventions and source (k8s.io/apimachinery pkg/api/errors/errors.go for Status 
 pkg/util/managedfields/internal/conflict.go for apply conflicts, pkg/util/validation for names and labels):
 
 - `GET /version`, `GET /apis/kuma.io/v1alpha1` (APIResourceList, discovery)
+- `coordination.k8s.io/v1` Leases, served by `kube_lease.py` (the apply lock on Kubernetes)
 - the Mesh cluster-scoped (`/apis/kuma.io/v1alpha1/meshes[/name]`), policies namespaced
   (`/apis/kuma.io/v1alpha1/namespaces/<ns>/<plural>[/name]`, and `/apis/kuma.io/v1alpha1/<plural>` across
   namespaces); a CRD not installed answers 404 "the server could not find the requested resource"
@@ -50,9 +51,10 @@ from urllib.parse import unquote
 import yaml
 
 try:
-    from . import server
+    from . import kube_lease, server
     from .server import EmulatorHandler, EmulatorState, Fault
 except ImportError:  # run as a script
+    import kube_lease  # type: ignore[no-redef,import-not-found]
     import server  # type: ignore[no-redef,import-not-found]
     from server import EmulatorHandler, EmulatorState, Fault  # type: ignore[no-redef]
 
@@ -337,6 +339,7 @@ class KubeState(EmulatorState):
         self.store: dict[tuple[str, str, str], Obj] = {}  # (plural, namespace or "", name) -> object
         self.revision = 1000
         self.requests: list[Request] = []
+        self.leases = kube_lease.LeaseState()  # coordination.k8s.io, as `kube_lease.py` serves it alone
 
     # -- test helpers
 
@@ -796,6 +799,9 @@ class Handler(EmulatorHandler[KubeState]):
         state = self.state
         if state.token and self.headers.get("Authorization") != f"Bearer {state.token}":
             raise ApiError(401, "Unauthorized", "Unauthorized")
+        if kube_lease.is_lease_path(path):
+            lease_status, lease_payload = kube_lease.route(state.leases, method, path, raw)
+            return lease_status, lease_payload, {}
         with state.lock:
             status, payload = route(state, method, path, server.first_values(query), self.headers, raw)
         return status, payload, {}

@@ -181,6 +181,7 @@ KINDS: list[Kind] = [
     Kind("Dataplane", "dataplanes", "Mesh", "dp", True, False),
     Kind("MeshService", "meshservices", "Mesh", "msvc", True, False),
     Kind("Secret", "secrets", "Mesh", "", False, True),
+    Kind("GlobalSecret", "global-secrets", "Global", "", False, True),
     Kind("Zone", "zones", "Global", "z", False, True),
     _policy(
         "MeshAccessLog",

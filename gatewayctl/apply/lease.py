@@ -76,6 +76,7 @@ class LeaderElector:
     _observed: tuple[Any, ...] | None = None  # the other holder's record as last seen
     _observed_at: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    last_error: str | None = None  # the last failed call, for a caller that gives up waiting
 
     @property
     def renew_every(self) -> float:
@@ -89,6 +90,10 @@ class LeaderElector:
     @property
     def renew_deadline(self) -> float:
         return self.duration * 2 / 3
+
+    def observed_holder(self) -> str | None:
+        """The other holder last seen, if any."""
+        return str(self._observed[0]) if self._observed and self._observed[0] else None
 
     def is_leader(self) -> bool:
         with self._lock:
@@ -139,9 +144,11 @@ class LeaderElector:
         except ApiException as exc:
             if exc.status == 409:  # another replica wrote the Lease first
                 return self._set(False)
-            log.warning("lease %s/%s: HTTP %s %s", self.namespace, self.name, exc.status, exc.reason)
+            self.last_error = f"HTTP {exc.status} {exc.reason}"
+            log.warning("lease %s/%s: %s", self.namespace, self.name, self.last_error)
         except Exception as exc:  # the API server unreachable (urllib3 errors): keep trying
-            log.warning("lease %s/%s: %s", self.namespace, self.name, _short(exc))
+            self.last_error = _short(exc)
+            log.warning("lease %s/%s: %s", self.namespace, self.name, self.last_error)
         # Not known to be lost: a leader stays one until its renew deadline passes (is_leader).
         return self.is_leader()
 
