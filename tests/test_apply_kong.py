@@ -257,3 +257,18 @@ def test_rollback_restores_the_state_before_the_last_apply(
     assert kong.state.find("routes", "orders-api")["paths"] == before["orders-api"]["paths"]
     catalog.write_text(CATALOG)
     assert cli(capsys, kong, "diff", str(catalog), "--exit-code")[0] == 0
+
+
+def test_a_snapshot_holds_one_entity_per_line_and_reads_back_the_same(workdir: Path) -> None:
+    from gatewayctl.apply.snapshot import read_snapshot, read_snapshot_extras, write_snapshot
+    from gatewayctl.plan.kong import LiveState
+
+    services = [{"id": f"id-{i}", "name": f"svc-{i}", "tags": ["gatewayctl"], "port": 80} for i in range(3)]
+    live = LiveState({"services": services, "routes": []})
+    kuma = {"platform": "universal", "url": "http://cp:5681", "objects": [{"type": "Mesh", "name": "shop"}]}
+    path = write_snapshot(workdir / "snaps", "shop", "http://kong:8001", live, kuma=kuma)
+    lines = path.read_text().splitlines()
+    assert '   {"id": "id-1", "name": "svc-1", "port": 80, "tags": ["gatewayctl"]},' in lines
+    assert '   {"name": "shop", "type": "Mesh"}' in lines
+    assert read_snapshot(path) == ("shop", live)
+    assert read_snapshot_extras(path) == (["kong", "kuma"], kuma)

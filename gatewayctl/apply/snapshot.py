@@ -52,9 +52,20 @@ def write_snapshot(
     path = folder / f"{now.strftime('%Y%m%dT%H%M%S.%fZ')}.json"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
-        json.dump(document, handle, indent=1, sort_keys=True)
-        handle.write("\n")
+        handle.write(_json_text(document) + "\n")
     return path
+
+
+def _json_text(value: Any, depth: int = 0, open_levels: int = 3) -> str:
+    """Sorted JSON with one entity (or Kuma object) per line: readable, diffable, and written by the C
+    encoder (`indent=` would take json's pure-Python path: about 1 s for 10,000 entities)."""
+    pad, inner = " " * depth, " " * (depth + 1)
+    if depth < open_levels and isinstance(value, dict) and value:
+        fields = [f"{inner}{json.dumps(k)}: {_json_text(v, depth + 1)}" for k, v in sorted(value.items())]
+        return "{\n" + ",\n".join(fields) + f"\n{pad}}}"
+    if depth < open_levels and isinstance(value, list) and value:
+        return "[\n" + ",\n".join(inner + _json_text(v, depth + 1) for v in value) + f"\n{pad}]"
+    return json.dumps(value, sort_keys=True, separators=(", ", ": "))
 
 
 def latest_snapshot(folder: Path) -> Path | None:
