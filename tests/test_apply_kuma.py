@@ -523,3 +523,51 @@ def test_apply_pushes_its_run_to_a_pushgateway(
     assert first["gatewayctl_apply_run_success"] == {(): 1.0}
     assert second["gatewayctl_apply_run_changes"][(("action", "update"), ("system", "kuma"))] == 1
     assert second["gatewayctl_apply_run_exit_code"] == {(): 3.0}
+
+
+def test_rollback_on_kubernetes_restores_what_gatewayctl_applied(
+    capsys: pytest.CaptureFixture[str], shop: Path, workdir: Path
+) -> None:
+    """The snapshot holds the live CRD objects; rollback applies back the labels and spec fields gatewayctl's
+    own server-side applies set (managedFields), not what Kuma's webhook or CRD defaults added, and
+    removes what the later apply created."""
+    from emulators.kubernetes import KubeState
+    from emulators.kubernetes import running as kube_running
+
+    def ours(state: KubeState) -> dict[tuple[str, str], Any]:
+        return {
+            (o["kind"], o["metadata"]["name"]): (o["spec"], o["metadata"]["labels"])
+            for o in state.objects()
+            if (o["metadata"].get("labels") or {}).get("gatewayctl.io/catalog") == "shop"
+        }
+
+    def managed(state: KubeState) -> dict[tuple[str, str], Any]:
+        return {
+            key: [m["fieldsV1"] for m in o["metadata"]["managedFields"] if m["manager"] == "gatewayctl"]
+            for o in state.objects()
+            if (key := (o["kind"], o["metadata"]["name"])) and "gatewayctl.io/catalog" in o["metadata"]["labels"]
+        }
+
+    with kube_running(KubeState(kuma_webhook=True)) as cluster:
+        kubeconfig = str(cluster.kubeconfig(workdir / "kubeconfig"))
+        argv = ["--kubeconfig", kubeconfig]
+        apply = ["--only", "kuma", "--kuma-platform", "kubernetes", *argv, "--yes"]
+        assert main_err(capsys, ["apply", str(shop), *apply])[0] == 0
+        before, owned_before = ours(cluster.state), managed(cluster.state)
+        shop.write_text(
+            CATALOG.replace("attempts: 3", "attempts: 5")
+            .replace("      allow_from: [catalogue]\n", "")
+            .split("  - name: catalogue")[0]
+        )
+        assert main_err(capsys, ["apply", str(shop), *apply])[0] == 0
+        assert ours(cluster.state).keys() != before.keys()
+        snapshot = json.loads(sorted((workdir / ".gatewayctl" / "snapshots").glob("*.json"))[-1].read_text())
+        assert snapshot["kuma"]["namespace"] == "kuma-system" and snapshot["targets"] == ["kuma"]
+        code, out, err = main_err(capsys, ["rollback", "--yes", *argv])
+        assert code == 0, out + err
+        assert ours(cluster.state) == before
+        shop.write_text(CATALOG)
+        code, out, err = main_err(capsys, ["diff", str(shop), *apply[:-1], "--exit-code"])
+        assert code == 0, out + err
+        # gatewayctl's field manager owns what it owned after the first apply, nothing the webhook added
+        assert managed(cluster.state) == owned_before

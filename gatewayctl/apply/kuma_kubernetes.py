@@ -409,6 +409,33 @@ def project(have: Any, want: Any, owned: dict[str, Any] | None) -> Any:
     return have
 
 
+def object_from_live(item: Obj) -> KumaObject:
+    """A live CRD object (as a snapshot holds it) as the KumaObject gatewayctl applied to make it: the labels
+    and spec fields its server-side applies own (managedFields), without what Kuma's webhook, CRD defaults
+    or other managers added. Without managedFields: the labels Kuma does not compute, and the whole spec."""
+    metadata = item.get("metadata") or {}
+    owned = owned_fields(item)
+    labels = {str(k): str(v) for k, v in (metadata.get("labels") or {}).items()}
+    owned_labels = (owned.get("metadata") or {}).get("labels")
+    if owned_labels:
+        labels = {k: v for k, v in labels.items() if k in owned_labels}
+    else:
+        labels = {k: v for k, v in labels.items() if k not in KUMA_COMPUTED_LABELS}
+    spec = item.get("spec") or {}
+    if owned.get("spec"):
+        spec = _only(spec, owned["spec"])
+    kind = str(item.get("kind"))
+    mesh = None if kind == "Mesh" else labels.get(MESH_LABEL) or (metadata.get("labels") or {}).get(MESH_LABEL)
+    return KumaObject(kind, str(metadata.get("name")), labels, spec, mesh)
+
+
+def _only(value: Any, tree: dict[str, Any]) -> Any:
+    """`value` cut down to the fields of a fieldsV1 tree (a leaf, or a list, is kept whole)."""
+    if not isinstance(value, dict) or not tree:
+        return value
+    return {k: _only(v, tree[k]) for k, v in value.items() if k in tree}
+
+
 def comparable(kind: str, obj: Obj, keep_labels: set[str]) -> Obj:
     labels = (obj.get("metadata") or {}).get("labels") or {}
     labels = {k: v for k, v in labels.items() if k not in KUMA_COMPUTED_LABELS or k in keep_labels}

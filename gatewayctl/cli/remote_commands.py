@@ -482,6 +482,8 @@ def rollback(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change; write nothing.")] = False,
     kong_admin_url: KongUrl = None,
     kuma_url: KumaUrl = None,
+    kubeconfig: Kubeconfig = None,
+    context: KubeContext = None,
     ca_cert: CaCert = None,
     client_cert: ClientCert = None,
     client_key: ClientKey = None,
@@ -490,7 +492,7 @@ def rollback(
     parallelism: Parallelism = 8,
     state_dir: StateDir = Path(".gatewayctl"),
 ) -> int:
-    """Put back the owned Kong (DB mode) and Kuma (Universal) state saved by an earlier apply.
+    """Put back the owned Kong (DB mode) and Kuma state saved by an earlier apply.
 
     Only what carries the snapshot's catalog tags or labels is touched. Basic-auth passwords cannot be
     restored (Kong keeps only their hash): such credentials are reported and left as they are.
@@ -506,7 +508,17 @@ def rollback(
         err.print(escape(str(exc)))
         raise typer.Exit(EXIT_INVALID) from None
     conn = Connection(
-        kong_admin_url, kuma_url, None, None, None, ca_cert, client_cert, client_key, insecure, timeout, parallelism
+        kong_admin_url,
+        kuma_url,
+        None,
+        kubeconfig,
+        context,
+        ca_cert,
+        client_cert,
+        client_key,
+        insecure,
+        timeout,
+        parallelism,
     )
     out.print(f"rollback to {path} (catalog {catalog_name})")
     code = EXIT_OK
@@ -931,7 +943,8 @@ def _lock_kuma(
 
 
 def _kuma_snapshot(kuma: KumaSide) -> dict[str, Any]:
-    return {"platform": kuma.target.platform, "url": kuma.display, "objects": kuma.plan.live}
+    saved = {"platform": kuma.target.platform, "url": kuma.display, "objects": kuma.plan.live}
+    return {**saved, "namespace": kuma.target.namespace} if kuma.target.platform == "kubernetes" else saved
 
 
 def _apply_kuma(
@@ -1019,19 +1032,24 @@ def _kuma_status(loaded: LoadedCatalog, conn: Connection, stack: contextlib.Exit
 
 
 def _rollback_kuma(catalog_name: str, saved: dict[str, Any], conn: Connection, yes: bool, dry_run: bool) -> int:
-    if saved.get("platform") != "universal":
-        err.print("kuma: rollback of Kuma on Kubernetes is not supported; apply the earlier catalog revision")
-        return EXIT_INVALID
-    objects = [_object_from_live(o) for o in saved.get("objects") or [] if isinstance(o, dict)]
-    desired = KumaDesired(objects, Masker())
+    items = [o for o in saved.get("objects") or [] if isinstance(o, dict)]
     with contextlib.ExitStack() as stack:
-        client = kuma_client(conn)  # the flag or the environment, as for Kong
-        target = KumaTarget("universal", client.endpoint.display(), "", client=client)
+        if saved.get("platform") == "kubernetes":
+            from gatewayctl.apply.kuma_kubernetes import object_from_live
+
+            objects = [object_from_live(o) for o in items]
+            namespace = str(saved.get("namespace") or _namespace_of(items))
+            target = _kuma_remote(lambda: kubernetes_target(conn.kubeconfig, conn.context, namespace))
+        else:
+            objects = [_object_from_live(o) for o in items]
+            client = kuma_client(conn)  # the flag or the environment, as for Kong
+            target = KumaTarget("universal", client.endpoint.display(), "", client=client)
         stack.callback(target.close)
-        if saved.get("url") and saved["url"] != client.endpoint.display():
+        desired = KumaDesired(objects, Masker())
+        if saved.get("url") and saved["url"] != target.display:
             err.print(
                 f"[yellow]note: the snapshot was taken from {escape(str(saved['url']))}; "
-                f"restoring it to {escape(client.endpoint.display())}[/yellow]"
+                f"restoring it to {escape(target.display)}[/yellow]"
             )
         the_plan = _kuma_remote(lambda: target.plan(catalog_name, objects, Masker(), conn.parallelism))
         side = KumaSide(target, desired, the_plan)
@@ -1042,6 +1060,15 @@ def _rollback_kuma(catalog_name: str, saved: dict[str, Any], conn: Connection, y
         _confirm(yes, "roll Kuma back at " + side.display)
         outcome = target.apply(the_plan, conn.parallelism)
         return _report_kuma_outcome(outcome, side, as_json=False)[0]
+
+
+def _namespace_of(items: list[dict[str, Any]]) -> str:
+    """Where a snapshot's policies were (snapshots from before the namespace was recorded)."""
+    for item in items:
+        namespace = (item.get("metadata") or {}).get("namespace")
+        if namespace:
+            return str(namespace)
+    return "kuma-system"
 
 
 def _object_from_live(item: dict[str, Any]) -> KumaObject:

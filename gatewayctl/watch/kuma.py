@@ -76,6 +76,8 @@ class KumaSystem:
                     return Applied(0, 0)
                 try:
                     saved = {"platform": self.target.platform, "url": self.target.display, "objects": the_plan.live}
+                    if self.target.platform == "kubernetes":
+                        saved["namespace"] = self.target.namespace
                     write_snapshot(self.state_dir / "snapshots", name, "", LiveState(), kuma=saved, kong=False)
                 except OSError as exc:
                     return Applied(0, total, "snapshot", [f"cannot write the snapshot: {exc}"])
