@@ -272,3 +272,23 @@ def test_a_snapshot_holds_one_entity_per_line_and_reads_back_the_same(workdir: P
     assert '   {"name": "shop", "type": "Mesh"}' in lines
     assert read_snapshot(path) == ("shop", live)
     assert read_snapshot_extras(path) == (["kong", "kuma"], kuma)
+
+
+def test_schemas_are_read_only_for_what_is_compared(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    """Defaults matter only where a desired entity meets its live self: an initial apply reads no schema;
+    a later one reads each schema it compares with once, though it plans twice (again under the lock)."""
+
+    def schema_reads(since: int) -> list[str]:
+        return [r.path for r in kong.state.requests[since:] if r.path.startswith("/schemas")]
+
+    catalog = str(write_catalog(workdir))
+    assert cli(capsys, kong, "apply", catalog, "--yes")[0] == 0
+    assert schema_reads(0) == []
+    seen = len(kong.state.requests)
+    write_catalog(workdir, CATALOG.replace("paths: [/orders]", "paths: [/orders-v2]"))
+    code, out, err = cli(capsys, kong, "apply", catalog, "--yes")
+    assert code == 0 and "1 change applied" in out, out + err
+    reads = schema_reads(seen)
+    assert "/schemas/routes" in reads and "/schemas/services" in reads and len(reads) == len(set(reads))

@@ -65,7 +65,10 @@ def check_server(loaded: LoadedCatalog, server: ServerInfo, desired: Desired) ->
 def plan(client: KongAdmin, catalog_name: str, server: ServerInfo, desired: Desired, parallelism: int) -> KongPlan:
     live = fetch_live(client, catalog_name, server, parallelism)
     schemas = SchemaCache.of(client, server)
-    schemas.fetch(schema_paths([*desired.state.entities, *live.all()]), parallelism)
+    # Only entities on both sides are compared field by field (creates and deletes need no defaults): an
+    # initial sync reads no schema at all.
+    live_ids = {e.id for e in live.all()}
+    schemas.fetch(schema_paths(e for e in desired.state.entities if e.id in live_ids), parallelism)
     return build_plan(desired.state, live, schemas.for_entity, server, desired.masker, schemas.compared)
 
 
