@@ -45,8 +45,20 @@ def shop(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
+OPENED: list[KumaApi] = []
+
+
+@pytest.fixture(autouse=True)
+def close_clients() -> Iterator[None]:
+    """Kept-alive connections hold the emulator's handler threads (and its state) after the test."""
+    yield
+    while OPENED:
+        OPENED.pop().close()
+
+
 def client(kuma: KumaEmulator) -> KumaApi:
-    return KumaApi(kuma_endpoint(kuma.url, TlsOptions()))
+    OPENED.append(KumaApi(kuma_endpoint(kuma.url, TlsOptions())))
+    return OPENED[-1]
 
 
 def lock(kuma: KumaEmulator, wait: float = 0.0) -> UniversalLock:
@@ -257,7 +269,21 @@ def coordination(url: str) -> Any:
 
     configuration = kube_client.Configuration()
     configuration.host = url
-    return kube_client.CoordinationV1Api(kube_client.ApiClient(configuration))
+    api_client = kube_client.ApiClient(configuration)
+    KUBE_OPENED.append(api_client)
+    return kube_client.CoordinationV1Api(api_client)
+
+
+KUBE_OPENED: list[Any] = []
+
+
+@pytest.fixture(autouse=True)
+def close_kube_clients() -> Iterator[None]:
+    yield
+    while KUBE_OPENED:
+        client = KUBE_OPENED.pop()
+        client.rest_client.pool_manager.clear()
+        client.close()
 
 
 def test_the_lease_is_held_renewed_released_and_refused_to_a_second_apply() -> None:
