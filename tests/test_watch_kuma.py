@@ -28,7 +28,7 @@ from gatewayctl.clients.retry import RetryPolicy
 from gatewayctl.watch.health import Health
 from gatewayctl.watch.kuma import KumaSystem
 from gatewayctl.watch.loop import WatchConfig, Watcher
-from gatewayctl.watch.metrics import WatchMetrics
+from gatewayctl.watch.metrics import WatchMetrics, samples
 from gatewayctl.watch.source import CatalogSource
 
 
@@ -146,11 +146,16 @@ def test_kuma_on_kubernetes_is_watched_and_healed_through_server_side_apply(tmp_
         metrics = WatchMetrics()
         system = KumaSystem(KumaTarget("kubernetes", cluster.url, NS, kube=api), state_dir=tmp_path / "state")
         health = Health(stuck_after=30.0)
+        system.call_log.observers.append(metrics.remote_observer("kuma"))  # as `gatewayctl watch` hooks it
         watcher = Watcher(CatalogSource(catalog), [system], metrics, health, WatchConfig(0.2, True, 1.0, 0.05))
         assert watcher.load()
         result = watcher.check()  # plan, heal, plan again
         assert result.reached and result.drift == 0
         assert metrics.registry.get_sample_value("gatewayctl_applies_total", {"system": "kuma"}) == 1
+        # the Kubernetes API calls are in the request histogram, by collection
+        requests = samples(metrics.registry, "gatewayctl_remote_request_duration_seconds_count")
+        by_endpoint = {dict(k)["endpoint"]: v for k, v in requests.items() if dict(k)["system"] == "kuma"}
+        assert by_endpoint.get("meshretries", 0) >= 2 and by_endpoint.get("meshes", 0) >= 2, by_endpoint
         assert watcher.check().checks[0].pending is False  # converged: nothing more to do
         system.close()
 

@@ -171,10 +171,12 @@ class KubeApi:
         while True:
             self.calls.count(method, retry=attempt > 0)
             attempt += 1
+            started = time.monotonic()
             try:
-                return send()
+                result = send()
             except ApiException as exc:
                 status = int(exc.status or 0)
+                self.calls.observe(method, path, status or None, time.monotonic() - started)
                 if status in RETRYABLE_STATUS and attempt < self.retry.attempts:
                     wait = self.retry.backoff(attempt - 1)
                     headers = exc.headers or {}
@@ -184,12 +186,16 @@ class KubeApi:
                         continue
                 raise _api_error(method, path, exc, attempt) from None
             except urllib3.exceptions.HTTPError as exc:
+                self.calls.observe(method, path, None, time.monotonic() - started)
                 if attempt < self.retry.attempts:
                     self.sleep(self.retry.backoff(attempt - 1))
                     continue
                 raise KubeError(
                     method, path, None, f"{self.server} unreachable: {_transport_reason(exc)}", attempt
                 ) from None
+            # the client returns the object, not the status: any success is recorded as 200
+            self.calls.observe(method, path, 200, time.monotonic() - started)
+            return result
 
 
 def _api_error(method: str, path: str, exc: ApiException, attempts: int) -> KubeError:

@@ -153,8 +153,7 @@ def watch(
         )
     if only != "kong" and source.loaded.catalog.mesh_enabled:
         kuma = _kuma_system(source.loaded, conn, state_dir, lock_wait)
-        if kuma.client is not None:  # Universal; the Kubernetes API client has no call log to hook into
-            kuma.client.log.observers += [metrics.remote_observer("kuma"), _progress(health)]
+        kuma.call_log.observers += [metrics.remote_observer("kuma"), _progress(health)]
         systems.append(kuma)
     if not systems:
         err.print(f"{catalog}: --only kuma: the catalog has no enabled mesh; nothing to watch")

@@ -20,6 +20,7 @@ from gatewayctl.apply.lock import LockHeld
 from gatewayctl.apply.session import KumaDesired, render_kuma_desired
 from gatewayctl.apply.snapshot import write_snapshot
 from gatewayctl.catalog.load import LoadedCatalog
+from gatewayctl.clients.http import CallLog
 from gatewayctl.clients.kuma_api import KumaApi
 from gatewayctl.plan.kong import LiveState
 from gatewayctl.plan.kuma import KumaPlan
@@ -44,8 +45,16 @@ class KumaSystem:
 
     @property
     def client(self) -> KumaApi | None:
-        """The Kuma HTTP client (Universal), whose call log the metrics hook into."""
+        """The Kuma HTTP client (Universal)."""
         return self.target.client
+
+    @property
+    def call_log(self) -> CallLog:
+        """What the metrics hook into: the Kuma API client's calls, or the Kubernetes API's."""
+        if self.target.client is not None:
+            return self.target.client.log
+        log: CallLog = self.target.kube.calls
+        return log
 
     def plan(self, loaded: LoadedCatalog) -> Check:
         catalog = loaded.catalog
