@@ -186,14 +186,18 @@ class _Writer:
                     append(head + _string(value, spelled))
             elif kind is list and value:
                 # "key:" then "- item" at the key's own indentation, as decK writes; a list of strings written
-                # before (tags, protocols, methods) is a cached block, taken here without a call.
+                # before (tags, protocols, methods) is a cached block, and a list of one string written before
+                # (a route's path or host) a cached line, taken here without a call.
                 append(head[:-1])
                 block = None
-                if type(value[0]) is str and len(value) > 1:
-                    try:
-                        block = blocks.get(tuple(value))
-                    except TypeError:  # an unhashable item further on
-                        block = None
+                if type(value[0]) is str:
+                    if len(value) > 1:
+                        try:
+                            block = blocks.get(tuple(value))
+                        except TypeError:  # an unhashable item further on
+                            block = None
+                    else:
+                        block = level.items.get(value[0])
                 if block is None:
                     self.sequence(value, level)
                 else:
