@@ -454,9 +454,12 @@ def test_an_apply_killed_midway_is_finished_by_the_next(
                 process.kill()
         assert process.returncode == -signal.SIGKILL
         assert 10 <= len(state.writes()) < len(wanted)
+        assert [o["name"] for o in state.objects("GlobalSecret")] == ["gatewayctl-lock-shop-platform"]  # left held
         state.latency = 0.0
         code, out, err = cli(capsys, kuma, "apply", catalog, *UNIVERSAL, "--yes")
         assert code == 0, err
+        # the killed holder ran on this machine and is gone: its lock is taken over at once, not in 15 minutes
+        assert "took over a stale Kuma apply lock (held by" in err and state.objects("GlobalSecret") == []
         assert {k: v.get("spec") for k, v in owned_by(kuma, "shop-platform").items()} == wanted
         code, out, err = cli(capsys, kuma, "apply", catalog, *UNIVERSAL, "--yes")
         assert code == 0 and "nothing to do" in out
