@@ -193,6 +193,17 @@ def test_a_conflict_from_a_racing_create_means_look_again(kuma: KumaEmulator) ->
     taker.release()
 
 
+def test_too_many_requests_on_the_create_is_waited_for(kuma: KumaEmulator) -> None:
+    kuma.state.fail(method="PUT", path=LOCK, status=429, retry_after="1")
+    taker = lock(kuma)
+    pauses: list[float] = []
+    taker.sleep = pauses.append
+    taker.acquire()
+    assert taker.held and pauses == [1.0]
+    assert [(r.method, r.status) for r in kuma.state.writes()] == [("PUT", 429), ("PUT", 201)]
+    taker.release()
+
+
 def test_a_refused_lock_write_is_an_error_not_a_wait(kuma: KumaEmulator) -> None:
     """Secrets are admin resources in Kuma: a token without access gets 403, said at once."""
     kuma.state.fail(method="PUT", path=LOCK, status=403)

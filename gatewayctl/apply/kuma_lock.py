@@ -122,6 +122,9 @@ class UniversalLock:
         except KumaError as exc:
             if exc.status == 409:
                 return False  # a racing create won
+            if exc.status == 429:  # refused before any work: look again after a pause
+                self.sleep(max(self.poll, 1.0))
+                return False
             if exc.status is not None and exc.status < 500:
                 raise
             current = self.client.get_optional(self.path)  # did it get written?
