@@ -354,6 +354,50 @@ def test_kong_and_kuma_dump_readopted_makes_zero_writes_in_both(
         assert (len(kong.state.writes()), len(kuma.state.writes())) == (kong_writes, kuma_writes)
 
 
+def test_kuma_on_kubernetes_dump_readopted_makes_zero_writes(
+    capsys: pytest.CaptureFixture[str], workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The mesh section from the cluster's CRDs: each object as gatewayctl's server-side applies set it, so
+    what Kuma's webhook and the CRD defaults add (computed labels, re-marshalled durations) never turns
+    into catalog settings, and applying the dump changes nothing."""
+    from emulators.kubernetes import KubeState
+    from emulators.kubernetes import running as kube_running
+
+    monkeypatch.setenv("ZIPKIN_URL", ZIPKIN)
+    with running(KongState()) as kong, kube_running(KubeState(kuma_webhook=True)) as cluster:
+        kube = ["--kuma-platform", "kubernetes", "--kubeconfig", str(cluster.kubeconfig(workdir / "kubeconfig"))]
+        catalog = write_catalog(workdir, MESH_CATALOG)
+        code = main(["apply", str(catalog), "--yes", "--kong-admin-url", kong.url, *kube])
+        assert code == 0, capsys.readouterr().err
+        capsys.readouterr()
+        dumped = workdir / "dumped.yaml"
+        code = main(["dump", "--catalog-name", "shop", "--out", str(dumped), "--kong-admin-url", kong.url, *kube])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        assert "changes nothing in Kong and Kuma" in out, err
+        text = dumped.read_text()
+        assert ZIPKIN not in text + out + err
+        doc = yaml.safe_load(text)
+        assert doc["mesh"]["mtls"] == {"mode": "permissive", "rotation": "1d"}
+        assert doc["mesh"]["tracing"]["zipkin"]["endpoint"] == "${env:MESH_ZIPKIN_ENDPOINT}"
+        services = {s["name"]: s for s in doc["services"]}
+        retries = services["orders"]["mesh"]["retries"]
+        assert (retries["attempts"], retries["backoff"]) == (3, "25ms..250ms")
+        assert services["orders"]["mesh"]["timeouts"] == {"connect": "1m", "request": "30s"}
+        assert services["catalogue"]["mesh"]["selector"] == {"app": "catalogue", "tier": "web"}
+
+        monkeypatch.delenv("ZIPKIN_URL")
+        monkeypatch.setenv("MESH_ZIPKIN_ENDPOINT", ZIPKIN)
+        writes = (len(kong.state.writes()), len(cluster.state.writes()))
+        code = main(["apply", str(dumped), "--yes", "--kong-admin-url", kong.url, *kube])
+        out, err = capsys.readouterr()
+        assert code == 0 and "nothing to do" in out, out + err
+        assert (len(kong.state.writes()), len(cluster.state.writes())) == writes
+        argv = ["dump", "--catalog-name", "shop", "--out", str(dumped), "--kong-admin-url", kong.url, *kube[:2]]
+        code = main([*argv, "--kubeconfig", str(workdir / "missing")])
+        assert code == 1 and "kubeconfig file not found" in capsys.readouterr().err
+
+
 GLOBAL_MESH_CATALOG = """\
 format: 1
 name: grid

@@ -2,7 +2,9 @@
 
 The catalog is chosen by name (`--catalog-name`): dump is how a catalog starts when only the live Kong
 exists, so it needs no catalog file. With `--kuma-url` (or GATEWAYCTL_KUMA_URL) the owned Kuma objects on
-that control plane's API become the `mesh:` section and the services' `mesh:` blocks. Secrets become
+that control plane's API become the `mesh:` section and the services' `mesh:` blocks; with
+`--kuma-platform kubernetes`, the owned Kuma CRDs in the cluster do (`--kubeconfig`, `--context`,
+`--kuma-namespace`), each as gatewayctl's server-side applies set it (`managedFields`). Secrets become
 `${env:NAME}` placeholders, listed on stderr with what each must hold; no secret value is printed or
 written. Before finishing, the written file is validated and
 planned against the live state with the placeholders set to the live values (in memory only): the command
@@ -30,6 +32,9 @@ from gatewayctl.cli.remote_commands import (
     ClientKey,
     Insecure,
     KongUrl,
+    Kubeconfig,
+    KubeContext,
+    KumaPlatform,
     KumaUrl,
     Parallelism,
     Timeout,
@@ -47,6 +52,7 @@ from gatewayctl.plan.kong import LiveState, SchemaCache, fetch_live, read_server
 from gatewayctl.plan.kuma import KumaChange
 from gatewayctl.plan.masking import Masker
 from gatewayctl.plan.report import names_by_id, text_lines
+from gatewayctl.render.kuma import universal_form
 from gatewayctl.render.output import dump_yaml
 
 NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -58,6 +64,7 @@ def register(app: typer.Typer) -> None:
             "gatewayctl dump --catalog-name shop --out catalog.yaml",
             "GATEWAYCTL_KONG_ADMIN_URL=https://kong-admin:8444 gatewayctl dump --catalog-name shop --out live.yaml",
             "gatewayctl dump --catalog-name shop --out catalog.yaml --kuma-url http://kuma-cp:5681",
+            "gatewayctl dump --catalog-name shop --out catalog.yaml --kuma-platform kubernetes --context prod",
         )
     )(dump)
 
@@ -69,6 +76,12 @@ def dump(
     out_file: Annotated[Path, typer.Option("--out", help="Where to write the catalog (replaced if it exists).")],
     kong_admin_url: KongUrl = None,
     kuma_url: KumaUrl = None,
+    kuma_platform: KumaPlatform = None,
+    kubeconfig: Kubeconfig = None,
+    context: KubeContext = None,
+    kuma_namespace: Annotated[
+        str, typer.Option("--kuma-namespace", help="Kubernetes: the namespace of the Kuma policies.")
+    ] = "kuma-system",
     ca_cert: CaCert = None,
     client_cert: ClientCert = None,
     client_key: ClientKey = None,
@@ -80,7 +93,8 @@ def dump(
 
     Plugins become the catalog's own keys (auth, allow_groups, rate_limit, cors, ...) where that renders
     back exactly, and raw `plugins:` entries otherwise. With --kuma-url (or GATEWAYCTL_KUMA_URL), the owned
-    Kuma objects on that API become the mesh: section and the services' mesh: blocks. Secrets become
+    Kuma objects on that API become the mesh: section and the services' mesh: blocks; with
+    --kuma-platform kubernetes, the owned Kuma CRDs in the cluster do. Secrets become
     ${env:NAME} placeholders, listed on stderr; their values are never printed or written.
     """
     if not NAME.match(catalog_name):
@@ -92,7 +106,14 @@ def dump(
         schemas = SchemaCache(client)
         _remote(lambda: schemas.fetch(schema_paths(live.all()), parallelism))
         result: Dump = _remote(lambda: live_to_catalog(catalog_name, live, server, schemas.for_entity))
-        kuma_live = _read_kuma(kuma_url, catalog_name, ca_cert, client_cert, client_key, insecure, timeout, parallelism)
+        if kuma_platform == "kubernetes":
+            kuma_live = _read_kuma_crds(kubeconfig, context, kuma_namespace, catalog_name)
+        elif kuma_platform in (None, "universal"):
+            tls = TlsOptions(ca_cert, client_cert, client_key, insecure)
+            kuma_live = _read_kuma(kuma_url, catalog_name, tls, timeout, parallelism)
+        else:
+            err.print(f"--kuma-platform {escape(kuma_platform)}: choose universal or kubernetes")
+            raise typer.Exit(EXIT_INVALID)
         if kuma_live:
             result.catalog = _with_mesh(result, catalog_name, kuma_live)
         try:
@@ -136,19 +157,12 @@ def dump(
 
 
 def _read_kuma(
-    url: str | None,
-    catalog_name: str,
-    ca_cert: Path | None,
-    client_cert: Path | None,
-    client_key: Path | None,
-    insecure: bool,
-    timeout: float,
-    parallelism: int,
+    url: str | None, catalog_name: str, tls: TlsOptions, timeout: float, parallelism: int
 ) -> list[dict[str, Any]]:
     """The owned Kuma objects, when a Kuma API is named (--kuma-url or GATEWAYCTL_KUMA_URL); [] otherwise."""
     if not url and not os.environ.get(KUMA_URL_ENV):
         return []
-    endpoint = kuma_endpoint(url, TlsOptions(ca_cert, client_cert, client_key, insecure), timeout)
+    endpoint = kuma_endpoint(url, tls, timeout)
     try:
         with KumaApi(endpoint, retry=RetryPolicy(), pool=parallelism) as client:
             server = kuma_universal.read_server(client)
@@ -156,6 +170,26 @@ def _read_kuma(
     except (KumaError, kuma_universal.KumaRefused) as exc:
         err.print(f"kuma: {escape(str(exc))}; nothing was written")
         raise typer.Exit(EXIT_REMOTE) from None
+
+
+def _read_kuma_crds(
+    kubeconfig: Path | None, context: str | None, namespace: str, catalog_name: str
+) -> list[dict[str, Any]]:
+    """The owned Kuma CRDs in the cluster, in the Universal form the rest of the dump reads: each as
+    gatewayctl's own server-side applies set it, without what Kuma's webhook or CRD defaults added."""
+    from gatewayctl.apply import kuma_kubernetes
+
+    try:
+        api = kuma_kubernetes.connect(kubeconfig, context)
+        try:
+            by_kind, _missing = kuma_kubernetes.fetch_live(api, catalog_name, namespace)
+        finally:
+            api.close()
+    except kuma_kubernetes.KubeError as exc:
+        err.print(f"kuma: {escape(exc.describe())}; nothing was written")
+        raise typer.Exit(EXIT_INVALID if exc.method == "read" else EXIT_REMOTE) from None
+    objects = [kuma_kubernetes.object_from_live(item) for items in by_kind.values() for item in items]
+    return [universal_form(o) for o in sorted(objects, key=lambda o: (o.kind, o.name))]
 
 
 def _with_mesh(result: Dump, catalog_name: str, objects: list[dict[str, Any]]) -> dict[str, Any]:
