@@ -245,7 +245,8 @@ def test_rollback_after_a_faulty_apply_restores_the_state_before_it(secrets: Pat
 
 
 def test_a_lock_is_taken_over_at_once_only_when_its_holder_is_known_dead() -> None:
-    from gatewayctl.apply.lock import _host, holder_is_dead, process_space
+    from gatewayctl.apply.lock import _host, process_space
+    from gatewayctl.apply.lock import tags_name_dead_holder as holder_is_dead
 
     space = process_space()
     if space is None:
@@ -253,9 +254,9 @@ def test_a_lock_is_taken_over_at_once_only_when_its_holder_is_known_dead() -> No
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
 
-    def lock(host: str, pid: int, pids: str | None) -> dict[str, Any]:
-        tags = ["gatewayctl-lock", f"holder:{host}:{pid}", "run:abc"] + ([f"pids:{pids}"] if pids else [])
-        return {"username": "gatewayctl-lock.x", "tags": tags}
+    def lock(host: str, pid: int, pids: str | None) -> list[str]:
+        """A lock's holder tags."""
+        return ["gatewayctl-lock", f"holder:{host}:{pid}", "run:abc"] + ([f"pids:{pids}"] if pids else [])
 
     assert holder_is_dead(lock(_host(), dead.pid, space))
     assert not holder_is_dead(lock(_host(), 1, space))  # alive (init)

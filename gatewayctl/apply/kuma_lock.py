@@ -30,14 +30,7 @@ from datetime import datetime
 from typing import Any
 
 from gatewayctl.apply.lease import LeaderElector
-from gatewayctl.apply.lock import (
-    LOCK_TAG,
-    LockHeld,
-    describe_tags,
-    held_message,
-    holder_tags,
-    tags_name_dead_holder,
-)
+from gatewayctl.apply.lock import LOCK_TAG, LockHeld, LockRecord, holder_tags, take_lock
 from gatewayctl.clients.kuma_api import KumaApi, KumaError
 
 LOCK_LABEL = "gatewayctl.io/lock"
@@ -78,31 +71,38 @@ class UniversalLock:
 
     def acquire(self) -> None:
         """LockHeld after `wait` seconds of another apply holding it; KumaError when a call fails."""
-        deadline = self.clock() + self.wait
-        while True:
-            current = self.client.get_optional(self.path)
-            if current is None:
-                if self._create():
-                    self.held = True
-                    return
-                continue  # another apply made it first: look at it
-            tags = recorded_tags(current)
-            if self._created_by_us(current):  # our PUT's answer was lost
-                self.held = True
-                return
-            age = self.clock() - _timestamp(current.get("creationTime"))
-            if age > self.stale_after or tags_name_dead_holder(tags):
-                self.broke_stale = describe_tags(tags)
-                self.client.request("DELETE", self.path, ok=(200, 204, 404))
-                continue
-            if self.clock() >= deadline:
-                raise LockHeld(held_message(self.catalog_name, describe_tags(tags), age, self.wait, self.stale_after))
-            self.sleep(self.poll)
+        _, self.broke_stale = take_lock(
+            self,
+            self.catalog_name,
+            wait=self.wait,
+            stale_after=self.stale_after,
+            poll=self.poll,
+            clock=self.clock,
+            sleep=self.sleep,
+        )
+        self.held = True
 
     def release(self) -> None:
         if self.held:
-            self.client.request("DELETE", self.path, ok=(200, 204, 404))
+            self.remove(self.path)
             self.held = False
+
+    # LockStore: a GlobalSecret, made only by a PUT that answers 201
+
+    def create(self) -> str | None:
+        if self.client.get_optional(self.path) is not None:
+            return None
+        return self.path if self._create() else None
+
+    def read(self) -> LockRecord | None:
+        current = self.client.get_optional(self.path)
+        if current is None:
+            return None
+        created = _timestamp(current.get("creationTime"))
+        return LockRecord(recorded_tags(current), created, self._created_by_us(current), self.path)
+
+    def remove(self, key: str) -> None:
+        self.client.request("DELETE", key, ok=(200, 204, 404))
 
     def _body(self, tags: list[str]) -> dict[str, Any]:
         record = json.dumps({"catalog": self.catalog_name, "tags": tags}, sort_keys=True)
@@ -151,7 +151,7 @@ class UniversalLock:
         lock is ours alone: remove it."""
         response = self.client.request("PUT", self.path, json=self._body(BLANK), ok=(200, 201))
         if response.status_code == 201:
-            self.client.request("DELETE", self.path, ok=(200, 204, 404))
+            self.remove(self.path)
 
 
 def recorded_tags(secret: dict[str, Any]) -> list[str]:

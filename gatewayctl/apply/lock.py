@@ -10,6 +10,9 @@ re-running an apply that was killed does not wait. Releasing is `DELETE`.
 
 Only an apply that has something to write takes the lock (a no-change apply writes nothing at all), and it
 plans again once it holds it, so it never acts on a state another apply has just changed.
+
+`take_lock` is the waiting, staleness and dead-holder logic; a `LockStore` is where a lock is held: Kong's
+consumer here, Kuma's GlobalSecret in `kuma_lock.py`.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from gatewayctl.clients.kong_admin import KongAdmin, KongError
 
@@ -36,6 +39,60 @@ def lock_name(catalog_name: str) -> str:
 
 
 @dataclass
+class LockRecord:
+    """A lock as read back from where it is held."""
+
+    tags: list[str]  # who holds it (holder_tags)
+    created_at: float  # seconds since the epoch, by the server's clock
+    ours: bool  # made by this very run (our create's answer was lost)
+    key: str  # what removing it takes
+
+
+class LockStore(Protocol):
+    """Where a lock is held: a record only one client can create."""
+
+    def create(self) -> str | None:
+        """Make the record naming us: its key, or None when another holds it (or won a race for it)."""
+
+    def read(self) -> LockRecord | None: ...
+
+    def remove(self, key: str) -> None: ...
+
+
+def take_lock(
+    store: LockStore,
+    catalog_name: str,
+    *,
+    wait: float,
+    stale_after: float,
+    poll: float,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+) -> tuple[str, str | None]:
+    """Poll until the lock is ours: (its key, the holder whose stale or dead lock was taken over, if any).
+    LockHeld after `wait` seconds of another holder keeping it."""
+    deadline = clock() + wait
+    broke_stale: str | None = None
+    while True:
+        key = store.create()
+        if key is not None:
+            return key, broke_stale
+        current = store.read()
+        if current is None:
+            continue  # released between our create and our read: try again at once
+        if current.ours:
+            return current.key, broke_stale
+        age = clock() - current.created_at
+        if age > stale_after or tags_name_dead_holder(current.tags):
+            broke_stale = describe_tags(current.tags)
+            store.remove(current.key)
+            continue
+        if clock() >= deadline:
+            raise LockHeld(held_message(catalog_name, describe_tags(current.tags), age, wait, stale_after))
+        sleep(poll)
+
+
+@dataclass
 class KongLock:
     client: KongAdmin
     catalog_name: str
@@ -47,43 +104,44 @@ class KongLock:
     holder_id: str | None = None
     broke_stale: str | None = None
 
-    def tags(self) -> list[str]:
-        return holder_tags(self.client.run_id)
-
     def acquire(self) -> None:
-        name = lock_name(self.catalog_name)
-        deadline = self.clock() + self.wait
-        while True:
-            try:
-                created = self.client.request(
-                    "POST", "/consumers", json={"username": name, "tags": self.tags()}, ok=(201,)
-                )
-                self.holder_id = str(created.json()["id"])
-                return
-            except KongError as exc:
-                if exc.status != 409:
-                    raise
-            current = self.client.get_optional(f"/consumers/{name}")
-            if current is None:
-                continue  # released between our POST and GET: try again at once
-            if f"run:{self.client.run_id}" in (current.get("tags") or []):
-                self.holder_id = str(current["id"])  # our own POST, whose response was lost and retried
-                return
-            age = self.clock() - float(current.get("created_at") or 0)
-            if age > self.stale_after or holder_is_dead(current):
-                self.broke_stale = describe_holder(current)
-                self.client.request("DELETE", f"/consumers/{current['id']}", ok=(204, 404))
-                continue
-            if self.clock() >= deadline:
-                raise LockHeld(
-                    held_message(self.catalog_name, describe_holder(current), age, self.wait, self.stale_after)
-                )
-            self.sleep(self.poll)
+        self.holder_id, self.broke_stale = take_lock(
+            self,
+            self.catalog_name,
+            wait=self.wait,
+            stale_after=self.stale_after,
+            poll=self.poll,
+            clock=self.clock,
+            sleep=self.sleep,
+        )
 
     def release(self) -> None:
         if self.holder_id:
-            self.client.request("DELETE", f"/consumers/{self.holder_id}", ok=(204, 404))
+            self.remove(self.holder_id)
             self.holder_id = None
+
+    # LockStore: a consumer, whose unique username lets one POST of two succeed
+
+    def create(self) -> str | None:
+        body = {"username": lock_name(self.catalog_name), "tags": holder_tags(self.client.run_id)}
+        try:
+            return str(self.client.request("POST", "/consumers", json=body, ok=(201,)).json()["id"])
+        except KongError as exc:
+            if exc.status != 409:
+                raise
+            return None
+
+    def read(self) -> LockRecord | None:
+        current = self.client.get_optional(f"/consumers/{lock_name(self.catalog_name)}")
+        if current is None:
+            return None
+        tags = [t for t in current.get("tags") or [] if isinstance(t, str)]
+        # our run's tag: our own POST, whose answer was lost and which the retry found taken
+        ours = f"run:{self.client.run_id}" in tags
+        return LockRecord(tags, float(current.get("created_at") or 0), ours, str(current["id"]))
+
+    def remove(self, key: str) -> None:
+        self.client.request("DELETE", f"/consumers/{key}", ok=(204, 404))
 
 
 def held_message(catalog_name: str, holder: str, age: float, wait: float, stale_after: float) -> str:
@@ -93,10 +151,6 @@ def held_message(catalog_name: str, holder: str, age: float, wait: float, stale_
     )
 
 
-def describe_holder(consumer: dict[str, Any]) -> str:
-    return describe_tags(consumer.get("tags") or [])
-
-
 def describe_tags(tags: list[Any]) -> str:
     """`held by HOST pid PID` from a lock's holder tags (a Kong lock's, or the ones a Kuma lock records)."""
     for tag in tags:
@@ -104,10 +158,6 @@ def describe_tags(tags: list[Any]) -> str:
             _, host, pid = [*tag.split(":", 2), "", ""][:3]
             return f"held by {host} pid {pid}"
     return "holder unknown"
-
-
-def holder_is_dead(consumer: dict[str, Any]) -> bool:
-    return tags_name_dead_holder(consumer.get("tags") or [])
 
 
 def tags_name_dead_holder(all_tags: list[Any]) -> bool:
