@@ -292,3 +292,25 @@ def test_schemas_are_read_only_for_what_is_compared(
     assert code == 0 and "1 change applied" in out, out + err
     reads = schema_reads(seen)
     assert "/schemas/routes" in reads and "/schemas/services" in reads and len(reads) == len(set(reads))
+
+
+def test_rollback_waits_for_the_apply_lock_like_apply(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    from gatewayctl.apply.lock import KongLock
+    from gatewayctl.clients.kong_admin import Endpoint, KongAdmin
+
+    catalog = write_catalog(workdir)
+    assert cli(capsys, kong, "apply", str(catalog), "--yes")[0] == 0
+    catalog.write_text(CATALOG.replace("paths: [/orders]", "paths: [/orders, /v2/orders]"))
+    assert cli(capsys, kong, "apply", str(catalog), "--yes")[0] == 0
+    with KongAdmin(Endpoint(kong.url, None)) as other:
+        holder = KongLock(other, "shop")
+        holder.acquire()  # another apply of the catalog is writing
+        code, out, err = cli(capsys, kong, "rollback", "--yes", "--lock-wait", "0.2")
+        assert code == 3 and "another apply of catalog 'shop' is running" in err, out + err
+        assert kong.state.find("routes", "orders-api")["paths"] == ["/orders", "/v2/orders"]  # untouched
+        holder.release()
+    code, out, err = cli(capsys, kong, "rollback", "--yes")
+    assert code == 0 and kong.state.find("routes", "orders-api")["paths"] == ["/orders"], out + err
+    assert not [c for c in kong.state.entities("consumers") if c["username"].startswith("gatewayctl-lock")]

@@ -346,3 +346,22 @@ def test_kubernetes_apply_refuses_while_another_holds_the_lease(capsys: pytest.C
         assert code == 0 and "kuma: 9 changes applied" in captured.out, captured.out + captured.err
         lease = cluster.state.leases.leases[("kuma-system", "gatewayctl-apply-shop")]
         assert not lease["spec"].get("holderIdentity")  # released after the apply
+
+
+def test_rollback_takes_the_kuma_lock_too(capsys: pytest.CaptureFixture[str], kuma: KumaEmulator, shop: Path) -> None:
+    assert cli(capsys, kuma, "apply", str(shop), *UNIVERSAL, "--yes")[0] == 0
+    shop.write_text(CATALOG.replace("attempts: 3", "attempts: 5"))
+    assert cli(capsys, kuma, "apply", str(shop), *UNIVERSAL, "--yes")[0] == 0
+    retries = kuma.state.objects("MeshRetry", "shop")
+    assert '"numRetries": 5' in json.dumps(retries)
+    other = lock(kuma)
+    other.acquire()
+    code, out, err = cli(capsys, kuma, "rollback", "--yes", "--lock-wait", "0.2")
+    assert code == 3 and "another apply of catalog 'shop' is running" in err, out + err
+    assert kuma.state.objects("MeshRetry", "shop") == retries  # not rolled back while the lock is held
+    other.release()
+    code, out, err = cli(capsys, kuma, "rollback", "--yes")
+    assert code == 0, out + err
+    shop.write_text(CATALOG)
+    assert cli(capsys, kuma, "diff", str(shop), *UNIVERSAL, "--exit-code")[0] == 0
+    assert client(kuma).get_optional(LOCK) is None

@@ -29,7 +29,7 @@ from gatewayctl.apply.kuma import KumaOutcome
 from gatewayctl.apply.kuma_lock import HeldLock
 from gatewayctl.apply.kuma_target import KumaTarget, describe, is_remote_error, kubernetes_target
 from gatewayctl.apply.kuma_universal import KumaRefused
-from gatewayctl.apply.lock import LockHeld
+from gatewayctl.apply.lock import KongLock, LockHeld
 from gatewayctl.apply.session import (
     Desired,
     KumaDesired,
@@ -398,7 +398,6 @@ def _apply(
                 err.print(f"kuma: not applied because Kong failed; nothing was changed in Kuma ({kuma.plan.summary()})")
                 results["kuma"] = {"applied": 0, "left_unchanged": len(kuma.plan.changes)}
             else:
-                assert held is not None
                 code, results["kuma"] = _apply_kuma(kuma, loaded, conn, state_dir, as_json, kuma_saved, held)
         if as_json:
             _print_plans(kong, kuma, True, results)
@@ -490,6 +489,7 @@ def rollback(
     insecure: Insecure = False,
     timeout: Timeout = 30.0,
     parallelism: Parallelism = 8,
+    lock_wait: Annotated[float, typer.Option("--lock-wait", help="Seconds to wait for an apply.", min=0)] = 60.0,
     state_dir: StateDir = Path(".gatewayctl"),
 ) -> int:
     """Put back the owned Kong (DB mode) and Kuma state saved by an earlier apply.
@@ -523,9 +523,9 @@ def rollback(
     out.print(f"rollback to {path} (catalog {catalog_name})")
     code = EXIT_OK
     if "kong" in targets:
-        code = _rollback_kong(catalog_name, saved, conn, yes, dry_run)
+        code = _rollback_kong(catalog_name, saved, conn, yes, dry_run, lock_wait)
     if kuma_saved is not None and code == EXIT_OK:
-        code = _rollback_kuma(catalog_name, kuma_saved, conn, yes, dry_run)
+        code = _rollback_kuma(catalog_name, kuma_saved, conn, yes, dry_run, lock_wait)
     raise typer.Exit(code)
 
 
@@ -836,7 +836,9 @@ def _kong_status(loaded: LoadedCatalog, conn: Connection, stack: contextlib.Exit
     }
 
 
-def _rollback_kong(catalog_name: str, saved: LiveState, conn: Connection, yes: bool, dry_run: bool) -> int:
+def _rollback_kong(
+    catalog_name: str, saved: LiveState, conn: Connection, yes: bool, dry_run: bool, lock_wait: float
+) -> int:
     wanted = DesiredState([from_live(kind, item) for kind, items in saved.entities.items() for item in items])
     desired = Desired({}, wanted, Masker())
     with kong_client(conn) as client:
@@ -844,19 +846,34 @@ def _rollback_kong(catalog_name: str, saved: LiveState, conn: Connection, yes: b
         if server.dbless:
             err.print("rollback works on Kong with a database; for DB-less Kong apply the earlier catalog again")
             return EXIT_INVALID
-        the_plan = _remote(lambda: plan(client, catalog_name, server, desired, conn.parallelism))
-        hashed = [c for c in the_plan.changes if c.kind == "basicauth_credentials" and c.action != "delete"]
-        if hashed:
-            for c in hashed:
+
+        def rollback_plan(report: bool) -> KongPlan:
+            the_plan: KongPlan = _remote(lambda: plan(client, catalog_name, server, desired, conn.parallelism))
+            hashed = [c for c in the_plan.changes if c.kind == "basicauth_credentials" and c.action != "delete"]
+            for change in hashed if report else []:
                 err.print(
-                    f"cannot restore basic-auth credential {escape(c.name)}: Kong stores only its password's hash"
+                    f"cannot restore basic-auth credential {escape(change.name)}: Kong stores only its password's hash"
                 )
             the_plan.changes = [c for c in the_plan.changes if c not in hashed]
+            return the_plan
+
+        the_plan = rollback_plan(report=True)
         _print_plan(the_plan, desired, False, {})
         if not the_plan.changes or dry_run:
             return EXIT_OK
         _confirm(yes, "roll Kong back at " + client.endpoint.display())
-        outcome = execute(client, the_plan.changes, conn.parallelism)
+        lock = KongLock(client, catalog_name, wait=lock_wait)  # never interleaved with an apply
+        try:
+            _remote(lock.acquire)
+        except LockHeld as exc:
+            err.print(f"kong: {escape(str(exc))}; nothing was changed")
+            return EXIT_REMOTE
+        try:
+            the_plan = rollback_plan(report=False)  # again, under the lock
+            outcome = execute(client, the_plan.changes, conn.parallelism)
+        finally:
+            with contextlib.suppress(KongError):
+                lock.release()
         return _report_outcome(outcome, None, desired, client, as_json=False)[0]
 
 
@@ -1031,7 +1048,9 @@ def _kuma_status(loaded: LoadedCatalog, conn: Connection, stack: contextlib.Exit
     }
 
 
-def _rollback_kuma(catalog_name: str, saved: dict[str, Any], conn: Connection, yes: bool, dry_run: bool) -> int:
+def _rollback_kuma(
+    catalog_name: str, saved: dict[str, Any], conn: Connection, yes: bool, dry_run: bool, lock_wait: float
+) -> int:
     items = [o for o in saved.get("objects") or [] if isinstance(o, dict)]
     with contextlib.ExitStack() as stack:
         if saved.get("platform") == "kubernetes":
@@ -1058,7 +1077,13 @@ def _rollback_kuma(catalog_name: str, saved: dict[str, Any], conn: Connection, y
         if not the_plan.changes or dry_run:
             return EXIT_OK
         _confirm(yes, "roll Kuma back at " + side.display)
-        outcome = target.apply(the_plan, conn.parallelism)
+        try:  # as apply: never interleaved with an apply of this catalog
+            held = _kuma_remote(lambda: stack.enter_context(target.lock(catalog_name, lock_wait)))
+        except LockHeld as exc:
+            err.print(f"kuma: {escape(str(exc))}; nothing was changed")
+            return EXIT_REMOTE
+        side.plan = _kuma_remote(lambda: target.plan(catalog_name, objects, Masker(), conn.parallelism))
+        outcome = target.apply(side.plan, conn.parallelism, cancel=held.lost)
         return _report_kuma_outcome(outcome, side, as_json=False)[0]
 
 
