@@ -45,6 +45,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -156,11 +157,38 @@ def emulator(dbless_mode: bool = False) -> Iterator[str]:
 class CountingKongAdmin(KongAdmin):
     """The CLI's Admin API client, remembered so that its request counts can be read afterwards."""
 
-    made: ClassVar[list[KongAdmin]] = []
+    made: ClassVar[list[CountingKongAdmin]] = []
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.sent: list[tuple[str, str]] = []
+        self.log.observers.append(lambda method, path, _status, _seconds: self.sent.append((method, path)))
         CountingKongAdmin.made.append(self)
+
+
+def purposes(sent: list[tuple[str, str]]) -> Counter[str]:
+    """What each request was for: the version check, schemas, the lock, DB-less checks, or the list pages
+    and writes a baseline sends too."""
+    out: Counter[str] = Counter()
+    lock_taken = False
+    for method, path in sent:
+        if path == "/":
+            out["version"] += 1
+        elif path.startswith("/schemas"):
+            out["schemas"] += 1
+        elif path in ("/status", "/config") and method == "GET":
+            out["dbless"] += 1
+        elif (method, path) == ("POST", "/consumers") or "gatewayctl-lock" in path:
+            lock_taken = lock_taken or method == "POST"
+            out["lock"] += 1
+        elif method == "GET":
+            out["list"] += 1
+        else:
+            out["write"] += 1
+    if lock_taken:  # the release: a DELETE by the lock's id, counted with the writes so far
+        out["write"] -= 1
+        out["lock"] += 1
+    return out
 
 
 def gatewayctl_sync(url: str, catalog: Path, profile: cProfile.Profile | None = None) -> dict[str, Any]:
@@ -178,6 +206,7 @@ def gatewayctl_sync(url: str, catalog: Path, profile: cProfile.Profile | None = 
         raise RuntimeError(f"gatewayctl apply exited {code}: {err.get()[-2000:]}")
     logs = [c.log for c in CountingKongAdmin.made]
     return {
+        "purposes": purposes([r for c in CountingKongAdmin.made for r in c.sent]),
         "seconds": seconds,
         "reads": sum(log.reads for log in logs),
         "writes": sum(log.writes for log in logs),
@@ -265,7 +294,7 @@ def changed_entities(before: list[Entity], after: list[Entity]) -> list[Entity]:
 def run(services: int, profile: bool) -> dict[str, Any]:
     environ = render_bench.bench_environ()
     os.environ.update(environ)
-    remote_commands.KongAdmin = CountingKongAdmin  # type: ignore[misc]
+    remote_commands.KongAdmin = CountingKongAdmin  # type: ignore[attr-defined]
     changed = max(1, round(services * CHANGED_SHARE))
     name = f"bench-{services}"
     rows: list[dict[str, Any]] = []
@@ -291,7 +320,7 @@ def run(services: int, profile: bool) -> dict[str, Any]:
         ids = {e.id for e in full}
         back = changed_entities(after, full)
         # run in this order on one emulator; no-op and the 1% change (there, back, there again) three times
-        scenarios = [("initial", paths["full"], full, set())]
+        scenarios: list[tuple[str, Path, list[Entity], set[str]]] = [("initial", paths["full"], full, set())]
         scenarios += [("no-op", paths["full"], [], ids)] * REPEATS
         scenarios += [
             ("1% change", paths["changed"], delta, ids),
@@ -362,7 +391,16 @@ def row(mode: str, label: str, due: int, ours: dict[str, Any], theirs: dict[str,
         missed.append("time")
     if label == "no-op" and ours["seconds"] > TARGET_NOOP_SECONDS:
         missed.append("no-op time")
+    used = ours.get("purposes") or Counter()
+    extra = {
+        "version check": used["version"],
+        "schemas": used["schemas"],
+        "lock": used["lock"],
+        "DB-less hash and export": used["dbless"],
+        "list pages": max(0, used["list"] - theirs["reads"]),
+    }
     return {
+        "extra_by_purpose": {k: v for k, v in extra.items() if v},
         "mode": mode,
         "sync": label,
         "runs": runs,
@@ -396,14 +434,15 @@ def markdown(result: dict[str, Any], meta: dict[str, Any]) -> str:
         "no-op <= 2 s.",
         "",
         "| mode | sync | writes due | requests (reads + writes) | baseline requests (list pages + writes) "
-        "| extra | s | baseline s | ratio | target met |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| extra | extra: what for | s | baseline s | ratio | target met |",
+        "|---|---|---:|---:|---:|---:|---|---:|---:|---:|---|",
     ]
     for r in result["rows"]:
         lines.append(
             f"| {r['mode']} | {r['sync']} | {r['due_writes']:,} | {r['requests']:,} ({r['reads']:,} + {r['writes']:,}) "
             f"| {r['baseline_requests']:,} ({r['baseline_list_pages']:,} + "
-            f"{r['baseline_requests'] - r['baseline_list_pages']:,}) | {r['extra_requests']:,} | {r['seconds']:.2f} "
+            f"{r['baseline_requests'] - r['baseline_list_pages']:,}) | {r['extra_requests']:,} "
+            f"| {', '.join(f'{v} {k}' for k, v in r['extra_by_purpose'].items()) or '-'} | {r['seconds']:.2f} "
             f"| {r['baseline_seconds']:.2f} | {r['ratio']}x | {r['target_met']} |"
         )
     return "\n".join(lines) + "\n"

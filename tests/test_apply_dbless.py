@@ -50,6 +50,22 @@ def test_one_post_then_nothing_and_others_entities_survive(
     assert config_posts(kong) == [201]  # the hash in /status matched: no POST at all
 
 
+def test_a_dbless_kong_running_exactly_the_catalog_costs_two_reads(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    """The version check and the running hash: when the hash is that of the configuration apply would post,
+    no entity can differ, so neither the entities, nor their schemas, nor the export are read."""
+    catalog = str(write_catalog(workdir, DBLESS))
+    assert cli(capsys, kong, "apply", catalog, "--yes")[0] == 0
+    seen = len(kong.state.requests)
+    code, out, err = cli(capsys, kong, "apply", catalog, "--yes")
+    assert code == 0 and "nothing to do" in out, err
+    assert [(r.method, r.path) for r in kong.state.requests[seen:]] == [("GET", "/"), ("GET", "/status")]
+    write_catalog(workdir, DBLESS.replace("paths: [/orders]", "paths: [/orders, /v2/orders]"))
+    code, out, err = cli(capsys, kong, "diff", catalog, "--exit-code")
+    assert code == 2 and "~ route orders-api" in out, out + err  # a change still shows entity by entity
+
+
 def test_an_unchanged_config_posted_again_gets_304(kong: KongEmulator, workdir: Path) -> None:
     text = dbless.payload({"_format_version": "3.0", "_info": {"select_tags": ["x"]}, "services": []})
     assert "_info" not in text

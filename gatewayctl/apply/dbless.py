@@ -74,14 +74,15 @@ def unowned_entities(client: KongAdmin, catalog_name: str) -> dict[str, list[dic
     return out
 
 
-def payload_for(client: KongAdmin, config: dict[str, Any], catalog_name: str) -> str:
-    """The text to post, entities of others included. When Kong's running hash is that of this catalog's
-    configuration alone, Kong runs exactly it and nothing else: there is nothing to carry over, and the
-    export (megabytes of YAML to parse at 10,000 entities) is not read."""
+def payload_for(client: KongAdmin, config: dict[str, Any], catalog_name: str) -> tuple[str, str | None]:
+    """(the text to post, entities of others included; Kong's running configuration hash). When the running
+    hash is that of this catalog's configuration alone, Kong runs exactly it and nothing else: there is
+    nothing to carry over, and the export (megabytes of YAML to parse at 10,000 entities) is not read."""
     alone = payload(config)
-    if running_hash(client) == config_hash(alone):
-        return alone
-    return payload(config, unowned_entities(client, catalog_name))
+    running = running_hash(client)
+    if running == config_hash(alone):
+        return alone, running
+    return payload(config, unowned_entities(client, catalog_name)), running
 
 
 def running_hash(client: KongAdmin) -> str | None:

@@ -122,8 +122,30 @@ class DblessResult:
     config_hash: str
 
 
-def dbless_text(client: KongAdmin, loaded: LoadedCatalog, desired: Desired) -> str:
-    return dbless.payload_for(client, desired.config, loaded.catalog.name)
+@dataclass
+class DblessPayload:
+    text: str  # the configuration apply would post
+    running: str | None  # the configuration hash Kong reports
+
+    @property
+    def unchanged(self) -> bool:
+        """Kong already runs exactly this configuration."""
+        return self.running == dbless.config_hash(self.text)
+
+
+def dbless_payload(client: KongAdmin, loaded: LoadedCatalog, desired: Desired) -> DblessPayload:
+    return DblessPayload(*dbless.payload_for(client, desired.config, loaded.catalog.name))
+
+
+def plan_kong(
+    client: KongAdmin, loaded: LoadedCatalog, server: ServerInfo, desired: Desired, parallelism: int
+) -> tuple[KongPlan, DblessPayload | None]:
+    """The plan, and on DB-less Kong the configuration to post. When a DB-less Kong already runs exactly
+    that configuration (same hash), no entity can differ: the entities and schemas are not read at all."""
+    payload = dbless_payload(client, loaded, desired) if server.dbless else None
+    if payload is not None and payload.unchanged:
+        return KongPlan(server, [], LiveState()), payload
+    return plan(client, loaded.catalog.name, server, desired, parallelism), payload
 
 
 def apply_dbless(

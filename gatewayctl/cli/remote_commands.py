@@ -31,15 +31,16 @@ from gatewayctl.apply.kuma_target import KumaTarget, describe, is_remote_error, 
 from gatewayctl.apply.kuma_universal import KumaRefused
 from gatewayctl.apply.lock import KongLock, LockHeld
 from gatewayctl.apply.session import (
+    DblessPayload,
     Desired,
     KumaDesired,
     apply_db,
     apply_dbless,
     check_server,
-    dbless_text,
     flattened_error_diagnostics,
     kuma_platform,
     plan,
+    plan_kong,
     rejection_diagnostic,
     render_desired,
     render_kuma_desired,
@@ -208,8 +209,12 @@ def _plan_systems(
     kuma_desired = _render_kuma_or_exit(loaded) if with_kuma else None
     if kong_desired is not None:
         client = stack.enter_context(kong_client(conn))
-        server, the_plan = _plan_or_exit(client, loaded, kong_desired, conn.parallelism)
+        server, the_plan, payload = _plan_or_exit(client, loaded, kong_desired, conn.parallelism)
         kong = KongSide(client, kong_desired, server, the_plan)
+        if payload is not None:  # DB-less
+            kong.text, kong.unchanged_hash = payload.text, payload.unchanged
+            hashes = {"running": payload.running, "catalog": dbless.config_hash(payload.text)}
+            kong.extra = {"configuration_hash": hashes}
     if kuma_desired is not None:
         kuma = _plan_kuma(loaded, kuma_desired, conn, stack)
     return kong, kuma
@@ -258,8 +263,6 @@ def diff(
     )
     with contextlib.ExitStack() as stack:
         kong, kuma = _plan_systems(loaded, only, conn, stack)
-        if kong is not None and kong.server.dbless:
-            kong.extra = _dbless_state(kong.client, loaded, kong.desired)
     _print_plans(kong, kuma, as_json)
     if exit_code and ((kong is not None and kong.plan.changes) or (kuma is not None and kuma.plan.changes)):
         raise typer.Exit(EXIT_CHANGES)
@@ -360,10 +363,6 @@ def _apply(
             run.record("kong", kong.plan.counts())
         if kuma is not None:
             run.record("kuma", kuma.plan.counts())
-        if kong is not None and kong.server.dbless:
-            kong.text = _remote(lambda: dbless_text(kong.client, loaded, kong.desired))
-            running = _remote(lambda: dbless.running_hash(kong.client))
-            kong.unchanged_hash = running == dbless.config_hash(kong.text)
         if not as_json:
             _print_plans(kong, kuma, False)
         pending = (kong is not None and kong.pending) or (kuma is not None and kuma.pending)
@@ -599,7 +598,7 @@ def _remote(call: Any) -> Any:
 
 def _plan_or_exit(
     client: KongAdmin, loaded: LoadedCatalog, desired: Desired, parallelism: int
-) -> tuple[ServerInfo, KongPlan]:
+) -> tuple[ServerInfo, KongPlan, DblessPayload | None]:
     server = _remote(lambda: read_server(client))
     try:
         check_server(loaded, server, desired)
@@ -607,13 +606,8 @@ def _plan_or_exit(
         errors, _ = print_diagnostics(exc.diagnostics)
         err.print(f"{loaded.path}: this Kong cannot take the catalog ({plural(errors, 'problem')}); nothing was sent")
         raise typer.Exit(EXIT_INVALID) from None
-    return server, _remote(lambda: plan(client, loaded.catalog.name, server, desired, parallelism))
-
-
-def _dbless_state(client: KongAdmin, loaded: LoadedCatalog, desired: Desired) -> dict[str, Any]:
-    text = _remote(lambda: dbless_text(client, loaded, desired))
-    running = _remote(lambda: dbless.running_hash(client))
-    return {"configuration_hash": {"running": running, "catalog": dbless.config_hash(text)}}
+    the_plan, payload = _remote(lambda: plan_kong(client, loaded, server, desired, parallelism))
+    return server, the_plan, payload
 
 
 def _print_plan(the_plan: KongPlan, desired: Desired, as_json: bool, extra: dict[str, Any]) -> None:

@@ -11,9 +11,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from gatewayctl.apply import dbless
 from gatewayctl.apply.lock import LockHeld
-from gatewayctl.apply.session import Desired, apply_db, apply_dbless, check_server, dbless_text, plan, render_desired
+from gatewayctl.apply.session import Desired, apply_db, apply_dbless, check_server, plan_kong, render_desired
 from gatewayctl.apply.snapshot import SNAPSHOT_DIR
 from gatewayctl.catalog.load import LoadedCatalog
 from gatewayctl.clients.kong_admin import KongAdmin, KongError
@@ -56,12 +55,9 @@ class KongSystem:
         try:
             server = read_server(self.client)
             check_server(loaded, server, desired)  # CatalogInvalid: this Kong cannot take the catalog
-            the_plan = plan(self.client, loaded.catalog.name, server, desired, self.parallelism)
-            text = None
-            pending = bool(the_plan.changes)
-            if server.dbless:
-                text = dbless_text(self.client, loaded, desired)
-                pending = pending or dbless.running_hash(self.client) != dbless.config_hash(text)
+            the_plan, payload = plan_kong(self.client, loaded, server, desired, self.parallelism)
+            text = payload.text if payload is not None else None
+            pending = bool(the_plan.changes) or (payload is not None and not payload.unchanged)
         except KongError as exc:
             raise RemoteFailure("remote", f"kong: {desired.masker.text(exc.describe())}") from None
         drift: Counter[tuple[str, str]] = Counter((c.kind, str(c.action)) for c in the_plan.changes)
