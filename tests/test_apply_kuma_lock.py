@@ -209,7 +209,7 @@ def test_a_refused_lock_write_is_an_error_not_a_wait(kuma: KumaEmulator) -> None
     kuma.state.fail(method="PUT", path=LOCK, status=403)
     with pytest.raises(KumaError) as caught:
         lock(kuma, wait=30).acquire()
-    assert caught.value.status == 403
+    assert caught.value.status == 403 and "only admins write (use an admin token)" in caught.value.describe()
 
 
 # ---------------------------------------------------------------------- through the CLI

@@ -125,6 +125,9 @@ class UniversalLock:
             if exc.status == 429:  # refused before any work: look again after a pause
                 self.sleep(max(self.poll, 1.0))
                 return False
+            if exc.status in (401, 403):
+                hint = "; the Kuma apply lock is a GlobalSecret, which Kuma lets only admins write (use an admin token)"
+                raise KumaError(exc.method, exc.path, exc.status, exc.body, exc.detail + hint, exc.attempts) from None
             if exc.status is not None and exc.status < 500:
                 raise
             current = self.client.get_optional(self.path)  # did it get written?
