@@ -34,7 +34,6 @@ from gatewayctl.cli.remote_commands import (
     KongUrl,
     Kubeconfig,
     KubeContext,
-    KumaPlatform,
     KumaUrl,
     Parallelism,
     Timeout,
@@ -76,7 +75,12 @@ def dump(
     out_file: Annotated[Path, typer.Option("--out", help="Where to write the catalog (replaced if it exists).")],
     kong_admin_url: KongUrl = None,
     kuma_url: KumaUrl = None,
-    kuma_platform: KumaPlatform = None,
+    kuma_platform: Annotated[
+        str | None,
+        typer.Option(
+            "--kuma-platform", help="universal (the Kuma API at --kuma-url; the default) or kubernetes (the CRDs)."
+        ),
+    ] = None,
     kubeconfig: Kubeconfig = None,
     context: KubeContext = None,
     kuma_namespace: Annotated[
