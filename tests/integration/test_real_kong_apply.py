@@ -79,3 +79,31 @@ def test_dbless_posts_once_then_nothing(kong_urls: dict[str, str], workdir: Path
     running = httpx.get(url + "/status").json()["configuration_hash"]
     assert main(["apply", catalog, "--yes", "--kong-admin-url", url]) == 0
     assert httpx.get(url + "/status").json()["configuration_hash"] == running
+
+
+@pytest.mark.integration
+def test_rollback_waits_for_the_lock_then_restores(
+    kong_urls: dict[str, str], workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As tests/test_apply_kong.py on the emulator: the lock held by another apply makes rollback wait and
+    give up (exit 3, nothing changed); released, rollback restores the state before the last apply."""
+    from gatewayctl.apply.lock import KongLock
+    from gatewayctl.clients.kong_admin import Endpoint, KongAdmin
+
+    url = kong_urls["kong-db"]
+    catalog = write_catalog(workdir)
+    assert main(["apply", str(catalog), "--yes", "--kong-admin-url", url]) == 0
+    catalog.write_text(CATALOG.replace("paths: [/orders]", "paths: [/orders, /v2/orders]"))
+    assert main(["apply", str(catalog), "--yes", "--kong-admin-url", url]) == 0
+    with KongAdmin(Endpoint(url, None)) as other:
+        holder = KongLock(other, "shop")
+        holder.acquire()
+        capsys.readouterr()
+        assert main(["rollback", "--yes", "--lock-wait", "0.5", "--kong-admin-url", url]) == 3
+        assert "another apply of catalog 'shop' is running" in capsys.readouterr().err
+        assert httpx.get(url + "/routes/orders-api").json()["paths"] == ["/orders", "/v2/orders"]
+        holder.release()
+    assert main(["rollback", "--yes", "--kong-admin-url", url]) == 0
+    assert httpx.get(url + "/routes/orders-api").json()["paths"] == ["/orders"]
+    catalog.write_text(CATALOG)
+    assert main(["diff", str(catalog), "--exit-code", "--kong-admin-url", url]) == 0
