@@ -4,6 +4,7 @@ no-ops, ownership, retries, refusals mapped to the catalog, secrets never shown.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -314,3 +315,22 @@ def test_rollback_waits_for_the_apply_lock_like_apply(
     code, out, err = cli(capsys, kong, "rollback", "--yes")
     assert code == 0 and kong.state.find("routes", "orders-api")["paths"] == ["/orders"], out + err
     assert not [c for c in kong.state.entities("consumers") if c["username"].startswith("gatewayctl-lock")]
+
+
+def test_status_says_who_holds_the_apply_lock(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    from gatewayctl.apply.lock import KongLock
+    from gatewayctl.clients.kong_admin import Endpoint, KongAdmin
+
+    catalog = str(write_catalog(workdir))
+    code, out, err = cli(capsys, kong, "status", catalog)
+    assert code == 0 and "apply lock: free" in out, out + err
+    with KongAdmin(Endpoint(kong.url, None)) as other:
+        holder = KongLock(other, "shop")
+        holder.acquire()
+        code, out, err = cli(capsys, kong, "status", catalog, "--json")
+        assert json.loads(out)["kong"]["apply_lock"].startswith("held by ")
+        code, out, err = cli(capsys, kong, "status", catalog)
+        assert re.search(r"apply lock: held by \S+ pid \d+, for \d+ s", out), out
+        holder.release()

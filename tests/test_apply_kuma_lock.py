@@ -365,3 +365,32 @@ def test_rollback_takes_the_kuma_lock_too(capsys: pytest.CaptureFixture[str], ku
     shop.write_text(CATALOG)
     assert cli(capsys, kuma, "diff", str(shop), *UNIVERSAL, "--exit-code")[0] == 0
     assert client(kuma).get_optional(LOCK) is None
+
+
+def test_status_says_who_holds_the_kuma_lock(
+    capsys: pytest.CaptureFixture[str], kuma: KumaEmulator, shop: Path
+) -> None:
+    code, out, err = cli(capsys, kuma, "status", str(shop), *UNIVERSAL)
+    assert code == 0 and "kuma apply lock: free" in out, out + err
+    other = lock(kuma)
+    other.acquire()
+    code, out, err = cli(capsys, kuma, "status", str(shop), *UNIVERSAL, "--json")
+    assert json.loads(out)["kuma"]["apply_lock"].startswith(f"held by {lock_host()} pid {os.getpid()}, for ")
+    other.release()
+
+
+def test_status_names_the_lease_holder_on_kubernetes(capsys: pytest.CaptureFixture[str], shop: Path) -> None:
+    from emulators.kubernetes import KubeState
+    from emulators.kubernetes import running as kube_running
+
+    from gatewayctl.cli import main
+
+    with kube_running(KubeState(kuma_webhook=True)) as cluster:
+        kubeconfig = str(cluster.kubeconfig(shop.parent / "kubeconfig"))
+        argv = ["--only", "kuma", "--kuma-platform", "kubernetes", "--kubeconfig", kubeconfig]
+        assert main(["status", str(shop), *argv]) == 0
+        assert "kuma apply lock: free" in capsys.readouterr().out
+        with lease_lock(coordination(cluster.url), "kuma-system", "shop", wait=1, duration=30):
+            assert main(["status", str(shop), *argv]) == 0
+            out = capsys.readouterr().out
+            assert "kuma apply lock: held by " in out and "(Lease kuma-system/gatewayctl-apply-shop)" in out

@@ -249,6 +249,24 @@ def apply_lock(api: KubeApi, namespace: str, catalog_name: str, wait: float) -> 
     return lease_lock(coordination, namespace, catalog_name, wait)
 
 
+def lease_holder(api: KubeApi, namespace: str, catalog_name: str) -> str | None:
+    """The identity holding the apply Lease, or None (no Lease, or released: no holder)."""
+    coordination = kube_client.CoordinationV1Api(api.api_client)
+    name = lease_name(catalog_name)
+
+    def read() -> Any:
+        try:
+            return coordination.read_namespaced_lease(name, namespace, _request_timeout=api.timeout)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+            return None
+
+    lease = api.call("GET", f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{name}", read)
+    holder = lease.spec.holder_identity if lease is not None and lease.spec is not None else None
+    return f"held by {holder} (Lease {namespace}/{name})" if holder else None
+
+
 def connect(kubeconfig: Path | None, context: str | None) -> KubeApi:
     """A client for the cluster named by `kubeconfig` (else $KUBECONFIG, else ~/.kube/config) and `context`
     (else the file's current context); inside a pod with no kubeconfig at all, the pod's service account.

@@ -8,6 +8,7 @@ Kubernetes target is used.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -16,8 +17,9 @@ from typing import Any
 
 from gatewayctl.apply.batches import Cancel
 from gatewayctl.apply.kuma import KumaOutcome
-from gatewayctl.apply.kuma_lock import HeldLock, universal_lock
+from gatewayctl.apply.kuma_lock import HeldLock, UniversalLock, universal_lock
 from gatewayctl.apply.kuma_universal import apply_universal, plan_universal
+from gatewayctl.apply.lock import describe_record
 from gatewayctl.clients.kuma_api import KumaApi, KumaError
 from gatewayctl.plan.kuma import KumaChange, KumaPlan, Platform
 from gatewayctl.plan.masking import Masker
@@ -64,6 +66,15 @@ class KumaTarget:
         from gatewayctl.apply import kuma_kubernetes
 
         return kuma_kubernetes.apply_lock(self.kube, self.namespace, catalog_name, wait)
+
+    def lock_holder(self, catalog_name: str) -> str | None:
+        """Who holds this catalog's Kuma apply lock now (for `gatewayctl status`); None when nobody does."""
+        if self.client is not None:
+            record = UniversalLock(self.client, catalog_name).read()
+            return describe_record(record, time.time()) if record is not None else None
+        from gatewayctl.apply import kuma_kubernetes
+
+        return kuma_kubernetes.lease_holder(self.kube, self.namespace, catalog_name)
 
     def close(self) -> None:
         if self.client is not None:

@@ -144,6 +144,11 @@ class KongLock:
         self.client.request("DELETE", f"/consumers/{key}", ok=(204, 404))
 
 
+def describe_record(record: LockRecord, now: float) -> str:
+    """`held by HOST pid PID, for N s`: who holds a lock, for `gatewayctl status`."""
+    return f"{describe_tags(record.tags)}, for {max(0, int(now - record.created_at))} s"
+
+
 def held_message(catalog_name: str, holder: str, age: float, wait: float, stale_after: float) -> str:
     return (
         f"another apply of catalog '{catalog_name}' is running ({holder}, for {int(age)} s); waited {int(wait)} s. "

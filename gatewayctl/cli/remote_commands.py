@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +30,7 @@ from gatewayctl.apply.kuma import KumaOutcome
 from gatewayctl.apply.kuma_lock import HeldLock
 from gatewayctl.apply.kuma_target import KumaTarget, describe, is_remote_error, kubernetes_target
 from gatewayctl.apply.kuma_universal import KumaRefused
-from gatewayctl.apply.lock import KongLock, LockHeld
+from gatewayctl.apply.lock import KongLock, LockHeld, describe_record
 from gatewayctl.apply.session import (
     DblessPayload,
     Desired,
@@ -460,6 +461,8 @@ def status(
             if not problem
             else f"cannot plan: {escape(problem)}"
         )
+        if k["database"] != "off":
+            out.print(f"apply lock: {escape(k['apply_lock'] or 'free')}")
     if "kuma" in report:
         m = report["kuma"]
         where = f"{m['product']} {m['version']}" + (f", mode {m['mode']}" if m.get("mode") else "")
@@ -469,6 +472,7 @@ def status(
             if not m["problem"]
             else f"kuma cannot plan: {escape(m['problem'])}"
         )
+        out.print(f"kuma apply lock: {escape(m['apply_lock'] or 'free')}")
     raise typer.Exit(EXIT_OK)
 
 
@@ -816,6 +820,10 @@ def _kong_status(loaded: LoadedCatalog, conn: Connection, stack: contextlib.Exit
     except CatalogInvalid as exc:
         problem = "; ".join(d.message for d in exc.errors)
     database = health.get("database") if isinstance(health, dict) else None
+    lock = None
+    if not server.dbless:  # a DB-less Kong has no lock (nothing can be written to hold one)
+        record = _remote(lambda: KongLock(client, loaded.catalog.name).read())
+        lock = describe_record(record, time.time()) if record is not None else None
     return {
         "url": client.endpoint.display(),
         "reachable": True,
@@ -827,6 +835,7 @@ def _kong_status(loaded: LoadedCatalog, conn: Connection, stack: contextlib.Exit
         "drift": drift is not None,
         "summary": drift or "kong: +0 ~0 -0",
         "problem": problem,
+        "apply_lock": lock,
     }
 
 
@@ -1029,6 +1038,8 @@ def _kuma_status(loaded: LoadedCatalog, conn: Connection, stack: contextlib.Exit
         side, problem = None, "the control plane cannot take the catalog (see above)"
     server = side.plan.server if side else {}
     drift = side.plan.summary() if side and side.plan.changes else None
+    name = loaded.catalog.name
+    lock = _kuma_remote(lambda: side.target.lock_holder(name)) if side else None
     return {
         "url": side.display if side else (conn.kuma_url or ""),
         "platform": platform,
@@ -1039,6 +1050,7 @@ def _kuma_status(loaded: LoadedCatalog, conn: Connection, stack: contextlib.Exit
         "drift": drift is not None,
         "summary": drift or "kuma: +0 ~0 -0",
         "problem": problem,
+        "apply_lock": lock,
     }
 
 
