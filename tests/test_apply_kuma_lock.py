@@ -225,6 +225,10 @@ def test_apply_waits_for_nobody_else_and_says_who_holds_the_lock(
     assert "kuma: another apply of catalog 'shop' is running (held by" in err
     assert "nothing was changed in Kong or Kuma" in err
     assert [r.path for r in kuma.state.writes()] == [LOCK]  # our one PUT found it taken (and blanked its name)
+    code, out, _ = cli(capsys, kuma, "apply", str(shop), *UNIVERSAL, "--yes", "--lock-wait", "0", "--json")
+    report = json.loads(out)["kuma"]  # --json still gets its document: the plan, nothing applied, and why
+    assert code == 3 and report["result"]["applied"] == 0 and "is running" in report["result"]["error"]
+    assert report["summary"] == {"create": 9, "update": 0, "delete": 0}
     assert kuma.state.objects("MeshTrafficPermission") == []
     other.release()
     code, out, err = cli(capsys, kuma, "apply", str(shop), *UNIVERSAL, "--yes")

@@ -388,7 +388,7 @@ def _apply(
         code = EXIT_OK
         # Kuma's lock is taken before Kong is written (and always in that order, so two applies cannot
         # each wait for the other's): Kong's snapshot then records the Kuma state this apply replaces.
-        held = _lock_kuma(kuma, loaded, conn, lock_wait, stack) if kuma is not None and kuma.pending else None
+        held = _lock_kuma(kuma, kong, loaded, conn, lock_wait, stack, as_json) if kuma and kuma.pending else None
         kuma_saved = _kuma_snapshot(kuma) if kuma is not None and kuma.pending else None
         if kong is not None and kong.pending:
             code, results["kong"] = _apply_kong(kong, loaded, conn, state_dir, lock_wait, as_json, kuma_saved)
@@ -942,7 +942,13 @@ def _plan_kuma(loaded: LoadedCatalog, desired: KumaDesired, conn: Connection, st
 
 
 def _lock_kuma(
-    kuma: KumaSide, loaded: LoadedCatalog, conn: Connection, lock_wait: float, stack: contextlib.ExitStack
+    kuma: KumaSide,
+    kong: KongSide | None,
+    loaded: LoadedCatalog,
+    conn: Connection,
+    lock_wait: float,
+    stack: contextlib.ExitStack,
+    as_json: bool,
 ) -> HeldLock:
     """Hold Kuma's apply lock for the rest of the run and plan Kuma again under it, so that this apply never
     acts on a state another apply has just changed."""
@@ -952,6 +958,9 @@ def _lock_kuma(
         held: HeldLock = _kuma_remote(lambda: stack.enter_context(kuma.target.lock(name, lock_wait)), untouched)
     except LockHeld as exc:
         err.print(f"kuma: {escape(str(exc))}; {untouched}")
+        if as_json:  # a CI job reading --json gets its document, saying nothing was applied and why
+            result = {"applied": 0, "error": str(exc)}
+            _print_plans(kong, kuma, True, {"kong": result, "kuma": result} if kong is not None else {"kuma": result})
         raise typer.Exit(EXIT_REMOTE) from None
     if held.broke_stale:
         err.print(f"[yellow]warning: took over a stale Kuma apply lock ({escape(held.broke_stale)})[/yellow]")
