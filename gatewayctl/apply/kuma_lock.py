@@ -71,15 +71,7 @@ class UniversalLock:
 
     def acquire(self) -> None:
         """LockHeld after `wait` seconds of another apply holding it; KumaError when a call fails."""
-        _, self.broke_stale = take_lock(
-            self,
-            self.catalog_name,
-            wait=self.wait,
-            stale_after=self.stale_after,
-            poll=self.poll,
-            clock=self.clock,
-            sleep=self.sleep,
-        )
+        _, self.broke_stale = take_lock(self)
         self.held = True
 
     def release(self) -> None:
@@ -215,7 +207,7 @@ def lease_lock(
 
     def renew() -> None:
         while not stop.wait(elector.renew_every):
-            if not elector.try_acquire_or_renew() or not elector.is_leader():
+            if not elector.try_acquire_or_renew():  # False once past the renew deadline (is_leader)
                 held.lost.set()  # fencing: stop writing before another apply may take over
                 return
 

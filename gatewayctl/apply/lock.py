@@ -49,7 +49,27 @@ class LockRecord:
 
 
 class LockStore(Protocol):
-    """Where a lock is held: a record only one client can create."""
+    """Where a lock is held (a record only one client can create), and how long to wait for it."""
+
+    @property
+    def catalog_name(self) -> str: ...
+
+    @property
+    def wait(self) -> float:
+        """Seconds to wait for another holder."""
+
+    @property
+    def stale_after(self) -> float:
+        """Seconds after which a holder's lock is taken over."""
+
+    @property
+    def poll(self) -> float: ...
+
+    @property
+    def clock(self) -> Callable[[], float]: ...
+
+    @property
+    def sleep(self) -> Callable[[float], None]: ...
 
     def create(self) -> str | None:
         """Make the record naming us: its key, or None when another holds it (or won a race for it)."""
@@ -59,18 +79,10 @@ class LockStore(Protocol):
     def remove(self, key: str) -> None: ...
 
 
-def take_lock(
-    store: LockStore,
-    catalog_name: str,
-    *,
-    wait: float,
-    stale_after: float,
-    poll: float,
-    clock: Callable[[], float],
-    sleep: Callable[[float], None],
-) -> tuple[str, str | None]:
+def take_lock(store: LockStore) -> tuple[str, str | None]:
     """Poll until the lock is ours: (its key, the holder whose stale or dead lock was taken over, if any).
-    LockHeld after `wait` seconds of another holder keeping it."""
+    LockHeld after `store.wait` seconds of another holder keeping it."""
+    clock, wait, stale_after = store.clock, store.wait, store.stale_after
     deadline = clock() + wait
     broke_stale: str | None = None
     while True:
@@ -88,8 +100,8 @@ def take_lock(
             store.remove(current.key)
             continue
         if clock() >= deadline:
-            raise LockHeld(held_message(catalog_name, describe_tags(current.tags), age, wait, stale_after))
-        sleep(poll)
+            raise LockHeld(held_message(store.catalog_name, describe_tags(current.tags), age, wait, stale_after))
+        store.sleep(store.poll)
 
 
 @dataclass
@@ -105,15 +117,7 @@ class KongLock:
     broke_stale: str | None = None
 
     def acquire(self) -> None:
-        self.holder_id, self.broke_stale = take_lock(
-            self,
-            self.catalog_name,
-            wait=self.wait,
-            stale_after=self.stale_after,
-            poll=self.poll,
-            clock=self.clock,
-            sleep=self.sleep,
-        )
+        self.holder_id, self.broke_stale = take_lock(self)
 
     def release(self) -> None:
         if self.holder_id:
