@@ -79,6 +79,14 @@ class UniversalLock:
             self.remove(self.path)
             self.held = False
 
+    def __enter__(self) -> UniversalLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        with contextlib.suppress(KumaError):  # it goes stale and is taken over; the outcome matters more
+            self.release()
+
     # LockStore: a GlobalSecret, made only by a PUT that answers 201
 
     def create(self) -> str | None:
@@ -176,13 +184,8 @@ def _timestamp(value: Any) -> float:
 
 @contextlib.contextmanager
 def universal_lock(client: KumaApi, catalog_name: str, wait: float) -> Iterator[HeldLock]:
-    lock = UniversalLock(client, catalog_name, wait=wait)
-    lock.acquire()
-    try:
+    with UniversalLock(client, catalog_name, wait=wait) as lock:
         yield HeldLock(broke_stale=lock.broke_stale)
-    finally:
-        with contextlib.suppress(KumaError):  # it goes stale and is taken over; the outcome matters more
-            lock.release()
 
 
 @contextlib.contextmanager

@@ -17,6 +17,7 @@ consumer here, Kuma's GlobalSecret in `kuma_lock.py`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
@@ -123,6 +124,14 @@ class KongLock:
         if self.holder_id:
             self.remove(self.holder_id)
             self.holder_id = None
+
+    def __enter__(self) -> KongLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        with contextlib.suppress(KongError):  # it goes stale and is taken over; the outcome matters more
+            self.release()
 
     # LockStore: a consumer, whose unique username lets one POST of two succeed
 

@@ -4,7 +4,6 @@ Each step is a function; the CLI strings them together and does the printing."""
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,9 +94,7 @@ def apply_db(
 ) -> ApplyResult:
     """Take the lock, plan again under it, save a snapshot (with the owned Kuma objects, when given), write,
     release."""
-    lock = KongLock(client, loaded.catalog.name, wait=lock_wait)
-    lock.acquire()
-    try:
+    with KongLock(client, loaded.catalog.name, wait=lock_wait) as lock:
         fresh = plan(client, loaded.catalog.name, server, desired, parallelism)
         snapshot = None
         if fresh.changes:
@@ -109,9 +106,6 @@ def apply_db(
                 kuma=kuma_snapshot,
             )
         outcome = execute(client, fresh.changes, parallelism, progress, cancel)
-    finally:
-        with contextlib.suppress(KongError):  # it goes stale and is taken over; the outcome matters more
-            lock.release()
     return ApplyResult(fresh, outcome, snapshot, lock.broke_stale)
 
 

@@ -55,6 +55,7 @@ from gatewayctl.apply.snapshot import (
     write_snapshot,
 )
 from gatewayctl.catalog.load import LoadedCatalog
+from gatewayctl.catalog.model import Namespaces
 from gatewayctl.cli.catalog_commands import CatalogArg, EnvOption, _examples, load_or_exit
 from gatewayctl.cli.console import EXIT_CHANGES, EXIT_INVALID, EXIT_OK, EXIT_REMOTE, err, out, plural, print_diagnostics
 from gatewayctl.clients.kong_admin import URL_ENV, Endpoint, KongAdmin, KongError, TlsOptions
@@ -865,18 +866,14 @@ def _rollback_kong(
         if not the_plan.changes or dry_run:
             return EXIT_OK
         _confirm(yes, "roll Kong back at " + client.endpoint.display())
-        lock = KongLock(client, catalog_name, wait=lock_wait)  # never interleaved with an apply
         try:
-            _remote(lock.acquire)
-        except LockHeld as exc:
-            err.print(f"kong: {escape(str(exc))}; nothing was changed")
+            with KongLock(client, catalog_name, wait=lock_wait):  # never interleaved with an apply
+                the_plan = rollback_plan(report=False)  # again, under the lock
+                outcome = execute(client, the_plan.changes, conn.parallelism)
+        except (LockHeld, KongError) as exc:  # taking the lock failed: nothing was written
+            why = exc.describe() if isinstance(exc, KongError) else str(exc)
+            err.print(f"kong: {escape(why)}; nothing was changed")
             return EXIT_REMOTE
-        try:
-            the_plan = rollback_plan(report=False)  # again, under the lock
-            outcome = execute(client, the_plan.changes, conn.parallelism)
-        finally:
-            with contextlib.suppress(KongError):
-                lock.release()
         return _report_outcome(outcome, None, desired, client, as_json=False)[0]
 
 
@@ -1108,7 +1105,7 @@ def _namespace_of(items: list[dict[str, Any]]) -> str:
         namespace = (item.get("metadata") or {}).get("namespace")
         if namespace:
             return str(namespace)
-    return "kuma-system"
+    return Namespaces().kuma
 
 
 def _object_from_live(item: dict[str, Any]) -> KumaObject:
