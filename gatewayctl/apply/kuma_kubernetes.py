@@ -235,24 +235,21 @@ def _transport_reason(exc: Exception) -> str:
 def apply_lock(api: KubeApi, namespace: str, catalog_name: str, wait: float) -> AbstractContextManager[HeldLock]:
     """The apply lock on Kubernetes: a Lease in Kuma's namespace (`kuma_lock.lease_lock`). Reading it once
     first turns a cluster that refuses us (401/403, no such namespace) into a KubeError, not a long wait."""
-    coordination = kube_client.CoordinationV1Api(api.api_client)
-    name = lease_name(catalog_name)
-
-    def read() -> None:
-        try:
-            coordination.read_namespaced_lease(name, namespace, _request_timeout=api.timeout)
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
-
-    api.call("GET", f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{name}", read)
-    return lease_lock(coordination, namespace, catalog_name, wait)
+    _read_lease(api, namespace, lease_name(catalog_name))
+    return lease_lock(kube_client.CoordinationV1Api(api.api_client), namespace, catalog_name, wait)
 
 
 def lease_holder(api: KubeApi, namespace: str, catalog_name: str) -> str | None:
     """The identity holding the apply Lease, or None (no Lease, or released: no holder)."""
-    coordination = kube_client.CoordinationV1Api(api.api_client)
     name = lease_name(catalog_name)
+    lease = _read_lease(api, namespace, name)
+    holder = lease.spec.holder_identity if lease is not None and lease.spec is not None else None
+    return f"held by {holder} (Lease {namespace}/{name})" if holder else None
+
+
+def _read_lease(api: KubeApi, namespace: str, name: str) -> Any:
+    """The Lease (a V1Lease), or None when there is none; KubeError when the cluster refuses the read."""
+    coordination = kube_client.CoordinationV1Api(api.api_client)
 
     def read() -> Any:
         try:
@@ -262,9 +259,7 @@ def lease_holder(api: KubeApi, namespace: str, catalog_name: str) -> str | None:
                 raise
             return None
 
-    lease = api.call("GET", f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{name}", read)
-    holder = lease.spec.holder_identity if lease is not None and lease.spec is not None else None
-    return f"held by {holder} (Lease {namespace}/{name})" if holder else None
+    return api.call("GET", f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{name}", read)
 
 
 def connect(kubeconfig: Path | None, context: str | None) -> KubeApi:
