@@ -67,6 +67,13 @@ class KumaTarget:
 
         return kuma_kubernetes.apply_lock(self.kube, self.namespace, catalog_name, wait)
 
+    def snapshot(self, live: list[dict[str, Any]]) -> dict[str, Any]:
+        """The Kuma part of a snapshot: the owned objects as read, and where from (rollback needs both)."""
+        saved: dict[str, Any] = {"platform": self.platform, "url": self.display, "objects": live}
+        if self.platform == "kubernetes":
+            saved["namespace"] = self.namespace
+        return saved
+
     def lock_holder(self, catalog_name: str) -> str | None:
         """Who holds this catalog's Kuma apply lock now (for `gatewayctl status`); None when nobody does."""
         if self.client is not None:

@@ -390,7 +390,7 @@ def _apply(
         # Kuma's lock is taken before Kong is written (and always in that order, so two applies cannot
         # each wait for the other's): Kong's snapshot then records the Kuma state this apply replaces.
         held = _lock_kuma(kuma, kong, loaded, conn, lock_wait, stack, as_json) if kuma and kuma.pending else None
-        kuma_saved = _kuma_snapshot(kuma) if kuma is not None and kuma.pending else None
+        kuma_saved = kuma.target.snapshot(kuma.plan.live) if kuma is not None and kuma.pending else None
         if kong is not None and kong.pending:
             code, results["kong"] = _apply_kong(kong, loaded, conn, state_dir, lock_wait, as_json, kuma_saved)
             kuma_saved = None if code == EXIT_OK and results["kong"].get("snapshot") else kuma_saved
@@ -966,11 +966,6 @@ def _lock_kuma(
         lambda: kuma.target.plan(name, desired.objects, desired.masker, conn.parallelism), untouched
     )
     return held
-
-
-def _kuma_snapshot(kuma: KumaSide) -> dict[str, Any]:
-    saved = {"platform": kuma.target.platform, "url": kuma.display, "objects": kuma.plan.live}
-    return {**saved, "namespace": kuma.target.namespace} if kuma.target.platform == "kubernetes" else saved
 
 
 def _apply_kuma(

@@ -84,9 +84,7 @@ class KumaSystem:
                 if not the_plan.changes:
                     return Applied(0, 0)
                 try:
-                    saved = {"platform": self.target.platform, "url": self.target.display, "objects": the_plan.live}
-                    if self.target.platform == "kubernetes":
-                        saved["namespace"] = self.target.namespace
+                    saved = self.target.snapshot(the_plan.live)
                     write_snapshot(self.state_dir / "snapshots", name, "", LiveState(), kuma=saved, kong=False)
                 except OSError as exc:
                     return Applied(0, total, "snapshot", [f"cannot write the snapshot: {exc}"])
