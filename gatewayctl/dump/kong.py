@@ -136,6 +136,13 @@ class _Context:
     def take(self, item: Item) -> None:
         self.used.add(item["id"])
 
+    def entry(self, item: Item, kind: str, name: str) -> tuple[str, str]:
+        """(name, id) of a consumer or service, marked used; an id a catalog would not give it is noted."""
+        self.take(item)
+        if item["id"] != self.id(kind, name):
+            self.note(f"{kind} {name}: its id is not the one a catalog gives it; re-applying replaces it")
+        return name, str(item["id"])
+
     def note(self, text: str) -> None:
         self.notes.append(text)
 
@@ -411,11 +418,7 @@ class _Context:
     # ------------------------------------------------------------------ consumers
 
     def consumer(self, item: Item) -> dict[str, Any]:
-        self.take(item)
-        name = str(item.get("username"))
-        cid = item["id"]
-        if cid != self.id("consumer", name):
-            self.note(f"consumer {name}: its id is not the one a catalog gives it; re-applying replaces it")
+        name, cid = self.entry(item, "consumer", str(item.get("username")))
         out: dict[str, Any] = {"name": name}
         if item.get("custom_id"):
             out["custom_id"] = item["custom_id"]
@@ -531,11 +534,7 @@ class _Context:
     # ------------------------------------------------------------------ services
 
     def service(self, item: Item) -> dict[str, Any]:
-        self.take(item)
-        name = str(item.get("name"))
-        sid = item["id"]
-        if sid != self.id("service", name):
-            self.note(f"service {name}: its id is not the one a catalog gives it; re-applying replaces it")
+        name, sid = self.entry(item, "service", str(item.get("name")))
         out: dict[str, Any] = {"name": name}
         tags = self.own_tags(item)
         if tags:
