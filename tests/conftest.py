@@ -10,6 +10,7 @@ import pytest
 
 if TYPE_CHECKING:
     from emulators.kong import KongEmulator
+    from emulators.kuma import KumaEmulator
 
 EXAMPLES = Path(__file__).parents[1] / "examples"
 
@@ -50,3 +51,24 @@ def kong() -> Iterator[KongEmulator]:
 
     with running(KongState()) as emulator:
         yield emulator
+
+
+@pytest.fixture
+def kuma() -> Iterator[KumaEmulator]:
+    """A Kuma (Universal, standalone) emulator with an empty store (a module may define its own)."""
+    from emulators.kuma import KumaState, running
+
+    with running(KumaState()) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def shop(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The Kuma tests' catalog (emulators.harness.KUMA_CATALOG) in `workdir`, its Zipkin secret set."""
+    from emulators.harness import KUMA_CATALOG, ZIPKIN_SECRET
+
+    monkeypatch.setenv("ZIPKIN_URL", ZIPKIN_SECRET)
+    monkeypatch.delenv("GATEWAYCTL_KUMA_TOKEN", raising=False)
+    path = workdir / "catalog.yaml"
+    path.write_text(KUMA_CATALOG)
+    return path

@@ -12,12 +12,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+from emulators.harness import KUMA_CATALOG as CATALOG
+from emulators.harness import ZIPKIN_SECRET
 from emulators.kong import KongState
 from emulators.kong import running as kong_running
 from emulators.kuma import KumaEmulator, KumaRandomFaults, KumaState, running
@@ -25,49 +26,7 @@ from emulators.kuma import KumaEmulator, KumaRandomFaults, KumaState, running
 from gatewayctl.cli import main
 
 EXAMPLES = Path(__file__).parents[1] / "examples"
-ZIPKIN_SECRET = "http://zipkin.internal:9411/api/v2/spans?token=s3cr3t-zipkin-token-0003"
-CATALOG = """\
-format: 1
-name: shop
-mesh:
-  enabled: true
-  name: shop
-  mtls: {mode: strict, rotation: 24h}
-  tracing:
-    zipkin: {endpoint: "${env:ZIPKIN_URL}", sampling: 10}
-  metrics:
-    prometheus: {port: 5670, path: /metrics}
-services:
-  - name: orders
-    url: http://orders.default.svc:8080
-    routes: [{name: api, paths: [/orders]}]
-    mesh:
-      allow_from: [catalogue]
-      retries: {attempts: 3}
-      timeouts: {connect: 1m, request: 30s}
-  - name: catalogue
-    url: http://catalogue.default.svc:8080
-    routes: [{name: browse, paths: [/catalogue]}]
-    mesh:
-      rate_limit: {requests: 100, interval: 1m}
-      circuit_breaker: {consecutive_5xx: 5}
-"""
 UNIVERSAL = ["--only", "kuma", "--kuma-platform", "universal"]
-
-
-@pytest.fixture
-def kuma() -> Iterator[KumaEmulator]:
-    with running(KumaState()) as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def shop(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("ZIPKIN_URL", ZIPKIN_SECRET)
-    monkeypatch.delenv("GATEWAYCTL_KUMA_TOKEN", raising=False)
-    path = workdir / "catalog.yaml"
-    path.write_text(CATALOG)
-    return path
 
 
 def cli(capsys: pytest.CaptureFixture[str], kuma: KumaEmulator, *argv: str) -> tuple[int, str, str]:

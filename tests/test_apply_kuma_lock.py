@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from emulators.kube_lease import LeaseState
 from emulators.kube_lease import running as lease_running
-from emulators.kuma import KumaEmulator, KumaState, running
+from emulators.kuma import KumaEmulator
 from test_apply_kuma import CATALOG, UNIVERSAL, cli
 
 from gatewayctl.apply.kuma_lock import UniversalLock, lease_lock, recorded_tags
@@ -28,21 +28,6 @@ from gatewayctl.clients.kong_admin import TlsOptions
 from gatewayctl.clients.kuma_api import KumaApi, KumaError, kuma_endpoint
 
 LOCK = "/global-secrets/gatewayctl-lock-shop"
-
-
-@pytest.fixture
-def kuma() -> Iterator[KumaEmulator]:
-    with running(KumaState()) as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def shop(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("ZIPKIN_URL", "http://zipkin.internal:9411/api/v2/spans?token=s3cr3t-zipkin-token-0003")
-    monkeypatch.delenv("GATEWAYCTL_KUMA_TOKEN", raising=False)
-    path = workdir / "catalog.yaml"
-    path.write_text(CATALOG)
-    return path
 
 
 OPENED: list[KumaApi] = []

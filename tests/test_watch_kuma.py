@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
+from emulators.harness import ZIPKIN_SECRET
 from emulators.kong import KongState
 from emulators.kong import start as start_kong
 from emulators.kuma import KumaEmulator, KumaState, running
 from prometheus_client.parser import text_string_to_metric_families
-from test_apply_kuma import CATALOG, ZIPKIN_SECRET
 from test_watch import Watch, wait_for
 from test_watch import running as watching
 from test_watch_process import free_port, get, spawn, stop
@@ -30,21 +28,6 @@ from gatewayctl.watch.kuma import KumaSystem
 from gatewayctl.watch.loop import WatchConfig, Watcher
 from gatewayctl.watch.metrics import WatchMetrics, samples
 from gatewayctl.watch.source import CatalogSource
-
-
-@pytest.fixture
-def kuma() -> Iterator[KumaEmulator]:
-    with running(KumaState()) as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def shop(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("ZIPKIN_URL", ZIPKIN_SECRET)
-    monkeypatch.delenv("GATEWAYCTL_KUMA_TOKEN", raising=False)
-    path = workdir / "catalog.yaml"
-    path.write_text(CATALOG)
-    return path
 
 
 def build(kuma: KumaEmulator, catalog: Path, state_dir: Path, *, heal: bool) -> Watch:

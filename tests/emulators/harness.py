@@ -45,6 +45,36 @@ services:
 SECRETS = {"WEB_APP_KEY": "s3cr3t-web-app-key-0001", "OPS_PASSWORD": "s3cr3t-ops-password-0002"}
 
 
+# The Kuma tests' catalog: a mesh with permissions and resilience settings, a secret in its tracing url.
+ZIPKIN_SECRET = "http://zipkin.internal:9411/api/v2/spans?token=s3cr3t-zipkin-token-0003"
+KUMA_CATALOG = """\
+format: 1
+name: shop
+mesh:
+  enabled: true
+  name: shop
+  mtls: {mode: strict, rotation: 24h}
+  tracing:
+    zipkin: {endpoint: "${env:ZIPKIN_URL}", sampling: 10}
+  metrics:
+    prometheus: {port: 5670, path: /metrics}
+services:
+  - name: orders
+    url: http://orders.default.svc:8080
+    routes: [{name: api, paths: [/orders]}]
+    mesh:
+      allow_from: [catalogue]
+      retries: {attempts: 3}
+      timeouts: {connect: 1m, request: 30s}
+  - name: catalogue
+    url: http://catalogue.default.svc:8080
+    routes: [{name: browse, paths: [/catalogue]}]
+    mesh:
+      rate_limit: {requests: 100, interval: 1m}
+      circuit_breaker: {consecutive_5xx: 5}
+"""
+
+
 def write_catalog(folder: Path, text: str = CATALOG) -> Path:
     path = folder / "catalog.yaml"
     path.write_text(text)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from emulators.harness import docker_compose
-from test_apply_kuma import CATALOG, ZIPKIN_SECRET  # the emulator tests' catalog: the same scenario
+from emulators.harness import KUMA_CATALOG as CATALOG  # the emulator tests' catalog: the same scenario
+from emulators.harness import ZIPKIN_SECRET, docker_compose
 
 from gatewayctl.cli import main
 
