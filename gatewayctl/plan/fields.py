@@ -3,16 +3,34 @@
 Both sides are plain JSON-like data, already normalised by the caller. Mappings are compared key by key
 (a key missing on one side counts as None there); anything else, lists included, is compared as a whole
 value. Values pass through the `Masker`, so a secret field or a resolved secret value never appears.
+`action_counts` and `summary_line` are every plan's totals (`kong: +3 ~1 -0`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from gatewayctl.plan.masking import SECRET, Masker
 
 Path = tuple[str | int, ...]
+
+
+class HasAction(Protocol):
+    @property
+    def action(self) -> str: ...
+
+
+def action_counts(changes: Iterable[HasAction]) -> tuple[int, int, int]:
+    """(creates, updates, deletes)."""
+    actions = [c.action for c in changes]
+    return actions.count("create"), actions.count("update"), actions.count("delete")
+
+
+def summary_line(system: str, changes: Iterable[HasAction]) -> str:
+    create, update, delete = action_counts(changes)
+    return f"{system}: +{create} ~{update} -{delete}"
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from typing import Any, Literal
 from gatewayctl.clients.kong_admin import KongAdmin, KongError
 from gatewayctl.plan.entities import DesiredState, Entity, from_live
 from gatewayctl.plan.fields import FieldChange as FieldChange  # re-exported: plans import it from here too
-from gatewayctl.plan.fields import diff_fields
+from gatewayctl.plan.fields import action_counts, diff_fields, summary_line
 from gatewayctl.plan.kinds import BY_NAME, KINDS
 from gatewayctl.plan.masking import Masker
 from gatewayctl.plan.normalise import Schema, basic_auth_hash, normalise, plugin_schema
@@ -101,15 +101,10 @@ class KongPlan:
     live: LiveState
 
     def counts(self) -> tuple[int, int, int]:
-        return (
-            sum(c.action == "create" for c in self.changes),
-            sum(c.action == "update" for c in self.changes),
-            sum(c.action == "delete" for c in self.changes),
-        )
+        return action_counts(self.changes)
 
     def summary(self) -> str:
-        create, update, delete = self.counts()
-        return f"kong: +{create} ~{update} -{delete}"
+        return summary_line("kong", self.changes)
 
 
 # ---------------------------------------------------------------------- reading Kong

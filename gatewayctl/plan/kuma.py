@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from gatewayctl.diagnostics import KeyPath
-from gatewayctl.plan.fields import FieldChange, diff_fields
+from gatewayctl.plan.fields import FieldChange, action_counts, diff_fields, summary_line
 from gatewayctl.plan.kong import Action
 from gatewayctl.plan.masking import SECRET, Masker
 
@@ -52,15 +52,10 @@ class KumaPlan:
     notes: list[str] = field(default_factory=list)  # what the plan deliberately leaves alone, and why
 
     def counts(self) -> tuple[int, int, int]:
-        return (
-            sum(c.action == "create" for c in self.changes),
-            sum(c.action == "update" for c in self.changes),
-            sum(c.action == "delete" for c in self.changes),
-        )
+        return action_counts(self.changes)
 
     def summary(self) -> str:
-        create, update, delete = self.counts()
-        return f"kuma: +{create} ~{update} -{delete}"
+        return summary_line("kuma", self.changes)
 
 
 # ---------------------------------------------------------------------- comparing (both platforms)
