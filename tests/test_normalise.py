@@ -129,6 +129,7 @@ def test_corner_cases_of_the_rules() -> None:
             {"abstract": {"type": "record", "abstract": True, "fields": [{"a": {"type": "string"}}]}},
             {"f": {"type": "foreign", "reference": "services"}},
             {"not_a_list": {"type": "set"}},
+            {"ordered": {"type": "array", "elements": {"type": "string"}}},
         ]
     }
     bodies: list[dict[str, Any]] = [
@@ -138,6 +139,7 @@ def test_corner_cases_of_the_rules() -> None:
         {"r": None, "abstract": None, "f": {"id": "s1", "name": "svc"}, "not_a_list": "text", "n": 3.0},
         {"r": "not a record", "m": "not a map", "f": "s1"},
         {"r": {"id": "kept: only the top level drops ids", "created_at": 5}},
+        {"ordered": ["b", "a", "b"], "s": ["x", 2.0]},  # an array keeps order and repeats; a stray float
     ]
     for body in bodies:
         assert normalise(body, schema) == reference(body, schema), body
@@ -145,3 +147,5 @@ def test_corner_cases_of_the_rules() -> None:
     assert filled["n"] == 1 and filled["r"] == {"deep": [1, 2]} and filled["abstract"] is None
     filled["r"]["deep"].append(3)  # a default is copied, never shared between results
     assert normalise({}, schema)["r"] == {"deep": [1, 2]}
+    # fields the schema does not know are kept after the known ones, in the order they came
+    assert list(normalise({"zz": 1, "id": "x", "n": 2, "aa": 2.0}, schema))[-2:] == ["zz", "aa"]

@@ -16,6 +16,7 @@ from gatewayctl.apply.snapshot import write_snapshot
 from gatewayctl.catalog.load import LoadedCatalog
 from gatewayctl.clients.kong_admin import KongAdmin, KongError
 from gatewayctl.diagnostics import CatalogInvalid, Diagnostic
+from gatewayctl.gcpause import paused_gc
 from gatewayctl.plan.entities import DesiredState, Entity, flatten
 from gatewayctl.plan.kong import (
     KongPlan,
@@ -62,11 +63,16 @@ def check_server(loaded: LoadedCatalog, server: ServerInfo, desired: Desired) ->
 
 
 def plan(client: KongAdmin, catalog_name: str, server: ServerInfo, desired: Desired, parallelism: int) -> KongPlan:
+    with paused_gc():  # tens of thousands of JSON dicts and their normal forms, no cycles (gcpause.py)
+        return _plan(client, catalog_name, server, desired, parallelism)
+
+
+def _plan(client: KongAdmin, catalog_name: str, server: ServerInfo, desired: Desired, parallelism: int) -> KongPlan:
     live = fetch_live(client, catalog_name, server, parallelism)
     schemas = SchemaCache.of(client, server)
     # Only entities on both sides are compared field by field (creates and deletes need no defaults): an
     # initial sync reads no schema at all.
-    live_ids = {e.id for e in live.all()}
+    live_ids = live.ids()
     schemas.fetch(schema_paths(e for e in desired.state.entities if e.id in live_ids), parallelism)
     return build_plan(desired.state, live, schemas.for_entity, server, desired.masker, schemas.compared)
 

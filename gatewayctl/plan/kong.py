@@ -93,6 +93,10 @@ class LiveState:
             for item in items:
                 yield from_live(kind, item)
 
+    def ids(self) -> set[str]:
+        """The ids of `all()`, without building its entities."""
+        return {str(item["id"]) for items in self.entities.values() for item in items}
+
 
 @dataclass
 class KongPlan:
@@ -227,10 +231,9 @@ def build_plan(
         if diffs:
             changes.append(Change("update", entity, tuple(diffs), name=entity.display_name()))
     # Owned entities that hold a unique name/key a desired entity with another id needs: removed first.
-    taken = {_natural_key(e): e.id for e in wanted.values()}
-    for entity in live_entities.values():
-        if entity.id in wanted:
-            continue
+    unwanted = [e for e in live_entities.values() if e.id not in wanted]
+    taken = {_natural_key(e): e.id for e in wanted.values()} if unwanted else {}
+    for entity in unwanted:
         holder = taken.get(_natural_key(entity))
         changes.append(Change("delete", entity, name=entity.display_name(), replaces=holder))
     return KongPlan(server, changes, live)

@@ -73,14 +73,16 @@ def _record_normaliser(specs: list[tuple[str, FieldSpec]], top: bool = False) ->
         return cached[1]
     skip = SKIPPED if top else frozenset()
     fields = [(name, _value_normaliser(spec)) for name, spec in specs if name not in skip]
+    known = frozenset(name for name, _ in fields) | skip
 
     def record(value: Any) -> dict[str, Any]:
         value = value or {}
         get = value.get
         out = {name: normalise_field(get(name)) for name, normalise_field in fields}
-        for name, v in value.items():
-            if name not in out and name not in skip:
-                out[name] = _plain(v)
+        if not value.keys() <= known:  # fields this schema does not know: kept, in their order
+            for name, v in value.items():
+                if name not in known:
+                    out[name] = _plain(v)
         return out
 
     _remember(_RECORDS, (id(specs), top), specs, record)
@@ -93,9 +95,16 @@ def _value_normaliser(spec: FieldSpec) -> Normaliser:
         return cached[1]
     convert = _converter(spec)
     kind, default = spec.get("type"), spec.get("default")
-    if default is not None:
+    if default is not None and type(default) in _IMMUTABLE:
+        normal_default = convert(default)
 
-        def value_or_default(value: Any) -> Any:
+        def value_or_constant(value: Any) -> Any:
+            return normal_default if value is None else convert(value)
+
+        normaliser = value_or_constant
+    elif default is not None:
+
+        def value_or_default(value: Any) -> Any:  # a fresh copy: callers may change what they get
             return convert(copy.deepcopy(default) if value is None else value)
 
         normaliser = value_or_default
@@ -132,6 +141,8 @@ def _converter(spec: FieldSpec) -> Normaliser:
         def sequence(value: Any) -> Any:
             if not isinstance(value, list):
                 return _plain(value)
+            if element is _plain and all(type(v) is str for v in value):  # tags, methods, protocols
+                return sorted(set(value)) if as_set else list(value)
             items = [element(v) for v in value]
             if not as_set:
                 return items
@@ -155,7 +166,13 @@ def _remember(cache: dict[Any, tuple[Any, Normaliser]], key: Any, owner: Any, no
     cache[key] = (owner, normaliser)
 
 
+_IMMUTABLE = frozenset({str, int, float, bool})
+
+
 def _plain(value: Any) -> Any:
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:  # most values: no isinstance chain
+        return value
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list):
