@@ -579,10 +579,6 @@ def _fill_record(
 
 
 class Handler(EmulatorHandler[KongState]):
-    # TCP_NODELAY, as nginx (tcp_nodelay on) answers for Kong: without it the body, sent after the headers,
-    # waits for the client's delayed ACK (40 ms per keep-alive request on Linux)
-    disable_nagle_algorithm = True
-
     def do_PATCH(self) -> None:
         self.handle_method("PATCH")
 
