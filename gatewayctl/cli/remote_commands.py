@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from gatewayctl.apply import dbless
 from gatewayctl.apply.kong import Outcome, execute
@@ -654,8 +655,12 @@ def _print_plans(
 
 
 def _print_lines(lines: list[tuple[str, str]]) -> None:
+    # One Text printed once: a plan of 10,000 objects as 10,000 console.print calls took a second.
+    text = Text()
     for style, line in lines:
-        out.print(f"[{style}]{escape(line)}[/{style}]" if style else escape(line))
+        text.append(line, style=style or None)
+        text.append("\n")
+    out.print(text, end="")
 
 
 def _confirm(yes: bool, question: str) -> None:
