@@ -99,6 +99,29 @@ def test_init_writes_a_starter_that_validates(capsys: pytest.CaptureFixture[str]
     assert run(capsys, "init", str(tmp_path / "p"), "--force")[0] == 0
 
 
+@pytest.mark.parametrize(
+    ("argv", "where", "why"),
+    [
+        (["schema", "--out", "{tmp}"], "{tmp}", "Is a directory"),
+        (["schema", "--out", "{tmp}/file/schema.json"], "{tmp}/file/schema.json", "Not a directory"),
+        (["schema", "--out", "{tmp}/missing/schema.json"], "{tmp}/missing/schema.json", "No such file or directory"),
+        (["init", "{tmp}/file"], "{tmp}/file", "exists and is not a folder"),
+        (["init", "{tmp}/file/sub"], "{tmp}/file/sub", "Not a directory"),
+        (["init", "{tmp}/taken", "--force"], "{tmp}/taken/catalog.yaml", "Is a directory"),
+    ],
+)
+def test_schema_and_init_report_a_path_they_cannot_write(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str], where: str, why: str
+) -> None:
+    (tmp_path / "file").write_text("not a folder\n")
+    (tmp_path / "taken" / "catalog.yaml").mkdir(parents=True)
+    code, out, err = run(capsys, *(a.format(tmp=tmp_path) for a in argv))
+    assert code == 1
+    assert err == f"cannot write {where.format(tmp=tmp_path)}: {why}\n"
+    assert out == ""
+    assert (tmp_path / "file").read_text() == "not a folder\n"
+
+
 def test_output_is_plain_when_not_a_terminal(tmp_path: Path) -> None:
     catalog = tmp_path / "c.yaml"
     catalog.write_text("format: 1\nname: x\nservices: [{name: a}]\n")

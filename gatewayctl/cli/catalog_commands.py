@@ -6,9 +6,10 @@ import json
 from collections import Counter
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
+from rich.markup import escape
 
 from gatewayctl.catalog.load import LoadedCatalog, load_catalog
 from gatewayctl.catalog.model import Catalog
@@ -150,6 +151,15 @@ def _summarise(out_dir: Path, files: list[RenderedFile]) -> None:
     out.print("rendered " + ", ".join(f"{name}: {plural(n, 'file')}" for name, n in by_folder.items()))
 
 
+def _cannot_write(path: Path, exc: OSError) -> NoReturn:
+    """Report a failed write at the path that failed (the OS names it: a parent that is a file, ...), exit 1."""
+    where = exc.filename if exc.filename is not None else path
+    # mkdir's EEXIST on a path that is a file says "File exists", which reads as if nothing were wrong.
+    why = "exists and is not a folder" if isinstance(exc, FileExistsError) else exc.strerror or str(exc)
+    err.print(f"cannot write {escape(str(where))}: {escape(why)}")
+    raise typer.Exit(EXIT_INVALID) from None
+
+
 def catalog_json_schema() -> dict[str, object]:
     schema = Catalog.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
@@ -163,8 +173,11 @@ def schema(
     """Print the catalog's JSON Schema, for editor completion and validation."""
     text = json.dumps(catalog_json_schema(), indent=2, sort_keys=True) + "\n"
     if output:
-        output.write_text(text)
-        out.print(f"wrote {output}")
+        try:
+            output.write_text(text)
+        except OSError as exc:
+            _cannot_write(output, exc)
+        out.print(f"wrote {escape(str(output))}")
     else:
         typer.echo(text, nl=False)
     raise typer.Exit(EXIT_OK)
@@ -179,10 +192,13 @@ def init(
     if target.exists() and not force:
         err.print(f"{target} exists; use --force to overwrite it")
         raise typer.Exit(EXIT_INVALID)
-    directory.mkdir(parents=True, exist_ok=True)
     starter = (Path(__file__).parent.parent / "templates" / "starter.yaml").read_text()
-    target.write_text(starter)
-    (directory / SCHEMA_FILE).write_text(json.dumps(catalog_json_schema(), indent=2, sort_keys=True) + "\n")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        target.write_text(starter)
+        (directory / SCHEMA_FILE).write_text(json.dumps(catalog_json_schema(), indent=2, sort_keys=True) + "\n")
+    except OSError as exc:
+        _cannot_write(directory, exc)
     out.print(f"wrote {target} and {directory / SCHEMA_FILE}")
     out.print(f"next: gatewayctl validate {target}")
     raise typer.Exit(EXIT_OK)
