@@ -84,6 +84,10 @@ class SecretResolver:
                 return f"{ref} is not a valid environment variable name"
             if ref.name not in self.environ:
                 return f"environment variable {ref.name} is not set (needed by {ref})"
+            # CI systems set a secret that was never configured to "" (GitHub Actions does): Kong refuses
+            # empty keys and passwords, so this is caught here rather than at apply time.
+            if not self.environ[ref.name]:
+                return f"environment variable {ref.name} is empty (needed by {ref})"
             return None
         if not ref.name:
             return "${file:} needs a path"
@@ -91,9 +95,13 @@ class SecretResolver:
         if not path.is_file():
             return f"secret file {ref.name} does not exist (needed by {ref})"
         try:
-            path.read_bytes()
+            content = path.read_bytes().decode("utf-8")
         except OSError as exc:
             return f"secret file {ref.name} cannot be read: {exc.strerror}"
+        except UnicodeDecodeError:
+            return f"secret file {ref.name} is not UTF-8 text (needed by {ref})"
+        if not content.rstrip("\r\n"):
+            return f"secret file {ref.name} is empty (needed by {ref})"
         return None
 
     def value(self, ref: Reference) -> str:
