@@ -52,6 +52,28 @@ def test_unknown_render_target_is_a_usage_error(capsys: pytest.CaptureFixture[st
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.parametrize(
+    ("out_dir", "where", "why"),
+    [
+        ("file", "file", "exists and is not a folder"),
+        ("file/sub", "file/sub", "Not a directory"),
+        ("o", "o/kong", "exists and is not a folder"),
+    ],
+)
+def test_render_reports_the_path_it_cannot_write(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, out_dir: str, where: str, why: str
+) -> None:
+    catalog = tmp_path / "c.yaml"
+    catalog.write_text("format: 1\nname: x\n")
+    (tmp_path / "file").write_text("not a folder\n")
+    (tmp_path / "o").mkdir()
+    (tmp_path / "o" / "kong").write_text("not a folder\n")
+    code, out, err = run(capsys, "render", str(catalog), "--out", str(tmp_path / out_dir))
+    assert code == 1 and out == ""
+    assert err == f"cannot write {tmp_path / where}: {why}\n"
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["kong"], "render wrote part of its output"
+
+
 def test_validate_reports_counts_and_exit_codes(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     catalog = tmp_path / "c.yaml"
     catalog.write_text(

@@ -105,8 +105,7 @@ def render_cmd(
     try:
         write_files(out_dir, files, owned_dirs=targets)
     except OSError as exc:
-        err.print(f"{out_dir}: cannot write: {exc.strerror or exc}")
-        raise typer.Exit(EXIT_INVALID) from None
+        _cannot_write(out_dir, exc)
     _summarise(out_dir, files)
     raise typer.Exit(EXIT_OK)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -52,8 +53,10 @@ def write_files(out_dir: Path, files: list[RenderedFile], owned_dirs: list[str])
 
 
 def _write_files(out_dir: Path, files: list[RenderedFile], owned_dirs: list[str]) -> list[Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
     root = os.fspath(out_dir)
+    if os.path.lexists(root) and not os.path.isdir(root):
+        raise _not_a_folder(root)
+    out_dir.mkdir(parents=True, exist_ok=True)
     # Paths are joined by concatenation: os.path.join costs more than the stat it leads to (140,000 files).
     targets = [_join(root, f.path) for f in files]
     new_folders = _NewFolders(root)
@@ -76,6 +79,8 @@ def _write_files(out_dir: Path, files: list[RenderedFile], owned_dirs: list[str]
                 continue
             if _unchanged(target, f):
                 continue
+            if os.path.isdir(target):  # found now, not when renaming into place after other files were
+                raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), target)
             folder = os.path.dirname(target)
             if folder not in made:
                 os.makedirs(folder, exist_ok=True)
@@ -94,12 +99,21 @@ def _write_files(out_dir: Path, files: list[RenderedFile], owned_dirs: list[str]
         if stage is not None:
             shutil.rmtree(stage, ignore_errors=True)
         raise
-    for tmp, target in staged:
-        os.replace(tmp, target)
-    if stage is not None:
-        for folder in new_folders.used:
-            os.rename(os.path.join(stage, folder), os.path.join(root, folder))
-        shutil.rmtree(stage)  # what is left of it: the empty folders above the ones moved out
+    try:
+        for i, (tmp, target) in enumerate(staged):
+            os.replace(tmp, target)
+            staged[i] = ("", target)
+        if stage is not None:
+            for folder in new_folders.used:
+                os.rename(os.path.join(stage, folder), os.path.join(root, folder))
+    finally:
+        # Whatever happens, no temporary file (a kong.yaml holding secrets) or staging folder is left behind.
+        for tmp, _ in staged:
+            if tmp:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+        if stage is not None:
+            shutil.rmtree(stage, ignore_errors=True)  # what is left of it: the folders above those moved out
     keep = set(targets)
     del targets
     fresh = {os.path.join(root, folder) for folder in new_folders.used}  # nothing stale in them
@@ -150,13 +164,20 @@ class _NewFolders:
             parts = folder.split("/")
             for i in range(1, len(parts) + 1):
                 candidate = "/".join(parts[:i])
-                if not os.path.lexists(os.path.join(self.root, candidate)):
+                path = os.path.join(self.root, candidate)
+                if not os.path.lexists(path):
                     missing = candidate
                     break
+                if not os.path.isdir(path):  # a file where a folder goes: fail before anything is written
+                    raise _not_a_folder(path)
             self.outermost[folder] = missing
             if missing is not None and missing not in self.used:
                 self.used.append(missing)
         return self.outermost[folder] is not None
+
+
+def _not_a_folder(path: str) -> NotADirectoryError:
+    return NotADirectoryError(errno.ENOTDIR, "exists and is not a folder", path)
 
 
 def _create(path: str, f: RenderedFile, umask: int | None) -> None:
