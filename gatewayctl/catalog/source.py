@@ -529,6 +529,12 @@ class _SafetyCheck:
             seen: dict[str, Node] = {}
             for k, v in node.value:
                 if k.tag == MERGE_KEY_TAG:
+                    # Anything else would be dropped without a word when the pairs are expanded.
+                    sources = v.value if isinstance(v, SequenceNode) else [v]
+                    if not all(isinstance(src, MappingNode) for src in sources):
+                        self.problems.append(
+                            self.diagnostic(k, path, "`<<` merges a mapping or a list of mappings (such as *base)")
+                        )
                     size += self.walk(v, path, depth + 1)
                     continue
                 if not isinstance(k, ScalarNode):
