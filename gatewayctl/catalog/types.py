@@ -213,6 +213,24 @@ Seconds = Annotated[
     PlainSerializer(str),
     WithJsonSchema({"type": "string", "pattern": units.DURATION_PATTERN, "examples": ["30s", "5m", "1d"]}),
 ]
+
+
+def _at_most(limit: units.Duration, about: str) -> Callable[[units.Duration], units.Duration]:
+    """A check that a duration is within the range the Kong field it becomes accepts (Kong refuses the
+    whole configuration otherwise, at apply time)."""
+
+    def check(value: units.Duration) -> units.Duration:
+        if value.ms > limit.ms:
+            raise ValueError(f"must be at most {limit}{about}, Kong's limit (got {value.text!r})")
+        return value
+
+    return check
+
+
+# Kong's `timeout` fields (service timeouts, Redis timeouts) are milliseconds between 0 and 2^31 - 2.
+KongTimeout = Annotated[Duration, AfterValidator(_at_most(units.Duration(2**31 - 2, "2147483646ms"), " (24.8 days)"))]
+# jwt `maximum_expiration` is at most 31536000 seconds.
+JwtMaximumExpiration = Annotated[Seconds, AfterValidator(_at_most(units.Duration(31_536_000_000, "365d"), ""))]
 DurationRange = Annotated[
     units.DurationRange,
     PlainValidator(units.parse_duration_range),
