@@ -52,26 +52,41 @@ PLAIN_URL = re.compile(
 )
 
 
-def _url(value: str) -> str:
-    if "${" in value:
-        return value  # resolved at render time
+def url_problem(value: str, *, http_only: bool = False) -> str | None:
+    """Why `value` is not a URL the renderers can split, or None. The reason does not repeat the value:
+    for a URL assembled from secret references at render time, the value holds a secret."""
     plain = PLAIN_URL.match(value)
     if plain and (plain["port"] is None or int(plain["port"]) <= 65535):
-        return value
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https", "grpc", "grpcs", "tcp", "tls") or not parts.hostname:
-        raise ValueError(f"must be an absolute URL such as http://host:8080/path (got {value!r})")
-    try:
-        parts.port  # noqa: B018 - raises on a bad port
-    except ValueError:
-        raise ValueError(f"has an invalid port (got {value!r})") from None
+        scheme = plain["scheme"]
+    else:
+        parts = urlsplit(value)
+        scheme = parts.scheme
+        if scheme not in ("http", "https", "grpc", "grpcs", "tcp", "tls") or not parts.hostname:
+            return "must be an absolute URL such as http://host:8080/path"
+        try:
+            parts.port  # noqa: B018 - raises on a bad port
+        except ValueError:
+            return "has an invalid port"
+    if http_only and scheme not in ("http", "https"):
+        return "must be an http:// or https:// URL"
+    return None
+
+
+def _url(value: str) -> str:
+    if "${" in value:
+        return value  # resolved at render time, and checked then (LoadedCatalog.check_secrets)
+    problem = url_problem(value)
+    if problem:
+        raise ValueError(f"{problem} (got {value!r})")
     return value
 
 
 def _http_url(value: str) -> str:
-    _url(value)
-    if not value.startswith(("http://", "https://")) and "${" not in value:
-        raise ValueError(f"must be an http:// or https:// URL (got {value!r})")
+    if "${" in value:
+        return value
+    problem = url_problem(value, http_only=True)
+    if problem:
+        raise ValueError(f"{problem} (got {value!r})")
     return value
 
 
