@@ -445,12 +445,26 @@ consumers:
 
 @pytest.mark.parametrize(
     ("path", "construct"),
-    [("~/a(?=b)", "(?="), ("~/(?<!x)a", "(?<!"), ("~/(a)/\\\\1", "\\1"), ("~/(?P<n>a)(?P=n)", "(?P=")],
+    [
+        ("~/a(?=b)", "(?="),
+        ("~/(?<!x)a", "(?<!"),
+        ("~/(a)/\\\\1", "\\1"),
+        ("~/(?P<n>a)(?P=n)", "(?P="),
+        ("~/(?<n>a)\\\\k<n>", "\\k<"),
+    ],
 )
 def test_regex_paths_kong_cannot_compile_are_refused(tmp_path: Path, path: str, construct: str) -> None:
     body = SERVICE.replace("paths: [/api]", f'paths: ["{path}"]')
     (message,) = messages(tmp_path, body)
     assert "no look-around or backreferences" in message and repr(construct).strip("'") in message
+
+
+def test_regex_paths_with_kongs_named_captures_are_accepted(tmp_path: Path) -> None:
+    """`(?<name>...)` is how Kong's route docs write a named capture (Rust's regex accepts it; Python's
+    re only knows `(?P<name>...)`); `(?<=` and `(?<!` stay look-behinds."""
+    path = "~/version/(?<version>\\d+)/users/(?<user>\\S+)$"
+    body = SERVICE.replace("paths: [/api]", 'paths: ["' + path.replace("\\", "\\\\") + '"]')
+    assert load(tmp_path, body).catalog.services[0].routes[0].paths == [path]
 
 
 def test_cors_methods_are_the_ones_kong_allows(tmp_path: Path) -> None:

@@ -103,21 +103,26 @@ def _host(value: str) -> str:
 _UNSUPPORTED_REGEX = re.compile(r"\(\?<?[=!]|\(\?>|\(\?P=|(?<!\\)\\[1-9]|\\k<|[*+?}]\+")
 
 
+_NAMED_GROUP = re.compile(r"(?<!\\)\(\?<(?=[A-Za-z_])")
+
+
 def _route_path(value: str) -> str:
     if value.startswith("~"):
         pattern = value[1:]
         if not pattern.startswith("/"):
             raise ValueError(f'a regex path must start with "~/" (got {value!r})')
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise ValueError(f"is not a valid regular expression: {exc.msg} at position {exc.pos}") from None
+        # First: Python has no `\k<name>`, and "bad escape" would hide the reason Kong refuses it.
         unsupported = _UNSUPPORTED_REGEX.search(pattern)
         if unsupported:
             raise ValueError(
                 f"Kong's router matches regex paths with Rust's regex engine, which has no look-around or "
                 f"backreferences ({unsupported.group()!r} at position {unsupported.start() + 1}): {value!r}"
             )
+        try:
+            # Kong's documented named captures are `(?<name>...)`, which Python spells `(?P<name>...)`.
+            re.compile(_NAMED_GROUP.sub("(?P<", pattern))
+        except re.error as exc:
+            raise ValueError(f"is not a valid regular expression: {exc.msg} at position {exc.pos}") from None
         return value
     if not value.startswith("/"):
         raise ValueError(f'must start with "/" (or "~/" for a regex) (got {value!r})')
