@@ -466,6 +466,8 @@ def _compose(text: str | bytes, file: str) -> Node:
             opened = exc.context_mark
             bracket = "[" if "sequence" in exc.context else "{"
             problem += f" (for the '{bracket}' opened on line {opened.line + 1}, column {opened.column + 1})"
+        elif problem.startswith("found character that cannot start any token") and mark and text[mark.index] == "\t":
+            problem = "found a tab character that violates indentation"  # as PyYAML says it elsewhere
         raise CatalogInvalid([Diagnostic(file, line, col, "", f"YAML syntax error: {problem}")]) from None
     except yaml.YAMLError as exc:  # reader errors: control characters, bad encodings
         mark = getattr(exc, "position", None)
