@@ -74,6 +74,21 @@ def test_render_reports_the_path_it_cannot_write(
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["kong"], "render wrote part of its output"
 
 
+def test_render_says_why_a_target_asked_for_rendered_nothing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    catalog = tmp_path / "c.yaml"
+    catalog.write_text("format: 1\nname: x\n")
+    code, out, _ = run(capsys, "render", str(catalog), "--out", str(tmp_path / "o"), "--target", "kong,kuma,vm")
+    assert code == 0
+    assert out.splitlines()[-1] == (
+        "rendered kong: 1 file, kuma: nothing (the catalog has no enabled mesh), "
+        "vm: nothing (deployment.platform is kubernetes)"
+    )
+    code, out, _ = run(capsys, "render", str(catalog), "--out", str(tmp_path / "o"), "--target", "kuma")
+    assert code == 0 and out == "rendered kuma: nothing (the catalog has no enabled mesh)\n"
+
+
 def test_validate_reports_counts_and_exit_codes(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     catalog = tmp_path / "c.yaml"
     catalog.write_text(

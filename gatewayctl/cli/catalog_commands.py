@@ -106,7 +106,7 @@ def render_cmd(
         write_files(out_dir, files, owned_dirs=targets)
     except OSError as exc:
         _cannot_write(out_dir, exc)
-    _summarise(out_dir, files)
+    _summarise(out_dir, files, targets if target else [], loaded.catalog)
     raise typer.Exit(EXIT_OK)
 
 
@@ -142,12 +142,23 @@ def _parse_targets(value: str | None) -> list[str]:
     return [t for t in TARGETS if t in names]  # the canonical order, duplicates dropped
 
 
-def _summarise(out_dir: Path, files: list[RenderedFile]) -> None:
+def _summarise(out_dir: Path, files: list[RenderedFile], asked: list[str], catalog: Catalog) -> None:
     by_folder = Counter(f.path.split("/", 1)[0] for f in files)
     for f in files:
         private = "  (0600: holds secrets)" if f.mode == 0o600 else ""
-        out.print(f"wrote {out_dir / f.path}  {len(f.content):,} bytes{private}")
-    out.print("rendered " + ", ".join(f"{name}: {plural(n, 'file')}" for name, n in by_folder.items()))
+        out.print(f"wrote {escape(str(out_dir / f.path))}  {len(f.content):,} bytes{private}")
+    rendered = [f"{name}: {plural(n, 'file')}" for name, n in by_folder.items()]
+    # A target asked for by name that has nothing to render says why, rather than vanishing from the line.
+    empty = [f"{t}: nothing ({_why_empty(t, catalog)})" for t in asked if t not in by_folder]
+    out.print("rendered " + ", ".join(rendered + empty))
+
+
+def _why_empty(target: str, catalog: Catalog) -> str:
+    if target == "kuma":
+        return "the catalog has no enabled mesh"
+    if target in ("kubernetes", "vm"):
+        return f"deployment.platform is {catalog.deployment.platform}"
+    return "no files for this catalog"
 
 
 def _cannot_write(path: Path, exc: OSError) -> NoReturn:
