@@ -67,7 +67,16 @@ def translate(error: ErrorDetails, source: Source, root_model: type[BaseModel]) 
         return source.diagnostic(parent, f"missing required key '{loc[-1]}'")
     if kind == "extra_forbidden":
         allowed = fields_at(root_model, loc[:-1])
-        hint = did_you_mean(str(loc[-1]), allowed)
+        key = str(loc[-1])
+        # A key written one level too high (`allow_from` beside `mesh:` instead of under it) is named
+        # where it belongs; a near miss in spelling would point at some unrelated key instead.
+        nested = sorted(
+            where
+            for f in allowed
+            for where, path in ((f, (*loc[:-1], f)), (f"{f}[]", (*loc[:-1], f, 0)))
+            if key in fields_at(root_model, path)
+        )
+        hint = f"; did you mean '{nested[0]}.{key}'?" if nested else did_you_mean(key, allowed)
         if not hint and allowed:
             hint = f" (allowed here: {', '.join(sorted(allowed))})" if len(allowed) <= 12 else ""
         return source.diagnostic(loc, f"unknown key '{loc[-1]}'{hint}", key=True)
