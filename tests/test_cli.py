@@ -89,6 +89,22 @@ def test_render_says_why_a_target_asked_for_rendered_nothing(
     assert code == 0 and out == "rendered kuma: nothing (the catalog has no enabled mesh)\n"
 
 
+def test_render_into_the_catalogs_own_folder_keeps_the_catalog_and_its_secret_files(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`kong/catalog.yaml` rendered with `--out .`: stale-file removal in kong/ must not take its input."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "kong").mkdir()
+    (tmp_path / "kong" / "keys.yaml").write_text("the-api-key\n")
+    (tmp_path / "kong" / "catalog.yaml").write_text(
+        "format: 1\nname: x\nconsumers:\n  - name: app\n    credentials: {key_auth: [{key: '${file:keys.yaml}'}]}\n"
+    )
+    for _ in range(2):  # the second render is the one that removes stale files
+        code, _, _ = run(capsys, "render", "kong/catalog.yaml", "--out", ".", "--target", "kong")
+        assert code == 0
+    assert sorted(p.name for p in (tmp_path / "kong").iterdir()) == ["catalog.yaml", "keys.yaml", "kong.yaml"]
+
+
 def test_validate_reports_counts_and_exit_codes(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     catalog = tmp_path / "c.yaml"
     catalog.write_text(

@@ -98,3 +98,12 @@ def test_a_failure_while_moving_into_place_leaves_no_temporary_files(
     assert (tmp_path / "kong" / "kong.yaml").read_bytes() == b"old\n"
     assert _leftovers(tmp_path) == []
     assert not (tmp_path / "kuma").exists()
+
+
+def test_inputs_in_an_owned_folder_are_never_removed(tmp_path: Path) -> None:
+    (tmp_path / "kong").mkdir()
+    (tmp_path / "kong" / "catalog.yaml").write_text("format: 1\n")
+    (tmp_path / "kong" / "old.yaml").write_text("rendered by an earlier run\n")
+    inputs = [tmp_path / "kong" / ".." / "kong" / "catalog.yaml"]  # any spelling of the path
+    write_files(tmp_path, [RenderedFile("kong/kong.yaml", b"x: 1\n")], ["kong"], inputs)
+    assert sorted(p.name for p in (tmp_path / "kong").iterdir()) == ["catalog.yaml", "kong.yaml"]

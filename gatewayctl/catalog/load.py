@@ -51,6 +51,11 @@ class LoadedCatalog:
             return SecretResolver(self.path.parent)
         return SecretResolver(self.path.parent, dict(environ))
 
+    def input_files(self) -> list[Path]:
+        """The files `${file:...}` references read (the catalog itself aside)."""
+        resolver = self.secrets({})
+        return [resolver.file_path(ref.name) for _, ref in self.secret_references if ref.kind == "file" and ref.name]
+
     @functools.cached_property
     def secret_references(self) -> list[tuple[KeyPath, Reference]]:
         """Every `${env:..}`/`${file:..}` reference in the catalog, with its key path (found once per load)."""

@@ -91,7 +91,7 @@ class SecretResolver:
             return None
         if not ref.name:
             return "${file:} needs a path"
-        path = self._file_path(ref.name)
+        path = self.file_path(ref.name)
         if not path.is_file():
             return f"secret file {ref.name} does not exist (needed by {ref})"
         try:
@@ -110,7 +110,7 @@ class SecretResolver:
                 self._cache[ref] = self.environ[ref.name]
             else:
                 # A trailing newline is almost always an editor's, not part of the secret.
-                self._cache[ref] = self._file_path(ref.name).read_text(encoding="utf-8").rstrip("\r\n")
+                self._cache[ref] = self.file_path(ref.name).read_text(encoding="utf-8").rstrip("\r\n")
         value = self._cache[ref]
         assert value is not None
         return value
@@ -134,6 +134,6 @@ class SecretResolver:
             return [self.resolve_tree(v) for v in data]
         return data
 
-    def _file_path(self, name: str) -> Path:
+    def file_path(self, name: str) -> Path:
         path = Path(name).expanduser()
         return path if path.is_absolute() else self.base_dir / path

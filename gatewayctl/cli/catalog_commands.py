@@ -103,7 +103,7 @@ def render_cmd(
         err.print(f"{catalog}: {plural(errors, 'error')}; nothing was written")
         raise typer.Exit(EXIT_INVALID) from None
     try:
-        write_files(out_dir, files, owned_dirs=targets)
+        write_files(out_dir, files, owned_dirs=targets, inputs=[catalog, *loaded.input_files()])
     except OSError as exc:
         _cannot_write(out_dir, exc)
     _summarise(out_dir, files, targets if target else [], loaded.catalog)

@@ -9,6 +9,7 @@ import os
 import shutil
 import stat
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,9 @@ def dump_json(data: Any) -> str:
     return json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False) + "\n"
 
 
-def write_files(out_dir: Path, files: list[RenderedFile], owned_dirs: list[str]) -> list[Path]:
+def write_files(
+    out_dir: Path, files: list[RenderedFile], owned_dirs: list[str], inputs: Iterable[Path] = ()
+) -> list[Path]:
     """Write every file, all or nothing, and remove files an earlier render left in the folders this render
     owns (a removed service must not leave a stale policy behind).
 
@@ -47,12 +50,15 @@ def write_files(out_dir: Path, files: list[RenderedFile], owned_dirs: list[str])
     A file whose bytes and mode are already right is not touched: creating a file costs far more than
     reading one (30-200 us against 10 us on the CI machine's disk), and a re-render of 10,000 services'
     Kuma policies is 140,000 files, nearly all unchanged.
+
+    `inputs` (the catalog, the files its secrets are read from) are never removed, even when they sit in
+    an owned folder (`kong/catalog.yaml` rendered with `--out .`).
     """
     with paused_gc():  # 140,000 paths and Path objects, no cycles: the collector would rescan the heap for none
-        return _write_files(out_dir, files, owned_dirs)
+        return _write_files(out_dir, files, owned_dirs, {os.path.realpath(p) for p in inputs})
 
 
-def _write_files(out_dir: Path, files: list[RenderedFile], owned_dirs: list[str]) -> list[Path]:
+def _write_files(out_dir: Path, files: list[RenderedFile], owned_dirs: list[str], inputs: set[str]) -> list[Path]:
     root = os.fspath(out_dir)
     if os.path.lexists(root) and not os.path.isdir(root):
         raise _not_a_folder(root)
@@ -125,7 +131,8 @@ def _write_files(out_dir: Path, files: list[RenderedFile], owned_dirs: list[str]
             dirs[:] = [d for d in dirs if os.path.join(folder, d) not in fresh]
             for name in names:
                 path = _join(folder, name)
-                if name.endswith((".yaml", ".yml", ".json")) and path not in keep:
+                stale = name.endswith((".yaml", ".yml", ".json")) and path not in keep
+                if stale and os.path.realpath(path) not in inputs:  # realpath only for the few stale files
                     os.unlink(path)
     written: list[Any] = sorted(keep)  # sorting strings: 20x faster than Path objects at 140k files
     del keep
