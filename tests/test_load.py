@@ -491,3 +491,20 @@ def test_db_mode_on_a_kong_without_database_is_refused(tmp_path: Path) -> None:
         "catalog.yaml:4:31: deployment.kong.database: gateway.mode db writes entities through the Admin API, "
         "which DB-less Kong refuses: use database: postgres, or gateway.mode: dbless"
     ]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("true", "must be the number 1 (got true)"),
+        ("1.0", "must be the number 1 (got 1.0)"),
+        ('"1"', "must be the number 1 (got '1')"),
+        ("99999999999999999999", "is far too large a number (got 99999999999999999999)"),
+    ],
+)
+def test_format_is_the_number_1_and_nothing_that_equals_it(tmp_path: Path, value: str, message: str) -> None:
+    path = tmp_path / "catalog.yaml"
+    path.write_text(f"format: {value}\nname: demo\n")
+    with pytest.raises(CatalogInvalid) as exc:
+        load_catalog(path)
+    assert [d.message for d in exc.value.diagnostics] == [message]

@@ -101,6 +101,8 @@ def translate(error: ErrorDetails, source: Source, root_model: type[BaseModel]) 
     if kind in _BOUNDS:
         bound = _BOUNDS[kind].format(**{k: ctx.get(k) for k in ("gt", "ge", "lt", "le")})
         return source.diagnostic(loc, f"must be {bound} (got {value!r})")
+    if kind == "int_parsing_size":  # an integer too large for the validator to read at all
+        return source.diagnostic(loc, f"is far too large a number (got {value!r})")
     if kind == "too_short":
         n = ctx.get("min_length", 1)
         return source.diagnostic(loc, f"needs at least {n} item{'s' if n != 1 else ''}")

@@ -583,8 +583,16 @@ class Deployment(Model):
 # --------------------------------------------------------------------------- the catalog
 
 
+def _format_number(value: Any) -> Any:
+    # Literal[1] alone takes `true` and `1.0` (both equal 1 in Python) and calls a quoted "1" a near miss of 1.
+    if isinstance(value, bool | float | str):
+        shown = str(value).lower() if isinstance(value, bool) else repr(value)
+        raise ValueError(f"must be the number 1 (got {shown})")
+    return value
+
+
 class Catalog(Model):
-    format: Literal[1]
+    format: Annotated[Literal[1], BeforeValidator(_format_number)]
     """The catalog format version; this is format 1."""
     name: Name
     """The catalog's identity: ownership tags and labels carry it."""
