@@ -105,6 +105,19 @@ def test_render_into_the_catalogs_own_folder_keeps_the_catalog_and_its_secret_fi
     assert sorted(p.name for p in (tmp_path / "kong").iterdir()) == ["catalog.yaml", "keys.yaml", "kong.yaml"]
 
 
+def test_render_refuses_an_empty_out(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--out "$BUILD_DIR"` with the variable unset is not the current folder (whose kong/, kuma/, ...
+    folders render would prune)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "c.yaml").write_text("format: 1\nname: x\n")
+    code, out, err = run(capsys, "render", "c.yaml", "--out", "")
+    assert code == 1 and out == ""
+    assert err == "--out is empty (an unset variable?); to render into the current folder, say --out .\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml"]
+
+
 def test_validate_reports_counts_and_exit_codes(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     catalog = tmp_path / "c.yaml"
     catalog.write_text(

@@ -83,7 +83,7 @@ def validate(catalog: CatalogArg, env: EnvOption = None) -> int:
 
 def render_cmd(
     catalog: CatalogArg,
-    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder to write into (created if missing).")],
+    out: Annotated[str, typer.Option("--out", "-o", help="Folder to write into (created if missing).")],
     env: EnvOption = None,
     target: Annotated[
         str | None,
@@ -94,6 +94,11 @@ def render_cmd(
 
     Nothing is written unless the whole render succeeds; files holding resolved secrets are mode 0600.
     """
+    if not out.strip():
+        # `--out "$BUILD_DIR"` with the variable unset would otherwise render into (and prune) the current folder.
+        err.print("--out is empty (an unset variable?); to render into the current folder, say --out .")
+        raise typer.Exit(EXIT_INVALID)
+    out_dir = Path(out)
     targets = _parse_targets(target)
     loaded = load_or_exit(catalog, env)
     try:
