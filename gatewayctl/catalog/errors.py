@@ -93,6 +93,11 @@ def translate(error: ErrorDetails, source: Source, root_model: type[BaseModel]) 
         return source.diagnostic(loc, message, key=at_key)
     if kind in _TYPE_WORDS:
         message = f"must be {_TYPE_WORDS[kind]}, not {describe(value)}"
+        if isinstance(value, str) and kind != "string_type":
+            # .inf and .nan reach the model as their text (see source.to_data): not "a string" to the reader.
+            node = source.subtree(loc)
+            if isinstance(node, ScalarNode) and node.tag == "tag:yaml.org,2002:float":
+                message = f"must be {_TYPE_WORDS[kind]}, not {node.value}"
         if kind == "string_type" and isinstance(value, int | float) and not isinstance(value, bool):
             node = source.subtree(loc)
             if isinstance(node, ScalarNode):
