@@ -141,7 +141,12 @@ def _vm(catalog: Catalog, catalog_path: Path, out: Path, env_flag: str) -> list[
             [
                 f"rsync -a {q(str(out / 'observability'))} {q(str(out / 'vm' / 'observability'))} "
                 f"{obs}:{REMOTE_DIR}/ --relative",
-                f"ssh {obs} 'cd {REMOTE_DIR}/{q(str(out / 'vm' / 'observability'))} && docker compose up -d'",
+                # rsync --relative recreates the local path under REMOTE_DIR; the remote command is one
+                # quoted word, so a path with spaces or quotes stays one argument of `cd` on the host.
+                f"ssh {obs} "
+                + q(
+                    f"cd {q(REMOTE_DIR + '/' + str(out / 'vm' / 'observability').lstrip('/'))} && docker compose up -d"
+                ),
             ],
             [
                 f"Grafana: http://{obs}:{GRAFANA_PORT}, Prometheus: http://{obs}:{PROMETHEUS_PORT}, "

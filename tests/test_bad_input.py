@@ -86,3 +86,69 @@ def test_validate_rejects(catalog: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert "Traceback" not in out + err
     assert code == 1
     assert err.splitlines()[-1].startswith(f"{catalog.name}: ")
+
+
+@pytest.mark.parametrize(
+    ("reference", "why"),
+    [
+        ("${file:not-utf8.key}", "secret file not-utf8.key is not UTF-8 text (needed by ${file:not-utf8.key})"),
+        ("${file:empty.key}", "secret file empty.key is empty (needed by ${file:empty.key})"),
+        ("${env:GW_QA_EMPTY_KEY}", "environment variable GW_QA_EMPTY_KEY is empty (needed by ${env:GW_QA_EMPTY_KEY})"),
+    ],
+)
+def test_render_rejects_an_unusable_secret_value(
+    reference: str,
+    why: str,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A secret that resolves to bytes that are not text, or to nothing (a CI secret never configured is
+    set to ""), is a located error at render time, not a traceback or a key Kong refuses at apply."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GW_QA_EMPTY_KEY", "")
+    (tmp_path / "not-utf8.key").write_bytes(b"\xff\xfe\x00\x01 a DER key, not text")
+    (tmp_path / "empty.key").write_text("\n")
+    catalog = (BAD / "25-missing-secret-file.yaml").read_text().replace("${file:missing.txt}", reference)
+    (tmp_path / "catalog.yaml").write_text(catalog)
+    code, out, err = run(capsys, ["render", "catalog.yaml", "--out", "out"])
+    assert code == 1
+    assert err.splitlines() == [
+        f"catalog.yaml:7:16: consumers[0].credentials.key_auth[0].key: {why}",
+        "catalog.yaml: 1 error; nothing was written",
+    ]
+    assert "Traceback" not in out + err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("url", "value", "why"),
+    [
+        ("http://svc:${env:GW_QA_URL_PART}@api:8080", "pass/word", "has an invalid port"),
+        ("${env:GW_QA_URL_PART}", "api.default.svc:8080", "must be an absolute URL such as http://host:8080/path"),
+        ("${env:GW_QA_URL_PART}", "http://api:123456", "has an invalid port"),
+    ],
+)
+def test_render_rejects_a_url_that_is_not_one_once_resolved_without_printing_it(
+    url: str,
+    value: str,
+    why: str,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """validate cannot check a url holding a reference; render checks it resolved, and names only the
+    reference: the value holds a secret (it used to be a traceback quoting it)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GW_QA_URL_PART", value)
+    catalog = (BAD / "25-missing-secret-file.yaml").read_text().replace("${file:missing.txt}", "${env:GW_QA_KEY}")
+    (tmp_path / "catalog.yaml").write_text(catalog.replace("http://api.default.svc:8080", f'"{url}"'))
+    monkeypatch.setenv("GW_QA_KEY", "k")
+    code, out, err = run(capsys, ["render", "catalog.yaml", "--out", "out"])
+    assert code == 1
+    assert err.splitlines() == [
+        f"catalog.yaml:10:10: services[0].url: {why}, once ${{env:GW_QA_URL_PART}} is resolved (value not shown)",
+        "catalog.yaml: 1 error; nothing was written",
+    ]
+    assert value not in out + err
+    assert not (tmp_path / "out").exists()

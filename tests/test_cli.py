@@ -52,6 +52,72 @@ def test_unknown_render_target_is_a_usage_error(capsys: pytest.CaptureFixture[st
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.parametrize(
+    ("out_dir", "where", "why"),
+    [
+        ("file", "file", "exists and is not a folder"),
+        ("file/sub", "file/sub", "Not a directory"),
+        ("o", "o/kong", "exists and is not a folder"),
+    ],
+)
+def test_render_reports_the_path_it_cannot_write(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, out_dir: str, where: str, why: str
+) -> None:
+    catalog = tmp_path / "c.yaml"
+    catalog.write_text("format: 1\nname: x\n")
+    (tmp_path / "file").write_text("not a folder\n")
+    (tmp_path / "o").mkdir()
+    (tmp_path / "o" / "kong").write_text("not a folder\n")
+    code, out, err = run(capsys, "render", str(catalog), "--out", str(tmp_path / out_dir))
+    assert code == 1 and out == ""
+    assert err == f"cannot write {tmp_path / where}: {why}\n"
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["kong"], "render wrote part of its output"
+
+
+def test_render_says_why_a_target_asked_for_rendered_nothing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    catalog = tmp_path / "c.yaml"
+    catalog.write_text("format: 1\nname: x\n")
+    code, out, _ = run(capsys, "render", str(catalog), "--out", str(tmp_path / "o"), "--target", "kong,kuma,vm")
+    assert code == 0
+    assert out.splitlines()[-1] == (
+        "rendered kong: 1 file, kuma: nothing (the catalog has no enabled mesh), "
+        "vm: nothing (deployment.platform is kubernetes)"
+    )
+    code, out, _ = run(capsys, "render", str(catalog), "--out", str(tmp_path / "o"), "--target", "kuma")
+    assert code == 0 and out == "rendered kuma: nothing (the catalog has no enabled mesh)\n"
+
+
+def test_render_into_the_catalogs_own_folder_keeps_the_catalog_and_its_secret_files(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`kong/catalog.yaml` rendered with `--out .`: stale-file removal in kong/ must not take its input."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "kong").mkdir()
+    (tmp_path / "kong" / "keys.yaml").write_text("the-api-key\n")
+    (tmp_path / "kong" / "catalog.yaml").write_text(
+        "format: 1\nname: x\nconsumers:\n  - name: app\n    credentials: {key_auth: [{key: '${file:keys.yaml}'}]}\n"
+    )
+    for _ in range(2):  # the second render is the one that removes stale files
+        code, _, _ = run(capsys, "render", "kong/catalog.yaml", "--out", ".", "--target", "kong")
+        assert code == 0
+    assert sorted(p.name for p in (tmp_path / "kong").iterdir()) == ["catalog.yaml", "keys.yaml", "kong.yaml"]
+
+
+def test_render_refuses_an_empty_out(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--out "$BUILD_DIR"` with the variable unset is not the current folder (whose kong/, kuma/, ...
+    folders render would prune)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "c.yaml").write_text("format: 1\nname: x\n")
+    code, out, err = run(capsys, "render", "c.yaml", "--out", "")
+    assert code == 1 and out == ""
+    assert err == "--out is empty (an unset variable?); to render into the current folder, say --out .\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml"]
+
+
 def test_validate_reports_counts_and_exit_codes(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     catalog = tmp_path / "c.yaml"
     catalog.write_text(
@@ -97,6 +163,29 @@ def test_init_writes_a_starter_that_validates(capsys: pytest.CaptureFixture[str]
     assert run(capsys, "validate", str(tmp_path / "p" / "catalog.yaml"))[0] == 0
     assert run(capsys, "init", str(tmp_path / "p"))[0] == 1, "an existing catalog is not overwritten"
     assert run(capsys, "init", str(tmp_path / "p"), "--force")[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("argv", "where", "why"),
+    [
+        (["schema", "--out", "{tmp}"], "{tmp}", "Is a directory"),
+        (["schema", "--out", "{tmp}/file/schema.json"], "{tmp}/file/schema.json", "Not a directory"),
+        (["schema", "--out", "{tmp}/missing/schema.json"], "{tmp}/missing/schema.json", "No such file or directory"),
+        (["init", "{tmp}/file"], "{tmp}/file", "exists and is not a folder"),
+        (["init", "{tmp}/file/sub"], "{tmp}/file/sub", "Not a directory"),
+        (["init", "{tmp}/taken", "--force"], "{tmp}/taken/catalog.yaml", "Is a directory"),
+    ],
+)
+def test_schema_and_init_report_a_path_they_cannot_write(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str], where: str, why: str
+) -> None:
+    (tmp_path / "file").write_text("not a folder\n")
+    (tmp_path / "taken" / "catalog.yaml").mkdir(parents=True)
+    code, out, err = run(capsys, *(a.format(tmp=tmp_path) for a in argv))
+    assert code == 1
+    assert err == f"cannot write {where.format(tmp=tmp_path)}: {why}\n"
+    assert out == ""
+    assert (tmp_path / "file").read_text() == "not a folder\n"
 
 
 def test_output_is_plain_when_not_a_terminal(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -48,3 +49,19 @@ def test_cli_prints_the_plan_and_help_has_an_example(capsys: pytest.CaptureFixtu
     assert printed.startswith("1. Render") and "kubectl apply --server-side -k build/kb/kubernetes" in printed
     assert main(["deploy-plan", "--help"]) == 0
     assert "$ gatewayctl deploy-plan" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("out", ["build", "my build", "it's/build", "/abs/build"])
+def test_the_remote_cd_names_the_folder_rsync_creates_as_one_word(out: str) -> None:
+    """The ssh command's remote shell must see `cd` with the synced folder as one argument, whatever the
+    --out folder is called (a space or a quote used to split it)."""
+    catalog = load_catalog(EXAMPLES / "detection-api.yaml").catalog
+    commands = [c for s in deploy_plan(catalog, EXAMPLES / "detection-api.yaml", Path(out)) for c in s.commands]
+    ssh = next(c for c in commands if c.startswith("ssh ") and "docker compose up -d'" in c and "/opt" in c)
+    _, _host, remote = shlex.split(ssh)  # what the local shell passes to ssh
+    assert shlex.split(remote) == [
+        "cd",
+        f"/opt/gatewayctl/{out.lstrip('/')}/vm/observability",
+        "&&",
+        *["docker", "compose", "up", "-d"],
+    ]

@@ -137,6 +137,17 @@ def test_dataplanes_for_mesh_services(tmp_path: Path) -> None:
     assert inbound["port"] == 8080 and inbound["tags"]["kuma.io/service"] == "example"
 
 
+def test_a_mesh_service_whose_url_holds_a_reference_renders_without_reading_the_reference(tmp_path: Path) -> None:
+    """The url is resolved only for Kong: its port is not parsed from the unresolved text (that was a
+    traceback); like its address, it is unknown, so no Dataplane is written for it."""
+    body = REFERENCE.replace("url: http://10.0.0.10:8080", 'url: "http://10.0.0.10:${env:GW_QA_PORT}"')
+    (tmp_path / "catalog.yaml").write_text(body)
+    loaded = load_catalog(tmp_path / "catalog.yaml")
+    files = {f.path for f in render(loaded, ["vm"], loaded.secrets({"GW_QA_PORT": "8080"}))}
+    assert "vm/kuma/kuma-cp.yaml" in files
+    assert not [f for f in files if f.startswith("vm/kuma/dataplanes/")]
+
+
 def test_kubernetes_catalogs_render_no_vm(tmp_path: Path) -> None:
     out = render_example("platform", tmp_path / "p", ["vm"])
     assert not list(out.rglob("vm/**/*.yaml"))

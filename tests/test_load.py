@@ -445,12 +445,26 @@ consumers:
 
 @pytest.mark.parametrize(
     ("path", "construct"),
-    [("~/a(?=b)", "(?="), ("~/(?<!x)a", "(?<!"), ("~/(a)/\\\\1", "\\1"), ("~/(?P<n>a)(?P=n)", "(?P=")],
+    [
+        ("~/a(?=b)", "(?="),
+        ("~/(?<!x)a", "(?<!"),
+        ("~/(a)/\\\\1", "\\1"),
+        ("~/(?P<n>a)(?P=n)", "(?P="),
+        ("~/(?<n>a)\\\\k<n>", "\\k<"),
+    ],
 )
 def test_regex_paths_kong_cannot_compile_are_refused(tmp_path: Path, path: str, construct: str) -> None:
     body = SERVICE.replace("paths: [/api]", f'paths: ["{path}"]')
     (message,) = messages(tmp_path, body)
     assert "no look-around or backreferences" in message and repr(construct).strip("'") in message
+
+
+def test_regex_paths_with_kongs_named_captures_are_accepted(tmp_path: Path) -> None:
+    """`(?<name>...)` is how Kong's route docs write a named capture (Rust's regex accepts it; Python's
+    re only knows `(?P<name>...)`); `(?<=` and `(?<!` stay look-behinds."""
+    path = "~/version/(?<version>\\d+)/users/(?<user>\\S+)$"
+    body = SERVICE.replace("paths: [/api]", 'paths: ["' + path.replace("\\", "\\\\") + '"]')
+    assert load(tmp_path, body).catalog.services[0].routes[0].paths == [path]
 
 
 def test_cors_methods_are_the_ones_kong_allows(tmp_path: Path) -> None:
@@ -477,3 +491,20 @@ def test_db_mode_on_a_kong_without_database_is_refused(tmp_path: Path) -> None:
         "catalog.yaml:4:31: deployment.kong.database: gateway.mode db writes entities through the Admin API, "
         "which DB-less Kong refuses: use database: postgres, or gateway.mode: dbless"
     ]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("true", "must be the number 1 (got true)"),
+        ("1.0", "must be the number 1 (got 1.0)"),
+        ('"1"', "must be the number 1 (got '1')"),
+        ("99999999999999999999", "is far too large a number (got 99999999999999999999)"),
+    ],
+)
+def test_format_is_the_number_1_and_nothing_that_equals_it(tmp_path: Path, value: str, message: str) -> None:
+    path = tmp_path / "catalog.yaml"
+    path.write_text(f"format: {value}\nname: demo\n")
+    with pytest.raises(CatalogInvalid) as exc:
+        load_catalog(path)
+    assert [d.message for d in exc.value.diagnostics] == [message]

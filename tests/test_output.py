@@ -55,3 +55,55 @@ def test_a_failure_part_way_leaves_the_previous_output(tmp_path: Path, monkeypat
     assert (tmp_path / "kong" / "a.yaml").read_bytes() == b"old a\n"
     assert (tmp_path / "kong" / "b.yaml").read_bytes() == b"old b\n"
     assert sorted(p.name for p in (tmp_path / "kong").iterdir()) == ["a.yaml", "b.yaml"]  # no temp files left
+
+
+def _leftovers(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob(".gatewayctl-*"))
+
+
+def test_a_file_where_an_output_folder_goes_fails_before_anything_is_written(tmp_path: Path) -> None:
+    (tmp_path / "kuma").write_text("a file, not a folder\n")
+    files = [RenderedFile("kong/kong.yaml", b"secret: 1\n", PRIVATE), RenderedFile("kuma/k8s/mesh.yaml", b"m\n")]
+    with pytest.raises(NotADirectoryError) as exc:
+        write_files(tmp_path, files, ["kong", "kuma"])
+    assert exc.value.filename == str(tmp_path / "kuma")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kuma"]  # no kong/ and no staging folder
+
+
+def test_a_folder_where_an_output_file_goes_fails_before_anything_is_written(tmp_path: Path) -> None:
+    write_files(tmp_path, [RenderedFile("kong/kong.yaml", b"old\n"), RenderedFile("kuma/a.yaml", b"old\n")], ["kuma"])
+    (tmp_path / "kong" / "kong.yaml").unlink()
+    (tmp_path / "kong" / "kong.yaml").mkdir()
+    files = [RenderedFile("kuma/a.yaml", b"new\n"), RenderedFile("kong/kong.yaml", b"secret: 1\n", PRIVATE)]
+    with pytest.raises(IsADirectoryError) as exc:
+        write_files(tmp_path, files, ["kong", "kuma"])
+    assert exc.value.filename == str(tmp_path / "kong" / "kong.yaml")
+    assert (tmp_path / "kuma" / "a.yaml").read_bytes() == b"old\n"
+    assert _leftovers(tmp_path) == []
+
+
+def test_a_failure_while_moving_into_place_leaves_no_temporary_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_files(tmp_path, [RenderedFile("kong/kong.yaml", b"old\n")], ["kong"])
+
+    def failing_rename(src: str, dst: str) -> None:
+        raise OSError(5, "Input/output error", dst)
+
+    monkeypatch.setattr(os, "replace", failing_rename)
+    monkeypatch.setattr(os, "rename", failing_rename)
+    files = [RenderedFile("kong/kong.yaml", b"secret: 1\n", PRIVATE), RenderedFile("kuma/k8s/mesh.yaml", b"m\n")]
+    with pytest.raises(OSError, match="Input/output error"):
+        write_files(tmp_path, files, ["kong", "kuma"])
+    assert (tmp_path / "kong" / "kong.yaml").read_bytes() == b"old\n"
+    assert _leftovers(tmp_path) == []
+    assert not (tmp_path / "kuma").exists()
+
+
+def test_inputs_in_an_owned_folder_are_never_removed(tmp_path: Path) -> None:
+    (tmp_path / "kong").mkdir()
+    (tmp_path / "kong" / "catalog.yaml").write_text("format: 1\n")
+    (tmp_path / "kong" / "old.yaml").write_text("rendered by an earlier run\n")
+    inputs = [tmp_path / "kong" / ".." / "kong" / "catalog.yaml"]  # any spelling of the path
+    write_files(tmp_path, [RenderedFile("kong/kong.yaml", b"x: 1\n")], ["kong"], inputs)
+    assert sorted(p.name for p in (tmp_path / "kong").iterdir()) == ["catalog.yaml", "kong.yaml"]

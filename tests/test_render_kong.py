@@ -275,6 +275,29 @@ def test_raw_plugins_pass_through_with_secrets_resolved(tmp_path: Path) -> None:
     assert plugin["config"] == {"http_endpoint": "https://logs/key-123", "vault": "{vault://env/x}"}
 
 
+def test_references_in_urls_are_resolved(tmp_path: Path) -> None:
+    """Every URL key may hold a reference (validation lets it through), so every one is resolved."""
+    environ = {**ENV, "OPA_URL": "https://opa.policy:8443", "CALLBACK": "https://partner.example/cb"}
+    doc = kong(
+        tmp_path,
+        """\
+        gateway: {edition: enterprise}
+        consumers:
+          - name: partner
+            credentials:
+              oauth2: [{name: p, client_id: p, client_secret: '${env:APP_KEY}', redirect_uris: ['${env:CALLBACK}']}]
+        services:
+          - name: api
+            url: http://api:8080
+            authz: {opa: {url: '${env:OPA_URL}', policy: /v1/data/allow}}
+        """,
+        environ,
+    )
+    assert doc["consumers"][0]["oauth2_credentials"][0]["redirect_uris"] == ["https://partner.example/cb"]
+    opa = plugins_of(service(doc, "api"))["opa"]["config"]
+    assert (opa["opa_protocol"], opa["opa_host"], opa["opa_port"]) == ("https", "opa.policy", 8443)
+
+
 # ---------------------------------------------------------------------- the files on disk
 
 

@@ -67,7 +67,16 @@ def translate(error: ErrorDetails, source: Source, root_model: type[BaseModel]) 
         return source.diagnostic(parent, f"missing required key '{loc[-1]}'")
     if kind == "extra_forbidden":
         allowed = fields_at(root_model, loc[:-1])
-        hint = did_you_mean(str(loc[-1]), allowed)
+        key = str(loc[-1])
+        # A key written one level too high (`allow_from` beside `mesh:` instead of under it) is named
+        # where it belongs; a near miss in spelling would point at some unrelated key instead.
+        nested = sorted(
+            where
+            for f in allowed
+            for where, path in ((f, (*loc[:-1], f)), (f"{f}[]", (*loc[:-1], f, 0)))
+            if key in fields_at(root_model, path)
+        )
+        hint = f"; did you mean '{nested[0]}.{key}'?" if nested else did_you_mean(key, allowed)
         if not hint and allowed:
             hint = f" (allowed here: {', '.join(sorted(allowed))})" if len(allowed) <= 12 else ""
         return source.diagnostic(loc, f"unknown key '{loc[-1]}'{hint}", key=True)
@@ -84,6 +93,11 @@ def translate(error: ErrorDetails, source: Source, root_model: type[BaseModel]) 
         return source.diagnostic(loc, message, key=at_key)
     if kind in _TYPE_WORDS:
         message = f"must be {_TYPE_WORDS[kind]}, not {describe(value)}"
+        if isinstance(value, str) and kind != "string_type":
+            # .inf and .nan reach the model as their text (see source.to_data): not "a string" to the reader.
+            node = source.subtree(loc)
+            if isinstance(node, ScalarNode) and node.tag == "tag:yaml.org,2002:float":
+                message = f"must be {_TYPE_WORDS[kind]}, not {node.value}"
         if kind == "string_type" and isinstance(value, int | float) and not isinstance(value, bool):
             node = source.subtree(loc)
             if isinstance(node, ScalarNode):
@@ -92,6 +106,8 @@ def translate(error: ErrorDetails, source: Source, root_model: type[BaseModel]) 
     if kind in _BOUNDS:
         bound = _BOUNDS[kind].format(**{k: ctx.get(k) for k in ("gt", "ge", "lt", "le")})
         return source.diagnostic(loc, f"must be {bound} (got {value!r})")
+    if kind == "int_parsing_size":  # an integer too large for the validator to read at all
+        return source.diagnostic(loc, f"is far too large a number (got {value!r})")
     if kind == "too_short":
         n = ctx.get("min_length", 1)
         return source.diagnostic(loc, f"needs at least {n} item{'s' if n != 1 else ''}")

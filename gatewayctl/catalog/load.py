@@ -17,6 +17,7 @@ from gatewayctl.catalog.errors import did_you_mean, translate
 from gatewayctl.catalog.model import Catalog
 from gatewayctl.catalog.secrets import Reference, SecretResolver, references_in
 from gatewayctl.catalog.source import Source, Unsure, merge_data, merge_nodes, note_holder, replace_child
+from gatewayctl.catalog.types import url_problem
 from gatewayctl.diagnostics import CatalogInvalid, Diagnostic, KeyPath, sorted_unique
 from gatewayctl.gcpause import paused_gc
 
@@ -50,6 +51,11 @@ class LoadedCatalog:
             return SecretResolver(self.path.parent)
         return SecretResolver(self.path.parent, dict(environ))
 
+    def input_files(self) -> list[Path]:
+        """The files `${file:...}` references read (the catalog itself aside)."""
+        resolver = self.secrets({})
+        return [resolver.file_path(ref.name) for _, ref in self.secret_references if ref.kind == "file" and ref.name]
+
     @functools.cached_property
     def secret_references(self) -> list[tuple[KeyPath, Reference]]:
         """Every `${env:..}`/`${file:..}` reference in the catalog, with its key path (found once per load)."""
@@ -68,16 +74,49 @@ class LoadedCatalog:
         return SECRET_SECTIONS[target]
 
     def check_secrets(self, targets: list[str], resolver: SecretResolver) -> None:
-        """Raise CatalogInvalid naming every secret the targets need that cannot be resolved."""
+        """Raise CatalogInvalid naming every secret the targets need that cannot be resolved, and every URL
+        holding a reference that is not a URL once resolved (validation could not check it)."""
         sections = {s for t in targets for s in self.secret_sections(t)}
         problems: list[Diagnostic] = []
+        urls: dict[KeyPath, bool] = {}
         for path, ref in self.secret_references:
             if path[0] in sections:
                 why = resolver.problem(ref)
                 if why:
                     problems.append(self.source.diagnostic(path, why))
+                elif (http_only := _url_field(path)) is not None:
+                    urls[path] = http_only
+        for path, http_only in urls.items():
+            if not problems:
+                text = resolver.resolve(_value_at(self.data, path))
+                why = url_problem(text, http_only=http_only)
+                if why:
+                    # The value holds a secret: only the references are named.
+                    refs = ", ".join(str(ref) for p, ref in self.secret_references if p == path)
+                    problems.append(self.source.diagnostic(path, f"{why}, once {refs} is resolved (value not shown)"))
         if problems:
             raise CatalogInvalid(problems)
+
+
+# The URL-typed keys (`*` for any index), with whether they must be http(s). A reference in one skips the
+# URL check at load time; the resolved value is checked at render time instead.
+_URL_FIELDS: dict[tuple[str, ...], bool] = {
+    ("services", "*", "url"): False,
+    ("consumers", "*", "credentials", "oauth2", "*", "redirect_uris", "*"): False,
+    ("services", "*", "authz", "opa", "url"): True,
+    ("gateway", "tracing", "zipkin", "endpoint"): True,
+    ("mesh", "tracing", "zipkin", "endpoint"): True,
+}
+
+
+def _url_field(path: KeyPath) -> bool | None:
+    return _URL_FIELDS.get(tuple("*" if isinstance(part, int) else part for part in path))
+
+
+def _value_at(data: Any, path: KeyPath) -> str:
+    for part in path:
+        data = data[part]
+    return str(data)
 
 
 def load_catalog(path: str | Path, environment: str | None = None, *, all_environments: bool = False) -> LoadedCatalog:

@@ -19,6 +19,8 @@ from gatewayctl.catalog.types import (
     Host,
     HostPort,
     HttpUrl,
+    JwtMaximumExpiration,
+    KongTimeout,
     LabelKey,
     LabelValue,
     Method,
@@ -48,11 +50,11 @@ class Model(BaseModel):
 
 
 class Timeouts(Model):
-    connect: Duration | None = None
+    connect: KongTimeout | None = None
     """Time to open a connection to the upstream (Kong default 60s)."""
-    read: Duration | None = None
+    read: KongTimeout | None = None
     """Time between two successive reads from the upstream (Kong default 60s)."""
-    write: Duration | None = None
+    write: KongTimeout | None = None
     """Time between two successive writes to the upstream (Kong default 60s)."""
 
 
@@ -64,7 +66,7 @@ class Redis(Model):
     database: int = Field(0, ge=0)
     ssl: bool = False
     ssl_verify: bool = False
-    timeout: Duration | None = None
+    timeout: KongTimeout | None = None
 
 
 class RateLimit(Model):
@@ -355,7 +357,7 @@ class Route(Model):
 
 class JwtOptions(Model):
     claims_to_verify: list[Literal["exp", "nbf"]] = ["exp"]
-    maximum_expiration: Seconds | None = None
+    maximum_expiration: JwtMaximumExpiration | None = None
     """Longest token lifetime accepted (needs exp in claims_to_verify)."""
     key_claim_name: str = "iss"
     header_names: list[str] = ["authorization"]
@@ -581,8 +583,16 @@ class Deployment(Model):
 # --------------------------------------------------------------------------- the catalog
 
 
+def _format_number(value: Any) -> Any:
+    # Literal[1] alone takes `true` and `1.0` (both equal 1 in Python) and calls a quoted "1" a near miss of 1.
+    if isinstance(value, bool | float | str):
+        shown = str(value).lower() if isinstance(value, bool) else repr(value)
+        raise ValueError(f"must be the number 1 (got {shown})")
+    return value
+
+
 class Catalog(Model):
-    format: Literal[1]
+    format: Annotated[Literal[1], BeforeValidator(_format_number)]
     """The catalog format version; this is format 1."""
     name: Name
     """The catalog's identity: ownership tags and labels carry it."""

@@ -84,16 +84,24 @@ class SecretResolver:
                 return f"{ref} is not a valid environment variable name"
             if ref.name not in self.environ:
                 return f"environment variable {ref.name} is not set (needed by {ref})"
+            # CI systems set a secret that was never configured to "" (GitHub Actions does): Kong refuses
+            # empty keys and passwords, so this is caught here rather than at apply time.
+            if not self.environ[ref.name]:
+                return f"environment variable {ref.name} is empty (needed by {ref})"
             return None
         if not ref.name:
             return "${file:} needs a path"
-        path = self._file_path(ref.name)
+        path = self.file_path(ref.name)
         if not path.is_file():
             return f"secret file {ref.name} does not exist (needed by {ref})"
         try:
-            path.read_bytes()
+            content = path.read_bytes().decode("utf-8")
         except OSError as exc:
             return f"secret file {ref.name} cannot be read: {exc.strerror}"
+        except UnicodeDecodeError:
+            return f"secret file {ref.name} is not UTF-8 text (needed by {ref})"
+        if not content.rstrip("\r\n"):
+            return f"secret file {ref.name} is empty (needed by {ref})"
         return None
 
     def value(self, ref: Reference) -> str:
@@ -102,7 +110,7 @@ class SecretResolver:
                 self._cache[ref] = self.environ[ref.name]
             else:
                 # A trailing newline is almost always an editor's, not part of the secret.
-                self._cache[ref] = self._file_path(ref.name).read_text(encoding="utf-8").rstrip("\r\n")
+                self._cache[ref] = self.file_path(ref.name).read_text(encoding="utf-8").rstrip("\r\n")
         value = self._cache[ref]
         assert value is not None
         return value
@@ -126,6 +134,6 @@ class SecretResolver:
             return [self.resolve_tree(v) for v in data]
         return data
 
-    def _file_path(self, name: str) -> Path:
+    def file_path(self, name: str) -> Path:
         path = Path(name).expanduser()
         return path if path.is_absolute() else self.base_dir / path

@@ -466,6 +466,8 @@ def _compose(text: str | bytes, file: str) -> Node:
             opened = exc.context_mark
             bracket = "[" if "sequence" in exc.context else "{"
             problem += f" (for the '{bracket}' opened on line {opened.line + 1}, column {opened.column + 1})"
+        elif problem.startswith("found character that cannot start any token") and mark and text[mark.index] == "\t":
+            problem = "found a tab character that violates indentation"  # as PyYAML says it elsewhere
         raise CatalogInvalid([Diagnostic(file, line, col, "", f"YAML syntax error: {problem}")]) from None
     except yaml.YAMLError as exc:  # reader errors: control characters, bad encodings
         mark = getattr(exc, "position", None)
@@ -529,6 +531,12 @@ class _SafetyCheck:
             seen: dict[str, Node] = {}
             for k, v in node.value:
                 if k.tag == MERGE_KEY_TAG:
+                    # Anything else would be dropped without a word when the pairs are expanded.
+                    sources = v.value if isinstance(v, SequenceNode) else [v]
+                    if not all(isinstance(src, MappingNode) for src in sources):
+                        self.problems.append(
+                            self.diagnostic(k, path, "`<<` merges a mapping or a list of mappings (such as *base)")
+                        )
                     size += self.walk(v, path, depth + 1)
                     continue
                 if not isinstance(k, ScalarNode):

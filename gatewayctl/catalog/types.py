@@ -52,26 +52,41 @@ PLAIN_URL = re.compile(
 )
 
 
-def _url(value: str) -> str:
-    if "${" in value:
-        return value  # resolved at render time
+def url_problem(value: str, *, http_only: bool = False) -> str | None:
+    """Why `value` is not a URL the renderers can split, or None. The reason does not repeat the value:
+    for a URL assembled from secret references at render time, the value holds a secret."""
     plain = PLAIN_URL.match(value)
     if plain and (plain["port"] is None or int(plain["port"]) <= 65535):
-        return value
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https", "grpc", "grpcs", "tcp", "tls") or not parts.hostname:
-        raise ValueError(f"must be an absolute URL such as http://host:8080/path (got {value!r})")
-    try:
-        parts.port  # noqa: B018 - raises on a bad port
-    except ValueError:
-        raise ValueError(f"has an invalid port (got {value!r})") from None
+        scheme = plain["scheme"]
+    else:
+        parts = urlsplit(value)
+        scheme = parts.scheme
+        if scheme not in ("http", "https", "grpc", "grpcs", "tcp", "tls") or not parts.hostname:
+            return "must be an absolute URL such as http://host:8080/path"
+        try:
+            parts.port  # noqa: B018 - raises on a bad port
+        except ValueError:
+            return "has an invalid port"
+    if http_only and scheme not in ("http", "https"):
+        return "must be an http:// or https:// URL"
+    return None
+
+
+def _url(value: str) -> str:
+    if "${" in value:
+        return value  # resolved at render time, and checked then (LoadedCatalog.check_secrets)
+    problem = url_problem(value)
+    if problem:
+        raise ValueError(f"{problem} (got {value!r})")
     return value
 
 
 def _http_url(value: str) -> str:
-    _url(value)
-    if not value.startswith(("http://", "https://")) and "${" not in value:
-        raise ValueError(f"must be an http:// or https:// URL (got {value!r})")
+    if "${" in value:
+        return value
+    problem = url_problem(value, http_only=True)
+    if problem:
+        raise ValueError(f"{problem} (got {value!r})")
     return value
 
 
@@ -88,21 +103,26 @@ def _host(value: str) -> str:
 _UNSUPPORTED_REGEX = re.compile(r"\(\?<?[=!]|\(\?>|\(\?P=|(?<!\\)\\[1-9]|\\k<|[*+?}]\+")
 
 
+_NAMED_GROUP = re.compile(r"(?<!\\)\(\?<(?=[A-Za-z_])")
+
+
 def _route_path(value: str) -> str:
     if value.startswith("~"):
         pattern = value[1:]
         if not pattern.startswith("/"):
             raise ValueError(f'a regex path must start with "~/" (got {value!r})')
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise ValueError(f"is not a valid regular expression: {exc.msg} at position {exc.pos}") from None
+        # First: Python has no `\k<name>`, and "bad escape" would hide the reason Kong refuses it.
         unsupported = _UNSUPPORTED_REGEX.search(pattern)
         if unsupported:
             raise ValueError(
                 f"Kong's router matches regex paths with Rust's regex engine, which has no look-around or "
                 f"backreferences ({unsupported.group()!r} at position {unsupported.start() + 1}): {value!r}"
             )
+        try:
+            # Kong's documented named captures are `(?<name>...)`, which Python spells `(?P<name>...)`.
+            re.compile(_NAMED_GROUP.sub("(?P<", pattern))
+        except re.error as exc:
+            raise ValueError(f"is not a valid regular expression: {exc.msg} at position {exc.pos}") from None
         return value
     if not value.startswith("/"):
         raise ValueError(f'must start with "/" (or "~/" for a regex) (got {value!r})')
@@ -213,6 +233,24 @@ Seconds = Annotated[
     PlainSerializer(str),
     WithJsonSchema({"type": "string", "pattern": units.DURATION_PATTERN, "examples": ["30s", "5m", "1d"]}),
 ]
+
+
+def _at_most(limit: units.Duration, about: str) -> Callable[[units.Duration], units.Duration]:
+    """A check that a duration is within the range the Kong field it becomes accepts (Kong refuses the
+    whole configuration otherwise, at apply time)."""
+
+    def check(value: units.Duration) -> units.Duration:
+        if value.ms > limit.ms:
+            raise ValueError(f"must be at most {limit}{about}, Kong's limit (got {value.text!r})")
+        return value
+
+    return check
+
+
+# Kong's `timeout` fields (service timeouts, Redis timeouts) are milliseconds between 0 and 2^31 - 2.
+KongTimeout = Annotated[Duration, AfterValidator(_at_most(units.Duration(2**31 - 2, "2147483646ms"), " (24.8 days)"))]
+# jwt `maximum_expiration` is at most 31536000 seconds.
+JwtMaximumExpiration = Annotated[Seconds, AfterValidator(_at_most(units.Duration(31_536_000_000, "365d"), ""))]
 DurationRange = Annotated[
     units.DurationRange,
     PlainValidator(units.parse_duration_range),

@@ -6,9 +6,10 @@ import json
 from collections import Counter
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
+from rich.markup import escape
 
 from gatewayctl.catalog.load import LoadedCatalog, load_catalog
 from gatewayctl.catalog.model import Catalog
@@ -82,7 +83,7 @@ def validate(catalog: CatalogArg, env: EnvOption = None) -> int:
 
 def render_cmd(
     catalog: CatalogArg,
-    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder to write into (created if missing).")],
+    out: Annotated[str, typer.Option("--out", "-o", help="Folder to write into (created if missing).")],
     env: EnvOption = None,
     target: Annotated[
         str | None,
@@ -93,6 +94,11 @@ def render_cmd(
 
     Nothing is written unless the whole render succeeds; files holding resolved secrets are mode 0600.
     """
+    if not out.strip():
+        # `--out "$BUILD_DIR"` with the variable unset would otherwise render into (and prune) the current folder.
+        err.print("--out is empty (an unset variable?); to render into the current folder, say --out .")
+        raise typer.Exit(EXIT_INVALID)
+    out_dir = Path(out)
     targets = _parse_targets(target)
     loaded = load_or_exit(catalog, env)
     try:
@@ -102,11 +108,10 @@ def render_cmd(
         err.print(f"{catalog}: {plural(errors, 'error')}; nothing was written")
         raise typer.Exit(EXIT_INVALID) from None
     try:
-        write_files(out_dir, files, owned_dirs=targets)
+        write_files(out_dir, files, owned_dirs=targets, inputs=[catalog, *loaded.input_files()])
     except OSError as exc:
-        err.print(f"{out_dir}: cannot write: {exc.strerror or exc}")
-        raise typer.Exit(EXIT_INVALID) from None
-    _summarise(out_dir, files)
+        _cannot_write(out_dir, exc)
+    _summarise(out_dir, files, targets if target else [], loaded.catalog)
     raise typer.Exit(EXIT_OK)
 
 
@@ -142,12 +147,32 @@ def _parse_targets(value: str | None) -> list[str]:
     return [t for t in TARGETS if t in names]  # the canonical order, duplicates dropped
 
 
-def _summarise(out_dir: Path, files: list[RenderedFile]) -> None:
+def _summarise(out_dir: Path, files: list[RenderedFile], asked: list[str], catalog: Catalog) -> None:
     by_folder = Counter(f.path.split("/", 1)[0] for f in files)
     for f in files:
         private = "  (0600: holds secrets)" if f.mode == 0o600 else ""
-        out.print(f"wrote {out_dir / f.path}  {len(f.content):,} bytes{private}")
-    out.print("rendered " + ", ".join(f"{name}: {plural(n, 'file')}" for name, n in by_folder.items()))
+        out.print(f"wrote {escape(str(out_dir / f.path))}  {len(f.content):,} bytes{private}")
+    rendered = [f"{name}: {plural(n, 'file')}" for name, n in by_folder.items()]
+    # A target asked for by name that has nothing to render says why, rather than vanishing from the line.
+    empty = [f"{t}: nothing ({_why_empty(t, catalog)})" for t in asked if t not in by_folder]
+    out.print("rendered " + ", ".join(rendered + empty))
+
+
+def _why_empty(target: str, catalog: Catalog) -> str:
+    if target == "kuma":
+        return "the catalog has no enabled mesh"
+    if target in ("kubernetes", "vm"):
+        return f"deployment.platform is {catalog.deployment.platform}"
+    return "no files for this catalog"
+
+
+def _cannot_write(path: Path, exc: OSError) -> NoReturn:
+    """Report a failed write at the path that failed (the OS names it: a parent that is a file, ...), exit 1."""
+    where = exc.filename if exc.filename is not None else path
+    # mkdir's EEXIST on a path that is a file says "File exists", which reads as if nothing were wrong.
+    why = "exists and is not a folder" if isinstance(exc, FileExistsError) else exc.strerror or str(exc)
+    err.print(f"cannot write {escape(str(where))}: {escape(why)}")
+    raise typer.Exit(EXIT_INVALID) from None
 
 
 def catalog_json_schema() -> dict[str, object]:
@@ -163,8 +188,11 @@ def schema(
     """Print the catalog's JSON Schema, for editor completion and validation."""
     text = json.dumps(catalog_json_schema(), indent=2, sort_keys=True) + "\n"
     if output:
-        output.write_text(text)
-        out.print(f"wrote {output}")
+        try:
+            output.write_text(text)
+        except OSError as exc:
+            _cannot_write(output, exc)
+        out.print(f"wrote {escape(str(output))}")
     else:
         typer.echo(text, nl=False)
     raise typer.Exit(EXIT_OK)
@@ -179,10 +207,13 @@ def init(
     if target.exists() and not force:
         err.print(f"{target} exists; use --force to overwrite it")
         raise typer.Exit(EXIT_INVALID)
-    directory.mkdir(parents=True, exist_ok=True)
     starter = (Path(__file__).parent.parent / "templates" / "starter.yaml").read_text()
-    target.write_text(starter)
-    (directory / SCHEMA_FILE).write_text(json.dumps(catalog_json_schema(), indent=2, sort_keys=True) + "\n")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        target.write_text(starter)
+        (directory / SCHEMA_FILE).write_text(json.dumps(catalog_json_schema(), indent=2, sort_keys=True) + "\n")
+    except OSError as exc:
+        _cannot_write(directory, exc)
     out.print(f"wrote {target} and {directory / SCHEMA_FILE}")
     out.print(f"next: gatewayctl validate {target}")
     raise typer.Exit(EXIT_OK)

@@ -319,7 +319,7 @@ class _KongBuilder:
                     "client_id": c.client_id,
                     "client_secret": r(c.client_secret),
                     "hash_secret": c.hash_secret,
-                    "redirect_uris": list(c.redirect_uris),
+                    "redirect_uris": [r(uri) for uri in c.redirect_uris],
                     "tags": tags,
                 }
                 for c in creds.oauth2
@@ -457,7 +457,7 @@ class _KongBuilder:
         if service.grpc_web:
             plugins.append(self.plugin(scope, "grpc-web", {"pass_stripped_path": False}))
         if service.authz and service.authz.opa:
-            opa = urlsplit(service.authz.opa.url)
+            opa = urlsplit(self.secrets.resolve(service.authz.opa.url))
             plugins.append(
                 self.plugin(
                     scope,

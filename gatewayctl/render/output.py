@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
 import stat
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +37,9 @@ def dump_json(data: Any) -> str:
     return json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False) + "\n"
 
 
-def write_files(out_dir: Path, files: list[RenderedFile], owned_dirs: list[str]) -> list[Path]:
+def write_files(
+    out_dir: Path, files: list[RenderedFile], owned_dirs: list[str], inputs: Iterable[Path] = ()
+) -> list[Path]:
     """Write every file, all or nothing, and remove files an earlier render left in the folders this render
     owns (a removed service must not leave a stale policy behind).
 
@@ -46,14 +50,19 @@ def write_files(out_dir: Path, files: list[RenderedFile], owned_dirs: list[str])
     A file whose bytes and mode are already right is not touched: creating a file costs far more than
     reading one (30-200 us against 10 us on the CI machine's disk), and a re-render of 10,000 services'
     Kuma policies is 140,000 files, nearly all unchanged.
+
+    `inputs` (the catalog, the files its secrets are read from) are never removed, even when they sit in
+    an owned folder (`kong/catalog.yaml` rendered with `--out .`).
     """
     with paused_gc():  # 140,000 paths and Path objects, no cycles: the collector would rescan the heap for none
-        return _write_files(out_dir, files, owned_dirs)
+        return _write_files(out_dir, files, owned_dirs, {os.path.realpath(p) for p in inputs})
 
 
-def _write_files(out_dir: Path, files: list[RenderedFile], owned_dirs: list[str]) -> list[Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
+def _write_files(out_dir: Path, files: list[RenderedFile], owned_dirs: list[str], inputs: set[str]) -> list[Path]:
     root = os.fspath(out_dir)
+    if os.path.lexists(root) and not os.path.isdir(root):
+        raise _not_a_folder(root)
+    out_dir.mkdir(parents=True, exist_ok=True)
     # Paths are joined by concatenation: os.path.join costs more than the stat it leads to (140,000 files).
     targets = [_join(root, f.path) for f in files]
     new_folders = _NewFolders(root)
@@ -76,6 +85,8 @@ def _write_files(out_dir: Path, files: list[RenderedFile], owned_dirs: list[str]
                 continue
             if _unchanged(target, f):
                 continue
+            if os.path.isdir(target):  # found now, not when renaming into place after other files were
+                raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), target)
             folder = os.path.dirname(target)
             if folder not in made:
                 os.makedirs(folder, exist_ok=True)
@@ -94,12 +105,21 @@ def _write_files(out_dir: Path, files: list[RenderedFile], owned_dirs: list[str]
         if stage is not None:
             shutil.rmtree(stage, ignore_errors=True)
         raise
-    for tmp, target in staged:
-        os.replace(tmp, target)
-    if stage is not None:
-        for folder in new_folders.used:
-            os.rename(os.path.join(stage, folder), os.path.join(root, folder))
-        shutil.rmtree(stage)  # what is left of it: the empty folders above the ones moved out
+    try:
+        for i, (tmp, target) in enumerate(staged):
+            os.replace(tmp, target)
+            staged[i] = ("", target)
+        if stage is not None:
+            for folder in new_folders.used:
+                os.rename(os.path.join(stage, folder), os.path.join(root, folder))
+    finally:
+        # Whatever happens, no temporary file (a kong.yaml holding secrets) or staging folder is left behind.
+        for tmp, _ in staged:
+            if tmp:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+        if stage is not None:
+            shutil.rmtree(stage, ignore_errors=True)  # what is left of it: the folders above those moved out
     keep = set(targets)
     del targets
     fresh = {os.path.join(root, folder) for folder in new_folders.used}  # nothing stale in them
@@ -111,7 +131,8 @@ def _write_files(out_dir: Path, files: list[RenderedFile], owned_dirs: list[str]
             dirs[:] = [d for d in dirs if os.path.join(folder, d) not in fresh]
             for name in names:
                 path = _join(folder, name)
-                if name.endswith((".yaml", ".yml", ".json")) and path not in keep:
+                stale = name.endswith((".yaml", ".yml", ".json")) and path not in keep
+                if stale and os.path.realpath(path) not in inputs:  # realpath only for the few stale files
                     os.unlink(path)
     written: list[Any] = sorted(keep)  # sorting strings: 20x faster than Path objects at 140k files
     del keep
@@ -150,13 +171,20 @@ class _NewFolders:
             parts = folder.split("/")
             for i in range(1, len(parts) + 1):
                 candidate = "/".join(parts[:i])
-                if not os.path.lexists(os.path.join(self.root, candidate)):
+                path = os.path.join(self.root, candidate)
+                if not os.path.lexists(path):
                     missing = candidate
                     break
+                if not os.path.isdir(path):  # a file where a folder goes: fail before anything is written
+                    raise _not_a_folder(path)
             self.outermost[folder] = missing
             if missing is not None and missing not in self.used:
                 self.used.append(missing)
         return self.outermost[folder] is not None
+
+
+def _not_a_folder(path: str) -> NotADirectoryError:
+    return NotADirectoryError(errno.ENOTDIR, "exists and is not a folder", path)
 
 
 def _create(path: str, f: RenderedFile, umask: int | None) -> None:

@@ -254,7 +254,7 @@ def dataplane(catalog: Catalog, service: Service) -> dict[str, Any] | None:
     address = dataplane_address(service)
     w = workload(catalog, service)
     port = w.port
-    if port is None and service.url:
+    if port is None and service.url and "${" not in service.url:  # a url holding a secret: mesh.port then
         port = urlsplit(service.url).port
     if address is None or port is None:
         return None
