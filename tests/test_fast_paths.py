@@ -21,7 +21,7 @@ from gatewayctl.catalog.secrets import references_in
 from gatewayctl.catalog.source import held_references, parse, parse_data, parse_data_in_pieces, to_data
 from gatewayctl.diagnostics import CatalogInvalid
 from gatewayctl.render.kuma import build_kuma_objects, kubernetes_form, render_kuma, universal_form
-from gatewayctl.render.output import PRIVATE, PUBLIC, RenderedFile, write_files
+from gatewayctl.render.output import MANIFEST, PRIVATE, PUBLIC, RenderedFile, write_files
 from gatewayctl.render.yaml_emitter import Emitter, emit
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -288,8 +288,7 @@ def modes(folder: Path) -> dict[str, int]:
 
 
 def test_a_first_write_builds_new_folders_whole_with_the_right_modes(tmp_path: Path) -> None:
-    (tmp_path / "kong").mkdir()
-    (tmp_path / "kong" / "old.yaml").write_text("stale")
+    write_files(tmp_path, [RenderedFile("kong/old.yaml", b"stale\n")], ["kong"])
     files = [
         RenderedFile("kong/kong.yaml", b"k\n", PRIVATE),
         RenderedFile("kuma/kubernetes/a.yaml", b"a\n"),
@@ -302,6 +301,7 @@ def test_a_first_write_builds_new_folders_whole_with_the_right_modes(tmp_path: P
     os.umask(umask)
     folder = 0o777 & ~umask
     assert modes(tmp_path) == {
+        MANIFEST: PUBLIC,
         "kong": folder,
         "kong/kong.yaml": PRIVATE,
         "kuma": folder,
@@ -338,7 +338,8 @@ def test_a_failed_first_write_leaves_no_folder_and_no_staging(tmp_path: Path, mo
     files = [RenderedFile("kong/kong.yaml", b"new\n")] + [RenderedFile(f"kuma/k/{i}.yaml", b"x\n") for i in range(5)]
     with pytest.raises(OSError):
         write_files(tmp_path, files, ["kong", "kuma"])
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["kong"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [MANIFEST, "kong"]
+    assert (tmp_path / MANIFEST).read_text().splitlines()[1:] == ["kong/kong.yaml"]
     assert sorted(p.name for p in (tmp_path / "kong").iterdir()) == ["kong.yaml"]
     assert (tmp_path / "kong" / "kong.yaml").read_bytes() == b"old\n"
 

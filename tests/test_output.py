@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gatewayctl.render.output import PRIVATE, PUBLIC, RenderedFile, write_files
+from gatewayctl.render.output import MANIFEST, PRIVATE, PUBLIC, RenderedFile, write_files
 
 
 def test_unchanged_files_are_not_rewritten_and_changed_ones_are(tmp_path: Path) -> None:
@@ -29,10 +29,42 @@ def test_a_mode_change_alone_rewrites_the_file(tmp_path: Path) -> None:
 def test_stale_rendered_files_go_and_foreign_files_stay(tmp_path: Path) -> None:
     write_files(tmp_path, [RenderedFile("kuma/k8s/a.yaml", b"a\n"), RenderedFile("kuma/k8s/b.yaml", b"b\n")], ["kuma"])
     (tmp_path / "kuma" / "README.md").write_text("mine")
+    (tmp_path / "kuma" / "k8s" / "hand-written.yaml").write_text("kind: Mesh\n")  # in an owned folder, not ours
     (tmp_path / "other.yaml").write_text("not in an owned folder")
     write_files(tmp_path, [RenderedFile("kuma/k8s/a.yaml", b"a\n")], ["kuma"])
-    assert sorted(p.name for p in (tmp_path / "kuma").rglob("*") if p.is_file()) == ["README.md", "a.yaml"]
+    files = sorted(p.name for p in (tmp_path / "kuma").rglob("*") if p.is_file())
+    assert files == ["README.md", "a.yaml", "hand-written.yaml"]
     assert (tmp_path / "other.yaml").exists()
+    assert (tmp_path / MANIFEST).read_text().splitlines()[1:] == ["kuma/k8s/a.yaml"]
+
+
+def test_a_folder_rendered_without_a_manifest_loses_nothing(tmp_path: Path) -> None:
+    # `render --out .` in a repository whose own kong/ folder holds a compose file and kong.conf
+    (tmp_path / "kong").mkdir()
+    (tmp_path / "kong" / "docker-compose.yaml").write_text("services: {}\n")
+    write_files(tmp_path, [RenderedFile("kong/kong.yaml", b"x: 1\n")], ["kong"])
+    assert sorted(p.name for p in (tmp_path / "kong").iterdir()) == ["docker-compose.yaml", "kong.yaml"]
+
+
+def test_rendering_one_target_keeps_the_record_of_the_others(tmp_path: Path) -> None:
+    both = [RenderedFile("kong/kong.yaml", b"x: 1\n"), RenderedFile("kuma/old.yaml", b"m\n")]
+    write_files(tmp_path, both, ["kong", "kuma"])
+    write_files(tmp_path, [RenderedFile("kong/kong.yaml", b"x: 2\n")], ["kong"])  # kuma/ is not this render's
+    assert (tmp_path / "kuma" / "old.yaml").exists()
+    write_files(tmp_path, [RenderedFile("kuma/new.yaml", b"m\n")], ["kuma"])  # old.yaml is still known as ours
+    assert sorted(p.name for p in (tmp_path / "kuma").iterdir()) == ["new.yaml"]
+    assert (tmp_path / "kong" / "kong.yaml").read_bytes() == b"x: 2\n"
+
+
+def test_a_manifest_line_outside_the_folder_is_not_followed(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    (tmp_path / "kong").mkdir()
+    (tmp_path / "kong" / "precious.yaml").write_text("keep\n")
+    write_files(out, [RenderedFile("kong/kong.yaml", b"x: 1\n")], ["kong"])
+    with (out / MANIFEST).open("a") as manifest:
+        manifest.write("kong/../../kong/precious.yaml\n/etc/hostname\n")
+    write_files(out, [RenderedFile("kong/kong.yaml", b"x: 1\n")], ["kong"])
+    assert (tmp_path / "kong" / "precious.yaml").read_text() == "keep\n"
 
 
 def test_a_failure_part_way_leaves_the_previous_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -101,9 +133,10 @@ def test_a_failure_while_moving_into_place_leaves_no_temporary_files(
 
 
 def test_inputs_in_an_owned_folder_are_never_removed(tmp_path: Path) -> None:
-    (tmp_path / "kong").mkdir()
-    (tmp_path / "kong" / "catalog.yaml").write_text("format: 1\n")
-    (tmp_path / "kong" / "old.yaml").write_text("rendered by an earlier run\n")
+    write_files(
+        tmp_path, [RenderedFile("kong/catalog.yaml", b"x: 0\n"), RenderedFile("kong/old.yaml", b"x\n")], ["kong"]
+    )
+    (tmp_path / "kong" / "catalog.yaml").write_text("format: 1\n")  # an earlier render's file, now the catalog
     inputs = [tmp_path / "kong" / ".." / "kong" / "catalog.yaml"]  # any spelling of the path
     write_files(tmp_path, [RenderedFile("kong/kong.yaml", b"x: 1\n")], ["kong"], inputs)
     assert sorted(p.name for p in (tmp_path / "kong").iterdir()) == ["catalog.yaml", "kong.yaml"]

@@ -18,6 +18,7 @@ import yaml
 from gatewayctl.catalog.load import load_catalog
 from gatewayctl.cli import main
 from gatewayctl.render.kong import build_kong_config, entity_id
+from gatewayctl.render.output import MANIFEST
 
 ENV = {"APP_KEY": "key-123", "JWT_SECRET": "jwt-s3cret", "SVC_PASSWORD": "pw", "REDIS_PASSWORD": "redis-pw"}
 
@@ -334,10 +335,16 @@ def test_a_re_render_replaces_files_and_removes_stale_ones(tmp_path: Path, monke
     catalog.write_text("format: 1\nname: demo\nservices: [{name: a, url: 'http://a:80'}]\n")
     out = tmp_path / "out"
     (out / "kong").mkdir(parents=True)
-    (out / "kong" / "old-service.yaml").write_text("stale")
+    (out / "kong" / "docker-compose.yaml").write_text("services: {}\n")  # hand-written, in a rendered folder
     (out / "notes.txt").write_text("mine")
     assert render(tmp_path, catalog, out, monkeypatch) == 0
-    assert sorted(p.name for p in (out / "kong").iterdir()) == ["kong.yaml"]
+    assert sorted(p.name for p in (out / "kong").iterdir()) == ["docker-compose.yaml", "kong.yaml"]
+    # a file an earlier render wrote (its manifest says so) and this one does not: removed
+    (out / "kong" / "old-service.yaml").write_text("stale")
+    with (out / MANIFEST).open("a") as manifest:
+        manifest.write("kong/old-service.yaml\n")
+    assert render(tmp_path, catalog, out, monkeypatch) == 0
+    assert sorted(p.name for p in (out / "kong").iterdir()) == ["docker-compose.yaml", "kong.yaml"]
     assert (out / "notes.txt").read_text() == "mine", "files outside the rendered folders are left alone"
 
 

@@ -37,11 +37,20 @@ def dump_json(data: Any) -> str:
     return json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False) + "\n"
 
 
+MANIFEST = ".gatewayctl.rendered"  # in the output folder: every file renders there wrote, one per line
+
+
 def write_files(
     out_dir: Path, files: list[RenderedFile], owned_dirs: list[str], inputs: Iterable[Path] = ()
 ) -> list[Path]:
-    """Write every file, all or nothing, and remove files an earlier render left in the folders this render
-    owns (a removed service must not leave a stale policy behind).
+    """Write every file, all or nothing, and remove files an earlier render wrote in the folders this render
+    owns that it does not write again (a removed service must not leave a stale policy behind).
+
+    Only files an earlier render wrote are ever removed: the output folder's manifest (`MANIFEST`) lists
+    them. A file someone else put in `kong/` or `kuma/` (a hand-written compose file, `--out .` in a
+    repository with its own `kong/` folder) is never in it, so it stays; so does everything in a folder
+    rendered before the manifest existed. The manifest is widened to what this render is about to write
+    before anything is moved into place, so that a crash part-way cannot leave a file no manifest names.
 
     Nothing the previous render left is changed until every new file is written: a changed file is staged
     next to its target and renamed into place at the end; a folder that does not exist yet (the first
@@ -105,7 +114,11 @@ def _write_files(out_dir: Path, files: list[RenderedFile], owned_dirs: list[str]
         if stage is not None:
             shutil.rmtree(stage, ignore_errors=True)
         raise
+    rendered = [f.path for f in files]
+    previous = _read_manifest(root)
     try:
+        if not previous.issuperset(rendered):
+            _write_manifest(root, previous.union(rendered))
         for i, (tmp, target) in enumerate(staged):
             os.replace(tmp, target)
             staged[i] = ("", target)
@@ -122,18 +135,16 @@ def _write_files(out_dir: Path, files: list[RenderedFile], owned_dirs: list[str]
             shutil.rmtree(stage, ignore_errors=True)  # what is left of it: the folders above those moved out
     keep = set(targets)
     del targets
-    fresh = {os.path.join(root, folder) for folder in new_folders.used}  # nothing stale in them
-    for owned in owned_dirs:
-        top = os.path.join(root, owned)
-        if any(top == f or top.startswith(f + os.sep) for f in fresh):
-            continue
-        for folder, dirs, names in os.walk(top):
-            dirs[:] = [d for d in dirs if os.path.join(folder, d) not in fresh]
-            for name in names:
-                path = _join(folder, name)
-                stale = name.endswith((".yaml", ".yml", ".json")) and path not in keep
-                if stale and os.path.realpath(path) not in inputs:  # realpath only for the few stale files
-                    os.unlink(path)
+    owned = tuple(folder.rstrip("/") + "/" for folder in owned_dirs)
+    still = set(rendered)
+    for relative in previous:
+        if relative.startswith(owned) and relative not in still:
+            path = _join(root, relative)
+            if _is_file(path) and os.path.realpath(path) not in inputs:
+                os.unlink(path)
+    remembered = {p for p in previous if not p.startswith(owned)} | still
+    if remembered != previous:
+        _write_manifest(root, remembered)
     written: list[Any] = sorted(keep)  # sorting strings: 20x faster than Path objects at 140k files
     del keep
     # Path objects from listing each folder: a folder's Path makes its children without parsing their
@@ -147,6 +158,43 @@ def _write_files(out_dir: Path, files: list[RenderedFile], owned_dirs: list[str]
             listing = listings[folder] = {child.name: child for child in Path(folder).iterdir()}
         written[i] = listing.get(name) or Path(path)
     return written
+
+
+def _read_manifest(root: str) -> set[str]:
+    """The files earlier renders wrote here, relative; nothing when there is no manifest. A line that is not a
+    plain relative path inside the folder (a hand edit) is ignored rather than followed outside it."""
+    try:
+        with open(os.path.join(root, MANIFEST), encoding="utf-8", errors="replace") as manifest:
+            lines = manifest.read().splitlines()
+    except FileNotFoundError:
+        return set()
+    return {
+        line
+        for line in lines
+        if line and not line.startswith(("#", "/")) and ".." not in line.split("/") and "\\" not in line
+    }
+
+
+def _write_manifest(root: str, paths: set[str]) -> None:
+    text = "# Files gatewayctl render wrote in this folder; only these are removed once no longer rendered.\n"
+    text += "".join(p + "\n" for p in sorted(paths))
+    fd, tmp = tempfile.mkstemp(prefix=".gatewayctl-", dir=root)
+    try:
+        os.fchmod(fd, PUBLIC)  # paths only, no secret
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(tmp, os.path.join(root, MANIFEST))
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _is_file(path: str) -> bool:
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def _join(folder: str, relative: str) -> str:
