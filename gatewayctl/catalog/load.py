@@ -248,15 +248,20 @@ def _load_variant(raw: bytes, path: Path, environment: str | None) -> LoadedCata
         catalog = Catalog.model_validate(data)
     except ValidationError as exc:
         raise CatalogInvalid(translate(e, source, Catalog) for e in exc.errors()) from None
+    # The fast path knows which mappings hold a `${`: the same list references_in(data) builds, without
+    # walking all the data.
+    references = references_in(data) if holders is None else yaml_source.held_references(data, holders)
     diagnostics = run_checks(catalog, source)
+    for key_path, reference in references:
+        malformed = reference.malformed()  # never resolvable, whatever the environment: validate says so
+        if malformed:
+            diagnostics.append(source.diagnostic(key_path, malformed))
     errors = [d for d in diagnostics if d.severity == "error"]
     if errors:
-        raise CatalogInvalid(diagnostics)
+        raise CatalogInvalid(sorted_unique(diagnostics))
     source.release()  # the checks may have rebuilt it to place a warning
     loaded = LoadedCatalog(catalog, source, data, path, environment, sorted_unique(diagnostics))
-    if holders is not None:
-        # Fill the cached property: the same list references_in(data) builds, without walking all the data.
-        loaded.__dict__["secret_references"] = yaml_source.held_references(data, holders)
+    loaded.__dict__["secret_references"] = references  # the cached property, filled
     return loaded
 
 

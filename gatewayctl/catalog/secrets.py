@@ -41,6 +41,15 @@ class Reference:
     def __str__(self) -> str:
         return f"${{{self.kind}:{self.name}}}"
 
+    def malformed(self) -> str | None:
+        """Why this reference can never resolve, whatever the environment: found by validate, which runs
+        without the secrets."""
+        if self.kind == "env" and not ENV_NAME.match(self.name):
+            return f"{self} is not a valid environment variable name"
+        if self.kind == "file" and not self.name:
+            return "${file:} needs a path"
+        return None
+
 
 def references_in(data: Any, path: KeyPath = ()) -> list[tuple[KeyPath, Reference]]:
     """Every `${env:..}` / `${file:..}` reference in a tree of plain data, with its key path."""
@@ -79,9 +88,10 @@ class SecretResolver:
 
     def problem(self, ref: Reference) -> str | None:
         """Why `ref` cannot be resolved, or None when it can."""
+        malformed = ref.malformed()
+        if malformed:
+            return malformed
         if ref.kind == "env":
-            if not ENV_NAME.match(ref.name):
-                return f"{ref} is not a valid environment variable name"
             if ref.name not in self.environ:
                 return f"environment variable {ref.name} is not set (needed by {ref})"
             # CI systems set a secret that was never configured to "" (GitHub Actions does): Kong refuses
@@ -89,8 +99,6 @@ class SecretResolver:
             if not self.environ[ref.name]:
                 return f"environment variable {ref.name} is empty (needed by {ref})"
             return None
-        if not ref.name:
-            return "${file:} needs a path"
         path = self.file_path(ref.name)
         if not path.is_file():
             return f"secret file {ref.name} does not exist (needed by {ref})"
