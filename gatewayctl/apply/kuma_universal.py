@@ -262,20 +262,12 @@ def comparable(kind: str, obj: Obj, want_labels: dict[str, str], desired: bool) 
     if kind == MESH_KIND:
         out.update(_proto_shape(body))
         return out
-    spec = _copy(body.get("spec") or {})
+    spec = comparable_spec(body.get("spec") or {})  # a copy: defaults can be filled in without touching `obj`
     if desired:
         for dotted, value in SCHEMA_DEFAULTS.get(kind, ()):
-            _fill(spec, dotted.split("."), value)
-    out["spec"] = comparable_spec(spec)
+            _fill(spec, dotted.split("."), comparable_spec(value))
+    out["spec"] = spec
     return out
-
-
-def _copy(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    return value
 
 
 def _fill(node: Any, parts: list[str], value: Any) -> None:

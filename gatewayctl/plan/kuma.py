@@ -12,6 +12,7 @@ as live state, so anything else in the mesh is invisible to the plan and can nev
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -115,9 +116,14 @@ def comparable_spec(value: Any) -> Any:
     if isinstance(value, list):
         return [comparable_spec(v) for v in value]
     if isinstance(value, str):
-        ns = duration_ns(value)
-        return go_duration_text(ns) if ns is not None else value
+        return _comparable_text(value)
     return value
+
+
+@functools.lru_cache(maxsize=8192)  # the same durations, enums and service names, policy after policy
+def _comparable_text(value: str) -> str:
+    ns = duration_ns(value)
+    return go_duration_text(ns) if ns is not None else value
 
 
 def comparable_labels(want: dict[str, str], have: dict[str, str]) -> dict[str, str]:
