@@ -275,6 +275,32 @@ def test_a_snapshot_holds_one_entity_per_line_and_reads_back_the_same(workdir: P
     assert read_snapshot_extras(path) == (["kong", "kuma"], kuma)
 
 
+@pytest.mark.parametrize(
+    ("document", "problem"),
+    [
+        ({"entities": {}}, "catalog: the catalog name is missing"),
+        ({"catalog": "shop", "entities": {"services": 5}}, "entities.services: not a list"),
+        ({"catalog": "shop", "entities": {"services": [5]}}, "entities.services[0]: not an entity with an id"),
+        ({"catalog": "shop", "entities": {"servicez": []}}, "entities.servicez: not a Kong entity kind"),
+        ({"catalog": "shop", "entities": {}, "targets": "kong"}, "targets: not a list of kong and kuma"),
+        ({"catalog": "shop", "entities": {}, "targets": ["kuma"], "kuma": "x"}, "the Kuma objects are missing"),
+        (
+            {"catalog": "shop", "entities": {}, "targets": ["kuma"], "kuma": {"objects": [{"type": "M", "spec": 1}]}},
+            "kuma.objects[0]: not a Kuma object",
+        ),
+    ],
+)
+def test_rollback_refuses_a_damaged_snapshot_before_sending_anything(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path, document: dict[str, object], problem: str
+) -> None:
+    snapshot = workdir / "damaged.json"
+    snapshot.write_text(json.dumps({"format": 1, **document}))
+    code, out, err = cli(capsys, kong, "rollback", str(snapshot), "--yes")
+    assert (code, "Traceback" in out + err) == (1, False), out + err
+    assert f"{snapshot}: not a usable snapshot: " in err and problem in err, err
+    assert kong.state.requests == []
+
+
 def test_schemas_are_read_only_for_what_is_compared(
     capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
 ) -> None:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from gatewayctl.plan.kinds import BY_NAME
 from gatewayctl.plan.kong import LiveState
 
 SNAPSHOT_DIR = Path(".gatewayctl") / "snapshots"
@@ -87,7 +88,39 @@ def read_snapshot(path: Path) -> tuple[str, LiveState]:
         or not isinstance(document.get("entities"), dict)
     ):
         raise SnapshotError(f"{path}: not a gatewayctl snapshot (format {FORMAT})")
-    return str(document.get("catalog", "")), LiveState({k: list(v) for k, v in document["entities"].items()})
+    problem = _shape_problem(document)
+    if problem:  # a hand-edited or damaged file: refused before anything is planned from it
+        raise SnapshotError(f"{path}: not a usable snapshot: {problem}")
+    return str(document["catalog"]), LiveState({k: list(v) for k, v in document["entities"].items()})
+
+
+def _shape_problem(document: dict[str, Any]) -> str | None:
+    """What makes an otherwise well-formed snapshot unusable (None when nothing): rollback restores exactly
+    what the file says, so a missing catalog name or a damaged entity must stop it, not be guessed at."""
+    catalog = document.get("catalog")
+    if not isinstance(catalog, str) or not catalog:
+        return "catalog: the catalog name is missing"
+    for kind, items in document["entities"].items():
+        if kind not in BY_NAME:
+            return f"entities.{kind}: not a Kong entity kind gatewayctl manages"
+        if not isinstance(items, list):
+            return f"entities.{kind}: not a list"
+        for i, item in enumerate(items):
+            if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+                return f"entities.{kind}[{i}]: not an entity with an id"
+    targets = document.get("targets", ["kong"])
+    if not isinstance(targets, list) or not set(targets) <= {"kong", "kuma"}:
+        return "targets: not a list of kong and kuma"
+    kuma = document.get("kuma")
+    if "kuma" not in targets:
+        return None
+    if not isinstance(kuma, dict) or not isinstance(kuma.get("objects"), list):
+        return "kuma: targets names kuma but the Kuma objects are missing"
+    for i, item in enumerate(kuma["objects"]):
+        parts = ("metadata", "spec") if kuma.get("platform") == "kubernetes" else ("labels", "spec")
+        if not isinstance(item, dict) or any(not isinstance(item.get(p) or {}, dict) for p in parts):
+            return f"kuma.objects[{i}]: not a Kuma object"
+    return None
 
 
 def read_snapshot_extras(path: Path) -> tuple[list[str], dict[str, Any] | None]:
