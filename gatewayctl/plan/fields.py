@@ -8,6 +8,7 @@ value. Values pass through the `Masker`, so a secret field or a resolved secret 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -55,7 +56,10 @@ def _diff(kind: str, path: Path, want: Any, have: Any, masker: Masker, out: list
     if want == have:
         return
     dotted = ".".join(str(p) for p in path)
-    if masker.is_secret_field(kind, path):
+    shown = masker.value(kind, path, want)
+    # A field whose desired value holds a secret is <secret> on both sides: its live value holds the
+    # previous secret (a rotation), which the masker cannot know.
+    if masker.is_secret_field(kind, path) or SECRET in json.dumps(shown, default=str):
         out.append(FieldChange(dotted, SECRET if have is not None else None, f"{SECRET} (changed)"))
         return
-    out.append(FieldChange(dotted, masker.value(kind, path, have), masker.value(kind, path, want)))
+    out.append(FieldChange(dotted, masker.value(kind, path, have), shown))
