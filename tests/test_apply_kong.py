@@ -260,6 +260,24 @@ def test_rollback_restores_the_state_before_the_last_apply(
     assert cli(capsys, kong, "diff", str(catalog), "--exit-code")[0] == 0
 
 
+def test_rollback_masks_a_rotated_secret_inside_free_text(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A secret inside a field not named as one (a plugin message) is hidden by rollback too, although it has
+    no catalog: the snapshot says which fields held a secret."""
+    plugin = '    plugins:\n      request-termination: {status_code: 403, message: "no ${env:WEB_APP_KEY} here"}\n'
+    catalog = write_catalog(workdir, CATALOG.replace("    auth: [basic-auth]\n", "    auth: [basic-auth]\n" + plugin))
+    assert cli(capsys, kong, "apply", str(catalog), "--yes")[0] == 0
+    monkeypatch.setenv("WEB_APP_KEY", "s3cr3t-web-app-key-0009")
+    assert cli(capsys, kong, "apply", str(catalog), "--yes")[0] == 0
+    code, out, err = cli(capsys, kong, "rollback", "--yes")
+    assert code == 0, err
+    assert "config.message: <secret> -> <secret> (changed)" in out, out
+    assert "s3cr3t-web-app-key" not in out + err
+    messages = [p["config"]["message"] for p in kong.state.entities("plugins") if p["name"] == "request-termination"]
+    assert messages == [f"no {SECRETS['WEB_APP_KEY']} here"]  # restored all the same
+
+
 def test_a_snapshot_holds_one_entity_per_line_and_reads_back_the_same(workdir: Path) -> None:
     from gatewayctl.apply.snapshot import read_snapshot, read_snapshot_extras, write_snapshot
     from gatewayctl.plan.kong import LiveState
@@ -272,7 +290,7 @@ def test_a_snapshot_holds_one_entity_per_line_and_reads_back_the_same(workdir: P
     assert '   {"id": "id-1", "name": "svc-1", "port": 80, "tags": ["gatewayctl"]},' in lines
     assert '   {"name": "shop", "type": "Mesh"}' in lines
     assert read_snapshot(path) == ("shop", live)
-    assert read_snapshot_extras(path) == (["kong", "kuma"], kuma)
+    assert read_snapshot_extras(path) == (["kong", "kuma"], kuma, {})
 
 
 @pytest.mark.parametrize(

@@ -315,6 +315,23 @@ def test_rollback_restores_the_kuma_state_before_the_last_apply(
     assert cli(capsys, kuma, "diff", str(shop), *UNIVERSAL, "--exit-code")[0] == 0
 
 
+def test_rollback_masks_a_rotated_secret_on_both_sides(
+    capsys: pytest.CaptureFixture[str], kuma: KumaEmulator, shop: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rollback has no catalog to say that the tracing URL holds a token: the snapshot records which fields
+    held a secret when it was taken, so neither the token being rolled back to nor the current one shows."""
+    assert cli(capsys, kuma, "apply", str(shop), *UNIVERSAL, "--yes")[0] == 0
+    rotated = ZIPKIN_SECRET.replace("0003", "0004")
+    monkeypatch.setenv("ZIPKIN_URL", rotated)
+    assert cli(capsys, kuma, "apply", str(shop), *UNIVERSAL, "--yes")[0] == 0
+    for argv in (["--dry-run"], ["--yes"]):
+        code, out, err = cli(capsys, kuma, "rollback", *argv)
+        assert code == 0, err
+        assert "spec.default.backends: <secret> -> <secret> (changed)" in out, out
+        assert "s3cr3t-zipkin-token" not in out + err
+    assert ZIPKIN_SECRET in json.dumps(list(owned(kuma).values()))  # restored all the same
+
+
 def test_kong_and_kuma_in_one_run(capsys: pytest.CaptureFixture[str], kuma: KumaEmulator, shop: Path) -> None:
     with kong_running(KongState()) as kong:
         argv = ["--kong-admin-url", kong.url, "--kuma-platform", "universal"]

@@ -17,6 +17,7 @@ from gatewayctl.catalog.load import LoadedCatalog
 from gatewayctl.clients.kong_admin import KongAdmin, KongError
 from gatewayctl.diagnostics import CatalogInvalid, Diagnostic
 from gatewayctl.plan.entities import DesiredState, Entity, flatten
+from gatewayctl.plan.fields import secret_paths_by_key
 from gatewayctl.plan.kong import (
     KongPlan,
     LiveState,
@@ -104,6 +105,9 @@ def apply_db(
                 client.endpoint.display(),
                 fresh.live,
                 kuma=kuma_snapshot,
+                secret_fields=secret_paths_by_key(
+                    {e.id: (e.kind, e.body) for e in desired.state.entities}, desired.masker
+                ),
             )
         outcome = execute(client, fresh.changes, parallelism, progress, cancel)
     return ApplyResult(fresh, outcome, snapshot, lock.broke_stale)

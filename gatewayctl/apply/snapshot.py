@@ -34,8 +34,10 @@ def write_snapshot(
     *,
     kuma: dict[str, Any] | None = None,
     kong: bool = True,
+    secret_fields: dict[str, list[str]] | None = None,
 ) -> Path:
-    """`kuma`: {"platform", "url", "objects"}; `kong=False` when the Kong part is not a saved state."""
+    """`kuma`: {"platform", "url", "objects", "secret_fields"}; `kong=False` when the Kong part is not a saved
+    state; `secret_fields`: {entity id: paths} of the Kong entities being applied that hold secrets."""
     now = now or datetime.now(UTC)
     folder.mkdir(parents=True, exist_ok=True)
     os.chmod(folder, 0o700)
@@ -49,6 +51,8 @@ def write_snapshot(
     }
     if kuma is not None:
         document["kuma"] = kuma
+    if secret_fields:
+        document["secret_fields"] = secret_fields
     # fixed width, so that name order is time order (latest_snapshot relies on it)
     path = folder / f"{now.strftime('%Y%m%dT%H%M%S.%fZ')}.json"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -123,12 +127,22 @@ def _shape_problem(document: dict[str, Any]) -> str | None:
     return None
 
 
-def read_snapshot_extras(path: Path) -> tuple[list[str], dict[str, Any] | None]:
-    """(targets, the Kuma part or None) of a snapshot `read_snapshot` accepted."""
+def read_secret_fields(part: Any) -> dict[str, list[str]]:
+    """A snapshot's (or its Kuma part's) `secret_fields`, {} when absent (older snapshots) or damaged."""
+    found = part.get("secret_fields") if isinstance(part, dict) else None
+    if not isinstance(found, dict):
+        return {}
+    return {str(k): [str(p) for p in v] for k, v in found.items() if isinstance(v, list)}
+
+
+def read_snapshot_extras(path: Path) -> tuple[list[str], dict[str, Any] | None, dict[str, list[str]]]:
+    """(targets, the Kuma part or None, the Kong entities' secret fields) of a snapshot `read_snapshot`
+    accepted."""
     document: Any = json.loads(path.read_text())
     targets = document.get("targets")
     kuma = document.get("kuma")
     return (
         [str(t) for t in targets] if isinstance(targets, list) else ["kong"],
         kuma if isinstance(kuma, dict) else None,
+        read_secret_fields(document),
     )

@@ -16,7 +16,7 @@ import json
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -28,7 +28,7 @@ from gatewayctl.apply import dbless
 from gatewayctl.apply.kong import Outcome, execute
 from gatewayctl.apply.kuma import KumaOutcome
 from gatewayctl.apply.kuma_lock import HeldLock
-from gatewayctl.apply.kuma_target import KumaTarget, describe, is_remote_error, kubernetes_target
+from gatewayctl.apply.kuma_target import KumaTarget, describe, is_remote_error, kubernetes_target, object_key
 from gatewayctl.apply.kuma_universal import KumaRefused
 from gatewayctl.apply.lock import KongLock, LockHeld, describe_record
 from gatewayctl.apply.session import (
@@ -50,6 +50,7 @@ from gatewayctl.apply.snapshot import (
     SNAPSHOT_DIR,
     SnapshotError,
     latest_snapshot,
+    read_secret_fields,
     read_snapshot,
     read_snapshot_extras,
     write_snapshot,
@@ -64,6 +65,7 @@ from gatewayctl.clients.kuma_api import KumaApi, KumaError, kuma_endpoint
 from gatewayctl.clients.retry import RetryPolicy
 from gatewayctl.diagnostics import CatalogInvalid
 from gatewayctl.plan.entities import DesiredState, from_live
+from gatewayctl.plan.fields import hide_paths
 from gatewayctl.plan.kong import KongPlan, LiveState, ServerInfo, read_server
 from gatewayctl.plan.kuma import KumaPlan
 from gatewayctl.plan.masking import Masker
@@ -390,7 +392,11 @@ def _apply(
         # Kuma's lock is taken before Kong is written (and always in that order, so two applies cannot
         # each wait for the other's): Kong's snapshot then records the Kuma state this apply replaces.
         held = _lock_kuma(kuma, kong, loaded, conn, lock_wait, stack, as_json) if kuma and kuma.pending else None
-        kuma_saved = kuma.target.snapshot(kuma.plan.live) if kuma is not None and kuma.pending else None
+        kuma_saved = (
+            kuma.target.snapshot(kuma.plan.live, kuma.desired.objects, kuma.desired.masker)
+            if kuma is not None and kuma.pending
+            else None
+        )
         if kong is not None and kong.pending:
             code, results["kong"] = _apply_kong(kong, loaded, conn, state_dir, lock_wait, as_json, kuma_saved)
             kuma_saved = None if code == EXIT_OK and results["kong"].get("snapshot") else kuma_saved
@@ -507,7 +513,7 @@ def rollback(
         raise typer.Exit(EXIT_INVALID)
     try:
         catalog_name, saved = read_snapshot(path)
-        targets, kuma_saved = read_snapshot_extras(path)
+        targets, kuma_saved, kong_secret_fields = read_snapshot_extras(path)
     except SnapshotError as exc:
         err.print(escape(str(exc)))
         raise typer.Exit(EXIT_INVALID) from None
@@ -527,7 +533,7 @@ def rollback(
     out.print(f"rollback to {path} (catalog {catalog_name})")
     code = EXIT_OK
     if "kong" in targets:
-        code = _rollback_kong(catalog_name, saved, conn, yes, dry_run, lock_wait)
+        code = _rollback_kong(catalog_name, saved, kong_secret_fields, conn, yes, dry_run, lock_wait)
     if kuma_saved is not None and code == EXIT_OK:
         code = _rollback_kuma(catalog_name, kuma_saved, conn, yes, dry_run, lock_wait)
     raise typer.Exit(code)
@@ -841,7 +847,13 @@ def _kong_status(loaded: LoadedCatalog, conn: Connection, stack: contextlib.Exit
 
 
 def _rollback_kong(
-    catalog_name: str, saved: LiveState, conn: Connection, yes: bool, dry_run: bool, lock_wait: float
+    catalog_name: str,
+    saved: LiveState,
+    secret_fields: dict[str, list[str]],
+    conn: Connection,
+    yes: bool,
+    dry_run: bool,
+    lock_wait: float,
 ) -> int:
     wanted = DesiredState([from_live(kind, item) for kind, items in saved.entities.items() for item in items])
     desired = Desired({}, wanted, Masker())
@@ -858,7 +870,11 @@ def _rollback_kong(
                 err.print(
                     f"cannot restore basic-auth credential {escape(change.name)}: Kong stores only its password's hash"
                 )
-            the_plan.changes = [c for c in the_plan.changes if c not in hashed]
+            the_plan.changes = [
+                replace(c, fields=hide_paths(c.fields, secret_fields.get(c.entity.id, ())))
+                for c in the_plan.changes
+                if c not in hashed
+            ]
             return the_plan
 
         the_plan = rollback_plan(report=True)
@@ -1077,7 +1093,17 @@ def _rollback_kuma(
                 f"[yellow]note: the snapshot was taken from {escape(str(saved['url']))}; "
                 f"restoring it to {escape(target.display)}[/yellow]"
             )
-        the_plan = _kuma_remote(lambda: target.plan(catalog_name, objects, Masker(), conn.parallelism))
+        secret_fields = read_secret_fields(saved)
+
+        def rollback_plan() -> KumaPlan:
+            the_plan: KumaPlan = _kuma_remote(lambda: target.plan(catalog_name, objects, Masker(), conn.parallelism))
+            the_plan.changes = [
+                replace(c, fields=hide_paths(c.fields, secret_fields.get(object_key(c.kind, c.mesh, c.name), ())))
+                for c in the_plan.changes
+            ]
+            return the_plan
+
+        the_plan = rollback_plan()
         side = KumaSide(target, desired, the_plan)
         _print_lines(kuma_text_lines(the_plan, Masker()))
         out.print(the_plan.summary())
@@ -1089,7 +1115,7 @@ def _rollback_kuma(
         except LockHeld as exc:
             err.print(f"kuma: {escape(str(exc))}; nothing was changed")
             return EXIT_REMOTE
-        side.plan = _kuma_remote(lambda: target.plan(catalog_name, objects, Masker(), conn.parallelism))
+        side.plan = rollback_plan()
         outcome = target.apply(side.plan, conn.parallelism, cancel=held.lost)
         return _report_kuma_outcome(outcome, side, as_json=False)[0]
 

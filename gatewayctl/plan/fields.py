@@ -9,7 +9,7 @@ value. Values pass through the `Masker`, so a secret field or a resolved secret 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -63,3 +63,41 @@ def _diff(kind: str, path: Path, want: Any, have: Any, masker: Masker, out: list
         out.append(FieldChange(dotted, SECRET if have is not None else None, f"{SECRET} (changed)"))
         return
     out.append(FieldChange(dotted, masker.value(kind, path, have), shown))
+
+
+def secret_paths(kind: str, value: Any, masker: Masker, path: Path = ()) -> list[str]:
+    """The dotted paths (as `diff_fields` names them) where `value` holds a secret field or a resolved
+    secret. A snapshot records them: rollback has no catalog, so without them it could not tell that a
+    free-text field (a tracing URL with a token, a plugin header) is secret."""
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in secret_paths(kind, v, masker, (*path, k))]
+    if path and (masker.is_secret_field(kind, path) or SECRET in json.dumps(masker.value(kind, path, value))):
+        return [".".join(str(p) for p in path)]
+    return []
+
+
+def hide_paths(changes: Iterable[FieldChange], paths: Collection[str]) -> tuple[FieldChange, ...]:
+    """`changes` with every field at, above or under one of `paths` shown as <secret> on both sides. A Kuma
+    object's paths are compared without their envelope (`metadata.`, `spec.`), which differs by platform."""
+
+    def parts(dotted: str) -> tuple[str, ...]:
+        split = tuple(dotted.split("."))
+        split = split[1:] if split[:1] == ("metadata",) else split
+        return split[1:] if split[:1] == ("spec",) else split
+
+    hidden = [parts(p) for p in paths]
+
+    def covered(dotted: str) -> bool:
+        mine = parts(dotted)
+        return any(mine[: len(h)] == h or h[: len(mine)] == mine for h in hidden)
+
+    return tuple(
+        FieldChange(c.path, SECRET if c.old is not None else None, f"{SECRET} (changed)") if covered(c.path) else c
+        for c in changes
+    )
+
+
+def secret_paths_by_key(items: Mapping[str, tuple[str, Any]], masker: Masker) -> dict[str, list[str]]:
+    """{key: secret paths} for (kind, value) per key, leaving out keys without any."""
+    found = {key: secret_paths(kind, value, masker) for key, (kind, value) in items.items()}
+    return {key: paths for key, paths in found.items() if paths}
