@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
@@ -120,3 +121,30 @@ def test_no_token_option_on_the_command_line(capsys: pytest.CaptureFixture[str])
 
     assert main(["diff", "c.yaml", "--kong-admin-token", "x"]) == 1
     assert "No such option" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("url", "shown", "problem"),
+    [
+        ("http://[::1", "http://[::1", "is not a valid URL"),
+        ("http://admin:pw@kong:port/x", "http://kong:port/x", "is not a valid URL"),
+        ("http://kong.test:99999", "http://kong.test:99999", "is not a valid URL"),
+        ("http://", "http://", "has no host"),
+        ("ftp://admin:pw@kong.test", "ftp://kong.test", "must start with http:// or https://"),
+    ],
+)
+@pytest.mark.parametrize("flag", ["--kong-admin-url", "--kuma-url"])
+def test_an_unusable_url_is_bad_input_without_its_password(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, flag: str, url: str, shown: str, problem: str
+) -> None:
+    from emulators.harness import KUMA_CATALOG
+
+    from gatewayctl.cli import main
+
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(KUMA_CATALOG.replace("${env:ZIPKIN_URL}", "http://zipkin:9411/api/v2/spans"))
+    only = "kong" if flag == "--kong-admin-url" else "kuma"
+    code = main(["diff", str(catalog), "--only", only, "--kuma-platform", "universal", flag, url])
+    err = capsys.readouterr().err
+    assert (code, "Traceback" in err, "pw" in err) == (1, False, False), err
+    assert f"API URL {shown}: {problem}" in err, err

@@ -554,8 +554,9 @@ def _client(
 ) -> KongAdmin:
     tls = tls_or_exit(ca_cert, client_cert, client_key, insecure)
     endpoint = Endpoint.from_environment(url, tls, timeout)
-    if not endpoint.url.startswith(("http://", "https://")):
-        err.print(f"Kong Admin API URL must start with http:// or https:// (got {escape(endpoint.display())})")
+    problem = endpoint.problem()
+    if problem:
+        err.print(f"Kong Admin API URL {escape(endpoint.display())}: {problem}")
         raise typer.Exit(EXIT_INVALID)
     if insecure:
         err.print("[yellow]warning: --insecure: the Admin API's TLS certificate is not verified[/yellow]")
@@ -908,8 +909,9 @@ def _render_kuma_or_exit(loaded: LoadedCatalog) -> KumaDesired:
 def kuma_client(conn: Connection) -> KumaApi:
     tls = tls_or_exit(conn.ca_cert, conn.client_cert, conn.client_key, conn.insecure)
     endpoint = kuma_endpoint(conn.kuma_url, tls, conn.timeout)
-    if not endpoint.url.startswith(("http://", "https://")):
-        err.print(f"Kuma API URL must start with http:// or https:// (got {escape(endpoint.display())})")
+    problem = endpoint.problem()
+    if problem:
+        err.print(f"Kuma API URL {escape(endpoint.display())}: {problem}")
         raise typer.Exit(EXIT_INVALID)
     try:
         return KumaApi(endpoint, retry=RetryPolicy(), rps=conn.rps, pool=conn.parallelism)

@@ -61,10 +61,28 @@ class Endpoint:
 
     def display(self) -> str:
         """The URL without any user:password part."""
-        parts = urlsplit(self.url)
-        host = parts.hostname or ""
-        netloc = f"{host}:{parts.port}" if parts.port else host
+        try:
+            parts = urlsplit(self.url)
+            host, port = parts.hostname or "", parts.port
+        except ValueError:  # not a valid URL (`problem` says so): everything up to the last @ left out
+            scheme, _, rest = self.url.rpartition("://")
+            return f"{scheme}://{rest.rsplit('@', 1)[-1]}" if scheme else rest.rsplit("@", 1)[-1]
+        netloc = f"{host}:{port}" if port else host
         return f"{parts.scheme}://{netloc}{parts.path}"
+
+    def problem(self) -> str | None:
+        """Why the URL cannot be used, None when it can (checked before any client is made)."""
+        try:
+            parts = urlsplit(self.url)
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number in 0-65535
+            httpx.URL(self.url)
+        except (ValueError, httpx.InvalidURL):
+            return "is not a valid URL (check the host and port)"
+        if parts.scheme not in ("http", "https"):
+            return "must start with http:// or https://"
+        if not parts.hostname:
+            return "has no host"
+        return None
 
 
 class RemoteError(Exception):
