@@ -378,3 +378,30 @@ def test_status_says_who_holds_the_apply_lock(
         code, out, err = cli(capsys, kong, "status", catalog)
         assert re.search(r"apply lock: held by \S+ pid \d+, for \d+ s", out), out
         holder.release()
+
+
+def test_an_apply_interrupted_by_ctrl_c_says_so_releases_the_lock_and_a_rerun_converges(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gatewayctl.apply import kong as apply_kong
+
+    catalog = str(write_catalog(workdir))
+    real_write = apply_kong.write
+    calls: list[int] = []
+
+    def interrupted_write(client: object, change: object) -> None:
+        calls.append(1)
+        if len(calls) == 5:
+            raise KeyboardInterrupt  # as the main thread gets it from Ctrl-C while waiting for this batch
+        real_write(client, change)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(apply_kong, "write", interrupted_write)
+    code, out, err = cli(capsys, kong, "apply", catalog, "--yes", "--parallelism", "1")
+    assert (code, "Traceback" in err) == (130, False), err
+    assert "interrupted: " in err and "picks up where it stopped" in err, err
+    assert not [c for c in kong.state.entities("consumers") if c["username"].startswith("gatewayctl-lock")]
+    monkeypatch.setattr(apply_kong, "write", real_write)
+    code, out, err = cli(capsys, kong, "apply", catalog, "--yes")
+    applied = re.search(r"kong: (\d+) changes applied", out)
+    assert code == 0 and applied and 0 < int(applied.group(1)) < 19, out + err  # only what was left
+    assert cli(capsys, kong, "diff", catalog, "--exit-code")[0] == 0

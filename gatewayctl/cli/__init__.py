@@ -11,6 +11,8 @@ from gatewayctl import __version__
 from gatewayctl.cli import catalog_commands, deploy_commands, dump_command, remote_commands, watch_command
 from gatewayctl.cli.console import EXIT_INVALID, err
 
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+
 app = typer.Typer(
     name="gatewayctl",
     help="One service catalog for Kong Gateway and the Kuma service mesh: validate, render, plan and apply.",
@@ -57,8 +59,12 @@ def main(argv: list[str] | None = None) -> int:
             err.print(str(exc))
         return EXIT_INVALID
     except KeyboardInterrupt:
-        err.print("interrupted")
-        return 130
+        code = EXIT_INTERRUPTED
+    if code == EXIT_INTERRUPTED:  # typer turns Ctrl-C into this exit code without a word
+        err.print(
+            "interrupted: writes already in flight were finished and nothing new was started; "
+            "an interrupted apply or rollback picks up where it stopped when run again"
+        )
     return code if isinstance(code, int) else 0
 
 
