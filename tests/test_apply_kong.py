@@ -3,6 +3,7 @@ no-ops, ownership, retries, refusals mapped to the catalog, secrets never shown.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from pathlib import Path
@@ -12,6 +13,7 @@ from emulators.harness import CATALOG, SECRETS, cli, write_catalog
 from emulators.kong import KongEmulator, KongState, running
 
 from gatewayctl.cli import main
+from gatewayctl.clients.retry import RetryPolicy
 
 
 def no_secrets(*texts: str) -> None:
@@ -405,3 +407,33 @@ def test_an_apply_interrupted_by_ctrl_c_says_so_releases_the_lock_and_a_rerun_co
     applied = re.search(r"kong: (\d+) changes applied", out)
     assert code == 0 and applied and 0 < int(applied.group(1)) < 19, out + err  # only what was left
     assert cli(capsys, kong, "diff", catalog, "--exit-code")[0] == 0
+
+
+def test_json_is_one_document_on_stdout_on_failure_paths_too(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A CI step parsing --json gets a document whatever happens: the exit code and what stderr said."""
+    catalog = str(write_catalog(workdir))
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))  # not a terminal
+    unreachable = ["--kong-admin-url", "http://127.0.0.1:9"]
+    cases = [
+        (["diff", catalog, "--json", *unreachable], 3, "kong: GET /: no response"),
+        (["status", catalog, "--json", *unreachable], 3, "kong: GET /: no response"),
+        (["apply", catalog, "--json", "--kong-admin-url", kong.url], 1, "not interactive: pass --yes to apply"),
+    ]
+    monkeypatch.setattr("gatewayctl.cli.remote_commands.RetryPolicy", lambda: RetryPolicy(attempts=1))
+    for argv, expected, message in cases:
+        code = main(argv)
+        captured = capsys.readouterr()
+        assert code == expected, captured.err
+        error = json.loads(captured.out)["error"]
+        assert error["exit_code"] == expected and any(message in m for m in error["messages"]), error
+        assert message in captured.err  # stderr is unchanged
+    monkeypatch.delenv("OPS_PASSWORD")
+    code = main(["diff", catalog, "--json", "--kong-admin-url", kong.url])
+    captured = capsys.readouterr()
+    assert code == 1 and "OPS_PASSWORD is not set" in json.dumps(json.loads(captured.out)["error"]["messages"])
+    no_secrets(captured.out, captured.err)
+    monkeypatch.setenv("OPS_PASSWORD", SECRETS["OPS_PASSWORD"])
+    code, out, _ = cli(capsys, kong, "diff", catalog, "--json")  # and the report itself is unchanged
+    assert code == 0 and "error" not in json.loads(out) and json.loads(out)["kong"]["summary"]["create"] == 19

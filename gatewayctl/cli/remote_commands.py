@@ -12,6 +12,7 @@ and what was left unchanged). Secrets are masked in every line and in --json."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import sys
 import time
@@ -119,15 +120,17 @@ def register(app: typer.Typer) -> None:
             "GATEWAYCTL_KUMA_URL=http://kuma-cp:5681 gatewayctl diff catalog.yaml --only kuma",
             "gatewayctl diff catalog.yaml --json > plan.json",
         )
-    )(diff)
+    )(_json_failures(diff))
     app.command(
         epilog=_examples(
             "gatewayctl apply catalog.yaml --dry-run",
             "gatewayctl apply catalog.yaml --env prod --yes --parallelism 16 --rps 200",
             "gatewayctl apply catalog.yaml --only kuma --kuma-platform kubernetes --context prod --yes",
         )
-    )(apply)
-    app.command(epilog=_examples("gatewayctl status catalog.yaml", "gatewayctl status catalog.yaml --json"))(status)
+    )(_json_failures(apply))
+    app.command(epilog=_examples("gatewayctl status catalog.yaml", "gatewayctl status catalog.yaml --json"))(
+        _json_failures(status)
+    )
     app.command(
         epilog=_examples(
             "gatewayctl rollback --yes", "gatewayctl rollback .gatewayctl/snapshots/20261201T101500.123456Z.json --yes"
@@ -222,6 +225,49 @@ def _plan_systems(
     if kuma_desired is not None:
         kuma = _plan_kuma(loaded, kuma_desired, conn, stack)
     return kong, kuma
+
+
+# ---------------------------------------------------------------------- --json on every ending
+
+_json_report = {"printed": False}  # set once a command has printed its --json document
+
+
+def _echo_json(document: dict[str, Any]) -> None:
+    _json_report["printed"] = True
+    typer.echo(json.dumps(document, indent=2))
+
+
+@contextlib.contextmanager
+def _json_on_failure(as_json: bool) -> Iterator[None]:
+    """With --json, an ending before the report (an invalid catalog, an unreachable API, --yes missing)
+    still prints one JSON document on stdout, so a CI step that parses it never meets empty output:
+    {"error": {"exit_code": N, "messages": [what stderr said, already masked]}}."""
+    if not as_json:
+        yield
+        return
+    _json_report["printed"] = False
+    err.record = True  # stderr is still written; the record is only read back here
+    try:
+        yield
+    except typer.Exit as exc:
+        if exc.exit_code not in (EXIT_OK, EXIT_CHANGES) and not _json_report["printed"]:
+            messages = [line for line in err.export_text(clear=False).splitlines() if line.strip()]
+            _echo_json({"error": {"exit_code": exc.exit_code, "messages": messages}})
+        raise
+    finally:
+        err.export_text(clear=True)
+        err.record = False
+
+
+def _json_failures(command: Callable[..., int]) -> Callable[..., int]:
+    """`command` (which has a --json option) run under `_json_on_failure`."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> int:
+        with _json_on_failure(bool(kwargs.get("as_json"))):
+            return command(*args, **kwargs)
+
+    return run
 
 
 # ---------------------------------------------------------------------- commands
@@ -453,7 +499,7 @@ def status(
         if with_kuma:
             report["kuma"] = _kuma_status(loaded, conn, stack)
     if as_json:
-        typer.echo(json.dumps(report, indent=2))
+        _echo_json(report)
         raise typer.Exit(EXIT_OK)
     if "kong" in report:
         k = report["kong"]
@@ -648,7 +694,7 @@ def _print_plans(
             document["kuma"] = kuma_json_report(kuma.plan, kuma.desired.masker)
             if "kuma" in results:
                 document["kuma"]["result"] = results["kuma"]
-        typer.echo(json.dumps(document, indent=2))
+        _echo_json(document)
         return
     summaries = []
     if kong is not None:
