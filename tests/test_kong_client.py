@@ -73,6 +73,19 @@ def test_gives_up_after_the_last_attempt_naming_the_call() -> None:
     assert caught.value.describe() == "GET /status: no response after 3 tries: cannot connect (connection refused)"
 
 
+def test_a_retry_after_longer_than_gatewayctl_waits_is_named_in_the_error() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(429, headers={"Retry-After": "3600"}, json={"message": "API rate limit exceeded"})
+
+    with client_for(httpx.MockTransport(handler)) as client, pytest.raises(KongError) as caught:
+        client.request("POST", "/config", json={})
+    assert caught.value.describe() == (
+        "POST /config: HTTP 429: API rate limit exceeded "
+        "(the server asked to retry after 3600 s, longer than the 60 s waited)"
+    )
+    assert client.log.retries == 0
+
+
 def test_retry_after_forms() -> None:
     now = datetime(2026, 12, 1, 12, 0, 0, tzinfo=UTC)
     assert retry_after_seconds("3") == 3

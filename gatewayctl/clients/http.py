@@ -231,6 +231,10 @@ class ApiClient:
                 asked = retry_after_seconds(response.headers.get("Retry-After"))
                 if asked is not None:
                     if asked > self.retry.max_retry_after:
+                        cap = self.retry.max_retry_after
+                        detail += (
+                            f" (the server asked to retry after {asked:.0f} s, longer than the {cap:.0f} s waited)"
+                        )
                         raise self.error(method, target, response.status_code, body, detail, attempt)
                     wait = max(wait, asked)
                 self.sleep(wait)
