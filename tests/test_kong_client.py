@@ -161,3 +161,36 @@ def test_an_unusable_url_is_bad_input_without_its_password(
     err = capsys.readouterr().err
     assert (code, "Traceback" in err, "pw" in err) == (1, False, False), err
     assert f"API URL {shown}: {problem}" in err, err
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "detail"),
+    [
+        (
+            "text/html",
+            b"<html>proxy</html>",
+            "the answer is not JSON (text/html): is http://kong.test:8001 the right URL?",
+        ),
+        ("application/json", b"[]", "the answer is not the Kong Admin API's (no version)"),
+        ("application/json", b'{"status": "ok"}', "the answer is not the Kong Admin API's (no version)"),
+    ],
+)
+def test_something_else_at_the_url_is_a_remote_error_naming_the_call(
+    content_type: str, body: bytes, detail: str
+) -> None:
+    """A web page or another JSON API where the Admin API should be: exit 3 with the call, no traceback."""
+    from gatewayctl.plan.kong import read_server
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=body, headers={"content-type": content_type})
+
+    with client_for(httpx.MockTransport(handler)) as client, pytest.raises(KongError) as caught:
+        read_server(client)
+    assert caught.value.describe().startswith("GET /: HTTP 200: ") and detail in caught.value.describe()
+
+    def not_a_page(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"data": 5})
+
+    with client_for(httpx.MockTransport(not_a_page)) as client, pytest.raises(KongError) as caught:
+        list(client.list_all("/services"))
+    assert "GET /services: HTTP 200: the answer is not a page of Kong entities" in caught.value.describe()

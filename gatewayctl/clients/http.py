@@ -242,12 +242,22 @@ class ApiClient:
             raise self.error(method, target, response.status_code, body, detail, attempt)
 
     def get(self, path: str, params: dict[str, str] | None = None) -> Json:
-        return self.request("GET", path, params=params, ok=(200,)).json()
+        return self._json(self.request("GET", path, params=params, ok=(200,)), path)
 
     def get_optional(self, path: str) -> Json | None:
         """GET, None on 404."""
         response = self.request("GET", path, ok=(200, 404))
-        return None if response.status_code == 404 else response.json()
+        return None if response.status_code == 404 else self._json(response, path)
+
+    def _json(self, response: httpx.Response, path: str) -> Json:
+        """The answer's JSON; an answer that is not JSON means that something else listens at the URL (a web
+        page, a proxy port): this API's error, naming the call, rather than a decoding traceback."""
+        try:
+            return response.json()
+        except ValueError:
+            kind = response.headers.get("content-type") or "no content type"
+            detail = f"the answer is not JSON ({kind}): is {self.endpoint.display()} the right URL?"
+            raise self.error(response.request.method, path, response.status_code, None, detail, 1) from None
 
 
 def _without_userinfo(url: str) -> str:
