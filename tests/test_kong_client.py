@@ -194,3 +194,17 @@ def test_something_else_at_the_url_is_a_remote_error_naming_the_call(
     with client_for(httpx.MockTransport(not_a_page)) as client, pytest.raises(KongError) as caught:
         list(client.list_all("/services"))
     assert "GET /services: HTTP 200: the answer is not a page of Kong entities" in caught.value.describe()
+
+
+def test_a_ca_cert_that_is_not_a_certificate_is_named(capsys: pytest.CaptureFixture[str], workdir: Path) -> None:
+    from emulators.harness import CATALOG
+
+    from gatewayctl.cli import main
+
+    catalog = workdir / "catalog.yaml"
+    catalog.write_text(CATALOG)
+    not_pem = workdir / "ca.pem"
+    not_pem.write_text("not a certificate\n")
+    code = main(["diff", str(catalog), "--kong-admin-url", "https://kong.test:8444", "--ca-cert", str(not_pem)])
+    err = capsys.readouterr().err
+    assert code == 1 and f"cannot set up TLS from --ca-cert {not_pem}: " in err and "Traceback" not in err, err

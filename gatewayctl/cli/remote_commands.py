@@ -609,8 +609,22 @@ def _client(
     try:
         return KongAdmin(endpoint, retry=RetryPolicy(), rps=rps, pool=parallelism)
     except (OSError, ValueError) as exc:
-        err.print(f"cannot set up TLS: {escape(str(exc))}")
+        err.print(f"cannot set up TLS{_tls_files(endpoint.tls)}: {escape(str(exc))}")
         raise typer.Exit(EXIT_INVALID) from None
+
+
+def _tls_files(tls: TlsOptions) -> str:
+    """The TLS files given, for an error that came from loading one of them (ssl's own text names none)."""
+    files = [
+        f"{option} {value}"
+        for option, value in (
+            ("--ca-cert", tls.ca_cert),
+            ("--client-cert", tls.client_cert),
+            ("--client-key", tls.client_key),
+        )
+        if value is not None
+    ]
+    return f" from {', '.join(escape(f) for f in files)}" if files else ""
 
 
 def kong_client(conn: Connection) -> KongAdmin:
@@ -962,7 +976,7 @@ def kuma_client(conn: Connection) -> KumaApi:
     try:
         return KumaApi(endpoint, retry=RetryPolicy(), rps=conn.rps, pool=conn.parallelism)
     except (OSError, ValueError) as exc:
-        err.print(f"cannot set up TLS: {escape(str(exc))}")
+        err.print(f"cannot set up TLS{_tls_files(endpoint.tls)}: {escape(str(exc))}")
         raise typer.Exit(EXIT_INVALID) from None
 
 
