@@ -208,3 +208,25 @@ def test_a_ca_cert_that_is_not_a_certificate_is_named(capsys: pytest.CaptureFixt
     code = main(["diff", str(catalog), "--kong-admin-url", "https://kong.test:8444", "--ca-cert", str(not_pem)])
     err = capsys.readouterr().err
     assert code == 1 and f"cannot set up TLS from --ca-cert {not_pem}: " in err and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize(
+    ("failure", "hint"),
+    [
+        ("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed certificate", "--ca-cert"),
+        ("[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)", "the server does not speak TLS there"),
+    ],
+)
+def test_a_failed_tls_handshake_is_not_retried_and_says_what_to_do(failure: str, hint: str) -> None:
+    tries: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        tries.append(1)
+        raise httpx.ConnectError(failure)
+
+    with client_for(httpx.MockTransport(handler)) as client, pytest.raises(KongError) as caught:
+        client.get("/")
+    assert len(tries) == 1 and caught.value.status is None
+    assert caught.value.describe().startswith(f"GET /: no response: cannot connect ({failure}); ") and hint in str(
+        caught.value
+    )

@@ -217,6 +217,9 @@ class ApiClient:
             except httpx.TransportError as exc:
                 self.log.observe(method, path, None, time.monotonic() - started)
                 reason = _transport_reason(exc)
+                hint = _tls_hint(exc)
+                if hint:  # a TLS handshake refused for what it is: trying again cannot change it
+                    raise self.error(method, target, None, None, f"{reason}; {hint}", attempt) from None
                 if attempt >= attempts:
                     raise self.error(method, target, None, None, reason, attempt) from None
                 self.sleep(self.retry.backoff(attempt - 1))
@@ -284,6 +287,16 @@ def _transport_reason(exc: httpx.TransportError) -> str:
     if isinstance(exc, httpx.TimeoutException):
         return "timed out"
     return f"connection failed ({_short(exc) or type(exc).__name__})"
+
+
+def _tls_hint(exc: httpx.TransportError) -> str | None:
+    """What to do about a TLS handshake that failed for good (None for anything else)."""
+    text = str(exc)
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return "pass the CA that signed the server's certificate with --ca-cert (or --insecure, explicitly)"
+    if "WRONG_VERSION_NUMBER" in text or "record layer failure" in text:
+        return "the server does not speak TLS there: use http://, or the API's TLS port"
+    return None
 
 
 def _short(exc: Exception) -> str:
