@@ -363,6 +363,23 @@ def test_kong_and_kuma_in_one_run(capsys: pytest.CaptureFixture[str], kuma: Kuma
         assert (code, out.strip().splitlines()[-1]) == (2, "kong: +0 ~0 -0 · kuma: +0 ~1 -0"), out + err
 
 
+def test_rollback_says_kuma_was_left_alone_when_kongs_part_fails(
+    capsys: pytest.CaptureFixture[str], kuma: KumaEmulator, shop: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gatewayctl.cli import remote_commands
+    from gatewayctl.clients.retry import RetryPolicy
+
+    with kong_running(KongState()) as kong:
+        argv = ["--kong-admin-url", kong.url, "--kuma-platform", "universal"]
+        assert cli(capsys, kuma, "apply", str(shop), *argv, "--yes")[0] == 0
+    monkeypatch.setattr(remote_commands, "RetryPolicy", lambda: RetryPolicy(attempts=1))
+    writes = len(kuma.state.writes())
+    code, out, err = cli(capsys, kuma, "rollback", "--yes", "--kong-admin-url", "http://127.0.0.1:9")
+    assert code == 3 and "kong: GET /: no response" in err, out + err
+    assert "kuma: not rolled back because Kong's rollback did not finish; nothing was changed in Kuma" in err
+    assert len(kuma.state.writes()) == writes
+
+
 @pytest.mark.parametrize("example", ["platform.yaml", "knowledge-base.yaml"])
 def test_example_catalogs_apply_to_kuma_universal_and_then_plan_nothing(
     capsys: pytest.CaptureFixture[str], kuma: KumaEmulator, workdir: Path, example_env: dict[str, str], example: str

@@ -579,9 +579,16 @@ def rollback(
     out.print(f"rollback to {path} (catalog {catalog_name})")
     code = EXIT_OK
     if "kong" in targets:
-        code = _rollback_kong(catalog_name, saved, kong_secret_fields, conn, yes, dry_run, lock_wait)
+        try:
+            code = _rollback_kong(catalog_name, saved, kong_secret_fields, conn, yes, dry_run, lock_wait)
+        except typer.Exit as exc:  # Kong unreachable or refusing: its own message is out; Kuma's part too
+            if exc.exit_code == EXIT_OK:  # "no" at the confirmation: nothing more is asked
+                raise
+            code = int(exc.exit_code)
     if kuma_saved is not None and code == EXIT_OK:
         code = _rollback_kuma(catalog_name, kuma_saved, conn, yes, dry_run, lock_wait)
+    elif kuma_saved is not None:
+        err.print("kuma: not rolled back because Kong's rollback did not finish; nothing was changed in Kuma")
     raise typer.Exit(code)
 
 
