@@ -280,6 +280,23 @@ def test_rollback_masks_a_rotated_secret_inside_free_text(
     assert messages == [f"no {SECRETS['WEB_APP_KEY']} here"]  # restored all the same
 
 
+def test_rollback_masks_a_credential_kong_echoes_when_it_refuses_it(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rolling a rotated key back when someone else's credential now holds it: Kong's 409 names the key,
+    and rollback, which has no catalog, still masks it (it knows the snapshot's secret fields)."""
+    catalog = str(write_catalog(workdir))
+    assert cli(capsys, kong, "apply", catalog, "--yes")[0] == 0
+    monkeypatch.setenv("WEB_APP_KEY", "s3cr3t-web-app-key-0009")
+    assert cli(capsys, kong, "apply", catalog, "--yes")[0] == 0
+    theirs = kong.state.seed("consumers", {"username": "theirs"})
+    kong.state.seed("keyauth_credentials", {"key": SECRETS["WEB_APP_KEY"], "consumer": {"id": theirs["id"]}})
+    code, out, err = cli(capsys, kong, "rollback", "--yes")
+    assert code == 3 and """HTTP 409: UNIQUE violation detected on '{key="<secret>"}'""" in err, out + err
+    no_secrets(out, err)
+    assert "s3cr3t-web-app-key-0009" not in out + err
+
+
 def test_a_snapshot_holds_one_entity_per_line_and_reads_back_the_same(workdir: Path) -> None:
     from gatewayctl.apply.snapshot import read_snapshot, read_snapshot_extras, write_snapshot
     from gatewayctl.plan.kong import LiveState

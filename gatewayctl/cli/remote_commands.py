@@ -66,7 +66,7 @@ from gatewayctl.clients.kuma_api import KumaApi, KumaError, kuma_endpoint
 from gatewayctl.clients.retry import RetryPolicy
 from gatewayctl.diagnostics import CatalogInvalid
 from gatewayctl.plan.entities import DesiredState, from_live
-from gatewayctl.plan.fields import hide_paths
+from gatewayctl.plan.fields import hide_paths, secret_strings
 from gatewayctl.plan.kong import KongPlan, LiveState, ServerInfo, read_server
 from gatewayctl.plan.kuma import KumaPlan
 from gatewayctl.plan.masking import Masker
@@ -924,7 +924,8 @@ def _rollback_kong(
     lock_wait: float,
 ) -> int:
     wanted = DesiredState([from_live(kind, item) for kind, items in saved.entities.items() for item in items])
-    desired = Desired({}, wanted, Masker())
+    masker = Masker.of(s for e in wanted.entities for s in secret_strings(e.kind, e.body, secret_fields.get(e.id, ())))
+    desired = Desired({}, wanted, masker)
     with kong_client(conn) as client:
         server = _remote(lambda: read_server(client))
         if server.dbless:
@@ -1156,16 +1157,21 @@ def _rollback_kuma(
             client = kuma_client(conn)  # the flag or the environment, as for Kong
             target = KumaTarget("universal", client.endpoint.display(), "", client=client)
         stack.callback(target.close)
-        desired = KumaDesired(objects, Masker())
+        secret_fields = read_secret_fields(saved)
+        masker = Masker.of(
+            s
+            for obj, item in zip(objects, items, strict=True)
+            for s in secret_strings(obj.kind, item, secret_fields.get(object_key(obj.kind, obj.mesh, obj.name), ()))
+        )
+        desired = KumaDesired(objects, masker)
         if saved.get("url") and saved["url"] != target.display:
             err.print(
                 f"[yellow]note: the snapshot was taken from {escape(str(saved['url']))}; "
                 f"restoring it to {escape(target.display)}[/yellow]"
             )
-        secret_fields = read_secret_fields(saved)
 
         def rollback_plan() -> KumaPlan:
-            the_plan: KumaPlan = _kuma_remote(lambda: target.plan(catalog_name, objects, Masker(), conn.parallelism))
+            the_plan: KumaPlan = _kuma_remote(lambda: target.plan(catalog_name, objects, masker, conn.parallelism))
             the_plan.changes = [
                 replace(c, fields=hide_paths(c.fields, secret_fields.get(object_key(c.kind, c.mesh, c.name), ())))
                 for c in the_plan.changes
@@ -1174,7 +1180,7 @@ def _rollback_kuma(
 
         the_plan = rollback_plan()
         side = KumaSide(target, desired, the_plan)
-        _print_lines(kuma_text_lines(the_plan, Masker()))
+        _print_lines(kuma_text_lines(the_plan, masker))
         out.print(the_plan.summary())
         if not the_plan.changes or dry_run:
             return EXIT_OK

@@ -9,7 +9,7 @@ value. Values pass through the `Masker`, so a secret field or a resolved secret 
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -76,25 +76,53 @@ def secret_paths(kind: str, value: Any, masker: Masker, path: Path = ()) -> list
     return []
 
 
+def _parts(dotted: str) -> tuple[str, ...]:
+    """A dotted path without a Kuma object's envelope (`metadata.`, `spec.`), which differs by platform."""
+    split = tuple(dotted.split("."))
+    split = split[1:] if split[:1] == ("metadata",) else split
+    return split[1:] if split[:1] == ("spec",) else split
+
+
+def _covered(dotted: str, hidden: list[tuple[str, ...]]) -> bool:
+    """`dotted` is at, above or under one of the `hidden` paths."""
+    mine = _parts(dotted)
+    return any(mine[: len(h)] == h or h[: len(mine)] == mine for h in hidden)
+
+
 def hide_paths(changes: Iterable[FieldChange], paths: Collection[str]) -> tuple[FieldChange, ...]:
-    """`changes` with every field at, above or under one of `paths` shown as <secret> on both sides. A Kuma
-    object's paths are compared without their envelope (`metadata.`, `spec.`), which differs by platform."""
-
-    def parts(dotted: str) -> tuple[str, ...]:
-        split = tuple(dotted.split("."))
-        split = split[1:] if split[:1] == ("metadata",) else split
-        return split[1:] if split[:1] == ("spec",) else split
-
-    hidden = [parts(p) for p in paths]
-
-    def covered(dotted: str) -> bool:
-        mine = parts(dotted)
-        return any(mine[: len(h)] == h or h[: len(mine)] == mine for h in hidden)
-
+    """`changes` with every field at, above or under one of `paths` shown as <secret> on both sides (a Kuma
+    object's paths compared without their envelope)."""
+    hidden = [_parts(p) for p in paths]
     return tuple(
-        FieldChange(c.path, SECRET if c.old is not None else None, f"{SECRET} (changed)") if covered(c.path) else c
+        FieldChange(c.path, SECRET if c.old is not None else None, f"{SECRET} (changed)")
+        if _covered(c.path, hidden)
+        else c
         for c in changes
     )
+
+
+def secret_strings(kind: str, value: Any, paths: Collection[str], path: Path = ()) -> list[str]:
+    """The strings of `value` (an entity or object as Kong or Kuma returned it) at or under one of `paths`
+    or a field secret by name: what rollback, which has no catalog, masks in the answers it prints (a
+    refused write echoes the value it refused)."""
+    mine = _parts(".".join(str(p) for p in path))
+    under = any(mine[: len(h)] == h for h in (_parts(p) for p in paths))  # not above: a whole spec is no secret
+    if path and (Masker().is_secret_field(kind, path) or under):
+        return list(_strings(value))
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in secret_strings(kind, v, paths, (*path, k))]
+    return []
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
 
 
 def secret_paths_by_key(items: Mapping[str, tuple[str, Any]], masker: Masker) -> dict[str, list[str]]:
