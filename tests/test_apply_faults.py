@@ -264,3 +264,40 @@ def test_a_lock_is_taken_over_at_once_only_when_its_holder_is_known_dead() -> No
     assert not holder_is_dead(lock("another-host", dead.pid, space))
     assert not holder_is_dead(lock(_host(), dead.pid, "0000.1"))  # another boot or pid namespace
     assert not holder_is_dead(lock(_host(), dead.pid, None))  # a lock that does not say where it ran
+
+
+def test_an_apply_terminated_midway_releases_its_lock_and_the_next_finishes(secrets: Path) -> None:
+    """SIGTERM (a cancelled CI job) ends apply like Ctrl-C: in-flight writes finish, the lock is released (a
+    runner elsewhere need not wait 15 minutes for it), exit 130 with what to do, and a re-run converges."""
+    text = catalog_text()
+    expected = reference_view(text)
+    Path("catalog.yaml").write_text(text)
+    state = KongState(latency=0.02)
+    seed_theirs(state)
+    with running(state) as kong:
+        command = [sys.executable, "-m", "gatewayctl", "apply", "catalog.yaml", "--yes", "--parallelism", "2"]
+        process = subprocess.Popen(
+            [*command, "--kong-admin-url", kong.url],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "NO_COLOR": "1"},
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while len([r for r in state.writes() if r.method == "PUT"]) < EXPECTED_WRITES // 3:
+                assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+                time.sleep(0.005)
+            process.send_signal(signal.SIGTERM)
+            out, err = (b.decode() for b in process.communicate(timeout=30))
+        finally:
+            if process.poll() is None:
+                process.kill()
+        assert process.returncode == 130 and "Traceback" not in err, err
+        assert "interrupted: " in err
+        assert not [c for c in state.entities("consumers") if c["username"] == "gatewayctl-lock.faults"]
+        assert len([r for r in state.writes() if r.method == "PUT"]) < EXPECTED_WRITES
+        state.latency = 0.0
+        code, out2, err2 = run(kong, text)
+        assert code == 0 and "stale" not in err2, err2
+        assert view(state) == expected
+    assert_no_secrets(out, err, out2, err2)

@@ -3,6 +3,7 @@ no-ops, ownership, retries, refusals mapped to the catalog, secrets never shown.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from pathlib import Path
@@ -12,6 +13,7 @@ from emulators.harness import CATALOG, SECRETS, cli, write_catalog
 from emulators.kong import KongEmulator, KongState, running
 
 from gatewayctl.cli import main
+from gatewayctl.clients.retry import RetryPolicy
 
 
 def no_secrets(*texts: str) -> None:
@@ -260,6 +262,41 @@ def test_rollback_restores_the_state_before_the_last_apply(
     assert cli(capsys, kong, "diff", str(catalog), "--exit-code")[0] == 0
 
 
+def test_rollback_masks_a_rotated_secret_inside_free_text(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A secret inside a field not named as one (a plugin message) is hidden by rollback too, although it has
+    no catalog: the snapshot says which fields held a secret."""
+    plugin = '    plugins:\n      request-termination: {status_code: 403, message: "no ${env:WEB_APP_KEY} here"}\n'
+    catalog = write_catalog(workdir, CATALOG.replace("    auth: [basic-auth]\n", "    auth: [basic-auth]\n" + plugin))
+    assert cli(capsys, kong, "apply", str(catalog), "--yes")[0] == 0
+    monkeypatch.setenv("WEB_APP_KEY", "s3cr3t-web-app-key-0009")
+    assert cli(capsys, kong, "apply", str(catalog), "--yes")[0] == 0
+    code, out, err = cli(capsys, kong, "rollback", "--yes")
+    assert code == 0, err
+    assert "config.message: <secret> -> <secret> (changed)" in out, out
+    assert "s3cr3t-web-app-key" not in out + err
+    messages = [p["config"]["message"] for p in kong.state.entities("plugins") if p["name"] == "request-termination"]
+    assert messages == [f"no {SECRETS['WEB_APP_KEY']} here"]  # restored all the same
+
+
+def test_rollback_masks_a_credential_kong_echoes_when_it_refuses_it(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rolling a rotated key back when someone else's credential now holds it: Kong's 409 names the key,
+    and rollback, which has no catalog, still masks it (it knows the snapshot's secret fields)."""
+    catalog = str(write_catalog(workdir))
+    assert cli(capsys, kong, "apply", catalog, "--yes")[0] == 0
+    monkeypatch.setenv("WEB_APP_KEY", "s3cr3t-web-app-key-0009")
+    assert cli(capsys, kong, "apply", catalog, "--yes")[0] == 0
+    theirs = kong.state.seed("consumers", {"username": "theirs"})
+    kong.state.seed("keyauth_credentials", {"key": SECRETS["WEB_APP_KEY"], "consumer": {"id": theirs["id"]}})
+    code, out, err = cli(capsys, kong, "rollback", "--yes")
+    assert code == 3 and """HTTP 409: UNIQUE violation detected on '{key="<secret>"}'""" in err, out + err
+    no_secrets(out, err)
+    assert "s3cr3t-web-app-key-0009" not in out + err
+
+
 def test_a_snapshot_holds_one_entity_per_line_and_reads_back_the_same(workdir: Path) -> None:
     from gatewayctl.apply.snapshot import read_snapshot, read_snapshot_extras, write_snapshot
     from gatewayctl.plan.kong import LiveState
@@ -272,7 +309,33 @@ def test_a_snapshot_holds_one_entity_per_line_and_reads_back_the_same(workdir: P
     assert '   {"id": "id-1", "name": "svc-1", "port": 80, "tags": ["gatewayctl"]},' in lines
     assert '   {"name": "shop", "type": "Mesh"}' in lines
     assert read_snapshot(path) == ("shop", live)
-    assert read_snapshot_extras(path) == (["kong", "kuma"], kuma)
+    assert read_snapshot_extras(path) == (["kong", "kuma"], kuma, {})
+
+
+@pytest.mark.parametrize(
+    ("document", "problem"),
+    [
+        ({"entities": {}}, "catalog: the catalog name is missing"),
+        ({"catalog": "shop", "entities": {"services": 5}}, "entities.services: not a list"),
+        ({"catalog": "shop", "entities": {"services": [5]}}, "entities.services[0]: not an entity with an id"),
+        ({"catalog": "shop", "entities": {"servicez": []}}, "entities.servicez: not a Kong entity kind"),
+        ({"catalog": "shop", "entities": {}, "targets": "kong"}, "targets: not a list of kong and kuma"),
+        ({"catalog": "shop", "entities": {}, "targets": ["kuma"], "kuma": "x"}, "the Kuma objects are missing"),
+        (
+            {"catalog": "shop", "entities": {}, "targets": ["kuma"], "kuma": {"objects": [{"type": "M", "spec": 1}]}},
+            "kuma.objects[0]: not a Kuma object",
+        ),
+    ],
+)
+def test_rollback_refuses_a_damaged_snapshot_before_sending_anything(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path, document: dict[str, object], problem: str
+) -> None:
+    snapshot = workdir / "damaged.json"
+    snapshot.write_text(json.dumps({"format": 1, **document}))
+    code, out, err = cli(capsys, kong, "rollback", str(snapshot), "--yes")
+    assert (code, "Traceback" in out + err) == (1, False), out + err
+    assert f"{snapshot}: not a usable snapshot: " in err and problem in err, err
+    assert kong.state.requests == []
 
 
 def test_schemas_are_read_only_for_what_is_compared(
@@ -334,3 +397,60 @@ def test_status_says_who_holds_the_apply_lock(
         code, out, err = cli(capsys, kong, "status", catalog)
         assert re.search(r"apply lock: held by \S+ pid \d+, for \d+ s", out), out
         holder.release()
+
+
+def test_an_apply_interrupted_by_ctrl_c_says_so_releases_the_lock_and_a_rerun_converges(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gatewayctl.apply import kong as apply_kong
+
+    catalog = str(write_catalog(workdir))
+    real_write = apply_kong.write
+    calls: list[int] = []
+
+    def interrupted_write(client: object, change: object) -> None:
+        calls.append(1)
+        if len(calls) == 5:
+            raise KeyboardInterrupt  # as the main thread gets it from Ctrl-C while waiting for this batch
+        real_write(client, change)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(apply_kong, "write", interrupted_write)
+    code, out, err = cli(capsys, kong, "apply", catalog, "--yes", "--parallelism", "1")
+    assert (code, "Traceback" in err) == (130, False), err
+    assert "interrupted: " in err and "picks up where it stopped" in err, err
+    assert not [c for c in kong.state.entities("consumers") if c["username"].startswith("gatewayctl-lock")]
+    monkeypatch.setattr(apply_kong, "write", real_write)
+    code, out, err = cli(capsys, kong, "apply", catalog, "--yes")
+    applied = re.search(r"kong: (\d+) changes applied", out)
+    assert code == 0 and applied and 0 < int(applied.group(1)) < 19, out + err  # only what was left
+    assert cli(capsys, kong, "diff", catalog, "--exit-code")[0] == 0
+
+
+def test_json_is_one_document_on_stdout_on_failure_paths_too(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A CI step parsing --json gets a document whatever happens: the exit code and what stderr said."""
+    catalog = str(write_catalog(workdir))
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))  # not a terminal
+    unreachable = ["--kong-admin-url", "http://127.0.0.1:9"]
+    cases = [
+        (["diff", catalog, "--json", *unreachable], 3, "kong: GET /: no response"),
+        (["status", catalog, "--json", *unreachable], 3, "kong: GET /: no response"),
+        (["apply", catalog, "--json", "--kong-admin-url", kong.url], 1, "not interactive: pass --yes to apply"),
+    ]
+    monkeypatch.setattr("gatewayctl.cli.remote_commands.RetryPolicy", lambda: RetryPolicy(attempts=1))
+    for argv, expected, message in cases:
+        code = main(argv)
+        captured = capsys.readouterr()
+        assert code == expected, captured.err
+        error = json.loads(captured.out)["error"]
+        assert error["exit_code"] == expected and any(message in m for m in error["messages"]), error
+        assert message in captured.err  # stderr is unchanged
+    monkeypatch.delenv("OPS_PASSWORD")
+    code = main(["diff", catalog, "--json", "--kong-admin-url", kong.url])
+    captured = capsys.readouterr()
+    assert code == 1 and "OPS_PASSWORD is not set" in json.dumps(json.loads(captured.out)["error"]["messages"])
+    no_secrets(captured.out, captured.err)
+    monkeypatch.setenv("OPS_PASSWORD", SECRETS["OPS_PASSWORD"])
+    code, out, _ = cli(capsys, kong, "diff", catalog, "--json")  # and the report itself is unchanged
+    assert code == 0 and "error" not in json.loads(out) and json.loads(out)["kong"]["summary"]["create"] == 19

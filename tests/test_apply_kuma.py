@@ -315,6 +315,23 @@ def test_rollback_restores_the_kuma_state_before_the_last_apply(
     assert cli(capsys, kuma, "diff", str(shop), *UNIVERSAL, "--exit-code")[0] == 0
 
 
+def test_rollback_masks_a_rotated_secret_on_both_sides(
+    capsys: pytest.CaptureFixture[str], kuma: KumaEmulator, shop: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rollback has no catalog to say that the tracing URL holds a token: the snapshot records which fields
+    held a secret when it was taken, so neither the token being rolled back to nor the current one shows."""
+    assert cli(capsys, kuma, "apply", str(shop), *UNIVERSAL, "--yes")[0] == 0
+    rotated = ZIPKIN_SECRET.replace("0003", "0004")
+    monkeypatch.setenv("ZIPKIN_URL", rotated)
+    assert cli(capsys, kuma, "apply", str(shop), *UNIVERSAL, "--yes")[0] == 0
+    for argv in (["--dry-run"], ["--yes"]):
+        code, out, err = cli(capsys, kuma, "rollback", *argv)
+        assert code == 0, err
+        assert "spec.default.backends: <secret> -> <secret> (changed)" in out, out
+        assert "s3cr3t-zipkin-token" not in out + err
+    assert ZIPKIN_SECRET in json.dumps(list(owned(kuma).values()))  # restored all the same
+
+
 def test_kong_and_kuma_in_one_run(capsys: pytest.CaptureFixture[str], kuma: KumaEmulator, shop: Path) -> None:
     with kong_running(KongState()) as kong:
         argv = ["--kong-admin-url", kong.url, "--kuma-platform", "universal"]
@@ -344,6 +361,23 @@ def test_kong_and_kuma_in_one_run(capsys: pytest.CaptureFixture[str], kuma: Kuma
         assert len(kuma.state.writes()) == writes
         code, out, err = cli(capsys, kuma, "diff", str(shop), *argv, "--exit-code")
         assert (code, out.strip().splitlines()[-1]) == (2, "kong: +0 ~0 -0 · kuma: +0 ~1 -0"), out + err
+
+
+def test_rollback_says_kuma_was_left_alone_when_kongs_part_fails(
+    capsys: pytest.CaptureFixture[str], kuma: KumaEmulator, shop: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gatewayctl.cli import remote_commands
+    from gatewayctl.clients.retry import RetryPolicy
+
+    with kong_running(KongState()) as kong:
+        argv = ["--kong-admin-url", kong.url, "--kuma-platform", "universal"]
+        assert cli(capsys, kuma, "apply", str(shop), *argv, "--yes")[0] == 0
+    monkeypatch.setattr(remote_commands, "RetryPolicy", lambda: RetryPolicy(attempts=1))
+    writes = len(kuma.state.writes())
+    code, out, err = cli(capsys, kuma, "rollback", "--yes", "--kong-admin-url", "http://127.0.0.1:9")
+    assert code == 3 and "kong: GET /: no response" in err, out + err
+    assert "kuma: not rolled back because Kong's rollback did not finish; nothing was changed in Kuma" in err
+    assert len(kuma.state.writes()) == writes
 
 
 @pytest.mark.parametrize("example", ["platform.yaml", "knowledge-base.yaml"])

@@ -256,6 +256,20 @@ def test_bad_catalog_name_and_unreachable_kong(capsys: pytest.CaptureFixture[str
     assert not (workdir / "x.yaml").exists()
 
 
+def test_an_out_path_that_cannot_be_written_is_refused_before_kong_is_read(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    for out_path, problem in [
+        (str(workdir), "is a folder: name a file in it"),
+        (str(workdir / "missing" / "x.yaml"), "does not exist"),
+    ]:
+        code, _, err = cli(capsys, kong, "dump", "--catalog-name", "shop", "--out", out_path)
+        assert (code, "Traceback" in err) == (1, False) and f"--out {out_path}: " in err and problem in err, err
+    code, _, err = cli(capsys, kong, "dump", "--catalog-name", "shop", "--out", "x.yaml", "--kuma-platform", "vm")
+    assert code == 1 and "--kuma-platform vm: choose universal or kubernetes" in err
+    assert kong.state.requests == []
+
+
 def test_dbless_dump_readopted_posts_nothing(
     capsys: pytest.CaptureFixture[str], workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
@@ -72,6 +73,19 @@ def test_gives_up_after_the_last_attempt_naming_the_call() -> None:
     assert caught.value.describe() == "GET /status: no response after 3 tries: cannot connect (connection refused)"
 
 
+def test_a_retry_after_longer_than_gatewayctl_waits_is_named_in_the_error() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(429, headers={"Retry-After": "3600"}, json={"message": "API rate limit exceeded"})
+
+    with client_for(httpx.MockTransport(handler)) as client, pytest.raises(KongError) as caught:
+        client.request("POST", "/config", json={})
+    assert caught.value.describe() == (
+        "POST /config: HTTP 429: API rate limit exceeded "
+        "(the server asked to retry after 3600 s, longer than the 60 s waited)"
+    )
+    assert client.log.retries == 0
+
+
 def test_retry_after_forms() -> None:
     now = datetime(2026, 12, 1, 12, 0, 0, tzinfo=UTC)
     assert retry_after_seconds("3") == 3
@@ -120,3 +134,99 @@ def test_no_token_option_on_the_command_line(capsys: pytest.CaptureFixture[str])
 
     assert main(["diff", "c.yaml", "--kong-admin-token", "x"]) == 1
     assert "No such option" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("url", "shown", "problem"),
+    [
+        ("http://[::1", "http://[::1", "is not a valid URL"),
+        ("http://admin:pw@kong:port/x", "http://kong:port/x", "is not a valid URL"),
+        ("http://kong.test:99999", "http://kong.test:99999", "is not a valid URL"),
+        ("http://", "http://", "has no host"),
+        ("ftp://admin:pw@kong.test", "ftp://kong.test", "must start with http:// or https://"),
+    ],
+)
+@pytest.mark.parametrize("flag", ["--kong-admin-url", "--kuma-url"])
+def test_an_unusable_url_is_bad_input_without_its_password(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, flag: str, url: str, shown: str, problem: str
+) -> None:
+    from emulators.harness import KUMA_CATALOG
+
+    from gatewayctl.cli import main
+
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(KUMA_CATALOG.replace("${env:ZIPKIN_URL}", "http://zipkin:9411/api/v2/spans"))
+    only = "kong" if flag == "--kong-admin-url" else "kuma"
+    code = main(["diff", str(catalog), "--only", only, "--kuma-platform", "universal", flag, url])
+    err = capsys.readouterr().err
+    assert (code, "Traceback" in err, "pw" in err) == (1, False, False), err
+    assert f"API URL {shown}: {problem}" in err, err
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "detail"),
+    [
+        (
+            "text/html",
+            b"<html>proxy</html>",
+            "the answer is not JSON (text/html): is http://kong.test:8001 the right URL?",
+        ),
+        ("application/json", b"[]", "the answer is not the Kong Admin API's (no version)"),
+        ("application/json", b'{"status": "ok"}', "the answer is not the Kong Admin API's (no version)"),
+    ],
+)
+def test_something_else_at_the_url_is_a_remote_error_naming_the_call(
+    content_type: str, body: bytes, detail: str
+) -> None:
+    """A web page or another JSON API where the Admin API should be: exit 3 with the call, no traceback."""
+    from gatewayctl.plan.kong import read_server
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=body, headers={"content-type": content_type})
+
+    with client_for(httpx.MockTransport(handler)) as client, pytest.raises(KongError) as caught:
+        read_server(client)
+    assert caught.value.describe().startswith("GET /: HTTP 200: ") and detail in caught.value.describe()
+
+    def not_a_page(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"data": 5})
+
+    with client_for(httpx.MockTransport(not_a_page)) as client, pytest.raises(KongError) as caught:
+        list(client.list_all("/services"))
+    assert "GET /services: HTTP 200: the answer is not a page of Kong entities" in caught.value.describe()
+
+
+def test_a_ca_cert_that_is_not_a_certificate_is_named(capsys: pytest.CaptureFixture[str], workdir: Path) -> None:
+    from emulators.harness import CATALOG
+
+    from gatewayctl.cli import main
+
+    catalog = workdir / "catalog.yaml"
+    catalog.write_text(CATALOG)
+    not_pem = workdir / "ca.pem"
+    not_pem.write_text("not a certificate\n")
+    code = main(["diff", str(catalog), "--kong-admin-url", "https://kong.test:8444", "--ca-cert", str(not_pem)])
+    err = capsys.readouterr().err
+    assert code == 1 and f"cannot set up TLS from --ca-cert {not_pem}: " in err and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize(
+    ("failure", "hint"),
+    [
+        ("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed certificate", "--ca-cert"),
+        ("[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)", "the server does not speak TLS there"),
+    ],
+)
+def test_a_failed_tls_handshake_is_not_retried_and_says_what_to_do(failure: str, hint: str) -> None:
+    tries: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        tries.append(1)
+        raise httpx.ConnectError(failure)
+
+    with client_for(httpx.MockTransport(handler)) as client, pytest.raises(KongError) as caught:
+        client.get("/")
+    assert len(tries) == 1 and caught.value.status is None
+    assert caught.value.describe().startswith(f"GET /: no response: cannot connect ({failure}); ") and hint in str(
+        caught.value
+    )

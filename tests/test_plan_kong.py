@@ -55,8 +55,18 @@ def test_secret_fields_and_known_values_are_masked() -> None:
     have = Entity("plugins", "p", {"name": "x", "config": {"headers": [], "password": "old"}})
     changes = {c.path: c for c in compare(want, have, None, masker)}
     assert changes["config.password"].new == f"{SECRET} (changed)"
-    assert changes["config.headers"].new == [f"Authorization: Bearer {SECRET}"]
+    assert (changes["config.headers"].old, changes["config.headers"].new) == (SECRET, f"{SECRET} (changed)")
     assert masker.text("a hunter22-token b") == "a <secret> b"
+
+
+def test_a_rotated_secret_inside_free_text_is_masked_on_both_sides() -> None:
+    """The live value holds the previous secret, which the catalog no longer resolves: a field whose desired
+    value holds a secret hides the live one too (as Kuma's plans do), in text and --json alike."""
+    masker = Masker.of(["n3w-audit-token"])
+    want = Entity("plugins", "p", {"name": "x", "config": {"message": "denied n3w-audit-token", "status_code": 403}})
+    have = Entity("plugins", "p", {"name": "x", "config": {"message": "denied 0ld-audit-token", "status_code": 401}})
+    changes = [(c.path, c.old, c.new) for c in compare(want, have, None, masker)]
+    assert changes == [("config.message", SECRET, f"{SECRET} (changed)"), ("config.status_code", 401, 403)]
 
 
 def test_basic_auth_passwords_compare_through_kongs_hash() -> None:

@@ -21,9 +21,15 @@ from gatewayctl.apply.kuma_lock import HeldLock, UniversalLock, universal_lock
 from gatewayctl.apply.kuma_universal import apply_universal, plan_universal
 from gatewayctl.apply.lock import describe_record
 from gatewayctl.clients.kuma_api import KumaApi, KumaError
+from gatewayctl.plan.fields import secret_paths_by_key
 from gatewayctl.plan.kuma import KumaChange, KumaPlan, Platform
 from gatewayctl.plan.masking import Masker
 from gatewayctl.render.kuma import KumaObject
+
+
+def object_key(kind: str, mesh: str | None, name: str) -> str:
+    """How a snapshot's `secret_fields` names a Kuma object."""
+    return f"{kind}/{mesh or ''}/{name}"
 
 
 @dataclass
@@ -67,9 +73,17 @@ class KumaTarget:
 
         return kuma_kubernetes.apply_lock(self.kube, self.namespace, catalog_name, wait)
 
-    def snapshot(self, live: list[dict[str, Any]]) -> dict[str, Any]:
-        """The Kuma part of a snapshot: the owned objects as read, and where from (rollback needs both)."""
+    def snapshot(
+        self, live: list[dict[str, Any]], objects: list[KumaObject] | None = None, masker: Masker | None = None
+    ) -> dict[str, Any]:
+        """The Kuma part of a snapshot: the owned objects as read, and where from (rollback needs both), and
+        which fields of the objects being applied hold secrets (rollback masks them on both sides)."""
         saved: dict[str, Any] = {"platform": self.platform, "url": self.display, "objects": live}
+        if objects and masker is not None:
+            found = {
+                object_key(o.kind, o.mesh, o.name): (o.kind, {"labels": o.labels, "spec": o.spec}) for o in objects
+            }
+            saved["secret_fields"] = secret_paths_by_key(found, masker)
         if self.platform == "kubernetes":
             saved["namespace"] = self.namespace
         return saved

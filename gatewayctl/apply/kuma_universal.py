@@ -134,7 +134,8 @@ def read_server(client: KumaApi) -> dict[str, Any]:
             f"{client.endpoint.display()} ({root.get('product', 'Kuma')} {root.get('version')}) does not serve "
             "GET /_resources; gatewayctl renders for Kuma 2.14 (2.10 or newer)"
         )
-    types = found.get("resources") or []
+    types = found.get("resources")
+    types = types if isinstance(types, list) else []
     config: dict[str, Any] = {}
     try:
         found = client.get_optional("/config")

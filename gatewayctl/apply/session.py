@@ -18,6 +18,7 @@ from gatewayctl.clients.kong_admin import KongAdmin, KongError
 from gatewayctl.diagnostics import CatalogInvalid, Diagnostic
 from gatewayctl.gcpause import paused_gc
 from gatewayctl.plan.entities import DesiredState, Entity, flatten
+from gatewayctl.plan.fields import secret_paths_by_key
 from gatewayctl.plan.kong import (
     KongPlan,
     LiveState,
@@ -110,6 +111,9 @@ def apply_db(
                 client.endpoint.display(),
                 fresh.live,
                 kuma=kuma_snapshot,
+                secret_fields=secret_paths_by_key(
+                    {e.id: (e.kind, e.body) for e in desired.state.entities}, desired.masker
+                ),
             )
         outcome = execute(client, fresh.changes, parallelism, progress, cancel)
     return ApplyResult(fresh, outcome, snapshot, lock.broke_stale)

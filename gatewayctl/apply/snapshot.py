@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from gatewayctl.plan.kinds import BY_NAME
 from gatewayctl.plan.kong import LiveState
 
 SNAPSHOT_DIR = Path(".gatewayctl") / "snapshots"
@@ -33,8 +34,10 @@ def write_snapshot(
     *,
     kuma: dict[str, Any] | None = None,
     kong: bool = True,
+    secret_fields: dict[str, list[str]] | None = None,
 ) -> Path:
-    """`kuma`: {"platform", "url", "objects"}; `kong=False` when the Kong part is not a saved state."""
+    """`kuma`: {"platform", "url", "objects", "secret_fields"}; `kong=False` when the Kong part is not a saved
+    state; `secret_fields`: {entity id: paths} of the Kong entities being applied that hold secrets."""
     now = now or datetime.now(UTC)
     folder.mkdir(parents=True, exist_ok=True)
     os.chmod(folder, 0o700)
@@ -48,6 +51,8 @@ def write_snapshot(
     }
     if kuma is not None:
         document["kuma"] = kuma
+    if secret_fields:
+        document["secret_fields"] = secret_fields
     # fixed width, so that name order is time order (latest_snapshot relies on it)
     path = folder / f"{now.strftime('%Y%m%dT%H%M%S.%fZ')}.json"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -87,15 +92,57 @@ def read_snapshot(path: Path) -> tuple[str, LiveState]:
         or not isinstance(document.get("entities"), dict)
     ):
         raise SnapshotError(f"{path}: not a gatewayctl snapshot (format {FORMAT})")
-    return str(document.get("catalog", "")), LiveState({k: list(v) for k, v in document["entities"].items()})
+    problem = _shape_problem(document)
+    if problem:  # a hand-edited or damaged file: refused before anything is planned from it
+        raise SnapshotError(f"{path}: not a usable snapshot: {problem}")
+    return str(document["catalog"]), LiveState({k: list(v) for k, v in document["entities"].items()})
 
 
-def read_snapshot_extras(path: Path) -> tuple[list[str], dict[str, Any] | None]:
-    """(targets, the Kuma part or None) of a snapshot `read_snapshot` accepted."""
+def _shape_problem(document: dict[str, Any]) -> str | None:
+    """What makes an otherwise well-formed snapshot unusable (None when nothing): rollback restores exactly
+    what the file says, so a missing catalog name or a damaged entity must stop it, not be guessed at."""
+    catalog = document.get("catalog")
+    if not isinstance(catalog, str) or not catalog:
+        return "catalog: the catalog name is missing"
+    for kind, items in document["entities"].items():
+        if kind not in BY_NAME:
+            return f"entities.{kind}: not a Kong entity kind gatewayctl manages"
+        if not isinstance(items, list):
+            return f"entities.{kind}: not a list"
+        for i, item in enumerate(items):
+            if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+                return f"entities.{kind}[{i}]: not an entity with an id"
+    targets = document.get("targets", ["kong"])
+    if not isinstance(targets, list) or not set(targets) <= {"kong", "kuma"}:
+        return "targets: not a list of kong and kuma"
+    kuma = document.get("kuma")
+    if "kuma" not in targets:
+        return None
+    if not isinstance(kuma, dict) or not isinstance(kuma.get("objects"), list):
+        return "kuma: targets names kuma but the Kuma objects are missing"
+    for i, item in enumerate(kuma["objects"]):
+        parts = ("metadata", "spec") if kuma.get("platform") == "kubernetes" else ("labels", "spec")
+        if not isinstance(item, dict) or any(not isinstance(item.get(p) or {}, dict) for p in parts):
+            return f"kuma.objects[{i}]: not a Kuma object"
+    return None
+
+
+def read_secret_fields(part: Any) -> dict[str, list[str]]:
+    """A snapshot's (or its Kuma part's) `secret_fields`, {} when absent (older snapshots) or damaged."""
+    found = part.get("secret_fields") if isinstance(part, dict) else None
+    if not isinstance(found, dict):
+        return {}
+    return {str(k): [str(p) for p in v] for k, v in found.items() if isinstance(v, list)}
+
+
+def read_snapshot_extras(path: Path) -> tuple[list[str], dict[str, Any] | None, dict[str, list[str]]]:
+    """(targets, the Kuma part or None, the Kong entities' secret fields) of a snapshot `read_snapshot`
+    accepted."""
     document: Any = json.loads(path.read_text())
     targets = document.get("targets")
     kuma = document.get("kuma")
     return (
         [str(t) for t in targets] if isinstance(targets, list) else ["kong"],
         kuma if isinstance(kuma, dict) else None,
+        read_secret_fields(document),
     )

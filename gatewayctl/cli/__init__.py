@@ -3,13 +3,20 @@ input or usage, 2 changes present (`diff --exit-code`), 3 a remote API failed or
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from types import FrameType
 
 import typer
 
 from gatewayctl import __version__
 from gatewayctl.cli import catalog_commands, deploy_commands, dump_command, remote_commands, watch_command
 from gatewayctl.cli.console import EXIT_INVALID, err
+
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 app = typer.Typer(
     name="gatewayctl",
@@ -42,10 +49,30 @@ dump_command.register(app)
 watch_command.register(app)
 
 
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a cancelled CI job, a stopped pod) ends a command the way Ctrl-C does, so that an apply
+    releases its locks in Kong and Kuma on the way out; killed outright, it would leave them to block the
+    next run from another machine for 15 minutes. `watch` installs its own handler while it runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, mapping usage errors (click's exit 2) to the contract's exit 1."""
     try:
-        code = app(args=argv, prog_name="gatewayctl", standalone_mode=False)
+        with _sigterm_as_interrupt():
+            code = app(args=argv, prog_name="gatewayctl", standalone_mode=False)
     except typer.Abort:
         err.print("aborted")
         return EXIT_INVALID
@@ -57,8 +84,12 @@ def main(argv: list[str] | None = None) -> int:
             err.print(str(exc))
         return EXIT_INVALID
     except KeyboardInterrupt:
-        err.print("interrupted")
-        return 130
+        code = EXIT_INTERRUPTED
+    if code == EXIT_INTERRUPTED:  # typer turns Ctrl-C into this exit code without a word
+        err.print(
+            "interrupted: writes already in flight were finished and nothing new was started; "
+            "an interrupted apply or rollback picks up where it stopped when run again"
+        )
     return code if isinstance(code, int) else 0
 
 

@@ -104,6 +104,15 @@ def dump(
     if not NAME.match(catalog_name):
         err.print(f"--catalog-name {escape(catalog_name)}: not a catalog name (lowercase letters, digits and '-')")
         raise typer.Exit(EXIT_INVALID)
+    if kuma_platform not in (None, "universal", "kubernetes"):
+        err.print(f"--kuma-platform {escape(kuma_platform)}: choose universal or kubernetes")
+        raise typer.Exit(EXIT_INVALID)
+    if out_file.is_dir() or not out_file.parent.is_dir():  # found out before Kong is read, not after
+        where = (
+            "is a folder: name a file in it" if out_file.is_dir() else f"its folder {out_file.parent} does not exist"
+        )
+        err.print(f"--out {escape(str(out_file))}: {escape(where)}; nothing was read or written")
+        raise typer.Exit(EXIT_INVALID)
     with _client(kong_admin_url, ca_cert, client_cert, client_key, insecure, timeout, parallelism) as client:
         server = _remote(lambda: read_server(client))
         live: LiveState = _remote(lambda: fetch_live(client, catalog_name, server, parallelism))
@@ -112,12 +121,9 @@ def dump(
         result: Dump = _remote(lambda: live_to_catalog(catalog_name, live, server, schemas.for_entity))
         if kuma_platform == "kubernetes":
             kuma_live = _read_kuma_crds(kubeconfig, context, kuma_namespace, catalog_name)
-        elif kuma_platform in (None, "universal"):
+        else:
             tls = TlsOptions(ca_cert, client_cert, client_key, insecure)
             kuma_live = _read_kuma(kuma_url, catalog_name, tls, timeout, parallelism)
-        else:
-            err.print(f"--kuma-platform {escape(kuma_platform)}: choose universal or kubernetes")
-            raise typer.Exit(EXIT_INVALID)
         if kuma_live:
             result.catalog = _with_mesh(result, catalog_name, kuma_live)
         try:

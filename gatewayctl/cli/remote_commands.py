@@ -12,11 +12,12 @@ and what was left unchanged). Secrets are masked in every line and in --json."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -29,7 +30,7 @@ from gatewayctl.apply import dbless
 from gatewayctl.apply.kong import Outcome, execute
 from gatewayctl.apply.kuma import KumaOutcome
 from gatewayctl.apply.kuma_lock import HeldLock
-from gatewayctl.apply.kuma_target import KumaTarget, describe, is_remote_error, kubernetes_target
+from gatewayctl.apply.kuma_target import KumaTarget, describe, is_remote_error, kubernetes_target, object_key
 from gatewayctl.apply.kuma_universal import KumaRefused
 from gatewayctl.apply.lock import KongLock, LockHeld, describe_record
 from gatewayctl.apply.session import (
@@ -51,6 +52,7 @@ from gatewayctl.apply.snapshot import (
     SNAPSHOT_DIR,
     SnapshotError,
     latest_snapshot,
+    read_secret_fields,
     read_snapshot,
     read_snapshot_extras,
     write_snapshot,
@@ -65,6 +67,7 @@ from gatewayctl.clients.kuma_api import KumaApi, KumaError, kuma_endpoint
 from gatewayctl.clients.retry import RetryPolicy
 from gatewayctl.diagnostics import CatalogInvalid
 from gatewayctl.plan.entities import DesiredState, from_live
+from gatewayctl.plan.fields import hide_paths, secret_strings
 from gatewayctl.plan.kong import KongPlan, LiveState, ServerInfo, read_server
 from gatewayctl.plan.kuma import KumaPlan
 from gatewayctl.plan.masking import Masker
@@ -118,15 +121,17 @@ def register(app: typer.Typer) -> None:
             "GATEWAYCTL_KUMA_URL=http://kuma-cp:5681 gatewayctl diff catalog.yaml --only kuma",
             "gatewayctl diff catalog.yaml --json > plan.json",
         )
-    )(diff)
+    )(_json_failures(diff))
     app.command(
         epilog=_examples(
             "gatewayctl apply catalog.yaml --dry-run",
             "gatewayctl apply catalog.yaml --env prod --yes --parallelism 16 --rps 200",
             "gatewayctl apply catalog.yaml --only kuma --kuma-platform kubernetes --context prod --yes",
         )
-    )(apply)
-    app.command(epilog=_examples("gatewayctl status catalog.yaml", "gatewayctl status catalog.yaml --json"))(status)
+    )(_json_failures(apply))
+    app.command(epilog=_examples("gatewayctl status catalog.yaml", "gatewayctl status catalog.yaml --json"))(
+        _json_failures(status)
+    )
     app.command(
         epilog=_examples(
             "gatewayctl rollback --yes", "gatewayctl rollback .gatewayctl/snapshots/20261201T101500.123456Z.json --yes"
@@ -221,6 +226,49 @@ def _plan_systems(
     if kuma_desired is not None:
         kuma = _plan_kuma(loaded, kuma_desired, conn, stack)
     return kong, kuma
+
+
+# ---------------------------------------------------------------------- --json on every ending
+
+_json_report = {"printed": False}  # set once a command has printed its --json document
+
+
+def _echo_json(document: dict[str, Any]) -> None:
+    _json_report["printed"] = True
+    typer.echo(json.dumps(document, indent=2))
+
+
+@contextlib.contextmanager
+def _json_on_failure(as_json: bool) -> Iterator[None]:
+    """With --json, an ending before the report (an invalid catalog, an unreachable API, --yes missing)
+    still prints one JSON document on stdout, so a CI step that parses it never meets empty output:
+    {"error": {"exit_code": N, "messages": [what stderr said, already masked]}}."""
+    if not as_json:
+        yield
+        return
+    _json_report["printed"] = False
+    err.record = True  # stderr is still written; the record is only read back here
+    try:
+        yield
+    except typer.Exit as exc:
+        if exc.exit_code not in (EXIT_OK, EXIT_CHANGES) and not _json_report["printed"]:
+            messages = [line for line in err.export_text(clear=False).splitlines() if line.strip()]
+            _echo_json({"error": {"exit_code": exc.exit_code, "messages": messages}})
+        raise
+    finally:
+        err.export_text(clear=True)
+        err.record = False
+
+
+def _json_failures(command: Callable[..., int]) -> Callable[..., int]:
+    """`command` (which has a --json option) run under `_json_on_failure`."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> int:
+        with _json_on_failure(bool(kwargs.get("as_json"))):
+            return command(*args, **kwargs)
+
+    return run
 
 
 # ---------------------------------------------------------------------- commands
@@ -391,7 +439,11 @@ def _apply(
         # Kuma's lock is taken before Kong is written (and always in that order, so two applies cannot
         # each wait for the other's): Kong's snapshot then records the Kuma state this apply replaces.
         held = _lock_kuma(kuma, kong, loaded, conn, lock_wait, stack, as_json) if kuma and kuma.pending else None
-        kuma_saved = kuma.target.snapshot(kuma.plan.live) if kuma is not None and kuma.pending else None
+        kuma_saved = (
+            kuma.target.snapshot(kuma.plan.live, kuma.desired.objects, kuma.desired.masker)
+            if kuma is not None and kuma.pending
+            else None
+        )
         if kong is not None and kong.pending:
             code, results["kong"] = _apply_kong(kong, loaded, conn, state_dir, lock_wait, as_json, kuma_saved)
             kuma_saved = None if code == EXIT_OK and results["kong"].get("snapshot") else kuma_saved
@@ -448,7 +500,7 @@ def status(
         if with_kuma:
             report["kuma"] = _kuma_status(loaded, conn, stack)
     if as_json:
-        typer.echo(json.dumps(report, indent=2))
+        _echo_json(report)
         raise typer.Exit(EXIT_OK)
     if "kong" in report:
         k = report["kong"]
@@ -508,7 +560,7 @@ def rollback(
         raise typer.Exit(EXIT_INVALID)
     try:
         catalog_name, saved = read_snapshot(path)
-        targets, kuma_saved = read_snapshot_extras(path)
+        targets, kuma_saved, kong_secret_fields = read_snapshot_extras(path)
     except SnapshotError as exc:
         err.print(escape(str(exc)))
         raise typer.Exit(EXIT_INVALID) from None
@@ -528,9 +580,16 @@ def rollback(
     out.print(f"rollback to {path} (catalog {catalog_name})")
     code = EXIT_OK
     if "kong" in targets:
-        code = _rollback_kong(catalog_name, saved, conn, yes, dry_run, lock_wait)
+        try:
+            code = _rollback_kong(catalog_name, saved, kong_secret_fields, conn, yes, dry_run, lock_wait)
+        except typer.Exit as exc:  # Kong unreachable or refusing: its own message is out; Kuma's part too
+            if exc.exit_code == EXIT_OK:  # "no" at the confirmation: nothing more is asked
+                raise
+            code = int(exc.exit_code)
     if kuma_saved is not None and code == EXIT_OK:
         code = _rollback_kuma(catalog_name, kuma_saved, conn, yes, dry_run, lock_wait)
+    elif kuma_saved is not None:
+        err.print("kuma: not rolled back because Kong's rollback did not finish; nothing was changed in Kuma")
     raise typer.Exit(code)
 
 
@@ -549,16 +608,31 @@ def _client(
 ) -> KongAdmin:
     tls = tls_or_exit(ca_cert, client_cert, client_key, insecure)
     endpoint = Endpoint.from_environment(url, tls, timeout)
-    if not endpoint.url.startswith(("http://", "https://")):
-        err.print(f"Kong Admin API URL must start with http:// or https:// (got {escape(endpoint.display())})")
+    problem = endpoint.problem()
+    if problem:
+        err.print(f"Kong Admin API URL {escape(endpoint.display())}: {problem}")
         raise typer.Exit(EXIT_INVALID)
     if insecure:
         err.print("[yellow]warning: --insecure: the Admin API's TLS certificate is not verified[/yellow]")
     try:
         return KongAdmin(endpoint, retry=RetryPolicy(), rps=rps, pool=parallelism)
     except (OSError, ValueError) as exc:
-        err.print(f"cannot set up TLS: {escape(str(exc))}")
+        err.print(f"cannot set up TLS{_tls_files(endpoint.tls)}: {escape(str(exc))}")
         raise typer.Exit(EXIT_INVALID) from None
+
+
+def _tls_files(tls: TlsOptions) -> str:
+    """The TLS files given, for an error that came from loading one of them (ssl's own text names none)."""
+    files = [
+        f"{option} {value}"
+        for option, value in (
+            ("--ca-cert", tls.ca_cert),
+            ("--client-cert", tls.client_cert),
+            ("--client-key", tls.client_key),
+        )
+        if value is not None
+    ]
+    return f" from {', '.join(escape(f) for f in files)}" if files else ""
 
 
 def kong_client(conn: Connection) -> KongAdmin:
@@ -642,7 +716,7 @@ def _print_plans(
             document["kuma"] = kuma_json_report(kuma.plan, kuma.desired.masker)
             if "kuma" in results:
                 document["kuma"]["result"] = results["kuma"]
-        typer.echo(json.dumps(document, indent=2))
+        _echo_json(document)
         return
     summaries = []
     if kong is not None:
@@ -846,10 +920,17 @@ def _kong_status(loaded: LoadedCatalog, conn: Connection, stack: contextlib.Exit
 
 
 def _rollback_kong(
-    catalog_name: str, saved: LiveState, conn: Connection, yes: bool, dry_run: bool, lock_wait: float
+    catalog_name: str,
+    saved: LiveState,
+    secret_fields: dict[str, list[str]],
+    conn: Connection,
+    yes: bool,
+    dry_run: bool,
+    lock_wait: float,
 ) -> int:
     wanted = DesiredState([from_live(kind, item) for kind, items in saved.entities.items() for item in items])
-    desired = Desired({}, wanted, Masker())
+    masker = Masker.of(s for e in wanted.entities for s in secret_strings(e.kind, e.body, secret_fields.get(e.id, ())))
+    desired = Desired({}, wanted, masker)
     with kong_client(conn) as client:
         server = _remote(lambda: read_server(client))
         if server.dbless:
@@ -863,7 +944,11 @@ def _rollback_kong(
                 err.print(
                     f"cannot restore basic-auth credential {escape(change.name)}: Kong stores only its password's hash"
                 )
-            the_plan.changes = [c for c in the_plan.changes if c not in hashed]
+            the_plan.changes = [
+                replace(c, fields=hide_paths(c.fields, secret_fields.get(c.entity.id, ())))
+                for c in the_plan.changes
+                if c not in hashed
+            ]
             return the_plan
 
         the_plan = rollback_plan(report=True)
@@ -897,13 +982,14 @@ def _render_kuma_or_exit(loaded: LoadedCatalog) -> KumaDesired:
 def kuma_client(conn: Connection) -> KumaApi:
     tls = tls_or_exit(conn.ca_cert, conn.client_cert, conn.client_key, conn.insecure)
     endpoint = kuma_endpoint(conn.kuma_url, tls, conn.timeout)
-    if not endpoint.url.startswith(("http://", "https://")):
-        err.print(f"Kuma API URL must start with http:// or https:// (got {escape(endpoint.display())})")
+    problem = endpoint.problem()
+    if problem:
+        err.print(f"Kuma API URL {escape(endpoint.display())}: {problem}")
         raise typer.Exit(EXIT_INVALID)
     try:
         return KumaApi(endpoint, retry=RetryPolicy(), rps=conn.rps, pool=conn.parallelism)
     except (OSError, ValueError) as exc:
-        err.print(f"cannot set up TLS: {escape(str(exc))}")
+        err.print(f"cannot set up TLS{_tls_files(endpoint.tls)}: {escape(str(exc))}")
         raise typer.Exit(EXIT_INVALID) from None
 
 
@@ -1076,15 +1162,30 @@ def _rollback_kuma(
             client = kuma_client(conn)  # the flag or the environment, as for Kong
             target = KumaTarget("universal", client.endpoint.display(), "", client=client)
         stack.callback(target.close)
-        desired = KumaDesired(objects, Masker())
+        secret_fields = read_secret_fields(saved)
+        masker = Masker.of(
+            s
+            for obj, item in zip(objects, items, strict=True)
+            for s in secret_strings(obj.kind, item, secret_fields.get(object_key(obj.kind, obj.mesh, obj.name), ()))
+        )
+        desired = KumaDesired(objects, masker)
         if saved.get("url") and saved["url"] != target.display:
             err.print(
                 f"[yellow]note: the snapshot was taken from {escape(str(saved['url']))}; "
                 f"restoring it to {escape(target.display)}[/yellow]"
             )
-        the_plan = _kuma_remote(lambda: target.plan(catalog_name, objects, Masker(), conn.parallelism))
+
+        def rollback_plan() -> KumaPlan:
+            the_plan: KumaPlan = _kuma_remote(lambda: target.plan(catalog_name, objects, masker, conn.parallelism))
+            the_plan.changes = [
+                replace(c, fields=hide_paths(c.fields, secret_fields.get(object_key(c.kind, c.mesh, c.name), ())))
+                for c in the_plan.changes
+            ]
+            return the_plan
+
+        the_plan = rollback_plan()
         side = KumaSide(target, desired, the_plan)
-        _print_lines(kuma_text_lines(the_plan, Masker()))
+        _print_lines(kuma_text_lines(the_plan, masker))
         out.print(the_plan.summary())
         if not the_plan.changes or dry_run:
             return EXIT_OK
@@ -1094,7 +1195,7 @@ def _rollback_kuma(
         except LockHeld as exc:
             err.print(f"kuma: {escape(str(exc))}; nothing was changed")
             return EXIT_REMOTE
-        side.plan = _kuma_remote(lambda: target.plan(catalog_name, objects, Masker(), conn.parallelism))
+        side.plan = rollback_plan()
         outcome = target.apply(side.plan, conn.parallelism, cancel=held.lost)
         return _report_kuma_outcome(outcome, side, as_json=False)[0]
 

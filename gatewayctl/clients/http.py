@@ -61,10 +61,28 @@ class Endpoint:
 
     def display(self) -> str:
         """The URL without any user:password part."""
-        parts = urlsplit(self.url)
-        host = parts.hostname or ""
-        netloc = f"{host}:{parts.port}" if parts.port else host
+        try:
+            parts = urlsplit(self.url)
+            host, port = parts.hostname or "", parts.port
+        except ValueError:  # not a valid URL (`problem` says so): everything up to the last @ left out
+            scheme, _, rest = self.url.rpartition("://")
+            return f"{scheme}://{rest.rsplit('@', 1)[-1]}" if scheme else rest.rsplit("@", 1)[-1]
+        netloc = f"{host}:{port}" if port else host
         return f"{parts.scheme}://{netloc}{parts.path}"
+
+    def problem(self) -> str | None:
+        """Why the URL cannot be used, None when it can (checked before any client is made)."""
+        try:
+            parts = urlsplit(self.url)
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number in 0-65535
+            httpx.URL(self.url)
+        except (ValueError, httpx.InvalidURL):
+            return "is not a valid URL (check the host and port)"
+        if parts.scheme not in ("http", "https"):
+            return "must start with http:// or https://"
+        if not parts.hostname:
+            return "has no host"
+        return None
 
 
 class RemoteError(Exception):
@@ -199,6 +217,9 @@ class ApiClient:
             except httpx.TransportError as exc:
                 self.log.observe(method, path, None, time.monotonic() - started)
                 reason = _transport_reason(exc)
+                hint = _tls_hint(exc)
+                if hint:  # a TLS handshake refused for what it is: trying again cannot change it
+                    raise self.error(method, target, None, None, f"{reason}; {hint}", attempt) from None
                 if attempt >= attempts:
                     raise self.error(method, target, None, None, reason, attempt) from None
                 self.sleep(self.retry.backoff(attempt - 1))
@@ -213,6 +234,10 @@ class ApiClient:
                 asked = retry_after_seconds(response.headers.get("Retry-After"))
                 if asked is not None:
                     if asked > self.retry.max_retry_after:
+                        cap = self.retry.max_retry_after
+                        detail += (
+                            f" (the server asked to retry after {asked:.0f} s, longer than the {cap:.0f} s waited)"
+                        )
                         raise self.error(method, target, response.status_code, body, detail, attempt)
                     wait = max(wait, asked)
                 self.sleep(wait)
@@ -220,12 +245,22 @@ class ApiClient:
             raise self.error(method, target, response.status_code, body, detail, attempt)
 
     def get(self, path: str, params: dict[str, str] | None = None) -> Json:
-        return self.request("GET", path, params=params, ok=(200,)).json()
+        return self._json(self.request("GET", path, params=params, ok=(200,)), path)
 
     def get_optional(self, path: str) -> Json | None:
         """GET, None on 404."""
         response = self.request("GET", path, ok=(200, 404))
-        return None if response.status_code == 404 else response.json()
+        return None if response.status_code == 404 else self._json(response, path)
+
+    def _json(self, response: httpx.Response, path: str) -> Json:
+        """The answer's JSON; an answer that is not JSON means that something else listens at the URL (a web
+        page, a proxy port): this API's error, naming the call, rather than a decoding traceback."""
+        try:
+            return response.json()
+        except ValueError:
+            kind = response.headers.get("content-type") or "no content type"
+            detail = f"the answer is not JSON ({kind}): is {self.endpoint.display()} the right URL?"
+            raise self.error(response.request.method, path, response.status_code, None, detail, 1) from None
 
 
 def _without_userinfo(url: str) -> str:
@@ -252,6 +287,16 @@ def _transport_reason(exc: httpx.TransportError) -> str:
     if isinstance(exc, httpx.TimeoutException):
         return "timed out"
     return f"connection failed ({_short(exc) or type(exc).__name__})"
+
+
+def _tls_hint(exc: httpx.TransportError) -> str | None:
+    """What to do about a TLS handshake that failed for good (None for anything else)."""
+    text = str(exc)
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return "pass the CA that signed the server's certificate with --ca-cert (or --insecure, explicitly)"
+    if "WRONG_VERSION_NUMBER" in text or "record layer failure" in text:
+        return "the server does not speak TLS there: use http://, or the API's TLS port"
+    return None
 
 
 def _short(exc: Exception) -> str:

@@ -69,6 +69,9 @@ class KongAdmin(ApiClient):
             params["tags"] = ",".join(tags)  # a,b = entities carrying all of them
         while True:
             page: Json = self.get(path, params)
+            if not isinstance(page, dict) or not isinstance(page.get("data") or [], list):
+                detail = f"the answer is not a page of Kong entities: is {self.endpoint.display()} the right URL?"
+                raise self.error("GET", path, 200, None, detail, 1)
             yield from page.get("data") or []
             offset = page.get("offset")
             if not page.get("next") or not offset:

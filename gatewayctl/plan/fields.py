@@ -8,7 +8,8 @@ value. Values pass through the `Masker`, so a secret field or a resolved secret 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -57,7 +58,76 @@ def _diff(kind: str, path: Path, want: Any, have: Any, masker: Masker, out: list
     if want == have:
         return
     dotted = ".".join(str(p) for p in path)
-    if masker.is_secret_field(kind, path):
+    shown = masker.value(kind, path, want)
+    # A field whose desired value holds a secret is <secret> on both sides: its live value holds the
+    # previous secret (a rotation), which the masker cannot know.
+    if masker.is_secret_field(kind, path) or SECRET in json.dumps(shown, default=str):
         out.append(FieldChange(dotted, SECRET if have is not None else None, f"{SECRET} (changed)"))
         return
-    out.append(FieldChange(dotted, masker.value(kind, path, have), masker.value(kind, path, want)))
+    out.append(FieldChange(dotted, masker.value(kind, path, have), shown))
+
+
+def secret_paths(kind: str, value: Any, masker: Masker, path: Path = ()) -> list[str]:
+    """The dotted paths (as `diff_fields` names them) where `value` holds a secret field or a resolved
+    secret. A snapshot records them: rollback has no catalog, so without them it could not tell that a
+    free-text field (a tracing URL with a token, a plugin header) is secret."""
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in secret_paths(kind, v, masker, (*path, k))]
+    if path and (masker.is_secret_field(kind, path) or SECRET in json.dumps(masker.value(kind, path, value))):
+        return [".".join(str(p) for p in path)]
+    return []
+
+
+def _parts(dotted: str) -> tuple[str, ...]:
+    """A dotted path without a Kuma object's envelope (`metadata.`, `spec.`), which differs by platform."""
+    split = tuple(dotted.split("."))
+    split = split[1:] if split[:1] == ("metadata",) else split
+    return split[1:] if split[:1] == ("spec",) else split
+
+
+def _covered(dotted: str, hidden: list[tuple[str, ...]]) -> bool:
+    """`dotted` is at, above or under one of the `hidden` paths."""
+    mine = _parts(dotted)
+    return any(mine[: len(h)] == h or h[: len(mine)] == mine for h in hidden)
+
+
+def hide_paths(changes: Iterable[FieldChange], paths: Collection[str]) -> tuple[FieldChange, ...]:
+    """`changes` with every field at, above or under one of `paths` shown as <secret> on both sides (a Kuma
+    object's paths compared without their envelope)."""
+    hidden = [_parts(p) for p in paths]
+    return tuple(
+        FieldChange(c.path, SECRET if c.old is not None else None, f"{SECRET} (changed)")
+        if _covered(c.path, hidden)
+        else c
+        for c in changes
+    )
+
+
+def secret_strings(kind: str, value: Any, paths: Collection[str], path: Path = ()) -> list[str]:
+    """The strings of `value` (an entity or object as Kong or Kuma returned it) at or under one of `paths`
+    or a field secret by name: what rollback, which has no catalog, masks in the answers it prints (a
+    refused write echoes the value it refused)."""
+    mine = _parts(".".join(str(p) for p in path))
+    under = any(mine[: len(h)] == h for h in (_parts(p) for p in paths))  # not above: a whole spec is no secret
+    if path and (Masker().is_secret_field(kind, path) or under):
+        return list(_strings(value))
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in secret_strings(kind, v, paths, (*path, k))]
+    return []
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+
+
+def secret_paths_by_key(items: Mapping[str, tuple[str, Any]], masker: Masker) -> dict[str, list[str]]:
+    """{key: secret paths} for (kind, value) per key, leaving out keys without any."""
+    found = {key: secret_paths(kind, value, masker) for key, (kind, value) in items.items()}
+    return {key: paths for key, paths in found.items() if paths}

@@ -44,8 +44,10 @@ class ServerInfo:
 
     @classmethod
     def from_root(cls, root: dict[str, Any]) -> ServerInfo:
-        plugins = (root.get("plugins") or {}).get("available_on_server") or {}
-        configuration = root.get("configuration") or {}
+        listed = root.get("plugins")
+        plugins = (listed.get("available_on_server") if isinstance(listed, dict) else None) or {}
+        configuration = root.get("configuration")
+        configuration = configuration if isinstance(configuration, dict) else {}
         return cls(
             version=str(root.get("version", "unknown")),
             edition=str(
@@ -115,7 +117,11 @@ class KongPlan:
 
 
 def read_server(client: KongAdmin) -> ServerInfo:
-    return ServerInfo.from_root(client.get("/"))
+    root = client.get("/")
+    if not isinstance(root, dict) or not isinstance(root.get("version"), str):  # another JSON API at the URL
+        detail = f"the answer is not the Kong Admin API's (no version): is {client.endpoint.display()} the right URL?"
+        raise client.error("GET", "/", 200, None, detail, 1)
+    return ServerInfo.from_root(root)
 
 
 def fetch_live(client: KongAdmin, catalog_name: str, server: ServerInfo, parallelism: int = 8) -> LiveState:

@@ -13,7 +13,6 @@ as live state, so anything else in the mesh is invisible to the plan and can nev
 from __future__ import annotations
 
 import functools
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -21,7 +20,7 @@ from typing import Any, Literal
 from gatewayctl.diagnostics import KeyPath
 from gatewayctl.plan.fields import FieldChange, action_counts, diff_fields, summary_line
 from gatewayctl.plan.kong import Action
-from gatewayctl.plan.masking import SECRET, Masker
+from gatewayctl.plan.masking import Masker
 
 Platform = Literal["universal", "kubernetes"]
 Obj = dict[str, Any]
@@ -132,12 +131,6 @@ def comparable_labels(want: dict[str, str], have: dict[str, str]) -> dict[str, s
 
 
 def field_changes(kind: str, want: Obj, have: Obj, masker: Masker) -> tuple[FieldChange, ...]:
-    """Per-field differences with the same semantics and masking as the Kong plan's. A field whose desired
-    value holds a secret is shown as `<secret>` on both sides: its live value holds the previous secret,
-    which the masker cannot know."""
-    out = []
-    for change in diff_fields(kind, want, have, masker):
-        if SECRET in json.dumps(change.new, default=str):
-            change = FieldChange(change.path, SECRET if change.old is not None else None, f"{SECRET} (changed)")
-        out.append(change)
-    return tuple(out)
+    """Per-field differences with the same semantics and masking as the Kong plan's (a field whose desired
+    value holds a secret is `<secret>` on both sides)."""
+    return tuple(diff_fields(kind, want, have, masker))

@@ -84,7 +84,7 @@ class KumaSystem:
                 if not the_plan.changes:
                     return Applied(0, 0)
                 try:
-                    saved = self.target.snapshot(the_plan.live)
+                    saved = self.target.snapshot(the_plan.live, desired.objects, desired.masker)
                     write_snapshot(self.state_dir / "snapshots", name, "", LiveState(), kuma=saved, kong=False)
                 except OSError as exc:
                     return Applied(0, total, "snapshot", [f"cannot write the snapshot: {exc}"])
