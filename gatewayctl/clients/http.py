@@ -9,6 +9,7 @@ and are never printed.
 from __future__ import annotations
 
 import os
+import ssl
 import threading
 import time
 import uuid
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlencode, urlsplit
 
+import certifi
 import httpx
 
 from gatewayctl import __version__
@@ -33,15 +35,20 @@ class TlsOptions:
     client_key: Path | None = None
     insecure: bool = False  # only ever set by an explicit --insecure
 
-    def verify(self) -> bool | str:
-        if self.insecure:
+    def verify(self) -> bool | ssl.SSLContext:
+        """httpx's `verify`: an SSL context built here when there is a CA or a client certificate to load
+        (httpx 0.28 deprecates passing their paths); True for httpx's defaults (certifi's CA bundle)."""
+        if self.insecure and not self.client_cert:
             return False
-        return str(self.ca_cert) if self.ca_cert else True
-
-    def cert(self) -> tuple[str, str] | str | None:
-        if self.client_cert and self.client_key:
-            return (str(self.client_cert), str(self.client_key))
-        return str(self.client_cert) if self.client_cert else None
+        if not self.ca_cert and not self.client_cert:
+            return True
+        context = ssl.create_default_context(cafile=str(self.ca_cert) if self.ca_cert else certifi.where())
+        if self.insecure:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        if self.client_cert:
+            context.load_cert_chain(str(self.client_cert), str(self.client_key) if self.client_key else None)
+        return context
 
 
 @dataclass(frozen=True)
@@ -167,7 +174,6 @@ class ApiClient:
             base_url=base_url,
             headers=headers,
             verify=endpoint.tls.verify(),
-            cert=endpoint.tls.cert(),
             timeout=endpoint.timeout,
             limits=limits,
             transport=transport,

@@ -28,6 +28,7 @@ import copy
 import hashlib
 import json
 import re
+import ssl
 import time
 import uuid
 from collections.abc import Callable
@@ -825,9 +826,9 @@ class KongEmulator(server.Emulator[KongState]):
     pass
 
 
-def start(state: KongState | None = None, port: int = 0) -> KongEmulator:
+def start(state: KongState | None = None, port: int = 0, tls: ssl.SSLContext | None = None) -> KongEmulator:
     state = state or KongState()
-    return KongEmulator(state, *server.serve(Handler, state, port, "kong-emulator"))
+    return KongEmulator(state, *server.serve(Handler, state, port, "kong-emulator", tls=tls))
 
 
 def running(state: KongState | None = None) -> AbstractContextManager[KongEmulator]:

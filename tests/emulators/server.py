@@ -12,6 +12,7 @@ import contextlib
 import json
 import random
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -293,7 +294,8 @@ class Emulator(Generic[T]):
     @property
     def url(self) -> str:
         host, port = self.server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        scheme = "https" if isinstance(self.server.socket, ssl.SSLSocket) else "http"
+        return f"{scheme}://{host!s}:{port}"
 
     def stop(self) -> None:
         self.server.shutdown()
@@ -309,10 +311,14 @@ def serve(
     port: int,
     name: str,
     server_class: type[ThreadingHTTPServer] = ThreadingHTTPServer,
+    tls: ssl.SSLContext | None = None,
 ) -> tuple[ThreadingHTTPServer, threading.Thread]:
-    """A server on 127.0.0.1:`port` (0: any free port) whose handler sees `state`, serving on a daemon thread."""
+    """A server on 127.0.0.1:`port` (0: any free port) whose handler sees `state`, serving on a daemon thread;
+    over TLS with `tls` (a server-side context: Kong's admin_listen `ssl`, or Kuma's 5682)."""
     bound = type(f"Bound{handler.__name__}", (handler,), {"state": state})
     server = server_class(("127.0.0.1", port), bound)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
     thread.start()
