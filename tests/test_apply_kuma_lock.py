@@ -383,3 +383,17 @@ def test_status_names_the_lease_holder_on_kubernetes(capsys: pytest.CaptureFixtu
             assert main(["status", str(shop), *argv]) == 0
             out = capsys.readouterr().out
             assert "kuma apply lock: held by " in out and "(Lease kuma-system/gatewayctl-apply-shop)" in out
+
+
+def test_status_reports_kuma_when_kong_cannot_be_reached(
+    capsys: pytest.CaptureFixture[str], kuma: KumaEmulator, shop: Path
+) -> None:
+    unreachable = ["--kong-admin-url", "http://127.0.0.1:9", "--kuma-platform", "universal"]
+    code, out, err = cli(capsys, kuma, "status", str(shop), *unreachable)
+    assert code == 3, out + err
+    assert "kong: http://127.0.0.1:9 not reachable" in out and "kuma drift: yes, kuma: +" in out, out
+    assert "kong: GET /: no response" in err and "Traceback" not in err
+    code, out, _ = cli(capsys, kuma, "status", str(shop), *unreachable, "--json")
+    report = json.loads(out)
+    assert code == 3 and report["kong"]["reachable"] is False and "GET /" in report["kong"]["error"]
+    assert report["kuma"]["reachable"] is True and report["kuma"]["drift"] is True

@@ -494,15 +494,20 @@ def status(
     )
     with_kong, with_kuma = _systems(loaded, only)
     report: dict[str, Any] = {}
+    # Each system is reported even when the other cannot be reached: status is how people check both.
     with contextlib.ExitStack() as stack:
         if with_kong:
             report["kong"] = _kong_status(loaded, conn, stack)
         if with_kuma:
             report["kuma"] = _kuma_status(loaded, conn, stack)
+    code = EXIT_OK if all(system["reachable"] for system in report.values()) else EXIT_REMOTE
     if as_json:
         _echo_json(report)
-        raise typer.Exit(EXIT_OK)
-    if "kong" in report:
+        raise typer.Exit(code)
+    for name, system in report.items():
+        if not system["reachable"]:
+            out.print(f"{name}: {escape(system['url'])} not reachable (see above)")
+    if report.get("kong", {}).get("reachable"):
         k = report["kong"]
         out.print(f"kong: {escape(k['url'])} reachable, {k['version']} ({k['edition']}, database={k['database']})")
         if k["database_reachable"] is not None:
@@ -517,7 +522,7 @@ def status(
         )
         if k["database"] != "off":
             out.print(f"apply lock: {escape(k['apply_lock'] or 'free')}")
-    if "kuma" in report:
+    if report.get("kuma", {}).get("reachable"):
         m = report["kuma"]
         where = f"{m['product']} {m['version']}" + (f", mode {m['mode']}" if m.get("mode") else "")
         out.print(f"kuma: {escape(m['url'])} reachable, {escape(where)} ({m['platform']})")
@@ -527,7 +532,7 @@ def status(
             else f"kuma cannot plan: {escape(m['problem'])}"
         )
         out.print(f"kuma apply lock: {escape(m['apply_lock'] or 'free')}")
-    raise typer.Exit(EXIT_OK)
+    raise typer.Exit(code)
 
 
 def rollback(
@@ -668,12 +673,24 @@ def _render_or_exit(loaded: LoadedCatalog) -> Desired:
         raise typer.Exit(EXIT_INVALID) from None
 
 
+class RemoteExit(typer.Exit):
+    """Exit 3 after a failed call, carrying the message printed for it (status reports it and goes on)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(EXIT_REMOTE)
+        self.message = message
+
+
+def _remote_exit(message: str) -> RemoteExit:
+    err.print(escape(message))
+    return RemoteExit(message)
+
+
 def _remote(call: Any) -> Any:
     try:
         return call()
     except KongError as exc:
-        err.print(f"kong: {escape(exc.describe())}; nothing was changed")
-        raise typer.Exit(EXIT_REMOTE) from None
+        raise _remote_exit(f"kong: {exc.describe()}; nothing was changed") from None
 
 
 def _plan_or_exit(
@@ -889,7 +906,10 @@ def _apply_dbless(
 def _kong_status(loaded: LoadedCatalog, conn: Connection, stack: contextlib.ExitStack) -> dict[str, Any]:
     desired = _render_or_exit(loaded)
     client = stack.enter_context(kong_client(conn))
-    server = _remote(lambda: read_server(client))
+    try:
+        server = _remote(lambda: read_server(client))
+    except RemoteExit as exc:
+        return {"url": client.endpoint.display(), "reachable": False, "error": exc.message}
     health = _remote(lambda: client.get("/status"))
     drift: str | None = None
     problem = None
@@ -1001,14 +1021,14 @@ def _kuma_remote(call: Callable[[], Any], what: str = "nothing was changed") -> 
         err.print(f"kuma: {escape(str(exc))}; nothing was sent")
         raise typer.Exit(EXIT_INVALID) from None
     except KumaError as exc:
-        err.print(f"kuma: {escape(exc.describe())}; {what}")
-        raise typer.Exit(EXIT_REMOTE) from None
+        raise _remote_exit(f"kuma: {exc.describe()}; {what}") from None
     except Exception as exc:  # KubeError: the Kubernetes platform's
         if not is_remote_error(exc):
             raise
-        err.print(f"kuma: {escape(describe(exc))}; {what}")
-        local = getattr(exc, "method", "") == "read"  # a kubeconfig that cannot be read: bad input
-        raise typer.Exit(EXIT_INVALID if local else EXIT_REMOTE) from None
+        if getattr(exc, "method", "") == "read":  # a kubeconfig that cannot be read: bad input
+            err.print(f"kuma: {escape(describe(exc))}; {what}")
+            raise typer.Exit(EXIT_INVALID) from None
+        raise _remote_exit(f"kuma: {describe(exc)}; {what}") from None
 
 
 def _plan_kuma(loaded: LoadedCatalog, desired: KumaDesired, conn: Connection, stack: contextlib.ExitStack) -> KumaSide:
@@ -1124,6 +1144,13 @@ def _kuma_status(loaded: LoadedCatalog, conn: Connection, stack: contextlib.Exit
     problem = None
     try:
         side = _plan_kuma(loaded, desired, conn, stack)
+    except RemoteExit as exc:
+        if platform == "universal":
+            with kuma_client(conn) as client:
+                url = client.endpoint.display()
+        else:
+            url = f"the Kubernetes API ({conn.context or 'current context'})"
+        return {"url": url, "platform": platform, "reachable": False, "error": exc.message}
     except typer.Exit as exc:
         if exc.exit_code != EXIT_INVALID:
             raise
