@@ -4,7 +4,8 @@ Shared by Kong (DB mode) and both Kuma platforms. After the first write that fai
 writes already in flight finish, and the outcome lists what was done, what failed and what was left
 unchanged, so that the caller can say exactly that and a re-run picks up where this one stopped.
 `cancel` (set when `gatewayctl watch` is asked to stop, or when an apply loses its lock) is looked at
-between writes: the batch in flight finishes its running writes and later ones are left unchanged.
+between writes: the batch in flight finishes its running writes and later ones are left unchanged. Ctrl-C
+(or SIGTERM, which the CLI turns into it) does the same and raises `Interrupted`, which says how far it got.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Generic, Protocol, TypeVar
+from typing import ClassVar, Generic, Protocol, TypeVar
 
 C = TypeVar("C")  # a change
 E = TypeVar("E", bound=Exception)  # the error a refused or failed write raises
@@ -33,6 +34,20 @@ class AnyOf:
 
     def is_set(self) -> bool:
         return any(event.is_set() for event in self.events)
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a run: the writes in flight were finished, none was started after it. The CLI's
+    framework turns any KeyboardInterrupt into exit code 130 and drops it, so the latest is also kept here
+    for the CLI to say how far the run got."""
+
+    latest: ClassVar[Interrupted | None] = None
+
+    def __init__(self, done: int, total: int) -> None:
+        super().__init__(f"{done} of {total} changes were made before the interrupt")
+        self.done = done
+        self.total = total
+        Interrupted.latest = self
 
 
 @dataclass
@@ -82,10 +97,18 @@ def run_batches(
         if progress:
             progress(change)
 
-    with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, parallelism))
+    try:
         for batch in batches:
             if stopped():
                 outcome.skipped.extend(batch)
                 continue
             list(pool.map(run, batch))
+    except KeyboardInterrupt:
+        # pool.map queued the whole batch: without this, leaving the pool would wait for all of it to be written
+        stop.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise Interrupted(len(outcome.done), sum(len(b) for b in batches)) from None
+    finally:
+        pool.shutdown(wait=True)
     return outcome

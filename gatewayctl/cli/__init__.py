@@ -13,6 +13,7 @@ from types import FrameType
 import typer
 
 from gatewayctl import __version__
+from gatewayctl.apply.batches import Interrupted
 from gatewayctl.cli import catalog_commands, deploy_commands, dump_command, remote_commands, watch_command
 from gatewayctl.cli.console import EXIT_INVALID, err
 
@@ -70,6 +71,7 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, mapping usage errors (click's exit 2) to the contract's exit 1."""
+    Interrupted.latest = None
     try:
         with _sigterm_as_interrupt():
             code = app(args=argv, prog_name="gatewayctl", standalone_mode=False)
@@ -85,7 +87,13 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INVALID
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED
-    if code == EXIT_INTERRUPTED:  # typer turns Ctrl-C into this exit code without a word
+    during_writes = Interrupted.latest
+    if code == EXIT_INTERRUPTED and during_writes is not None:  # say how far the writes got
+        err.print(
+            f"interrupted: {during_writes.done} of {during_writes.total} changes were made (writes in flight "
+            "were finished, nothing new was started); run the same apply or rollback again to make the rest"
+        )
+    elif code == EXIT_INTERRUPTED:  # typer turns Ctrl-C into this exit code without a word
         err.print(
             "interrupted: writes already in flight were finished and nothing new was started; "
             "an interrupted apply or rollback picks up where it stopped when run again"
