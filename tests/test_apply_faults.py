@@ -182,6 +182,34 @@ def test_dbless_apply_with_faults_loads_the_configuration_once(secrets: Path) ->
     assert_no_secrets(out, err, out2, err2)
 
 
+def puts_made(state: KongState) -> int:
+    return len([r for r in state.writes() if r.method == "PUT"])
+
+
+def signal_apply_midway(kong: KongEmulator, state: KongState, signum: int) -> tuple[int, str, str, int]:
+    """Run apply of ./catalog.yaml in a child process, send it `signum` once a third of the writes are
+    made; (its exit code, stdout, stderr, the PUTs made when the signal was sent)."""
+    command = [sys.executable, "-m", "gatewayctl", "apply", "catalog.yaml", "--yes", "--parallelism", "2"]
+    process = subprocess.Popen(
+        [*command, "--kong-admin-url", kong.url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while puts_made(state) < EXPECTED_WRITES // 3:
+            assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+            time.sleep(0.005)
+        process.send_signal(signum)
+        at_signal = puts_made(state)
+        out, err = (b.decode() for b in process.communicate(timeout=30))
+    finally:
+        if process.poll() is None:
+            process.kill()
+    return process.returncode, out, err, at_signal
+
+
 def test_an_apply_killed_midway_is_finished_by_the_next_and_a_third_writes_nothing(secrets: Path) -> None:
     text = catalog_text()
     expected = reference_view(text)
@@ -189,25 +217,9 @@ def test_an_apply_killed_midway_is_finished_by_the_next_and_a_third_writes_nothi
     state = KongState(latency=0.02)  # slow answers, so that the kill lands mid-apply
     seed_theirs(state)
     with running(state) as kong:
-        command = [sys.executable, "-m", "gatewayctl", "apply", "catalog.yaml", "--yes", "--parallelism", "2"]
-        process = subprocess.Popen(
-            [*command, "--kong-admin-url", kong.url],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env={**os.environ, "NO_COLOR": "1"},
-        )
-        try:
-            deadline = time.monotonic() + 60
-            while len([r for r in state.writes() if r.method == "PUT"]) < EXPECTED_WRITES // 3:
-                assert process.poll() is None and time.monotonic() < deadline, process.communicate()
-                time.sleep(0.005)
-            process.send_signal(signal.SIGKILL)
-            out, err = (b.decode() for b in process.communicate(timeout=30))
-        finally:
-            if process.poll() is None:
-                process.kill()
-        assert process.returncode == -signal.SIGKILL
-        puts = len([r for r in state.writes() if r.method == "PUT"])
+        returncode, out, err, _ = signal_apply_midway(kong, state, signal.SIGKILL)
+        assert returncode == -signal.SIGKILL
+        puts = puts_made(state)
         assert EXPECTED_WRITES // 3 <= puts < EXPECTED_WRITES
         assert [c for c in state.entities("consumers") if c["username"] == "gatewayctl-lock.faults"]  # left behind
 
@@ -276,32 +288,15 @@ def test_an_apply_terminated_midway_releases_its_lock_and_the_next_finishes(secr
     state = KongState(latency=0.02)
     seed_theirs(state)
     with running(state) as kong:
-        command = [sys.executable, "-m", "gatewayctl", "apply", "catalog.yaml", "--yes", "--parallelism", "2"]
-        process = subprocess.Popen(
-            [*command, "--kong-admin-url", kong.url],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env={**os.environ, "NO_COLOR": "1"},
-        )
-        try:
-            deadline = time.monotonic() + 60
-            while len([r for r in state.writes() if r.method == "PUT"]) < EXPECTED_WRITES // 3:
-                assert process.poll() is None and time.monotonic() < deadline, process.communicate()
-                time.sleep(0.005)
-            process.send_signal(signal.SIGTERM)
-            at_signal = len([r for r in state.writes() if r.method == "PUT"])
-            out, err = (b.decode() for b in process.communicate(timeout=30))
-        finally:
-            if process.poll() is None:
-                process.kill()
-        assert process.returncode == 130 and "Traceback" not in err, err
+        returncode, out, err, at_signal = signal_apply_midway(kong, state, signal.SIGTERM)
+        assert returncode == 130 and "Traceback" not in err, err
         made = re.search(r"interrupted: (\d+) of (\d+) changes were made", err)
         assert made and 0 < int(made.group(1)) < int(made.group(2)), err
         # nothing new starts after the signal: only the writes in flight (2, with a little slack for the
         # signal's own delivery) end after it, not the rest of the batch that was queued
-        assert len([r for r in state.writes() if r.method == "PUT"]) <= at_signal + 4
+        assert puts_made(state) <= at_signal + 4
         assert not [c for c in state.entities("consumers") if c["username"] == "gatewayctl-lock.faults"]
-        assert len([r for r in state.writes() if r.method == "PUT"]) < EXPECTED_WRITES
+        assert puts_made(state) < EXPECTED_WRITES
         state.latency = 0.0
         code, out2, err2 = run(kong, text)
         assert code == 0 and "stale" not in err2, err2
