@@ -27,10 +27,10 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from gatewayctl.apply.lease import LeaderElector
-from gatewayctl.apply.lock import LOCK_TAG, LockHeld, LockRecord, holder_tags, take_lock
+from gatewayctl.apply.lock import LOCK_TAG, HeldWhileInside, LockHeld, LockRecord, holder_tags
 from gatewayctl.clients.kuma_api import KumaApi, KumaError
 
 LOCK_LABEL = "gatewayctl.io/lock"
@@ -54,7 +54,9 @@ def lease_name(catalog_name: str) -> str:
 
 
 @dataclass
-class UniversalLock:
+class UniversalLock(HeldWhileInside):
+    release_errors: ClassVar[tuple[type[Exception], ...]] = (KumaError,)
+
     client: KumaApi
     catalog_name: str
     wait: float = 60.0
@@ -62,30 +64,12 @@ class UniversalLock:
     poll: float = 0.5
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
-    held: bool = False
+    held_key: str | None = None
     broke_stale: str | None = None
 
     @property
     def path(self) -> str:
         return universal_lock_path(self.catalog_name)
-
-    def acquire(self) -> None:
-        """LockHeld after `wait` seconds of another apply holding it; KumaError when a call fails."""
-        _, self.broke_stale = take_lock(self)
-        self.held = True
-
-    def release(self) -> None:
-        if self.held:
-            self.remove(self.path)
-            self.held = False
-
-    def __enter__(self) -> UniversalLock:
-        self.acquire()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        with contextlib.suppress(KumaError):  # it goes stale and is taken over; the outcome matters more
-            self.release()
 
     # LockStore: a GlobalSecret, made only by a PUT that answers 201
 

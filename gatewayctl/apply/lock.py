@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol, Self
 
 from gatewayctl.clients.kong_admin import KongAdmin, KongError
 
@@ -105,8 +105,42 @@ def take_lock(store: LockStore) -> tuple[str, str | None]:
         store.sleep(store.poll)
 
 
+class HeldWhileInside:
+    """A LockStore's lock taken by `acquire` (take_lock) and given back by `release`; as a context manager,
+    held for the block. A release whose call fails (`release_errors`) is left to go stale and be taken over:
+    what ran under the lock matters more than the lock."""
+
+    release_errors: ClassVar[tuple[type[Exception], ...]] = ()
+    held_key: str | None  # the record this run holds (what `remove` takes), None when not held
+    broke_stale: str | None  # the holder of a stale lock taken over, described
+
+    @property
+    def held(self) -> bool:
+        return self.held_key is not None
+
+    def acquire(self) -> None:
+        store: Any = self  # a LockStore too: the subclasses add create/read/remove
+        self.held_key, self.broke_stale = take_lock(store)
+
+    def release(self) -> None:
+        if self.held_key is not None:
+            store: Any = self
+            store.remove(self.held_key)
+            self.held_key = None
+
+    def __enter__(self) -> Self:
+        self.acquire()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        with contextlib.suppress(*self.release_errors):
+            self.release()
+
+
 @dataclass
-class KongLock:
+class KongLock(HeldWhileInside):
+    release_errors: ClassVar[tuple[type[Exception], ...]] = (KongError,)
+
     client: KongAdmin
     catalog_name: str
     wait: float = 60.0
@@ -114,24 +148,8 @@ class KongLock:
     poll: float = 0.5
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
-    holder_id: str | None = None
+    held_key: str | None = None
     broke_stale: str | None = None
-
-    def acquire(self) -> None:
-        self.holder_id, self.broke_stale = take_lock(self)
-
-    def release(self) -> None:
-        if self.holder_id:
-            self.remove(self.holder_id)
-            self.holder_id = None
-
-    def __enter__(self) -> KongLock:
-        self.acquire()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        with contextlib.suppress(KongError):  # it goes stale and is taken over; the outcome matters more
-            self.release()
 
     # LockStore: a consumer, whose unique username lets one POST of two succeed
 
