@@ -19,7 +19,7 @@ from gatewayctl.graph import render_graph
 from gatewayctl.render import TARGETS, render
 from gatewayctl.render.output import RenderedFile, write_files
 
-CatalogArg = Annotated[Path, typer.Argument(help="The catalog file (YAML).", show_default=False)]
+CatalogArg = Annotated[Path, typer.Argument(help="The catalog file (YAML).", show_default=False, metavar="CATALOG")]
 EnvOption = Annotated[
     str | None, typer.Option("--env", "-e", help="Merge this environment overlay (environments.NAME) first.")
 ]
