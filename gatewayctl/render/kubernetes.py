@@ -224,6 +224,15 @@ def kong_objects(catalog: Catalog, wiring: MeshWiring | None) -> list[Obj]:
     return objects
 
 
+def kong_admin_service_port() -> int:
+    """The kong-admin Service's own port: it stays the manifest's (8001) whatever `admin_port` the pods listen
+    on (its targetPort is the named container port), so in-cluster clients and port-forwards use this one."""
+    port: int = find(load_manifest("manifests/base/kong/kong.yaml"), "Service", "kong-admin")["spec"]["ports"][0][
+        "port"
+    ]
+    return port
+
+
 def postgres_env() -> dict[str, str]:
     return {
         "KONG_DATABASE": "postgres",
@@ -353,7 +362,7 @@ def chart_values(loaded: LoadedCatalog) -> dict[str, Any]:
     catalog = loaded.catalog
     d = catalog.deployment
     kong = load_manifest("manifests/base/kong/kong.yaml")
-    admin_port = find(kong, "Service", "kong-admin")["spec"]["ports"][0]["port"]
+    admin_port = kong_admin_service_port()
     status = find(kong, "Service", "kong-status")
     env, files = _chart_secret_references(loaded)
     dbless = d.kong.database == "off"
