@@ -48,9 +48,9 @@ def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def render_chart(values: dict[str, Any], namespace: str) -> list[tuple[str, Doc]]:
+def render_chart(values: dict[str, Any], namespace: str, release: str = RELEASE) -> list[tuple[str, Doc]]:
     with chart_sdk.Chart.load(CHART) as chart:
-        out = chart.render(values, name=RELEASE, namespace=namespace, is_install=True)
+        out = chart.render(values, name=release, namespace=namespace, is_install=True)
     return [
         (template.removeprefix("gatewayctl/templates/"), doc)
         for template, text in sorted(out.items())
@@ -140,6 +140,32 @@ def test_every_rendered_object_validates(case: str, rendered: dict[str, Path]) -
     if "+flags" in case:
         assert {"ServiceMonitor", "PrometheusRule", "Deployment"} <= set(kinds(docs))
         assert ("CronJob" in kinds(docs)) is (values["kong"].get("mode", "db") == "db")  # no apply on DB-less
+
+
+@pytest.mark.parametrize("release", ["shop-platform-gateway-config-prod-eu-west", "r" * 53])  # 53: Helm's longest
+def test_names_fit_the_api_servers_limits_whatever_the_release_is_called(release: str) -> None:
+    """A Service's name may have 63 characters, a CronJob's 52 (and a Job's becomes its pods' job-name label,
+    63): `<fullname>-watch` and `<fullname>-apply` were refused by the API server for long release names,
+    which kubernetes-validate does not check."""
+    docs = [d for _, d in render_chart(merge({"catalog": {"content": MINIMAL_CATALOG}}, FLAGS), "kong", release)]
+    limits = {"Service": 63, "CronJob": 52, "Job": 63}
+    for doc in docs:
+        name = doc["metadata"]["name"]
+        assert len(name) <= limits.get(doc["kind"], 253), (doc["kind"], name)
+        for value in doc["metadata"].get("labels", {}).values():
+            assert len(str(value)) <= 63, (doc["kind"], name, value)
+    [cron] = [d for d in docs if d["kind"] == "CronJob"]
+    [rule] = [
+        r
+        for d in docs
+        if d["kind"] == "PrometheusRule"
+        for g in d["spec"]["groups"]
+        for r in g["rules"]
+        if r.get("alert") == "GatewayctlApplyFailed"
+    ]
+    assert f'job_name=~"{cron["metadata"]["name"]}.*"' in rule["expr"]  # still finds the Jobs it makes
+    watch = {d["kind"]: d["metadata"]["name"] for d in docs if d["metadata"]["name"].endswith("-watch")}
+    assert set(watch) == {"Deployment", "Service", "ServiceMonitor"} and len(set(watch.values())) == 1
 
 
 def test_default_values_render_only_the_service_account() -> None:
