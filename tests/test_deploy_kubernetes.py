@@ -169,6 +169,33 @@ def test_platform_kong_lines_up_with_the_catalog(rendered: dict[str, Path]) -> N
     assert (rendered["platform"] / "kubernetes/kuma/helm-values.yaml").exists()
 
 
+@pytest.mark.parametrize("name", K8S_EXAMPLES)
+def test_kongs_network_policy_lets_prometheus_scrape_every_port_it_scrapes_on_kong(
+    name: str, rendered: dict[str, Path]
+) -> None:
+    """Job kong scrapes the status port; in the mesh Kong's pods also get a sidecar, which job
+    kuma-dataplanes scrapes on MeshMetric's port like every injected pod. The policy let in only the status
+    port, so Kong's own Envoy metrics were a target that never answered."""
+    objs = objects(rendered[name])
+    kong_ns = objs[("Deployment", "kong")]["metadata"]["namespace"]
+    config = yaml.safe_load(objs[("ConfigMap", "prometheus-config")]["data"]["prometheus.yml"])
+    jobs = {j["job_name"]: j for j in config["scrape_configs"]}
+    scraped = {int(load_catalog(EXAMPLES / f"{name}.yaml").catalog.deployment.kong.status_port)}
+    injected = objs[("Namespace", kong_ns)]["metadata"]["labels"].get("kuma.io/sidecar-injection") == "enabled"
+    if injected:
+        [address] = [r for r in jobs["kuma-dataplanes"]["relabel_configs"] if r.get("target_label") == "__address__"]
+        scraped.add(int(address["replacement"].rsplit(":", 1)[1]))
+    allowed = {
+        p["port"]
+        for rule in objs[("NetworkPolicy", "kong")]["spec"]["ingress"]
+        for peer in rule.get("from", [])
+        if peer.get("podSelector", {}).get("matchLabels") == {"app.kubernetes.io/name": "prometheus"}
+        for p in rule["ports"]
+    }
+    assert scraped <= allowed
+    assert (len(scraped) == 2) is (name != "simulation")  # simulation has no mesh
+
+
 def test_dbless_mounts_the_rendered_config_without_info(rendered: dict[str, Path]) -> None:
     objs = objects(rendered["knowledge-base"])
     kong = objs[("Deployment", "kong")]["spec"]["template"]["spec"]

@@ -36,7 +36,7 @@ from gatewayctl.render.observability import (
 )
 from gatewayctl.render.output import PRIVATE, PUBLIC, RenderedFile, dump_json, dump_yaml
 from gatewayctl.render.ownership import CATALOG_LABEL, ownership_labels
-from gatewayctl.render.stack import IMAGES, kong_image, retention
+from gatewayctl.render.stack import IMAGES, kong_image, mesh_scrape, retention
 
 Obj = dict[str, Any]
 ROOT = "kubernetes"
@@ -214,6 +214,11 @@ def kong_objects(catalog: Catalog, wiring: MeshWiring | None) -> list[Obj]:
     rules = policy["spec"]["ingress"]
     rules[0]["ports"][0]["port"] = k.proxy_port
     rules[1]["ports"][0]["port"] = k.status_port
+    scrape = mesh_scrape(catalog)
+    if wiring is not None and scrape is not None and scrape.port != k.status_port:
+        # Kong's pods get a sidecar (gateway mode) that MeshMetric has publish its Envoy metrics too; Prometheus'
+        # kuma-dataplanes job scrapes every injected pod there, Kong's included.
+        rules[1]["ports"].append({"port": scrape.port, "protocol": "TCP"})
     rules[1]["from"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] = (
         catalog.deployment.namespaces.observability
     )
