@@ -15,6 +15,7 @@ import yaml
 from test_observability import EXAMPLES, example_env, render_example
 
 from gatewayctl.catalog.load import load_catalog
+from gatewayctl.render import render
 from gatewayctl.render.kubernetes import kong_native_config
 
 kubernetes_validate = pytest.importorskip("kubernetes_validate", reason="kubernetes-validate is a test extra")
@@ -194,6 +195,25 @@ def test_kongs_network_policy_lets_prometheus_scrape_every_port_it_scrapes_on_ko
     }
     assert scraped <= allowed
     assert (len(scraped) == 2) is (name != "simulation")  # simulation has no mesh
+
+
+@pytest.mark.parametrize(("mode", "kds_open"), [("zone", False), ("global", True)])
+def test_a_global_control_plane_lets_the_zones_in(mode: str, kds_open: bool, tmp_path: Path) -> None:
+    """Zone control planes connect to the global one's KDS port (5685); the NetworkPolicy in front of
+    kuma-cp opened only the zone's ports, so a global control plane refused every zone."""
+    body = (EXAMPLES / "knowledge-base.yaml").read_text()
+    assert "    mode: zone\n" in body
+    (tmp_path / "catalog.yaml").write_text(body.replace("    mode: zone\n", f"    mode: {mode}\n"))
+    loaded = load_catalog(tmp_path / "catalog.yaml")
+    assert loaded.catalog.deployment.kuma.mode == mode
+    [policy] = [
+        yaml.safe_load(f.content)
+        for f in render(loaded, ["kubernetes"], loaded.secrets(example_env()))
+        if f.path.endswith("networkpolicy-kuma-control-plane.yaml")
+    ]
+    open_to_all = {p["port"] for rule in policy["spec"]["ingress"] if "from" not in rule for p in rule["ports"]}
+    assert {5678, 5681, 5682, 5443} <= open_to_all
+    assert (5685 in open_to_all) is kds_open
 
 
 def test_dbless_mounts_the_rendered_config_without_info(rendered: dict[str, Path]) -> None:

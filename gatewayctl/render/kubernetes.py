@@ -36,7 +36,7 @@ from gatewayctl.render.observability import (
 )
 from gatewayctl.render.output import PRIVATE, PUBLIC, RenderedFile, dump_json, dump_yaml
 from gatewayctl.render.ownership import CATALOG_LABEL, ownership_labels
-from gatewayctl.render.stack import IMAGES, kong_image, mesh_scrape, retention
+from gatewayctl.render.stack import IMAGES, KUMA_CP_KDS_PORT, kong_image, mesh_scrape, retention
 
 Obj = dict[str, Any]
 ROOT = "kubernetes"
@@ -60,7 +60,7 @@ def render_kubernetes(loaded: LoadedCatalog, secrets: SecretResolver) -> list[Re
     files += observability_files(catalog, secrets)
     wiring = mesh_wiring(catalog)
     if wiring is not None:
-        files.append(("kuma/kuma-cp.yaml", load_manifest("manifests/base/kuma-cp/kuma-cp.yaml"), False))
+        files.append(("kuma/kuma-cp.yaml", kuma_cp_objects(catalog), False))
     rendered: list[RenderedFile] = []
     for group, objects, private in files:
         ns = _namespace_for(group, catalog)
@@ -325,6 +325,14 @@ def observability_files(catalog: Catalog, secrets: SecretResolver) -> list[tuple
 
 
 # --------------------------------------------------------------------------- Kuma
+
+
+def kuma_cp_objects(catalog: Catalog) -> list[Obj]:
+    objects = load_manifest("manifests/base/kuma-cp/kuma-cp.yaml")
+    if catalog.deployment.kuma.mode == "global":  # the zones connect in: without this none could sync
+        policy = find(objects, "NetworkPolicy", "kuma-control-plane")
+        policy["spec"]["ingress"][0]["ports"].append({"port": KUMA_CP_KDS_PORT, "protocol": "TCP"})
+    return objects
 
 
 def kuma_helm_values(catalog: Catalog) -> dict[str, Any]:
