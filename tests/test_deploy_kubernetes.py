@@ -4,6 +4,7 @@ the catalog says (ports, namespaces, Kuma wiring, secrets only in 0600 Secret fi
 
 from __future__ import annotations
 
+import json
 import shutil
 import stat
 import subprocess
@@ -214,6 +215,49 @@ def test_a_global_control_plane_lets_the_zones_in(mode: str, kds_open: bool, tmp
     open_to_all = {p["port"] for rule in policy["spec"]["ingress"] if "from" not in rule for p in rule["ports"]}
     assert {5678, 5681, 5682, 5443} <= open_to_all
     assert (5685 in open_to_all) is kds_open
+
+
+def test_large_catalogs_fit_the_api_servers_config_map_limit(tmp_path: Path) -> None:
+    """The API server refuses a ConfigMap whose data is over 1 MiB. With a row of panels per service the
+    services dashboard passed that at about 200 services and the SLO rules at about 600, so the whole
+    observability stack was refused. They are split over numbered ConfigMaps, which the pods mount together."""
+    services = "".join(
+        f"  - name: svc-{i:04d}\n    url: http://svc-{i:04d}.apps.svc.cluster.local:8080\n"
+        f"    routes: [{{name: api, paths: [/s{i}]}}]\n    slo: {{availability: 99.9, latency_p99: 300ms}}\n"
+        for i in range(750)
+    )
+    (tmp_path / "catalog.yaml").write_text(
+        "format: 1\nname: big\ngateway: {mode: db, metrics: {status_codes: true, latency: true}}\n"
+        f"services:\n{services}"
+    )
+    loaded = load_catalog(tmp_path / "catalog.yaml")
+    docs = [yaml.safe_load(f.content) for f in render(loaded, ["kubernetes"], loaded.secrets({}))]
+    maps = {d["metadata"]["name"]: d["data"] for d in docs if d.get("kind") == "ConfigMap"}
+    for name, data in maps.items():
+        assert sum(len(k) + len(v.encode()) for k, v in data.items()) <= 1_048_576, name
+    deployments = {d["metadata"]["name"]: d for d in docs if d.get("kind") == "Deployment"}
+    for deployment, volume, prefix in (
+        ("grafana", "dashboards", "grafana-dashboards"),
+        ("prometheus", "rules", "prometheus-alerting"),
+    ):
+        split = sorted(n for n in maps if n.startswith(prefix))
+        assert len(split) > 1, prefix
+        [mount] = [v for v in deployments[deployment]["spec"]["template"]["spec"]["volumes"] if v["name"] == volume]
+        assert sorted(src["configMap"]["name"] for src in mount["projected"]["sources"]) == split
+    files = {
+        k: v
+        for n, data in maps.items()
+        if n.startswith(("grafana-dashboards", "prometheus-alerting"))
+        for k, v in data.items()
+    }
+    pages = [json.loads(v) for k, v in files.items() if k.startswith("big-services")]
+    assert len({p["uid"] for p in pages}) == len(pages) > 1 and all(len(p["uid"]) <= 40 for p in pages)
+    rows = [panel["title"] for p in pages for panel in p["panels"] if panel["type"] == "row"]
+    assert rows == [f"svc-{i:04d}" for i in range(750)]  # every service once, in catalog order
+    groups = [g for k, v in files.items() if k.startswith("slo") for g in yaml.safe_load(v)["groups"]]
+    assert len({g["name"] for g in groups}) == len(groups)
+    alerts = [r for g in groups for r in g["rules"] if "alert" in r]
+    assert len(alerts) == 3 * 750 and len({(r["alert"], r["labels"]["service"]) for r in alerts}) == len(alerts)
 
 
 def test_dbless_mounts_the_rendered_config_without_info(rendered: dict[str, Path]) -> None:

@@ -44,6 +44,8 @@ CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding"}
 DECLARATIVE_SECRET = "kong-declarative-config"
 POSTGRES_SECRET = "kong-postgres"
 GRAFANA_SECRET = "grafana-admin"
+# The API server refuses a ConfigMap whose data is over 1 MiB (1,048,576 bytes); this leaves room for the keys.
+CONFIG_MAP_BUDGET = 1_000_000
 CHART_VALUES = f"{ROOT}/helm/gatewayctl-values.yaml"
 CHART_DBLESS_CONFIG = f"{ROOT}/helm/kong-dbless.yaml"
 # The catalog sections `gatewayctl apply` and `gatewayctl watch` resolve secrets in (Kong's entities and
@@ -148,6 +150,72 @@ def secret(name: str, data: dict[str, str]) -> Obj:
 
 def config_map(name: str, data: dict[str, str]) -> Obj:
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data}
+
+
+def _size(text: str) -> int:
+    return len(text.encode())
+
+
+def config_maps(name: str, data: dict[str, str]) -> list[Obj]:
+    """`data` in as few ConfigMaps as fit the API server's limit: NAME, then NAME-2, ... (no file is split)."""
+    chunks: list[dict[str, str]] = [{}]
+    size = 0
+    for key, value in data.items():
+        n = len(key) + _size(value)
+        if chunks[-1] and size + n > CONFIG_MAP_BUDGET:
+            chunks.append({})
+            size = 0
+        chunks[-1][key] = value
+        size += n
+    return [config_map(name if i == 0 else f"{name}-{i + 1}", chunk) for i, chunk in enumerate(chunks)]
+
+
+def mount_config_maps(deployment: Obj, volume: str, maps: list[Obj]) -> None:
+    """The volume that mounts one ConfigMap mounts all of `maps` into the same folder when there are several."""
+    if len(maps) == 1:
+        return
+    for v in deployment["spec"]["template"]["spec"]["volumes"]:
+        if v["name"] == volume:
+            v.pop("configMap")
+            v["projected"] = {"sources": [{"configMap": {"name": m["metadata"]["name"]}} for m in maps]}
+
+
+def services_dashboard_files(catalog: Catalog) -> dict[str, str]:
+    """The services dashboard, as dashboards of a part of the services each when one would not fit a
+    ConfigMap (about 4 kB per service: a few hundred services)."""
+    whole = dump_json(services_dashboard(catalog))
+    if _size(whole) <= CONFIG_MAP_BUDGET:
+        return {f"{catalog.name}-services.json": whole}
+    count = -(-_size(whole) // CONFIG_MAP_BUDGET)
+    while True:
+        pages = [dump_json(services_dashboard(catalog, (n, count))) for n in range(1, count + 1)]
+        if all(_size(p) <= CONFIG_MAP_BUDGET for p in pages):
+            return {f"{catalog.name}-services-{n}.json": p for n, p in enumerate(pages, 1)}
+        count += 1
+
+
+def rule_files(name: str, rules: dict[str, Any]) -> dict[str, str]:
+    """A rule file, as several (`slo.rules.yml`, `slo-2.rules.yml`, ...) when one would not fit a ConfigMap:
+    each group's rules split into groups of their own (`<group>-2`, ...), in order."""
+    whole = dump_yaml(rules)
+    if _size(whole) <= CONFIG_MAP_BUDGET:
+        return {name: whole}
+    groups: list[dict[str, Any]] = []
+    for group in rules["groups"]:
+        count = -(-_size(dump_yaml({"groups": [group]})) // CONFIG_MAP_BUDGET)
+        while True:
+            size = -(-len(group["rules"]) // count)
+            parts = [group["rules"][i : i + size] for i in range(0, len(group["rules"]), size)]
+            split = [
+                {**group, "name": group["name"] if k == 0 else f"{group['name']}-{k + 1}", "rules": part}
+                for k, part in enumerate(parts)
+            ]
+            if all(_size(dump_yaml({"groups": [g]})) <= CONFIG_MAP_BUDGET for g in split):
+                groups += split
+                break
+            count += 1
+    stem = name.removesuffix(".rules.yml")
+    return {name if i == 0 else f"{stem}-{i + 1}.rules.yml": dump_yaml({"groups": [g]}) for i, g in enumerate(groups)}
 
 
 # --------------------------------------------------------------------------- namespaces
@@ -281,26 +349,28 @@ def observability_files(catalog: Catalog, secrets: SecretResolver) -> list[tuple
     rules = {name: asset(f"observability/prometheus/rules/{name}").read_text() for name in STOCK_RULES}
     slo = slo_rules(catalog)
     if slo is not None:
-        rules["slo.rules.yml"] = dump_yaml(slo)
+        rules.update(rule_files("slo.rules.yml", slo))
     dashboards = {name: dump_json(build()) for name, build in grafana.STOCK_DASHBOARDS.items()}
-    dashboards[f"{catalog.name}-services.json"] = dump_json(services_dashboard(catalog))
+    dashboards.update(services_dashboard_files(catalog))
+    alerting = config_maps("prometheus-alerting", rules)
+    mount_config_maps(find(prometheus, "Deployment", "prometheus"), "rules", alerting)
+    grafana_objects = load_manifest("manifests/base/grafana/grafana.yaml")
+    dashboard_maps = config_maps("grafana-dashboards", dashboards)
+    mount_config_maps(find(grafana_objects, "Deployment", "grafana"), "dashboards", dashboard_maps)
     files: list[tuple[str, list[Obj], bool]] = [
         ("observability/prometheus.yaml", prometheus, False),
         (
             "observability/prometheus-config.yaml",
-            [
-                config_map("prometheus-config", {"prometheus.yml": dump_yaml(config)}),
-                config_map("prometheus-alerting", rules),
-            ],
+            [config_map("prometheus-config", {"prometheus.yml": dump_yaml(config)}), *alerting],
             False,
         ),
-        ("observability/grafana.yaml", load_manifest("manifests/base/grafana/grafana.yaml"), False),
+        ("observability/grafana.yaml", grafana_objects, False),
         (
             "observability/grafana-config.yaml",
             [
                 config_map("grafana-datasources", {"datasources.yaml": dump_yaml(datasources())}),
                 config_map("grafana-dashboard-provider", {"dashboards.yaml": dump_yaml(dashboard_provider())}),
-                config_map("grafana-dashboards", dashboards),
+                *dashboard_maps,
             ],
             False,
         ),
