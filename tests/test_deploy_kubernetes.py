@@ -16,6 +16,7 @@ import yaml
 from test_observability import EXAMPLES, example_env, render_example
 
 from gatewayctl.catalog.load import load_catalog
+from gatewayctl.diagnostics import CatalogInvalid
 from gatewayctl.render import render
 from gatewayctl.render.kubernetes import kong_native_config
 
@@ -258,6 +259,25 @@ def test_large_catalogs_fit_the_api_servers_config_map_limit(tmp_path: Path) -> 
     assert len({g["name"] for g in groups}) == len(groups)
     alerts = [r for g in groups for r in g["rules"] if "alert" in r]
     assert len(alerts) == 3 * 750 and len({(r["alert"], r["labels"]["service"]) for r in alerts}) == len(alerts)
+
+
+def test_a_dbless_config_too_large_for_its_secret_is_a_located_error(tmp_path: Path) -> None:
+    """The API server refuses a Secret over 1 MiB, and a DB-less Kong of about 1,500 services is more: render
+    says so at gateway.mode, with what to do, and writes nothing (the real limit; 2,000 bare services)."""
+    services = "".join(
+        f"  - name: svc-{i:04d}\n    url: http://svc-{i:04d}.apps.svc.cluster.local:8080\n"
+        f"    routes: [{{name: api, paths: [/s{i}]}}]\n"
+        for i in range(2000)
+    )
+    (tmp_path / "catalog.yaml").write_text(f"format: 1\nname: big\ngateway:\n  mode: dbless\nservices:\n{services}")
+    loaded = load_catalog(tmp_path / "catalog.yaml")
+    assert len(render(loaded, ["kong"], loaded.secrets({}))) == 1  # the kong target alone is fine
+    with pytest.raises(CatalogInvalid) as caught:
+        render(loaded, ["kong", "kubernetes"], loaded.secrets({}))
+    [problem] = caught.value.diagnostics
+    assert (problem.line, problem.col, problem.path) == (4, 9, "gateway.mode")
+    assert "over the 1,048,576 a Kubernetes Secret may hold" in problem.message
+    assert "use gateway.mode: db" in problem.message
 
 
 def test_dbless_mounts_the_rendered_config_without_info(rendered: dict[str, Path]) -> None:

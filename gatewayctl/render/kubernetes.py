@@ -23,6 +23,7 @@ from gatewayctl.assets import asset
 from gatewayctl.catalog.load import LoadedCatalog
 from gatewayctl.catalog.model import Catalog
 from gatewayctl.catalog.secrets import Reference, SecretResolver
+from gatewayctl.diagnostics import CatalogInvalid
 from gatewayctl.render import grafana
 from gatewayctl.render.kong import build_kong_config
 from gatewayctl.render.kuma import MeshWiring, mesh_wiring
@@ -46,6 +47,7 @@ POSTGRES_SECRET = "kong-postgres"
 GRAFANA_SECRET = "grafana-admin"
 # The API server refuses a ConfigMap whose data is over 1 MiB (1,048,576 bytes); this leaves room for the keys.
 CONFIG_MAP_BUDGET = 1_000_000
+SECRET_LIMIT = 1_048_576  # the same limit for a Secret's data
 CHART_VALUES = f"{ROOT}/helm/gatewayctl-values.yaml"
 CHART_DBLESS_CONFIG = f"{ROOT}/helm/kong-dbless.yaml"
 # The catalog sections `gatewayctl apply` and `gatewayctl watch` resolve secrets in (Kong's entities and
@@ -59,6 +61,7 @@ def render_kubernetes(loaded: LoadedCatalog, secrets: SecretResolver) -> list[Re
         return []
     files: list[tuple[str, list[Obj], bool]] = [("namespaces.yaml", namespaces(catalog), False)]
     files += kong_files(catalog, secrets)
+    _check_declarative_secret(loaded, files)
     files += observability_files(catalog, secrets)
     wiring = mesh_wiring(catalog)
     if wiring is not None:
@@ -295,6 +298,22 @@ def kong_objects(catalog: Catalog, wiring: MeshWiring | None) -> list[Obj]:
     else:
         del rules[2]
     return objects
+
+
+def _check_declarative_secret(loaded: LoadedCatalog, files: list[tuple[str, list[Obj], bool]]) -> None:
+    """A DB-less configuration too large for the Secret Kong mounts it from is refused here, with what to do,
+    rather than by the API server at `kubectl apply` (the chart's Secret holds the same file)."""
+    for _, objects, _ in files:
+        for o in objects:
+            if o["kind"] == "Secret" and o["metadata"]["name"] == DECLARATIVE_SECRET:
+                size = sum(len(k) + _size(v) for k, v in o["stringData"].items())
+                if size > SECRET_LIMIT:
+                    why = (
+                        f"the DB-less configuration is {size:,} bytes, over the {SECRET_LIMIT:,} a Kubernetes Secret "
+                        f"may hold ({DECLARATIVE_SECRET}, which Kong mounts): use gateway.mode: db for a catalog "
+                        "this size, or leave out the kubernetes target"
+                    )
+                    raise CatalogInvalid([loaded.source.diagnostic(("gateway", "mode"), why)])
 
 
 def kong_admin_service_port() -> int:
