@@ -197,14 +197,11 @@ def services_dashboard_files(catalog: Catalog) -> dict[str, str]:
         count += 1
 
 
-def rule_files(name: str, rules: dict[str, Any]) -> dict[str, str]:
-    """A rule file, as several (`slo.rules.yml`, `slo-2.rules.yml`, ...) when one would not fit a ConfigMap:
-    each group's rules split into groups of their own (`<group>-2`, ...), in order."""
-    whole = dump_yaml(rules)
-    if _size(whole) <= CONFIG_MAP_BUDGET:
-        return {name: whole}
-    groups: list[dict[str, Any]] = []
-    for group in rules["groups"]:
+def split_groups(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rule groups, each too large for one ConfigMap (or PrometheusRule) split into groups of its own
+    (`<group>-2`, ...) holding its rules in order."""
+    out: list[dict[str, Any]] = []
+    for group in groups:
         count = -(-_size(dump_yaml({"groups": [group]})) // CONFIG_MAP_BUDGET)
         while True:
             size = -(-len(group["rules"]) // count)
@@ -214,11 +211,36 @@ def rule_files(name: str, rules: dict[str, Any]) -> dict[str, str]:
                 for k, part in enumerate(parts)
             ]
             if all(_size(dump_yaml({"groups": [g]})) <= CONFIG_MAP_BUDGET for g in split):
-                groups += split
+                out += split
                 break
             count += 1
+    return out
+
+
+def rule_files(name: str, rules: dict[str, Any]) -> dict[str, str]:
+    """A rule file, as several (`slo.rules.yml`, `slo-2.rules.yml`, ...) when one would not fit a ConfigMap."""
+    whole = dump_yaml(rules)
+    if _size(whole) <= CONFIG_MAP_BUDGET:
+        return {name: whole}
     stem = name.removesuffix(".rules.yml")
-    return {name if i == 0 else f"{stem}-{i + 1}.rules.yml": dump_yaml({"groups": [g]}) for i, g in enumerate(groups)}
+    return {
+        name if i == 0 else f"{stem}-{i + 1}.rules.yml": dump_yaml({"groups": [g]})
+        for i, g in enumerate(split_groups(rules["groups"]))
+    }
+
+
+def rule_sets(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The chart's PrometheusRule groups, numbered (`ruleSet`) into objects the API server takes (etcd refuses
+    a request over 1.5 MiB): set 0, the chart's main PrometheusRule, carries no number."""
+    out: list[dict[str, Any]] = []
+    number, size = 0, 0
+    for group in split_groups(groups):
+        n = _size(dump_yaml(group))
+        if size and size + n > CONFIG_MAP_BUDGET:
+            number, size = number + 1, 0
+        out.append({**group, "ruleSet": number} if number else group)
+        size += n
+    return out
 
 
 # --------------------------------------------------------------------------- namespaces
@@ -496,7 +518,7 @@ def chart_values(loaded: LoadedCatalog) -> dict[str, Any]:
         "dblessConfig": {"create": dbless, "secretName": DECLARATIVE_SECRET},
         "apply": {"enabled": not dbless},
         "watch": {"kumaNamespace": d.namespaces.kuma, "alertGroups": rule_groups_of(WATCH_RULES)},
-        "prometheusRule": {"groups": groups},
+        "prometheusRule": {"groups": rule_sets(groups)},
     }
 
 
