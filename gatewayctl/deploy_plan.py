@@ -91,7 +91,8 @@ def _kubernetes(catalog: Catalog, catalog_path: Path, out: Path, env_flag: str) 
     if d.kong.database == "postgres":
         wait.insert(0, f"kubectl -n {ns.kong} wait --for=condition=complete job/kong-migrations --timeout=10m")
     wait.append(f"kubectl -n {ns.kong} rollout status deployment/kong --timeout=5m")
-    steps.append(Step("Wait for the database migrations and the rollouts", wait))
+    migrations = "the database migrations and " if d.kong.database == "postgres" else ""
+    steps.append(Step(f"Wait for {migrations}the rollouts", wait))
     if catalog.gateway.mode == "db":
         steps.append(
             Step(

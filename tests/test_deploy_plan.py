@@ -100,3 +100,12 @@ def test_every_port_forward_names_a_port_of_its_service(tmp_path: Path) -> None:
         namespace, target, pair = words[words.index("-n") + 1], words[-2], words[-1]
         remote = int(pair.split(":")[-1])
         assert remote in services[(namespace, target.removeprefix("service/"))], words
+
+
+@pytest.mark.parametrize(("name", "migrations"), [("platform", True), ("knowledge-base", False)])
+def test_only_a_kong_with_postgres_waits_for_migrations(name: str, migrations: bool, tmp_path: Path) -> None:
+    """A DB-less Kong has no migrations Job: its plan said it waited for them."""
+    catalog = load_catalog(EXAMPLES / f"{name}.yaml").catalog
+    [wait] = [s for s in deploy_plan(catalog, EXAMPLES / f"{name}.yaml", tmp_path) if s.title.startswith("Wait")]
+    assert ("migrations" in wait.title) is migrations
+    assert any("job/kong-migrations" in c for c in wait.commands) is migrations
