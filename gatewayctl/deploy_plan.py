@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gatewayctl.catalog.model import Catalog
-from gatewayctl.render.kubernetes import GRAFANA_SECRET, POSTGRES_SECRET
+from gatewayctl.render.kubernetes import GRAFANA_SECRET, POSTGRES_SECRET, kong_admin_service_port
 from gatewayctl.render.stack import GRAFANA_PORT, KUMA_CP_API_PORT, PROMETHEUS_PORT, ZIPKIN_PORT
 
 REMOTE_DIR = "/opt/gatewayctl"
@@ -91,13 +91,16 @@ def _kubernetes(catalog: Catalog, catalog_path: Path, out: Path, env_flag: str) 
     if d.kong.database == "postgres":
         wait.insert(0, f"kubectl -n {ns.kong} wait --for=condition=complete job/kong-migrations --timeout=10m")
     wait.append(f"kubectl -n {ns.kong} rollout status deployment/kong --timeout=5m")
-    steps.append(Step("Wait for the database migrations and the rollouts", wait))
+    migrations = "the database migrations and " if d.kong.database == "postgres" else ""
+    steps.append(Step(f"Wait for {migrations}the rollouts", wait))
     if catalog.gateway.mode == "db":
         steps.append(
             Step(
                 "Load the Kong configuration through the Admin API (inside the cluster only)",
                 [
-                    f"kubectl -n {ns.kong} port-forward service/kong-admin {d.kong.admin_port}:{d.kong.admin_port} &",
+                    # The remote side of a Service port-forward is the Service's port, not the container's.
+                    f"kubectl -n {ns.kong} port-forward service/kong-admin {d.kong.admin_port}:"
+                    f"{kong_admin_service_port()} &",
                     f"gatewayctl apply {q(str(catalog_path))}{env_flag} "
                     f"--kong-admin-url http://localhost:{d.kong.admin_port} --yes",
                 ],

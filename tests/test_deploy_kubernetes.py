@@ -4,6 +4,7 @@ the catalog says (ports, namespaces, Kuma wiring, secrets only in 0600 Secret fi
 
 from __future__ import annotations
 
+import json
 import shutil
 import stat
 import subprocess
@@ -15,6 +16,8 @@ import yaml
 from test_observability import EXAMPLES, example_env, render_example
 
 from gatewayctl.catalog.load import load_catalog
+from gatewayctl.diagnostics import CatalogInvalid
+from gatewayctl.render import render
 from gatewayctl.render.kubernetes import kong_native_config
 
 kubernetes_validate = pytest.importorskip("kubernetes_validate", reason="kubernetes-validate is a test extra")
@@ -167,6 +170,114 @@ def test_platform_kong_lines_up_with_the_catalog(rendered: dict[str, Path]) -> N
     prom = objs[("Deployment", "prometheus")]["spec"]["template"]["spec"]["containers"][0]
     assert "--storage.tsdb.retention.time=15d" in prom["args"]
     assert (rendered["platform"] / "kubernetes/kuma/helm-values.yaml").exists()
+
+
+@pytest.mark.parametrize("name", K8S_EXAMPLES)
+def test_kongs_network_policy_lets_prometheus_scrape_every_port_it_scrapes_on_kong(
+    name: str, rendered: dict[str, Path]
+) -> None:
+    """Job kong scrapes the status port; in the mesh Kong's pods also get a sidecar, which job
+    kuma-dataplanes scrapes on MeshMetric's port like every injected pod. The policy let in only the status
+    port, so Kong's own Envoy metrics were a target that never answered."""
+    objs = objects(rendered[name])
+    kong_ns = objs[("Deployment", "kong")]["metadata"]["namespace"]
+    config = yaml.safe_load(objs[("ConfigMap", "prometheus-config")]["data"]["prometheus.yml"])
+    jobs = {j["job_name"]: j for j in config["scrape_configs"]}
+    scraped = {int(load_catalog(EXAMPLES / f"{name}.yaml").catalog.deployment.kong.status_port)}
+    injected = objs[("Namespace", kong_ns)]["metadata"]["labels"].get("kuma.io/sidecar-injection") == "enabled"
+    if injected:
+        [address] = [r for r in jobs["kuma-dataplanes"]["relabel_configs"] if r.get("target_label") == "__address__"]
+        scraped.add(int(address["replacement"].rsplit(":", 1)[1]))
+    allowed = {
+        p["port"]
+        for rule in objs[("NetworkPolicy", "kong")]["spec"]["ingress"]
+        for peer in rule.get("from", [])
+        if peer.get("podSelector", {}).get("matchLabels") == {"app.kubernetes.io/name": "prometheus"}
+        for p in rule["ports"]
+    }
+    assert scraped <= allowed
+    assert (len(scraped) == 2) is (name != "simulation")  # simulation has no mesh
+
+
+@pytest.mark.parametrize(("mode", "kds_open"), [("zone", False), ("global", True)])
+def test_a_global_control_plane_lets_the_zones_in(mode: str, kds_open: bool, tmp_path: Path) -> None:
+    """Zone control planes connect to the global one's KDS port (5685); the NetworkPolicy in front of
+    kuma-cp opened only the zone's ports, so a global control plane refused every zone."""
+    body = (EXAMPLES / "knowledge-base.yaml").read_text()
+    assert "    mode: zone\n" in body
+    (tmp_path / "catalog.yaml").write_text(body.replace("    mode: zone\n", f"    mode: {mode}\n"))
+    loaded = load_catalog(tmp_path / "catalog.yaml")
+    assert loaded.catalog.deployment.kuma.mode == mode
+    [policy] = [
+        yaml.safe_load(f.content)
+        for f in render(loaded, ["kubernetes"], loaded.secrets(example_env()))
+        if f.path.endswith("networkpolicy-kuma-control-plane.yaml")
+    ]
+    open_to_all = {p["port"] for rule in policy["spec"]["ingress"] if "from" not in rule for p in rule["ports"]}
+    assert {5678, 5681, 5682, 5443} <= open_to_all
+    assert (5685 in open_to_all) is kds_open
+
+
+def test_large_catalogs_fit_the_api_servers_config_map_limit(tmp_path: Path) -> None:
+    """The API server refuses a ConfigMap whose data is over 1 MiB. With a row of panels per service the
+    services dashboard passed that at about 200 services and the SLO rules at about 600, so the whole
+    observability stack was refused. They are split over numbered ConfigMaps, which the pods mount together."""
+    services = "".join(
+        f"  - name: svc-{i:04d}\n    url: http://svc-{i:04d}.apps.svc.cluster.local:8080\n"
+        f"    routes: [{{name: api, paths: [/s{i}]}}]\n    slo: {{availability: 99.9, latency_p99: 300ms}}\n"
+        for i in range(750)
+    )
+    (tmp_path / "catalog.yaml").write_text(
+        "format: 1\nname: big\ngateway: {mode: db, metrics: {status_codes: true, latency: true}}\n"
+        f"services:\n{services}"
+    )
+    loaded = load_catalog(tmp_path / "catalog.yaml")
+    docs = [yaml.safe_load(f.content) for f in render(loaded, ["kubernetes"], loaded.secrets({}))]
+    maps = {d["metadata"]["name"]: d["data"] for d in docs if d.get("kind") == "ConfigMap"}
+    for name, data in maps.items():
+        assert sum(len(k) + len(v.encode()) for k, v in data.items()) <= 1_048_576, name
+    deployments = {d["metadata"]["name"]: d for d in docs if d.get("kind") == "Deployment"}
+    for deployment, volume, prefix in (
+        ("grafana", "dashboards", "grafana-dashboards"),
+        ("prometheus", "rules", "prometheus-alerting"),
+    ):
+        split = sorted(n for n in maps if n.startswith(prefix))
+        assert len(split) > 1, prefix
+        [mount] = [v for v in deployments[deployment]["spec"]["template"]["spec"]["volumes"] if v["name"] == volume]
+        assert sorted(src["configMap"]["name"] for src in mount["projected"]["sources"]) == split
+    files = {
+        k: v
+        for n, data in maps.items()
+        if n.startswith(("grafana-dashboards", "prometheus-alerting"))
+        for k, v in data.items()
+    }
+    pages = [json.loads(v) for k, v in files.items() if k.startswith("big-services")]
+    assert len({p["uid"] for p in pages}) == len(pages) > 1 and all(len(p["uid"]) <= 40 for p in pages)
+    rows = [panel["title"] for p in pages for panel in p["panels"] if panel["type"] == "row"]
+    assert rows == [f"svc-{i:04d}" for i in range(750)]  # every service once, in catalog order
+    groups = [g for k, v in files.items() if k.startswith("slo") for g in yaml.safe_load(v)["groups"]]
+    assert len({g["name"] for g in groups}) == len(groups)
+    alerts = [r for g in groups for r in g["rules"] if "alert" in r]
+    assert len(alerts) == 3 * 750 and len({(r["alert"], r["labels"]["service"]) for r in alerts}) == len(alerts)
+
+
+def test_a_dbless_config_too_large_for_its_secret_is_a_located_error(tmp_path: Path) -> None:
+    """The API server refuses a Secret over 1 MiB, and a DB-less Kong of about 1,500 services is more: render
+    says so at gateway.mode, with what to do, and writes nothing (the real limit; 2,000 bare services)."""
+    services = "".join(
+        f"  - name: svc-{i:04d}\n    url: http://svc-{i:04d}.apps.svc.cluster.local:8080\n"
+        f"    routes: [{{name: api, paths: [/s{i}]}}]\n"
+        for i in range(2000)
+    )
+    (tmp_path / "catalog.yaml").write_text(f"format: 1\nname: big\ngateway:\n  mode: dbless\nservices:\n{services}")
+    loaded = load_catalog(tmp_path / "catalog.yaml")
+    assert len(render(loaded, ["kong"], loaded.secrets({}))) == 1  # the kong target alone is fine
+    with pytest.raises(CatalogInvalid) as caught:
+        render(loaded, ["kong", "kubernetes"], loaded.secrets({}))
+    [problem] = caught.value.diagnostics
+    assert (problem.line, problem.col, problem.path) == (4, 9, "gateway.mode")
+    assert "over the 1,048,576 a Kubernetes Secret may hold" in problem.message
+    assert "use gateway.mode: db" in problem.message
 
 
 def test_dbless_mounts_the_rendered_config_without_info(rendered: dict[str, Path]) -> None:

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import re
 import shlex
+import shutil
 from pathlib import Path
 
 import pytest
-from test_observability import EXAMPLE_NAMES, EXAMPLES, render_example
+import yaml
+from test_observability import EXAMPLE_NAMES, EXAMPLES, example_env, render_example
 
 from gatewayctl.catalog.load import load_catalog
 from gatewayctl.cli import main
 from gatewayctl.deploy_plan import deploy_plan, format_plan
+from gatewayctl.render import render
+from gatewayctl.render.output import write_files
 
 
 @pytest.mark.parametrize("name", EXAMPLE_NAMES)
@@ -65,3 +69,43 @@ def test_the_remote_cd_names_the_folder_rsync_creates_as_one_word(out: str) -> N
         "&&",
         *["docker", "compose", "up", "-d"],
     ]
+
+
+def test_every_port_forward_names_a_port_of_its_service(tmp_path: Path) -> None:
+    """`kubectl port-forward service/S LOCAL:REMOTE` needs REMOTE to be a port of the Service S (kubectl maps
+    it to the targetPort itself); with admin_port 9001 the plan forwarded to 9001, which kong-admin (8001 →
+    the container's named port) does not have, and the command failed."""
+    body = (EXAMPLES / "platform.yaml").read_text()
+    ports = "    admin_port: 8001\n    status_port: 8100"
+    assert ports in body
+    (tmp_path / "catalog.yaml").write_text(body.replace(ports, "    admin_port: 9001\n    status_port: 9100"))
+    shutil.copytree(EXAMPLES / "keys", tmp_path / "keys")  # the catalog's ${file:keys/...}
+    loaded = load_catalog(tmp_path / "catalog.yaml")
+    out = tmp_path / "out"
+    write_files(out, render(loaded, ["kubernetes"], loaded.secrets(example_env())), owned_dirs=["kubernetes"])
+    catalog = loaded.catalog
+    services = {
+        (d["metadata"]["namespace"], d["metadata"]["name"]): {p["port"] for p in d["spec"]["ports"]}
+        for path in (out / "kubernetes").rglob("service-*.yaml")
+        for d in [yaml.safe_load(path.read_text())]
+    }
+    forwards = [
+        shlex.split(c.rstrip(" &").split("#")[0])
+        for s in deploy_plan(catalog, tmp_path / "catalog.yaml", out)
+        for c in s.commands
+        if "port-forward" in c
+    ]
+    assert len(forwards) == 4 and ["service/kong-admin", "9001:8001"] in [w[-2:] for w in forwards]
+    for words in forwards:
+        namespace, target, pair = words[words.index("-n") + 1], words[-2], words[-1]
+        remote = int(pair.split(":")[-1])
+        assert remote in services[(namespace, target.removeprefix("service/"))], words
+
+
+@pytest.mark.parametrize(("name", "migrations"), [("platform", True), ("knowledge-base", False)])
+def test_only_a_kong_with_postgres_waits_for_migrations(name: str, migrations: bool, tmp_path: Path) -> None:
+    """A DB-less Kong has no migrations Job: its plan said it waited for them."""
+    catalog = load_catalog(EXAMPLES / f"{name}.yaml").catalog
+    [wait] = [s for s in deploy_plan(catalog, EXAMPLES / f"{name}.yaml", tmp_path) if s.title.startswith("Wait")]
+    assert ("migrations" in wait.title) is migrations
+    assert any("job/kong-migrations" in c for c in wait.commands) is migrations

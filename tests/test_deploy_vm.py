@@ -137,6 +137,32 @@ def test_dataplanes_for_mesh_services(tmp_path: Path) -> None:
     assert inbound["port"] == 8080 and inbound["tags"]["kuma.io/service"] == "example"
 
 
+def test_every_dataplane_is_selected_by_its_services_policies(tmp_path: Path) -> None:
+    """Kuma selects `targetRef: {kind: Dataplane, labels}` by the Dataplane's resource labels, not its inbound
+    tags: a Dataplane without them got no MeshTrafficPermission (strict mTLS then refuses every caller)."""
+    body = REFERENCE.replace("    routes: [{name: api, paths: [/example]}]\n", "").replace(
+        "services:\n",
+        "services:\n"
+        "  - name: caller\n"
+        "    url: http://10.0.0.11:9090\n"
+        "    mesh: {selector: {app: caller, tier: web}, rate_limit: {requests: 10, interval: 1s}}\n",
+    )
+    example = "url: http://10.0.0.10:8080\n"
+    body = body.replace(example, example + "    mesh: {allow_from: [caller]}\n")
+    (tmp_path / "catalog.yaml").write_text(body)
+    loaded = load_catalog(tmp_path / "catalog.yaml")
+    rendered = render(loaded, ["kuma", "vm"], loaded.secrets({}))
+    files = {f.path: yaml.safe_load(f.content) for f in rendered if f.path.endswith(".yaml")}
+    dataplanes = {d["name"]: d for p, d in files.items() if p.startswith("vm/kuma/dataplanes/")}
+    assert sorted(dataplanes) == ["caller", "example"]
+    targets = [d["spec"]["targetRef"] for p, d in files.items() if p.startswith("kuma/universal/") and "spec" in d]
+    selecting = [t["labels"] for t in targets if t["kind"] == "Dataplane"]
+    assert {"app": "example"} in selecting and {"app": "caller", "tier": "web"} in selecting
+    for labels in selecting:
+        chosen = [n for n, dp in dataplanes.items() if labels.items() <= dp.get("labels", {}).items()]
+        assert len(chosen) == 1, (labels, chosen)
+
+
 def test_a_mesh_service_whose_url_holds_a_reference_renders_without_reading_the_reference(tmp_path: Path) -> None:
     """The url is resolved only for Kong: its port is not parsed from the unresolved text (that was a
     traceback); like its address, it is unknown, so no Dataplane is written for it."""

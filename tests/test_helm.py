@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import json
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from crd_check import check_resource, is_custom_resource
 from test_observability import EXAMPLES, PROMTOOL, example_env, needs_promtool, render_example
 
 from gatewayctl.catalog.load import load_catalog
+from gatewayctl.render import render
 from gatewayctl.render.kubernetes import CHART_SECRET_SECTIONS, WATCH_RULES, kong_native_config, rule_groups_of
 from gatewayctl.render.observability import slo_rules
 
@@ -48,9 +50,9 @@ def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def render_chart(values: dict[str, Any], namespace: str) -> list[tuple[str, Doc]]:
+def render_chart(values: dict[str, Any], namespace: str, release: str = RELEASE) -> list[tuple[str, Doc]]:
     with chart_sdk.Chart.load(CHART) as chart:
-        out = chart.render(values, name=RELEASE, namespace=namespace, is_install=True)
+        out = chart.render(values, name=release, namespace=namespace, is_install=True)
     return [
         (template.removeprefix("gatewayctl/templates/"), doc)
         for template, text in sorted(out.items())
@@ -140,6 +142,32 @@ def test_every_rendered_object_validates(case: str, rendered: dict[str, Path]) -
     if "+flags" in case:
         assert {"ServiceMonitor", "PrometheusRule", "Deployment"} <= set(kinds(docs))
         assert ("CronJob" in kinds(docs)) is (values["kong"].get("mode", "db") == "db")  # no apply on DB-less
+
+
+@pytest.mark.parametrize("release", ["shop-platform-gateway-config-prod-eu-west", "r" * 53])  # 53: Helm's longest
+def test_names_fit_the_api_servers_limits_whatever_the_release_is_called(release: str) -> None:
+    """A Service's name may have 63 characters, a CronJob's 52 (and a Job's becomes its pods' job-name label,
+    63): `<fullname>-watch` and `<fullname>-apply` were refused by the API server for long release names,
+    which kubernetes-validate does not check."""
+    docs = [d for _, d in render_chart(merge({"catalog": {"content": MINIMAL_CATALOG}}, FLAGS), "kong", release)]
+    limits = {"Service": 63, "CronJob": 52, "Job": 63}
+    for doc in docs:
+        name = doc["metadata"]["name"]
+        assert len(name) <= limits.get(doc["kind"], 253), (doc["kind"], name)
+        for value in doc["metadata"].get("labels", {}).values():
+            assert len(str(value)) <= 63, (doc["kind"], name, value)
+    [cron] = [d for d in docs if d["kind"] == "CronJob"]
+    [rule] = [
+        r
+        for d in docs
+        if d["kind"] == "PrometheusRule"
+        for g in d["spec"]["groups"]
+        for r in g["rules"]
+        if r.get("alert") == "GatewayctlApplyFailed"
+    ]
+    assert f'job_name=~"{cron["metadata"]["name"]}.*"' in rule["expr"]  # still finds the Jobs it makes
+    watch = {d["kind"]: d["metadata"]["name"] for d in docs if d["metadata"]["name"].endswith("-watch")}
+    assert set(watch) == {"Deployment", "Service", "ServiceMonitor"} and len(set(watch.values())) == 1
 
 
 def test_default_values_render_only_the_service_account() -> None:
@@ -401,6 +429,37 @@ def test_prometheus_rule_groups_pass_promtool(rendered: dict[str, Path], tmp_pat
     path.write_text(yaml.safe_dump(rule["spec"]))
     result = subprocess.run([PROMTOOL, "check", "rules", str(path)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_large_catalogs_alert_rules_are_spread_over_prometheus_rules_etcd_takes(tmp_path: Path) -> None:
+    """etcd refuses an object over 1.5 MiB; a catalog of 750 services with SLOs has about 1.2 MB of alert
+    rules, which all went into one PrometheusRule. render numbers the groups into sets (`ruleSet`) and the
+    chart makes a PrometheusRule of each; every group is in exactly one, each object valid for its CRD."""
+    services = "".join(
+        f"  - name: svc-{i:04d}\n    url: http://svc-{i:04d}.apps.svc.cluster.local:8080\n"
+        f"    routes: [{{name: api, paths: [/s{i}]}}]\n    slo: {{availability: 99.9, latency_p99: 300ms}}\n"
+        for i in range(750)
+    )
+    gateway = "gateway: {mode: db, metrics: {status_codes: true, latency: true}}"
+    body = f"format: 1\nname: big\n{gateway}\nservices:\n{services}"
+    (tmp_path / "catalog.yaml").write_text(body)
+    loaded = load_catalog(tmp_path / "catalog.yaml")
+    [values_file] = [f for f in render(loaded, ["kubernetes"], loaded.secrets({})) if f.path.endswith("values.yaml")]
+    values = yaml.safe_load(values_file.content)
+    with chart_sdk.Chart.load(CHART) as chart:
+        chart.validate_schema(chart.merge_values(values))
+    values["catalog"]["content"] = body
+    values["prometheusRule"]["enabled"] = True
+    rules = [d for _, d in render_chart(values, "kong") if d["kind"] == "PrometheusRule"]
+    assert len(rules) > 1
+    for rule in rules:
+        assert len(json.dumps(rule)) < 1_572_864 and not check_resource(rule), rule["metadata"]["name"]
+    names = [g["name"] for r in rules for g in r["spec"]["groups"]]
+    assert len(names) == len(set(names)) and "gatewayctl-chart" in names
+    assert {g["name"] for g in values["prometheusRule"]["groups"]} <= set(names)
+    assert not [g for r in rules for g in r["spec"]["groups"] if "ruleSet" in g]
+    alerts = [x for r in rules for g in r["spec"]["groups"] for x in g["rules"] if x.get("labels", {}).get("service")]
+    assert len({(x["alert"], x["labels"]["service"]) for x in alerts}) == len(alerts) == 3 * 750
 
 
 def test_watch_alerts_go_into_the_prometheus_rule_only_when_the_watch_runs() -> None:

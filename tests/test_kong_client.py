@@ -144,6 +144,10 @@ def test_no_token_option_on_the_command_line(capsys: pytest.CaptureFixture[str])
         ("http://kong.test:99999", "http://kong.test:99999", "is not a valid URL"),
         ("http://", "http://", "has no host"),
         ("ftp://admin:pw@kong.test", "ftp://kong.test", "must start with http:// or https://"),
+        # No scheme: shown as typed (it was "localhost://8001" and "://kong-admin"), still without the password.
+        ("localhost:8001", "localhost:8001", "must start with http:// or https://"),
+        ("kong-admin", "kong-admin", "must start with http:// or https://"),
+        ("admin:pw@kong.test:8001", "kong.test:8001", "must start with http:// or https://"),
     ],
 )
 @pytest.mark.parametrize("flag", ["--kong-admin-url", "--kuma-url"])

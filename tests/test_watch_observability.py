@@ -153,6 +153,40 @@ def test_failing_heals_alert_but_a_shutdown_does_not(tmp_path: Path) -> None:
 
 
 @needs_promtool
+def test_checks_failing_fires_for_a_watch_that_never_succeeded(tmp_path: Path) -> None:
+    """A watch deployed with a wrong Admin URL or token fails from its first check: it has no
+    last-successful-check series, and the alert used to compare only that, so it never fired. A system that
+    succeeds (kuma here) stays quiet while failing now and then."""
+    description = (
+        "The admin API is unreachable or failing, or the catalog cannot be planned against this server "
+        "(gatewayctl_check_failures_total by reason; the watch's log names the failed call)."
+    )
+    promtool_test(
+        tmp_path,
+        """\
+        - series: 'gatewayctl_check_failures_total{system="kong",reason="remote",instance="a"}'
+          values: '1+1x40'
+        - series: 'gatewayctl_check_failures_total{system="kuma",reason="remote",instance="a"}'
+          values: '1+1x40'
+        - series: 'gatewayctl_last_successful_check_timestamp_seconds{system="kuma",instance="a"}'
+          values: '0+60x40'
+        """,
+        f"""\
+        - eval_time: 3m
+          alertname: GatewayctlChecksFailing
+          exp_alerts: []
+        - eval_time: 20m
+          alertname: GatewayctlChecksFailing
+          exp_alerts:
+            - exp_labels: {{severity: warning, system: kong}}
+              exp_annotations:
+                summary: gatewayctl watch has not planned kong for over 10 minutes
+                description: "{description}"
+        """,
+    )
+
+
+@needs_promtool
 def test_checks_failing_catalog_invalid_and_no_leader(tmp_path: Path) -> None:
     promtool_test(
         tmp_path,

@@ -71,6 +71,8 @@ class Endpoint:
         try:
             parts = urlsplit(self.url)
             host, port = parts.hostname or "", parts.port
+            if "://" not in self.url and parts.scheme not in ("http", "https"):  # `localhost:8001`: as typed
+                raise ValueError(self.url)
         except ValueError:  # not a valid URL (`problem` says so): everything up to the last @ left out
             scheme, _, rest = self.url.rpartition("://")
             return f"{scheme}://{rest.rsplit('@', 1)[-1]}" if scheme else rest.rsplit("@", 1)[-1]

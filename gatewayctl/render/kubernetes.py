@@ -23,6 +23,7 @@ from gatewayctl.assets import asset
 from gatewayctl.catalog.load import LoadedCatalog
 from gatewayctl.catalog.model import Catalog
 from gatewayctl.catalog.secrets import Reference, SecretResolver
+from gatewayctl.diagnostics import CatalogInvalid
 from gatewayctl.render import grafana
 from gatewayctl.render.kong import build_kong_config
 from gatewayctl.render.kuma import MeshWiring, mesh_wiring
@@ -36,7 +37,7 @@ from gatewayctl.render.observability import (
 )
 from gatewayctl.render.output import PRIVATE, PUBLIC, RenderedFile, dump_json, dump_yaml
 from gatewayctl.render.ownership import CATALOG_LABEL, ownership_labels
-from gatewayctl.render.stack import IMAGES, kong_image, retention
+from gatewayctl.render.stack import IMAGES, KUMA_CP_KDS_PORT, kong_image, mesh_scrape, retention
 
 Obj = dict[str, Any]
 ROOT = "kubernetes"
@@ -44,6 +45,9 @@ CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding"}
 DECLARATIVE_SECRET = "kong-declarative-config"
 POSTGRES_SECRET = "kong-postgres"
 GRAFANA_SECRET = "grafana-admin"
+# The API server refuses a ConfigMap whose data is over 1 MiB (1,048,576 bytes); this leaves room for the keys.
+CONFIG_MAP_BUDGET = 1_000_000
+SECRET_LIMIT = 1_048_576  # the same limit for a Secret's data
 CHART_VALUES = f"{ROOT}/helm/gatewayctl-values.yaml"
 CHART_DBLESS_CONFIG = f"{ROOT}/helm/kong-dbless.yaml"
 # The catalog sections `gatewayctl apply` and `gatewayctl watch` resolve secrets in (Kong's entities and
@@ -57,10 +61,11 @@ def render_kubernetes(loaded: LoadedCatalog, secrets: SecretResolver) -> list[Re
         return []
     files: list[tuple[str, list[Obj], bool]] = [("namespaces.yaml", namespaces(catalog), False)]
     files += kong_files(catalog, secrets)
+    _check_declarative_secret(loaded, files)
     files += observability_files(catalog, secrets)
     wiring = mesh_wiring(catalog)
     if wiring is not None:
-        files.append(("kuma/kuma-cp.yaml", load_manifest("manifests/base/kuma-cp/kuma-cp.yaml"), False))
+        files.append(("kuma/kuma-cp.yaml", kuma_cp_objects(catalog), False))
     rendered: list[RenderedFile] = []
     for group, objects, private in files:
         ns = _namespace_for(group, catalog)
@@ -150,6 +155,94 @@ def config_map(name: str, data: dict[str, str]) -> Obj:
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data}
 
 
+def _size(text: str) -> int:
+    return len(text.encode())
+
+
+def config_maps(name: str, data: dict[str, str]) -> list[Obj]:
+    """`data` in as few ConfigMaps as fit the API server's limit: NAME, then NAME-2, ... (no file is split)."""
+    chunks: list[dict[str, str]] = [{}]
+    size = 0
+    for key, value in data.items():
+        n = len(key) + _size(value)
+        if chunks[-1] and size + n > CONFIG_MAP_BUDGET:
+            chunks.append({})
+            size = 0
+        chunks[-1][key] = value
+        size += n
+    return [config_map(name if i == 0 else f"{name}-{i + 1}", chunk) for i, chunk in enumerate(chunks)]
+
+
+def mount_config_maps(deployment: Obj, volume: str, maps: list[Obj]) -> None:
+    """The volume that mounts one ConfigMap mounts all of `maps` into the same folder when there are several."""
+    if len(maps) == 1:
+        return
+    for v in deployment["spec"]["template"]["spec"]["volumes"]:
+        if v["name"] == volume:
+            v.pop("configMap")
+            v["projected"] = {"sources": [{"configMap": {"name": m["metadata"]["name"]}} for m in maps]}
+
+
+def services_dashboard_files(catalog: Catalog) -> dict[str, str]:
+    """The services dashboard, as dashboards of a part of the services each when one would not fit a
+    ConfigMap (about 4 kB per service: a few hundred services)."""
+    whole = dump_json(services_dashboard(catalog))
+    if _size(whole) <= CONFIG_MAP_BUDGET:
+        return {f"{catalog.name}-services.json": whole}
+    count = -(-_size(whole) // CONFIG_MAP_BUDGET)
+    while True:
+        pages = [dump_json(services_dashboard(catalog, (n, count))) for n in range(1, count + 1)]
+        if all(_size(p) <= CONFIG_MAP_BUDGET for p in pages):
+            return {f"{catalog.name}-services-{n}.json": p for n, p in enumerate(pages, 1)}
+        count += 1
+
+
+def split_groups(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rule groups, each too large for one ConfigMap (or PrometheusRule) split into groups of its own
+    (`<group>-2`, ...) holding its rules in order."""
+    out: list[dict[str, Any]] = []
+    for group in groups:
+        count = -(-_size(dump_yaml({"groups": [group]})) // CONFIG_MAP_BUDGET)
+        while True:
+            size = -(-len(group["rules"]) // count)
+            parts = [group["rules"][i : i + size] for i in range(0, len(group["rules"]), size)]
+            split = [
+                {**group, "name": group["name"] if k == 0 else f"{group['name']}-{k + 1}", "rules": part}
+                for k, part in enumerate(parts)
+            ]
+            if all(_size(dump_yaml({"groups": [g]})) <= CONFIG_MAP_BUDGET for g in split):
+                out += split
+                break
+            count += 1
+    return out
+
+
+def rule_files(name: str, rules: dict[str, Any]) -> dict[str, str]:
+    """A rule file, as several (`slo.rules.yml`, `slo-2.rules.yml`, ...) when one would not fit a ConfigMap."""
+    whole = dump_yaml(rules)
+    if _size(whole) <= CONFIG_MAP_BUDGET:
+        return {name: whole}
+    stem = name.removesuffix(".rules.yml")
+    return {
+        name if i == 0 else f"{stem}-{i + 1}.rules.yml": dump_yaml({"groups": [g]})
+        for i, g in enumerate(split_groups(rules["groups"]))
+    }
+
+
+def rule_sets(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The chart's PrometheusRule groups, numbered (`ruleSet`) into objects the API server takes (etcd refuses
+    a request over 1.5 MiB): set 0, the chart's main PrometheusRule, carries no number."""
+    out: list[dict[str, Any]] = []
+    number, size = 0, 0
+    for group in split_groups(groups):
+        n = _size(dump_yaml(group))
+        if size and size + n > CONFIG_MAP_BUDGET:
+            number, size = number + 1, 0
+        out.append({**group, "ruleSet": number} if number else group)
+        size += n
+    return out
+
+
 # --------------------------------------------------------------------------- namespaces
 
 
@@ -214,6 +307,11 @@ def kong_objects(catalog: Catalog, wiring: MeshWiring | None) -> list[Obj]:
     rules = policy["spec"]["ingress"]
     rules[0]["ports"][0]["port"] = k.proxy_port
     rules[1]["ports"][0]["port"] = k.status_port
+    scrape = mesh_scrape(catalog)
+    if wiring is not None and scrape is not None and scrape.port != k.status_port:
+        # Kong's pods get a sidecar (gateway mode) that MeshMetric has publish its Envoy metrics too; Prometheus'
+        # kuma-dataplanes job scrapes every injected pod there, Kong's included.
+        rules[1]["ports"].append({"port": scrape.port, "protocol": "TCP"})
     rules[1]["from"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] = (
         catalog.deployment.namespaces.observability
     )
@@ -222,6 +320,31 @@ def kong_objects(catalog: Catalog, wiring: MeshWiring | None) -> list[Obj]:
     else:
         del rules[2]
     return objects
+
+
+def _check_declarative_secret(loaded: LoadedCatalog, files: list[tuple[str, list[Obj], bool]]) -> None:
+    """A DB-less configuration too large for the Secret Kong mounts it from is refused here, with what to do,
+    rather than by the API server at `kubectl apply` (the chart's Secret holds the same file)."""
+    for _, objects, _ in files:
+        for o in objects:
+            if o["kind"] == "Secret" and o["metadata"]["name"] == DECLARATIVE_SECRET:
+                size = sum(len(k) + _size(v) for k, v in o["stringData"].items())
+                if size > SECRET_LIMIT:
+                    why = (
+                        f"the DB-less configuration is {size:,} bytes, over the {SECRET_LIMIT:,} a Kubernetes Secret "
+                        f"may hold ({DECLARATIVE_SECRET}, which Kong mounts): use gateway.mode: db for a catalog "
+                        "this size, or leave out the kubernetes target"
+                    )
+                    raise CatalogInvalid([loaded.source.diagnostic(("gateway", "mode"), why)])
+
+
+def kong_admin_service_port() -> int:
+    """The kong-admin Service's own port: it stays the manifest's (8001) whatever `admin_port` the pods listen
+    on (its targetPort is the named container port), so in-cluster clients and port-forwards use this one."""
+    port: int = find(load_manifest("manifests/base/kong/kong.yaml"), "Service", "kong-admin")["spec"]["ports"][0][
+        "port"
+    ]
+    return port
 
 
 def postgres_env() -> dict[str, str]:
@@ -267,26 +390,28 @@ def observability_files(catalog: Catalog, secrets: SecretResolver) -> list[tuple
     rules = {name: asset(f"observability/prometheus/rules/{name}").read_text() for name in STOCK_RULES}
     slo = slo_rules(catalog)
     if slo is not None:
-        rules["slo.rules.yml"] = dump_yaml(slo)
+        rules.update(rule_files("slo.rules.yml", slo))
     dashboards = {name: dump_json(build()) for name, build in grafana.STOCK_DASHBOARDS.items()}
-    dashboards[f"{catalog.name}-services.json"] = dump_json(services_dashboard(catalog))
+    dashboards.update(services_dashboard_files(catalog))
+    alerting = config_maps("prometheus-alerting", rules)
+    mount_config_maps(find(prometheus, "Deployment", "prometheus"), "rules", alerting)
+    grafana_objects = load_manifest("manifests/base/grafana/grafana.yaml")
+    dashboard_maps = config_maps("grafana-dashboards", dashboards)
+    mount_config_maps(find(grafana_objects, "Deployment", "grafana"), "dashboards", dashboard_maps)
     files: list[tuple[str, list[Obj], bool]] = [
         ("observability/prometheus.yaml", prometheus, False),
         (
             "observability/prometheus-config.yaml",
-            [
-                config_map("prometheus-config", {"prometheus.yml": dump_yaml(config)}),
-                config_map("prometheus-alerting", rules),
-            ],
+            [config_map("prometheus-config", {"prometheus.yml": dump_yaml(config)}), *alerting],
             False,
         ),
-        ("observability/grafana.yaml", load_manifest("manifests/base/grafana/grafana.yaml"), False),
+        ("observability/grafana.yaml", grafana_objects, False),
         (
             "observability/grafana-config.yaml",
             [
                 config_map("grafana-datasources", {"datasources.yaml": dump_yaml(datasources())}),
                 config_map("grafana-dashboard-provider", {"dashboards.yaml": dump_yaml(dashboard_provider())}),
-                config_map("grafana-dashboards", dashboards),
+                *dashboard_maps,
             ],
             False,
         ),
@@ -311,6 +436,14 @@ def observability_files(catalog: Catalog, secrets: SecretResolver) -> list[tuple
 
 
 # --------------------------------------------------------------------------- Kuma
+
+
+def kuma_cp_objects(catalog: Catalog) -> list[Obj]:
+    objects = load_manifest("manifests/base/kuma-cp/kuma-cp.yaml")
+    if catalog.deployment.kuma.mode == "global":  # the zones connect in: without this none could sync
+        policy = find(objects, "NetworkPolicy", "kuma-control-plane")
+        policy["spec"]["ingress"][0]["ports"].append({"port": KUMA_CP_KDS_PORT, "protocol": "TCP"})
+    return objects
 
 
 def kuma_helm_values(catalog: Catalog) -> dict[str, Any]:
@@ -353,7 +486,7 @@ def chart_values(loaded: LoadedCatalog) -> dict[str, Any]:
     catalog = loaded.catalog
     d = catalog.deployment
     kong = load_manifest("manifests/base/kong/kong.yaml")
-    admin_port = find(kong, "Service", "kong-admin")["spec"]["ports"][0]["port"]
+    admin_port = kong_admin_service_port()
     status = find(kong, "Service", "kong-status")
     env, files = _chart_secret_references(loaded)
     dbless = d.kong.database == "off"
@@ -385,7 +518,7 @@ def chart_values(loaded: LoadedCatalog) -> dict[str, Any]:
         "dblessConfig": {"create": dbless, "secretName": DECLARATIVE_SECRET},
         "apply": {"enabled": not dbless},
         "watch": {"kumaNamespace": d.namespaces.kuma, "alertGroups": rule_groups_of(WATCH_RULES)},
-        "prometheusRule": {"groups": groups},
+        "prometheusRule": {"groups": rule_sets(groups)},
     }
 
 

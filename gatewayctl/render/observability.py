@@ -381,12 +381,21 @@ def dashboard_provider() -> dict[str, Any]:
     }
 
 
-def services_dashboard(catalog: Catalog) -> dict[str, Any]:
+def services_dashboard(catalog: Catalog, page: tuple[int, int] | None = None) -> dict[str, Any]:
     """A row per catalog service: traffic by status class, 5xx ratio against the error budget, p99
-    against the latency SLO (Kong's metrics for routed services, the callers' Envoys for mesh-only ones)."""
+    against the latency SLO (Kong's metrics for routed services, the callers' Envoys for mesh-only ones).
+    `page` (number, count) makes it one of `count` dashboards, each with its share of the services in order."""
     lay = grafana.Layout()
     rate = "$__rate_interval"
-    for service in catalog.services:
+    services = catalog.services
+    uid, title = f"gatewayctl-{catalog.name}"[:40], f"{catalog.name}: services"
+    if page is not None:
+        number, count = page
+        size = -(-len(services) // count)
+        services = services[(number - 1) * size : number * size]
+        suffix = f"-{number}"
+        uid, title = f"{uid[: 40 - len(suffix)]}{suffix}", f"{title} ({number}/{count})"
+    for service in services:
         lay.row(service.name + (f" — {service.description}" if service.description else ""))
         source = slo_source(catalog, service)
         if source is None:
@@ -425,6 +434,4 @@ def services_dashboard(catalog: Catalog) -> dict[str, Any]:
             ),
             8,
         )
-    return grafana.dashboard(
-        f"gatewayctl-{catalog.name}"[:40], f"{catalog.name}: services", lay, ["gatewayctl", catalog.name], []
-    )
+    return grafana.dashboard(uid, title, lay, ["gatewayctl", catalog.name], [])

@@ -22,6 +22,7 @@ ZIPKIN_SPANS_PATH = "/api/v2/spans"
 KUMA_CP_METRICS_PORT = 5680  # kuma-cp diagnostics: /metrics
 KUMA_CP_API_PORT = 5681
 KUMA_CP_DP_PORT = 5678  # dataplane server (xDS, bootstrap)
+KUMA_CP_KDS_PORT = 5685  # a global control plane's KDS server, which every zone control plane connects to
 KUMA_DP_METRICS_PORT = 5670  # MeshMetric's default
 POSTGRES_PORT = 5432
 

@@ -248,7 +248,7 @@ def kuma_cp_config(catalog: Catalog) -> dict[str, Any]:
 
 
 def dataplane(catalog: Catalog, service: Service) -> dict[str, Any] | None:
-    """The Universal Dataplane for a mesh service on a VM: its address, inbound port and tags."""
+    """The Universal Dataplane for a mesh service on a VM: the selector labels, its address, inbound port and tags."""
     if not in_mesh(catalog, service) or catalog.mesh is None:
         return None
     address = dataplane_address(service)
@@ -262,6 +262,9 @@ def dataplane(catalog: Catalog, service: Service) -> dict[str, Any] | None:
         "type": "Dataplane",
         "mesh": catalog.mesh.name,
         "name": service.name,
+        # Policies select a Dataplane (`targetRef: {kind: Dataplane, labels: ...}`) by its resource labels, not
+        # by its inbound tags: without these no permission, rate limit or health check applies to it.
+        "labels": dict(w.selector),
         "networking": {
             "address": address,
             "inbound": [

@@ -17,6 +17,19 @@
 {{- end }}
 {{- end }}
 
+{{/*
+The apply Job/CronJob and the watch Deployment/Service/ServiceMonitor: the fullname shortened so that the
+API server takes them whatever the release is called. A CronJob's name may have 52 characters (its Jobs
+add 11, and a Job's name becomes its pods' job-name label), a Service's 63.
+*/}}
+{{- define "gatewayctl.applyName" -}}
+{{- printf "%s-apply" (include "gatewayctl.fullname" . | trunc 46 | trimSuffix "-") }}
+{{- end }}
+
+{{- define "gatewayctl.watchName" -}}
+{{- printf "%s-watch" (include "gatewayctl.fullname" . | trunc 57 | trimSuffix "-") }}
+{{- end }}
+
 {{/* Labels on every object; gatewayctl.io/catalog is the ownership label gatewayctl's own output carries. */}}
 {{- define "gatewayctl.labels" -}}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
