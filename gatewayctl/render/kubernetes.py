@@ -272,7 +272,6 @@ def kong_objects(catalog: Catalog, wiring: MeshWiring | None) -> list[Obj]:
     k = catalog.deployment.kong
     objects = load_manifest("manifests/base/kong/kong.yaml")
     deployment = find(objects, "Deployment", "kong")
-    deployment["spec"]["replicas"] = k.replicas
     pod = deployment["spec"]["template"]
     c = container(deployment)
     c["image"] = kong_image(catalog)
@@ -300,6 +299,7 @@ def kong_objects(catalog: Catalog, wiring: MeshWiring | None) -> list[Obj]:
     else:
         pod["metadata"].pop("annotations", None)
     find(objects, "Service", "kong-status")["spec"]["ports"][0]["port"] = k.status_port
+    # kong.replicas is the autoscaler's floor; the Deployment has no replicas of its own (see the base manifest)
     hpa = find(objects, "HorizontalPodAutoscaler", "kong")
     hpa["spec"]["minReplicas"] = k.replicas
     hpa["spec"]["maxReplicas"] = max(2 * k.replicas, k.replicas + 2)
