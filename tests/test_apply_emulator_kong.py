@@ -3,6 +3,7 @@ tests prove something: error bodies, status codes, paging, tag filters, defaults
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import httpx
@@ -96,3 +97,27 @@ def test_dbless_is_read_only_except_config() -> None:
         }
         assert client.get("/").json()["configuration"]["database"] == "off"
         assert client.get("/status").json()["configuration_hash"] == "0" * 32
+
+
+def test_dbless_hashes_basic_auth_passwords_on_load_unless_transform_is_false() -> None:
+    """kong/db/declarative/import.lua runs the basic-auth transformation on load unless the document says
+    `_transform: false`, as Kong's own export (`GET /config`) does: its passwords are hashes already."""
+    from gatewayctl.plan.normalise import basic_auth_hash
+
+    state = KongState(dbless=True)
+    consumer = "9d0c5b8e-0000-4000-8000-000000000010"
+
+    def load(client: httpx.Client, **meta: object) -> str:
+        doc = {
+            "_format_version": "3.0",
+            **meta,
+            "consumers": [{"id": consumer, "username": "ops"}],
+            "basicauth_credentials": [{"username": "ops", "password": "pw", "consumer": consumer}],
+        }
+        assert client.post("/config", json={"config": json.dumps(doc)}).status_code == 201
+        return str(state.entities("basicauth_credentials")[0]["password"])
+
+    with running(state) as kong, httpx.Client(base_url=kong.url) as client:
+        assert load(client) == basic_auth_hash("pw", consumer)
+        assert load(client, _transform=False) == "pw"
+        assert "_transform: false" in client.get("/config").json()["config"]

@@ -420,7 +420,9 @@ class KongState(EmulatorState):
                     )
                     errors.setdefault(dao, []).append(errs)
                     continue
-                if dao == "basicauth_credentials":  # transformations run on import too (declarative/import.lua)
+                # transformations run on import too, unless the document says `_transform: false` (what
+                # Kong's own export says: its passwords are hashes already) (declarative/import.lua)
+                if dao == "basicauth_credentials" and doc.get("_transform", True) is not False:
                     entity["password"] = _basic_auth_hash(str(entity["password"]), entity["consumer"]["id"])
                 entity["created_at"] = int(time.time())
                 new[dao][entity["id"]] = entity
