@@ -121,3 +121,14 @@ def test_dbless_hashes_basic_auth_passwords_on_load_unless_transform_is_false() 
         assert load(client) == basic_auth_hash("pw", consumer)
         assert load(client, _transform=False) == "pw"
         assert "_transform: false" in client.get("/config").json()["config"]
+
+
+def test_plugins_without_a_consumer_scope_are_refused_on_a_consumer(http: tuple[httpx.Client, KongState]) -> None:
+    """typedefs.no_consumer (cors, the auth plugins): Kong 3.9 refuses them on a consumer."""
+    client, state = http
+    consumer = state.seed("consumers", {"username": "app"})["id"]
+    refused = client.post("/plugins", json={"name": "cors", "consumer": {"id": consumer}})
+    assert refused.status_code == 400 and refused.json()["fields"] == {"consumer": "value must be null"}
+    limited = {"name": "rate-limiting", "consumer": {"id": consumer}, "config": {"minute": 1}}
+    assert client.post("/plugins", json=limited).status_code == 201
+    assert client.post("/plugins", json={"name": "cors"}).status_code == 201

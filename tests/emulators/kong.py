@@ -547,6 +547,9 @@ def _fill_record(
         if not check(value):
             errors[name] = message
             continue
+        if "eq" in spec and value != spec["eq"]:  # typedefs.no_consumer: eq = null
+            errors[name] = "value must be null" if spec["eq"] is None else f"value must be {spec['eq']}"
+            continue
         if kind == "record" and spec.get("fields"):
             nested: dict[str, Any] = {}
             value = _fill_record([next(iter(f.items())) for f in spec["fields"]], value, nested)
