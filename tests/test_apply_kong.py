@@ -14,6 +14,7 @@ from emulators.kong import KongEmulator, KongState, running
 
 from gatewayctl.cli import main
 from gatewayctl.clients.retry import RetryPolicy
+from gatewayctl.render.kong import entity_id
 
 
 def no_secrets(*texts: str) -> None:
@@ -98,6 +99,48 @@ def test_entities_without_the_ownership_tags_are_never_touched(
     assert kong.state.find("services", "search")["id"] == other_catalog["id"]
     deleted = {r.path for r in kong.state.writes() if r.method == "DELETE"}
     assert f"/services/{theirs['id']}" not in deleted
+
+
+def test_two_catalogs_with_several_auth_methods_share_one_kong(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each needs the anonymous consumer; Kong holds usernames unique, so each catalog has its own (the
+    second apply got 409 on a shared `gatewayctl-anonymous`). A catalog applied with the earlier name has it
+    renamed in place: the id, which the auth plugins point at, stays."""
+    multi = CATALOG.replace("    auth: [key-auth]\n", "    auth: [key-auth, basic-auth]\n")
+    shop = write_catalog(workdir, multi)
+    other_dir = workdir / "other"
+    other_dir.mkdir()
+    monkeypatch.setenv("OTHER_KEY", "other-key-0004")
+    other = write_catalog(
+        other_dir,
+        multi.replace("name: shop", "name: other")
+        .replace("gateway:\n  request_id: {header: X-Request-ID}\n  metrics: {status_codes: true}\n", "")
+        .replace("WEB_APP_KEY", "OTHER_KEY")
+        .replace("username: ops", "username: ops2")
+        .replace("- name: web-app", "- name: web-app2")
+        .replace("- name: ops", "- name: ops2")
+        .replace("- name: orders", "- name: orders2")
+        .replace("- name: catalogue", "- name: catalogue2"),
+    )
+    old = kong.state.seed(
+        "consumers",
+        {
+            "id": entity_id("shop", "consumer", "gatewayctl-anonymous"),
+            "username": "gatewayctl-anonymous",
+            "tags": ["gatewayctl", "gatewayctl-catalog:shop"],
+        },
+    )
+    code, out, err = cli(capsys, kong, "diff", str(shop))
+    assert code == 0 and 'username: "gatewayctl-anonymous" -> "gatewayctl-anonymous.shop"' in out, out + err
+    for catalog in (shop, other):
+        code, out, err = cli(capsys, kong, "apply", str(catalog), "--yes")
+        assert code == 0, out + err
+    anonymous = {c["username"]: c["id"] for c in kong.state.entities("consumers") if "anonymous" in c["username"]}
+    assert set(anonymous) == {"gatewayctl-anonymous.shop", "gatewayctl-anonymous.other"}
+    assert anonymous["gatewayctl-anonymous.shop"] == old["id"]
+    for catalog in (shop, other):
+        assert cli(capsys, kong, "diff", str(catalog), "--exit-code")[0] == 0
 
 
 def test_a_name_taken_by_someone_else_is_refused_at_the_catalog_entry(

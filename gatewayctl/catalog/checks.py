@@ -38,6 +38,14 @@ GATEWAY_FEATURE_PLUGINS: dict[str, str] = {
     "rate_limit": "rate-limiting",
 }
 ANONYMOUS_CONSUMER = "gatewayctl-anonymous"
+
+
+def anonymous_username(catalog_name: str) -> str:
+    """The anonymous consumer's Kong username: one per catalog, as Kong holds usernames unique and two
+    catalogs sharing a Kong may both need one (the `.` keeps it apart from any catalog consumer name)."""
+    return f"{ANONYMOUS_CONSUMER}.{catalog_name}"
+
+
 STREAM_PROTOCOLS = frozenset(("tcp", "tls", "udp", "tls_passthrough"))
 """Kong route protocols that match connections, not requests (no paths, methods or buffering)."""
 AUTH_CREDENTIALS = {"jwt": "jwt", "key-auth": "key_auth", "basic-auth": "basic_auth", "oauth2": "oauth2"}
