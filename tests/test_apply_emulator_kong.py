@@ -132,3 +132,18 @@ def test_plugins_without_a_consumer_scope_are_refused_on_a_consumer(http: tuple[
     limited = {"name": "rate-limiting", "consumer": {"id": consumer}, "config": {"minute": 1}}
     assert client.post("/plugins", json=limited).status_code == 201
     assert client.post("/plugins", json={"name": "cors"}).status_code == 201
+
+
+def test_upstream_and_route_schemas_are_kong_39s(http: tuple[httpx.Client, KongState]) -> None:
+    """Kong 3.9's upstream algorithms (sticky-sessions came later), its passive health check defaults, and
+    its route protocols (tls_passthrough included)."""
+    client, _ = http
+    uid = "9d0c5b8e-0000-4000-8000-000000000020"
+    refused = client.put(f"/upstreams/{uid}", json={"name": "u", "algorithm": "sticky-sessions"})
+    assert refused.status_code == 400 and "algorithm" in refused.json()["fields"]
+    upstream = client.put(f"/upstreams/{uid}", json={"name": "u"}).json()
+    passive = upstream["healthchecks"]["passive"]["healthy"]["http_statuses"]
+    assert passive == [200, 201, 202, 203, 204, 205, 206, 207, 208, 226, 300, 301, 302, 303, 304, 305, 306, 307, 308]
+    client.put(f"/services/{SID}", json={"name": "a", "host": "a", "protocol": "tcp"})
+    route = {"name": "p", "protocols": ["tls_passthrough"], "snis": ["a.example.com"], "service": {"id": SID}}
+    assert client.put("/routes/9d0c5b8e-0000-4000-8000-000000000021", json=route).status_code == 200
