@@ -158,6 +158,17 @@ def test_a_name_taken_by_someone_else_is_refused_at_the_catalog_entry(
     no_secrets(out, err)
 
 
+def test_a_global_plugin_someone_else_has_is_explained(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    """There is nothing to rename on a global plugin: the refusal says that only one owner can set it."""
+    kong.state.seed("plugins", {"name": "prometheus", "tags": ["gatewayctl", "gatewayctl-catalog:other"]})
+    code, _, err = cli(capsys, kong, "apply", str(write_catalog(workdir)), "--yes")
+    assert code == 3
+    assert "Kong runs one global prometheus plugin" in err and "another catalog sharing this Kong" in err
+    assert "rename one of them" not in err
+
+
 def test_429_and_5xx_and_dropped_connections_are_retried(
     capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
 ) -> None:
