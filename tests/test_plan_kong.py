@@ -57,6 +57,9 @@ def test_secret_fields_and_known_values_are_masked() -> None:
     assert changes["config.password"].new == f"{SECRET} (changed)"
     assert (changes["config.headers"].old, changes["config.headers"].new) == (SECRET, f"{SECRET} (changed)")
     assert masker.text("a hunter22-token b") == "a <secret> b"
+    removed = Entity("plugins", "p", {"name": "x", "config": {"password": None}})
+    gone = {c.path: (c.old, c.new) for c in compare(removed, have, None, masker)}
+    assert gone["config.password"] == (SECRET, None)  # a secret removed goes away; it does not change
 
 
 def test_a_rotated_secret_inside_free_text_is_masked_on_both_sides() -> None:
