@@ -109,3 +109,25 @@ ENTERPRISE_PLUGINS = frozenset(
 )
 
 KNOWN_PLUGINS = OSS_PLUGINS | ENTERPRISE_PLUGINS
+
+# Bundled plugins whose Kong 3.9 schema refuses a consumer (`consumer = typedefs.no_consumer`): Kong answers
+# 400 "consumer: value must be null" to one in consumers[].plugins.
+NO_CONSUMER_PLUGINS = frozenset(
+    {
+        "acl",
+        "acme",
+        "ai-request-transformer",
+        "basic-auth",
+        "bot-detection",
+        "cors",
+        "hmac-auth",
+        "jwt",
+        "key-auth",
+        "ldap-auth",
+        "oauth2",
+        "post-function",
+        "pre-function",
+        "session",
+        "standard-webhooks",
+    }
+)

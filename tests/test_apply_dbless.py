@@ -157,3 +157,41 @@ def test_kongs_export_is_read_as_pyyaml_reads_it_and_stays_json() -> None:
     expected["consumers"][0]["note"] = "2001-12-14"
     assert dbless.export_data(EXPORT) == expected
     json.dumps(dbless.export_data(EXPORT))
+
+
+def test_two_catalogs_sharing_a_dbless_kong_keep_each_others_passwords_and_stop_reloading(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each apply carries the other catalog's entities over from Kong's export, where basic-auth passwords
+    are Kong's hashes: loaded with Kong's default `_transform: true` they were hashed a second time and the
+    other catalog's consumers were locked out. And once both are applied, neither apply reloads Kong again:
+    the running text differs from each one's own only in form."""
+    from gatewayctl.plan.normalise import basic_auth_hash
+
+    shop = write_catalog(workdir, DBLESS)
+    other_dir = workdir / "other"
+    other_dir.mkdir()
+    monkeypatch.setenv("OTHER_KEY", "other-key-0004")
+    monkeypatch.setenv("OTHER_PASSWORD", "other-password-0005")
+    other = write_catalog(
+        other_dir,
+        DBLESS.replace("name: shop", "name: other")
+        .replace("WEB_APP_KEY", "OTHER_KEY")
+        .replace("OPS_PASSWORD", "OTHER_PASSWORD")
+        .replace("username: ops", "username: ops2")
+        .replace("/orders", "/o2")
+        .replace("/catalogue", "/c2"),
+    )
+    for catalog in (shop, other):
+        code, _, err = cli(capsys, kong, "apply", str(catalog), "--yes")
+        assert code == 0, err
+    stored = {c["username"]: c for c in kong.state.entities("basicauth_credentials")}
+    assert stored["ops"]["password"] == basic_auth_hash(SECRETS["OPS_PASSWORD"], stored["ops"]["consumer"]["id"])
+    assert stored["ops2"]["password"] == basic_auth_hash("other-password-0005", stored["ops2"]["consumer"]["id"])
+    posts = len(config_posts(kong))
+    for catalog in (shop, other, shop):
+        code, out, err = cli(capsys, kong, "diff", str(catalog), "--exit-code")
+        assert code == 0, out + err
+        code, out, err = cli(capsys, kong, "apply", str(catalog), "--yes")
+        assert code == 0 and "nothing to do" in out, out + err
+    assert len(config_posts(kong)) == posts

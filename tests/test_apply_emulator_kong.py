@@ -3,6 +3,7 @@ tests prove something: error bodies, status codes, paging, tag filters, defaults
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import httpx
@@ -96,3 +97,53 @@ def test_dbless_is_read_only_except_config() -> None:
         }
         assert client.get("/").json()["configuration"]["database"] == "off"
         assert client.get("/status").json()["configuration_hash"] == "0" * 32
+
+
+def test_dbless_hashes_basic_auth_passwords_on_load_unless_transform_is_false() -> None:
+    """kong/db/declarative/import.lua runs the basic-auth transformation on load unless the document says
+    `_transform: false`, as Kong's own export (`GET /config`) does: its passwords are hashes already."""
+    from gatewayctl.plan.normalise import basic_auth_hash
+
+    state = KongState(dbless=True)
+    consumer = "9d0c5b8e-0000-4000-8000-000000000010"
+
+    def load(client: httpx.Client, **meta: object) -> str:
+        doc = {
+            "_format_version": "3.0",
+            **meta,
+            "consumers": [{"id": consumer, "username": "ops"}],
+            "basicauth_credentials": [{"username": "ops", "password": "pw", "consumer": consumer}],
+        }
+        assert client.post("/config", json={"config": json.dumps(doc)}).status_code == 201
+        return str(state.entities("basicauth_credentials")[0]["password"])
+
+    with running(state) as kong, httpx.Client(base_url=kong.url) as client:
+        assert load(client) == basic_auth_hash("pw", consumer)
+        assert load(client, _transform=False) == "pw"
+        assert "_transform: false" in client.get("/config").json()["config"]
+
+
+def test_plugins_without_a_consumer_scope_are_refused_on_a_consumer(http: tuple[httpx.Client, KongState]) -> None:
+    """typedefs.no_consumer (cors, the auth plugins): Kong 3.9 refuses them on a consumer."""
+    client, state = http
+    consumer = state.seed("consumers", {"username": "app"})["id"]
+    refused = client.post("/plugins", json={"name": "cors", "consumer": {"id": consumer}})
+    assert refused.status_code == 400 and refused.json()["fields"] == {"consumer": "value must be null"}
+    limited = {"name": "rate-limiting", "consumer": {"id": consumer}, "config": {"minute": 1}}
+    assert client.post("/plugins", json=limited).status_code == 201
+    assert client.post("/plugins", json={"name": "cors"}).status_code == 201
+
+
+def test_upstream_and_route_schemas_are_kong_39s(http: tuple[httpx.Client, KongState]) -> None:
+    """Kong 3.9's upstream algorithms (sticky-sessions came later), its passive health check defaults, and
+    its route protocols (tls_passthrough included)."""
+    client, _ = http
+    uid = "9d0c5b8e-0000-4000-8000-000000000020"
+    refused = client.put(f"/upstreams/{uid}", json={"name": "u", "algorithm": "sticky-sessions"})
+    assert refused.status_code == 400 and "algorithm" in refused.json()["fields"]
+    upstream = client.put(f"/upstreams/{uid}", json={"name": "u"}).json()
+    passive = upstream["healthchecks"]["passive"]["healthy"]["http_statuses"]
+    assert passive == [200, 201, 202, 203, 204, 205, 206, 207, 208, 226, 300, 301, 302, 303, 304, 305, 306, 307, 308]
+    client.put(f"/services/{SID}", json={"name": "a", "host": "a", "protocol": "tcp"})
+    route = {"name": "p", "protocols": ["tls_passthrough"], "snis": ["a.example.com"], "service": {"id": SID}}
+    assert client.put("/routes/9d0c5b8e-0000-4000-8000-000000000021", json=route).status_code == 200

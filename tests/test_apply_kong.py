@@ -14,6 +14,7 @@ from emulators.kong import KongEmulator, KongState, running
 
 from gatewayctl.cli import main
 from gatewayctl.clients.retry import RetryPolicy
+from gatewayctl.render.kong import entity_id
 
 
 def no_secrets(*texts: str) -> None:
@@ -100,6 +101,48 @@ def test_entities_without_the_ownership_tags_are_never_touched(
     assert f"/services/{theirs['id']}" not in deleted
 
 
+def test_two_catalogs_with_several_auth_methods_share_one_kong(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each needs the anonymous consumer; Kong holds usernames unique, so each catalog has its own (the
+    second apply got 409 on a shared `gatewayctl-anonymous`). A catalog applied with the earlier name has it
+    renamed in place: the id, which the auth plugins point at, stays."""
+    multi = CATALOG.replace("    auth: [key-auth]\n", "    auth: [key-auth, basic-auth]\n")
+    shop = write_catalog(workdir, multi)
+    other_dir = workdir / "other"
+    other_dir.mkdir()
+    monkeypatch.setenv("OTHER_KEY", "other-key-0004")
+    other = write_catalog(
+        other_dir,
+        multi.replace("name: shop", "name: other")
+        .replace("gateway:\n  request_id: {header: X-Request-ID}\n  metrics: {status_codes: true}\n", "")
+        .replace("WEB_APP_KEY", "OTHER_KEY")
+        .replace("username: ops", "username: ops2")
+        .replace("- name: web-app", "- name: web-app2")
+        .replace("- name: ops", "- name: ops2")
+        .replace("- name: orders", "- name: orders2")
+        .replace("- name: catalogue", "- name: catalogue2"),
+    )
+    old = kong.state.seed(
+        "consumers",
+        {
+            "id": entity_id("shop", "consumer", "gatewayctl-anonymous"),
+            "username": "gatewayctl-anonymous",
+            "tags": ["gatewayctl", "gatewayctl-catalog:shop"],
+        },
+    )
+    code, out, err = cli(capsys, kong, "diff", str(shop))
+    assert code == 0 and 'username: "gatewayctl-anonymous" -> "gatewayctl-anonymous.shop"' in out, out + err
+    for catalog in (shop, other):
+        code, out, err = cli(capsys, kong, "apply", str(catalog), "--yes")
+        assert code == 0, out + err
+    anonymous = {c["username"]: c["id"] for c in kong.state.entities("consumers") if "anonymous" in c["username"]}
+    assert set(anonymous) == {"gatewayctl-anonymous.shop", "gatewayctl-anonymous.other"}
+    assert anonymous["gatewayctl-anonymous.shop"] == old["id"]
+    for catalog in (shop, other):
+        assert cli(capsys, kong, "diff", str(catalog), "--exit-code")[0] == 0
+
+
 def test_a_name_taken_by_someone_else_is_refused_at_the_catalog_entry(
     capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
 ) -> None:
@@ -113,6 +156,17 @@ def test_a_name_taken_by_someone_else_is_refused_at_the_catalog_entry(
     assert "left unchanged" in err and "Traceback" not in err
     assert kong.state.find("services", "orders")["host"] == "legacy.internal"
     no_secrets(out, err)
+
+
+def test_a_global_plugin_someone_else_has_is_explained(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    """There is nothing to rename on a global plugin: the refusal says that only one owner can set it."""
+    kong.state.seed("plugins", {"name": "prometheus", "tags": ["gatewayctl", "gatewayctl-catalog:other"]})
+    code, _, err = cli(capsys, kong, "apply", str(write_catalog(workdir)), "--yes")
+    assert code == 3
+    assert "Kong runs one global prometheus plugin" in err and "another catalog sharing this Kong" in err
+    assert "rename one of them" not in err
 
 
 def test_429_and_5xx_and_dropped_connections_are_retried(

@@ -79,6 +79,33 @@ def test_fresh_apply_then_diff_is_clean_and_reapply_writes_nothing(
     assert len(kuma.state.writes()) == before  # not one write
 
 
+def test_reordering_allow_from_or_retry_conditions_is_no_change(
+    capsys: pytest.CaptureFixture[str], kuma: KumaEmulator, shop: Path
+) -> None:
+    """Kuma does not act on the order of retryOn, nor of traffic-permission entries that all allow: a
+    reordered catalog list was an update of the whole `to`/`from` list, written on every such edit. A
+    caller removed is still a change."""
+    three = CATALOG.replace("allow_from: [catalogue]", "allow_from: [catalogue, billing]").replace(
+        "retries: {attempts: 3}", "retries: {attempts: 3, on: [reset, 5xx, connect-failure]}"
+    )
+    three += "  - name: billing\n    url: http://billing.default.svc:9090\n"
+    shop.write_text(three)
+    assert cli(capsys, kuma, "apply", str(shop), *UNIVERSAL, "--yes")[0] == 0
+    shop.write_text(
+        three.replace("[catalogue, billing]", "[billing, catalogue]").replace(
+            "[reset, 5xx, connect-failure]", "[connect-failure, 5xx, reset]"
+        )
+    )
+    before = len(kuma.state.writes())
+    code, out, err = cli(capsys, kuma, "diff", str(shop), *UNIVERSAL, "--exit-code")
+    assert (code, out.strip().splitlines()[-1]) == (0, "kuma: +0 ~0 -0"), out + err
+    assert cli(capsys, kuma, "apply", str(shop), *UNIVERSAL, "--yes")[0] == 0
+    assert len(kuma.state.writes()) == before
+    shop.write_text(three.replace("[catalogue, billing]", "[billing]"))
+    code, out, err = cli(capsys, kuma, "diff", str(shop), *UNIVERSAL, "--exit-code")
+    assert code == 2 and "~ MeshTrafficPermission shop-orders" in out, out + err
+
+
 def test_objects_of_others_survive_and_a_removed_service_loses_its_policies(
     capsys: pytest.CaptureFixture[str], kuma: KumaEmulator, shop: Path
 ) -> None:

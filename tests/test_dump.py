@@ -472,6 +472,61 @@ def test_tcp_grpc_and_a_global_control_plane_round_trip(
         assert (len(kong.state.writes()), len(kuma.state.writes())) == writes
 
 
+UPSTREAM_MESH_CATALOG = """\
+format: 1
+name: mix
+mesh: {name: mix}
+services:
+  - name: inv
+    upstream: {targets: [10.0.0.1:8080]}
+    routes: [{name: r, paths: [/inv]}]
+    mesh: {port: 8080, namespace: erp, selector: {app: inventory}, allow_from: [web], retries: {attempts: 2}}
+  - name: ledger
+    upstream: {targets: [10.0.0.2:9000]}
+    mesh: {port: 9000, namespace: money}
+  - name: web
+    url: http://web.shop.svc:8080
+    routes: [{name: r, paths: [/web]}]
+    mesh: {allow_from: [ledger]}
+"""
+
+
+def test_a_mesh_service_behind_an_upstream_keeps_its_namespace_and_port(
+    capsys: pytest.CaptureFixture[str], workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a url, only the policies' `<name>_<namespace>_svc_<port>` say where the workload runs: from its
+    own retry (the traffic permission, read first, had made the block without them) or from another's
+    allow_from (ledger); the dump did not validate."""
+    from emulators.kuma import KumaState
+    from emulators.kuma import running as kuma_running
+
+    monkeypatch.delenv("GATEWAYCTL_KUMA_TOKEN", raising=False)
+    with running(KongState()) as kong, kuma_running(KumaState()) as kuma:
+        urls = ["--kong-admin-url", kong.url, "--kuma-url", kuma.url]
+        catalog = write_catalog(workdir, UPSTREAM_MESH_CATALOG)
+        code = main(["apply", str(catalog), "--yes", "--kuma-platform", "universal", *urls])
+        assert code == 0, capsys.readouterr().err
+        capsys.readouterr()
+        dumped = workdir / "dumped.yaml"
+        code = main(["dump", "--catalog-name", "mix", "--out", str(dumped), *urls])
+        out, err = capsys.readouterr()
+        assert code == 0 and "changes nothing in Kong and Kuma" in out, out + err
+        services = {s["name"]: s for s in yaml.safe_load(dumped.read_text())["services"]}
+        assert services["inv"]["mesh"] == {
+            "namespace": "erp",
+            "port": 8080,
+            "selector": {"app": "inventory"},
+            "allow_from": ["web"],
+            "retries": {"attempts": 2, "on": ["5xx", "connect-failure"]},
+        }
+        assert services["ledger"]["mesh"] == {"namespace": "money", "port": 9000}
+        writes = (len(kong.state.writes()), len(kuma.state.writes()))
+        code = main(["apply", str(dumped), "--yes", "--kuma-platform", "universal", *urls])
+        out, err = capsys.readouterr()
+        assert code == 0 and "nothing to do" in out, out + err
+        assert (len(kong.state.writes()), len(kuma.state.writes())) == writes
+
+
 def test_a_catalog_with_nothing_in_kong_dumps_to_an_empty_valid_catalog(
     capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
 ) -> None:

@@ -228,6 +228,20 @@ def test_feature_and_raw_plugin_of_the_same_kind_conflict(tmp_path: Path) -> Non
     ]
 
 
+def test_a_plugin_kong_refuses_on_a_consumer_is_refused_there(tmp_path: Path) -> None:
+    """cors and the auth plugins declare `consumer = typedefs.no_consumer` in Kong 3.9: an apply would get
+    400 "consumer: value must be null"; request-transformer may run per consumer."""
+    body = """\
+    consumers:
+      - name: app
+        plugins: {cors: {origins: [a]}, request-transformer: {}}
+    """
+    assert errors(tmp_path, body) == [
+        "catalog.yaml:5:15: consumers[0].plugins.cors: Kong does not run cors per consumer (its schema refuses a "
+        "consumer): set it on the services or routes instead"
+    ]
+
+
 def test_warnings_do_not_fail(tmp_path: Path) -> None:
     body = SERVICE + "    auth: [key-auth]\n    allow_groups: [admins]\n    plugins: {my-custom: {}}\n"
     loaded = load(tmp_path, body)

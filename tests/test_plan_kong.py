@@ -57,6 +57,9 @@ def test_secret_fields_and_known_values_are_masked() -> None:
     assert changes["config.password"].new == f"{SECRET} (changed)"
     assert (changes["config.headers"].old, changes["config.headers"].new) == (SECRET, f"{SECRET} (changed)")
     assert masker.text("a hunter22-token b") == "a <secret> b"
+    removed = Entity("plugins", "p", {"name": "x", "config": {"password": None}})
+    gone = {c.path: (c.old, c.new) for c in compare(removed, have, None, masker)}
+    assert gone["config.password"] == (SECRET, None)  # a secret removed goes away; it does not change
 
 
 def test_a_rotated_secret_inside_free_text_is_masked_on_both_sides() -> None:
@@ -106,6 +109,30 @@ def test_a_renamed_entity_frees_its_name_before_the_new_one_is_created() -> None
         [("create", "new-route")],
         [("delete", "gone")],  # the rest of the deletes last, bottom-up
     ]
+
+
+def test_a_key_moving_between_kept_credentials_is_given_up_before_it_is_taken() -> None:
+    """key-auth ids follow the list position, so a key put in front moves every key one credential on: each
+    credential must give its key up before the next one takes it (Kong's unique key answers 409 otherwise);
+    two swapped keys cannot be ordered, so one credential is deleted first and created again."""
+
+    def creds(*keys: str) -> list[dict[str, Any]]:
+        return [{"id": f"k{i}", "key": k, "consumer": {"id": "c"}} for i, k in enumerate(keys)]
+
+    def batches(live: list[str], want: list[str]) -> list[list[tuple[str, str]]]:
+        desired = flatten({"consumers": [{"id": "c", "username": "app", "keyauth_credentials": creds(*want)}]})
+        state = LiveState({"consumers": [{"id": "c", "username": "app"}], "keyauth_credentials": creds(*live)})
+        plan = build_plan(desired, state, lambda e: None, SERVER, Masker())
+        return [[(c.action, c.entity.id) for c in batch] for batch in phases(plan.changes)]
+
+    assert batches(["old"], ["new", "old"]) == [[("update", "k0")], [("create", "k1")]]
+    assert batches(["a", "b"], ["x", "a", "b"]) == [[("update", "k0")], [("update", "k1")], [("create", "k2")]]
+    assert batches(["a", "b"], ["b", "a"]) == [
+        [("delete", "k0")],
+        [("update", "k1")],
+        [("create", "k0")],
+    ]
+    assert batches(["a", "b"], ["b"]) == [[("delete", "k1")], [("update", "k0")]]  # the older rule still holds
 
 
 def test_server_capabilities_are_checked() -> None:

@@ -152,7 +152,10 @@ def test_service_and_route_fields(tmp_path: Path) -> None:
 
 def test_several_auth_methods_use_the_anonymous_consumer_pattern(tmp_path: Path) -> None:
     doc = kong(tmp_path, FULL)
-    anonymous = next(c for c in doc["consumers"] if c["username"] == "gatewayctl-anonymous")
+    # one per catalog (Kong holds usernames unique; two catalogs may share a Kong); the id is the one the
+    # consumer had as `gatewayctl-anonymous`, so an upgrade renames it in place
+    anonymous = next(c for c in doc["consumers"] if c["username"] == "gatewayctl-anonymous.demo")
+    assert anonymous["id"] == entity_id("demo", "consumer", "gatewayctl-anonymous")
     plugins = plugins_of(service(doc, "conversation"))
     assert plugins["jwt"]["config"]["anonymous"] == anonymous["id"]
     assert plugins["key-auth"]["config"]["anonymous"] == anonymous["id"]

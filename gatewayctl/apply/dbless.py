@@ -23,6 +23,7 @@ import yaml
 from gatewayctl.catalog.source import parse_data_in_pieces
 from gatewayctl.clients.kong_admin import KongAdmin
 from gatewayctl.plan.kinds import NESTED_KEYS
+from gatewayctl.plan.normalise import basic_auth_hash
 from gatewayctl.render.ownership import catalog_tag
 
 DECK_ONLY_KEYS = ("_info", "_konnect", "_plugin_configs")
@@ -32,6 +33,11 @@ EMPTY_HASH = "0" * 32
 def payload(config: dict[str, Any], others: dict[str, list[dict[str, Any]]] | None = None) -> str:
     """The JSON text to post: the rendered config without decK-only keys, plus entities others own."""
     doc = {k: v for k, v in config.items() if k not in DECK_ONLY_KEYS}
+    if _transformed(others or {}):
+        # Kong's export holds basic-auth passwords as the hashes it made of them; loading them with Kong's
+        # default `_transform: true` would hash them again and lock those consumers out. One switch covers
+        # the whole document, so this catalog's own passwords go hashed the way Kong would hash them.
+        doc = {**_hash_own_passwords(doc), "_transform": False}
     for key, items in sorted((others or {}).items()):
         if items:
             doc[key] = [*doc.get(key, []), *items]
@@ -39,6 +45,29 @@ def payload(config: dict[str, Any], others: dict[str, list[dict[str, Any]]] | No
     # configuration holds, not on the order of the catalog's entries: moving a service is no reload.
     doc = {k: _by_id(v) if isinstance(v, list) else v for k, v in doc.items()}
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _transformed(others: dict[str, list[dict[str, Any]]]) -> bool:
+    """Whether entities carried over hold values Kong transformed on write (basic-auth password hashes,
+    oauth2 client secrets with `hash_secret`), which must not be transformed a second time."""
+    return bool(others.get("basicauth_credentials")) or any(
+        c.get("hash_secret") for c in others.get("oauth2_credentials", [])
+    )
+
+
+def _hash_own_passwords(doc: dict[str, Any]) -> dict[str, Any]:
+    consumers = []
+    for consumer in doc.get("consumers", []):
+        credentials = consumer.get("basicauth_credentials")
+        if credentials:
+            consumer = {
+                **consumer,
+                "basicauth_credentials": [
+                    {**c, "password": basic_auth_hash(str(c["password"]), str(consumer["id"]))} for c in credentials
+                ],
+            }
+        consumers.append(consumer)
+    return {**doc, "consumers": consumers} if "consumers" in doc else doc
 
 
 def _by_id(items: list[Any]) -> list[Any]:

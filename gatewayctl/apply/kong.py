@@ -46,10 +46,30 @@ def phases(changes: list[Change]) -> list[list[Change]]:
     for level in reversed(LEVELS):
         out.append([c for c in early if c.entity.spec.level == level])
     for level in LEVELS:
-        out.append([c for c in writes if c.entity.spec.level == level])
+        out.extend(_in_order([c for c in writes if c.entity.spec.level == level]))
     for level in reversed(LEVELS):
         out.append([c for c in late if c.entity.spec.level == level])
     return [batch for batch in out if batch]
+
+
+def _in_order(writes: list[Change]) -> list[list[Change]]:
+    """One level's writes as batches such that a write giving up a unique value (`after`) runs before the
+    write taking it; without such pairs, one batch."""
+    ids = {c.entity.id for c in writes}
+    depth: dict[str, int] = {}
+    by_id = {c.entity.id: c for c in writes}
+
+    def of(entity_id: str, seen: frozenset[str]) -> int:
+        if entity_id not in depth:
+            change = by_id[entity_id]
+            before = [a for a in change.after if a in ids and a not in seen]  # the plan breaks cycles; be safe
+            depth[entity_id] = 1 + max((of(a, seen | {entity_id}) for a in before), default=-1)
+        return depth[entity_id]
+
+    batches: dict[int, list[Change]] = {}
+    for change in writes:
+        batches.setdefault(of(change.entity.id, frozenset()), []).append(change)
+    return [batches[d] for d in sorted(batches)]
 
 
 def execute(

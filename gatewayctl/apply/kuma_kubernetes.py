@@ -48,7 +48,7 @@ from gatewayctl.apply.kuma_lock import HeldLock, lease_lock, lease_name
 from gatewayctl.clients.http import CallLog
 from gatewayctl.clients.retry import RETRYABLE_STATUS, RetryPolicy, retry_after_seconds
 from gatewayctl.plan.fields import diff_fields
-from gatewayctl.plan.kuma import KumaChange, KumaPlan, Obj
+from gatewayctl.plan.kuma import KumaChange, KumaPlan, Obj, order_free
 from gatewayctl.plan.masking import Masker
 from gatewayctl.render.kuma import API_VERSION, MESH_LABEL, KumaObject, kubernetes_form
 from gatewayctl.render.ownership import OWNER, ownership_labels
@@ -396,7 +396,7 @@ def canonical(kind: str, spec: Any) -> Any:
             return go_duration(value)
         return value
 
-    out = walk(spec)
+    out = order_free(walk(spec))
     if kind == "Mesh" and isinstance(out, dict):
         for backend in (out.get("mtls") or {}).get("backends") or []:
             if isinstance(backend, dict) and backend.get("mode") == "STRICT":

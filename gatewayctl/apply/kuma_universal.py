@@ -42,6 +42,7 @@ from gatewayctl.plan.kuma import (
     comparable_labels,
     comparable_spec,
     field_changes,
+    order_free,
 )
 from gatewayctl.plan.masking import Masker
 from gatewayctl.render.kuma import ORIGIN_LABEL, KumaObject, universal_form
@@ -267,7 +268,7 @@ def comparable(kind: str, obj: Obj, want_labels: dict[str, str], desired: bool) 
     if desired:
         for dotted, value in SCHEMA_DEFAULTS.get(kind, ()):
             _fill(spec, dotted.split("."), comparable_spec(value))
-    out["spec"] = spec
+    out["spec"] = order_free(spec)
     return out
 
 

@@ -193,7 +193,14 @@ def rejection_diagnostic(
 ) -> Diagnostic:
     """A 4xx on one write, at the catalog entry the entity was rendered from."""
     message = error.kong_message()
-    if error.status == 409:
+    scoped = any(entity.body.get(k) for k in ("service", "route", "consumer"))
+    if error.status == 409 and entity.kind == "plugins" and not scoped:
+        message += (
+            f" (Kong runs one global {entity.body.get('name')} plugin, and this Kong has one without this "
+            "catalog's ownership tags: another catalog sharing this Kong, or someone else, sets it; only one "
+            "of them can)"
+        )
+    elif error.status == 409:
         message += (
             " (an entity with this name or key exists in Kong without this catalog's ownership tags; gatewayctl "
             "never changes it: rename one of them, or remove or tag the other one)"

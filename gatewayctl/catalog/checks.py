@@ -15,7 +15,7 @@ from gatewayctl.catalog.errors import did_you_mean
 from gatewayctl.catalog.model import Catalog, Plugins, RateLimit, Route, Service, ServiceSettings
 from gatewayctl.catalog.source import Source
 from gatewayctl.diagnostics import Diagnostic, KeyPath
-from gatewayctl.kong_plugins import ENTERPRISE_PLUGINS, KNOWN_PLUGINS
+from gatewayctl.kong_plugins import ENTERPRISE_PLUGINS, KNOWN_PLUGINS, NO_CONSUMER_PLUGINS
 
 _RATE_BY = re.compile(r"^(consumer|credential|ip|service|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+|path:/\S*)$")
 _HASH_ON = re.compile(r"^(none|consumer|ip|path|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+|cookie:[^\s;,=]+)$")
@@ -38,6 +38,14 @@ GATEWAY_FEATURE_PLUGINS: dict[str, str] = {
     "rate_limit": "rate-limiting",
 }
 ANONYMOUS_CONSUMER = "gatewayctl-anonymous"
+
+
+def anonymous_username(catalog_name: str) -> str:
+    """The anonymous consumer's Kong username: one per catalog, as Kong holds usernames unique and two
+    catalogs sharing a Kong may both need one (the `.` keeps it apart from any catalog consumer name)."""
+    return f"{ANONYMOUS_CONSUMER}.{catalog_name}"
+
+
 STREAM_PROTOCOLS = frozenset(("tcp", "tls", "udp", "tls_passthrough"))
 """Kong route protocols that match connections, not requests (no paths, methods or buffering)."""
 AUTH_CREDENTIALS = {"jwt": "jwt", "key-auth": "key_auth", "basic-auth": "basic_auth", "oauth2": "oauth2"}
@@ -351,6 +359,13 @@ def features(catalog: Catalog, report: Report) -> None:
                 report.error(where, f"the {name} plugin needs Kong Enterprise (gateway.edition: enterprise)", key=True)
             if name in {"jwt", "key-auth", "basic-auth", "oauth2", "acl"} and settings is not None:
                 report.error(where, f"configure {name} through auth/allow_groups/deny_groups, not plugins:", key=True)
+            if name in NO_CONSUMER_PLUGINS and scope == "consumer":
+                report.error(
+                    where,
+                    f"Kong does not run {name} per consumer (its schema refuses a consumer): "
+                    "set it on the services or routes instead",
+                    key=True,
+                )
         if settings is None:
             continue
         if plugins:

@@ -173,7 +173,10 @@ class KongSide:
 
     @property
     def pending(self) -> bool:
-        return bool(self.plan.changes) or (self.server.dbless and not self.unchanged_hash)
+        # DB-less too: a running text that differs only in form (another catalog's apply posted the same
+        # entities, its own nested and ours as exported) needs no reload; two catalogs sharing one Kong would
+        # otherwise reload it on every apply, each undoing the other's text, while diff shows nothing
+        return bool(self.plan.changes)
 
 
 @dataclass

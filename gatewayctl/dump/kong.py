@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from gatewayctl.catalog.checks import ANONYMOUS_CONSUMER
+from gatewayctl.catalog.checks import ANONYMOUS_CONSUMER, anonymous_username
 from gatewayctl.catalog.load import LoadedCatalog
 from gatewayctl.catalog.model import (
     ActiveHealthCheck,
@@ -84,7 +84,7 @@ def live_to_catalog(catalog_name: str, live: LiveState, server: ServerInfo, sche
         doc["gateway"] = gateway
     consumers = []
     for item in ctx.sorted_items("consumers"):
-        if item.get("username") == ANONYMOUS_CONSUMER:
+        if item.get("username") in (ANONYMOUS_CONSUMER, anonymous_username(catalog_name)):
             # rendered again from services with several auth methods (the replay check says if it is not)
             for entity in [item, *ctx.plugins_of("consumer", item["id"])]:
                 ctx.take(entity)

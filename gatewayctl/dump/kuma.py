@@ -94,6 +94,9 @@ def mesh_to_catalog(
 
     by_identity = _identities(services)
     blocks: dict[str, dict[str, Any]] = {}
+    # mesh.namespace/mesh.port a service needs for the renderer to give it the name a policy uses: from any
+    # policy naming it (its own outbound ones, or another's allow_from), whichever kind comes first
+    placement: dict[str, dict[str, Any]] = {}
     gateway_selector: dict[str, str] | None = None
     for policy in policies:
         kind, name, spec = str(policy.get("type")), str(policy.get("name")), policy.get("spec") or {}
@@ -107,7 +110,8 @@ def mesh_to_catalog(
                 notes.append(f"{kind} {name}: targets {identity}, which is no service of the dump")
                 continue
             service, extra = found
-            block = blocks.setdefault(service, dict(extra))
+            placement.setdefault(service, {}).update(extra)
+            block = blocks.setdefault(service, {})
             block.update(_outbound(kind, to.get("default") or {}))
         elif kind in ("MeshTrafficPermission", "MeshRateLimit"):
             owner = _owner(name, catalog_name, services)
@@ -129,6 +133,7 @@ def mesh_to_catalog(
                     caller = _service_for(str(tags[SERVICE_TAG]), by_identity)
                     if caller is not None:
                         callers.append(caller[0])
+                        placement.setdefault(caller[0], {}).update(caller[1])
                     else:
                         notes.append(f"{kind} {name}: allows {tags[SERVICE_TAG]}, which is no service of the dump")
                 elif gateway_selector is None:
@@ -139,6 +144,9 @@ def mesh_to_catalog(
             notes.append(f"{kind} {name}: has no place in a catalog; not in the dump")
             continue
         used.add((kind, name))
+    for service, extra in placement.items():
+        if extra:
+            blocks[service] = {**extra, **blocks.get(service, {})}
     if gateway_selector is not None and gateway_selector != {"app": "kong"}:
         section["gateway_selector"] = gateway_selector
     # every url service is in the mesh unless it opts out: those the mesh does not know about opt out

@@ -62,7 +62,10 @@ def _diff(kind: str, path: Path, want: Any, have: Any, masker: Masker, out: list
     # A field whose desired value holds a secret is <secret> on both sides: its live value holds the
     # previous secret (a rotation), which the masker cannot know.
     if masker.is_secret_field(kind, path) or SECRET in json.dumps(shown, default=str):
-        out.append(FieldChange(dotted, SECRET if have is not None else None, f"{SECRET} (changed)"))
+        # a secret removed (a redis password when the policy leaves redis) is shown going away, not changing
+        out.append(
+            FieldChange(dotted, SECRET if have is not None else None, None if want is None else f"{SECRET} (changed)")
+        )
         return
     out.append(FieldChange(dotted, masker.value(kind, path, have), shown))
 
@@ -96,7 +99,7 @@ def hide_paths(changes: Iterable[FieldChange], paths: Collection[str]) -> tuple[
     object's paths compared without their envelope)."""
     hidden = [_parts(p) for p in paths]
     return tuple(
-        FieldChange(c.path, SECRET if c.old is not None else None, f"{SECRET} (changed)")
+        FieldChange(c.path, SECRET if c.old is not None else None, None if c.new is None else f"{SECRET} (changed)")
         if _covered(c.path, hidden)
         else c
         for c in changes

@@ -12,7 +12,7 @@ import json
 import weakref
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from gatewayctl.clients.kong_admin import KongAdmin, KongError
@@ -76,6 +76,7 @@ class Change:
     fields: tuple[FieldChange, ...] = ()
     name: str = ""
     replaces: str | None = None  # a delete that clears a name for a create: runs before creates
+    after: tuple[str, ...] = ()  # ids whose writes must be done first: they give up a unique value this one takes
 
     @property
     def kind(self) -> str:
@@ -236,6 +237,7 @@ def build_plan(
                 memo[entity.id] = (entity, current.body, diffs)
         if diffs:
             changes.append(Change("update", entity, tuple(diffs), name=entity.display_name()))
+    changes = _order_moved_keys(changes, live_entities, wanted)
     # Owned entities that hold a unique name/key a desired entity with another id needs: removed first.
     unwanted = [e for e in live_entities.values() if e.id not in wanted]
     taken = {_natural_key(e): e.id for e in wanted.values()} if unwanted else {}
@@ -243,6 +245,50 @@ def build_plan(
         holder = taken.get(_natural_key(entity))
         changes.append(Change("delete", entity, name=entity.display_name(), replaces=holder))
     return KongPlan(server, changes, live)
+
+
+def _order_moved_keys(changes: list[Change], live: dict[str, Entity], wanted: dict[str, Entity]) -> list[Change]:
+    """A unique value moving between two entities that both stay (a key-auth key whose list position changed:
+    key-auth ids follow the position, as the key is secret) is given up before it is taken, or Kong answers
+    409: the write taking it goes `after` the one giving it up. In a cycle (two keys swapped) no order works,
+    so one credential of it is deleted first and created again (credentials have no dependants)."""
+    holders: dict[str, str] = {}
+    for entity in live.values():
+        if entity.spec.secret_fields and entity.id in wanted:  # only credentials' unique values move this way
+            holders.setdefault(_natural_key(entity), entity.id)
+    if not holders:
+        return changes
+    needs: dict[str, str] = {}  # id -> the id of the other entity now holding the value it takes
+    for change in changes:
+        holder = holders.get(_natural_key(change.entity))
+        if holder is not None and holder != change.entity.id:
+            needs[change.entity.id] = holder
+    if not needs:
+        return changes
+    recreated: dict[str, str] = {}  # a cycle's member deleted first -> the id that takes its value
+    for start in needs:
+        path: list[str] = []
+        node: str | None = start
+        while node is not None and node not in path and node not in recreated:
+            path.append(node)
+            node = needs.get(node)
+        if node is not None and node in path and not any(n in recreated for n in path[path.index(node) :]):
+            # a cycle: break it at its first member; what takes that member's value need not wait
+            member = path[path.index(node)]
+            taker = next(n for n, h in needs.items() if h == member)
+            recreated[member] = taker
+    out: list[Change] = []
+    for change in changes:
+        entity = change.entity
+        holder = needs.get(entity.id)
+        after = (holder,) if holder is not None and holder not in recreated else ()
+        if entity.id in recreated and change.action == "update":
+            current = live[entity.id]
+            out.append(Change("delete", current, name=current.display_name(), replaces=recreated[entity.id]))
+            out.append(Change("create", entity, name=change.name, after=after))
+        else:
+            out.append(replace(change, after=after) if after else change)
+    return out
 
 
 def compare(desired: Entity, live: Entity, schema: Schema | None, masker: Masker) -> list[FieldChange]:

@@ -13,6 +13,7 @@ as live state, so anything else in the mesh is invisible to the plan and can nev
 from __future__ import annotations
 
 import functools
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -123,6 +124,29 @@ def comparable_spec(value: Any) -> Any:
 def _comparable_text(value: str) -> str:
     ns = duration_ns(value)
     return go_duration_text(ns) if ns is not None else value
+
+
+def order_free(value: Any) -> Any:
+    """`value` with the lists whose order Kuma does not act on put in one order, for comparing both sides
+    (what is written keeps the catalog's order): MeshRetry `retryOn` conditions, and the `from` entries of a
+    MeshTrafficPermission when they all grant the same action (then nothing is left for their order to
+    decide). Reordering `allow_from` or `retries.on` in the catalog is then no change."""
+    if isinstance(value, list):
+        return [order_free(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out = {k: order_free(v) for k, v in value.items()}
+    retry_on = out.get("retryOn")
+    if isinstance(retry_on, list) and all(isinstance(v, str) for v in retry_on):
+        out["retryOn"] = sorted(retry_on)
+    entries = out.get("from")
+    if (
+        isinstance(entries, list)
+        and all(isinstance(e, dict) for e in entries)
+        and len({json.dumps(e.get("default"), sort_keys=True) for e in entries}) <= 1
+    ):
+        out["from"] = sorted(entries, key=lambda e: json.dumps(e.get("targetRef"), sort_keys=True))
+    return out
 
 
 def comparable_labels(want: dict[str, str], have: dict[str, str]) -> dict[str, str]:

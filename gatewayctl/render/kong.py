@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from gatewayctl.catalog.checks import (
     ANONYMOUS_CONSUMER,
     STREAM_PROTOCOLS,
+    anonymous_username,
     default_route_protocols,
     service_protocol,
 )
@@ -341,8 +342,8 @@ class _KongBuilder:
         whose request-termination plugin answers 401."""
         scope = ("consumer", ANONYMOUS_CONSUMER)
         return {
-            "username": ANONYMOUS_CONSUMER,
-            "id": self.id("consumer", ANONYMOUS_CONSUMER),
+            "username": anonymous_username(self.catalog.name),
+            "id": self.id("consumer", ANONYMOUS_CONSUMER),  # the id of the earlier name, which it replaces in place
             "tags": self.tags(),
             "plugins": [
                 self.plugin(scope, "request-termination", {"status_code": 401, "message": "Unauthorized"}),

@@ -57,7 +57,7 @@ class KongSystem:
             check_server(loaded, server, desired)  # CatalogInvalid: this Kong cannot take the catalog
             the_plan, payload = plan_kong(self.client, loaded, server, desired, self.parallelism)
             text = payload.text if payload is not None else None
-            pending = bool(the_plan.changes) or (payload is not None and not payload.unchanged)
+            pending = bool(the_plan.changes)  # as apply: an equivalent running text is not reloaded
         except KongError as exc:
             raise RemoteFailure("remote", f"kong: {desired.masker.text(exc.describe())}") from None
         drift: Counter[tuple[str, str]] = Counter((c.kind, str(c.action)) for c in the_plan.changes)

@@ -420,7 +420,9 @@ class KongState(EmulatorState):
                     )
                     errors.setdefault(dao, []).append(errs)
                     continue
-                if dao == "basicauth_credentials":  # transformations run on import too (declarative/import.lua)
+                # transformations run on import too, unless the document says `_transform: false` (what
+                # Kong's own export says: its passwords are hashes already) (declarative/import.lua)
+                if dao == "basicauth_credentials" and doc.get("_transform", True) is not False:
                     entity["password"] = _basic_auth_hash(str(entity["password"]), entity["consumer"]["id"])
                 entity["created_at"] = int(time.time())
                 new[dao][entity["id"]] = entity
@@ -544,6 +546,9 @@ def _fill_record(
         check, message = TYPE_CHECKS.get(kind, (lambda v: True, ""))
         if not check(value):
             errors[name] = message
+            continue
+        if "eq" in spec and value != spec["eq"]:  # typedefs.no_consumer: eq = null
+            errors[name] = "value must be null" if spec["eq"] is None else f"value must be {spec['eq']}"
             continue
         if kind == "record" and spec.get("fields"):
             nested: dict[str, Any] = {}

@@ -70,7 +70,10 @@ ENTITIES: dict[str, dict[str, Any]] = {
                 "set",
                 default=["http", "https"],
                 required=True,
-                elements={"type": "string", "one_of": ["grpc", "grpcs", "http", "https", "tcp", "tls", "udp"]},
+                elements={
+                    "type": "string",
+                    "one_of": ["grpc", "grpcs", "http", "https", "tcp", "tls", "tls_passthrough", "udp"],
+                },
             ),
             f("methods", "set", elements={"type": "string"}),
             f("hosts", "array", elements={"type": "string"}),
@@ -101,7 +104,12 @@ ENTITIES: dict[str, dict[str, Any]] = {
                 "algorithm",
                 "string",
                 default="round-robin",
-                one_of=["consistent-hashing", "least-connections", "round-robin", "latency", "sticky-sessions"],
+                one_of=[
+                    "consistent-hashing",
+                    "least-connections",
+                    "round-robin",
+                    "latency",
+                ],  # no sticky-sessions in 3.9
             ),
             f("hash_on", "string", default="none"),
             f("hash_fallback", "string", default="none"),
@@ -152,7 +160,12 @@ ENTITIES: dict[str, dict[str, Any]] = {
                             record(
                                 "healthy",
                                 [
-                                    f("http_statuses", "array", default=[200, 201], elements={"type": "integer"}),
+                                    f(
+                                        "http_statuses",
+                                        "array",
+                                        default=[*range(200, 209), 226, *range(300, 309)],
+                                        elements={"type": "integer"},
+                                    ),
                                     f("successes", "integer", default=0),
                                 ],
                             ),
@@ -455,3 +468,7 @@ PLUGINS: dict[str, dict[str, Any]] = {
         ]
     ),
 }
+
+# typedefs.no_consumer in these plugins' schemas: Kong refuses them on a consumer ("value must be null")
+for _name in ("acl", "basic-auth", "cors", "jwt", "key-auth"):
+    PLUGINS[_name]["fields"].append(foreign("consumer", "consumers", eq=None))
