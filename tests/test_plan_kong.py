@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 from emulators.kong import KongState
@@ -145,3 +146,25 @@ def test_server_capabilities_are_checked() -> None:
     assert any("enterprise" in m for m in messages)
     assert any("gateway.mode: dbless" in m for m in messages)
     assert any("plugin 'openid-connect' is not available" in m for m in messages)
+
+
+def test_free_text_masking_finds_every_secret_among_many() -> None:
+    """Masker.text looks only for the secrets whose start occurs in the text: the same result as trying
+    every secret, longest first (a secret inside another is not left half-shown)."""
+    rng = random.Random(7)
+    alphabet = "abcde-_:/"
+    secrets = ["".join(rng.choice(alphabet) for _ in range(rng.randint(4, 12))) for _ in range(300)]
+    secrets += ["abcd", "abcdabcd", "xabcdx"]  # one inside another
+    masker = Masker.of(secrets)
+
+    def every_secret(text: str) -> str:
+        for secret in masker.values:  # longest first
+            if secret in text:
+                text = text.replace(secret, SECRET)
+        return text
+
+    for _ in range(2000):
+        text = "".join(rng.choice(alphabet + "xyz ") for _ in range(rng.randint(0, 60)))
+        assert masker.text(text) == every_secret(text), text
+    assert masker.text("key=abcdabcd;") == f"key={SECRET};"
+    assert Masker().text("anything") == "anything"
