@@ -162,6 +162,10 @@ def _vm(catalog: Catalog, catalog_path: Path, out: Path, env_flag: str) -> list[
             Step(
                 f"Kuma control plane {d.kuma.version} on {vm.kuma_cp} (universal)",
                 [
+                    # kuma-cp.service runs as user kuma, which systemd does not create: sysusers.d does.
+                    f"ssh {vm.kuma_cp} 'mkdir -p /etc/kuma /etc/sysusers.d'",
+                    f"scp {q(str(out / 'vm' / 'kuma' / 'kuma.sysusers.conf'))} {vm.kuma_cp}:/etc/sysusers.d/kuma.conf",
+                    f"ssh {vm.kuma_cp} systemd-sysusers",
                     f"scp {q(str(out / 'vm' / 'kuma' / 'kuma-cp.yaml'))} {vm.kuma_cp}:/etc/kuma/kuma-cp.yaml",
                     f"scp {q(str(out / 'vm' / 'kuma' / 'kuma-cp.service'))} {vm.kuma_cp}:/etc/systemd/system/",
                     f"ssh {vm.kuma_cp} 'systemctl daemon-reload && systemctl enable --now kuma-cp'",
@@ -169,10 +173,13 @@ def _vm(catalog: Catalog, catalog_path: Path, out: Path, env_flag: str) -> list[
                     f'for f in {q(str(out / "kuma" / "universal"))}/*.yaml; do kumactl apply -f "$f"; done',
                 ],
                 [
-                    "On each service host: copy vm/kuma/kuma-dp@.service to /etc/systemd/system/ and "
+                    "On each service host: copy vm/kuma/kuma.sysusers.conf to /etc/sysusers.d/kuma.conf and run "
+                    "`systemd-sysusers` (creates the kuma-dp user the unit runs as), copy "
+                    "vm/kuma/kuma-dp@.service to /etc/systemd/system/ and "
                     "vm/kuma/dataplanes/<service>.yaml to /etc/kuma/dataplanes/, create the token with "
-                    "`kumactl generate dataplane-token --name <service> > /etc/kuma/tokens/<service>`, then "
-                    "`systemctl enable --now kuma-dp@<service>`."
+                    "`kumactl generate dataplane-token --name <service> > /etc/kuma/tokens/<service>` and make it "
+                    "readable by that user only (`chown kuma-dp: /etc/kuma/tokens/<service> && chmod 0600 "
+                    "/etc/kuma/tokens/<service>`), then `systemctl enable --now kuma-dp@<service>`."
                 ],
             )
         )

@@ -15,6 +15,7 @@ import yaml
 from test_observability import example_env, render_example
 
 from gatewayctl.catalog.load import load_catalog
+from gatewayctl.deploy_plan import deploy_plan, format_plan
 from gatewayctl.render import render
 from gatewayctl.render.stack import IMAGES
 
@@ -43,6 +44,7 @@ STATIC = {
     "vm/kuma/kuma-cp.yaml": "kuma/kuma-cp.yaml",
     "vm/kuma/kuma-cp.service": "kuma/kuma-cp.service",
     "vm/kuma/kuma-dp@.service": "kuma/kuma-dp@.service",
+    "vm/kuma/kuma.sysusers.conf": "kuma/kuma.sysusers.conf",
     "vm/kuma/dataplanes/example.yaml": "kuma/dataplane.yaml",
 }
 
@@ -77,6 +79,24 @@ def test_systemd_units_are_complete(path: Path) -> None:
     assert {"Unit", "Service", "Install"} <= set(u.sections())
     assert u["Service"]["ExecStart"].startswith("/")
     assert "Restart" in u["Service"]
+
+
+def test_every_unit_user_is_created_by_the_sysusers_file_the_plan_installs_first(tmp_path: Path) -> None:
+    """systemd refuses to start a unit whose User= does not exist (status 217/USER): the users the Kuma
+    units run as come from the rendered sysusers.d file, installed before kuma-cp is enabled."""
+    created = {
+        line.split()[1] for line in (ROOT / "kuma/kuma.sysusers.conf").read_text().splitlines() if line.startswith("u ")
+    }
+    for path in [*ROOT.glob("kong/*.service"), *ROOT.glob("kuma/*.service")]:
+        user = unit(path)["Service"].get("User", "root")
+        assert user == "root" or user in created, f"{path.name}: User={user} is created by nothing"
+    (tmp_path / "catalog.yaml").write_text(REFERENCE)
+    catalog = load_catalog(tmp_path / "catalog.yaml").catalog
+    out = tmp_path / "out"
+    text = format_plan(deploy_plan(catalog, tmp_path / "catalog.yaml", out))
+    sysusers = text.index(f"{out}/vm/kuma/kuma.sysusers.conf")
+    assert text.index("systemd-sysusers", sysusers) < text.index("enable --now kuma-cp")
+    assert "kuma.sysusers.conf" in text[text.index("enable --now kuma-cp") :]  # service hosts: kuma-dp
 
 
 def compose_sources_exist(compose: dict[str, Any], folder: Path) -> None:

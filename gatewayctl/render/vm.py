@@ -7,7 +7,7 @@
     OUT/vm/observability/docker-compose.yaml      Prometheus, Grafana, Zipkin on deployment.vm.observability_host
     OUT/vm/observability/grafana.env              the Grafana admin password (0600)
     OUT/vm/kuma/...                               with a mesh: kuma-cp config and unit, kuma-dp@ unit,
-                                                  a Dataplane per service
+                                                  the sysusers.d file for their users, a Dataplane per service
 
 Text formats (kong.conf, systemd units) come from jinja2 templates; YAML is built as data.
 """
@@ -231,6 +231,7 @@ def kuma_files(catalog: Catalog) -> list[RenderedFile]:
             f"{ROOT}/kuma/kuma-dp@.service",
             _text("kuma-dp@.service.j2", catalog=catalog.name, kuma_cp=vm.kuma_cp, dp_port=KUMA_CP_DP_PORT),
         ),
+        RenderedFile(f"{ROOT}/kuma/kuma.sysusers.conf", _text("kuma.sysusers.j2", catalog=catalog.name)),
     ]
     for service in catalog.services:
         dp = dataplane(catalog, service)
