@@ -10,6 +10,7 @@ from pathlib import Path
 from gatewayctl.catalog.model import Catalog
 from gatewayctl.render.kubernetes import GRAFANA_SECRET, POSTGRES_SECRET, kong_admin_service_port
 from gatewayctl.render.stack import GRAFANA_PORT, KUMA_CP_API_PORT, PROMETHEUS_PORT, ZIPKIN_PORT
+from gatewayctl.render.vm import kong_dataplane_name
 
 REMOTE_DIR = "/opt/gatewayctl"
 
@@ -199,6 +200,8 @@ def _vm(catalog: Catalog, catalog_path: Path, out: Path, env_flag: str) -> list[
                 )
         else:
             commands.append(f"scp -p {q(str(kong_dir / 'kong.yaml'))} {host}:/etc/kong/kong.yaml   # 0600")
+        if catalog.mesh_enabled and catalog.mesh is not None:
+            commands.extend(_kong_dataplane(out, host, catalog.mesh.name))
         commands.append(f"ssh {host} 'systemctl daemon-reload && systemctl enable --now kong'")
         commands.append(f"curl -fsS http://{host}:{k.status_port}/status/ready")
         title = f"Kong on {host} (Kong {k.version} installed from Kong's deb/rpm package)"
@@ -222,6 +225,27 @@ def _vm(catalog: Catalog, catalog_path: Path, out: Path, env_flag: str) -> list[
         )
     )
     return steps
+
+
+def _kong_dataplane(out: Path, host: str, mesh: str) -> list[str]:
+    """Kong's sidecar as a delegated gateway: without it, strict mTLS refuses every call Kong makes to a mesh
+    service. Only outbound traffic is redirected: clients keep reaching Kong directly."""
+    q = shlex.quote
+    kuma_dir = out / "vm" / "kuma"
+    name = kong_dataplane_name(host)
+    token = f"/etc/kuma/tokens/{name}"
+    return [
+        f"ssh {host} 'mkdir -p /etc/sysusers.d /etc/kuma/dataplanes /etc/kuma/tokens'",
+        f"scp {q(str(kuma_dir / 'kuma.sysusers.conf'))} {host}:/etc/sysusers.d/kuma.conf",
+        f"ssh {host} systemd-sysusers",
+        f"scp {q(str(kuma_dir / 'kuma-dp@.service'))} {host}:/etc/systemd/system/",
+        f"scp {q(str(kuma_dir / 'dataplanes' / (name + '.yaml')))} {host}:/etc/kuma/dataplanes/{name}.yaml",
+        # The token goes straight into a file only kuma-dp can read; it is never written on this machine.
+        f"kumactl generate dataplane-token --name {name} --mesh {q(mesh)} | "
+        f"ssh {host} 'install -o kuma-dp -g kuma-dp -m 0600 /dev/stdin {token}'",
+        f"ssh {host} 'kumactl install transparent-proxy --kuma-dp-user kuma-dp --redirect-inbound=false'",
+        f"ssh {host} 'systemctl daemon-reload && systemctl enable --now kuma-dp@{name}'",
+    ]
 
 
 def format_plan(steps: list[Step]) -> str:

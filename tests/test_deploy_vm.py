@@ -46,6 +46,7 @@ STATIC = {
     "vm/kuma/kuma-dp@.service": "kuma/kuma-dp@.service",
     "vm/kuma/kuma.sysusers.conf": "kuma/kuma.sysusers.conf",
     "vm/kuma/dataplanes/example.yaml": "kuma/dataplane.yaml",
+    "vm/kuma/dataplanes/kong-10-0-0-5.yaml": "kuma/dataplane-kong.yaml",
 }
 
 
@@ -173,7 +174,11 @@ def test_every_dataplane_is_selected_by_its_services_policies(tmp_path: Path) ->
     loaded = load_catalog(tmp_path / "catalog.yaml")
     rendered = render(loaded, ["kuma", "vm"], loaded.secrets({}))
     files = {f.path: yaml.safe_load(f.content) for f in rendered if f.path.endswith(".yaml")}
-    dataplanes = {d["name"]: d for p, d in files.items() if p.startswith("vm/kuma/dataplanes/")}
+    dataplanes = {
+        d["name"]: d
+        for p, d in files.items()
+        if p.startswith("vm/kuma/dataplanes/") and "gateway" not in d["networking"]
+    }
     assert sorted(dataplanes) == ["caller", "example"]
     targets = [d["spec"]["targetRef"] for p, d in files.items() if p.startswith("kuma/universal/") and "spec" in d]
     selecting = [t["labels"] for t in targets if t["kind"] == "Dataplane"]
@@ -191,7 +196,45 @@ def test_a_mesh_service_whose_url_holds_a_reference_renders_without_reading_the_
     loaded = load_catalog(tmp_path / "catalog.yaml")
     files = {f.path for f in render(loaded, ["vm"], loaded.secrets({"GW_QA_PORT": "8080"}))}
     assert "vm/kuma/kuma-cp.yaml" in files
-    assert not [f for f in files if f.startswith("vm/kuma/dataplanes/")]
+    assert [f for f in files if f.startswith("vm/kuma/dataplanes/")] == ["vm/kuma/dataplanes/kong-10-0-0-5.yaml"]
+
+
+def test_kong_joins_the_mesh_as_a_delegated_gateway_on_every_kong_host(tmp_path: Path) -> None:
+    """With strict mTLS a mesh service accepts only callers its MeshTrafficPermission names, and it names Kong
+    by `mesh.gateway_selector` (MeshSubset tags): each Kong host gets a DELEGATED gateway Dataplane carrying
+    those tags, and the plan starts its kuma-dp there with a token only kuma-dp can read."""
+    body = REFERENCE.replace(
+        "mesh: {enabled: true,", "mesh: {enabled: true, gateway_selector: {app: edge, tier: front},"
+    )
+    body = body.replace("kong_hosts: [10.0.0.5]", "kong_hosts: [10.0.0.5, 10.0.0.8]")
+    (tmp_path / "catalog.yaml").write_text(body)
+    loaded = load_catalog(tmp_path / "catalog.yaml")
+    rendered = render(loaded, ["kuma", "vm"], loaded.secrets({}))
+    files = {f.path: yaml.safe_load(f.content) for f in rendered if f.path.endswith(".yaml")}
+    callers = [
+        src["targetRef"]["tags"]
+        for p, d in files.items()
+        if p.startswith("kuma/universal/") and d.get("type") == "MeshTrafficPermission"
+        for src in d["spec"]["from"]
+    ]
+    assert {"app": "edge", "tier": "front"} in callers
+    for host in ("10.0.0.5", "10.0.0.8"):
+        name = "kong-" + host.replace(".", "-")
+        dp = files[f"vm/kuma/dataplanes/{name}.yaml"]
+        assert dp["type"] == "Dataplane" and dp["name"] == name and dp["mesh"] == "default"
+        assert dp["networking"]["address"] == host and "inbound" not in dp["networking"]
+        gateway = dp["networking"]["gateway"]
+        assert gateway["type"] == "DELEGATED"
+        assert gateway["tags"] == {"kuma.io/service": "kong", "app": "edge", "tier": "front"}
+        assert {"app": "edge", "tier": "front"}.items() <= gateway["tags"].items()
+    out = tmp_path / "out"
+    text = format_plan(deploy_plan(loaded.catalog, tmp_path / "catalog.yaml", out))
+    for host in ("10.0.0.5", "10.0.0.8"):
+        name = "kong-" + host.replace(".", "-")
+        assert f"{out}/vm/kuma/dataplanes/{name}.yaml {host}:/etc/kuma/dataplanes/{name}.yaml" in text
+        assert f"install -o kuma-dp -g kuma-dp -m 0600 /dev/stdin /etc/kuma/tokens/{name}" in text
+        assert f"systemctl enable --now kuma-dp@{name}" in text
+    assert text.index("enable --now kuma-cp") < text.index("kuma-dp@kong-10-0-0-5")
 
 
 def test_kubernetes_catalogs_render_no_vm(tmp_path: Path) -> None:

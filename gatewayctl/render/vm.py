@@ -8,12 +8,14 @@
     OUT/vm/observability/grafana.env              the Grafana admin password (0600)
     OUT/vm/kuma/...                               with a mesh: kuma-cp config and unit, kuma-dp@ unit,
                                                   the sysusers.d file for their users, a Dataplane per service
+                                                  and one per Kong host (delegated gateway, kong-<host>.yaml)
 
 Text formats (kong.conf, systemd units) come from jinja2 templates; YAML is built as data.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,7 +27,7 @@ from gatewayctl.catalog.load import LoadedCatalog
 from gatewayctl.catalog.model import Catalog, Service
 from gatewayctl.catalog.secrets import SecretResolver
 from gatewayctl.render.kubernetes import kong_native_config
-from gatewayctl.render.kuma import mesh_protocol, workload
+from gatewayctl.render.kuma import SERVICE_TAG, mesh_protocol, object_name, workload
 from gatewayctl.render.observability import HOST_GATEWAY, dataplane_address
 from gatewayctl.render.output import PRIVATE, RenderedFile, dump_yaml
 from gatewayctl.render.stack import (
@@ -237,7 +239,36 @@ def kuma_files(catalog: Catalog) -> list[RenderedFile]:
         dp = dataplane(catalog, service)
         if dp is not None:
             files.append(RenderedFile(f"{ROOT}/kuma/dataplanes/{service.name}.yaml", dump_yaml(dp).encode()))
+    for host in vm.kong_hosts:
+        dp = kong_dataplane(catalog, host)
+        files.append(RenderedFile(f"{ROOT}/kuma/dataplanes/{dp['name']}.yaml", dump_yaml(dp).encode()))
     return files
+
+
+def kong_dataplane_name(host: str) -> str:
+    """`kong-<host>`, the host's dots and colons as dashes: one Dataplane (and kuma-dp@ instance) per Kong node."""
+    return object_name("kong", re.sub(r"[^a-z0-9-]+", "-", host.lower()).strip("-"))
+
+
+def kong_dataplane(catalog: Catalog, host: str) -> dict[str, Any]:
+    """Kong on a VM as Kuma's delegated gateway: no inbound (clients reach Kong directly), its calls to mesh
+    services leave through the sidecar with Kong's identity. The permissions name Kong by
+    `mesh.gateway_selector` (MeshSubset tags), so those labels are its gateway tags, next to the
+    `kuma.io/service` Kuma requires (the selector's own when it names one)."""
+    assert catalog.mesh is not None
+    selector = dict(catalog.mesh.gateway_selector)
+    tags = {SERVICE_TAG: selector.get(SERVICE_TAG, "kong"), **selector}
+    return {
+        "type": "Dataplane",
+        "mesh": catalog.mesh.name,
+        "name": kong_dataplane_name(host),
+        "labels": {k: v for k, v in selector.items() if k != SERVICE_TAG},
+        "networking": {
+            "address": host,
+            "gateway": {"type": "DELEGATED", "tags": tags},
+            "transparentProxying": {"redirectPortInbound": 15006, "redirectPortOutbound": 15001},
+        },
+    }
 
 
 def kuma_cp_config(catalog: Catalog) -> dict[str, Any]:
