@@ -207,7 +207,14 @@ def _vm(catalog: Catalog, catalog_path: Path, out: Path, env_flag: str) -> list[
         title = f"Kong on {host} (Kong {k.version} installed from Kong's deb/rpm package)"
         if k.database == "postgres" and i == 0:
             title += "; this host also runs Postgres and the migrations"
-        steps.append(Step(title, commands))
+        notes = []
+        if k.database != "postgres":
+            notes.append(
+                "Kong in Docker instead of the package: copy vm/kong/docker-compose.yaml to /etc/kong/ and run "
+                "`cd /etc/kong && KONG_USER=$(stat -c %u:%g kong.yaml) docker compose up -d kong`; the container "
+                "runs as kong.yaml's owner because the image's kong user (uid 1000) cannot read the 0600 file."
+            )
+        steps.append(Step(title, commands, notes))
     if catalog.gateway.mode == "db":
         steps.append(
             Step(

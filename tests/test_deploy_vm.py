@@ -151,6 +151,25 @@ def test_vm_secrets_only_in_private_files(name: str, rendered: dict[str, Path]) 
     assert grafana.startswith("GF_SECURITY_ADMIN_PASSWORD=example-")
 
 
+@pytest.mark.parametrize("name", VM_EXAMPLES)
+def test_kong_in_docker_can_read_its_private_declarative_config(name: str, rendered: dict[str, Path]) -> None:
+    """kong.yaml is 0600 (it holds credentials) and the image runs as kong (uid 1000), which cannot read a
+    file the deploying user owns: the DB-less container runs as the file's owner, which compose insists on
+    (`${KONG_USER:?...}`) and the plan says how to set; DB mode mounts no private file and keeps the image's user."""
+    out = rendered[name]
+    catalog = load_catalog(ROOT / "examples" / f"{name}.yaml").catalog
+    kong = yaml.safe_load((out / "vm/kong/docker-compose.yaml").read_text())["services"]["kong"]
+    text = format_plan(deploy_plan(catalog, ROOT / "examples" / f"{name}.yaml", out))
+    if catalog.deployment.kong.database == "off":
+        assert "./kong.yaml:/etc/kong/kong.yaml:ro" in kong["volumes"]
+        assert stat.S_IMODE((out / "vm/kong/kong.yaml").stat().st_mode) == 0o600
+        assert kong["user"].startswith("${KONG_USER:?") and kong["user"].endswith("}")
+        assert "KONG_USER=$(stat -c %u:%g kong.yaml) docker compose up -d kong" in text
+    else:
+        assert "user" not in kong and not any("kong.yaml" in v for v in kong["volumes"])
+        assert "KONG_USER" not in text
+
+
 def test_dataplanes_for_mesh_services(tmp_path: Path) -> None:
     dp = yaml.safe_load((ROOT / "kuma/dataplane.yaml").read_text())
     assert dp["type"] == "Dataplane" and dp["networking"]["address"] == "10.0.0.10"

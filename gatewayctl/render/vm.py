@@ -101,6 +101,10 @@ def kong_files(catalog: Catalog, secrets: SecretResolver) -> list[RenderedFile]:
     return files
 
 
+# Compose refuses to start without it, with this message, rather than Kong failing on an unreadable file.
+KONG_USER = "${KONG_USER:?set KONG_USER to the uid:gid owning kong.yaml (stat -c %u:%g kong.yaml)}"
+
+
 def kong_compose(catalog: Catalog) -> dict[str, Any]:
     """Kong in Docker with host networking-free port mappings; DB mode adds Postgres and the migrations."""
     k = catalog.deployment.kong
@@ -158,6 +162,9 @@ def kong_compose(catalog: Catalog) -> dict[str, Any]:
         volumes["kong-data"] = {}
     else:
         kong["volumes"].append("./kong.yaml:/etc/kong/kong.yaml:ro")
+        # kong.yaml holds credentials, so it is 0600 and the image's user (kong, uid 1000) cannot read it
+        # through the bind mount: Kong runs as the file's owner instead (tmpfs prefix: any uid can write).
+        kong["user"] = KONG_USER
     compose: dict[str, Any] = {"name": f"{catalog.name}-kong", "services": services}
     if volumes:
         compose["volumes"] = volumes
