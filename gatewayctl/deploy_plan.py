@@ -10,9 +10,15 @@ from pathlib import Path
 from gatewayctl.catalog.model import Catalog
 from gatewayctl.render.kubernetes import GRAFANA_SECRET, POSTGRES_SECRET, kong_admin_service_port
 from gatewayctl.render.stack import GRAFANA_PORT, KUMA_CP_API_PORT, PROMETHEUS_PORT, ZIPKIN_PORT
-from gatewayctl.render.vm import kong_dataplane_name
+from gatewayctl.render.vm import KUMA_DB, kong_dataplane_name, kuma_postgres_store
 
 REMOTE_DIR = "/opt/gatewayctl"
+MEMORY_STORE = (
+    "kuma-cp keeps its state in memory (this catalog has no Postgres: Kong is DB-less). A restart loses the "
+    "Mesh, the policies, the builtin CA and the dataplane-token signing key: re-run the kumactl apply above, "
+    "then generate and install new dataplane tokens. For state that survives, use deployment.kong.database: "
+    "postgres; kuma-cp then stores into that Postgres (docs/deployment.md)."
+)
 
 
 @dataclass(frozen=True)
@@ -158,7 +164,34 @@ def _vm(catalog: Catalog, catalog_path: Path, out: Path, env_flag: str) -> list[
             ],
         )
     ]
+    kong_dir = out / "vm" / "kong"
+    postgres_first = catalog.mesh_enabled and kuma_postgres_store(catalog)
+    if postgres_first:
+        # kuma-cp's store: Postgres is up, with its own database, before kuma-cp starts.
+        pg = vm.kong_hosts[0]
+        # The host's shell runs the pipe; psql lists the databases, so a re-run does not create it twice.
+        exec_pg = "docker compose exec -T postgres"
+        listed = f'{exec_pg} psql -U kong -d kong -tAc "SELECT datname FROM pg_database" | grep -qx {KUMA_DB}'
+        wait = "docker compose up -d --wait postgres"  # healthy, so psql can connect
+        create = f"cd /etc/kong && {wait} && ({listed} || {exec_pg} createdb -U kong {KUMA_DB})"
+        steps.append(
+            Step(
+                f"Postgres on {pg} for Kong and the Kuma control plane (database {KUMA_DB})",
+                [
+                    f"ssh {pg} 'mkdir -p /etc/kong'",
+                    f"scp -p {q(str(kong_dir / 'kong.env'))} {pg}:/etc/kong/kong.env   # 0600",
+                    f"scp {q(str(kong_dir / 'docker-compose.yaml'))} {pg}:/etc/kong/ && "
+                    f"ssh {pg} 'cd /etc/kong && docker compose up -d postgres kong-migrations'",
+                    f"ssh {pg} {q(create)}",
+                ],
+            )
+        )
     if catalog.mesh_enabled:
+        kuma_cp_env = []
+        if postgres_first:
+            kuma_cp_env = [
+                f"scp -p {q(str(out / 'vm' / 'kuma' / 'kuma-cp.env'))} {vm.kuma_cp}:/etc/kuma/kuma-cp.env   # 0600"
+            ]
         steps.append(
             Step(
                 f"Kuma control plane {d.kuma.version} on {vm.kuma_cp} (universal)",
@@ -167,6 +200,7 @@ def _vm(catalog: Catalog, catalog_path: Path, out: Path, env_flag: str) -> list[
                     f"ssh {vm.kuma_cp} 'mkdir -p /etc/kuma /etc/sysusers.d'",
                     f"scp {q(str(out / 'vm' / 'kuma' / 'kuma.sysusers.conf'))} {vm.kuma_cp}:/etc/sysusers.d/kuma.conf",
                     f"ssh {vm.kuma_cp} systemd-sysusers",
+                    *kuma_cp_env,
                     f"scp {q(str(out / 'vm' / 'kuma' / 'kuma-cp.yaml'))} {vm.kuma_cp}:/etc/kuma/kuma-cp.yaml",
                     f"scp {q(str(out / 'vm' / 'kuma' / 'kuma-cp.service'))} {vm.kuma_cp}:/etc/systemd/system/",
                     f"ssh {vm.kuma_cp} 'systemctl daemon-reload && systemctl enable --now kuma-cp'",
@@ -180,11 +214,11 @@ def _vm(catalog: Catalog, catalog_path: Path, out: Path, env_flag: str) -> list[
                     "vm/kuma/dataplanes/<service>.yaml to /etc/kuma/dataplanes/, create the token with "
                     "`kumactl generate dataplane-token --name <service> > /etc/kuma/tokens/<service>` and make it "
                     "readable by that user only (`chown kuma-dp: /etc/kuma/tokens/<service> && chmod 0600 "
-                    "/etc/kuma/tokens/<service>`), then `systemctl enable --now kuma-dp@<service>`."
+                    "/etc/kuma/tokens/<service>`), then `systemctl enable --now kuma-dp@<service>`.",
+                    *([] if postgres_first else [MEMORY_STORE]),
                 ],
             )
         )
-    kong_dir = out / "vm" / "kong"
     for i, host in enumerate(vm.kong_hosts):
         commands = [
             f"ssh {host} 'mkdir -p /etc/kong'",
@@ -193,7 +227,7 @@ def _vm(catalog: Catalog, catalog_path: Path, out: Path, env_flag: str) -> list[
         ]
         if k.database == "postgres":
             commands.append(f"scp -p {q(str(kong_dir / 'kong.env'))} {host}:/etc/kong/kong.env   # 0600")
-            if i == 0:
+            if i == 0 and not postgres_first:
                 commands.append(
                     f"scp {q(str(kong_dir / 'docker-compose.yaml'))} {host}:/etc/kong/ && "
                     f"ssh {host} 'cd /etc/kong && docker compose up -d postgres kong-migrations'"

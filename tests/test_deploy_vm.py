@@ -256,6 +256,56 @@ def test_kong_joins_the_mesh_as_a_delegated_gateway_on_every_kong_host(tmp_path:
     assert text.index("enable --now kuma-cp") < text.index("kuma-dp@kong-10-0-0-5")
 
 
+def test_kuma_cp_stores_into_kongs_postgres_and_the_password_stays_private(tmp_path: Path) -> None:
+    """A memory store loses the Mesh, the policies and the dataplane-token signing key on every restart: with a
+    Postgres for Kong, kuma-cp keeps them there (database kuma, created before kuma-cp starts); the password is
+    only in the 0600 env file systemd reads, never in kuma-cp.yaml or the unit."""
+    body = REFERENCE.replace(
+        "kong: {database: postgres}", 'kong: {database: postgres, postgres_password: "${env:GW_QA_PG}"}'
+    )
+    (tmp_path / "catalog.yaml").write_text(body)
+    loaded = load_catalog(tmp_path / "catalog.yaml")
+    password = "qa6-postgres-secret-value"
+    files = {f.path: f for f in render(loaded, ["vm"], loaded.secrets({"GW_QA_PG": password}))}
+    config = yaml.safe_load(files["vm/kuma/kuma-cp.yaml"].content)
+    assert config["store"] == {
+        "type": "postgres",
+        "postgres": {"host": "10.0.0.5", "port": 5432, "user": "kong", "dbName": "kuma"},
+    }
+    env = files["vm/kuma/kuma-cp.env"]
+    assert env.content == f"KUMA_STORE_POSTGRES_PASSWORD={password}\n".encode() and env.mode == 0o600
+    assert [p for p, f in files.items() if password.encode() in f.content and f.mode != 0o600] == []
+    service = configparser.ConfigParser(strict=False, interpolation=None)
+    service.read_string(files["vm/kuma/kuma-cp.service"].content.decode())
+    assert service["Service"]["EnvironmentFile"] == "/etc/kuma/kuma-cp.env"
+    assert "kuma-cp migrate up" in service["Service"]["ExecStartPre"]
+    out = tmp_path / "out"
+    steps = deploy_plan(loaded.catalog, tmp_path / "catalog.yaml", out)
+    text = format_plan(steps)
+    assert password not in text
+    assert (
+        text.index("createdb -U kong kuma")
+        < text.index(f"{out}/vm/kuma/kuma-cp.env")
+        < text.index("enable --now kuma-cp")
+    )
+    assert text.count("docker compose up -d postgres kong-migrations") == 1
+    assert "in memory" not in text
+
+
+def test_without_postgres_kuma_cp_is_in_memory_and_the_plan_says_what_a_restart_loses(tmp_path: Path) -> None:
+    body = REFERENCE.replace("kong: {database: postgres}", 'kong: {database: "off"}').replace(
+        "mode: db", "mode: dbless"
+    )
+    (tmp_path / "catalog.yaml").write_text(body)
+    loaded = load_catalog(tmp_path / "catalog.yaml")
+    files = {f.path: f.content for f in render(loaded, ["vm"], loaded.secrets({}))}
+    assert yaml.safe_load(files["vm/kuma/kuma-cp.yaml"])["store"] == {"type": "memory"}
+    assert "vm/kuma/kuma-cp.env" not in files and b"EnvironmentFile" not in files["vm/kuma/kuma-cp.service"]
+    text = format_plan(deploy_plan(loaded.catalog, tmp_path / "catalog.yaml", tmp_path / "out"))
+    assert "kuma-cp keeps its state in memory" in text and "dataplane-token signing key" in text
+    assert "createdb" not in text
+
+
 def test_kubernetes_catalogs_render_no_vm(tmp_path: Path) -> None:
     out = render_example("platform", tmp_path / "p", ["vm"])
     assert not list(out.rglob("vm/**/*.yaml"))

@@ -6,7 +6,8 @@
     OUT/vm/kong/kong.env                          KONG_PG_PASSWORD / POSTGRES_PASSWORD (0600, DB mode)
     OUT/vm/observability/docker-compose.yaml      Prometheus, Grafana, Zipkin on deployment.vm.observability_host
     OUT/vm/observability/grafana.env              the Grafana admin password (0600)
-    OUT/vm/kuma/...                               with a mesh: kuma-cp config and unit, kuma-dp@ unit,
+    OUT/vm/kuma/...                               with a mesh: kuma-cp config and unit (kuma-cp.env, 0600: the
+                                                  store password when Kong's Postgres is its store), kuma-dp@ unit,
                                                   the sysusers.d file for their users, a Dataplane per service
                                                   and one per Kong host (delegated gateway, kong-<host>.yaml)
 
@@ -59,7 +60,7 @@ def render_vm(loaded: LoadedCatalog, secrets: SecretResolver) -> list[RenderedFi
     catalog = loaded.catalog
     if catalog.deployment.platform != "vm" or catalog.deployment.vm is None:
         return []
-    return kong_files(catalog, secrets) + observability_files(catalog, secrets) + kuma_files(catalog)
+    return kong_files(catalog, secrets) + observability_files(catalog, secrets) + kuma_files(catalog, secrets)
 
 
 def _env_file(values: dict[str, str]) -> bytes:
@@ -225,23 +226,37 @@ def observability_compose(catalog: Catalog) -> dict[str, Any]:
     }
 
 
-def kuma_files(catalog: Catalog) -> list[RenderedFile]:
+KUMA_DB = "kuma"
+
+
+def kuma_postgres_store(catalog: Catalog) -> bool:
+    """kuma-cp keeps its state (mesh, policies, CA, the dataplane-token signing key) in the Postgres the
+    catalog runs for Kong, as database `kuma`; without one, in memory, which a restart empties."""
+    return catalog.deployment.kong.database == "postgres"
+
+
+def kuma_files(catalog: Catalog, secrets: SecretResolver) -> list[RenderedFile]:
     if not catalog.mesh_enabled or catalog.mesh is None:
         return []
     vm = catalog.deployment.vm
     assert vm is not None
     kuma = catalog.deployment.kuma
+    postgres = kuma_postgres_store(catalog)
+    unit = _text("kuma-cp.service.j2", catalog=catalog.name, version=kuma.version, postgres=postgres)
     files = [
         RenderedFile(f"{ROOT}/kuma/kuma-cp.yaml", dump_yaml(kuma_cp_config(catalog)).encode()),
-        RenderedFile(
-            f"{ROOT}/kuma/kuma-cp.service", _text("kuma-cp.service.j2", catalog=catalog.name, version=kuma.version)
-        ),
+        RenderedFile(f"{ROOT}/kuma/kuma-cp.service", unit),
         RenderedFile(
             f"{ROOT}/kuma/kuma-dp@.service",
             _text("kuma-dp@.service.j2", catalog=catalog.name, kuma_cp=vm.kuma_cp, dp_port=KUMA_CP_DP_PORT),
         ),
         RenderedFile(f"{ROOT}/kuma/kuma.sysusers.conf", _text("kuma.sysusers.j2", catalog=catalog.name)),
     ]
+    if postgres:
+        # The password is Kong's (same Postgres user): kept out of kuma-cp.yaml, systemd reads it as root.
+        password = catalog.deployment.kong.postgres_password
+        env = {"KUMA_STORE_POSTGRES_PASSWORD": secrets.resolve(password)} if password is not None else {}
+        files.append(RenderedFile(f"{ROOT}/kuma/kuma-cp.env", _env_file(env), PRIVATE))
     for service in catalog.services:
         dp = dataplane(catalog, service)
         if dp is not None:
@@ -280,7 +295,12 @@ def kong_dataplane(catalog: Catalog, host: str) -> dict[str, Any]:
 
 def kuma_cp_config(catalog: Catalog) -> dict[str, Any]:
     kuma = catalog.deployment.kuma
-    config: dict[str, Any] = {"environment": "universal", "mode": kuma.mode, "store": {"type": "memory"}}
+    store: dict[str, Any] = {"type": "memory"}
+    if kuma_postgres_store(catalog):
+        assert catalog.deployment.vm is not None
+        host = catalog.deployment.vm.kong_hosts[0]  # where the Kong compose file runs Postgres (kong.conf's pg_host)
+        store = {"type": "postgres", "postgres": {"host": host, "port": 5432, "user": "kong", "dbName": KUMA_DB}}
+    config: dict[str, Any] = {"environment": "universal", "mode": kuma.mode, "store": store}
     if kuma.zone and kuma.mode == "zone":
         config["multizone"] = {"zone": {"name": kuma.zone}}
     return config
