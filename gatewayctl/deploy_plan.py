@@ -10,8 +10,15 @@ from pathlib import Path
 from gatewayctl.catalog.model import Catalog
 from gatewayctl.render.kubernetes import GRAFANA_SECRET, POSTGRES_SECRET, kong_admin_service_port
 from gatewayctl.render.stack import GRAFANA_PORT, KUMA_CP_API_PORT, PROMETHEUS_PORT, ZIPKIN_PORT
+from gatewayctl.render.vm import KUMA_DB, kong_dataplane_name, kuma_postgres_store
 
 REMOTE_DIR = "/opt/gatewayctl"
+MEMORY_STORE = (
+    "kuma-cp keeps its state in memory (this catalog has no Postgres: Kong is DB-less). A restart loses the "
+    "Mesh, the policies, the builtin CA and the dataplane-token signing key: re-run the kumactl apply above, "
+    "then generate and install new dataplane tokens. For state that survives, use deployment.kong.database: "
+    "postgres; kuma-cp then stores into that Postgres (docs/deployment.md)."
+)
 
 
 @dataclass(frozen=True)
@@ -157,11 +164,43 @@ def _vm(catalog: Catalog, catalog_path: Path, out: Path, env_flag: str) -> list[
             ],
         )
     ]
+    kong_dir = out / "vm" / "kong"
+    postgres_first = catalog.mesh_enabled and kuma_postgres_store(catalog)
+    if postgres_first:
+        # kuma-cp's store: Postgres is up, with its own database, before kuma-cp starts.
+        pg = vm.kong_hosts[0]
+        # The host's shell runs the pipe; psql lists the databases, so a re-run does not create it twice.
+        exec_pg = "docker compose exec -T postgres"
+        listed = f'{exec_pg} psql -U kong -d kong -tAc "SELECT datname FROM pg_database" | grep -qx {KUMA_DB}'
+        wait = "docker compose up -d --wait postgres"  # healthy, so psql can connect
+        create = f"cd /etc/kong && {wait} && ({listed} || {exec_pg} createdb -U kong {KUMA_DB})"
+        steps.append(
+            Step(
+                f"Postgres on {pg} for Kong and the Kuma control plane (database {KUMA_DB})",
+                [
+                    f"ssh {pg} 'mkdir -p /etc/kong'",
+                    f"scp -p {q(str(kong_dir / 'kong.env'))} {pg}:/etc/kong/kong.env   # 0600",
+                    f"scp {q(str(kong_dir / 'docker-compose.yaml'))} {pg}:/etc/kong/ && "
+                    f"ssh {pg} 'cd /etc/kong && docker compose up -d postgres kong-migrations'",
+                    f"ssh {pg} {q(create)}",
+                ],
+            )
+        )
     if catalog.mesh_enabled:
+        kuma_cp_env = []
+        if postgres_first:
+            kuma_cp_env = [
+                f"scp -p {q(str(out / 'vm' / 'kuma' / 'kuma-cp.env'))} {vm.kuma_cp}:/etc/kuma/kuma-cp.env   # 0600"
+            ]
         steps.append(
             Step(
                 f"Kuma control plane {d.kuma.version} on {vm.kuma_cp} (universal)",
                 [
+                    # kuma-cp.service runs as user kuma, which systemd does not create: sysusers.d does.
+                    f"ssh {vm.kuma_cp} 'mkdir -p /etc/kuma /etc/sysusers.d'",
+                    f"scp {q(str(out / 'vm' / 'kuma' / 'kuma.sysusers.conf'))} {vm.kuma_cp}:/etc/sysusers.d/kuma.conf",
+                    f"ssh {vm.kuma_cp} systemd-sysusers",
+                    *kuma_cp_env,
                     f"scp {q(str(out / 'vm' / 'kuma' / 'kuma-cp.yaml'))} {vm.kuma_cp}:/etc/kuma/kuma-cp.yaml",
                     f"scp {q(str(out / 'vm' / 'kuma' / 'kuma-cp.service'))} {vm.kuma_cp}:/etc/systemd/system/",
                     f"ssh {vm.kuma_cp} 'systemctl daemon-reload && systemctl enable --now kuma-cp'",
@@ -169,14 +208,17 @@ def _vm(catalog: Catalog, catalog_path: Path, out: Path, env_flag: str) -> list[
                     f'for f in {q(str(out / "kuma" / "universal"))}/*.yaml; do kumactl apply -f "$f"; done',
                 ],
                 [
-                    "On each service host: copy vm/kuma/kuma-dp@.service to /etc/systemd/system/ and "
+                    "On each service host: copy vm/kuma/kuma.sysusers.conf to /etc/sysusers.d/kuma.conf and run "
+                    "`systemd-sysusers` (creates the kuma-dp user the unit runs as), copy "
+                    "vm/kuma/kuma-dp@.service to /etc/systemd/system/ and "
                     "vm/kuma/dataplanes/<service>.yaml to /etc/kuma/dataplanes/, create the token with "
-                    "`kumactl generate dataplane-token --name <service> > /etc/kuma/tokens/<service>`, then "
-                    "`systemctl enable --now kuma-dp@<service>`."
+                    "`kumactl generate dataplane-token --name <service> > /etc/kuma/tokens/<service>` and make it "
+                    "readable by that user only (`chown kuma-dp: /etc/kuma/tokens/<service> && chmod 0600 "
+                    "/etc/kuma/tokens/<service>`), then `systemctl enable --now kuma-dp@<service>`.",
+                    *([] if postgres_first else [MEMORY_STORE]),
                 ],
             )
         )
-    kong_dir = out / "vm" / "kong"
     for i, host in enumerate(vm.kong_hosts):
         commands = [
             f"ssh {host} 'mkdir -p /etc/kong'",
@@ -185,19 +227,28 @@ def _vm(catalog: Catalog, catalog_path: Path, out: Path, env_flag: str) -> list[
         ]
         if k.database == "postgres":
             commands.append(f"scp -p {q(str(kong_dir / 'kong.env'))} {host}:/etc/kong/kong.env   # 0600")
-            if i == 0:
+            if i == 0 and not postgres_first:
                 commands.append(
                     f"scp {q(str(kong_dir / 'docker-compose.yaml'))} {host}:/etc/kong/ && "
                     f"ssh {host} 'cd /etc/kong && docker compose up -d postgres kong-migrations'"
                 )
         else:
             commands.append(f"scp -p {q(str(kong_dir / 'kong.yaml'))} {host}:/etc/kong/kong.yaml   # 0600")
+        if catalog.mesh_enabled and catalog.mesh is not None:
+            commands.extend(_kong_dataplane(out, host, catalog.mesh.name))
         commands.append(f"ssh {host} 'systemctl daemon-reload && systemctl enable --now kong'")
         commands.append(f"curl -fsS http://{host}:{k.status_port}/status/ready")
         title = f"Kong on {host} (Kong {k.version} installed from Kong's deb/rpm package)"
         if k.database == "postgres" and i == 0:
             title += "; this host also runs Postgres and the migrations"
-        steps.append(Step(title, commands))
+        notes = []
+        if k.database != "postgres":
+            notes.append(
+                "Kong in Docker instead of the package: copy vm/kong/docker-compose.yaml to /etc/kong/ and run "
+                "`cd /etc/kong && KONG_USER=$(stat -c %u:%g kong.yaml) docker compose up -d kong`; the container "
+                "runs as kong.yaml's owner because the image's kong user (uid 1000) cannot read the 0600 file."
+            )
+        steps.append(Step(title, commands, notes))
     if catalog.gateway.mode == "db":
         steps.append(
             Step(
@@ -215,6 +266,27 @@ def _vm(catalog: Catalog, catalog_path: Path, out: Path, env_flag: str) -> list[
         )
     )
     return steps
+
+
+def _kong_dataplane(out: Path, host: str, mesh: str) -> list[str]:
+    """Kong's sidecar as a delegated gateway: without it, strict mTLS refuses every call Kong makes to a mesh
+    service. Only outbound traffic is redirected: clients keep reaching Kong directly."""
+    q = shlex.quote
+    kuma_dir = out / "vm" / "kuma"
+    name = kong_dataplane_name(host)
+    token = f"/etc/kuma/tokens/{name}"
+    return [
+        f"ssh {host} 'mkdir -p /etc/sysusers.d /etc/kuma/dataplanes /etc/kuma/tokens'",
+        f"scp {q(str(kuma_dir / 'kuma.sysusers.conf'))} {host}:/etc/sysusers.d/kuma.conf",
+        f"ssh {host} systemd-sysusers",
+        f"scp {q(str(kuma_dir / 'kuma-dp@.service'))} {host}:/etc/systemd/system/",
+        f"scp {q(str(kuma_dir / 'dataplanes' / (name + '.yaml')))} {host}:/etc/kuma/dataplanes/{name}.yaml",
+        # The token goes straight into a file only kuma-dp can read; it is never written on this machine.
+        f"kumactl generate dataplane-token --name {name} --mesh {q(mesh)} | "
+        f"ssh {host} 'install -o kuma-dp -g kuma-dp -m 0600 /dev/stdin {token}'",
+        f"ssh {host} 'kumactl install transparent-proxy --kuma-dp-user kuma-dp --redirect-inbound=false'",
+        f"ssh {host} 'systemctl daemon-reload && systemctl enable --now kuma-dp@{name}'",
+    ]
 
 
 def format_plan(steps: list[Step]) -> str:

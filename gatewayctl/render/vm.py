@@ -6,14 +6,17 @@
     OUT/vm/kong/kong.env                          KONG_PG_PASSWORD / POSTGRES_PASSWORD (0600, DB mode)
     OUT/vm/observability/docker-compose.yaml      Prometheus, Grafana, Zipkin on deployment.vm.observability_host
     OUT/vm/observability/grafana.env              the Grafana admin password (0600)
-    OUT/vm/kuma/...                               with a mesh: kuma-cp config and unit, kuma-dp@ unit,
-                                                  a Dataplane per service
+    OUT/vm/kuma/...                               with a mesh: kuma-cp config and unit (kuma-cp.env, 0600: the
+                                                  store password when Kong's Postgres is its store), kuma-dp@ unit,
+                                                  the sysusers.d file for their users, a Dataplane per service
+                                                  and one per Kong host (delegated gateway, kong-<host>.yaml)
 
 Text formats (kong.conf, systemd units) come from jinja2 templates; YAML is built as data.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,7 +28,7 @@ from gatewayctl.catalog.load import LoadedCatalog
 from gatewayctl.catalog.model import Catalog, Service
 from gatewayctl.catalog.secrets import SecretResolver
 from gatewayctl.render.kubernetes import kong_native_config
-from gatewayctl.render.kuma import mesh_protocol, workload
+from gatewayctl.render.kuma import SERVICE_TAG, mesh_protocol, object_name, workload
 from gatewayctl.render.observability import HOST_GATEWAY, dataplane_address
 from gatewayctl.render.output import PRIVATE, RenderedFile, dump_yaml
 from gatewayctl.render.stack import (
@@ -57,7 +60,7 @@ def render_vm(loaded: LoadedCatalog, secrets: SecretResolver) -> list[RenderedFi
     catalog = loaded.catalog
     if catalog.deployment.platform != "vm" or catalog.deployment.vm is None:
         return []
-    return kong_files(catalog, secrets) + observability_files(catalog, secrets) + kuma_files(catalog)
+    return kong_files(catalog, secrets) + observability_files(catalog, secrets) + kuma_files(catalog, secrets)
 
 
 def _env_file(values: dict[str, str]) -> bytes:
@@ -97,6 +100,10 @@ def kong_files(catalog: Catalog, secrets: SecretResolver) -> list[RenderedFile]:
         config = dump_yaml(kong_native_config(catalog, secrets))
         files.append(RenderedFile(f"{ROOT}/kong/kong.yaml", config.encode(), PRIVATE))
     return files
+
+
+# Compose refuses to start without it, with this message, rather than Kong failing on an unreadable file.
+KONG_USER = "${KONG_USER:?set KONG_USER to the uid:gid owning kong.yaml (stat -c %u:%g kong.yaml)}"
 
 
 def kong_compose(catalog: Catalog) -> dict[str, Any]:
@@ -156,6 +163,9 @@ def kong_compose(catalog: Catalog) -> dict[str, Any]:
         volumes["kong-data"] = {}
     else:
         kong["volumes"].append("./kong.yaml:/etc/kong/kong.yaml:ro")
+        # kong.yaml holds credentials, so it is 0600 and the image's user (kong, uid 1000) cannot read it
+        # through the bind mount: Kong runs as the file's owner instead (tmpfs prefix: any uid can write).
+        kong["user"] = KONG_USER
     compose: dict[str, Any] = {"name": f"{catalog.name}-kong", "services": services}
     if volumes:
         compose["volumes"] = volumes
@@ -216,32 +226,81 @@ def observability_compose(catalog: Catalog) -> dict[str, Any]:
     }
 
 
-def kuma_files(catalog: Catalog) -> list[RenderedFile]:
+KUMA_DB = "kuma"
+
+
+def kuma_postgres_store(catalog: Catalog) -> bool:
+    """kuma-cp keeps its state (mesh, policies, CA, the dataplane-token signing key) in the Postgres the
+    catalog runs for Kong, as database `kuma`; without one, in memory, which a restart empties."""
+    return catalog.deployment.kong.database == "postgres"
+
+
+def kuma_files(catalog: Catalog, secrets: SecretResolver) -> list[RenderedFile]:
     if not catalog.mesh_enabled or catalog.mesh is None:
         return []
     vm = catalog.deployment.vm
     assert vm is not None
     kuma = catalog.deployment.kuma
+    postgres = kuma_postgres_store(catalog)
+    unit = _text("kuma-cp.service.j2", catalog=catalog.name, version=kuma.version, postgres=postgres)
     files = [
         RenderedFile(f"{ROOT}/kuma/kuma-cp.yaml", dump_yaml(kuma_cp_config(catalog)).encode()),
-        RenderedFile(
-            f"{ROOT}/kuma/kuma-cp.service", _text("kuma-cp.service.j2", catalog=catalog.name, version=kuma.version)
-        ),
+        RenderedFile(f"{ROOT}/kuma/kuma-cp.service", unit),
         RenderedFile(
             f"{ROOT}/kuma/kuma-dp@.service",
             _text("kuma-dp@.service.j2", catalog=catalog.name, kuma_cp=vm.kuma_cp, dp_port=KUMA_CP_DP_PORT),
         ),
+        RenderedFile(f"{ROOT}/kuma/kuma.sysusers.conf", _text("kuma.sysusers.j2", catalog=catalog.name)),
     ]
+    if postgres:
+        # The password is Kong's (same Postgres user): kept out of kuma-cp.yaml, systemd reads it as root.
+        password = catalog.deployment.kong.postgres_password
+        env = {"KUMA_STORE_POSTGRES_PASSWORD": secrets.resolve(password)} if password is not None else {}
+        files.append(RenderedFile(f"{ROOT}/kuma/kuma-cp.env", _env_file(env), PRIVATE))
     for service in catalog.services:
         dp = dataplane(catalog, service)
         if dp is not None:
             files.append(RenderedFile(f"{ROOT}/kuma/dataplanes/{service.name}.yaml", dump_yaml(dp).encode()))
+    for host in vm.kong_hosts:
+        dp = kong_dataplane(catalog, host)
+        files.append(RenderedFile(f"{ROOT}/kuma/dataplanes/{dp['name']}.yaml", dump_yaml(dp).encode()))
     return files
+
+
+def kong_dataplane_name(host: str) -> str:
+    """`kong-<host>`, the host's dots and colons as dashes: one Dataplane (and kuma-dp@ instance) per Kong node."""
+    return object_name("kong", re.sub(r"[^a-z0-9-]+", "-", host.lower()).strip("-"))
+
+
+def kong_dataplane(catalog: Catalog, host: str) -> dict[str, Any]:
+    """Kong on a VM as Kuma's delegated gateway: no inbound (clients reach Kong directly), its calls to mesh
+    services leave through the sidecar with Kong's identity. The permissions name Kong by
+    `mesh.gateway_selector` (MeshSubset tags), so those labels are its gateway tags, next to the
+    `kuma.io/service` Kuma requires (the selector's own when it names one)."""
+    assert catalog.mesh is not None
+    selector = dict(catalog.mesh.gateway_selector)
+    tags = {SERVICE_TAG: selector.get(SERVICE_TAG, "kong"), **selector}
+    return {
+        "type": "Dataplane",
+        "mesh": catalog.mesh.name,
+        "name": kong_dataplane_name(host),
+        "labels": {k: v for k, v in selector.items() if k != SERVICE_TAG},
+        "networking": {
+            "address": host,
+            "gateway": {"type": "DELEGATED", "tags": tags},
+            "transparentProxying": {"redirectPortInbound": 15006, "redirectPortOutbound": 15001},
+        },
+    }
 
 
 def kuma_cp_config(catalog: Catalog) -> dict[str, Any]:
     kuma = catalog.deployment.kuma
-    config: dict[str, Any] = {"environment": "universal", "mode": kuma.mode, "store": {"type": "memory"}}
+    store: dict[str, Any] = {"type": "memory"}
+    if kuma_postgres_store(catalog):
+        assert catalog.deployment.vm is not None
+        host = catalog.deployment.vm.kong_hosts[0]  # where the Kong compose file runs Postgres (kong.conf's pg_host)
+        store = {"type": "postgres", "postgres": {"host": host, "port": 5432, "user": "kong", "dbName": KUMA_DB}}
+    config: dict[str, Any] = {"environment": "universal", "mode": kuma.mode, "store": store}
     if kuma.zone and kuma.mode == "zone":
         config["multizone"] = {"zone": {"name": kuma.zone}}
     return config
