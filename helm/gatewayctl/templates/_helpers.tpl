@@ -197,6 +197,9 @@ spec:
 {{- if and .Values.watch.enabled (not (include "gatewayctl.hasCatalog" .)) }}
 {{- fail "watch.enabled needs the catalog: --set-file catalog.content=catalog.yaml, or catalog.existingConfigMap" }}
 {{- end }}
+{{- if and .Values.watch.enabled (eq .Values.kong.mode "dbless") (ne .Values.watch.only "kuma") }}
+{{- fail "watch.enabled with kong.mode dbless: DB-less Kong serves its Admin API on localhost inside each Kong pod, so kong.adminUrl reaches no Kong and the watch could not check it. Set watch.only=kuma to watch the catalog's mesh only (render writes it for a DB-less catalog with a mesh), or leave watch.enabled false: DB-less Kong takes the dblessConfig Secret at start, a changed catalog is a helm upgrade and a Kong restart" }}
+{{- end }}
 {{- if and .Values.dblessConfig.create (ne .Values.kong.mode "dbless") }}
 {{- fail "dblessConfig.create is for kong.mode dbless: Kong in DB mode gets its configuration from the apply Job" }}
 {{- end }}
