@@ -403,6 +403,21 @@ def test_watch_of_dbless_kong_is_refused_unless_it_watches_kuma_only(rendered: d
     assert "--only" not in c["args"]
 
 
+def test_a_catalog_over_a_config_maps_1_mib_is_refused_with_its_size() -> None:
+    limit = 1_048_576 - len("catalog.yaml")  # the API server counts keys and values
+    fits = MINIMAL_CATALOG + "#" * (limit - len(MINIMAL_CATALOG) - 1) + "\n"
+    [config_map] = [d for _, d in render_chart({"catalog": {"content": fits}}, "kong") if d["kind"] == "ConfigMap"]
+    assert len(config_map["data"]["catalog.yaml"]) == limit - 1  # the block scalar drops the final newline
+    too_big = fits + "#"
+    with pytest.raises(HelmRenderError, match=r"catalog\.content is 1048577 bytes with its key, over the 1048576"):
+        render_chart({"catalog": {"content": too_big}}, "kong")
+    # a ConfigMap of your own is not sized here (the API server already took it)
+    docs = render_chart(
+        {"catalog": {"content": too_big, "existingConfigMap": "mine"}, "watch": {"enabled": True}}, "kong"
+    )
+    assert "ConfigMap" not in kinds(docs)
+
+
 def test_watch_without_a_catalog_is_an_error_naming_the_fix() -> None:
     with pytest.raises(HelmRenderError, match=r"--set-file catalog\.content="):
         render_chart({"watch": {"enabled": True}}, "kong")
