@@ -24,7 +24,7 @@ from gatewayctl.apply.kuma_target import KumaTarget, kubernetes_target
 from gatewayctl.apply.session import kuma_platform
 from gatewayctl.catalog.load import LoadedCatalog
 from gatewayctl.cli.catalog_commands import CatalogArg, EnvOption, _examples
-from gatewayctl.cli.console import EXIT_INVALID, EXIT_OK, err, plural, print_diagnostics
+from gatewayctl.cli.console import EXIT_INVALID, EXIT_OK, err, print_diagnostics
 from gatewayctl.cli.remote_commands import (
     CaCert,
     ClientCert,
@@ -43,6 +43,7 @@ from gatewayctl.cli.remote_commands import (
     kong_client,
     kuma_client,
 )
+from gatewayctl.diagnostics import plural
 from gatewayctl.watch.health import Health, MetricsServer
 from gatewayctl.watch.kong import KongSystem
 from gatewayctl.watch.kuma import KumaSystem
@@ -191,7 +192,7 @@ def watch(
         server.stop()
         for system in systems:
             system.close()
-    log.info("stopped after %d checks", watcher.checks)
+    log.info("stopped after %s", plural(watcher.checks, "check"))
     raise typer.Exit(EXIT_OK)
 
 
