@@ -177,7 +177,8 @@ def test_names_fit_the_api_servers_limits_whatever_the_release_is_called(release
     ]
     assert f'job_name=~"{cron["metadata"]["name"]}.*"' in rule["expr"]  # still finds the Jobs it makes
     watch = {d["kind"]: d["metadata"]["name"] for d in docs if d["metadata"]["name"].endswith("-watch")}
-    assert set(watch) == {"Deployment", "Service", "ServiceMonitor"} and len(set(watch.values())) == 1
+    assert set(watch) == {"Deployment", "Service", "ServiceMonitor", "PodDisruptionBudget"}
+    assert len(set(watch.values())) == 1
 
 
 def test_default_values_render_only_the_service_account() -> None:
@@ -366,6 +367,29 @@ def test_watch_runs_the_reconciler_with_a_lease_probes_and_metrics() -> None:
     monitor = find(docs, "ServiceMonitor", "-watch")
     assert matches(monitor["spec"]["selector"]["matchLabels"], service["metadata"]["labels"])
     assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
+
+
+def test_watch_stops_and_drains_like_the_kustomize_overlay() -> None:
+    base = {
+        d["kind"]: d for d in yaml.safe_load_all((ROOT / "manifests/base/gatewayctl-watch/watch.yaml").read_text()) if d
+    }
+    docs = render_chart(merge({"catalog": {"content": MINIMAL_CATALOG}}, FLAGS), "kong")
+    pod = find(docs, "Deployment", "-watch")["spec"]["template"]
+    want = base["Deployment"]["spec"]["template"]["spec"]
+    assert pod["spec"]["terminationGracePeriodSeconds"] == want["terminationGracePeriodSeconds"] == 60
+    term = pod["spec"]["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0]
+    assert term["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+    assert term["podAffinityTerm"]["labelSelector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
+    budget = find(docs, "PodDisruptionBudget", "-watch")
+    assert budget["spec"]["minAvailable"] == base["PodDisruptionBudget"]["spec"]["minAvailable"] == 1
+    assert budget["spec"]["selector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
+    # one replica: a budget of 1 would block every drain, so none; the chart's affinity replaces the default
+    one = merge({"catalog": {"content": MINIMAL_CATALOG}}, {"watch": {"enabled": True, "replicas": 1}})
+    own = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": []}}}
+    docs = render_chart(merge(one, {"affinity": own, "watch": {"terminationGracePeriodSeconds": 120}}), "kong")
+    assert "PodDisruptionBudget" not in kinds(docs)
+    spec = find(docs, "Deployment", "-watch")["spec"]["template"]["spec"]
+    assert spec["affinity"] == own and spec["terminationGracePeriodSeconds"] == 120
 
 
 def test_watch_heals_only_when_asked() -> None:
