@@ -11,6 +11,11 @@ PathPart = str | int
 KeyPath = tuple[PathPart, ...]
 
 
+def plural(n: int, word: str) -> str:
+    """`1 error`, `2 errors`: message wording shared by the CLI and the watch's log."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 def format_path(path: Sequence[PathPart]) -> str:
     """`("services", 0, "routes", 1, "paths", 0)` -> `services[0].routes[1].paths[0]`."""
     out = ""

@@ -93,6 +93,15 @@ def example_values(name: str, rendered: dict[str, Path]) -> dict[str, Any]:
     return values
 
 
+def with_flags(values: dict[str, Any]) -> dict[str, Any]:
+    """`values` with FLAGS, but no watch for DB-less Kong without a mesh: nothing it could reach (the chart
+    refuses it, test_watch_of_dbless_kong_is_refused_unless_it_watches_kuma_only)."""
+    kong, watch = values.get("kong", {}), values.get("watch", {})
+    if kong.get("mode") == "dbless" and watch.get("only") != "kuma":
+        return merge(values, merge(FLAGS, {"watch": {"enabled": False}}))
+    return merge(values, FLAGS)
+
+
 def namespace_of(name: str) -> str:
     return load_catalog(EXAMPLES / f"{name}.yaml").catalog.deployment.namespaces.kong
 
@@ -107,7 +116,7 @@ def case_values(case: str, rendered: dict[str, Path]) -> tuple[dict[str, Any], s
         namespace = "kong"
     else:
         values, namespace = example_values(name, rendered), namespace_of(name)
-    return (merge(values, FLAGS) if flags else values), namespace
+    return (with_flags(values) if flags else values), namespace
 
 
 # --------------------------------------------------------------------------- lint and validate
@@ -140,7 +149,8 @@ def test_every_rendered_object_validates(case: str, rendered: dict[str, Path]) -
         if doc["kind"] not in ("ClusterRole", "ClusterRoleBinding"):
             assert doc["metadata"]["namespace"], where
     if "+flags" in case:
-        assert {"ServiceMonitor", "PrometheusRule", "Deployment"} <= set(kinds(docs))
+        assert {"ServiceMonitor", "PrometheusRule"} <= set(kinds(docs))
+        assert ("Deployment" in kinds(docs)) is values["watch"]["enabled"]  # off for simulation (DB-less, no mesh)
         assert ("CronJob" in kinds(docs)) is (values["kong"].get("mode", "db") == "db")  # no apply on DB-less
 
 
@@ -167,7 +177,8 @@ def test_names_fit_the_api_servers_limits_whatever_the_release_is_called(release
     ]
     assert f'job_name=~"{cron["metadata"]["name"]}.*"' in rule["expr"]  # still finds the Jobs it makes
     watch = {d["kind"]: d["metadata"]["name"] for d in docs if d["metadata"]["name"].endswith("-watch")}
-    assert set(watch) == {"Deployment", "Service", "ServiceMonitor"} and len(set(watch.values())) == 1
+    assert set(watch) == {"Deployment", "Service", "ServiceMonitor", "PodDisruptionBudget"}
+    assert len(set(watch.values())) == 1
 
 
 def test_default_values_render_only_the_service_account() -> None:
@@ -264,7 +275,7 @@ def test_the_service_monitor_finds_the_rendered_kong_status_service(rendered: di
     for name in K8S_EXAMPLES:
         status = kustomize_objects(rendered[name])[("Service", "kong-status")]
         namespace = status["metadata"]["namespace"]
-        monitor = find(render_chart(merge(example_values(name, rendered), FLAGS), namespace), "ServiceMonitor", "-kong")
+        monitor = find(render_chart(with_flags(example_values(name, rendered)), namespace), "ServiceMonitor", "-kong")
         spec = monitor["spec"]
         assert matches(spec["selector"]["matchLabels"], status["metadata"]["labels"])
         assert spec["namespaceSelector"]["matchNames"] == [namespace]
@@ -306,7 +317,7 @@ def test_no_secret_value_outside_a_secret(name: str, rendered: dict[str, Path]) 
     secrets = [v for v in example_env().values() if len(v) > 8]
     values_text = (rendered[name] / "kubernetes/helm/gatewayctl-values.yaml").read_text()
     assert not any(s in values_text for s in secrets), "the values file holds a secret"
-    for template, doc in render_chart(merge(example_values(name, rendered), FLAGS), namespace_of(name)):
+    for template, doc in render_chart(with_flags(example_values(name, rendered)), namespace_of(name)):
         if doc["kind"] != "Secret":
             assert not any(s in yaml.safe_dump(doc) for s in secrets), f"{template}: {doc['kind']} holds a secret"
 
@@ -358,6 +369,29 @@ def test_watch_runs_the_reconciler_with_a_lease_probes_and_metrics() -> None:
     assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
 
 
+def test_watch_stops_and_drains_like_the_kustomize_overlay() -> None:
+    base = {
+        d["kind"]: d for d in yaml.safe_load_all((ROOT / "manifests/base/gatewayctl-watch/watch.yaml").read_text()) if d
+    }
+    docs = render_chart(merge({"catalog": {"content": MINIMAL_CATALOG}}, FLAGS), "kong")
+    pod = find(docs, "Deployment", "-watch")["spec"]["template"]
+    want = base["Deployment"]["spec"]["template"]["spec"]
+    assert pod["spec"]["terminationGracePeriodSeconds"] == want["terminationGracePeriodSeconds"] == 60
+    term = pod["spec"]["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0]
+    assert term["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+    assert term["podAffinityTerm"]["labelSelector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
+    budget = find(docs, "PodDisruptionBudget", "-watch")
+    assert budget["spec"]["minAvailable"] == base["PodDisruptionBudget"]["spec"]["minAvailable"] == 1
+    assert budget["spec"]["selector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
+    # one replica: a budget of 1 would block every drain, so none; the chart's affinity replaces the default
+    one = merge({"catalog": {"content": MINIMAL_CATALOG}}, {"watch": {"enabled": True, "replicas": 1}})
+    own = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": []}}}
+    docs = render_chart(merge(one, {"affinity": own, "watch": {"terminationGracePeriodSeconds": 120}}), "kong")
+    assert "PodDisruptionBudget" not in kinds(docs)
+    spec = find(docs, "Deployment", "-watch")["spec"]["template"]["spec"]
+    assert spec["affinity"] == own and spec["terminationGracePeriodSeconds"] == 120
+
+
 def test_watch_heals_only_when_asked() -> None:
     values = merge({"catalog": {"content": MINIMAL_CATALOG, "environment": "prod"}}, FLAGS)
     healing = find(render_chart(merge(values, {"watch": {"heal": True}}), "kong"), "Deployment", "-watch")
@@ -371,6 +405,41 @@ def test_watch_uses_the_catalogs_kuma_namespace(rendered: dict[str, Path]) -> No
     values = merge(example_values("platform", rendered), FLAGS)
     kuma_ns = load_catalog(EXAMPLES / "platform.yaml").catalog.deployment.namespaces.kuma
     assert find(render_chart(values, "kong"), "Role", "-watch-kuma")["metadata"]["namespace"] == kuma_ns
+
+
+def test_watch_of_dbless_kong_is_refused_unless_it_watches_kuma_only(rendered: dict[str, Path]) -> None:
+    # simulation: DB-less without a mesh, so the rendered values leave only empty and the chart refuses
+    values = merge(example_values("simulation", rendered), {"watch": {"enabled": True}})
+    with pytest.raises(HelmRenderError, match=r"kong\.mode dbless: .*localhost.* Set watch\.only=kuma"):
+        render_chart(values, namespace_of("simulation"))
+    with pytest.raises(HelmRenderError, match=r"watch\.only=kuma"):
+        render_chart(merge(values, {"watch": {"only": "kong"}}), namespace_of("simulation"))
+    # knowledge-base: DB-less with a mesh; the rendered values watch Kuma only
+    values = merge(example_values("knowledge-base", rendered), {"watch": {"enabled": True}})
+    docs = render_chart(values, namespace_of("knowledge-base"))
+    [c] = find(docs, "Deployment", "-watch")["spec"]["template"]["spec"]["containers"]
+    assert c["args"][c["args"].index("--only") + 1] == "kuma"
+    assert "watching kuma only" in notes(values, namespace_of("knowledge-base"))
+    # DB mode watches both unless told
+    [c] = find(render_chart(merge({"catalog": {"content": MINIMAL_CATALOG}}, FLAGS), "kong"), "Deployment", "-watch")[
+        "spec"
+    ]["template"]["spec"]["containers"]
+    assert "--only" not in c["args"]
+
+
+def test_a_catalog_over_a_config_maps_1_mib_is_refused_with_its_size() -> None:
+    limit = 1_048_576 - len("catalog.yaml")  # the API server counts keys and values
+    fits = MINIMAL_CATALOG + "#" * (limit - len(MINIMAL_CATALOG) - 1) + "\n"
+    [config_map] = [d for _, d in render_chart({"catalog": {"content": fits}}, "kong") if d["kind"] == "ConfigMap"]
+    assert len(config_map["data"]["catalog.yaml"]) == limit - 1  # the block scalar drops the final newline
+    too_big = fits + "#"
+    with pytest.raises(HelmRenderError, match=r"catalog\.content is 1048577 bytes with its key, over the 1048576"):
+        render_chart({"catalog": {"content": too_big}}, "kong")
+    # a ConfigMap of your own is not sized here (the API server already took it)
+    docs = render_chart(
+        {"catalog": {"content": too_big, "existingConfigMap": "mine"}, "watch": {"enabled": True}}, "kong"
+    )
+    assert "ConfigMap" not in kinds(docs)
 
 
 def test_watch_without_a_catalog_is_an_error_naming_the_fix() -> None:
@@ -390,6 +459,7 @@ def test_watch_without_a_catalog_is_an_error_naming_the_fix() -> None:
         {"apply": {"parallelism": 0}},
         {"serviceMonitor": {"interval": "15 seconds"}},
         {"watch": {"metricsPort": 70000}},
+        {"watch": {"only": "kong,kuma"}},
         {"catalog": {"secretFiles": [{"path": "../etc/passwd", "secretName": "s", "key": "k"}]}},
         {"unknownKey": True},
     ],
@@ -410,6 +480,8 @@ def test_rendered_values_follow_the_catalog(name: str, rendered: dict[str, Path]
     assert values["dblessConfig"]["create"] is (d.kong.database == "off")
     assert (rendered[name] / "kubernetes/helm/kong-dbless.yaml").exists() is (d.kong.database == "off")
     assert values["watch"]["kumaNamespace"] == d.namespaces.kuma
+    # DB-less Kong cannot be watched from the cluster; its mesh can
+    assert values["watch"]["only"] == ("kuma" if d.kong.database == "off" and loaded.catalog.mesh_enabled else "")
     names = [e["name"] for e in values["catalog"]["secretEnv"]]
     assert len(names) == len(set(names))
     with chart_sdk.Chart.load(CHART) as chart:

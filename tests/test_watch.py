@@ -7,6 +7,7 @@ call log) and runs in a thread; tests/test_watch_process.py runs the command its
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import urllib.request
@@ -185,6 +186,23 @@ def test_a_refused_heal_is_counted_by_reason_and_the_loop_goes_on(
         assert w.value("gatewayctl_last_successful_apply_timestamp_seconds", system="kong") is None
 
 
+def test_log_lines_name_the_system_once_and_count_in_words(
+    kong: KongEmulator, applied: Path, workdir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="gatewayctl.watch")
+    with admin(kong) as http:
+        http.patch("/services/orders", json={"retries": 1})
+    with running(build(kong.url, applied, workdir / "state", heal=True, interval=0.1)) as w:
+        wait_for(lambda: w.value("gatewayctl_last_successful_apply_timestamp_seconds", system="kong"))
+        applied.write_text(CATALOG.replace("rate_limit: {minute: 60}", "rate_limit: {minute: 60}\n    retires: 3", 1))
+        wait_for(lambda: w.value("gatewayctl_catalog_reload_errors_total") == 1)
+    messages = [r.getMessage() for r in caplog.records]
+    assert "kong drifted from the catalog: +0 ~1 -0" in messages
+    assert "kong: applying +0 ~1 -0" in messages  # not "kong: applying kong: +0 ~1 -0"
+    assert "kong: 1 change applied" in messages
+    assert f"catalog {applied} did not load (1 error); keeping the last good catalog" in messages
+
+
 # --------------------------------------------------------------------------- outages
 
 
@@ -264,7 +282,7 @@ def test_a_missing_secret_is_a_catalog_problem_not_a_crash(
     monkeypatch.delenv("WEB_APP_KEY")
     with running(build(kong.url, applied, workdir / "state", interval=0.1)) as w:
         wait_for(lambda: (w.value("gatewayctl_check_failures_total", system="kong", reason="catalog") or 0) >= 2)
-        assert not w.health.ready()[0]
+        assert w.health.ready() == (False, "kong: the catalog cannot be planned (1 error)")
 
 
 # --------------------------------------------------------------------------- leadership

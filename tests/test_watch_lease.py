@@ -26,6 +26,7 @@ from test_watch import wait_for
 from test_watch_process import free_port, get
 
 from gatewayctl.apply.lease import LeaderElector
+from gatewayctl.cli import main
 
 NS = "gatewayctl"
 LEASE_PATH = f"/apis/coordination.k8s.io/v1/namespaces/{NS}/leases"
@@ -244,3 +245,71 @@ def test_two_watch_processes_one_leader_and_takeover_when_it_dies(api: LeaseApi,
                 p.kill()
                 p.communicate()
         kong.stop()
+
+
+# --------------------------------------------------------------------------- which cluster the Lease is in
+
+
+def test_the_lease_is_taken_in_the_cluster_of_kubeconfig_and_context(api: LeaseApi, tmp_path: Path) -> None:
+    """--kubeconfig/--context pick the Lease's cluster, as they pick Kuma's; $KUBECONFIG (here a file whose
+    current context is a dead server) is not consulted."""
+    chosen = tmp_path / "chosen"
+    chosen.write_text(
+        f"""apiVersion: v1
+kind: Config
+clusters:
+  - {{name: dead, cluster: {{server: "http://127.0.0.1:{free_port()}"}}}}
+  - {{name: fake, cluster: {{server: "{api.url}"}}}}
+users: [{{name: watch, user: {{token: not-a-real-token}}}}]
+contexts:
+  - {{name: dead, context: {{cluster: dead, user: watch}}}}
+  - {{name: fake, context: {{cluster: fake, user: watch}}}}
+current-context: dead
+"""
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.write_text(chosen.read_text().replace("current-context: dead", "current-context: nowhere"))
+    kong = start_kong(KongState())
+    catalog = write_catalog(tmp_path)
+    env = {**os.environ, **SECRETS, "KUBECONFIG": str(elsewhere)}
+    env.pop("KUBERNETES_SERVICE_HOST", None)
+    port = free_port()
+    argv = [sys.executable, "-m", "gatewayctl", "watch", str(catalog), "--kong-admin-url", kong.url]
+    argv += ["--metrics-port", str(port), "--metrics-address", "127.0.0.1", "--interval", "0.2"]
+    argv += ["--leader-election", "--lease-namespace", NS, "--kubeconfig", str(chosen), "--context", "fake"]
+    process = subprocess.Popen(argv, env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: api.state.get(NS, "gatewayctl-watch") is not None, timeout=30)
+        assert lease(api)["spec"]["holderIdentity"]
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+        kong.stop()
+    assert process.returncode == 0, err
+    assert "released lease" in err and lease(api)["spec"].get("holderIdentity") is None
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (None, "kubeconfig file not found"),
+        ("clusters: [oops\n", "not a kubeconfig"),
+        ("apiVersion: v1\nkind: Config\n", "cannot use it"),
+    ],
+)
+def test_an_unusable_kubeconfig_is_exit_1_naming_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | None, expected: str
+) -> None:
+    path = tmp_path / "kubeconfig"
+    if content is not None:
+        path.write_text(content)
+    catalog = write_catalog(tmp_path)
+    argv = ["watch", str(catalog), "--kong-admin-url", "http://127.0.0.1:9", "--leader-election"]
+    code = main([*argv, "--kubeconfig", str(path), "--metrics-port", "0", "--metrics-address", "127.0.0.1"])
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert f"--leader-election: read {path}" in err.replace("\n", "") and expected in err.replace("\n", "")
+    assert "Traceback" not in err

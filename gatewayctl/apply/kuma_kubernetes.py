@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import urllib3
+import yaml
 from kubernetes import client as kube_client
 from kubernetes import config as kube_config
 from kubernetes.client.exceptions import ApiException
@@ -291,6 +292,10 @@ def connect(kubeconfig: Path | None, context: str | None) -> KubeApi:
     except ConfigException as exc:
         where = str(path) if path is not None else "in-cluster config"
         raise KubeError("read", where, None, f"cannot use it: {exc}") from None
+    except yaml.YAMLError as exc:  # the client parses the file itself and lets the YAML error through
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+        raise KubeError("read", where, None, f"not a kubeconfig: {getattr(exc, 'problem', None) or exc}") from None
     api = kube_client.ApiClient(configuration)
     api.user_agent = f"{OWNER}/{__version__}"
     return KubeApi(api, configuration.host, context)

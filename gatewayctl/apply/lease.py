@@ -50,17 +50,15 @@ def default_identity() -> str:
     return f"{socket.gethostname()}_{uuid.uuid4().hex[:8]}"
 
 
-def coordination_api(api_client: Any | None = None) -> Any:
-    """The CoordinationV1Api: given client, else in-cluster config, else the kubeconfig (KUBECONFIG)."""
-    from kubernetes import client, config
+def coordination_api(kubeconfig: Path | None = None, context: str | None = None) -> Any:
+    """The CoordinationV1Api for the cluster the Kuma client talks to (`kuma_kubernetes.connect`: `kubeconfig`,
+    else $KUBECONFIG, else ~/.kube/config, else the pod's service account), so `--kubeconfig`/`--context`
+    choose the Lease's cluster too. KubeError (naming the file) when there is no usable configuration."""
+    from kubernetes import client
 
-    if api_client is None:
-        if in_kubernetes():
-            config.load_incluster_config()  # type: ignore[no-untyped-call]
-        else:
-            config.load_kube_config()  # type: ignore[no-untyped-call]
-        api_client = client.ApiClient()
-    return client.CoordinationV1Api(api_client)
+    from gatewayctl.apply.kuma_kubernetes import connect
+
+    return client.CoordinationV1Api(connect(kubeconfig, context).api_client)
 
 
 @dataclass

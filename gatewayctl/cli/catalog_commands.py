@@ -13,8 +13,8 @@ from rich.markup import escape
 
 from gatewayctl.catalog.load import LoadedCatalog, load_catalog
 from gatewayctl.catalog.model import Catalog
-from gatewayctl.cli.console import EXIT_INVALID, EXIT_OK, err, out, plural, print_diagnostics
-from gatewayctl.diagnostics import CatalogInvalid
+from gatewayctl.cli.console import EXIT_INVALID, EXIT_OK, err, out, print_diagnostics
+from gatewayctl.diagnostics import CatalogInvalid, plural
 from gatewayctl.graph import render_graph
 from gatewayctl.render import TARGETS, render
 from gatewayctl.render.output import RenderedFile, write_files

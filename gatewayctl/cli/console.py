@@ -30,7 +30,3 @@ def print_diagnostics(diagnostics: Iterable[Diagnostic]) -> tuple[int, int]:
         else:
             errors += 1
     return errors, warnings
-
-
-def plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"

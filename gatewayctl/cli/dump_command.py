@@ -25,7 +25,7 @@ from gatewayctl.apply import kuma_universal
 from gatewayctl.catalog.load import load_catalog
 from gatewayctl.catalog.secrets import SecretResolver
 from gatewayctl.cli.catalog_commands import _examples
-from gatewayctl.cli.console import EXIT_INVALID, EXIT_OK, EXIT_REMOTE, err, out, plural, print_diagnostics
+from gatewayctl.cli.console import EXIT_INVALID, EXIT_OK, EXIT_REMOTE, err, out, print_diagnostics
 from gatewayctl.cli.remote_commands import (
     CaCert,
     ClientCert,
@@ -44,7 +44,7 @@ from gatewayctl.clients.kong_admin import TlsOptions
 from gatewayctl.clients.kuma_api import URL_ENV as KUMA_URL_ENV
 from gatewayctl.clients.kuma_api import KumaApi, KumaError, kuma_endpoint
 from gatewayctl.clients.retry import RetryPolicy
-from gatewayctl.diagnostics import CatalogInvalid
+from gatewayctl.diagnostics import CatalogInvalid, plural
 from gatewayctl.dump import Dump, Placeholder, live_to_catalog, replay
 from gatewayctl.dump.kuma import mesh_to_catalog, replay_kuma, zone_mode
 from gatewayctl.plan.kong import LiveState, SchemaCache, fetch_live, read_server, schema_paths

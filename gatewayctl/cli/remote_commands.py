@@ -60,12 +60,12 @@ from gatewayctl.apply.snapshot import (
 from gatewayctl.catalog.load import LoadedCatalog
 from gatewayctl.catalog.model import Namespaces
 from gatewayctl.cli.catalog_commands import CatalogArg, EnvOption, _examples, load_or_exit
-from gatewayctl.cli.console import EXIT_CHANGES, EXIT_INVALID, EXIT_OK, EXIT_REMOTE, err, out, plural, print_diagnostics
+from gatewayctl.cli.console import EXIT_CHANGES, EXIT_INVALID, EXIT_OK, EXIT_REMOTE, err, out, print_diagnostics
 from gatewayctl.clients.kong_admin import URL_ENV, Endpoint, KongAdmin, KongError, TlsOptions
 from gatewayctl.clients.kuma_api import URL_ENV as KUMA_URL_ENV
 from gatewayctl.clients.kuma_api import KumaApi, KumaError, kuma_endpoint
 from gatewayctl.clients.retry import RetryPolicy
-from gatewayctl.diagnostics import CatalogInvalid
+from gatewayctl.diagnostics import CatalogInvalid, plural
 from gatewayctl.plan.entities import DesiredState, from_live
 from gatewayctl.plan.fields import hide_paths, secret_strings
 from gatewayctl.plan.kong import KongPlan, LiveState, ServerInfo, read_server

@@ -24,7 +24,7 @@ from gatewayctl.apply.kuma_target import KumaTarget, kubernetes_target
 from gatewayctl.apply.session import kuma_platform
 from gatewayctl.catalog.load import LoadedCatalog
 from gatewayctl.cli.catalog_commands import CatalogArg, EnvOption, _examples
-from gatewayctl.cli.console import EXIT_INVALID, EXIT_OK, err, plural, print_diagnostics
+from gatewayctl.cli.console import EXIT_INVALID, EXIT_OK, err, print_diagnostics
 from gatewayctl.cli.remote_commands import (
     CaCert,
     ClientCert,
@@ -43,6 +43,7 @@ from gatewayctl.cli.remote_commands import (
     kong_client,
     kuma_client,
 )
+from gatewayctl.diagnostics import plural
 from gatewayctl.watch.health import Health, MetricsServer
 from gatewayctl.watch.kong import KongSystem
 from gatewayctl.watch.kuma import KumaSystem
@@ -160,7 +161,7 @@ def watch(
         raise typer.Exit(EXIT_INVALID)
 
     config = WatchConfig(interval=interval, heal=heal, poll=min(1.0, interval))
-    elector = _elector(leader_election, lease_name, lease_namespace, lease_duration)
+    elector = _elector(leader_election, lease_name, lease_namespace, lease_duration, conn)
     watcher = Watcher(source, systems, metrics, health, config, elector.is_leader if elector else lambda: True)
     watcher.load(first)  # metrics and readiness for the catalog read above
     try:
@@ -191,7 +192,7 @@ def watch(
         server.stop()
         for system in systems:
             system.close()
-    log.info("stopped after %d checks", watcher.checks)
+    log.info("stopped after %s", plural(watcher.checks, "check"))
     raise typer.Exit(EXIT_OK)
 
 
@@ -204,15 +205,19 @@ def _progress(health: Health) -> Callable[[str, str, int | None, float], None]:
     return beat
 
 
-def _elector(enabled: bool | None, name: str, namespace: str | None, duration: float) -> lease.LeaderElector | None:
+def _elector(
+    enabled: bool | None, name: str, namespace: str | None, duration: float, conn: Connection
+) -> lease.LeaderElector | None:
+    from gatewayctl.apply.kuma_kubernetes import KubeError
+
     if enabled is None:
         enabled = lease.in_kubernetes()
     if not enabled:
         return None
     try:
-        api = lease.coordination_api()
-    except Exception as exc:  # no in-cluster service account and no kubeconfig
-        err.print(f"--leader-election: cannot reach the Kubernetes API: {escape(str(exc))}")
+        api = lease.coordination_api(conn.kubeconfig, conn.context)
+    except KubeError as exc:  # no kubeconfig (the error names the file), or one that cannot be used
+        err.print(f"--leader-election: {escape(exc.describe())}")
         raise typer.Exit(EXIT_INVALID) from None
     return lease.LeaderElector(api, name, namespace or lease.default_namespace(), duration=duration)
 

@@ -517,7 +517,13 @@ def chart_values(loaded: LoadedCatalog) -> dict[str, Any]:
         },
         "dblessConfig": {"create": dbless, "secretName": DECLARATIVE_SECRET},
         "apply": {"enabled": not dbless},
-        "watch": {"kumaNamespace": d.namespaces.kuma, "alertGroups": rule_groups_of(WATCH_RULES)},
+        "watch": {
+            # DB-less Kong's Admin API is on localhost in each Kong pod: a watch in the cluster reaches Kuma
+            # only (the chart refuses watch.enabled with DB-less Kong unless only is kuma).
+            "only": "kuma" if dbless and catalog.mesh_enabled else "",
+            "kumaNamespace": d.namespaces.kuma,
+            "alertGroups": rule_groups_of(WATCH_RULES),
+        },
         "prometheusRule": {"groups": rule_sets(groups)},
     }
 

@@ -16,6 +16,7 @@ from gatewayctl.apply.session import Desired, apply_db, apply_dbless, check_serv
 from gatewayctl.apply.snapshot import SNAPSHOT_DIR
 from gatewayctl.catalog.load import LoadedCatalog
 from gatewayctl.clients.kong_admin import KongAdmin, KongError
+from gatewayctl.diagnostics import plural
 from gatewayctl.plan.kinds import KINDS
 from gatewayctl.plan.kong import KongPlan, ServerInfo, read_server
 from gatewayctl.watch.system import Applied, Check, RemoteFailure
@@ -99,7 +100,7 @@ class KongSystem:
             reason = "rejected" if any(e.rejected for _, e in outcome.failed) else "remote"
         elif outcome.skipped:
             reason = "abandoned"  # stopped between batches; the next apply picks up the rest
-            messages.append(f"kong: stopped between write batches, {left} changes left for the next apply")
+            messages.append(f"kong: stopped between write batches, {plural(left, 'change')} left for the next apply")
         if applied.broke_stale_lock:
             messages.append(f"kong: took over a stale apply lock ({applied.broke_stale_lock})")
         return Applied(len(outcome.done), left, reason, messages)

@@ -22,6 +22,7 @@ from gatewayctl.apply.snapshot import write_snapshot
 from gatewayctl.catalog.load import LoadedCatalog
 from gatewayctl.clients.http import CallLog
 from gatewayctl.clients.kuma_api import KumaApi
+from gatewayctl.diagnostics import plural
 from gatewayctl.plan.kong import LiveState
 from gatewayctl.plan.kuma import KumaPlan
 from gatewayctl.watch.system import Applied, Check, RemoteFailure
@@ -106,7 +107,7 @@ class KumaSystem:
             reason = "rejected" if any(getattr(e, "rejected", False) for _, e in outcome.failed) else "remote"
         elif outcome.skipped:
             reason = "abandoned"
-            messages.append(f"kuma: stopped between write batches, {left} changes left for the next apply")
+            messages.append(f"kuma: stopped between write batches, {plural(left, 'change')} left for the next apply")
         return Applied(len(outcome.done), left, reason, messages)
 
     def close(self) -> None:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from gatewayctl.diagnostics import CatalogInvalid
+from gatewayctl.diagnostics import CatalogInvalid, plural
 from gatewayctl.watch.health import Health
 from gatewayctl.watch.metrics import WatchMetrics
 from gatewayctl.watch.source import CatalogSource, Reload
@@ -91,7 +91,8 @@ class Watcher:
             self.metrics.reload_ok.set(0)
             self.metrics.reload_errors.inc()
             kept = "keeping the last good catalog" if self.source.loaded else "no catalog to check with yet"
-            log.error("catalog %s did not load (%d errors); %s", self.source.path, len(result.diagnostics), kept)
+            errors = sum(d.severity != "warning" for d in result.diagnostics)  # warnings are logged, not counted
+            log.error("catalog %s did not load (%s); %s", self.source.path, plural(errors, "error"), kept)
         self.health.update(catalog_loaded=self.source.loaded is not None)
         return result.ok
 
@@ -131,7 +132,7 @@ class Watcher:
             for d in exc.errors:
                 log.error("%s", d)
             self.metrics.check_failures.labels(system.name, "catalog").inc()
-            problems.append(f"{system.name}: the catalog cannot be planned ({len(exc.errors)} errors)")
+            problems.append(f"{system.name}: the catalog cannot be planned ({plural(len(exc.errors), 'error')})")
             return None
         except RemoteFailure as exc:
             self.metrics.check_failures.labels(system.name, exc.reason).inc()
@@ -148,13 +149,13 @@ class Watcher:
         self.metrics.set_drift(system.name, dict(check.drift))
         self.metrics.last_check.labels(system.name).set(self.wall())
         if check.total:
-            log.warning("%s drifted from the catalog: %s", system.name, check.summary.split(": ", 1)[-1])
+            log.warning("%s drifted from the catalog: %s", system.name, _counts(check))
         return check
 
     def _heal(self, system: System, check: Check, stop: threading.Event) -> Check | None:
         loaded = self.source.loaded
         assert loaded is not None
-        log.info("%s: applying %s", system.name, check.summary)
+        log.info("%s: applying %s", system.name, _counts(check))
         self.metrics.applies.labels(system.name).inc()
         started = self.clock()
         try:
@@ -167,7 +168,7 @@ class Watcher:
             (log.info if applied.ok else log.error)("%s", message)
         if applied.ok:
             self.metrics.last_apply.labels(system.name).set(self.wall())
-            log.info("%s: %d changes applied", system.name, applied.done)
+            log.info("%s: %s applied", system.name, plural(applied.done, "change"))
         else:
             assert applied.failure is not None
             self.metrics.apply_failures.labels(system.name, applied.failure).inc()
@@ -222,3 +223,8 @@ class Watcher:
                 log.info("following: not holding the lease (another replica acts)")
                 self.metrics.clear_drift()
         return leading
+
+
+def _counts(check: Check) -> str:
+    """`+2 ~0 -1`: the plan's summary without its `kong: ` prefix, since log lines name the system already."""
+    return check.summary.split(": ", 1)[-1]

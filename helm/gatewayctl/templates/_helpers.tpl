@@ -197,6 +197,15 @@ spec:
 {{- if and .Values.watch.enabled (not (include "gatewayctl.hasCatalog" .)) }}
 {{- fail "watch.enabled needs the catalog: --set-file catalog.content=catalog.yaml, or catalog.existingConfigMap" }}
 {{- end }}
+{{- if and .Values.watch.enabled (eq .Values.kong.mode "dbless") (ne .Values.watch.only "kuma") }}
+{{- fail "watch.enabled with kong.mode dbless: DB-less Kong serves its Admin API on localhost inside each Kong pod, so kong.adminUrl reaches no Kong and the watch could not check it. Set watch.only=kuma to watch the catalog's mesh only (render writes it for a DB-less catalog with a mesh), or leave watch.enabled false: DB-less Kong takes the dblessConfig Secret at start, a changed catalog is a helm upgrade and a Kong restart" }}
+{{- end }}
+{{- /* The API server refuses a ConfigMap whose keys and values exceed 1 MiB (1,048,576 bytes); a catalog
+cannot be split over several, since gatewayctl reads it as one file. */}}
+{{- $catalogBytes := add (len "catalog.yaml") (len .Values.catalog.content) }}
+{{- if and .Values.catalog.content (not .Values.catalog.existingConfigMap) (gt $catalogBytes 1048576) }}
+{{- fail (printf "catalog.content is %d bytes with its key, over the 1048576 (1 MiB) a ConfigMap may hold, so the API server would refuse it: shrink the catalog (comments, YAML anchors for repeated blocks) or split it into several catalogs, each with its own name and release; catalog.existingConfigMap has the same limit" $catalogBytes) }}
+{{- end }}
 {{- if and .Values.dblessConfig.create (ne .Values.kong.mode "dbless") }}
 {{- fail "dblessConfig.create is for kong.mode dbless: Kong in DB mode gets its configuration from the apply Job" }}
 {{- end }}
