@@ -537,3 +537,37 @@ def test_a_catalog_with_nothing_in_kong_dumps_to_an_empty_valid_catalog(
     assert yaml.safe_load(dumped.read_text()) == {"format": 1, "name": "nothing-here"}
     assert "changes nothing in Kong" in out and "placeholders" not in err
     assert main(["validate", str(dumped)]) == 0
+
+
+def test_plugins_of_a_hand_made_service_map_to_catalog_keys_and_a_dump_always_validates(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    # Made by hand through the Admin API: random ids, then the ownership tags added. The key-auth and
+    # rate-limiting plugins are exactly what `auth` / `rate_limit` render; basic-auth and acl keep Kong's
+    # defaults (hide_credentials, hide_groups_header false), which no catalog key renders.
+    tags = ["gatewayctl", "gatewayctl-catalog:shop"]
+    orders = kong.state.seed("services", {"name": "orders", "host": "orders.internal", "tags": tags})
+    shop = kong.state.seed("services", {"name": "shop", "host": "shop.internal", "tags": tags})
+    on_orders = {"service": {"id": orders["id"]}, "tags": tags}
+    kong.state.seed("plugins", {"name": "key-auth", "config": {"hide_credentials": True}, **on_orders})
+    kong.state.seed("plugins", {"name": "rate-limiting", "config": {"minute": 60}, **on_orders})
+    kong.state.seed("plugins", {"name": "acl", "config": {"allow": ["users"]}, **on_orders})
+    kong.state.seed("plugins", {"name": "basic-auth", "service": {"id": shop["id"]}, "tags": tags})
+    dumped = workdir / "out.yaml"
+    code, _out, err = cli(capsys, kong, "dump", "--catalog-name", "shop", "--out", str(dumped))
+    assert code == 0, err
+    assert "does not validate" not in err
+    doc = yaml.safe_load(dumped.read_text())
+    by_name = {s["name"]: s for s in doc["services"]}
+    assert by_name["orders"]["auth"] == ["key-auth"] and by_name["orders"]["rate_limit"] == {"minute": 60}
+    assert by_name["orders"]["allow_groups"] == ["users"] and "plugins" not in by_name["orders"]
+    assert by_name["shop"]["auth"] == ["basic-auth"] and "plugins" not in by_name["shop"]
+    # what re-applying changes is said, plugin by plugin; an exact mapping gets no such warning
+    assert (
+        "plugin acl (service orders): a catalog cannot say it exactly; dumped as allow_groups, and re-applying "
+        "changes config.hide_groups_header: false -> true" in err
+    )
+    assert "plugin basic-auth (service shop): a catalog cannot say it exactly; dumped as auth" in err
+    warnings = err.split("applying the dump as it is")[0]
+    assert "plugin key-auth" not in warnings and "plugin rate-limiting" not in warnings
+    assert main(["validate", str(dumped)]) == 0, capsys.readouterr().err

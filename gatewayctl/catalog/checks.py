@@ -38,6 +38,8 @@ GATEWAY_FEATURE_PLUGINS: dict[str, str] = {
     "rate_limit": "rate-limiting",
 }
 ANONYMOUS_CONSUMER = "gatewayctl-anonymous"
+# plugins a catalog configures only through its own keys (auth, allow_groups, deny_groups), never `plugins:`
+KEY_ONLY_PLUGINS = frozenset({"jwt", "key-auth", "basic-auth", "oauth2", "acl"})
 
 
 def anonymous_username(catalog_name: str) -> str:
@@ -357,7 +359,7 @@ def features(catalog: Catalog, report: Report) -> None:
                 )
             elif name in ENTERPRISE_PLUGINS and not enterprise:
                 report.error(where, f"the {name} plugin needs Kong Enterprise (gateway.edition: enterprise)", key=True)
-            if name in {"jwt", "key-auth", "basic-auth", "oauth2", "acl"} and settings is not None:
+            if name in KEY_ONLY_PLUGINS and settings is not None:
                 report.error(where, f"configure {name} through auth/allow_groups/deny_groups, not plugins:", key=True)
             if name in NO_CONSUMER_PLUGINS and scope == "consumer":
                 report.error(

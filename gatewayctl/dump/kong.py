@@ -16,13 +16,14 @@ placeholders set to them, is planned against the live state like an apply would,
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
-from gatewayctl.catalog.checks import ANONYMOUS_CONSUMER, anonymous_username
+from gatewayctl.catalog.checks import ANONYMOUS_CONSUMER, KEY_ONLY_PLUGINS, anonymous_username
 from gatewayctl.catalog.load import LoadedCatalog
 from gatewayctl.catalog.model import (
     ActiveHealthCheck,
@@ -173,9 +174,19 @@ class _Context:
         keys: dict[str, Any] = {}
         covered: set[str] = set()
         for candidate, items in candidates:
-            if self.renders_back(scope, owner_name, candidate, items):
-                keys.update(candidate)
-                covered |= {i["id"] for i in items}
+            differences = self.differences(scope, owner_name, candidate, items)
+            if differences and all(i.get("name") in KEY_ONLY_PLUGINS for i in items):
+                # `plugins:` cannot hold these (the catalog would not validate): the nearest key, and what
+                # re-applying it changes, said out loud
+                names = ", ".join(sorted(str(i.get("name")) for i in items))
+                self.note(
+                    f"plugin {names} ({scope} {owner_name or 'global'}): a catalog cannot say it exactly; dumped as "
+                    f"{', '.join(candidate)}, and re-applying changes {'; '.join(differences)}"
+                )
+            elif differences != []:
+                continue
+            keys.update(candidate)
+            covered |= {i["id"] for i in items}
         raw: dict[str, Any] = {}
         for plugin in plugins:
             if plugin["id"] in covered:
@@ -198,6 +209,11 @@ class _Context:
 
     def renders_back(self, scope: str, owner_name: str, keys: dict[str, Any], items: list[Item]) -> bool:
         """True when a one-entry catalog with `keys` renders exactly these live plugins."""
+        return self.differences(scope, owner_name, keys, items) == []
+
+    def differences(self, scope: str, owner_name: str, keys: dict[str, Any], items: list[Item]) -> list[str] | None:
+        """What a one-entry catalog with `keys` renders differently from these live plugins ('config.x:
+        false -> true'), or None when it cannot render them at all."""
         if scope == "service":
             probe: dict[str, Any] = {"services": [{"name": owner_name, "url": PROBE_URL, **keys}]}
         elif scope == "consumer":
@@ -210,23 +226,29 @@ class _Context:
         try:
             catalog = CatalogModel.model_validate({"format": 1, "name": self.name, **probe})
         except ValidationError:
-            return False
+            return None
         try:
             rendered = flatten(build_kong_config(catalog, self.secrets.resolver()))
         except (KeyError, ValueError, TypeError, AssertionError):  # a candidate the renderer cannot take
-            return False
+            return None
         plugins = {e.body.get("name"): e for e in rendered.entities if e.kind == "plugins"}
         if len(plugins) < len(items):
-            return False
+            return None
+        changes: list[str] = []
         for item in items:
             entity = plugins.get(item.get("name"))
             if entity is None:
-                return False
+                return None
             live = from_live("plugins", item)
             body = {**entity.body, "tags": live.body.get("tags")}  # tags are the catalog's business, checked apart
-            if compare(Entity("plugins", live.id, body, ("probe",)), live, self.schema_of(live), Masker()):
-                return False
-        return True
+            # so is the owner's id: a hand-made service's plugin still maps back to its key (the owner's own
+            # id is noted apart), where comparing the probe's id would send `key-auth` to an invalid `plugins:`
+            for ref in ("service", "route", "consumer"):
+                if body.get(ref) and live.body.get(ref):
+                    body[ref] = live.body[ref]
+            for change in compare(Entity("plugins", live.id, body, ("probe",)), live, self.schema_of(live), Masker()):
+                changes.append(f"{change.path}: {_shown(change.old)} -> {_shown(change.new)}")
+        return changes
 
     def raw_config(self, scope: str, owner_name: str, plugin: Item) -> dict[str, Any] | None:
         """The live config without what Kong's schema defaults to, secret keys as placeholders."""
@@ -665,6 +687,11 @@ class _Context:
             breaker["statuses"] = passive.get("http_statuses")
             out["circuit_breaker"] = non_default(CircuitBreaker, {k: v for k, v in breaker.items() if v is not None})
         return non_default(Upstream, out, keep=("targets",))
+
+
+def _shown(value: Any) -> str:
+    """A changed value as YAML would write it (`false`, not `False`)."""
+    return json.dumps(value) if isinstance(value, (bool, type(None))) else str(value)
 
 
 def replay(loaded: LoadedCatalog, dump: Dump, live: LiveState, server: ServerInfo, schema_of: SchemaOf) -> KongPlan:
