@@ -571,3 +571,25 @@ def test_plugins_of_a_hand_made_service_map_to_catalog_keys_and_a_dump_always_va
     warnings = err.split("applying the dump as it is")[0]
     assert "plugin key-auth" not in warnings and "plugin rate-limiting" not in warnings
     assert main(["validate", str(dumped)]) == 0, capsys.readouterr().err
+
+
+def test_a_hand_made_upstream_under_another_name_stays_the_services_upstream(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    # Written as `url: http://pool` with the upstream dropped, re-applying would delete `pool` and leave
+    # the service pointing at a host nothing resolves.
+    tags = ["gatewayctl", "gatewayctl-catalog:shop"]
+    pool = kong.state.seed("upstreams", {"name": "pool", "tags": tags})
+    kong.state.seed("targets", {"target": "10.1.0.1:8080", "upstream": {"id": pool["id"]}, "tags": tags})
+    kong.state.seed("services", {"name": "search", "host": "pool", "tags": tags})
+    kong.state.seed("services", {"name": "search-v2", "host": "pool", "tags": tags})
+    dumped = workdir / "out.yaml"
+    code, _out, err = cli(capsys, kong, "dump", "--catalog-name", "shop", "--out", str(dumped))
+    assert code == 0, err
+    by_name = {s["name"]: s for s in yaml.safe_load(dumped.read_text())["services"]}
+    assert by_name["search"]["upstream"] == {"targets": ["10.1.0.1:8080"]}
+    assert "service search: its upstream pool is named search.upstream in a catalog" in err
+    # the second service on the shared upstream keeps its host, said out loud
+    assert by_name["search-v2"]["url"] == "http://pool"
+    assert "service search-v2: its host is upstream pool, which a catalog gives one service only" in err
+    assert "has no place in a catalog" not in err

@@ -565,13 +565,24 @@ class _Context:
         upstream = next((u for u in self.items.get("upstreams", []) if u.get("name") == item.get("host")), None)
         if (
             upstream is not None
-            and item.get("host") == upstream_name(name)
+            and upstream["id"] not in self.used  # a shared upstream: one service's only
             and item.get("port") == DEFAULT_PORTS.get(protocol, 80)
         ):
             if protocol != "http":
                 out["protocol"] = protocol
+            if upstream.get("name") != upstream_name(name):
+                # written as a url, the service would point at a host that only the dropped upstream resolved
+                self.note(
+                    f"service {name}: its upstream {upstream.get('name')} is named {upstream_name(name)} in a "
+                    "catalog; re-applying replaces it under that name (same targets)"
+                )
             out["upstream"] = self.upstream(upstream, tags)
         else:
+            if upstream is not None:
+                self.note(
+                    f"service {name}: its host is upstream {upstream.get('name')}, which a catalog gives one service "
+                    "only (or a service on its default port); dumped as a url to that host"
+                )
             port = item.get("port")
             shown = "" if port == DEFAULT_PORTS.get(protocol, 80) and protocol in ("http", "https") else f":{port}"
             out["url"] = f"{protocol}://{item.get('host')}{shown}{item.get('path') or ''}"
