@@ -593,3 +593,32 @@ def test_a_hand_made_upstream_under_another_name_stays_the_services_upstream(
     assert by_name["search-v2"]["url"] == "http://pool"
     assert "service search-v2: its host is upstream pool, which a catalog gives one service only" in err
     assert "has no place in a catalog" not in err
+
+
+def test_names_a_catalog_cannot_hold_are_dumped_as_valid_names_and_reported(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    # Kong takes nameless services and routes, consumers with only a custom_id, and names with upper
+    # case or '_': the dump used to write them as `name: None` / `Orders_API`, which does not validate.
+    tags = ["gatewayctl", "gatewayctl-catalog:shop"]
+    named = kong.state.seed("services", {"name": "Orders_API", "host": "orders.internal", "tags": tags})
+    kong.state.seed("services", {"name": "orders-api", "host": "orders2.internal", "tags": tags})
+    nameless = kong.state.seed("services", {"host": "noname.internal", "tags": tags})
+    route = kong.state.seed("routes", {"paths": ["/x"], "service": {"id": named["id"]}, "tags": tags})
+    kong.state.seed("routes", {"name": "Orders_API-v1", "paths": ["/v1"], "service": {"id": named["id"]}, "tags": tags})
+    consumer = kong.state.seed("consumers", {"custom_id": "only-custom", "tags": tags})
+    dumped = workdir / "out.yaml"
+    code, _out, err = cli(capsys, kong, "dump", "--catalog-name", "shop", "--out", str(dumped))
+    assert code == 0, err
+    assert "does not validate" not in err and "None" not in dumped.read_text()
+    doc = yaml.safe_load(dumped.read_text())
+    # 'orders-api' is taken by the service already named so: the id tells the other apart
+    names = sorted(s["name"] for s in doc["services"])
+    assert names == sorted(["orders-api", f"orders-api-{named['id'][:8]}", f"service-{nameless['id'][:8]}"])
+    odd = next(s for s in doc["services"] if s["name"] == f"orders-api-{named['id'][:8]}")
+    assert sorted(r["name"] for r in odd["routes"]) == sorted([f"route-{route['id'][:8]}", "orders-api-v1"])
+    assert doc["consumers"] == [{"name": f"consumer-{consumer['id'][:8]}", "custom_id": "only-custom"}]
+    assert f"service 'Orders_API': not a catalog name; dumped as 'orders-api-{named['id'][:8]}'" in err
+    assert f"service {nameless['id']}: has no name; dumped as 'service-{nameless['id'][:8]}'" in err
+    assert f"route {route['id']}: has no name" in err and f"consumer {consumer['id']}: has no name" in err
+    assert main(["validate", str(dumped)]) == 0, capsys.readouterr().err

@@ -17,6 +17,7 @@ placeholders set to them, is planned against the live state like an apply would,
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +44,7 @@ from gatewayctl.catalog.model import (
     Catalog as CatalogModel,
 )
 from gatewayctl.catalog.secrets import SecretResolver, references_in
+from gatewayctl.catalog.types import NAME_PATTERN
 from gatewayctl.dump.placeholders import Placeholder, Secrets
 from gatewayctl.dump.values import cors, duration, fk, non_default, security_headers, strip_defaults
 from gatewayctl.plan.entities import Entity, flatten, from_live
@@ -119,6 +121,7 @@ class _Context:
         first = next((i.get("tags") or [] for items in self.items.values() for i in items), [])
         self.base_extra = [t for t in first if t in common and t not in owner]  # the catalog's `tags:`
         self.base = set(owner) | set(self.base_extra)
+        self.names: dict[str, set[str]] = {"consumer": set(), "service": set()}  # catalog names given so far
 
     def id(self, kind: str, *names: str) -> str:
         return entity_id(self.name, kind, *names)
@@ -133,6 +136,21 @@ class _Context:
     def own_tags(self, item: Item, inherited: Iterable[str] = ()) -> list[str]:
         skip = self.base | set(inherited)
         return [t for t in item.get("tags") or [] if t not in skip]
+
+    def catalog_name(self, kind: str, raw: object, item: Item, taken: set[str], valid: Iterable[object] = ()) -> str:
+        """`raw` when it is a valid catalog name, else the nearest one (Kong allows no name at all, and
+        upper case, '_', '.' and '~'), noted, so the dump still validates; unique among `taken` and the
+        siblings' names that are `valid` as they are (those keep theirs)."""
+        text = raw if isinstance(raw, str) else ""
+        name = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")[:63].strip("-")
+        kept = {v for v in valid if isinstance(v, str) and re.match(NAME_PATTERN, v)} - {text}
+        if not name or name in taken or name in kept:
+            name = f"{name or kind}-{str(item['id'])[:8]}".strip("-")[-63:].strip("-")
+        if name != text:
+            problem = f"{kind} '{text}': not a catalog name" if text else f"{kind} {item['id']}: has no name"
+            self.note(f"{problem}; dumped as '{name}', and re-applying renames (replaces) it")
+        taken.add(name)
+        return name
 
     def take(self, item: Item) -> None:
         self.used.add(item["id"])
@@ -440,7 +458,17 @@ class _Context:
     # ------------------------------------------------------------------ consumers
 
     def consumer(self, item: Item) -> dict[str, Any]:
-        name, cid = self.entry(item, "consumer", str(item.get("username")))
+        name, cid = self.entry(
+            item,
+            "consumer",
+            self.catalog_name(
+                "consumer",
+                item.get("username"),
+                item,
+                self.names["consumer"],
+                (c.get("username") for c in self.items.get("consumers", [])),
+            ),
+        )
         out: dict[str, Any] = {"name": name}
         if item.get("custom_id"):
             out["custom_id"] = item["custom_id"]
@@ -556,7 +584,17 @@ class _Context:
     # ------------------------------------------------------------------ services
 
     def service(self, item: Item) -> dict[str, Any]:
-        name, sid = self.entry(item, "service", str(item.get("name")))
+        name, sid = self.entry(
+            item,
+            "service",
+            self.catalog_name(
+                "service",
+                item.get("name"),
+                item,
+                self.names["service"],
+                (c.get("name") for c in self.items.get("services", [])),
+            ),
+        )
         out: dict[str, Any] = {"name": name}
         tags = self.own_tags(item)
         if tags:
@@ -595,21 +633,28 @@ class _Context:
             out["timeouts"] = timeouts
         if item.get("retries") not in (None, 5):
             out["retries"] = item["retries"]
-        routes = [
-            self.route(name, protocol, r, tags)
-            for r in sorted(self.children("routes", "service", sid), key=lambda r: str(r.get("name")))
-        ]
+        children = sorted(self.children("routes", "service", sid), key=lambda r: str(r.get("name")))
+        # the names routes keep as they are: a renamed route must not take one of them
+        stems = [r["name"].removeprefix(f"{name}-") for r in children if re.match(NAME_PATTERN, str(r.get("name")))]
+        route_names: set[str] = set()
+        routes = [self.route(name, protocol, r, tags, route_names, stems) for r in children]
         out.update(self.service_plugins(name, sid))
         if routes:
             out["routes"] = routes
         return out
 
-    def route(self, service: str, protocol: str, item: Item, service_tags: list[str]) -> dict[str, Any]:
+    def route(
+        self, service: str, protocol: str, item: Item, service_tags: list[str], taken: set[str], stems: list[str]
+    ) -> dict[str, Any]:
         self.take(item)
-        full = str(item.get("name"))
-        name = full.removeprefix(f"{service}-") if full.startswith(f"{service}-") else full
-        if name == full:
+        full = item.get("name")
+        if isinstance(full, str) and full.startswith(f"{service}-") and re.match(NAME_PATTERN, full):
+            name = self.catalog_name("route", full.removeprefix(f"{service}-"), item, taken, stems)
+        elif isinstance(full, str) and re.match(NAME_PATTERN, full):
+            name = self.catalog_name("route", full, item, taken, stems)
             self.note(f"route {full}: its name does not start with '{service}-'; re-applying renames (replaces) it")
+        else:
+            name = self.catalog_name("route", full, item, taken, stems)
         out: dict[str, Any] = {"name": name}
         for key in ("paths", "hosts", "methods", "snis"):
             if item.get(key):
