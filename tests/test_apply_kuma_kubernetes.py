@@ -508,3 +508,35 @@ def test_emulator_apply_is_a_no_op_when_nothing_changes() -> None:
         ]
         shared = http.patch("/apis/kuma.io/v1alpha1/meshes/m?fieldManager=y", content=body, headers=headers).json()
         assert {m["manager"] for m in shared["metadata"]["managedFields"]} == {"x", "y"}  # same value: co-owned
+
+
+def test_rollback_after_forced_apply_restores_the_taken_field(
+    cluster: tuple[KubeEmulator, KubeApi], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A field another manager owned in the snapshot and gatewayctl took with --force-conflicts since is
+    gatewayctl's now: rollback must put the snapshot's value back, not drop the field (an empty MeshRetry)."""
+    from gatewayctl.cli import main
+
+    emulator, _ = cluster
+    state = emulator.state
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "catalog.yaml"
+    path.write_text(CATALOG)
+    argv = ["--only", "kuma", "--kuma-platform", "kubernetes", "--kubeconfig", str(tmp_path / "kubeconfig")]
+    assert main(["apply", str(path), *argv, "--yes"]) == 0
+    hand_edited = [
+        {"targetRef": {"kind": "MeshService", "name": "orders_shop_svc_8080"}, "default": {"http": {"numRetries": 9}}}
+    ]
+    state.merge_patch("MeshRetry", "shop-orders", NS, {"spec": {"to": hand_edited}}, "kubectl-edit")
+    assert main(["apply", str(path), *argv, "--yes"]) == 3  # a conflict: not taken silently
+    assert main(["apply", str(path), *argv, "--yes", "--force-conflicts"]) == 0
+    forced = state.get("MeshRetry", "shop-orders", NS)
+    assert forced is not None and forced["spec"]["to"][0]["default"]["http"]["numRetries"] == 3
+
+    assert main(["rollback", "--kubeconfig", str(tmp_path / "kubeconfig"), "--yes"]) == 0
+    restored = state.get("MeshRetry", "shop-orders", NS)
+    assert restored is not None and restored["spec"]["to"] == hand_edited
+    assert main(["rollback", "--kubeconfig", str(tmp_path / "kubeconfig"), "--yes", "--dry-run"]) == 0
+    writes = len(state.writes())
+    assert main(["rollback", "--kubeconfig", str(tmp_path / "kubeconfig"), "--yes"]) == 0
+    assert len(state.writes()) == writes  # converged: a second rollback writes nothing

@@ -433,12 +433,18 @@ def project(have: Any, want: Any, owned: dict[str, Any] | None) -> Any:
     return have
 
 
-def object_from_live(item: Obj) -> KumaObject:
+def object_from_live(item: Obj, current: Obj | None = None) -> KumaObject:
     """A live CRD object (as a snapshot holds it) as the KumaObject gatewayctl applied to make it: the labels
     and spec fields its server-side applies own (managedFields), without what Kuma's webhook, CRD defaults
-    or other managers added. Without managedFields: the labels Kuma does not compute, and the whole spec."""
+    or other managers added. Without managedFields: the labels Kuma does not compute, and the whole spec.
+
+    `current` is the same object as it is now: fields gatewayctl owns now but did not own in the snapshot
+    (taken over with --force-conflicts since) are put back to the snapshot's values too; left out, the
+    rollback's apply would delete them, leaving neither the old value nor the new one."""
     metadata = item.get("metadata") or {}
     owned = owned_fields(item)
+    if current is not None:
+        owned = _union(owned, owned_fields(current))
     labels = {str(k): str(v) for k, v in (metadata.get("labels") or {}).items()}
     owned_labels = (owned.get("metadata") or {}).get("labels")
     if owned_labels:
@@ -451,6 +457,19 @@ def object_from_live(item: Obj) -> KumaObject:
     kind = str(item.get("kind"))
     mesh = None if kind == "Mesh" else labels.get(MESH_LABEL) or (metadata.get("labels") or {}).get(MESH_LABEL)
     return KumaObject(kind, str(metadata.get("name")), labels, spec, mesh)
+
+
+def _union(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """Two fieldsV1 trees (as `owned_fields` gives them) merged; a leaf in either stays a leaf (whole)."""
+    out = dict(a)
+    for key, sub in b.items():
+        if key not in out:
+            out[key] = sub
+        elif out[key] and sub:
+            out[key] = _union(out[key], sub)
+        else:
+            out[key] = {}
+    return out
 
 
 def _only(value: Any, tree: dict[str, Any]) -> Any:
