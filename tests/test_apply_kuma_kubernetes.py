@@ -540,3 +540,32 @@ def test_rollback_after_forced_apply_restores_the_taken_field(
     writes = len(state.writes())
     assert main(["rollback", "--kubeconfig", str(tmp_path / "kubeconfig"), "--yes"]) == 0
     assert len(state.writes()) == writes  # converged: a second rollback writes nothing
+
+
+def test_a_setting_removed_inside_a_list_item_is_a_change(
+    cluster: tuple[KubeEmulator, KubeApi], tmp_path: Path
+) -> None:
+    """Lists are atomic in the Kuma CRDs: a key the catalog stops setting inside `to[]` (retry back-off, a
+    request timeout) is removed by the apply, so the plan must show it, not project it away."""
+    emulator, api = cluster
+    converge(api, catalog(tmp_path))
+    smaller = catalog(
+        tmp_path,
+        CATALOG.replace("on: [5xx], backoff: 25ms..250ms}", "on: [5xx]}").replace(
+            "timeouts: {connect: 5m, request: 90s}", "timeouts: {connect: 5m}"
+        ),
+    )
+    update = plan(api, smaller)
+    assert sorted((c.action, c.kind, c.name) for c in update.changes) == [
+        ("update", "MeshRetry", "shop-orders"),
+        ("update", "MeshTimeout", "shop-orders"),
+    ]
+    assert apply_kubernetes(api, update, parallelism=2).ok
+    retry = emulator.state.get("MeshRetry", "shop-orders", NS)
+    assert retry is not None and "backOff" not in retry["spec"]["to"][0]["default"]["http"]
+    timeout = emulator.state.get("MeshTimeout", "shop-orders", NS)
+    assert timeout is not None and "http" not in timeout["spec"]["to"][0]["default"]
+    writes = len(emulator.state.writes())
+    assert plan(api, smaller).changes == []
+    assert apply_kubernetes(api, plan(api, smaller), parallelism=2).done == []
+    assert len(emulator.state.writes()) == writes

@@ -24,6 +24,7 @@ proto3 zero value that Kuma's jsonpb round-trip leaves out. A field gatewayctl a
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -46,6 +47,7 @@ from gatewayctl import __version__
 from gatewayctl.apply.batches import Cancel, run_batches
 from gatewayctl.apply.kuma import KumaOutcome, phases
 from gatewayctl.apply.kuma_lock import HeldLock, lease_lock, lease_name
+from gatewayctl.apply.kuma_universal import fill_schema_defaults
 from gatewayctl.clients.http import CallLog
 from gatewayctl.clients.retry import RETRYABLE_STATUS, RetryPolicy, retry_after_seconds
 from gatewayctl.plan.fields import diff_fields
@@ -424,12 +426,12 @@ def owned_fields(live: Obj) -> dict[str, Any]:
 
 def project(have: Any, want: Any, owned: dict[str, Any] | None) -> Any:
     """The part of `have` an apply of `want` decides: the keys `want` sets, and the keys gatewayctl owns
-    (which the apply removes when `want` no longer sets them). List items are matched by position."""
+    (which the apply removes when `want` no longer sets them). Lists are atomic in the Kuma CRDs: an apply
+    replaces them whole, so a key inside a list item that `want` no longer sets is a difference (the CRD
+    defaults there are in `want` already: `compare`)."""
     if isinstance(have, dict) and isinstance(want, dict):
         keys = set(want) | set(owned or {})
         return {k: project(v, want.get(k), (owned or {}).get(k)) for k, v in have.items() if k in keys}
-    if isinstance(have, list) and isinstance(want, list) and len(have) == len(want):
-        return [project(h, w, None) for h, w in zip(have, want, strict=True)]
     return have
 
 
@@ -486,7 +488,11 @@ def comparable(kind: str, obj: Obj, keep_labels: set[str]) -> Obj:
 
 
 def compare(kind: str, desired: Obj, live: Obj, masker: Masker) -> list[Any]:
-    want = comparable(kind, desired, set(desired["metadata"].get("labels") or {}))
+    # The API server fills the CRDs' structural defaults in on write (inside list items too, where the
+    # projection cannot leave them out): the rendered object is compared as it will be stored.
+    spec = copy.deepcopy(desired.get("spec") or {})
+    fill_schema_defaults(kind, spec)
+    want = comparable(kind, {**desired, "spec": spec}, set(desired["metadata"].get("labels") or {}))
     have = comparable(kind, live, set(want["metadata"]["labels"]))
     have = project(have, want, owned_fields(live))
     return diff_fields(kind, want, have, masker)
