@@ -569,3 +569,29 @@ def test_a_setting_removed_inside_a_list_item_is_a_change(
     assert plan(api, smaller).changes == []
     assert apply_kubernetes(api, plan(api, smaller), parallelism=2).done == []
     assert len(emulator.state.writes()) == writes
+
+
+def test_crd_defaults_inside_list_items_are_no_change(cluster: tuple[KubeEmulator, KubeApi], tmp_path: Path) -> None:
+    """The API server fills the CRDs' structural defaults in inside atomic lists (a MeshAccessLog backend's
+    format.omitEmptyValues, MeshTrace zipkin): not a difference, and a second apply writes nothing."""
+    emulator, api = cluster
+    text = CATALOG.replace(
+        "  gateway_selector: {app: kong}\n",
+        "  gateway_selector: {app: kong}\n  access_log: {file: /dev/stdout}\n",
+    )
+    objects = build_kuma_objects(catalog(tmp_path, text))
+    log = next(o for o in objects if o.kind == "MeshAccessLog")
+    backend = log.spec["rules"][0]["default"]["backends"][0]
+    backend["file"]["format"] = {"type": "Plain", "plain": "%START_TIME% %KUMA_SOURCE_SERVICE%"}
+
+    def plan_objects() -> KumaPlan:
+        return plan_kubernetes(api, "shop", objects, NS, Masker())
+
+    assert apply_kubernetes(api, plan_objects(), parallelism=4).ok
+    stored = emulator.state.get("MeshAccessLog", log.name, NS)
+    assert stored is not None
+    assert stored["spec"]["rules"][0]["default"]["backends"][0]["file"]["format"]["omitEmptyValues"] is False
+    writes = len(emulator.state.writes())
+    assert plan_objects().changes == []
+    assert apply_kubernetes(api, plan_objects(), parallelism=2).done == []
+    assert len(emulator.state.writes()) == writes
