@@ -508,3 +508,90 @@ def test_emulator_apply_is_a_no_op_when_nothing_changes() -> None:
         ]
         shared = http.patch("/apis/kuma.io/v1alpha1/meshes/m?fieldManager=y", content=body, headers=headers).json()
         assert {m["manager"] for m in shared["metadata"]["managedFields"]} == {"x", "y"}  # same value: co-owned
+
+
+def test_rollback_after_forced_apply_restores_the_taken_field(
+    cluster: tuple[KubeEmulator, KubeApi], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A field another manager owned in the snapshot and gatewayctl took with --force-conflicts since is
+    gatewayctl's now: rollback must put the snapshot's value back, not drop the field (an empty MeshRetry)."""
+    from gatewayctl.cli import main
+
+    emulator, _ = cluster
+    state = emulator.state
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "catalog.yaml"
+    path.write_text(CATALOG)
+    argv = ["--only", "kuma", "--kuma-platform", "kubernetes", "--kubeconfig", str(tmp_path / "kubeconfig")]
+    assert main(["apply", str(path), *argv, "--yes"]) == 0
+    hand_edited = [
+        {"targetRef": {"kind": "MeshService", "name": "orders_shop_svc_8080"}, "default": {"http": {"numRetries": 9}}}
+    ]
+    state.merge_patch("MeshRetry", "shop-orders", NS, {"spec": {"to": hand_edited}}, "kubectl-edit")
+    assert main(["apply", str(path), *argv, "--yes"]) == 3  # a conflict: not taken silently
+    assert main(["apply", str(path), *argv, "--yes", "--force-conflicts"]) == 0
+    forced = state.get("MeshRetry", "shop-orders", NS)
+    assert forced is not None and forced["spec"]["to"][0]["default"]["http"]["numRetries"] == 3
+
+    assert main(["rollback", "--kubeconfig", str(tmp_path / "kubeconfig"), "--yes"]) == 0
+    restored = state.get("MeshRetry", "shop-orders", NS)
+    assert restored is not None and restored["spec"]["to"] == hand_edited
+    assert main(["rollback", "--kubeconfig", str(tmp_path / "kubeconfig"), "--yes", "--dry-run"]) == 0
+    writes = len(state.writes())
+    assert main(["rollback", "--kubeconfig", str(tmp_path / "kubeconfig"), "--yes"]) == 0
+    assert len(state.writes()) == writes  # converged: a second rollback writes nothing
+
+
+def test_a_setting_removed_inside_a_list_item_is_a_change(
+    cluster: tuple[KubeEmulator, KubeApi], tmp_path: Path
+) -> None:
+    """Lists are atomic in the Kuma CRDs: a key the catalog stops setting inside `to[]` (retry back-off, a
+    request timeout) is removed by the apply, so the plan must show it, not project it away."""
+    emulator, api = cluster
+    converge(api, catalog(tmp_path))
+    smaller = catalog(
+        tmp_path,
+        CATALOG.replace("on: [5xx], backoff: 25ms..250ms}", "on: [5xx]}").replace(
+            "timeouts: {connect: 5m, request: 90s}", "timeouts: {connect: 5m}"
+        ),
+    )
+    update = plan(api, smaller)
+    assert sorted((c.action, c.kind, c.name) for c in update.changes) == [
+        ("update", "MeshRetry", "shop-orders"),
+        ("update", "MeshTimeout", "shop-orders"),
+    ]
+    assert apply_kubernetes(api, update, parallelism=2).ok
+    retry = emulator.state.get("MeshRetry", "shop-orders", NS)
+    assert retry is not None and "backOff" not in retry["spec"]["to"][0]["default"]["http"]
+    timeout = emulator.state.get("MeshTimeout", "shop-orders", NS)
+    assert timeout is not None and "http" not in timeout["spec"]["to"][0]["default"]
+    writes = len(emulator.state.writes())
+    assert plan(api, smaller).changes == []
+    assert apply_kubernetes(api, plan(api, smaller), parallelism=2).done == []
+    assert len(emulator.state.writes()) == writes
+
+
+def test_crd_defaults_inside_list_items_are_no_change(cluster: tuple[KubeEmulator, KubeApi], tmp_path: Path) -> None:
+    """The API server fills the CRDs' structural defaults in inside atomic lists (a MeshAccessLog backend's
+    format.omitEmptyValues, MeshTrace zipkin): not a difference, and a second apply writes nothing."""
+    emulator, api = cluster
+    text = CATALOG.replace(
+        "  gateway_selector: {app: kong}\n",
+        "  gateway_selector: {app: kong}\n  access_log: {file: /dev/stdout}\n",
+    )
+    objects = build_kuma_objects(catalog(tmp_path, text))
+    log = next(o for o in objects if o.kind == "MeshAccessLog")
+    backend = log.spec["rules"][0]["default"]["backends"][0]
+    backend["file"]["format"] = {"type": "Plain", "plain": "%START_TIME% %KUMA_SOURCE_SERVICE%"}
+
+    def plan_objects() -> KumaPlan:
+        return plan_kubernetes(api, "shop", objects, NS, Masker())
+
+    assert apply_kubernetes(api, plan_objects(), parallelism=4).ok
+    stored = emulator.state.get("MeshAccessLog", log.name, NS)
+    assert stored is not None
+    assert stored["spec"]["rules"][0]["default"]["backends"][0]["file"]["format"]["omitEmptyValues"] is False
+    writes = len(emulator.state.writes())
+    assert plan_objects().changes == []
+    assert apply_kubernetes(api, plan_objects(), parallelism=2).done == []
+    assert len(emulator.state.writes()) == writes

@@ -24,6 +24,7 @@ proto3 zero value that Kuma's jsonpb round-trip leaves out. A field gatewayctl a
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -46,6 +47,7 @@ from gatewayctl import __version__
 from gatewayctl.apply.batches import Cancel, run_batches
 from gatewayctl.apply.kuma import KumaOutcome, phases
 from gatewayctl.apply.kuma_lock import HeldLock, lease_lock, lease_name
+from gatewayctl.apply.kuma_universal import fill_schema_defaults
 from gatewayctl.clients.http import CallLog
 from gatewayctl.clients.retry import RETRYABLE_STATUS, RetryPolicy, retry_after_seconds
 from gatewayctl.plan.fields import diff_fields
@@ -424,21 +426,27 @@ def owned_fields(live: Obj) -> dict[str, Any]:
 
 def project(have: Any, want: Any, owned: dict[str, Any] | None) -> Any:
     """The part of `have` an apply of `want` decides: the keys `want` sets, and the keys gatewayctl owns
-    (which the apply removes when `want` no longer sets them). List items are matched by position."""
+    (which the apply removes when `want` no longer sets them). Lists are atomic in the Kuma CRDs: an apply
+    replaces them whole, so a key inside a list item that `want` no longer sets is a difference (the CRD
+    defaults there are in `want` already: `compare`)."""
     if isinstance(have, dict) and isinstance(want, dict):
         keys = set(want) | set(owned or {})
         return {k: project(v, want.get(k), (owned or {}).get(k)) for k, v in have.items() if k in keys}
-    if isinstance(have, list) and isinstance(want, list) and len(have) == len(want):
-        return [project(h, w, None) for h, w in zip(have, want, strict=True)]
     return have
 
 
-def object_from_live(item: Obj) -> KumaObject:
+def object_from_live(item: Obj, current: Obj | None = None) -> KumaObject:
     """A live CRD object (as a snapshot holds it) as the KumaObject gatewayctl applied to make it: the labels
     and spec fields its server-side applies own (managedFields), without what Kuma's webhook, CRD defaults
-    or other managers added. Without managedFields: the labels Kuma does not compute, and the whole spec."""
+    or other managers added. Without managedFields: the labels Kuma does not compute, and the whole spec.
+
+    `current` is the same object as it is now: fields gatewayctl owns now but did not own in the snapshot
+    (taken over with --force-conflicts since) are put back to the snapshot's values too; left out, the
+    rollback's apply would delete them, leaving neither the old value nor the new one."""
     metadata = item.get("metadata") or {}
     owned = owned_fields(item)
+    if current is not None:
+        owned = _union(owned, owned_fields(current))
     labels = {str(k): str(v) for k, v in (metadata.get("labels") or {}).items()}
     owned_labels = (owned.get("metadata") or {}).get("labels")
     if owned_labels:
@@ -451,6 +459,19 @@ def object_from_live(item: Obj) -> KumaObject:
     kind = str(item.get("kind"))
     mesh = None if kind == "Mesh" else labels.get(MESH_LABEL) or (metadata.get("labels") or {}).get(MESH_LABEL)
     return KumaObject(kind, str(metadata.get("name")), labels, spec, mesh)
+
+
+def _union(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """Two fieldsV1 trees (as `owned_fields` gives them) merged; a leaf in either stays a leaf (whole)."""
+    out = dict(a)
+    for key, sub in b.items():
+        if key not in out:
+            out[key] = sub
+        elif out[key] and sub:
+            out[key] = _union(out[key], sub)
+        else:
+            out[key] = {}
+    return out
 
 
 def _only(value: Any, tree: dict[str, Any]) -> Any:
@@ -467,7 +488,11 @@ def comparable(kind: str, obj: Obj, keep_labels: set[str]) -> Obj:
 
 
 def compare(kind: str, desired: Obj, live: Obj, masker: Masker) -> list[Any]:
-    want = comparable(kind, desired, set(desired["metadata"].get("labels") or {}))
+    # The API server fills the CRDs' structural defaults in on write (inside list items too, where the
+    # projection cannot leave them out): the rendered object is compared as it will be stored.
+    spec = copy.deepcopy(desired.get("spec") or {})
+    fill_schema_defaults(kind, spec)
+    want = comparable(kind, {**desired, "spec": spec}, set(desired["metadata"].get("labels") or {}))
     have = comparable(kind, live, set(want["metadata"]["labels"]))
     have = project(have, want, owned_fields(live))
     return diff_fields(kind, want, have, masker)

@@ -266,10 +266,16 @@ def comparable(kind: str, obj: Obj, want_labels: dict[str, str], desired: bool) 
         return out
     spec = comparable_spec(body.get("spec") or {})  # a copy: defaults can be filled in without touching `obj`
     if desired:
-        for dotted, value in SCHEMA_DEFAULTS.get(kind, ()):
-            _fill(spec, dotted.split("."), comparable_spec(value))
+        fill_schema_defaults(kind, spec, comparable_spec)
     out["spec"] = order_free(spec)
     return out
+
+
+def fill_schema_defaults(kind: str, spec: Obj, shape: Callable[[Any], Any] = lambda v: v) -> None:
+    """Put Kuma's schema defaults (SCHEMA_DEFAULTS) into `spec` where the parent exists and the field is not
+    set, each value passed through `shape` (the form the caller compares in)."""
+    for dotted, value in SCHEMA_DEFAULTS.get(kind, ()):
+        _fill(spec, dotted.split("."), shape(value))
 
 
 def _fill(node: Any, parts: list[str], value: Any) -> None:

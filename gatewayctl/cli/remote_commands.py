@@ -1206,7 +1206,18 @@ def _rollback_kuma(
             )
 
         def rollback_plan() -> KumaPlan:
+            nonlocal objects
             the_plan: KumaPlan = _kuma_remote(lambda: target.plan(catalog_name, objects, masker, conn.parallelism))
+            if saved.get("platform") == "kubernetes":
+                # Fields taken over since the snapshot (--force-conflicts) are gatewayctl's now: restoring
+                # them needs the live managedFields, so plan once more with them when that adds any.
+                now = {(o.get("kind"), (o.get("metadata") or {}).get("name")): o for o in the_plan.live}
+                again = [
+                    object_from_live(o, now.get((o.get("kind"), (o.get("metadata") or {}).get("name")))) for o in items
+                ]
+                if again != objects:
+                    objects = again
+                    the_plan = _kuma_remote(lambda: target.plan(catalog_name, objects, masker, conn.parallelism))
             the_plan.changes = [
                 replace(c, fields=hide_paths(c.fields, secret_fields.get(object_key(c.kind, c.mesh, c.name), ())))
                 for c in the_plan.changes

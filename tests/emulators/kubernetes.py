@@ -25,7 +25,7 @@ pkg/util/managedfields/internal/conflict.go for apply conflicts, pkg/util/valida
 - `kuma_webhook=True` adds what Kuma 2.14's defaulting webhook and CRD defaults do to an applied object
   (kumahq/kuma v2.14.3: pkg/plugins/runtime/k8s/webhooks/defaulter.go, pkg/core/resources/labels/compute.go,
   policies' `*k8s.Duration` fields re-marshalled by metav1.Duration, the Mesh re-marshalled by jsonpb without
-  zero values; deployments/charts/kuma/crds/kuma.io_meshtraces.yaml defaults)
+  zero values; the CRDs' structural defaults, the table `kuma.py` fills in)
 - fault injection (shared with the other emulators, `server.py`): fail the Nth matching request with a status
   (and Retry-After), drop the connection before or after doing the work; or a seeded random share of faulty
   requests
@@ -52,11 +52,14 @@ import yaml
 
 try:
     from . import kube_lease, server
+    from . import kuma as kuma_emulator
     from .server import EmulatorHandler, EmulatorState, Fault
 except ImportError:  # run as a script
     import kube_lease  # type: ignore[no-redef,import-not-found]
     import server  # type: ignore[no-redef,import-not-found]
     from server import EmulatorHandler, EmulatorState, Fault  # type: ignore[no-redef]
+
+    import kuma as kuma_emulator  # type: ignore[no-redef,import-not-found]
 
 GROUP = "kuma.io"
 VERSION = "v1alpha1"
@@ -272,12 +275,10 @@ def kuma_defaulter(kind: str, obj: Obj, system_namespace: str) -> None:
     labels.setdefault("k8s.kuma.io/namespace", meta["namespace"])
     labels["kuma.io/policy-role"] = "system" if meta["namespace"] == system_namespace else "consumer"
     obj["spec"] = canonical_durations(spec)
-    if kind == "MeshTrace":  # CRD structural defaults inside backends[].zipkin
-        for backend in obj["spec"].get("default", {}).get("backends") or []:
-            zipkin = backend.get("zipkin")
-            if isinstance(zipkin, dict):
-                zipkin.setdefault("sharedSpanContext", True)
-                zipkin.setdefault("traceId128bit", False)
+    # The CRDs' structural defaults: the same kubebuilder markers as the Universal schemas (`kuma.py`), so
+    # the same table (MeshTrace zipkin, MeshMetric prometheus port/path/tls, MeshRetry, MeshAccessLog).
+    if kind in kuma_emulator.BY_NAME:
+        kuma_emulator.fill_defaults(obj["spec"], kuma_emulator.BY_NAME[kind].defaults)
 
 
 # ---------------------------------------------------------------------- faults
