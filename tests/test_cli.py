@@ -157,6 +157,7 @@ def test_schema_is_a_json_schema_that_accepts_a_real_catalog(capsys: pytest.Capt
 def test_init_writes_a_starter_that_validates(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, out, _ = run(capsys, "init", str(tmp_path / "p"))
     assert code == 0 and "catalog.yaml" in out
+    assert "set WEB_APP_API_KEY in the environment" in out  # the starter's one secret, needed to render
     text = (tmp_path / "p" / "catalog.yaml").read_text()
     assert text.startswith("# yaml-language-server: $schema=./catalog.schema.json")
     assert json.loads((tmp_path / "p" / "catalog.schema.json").read_text())["title"].startswith("gatewayctl")

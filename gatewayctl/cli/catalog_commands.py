@@ -13,6 +13,7 @@ from rich.markup import escape
 
 from gatewayctl.catalog.load import LoadedCatalog, load_catalog
 from gatewayctl.catalog.model import Catalog
+from gatewayctl.catalog.secrets import REFERENCE
 from gatewayctl.cli.console import EXIT_INVALID, EXIT_OK, err, out, print_diagnostics
 from gatewayctl.diagnostics import CatalogInvalid, plural
 from gatewayctl.graph import render_graph
@@ -216,4 +217,7 @@ def init(
         _cannot_write(directory, exc)
     out.print(f"wrote {target} and {directory / SCHEMA_FILE}")
     out.print(f"next: gatewayctl validate {target}")
+    needed = sorted({m.group(2) for m in REFERENCE.finditer(starter) if m.group(1) == "env"})
+    if needed:  # render and apply resolve them; validate does not need them
+        out.print(f"then, before render or apply, set {', '.join(needed)} in the environment")
     raise typer.Exit(EXIT_OK)
