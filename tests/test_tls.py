@@ -61,22 +61,22 @@ def _server_context(pki: Pki, client_certificates: bool) -> ssl.SSLContext:
     return context
 
 
-@pytest.fixture
-def https_kong(pki: Pki) -> Iterator[KongEmulator]:
-    emulator = start(KongState(), tls=_server_context(pki, client_certificates=False))
+def _serving(pki: Pki, client_certificates: bool) -> Iterator[KongEmulator]:
+    emulator = start(KongState(), tls=_server_context(pki, client_certificates))
     try:
         yield emulator
     finally:
         emulator.stop()
+
+
+@pytest.fixture
+def https_kong(pki: Pki) -> Iterator[KongEmulator]:
+    yield from _serving(pki, client_certificates=False)
 
 
 @pytest.fixture
 def mtls_kong(pki: Pki) -> Iterator[KongEmulator]:
-    emulator = start(KongState(), tls=_server_context(pki, client_certificates=True))
-    try:
-        yield emulator
-    finally:
-        emulator.stop()
+    yield from _serving(pki, client_certificates=True)
 
 
 def _diff(catalog: Path, url: str, *flags: str) -> int:

@@ -24,7 +24,7 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
@@ -59,13 +59,6 @@ class UniversalLock(HeldWhileInside):
 
     client: KumaApi
     catalog_name: str
-    wait: float = 60.0
-    stale_after: float = 900.0
-    poll: float = 0.5
-    clock: Callable[[], float] = time.time
-    sleep: Callable[[float], None] = time.sleep
-    held_key: str | None = None
-    broke_stale: str | None = None
 
     @property
     def path(self) -> str:

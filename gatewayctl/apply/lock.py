@@ -105,14 +105,21 @@ def take_lock(store: LockStore) -> tuple[str, str | None]:
         store.sleep(store.poll)
 
 
+@dataclass(kw_only=True)
 class HeldWhileInside:
     """A LockStore's lock taken by `acquire` (take_lock) and given back by `release`; as a context manager,
     held for the block. A release whose call fails (`release_errors`) is left to go stale and be taken over:
-    what ran under the lock matters more than the lock."""
+    what ran under the lock matters more than the lock. Subclasses add `client` and `catalog_name` (the
+    positional arguments) and the LockStore calls."""
 
     release_errors: ClassVar[tuple[type[Exception], ...]] = ()
-    held_key: str | None  # the record this run holds (what `remove` takes), None when not held
-    broke_stale: str | None  # the holder of a stale lock taken over, described
+    wait: float = 60.0
+    stale_after: float = 900.0
+    poll: float = 0.5
+    clock: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
+    held_key: str | None = None  # the record this run holds (what `remove` takes), None when not held
+    broke_stale: str | None = None  # the holder of a stale lock taken over, described
 
     @property
     def held(self) -> bool:
@@ -143,13 +150,6 @@ class KongLock(HeldWhileInside):
 
     client: KongAdmin
     catalog_name: str
-    wait: float = 60.0
-    stale_after: float = 900.0
-    poll: float = 0.5
-    clock: Callable[[], float] = time.time
-    sleep: Callable[[float], None] = time.sleep
-    held_key: str | None = None
-    broke_stale: str | None = None
 
     # LockStore: a consumer, whose unique username lets one POST of two succeed
 
