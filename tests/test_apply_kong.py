@@ -513,3 +513,47 @@ def test_json_is_one_document_on_stdout_on_failure_paths_too(
     monkeypatch.setenv("OPS_PASSWORD", SECRETS["OPS_PASSWORD"])
     code, out, _ = cli(capsys, kong, "diff", catalog, "--json")  # and the report itself is unchanged
     assert code == 0 and "error" not in json.loads(out) and json.loads(out)["kong"]["summary"]["create"] == 19
+
+
+def test_apply_reuses_its_plan_only_when_the_owned_entities_are_unchanged_under_the_lock(
+    kong: KongEmulator, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The plan shown before the lock is carried out as it is when the entities read again under the lock
+    are the ones it was made from; when another writer changed one meanwhile, it is made again."""
+    from gatewayctl.apply import session
+    from gatewayctl.catalog.load import load_catalog
+    from gatewayctl.clients.kong_admin import Endpoint, KongAdmin
+    from gatewayctl.plan.kong import read_server
+
+    catalog = write_catalog(workdir)
+    assert main(["apply", str(catalog), "--yes", "--kong-admin-url", kong.url]) == 0
+    catalog.write_text(CATALOG.replace("paths: [/orders]", "paths: [/orders, /v2/orders]"))
+    monkeypatch.setenv("GATEWAYCTL_KONG_ADMIN_URL", kong.url)
+    loaded = load_catalog(catalog)
+    desired = session.render_desired(loaded)
+    made: list[int] = []
+    real_build_plan = session.build_plan
+    monkeypatch.setattr(session, "build_plan", lambda *a, **k: made.append(1) or real_build_plan(*a, **k))
+
+    def apply_with(planned: session.KongPlan) -> session.ApplyResult:
+        return session.apply_db(
+            client, loaded, server, desired, parallelism=4, state_dir=workdir, lock_wait=1, planned=planned
+        )
+
+    with KongAdmin(Endpoint(kong.url, None)) as client:
+        server = read_server(client)
+        shown = session.plan(client, "shop", server, desired, 4)
+        assert [(c.action, c.entity.body.get("name")) for c in shown.changes] == [("update", "orders-api")]
+        result = apply_with(shown)
+        assert made == [1] and result.plan.changes == shown.changes  # planned once, before the lock
+        assert kong.state.find("routes", "orders-api")["paths"] == ["/orders", "/v2/orders"]
+
+        catalog.write_text(CATALOG)
+        loaded = load_catalog(catalog)
+        desired = session.render_desired(loaded)
+        shown = session.plan(client, "shop", server, desired, 4)  # to put /orders back
+        route = kong.state.find("routes", "orders-api")
+        kong.state.seed("routes", {**route, "paths": ["/orders"]})  # another writer does it first
+        result = apply_with(shown)
+        assert len(made) == 3 and result.plan.changes == []  # planned again under the lock: nothing left
+        assert result.outcome.done == []

@@ -1,6 +1,7 @@
 """The fast paths taken for speed must give exactly what the plain paths give: the fused safety walk and
 conversion, overlays and defaults merged as data, secret references found through their holders, one
-YAML emitter shared by many documents, Kuma heads spliced from a template, and folders written whole."""
+YAML emitter shared by many documents, Kuma heads spliced from a template, folders written whole, and
+entities without secrets skipped when a snapshot records where secrets are."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from gatewayctl.catalog.load import load_catalog
 from gatewayctl.catalog.secrets import references_in
 from gatewayctl.catalog.source import held_references, parse, parse_data, parse_data_in_pieces, to_data
 from gatewayctl.diagnostics import CatalogInvalid
+from gatewayctl.plan import fields
+from gatewayctl.plan.masking import Masker
 from gatewayctl.render.kuma import build_kuma_objects, kubernetes_form, render_kuma, universal_form
 from gatewayctl.render.output import MANIFEST, PRIVATE, PUBLIC, RenderedFile, write_files
 from gatewayctl.render.yaml_emitter import Emitter, emit
@@ -353,3 +356,29 @@ def test_a_rewrite_after_a_first_write_changes_only_what_changed(tmp_path: Path)
     assert sorted(after) == ["0.yaml", "1.yaml", "2.yaml"]
     assert after["0.yaml"] == inodes["0.yaml"] and after["2.yaml"] != inodes["2.yaml"]
     assert (tmp_path / "kuma" / "k" / "2.yaml").read_bytes() == b"two\n"
+
+
+SECRET_CASES = [
+    ("plugins", {"name": "rate-limiting", "config": {"redis": {"password": "pw-1234"}, "minute": 5}}),
+    ("plugins", {"name": "rate-limiting", "config": {"redis": {"Password": None}}}),  # secret by name, unset
+    ("plugins", {"name": "request-transformer", "config": {"add": {"headers": ["X-Key:tok-98765"]}}}),
+    ("plugins", {"name": "request-transformer", "config": {"add": {"headers": ['X-Q:"quoted\\tok-98765"']}}}),
+    ("plugins", {"name": "cors", "config": {"origins": ["https://a.example"], "max_age": 60}}),
+    ("plugins", {"name": "zipkin", "config": {"http_endpoint": "http://z:9411/api?k=tok-98765"}}),
+    ("plugins", {"name": "x", "config": {"api_key": "plain", "tokens": ["none"]}}),
+    ("keyauth_credentials", {"key": "k-55555", "tags": ["t"]}),
+    ("services", {"name": "s", "host": "tok-98765.internal", "port": 80}),
+    ("services", {"name": "s", "host": "orders.internal", "port": 80, "tags": ["<secret>"]}),
+    ("routes", {"name": "r", "paths": ["/a"], "headers": {"x-token": ["v"]}}),
+    ("MeshTrace", {"spec": {"default": {"backends": [{"zipkin": {"url": "http://z/?t=tok-98765"}}]}}}),
+    ("MeshTrace", {"spec": {"default": {"backends": [{"zipkin": {"url": "http://z/"}}]}}}),
+]
+
+
+def test_secret_paths_skip_only_entities_the_walk_finds_nothing_in() -> None:
+    masker = Masker.of(["pw-1234", "tok-98765", 'quoted\\tok', "k-55555"])
+    items = {str(i): case for i, case in enumerate(SECRET_CASES)}
+    walked = {key: fields.secret_paths(kind, value, masker) for key, (kind, value) in items.items()}
+    found = fields.secret_paths_by_key(items, masker)
+    assert found == {key: paths for key, paths in walked.items() if paths}
+    assert sorted(found, key=int) == ["0", "1", "2", "3", "5", "6", "7", "8", "9", "11"]

@@ -69,7 +69,12 @@ def plan(client: KongAdmin, catalog_name: str, server: ServerInfo, desired: Desi
 
 
 def _plan(client: KongAdmin, catalog_name: str, server: ServerInfo, desired: Desired, parallelism: int) -> KongPlan:
-    live = fetch_live(client, catalog_name, server, parallelism)
+    return _plan_against(fetch_live(client, catalog_name, server, parallelism), client, server, desired, parallelism)
+
+
+def _plan_against(
+    live: LiveState, client: KongAdmin, server: ServerInfo, desired: Desired, parallelism: int
+) -> KongPlan:
     schemas = SchemaCache.of(client, server)
     # Only entities on both sides are compared field by field (creates and deletes need no defaults): an
     # initial sync reads no schema at all.
@@ -98,11 +103,19 @@ def apply_db(
     progress: Any = None,
     cancel: Cancel | None = None,
     kuma_snapshot: dict[str, Any] | None = None,
+    planned: KongPlan | None = None,
 ) -> ApplyResult:
     """Take the lock, plan again under it, save a snapshot (with the owned Kuma objects, when given), write,
-    release."""
+    release. `planned`: the plan made (and shown) before the lock. A plan depends only on the catalog, the
+    schemas and the owned entities, so when those read again under the lock are exactly the ones it was made
+    from, it still holds and is not worked out again."""
     with KongLock(client, loaded.catalog.name, wait=lock_wait) as lock:
-        fresh = plan(client, loaded.catalog.name, server, desired, parallelism)
+        with paused_gc():
+            live = fetch_live(client, loaded.catalog.name, server, parallelism)
+            if planned is not None and live.entities == planned.live.entities:
+                fresh = KongPlan(server, planned.changes, live)
+            else:
+                fresh = _plan_against(live, client, server, desired, parallelism)
         snapshot = None
         if fresh.changes:
             snapshot = write_snapshot(

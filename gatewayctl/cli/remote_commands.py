@@ -819,6 +819,7 @@ def _apply_db(
                 lock_wait=lock_wait,
                 progress=progress,
                 kuma_snapshot=kuma_saved,
+                planned=kong.plan,
             )
     except LockHeld as exc:
         err.print(f"kong: {escape(str(exc))}; nothing was changed")

@@ -52,9 +52,13 @@ class Masker:
             return self.text(value)
         return value
 
+    def holds_secret(self, text: str) -> bool:
+        """`text` contains a known secret value (so `text(text)` would change it)."""
+        return bool(self.values) and len(text) >= MIN_SCRUB_LENGTH and self._any_secret.search(text) is not None
+
     def text(self, text: str) -> str:
         """Any known secret value inside free text replaced."""
-        if not self.values or len(text) < MIN_SCRUB_LENGTH or not self._any_secret.search(text):
+        if not self.holds_secret(text):
             return text  # most strings: one regex search, not one scan per secret (1,000 keys, 100,000 strings)
         for secret in self.values:  # longest first
             if secret in text:

@@ -82,6 +82,7 @@ class KongSystem:
                 state_dir=self.state_dir,
                 lock_wait=self.lock_wait,
                 cancel=cancel,
+                planned=detail.plan,
             )
         except LockHeld as exc:
             return Applied(0, len(detail.plan.changes), "lock_held", [f"kong: {exc}"])
