@@ -134,6 +134,38 @@ def apply_dump_reapply(
     return yaml.safe_load(text), dump_out, dump_err
 
 
+def apply_then_dump(
+    capsys: pytest.CaptureFixture[str],
+    workdir: Path,
+    catalog_text: str,
+    catalog_name: str,
+    apply_args: list[str],
+    dump_args: list[str],
+) -> tuple[Path, str, str]:
+    """Apply the catalog to Kong and Kuma, then dump it: (the dump, dump's stdout, its stderr). The dump says
+    that re-applying it changes nothing."""
+    catalog = write_catalog(workdir, catalog_text)
+    code = main(["apply", str(catalog), "--yes", *apply_args])
+    assert code == 0, capsys.readouterr().err
+    capsys.readouterr()
+    dumped = workdir / "dumped.yaml"
+    code = main(["dump", "--catalog-name", catalog_name, "--out", str(dumped), *dump_args])
+    out, err = capsys.readouterr()
+    assert code == 0 and "changes nothing in Kong and Kuma" in out, out + err
+    return dumped, out, err
+
+
+def reapply_writes_nothing(
+    capsys: pytest.CaptureFixture[str], dumped: Path, apply_args: list[str], *states: Any
+) -> None:
+    """Applying the dump says nothing to do and writes nothing to any of the emulators' `states`."""
+    writes = [len(state.writes()) for state in states]
+    code = main(["apply", str(dumped), "--yes", *apply_args])
+    out, err = capsys.readouterr()
+    assert code == 0 and "nothing to do" in out, out + err
+    assert [len(state.writes()) for state in states] == writes
+
+
 def test_dump_of_a_fresh_apply_readopted_makes_zero_writes(
     capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -336,15 +368,8 @@ def test_kong_and_kuma_dump_readopted_makes_zero_writes_in_both(
     monkeypatch.delenv("GATEWAYCTL_KUMA_TOKEN", raising=False)
     with running(KongState()) as kong, kuma_running(KumaState()) as kuma:
         urls = ["--kong-admin-url", kong.url, "--kuma-url", kuma.url]
-        catalog = write_catalog(workdir, MESH_CATALOG)
-        code = main(["apply", str(catalog), "--yes", "--kuma-platform", "universal", *urls])
-        assert code == 0, capsys.readouterr().err
-        capsys.readouterr()
-        dumped = workdir / "dumped.yaml"
-        code = main(["dump", "--catalog-name", "shop", "--out", str(dumped), *urls])
-        out, err = capsys.readouterr()
-        assert code == 0, err
-        assert "changes nothing in Kong and Kuma" in out, err
+        apply_args = ["--kuma-platform", "universal", *urls]
+        dumped, out, err = apply_then_dump(capsys, workdir, MESH_CATALOG, "shop", apply_args, urls)
         text = dumped.read_text()
         assert ZIPKIN not in text + out + err and "s3cr3t" not in text + out + err
         doc = yaml.safe_load(text)
@@ -361,11 +386,7 @@ def test_kong_and_kuma_dump_readopted_makes_zero_writes_in_both(
         monkeypatch.delenv("ZIPKIN_URL")
         monkeypatch.setenv("MESH_ZIPKIN_ENDPOINT", ZIPKIN)
         assert main(["validate", str(dumped)]) == 0, capsys.readouterr().err
-        kong_writes, kuma_writes = len(kong.state.writes()), len(kuma.state.writes())
-        code = main(["apply", str(dumped), "--yes", "--kuma-platform", "universal", *urls])
-        out, err = capsys.readouterr()
-        assert code == 0 and "nothing to do" in out, out + err
-        assert (len(kong.state.writes()), len(kuma.state.writes())) == (kong_writes, kuma_writes)
+        reapply_writes_nothing(capsys, dumped, apply_args, kong.state, kuma.state)
 
 
 def test_kuma_on_kubernetes_dump_readopted_makes_zero_writes(
@@ -380,15 +401,8 @@ def test_kuma_on_kubernetes_dump_readopted_makes_zero_writes(
     monkeypatch.setenv("ZIPKIN_URL", ZIPKIN)
     with running(KongState()) as kong, kube_running(KubeState(kuma_webhook=True)) as cluster:
         kube = ["--kuma-platform", "kubernetes", "--kubeconfig", str(cluster.kubeconfig(workdir / "kubeconfig"))]
-        catalog = write_catalog(workdir, MESH_CATALOG)
-        code = main(["apply", str(catalog), "--yes", "--kong-admin-url", kong.url, *kube])
-        assert code == 0, capsys.readouterr().err
-        capsys.readouterr()
-        dumped = workdir / "dumped.yaml"
-        code = main(["dump", "--catalog-name", "shop", "--out", str(dumped), "--kong-admin-url", kong.url, *kube])
-        out, err = capsys.readouterr()
-        assert code == 0, err
-        assert "changes nothing in Kong and Kuma" in out, err
+        args = ["--kong-admin-url", kong.url, *kube]
+        dumped, out, err = apply_then_dump(capsys, workdir, MESH_CATALOG, "shop", args, args)
         text = dumped.read_text()
         assert ZIPKIN not in text + out + err
         doc = yaml.safe_load(text)
@@ -402,11 +416,7 @@ def test_kuma_on_kubernetes_dump_readopted_makes_zero_writes(
 
         monkeypatch.delenv("ZIPKIN_URL")
         monkeypatch.setenv("MESH_ZIPKIN_ENDPOINT", ZIPKIN)
-        writes = (len(kong.state.writes()), len(cluster.state.writes()))
-        code = main(["apply", str(dumped), "--yes", "--kong-admin-url", kong.url, *kube])
-        out, err = capsys.readouterr()
-        assert code == 0 and "nothing to do" in out, out + err
-        assert (len(kong.state.writes()), len(cluster.state.writes())) == writes
+        reapply_writes_nothing(capsys, dumped, args, kong.state, cluster.state)
         argv = ["dump", "--catalog-name", "shop", "--out", str(dumped), "--kong-admin-url", kong.url, *kube[:2]]
         code = main([*argv, "--kubeconfig", str(workdir / "missing")])
         assert code == 1 and "kubeconfig file not found" in capsys.readouterr().err
@@ -450,14 +460,8 @@ def test_tcp_grpc_and_a_global_control_plane_round_trip(
     monkeypatch.delenv("GATEWAYCTL_KUMA_TOKEN", raising=False)
     with running(KongState()) as kong, kuma_running(KumaState(mode="global")) as kuma:
         urls = ["--kong-admin-url", kong.url, "--kuma-url", kuma.url]
-        catalog = write_catalog(workdir, GLOBAL_MESH_CATALOG)
-        code = main(["apply", str(catalog), "--yes", "--kuma-platform", "universal", *urls])
-        assert code == 0, capsys.readouterr().err
-        capsys.readouterr()
-        dumped = workdir / "dumped.yaml"
-        code = main(["dump", "--catalog-name", "grid", "--out", str(dumped), *urls])
-        out, err = capsys.readouterr()
-        assert code == 0 and "changes nothing in Kong and Kuma" in out, out + err
+        apply_args = ["--kuma-platform", "universal", *urls]
+        dumped, _, _ = apply_then_dump(capsys, workdir, GLOBAL_MESH_CATALOG, "grid", apply_args, urls)
         doc = yaml.safe_load(dumped.read_text())
         assert doc["mesh"] == {"default_action": "allow"} and doc["deployment"] == {"kuma": {"mode": "global"}}
         services = {s["name"]: s for s in doc["services"]}
@@ -465,11 +469,7 @@ def test_tcp_grpc_and_a_global_control_plane_round_trip(
         assert services["quotes"]["mesh"]["retries"] == {"attempts": 4, "backoff": "10ms..1s"}
         assert "mesh" not in services["pool"]  # behind an upstream: outside the mesh unless it says otherwise
         assert main(["validate", str(dumped)]) == 0, capsys.readouterr().err
-        writes = (len(kong.state.writes()), len(kuma.state.writes()))
-        code = main(["apply", str(dumped), "--yes", "--kuma-platform", "universal", *urls])
-        out, err = capsys.readouterr()
-        assert code == 0 and "nothing to do" in out, out + err
-        assert (len(kong.state.writes()), len(kuma.state.writes())) == writes
+        reapply_writes_nothing(capsys, dumped, apply_args, kong.state, kuma.state)
 
 
 UPSTREAM_MESH_CATALOG = """\
@@ -503,14 +503,8 @@ def test_a_mesh_service_behind_an_upstream_keeps_its_namespace_and_port(
     monkeypatch.delenv("GATEWAYCTL_KUMA_TOKEN", raising=False)
     with running(KongState()) as kong, kuma_running(KumaState()) as kuma:
         urls = ["--kong-admin-url", kong.url, "--kuma-url", kuma.url]
-        catalog = write_catalog(workdir, UPSTREAM_MESH_CATALOG)
-        code = main(["apply", str(catalog), "--yes", "--kuma-platform", "universal", *urls])
-        assert code == 0, capsys.readouterr().err
-        capsys.readouterr()
-        dumped = workdir / "dumped.yaml"
-        code = main(["dump", "--catalog-name", "mix", "--out", str(dumped), *urls])
-        out, err = capsys.readouterr()
-        assert code == 0 and "changes nothing in Kong and Kuma" in out, out + err
+        apply_args = ["--kuma-platform", "universal", *urls]
+        dumped, _, _ = apply_then_dump(capsys, workdir, UPSTREAM_MESH_CATALOG, "mix", apply_args, urls)
         services = {s["name"]: s for s in yaml.safe_load(dumped.read_text())["services"]}
         assert services["inv"]["mesh"] == {
             "namespace": "erp",
@@ -520,11 +514,7 @@ def test_a_mesh_service_behind_an_upstream_keeps_its_namespace_and_port(
             "retries": {"attempts": 2, "on": ["5xx", "connect-failure"]},
         }
         assert services["ledger"]["mesh"] == {"namespace": "money", "port": 9000}
-        writes = (len(kong.state.writes()), len(kuma.state.writes()))
-        code = main(["apply", str(dumped), "--yes", "--kuma-platform", "universal", *urls])
-        out, err = capsys.readouterr()
-        assert code == 0 and "nothing to do" in out, out + err
-        assert (len(kong.state.writes()), len(kuma.state.writes())) == writes
+        reapply_writes_nothing(capsys, dumped, apply_args, kong.state, kuma.state)
 
 
 def test_a_catalog_with_nothing_in_kong_dumps_to_an_empty_valid_catalog(
