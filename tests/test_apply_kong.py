@@ -557,3 +557,81 @@ def test_apply_reuses_its_plan_only_when_the_owned_entities_are_unchanged_under_
         result = apply_with(shown)
         assert len(made) == 3 and result.plan.changes == []  # planned again under the lock: nothing left
         assert result.outcome.done == []
+
+
+CUSTOM_IDS = """\
+format: 1
+name: shop
+consumers:
+  - name: alice
+    custom_id: crm-1
+  - name: bob
+    custom_id: crm-2
+  - name: carol
+services:
+  - name: orders
+    url: http://orders.default.svc:8080
+    routes: [{name: api, paths: [/orders]}]
+"""
+
+
+def custom_ids(kong: KongEmulator) -> dict[str, str | None]:
+    return {c["username"]: c.get("custom_id") for c in kong.state.entities("consumers")}
+
+
+@pytest.mark.parametrize("parallelism", ["1", "8"])
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        # swapped between two kept consumers: no order of two writes works
+        (
+            lambda t: t.replace("crm-1", "crm-x").replace("crm-2", "crm-1").replace("crm-x", "crm-2"),
+            {"alice": "crm-2", "bob": "crm-1", "carol": None},
+        ),
+        # moved on to a consumer listed before the one giving it up
+        (
+            lambda t: t.replace("    custom_id: crm-1\n", "    custom_id: crm-2\n", 1).replace(
+                "  - name: bob\n    custom_id: crm-2\n", "  - name: bob\n"
+            ),
+            {"alice": "crm-2", "bob": None, "carol": None},
+        ),
+        # around three consumers: alice's to bob, bob's to carol, carol's (none) to alice
+        (
+            lambda t: (
+                t.replace("    custom_id: crm-1\n", "")
+                .replace("    custom_id: crm-2\n", "    custom_id: crm-1\n")
+                .replace("  - name: carol\n", "  - name: carol\n    custom_id: crm-2\n")
+            ),
+            {"alice": None, "bob": "crm-1", "carol": "crm-2"},
+        ),
+        # a deleted consumer's custom_id taken by a kept one and by a new one
+        (
+            lambda t: (
+                t.replace("  - name: alice\n    custom_id: crm-1\n", "")
+                .replace("  - name: bob\n    custom_id: crm-2\n", "  - name: bob\n    custom_id: crm-1\n")
+                .replace("  - name: carol\n", "  - name: carol\n  - name: dave\n    custom_id: crm-2\n")
+            ),
+            {"bob": "crm-1", "carol": None, "dave": "crm-2"},
+        ),
+    ],
+    ids=["swap", "move", "cycle-of-three", "from-deleted"],
+)
+def test_a_custom_id_moving_between_consumers_is_applied_in_one_run_without_a_conflict(
+    capsys: pytest.CaptureFixture[str],
+    kong: KongEmulator,
+    workdir: Path,
+    edit: object,
+    expected: object,
+    parallelism: str,
+) -> None:
+    """Kong holds custom_id unique: the consumer giving one up is written before the one taking it, and in
+    a cycle (a swap) one consumer has its custom_id cleared first; Kong never answers 409."""
+    catalog = write_catalog(workdir, CUSTOM_IDS)
+    assert cli(capsys, kong, "apply", str(catalog), "--yes")[0] == 0
+    catalog.write_text(edit(CUSTOM_IDS))  # type: ignore[operator]
+    seen = len(kong.state.requests)
+    code, out, err = cli(capsys, kong, "apply", str(catalog), "--yes", "--parallelism", parallelism)
+    assert code == 0, out + err
+    assert [r for r in kong.state.requests[seen:] if r.status == 409] == []
+    assert custom_ids(kong) == expected
+    assert cli(capsys, kong, "diff", str(catalog), "--exit-code")[0] == 0
