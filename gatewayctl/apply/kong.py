@@ -107,10 +107,13 @@ def execute(
     except Interrupted as exc:
         raise Interrupted(exc.done - len(firsts_done), exc.total - len(firsts)) from None
     failed = {s.entity.id for s, _ in steps.failed}
+    skipped = [planned[s.entity.id] for s in steps.skipped if id(s) not in firsts and s.entity.id not in failed]
+    begun = {s.entity.id for s in firsts_done}
     return Outcome(
         done=[planned[s.entity.id] for s in steps.done if id(s) not in firsts],
         failed=[(planned[s.entity.id], exc) for s, exc in steps.failed],
-        skipped=[planned[s.entity.id] for s in steps.skipped if id(s) not in firsts and s.entity.id not in failed],
+        skipped=skipped,
+        begun=[c for c in skipped if c.entity.id in begun],
         warnings=steps.warnings,
     )
 

@@ -258,24 +258,22 @@ def _order_moved_values(changes: list[Change], live: dict[str, Entity], wanted: 
     values swapped) no order works, so one member gives its values up in a `first` write: written without
     those fields when Kong lets them be empty, else deleted and created again when nothing refers to it.
     A re-run after a crash between the two finds the value free and plain ordering suffices."""
-    taking: dict[str, str] = {}  # a value a create or update takes that its entity does not hold yet -> its id
-    for change in changes:
-        own = live.get(change.entity.id)
-        held = {value for _, value in unique_values(own)} if own is not None else set()
-        for _, value in unique_values(change.entity):
-            if value not in held:
-                taking[value] = change.entity.id
-    if not taking:
+    # Only an entity with an update can give a value up (one keeping its value and another taking it is a
+    # 409 no order avoids): the values those hold now, against the values every write takes.
+    held = {
+        value: (c.entity.id, fields)
+        for c in changes
+        if c.action == "update"
+        for fields, value in unique_values(live[c.entity.id])
+    }
+    if not held:
         return changes
-    kinds = {wanted[taker].kind for taker in taking.values()}
     takes: dict[str, dict[str, set[str]]] = {}  # taker id -> holder id -> the fields it takes from the holder
-    for entity in live.values():
-        if entity.kind not in kinds or entity.id not in wanted:
-            continue
-        for fields, value in unique_values(entity):
-            taker = taking.get(value)
-            if taker is not None and taker != entity.id:
-                takes.setdefault(taker, {}).setdefault(entity.id, set()).update(fields)
+    for change in changes:
+        for _, value in unique_values(change.entity):
+            holder, fields = held.get(value, (change.entity.id, ()))
+            if holder != change.entity.id:
+                takes.setdefault(change.entity.id, {}).setdefault(holder, set()).update(fields)
     if not takes:
         return changes
     contested: dict[str, set[str]] = {}  # id -> its fields whose values move: given up or taken
