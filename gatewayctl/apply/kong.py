@@ -3,9 +3,11 @@
 Order (after decK's syncer, GDR pkg/diff/order.go): first the deletes that free a name a new entity needs
 (children before parents), then creates and updates level by level top-down (consumers; services,
 upstreams, credentials; routes, targets; plugins), then the remaining deletes bottom-up. Within a level,
-up to `parallelism` writes are in flight. Every create and update is a `PUT /<collection>/<id>` with the
-catalog's deterministic id (targets, which Kong only updates by PUT, are created by POST carrying the id),
-so running the same plan twice, or again after a crash, converges instead of duplicating.
+a write giving up a unique value runs before the one taking it, after the `first` writes that break a
+cycle of such values (see plan.kong._order_moved_values), and up to `parallelism` writes are in flight.
+Every create and update is a `PUT /<collection>/<id>` with the catalog's deterministic id (targets, which
+Kong only updates by PUT, are created by POST carrying the id), so running the same plan twice, or again
+after a crash, converges instead of duplicating.
 
 On the first write Kong refuses (or that keeps failing after retries) nothing new is started; writes
 already in flight finish; the outcome lists what was done, what failed and what was left unchanged.
