@@ -557,3 +557,190 @@ def test_apply_reuses_its_plan_only_when_the_owned_entities_are_unchanged_under_
         result = apply_with(shown)
         assert len(made) == 3 and result.plan.changes == []  # planned again under the lock: nothing left
         assert result.outcome.done == []
+
+
+CUSTOM_IDS = """\
+format: 1
+name: shop
+consumers:
+  - name: alice
+    custom_id: crm-1
+  - name: bob
+    custom_id: crm-2
+  - name: carol
+services:
+  - name: orders
+    url: http://orders.default.svc:8080
+    routes: [{name: api, paths: [/orders]}]
+"""
+
+
+def custom_ids(kong: KongEmulator) -> dict[str, str | None]:
+    return {c["username"]: c.get("custom_id") for c in kong.state.entities("consumers")}
+
+
+@pytest.mark.parametrize("parallelism", ["1", "8"])
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        # swapped between two kept consumers: no order of two writes works
+        (
+            lambda t: t.replace("crm-1", "crm-x").replace("crm-2", "crm-1").replace("crm-x", "crm-2"),
+            {"alice": "crm-2", "bob": "crm-1", "carol": None},
+        ),
+        # moved on to a consumer listed before the one giving it up
+        (
+            lambda t: t.replace("    custom_id: crm-1\n", "    custom_id: crm-2\n", 1).replace(
+                "  - name: bob\n    custom_id: crm-2\n", "  - name: bob\n"
+            ),
+            {"alice": "crm-2", "bob": None, "carol": None},
+        ),
+        # around three consumers: alice's to bob, bob's to carol, carol's (none) to alice
+        (
+            lambda t: (
+                t.replace("    custom_id: crm-1\n", "")
+                .replace("    custom_id: crm-2\n", "    custom_id: crm-1\n")
+                .replace("  - name: carol\n", "  - name: carol\n    custom_id: crm-2\n")
+            ),
+            {"alice": None, "bob": "crm-1", "carol": "crm-2"},
+        ),
+        # a deleted consumer's custom_id taken by a kept one and by a new one
+        (
+            lambda t: (
+                t.replace("  - name: alice\n    custom_id: crm-1\n", "")
+                .replace("  - name: bob\n    custom_id: crm-2\n", "  - name: bob\n    custom_id: crm-1\n")
+                .replace("  - name: carol\n", "  - name: carol\n  - name: dave\n    custom_id: crm-2\n")
+            ),
+            {"bob": "crm-1", "carol": None, "dave": "crm-2"},
+        ),
+    ],
+    ids=["swap", "move", "cycle-of-three", "from-deleted"],
+)
+def test_a_custom_id_moving_between_consumers_is_applied_in_one_run_without_a_conflict(
+    capsys: pytest.CaptureFixture[str],
+    kong: KongEmulator,
+    workdir: Path,
+    edit: object,
+    expected: object,
+    parallelism: str,
+) -> None:
+    """Kong holds custom_id unique: the consumer giving one up is written before the one taking it, and in
+    a cycle (a swap) one consumer has its custom_id cleared first; Kong never answers 409."""
+    catalog = write_catalog(workdir, CUSTOM_IDS)
+    assert cli(capsys, kong, "apply", str(catalog), "--yes")[0] == 0
+    catalog.write_text(edit(CUSTOM_IDS))  # type: ignore[operator]
+    seen = len(kong.state.requests)
+    code, out, err = cli(capsys, kong, "apply", str(catalog), "--yes", "--parallelism", parallelism)
+    assert code == 0, out + err
+    assert [r for r in kong.state.requests[seen:] if r.status == 409] == []
+    assert custom_ids(kong) == expected
+    assert cli(capsys, kong, "diff", str(catalog), "--exit-code")[0] == 0
+
+
+def credentials_catalog(alice: str, bob: str) -> str:
+    """Two consumers with the credentials given (YAML flow mappings of `credentials:`, '' for none)."""
+    consumers = "".join(
+        f"  - name: {name}\n" + (f"    credentials: {creds}\n" if creds else "")
+        for name, creds in (("alice", alice), ("bob", bob))
+        if creds is not None
+    )
+    return (
+        "format: 1\nname: shop\nconsumers:\n"
+        + consumers
+        + "services:\n  - name: orders\n    url: http://orders.default.svc:8080\n"
+        + "    routes: [{name: api, paths: [/orders]}]\n    auth: [key-auth, basic-auth, jwt]\n"
+    )
+
+
+KEYS = {"KEY_1": "s3cr3t-key-0001", "KEY_2": "s3cr3t-key-0002", "KEY_3": "s3cr3t-key-0003", "PW": "s3cr3t-pw-0004"}
+ALICE = (
+    '{key_auth: [{key: "${env:KEY_1}"}, {key: "${env:KEY_2}"}], basic_auth: [{username: login-1, password: '
+    '"${env:PW}"}], jwt: [{key: iss-1, secret: "${env:PW}"}]}'
+)
+BOB = '{key_auth: [{key: "${env:KEY_3}"}]}'
+
+
+@pytest.mark.parametrize(
+    ("alice", "bob", "env"),
+    [
+        (ALICE, BOB, {"KEY_1": KEYS["KEY_2"], "KEY_2": KEYS["KEY_1"]}),  # alice's two keys swapped
+        (ALICE, BOB, {"KEY_1": KEYS["KEY_3"], "KEY_3": KEYS["KEY_1"]}),  # alice's first and bob's key swapped
+        (ALICE.replace('[{key: "${env:KEY_1}"}, ', '[{key: "${env:KEY_3}"}, {key: "${env:KEY_1}"}, '), "", {}),
+        (None, BOB, {"KEY_3": KEYS["KEY_1"]}),  # a deleted consumer's key taken by a kept credential
+        (  # every other credential moved from alice to bob: other ids, so deleted and created again
+            '{key_auth: [{key: "${env:KEY_1}"}]}',
+            ALICE.replace('{key: "${env:KEY_1}"}, {key: "${env:KEY_2}"}', '{key: "${env:KEY_2}"}'),
+            {},
+        ),
+    ],
+    ids=["keys-swapped", "keys-swapped-across-consumers", "key-put-in-front", "from-deleted", "moved-to-bob"],
+)
+def test_a_credential_value_moving_between_credentials_is_applied_in_one_run_without_a_conflict(
+    capsys: pytest.CaptureFixture[str],
+    kong: KongEmulator,
+    workdir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    alice: str | None,
+    bob: str,
+    env: dict[str, str],
+) -> None:
+    for name, value in KEYS.items():
+        monkeypatch.setenv(name, value)
+    catalog = write_catalog(workdir, credentials_catalog(ALICE, BOB))
+    assert cli(capsys, kong, "apply", str(catalog), "--yes")[0] == 0
+    catalog.write_text(credentials_catalog(alice, bob))  # type: ignore[arg-type]
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    seen = len(kong.state.requests)
+    code, out, err = cli(capsys, kong, "apply", str(catalog), "--yes")
+    assert code == 0, out + err
+    assert [r for r in kong.state.requests[seen:] if r.status == 409] == []
+    assert cli(capsys, kong, "diff", str(catalog), "--exit-code")[0] == 0
+    assert all(value not in out + err for value in KEYS.values())
+
+
+def test_a_custom_id_swap_reads_as_two_updates_and_a_crash_between_its_writes_is_finished_by_a_rerun(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    """The plan shows the swap as what it is, two updates, and says that one custom_id is given up first;
+    when the apply stops after that first write, the next run finds the value free and plain order does."""
+    catalog = write_catalog(workdir, CUSTOM_IDS)
+    assert cli(capsys, kong, "apply", str(catalog), "--yes")[0] == 0
+    catalog.write_text(CUSTOM_IDS.replace("crm-1", "crm-x").replace("crm-2", "crm-1").replace("crm-x", "crm-2"))
+    code, out, err = cli(capsys, kong, "diff", str(catalog))
+    assert code == 0, err
+    assert out.count("~ consumer ") == 2 and out.strip().splitlines()[-1] == "kong: +0 ~2 -0", out
+    note = "(custom_id given up first in a separate write: unique values move in a cycle between consumers)"
+    assert out.count(note) == 1, out
+    report = json.loads(cli(capsys, kong, "diff", str(catalog), "--json")[1])["kong"]
+    assert [c.get("first") for c in report["changes"]].count({"action": "update", "without": ["custom_id"]}) == 1
+
+    kong.state.fail(2, method="PUT", path="/consumers/", status=403, body={"message": "Forbidden"})
+    code, out, err = cli(capsys, kong, "apply", str(catalog), "--yes", "--parallelism", "1")
+    assert code == 3 and "Kong refused consumer bob" in err, out + err
+    assert "  left half done: update consumer alice (custom_id given up first in a separate write" in err, err
+    assert sorted(custom_ids(kong).values(), key=str) == [None, None, "crm-2"]  # one given up, none taken yet
+    seen = len(kong.state.requests)
+    code, out, err = cli(capsys, kong, "apply", str(catalog), "--yes")
+    assert code == 0 and "2 changes applied" in out, out + err
+    assert [r for r in kong.state.requests[seen:] if r.status == 409] == []
+    assert custom_ids(kong) == {"alice": "crm-2", "bob": "crm-1", "carol": None}
+
+
+def test_renames_are_a_delete_and_a_create_applied_in_one_run_without_a_conflict(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    """Ids follow names, so a renamed service (its upstream, routes and plugins with it) or consumer is a new
+    entity: what the old one held that the new one takes (the basic-auth username 'ops') is deleted first."""
+    catalog = write_catalog(workdir)
+    assert cli(capsys, kong, "apply", str(catalog), "--yes")[0] == 0
+    renamed = CATALOG.replace("- name: catalogue", "- name: shelf").replace("- name: ops", "- name: operators")
+    catalog.write_text(renamed)
+    seen = len(kong.state.requests)
+    code, out, err = cli(capsys, kong, "apply", str(catalog), "--yes")
+    assert code == 0, out + err
+    assert [r for r in kong.state.requests[seen:] if r.status == 409] == []
+    assert {u["name"] for u in kong.state.entities("upstreams")} == {"shelf.upstream"}
+    login = kong.state.entities("basicauth_credentials")[0]
+    assert login["consumer"]["id"] == entity_id("shop", "consumer", "operators") and login["username"] == "ops"
+    assert cli(capsys, kong, "diff", str(catalog), "--exit-code")[0] == 0

@@ -136,6 +136,55 @@ def test_a_key_moving_between_kept_credentials_is_given_up_before_it_is_taken() 
     assert batches(["a", "b"], ["b"]) == [[("delete", "k1")], [("update", "k0")]]  # the older rule still holds
 
 
+def test_the_plan_knows_every_unique_key_kong_holds_for_the_kinds_it_writes() -> None:
+    """The emulator holds what Kong 3.9 holds unique (its schemas' `unique = true` fields, and the
+    `cache_key` column of plugins, acls and targets): a key the plan does not know is a 409 it cannot order."""
+    from gatewayctl.plan.kinds import KINDS
+
+    state = KongState()
+    for kind in KINDS:
+        assert {frozenset(k) for k in kind.unique} == {frozenset(k) for k in state.unique_keys(kind.name)}, kind.name
+
+
+def test_a_swap_of_custom_ids_gives_one_up_in_a_first_write_and_a_swap_nothing_can_free_is_left_to_kong() -> None:
+    def batches(live: list[dict[str, Any]], want: list[dict[str, Any]], kind: str = "consumers") -> list[list[Any]]:
+        plan = build_plan(flatten({kind: want}), LiveState({kind: live}), lambda e: None, SERVER, Masker())
+        return [[(c.action, c.entity.id, c.entity.body.get("custom_id")) for c in b] for b in phases(plan.changes)]
+
+    def consumers(*custom_ids: str | None) -> list[dict[str, Any]]:
+        return [
+            {"id": name, "username": name} | ({"custom_id": cid} if cid else {})
+            for name, cid in zip("abc", custom_ids, strict=False)
+        ]
+
+    assert batches(consumers("x", "y"), consumers("y", "x")) == [
+        [("update", "a", None)],  # a gives x up, takes nothing yet
+        [("update", "b", "x")],
+        [("update", "a", "y")],
+    ]
+    assert batches(consumers("x", "y", None), consumers(None, "x", "y")) == [  # along a chain: no first write
+        [("update", "a", None)],
+        [("update", "b", "x")],
+        [("update", "c", "y")],
+    ]
+    assert batches(consumers("x", "y", "z"), consumers("y", "z", "x")) == [  # round three: one first write
+        [("update", "a", None)],
+        [("update", "c", "x")],
+        [("update", "b", "z")],
+        [("update", "a", "y")],
+    ]
+    # a consumer cannot be without both username and custom_id, nor be deleted (its credentials and plugins
+    # go with it), nor an upstream be without its name: such a hand-made swap is left to Kong's 409
+    swapped = [{"id": "a", "username": "b", "custom_id": "y"}, {"id": "b", "username": "a", "custom_id": "x"}]
+    assert sorted(map(tuple, batches(swapped, [{"id": "a", "username": "a"}, {"id": "b", "username": "b"}]))) == [
+        (("update", "a", None),),
+        (("update", "b", None),),
+    ]
+    upstreams = [{"id": "a", "name": "b.upstream"}, {"id": "b", "name": "a.upstream"}]
+    wanted = [{"id": "a", "name": "a.upstream"}, {"id": "b", "name": "b.upstream"}]
+    assert len(batches(upstreams, wanted, "upstreams")) == 2
+
+
 def test_server_capabilities_are_checked() -> None:
     from gatewayctl.plan.kong import server_problems
 

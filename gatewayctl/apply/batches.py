@@ -55,6 +55,7 @@ class Outcome(Generic[C, E]):
     done: list[C] = field(default_factory=list)
     failed: list[tuple[C, E]] = field(default_factory=list)
     skipped: list[C] = field(default_factory=list)  # not attempted after a failure or a cancel
+    begun: list[C] = field(default_factory=list)  # of the skipped, those made in two writes whose first was made
     warnings: list[str] = field(default_factory=list)  # what the server warned about (deprecations)
 
     @property

@@ -3,9 +3,11 @@
 Order (after decK's syncer, GDR pkg/diff/order.go): first the deletes that free a name a new entity needs
 (children before parents), then creates and updates level by level top-down (consumers; services,
 upstreams, credentials; routes, targets; plugins), then the remaining deletes bottom-up. Within a level,
-up to `parallelism` writes are in flight. Every create and update is a `PUT /<collection>/<id>` with the
-catalog's deterministic id (targets, which Kong only updates by PUT, are created by POST carrying the id),
-so running the same plan twice, or again after a crash, converges instead of duplicating.
+a write giving up a unique value runs before the one taking it, after the `first` writes that break a
+cycle of such values (see plan.kong._order_moved_values), and up to `parallelism` writes are in flight.
+Every create and update is a `PUT /<collection>/<id>` with the catalog's deterministic id (targets, which
+Kong only updates by PUT, are created by POST carrying the id), so running the same plan twice, or again
+after a crash, converges instead of duplicating.
 
 On the first write Kong refuses (or that keeps failing after retries) nothing new is started; writes
 already in flight finish; the outcome lists what was done, what failed and what was left unchanged.
@@ -14,8 +16,9 @@ already in flight finish; the outcome lists what was done, what failed and what 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
-from gatewayctl.apply.batches import Cancel, run_batches
+from gatewayctl.apply.batches import Cancel, Interrupted, run_batches
 from gatewayctl.apply.batches import Outcome as BatchOutcome
 from gatewayctl.clients.kong_admin import KongAdmin, KongError
 from gatewayctl.plan.kinds import LEVELS
@@ -46,10 +49,19 @@ def phases(changes: list[Change]) -> list[list[Change]]:
     for level in reversed(LEVELS):
         out.append([c for c in early if c.entity.spec.level == level])
     for level in LEVELS:
-        out.extend(_in_order([c for c in writes if c.entity.spec.level == level]))
+        level_writes = [c for c in writes if c.entity.spec.level == level]
+        out.append([c.first for c in level_writes if c.first is not None])  # values given up for others first
+        out.extend(_in_order([_after_first(c) for c in level_writes]))
     for level in reversed(LEVELS):
         out.append([c for c in late if c.entity.spec.level == level])
     return [batch for batch in out if batch]
+
+
+def _after_first(change: Change) -> Change:
+    """A change whose first write deleted its entity creates it (a target can only be created by POST)."""
+    if change.first is not None and change.first.action == "delete":
+        return replace(change, action="create")
+    return change
 
 
 def _in_order(writes: list[Change]) -> list[list[Change]]:
@@ -79,7 +91,33 @@ def execute(
     progress: Progress | None = None,
     cancel: Cancel | None = None,
 ) -> Outcome:
-    return run_batches(phases(changes), lambda c: write(client, c), KongError, parallelism, progress, cancel)
+    """Carry out the plan. The outcome and progress speak of the plan's changes: a change made in two writes
+    (`first`) is done when its second is, and failed when either failed."""
+    planned = {c.entity.id: c for c in changes}  # one change per entity
+    firsts = {id(c.first) for c in changes if c.first is not None}
+    firsts_done: list[Change] = []
+
+    def step_done(step: Change) -> None:
+        if id(step) in firsts:
+            firsts_done.append(step)
+        elif progress is not None:
+            progress(planned[step.entity.id])
+
+    batches = phases(changes)
+    try:
+        steps = run_batches(batches, lambda c: write(client, c), KongError, parallelism, step_done, cancel)
+    except Interrupted as exc:
+        raise Interrupted(exc.done - len(firsts_done), exc.total - len(firsts)) from None
+    failed = {s.entity.id for s, _ in steps.failed}
+    skipped = [planned[s.entity.id] for s in steps.skipped if id(s) not in firsts and s.entity.id not in failed]
+    begun = {s.entity.id for s in firsts_done}
+    return Outcome(
+        done=[planned[s.entity.id] for s in steps.done if id(s) not in firsts],
+        failed=[(planned[s.entity.id], exc) for s, exc in steps.failed],
+        skipped=skipped,
+        begun=[c for c in skipped if c.entity.id in begun],
+        warnings=steps.warnings,
+    )
 
 
 def write(client: KongAdmin, change: Change) -> None:

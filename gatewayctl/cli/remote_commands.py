@@ -71,7 +71,15 @@ from gatewayctl.plan.fields import hide_paths, secret_strings
 from gatewayctl.plan.kong import KongPlan, LiveState, ServerInfo, read_server
 from gatewayctl.plan.kuma import KumaPlan
 from gatewayctl.plan.masking import Masker
-from gatewayctl.plan.report import json_report, kuma_json_report, kuma_text_lines, names_by_id, text_lines, title
+from gatewayctl.plan.report import (
+    first_note,
+    json_report,
+    kuma_json_report,
+    kuma_text_lines,
+    names_by_id,
+    text_lines,
+    title,
+)
 from gatewayctl.render.kuma import KumaObject
 
 if TYPE_CHECKING:
@@ -865,9 +873,15 @@ def _report_outcome(
         "left_unchanged": [c.entity.id for c in outcome.skipped],
         "requests": {"reads": client.log.reads, "writes": client.log.writes, "retries": client.log.retries},
     }
+    if outcome.begun:
+        result["left_half_done"] = [c.entity.id for c in outcome.begun]
     if outcome.failed:
         for change in outcome.skipped[:10]:
-            err.print(f"  left unchanged: {change.action} {escape(desired.masker.text(title(change, names)))}")
+            shown = f"{change.action} {escape(desired.masker.text(title(change, names)))}"
+            if change in outcome.begun:  # its first write, giving up a unique value, was made
+                err.print(f"  left half done: {shown} ({first_note(change)}; that write was made, not the rest)")
+            else:
+                err.print(f"  left unchanged: {shown}")
         if len(outcome.skipped) > 10:
             err.print(f"  ... and {len(outcome.skipped) - 10} more")
         err.print(summary + "; run apply again after fixing the cause: it picks up where this one stopped")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -77,6 +77,10 @@ class Change:
     name: str = ""
     replaces: str | None = None  # a delete that clears a name for a create: runs before creates
     after: tuple[str, ...] = ()  # ids whose writes must be done first: they give up a unique value this one takes
+    # A write made before all others of its level, giving up the unique values other entities take from
+    # this one when no order of the writes works (two swapped values): the entity written without those
+    # fields, or deleted (then this change creates it again). None for almost every change.
+    first: Change | None = None
 
     @property
     def kind(self) -> str:
@@ -237,58 +241,101 @@ def build_plan(
                 memo[entity.id] = (entity, current.body, diffs)
         if diffs:
             changes.append(Change("update", entity, tuple(diffs), name=entity.display_name()))
-    changes = _order_moved_keys(changes, live_entities, wanted)
-    # Owned entities that hold a unique name/key a desired entity with another id needs: removed first.
+    changes = _order_moved_values(changes, live_entities, wanted)
+    # Owned entities that hold a unique value a desired entity with another id needs: removed first.
     unwanted = [e for e in live_entities.values() if e.id not in wanted]
-    taken = {_natural_key(e): e.id for e in wanted.values()} if unwanted else {}
+    taken = {value: e.id for e in wanted.values() for _, value in unique_values(e)} if unwanted else {}
     for entity in unwanted:
-        holder = taken.get(_natural_key(entity))
+        holder = next((taken[value] for _, value in unique_values(entity) if value in taken), None)
         changes.append(Change("delete", entity, name=entity.display_name(), replaces=holder))
     return KongPlan(server, changes, live)
 
 
-def _order_moved_keys(changes: list[Change], live: dict[str, Entity], wanted: dict[str, Entity]) -> list[Change]:
-    """A unique value moving between two entities that both stay (a key-auth key whose list position changed:
-    key-auth ids follow the position, as the key is secret) is given up before it is taken, or Kong answers
-    409: the write taking it goes `after` the one giving it up. In a cycle (two keys swapped) no order works,
-    so one credential of it is deleted first and created again (credentials have no dependants)."""
-    holders: dict[str, str] = {}
-    for entity in live.values():
-        if entity.spec.secret_fields and entity.id in wanted:  # only credentials' unique values move this way
-            holders.setdefault(_natural_key(entity), entity.id)
-    if not holders:
+def _order_moved_values(changes: list[Change], live: dict[str, Entity], wanted: dict[str, Entity]) -> list[Change]:
+    """A unique value moving between two entities that both stay (a key-auth key whose list position
+    changed, as key-auth ids follow the position; a custom_id given to another consumer) is given up before
+    it is taken, or Kong answers 409: the write taking it goes `after` the one giving it up. In a cycle (two
+    values swapped) no order works, so one member gives its values up in a `first` write: written without
+    those fields when Kong lets them be empty, else deleted and created again when nothing refers to it.
+    A re-run after a crash between the two finds the value free and plain ordering suffices."""
+    # Only an entity with an update can give a value up (one keeping its value and another taking it is a
+    # 409 no order avoids): the values those hold now, against the values every write takes.
+    held = {
+        value: (c.entity.id, fields)
+        for c in changes
+        if c.action == "update"
+        for fields, value in unique_values(live[c.entity.id])
+    }
+    if not held:
         return changes
-    needs: dict[str, str] = {}  # id -> the id of the other entity now holding the value it takes
+    takes: dict[str, dict[str, set[str]]] = {}  # taker id -> holder id -> the fields it takes from the holder
     for change in changes:
-        holder = holders.get(_natural_key(change.entity))
-        if holder is not None and holder != change.entity.id:
-            needs[change.entity.id] = holder
-    if not needs:
+        for _, value in unique_values(change.entity):
+            holder, fields = held.get(value, (change.entity.id, ()))
+            if holder != change.entity.id:
+                takes.setdefault(change.entity.id, {}).setdefault(holder, set()).update(fields)
+    if not takes:
         return changes
-    recreated: dict[str, str] = {}  # a cycle's member deleted first -> the id that takes its value
-    for start in needs:
-        path: list[str] = []
-        node: str | None = start
-        while node is not None and node not in path and node not in recreated:
-            path.append(node)
-            node = needs.get(node)
-        if node is not None and node in path and not any(n in recreated for n in path[path.index(node) :]):
-            # a cycle: break it at its first member; what takes that member's value need not wait
-            member = path[path.index(node)]
-            taker = next(n for n, h in needs.items() if h == member)
-            recreated[member] = taker
+    contested: dict[str, set[str]] = {}  # id -> its fields whose values move: given up or taken
+    for taker, holders in takes.items():
+        for holder, moved in holders.items():
+            contested.setdefault(taker, set()).update(moved)
+            contested.setdefault(holder, set()).update(moved)
+    position = {c.entity.id: i for i, c in enumerate(changes)}
+    firsts: dict[str, Change] = {}
+    while (cycle := _find_cycle(takes, position)) is not None:
+        candidates = (
+            (m, _first_write(live[m], wanted[m], contested[m])) for m in sorted(cycle, key=position.__getitem__)
+        )
+        member, first = next(((m, w) for m, w in candidates if w is not None), (None, None))
+        if member is None or first is None:  # no member can give its values up (a hand-made swap of upstream
+            del takes[cycle[0]][cycle[1]]  # names): Kong will answer 409, which is reported
+            continue
+        firsts[member] = first
+        for holders in takes.values():  # what takes from it need not wait: its first write runs before them
+            holders.pop(member, None)
     out: list[Change] = []
     for change in changes:
-        entity = change.entity
-        holder = needs.get(entity.id)
-        after = (holder,) if holder is not None and holder not in recreated else ()
-        if entity.id in recreated and change.action == "update":
-            current = live[entity.id]
-            out.append(Change("delete", current, name=current.display_name(), replaces=recreated[entity.id]))
-            out.append(Change("create", entity, name=change.name, after=after))
-        else:
-            out.append(replace(change, after=after) if after else change)
+        entity_id = change.entity.id
+        after = tuple(takes.get(entity_id, ()))
+        first = firsts.get(entity_id)
+        out.append(replace(change, after=after, first=first) if after or first else change)
     return out
+
+
+def _find_cycle(takes: dict[str, dict[str, set[str]]], position: dict[str, int]) -> list[str] | None:
+    """A cycle of `takes` (taker -> holders), its members in order, found depth first from the plan's order."""
+    state: dict[str, int] = {}  # 1 while on the path, 2 once done
+    for start in sorted(takes, key=position.__getitem__):
+        if start in state:
+            continue
+        path = [start]
+        todo = [iter(list(takes[start]))]
+        state[start] = 1
+        while path:
+            node = next(todo[-1], None)
+            if node is None:
+                state[path.pop()] = 2
+                todo.pop()
+            elif state.get(node) == 1:
+                return path[path.index(node) :]
+            elif node not in state:
+                state[node] = 1
+                path.append(node)
+                todo.append(iter(list(takes.get(node, ()))))
+    return None
+
+
+def _first_write(current: Entity, desired: Entity, fields: set[str]) -> Change | None:
+    """The write by which an entity in a cycle gives up the values of `fields` before the others take them,
+    taking none of those it is to take itself; None when its kind has no such write."""
+    spec = desired.spec
+    body = {k: v for k, v in desired.body.items() if k not in fields}
+    if fields <= set(spec.blankable) and (not spec.one_of or any(body.get(f) is not None for f in spec.one_of)):
+        return Change("update", replace(desired, body=body), name=desired.display_name())
+    if spec.recreatable:
+        return Change("delete", current, name=current.display_name())
+    return None
 
 
 def compare(desired: Entity, live: Entity, schema: Schema | None, masker: Masker) -> list[FieldChange]:
@@ -311,13 +358,14 @@ def _comparable(entity: Entity) -> dict[str, Any]:
     return body
 
 
-def _natural_key(entity: Entity) -> str:
-    spec = entity.spec
-    parts = []
-    for name in spec.natural_key:
-        value = entity.body.get(name)
-        parts.append(value.get("id") if isinstance(value, dict) else value)
-    return json.dumps([entity.kind, *parts], default=str)
+def unique_values(entity: Entity) -> Iterator[tuple[tuple[str, ...], str]]:
+    """(fields, value) for each unique key of its kind the entity holds, the value as comparable text."""
+    for fields in entity.spec.unique:
+        parts = [entity.body.get(name) for name in fields]
+        if len(parts) == 1 and parts[0] is None:  # Kong does not hold an empty one-field key unique
+            continue
+        refs = [part.get("id") if isinstance(part, dict) else part for part in parts]
+        yield fields, json.dumps([entity.kind, fields, *refs], default=str)
 
 
 # ---------------------------------------------------------------------- server capability

@@ -50,7 +50,23 @@ def text_lines(plan: KongPlan, names: dict[str, str], masker: Masker) -> list[tu
         lines.append((STYLE[change.action], f"{SIGN[change.action]} {masker.text(title(change, names))}{where}"))
         for f in change.fields:
             lines.append(("", f"    {f.path}: {_show(f.old)} -> {_show(f.new)}"))
+        if change.first is not None:
+            lines.append(("", f"    ({first_note(change)})"))
     return lines
+
+
+def first_note(change: Change) -> str:
+    """What the extra write before a change does (a cycle of unique values: two swapped custom_ids)."""
+    assert change.first is not None
+    cycle = f"unique values move in a cycle between {change.label}s"
+    if change.first.action == "delete":
+        return f"deleted and created again: {cycle}"
+    return f"{', '.join(_left_out(change))} given up first in a separate write: {cycle}"
+
+
+def _left_out(change: Change) -> list[str]:
+    first = change.first.entity.body if change.first is not None else {}
+    return [k for k in change.entity.body if k not in first]
 
 
 def json_report(plan: KongPlan, names: dict[str, str], masker: Masker) -> dict[str, Any]:
@@ -71,9 +87,17 @@ def json_report(plan: KongPlan, names: dict[str, str], masker: Masker) -> dict[s
                 "catalog_path": c.entity.where() or None,
                 "fields": [{"path": f.path, "old": f.old, "new": f.new} for f in c.fields],
             }
+            | ({"first": _first_json(c)} if c.first is not None else {})
             for c in sorted(plan.changes, key=_order)
         ],
     }
+
+
+def _first_json(change: Change) -> dict[str, Any]:
+    assert change.first is not None
+    if change.first.action == "delete":
+        return {"action": "delete"}
+    return {"action": "update", "without": _left_out(change)}
 
 
 def _order(change: Change) -> tuple[int, int, str]:

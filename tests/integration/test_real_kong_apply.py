@@ -107,3 +107,19 @@ def test_rollback_waits_for_the_lock_then_restores(
     assert httpx.get(url + "/routes/orders-api").json()["paths"] == ["/orders"]
     catalog.write_text(CATALOG)
     assert main(["diff", str(catalog), "--exit-code", "--kong-admin-url", url]) == 0
+
+
+@pytest.mark.integration
+def test_swapped_custom_ids_are_applied_in_one_run(kong_urls: dict[str, str], workdir: Path) -> None:
+    """As tests/test_apply_kong.py on the emulator: Kong holds custom_id unique, so one consumer gives its
+    custom_id up in a first write; the apply needs no second run."""
+    url = kong_urls["kong-db"]
+    text = "format: 1\nname: swap\nconsumers:\n  - {name: alice, custom_id: crm-1}\n  - {name: bob, custom_id: crm-2}\n"
+    catalog = write_catalog(workdir, text)
+    assert main(["apply", str(catalog), "--yes", "--kong-admin-url", url]) == 0
+    catalog.write_text(text.replace("crm-1", "crm-x").replace("crm-2", "crm-1").replace("crm-x", "crm-2"))
+    assert main(["apply", str(catalog), "--yes", "--kong-admin-url", url]) == 0
+    assert httpx.get(url + "/consumers/alice").json()["custom_id"] == "crm-2"
+    assert main(["diff", str(catalog), "--exit-code", "--kong-admin-url", url]) == 0
+    catalog.write_text("format: 1\nname: swap\nconsumers: []\n")
+    assert main(["apply", str(catalog), "--yes", "--kong-admin-url", url]) == 0
