@@ -276,8 +276,15 @@ def test_pagination_follows_next_over_more_than_a_thousand_entities(
 def test_concurrent_applies_do_not_interleave(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import threading
 
+    from gatewayctl.apply.lock import KongLock
+
     state = KongState(latency=0.005)
     results: list[int] = []
+    # both have planned (and found the same work) before either takes the lock: without this, a run that
+    # starts late could plan after the other has finished, and never meet the lock at all
+    both_planned = threading.Barrier(2, timeout=30)
+    take_lock = KongLock.acquire
+    monkeypatch.setattr(KongLock, "acquire", lambda lock: (both_planned.wait(), take_lock(lock))[1])
     with running(state) as kong:
         catalog = str(write_catalog(workdir))
 
