@@ -400,3 +400,39 @@ def test_consumers_by_custom_id(http: tuple[httpx.Client, KongState]) -> None:
     assert [c["username"] for c in client.get("/consumers", params={"custom_id": "x"}).json()["data"]] == ["a"]
     assert client.get("/consumers", params={"custom_id": "y"}).json() == {"data": [], "next": None}
     assert client.get("/consumers", params={"custom_id": ""}).status_code == 400
+
+
+def test_foreign_keys_by_name_are_resolved(http: tuple[httpx.Client, KongState]) -> None:
+    """kong/db/dao/init.lua resolve_foreign: a foreign key may name the entity by a unique field; one that
+    names nothing is a 400 `foreign keys unresolved` (kong/db/errors.lua)."""
+    client, _ = http
+    service = client.put("/services/a", json={"host": "a"}).json()
+    route = client.post("/routes", json={"paths": ["/"], "service": {"name": "a"}}).json()
+    assert route["service"] == {"id": service["id"]}
+    refused = client.post("/routes", json={"paths": ["/"], "service": {"name": "nope"}})
+    assert refused.status_code == 400
+    assert refused.json() == {
+        "code": 13,
+        "name": "foreign keys unresolved",
+        "message": "foreign key unresolved (service.name: the foreign key cannot be resolved with "
+        "'{name=\"nope\"}' for an existing 'services' entity)",
+        "fields": {
+            "service": {
+                "name": "the foreign key cannot be resolved with '{name=\"nope\"}' for an existing 'services' entity"
+            }
+        },
+    }
+
+
+def test_names_tags_and_ids_are_checked(http: tuple[httpx.Client, KongState]) -> None:
+    """kong/db/schema/typedefs.lua: utf8_name (services, routes, plugin instance names), tag and uuid; an
+    array's errors are listed by position (kong/db/schema/init.lua validate_elements), `tags.2` in the
+    message."""
+    client, _ = http
+    refused = client.post("/services", json={"name": "a b", "host": "h", "tags": ["ok", "a,b"]}).json()
+    tag_error = "invalid tag 'a,b': expected printable ascii (except `,` and `/`) or valid utf-8 sequences"
+    name_error = "invalid value 'a b': the only accepted ascii characters are alphanumerics or ., -, _, and ~"
+    assert refused["fields"] == {"name": name_error, "tags": [None, tag_error]}
+    assert refused["message"] == f"2 schema violations (name: {name_error}; tags.2: {tag_error})"
+    assert client.post("/services", json={"id": "x", "host": "h"}).json()["fields"] == {"id": "expected a valid UUID"}
+    assert client.post("/routes", json={"name": "ok_name-1.~", "paths": ["/"]}).status_code == 201

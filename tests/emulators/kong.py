@@ -71,6 +71,8 @@ except ImportError:  # run as a script
 
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 TAG_BYTES = r"[\x20-\x2B\x2D\x2E\x30-\x7E\x80-\U0010FFFF]+"
+TAG_TEXT = re.compile("^[ \x21-\x2b\x2d\x2e\x30-\x7e\x80-\U0010ffff]+$")
+UTF8_NAME = re.compile(r"^[\w.\-~\x80-\U0010FFFF]+$")
 TAGS_AND = re.compile(rf"^({TAG_BYTES}(,|$))+$")
 TAGS_OR = re.compile(rf"^({TAG_BYTES}(/|$))+$")
 EMPTY_HASH = "0" * 32
@@ -87,6 +89,7 @@ ENTITY_CHECKS: dict[str, list[tuple[tuple[str, ...], bool, str]]] = {
         (("https", "tls"), False, "ca_certificates"),
     ]
 }
+NAME_FIELDS = {"services": ("name",), "routes": ("name",), "plugins": ("instance_name",)}  # typedefs.utf8_name
 CHILD_KEYS = {  # declarative config nesting: parent dao -> {key: child dao}
     "services": {"routes": "routes", "plugins": "plugins"},
     "routes": {"plugins": "plugins"},
@@ -135,7 +138,9 @@ def schema_violation(errors: dict[str, Any]) -> ApiError:
     parts: list[str] = list(errors.get("@entity") or [])
     for name in sorted(n for n in errors if n != "@entity"):
         value = errors[name]
-        if isinstance(value, dict):
+        if isinstance(value, list):
+            parts.extend(f"{name}.{i}: {v}" for i, v in enumerate(value, 1) if v is not None)
+        elif isinstance(value, dict):
             parts.extend(f"{name}.{sub}: {value[sub]}" for sub in sorted(value))
         else:
             parts.append(f"{name}: {value}")
@@ -326,6 +331,13 @@ class KongState(EmulatorState):
         strings = {n for n, spec in fields if spec.get("type", "string") == "string"}
         body = {k: (None if k in strings and v == "" else v) for k, v in body.items()}
         out = _fill_record(fields, body, errors, top=True)
+        for field in NAME_FIELDS.get(dao, ()):
+            value = out.get(field)
+            if isinstance(value, str) and field not in errors and not UTF8_NAME.match(value):
+                # kong/db/schema/typedefs.lua validate_utf8_name
+                errors[field] = (
+                    f"invalid value '{value}': the only accepted ascii characters are alphanumerics or ., -, _, and ~"
+                )
         for if_values, when_in, then_field in ENTITY_CHECKS.get(dao, ()):
             value = out.get("protocol")
             if (value in if_values) == when_in and out.get(then_field) is not None:
@@ -354,6 +366,7 @@ class KongState(EmulatorState):
         existing = self.store[dao].get(entity_id)
         if dao == "services":
             body = expand_url_shorthand(body)
+        body = self.resolve_foreign(dao, body)
         if partial:
             if existing is None:
                 raise not_found()
@@ -382,6 +395,42 @@ class KongState(EmulatorState):
         self.store[dao][entity_id] = entity
         self._index(dao, entity, add=True)
         return copy.deepcopy(entity)
+
+    def resolve_foreign(self, dao: str, body: dict[str, Any]) -> dict[str, Any]:
+        """A foreign key given by the other entity's unique fields ({"name": "a"}) instead of its id is
+        looked up, before any schema check (kong/db/dao/init.lua resolve_foreign, errors.lua
+        foreign_keys_unresolved)."""
+        out = dict(body)
+        errors: dict[str, dict[str, str]] = {}
+        for name, spec in self.schema(dao, body):
+            value = body.get(name)
+            if spec.get("type") != "foreign" or not isinstance(value, dict) or UUID_RE.match(str(value.get("id"))):
+                continue
+            reference = ENTITIES[spec["reference"]]
+            for field, field_spec in (next(iter(f.items())) for f in reference["fields"]):
+                unique_value = value.get(field)
+                wanted = field_spec.get("unique") or reference.get("endpoint_key") == field
+                if not wanted or not isinstance(unique_value, str):
+                    continue
+                found = next((e for e in self.store[spec["reference"]].values() if e.get(field) == unique_value), None)
+                if found is not None:
+                    out[name] = {"id": found["id"]}
+                    break
+                errors.setdefault(name, {})[field] = (
+                    f"the foreign key cannot be resolved with '{pretty({field: unique_value})}' "
+                    f"for an existing '{spec['reference']}' entity"
+                )
+        if errors:
+            parts = [
+                f"{name}.{field}: {text}" for name in sorted(errors) for field, text in sorted(errors[name].items())
+            ]
+            message = (
+                f"foreign key unresolved ({parts[0]})"
+                if len(parts) == 1
+                else f"{len(parts)} foreign keys unresolved ({'; '.join(parts)})"
+            )
+            raise ApiError(400, {"code": 13, "name": "foreign keys unresolved", "message": message, "fields": errors})
+        return out
 
     def _check_foreign(self, dao: str, entity: dict[str, Any]) -> None:
         for name, spec in self.schema(dao, entity):
@@ -734,6 +783,29 @@ TYPE_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
 }
 
 
+def _element_error(elements: dict[str, Any], value: Any, is_tag: bool) -> str | None:
+    check, message = TYPE_CHECKS.get(elements.get("type", ""), (lambda v: True, ""))
+    if not check(value):
+        return message
+    if "one_of" in elements and value not in elements["one_of"]:
+        return "expected one of: " + ", ".join(str(v) for v in elements["one_of"])
+    if elements.get("uuid") and not UUID_RE.match(value):
+        return "expected a valid UUID"
+    if is_tag and not TAG_TEXT.match(value):  # kong/db/schema/typedefs.lua validate_tag
+        return f"invalid tag '{value}': expected printable ascii (except `,` and `/`) or valid utf-8 sequences"
+    return None
+
+
+def _lua_array(items: list[Any]) -> Any:
+    """A Lua table with holes as cjson writes it: an array with nulls, unless it is too sparse (past index
+    10 with more than half of it holes), then an object keyed by position."""
+    last = max(i for i, v in enumerate(items) if v is not None) + 1
+    count = sum(v is not None for v in items)
+    if last > 10 and last > 2 * count:
+        return {str(i + 1): v for i, v in enumerate(items) if v is not None}
+    return items[:last]
+
+
 def _fill_record(
     fields: list[tuple[str, dict[str, Any]]], body: dict[str, Any], errors: dict[str, Any], top: bool = False
 ) -> dict[str, Any]:
@@ -781,15 +853,13 @@ def _fill_record(
         if "between" in spec and not spec["between"][0] <= value <= spec["between"][1]:
             errors[name] = f"value should be between {spec['between'][0]} and {spec['between'][1]}"
             continue
+        if spec.get("uuid") and not UUID_RE.match(value):
+            errors[name] = "expected a valid UUID"
+            continue
         if kind in ("array", "set"):
-            elements = spec.get("elements") or {}
-            element_check, element_message = TYPE_CHECKS.get(elements.get("type", ""), (lambda v: True, ""))
-            bad = [i for i, v in enumerate(value) if not element_check(v)]
-            if bad:
-                errors[name] = element_message
-                continue
-            if "one_of" in elements and any(v not in elements["one_of"] for v in value):
-                errors[name] = "expected one of: " + ", ".join(elements["one_of"])
+            element_errors = [_element_error(spec.get("elements") or {}, v, is_tag=name == "tags") for v in value]
+            if any(element_errors):
+                errors[name] = _lua_array(element_errors)  # per position (kong/db/schema/init.lua validate_elements)
                 continue
             if kind == "set":
                 value = list(dict.fromkeys(json.dumps(v, sort_keys=True) for v in value))
