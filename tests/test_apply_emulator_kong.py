@@ -58,7 +58,7 @@ def test_error_bodies(http: tuple[httpx.Client, KongState]) -> None:
     assert held.json()["message"] == "an existing 'routes' entity references this 'services' entity"
     missing_fk = client.put(
         "/routes/9d0c5b8e-0000-4000-8000-000000000003",
-        json={"name": "q", "service": {"id": "9d0c5b8e-0000-4000-8000-00000000ffff"}},
+        json={"name": "q", "paths": ["/q"], "service": {"id": "9d0c5b8e-0000-4000-8000-00000000ffff"}},
     )
     assert missing_fk.status_code == 400 and missing_fk.json()["code"] == 4
     assert client.get("/services/nope").status_code == 404 and client.get("/services/nope").json() == {
@@ -436,3 +436,36 @@ def test_names_tags_and_ids_are_checked(http: tuple[httpx.Client, KongState]) ->
     assert refused["message"] == f"2 schema violations (name: {name_error}; tags.2: {tag_error})"
     assert client.post("/services", json={"id": "x", "host": "h"}).json()["fields"] == {"id": "expected a valid UUID"}
     assert client.post("/routes", json={"name": "ok_name-1.~", "paths": ["/"]}).status_code == 201
+
+
+def test_routes_are_checked_by_protocol(http: tuple[httpx.Client, KongState]) -> None:
+    """kong/db/schema/entities/routes_subschemas.lua (the first known protocol picks the subschema) and the
+    snis check of routes.lua; entity check messages go under `@entity`."""
+    client, _ = http
+
+    def refused(route: dict[str, object]) -> dict[str, object]:
+        answer = client.post("/routes", json=route)
+        assert answer.status_code == 400
+        return dict(answer.json()["fields"])
+
+    assert refused({"protocols": ["http"]}) == {
+        "@entity": ["must set one of 'methods', 'hosts', 'headers', 'paths' when 'protocols' is 'http'"]
+    }
+    assert client.post("/routes", json={"protocols": ["https"], "snis": ["a.example.com"]}).status_code == 201
+    assert refused({"protocols": ["http"], "paths": ["/"], "snis": ["a.example.com"]}) == {
+        "snis": "length must be 0",
+        "@entity": ["'snis' can only be set when 'protocols' is 'grpcs', 'https', 'tls' or 'tls_passthrough'"],
+    }
+    assert refused({"protocols": ["tcp"], "paths": ["/"]}) == {
+        "paths": "cannot set 'paths' when 'protocols' is 'tcp', 'tls', 'tls_passthrough' or 'udp'",
+        "@entity": ["must set one of 'sources', 'destinations', 'snis' when 'protocols' is 'tcp', 'tls' or 'udp'"],
+    }
+    assert refused({"protocols": ["tls_passthrough"]}) == {
+        "@entity": ["must set snis when 'protocols' is 'tls_passthrough'"]
+    }
+    grpc = client.post("/routes", json={"protocols": ["grpc"], "paths": ["/g"]}).json()
+    assert grpc["strip_path"] is False  # the grpc subschema's default
+    assert refused({"protocols": ["grpc"], "paths": ["/g"], "strip_path": True, "methods": ["GET"]}) == {
+        "strip_path": "cannot set 'strip_path' when 'protocols' is 'grpc' or 'grpcs'",
+        "methods": "cannot set 'methods' when 'protocols' is 'grpc' or 'grpcs'",
+    }

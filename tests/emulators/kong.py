@@ -338,6 +338,8 @@ class KongState(EmulatorState):
                 errors[field] = (
                     f"invalid value '{value}': the only accepted ascii characters are alphanumerics or ., -, _, and ~"
                 )
+        if dao == "routes" and isinstance(out.get("protocols"), list):
+            _route_checks(body, out, errors)
         for if_values, when_in, then_field in ENTITY_CHECKS.get(dao, ()):
             value = out.get("protocol")
             if (value in if_values) == when_in and out.get(then_field) is not None:
@@ -781,6 +783,92 @@ TYPE_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "record": (lambda v: isinstance(v, dict), "expected a record"),
     "foreign": (lambda v: isinstance(v, dict) and isinstance(v.get("id"), str), "expected a record"),
 }
+
+
+# kong/db/schema/entities/routes_subschemas.lua: the subschema of a route's first known protocol forbids
+# some fields (each with its own message) and wants at least one of some others, by protocol.
+ROUTE_SUBSCHEMAS: dict[str, dict[str, Any]] = {
+    "http": {
+        "forbidden": {
+            "sources": "cannot set 'sources' when 'protocols' is 'http' or 'https'",
+            "destinations": "cannot set 'destinations' when 'protocols' is 'http' or 'https'",
+        },
+        # (protocol it must contain, fields of which one is needed, message) in order: if, else
+        "needs": [
+            ("https", ("methods", "hosts", "headers", "paths", "snis"), "when 'protocols' is 'https'"),
+            ("http", ("methods", "hosts", "headers", "paths"), "when 'protocols' is 'http'"),
+        ],
+    },
+    "stream": {
+        "forbidden": {
+            field: f"cannot set '{field}' when 'protocols' is 'tcp', 'tls', 'tls_passthrough' or 'udp'"
+            for field in ("methods", "hosts", "paths", "headers")
+        },
+        "needs_all": [
+            (("tcp", "tls", "udp"), ("sources", "destinations", "snis"), "when 'protocols' is 'tcp', 'tls' or 'udp'"),
+            (("tls_passthrough",), ("snis",), None),
+        ],
+    },
+    "grpc": {
+        "forbidden": {
+            field: f"cannot set '{field}' when 'protocols' is 'grpc' or 'grpcs'"
+            for field in ("methods", "sources", "destinations")
+        },
+        "needs": [
+            ("grpcs", ("hosts", "headers", "paths", "snis"), "when 'protocols' is 'grpcs'"),
+            ("grpc", ("hosts", "headers", "paths"), "when 'protocols' is 'grpc'"),
+        ],
+    },
+}
+ROUTE_SUBSCHEMA_OF = {
+    "http": "http",
+    "https": "http",
+    "tcp": "stream",
+    "tls": "stream",
+    "udp": "stream",
+    "tls_passthrough": "stream",
+    "grpc": "grpc",
+    "grpcs": "grpc",
+}
+SNI_PROTOCOLS = ("grpcs", "https", "tls", "tls_passthrough")
+
+
+def _route_checks(body: dict[str, Any], out: dict[str, Any], errors: dict[str, Any]) -> None:
+    """routes.lua's snis check and the protocol subschemas of routes_subschemas.lua, on a filled route."""
+    protocols: list[str] = out["protocols"]
+
+    def needed(fields: tuple[str, ...], then: str | None) -> None:
+        if not any(out.get(f) not in (None, [], {}, "") for f in fields):
+            names = ", ".join(f"'{f}'" for f in fields)
+            errors.setdefault("@entity", []).append(
+                f"must set one of {names} {then}" if then else "must set snis when 'protocols' is 'tls_passthrough'"
+            )
+
+    if out.get("snis") and not any(p in SNI_PROTOCOLS for p in protocols):
+        errors["snis"] = "length must be 0"
+        errors.setdefault("@entity", []).append(
+            "'snis' can only be set when 'protocols' is 'grpcs', 'https', 'tls' or 'tls_passthrough'"
+        )
+    kind = next((ROUTE_SUBSCHEMA_OF[p] for p in protocols if p in ROUTE_SUBSCHEMA_OF), None)
+    if kind is None:
+        return
+    subschema = ROUTE_SUBSCHEMAS[kind]
+    if kind == "grpc":
+        # the grpc subschema's strip_path: default false, and true refused
+        if body.get("strip_path") is None:
+            out["strip_path"] = False
+        elif out.get("strip_path") is True:
+            errors["strip_path"] = "cannot set 'strip_path' when 'protocols' is 'grpc' or 'grpcs'"
+    for field, message in subschema["forbidden"].items():
+        if out.get(field) is not None:
+            errors[field] = message
+    for protocol, fields, then in subschema.get("needs", ()):
+        if protocol in protocols:
+            needed(fields, then)
+            break
+    for allowed, fields, then in subschema.get("needs_all", ()):
+        if all(p in allowed for p in protocols):
+            needed(fields, then)
 
 
 def _element_error(elements: dict[str, Any], value: Any, is_tag: bool) -> str | None:
