@@ -118,6 +118,22 @@ def test_an_untagged_target_on_an_owned_upstream_is_left_alone(
     assert theirs["id"] in {t["id"] for t in kong.state.entities("targets")}
 
 
+def test_a_tls_passthrough_route_is_applied(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    """The catalog refused snis on a tls_passthrough route ("add tls to protocols", which the protocol groups
+    refuse too), though that is the route Kong 3.9 wants (routes_subschemas.lua)."""
+    catalog = write_catalog(
+        workdir,
+        "format: 1\nname: pass\nservices:\n  - name: db\n    url: tcp://db.internal:5432\n    routes:\n"
+        "      - {name: sni, protocols: [tls_passthrough], snis: [db.example.com]}\n",
+    )
+    code, _out, err = cli(capsys, kong, "apply", str(catalog), "--yes")
+    assert code == 0, err
+    (route,) = kong.state.entities("routes")
+    assert (route["protocols"], route["snis"]) == (["tls_passthrough"], ["db.example.com"])
+
+
 def test_two_catalogs_with_several_auth_methods_share_one_kong(
     capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
