@@ -469,3 +469,32 @@ def test_routes_are_checked_by_protocol(http: tuple[httpx.Client, KongState]) ->
         "strip_path": "cannot set 'strip_path' when 'protocols' is 'grpc' or 'grpcs'",
         "methods": "cannot set 'methods' when 'protocols' is 'grpc' or 'grpcs'",
     }
+
+
+def test_dbless_flattened_errors_are_categorised() -> None:
+    """kong/db/errors.lua categorize_errors: entity checks become `type: entity` errors, a record's or an
+    array's inner errors `parent.child` field errors."""
+    state = KongState(dbless=True)
+    doc = {
+        "_format_version": "3.0",
+        "services": [{"name": "s", "host": "h", "routes": [{"name": "r", "protocols": ["http"]}]}],
+        "plugins": [{"name": "rate-limiting", "config": {"minute": "x"}, "tags": ["ok", "a/b"]}],
+    }
+    with running(state) as kong, httpx.Client(base_url=kong.url) as client:
+        answer = client.post("/config", params={"flatten_errors": "1"}, json={"config": json.dumps(doc)})
+        assert answer.status_code == 400
+        errors = {item["entity_type"]: item["errors"] for item in answer.json()["flattened_errors"]}
+        assert errors["route"] == [
+            {
+                "type": "entity",
+                "message": "must set one of 'methods', 'hosts', 'headers', 'paths' when 'protocols' is 'http'",
+            }
+        ]
+        assert errors["plugin"] == [
+            {"type": "field", "field": "config.minute", "message": "expected a number"},
+            {
+                "type": "field",
+                "field": "tags.2",
+                "message": "invalid tag 'a/b': expected printable ascii (except `,` and `/`) or valid utf-8 sequences",
+            },
+        ]

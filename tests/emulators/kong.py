@@ -647,10 +647,7 @@ class KongState(EmulatorState):
                             "entity_name": body.get("name"),
                             "entity_tags": body.get("tags"),
                             "entity": body,
-                            "errors": [
-                                {"type": "field", "field": k, "message": v if isinstance(v, str) else json.dumps(v)}
-                                for k, v in errs.items()
-                            ],
+                            "errors": _categorize_errors(errs),
                         }
                     )
                     errors.setdefault(dao, []).append(errs)
@@ -869,6 +866,26 @@ def _route_checks(body: dict[str, Any], out: dict[str, Any], errors: dict[str, A
     for allowed, fields, then in subschema.get("needs_all", ()):
         if all(p in allowed for p in protocols):
             needed(fields, then)
+
+
+def _categorize_errors(errors: Any, namespace: str = "") -> list[dict[str, str]]:
+    """kong/db/errors.lua categorize_errors: keys in order, `@entity` messages as entity errors, nested
+    ones (a record's fields, an array's positions) as `parent.child` field errors."""
+    items = (
+        [(str(i), v) for i, v in enumerate(errors, 1) if v is not None]
+        if isinstance(errors, list)
+        else sorted(errors.items())
+    )
+    out: list[dict[str, str]] = []
+    for key, value in items:
+        field = f"{namespace}.{key}" if namespace else key
+        if key == "@entity":
+            out.extend({"type": "entity", "message": message} for message in value)
+        elif isinstance(value, str):
+            out.append({"type": "field", "field": field, "message": value})
+        else:
+            out.extend(_categorize_errors(value, field))
+    return out
 
 
 def _element_error(elements: dict[str, Any], value: Any, is_tag: bool) -> str | None:
