@@ -256,6 +256,7 @@ def test_nested_lists_ignore_tags_and_page_with_offset_only(http: tuple[httpx.Cl
     assert "tags" not in first["next"] and "size" not in first["next"]
     assert len(client.get("/services/a/routes", params={"offset": first["offset"], "size": "2"}).json()["data"]) == 1
     assert client.get("/services/a/routes", params={"tags": "a,b,c,d,e,f"}).json()["code"] == 11
+    assert client.get("/routes", params={"tags": ""}).json()["options"] == {"tags": "cannot be null"}
     assert len(client.get("/routes", params={"tags": "t"}).json()["data"]) == 2  # top level: filtered
 
 

@@ -740,6 +740,16 @@ def _key_value(key: tuple[str, ...], entity: dict[str, Any]) -> str | None:
 def _filter_tags(items: list[dict[str, Any]], tags: str | None) -> list[dict[str, Any]]:
     if tags is None:
         return list(items)
+    if tags == "":  # kong/api/endpoints.lua extract_options
+        raise ApiError(
+            400,
+            {
+                "code": 11,
+                "name": "invalid options",
+                "message": "invalid option (tags: cannot be null)",
+                "options": {"tags": "cannot be null"},
+            },
+        )
     if TAGS_AND.match(tags):
         wanted = tags.split(",")
         test: Callable[[set[str]], bool] = lambda have: all(t in have for t in wanted)  # noqa: E731
