@@ -356,7 +356,8 @@ class KongState(EmulatorState):
 
     def validate(self, dao: str, body: dict[str, Any]) -> None:
         """Schema checks alone: DB-less Kong runs them before it refuses the write (kong/db/dao/init.lua)."""
-        _, errors = self.fill(dao, expand_url_shorthand(body) if dao == "services" else body)
+        body = self.resolve_foreign(dao, expand_url_shorthand(body) if dao == "services" else body)
+        _, errors = self.fill(dao, body)
         if errors:
             raise schema_violation(errors)
 
@@ -407,6 +408,8 @@ class KongState(EmulatorState):
         for name, spec in self.schema(dao, body):
             value = body.get(name)
             if spec.get("type") != "foreign" or not isinstance(value, dict) or UUID_RE.match(str(value.get("id"))):
+                continue
+            if spec["reference"] not in ENTITIES:  # certificates: not emulated, left to the foreign key check
                 continue
             reference = ENTITIES[spec["reference"]]
             for field, field_spec in (next(iter(f.items())) for f in reference["fields"]):
