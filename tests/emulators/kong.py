@@ -150,7 +150,7 @@ def schema_violation(errors: dict[str, Any]) -> ApiError:
     return ApiError(400, {"code": 2, "name": "schema violation", "message": message, "fields": errors})
 
 
-def invalid_primary_key(key: str) -> ApiError:
+def invalid_primary_key() -> ApiError:
     """A key that is no UUID on a collection without an endpoint key (kong/db/dao/init.lua, select)."""
     return ApiError(
         400,
@@ -1093,8 +1093,8 @@ for _child, _spec in ENTITIES.items():
             continue
         if _child in COLLECTION_OF:
             FOREIGN_FIELDS.setdefault(_child, set()).add(_field)
-            nested_name = NESTED_NAME.get(_child, COLLECTION_OF[_child])
-            NESTED[(_field_spec["reference"], nested_name)] = (_child, _field)
+            _nested_name = NESTED_NAME.get(_child, COLLECTION_OF[_child])
+            NESTED[(_field_spec["reference"], _nested_name)] = (_child, _field)
 
 
 def _plugin_loaded(state: KongState, dao: str) -> bool:
@@ -1106,7 +1106,7 @@ def _select(state: KongState, dao: str, key: str) -> dict[str, Any] | None:
     """An entity by id, or by its endpoint key when the key is no UUID; a key that is neither is a 400
     (kong/api/endpoints.lua query_entity, then kong/db/dao/init.lua select)."""
     if not UUID_RE.match(key) and not ENTITIES[dao].get("endpoint_key"):
-        raise invalid_primary_key(key)
+        raise invalid_primary_key()
     return state.find(dao, key)
 
 
@@ -1285,9 +1285,7 @@ def foreign_entity_endpoint(
         return 200, copy.deepcopy(current), {}
     if method == "PATCH":
         return 200, patch(state, reference, current["id"], current, body), {}
-    if method == "DELETE":
-        raise ApiError(405, {"message": "Method not allowed"})
-    raise ApiError(405, {"message": "Method not allowed"})
+    raise ApiError(405, {"message": "Method not allowed"})  # DELETE included
 
 
 def targets_endpoint(
