@@ -101,6 +101,39 @@ def test_entities_without_the_ownership_tags_are_never_touched(
     assert f"/services/{theirs['id']}" not in deleted
 
 
+def test_an_untagged_target_on_an_owned_upstream_is_left_alone(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    """Kong lists an upstream's targets by the upstream alone, whatever `tags` says (page_for_upstream in
+    kong/db/dao/targets.lua): a target someone added by hand to an upstream of ours is not ours to delete."""
+    catalog = str(write_catalog(workdir))
+    assert cli(capsys, kong, "apply", catalog, "--yes")[0] == 0
+    upstream = next(u for u in kong.state.entities("upstreams") if u["name"] == "catalogue.upstream")
+    theirs = kong.state.seed("targets", {"target": "10.9.9.9:80", "upstream": {"id": upstream["id"]}})
+    code, out, err = cli(capsys, kong, "diff", catalog, "--exit-code")
+    assert (code, out.strip().splitlines()[-1]) == (0, "kong: +0 ~0 -0"), out + err
+    before = len(kong.state.writes())
+    assert cli(capsys, kong, "apply", catalog, "--yes")[0] == 0
+    assert len(kong.state.writes()) == before
+    assert theirs["id"] in {t["id"] for t in kong.state.entities("targets")}
+
+
+def test_a_tls_passthrough_route_is_applied(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    """The catalog refused snis on a tls_passthrough route ("add tls to protocols", which the protocol groups
+    refuse too), though that is the route Kong 3.9 wants (routes_subschemas.lua)."""
+    catalog = write_catalog(
+        workdir,
+        "format: 1\nname: pass\nservices:\n  - name: db\n    url: tcp://db.internal:5432\n    routes:\n"
+        "      - {name: sni, protocols: [tls_passthrough], snis: [db.example.com]}\n",
+    )
+    code, _out, err = cli(capsys, kong, "apply", str(catalog), "--yes")
+    assert code == 0, err
+    (route,) = kong.state.entities("routes")
+    assert (route["protocols"], route["snis"]) == (["tls_passthrough"], ["db.example.com"])
+
+
 def test_two_catalogs_with_several_auth_methods_share_one_kong(
     capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -423,6 +423,22 @@ services:
     ]
 
 
+def test_tls_passthrough_routes_match_on_snis(tmp_path: Path) -> None:
+    """Kong's stream subschema wants snis on a tls_passthrough route, and nothing else will do
+    (kong/db/schema/entities/routes_subschemas.lua); tls cannot be added to it (another protocol group)."""
+    body = """\
+services:
+  - name: db
+    url: tcp://db.default.svc:5432
+    routes:
+      - {name: pass, protocols: [tls_passthrough], snis: [db.example.com]}
+      - {name: bare, protocols: [tls_passthrough], sources: [{ip: 10.0.0.0/8}]}
+"""
+    assert errors(tmp_path, body) == [
+        "catalog.yaml:8:9: services[0].routes[1]: a tls_passthrough route needs snis to match on"
+    ]
+
+
 def test_sources_and_destinations_belong_to_stream_routes(tmp_path: Path) -> None:
     body = SERVICE + "        sources: [{ip: 10.0.0.0/8}]\n"
     assert messages(tmp_path, body) == ["sources match only on tcp/tls routes"]

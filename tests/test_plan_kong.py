@@ -32,17 +32,21 @@ def live_copy(kind: str, body: dict[str, Any], entity_id: str) -> Entity:
 
 
 def test_kong_filling_in_defaults_is_not_a_change() -> None:
+    # Kong takes UUID ids only
+    service_id, route_id, plugin_id = (f"9d0c5b8e-0000-4000-8000-00000000000{i}" for i in range(3))
     route = Entity(
-        "routes", "r1", {"name": "a-b", "paths": ["/a"], "methods": ["POST", "GET"], "service": {"id": "s1"}}
+        "routes", route_id, {"name": "a-b", "paths": ["/a"], "methods": ["POST", "GET"], "service": {"id": service_id}}
     )
-    live = live_copy("routes", {**route.body, "methods": ["GET", "POST"]}, "r1")
+    live = live_copy("routes", {**route.body, "methods": ["GET", "POST"]}, route_id)
     assert live.body["https_redirect_status_code"] == 426 and live.body["regex_priority"] == 0
     assert compare(route, live, schema_of(route), Masker()) == []
-    plugin = Entity("plugins", "p1", {"name": "rate-limiting", "config": {"minute": 5}, "service": {"id": "s1"}})
-    live_plugin = live_copy("plugins", plugin.body, "p1")
+    plugin = Entity(
+        "plugins", plugin_id, {"name": "rate-limiting", "config": {"minute": 5}, "service": {"id": service_id}}
+    )
+    live_plugin = live_copy("plugins", plugin.body, plugin_id)
     assert live_plugin.body["config"]["redis"]["port"] == 6379
     assert compare(plugin, live_plugin, schema_of(plugin), Masker()) == []
-    changed = Entity("plugins", "p1", {**plugin.body, "config": {"minute": 6}})
+    changed = Entity("plugins", plugin_id, {**plugin.body, "config": {"minute": 6}})
     assert [(c.path, c.old, c.new) for c in compare(changed, live_plugin, schema_of(plugin), Masker())] == [
         ("config.minute", 5, 6)
     ]

@@ -219,10 +219,13 @@ def routes(catalog: Catalog, report: Report) -> None:
                         f"a {protocol} service's routes match on sources/destinations/snis, not "
                         "paths, hosts, methods or headers",
                     )
+                elif "tls_passthrough" in protocols and not route.snis:
+                    # Kong: "must set snis when 'protocols' is 'tls_passthrough'" (routes_subschemas.lua)
+                    report.error(path, "a tls_passthrough route needs snis to match on")
                 elif not (route.sources or route.destinations or route.snis):
                     # Kong: "must set one of 'sources', 'destinations', 'snis' when 'protocols' is 'tcp', 'tls'"
                     report.error(path, f"a {protocol} route needs at least one of sources, destinations or snis")
-                if route.snis and "tls" not in protocols:
+                if route.snis and "tls" not in protocols and "tls_passthrough" not in protocols:
                     report.error((*path, "snis"), "snis match only on TLS; add tls to protocols")
             elif not (route.paths or route.hosts or route.methods or route.headers or route.snis):
                 report.error(path, "needs at least one of paths, hosts, methods or headers to match on")

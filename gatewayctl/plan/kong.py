@@ -150,7 +150,9 @@ def fetch_live(client: KongAdmin, catalog_name: str, server: ServerInfo, paralle
         state = LiveState(dict(pool.map(one, [k.name for k in kinds])))
         upstream_ids = [u["id"] for u in state.entities.get("upstreams", [])]
         pages = pool.map(lambda uid: list(client.list_all(f"/upstreams/{uid}/targets", tags)), upstream_ids)
-        state.entities["targets"] = [t for page in pages for t in page]
+        # Kong reads an upstream's targets by the upstream alone and ignores `tags` there (postgres and
+        # off strategies, page_for_<field>; kong/db/dao/targets.lua), so ownership is checked here.
+        state.entities["targets"] = [t for page in pages for t in page if set(tags) <= set(t.get("tags") or [])]
     return state
 
 

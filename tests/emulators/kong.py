@@ -4,14 +4,26 @@ kong/api/routes/upstreams.lua, kong/plugins/basic-auth/crypto.lua):
 
 - `GET /` (version, edition, configuration.database, plugins.available_on_server), `GET /status`
   (database.reachable, or configuration_hash when DB-less), `GET /schemas/<dao>`, `GET /schemas/plugins/<name>`
-- CRUD: `GET/POST /<collection>`, `GET/PUT/PATCH/DELETE /<collection>/<id or endpoint key>`; PUT is an
-  upsert that replaces the whole entity (omitted fields fall back to defaults); DELETE answers 204 even when
-  nothing was there; targets live under `/upstreams/<u>/targets` and PUT only updates an existing one
+- CRUD: `GET/POST /<collection>`, `GET/PUT/PATCH/DELETE /<collection>/<id or endpoint key>` (a key that is
+  neither, where there is no endpoint key, is a 400 invalid primary key); PUT is an upsert that replaces the
+  whole entity (omitted fields fall back to defaults) and keeps the endpoint key the path names; PATCH of a
+  missing entity is Kong's 404 not-found error; DELETE answers 204 even when nothing was there
+- nested, as kong/api/endpoints.lua generates them: `/services/<s>/routes`, `/{services,routes,consumers}/<x>/
+  plugins`, `/consumers/<c>/{key-auth,basic-auth,jwt,oauth2,acls}` (acls also by group name,
+  kong/plugins/acl/api.lua), each with `/<id or key>`; the path's parent wins over the body's; GET, PATCH and
+  DELETE of a child of another parent are 404; nested lists ignore `tags`; `/routes/<r>/service` and the other
+  foreign key endpoints; `GET /consumers?custom_id=`
+- targets only under `/upstreams/<u>/targets` (kong/db/dao/targets.lua): addresses get port 8000, lists are
+  newest first with a numeric offset and no tag filter, PUT and PATCH only update an existing one
+- the services `url` shorthand (socket.url.parse; it wins over protocol/host/port/path) and the services
+  entity checks (no path on tcp/tls/udp/grpc(s), no TLS settings unless https/tls); "" is no value
 - defaults filled on write, `created_at`/`updated_at`, basic-auth passwords stored as sha1(password..consumer_id)
-- errors with Kong's bodies: 400 code 2 schema violation (`fields`), 400 code 4 foreign keys (a missing
-  reference, or deleting a service its routes still use), 409 code 5 `UNIQUE violation detected on '{...}'`,
-  404 `{"message":"Not found"}`, 405 code 12 for writes when DB-less
-- paging: `size` (default 100, max 1000) and `offset`, `next` (top-level: with tags and size; nested: offset only)
+- errors with Kong's bodies: 400 code 2 schema violation (`fields`, entity checks under `@entity`), 400 code 4
+  foreign keys (a missing reference, or deleting a service its routes still use), 409 code 5
+  `UNIQUE violation detected on '{...}'`, 404 `{"message":"Not found"}`, 405 code 12 for writes when DB-less
+  (after the schema checks; deleting what is not there is still a 204)
+- paging: `size` (read as Lua's tonumber, default 100, 1 to 1000) and `offset` (base64 of the last key),
+  `next` (top-level: with tags and size; nested: offset only); DB-less filters tags after reading a page
 - tags: `?tags=a,b` (all of them) or `?tags=a/b` (any of them); `GET /tags`
 - DB-less: `POST /config` ({"config": "<text>"} or the object itself), `check_hash=1` -> 304 when the text's md5
   is the running hash, `flatten_errors=1`, `_info` refused as an unknown field; `GET /config`
@@ -26,7 +38,9 @@ from __future__ import annotations
 import base64
 import copy
 import hashlib
+import ipaddress
 import json
+import math
 import re
 import ssl
 import time
@@ -57,11 +71,25 @@ except ImportError:  # run as a script
 
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 TAG_BYTES = r"[\x20-\x2B\x2D\x2E\x30-\x7E\x80-\U0010FFFF]+"
+TAG_TEXT = re.compile("^[ \x21-\x2b\x2d\x2e\x30-\x7e\x80-\U0010ffff]+$")
+UTF8_NAME = re.compile(r"^[\w.\-~\x80-\U0010FFFF]+$")
 TAGS_AND = re.compile(rf"^({TAG_BYTES}(,|$))+$")
 TAGS_OR = re.compile(rf"^({TAG_BYTES}(/|$))+$")
 EMPTY_HASH = "0" * 32
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: same data, 10x faster
 SAFE_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+# kong/db/schema/entities/services.lua entity_checks: (protocols, whether the check applies when the protocol
+# is among them or when it is not, the field that must then be null)
+ENTITY_CHECKS: dict[str, list[tuple[tuple[str, ...], bool, str]]] = {
+    "services": [
+        (("tcp", "tls", "udp", "grpc", "grpcs"), True, "path"),
+        (("https", "tls"), False, "client_certificate"),
+        (("https", "tls"), False, "tls_verify"),
+        (("https", "tls"), False, "tls_verify_depth"),
+        (("https", "tls"), False, "ca_certificates"),
+    ]
+}
+NAME_FIELDS = {"services": ("name",), "routes": ("name",), "plugins": ("instance_name",)}  # typedefs.utf8_name
 CHILD_KEYS = {  # declarative config nesting: parent dao -> {key: child dao}
     "services": {"routes": "routes", "plugins": "plugins"},
     "routes": {"plugins": "plugins"},
@@ -106,10 +134,13 @@ def primary_key_violation(entity_id: str) -> ApiError:
 
 
 def schema_violation(errors: dict[str, Any]) -> ApiError:
-    parts: list[str] = []
-    for name in sorted(errors):
+    # entity check failures ("@entity") come first, then the fields by name (kong/db/errors.lua)
+    parts: list[str] = list(errors.get("@entity") or [])
+    for name in sorted(n for n in errors if n != "@entity"):
         value = errors[name]
-        if isinstance(value, dict):
+        if isinstance(value, list):
+            parts.extend(f"{name}.{i}: {v}" for i, v in enumerate(value, 1) if v is not None)
+        elif isinstance(value, dict):
             parts.extend(f"{name}.{sub}: {value[sub]}" for sub in sorted(value))
         else:
             parts.append(f"{name}: {value}")
@@ -117,6 +148,126 @@ def schema_violation(errors: dict[str, Any]) -> ApiError:
         f"schema violation ({parts[0]})" if len(parts) == 1 else f"{len(parts)} schema violations ({'; '.join(parts)})"
     )
     return ApiError(400, {"code": 2, "name": "schema violation", "message": message, "fields": errors})
+
+
+def invalid_primary_key() -> ApiError:
+    """A key that is no UUID on a collection without an endpoint key (kong/db/dao/init.lua, select)."""
+    return ApiError(
+        400,
+        {
+            "code": 1,
+            "name": "invalid primary key",
+            "message": "invalid primary key: '{id=\"expected a valid UUID\"}'",
+            "fields": {"id": "expected a valid UUID"},
+        },
+    )
+
+
+def entity_not_found(field: str, value: str) -> ApiError:
+    """PATCH of an entity that is not there (kong/db/errors.lua not_found, not_found_by_field)."""
+    where = f"primary key '{pretty({field: value})}'" if field == "id" else f"'{pretty({field: value})}'"
+    return ApiError(
+        404,
+        {
+            "code": 6,
+            "name": "not found",
+            "message": f"could not find the entity with {where}",
+            "fields": {field: value},
+        },
+    )
+
+
+def operation_unsupported(operation: str, dao: str, by: str | None = None) -> ApiError:
+    """A write when DB-less (kong/db/strategies/off/init.lua: unsupported, unsupported_by)."""
+    by_text = f" by '{by}'" if by else ""
+    return ApiError(
+        405,
+        {
+            "code": 12,
+            "name": "operation unsupported",
+            "message": f"cannot {operation} '{dao}' entities{by_text} when not using a database",
+        },
+    )
+
+
+def invalid_size(message: str) -> ApiError:
+    return ApiError(400, {"code": 9, "name": "invalid size", "message": message})
+
+
+def page_size(query: dict[str, str]) -> int | None:
+    """`size` read as Lua's tonumber reads it (kong/api/endpoints.lua, get_page_size): 5, 5.0, 1e1, 0x10."""
+    text = query.get("size")
+    if text is None:
+        return None
+    number = lua_tonumber(text)
+    if number is None:
+        raise invalid_size("size must be a number")
+    if (
+        not math.isfinite(number) or number != int(number) or not 1 <= number <= 1000
+    ):  # kong/db/dao/init.lua, validate_size_value
+        raise invalid_size("size must be an integer between 1 and 1000")
+    return int(number)
+
+
+def lua_tonumber(text: str) -> float | None:
+    text = text.strip()
+    if re.fullmatch(r"[+-]?0[xX][0-9a-fA-F]+", text):
+        return float(int(text, 16))
+    if re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", text):
+        return float(text)
+    return None
+
+
+def lua_url_parse(text: str) -> dict[str, str]:
+    """LuaSocket's socket.url.parse, which the services `url` shorthand uses: scheme, authority (userinfo,
+    host, port), fragment, query and params are cut off in that order; what is left is the path."""
+    parsed: dict[str, str] = {}
+    rest = text
+    match = re.match(r"^([A-Za-z0-9][A-Za-z0-9+\-.]*):", rest)
+    if match:
+        parsed["scheme"], rest = match[1], rest[match.end() :]
+    authority = None
+    match = re.match(r"^//([^/]*)", rest)
+    if match:
+        authority, rest = match[1], rest[match.end() :]
+    rest = rest.split("#", 1)[0]
+    rest = rest.split("?", 1)[0]
+    rest = rest.split(";", 1)[0]
+    if rest:
+        parsed["path"] = rest
+    if authority is None:
+        return parsed
+    authority = re.sub(r"^[^@]*@", "", authority, count=1)
+    match = re.search(r":([^:\]]*)$", authority)
+    if match:
+        parsed["port"], authority = match[1], authority[: match.start()]
+    if authority:
+        bracketed = re.fullmatch(r"\[(.+)\]", authority)
+        parsed["host"] = bracketed[1] if bracketed else authority
+    return parsed
+
+
+def expand_url_shorthand(body: dict[str, Any]) -> dict[str, Any]:
+    """The services `url` shorthand (kong/db/schema/entities/services.lua, shorthand_fields): it sets all of
+    protocol, host, port and path, over whatever the body also says (process_auto_fields in
+    kong/db/schema/init.lua: a shorthand without `deprecation` wins); a url without a path sets path null."""
+    if "url" not in body or body["url"] is None:
+        return body
+    url = body["url"]
+    if not isinstance(url, str):
+        raise schema_violation({"url": "expected a string"})
+    out = {k: v for k, v in body.items() if k != "url"}
+    if url == "":  # socket.url.parse answers nil for "", and the shorthand then sets nothing
+        return out
+    parsed = lua_url_parse(url)
+    port_text = parsed.get("port")
+    port: Any = int(port_text) if port_text and port_text.isdigit() else port_text
+    fallback = "http" if port == 80 else "https" if port == 443 else None
+    protocol = parsed.get("scheme") or fallback or "http"
+    if port is None:
+        port = 80 if protocol == "http" else 443 if protocol == "https" else 80
+    out.update(protocol=protocol, host=parsed.get("host"), port=port, path=parsed.get("path"))
+    return out
 
 
 # ---------------------------------------------------------------------- state
@@ -175,8 +326,40 @@ class KongState(EmulatorState):
                 errors["name"] = "required field missing"
             elif name not in self.available or name not in PLUGINS:
                 errors["name"] = f"plugin '{name}' not enabled; add it to the 'plugins' configuration property"
-        out = _fill_record(self.schema(dao, body), body, errors, top=True)
+        # an empty string is no value for a string field (kong/db/schema/init.lua, process_auto_fields)
+        fields = self.schema(dao, body)
+        strings = {n for n, spec in fields if spec.get("type", "string") == "string"}
+        body = {k: (None if k in strings and v == "" else v) for k, v in body.items()}
+        out = _fill_record(fields, body, errors, top=True)
+        for field in NAME_FIELDS.get(dao, ()):
+            value = out.get(field)
+            if isinstance(value, str) and field not in errors and not UTF8_NAME.match(value):
+                # kong/db/schema/typedefs.lua validate_utf8_name
+                errors[field] = (
+                    f"invalid value '{value}': the only accepted ascii characters are alphanumerics or ., -, _, and ~"
+                )
+        if dao == "routes" and isinstance(out.get("protocols"), list):
+            _route_checks(body, out, errors)
+        for if_values, when_in, then_field in ENTITY_CHECKS.get(dao, ()):
+            value = out.get("protocol")
+            if (value in if_values) == when_in and out.get(then_field) is not None:
+                # kong/db/schema/init.lua, the `conditional` entity checker
+                errors[then_field] = "value must be null"
+                errors.setdefault("@entity", []).append("failed conditional validation given value of field 'protocol'")
+        if dao == "targets" and isinstance(out.get("target"), str) and "target" not in errors:
+            formatted = format_target(out["target"])
+            if formatted is None:  # kong/db/dao/targets.lua, format_target
+                errors["target"] = "Invalid target; not a valid hostname or ip address"
+            else:
+                out["target"] = formatted
         return out, errors
+
+    def validate(self, dao: str, body: dict[str, Any]) -> None:
+        """Schema checks alone: DB-less Kong runs them before it refuses the write (kong/db/dao/init.lua)."""
+        body = self.resolve_foreign(dao, expand_url_shorthand(body) if dao == "services" else body)
+        _, errors = self.fill(dao, body)
+        if errors:
+            raise schema_violation(errors)
 
     # -- writes
 
@@ -184,6 +367,9 @@ class KongState(EmulatorState):
         self, dao: str, entity_id: str, body: dict[str, Any], *, replace: bool, partial: bool = False
     ) -> dict[str, Any]:
         existing = self.store[dao].get(entity_id)
+        if dao == "services":
+            body = expand_url_shorthand(body)
+        body = self.resolve_foreign(dao, body)
         if partial:
             if existing is None:
                 raise not_found()
@@ -202,7 +388,8 @@ class KongState(EmulatorState):
             stored = existing.get("password") if existing and partial else None
             if password != stored:
                 entity["password"] = _basic_auth_hash(str(password), entity["consumer"]["id"])
-        now = int(time.time())
+        # targets' timestamps are in seconds with milliseconds (typedefs.auto_timestamp_ms), others whole seconds
+        now: float = round(time.time(), 3) if dao == "targets" else int(time.time())
         entity["created_at"] = existing["created_at"] if existing else now
         if "updated_at" in dict(self.schema(dao)):
             entity["updated_at"] = now
@@ -211,6 +398,44 @@ class KongState(EmulatorState):
         self.store[dao][entity_id] = entity
         self._index(dao, entity, add=True)
         return copy.deepcopy(entity)
+
+    def resolve_foreign(self, dao: str, body: dict[str, Any]) -> dict[str, Any]:
+        """A foreign key given by the other entity's unique fields ({"name": "a"}) instead of its id is
+        looked up, before any schema check (kong/db/dao/init.lua resolve_foreign, errors.lua
+        foreign_keys_unresolved)."""
+        out = dict(body)
+        errors: dict[str, dict[str, str]] = {}
+        for name, spec in self.schema(dao, body):
+            value = body.get(name)
+            if spec.get("type") != "foreign" or not isinstance(value, dict) or UUID_RE.match(str(value.get("id"))):
+                continue
+            if spec["reference"] not in ENTITIES:  # certificates: not emulated, left to the foreign key check
+                continue
+            reference = ENTITIES[spec["reference"]]
+            for field, field_spec in (next(iter(f.items())) for f in reference["fields"]):
+                unique_value = value.get(field)
+                wanted = field_spec.get("unique") or reference.get("endpoint_key") == field
+                if not wanted or not isinstance(unique_value, str):
+                    continue
+                found = next((e for e in self.store[spec["reference"]].values() if e.get(field) == unique_value), None)
+                if found is not None:
+                    out[name] = {"id": found["id"]}
+                    break
+                errors.setdefault(name, {})[field] = (
+                    f"the foreign key cannot be resolved with '{pretty({field: unique_value})}' "
+                    f"for an existing '{spec['reference']}' entity"
+                )
+        if errors:
+            parts = [
+                f"{name}.{field}: {text}" for name in sorted(errors) for field, text in sorted(errors[name].items())
+            ]
+            message = (
+                f"foreign key unresolved ({parts[0]})"
+                if len(parts) == 1
+                else f"{len(parts)} foreign keys unresolved ({'; '.join(parts)})"
+            )
+            raise ApiError(400, {"code": 13, "name": "foreign keys unresolved", "message": message, "fields": errors})
+        return out
 
     def _check_foreign(self, dao: str, entity: dict[str, Any]) -> None:
         for name, spec in self.schema(dao, entity):
@@ -323,46 +548,59 @@ class KongState(EmulatorState):
         return next((e for e in self.store[dao].values() if e.get(endpoint_key) == key), None)
 
     def page(self, items: list[dict[str, Any]], query: dict[str, str], base: str, nested: bool) -> dict[str, Any]:
-        size_text = query.get("size")
-        size = 100
-        if size_text is not None:
-            try:
-                size = int(size_text)
-            except ValueError:
-                raise ApiError(400, {"code": 9, "name": "invalid size", "message": "size must be a number"}) from None
-            if not 1 <= size <= 1000:
-                raise ApiError(
-                    400, {"code": 9, "name": "invalid size", "message": "size must be an integer between 1 and 1000"}
-                )
-        items = _filter_tags(items, query.get("tags"))
-        items.sort(key=lambda e: e["id"])
+        """One page, ordered by id. `tags` is checked everywhere but filters only top-level collections:
+        a nested list (`/services/x/routes`, `/upstreams/x/targets`) is read by its foreign key alone
+        (kong/db/strategies/postgres/init.lua and off/init.lua, page_for_<field>). DB-less filters a page
+        after reading it (off/init.lua, page_for_tags), so its pages can be short, or empty, with more to
+        come. `next` repeats tags and size only at the top level (kong/api/endpoints.lua)."""
+        size = page_size(query) or 100
+        tags = query.get("tags")
+        filtered = _filter_tags(items, tags)
+        if tags is not None and not nested and not self.dbless:
+            items = filtered
+        items = sorted(items, key=lambda e: e["id"])
         start = 0
-        if query.get("offset"):
-            try:
-                last = base64.urlsafe_b64decode(query["offset"].encode()).decode()
-            except (ValueError, UnicodeDecodeError):
-                raise ApiError(
-                    400,
-                    {
-                        "code": 7,
-                        "name": "invalid offset",
-                        "message": f"'{query['offset']}' is not a valid offset: bad base64 encoding",
-                    },
-                ) from None
+        if "offset" in query:
+            last = self._decode_offset(query["offset"])
             start = next((i for i, e in enumerate(items) if e["id"] > last), len(items))
         chunk = items[start : start + size]
+        if tags is not None and not nested and self.dbless:
+            kept = {e["id"] for e in filtered}
+            chunk = [e for e in chunk if e["id"] in kept]
         body: dict[str, Any] = {"data": [copy.deepcopy(e) for e in chunk], "next": None}
         if start + size < len(items):
-            offset = base64.urlsafe_b64encode(chunk[-1]["id"].encode()).decode()
+            offset = self._encode_offset(items[start + size - 1]["id"])
             body["offset"] = offset
             nxt = f"{base}?offset={quote(offset, safe='')}"
             if not nested:
-                if query.get("tags"):
-                    nxt += "&tags=" + quote(query["tags"], safe="")
-                if size_text:
-                    nxt += f"&size={size_text}"
+                if tags is not None:
+                    nxt += "&tags=" + quote(tags, safe="")
+                if "size" in query:
+                    nxt += f"&size={query['size']}"
             body["next"] = nxt
         return body
+
+    def _encode_offset(self, last_id: str) -> str:
+        """Postgres: base64 (no padding) of the JSON array of the last primary key; DB-less: of its own key."""
+        text = last_id if self.dbless else json.dumps([last_id])
+        return base64.b64encode(text.encode()).decode().rstrip("=")
+
+    def _decode_offset(self, offset: str) -> str:
+        def invalid(reason: str) -> ApiError:
+            message = f"'{offset}' is not a valid offset: {reason}"
+            return ApiError(400, {"code": 7, "name": "invalid offset", "message": message})
+
+        try:
+            text = base64.b64decode(offset + "=" * (-len(offset) % 4), validate=True).decode()
+        except (ValueError, UnicodeDecodeError):
+            raise invalid("bad base64 encoding") from None
+        if self.dbless:
+            return text
+        try:
+            key = json.loads(text)
+        except ValueError:
+            raise invalid("bad json encoding") from None
+        return str(key[0]) if isinstance(key, list) and key else ""
 
     # -- declarative (DB-less)
 
@@ -412,10 +650,7 @@ class KongState(EmulatorState):
                             "entity_name": body.get("name"),
                             "entity_tags": body.get("tags"),
                             "entity": body,
-                            "errors": [
-                                {"type": "field", "field": k, "message": v if isinstance(v, str) else json.dumps(v)}
-                                for k, v in errs.items()
-                            ],
+                            "errors": _categorize_errors(errs),
                         }
                     )
                     errors.setdefault(dao, []).append(errs)
@@ -460,6 +695,39 @@ def _basic_auth_hash(password: str, consumer_id: str) -> str:
     return hashlib.sha1((password + consumer_id).encode()).hexdigest()
 
 
+def format_target(target: str) -> str | None:
+    """kong/db/dao/targets.lua format_target with kong/tools/ip.lua: an IPv4 address or a host name gets
+    port 8000 when it has none, an IPv6 address is written out in full inside brackets; None when invalid."""
+    default_port = 8000
+    if target.count(":") > 1:  # ipv6, bare or [bracketed]:port
+        match = re.fullmatch(r"\[([^\]]*)\](?::(\d*))?", target) or re.fullmatch(r"([^\[\]]*)()", target)
+        if match is None:
+            return None
+        address, port = match[1], match[2] or None
+        try:
+            exploded = ipaddress.IPv6Address(address).exploded
+        except ValueError:
+            return None
+        if port is not None and int(port) > 65535:
+            return None
+        return f"[{exploded}]:{port or default_port}"
+    host, colon, port_text = target.partition(":")
+    if colon and (not port_text.isdigit() or int(port_text) > 65535):
+        return None
+    if re.fullmatch(r"[\d.]+", host):
+        parts = host.split(".")
+        if len(parts) != 4 or any(not 1 <= len(p) <= 3 or int(p) > 255 for p in parts):
+            return None
+        host = ".".join(str(int(p)) for p in parts)
+    elif (
+        not re.fullmatch(r"[\w.-]+", host, re.ASCII)
+        or any(segment.endswith("-") for segment in host.split("."))
+        or "" in host.split(".")[:-1]
+    ):
+        return None
+    return f"{host}:{port_text or default_port}"
+
+
 def _fk_id(value: Any) -> Any:
     return value.get("id") if isinstance(value, dict) else value
 
@@ -475,6 +743,16 @@ def _key_value(key: tuple[str, ...], entity: dict[str, Any]) -> str | None:
 def _filter_tags(items: list[dict[str, Any]], tags: str | None) -> list[dict[str, Any]]:
     if tags is None:
         return list(items)
+    if tags == "":  # kong/api/endpoints.lua extract_options
+        raise ApiError(
+            400,
+            {
+                "code": 11,
+                "name": "invalid options",
+                "message": "invalid option (tags: cannot be null)",
+                "options": {"tags": "cannot be null"},
+            },
+        )
     if TAGS_AND.match(tags):
         wanted = tags.split(",")
         test: Callable[[set[str]], bool] = lambda have: all(t in have for t in wanted)  # noqa: E731
@@ -515,6 +793,135 @@ TYPE_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "record": (lambda v: isinstance(v, dict), "expected a record"),
     "foreign": (lambda v: isinstance(v, dict) and isinstance(v.get("id"), str), "expected a record"),
 }
+
+
+# kong/db/schema/entities/routes_subschemas.lua: the subschema of a route's first known protocol forbids
+# some fields (each with its own message) and wants at least one of some others, by protocol.
+ROUTE_SUBSCHEMAS: dict[str, dict[str, Any]] = {
+    "http": {
+        "forbidden": {
+            "sources": "cannot set 'sources' when 'protocols' is 'http' or 'https'",
+            "destinations": "cannot set 'destinations' when 'protocols' is 'http' or 'https'",
+        },
+        # (protocol it must contain, fields of which one is needed, message) in order: if, else
+        "needs": [
+            ("https", ("methods", "hosts", "headers", "paths", "snis"), "when 'protocols' is 'https'"),
+            ("http", ("methods", "hosts", "headers", "paths"), "when 'protocols' is 'http'"),
+        ],
+    },
+    "stream": {
+        "forbidden": {
+            field: f"cannot set '{field}' when 'protocols' is 'tcp', 'tls', 'tls_passthrough' or 'udp'"
+            for field in ("methods", "hosts", "paths", "headers")
+        },
+        "needs_all": [
+            (("tcp", "tls", "udp"), ("sources", "destinations", "snis"), "when 'protocols' is 'tcp', 'tls' or 'udp'"),
+            (("tls_passthrough",), ("snis",), None),
+        ],
+    },
+    "grpc": {
+        "forbidden": {
+            field: f"cannot set '{field}' when 'protocols' is 'grpc' or 'grpcs'"
+            for field in ("methods", "sources", "destinations")
+        },
+        "needs": [
+            ("grpcs", ("hosts", "headers", "paths", "snis"), "when 'protocols' is 'grpcs'"),
+            ("grpc", ("hosts", "headers", "paths"), "when 'protocols' is 'grpc'"),
+        ],
+    },
+}
+ROUTE_SUBSCHEMA_OF = {
+    "http": "http",
+    "https": "http",
+    "tcp": "stream",
+    "tls": "stream",
+    "udp": "stream",
+    "tls_passthrough": "stream",
+    "grpc": "grpc",
+    "grpcs": "grpc",
+}
+SNI_PROTOCOLS = ("grpcs", "https", "tls", "tls_passthrough")
+
+
+def _route_checks(body: dict[str, Any], out: dict[str, Any], errors: dict[str, Any]) -> None:
+    """routes.lua's snis check and the protocol subschemas of routes_subschemas.lua, on a filled route."""
+    protocols: list[str] = out["protocols"]
+
+    def needed(fields: tuple[str, ...], then: str | None) -> None:
+        if not any(out.get(f) not in (None, [], {}, "") for f in fields):
+            names = ", ".join(f"'{f}'" for f in fields)
+            errors.setdefault("@entity", []).append(
+                f"must set one of {names} {then}" if then else "must set snis when 'protocols' is 'tls_passthrough'"
+            )
+
+    if out.get("snis") and not any(p in SNI_PROTOCOLS for p in protocols):
+        errors["snis"] = "length must be 0"
+        errors.setdefault("@entity", []).append(
+            "'snis' can only be set when 'protocols' is 'grpcs', 'https', 'tls' or 'tls_passthrough'"
+        )
+    kind = next((ROUTE_SUBSCHEMA_OF[p] for p in protocols if p in ROUTE_SUBSCHEMA_OF), None)
+    if kind is None:
+        return
+    subschema = ROUTE_SUBSCHEMAS[kind]
+    if kind == "grpc":
+        # the grpc subschema's strip_path: default false, and true refused
+        if body.get("strip_path") is None:
+            out["strip_path"] = False
+        elif out.get("strip_path") is True:
+            errors["strip_path"] = "cannot set 'strip_path' when 'protocols' is 'grpc' or 'grpcs'"
+    for field, message in subschema["forbidden"].items():
+        if out.get(field) is not None:
+            errors[field] = message
+    for protocol, fields, then in subschema.get("needs", ()):
+        if protocol in protocols:
+            needed(fields, then)
+            break
+    for allowed, fields, then in subschema.get("needs_all", ()):
+        if all(p in allowed for p in protocols):
+            needed(fields, then)
+
+
+def _categorize_errors(errors: Any, namespace: str = "") -> list[dict[str, str]]:
+    """kong/db/errors.lua categorize_errors: keys in order, `@entity` messages as entity errors, nested
+    ones (a record's fields, an array's positions) as `parent.child` field errors."""
+    items = (
+        [(str(i), v) for i, v in enumerate(errors, 1) if v is not None]
+        if isinstance(errors, list)
+        else sorted(errors.items())
+    )
+    out: list[dict[str, str]] = []
+    for key, value in items:
+        field = f"{namespace}.{key}" if namespace else key
+        if key == "@entity":
+            out.extend({"type": "entity", "message": message} for message in value)
+        elif isinstance(value, str):
+            out.append({"type": "field", "field": field, "message": value})
+        else:
+            out.extend(_categorize_errors(value, field))
+    return out
+
+
+def _element_error(elements: dict[str, Any], value: Any, is_tag: bool) -> str | None:
+    check, message = TYPE_CHECKS.get(elements.get("type", ""), (lambda v: True, ""))
+    if not check(value):
+        return message
+    if "one_of" in elements and value not in elements["one_of"]:
+        return "expected one of: " + ", ".join(str(v) for v in elements["one_of"])
+    if elements.get("uuid") and not UUID_RE.match(value):
+        return "expected a valid UUID"
+    if is_tag and not TAG_TEXT.match(value):  # kong/db/schema/typedefs.lua validate_tag
+        return f"invalid tag '{value}': expected printable ascii (except `,` and `/`) or valid utf-8 sequences"
+    return None
+
+
+def _lua_array(items: list[Any]) -> Any:
+    """A Lua table with holes as cjson writes it: an array with nulls, unless it is too sparse (past index
+    10 with more than half of it holes), then an object keyed by position."""
+    last = max(i for i, v in enumerate(items) if v is not None) + 1
+    count = sum(v is not None for v in items)
+    if last > 10 and last > 2 * count:
+        return {str(i + 1): v for i, v in enumerate(items) if v is not None}
+    return items[:last]
 
 
 def _fill_record(
@@ -564,15 +971,13 @@ def _fill_record(
         if "between" in spec and not spec["between"][0] <= value <= spec["between"][1]:
             errors[name] = f"value should be between {spec['between'][0]} and {spec['between'][1]}"
             continue
+        if spec.get("uuid") and not UUID_RE.match(value):
+            errors[name] = "expected a valid UUID"
+            continue
         if kind in ("array", "set"):
-            elements = spec.get("elements") or {}
-            element_check, element_message = TYPE_CHECKS.get(elements.get("type", ""), (lambda v: True, ""))
-            bad = [i for i, v in enumerate(value) if not element_check(v)]
-            if bad:
-                errors[name] = element_message
-                continue
-            if "one_of" in elements and any(v not in elements["one_of"] for v in value):
-                errors[name] = "expected one of: " + ", ".join(elements["one_of"])
+            element_errors = [_element_error(spec.get("elements") or {}, v, is_tag=name == "tags") for v in value]
+            if any(element_errors):
+                errors[name] = _lua_array(element_errors)  # per position (kong/db/schema/init.lua validate_elements)
                 continue
             if kind == "set":
                 value = list(dict.fromkeys(json.dumps(v, sort_keys=True) for v in value))
@@ -605,7 +1010,8 @@ class Handler(EmulatorHandler[KongState]):
 def route(
     state: KongState, method: str, path: str, query: dict[str, str], body: dict[str, Any]
 ) -> tuple[int, Any, dict[str, str]]:
-    segments = [unquote(s) for s in path.strip("/").split("/")] if path != "/" else []
+    raw_segments = path.strip("/").split("/") if path != "/" else []
+    segments = [unquote(s) for s in raw_segments]
     if not segments:
         if method != "GET":
             raise ApiError(405, {"message": "Method not allowed"})
@@ -651,45 +1057,44 @@ def route(
             row.pop("id", None)
         return 200, page, {}
     if head == "upstreams" and len(segments) >= 3 and segments[2] == "targets":
-        return targets_endpoint(state, method, segments, query, body)
+        return targets_endpoint(state, method, segments, raw_segments[1], query, body)
     dao = COLLECTIONS.get(head)
     if dao is None or not _plugin_loaded(state, dao):
         raise not_found()
     if len(segments) == 1:
-        if method == "GET":
-            return 200, state.page(list(state.store[dao].values()), query, "/" + head, nested=False), {}
-        if method == "POST":
-            _writable(state, dao, "create")
-            entity_id = str(body.get("id") or uuid.uuid4())
-            if entity_id in state.store[dao]:
-                raise primary_key_violation(entity_id)
-            return 201, state.upsert(dao, entity_id, body, replace=True), {}
-        raise ApiError(405, {"message": "Method not allowed"})
+        return collection_endpoint(state, method, dao, query, body)
     if len(segments) == 2:
-        key = segments[1]
-        current = state.find(dao, key)
-        if method == "GET":
-            if current is None:
-                raise not_found()
-            return 200, copy.deepcopy(current), {}
-        if method == "DELETE":
-            _writable(state, dao, "delete")
-            if current is not None:
-                state.delete(dao, current["id"])
-            return 204, None, {}
-        if method in ("PUT", "PATCH"):
-            _writable(state, dao, "create or update" if method == "PUT" else "update")
-            if current is not None:
-                entity_id = current["id"]
-            elif UUID_RE.match(key):
-                entity_id = key.lower()
-            else:
-                if method == "PATCH":
-                    raise not_found()
-                entity_id = str(uuid.uuid4())
-                body = {**body, ENTITIES[dao]["endpoint_key"]: key}
-            return 200, state.upsert(dao, entity_id, body, replace=method == "PUT", partial=method == "PATCH"), {}
+        return entity_endpoint(state, method, dao, segments[1], body)
+    nested = NESTED.get((dao, segments[2]))
+    if nested is not None and _plugin_loaded(state, nested[0]) and len(segments) in (3, 4):
+        child, foreign_field = nested
+        parent = _select(state, dao, segments[1])
+        if parent is None:
+            raise not_found()
+        if len(segments) == 3:
+            base = f"/{head}/{raw_segments[1]}/{segments[2]}"
+            return nested_collection_endpoint(state, method, child, foreign_field, parent, base, query, body)
+        return nested_entity_endpoint(state, method, child, foreign_field, parent, segments[3], body)
+    if segments[2] in FOREIGN_FIELDS.get(dao, ()) and len(segments) == 3:
+        return foreign_entity_endpoint(state, method, dao, segments[1], segments[2], body)
     raise not_found()
+
+
+# Where Kong's generated endpoints put each entity under its parent (kong/api/endpoints.lua,
+# generate_endpoints: /<parent collection>/:parent/<admin_api_nested_name or admin_api_name>), with the
+# credential daos' nested names from their daos.lua. Targets have their own (kong/api/routes/upstreams.lua).
+NESTED_NAME = {"keyauth_credentials": "key-auth", "basicauth_credentials": "basic-auth", "jwt_secrets": "jwt"}
+COLLECTION_OF = {dao: collection for collection, dao in COLLECTIONS.items()}
+NESTED: dict[tuple[str, str], tuple[str, str]] = {}  # (parent dao, path segment) -> (child dao, foreign key field)
+FOREIGN_FIELDS: dict[str, set[str]] = {}  # dao -> its foreign key fields: /routes/:routes/service
+for _child, _spec in ENTITIES.items():
+    for _field, _field_spec in (next(iter(f.items())) for f in _spec["fields"]):
+        if _field_spec.get("type") != "foreign" or _field_spec["reference"] not in COLLECTION_OF:
+            continue
+        if _child in COLLECTION_OF:
+            FOREIGN_FIELDS.setdefault(_child, set()).add(_field)
+            _nested_name = NESTED_NAME.get(_child, COLLECTION_OF[_child])
+            NESTED[(_field_spec["reference"], _nested_name)] = (_child, _field)
 
 
 def _plugin_loaded(state: KongState, dao: str) -> bool:
@@ -697,55 +1102,256 @@ def _plugin_loaded(state: KongState, dao: str) -> bool:
     return plugin is None or plugin in state.available
 
 
-def _writable(state: KongState, dao: str, operation: str) -> None:
+def _select(state: KongState, dao: str, key: str) -> dict[str, Any] | None:
+    """An entity by id, or by its endpoint key when the key is no UUID; a key that is neither is a 400
+    (kong/api/endpoints.lua query_entity, then kong/db/dao/init.lua select)."""
+    if not UUID_RE.match(key) and not ENTITIES[dao].get("endpoint_key"):
+        raise invalid_primary_key()
+    return state.find(dao, key)
+
+
+def _by_key(dao: str, key: str) -> str | None:
+    """The endpoint key a path addresses the entity by, None when by id."""
+    return None if UUID_RE.match(key) else ENTITIES[dao].get("endpoint_key")
+
+
+def collection_endpoint(
+    state: KongState, method: str, dao: str, query: dict[str, str], body: dict[str, Any]
+) -> tuple[int, Any, dict[str, str]]:
+    if method == "GET":
+        if dao == "consumers" and "custom_id" in query:
+            return 200, consumer_by_custom_id(state, query["custom_id"]), {}
+        return 200, state.page(list(state.store[dao].values()), query, "/" + COLLECTION_OF[dao], nested=False), {}
+    if method == "POST":
+        return 201, create(state, dao, body), {}
+    raise ApiError(405, {"message": "Method not allowed"})
+
+
+def consumer_by_custom_id(state: KongState, custom_id: str) -> dict[str, Any]:
+    """`GET /consumers?custom_id=` is a lookup, not a filter: one consumer or none (kong/api/routes/consumers.lua)."""
+    if custom_id == "":
+        raise ApiError(400, {"message": "custom_id must be an unempty string"})
+    found = [copy.deepcopy(c) for c in state.store["consumers"].values() if c.get("custom_id") == custom_id]
+    return {"data": found[:1], "next": None}
+
+
+def create(state: KongState, dao: str, body: dict[str, Any]) -> dict[str, Any]:
     if state.dbless:
-        raise ApiError(
-            405,
-            {
-                "code": 12,
-                "name": "operation unsupported",
-                "message": f"cannot {operation} '{dao}' entities when not using a database",
-            },
+        state.validate(dao, body)
+        raise operation_unsupported("create", dao)
+    entity_id = str(body.get("id") or uuid.uuid4())
+    if entity_id in state.store[dao]:
+        raise primary_key_violation(entity_id)
+    return state.upsert(dao, entity_id, body, replace=True)
+
+
+def entity_endpoint(
+    state: KongState, method: str, dao: str, key: str, body: dict[str, Any]
+) -> tuple[int, Any, dict[str, str]]:
+    current = _select(state, dao, key)
+    if method == "GET":
+        if current is None:
+            raise not_found()
+        return 200, copy.deepcopy(current), {}
+    if method == "DELETE":
+        return delete(state, dao, key, current)
+    if method == "PUT":
+        return 200, put(state, dao, key, current, body), {}
+    if method == "PATCH":
+        if dao == "plugins" and "name" not in body and current is None:
+            raise not_found()  # kong/api/routes/plugins.lua patch_plugin reads the plugin for its name first
+        return 200, patch(state, dao, key, current, body), {}
+    raise ApiError(405, {"message": "Method not allowed"})
+
+
+def delete(state: KongState, dao: str, key: str, current: dict[str, Any] | None) -> tuple[int, Any, dict[str, str]]:
+    """204 whether or not it was there, also DB-less (kong/db/dao/init.lua delete reads first)."""
+    if current is not None:
+        if state.dbless:
+            raise operation_unsupported("remove", dao, _by_key(dao, key))
+        state.delete(dao, current["id"])
+    return 204, None, {}
+
+
+def put(state: KongState, dao: str, key: str, current: dict[str, Any] | None, body: dict[str, Any]) -> dict[str, Any]:
+    """An upsert that replaces the whole entity. Addressed by its endpoint key, that key wins over the
+    body's (kong/db/dao/init.lua check_upsert: entity_to_upsert[name] = key)."""
+    by = _by_key(dao, key)
+    if by is not None:
+        body = {**body, by: key}
+    if state.dbless:
+        state.validate(dao, body)
+        raise operation_unsupported("create or update", dao, by)
+    if current is not None:
+        entity_id = current["id"]
+    elif by is None:
+        entity_id = key.lower()
+    else:
+        entity_id = str(body.get("id") or uuid.uuid4())
+    return state.upsert(dao, entity_id, body, replace=True)
+
+
+def patch(state: KongState, dao: str, key: str, current: dict[str, Any] | None, body: dict[str, Any]) -> dict[str, Any]:
+    by = _by_key(dao, key)
+    if current is None:
+        raise entity_not_found(by or "id", key if by else key.lower())
+    if state.dbless:
+        state.validate(dao, {**current, **body})
+        raise operation_unsupported("update", dao, by)
+    return state.upsert(dao, current["id"], body, replace=False, partial=True)
+
+
+def nested_collection_endpoint(
+    state: KongState,
+    method: str,
+    dao: str,
+    foreign_field: str,
+    parent: dict[str, Any],
+    base: str,
+    query: dict[str, str],
+    body: dict[str, Any],
+) -> tuple[int, Any, dict[str, str]]:
+    """`/services/:s/routes` and the like (kong/api/endpoints.lua get_ and post_collection_endpoint)."""
+    if method == "GET":
+        mine = [e for e in state.store[dao].values() if _fk_id(e.get(foreign_field)) == parent["id"]]
+        return 200, state.page(mine, query, base, nested=True), {}
+    if method == "POST":
+        # the path's parent replaces whatever parent the body names
+        return 201, create(state, dao, {**body, foreign_field: {"id": parent["id"]}}), {}
+    raise ApiError(405, {"message": "Method not allowed"})
+
+
+def nested_entity_endpoint(
+    state: KongState,
+    method: str,
+    dao: str,
+    foreign_field: str,
+    parent: dict[str, Any],
+    key: str,
+    body: dict[str, Any],
+) -> tuple[int, Any, dict[str, str]]:
+    """`/services/:s/routes/:r` and the like (kong/api/endpoints.lua get_, put_, patch_, delete_entity_endpoint).
+    GET, PATCH and DELETE answer 404 unless the entity hangs off that parent; PUT sets the parent and
+    upserts, whichever parent the entity had; PATCH keeps a parent the body names."""
+    if dao == "acls" and not UUID_RE.match(key):
+        # kong/plugins/acl/api.lua: a group name instead of an id, within that consumer; PUT creates it
+        current = next(
+            (a for a in state.store["acls"].values() if a["consumer"]["id"] == parent["id"] and a["group"] == key),
+            None,
         )
+        if current is None and method != "PUT":
+            raise not_found()
+        if method == "PUT":
+            body = {"group": key, **body}
+        key = current["id"] if current is not None else str(uuid.uuid4())
+    else:
+        current = _select(state, dao, key)
+    if method == "PUT":
+        return 200, put(state, dao, key, current, {**body, foreign_field: {"id": parent["id"]}}), {}
+    if current is None or _fk_id(current.get(foreign_field)) != parent["id"]:
+        raise not_found()
+    if method == "GET":
+        return 200, copy.deepcopy(current), {}
+    if method == "PATCH":
+        return 200, patch(state, dao, key, current, {foreign_field: {"id": parent["id"]}, **body}), {}
+    if method == "DELETE":
+        return delete(state, dao, key, current)
+    raise ApiError(405, {"message": "Method not allowed"})
+
+
+def foreign_entity_endpoint(
+    state: KongState, method: str, dao: str, key: str, foreign_field: str, body: dict[str, Any]
+) -> tuple[int, Any, dict[str, str]]:
+    """`/routes/:r/service`, `/plugins/:p/consumer`, `/key-auths/:k/consumer`: the entity a foreign key
+    points at (kong/api/endpoints.lua, is_foreign_entity_endpoint). PUT upserts it, and when nothing is
+    referenced yet creates one and points the key at it; DELETE is never allowed."""
+    entity = _select(state, dao, key)
+    if entity is None:
+        raise not_found()
+    reference = dict(next(iter(f.items())) for f in ENTITIES[dao]["fields"])[foreign_field]["reference"]
+    referenced = _fk_id(entity.get(foreign_field))
+    current = state.store[reference].get(referenced) if referenced else None
+    if method == "PUT":
+        if state.dbless:
+            state.validate(reference, body)
+            raise operation_unsupported("create or update", reference)
+        upserted = state.upsert(reference, referenced or str(uuid.uuid4()), body, replace=True)
+        if referenced is None:
+            state.upsert(dao, entity["id"], {foreign_field: {"id": upserted["id"]}}, replace=False, partial=True)
+        return 200, upserted, {}
+    if referenced is None or current is None:
+        raise not_found()
+    if method == "GET":
+        return 200, copy.deepcopy(current), {}
+    if method == "PATCH":
+        return 200, patch(state, reference, current["id"], current, body), {}
+    raise ApiError(405, {"message": "Method not allowed"})  # DELETE included
 
 
 def targets_endpoint(
-    state: KongState, method: str, segments: list[str], query: dict[str, str], body: dict[str, Any]
+    state: KongState,
+    method: str,
+    segments: list[str],
+    raw_upstream: str,
+    query: dict[str, str],
+    body: dict[str, Any],
 ) -> tuple[int, Any, dict[str, str]]:
-    upstream = state.find("upstreams", segments[1])
+    """kong/api/routes/upstreams.lua with kong/db/dao/targets.lua: POST creates under the upstream; PUT and
+    PATCH both update an existing target (by id or by its address); DELETE of a missing one is a 404."""
+    upstream = _select(state, "upstreams", segments[1])
     if upstream is None:
         raise not_found()
     mine = [t for t in state.store["targets"].values() if t["upstream"]["id"] == upstream["id"]]
     if len(segments) == 3:
         if method == "GET":
-            return 200, state.page(mine, query, f"/upstreams/{upstream['id']}/targets", nested=True), {}
+            return 200, targets_page(mine, query, f"/upstreams/{raw_upstream}/targets"), {}
         if method == "POST":
-            _writable(state, "targets", "create")
-            entity_id = str(body.get("id") or uuid.uuid4())
-            if entity_id in state.store["targets"]:
-                raise primary_key_violation(entity_id)
-            return (
-                201,
-                state.upsert("targets", entity_id, {**body, "upstream": {"id": upstream["id"]}}, replace=True),
-                {},
-            )
+            return 201, create(state, "targets", {**body, "upstream": {"id": upstream["id"]}}), {}
         raise ApiError(405, {"message": "Method not allowed"})
+    if len(segments) != 4:
+        raise not_found()
     key = segments[3]
-    target = next((t for t in mine if t["id"] == key.lower() or t["target"] == key), None)
-    if target is None:
+    if UUID_RE.match(key):
+        target = state.store["targets"].get(key.lower())
+    else:
+        wanted = format_target(key) or key
+        target = next((t for t in mine if t["target"] == wanted), None)
+    if target is None or target["upstream"]["id"] != upstream["id"]:
         raise not_found()
     if method == "GET":
         return 200, copy.deepcopy(target), {}
     if method == "DELETE":
-        _writable(state, "targets", "delete")
+        if state.dbless:
+            raise operation_unsupported("remove", "targets")
         state.delete("targets", target["id"])
         return 204, None, {}
     if method in ("PUT", "PATCH"):
-        _writable(state, "targets", "update")
-        merged = {**{k: v for k, v in target.items() if k not in ("created_at", "updated_at")}, **body}
-        merged["upstream"] = {"id": upstream["id"]}
-        return 200, state.upsert("targets", target["id"], merged, replace=True), {}
+        # update_target_cb: an update by id, whatever the method; the body may even move it elsewhere
+        return 200, patch(state, "targets", target["id"], target, body), {}
     raise ApiError(405, {"message": "Method not allowed"})
+
+
+def targets_page(targets: list[dict[str, Any]], query: dict[str, str], base: str) -> dict[str, Any]:
+    """kong/db/dao/targets.lua page_for_upstream: every target of the upstream read at once (tags are not
+    applied), newest first, `size` capped at 1000 rather than refused, and a numeric `offset`."""
+    size = 100
+    if "size" in query:
+        number = lua_tonumber(query["size"])
+        if number is None:
+            raise invalid_size("size must be a number")
+        size = int(min(number, 1000))
+    _filter_tags(targets, query.get("tags"))  # still checked (kong/api/endpoints.lua, extract_options)
+    ordered = sorted(targets, key=lambda t: (t["created_at"], t["id"]), reverse=True)
+    try:
+        start = int(query.get("offset") or 0)
+    except ValueError:
+        raise ApiError(500, {"message": "An unexpected error occurred"}) from None
+    chunk = ordered[start : start + max(size, 0)]
+    body: dict[str, Any] = {"data": [copy.deepcopy(t) for t in chunk], "next": None}
+    if len(ordered) > start + size:
+        body["offset"] = str(start + size)
+        body["next"] = f"{base}?offset={start + size}"
+    return body
 
 
 def config_endpoint(
