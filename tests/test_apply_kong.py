@@ -232,8 +232,13 @@ def test_secrets_never_appear_in_any_output(
     _code, out, err = cli(capsys, kong, "diff", str(catalog), "--json")
     outputs += [out, err]
     changes = {c["kind"]: c for c in json.loads(out)["kong"]["changes"]}
-    assert changes["keyauth_credentials"]["fields"] == [{"path": "key", "old": "<secret>", "new": "<secret> (changed)"}]
-    assert changes["basicauth_credentials"]["fields"][0]["path"] == "password"  # found through the hash
+    # A changed secret is shown by the reference it now comes from, never by a value.
+    assert changes["keyauth_credentials"]["fields"] == [
+        {"path": "key", "old": "<secret>", "new": "<secret ${env:WEB_APP_KEY}> (changed)"}
+    ]
+    assert changes["basicauth_credentials"]["fields"] == [  # found through the hash
+        {"path": "password", "old": "<secret>", "new": "<secret ${env:OPS_PASSWORD}> (changed)"}
+    ]
     outputs += cli(capsys, kong, "diff", str(catalog))[1:]
     outputs += cli(capsys, kong, "status", str(catalog))[1:]
     no_secrets(*outputs)

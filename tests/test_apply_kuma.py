@@ -277,7 +277,7 @@ def test_secrets_never_appear_in_any_output(
     outputs += cli(capsys, kuma, "diff", str(shop), *UNIVERSAL)[1:]
     outputs += cli(capsys, kuma, "apply", str(shop), *UNIVERSAL, "--yes")[1:]
     assert any("default.sampling.overall" in o for o in outputs)  # the changes are shown, the URLs are not
-    assert any("spec.default.backends: <secret> -> <secret> (changed)" in o for o in outputs)
+    assert any("spec.default.backends: <secret> -> <secret ${env:ZIPKIN_URL}> (changed)" in o for o in outputs)
     for text in outputs:
         assert "s3cr3t-zipkin-token-0003" not in text and "s3cr3t-zipkin-token-0004" not in text
     assert "token-0004" in json.dumps(kuma.state.objects("MeshTrace"))  # it was written, just never shown

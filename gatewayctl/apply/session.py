@@ -47,7 +47,9 @@ def render_desired(loaded: LoadedCatalog) -> Desired:
     secrets = loaded.secrets()
     loaded.check_secrets(["kong"], secrets)
     config = build_kong_config(loaded.catalog, secrets)
-    return Desired(config, flatten(config, loaded.catalog), Masker.of(secrets.resolved_values()))
+    return Desired(
+        config, flatten(config, loaded.catalog), Masker.of(secrets.resolved_values(), secrets.resolved_references())
+    )
 
 
 def locate(loaded: LoadedCatalog, entity: Entity | None, message: str) -> Diagnostic:
@@ -238,7 +240,9 @@ def render_kuma_desired(loaded: LoadedCatalog) -> KumaDesired:
     """The catalog's Kuma objects with secrets resolved; CatalogInvalid when a secret is missing."""
     secrets = loaded.secrets()
     loaded.check_secrets(["kuma"], secrets)
-    return KumaDesired(build_kuma_objects(loaded.catalog, secrets), Masker.of(secrets.resolved_values()))
+    return KumaDesired(
+        build_kuma_objects(loaded.catalog, secrets), Masker.of(secrets.resolved_values(), secrets.resolved_references())
+    )
 
 
 def kuma_platform(loaded: LoadedCatalog, chosen: str | None) -> Platform:

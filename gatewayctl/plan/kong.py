@@ -300,7 +300,12 @@ def compare(desired: Entity, live: Entity, schema: Schema | None, masker: Masker
     if desired.kind == "keyauth_credentials":
         want.pop("ttl", None)  # Kong reports the time left, not what was set
         have.pop("ttl", None)
-    return diff_fields(desired.kind, want, have, masker)
+    changes = diff_fields(desired.kind, want, have, masker)
+    if desired.kind == "basicauth_credentials":
+        # compared as Kong's hash, shown by the reference of the password itself
+        shown = f"{masker.secret(desired.body.get('password'))} (changed)"
+        changes = [replace(c, new=shown) if c.path == "password" and c.new is not None else c for c in changes]
+    return changes
 
 
 def _comparable(entity: Entity) -> dict[str, Any]:
