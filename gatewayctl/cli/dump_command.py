@@ -137,6 +137,12 @@ def dump(
             f"{plural(len(result.catalog.get('consumers', [])), 'consumer')} "
             f"(from {sum(counts.values())} owned entities in Kong)"
         )
+        if not counts or not any(counts.values()):
+            # an empty catalog is a valid dump, but far more often a mistyped name than an empty Kong
+            err.print(
+                f"[yellow]warning: no entity in Kong carries the tags gatewayctl and gatewayctl-catalog:{escape(catalog_name)}: "
+                "is --catalog-name the catalog's name: as applied?[/yellow]"
+            )
         _list_placeholders(result)
         for note in result.notes:
             err.print(f"[yellow]warning: {escape(note)}[/yellow]")
