@@ -313,6 +313,9 @@ def test_rollback_restores_the_state_before_the_last_apply(
     catalog.write_text(CATALOG.replace("paths: [/orders]", "paths: [/orders, /v2/orders]"))
     assert cli(capsys, kong, "apply", str(catalog), "--yes")[0] == 0
     assert kong.state.find("routes", "orders-api")["paths"] == ["/orders", "/v2/orders"]
+    code, _out, err = cli(capsys, kong, "rollback")  # not a terminal: says how to go ahead, changes nothing
+    assert code == 1 and "not interactive: pass --yes to roll back; nothing was changed" in err, err
+    assert kong.state.find("routes", "orders-api")["paths"] == ["/orders", "/v2/orders"]
     code, out, err = cli(capsys, kong, "rollback", "--yes")
     assert code == 0, err
     assert "~ route orders-api" in out

@@ -140,8 +140,8 @@ def dump(
         if not counts or not any(counts.values()):
             # an empty catalog is a valid dump, but far more often a mistyped name than an empty Kong
             err.print(
-                f"[yellow]warning: no entity in Kong carries the tags gatewayctl and gatewayctl-catalog:{escape(catalog_name)}: "
-                "is --catalog-name the catalog's name: as applied?[/yellow]"
+                "[yellow]warning: no entity in Kong carries the tags gatewayctl and "
+                f"gatewayctl-catalog:{escape(catalog_name)}: is --catalog-name the catalog's name: as applied?[/yellow]"
             )
         _list_placeholders(result)
         for note in result.notes:

@@ -757,11 +757,11 @@ def _print_lines(lines: list[tuple[str, str]]) -> None:
     out.print(text, end="")
 
 
-def _confirm(yes: bool, question: str) -> None:
+def _confirm(yes: bool, question: str, verb: str = "apply") -> None:
     if yes:
         return
     if not sys.stdin.isatty():
-        err.print("not interactive: pass --yes to apply")
+        err.print(f"not interactive: pass --yes to {verb}; nothing was changed")
         raise typer.Exit(EXIT_INVALID)
     if not typer.confirm(question + "?", default=False):
         err.print("nothing was changed")
@@ -979,7 +979,7 @@ def _rollback_kong(
         _print_plan(the_plan, desired, False, {})
         if not the_plan.changes or dry_run:
             return EXIT_OK
-        _confirm(yes, "roll Kong back at " + client.endpoint.display())
+        _confirm(yes, "roll Kong back at " + client.endpoint.display(), "roll back")
         try:
             with KongLock(client, catalog_name, wait=lock_wait):  # never interleaved with an apply
                 the_plan = rollback_plan(report=False)  # again, under the lock
@@ -1231,7 +1231,7 @@ def _rollback_kuma(
         out.print(the_plan.summary())
         if not the_plan.changes or dry_run:
             return EXIT_OK
-        _confirm(yes, "roll Kuma back at " + side.display)
+        _confirm(yes, "roll Kuma back at " + side.display, "roll back")
         try:  # as apply: never interleaved with an apply of this catalog
             held = _kuma_remote(lambda: stack.enter_context(target.lock(catalog_name, lock_wait)))
         except LockHeld as exc:
