@@ -1167,7 +1167,8 @@ def _kuma_status(loaded: LoadedCatalog, conn: Connection, stack: contextlib.Exit
         "url": side.display if side else (conn.kuma_url or ""),
         "platform": platform,
         "reachable": True,
-        "product": server.get("product", "Kuma"),
+        # on Kubernetes the server is the API server: its version is Kubernetes', not Kuma's
+        "product": server.get("product") or ("Kubernetes" if platform == "kubernetes" else "Kuma"),
         "version": server.get("version"),
         "mode": server.get("mode"),
         "drift": drift is not None,
