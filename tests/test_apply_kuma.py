@@ -291,7 +291,7 @@ def test_exit_codes(capsys: pytest.CaptureFixture[str], kuma: KumaEmulator, shop
     nomesh = shop.parent / "nomesh.yaml"
     nomesh.write_text("format: 1\nname: shop\n")
     code, _, err = cli(capsys, kuma, "diff", str(nomesh), "--only", "kuma")
-    assert code == 1 and "no enabled mesh" in err
+    assert code == 1 and "no mesh: section" in err and "set mesh: {enabled: false}" in err, err
     # a refused write: exit 3, the call named, what was left unchanged listed
     kuma.state.fail(1, method="PUT", path="/meshes/shop/meshretries", status=400, body={"title": "x", "detail": "no"})
     code, _, err = cli(capsys, kuma, "apply", str(shop), *UNIVERSAL, "--yes")

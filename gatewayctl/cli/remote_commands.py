@@ -200,7 +200,10 @@ def _systems(loaded: LoadedCatalog, only: str | None) -> tuple[bool, bool]:
     get without asking for Kuma by name."""
     has_mesh = bool(loaded.catalog.mesh_enabled) or (only == "kuma" and loaded.catalog.mesh is not None)
     if only == "kuma" and not has_mesh:
-        err.print(f"{loaded.path}: --only kuma: the catalog has no enabled mesh; nothing was sent")
+        err.print(
+            f"{loaded.path}: --only kuma: the catalog has no mesh: section, so nothing of it is planned in Kuma "
+            "(to remove its objects from Kuma, set mesh: {enabled: false}); nothing was sent"
+        )
         raise typer.Exit(EXIT_INVALID)
     return only != "kuma", has_mesh and only != "kong"
 
