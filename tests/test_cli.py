@@ -44,6 +44,13 @@ def test_every_command_has_help_with_an_example(capsys: pytest.CaptureFixture[st
         assert "Examples:" in out and f"$ gatewayctl {command}" in out, command
 
 
+@pytest.mark.parametrize("command", ["diff", "apply", "status", "rollback", "dump", "watch"])
+def test_remote_commands_help_says_where_the_tokens_come_from(capsys: pytest.CaptureFixture[str], command: str) -> None:
+    # Tokens have no flag on purpose (argv shows in ps): --help must say how to pass them.
+    code, out, _ = run(capsys, command, "--help")
+    assert code == 0 and "GATEWAYCTL_KONG_ADMIN_TOKEN" in out and "GATEWAYCTL_KUMA_TOKEN" in out, out
+
+
 def test_unknown_render_target_is_a_usage_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     catalog = tmp_path / "c.yaml"
     catalog.write_text("format: 1\nname: x\n")

@@ -113,9 +113,14 @@ TOKEN_NOTE = (
 PROGRESS_MIN = 50  # writes: below this an apply is over before a bar is worth drawing
 
 
+def remote_examples(*lines: str) -> str:
+    """A remote command's epilog: where its tokens come from (they have no flag), then examples."""
+    return TOKEN_NOTE + "\n\n" + _examples(*lines)
+
+
 def register(app: typer.Typer) -> None:
     app.command(
-        epilog=_examples(
+        epilog=remote_examples(
             "gatewayctl diff catalog.yaml --env prod",
             "GATEWAYCTL_KONG_ADMIN_URL=https://kong-admin:8444 gatewayctl diff catalog.yaml --exit-code",
             "GATEWAYCTL_KUMA_URL=http://kuma-cp:5681 gatewayctl diff catalog.yaml --only kuma",
@@ -123,17 +128,17 @@ def register(app: typer.Typer) -> None:
         )
     )(_json_failures(diff))
     app.command(
-        epilog=_examples(
+        epilog=remote_examples(
             "gatewayctl apply catalog.yaml --dry-run",
             "gatewayctl apply catalog.yaml --env prod --yes --parallelism 16 --rps 200",
             "gatewayctl apply catalog.yaml --only kuma --kuma-platform kubernetes --context prod --yes",
         )
     )(_json_failures(apply))
-    app.command(epilog=_examples("gatewayctl status catalog.yaml", "gatewayctl status catalog.yaml --json"))(
+    app.command(epilog=remote_examples("gatewayctl status catalog.yaml", "gatewayctl status catalog.yaml --json"))(
         _json_failures(status)
     )
     app.command(
-        epilog=_examples(
+        epilog=remote_examples(
             "gatewayctl rollback --yes", "gatewayctl rollback .gatewayctl/snapshots/20261201T101500.123456Z.json --yes"
         )
     )(rollback)
