@@ -249,9 +249,10 @@ def test_secrets_never_appear_in_any_output(
 
 def test_unreachable_kong_exits_3_without_traceback(capsys: pytest.CaptureFixture[str], workdir: Path) -> None:
     catalog = str(write_catalog(workdir))
-    code = main(["diff", catalog, "--kong-admin-url", "http://127.0.0.1:9", "--timeout", "1"])
+    code = main(["diff", catalog, "--kong-admin-url", "http://admin:hunter2@127.0.0.1:9", "--timeout", "1"])
     err = capsys.readouterr().err
-    assert code == 3 and "GET /: no response" in err and "cannot connect" in err and "Traceback" not in err
+    assert code == 3 and "GET /: no response" in err and "Traceback" not in err
+    assert "cannot connect to http://127.0.0.1:9 (" in err and "hunter2" not in err  # where, without credentials
 
 
 def test_pagination_follows_next_over_more_than_a_thousand_entities(
