@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from gatewayctl.clients.kong_admin import KongAdmin, KongError
+from gatewayctl.diagnostics import KeyPath
 from gatewayctl.plan.entities import DesiredState, Entity, from_live
 from gatewayctl.plan.fields import FieldChange as FieldChange  # re-exported: plans import it from here too
 from gatewayctl.plan.fields import action_counts, diff_fields, summary_line
@@ -330,26 +331,29 @@ def _natural_key(entity: Entity) -> str:
 
 def server_problems(
     server: ServerInfo, desired: DesiredState, edition: str, mode: str
-) -> list[tuple[Entity | None, str]]:
-    """Why this Kong cannot take this catalog, each with the entity that needs what is missing."""
-    problems: list[tuple[Entity | None, str]] = []
+) -> list[tuple[Entity | KeyPath, str]]:
+    """Why this Kong cannot take this catalog, each with the entity (or catalog key) that needs what is missing."""
+    problems: list[tuple[Entity | KeyPath, str]] = []
     if server.major_minor() < (3, 0):
-        problems.append((None, f"Kong {server.version} is too old: gatewayctl needs Kong 3.0 or newer"))
+        problems.append(((), f"Kong {server.version} is too old: gatewayctl needs Kong 3.0 or newer"))
     if edition == "enterprise" and server.edition != "enterprise":
         problems.append(
-            (None, f"the catalog sets gateway.edition: enterprise but this Kong is the {server.edition} edition")
+            (
+                ("gateway", "edition"),
+                f"the catalog sets gateway.edition: enterprise but this Kong is the {server.edition} edition",
+            )
         )
     if mode == "db" and server.dbless:
         problems.append(
             (
-                None,
+                ("gateway", "mode"),
                 "this Kong runs without a database (database=off); set gateway.mode: dbless to apply with POST /config",
             )
         )
     if mode == "dbless" and not server.dbless and server.database != "unknown":
         problems.append(
             (
-                None,
+                ("gateway", "mode"),
                 f"the catalog sets gateway.mode: dbless but this Kong uses a database ({server.database}); "
                 "use gateway.mode: db",
             )
