@@ -81,6 +81,23 @@ def test_render_reports_the_path_it_cannot_write(
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["kong"], "render wrote part of its output"
 
 
+def test_render_says_which_files_of_an_earlier_render_it_removed(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    catalog = tmp_path / "c.yaml"
+    mesh = "format: 1\nname: x\nmesh: {enabled: true}\nservices:\n  - {name: a, url: 'http://a.ns.svc:80'}\n"
+    catalog.write_text(mesh)
+    assert run(capsys, "render", str(catalog), "--out", str(tmp_path / "o"), "--target", "kuma")[0] == 0
+    kuma_files = sorted(str(p) for p in (tmp_path / "o" / "kuma").rglob("*.yaml"))
+    assert kuma_files
+    catalog.write_text(mesh.replace("enabled: true", "enabled: false"))
+    code, out, _ = run(capsys, "render", str(catalog), "--out", str(tmp_path / "o"), "--target", "kuma")
+    assert code == 0 and not list((tmp_path / "o" / "kuma").rglob("*.yaml"))
+    lines = out.splitlines()
+    assert sorted(line.split()[1] for line in lines if line.startswith("removed ")) == kuma_files
+    assert lines[-1] == f"rendered kuma: nothing (the catalog has no enabled mesh), {len(kuma_files)} files removed"
+
+
 def test_render_says_why_a_target_asked_for_rendered_nothing(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
