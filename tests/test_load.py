@@ -331,7 +331,7 @@ def test_validate_without_env_checks_every_overlay(tmp_path: Path) -> None:
 
 def test_unknown_environment_gets_did_you_mean(tmp_path: Path) -> None:
     assert errors(tmp_path, OVERLAY, "stagin") == [
-        "catalog.yaml:10:3: environments: unknown environment 'stagin' (staging); did you mean 'staging'?"
+        "catalog.yaml:10:3: environments: unknown environment 'stagin' (defined: staging); did you mean 'staging'?"
     ]
 
 

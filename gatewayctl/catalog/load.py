@@ -271,7 +271,7 @@ def _environment_overlay(base: Source, environment: str) -> MappingNode | None:
     names = [k.value for k, _ in envs.value] if isinstance(envs, MappingNode) else []
     overlay = base.subtree(("environments", environment))
     if overlay is None:
-        known = ", ".join(names) if names else "none are defined"
+        known = "defined: " + ", ".join(names) if names else "none are defined"
         hint = did_you_mean(environment, names)
         raise CatalogInvalid(
             [
