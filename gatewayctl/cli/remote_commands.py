@@ -486,8 +486,10 @@ def status(
     timeout: Timeout = 30.0,
     parallelism: Parallelism = 8,
 ) -> int:
-    """Are Kong and Kuma reachable, which versions, is Kong's database reachable, has either drifted from the
-    catalog."""
+    """Are Kong and Kuma reachable, which versions, is Kong's database reachable, has either drifted?
+
+    Drift is against the catalog, as `diff` plans it; who holds the apply locks is shown too.
+    """
     _check_only(only)
     loaded = load_or_exit(catalog, env)
     conn = Connection(
