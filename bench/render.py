@@ -779,7 +779,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--sizes", type=parse_sizes, help="comma-separated service counts (default 100,1000,10000)")
     parser.add_argument("--quick", action="store_true", help="one run per size; 100 and 1,000 unless --sizes")
-    parser.add_argument("--profile", type=int, metavar="SIZE", help="print a cProfile of one run at SIZE, no results")
+    parser.add_argument(
+        "--profile",
+        type=int,
+        metavar="SIZE",
+        help="profile one run at SIZE (pyinstrument when installed, and cProfile); no results written",
+    )
     parser.add_argument(
         "--mesh",
         action="store_true",

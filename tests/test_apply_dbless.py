@@ -121,6 +121,9 @@ def test_a_db_mode_catalog_is_refused_by_a_dbless_kong(
     catalog = str(write_catalog(workdir))
     code, _, err = cli(capsys, kong, "apply", catalog, "--yes")
     assert code == 1 and "set gateway.mode: dbless" in err
+    # located at the key to change (here the gateway: section, which does not set mode), not at 1:1
+    line = CATALOG.splitlines().index("gateway:") + 1
+    assert f"catalog.yaml:{line + 1}:3: gateway.mode: this Kong runs without a database" in err, err
     assert not kong.state.writes()
 
 

@@ -265,8 +265,13 @@ def test_secrets_never_appear_in_any_output(
     _code, out, err = cli(capsys, kong, "diff", str(catalog), "--json")
     outputs += [out, err]
     changes = {c["kind"]: c for c in json.loads(out)["kong"]["changes"]}
-    assert changes["keyauth_credentials"]["fields"] == [{"path": "key", "old": "<secret>", "new": "<secret> (changed)"}]
-    assert changes["basicauth_credentials"]["fields"][0]["path"] == "password"  # found through the hash
+    # A changed secret is shown by the reference it now comes from, never by a value.
+    assert changes["keyauth_credentials"]["fields"] == [
+        {"path": "key", "old": "<secret>", "new": "<secret ${env:WEB_APP_KEY}> (changed)"}
+    ]
+    assert changes["basicauth_credentials"]["fields"] == [  # found through the hash
+        {"path": "password", "old": "<secret>", "new": "<secret ${env:OPS_PASSWORD}> (changed)"}
+    ]
     outputs += cli(capsys, kong, "diff", str(catalog))[1:]
     outputs += cli(capsys, kong, "status", str(catalog))[1:]
     no_secrets(*outputs)
@@ -277,9 +282,10 @@ def test_secrets_never_appear_in_any_output(
 
 def test_unreachable_kong_exits_3_without_traceback(capsys: pytest.CaptureFixture[str], workdir: Path) -> None:
     catalog = str(write_catalog(workdir))
-    code = main(["diff", catalog, "--kong-admin-url", "http://127.0.0.1:9", "--timeout", "1"])
+    code = main(["diff", catalog, "--kong-admin-url", "http://admin:hunter2@127.0.0.1:9", "--timeout", "1"])
     err = capsys.readouterr().err
-    assert code == 3 and "GET /: no response" in err and "cannot connect" in err and "Traceback" not in err
+    assert code == 3 and "GET /: no response" in err and "Traceback" not in err
+    assert "cannot connect to http://127.0.0.1:9 (" in err and "hunter2" not in err  # where, without credentials
 
 
 def test_pagination_follows_next_over_more_than_a_thousand_entities(
@@ -347,6 +353,9 @@ def test_rollback_restores_the_state_before_the_last_apply(
     before = {s["name"]: s for s in kong.state.entities("routes")}
     catalog.write_text(CATALOG.replace("paths: [/orders]", "paths: [/orders, /v2/orders]"))
     assert cli(capsys, kong, "apply", str(catalog), "--yes")[0] == 0
+    assert kong.state.find("routes", "orders-api")["paths"] == ["/orders", "/v2/orders"]
+    code, _out, err = cli(capsys, kong, "rollback")  # not a terminal: says how to go ahead, changes nothing
+    assert code == 1 and "not interactive: pass --yes to roll back; nothing was changed" in err, err
     assert kong.state.find("routes", "orders-api")["paths"] == ["/orders", "/v2/orders"]
     code, out, err = cli(capsys, kong, "rollback", "--yes")
     assert code == 0, err

@@ -3,6 +3,7 @@ kube-apiserver emulator (tests/emulators/kubernetes.py), with and without Kuma's
 
 from __future__ import annotations
 
+import json
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -540,6 +541,21 @@ def test_rollback_after_forced_apply_restores_the_taken_field(
     writes = len(state.writes())
     assert main(["rollback", "--kubeconfig", str(tmp_path / "kubeconfig"), "--yes"]) == 0
     assert len(state.writes()) == writes  # converged: a second rollback writes nothing
+
+
+def test_status_names_the_kubernetes_version_as_kubernetes_not_kuma(
+    cluster: tuple[KubeEmulator, KubeApi], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gatewayctl.cli import main
+
+    path = tmp_path / "catalog.yaml"
+    path.write_text(CATALOG)
+    argv = ["--only", "kuma", "--kuma-platform", "kubernetes", "--kubeconfig", str(tmp_path / "kubeconfig")]
+    assert main(["status", str(path), *argv]) == 0
+    out = capsys.readouterr().out
+    assert "reachable, Kubernetes v" in out and "Kuma v" not in out, out
+    assert main(["status", str(path), *argv, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["kuma"]["product"] == "Kubernetes"
 
 
 def test_a_setting_removed_inside_a_list_item_is_a_change(

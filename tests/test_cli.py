@@ -44,6 +44,13 @@ def test_every_command_has_help_with_an_example(capsys: pytest.CaptureFixture[st
         assert "Examples:" in out and f"$ gatewayctl {command}" in out, command
 
 
+@pytest.mark.parametrize("command", ["diff", "apply", "status", "rollback", "dump", "watch"])
+def test_remote_commands_help_says_where_the_tokens_come_from(capsys: pytest.CaptureFixture[str], command: str) -> None:
+    # Tokens have no flag on purpose (argv shows in ps): --help must say how to pass them.
+    code, out, _ = run(capsys, command, "--help")
+    assert code == 0 and "GATEWAYCTL_KONG_ADMIN_TOKEN" in out and "GATEWAYCTL_KUMA_TOKEN" in out, out
+
+
 def test_unknown_render_target_is_a_usage_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     catalog = tmp_path / "c.yaml"
     catalog.write_text("format: 1\nname: x\n")
@@ -72,6 +79,23 @@ def test_render_reports_the_path_it_cannot_write(
     assert code == 1 and out == ""
     assert err == f"cannot write {tmp_path / where}: {why}\n"
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["kong"], "render wrote part of its output"
+
+
+def test_render_says_which_files_of_an_earlier_render_it_removed(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    catalog = tmp_path / "c.yaml"
+    mesh = "format: 1\nname: x\nmesh: {enabled: true}\nservices:\n  - {name: a, url: 'http://a.ns.svc:80'}\n"
+    catalog.write_text(mesh)
+    assert run(capsys, "render", str(catalog), "--out", str(tmp_path / "o"), "--target", "kuma")[0] == 0
+    kuma_files = sorted(str(p) for p in (tmp_path / "o" / "kuma").rglob("*.yaml"))
+    assert kuma_files
+    catalog.write_text(mesh.replace("enabled: true", "enabled: false"))
+    code, out, _ = run(capsys, "render", str(catalog), "--out", str(tmp_path / "o"), "--target", "kuma")
+    assert code == 0 and not list((tmp_path / "o" / "kuma").rglob("*.yaml"))
+    lines = out.splitlines()
+    assert sorted(line.split()[1] for line in lines if line.startswith("removed ")) == kuma_files
+    assert lines[-1] == f"rendered kuma: nothing (the catalog has no enabled mesh), {len(kuma_files)} files removed"
 
 
 def test_render_says_why_a_target_asked_for_rendered_nothing(

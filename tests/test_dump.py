@@ -526,6 +526,7 @@ def test_a_catalog_with_nothing_in_kong_dumps_to_an_empty_valid_catalog(
     assert code == 0, err
     assert yaml.safe_load(dumped.read_text()) == {"format": 1, "name": "nothing-here"}
     assert "changes nothing in Kong" in out and "placeholders" not in err
+    assert "warning: no entity in Kong carries the tags gatewayctl and gatewayctl-catalog:nothing-here" in err
     assert main(["validate", str(dumped)]) == 0
 
 

@@ -70,7 +70,9 @@ def test_gives_up_after_the_last_attempt_naming_the_call() -> None:
         pytest.raises(KongError) as caught,
     ):
         client.get("/status")
-    assert caught.value.describe() == "GET /status: no response after 3 tries: cannot connect (connection refused)"
+    assert caught.value.describe() == (
+        "GET /status: no response after 3 tries: cannot connect to http://kong.test:8001 (connection refused)"
+    )
 
 
 def test_a_retry_after_longer_than_gatewayctl_waits_is_named_in_the_error() -> None:
@@ -231,6 +233,6 @@ def test_a_failed_tls_handshake_is_not_retried_and_says_what_to_do(failure: str,
     with client_for(httpx.MockTransport(handler)) as client, pytest.raises(KongError) as caught:
         client.get("/")
     assert len(tries) == 1 and caught.value.status is None
-    assert caught.value.describe().startswith(f"GET /: no response: cannot connect ({failure}); ") and hint in str(
-        caught.value
-    )
+    assert caught.value.describe().startswith(
+        f"GET /: no response: cannot connect to http://kong.test:8001 ({failure}); "
+    ) and hint in str(caught.value)

@@ -283,6 +283,12 @@ def test_an_error_in_defaults_is_reported_once_at_the_defaults_line(tmp_path: Pa
     assert errors(tmp_path, body) == ["catalog.yaml:4:12: defaults.retries: must be a whole number, not a string"]
 
 
+def test_a_problem_with_a_service_itself_points_at_the_service_not_at_defaults(tmp_path: Path) -> None:
+    # The service mapping merged with `defaults` keeps the service's own position.
+    body = "defaults:\n  retries: 2\n" + SERVICE + "  - name: b\n    retries: 7\n"
+    assert errors(tmp_path, body) == ["catalog.yaml:11:5: services[1]: needs a url or an upstream"]
+
+
 OVERLAY = (
     SERVICE
     + """\
@@ -325,7 +331,7 @@ def test_validate_without_env_checks_every_overlay(tmp_path: Path) -> None:
 
 def test_unknown_environment_gets_did_you_mean(tmp_path: Path) -> None:
     assert errors(tmp_path, OVERLAY, "stagin") == [
-        "catalog.yaml:10:3: environments: unknown environment 'stagin' (staging); did you mean 'staging'?"
+        "catalog.yaml:10:3: environments: unknown environment 'stagin' (defined: staging); did you mean 'staging'?"
     ]
 
 

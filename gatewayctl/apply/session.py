@@ -15,7 +15,7 @@ from gatewayctl.apply.lock import KongLock
 from gatewayctl.apply.snapshot import write_snapshot
 from gatewayctl.catalog.load import LoadedCatalog
 from gatewayctl.clients.kong_admin import KongAdmin, KongError
-from gatewayctl.diagnostics import CatalogInvalid, Diagnostic
+from gatewayctl.diagnostics import CatalogInvalid, Diagnostic, KeyPath
 from gatewayctl.gcpause import paused_gc
 from gatewayctl.plan.entities import DesiredState, Entity, flatten
 from gatewayctl.plan.fields import secret_paths_by_key
@@ -47,11 +47,14 @@ def render_desired(loaded: LoadedCatalog) -> Desired:
     secrets = loaded.secrets()
     loaded.check_secrets(["kong"], secrets)
     config = build_kong_config(loaded.catalog, secrets)
-    return Desired(config, flatten(config, loaded.catalog), Masker.of(secrets.resolved_values()))
+    return Desired(
+        config, flatten(config, loaded.catalog), Masker.of(secrets.resolved_values(), secrets.resolved_references())
+    )
 
 
-def locate(loaded: LoadedCatalog, entity: Entity | None, message: str) -> Diagnostic:
-    path = entity.origin if entity is not None else ()
+def locate(loaded: LoadedCatalog, entity: Entity | KeyPath | None, message: str) -> Diagnostic:
+    """`message` at the catalog entry `entity` was rendered from (or at a key path; the top without either)."""
+    path = entity.origin if isinstance(entity, Entity) else (entity or ())
     return loaded.source.diagnostic(path, message)
 
 
@@ -238,7 +241,9 @@ def render_kuma_desired(loaded: LoadedCatalog) -> KumaDesired:
     """The catalog's Kuma objects with secrets resolved; CatalogInvalid when a secret is missing."""
     secrets = loaded.secrets()
     loaded.check_secrets(["kuma"], secrets)
-    return KumaDesired(build_kuma_objects(loaded.catalog, secrets), Masker.of(secrets.resolved_values()))
+    return KumaDesired(
+        build_kuma_objects(loaded.catalog, secrets), Masker.of(secrets.resolved_values(), secrets.resolved_references())
+    )
 
 
 def kuma_platform(loaded: LoadedCatalog, chosen: str | None) -> Platform:

@@ -271,7 +271,7 @@ def _environment_overlay(base: Source, environment: str) -> MappingNode | None:
     names = [k.value for k, _ in envs.value] if isinstance(envs, MappingNode) else []
     overlay = base.subtree(("environments", environment))
     if overlay is None:
-        known = ", ".join(names) if names else "none are defined"
+        known = "defined: " + ", ".join(names) if names else "none are defined"
         hint = did_you_mean(environment, names)
         raise CatalogInvalid(
             [
@@ -313,6 +313,9 @@ def _apply_defaults(source: Source, root: MappingNode, problems: list[Diagnostic
             continue
         merged = merge_nodes(_without_identity(defaults), item)
         assert isinstance(merged, MappingNode)
+        # merge_nodes keeps the base's marks; a problem with the service itself is at the service, not at
+        # `defaults`.
+        merged = MappingNode(merged.tag, merged.value, item.start_mark, item.end_mark, item.flow_style)
         base_tags = _child_value(defaults, "tags")
         own_tags = _child_value(item, "tags")
         if isinstance(base_tags, SequenceNode) and isinstance(own_tags, SequenceNode):

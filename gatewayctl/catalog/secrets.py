@@ -1,8 +1,9 @@
 """Secret references: `${env:NAME}` and `${file:PATH}` are resolved at render/apply time only;
 Kong vault references (`{vault://env/x}`) are Kong's business and pass through untouched.
 
-Resolved values never reach printed output: anything shown to a person uses `mask()`, which
-prints `<secret ${env:NAME}>` in place of the value.
+Resolved values never reach printed output: anything shown to a person goes through
+`gatewayctl.plan.masking.Masker`, which prints `<secret ${env:NAME}>` (or `<secret>` where the reference is
+not known, such as the live side of a rotated secret) in place of the value.
 """
 
 from __future__ import annotations
@@ -24,13 +25,6 @@ ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 def is_reference(value: str) -> bool:
     """True when the whole value is a secret reference (the only form allowed in secret fields)."""
     return bool(WHOLE_REFERENCE.match(value))
-
-
-def mask(value: str) -> str:
-    """How a secret field is shown to a person: its reference, never its value."""
-    if is_reference(value):
-        return f"<secret {value}>"
-    return "<secret>"
 
 
 @dataclass(frozen=True)
@@ -126,6 +120,15 @@ class SecretResolver:
     def resolved_values(self) -> list[str]:
         """Every secret value resolved so far (for scrubbing them from anything printed)."""
         return [v for v in self._cache.values() if v]
+
+    def resolved_references(self) -> dict[str, str]:
+        """{value: the reference it was resolved from} (the first, by text, when two resolve alike), so that
+        a changed secret can be shown by its reference."""
+        named: dict[str, str] = {}
+        for ref, value in sorted(self._cache.items(), key=lambda item: str(item[0])):
+            if value:
+                named.setdefault(value, str(ref))
+        return named
 
     def resolve(self, text: str) -> str:
         """Substitute every reference in `text` (checked beforehand with `problem`)."""

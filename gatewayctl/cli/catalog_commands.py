@@ -108,11 +108,12 @@ def render_cmd(
         errors, _ = print_diagnostics(exc.diagnostics)
         err.print(f"{catalog}: {plural(errors, 'error')}; nothing was written")
         raise typer.Exit(EXIT_INVALID) from None
+    removed: list[str] = []
     try:
-        write_files(out_dir, files, owned_dirs=targets, inputs=[catalog, *loaded.input_files()])
+        write_files(out_dir, files, owned_dirs=targets, inputs=[catalog, *loaded.input_files()], removed=removed)
     except OSError as exc:
         _cannot_write(out_dir, exc)
-    _summarise(out_dir, files, targets if target else [], loaded.catalog)
+    _summarise(out_dir, files, targets if target else [], loaded.catalog, sorted(removed))
     raise typer.Exit(EXIT_OK)
 
 
@@ -148,15 +149,20 @@ def _parse_targets(value: str | None) -> list[str]:
     return [t for t in TARGETS if t in names]  # the canonical order, duplicates dropped
 
 
-def _summarise(out_dir: Path, files: list[RenderedFile], asked: list[str], catalog: Catalog) -> None:
+def _summarise(
+    out_dir: Path, files: list[RenderedFile], asked: list[str], catalog: Catalog, removed: list[str]
+) -> None:
     by_folder = Counter(f.path.split("/", 1)[0] for f in files)
     for f in files:
         private = "  (0600: holds secrets)" if f.mode == 0o600 else ""
         out.print(f"wrote {escape(str(out_dir / f.path))}  {len(f.content):,} bytes{private}")
+    for path in removed:  # an earlier render's file this one no longer writes: say so, not just vanish
+        out.print(f"removed {escape(str(out_dir / path))}  (no longer rendered)")
     rendered = [f"{name}: {plural(n, 'file')}" for name, n in by_folder.items()]
     # A target asked for by name that has nothing to render says why, rather than vanishing from the line.
     empty = [f"{t}: nothing ({_why_empty(t, catalog)})" for t in asked if t not in by_folder]
-    out.print("rendered " + ", ".join(rendered + empty))
+    gone = [f"{plural(len(removed), 'file')} removed"] if removed else []
+    out.print("rendered " + ", ".join(rendered + empty + gone))
 
 
 def _why_empty(target: str, catalog: Catalog) -> str:

@@ -30,8 +30,10 @@ def deploy_plan_cmd(
     ),
     env: EnvOption = None,
 ) -> int:
-    """Print the ordered steps (with exact commands) that bring Kong, Kuma and the observability stack up
-    on the catalog's platform (deployment.platform: kubernetes or vm) from the rendered files."""
+    """Print the ordered steps, with exact commands, that bring Kong, Kuma and observability up.
+
+    On the catalog's platform (deployment.platform: kubernetes or vm), from the files `render` writes.
+    """
     loaded = load_or_exit(catalog, env)
     typer.echo(format_plan(deploy_plan(loaded.catalog, catalog, out_dir, env)), nl=False)
     raise typer.Exit(EXIT_OK)

@@ -24,7 +24,6 @@ from rich.markup import escape
 from gatewayctl.apply import kuma_universal
 from gatewayctl.catalog.load import load_catalog
 from gatewayctl.catalog.secrets import SecretResolver
-from gatewayctl.cli.catalog_commands import _examples
 from gatewayctl.cli.console import EXIT_INVALID, EXIT_OK, EXIT_REMOTE, err, out, print_diagnostics
 from gatewayctl.cli.remote_commands import (
     CaCert,
@@ -39,6 +38,7 @@ from gatewayctl.cli.remote_commands import (
     Timeout,
     _client,
     _remote,
+    remote_examples,
 )
 from gatewayctl.clients.kong_admin import TlsOptions
 from gatewayctl.clients.kuma_api import URL_ENV as KUMA_URL_ENV
@@ -59,7 +59,7 @@ NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
 def register(app: typer.Typer) -> None:
     app.command(
-        epilog=_examples(
+        epilog=remote_examples(
             "gatewayctl dump --catalog-name shop --out catalog.yaml",
             "GATEWAYCTL_KONG_ADMIN_URL=https://kong-admin:8444 gatewayctl dump --catalog-name shop --out live.yaml",
             "gatewayctl dump --catalog-name shop --out catalog.yaml --kuma-url http://kuma-cp:5681",
@@ -137,6 +137,12 @@ def dump(
             f"{plural(len(result.catalog.get('consumers', [])), 'consumer')} "
             f"(from {sum(counts.values())} owned entities in Kong)"
         )
+        if not counts or not any(counts.values()):
+            # an empty catalog is a valid dump, but far more often a mistyped name than an empty Kong
+            err.print(
+                "[yellow]warning: no entity in Kong carries the tags gatewayctl and "
+                f"gatewayctl-catalog:{escape(catalog_name)}: is --catalog-name the catalog's name: as applied?[/yellow]"
+            )
         _list_placeholders(result)
         for note in result.notes:
             err.print(f"[yellow]warning: {escape(note)}[/yellow]")

@@ -121,9 +121,14 @@ TOKEN_NOTE = (
 PROGRESS_MIN = 50  # writes: below this an apply is over before a bar is worth drawing
 
 
+def remote_examples(*lines: str) -> str:
+    """A remote command's epilog: where its tokens come from (they have no flag), then examples."""
+    return TOKEN_NOTE + "\n\n" + _examples(*lines)
+
+
 def register(app: typer.Typer) -> None:
     app.command(
-        epilog=_examples(
+        epilog=remote_examples(
             "gatewayctl diff catalog.yaml --env prod",
             "GATEWAYCTL_KONG_ADMIN_URL=https://kong-admin:8444 gatewayctl diff catalog.yaml --exit-code",
             "GATEWAYCTL_KUMA_URL=http://kuma-cp:5681 gatewayctl diff catalog.yaml --only kuma",
@@ -131,17 +136,17 @@ def register(app: typer.Typer) -> None:
         )
     )(_json_failures(diff))
     app.command(
-        epilog=_examples(
+        epilog=remote_examples(
             "gatewayctl apply catalog.yaml --dry-run",
             "gatewayctl apply catalog.yaml --env prod --yes --parallelism 16 --rps 200",
             "gatewayctl apply catalog.yaml --only kuma --kuma-platform kubernetes --context prod --yes",
         )
     )(_json_failures(apply))
-    app.command(epilog=_examples("gatewayctl status catalog.yaml", "gatewayctl status catalog.yaml --json"))(
+    app.command(epilog=remote_examples("gatewayctl status catalog.yaml", "gatewayctl status catalog.yaml --json"))(
         _json_failures(status)
     )
     app.command(
-        epilog=_examples(
+        epilog=remote_examples(
             "gatewayctl rollback --yes", "gatewayctl rollback .gatewayctl/snapshots/20261201T101500.123456Z.json --yes"
         )
     )(rollback)
@@ -208,7 +213,10 @@ def _systems(loaded: LoadedCatalog, only: str | None) -> tuple[bool, bool]:
     get without asking for Kuma by name."""
     has_mesh = bool(loaded.catalog.mesh_enabled) or (only == "kuma" and loaded.catalog.mesh is not None)
     if only == "kuma" and not has_mesh:
-        err.print(f"{loaded.path}: --only kuma: the catalog has no enabled mesh; nothing was sent")
+        err.print(
+            f"{loaded.path}: --only kuma: the catalog has no mesh: section, so nothing of it is planned in Kuma "
+            "(to remove its objects from Kuma, set mesh: {enabled: false}); nothing was sent"
+        )
         raise typer.Exit(EXIT_INVALID)
     return only != "kuma", has_mesh and only != "kong"
 
@@ -486,8 +494,10 @@ def status(
     timeout: Timeout = 30.0,
     parallelism: Parallelism = 8,
 ) -> int:
-    """Are Kong and Kuma reachable, which versions, is Kong's database reachable, has either drifted from the
-    catalog."""
+    """Are Kong and Kuma reachable, which versions, is Kong's database reachable, has either drifted?
+
+    Drift is against the catalog, as `diff` plans it; who holds the apply locks is shown too.
+    """
     _check_only(only)
     loaded = load_or_exit(catalog, env)
     conn = Connection(
@@ -765,11 +775,11 @@ def _print_lines(lines: list[tuple[str, str]]) -> None:
     out.print(text, end="")
 
 
-def _confirm(yes: bool, question: str) -> None:
+def _confirm(yes: bool, question: str, verb: str = "apply") -> None:
     if yes:
         return
     if not sys.stdin.isatty():
-        err.print("not interactive: pass --yes to apply")
+        err.print(f"not interactive: pass --yes to {verb}; nothing was changed")
         raise typer.Exit(EXIT_INVALID)
     if not typer.confirm(question + "?", default=False):
         err.print("nothing was changed")
@@ -993,7 +1003,7 @@ def _rollback_kong(
         _print_plan(the_plan, desired, False, {})
         if not the_plan.changes or dry_run:
             return EXIT_OK
-        _confirm(yes, "roll Kong back at " + client.endpoint.display())
+        _confirm(yes, "roll Kong back at " + client.endpoint.display(), "roll back")
         try:
             with KongLock(client, catalog_name, wait=lock_wait):  # never interleaved with an apply
                 the_plan = rollback_plan(report=False)  # again, under the lock
@@ -1181,7 +1191,8 @@ def _kuma_status(loaded: LoadedCatalog, conn: Connection, stack: contextlib.Exit
         "url": side.display if side else (conn.kuma_url or ""),
         "platform": platform,
         "reachable": True,
-        "product": server.get("product", "Kuma"),
+        # on Kubernetes the server is the API server: its version is Kubernetes', not Kuma's
+        "product": server.get("product") or ("Kubernetes" if platform == "kubernetes" else "Kuma"),
         "version": server.get("version"),
         "mode": server.get("mode"),
         "drift": drift is not None,
@@ -1245,7 +1256,7 @@ def _rollback_kuma(
         out.print(the_plan.summary())
         if not the_plan.changes or dry_run:
             return EXIT_OK
-        _confirm(yes, "roll Kuma back at " + side.display)
+        _confirm(yes, "roll Kuma back at " + side.display, "roll back")
         try:  # as apply: never interleaved with an apply of this catalog
             held = _kuma_remote(lambda: stack.enter_context(target.lock(catalog_name, lock_wait)))
         except LockHeld as exc:

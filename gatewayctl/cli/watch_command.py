@@ -23,7 +23,7 @@ from gatewayctl.apply import lease
 from gatewayctl.apply.kuma_target import KumaTarget, kubernetes_target
 from gatewayctl.apply.session import kuma_platform
 from gatewayctl.catalog.load import LoadedCatalog
-from gatewayctl.cli.catalog_commands import CatalogArg, EnvOption, _examples
+from gatewayctl.cli.catalog_commands import CatalogArg, EnvOption
 from gatewayctl.cli.console import EXIT_INVALID, EXIT_OK, err, print_diagnostics
 from gatewayctl.cli.remote_commands import (
     CaCert,
@@ -42,6 +42,7 @@ from gatewayctl.cli.remote_commands import (
     Timeout,
     kong_client,
     kuma_client,
+    remote_examples,
 )
 from gatewayctl.diagnostics import plural
 from gatewayctl.watch.health import Health, MetricsServer
@@ -57,7 +58,7 @@ log = logging.getLogger("gatewayctl.watch")
 
 def register(app: typer.Typer) -> None:
     app.command(
-        epilog=_examples(
+        epilog=remote_examples(
             "gatewayctl watch catalog.yaml --env prod --interval 60",
             "gatewayctl watch catalog.yaml --heal --metrics-port 9542",
             "gatewayctl watch /etc/gatewayctl/catalog.yaml --lease-name gatewayctl-watch --lease-namespace kong",

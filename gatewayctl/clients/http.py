@@ -224,7 +224,7 @@ class ApiClient:
                 response = self._client.request(method, target, json=json)
             except httpx.TransportError as exc:
                 self.log.observe(method, path, None, time.monotonic() - started)
-                reason = _transport_reason(exc)
+                reason = _transport_reason(exc, self.endpoint.display())
                 hint = _tls_hint(exc)
                 if hint:  # a TLS handshake refused for what it is: trying again cannot change it
                     raise self.error(method, target, None, None, f"{reason}; {hint}", attempt) from None
@@ -289,12 +289,14 @@ def _first_line(response: httpx.Response) -> str:
     return text or response.reason_phrase or "error"
 
 
-def _transport_reason(exc: httpx.TransportError) -> str:
+def _transport_reason(exc: httpx.TransportError, url: str) -> str:
+    # Nothing answered: name where it was sent (without credentials), which a URL defaulted or taken from
+    # the environment does not show anywhere else.
     if isinstance(exc, httpx.ConnectError):
-        return f"cannot connect ({_short(exc)})"
+        return f"cannot connect to {url} ({_short(exc)})"
     if isinstance(exc, httpx.TimeoutException):
-        return "timed out"
-    return f"connection failed ({_short(exc) or type(exc).__name__})"
+        return f"{url} timed out"
+    return f"connection to {url} failed ({_short(exc) or type(exc).__name__})"
 
 
 def _tls_hint(exc: httpx.TransportError) -> str | None:

@@ -65,7 +65,11 @@ def _diff(kind: str, path: Path, want: Any, have: Any, masker: Masker, out: list
     if masker.is_secret_field(kind, path) or SECRET in json.dumps(shown, default=str):
         # a secret removed (a redis password when the policy leaves redis) is shown going away, not changing
         out.append(
-            FieldChange(dotted, SECRET if have is not None else None, None if want is None else f"{SECRET} (changed)")
+            FieldChange(
+                dotted,
+                SECRET if have is not None else None,
+                None if want is None else f"{masker.secret(want)} (changed)",
+            )
         )
         return
     out.append(FieldChange(dotted, masker.value(kind, path, have), shown))

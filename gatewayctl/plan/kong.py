@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from gatewayctl.clients.kong_admin import KongAdmin, KongError
+from gatewayctl.diagnostics import KeyPath
 from gatewayctl.plan.entities import DesiredState, Entity, from_live
 from gatewayctl.plan.fields import FieldChange as FieldChange  # re-exported: plans import it from here too
 from gatewayctl.plan.fields import action_counts, diff_fields, summary_line
@@ -349,7 +350,12 @@ def compare(desired: Entity, live: Entity, schema: Schema | None, masker: Masker
     if desired.kind == "keyauth_credentials":
         want.pop("ttl", None)  # Kong reports the time left, not what was set
         have.pop("ttl", None)
-    return diff_fields(desired.kind, want, have, masker)
+    changes = diff_fields(desired.kind, want, have, masker)
+    if desired.kind == "basicauth_credentials":
+        # compared as Kong's hash, shown by the reference of the password itself
+        shown = f"{masker.secret(desired.body.get('password'))} (changed)"
+        changes = [replace(c, new=shown) if c.path == "password" and c.new is not None else c for c in changes]
+    return changes
 
 
 def _comparable(entity: Entity) -> dict[str, Any]:
@@ -375,26 +381,29 @@ def unique_values(entity: Entity) -> Iterator[tuple[tuple[str, ...], str]]:
 
 def server_problems(
     server: ServerInfo, desired: DesiredState, edition: str, mode: str
-) -> list[tuple[Entity | None, str]]:
-    """Why this Kong cannot take this catalog, each with the entity that needs what is missing."""
-    problems: list[tuple[Entity | None, str]] = []
+) -> list[tuple[Entity | KeyPath, str]]:
+    """Why this Kong cannot take this catalog, each with the entity (or catalog key) that needs what is missing."""
+    problems: list[tuple[Entity | KeyPath, str]] = []
     if server.major_minor() < (3, 0):
-        problems.append((None, f"Kong {server.version} is too old: gatewayctl needs Kong 3.0 or newer"))
+        problems.append(((), f"Kong {server.version} is too old: gatewayctl needs Kong 3.0 or newer"))
     if edition == "enterprise" and server.edition != "enterprise":
         problems.append(
-            (None, f"the catalog sets gateway.edition: enterprise but this Kong is the {server.edition} edition")
+            (
+                ("gateway", "edition"),
+                f"the catalog sets gateway.edition: enterprise but this Kong is the {server.edition} edition",
+            )
         )
     if mode == "db" and server.dbless:
         problems.append(
             (
-                None,
+                ("gateway", "mode"),
                 "this Kong runs without a database (database=off); set gateway.mode: dbless to apply with POST /config",
             )
         )
     if mode == "dbless" and not server.dbless and server.database != "unknown":
         problems.append(
             (
-                None,
+                ("gateway", "mode"),
                 f"the catalog sets gateway.mode: dbless but this Kong uses a database ({server.database}); "
                 "use gateway.mode: db",
             )

@@ -8,8 +8,9 @@ string containing a value the catalog's secret references resolved to is masked 
 from __future__ import annotations
 
 import functools
+import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,11 +23,23 @@ MIN_SCRUB_LENGTH = 4  # shorter values would mask innocent text ("on", "80") and
 @dataclass(frozen=True)
 class Masker:
     values: tuple[str, ...] = ()
+    references: tuple[tuple[str, str], ...] = ()  # (resolved value, the `${env:NAME}` it was resolved from)
 
     @classmethod
-    def of(cls, values: Iterable[str]) -> Masker:
+    def of(cls, values: Iterable[str], references: Mapping[str, str] | None = None) -> Masker:
         unique = {v for v in values if len(v) >= MIN_SCRUB_LENGTH}
-        return cls(tuple(sorted(unique, key=len, reverse=True)))
+        named = tuple(sorted((v, r) for v, r in (references or {}).items() if len(v) >= MIN_SCRUB_LENGTH))
+        return cls(tuple(sorted(unique, key=len, reverse=True)), named)
+
+    def secret(self, desired: Any) -> str:
+        """How a desired value holding a secret is shown: `<secret ${env:NAME}>` naming the references whose
+        values it holds, so a reader knows which variable changed; `<secret>` when none is known (the live
+        side, whose value came from wherever the previous apply got it)."""
+        if not self.references or desired is None:
+            return SECRET
+        text = desired if isinstance(desired, str) else json.dumps(desired, default=str)
+        found = sorted({ref for value, ref in self.references if value in text})
+        return f"<secret {', '.join(found)}>" if found else SECRET
 
     def is_secret_field(self, kind: str, path: tuple[str | int, ...]) -> bool:
         if not path:

@@ -41,7 +41,11 @@ MANIFEST = ".gatewayctl.rendered"  # in the output folder: every file renders th
 
 
 def write_files(
-    out_dir: Path, files: list[RenderedFile], owned_dirs: list[str], inputs: Iterable[Path] = ()
+    out_dir: Path,
+    files: list[RenderedFile],
+    owned_dirs: list[str],
+    inputs: Iterable[Path] = (),
+    removed: list[str] | None = None,
 ) -> list[Path]:
     """Write every file, all or nothing, and remove files an earlier render wrote in the folders this render
     owns that it does not write again (a removed service must not leave a stale policy behind).
@@ -61,13 +65,17 @@ def write_files(
     Kuma policies is 140,000 files, nearly all unchanged.
 
     `inputs` (the catalog, the files its secrets are read from) are never removed, even when they sit in
-    an owned folder (`kong/catalog.yaml` rendered with `--out .`).
+    an owned folder (`kong/catalog.yaml` rendered with `--out .`). The files removed are appended to
+    `removed` (relative to `out_dir`), so that the command can say so.
     """
     with paused_gc():  # 140,000 paths and Path objects, no cycles: the collector would rescan the heap for none
-        return _write_files(out_dir, files, owned_dirs, {os.path.realpath(p) for p in inputs})
+        gone = removed if removed is not None else []
+        return _write_files(out_dir, files, owned_dirs, {os.path.realpath(p) for p in inputs}, gone)
 
 
-def _write_files(out_dir: Path, files: list[RenderedFile], owned_dirs: list[str], inputs: set[str]) -> list[Path]:
+def _write_files(
+    out_dir: Path, files: list[RenderedFile], owned_dirs: list[str], inputs: set[str], removed: list[str]
+) -> list[Path]:
     root = os.fspath(out_dir)
     if os.path.lexists(root) and not os.path.isdir(root):
         raise _not_a_folder(root)
@@ -142,6 +150,7 @@ def _write_files(out_dir: Path, files: list[RenderedFile], owned_dirs: list[str]
             path = _join(root, relative)
             if _is_file(path) and os.path.realpath(path) not in inputs:
                 os.unlink(path)
+                removed.append(relative)
     remembered = {p for p in previous if not p.startswith(owned)} | still
     if remembered != previous:
         _write_manifest(root, remembered)
