@@ -376,7 +376,7 @@ SECRET_CASES = [
 
 
 def test_secret_paths_skip_only_entities_the_walk_finds_nothing_in() -> None:
-    masker = Masker.of(["pw-1234", "tok-98765", 'quoted\\tok', "k-55555"])
+    masker = Masker.of(["pw-1234", "tok-98765", "quoted\\tok", "k-55555"])
     items = {str(i): case for i, case in enumerate(SECRET_CASES)}
     walked = {key: fields.secret_paths(kind, value, masker) for key, (kind, value) in items.items()}
     found = fields.secret_paths_by_key(items, masker)
