@@ -424,3 +424,20 @@ def test_the_config_and_times_read_as_kuma_writes_them() -> None:
         assert "globalAddress" not in multizone["zone"]
         created = http.get("/meshes/default").json()["creationTime"]
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d*[1-9])?Z", created)
+
+
+def test_every_schema_default_of_the_policies_gatewayctl_writes_is_filled_in(kuma: KumaEmulator) -> None:
+    """defaulting.Default on the rest.yaml schema: MeshAccessLog's openTelemetry `endpoint` defaults to ""
+    (pkg/plugins/policies/meshaccesslog/api/v1alpha1/rest.yaml) in to[], from[] and rules[] alike."""
+    with httpx.Client(base_url=kuma.url) as http:
+        http.put("/meshes/m1", json=MESH)
+        backend = {"type": "OpenTelemetry", "openTelemetry": {"backendRef": {"kind": "MeshOpenTelemetryBackend"}}}
+        log = {
+            "type": "MeshAccessLog",
+            "mesh": "m1",
+            "name": "log",
+            "spec": {"targetRef": {"kind": "Mesh"}, "rules": [{"default": {"backends": [backend]}}]},
+        }
+        assert http.put("/meshes/m1/meshaccesslogs/log", json=log).status_code == 201
+        got = http.get("/meshes/m1/meshaccesslogs/log").json()["spec"]["rules"][0]["default"]["backends"][0]
+        assert got["openTelemetry"]["endpoint"] == ""

@@ -241,9 +241,13 @@ KINDS: list[Kind] = [
         rules=True,
         from_as_rules=True,
         defaults=tuple(
-            (f"{section}[].default.backends[].{out}.format.omitEmptyValues", False)
+            default
             for section in ("from", "rules", "to")
-            for out in ("file", "tcp")
+            for default in (
+                (f"{section}[].default.backends[].file.format.omitEmptyValues", False),
+                (f"{section}[].default.backends[].openTelemetry.endpoint", ""),
+                (f"{section}[].default.backends[].tcp.format.omitEmptyValues", False),
+            )
         ),
     ),
     _policy("MeshCircuitBreaker", "meshcircuitbreakers", "mcb", to=True, frm=True, rules=True, from_as_rules=True),
