@@ -441,3 +441,22 @@ def test_every_schema_default_of_the_policies_gatewayctl_writes_is_filled_in(kum
         assert http.put("/meshes/m1/meshaccesslogs/log", json=log).status_code == 201
         got = http.get("/meshes/m1/meshaccesslogs/log").json()["spec"]["rules"][0]["default"]["backends"][0]
         assert got["openTelemetry"]["endpoint"] == ""
+
+
+def test_without_a_token_secrets_are_refused_and_only_a_bad_bearer_is_unauthenticated() -> None:
+    """tokens/authenticator.go validates only an `Authorization: Bearer ...` header (401 "Invalid
+    authentication data" for a bad one); without one the user is mesh-system:anonymous, whom
+    admin_resource_access.go refuses Secrets and GlobalSecrets (403 "Access Denied"), after the request checks."""
+    secret = {"type": "GlobalSecret", "name": "sec-1", "data": "dGVzdAo="}
+    with running(KumaState(token="tok")) as kuma, httpx.Client(base_url=kuma.url) as http:
+        refused = http.put("/global-secrets/sec-1", json=secret)
+        assert refused.status_code == 403 and refused.json()["detail"] == (
+            'user "mesh-system:anonymous/mesh-system:unauthenticated" cannot access the resource of type "GlobalSecret"'
+        )
+        assert http.put("/global-secrets/sec-2", json=secret).json()["title"] == "Could not process a resource"
+        assert http.get("/global-secrets").status_code == 403
+        assert http.get("/meshes", headers={"Authorization": "Basic eDp5"}).status_code == 200  # anonymous
+        assert http.get("/meshes", headers={"Authorization": "Bearer nope"}).status_code == 401
+        admin = {"Authorization": "Bearer tok"}
+        assert http.put("/global-secrets/sec-1", json=secret, headers=admin).status_code == 201
+        assert http.get("/global-secrets/sec-1", headers=admin).status_code == 200

@@ -457,6 +457,7 @@ class KumaState(EmulatorState):
         self.instance_id = f"kuma-emulator-{uuid.uuid4().hex[:5]}"
         self.cluster_id = str(uuid.uuid4())
         self.store: dict[tuple[str, str, str], dict[str, Any]] = {}  # (type, mesh, name) -> resource as stored
+        self.anonymous = False  # the request being served came without a token (with `token` set)
         self.requests: list[Request] = []
         if default_mesh and not self.federated:  # KUMA_DEFAULTS_SKIP_MESH_CREATION=false (a federated zone
             self.seed({"type": "Mesh", "name": "default"})  # gets its meshes from the global instead)
@@ -958,6 +959,7 @@ def crud(
         return 200, list_page(state, kind, mesh if kind.scope == "Mesh" else None, query, host, path)
     if method == "GET":
         _mesh_exists(state, kind, mesh)
+        _admin_access(state, kind)
         stored = state.store.get((kind.name, mesh, name))
         if stored is None:
             raise std_error(404, "Could not retrieve a resource", "Not found")
@@ -976,6 +978,18 @@ def _mesh_exists(state: KumaState, kind: Kind, mesh: str) -> None:
         raise std_error(404, "Failed to retrieve Mesh", "Not found")
 
 
+def _admin_access(state: KumaState, kind: Kind) -> None:
+    """admin_resource_access.go: Secrets and GlobalSecrets (AdminOnly) are for `mesh-system:admin` only
+    (access.static.adminResources); a request without a token is `mesh-system:anonymous`. Tokens are taken
+    as an admin's."""
+    if state.anonymous and kind.name in ("Secret", "GlobalSecret"):
+        reason = (
+            'user "mesh-system:anonymous/mesh-system:unauthenticated" cannot access the resource of type '
+            f'"{kind.name}"'
+        )
+        raise std_error(403, "Access Denied", reason)
+
+
 @dataclass(frozen=True)
 class Unparsable:
     """A request body that is not JSON (the handler parses every body; only a PUT reads it)."""
@@ -992,6 +1006,7 @@ def put(state: KumaState, kind: Kind, mesh: str, name: str, body: Any) -> tuple[
     problems = request_problems(state, kind, mesh, name, body)
     if problems:
         raise invalid("Could not process a resource", problems)
+    _admin_access(state, kind)  # ValidateCreate / ValidateUpdate
     labels = state.compute_labels(kind, dict(body.get("labels") or {}), mesh)
     if existing is not None:
         before = existing.get("labels") or {}
@@ -1173,6 +1188,7 @@ def delete(state: KumaState, kind: Kind, mesh: str, name: str) -> tuple[int, Any
     problems = origin_problems(state, kind, stored.get("labels") or {})  # not under `labels` here
     if problems:
         raise invalid("Could not delete a resource", problems)
+    _admin_access(state, kind)
     if kind.name == "Mesh":
         if any(t == "Dataplane" and m == name for t, m, _ in state.store):
             raise invalid(
@@ -1239,6 +1255,7 @@ def list_page(
         raise invalid("Could not retrieve resources", violations)
     if mesh:
         _mesh_exists(state, kind, mesh)
+    _admin_access(state, kind)  # ValidateList
     offset = 0
     if _param(query, "offset") != "":
         text = _param(query, "offset")
@@ -1274,8 +1291,9 @@ def list_page(
 class Handler(EmulatorHandler[KumaState]):
     def answer(self, method: str, path: str, query: str, raw: bytes) -> tuple[int, Any, dict[str, str]]:
         state = self.state
-        auth = self.headers.get("Authorization")
-        if state.token is not None and auth is not None and auth != f"Bearer {state.token}" and path != "/":
+        auth = self.headers.get("Authorization") or ""
+        bearer = auth.startswith("Bearer ")  # tokens/authenticator.go: any other header is no credential
+        if state.token is not None and bearer and auth != f"Bearer {state.token}" and path != "/":
             raise std_error(401, "Invalid authentication data", "Unauthenticated")
         body: Any
         try:
@@ -1284,6 +1302,7 @@ class Handler(EmulatorHandler[KumaState]):
             body = Unparsable(f"invalid character in JSON body: {exc.msg}")
         params = parse_qs(query, keep_blank_values=True)
         with state.lock:
+            state.anonymous = state.token is not None and not bearer  # this request's user, while it is served
             status, payload = route(state, method, path, params, body, self.headers.get("Host", "127.0.0.1"))
         return status, payload, {}
 
