@@ -905,7 +905,9 @@ def route(
         return crud(
             state, kind, segments[1], segments[3] if len(segments) == 4 else None, method, query, body, host, path
         )
-    if len(segments) == 1 and method == "GET" and segments[0] in BY_PATH and BY_PATH[segments[0]].scope == "Mesh":
+    if len(segments) == 1 and segments[0] in BY_PATH and BY_PATH[segments[0]].scope == "Mesh":
+        if method != "GET":  # only the cross-mesh list is routed there: go-restful's own 405
+            raise ApiError(405, "405: Method Not Allowed")
         return 200, list_page(state, BY_PATH[segments[0]], None, query, host, path)
     if segments and segments[0] in BY_PATH and BY_PATH[segments[0]].scope == "Global" and len(segments) <= 2:
         return crud(
