@@ -462,3 +462,23 @@ def test_without_a_token_secrets_are_refused_and_only_a_bad_bearer_is_unauthenti
         admin = {"Authorization": "Bearer tok"}
         assert http.put("/global-secrets/sec-1", json=secret, headers=admin).status_code == 201
         assert http.get("/global-secrets/sec-1", headers=admin).status_code == 200
+
+
+def test_route_policies_keep_their_rules_when_decoded(kuma: KumaEmulator) -> None:
+    """MeshHTTPRoute's to[] items are {targetRef, hostnames, rules} (meshhttproute.go To), not the
+    {targetRef, default} of the other policies: decoding keeps them."""
+    with httpx.Client(base_url=kuma.url) as http:
+        http.put("/meshes/m1", json=MESH)
+        rules = [{"matches": [{"path": {"type": "PathPrefix", "value": "/"}}], "default": {}}]
+        route = {
+            "type": "MeshHTTPRoute",
+            "mesh": "m1",
+            "name": "r",
+            "spec": {
+                "targetRef": {"kind": "Mesh"},
+                "to": [{"targetRef": {"kind": "MeshService", "name": "s"}, "hostnames": ["a.b"], "rules": rules}],
+            },
+        }
+        assert http.put("/meshes/m1/meshhttproutes/r", json=route).status_code == 201
+        to = http.get("/meshes/m1/meshhttproutes/r").json()["spec"]["to"][0]
+        assert to["hostnames"] == ["a.b"] and to["rules"] == rules

@@ -677,17 +677,23 @@ def prune(kind: Kind, spec: dict[str, Any]) -> dict[str, Any]:
     if not (policy.get("hasToTargetRef") or policy.get("hasFromTargetRef") or policy.get("hasRulesTargetRef")):
         sections.add("default")
     out = {k: v for k, v in spec.items() if k in sections}
-    for section, keys in (("to", {"targetRef", "default"}), ("from", {"targetRef", "default"})):
+    item_keys = {
+        "to": TO_ITEM_KEYS.get(kind.name, {"targetRef", "default"}),
+        "from": {"targetRef", "default"},
+        "rules": RULE_ITEM_KEYS.get(kind.name, {"matches", "default"}),
+    }
+    for section, keys in item_keys.items():
         if isinstance(out.get(section), list):
             out[section] = [
                 {k: v for k, v in i.items() if k in keys} if isinstance(i, dict) else i for i in out[section]
             ]
-    if isinstance(out.get("rules"), list):
-        out["rules"] = [
-            {k: v for k, v in i.items() if k in ("matches", "default")} if isinstance(i, dict) else i
-            for i in out["rules"]
-        ]
     return out
+
+
+# The fields of the to[] and rules[] items whose Go structs differ from {targetRef, default} / {matches,
+# default} (2.14 pkg/plugins/policies/<policy>/api/v1alpha1/<policy>.go To and Rule)
+TO_ITEM_KEYS = {"MeshHTTPRoute": {"targetRef", "hostnames", "rules"}, "MeshTCPRoute": {"targetRef", "rules"}}
+RULE_ITEM_KEYS = {"MeshTrafficPermission": {"default"}, "MeshTLS": {"default"}}
 
 
 def schema_problems(kind: Kind, spec: Any) -> list[tuple[str, str]]:
@@ -986,8 +992,7 @@ def _admin_access(state: KumaState, kind: Kind) -> None:
     as an admin's."""
     if state.anonymous and kind.name in ("Secret", "GlobalSecret"):
         reason = (
-            'user "mesh-system:anonymous/mesh-system:unauthenticated" cannot access the resource of type '
-            f'"{kind.name}"'
+            f'user "mesh-system:anonymous/mesh-system:unauthenticated" cannot access the resource of type "{kind.name}"'
         )
         raise std_error(403, "Access Denied", reason)
 
