@@ -482,3 +482,35 @@ def test_route_policies_keep_their_rules_when_decoded(kuma: KumaEmulator) -> Non
         assert http.put("/meshes/m1/meshhttproutes/r", json=route).status_code == 201
         to = http.get("/meshes/m1/meshhttproutes/r").json()["spec"]["to"][0]
         assert to["hostnames"] == ["a.b"] and to["rules"] == rules
+
+
+def test_a_mesh_is_validated_and_its_ca_kept_while_mtls_is_on(kuma: KumaEmulator) -> None:
+    """MeshResource.Validate (pkg/core/resources/apis/mesh/mesh_validator.go) on decoding, then the mesh
+    manager's ValidateCreate/ValidateUpdate (pkg/core/managers/apis/mesh/mesh_validator.go): an installed CA
+    type, and no change of the enabled CA while mTLS is on."""
+
+    def mesh(backend: str, kind: str = "builtin", expiration: str = "24h") -> dict[str, Any]:
+        ca = {"name": backend, "type": kind, "dpCert": {"rotation": {"expiration": expiration}}}
+        return {"type": "Mesh", "name": "m1", "mtls": {"enabledBackend": backend, "backends": [ca]}}
+
+    with httpx.Client(base_url=kuma.url) as http:
+        bad = http.put("/meshes/m1", json={**mesh("ca-1", expiration="1h30m"), "mtls": {"enabledBackend": "x"}})
+        assert bad.json()["invalid_parameters"] == [
+            {"field": "mtls.enabledBackend", "reason": "has to be set to one of the backends in the mesh"}
+        ]
+        rotation = http.put("/meshes/m1", json=mesh("ca-1", expiration="1h30m")).json()  # one unit only
+        assert rotation["invalid_parameters"] == [
+            {"field": "mtls.dpcert.rotation.expiration", "reason": "has to be a valid format"}
+        ]
+        vault = http.put("/meshes/m1", json=mesh("ca-1", kind="vault")).json()
+        assert (vault["title"], vault["invalid_parameters"]) == (
+            "Failed to create a resource",
+            [{"field": "mtls.backends[0].type", "reason": "could not find installed plugin for this type"}],
+        )
+        assert http.put("/meshes/m1", json=mesh("ca-1")).status_code == 201
+        changed = http.put("/meshes/m1", json=mesh("ca-2")).json()
+        assert (changed["title"], changed["invalid_parameters"][0]["field"]) == (
+            "Failed to update a resource",
+            "mtls.enabledBackend",
+        )
+        assert http.put("/meshes/m1", json=mesh("ca-1", expiration="36h")).status_code == 200

@@ -1033,8 +1033,11 @@ def put(state: KumaState, kind: Kind, mesh: str, name: str, body: Any) -> tuple[
                 )
         if immutable:
             raise invalid("Could not update a resource", immutable)
-    elif kind.name == "Mesh" and len(name) > 63:  # mesh_validator.go ValidateCreate
-        raise invalid("Failed to create a resource", [("name", "cannot be longer than 63 characters")])
+    if kind.name == "Mesh":  # the mesh manager's ValidateCreate / ValidateUpdate
+        problems = [("name", "cannot be longer than 63 characters")] if existing is None and len(name) > 63 else []
+        problems += mesh_manager_problems(body, existing)
+        if problems:
+            raise invalid("Failed to update a resource" if existing else "Failed to create a resource", problems)
     state.put(kind, mesh, name, body, labels)
     if kind.name == "Mesh" and existing is None:
         skipped = body.get("skipCreatingInitialPolicies") or []
@@ -1062,6 +1065,9 @@ def decode(kind: Kind, body: Any) -> dict[str, Any]:
                     "of type string"
                 )
                 raise std_error(400, "Bad Request", f"invalid {kind.name} object: {json.dumps(reason)}")
+        problems = mesh_mtls_problems(body) if kind.name == "Mesh" else []  # the Mesh's Validate()
+        if problems:
+            raise invalid("Could not process a resource", problems)
         return body
     body = {"mesh": "default", **body}  # the schema's default (`mesh: {type: string, default: default}`)
     problems = [("", f"{key} in body is required") for key in ("type", "name", "spec") if key not in body]
@@ -1075,6 +1081,57 @@ def decode(kind: Kind, body: Any) -> dict[str, Any]:
     if problems:
         raise invalid("Could not process a resource", problems)
     return body
+
+
+MESH_DURATION = re.compile(r"^(\d+)(y|w|d|h|m|s|ms)$")  # mesh_helpers.go ParseDuration: one unit, or "0"
+CA_TYPES = ("builtin", "provided")  # the CA managers Kuma (not Kong Mesh) installs
+
+
+def mesh_mtls_problems(body: dict[str, Any]) -> list[tuple[str, str]]:
+    """MeshResource.Validate's validateMtls (pkg/core/resources/apis/mesh/mesh_validator.go)."""
+    mtls = body.get("mtls") if isinstance(body.get("mtls"), dict) else {}
+    backends = [b for b in mtls.get("backends") or [] if isinstance(b, dict)]
+    problems: list[tuple[str, str]] = []
+    if len(backends) > 1:
+        problems.append(("mtls.backends", "cannot have more than 1 backends"))
+    names: set[str] = set()
+    for i, backend in enumerate(backends):
+        name = str(backend.get("name") or "")
+        if name in names:
+            problems.append(
+                (f"mtls.backends[{i}].name", f"{json.dumps(name)} name is already used for another backend")
+            )
+        names.add(name)
+        cert = backend.get("dpCert")
+        if isinstance(cert, dict):
+            expiration = str(((cert.get("rotation") or {}).get("expiration")) or "")
+            if expiration != "0" and not MESH_DURATION.match(expiration):
+                problems.append(("mtls.dpcert.rotation.expiration", "has to be a valid format"))
+    enabled = mtls.get("enabledBackend") or ""
+    if enabled and enabled not in names:
+        problems.append(("mtls.enabledBackend", "has to be set to one of the backends in the mesh"))
+    return problems
+
+
+def mesh_manager_problems(body: dict[str, Any], before: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """pkg/core/managers/apis/mesh/mesh_validator.go: on update, no change of CA while mTLS is on; each
+    backend's type needs an installed CA manager."""
+    mtls = body.get("mtls") if isinstance(body.get("mtls"), dict) else {}
+    problems: list[tuple[str, str]] = []
+    if before is not None:
+        was = ((before.get("fields") or {}).get("mtls") or {}).get("enabledBackend") or ""
+        now = mtls.get("enabledBackend") or ""
+        if was and now and was != now:
+            problems.append(
+                (
+                    "mtls.enabledBackend",
+                    "Changing CA when mTLS is enabled is forbidden. Disable mTLS first and then change the CA",
+                )
+            )
+    for i, backend in enumerate(b for b in mtls.get("backends") or [] if isinstance(b, dict)):
+        if backend.get("type") not in CA_TYPES:
+            return [*problems, (f"mtls.backends[{i}].type", "could not find installed plugin for this type")]
+    return problems
 
 
 def _json_type(value: Any) -> str:
