@@ -3,7 +3,7 @@
 **Universal** (the Kuma HTTP API has no conditional writes, but its create is atomic): the lock is a
 GlobalSecret `gatewayctl-lock-<catalog>` whose data records the holder (host, pid, run). `PUT` of a name
 that does not exist creates it and answers 201; two racing creates get 201 and 409 (the store's create
-fails with AlreadyExists: kumahq/kuma `pkg/api-server/resource_crud_endpoints.go` createOrUpdateResource,
+fails with AlreadyExists: kumahq/kuma `pkg/api-server/resource_endpoints.go` createOrUpdateResource,
 `pkg/core/rest/errors/error_handler.go`). So an apply takes the lock only when its `GET` says it is absent
 and its single, never retried `PUT` answers 201. A `PUT` that answers 200 found the lock after all (made
 between the two calls) and wrote over its holder record; the loser then blanks that record (holder
