@@ -514,3 +514,21 @@ def test_a_mesh_is_validated_and_its_ca_kept_while_mtls_is_on(kuma: KumaEmulator
             "mtls.enabledBackend",
         )
         assert http.put("/meshes/m1", json=mesh("ca-1", expiration="36h")).status_code == 200
+
+
+def test_a_builtin_ca_keeps_its_root_in_two_secrets_of_the_mesh(kuma: KumaEmulator) -> None:
+    """EnsureCAs on create and update of a Mesh (pkg/core/managers/apis/mesh/mesh_manager.go): the builtin CA
+    manager (pkg/plugins/ca/builtin/manager.go) makes `<mesh>.ca-builtin-cert-<backend>` and `...-key-...`
+    through the secret manager (no labels), owned by the Mesh and deleted with it."""
+    with httpx.Client(base_url=kuma.url) as http:
+        ca = {"name": "ca-1", "type": "builtin"}
+        http.put(
+            "/meshes/m1", json={"type": "Mesh", "name": "m1", "mtls": {"enabledBackend": "ca-1", "backends": [ca]}}
+        )
+        secrets = http.get("/meshes/m1/secrets").json()["items"]
+        assert [(s["name"], "labels" in s) for s in secrets] == [
+            ("m1.ca-builtin-cert-ca-1", False),
+            ("m1.ca-builtin-key-ca-1", False),
+        ]
+        assert http.delete("/meshes/m1").status_code == 200
+        assert kuma.state.objects("Secret") == []

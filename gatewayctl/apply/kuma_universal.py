@@ -212,17 +212,38 @@ def fetch_owned(client: KumaApi, server: dict[str, Any], catalog_name: str, para
         return [o for objects in pool.map(one, kinds) for o in objects]
 
 
-def unowned_in_mesh(client: KumaApi, server: dict[str, Any], mesh: str, owned: set[tuple[str, str, str]]) -> list[str]:
-    """'Kind name' of each object in the mesh gatewayctl does not own, other than the control plane's defaults."""
+def builtin_ca_secrets(mesh: Obj) -> set[str]:
+    """The Secrets the control plane keeps in a Mesh for each of its builtin CA backends (2.14
+    pkg/plugins/ca/builtin/manager.go: `<mesh>.ca-builtin-cert-<backend>` and `<mesh>.ca-builtin-key-<backend>`,
+    created with the Mesh and deleted with it)."""
+    backends = ((mesh.get("mtls") or {}).get("backends") or []) if isinstance(mesh, dict) else []
+    name = str(mesh.get("name"))
+    return {
+        f"{name}.ca-builtin-{part}-{backend.get('name')}"
+        for backend in backends
+        if isinstance(backend, dict) and backend.get("type") == "builtin"
+        for part in ("cert", "key")
+    }
+
+
+def unowned_in_mesh(client: KumaApi, server: dict[str, Any], mesh: Obj, owned: set[tuple[str, str, str]]) -> list[str]:
+    """'Kind name' of each object in the Mesh (as read) gatewayctl does not own, other than what the control
+    plane made for it: its default policies and its builtin CA's Secrets."""
+    name_of_mesh = str(mesh.get("name"))
+    made_for_it = builtin_ca_secrets(mesh)
     found: list[str] = []
     for kind, info in sorted(server["types"].items()):
         if info.get("scope") != "Mesh" or kind.endswith(("Insight", "Overview")):
             continue
-        for item in client.list_all(f"/meshes/{mesh}/{info['path']}"):
+        for item in client.list_all(f"/meshes/{name_of_mesh}/{info['path']}"):
             name = str(item.get("name"))
-            if (kind, mesh, name) in owned or (
-                kind in ("MeshTimeout", "MeshCircuitBreaker", "MeshRetry")
-                and any(name == prefix + mesh for prefix in DEFAULT_POLICY_PREFIXES)
+            if (
+                (kind, name_of_mesh, name) in owned
+                or (
+                    kind in ("MeshTimeout", "MeshCircuitBreaker", "MeshRetry")
+                    and any(name == prefix + name_of_mesh for prefix in DEFAULT_POLICY_PREFIXES)
+                )
+                or (kind == "Secret" and name in made_for_it)
             ):
                 continue
             found.append(f"{kind} {name}")
@@ -355,7 +376,7 @@ def plan_universal(
         )
     owned = {key_of(o) for o in live}
     for change in [c for c in plan.changes if c.action == "delete" and c.kind == MESH_KIND]:
-        others = unowned_in_mesh(client, server, change.name, owned)
+        others = unowned_in_mesh(client, server, change.live or {"name": change.name}, owned)
         if others:
             plan.changes.remove(change)
             shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")

@@ -48,6 +48,7 @@ Run on its own for manual trials: `python -m tests.emulators.kuma --port 15681 [
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import re
@@ -529,6 +530,23 @@ class KumaState(EmulatorState):
             fill_defaults(spec, kind.defaults)
             stored["spec"] = go_struct(spec)
         self.store[key] = stored
+        if kind.name == "Mesh":
+            self.ensure_builtin_cas(name, stored["fields"])
+
+    def ensure_builtin_cas(self, mesh: str, fields: dict[str, Any]) -> None:
+        """EnsureCAs (pkg/core/managers/apis/mesh/mesh_helpers.go) on every create and update of a Mesh: the
+        builtin CA manager (pkg/plugins/ca/builtin/manager.go) keeps each builtin backend's root CA in two
+        Secrets of the Mesh, `<mesh>.ca-builtin-cert-<backend>` and `<mesh>.ca-builtin-key-<backend>`,
+        created through the secret manager (no labels), owned by the Mesh."""
+        for backend in (fields.get("mtls") or {}).get("backends") or []:
+            if not isinstance(backend, dict) or backend.get("type") != "builtin":
+                continue
+            for part, pem in (("cert", "CERTIFICATE"), ("key", "RSA PRIVATE KEY")):
+                name = f"{mesh}.ca-builtin-{part}-{backend.get('name')}"
+                if ("Secret", mesh, name) not in self.store:
+                    data = base64.b64encode(f"-----BEGIN {pem}-----\n-----END {pem}-----\n".encode()).decode()
+                    body = {"type": "Secret", "mesh": mesh, "name": name, "data": data}
+                    self.put(BY_NAME["Secret"], mesh, name, body, {})
 
     def render(self, kind: Kind, stored: dict[str, Any]) -> dict[str, Any]:
         out = {k: copy.deepcopy(v) for k, v in stored.items() if k not in ("fields", "spec")}
