@@ -156,20 +156,21 @@ def test_a_mesh_holding_others_objects_is_kept_when_the_catalog_drops_it(
     assert not [o for o in kuma.state.objects(mesh="shop") if "gatewayctl.io/catalog" in (o.get("labels") or {})]
 
 
-def test_the_builtin_ca_secrets_kuma_keeps_in_a_mesh_do_not_keep_it_but_others_secrets_do(
+def test_the_secrets_kuma_keeps_in_a_mesh_do_not_keep_it_but_others_secrets_do(
     capsys: pytest.CaptureFixture[str], kuma: KumaEmulator, shop: Path
 ) -> None:
-    """Kuma 2.14 keeps a builtin CA's root in two Secrets of the Mesh (pkg/plugins/ca/builtin/manager.go),
-    deleted with it: they are no reason to keep a Mesh the catalog drops; a Secret someone else made is."""
+    """Kuma 2.14 keeps a builtin CA's root in two Secrets of the Mesh (pkg/plugins/ca/builtin/manager.go) and
+    gives every new Mesh a Dataplane Token signing key (pkg/defaults/mesh/mesh.go), all deleted with it: they
+    are no reason to keep a Mesh the catalog drops; a Secret someone else made is."""
     assert cli(capsys, kuma, "apply", str(shop), *UNIVERSAL, "--yes")[0] == 0
-    ca = {o["name"] for o in kuma.state.objects("Secret", "shop")}
-    assert ca == {"shop.ca-builtin-cert-ca-1", "shop.ca-builtin-key-ca-1"}
+    made = {o["name"] for o in kuma.state.objects("Secret", "shop")}
+    assert made == {"shop.ca-builtin-cert-ca-1", "shop.ca-builtin-key-ca-1", "dataplane-token-signing-key-shop-1"}
     kuma.state.seed({"type": "Secret", "mesh": "shop", "name": "their-token", "data": "eA=="})
     shop.write_text(CATALOG.replace("  name: shop\n  mtls", "  name: shop2\n  mtls"))
     code, out, err = cli(capsys, kuma, "diff", str(shop), *UNIVERSAL)
     assert code == 0, out + err
     assert "Mesh shop is no longer in the catalog but is kept: it holds objects gatewayctl does not own " in out
-    assert "(Secret their-token)" in out  # and not the CA's
+    assert "(Secret their-token)" in out  # and not Kuma's own
 
 
 def test_a_disabled_mesh_is_removed_only_when_kuma_is_asked_for_by_name(
@@ -182,7 +183,7 @@ def test_a_disabled_mesh_is_removed_only_when_kuma_is_asked_for_by_name(
     assert code == 0, err
     assert out.count("- ") >= 9 and "kuma: 9 changes applied" in out
     assert [m["name"] for m in kuma.state.objects("Mesh")] == ["default"]
-    assert "is kept" not in out  # the builtin CA's Secrets in the Mesh are Kuma's, not someone else's
+    assert "is kept" not in out  # the Secrets Kuma made for the Mesh (CA, token signing key) are no reason
     # the nine deletes, between taking and releasing the apply lock
     made = [(r.method, r.path.split("/")[1]) for r in kuma.state.writes()[writes:]]
     assert made[0] == ("PUT", "global-secrets") and made[-1] == ("DELETE", "global-secrets")

@@ -527,8 +527,9 @@ def test_a_builtin_ca_keeps_its_root_in_two_secrets_of_the_mesh(kuma: KumaEmulat
         )
         secrets = http.get("/meshes/m1/secrets").json()["items"]
         assert [(s["name"], "labels" in s) for s in secrets] == [
+            ("dataplane-token-signing-key-m1-1", False),  # every new Mesh's (pkg/defaults/mesh/mesh.go)
             ("m1.ca-builtin-cert-ca-1", False),
             ("m1.ca-builtin-key-ca-1", False),
         ]
         assert http.delete("/meshes/m1").status_code == 200
-        assert kuma.state.objects("Secret") == []
+        assert kuma.state.objects("Secret", "m1") == []

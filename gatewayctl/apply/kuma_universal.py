@@ -212,41 +212,41 @@ def fetch_owned(client: KumaApi, server: dict[str, Any], catalog_name: str, para
         return [o for objects in pool.map(one, kinds) for o in objects]
 
 
-def builtin_ca_secrets(mesh: Obj) -> set[str]:
-    """The Secrets the control plane keeps in a Mesh for each of its builtin CA backends (2.14
-    pkg/plugins/ca/builtin/manager.go: `<mesh>.ca-builtin-cert-<backend>` and `<mesh>.ca-builtin-key-<backend>`,
-    created with the Mesh and deleted with it)."""
-    backends = ((mesh.get("mtls") or {}).get("backends") or []) if isinstance(mesh, dict) else []
-    name = str(mesh.get("name"))
-    return {
-        f"{name}.ca-builtin-{part}-{backend.get('name')}"
-        for backend in backends
-        if isinstance(backend, dict) and backend.get("type") == "builtin"
-        for part in ("cert", "key")
-    }
+def made_by_kuma(mesh: Obj, kind: str, name: str) -> bool:
+    """Whether the control plane made this object of the Mesh (as read) for the Mesh itself, to be deleted
+    with it (Kuma 2.14): its default policies (pkg/defaults/mesh/mesh.go), its Dataplane Token signing keys
+    `dataplane-token-signing-key-<mesh>-<n>` (pkg/core/tokens/meshed_signing_key_manager.go; `-1` comes with
+    every Mesh, later numbers with key rotation), and each builtin CA backend's Secrets
+    `<mesh>.ca-builtin-cert-<backend>` and `<mesh>.ca-builtin-key-<backend>` (pkg/plugins/ca/builtin/manager.go)."""
+    mesh_name = str(mesh.get("name"))
+    if kind in ("MeshTimeout", "MeshCircuitBreaker", "MeshRetry"):
+        return any(name == prefix + mesh_name for prefix in DEFAULT_POLICY_PREFIXES)
+    if kind != "Secret":
+        return False
+    key_number = name.removeprefix(f"dataplane-token-signing-key-{mesh_name}-")
+    if key_number != name and key_number.isdigit():
+        return True
+    backends = (mesh.get("mtls") or {}).get("backends") or []
+    return any(
+        isinstance(b, dict)
+        and b.get("type") == "builtin"
+        and name in (f"{mesh_name}.ca-builtin-{p}-{b.get('name')}" for p in ("cert", "key"))
+        for b in backends
+    )
 
 
 def unowned_in_mesh(client: KumaApi, server: dict[str, Any], mesh: Obj, owned: set[tuple[str, str, str]]) -> list[str]:
     """'Kind name' of each object in the Mesh (as read) gatewayctl does not own, other than what the control
-    plane made for it: its default policies and its builtin CA's Secrets."""
+    plane made for it (`made_by_kuma`)."""
     name_of_mesh = str(mesh.get("name"))
-    made_for_it = builtin_ca_secrets(mesh)
     found: list[str] = []
     for kind, info in sorted(server["types"].items()):
         if info.get("scope") != "Mesh" or kind.endswith(("Insight", "Overview")):
             continue
         for item in client.list_all(f"/meshes/{name_of_mesh}/{info['path']}"):
             name = str(item.get("name"))
-            if (
-                (kind, name_of_mesh, name) in owned
-                or (
-                    kind in ("MeshTimeout", "MeshCircuitBreaker", "MeshRetry")
-                    and any(name == prefix + name_of_mesh for prefix in DEFAULT_POLICY_PREFIXES)
-                )
-                or (kind == "Secret" and name in made_for_it)
-            ):
-                continue
-            found.append(f"{kind} {name}")
+            if (kind, name_of_mesh, name) not in owned and not made_by_kuma(mesh, kind, name):
+                found.append(f"{kind} {name}")
     return found
 
 

@@ -564,7 +564,13 @@ class KumaState(EmulatorState):
         return out
 
     def ensure_default_policies(self, mesh: str, skipped: list[str]) -> None:
-        """pkg/defaults/mesh/mesh.go: the policies every new Mesh gets."""
+        """pkg/defaults/mesh/mesh.go EnsureDefaultMeshResources: the Dataplane Token signing key every new Mesh
+        gets, a Secret `dataplane-token-signing-key-<mesh>-1` (pkg/core/tokens/meshed_signing_key_manager.go,
+        no labels, owned by the Mesh) whatever `skipCreatingInitialPolicies` says, then its default policies."""
+        key = f"dataplane-token-signing-key-{mesh}-1"
+        if ("Secret", mesh, key) not in self.store:
+            data = base64.b64encode(b"-----BEGIN RSA PRIVATE KEY-----\n-----END RSA PRIVATE KEY-----\n").decode()
+            self.put(BY_NAME["Secret"], mesh, key, {"type": "Secret", "mesh": mesh, "name": key, "data": data}, {})
         if "*" in skipped:
             return
         defaults = {
