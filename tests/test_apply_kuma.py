@@ -173,6 +173,25 @@ def test_the_secrets_kuma_keeps_in_a_mesh_do_not_keep_it_but_others_secrets_do(
     assert "(Secret their-token)" in out  # and not Kuma's own
 
 
+def test_without_an_admin_token_a_dropped_mesh_is_kept_for_the_secrets_it_cannot_see(
+    capsys: pytest.CaptureFixture[str], shop: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Kuma lists Secrets to admins only (admin_resource_access.go): a diff with another token still plans,
+    keeping the Mesh it cannot show to hold nothing of others', instead of failing on the 403."""
+    from emulators.kuma import KumaState, running
+
+    with running(KumaState(token="admin-token")) as kuma:
+        monkeypatch.setenv("GATEWAYCTL_KUMA_TOKEN", "admin-token")
+        assert cli(capsys, kuma, "apply", str(shop), *UNIVERSAL, "--yes")[0] == 0
+        monkeypatch.delenv("GATEWAYCTL_KUMA_TOKEN")
+        shop.write_text(CATALOG.replace("  name: shop\n  mtls", "  name: shop2\n  mtls"))
+        code, out, err = cli(capsys, kuma, "diff", str(shop), *UNIVERSAL)
+        assert code == 0, out + err
+        assert "Mesh shop is no longer in the catalog but is kept" in out
+        assert "any Secret: GET /meshes/shop/secrets needs an admin token" in out
+        assert "- Mesh shop\n" not in out and "kuma: +9 ~0 -8" in out
+
+
 def test_a_disabled_mesh_is_removed_only_when_kuma_is_asked_for_by_name(
     capsys: pytest.CaptureFixture[str], kuma: KumaEmulator, shop: Path
 ) -> None:

@@ -237,13 +237,22 @@ def made_by_kuma(mesh: Obj, kind: str, name: str) -> bool:
 
 def unowned_in_mesh(client: KumaApi, server: dict[str, Any], mesh: Obj, owned: set[tuple[str, str, str]]) -> list[str]:
     """'Kind name' of each object in the Mesh (as read) gatewayctl does not own, other than what the control
-    plane made for it (`made_by_kuma`)."""
+    plane made for it (`made_by_kuma`). A type the token may not list (Secrets are for admins only: 403) is
+    named as unknown, which keeps the Mesh: what cannot be seen cannot be shown to be Kuma's own."""
     name_of_mesh = str(mesh.get("name"))
     found: list[str] = []
     for kind, info in sorted(server["types"].items()):
         if info.get("scope") != "Mesh" or kind.endswith(("Insight", "Overview")):
             continue
-        for item in client.list_all(f"/meshes/{name_of_mesh}/{info['path']}"):
+        path = f"/meshes/{name_of_mesh}/{info['path']}"
+        try:
+            items = list(client.list_all(path))
+        except KumaError as exc:
+            if exc.status != 403:
+                raise
+            found.append(f"any {kind}: GET {path} needs an admin token")
+            continue
+        for item in items:
             name = str(item.get("name"))
             if (kind, name_of_mesh, name) not in owned and not made_by_kuma(mesh, kind, name):
                 found.append(f"{kind} {name}")
