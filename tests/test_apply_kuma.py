@@ -156,6 +156,42 @@ def test_a_mesh_holding_others_objects_is_kept_when_the_catalog_drops_it(
     assert not [o for o in kuma.state.objects(mesh="shop") if "gatewayctl.io/catalog" in (o.get("labels") or {})]
 
 
+def test_the_secrets_kuma_keeps_in_a_mesh_do_not_keep_it_but_others_secrets_do(
+    capsys: pytest.CaptureFixture[str], kuma: KumaEmulator, shop: Path
+) -> None:
+    """Kuma 2.14 keeps a builtin CA's root in two Secrets of the Mesh (pkg/plugins/ca/builtin/manager.go) and
+    gives every new Mesh a Dataplane Token signing key (pkg/defaults/mesh/mesh.go), all deleted with it: they
+    are no reason to keep a Mesh the catalog drops; a Secret someone else made is."""
+    assert cli(capsys, kuma, "apply", str(shop), *UNIVERSAL, "--yes")[0] == 0
+    made = {o["name"] for o in kuma.state.objects("Secret", "shop")}
+    assert made == {"shop.ca-builtin-cert-ca-1", "shop.ca-builtin-key-ca-1", "dataplane-token-signing-key-shop-1"}
+    kuma.state.seed({"type": "Secret", "mesh": "shop", "name": "their-token", "data": "eA=="})
+    shop.write_text(CATALOG.replace("  name: shop\n  mtls", "  name: shop2\n  mtls"))
+    code, out, err = cli(capsys, kuma, "diff", str(shop), *UNIVERSAL)
+    assert code == 0, out + err
+    assert "Mesh shop is no longer in the catalog but is kept: it holds objects gatewayctl does not own " in out
+    assert "(Secret their-token)" in out  # and not Kuma's own
+
+
+def test_without_an_admin_token_a_dropped_mesh_is_kept_for_the_secrets_it_cannot_see(
+    capsys: pytest.CaptureFixture[str], shop: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Kuma lists Secrets to admins only (admin_resource_access.go): a diff with another token still plans,
+    keeping the Mesh it cannot show to hold nothing of others', instead of failing on the 403."""
+    from emulators.kuma import KumaState, running
+
+    with running(KumaState(token="admin-token")) as kuma:
+        monkeypatch.setenv("GATEWAYCTL_KUMA_TOKEN", "admin-token")
+        assert cli(capsys, kuma, "apply", str(shop), *UNIVERSAL, "--yes")[0] == 0
+        monkeypatch.delenv("GATEWAYCTL_KUMA_TOKEN")
+        shop.write_text(CATALOG.replace("  name: shop\n  mtls", "  name: shop2\n  mtls"))
+        code, out, err = cli(capsys, kuma, "diff", str(shop), *UNIVERSAL)
+        assert code == 0, out + err
+        assert "Mesh shop is no longer in the catalog but is kept" in out
+        assert "any Secret: GET /meshes/shop/secrets needs an admin token" in out
+        assert "- Mesh shop\n" not in out and "kuma: +9 ~0 -8" in out
+
+
 def test_a_disabled_mesh_is_removed_only_when_kuma_is_asked_for_by_name(
     capsys: pytest.CaptureFixture[str], kuma: KumaEmulator, shop: Path
 ) -> None:
@@ -166,6 +202,7 @@ def test_a_disabled_mesh_is_removed_only_when_kuma_is_asked_for_by_name(
     assert code == 0, err
     assert out.count("- ") >= 9 and "kuma: 9 changes applied" in out
     assert [m["name"] for m in kuma.state.objects("Mesh")] == ["default"]
+    assert "is kept" not in out  # the Secrets Kuma made for the Mesh (CA, token signing key) are no reason
     # the nine deletes, between taking and releasing the apply lock
     made = [(r.method, r.path.split("/")[1]) for r in kuma.state.writes()[writes:]]
     assert made[0] == ("PUT", "global-secrets") and made[-1] == ("DELETE", "global-secrets")

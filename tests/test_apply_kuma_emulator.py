@@ -3,6 +3,7 @@ shapes, paging), and the Kuma client reads it: paging by `next`, label filters, 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -83,6 +84,8 @@ def test_errors_have_kumas_body(kuma: KumaEmulator) -> None:
         assert http.get("/meshes/m1/meshretries/absent").json()["title"] == "Could not retrieve a resource"
         assert http.delete("/meshes/m1/meshretries/absent").status_code == 404
         assert http.get("/meshes/m1/nosuchthings").status_code == 404
+        # the cross-mesh list is a GET route only: go-restful answers other methods 405 (server.go)
+        assert (http.put("/meshretries", json={}).status_code, http.get("/meshretries/r1").status_code) == (405, 404)
         size = http.get("/meshes?size=2000").json()
         assert size["invalid_parameters"] == [
             {"field": "size", "reason": "invalid page size of 2000. Maximum page size is 1000"}
@@ -232,3 +235,301 @@ def test_policy_specs_are_decoded_like_go_structs_and_enums_checked(kuma: KumaEm
                 "reason": "in body should be one of [Allow Deny AllowWithShadowDeny]",
             }
         ]
+
+
+# ---------------------------------------------------------------------- audited against kumahq/kuma v2.14.3
+# (pkg/api-server/resource_endpoints.go and its golden files, pkg/api-server/testdata/resources/crud/)
+
+
+def test_secrets_are_provided_by_a_zone_and_labelled_as_its_own() -> None:
+    """Secret and GlobalSecret are GlobalToZones | ProvidedByZone (pkg/core/resources/apis/system/
+    zz_generated.resources.go, global_secret.go): a zone labels them (put_globalsecret_01.golden.json) and a
+    federated zone still takes them; the GlobalSecret's WsPath is `globalsecrets`, `global-secrets` its
+    alternative path (server.go serves both, /_resources lists the first)."""
+    secret = {"type": "GlobalSecret", "name": "sec-1", "data": "dGVzdAo="}
+    with running(KumaState()) as kuma, httpx.Client(base_url=kuma.url) as http:
+        assert http.put("/global-secrets/sec-1", json=secret).status_code == 201
+        got = http.get("/globalsecrets/sec-1").json()
+        assert got["labels"] == {"kuma.io/env": "universal", "kuma.io/origin": "zone", "kuma.io/zone": "default"}
+        assert "kri" not in got and got["data"] == "dGVzdAo="
+        described = {r["name"]: r for r in http.get("/_resources").json()["resources"]}
+        assert described["GlobalSecret"]["path"] == "globalsecrets"
+        assert described["Zone"]["includeInFederation"] is False  # ProvidedByGlobal | ProvidedByZone only
+        assert described["MeshProxyPatch"]["pluralDisplayName"] == "Mesh Proxy Patches"
+    with running(KumaState(federated=True)) as kuma, httpx.Client(base_url=kuma.url) as http:
+        assert http.put("/global-secrets/sec-1", json=secret).status_code == 201
+        assert http.put("/meshes/m1", json=MESH).status_code == 405  # a Mesh comes from the global
+    with running(KumaState(mode="global")) as kuma, httpx.Client(base_url=kuma.url) as http:
+        assert http.put("/global-secrets/sec-1", json=secret).status_code == 201
+        assert "labels" not in http.get("/global-secrets/sec-1").json()  # compute.go labels only on a zone
+
+
+def test_a_policy_is_checked_against_its_schema_before_the_request() -> None:
+    """rest.JSON.Unmarshal validates a policy against its rest.yaml schema (`required: [type, name, spec]`,
+    `type` an enum of one, `mesh` defaulting to "default") before validateResourceRequest: a wrong type is
+    the schema's error at field "" (put_mtp_01.golden.json), and a body without `mesh` is in mesh default
+    (put_mtp_00.request.json gets past it). A Mesh has no schema: its wrong type is the request's error."""
+    with running(KumaState()) as kuma, httpx.Client(base_url=kuma.url) as http:
+        wrong = {**retry("r1", mesh="default"), "type": "MeshTimeout"}
+        assert http.put("/meshes/default/meshretries/r1", json=wrong).json()["invalid_parameters"] == [
+            {"field": "", "reason": "type in body should be one of [MeshRetry]"}
+        ]
+        no_spec = {k: v for k, v in retry("r1", mesh="default").items() if k != "spec"}
+        assert http.put("/meshes/default/meshretries/r1", json=no_spec).json()["invalid_parameters"] == [
+            {"field": "", "reason": "spec in body is required"}
+        ]
+        meshless = {k: v for k, v in retry("r1").items() if k != "mesh"}
+        assert http.put("/meshes/default/meshretries/r1", json=meshless).status_code == 201
+        assert http.get("/meshes/default/meshretries/r1").json()["mesh"] == "default"
+        http.put("/meshes/m1", json=MESH)
+        assert http.put("/meshes/m1/meshretries/r1", json=meshless).json()["invalid_parameters"] == [
+            {"field": "mesh", "reason": "mesh from the URL has to be the same as in body"}
+        ]
+        mesh_typed = http.put("/meshes/m2", json={"type": "Meshes", "name": "m2"}).json()
+        assert mesh_typed["invalid_parameters"] == [
+            {"field": "type", "reason": "type from the URL has to be the same as in body"}
+        ]
+        broken = http.put("/meshes/m1/meshretries/r1", content=b"{,}", headers={"Content-Type": "application/json"})
+        assert broken.status_code == 400 and broken.json()["title"] == "Bad Request"
+        assert broken.json()["detail"].startswith("invalid MeshRetry object: ")
+
+
+def test_names_and_label_keys_are_validated_as_kuma_does() -> None:
+    """core_mesh.ValidateMeta (meta_validator.go) checks the body's name as an RFC 1123 subdomain and its mesh
+    against the old character set, after the URL checks (put_dataplanes_01/06.golden.json); label keys are
+    qualified names (put_mtp_02.golden.json); a federated zone wants room for its zone prefix
+    (doesNameLengthFitsGlobal)."""
+    with running(KumaState()) as kuma, httpx.Client(base_url=kuma.url) as http:
+        http.put("/meshes/m1", json=MESH)
+        bad = http.put("/meshes/m1/meshretries/r1", json=retry("r1$", mesh="m$1")).json()["invalid_parameters"]
+        assert bad == [
+            {"field": "name", "reason": "name from the URL has to be the same as in body"},
+            {"field": "mesh", "reason": "mesh from the URL has to be the same as in body"},
+            {
+                "field": "name",
+                "reason": "invalid characters. A lowercase RFC 1123 subdomain must consist of lower case "
+                "alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character",
+            },
+            {
+                "field": "mesh",
+                "reason": "invalid characters. Valid characters are numbers, lowercase latin letters and '-', '_', "
+                "'.' symbols.",
+            },
+        ]
+        dotted = http.put("/meshes/m1/meshretries/a..b", json=retry("a..b")).json()["invalid_parameters"]
+        assert [p["field"] for p in dotted] == ["name"]  # empty label between the dots
+        long_name = "a" * 254
+        assert http.put(f"/meshes/m1/meshretries/{long_name}", json=retry(long_name)).json()["invalid_parameters"] == [
+            {"field": "name", "reason": "value length must less or equal 253"}
+        ]
+        keys = http.put("/meshes/m1/meshretries/r2", json=retry("r2", **{"foo/bar/baz": "x", "": "y"})).json()
+        reasons = [(p["field"], p["reason"].split(" (e.g.")[0]) for p in keys["invalid_parameters"]]
+        assert reasons == [
+            ('labels[""]', "name part must be non-empty"),
+            (
+                'labels[""]',
+                "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with "
+                "an alphanumeric character",
+            ),
+            (
+                'labels["foo/bar/baz"]',
+                "a valid label key must consist of alphanumeric characters, '-', '_' or '.', and must start and "
+                "end with an alphanumeric character",
+            ),
+        ]
+    with running(KumaState(federated=True, zone="zone-1")) as kuma, httpx.Client(base_url=kuma.url) as http:
+        kuma.state.seed(MESH)
+        name = "r" * 246  # "zone-1." + name is 253 long: not shorter than 253
+        body = retry(name, **{"kuma.io/origin": "zone"})
+        assert http.put(f"/meshes/m1/meshretries/{name}", json=body).json()["invalid_parameters"] == [
+            {"field": "name", "reason": "the length of the name must be shorter"}
+        ]
+        assert http.put(f"/meshes/m1/meshretries/{name[1:]}", json={**body, "name": name[1:]}).status_code == 201
+
+
+def test_a_delete_refused_for_its_origin_names_the_label_itself() -> None:
+    """deleteResource answers validateOriginForWrite as it is, at `["kuma.io/origin"]` (not under `labels`
+    as a PUT's validateLabels puts it)."""
+    with running(KumaState(federated=True)) as kuma, httpx.Client(base_url=kuma.url) as http:
+        kuma.state.seed(MESH)
+        kuma.state.seed(retry("from-global", **{"kuma.io/origin": "global"}))  # synced down from the global
+        refused = http.delete("/meshes/m1/meshretries/from-global")
+        assert refused.status_code == 400 and refused.json()["title"] == "Could not delete a resource"
+        assert refused.json()["invalid_parameters"] == [
+            {"field": '["kuma.io/origin"]', "reason": "the origin label must be set to 'zone'"}
+        ]
+
+
+def test_list_parameters_are_read_as_go_restful_and_the_pagination_store_read_them(kuma: KumaEmulator) -> None:
+    """pagination.go: `size` is the first value, read by strconv.Atoi (a sign is fine); filtering.go then
+    checks the filters (the last value of each), then the Mesh is looked up; the offset is read by the
+    pagination store as it lists (pagination_store.go: a negative one is refused); `next` keeps every
+    other parameter (url.Values.Encode)."""
+    kuma.state.seed(MESH)
+    for n in range(3):
+        kuma.state.seed(retry(f"r{n}", team="a"))
+    with httpx.Client(base_url=kuma.url) as http:
+        page = http.get("/meshes/m1/meshretries?size=%2B1&size=1000&filter[labels.team]=b&filter[labels.team]=a")
+        assert [i["name"] for i in page.json()["items"]] == ["r0"] and page.json()["total"] == 3
+        assert "filter%5Blabels.team%5D=b&filter%5Blabels.team%5D=a&offset=1&size=%2B1" in page.json()["next"]
+        negative = http.get("/meshes/m1/meshretries?offset=-1").json()
+        assert negative["detail"] == "invalid: invalid offset: must be non-negative"
+        filtered = http.get("/meshes/nope/meshretries?filter[name]=x").json()  # the filter before the Mesh
+        assert filtered["invalid_parameters"] == [
+            {"field": "/meshes/{mesh}/meshretries.filter[name]", "reason": "filters are only supported on labels"}
+        ]
+        assert http.get("/meshes/nope/meshretries?offset=x").json()["title"] == "Failed to retrieve Mesh"
+
+
+def test_a_put_warns_of_what_kuma_deprecates(kuma: KumaEmulator) -> None:
+    """core_model.Deprecations as the PUT's `warnings`: a Mesh name that is no DNS-1035 label
+    (put_meshes_04.golden.json, pkg/core/resources/apis/mesh/deprecated.go) and a policy's top-level
+    targetRef kinds replaced by Dataplane (jsonpatch/validators TopLevelTargetRefDeprecations)."""
+    with httpx.Client(base_url=kuma.url) as http:
+        answer = http.put("/meshes/aa.a", json={"type": "Mesh", "name": "aa.a"})
+        assert (answer.status_code, answer.json()) == (
+            201,
+            {
+                "warnings": [
+                    "Invalid Mesh resource name: 'aa.a'. It does not conform to the DNS format (RFC 1035). This is "
+                    "deprecated. Errors: a DNS-1035 label must consist of lower case alphanumeric characters or "
+                    "'-', start with an alphabetic character, and end with an alphanumeric character (e.g. "
+                    "'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
+                ]
+            },
+        )
+        http.put("/meshes/m1", json=MESH)
+        mtp = {
+            "type": "MeshTrafficPermission",
+            "mesh": "m1",
+            "name": "p",
+            "spec": {
+                "targetRef": {"kind": "MeshSubset", "tags": {"app": "x"}},
+                "from": [{"targetRef": {"kind": "MeshService", "name": "y"}, "default": {"action": "Allow"}}],
+            },
+        }
+        assert http.put("/meshes/m1/meshtrafficpermissions/p", json=mtp).json()["warnings"] == [
+            "'from' field is deprecated and will be removed in 3.0, use 'rules' with MeshIdentity (spiffeId) instead",
+            "MeshService value for 'from[].targetRef.kind' is deprecated, use MeshSubset with 'kuma.io/service' "
+            "instead",
+            "MeshSubset value for 'targetRef.kind' is deprecated, use Dataplane with labels instead",
+        ]
+
+
+def test_the_config_and_times_read_as_kuma_writes_them() -> None:
+    """GET /config is the whole kuma-cp config: both multizone sections, the zone named "default" unless set
+    (pkg/config/multizone/multicluster.go DefaultZoneConfig); times are Go's RFC 3339 with the fraction's
+    trailing zeros left out."""
+    with running(KumaState(mode="global")) as kuma, httpx.Client(base_url=kuma.url) as http:
+        multizone = http.get("/config").json()["multizone"]
+        assert multizone["zone"]["name"] == "default" and "global" in multizone
+        assert "globalAddress" not in multizone["zone"]
+        created = http.get("/meshes/default").json()["creationTime"]
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d*[1-9])?Z", created)
+
+
+def test_every_schema_default_of_the_policies_gatewayctl_writes_is_filled_in(kuma: KumaEmulator) -> None:
+    """defaulting.Default on the rest.yaml schema: MeshAccessLog's openTelemetry `endpoint` defaults to ""
+    (pkg/plugins/policies/meshaccesslog/api/v1alpha1/rest.yaml) in to[], from[] and rules[] alike."""
+    with httpx.Client(base_url=kuma.url) as http:
+        http.put("/meshes/m1", json=MESH)
+        backend = {"type": "OpenTelemetry", "openTelemetry": {"backendRef": {"kind": "MeshOpenTelemetryBackend"}}}
+        log = {
+            "type": "MeshAccessLog",
+            "mesh": "m1",
+            "name": "log",
+            "spec": {"targetRef": {"kind": "Mesh"}, "rules": [{"default": {"backends": [backend]}}]},
+        }
+        assert http.put("/meshes/m1/meshaccesslogs/log", json=log).status_code == 201
+        got = http.get("/meshes/m1/meshaccesslogs/log").json()["spec"]["rules"][0]["default"]["backends"][0]
+        assert got["openTelemetry"]["endpoint"] == ""
+
+
+def test_without_a_token_secrets_are_refused_and_only_a_bad_bearer_is_unauthenticated() -> None:
+    """tokens/authenticator.go validates only an `Authorization: Bearer ...` header (401 "Invalid
+    authentication data" for a bad one); without one the user is mesh-system:anonymous, whom
+    admin_resource_access.go refuses Secrets and GlobalSecrets (403 "Access Denied"), after the request checks."""
+    secret = {"type": "GlobalSecret", "name": "sec-1", "data": "dGVzdAo="}
+    with running(KumaState(token="tok")) as kuma, httpx.Client(base_url=kuma.url) as http:
+        refused = http.put("/global-secrets/sec-1", json=secret)
+        assert refused.status_code == 403 and refused.json()["detail"] == (
+            'user "mesh-system:anonymous/mesh-system:unauthenticated" cannot access the resource of type "GlobalSecret"'
+        )
+        assert http.put("/global-secrets/sec-2", json=secret).json()["title"] == "Could not process a resource"
+        assert http.get("/global-secrets").status_code == 403
+        assert http.get("/meshes", headers={"Authorization": "Basic eDp5"}).status_code == 200  # anonymous
+        assert http.get("/meshes", headers={"Authorization": "Bearer nope"}).status_code == 401
+        admin = {"Authorization": "Bearer tok"}
+        assert http.put("/global-secrets/sec-1", json=secret, headers=admin).status_code == 201
+        assert http.get("/global-secrets/sec-1", headers=admin).status_code == 200
+
+
+def test_route_policies_keep_their_rules_when_decoded(kuma: KumaEmulator) -> None:
+    """MeshHTTPRoute's to[] items are {targetRef, hostnames, rules} (meshhttproute.go To), not the
+    {targetRef, default} of the other policies: decoding keeps them."""
+    with httpx.Client(base_url=kuma.url) as http:
+        http.put("/meshes/m1", json=MESH)
+        rules = [{"matches": [{"path": {"type": "PathPrefix", "value": "/"}}], "default": {}}]
+        route = {
+            "type": "MeshHTTPRoute",
+            "mesh": "m1",
+            "name": "r",
+            "spec": {
+                "targetRef": {"kind": "Mesh"},
+                "to": [{"targetRef": {"kind": "MeshService", "name": "s"}, "hostnames": ["a.b"], "rules": rules}],
+            },
+        }
+        assert http.put("/meshes/m1/meshhttproutes/r", json=route).status_code == 201
+        to = http.get("/meshes/m1/meshhttproutes/r").json()["spec"]["to"][0]
+        assert to["hostnames"] == ["a.b"] and to["rules"] == rules
+
+
+def test_a_mesh_is_validated_and_its_ca_kept_while_mtls_is_on(kuma: KumaEmulator) -> None:
+    """MeshResource.Validate (pkg/core/resources/apis/mesh/mesh_validator.go) on decoding, then the mesh
+    manager's ValidateCreate/ValidateUpdate (pkg/core/managers/apis/mesh/mesh_validator.go): an installed CA
+    type, and no change of the enabled CA while mTLS is on."""
+
+    def mesh(backend: str, kind: str = "builtin", expiration: str = "24h") -> dict[str, Any]:
+        ca = {"name": backend, "type": kind, "dpCert": {"rotation": {"expiration": expiration}}}
+        return {"type": "Mesh", "name": "m1", "mtls": {"enabledBackend": backend, "backends": [ca]}}
+
+    with httpx.Client(base_url=kuma.url) as http:
+        bad = http.put("/meshes/m1", json={**mesh("ca-1", expiration="1h30m"), "mtls": {"enabledBackend": "x"}})
+        assert bad.json()["invalid_parameters"] == [
+            {"field": "mtls.enabledBackend", "reason": "has to be set to one of the backends in the mesh"}
+        ]
+        rotation = http.put("/meshes/m1", json=mesh("ca-1", expiration="1h30m")).json()  # one unit only
+        assert rotation["invalid_parameters"] == [
+            {"field": "mtls.dpcert.rotation.expiration", "reason": "has to be a valid format"}
+        ]
+        vault = http.put("/meshes/m1", json=mesh("ca-1", kind="vault")).json()
+        assert (vault["title"], vault["invalid_parameters"]) == (
+            "Failed to create a resource",
+            [{"field": "mtls.backends[0].type", "reason": "could not find installed plugin for this type"}],
+        )
+        assert http.put("/meshes/m1", json=mesh("ca-1")).status_code == 201
+        changed = http.put("/meshes/m1", json=mesh("ca-2")).json()
+        assert (changed["title"], changed["invalid_parameters"][0]["field"]) == (
+            "Failed to update a resource",
+            "mtls.enabledBackend",
+        )
+        assert http.put("/meshes/m1", json=mesh("ca-1", expiration="36h")).status_code == 200
+
+
+def test_a_builtin_ca_keeps_its_root_in_two_secrets_of_the_mesh(kuma: KumaEmulator) -> None:
+    """EnsureCAs on create and update of a Mesh (pkg/core/managers/apis/mesh/mesh_manager.go): the builtin CA
+    manager (pkg/plugins/ca/builtin/manager.go) makes `<mesh>.ca-builtin-cert-<backend>` and `...-key-...`
+    through the secret manager (no labels), owned by the Mesh and deleted with it."""
+    with httpx.Client(base_url=kuma.url) as http:
+        ca = {"name": "ca-1", "type": "builtin"}
+        http.put(
+            "/meshes/m1", json={"type": "Mesh", "name": "m1", "mtls": {"enabledBackend": "ca-1", "backends": [ca]}}
+        )
+        secrets = http.get("/meshes/m1/secrets").json()["items"]
+        assert [(s["name"], "labels" in s) for s in secrets] == [
+            ("dataplane-token-signing-key-m1-1", False),  # every new Mesh's (pkg/defaults/mesh/mesh.go)
+            ("m1.ca-builtin-cert-ca-1", False),
+            ("m1.ca-builtin-key-ca-1", False),
+        ]
+        assert http.delete("/meshes/m1").status_code == 200
+        assert kuma.state.objects("Secret", "m1") == []

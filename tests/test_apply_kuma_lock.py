@@ -194,7 +194,22 @@ def test_a_refused_lock_write_is_an_error_not_a_wait(kuma: KumaEmulator) -> None
     kuma.state.fail(method="PUT", path=LOCK, status=403)
     with pytest.raises(KumaError) as caught:
         lock(kuma, wait=30).acquire()
-    assert caught.value.status == 403 and "only admins write (use an admin token)" in caught.value.describe()
+    assert caught.value.status == 403 and "only admins read and write (use an admin token)" in caught.value.describe()
+
+
+def test_without_an_admin_token_the_lock_refusal_says_why_at_its_first_read(
+    capsys: pytest.CaptureFixture[str], shop: Path
+) -> None:
+    """Kuma refuses a GlobalSecret to non-admins on every call (admin_resource_access.go), so the first one,
+    the lock's GET, is the 403 to explain; the plan's reads (meshes, policies) were allowed."""
+    from emulators.kuma import KumaState, running
+
+    with running(KumaState(token="admin-token")) as kuma:  # GATEWAYCTL_KUMA_TOKEN unset: anonymous
+        code, out, err = cli(capsys, kuma, "apply", str(shop), *UNIVERSAL, "--yes")
+        assert code == 3, out + err
+        assert f"GET {LOCK}" in err and "only admins read and write (use an admin token)" in err
+        assert "nothing was changed in Kong or Kuma" in err
+        assert kuma.state.writes() == []
 
 
 # ---------------------------------------------------------------------- through the CLI

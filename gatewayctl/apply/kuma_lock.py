@@ -3,7 +3,7 @@
 **Universal** (the Kuma HTTP API has no conditional writes, but its create is atomic): the lock is a
 GlobalSecret `gatewayctl-lock-<catalog>` whose data records the holder (host, pid, run). `PUT` of a name
 that does not exist creates it and answers 201; two racing creates get 201 and 409 (the store's create
-fails with AlreadyExists: kumahq/kuma `pkg/api-server/resource_crud_endpoints.go` createOrUpdateResource,
+fails with AlreadyExists: kumahq/kuma `pkg/api-server/resource_endpoints.go` createOrUpdateResource,
 `pkg/core/rest/errors/error_handler.go`). So an apply takes the lock only when its `GET` says it is absent
 and its single, never retried `PUT` answers 201. A `PUT` that answers 200 found the lock after all (made
 between the two calls) and wrote over its holder record; the loser then blanks that record (holder
@@ -67,12 +67,14 @@ class UniversalLock(HeldWhileInside):
     # LockStore: a GlobalSecret, made only by a PUT that answers 201
 
     def create(self) -> str | None:
-        if self.client.get_optional(self.path) is not None:
-            return None
-        return self.path if self._create() else None
+        with _admins_only():
+            if self.client.get_optional(self.path) is not None:
+                return None
+            return self.path if self._create() else None
 
     def read(self) -> LockRecord | None:
-        current = self.client.get_optional(self.path)
+        with _admins_only():
+            current = self.client.get_optional(self.path)
         if current is None:
             return None
         created = _timestamp(current.get("creationTime"))
@@ -102,9 +104,6 @@ class UniversalLock(HeldWhileInside):
             if exc.status == 429:  # refused before any work: look again after a pause
                 self.sleep(max(self.poll, 1.0))
                 return False
-            if exc.status in (401, 403):
-                hint = "; the Kuma apply lock is a GlobalSecret, which Kuma lets only admins write (use an admin token)"
-                raise KumaError(exc.method, exc.path, exc.status, exc.body, exc.detail + hint, exc.attempts) from None
             if exc.status is not None and exc.status < 500:
                 raise
             current = self.client.get_optional(self.path)  # did it get written?
@@ -132,6 +131,21 @@ class UniversalLock(HeldWhileInside):
         response = self.client.request("PUT", self.path, json=self._body(BLANK), ok=(200, 201))
         if response.status_code == 201:
             self.remove(self.path)
+
+
+@contextlib.contextmanager
+def _admins_only() -> Iterator[None]:
+    """Kuma lets only admins read or write Secrets (access.static.adminResources): a token without that
+    right, or none, is refused with 403 at the lock's first GET. Say so with the refusal."""
+    try:
+        yield
+    except KumaError as exc:
+        if exc.status not in (401, 403):
+            raise
+        hint = (
+            "; the Kuma apply lock is a GlobalSecret, which Kuma lets only admins read and write (use an admin token)"
+        )
+        raise KumaError(exc.method, exc.path, exc.status, exc.body, exc.detail + hint, exc.attempts) from None
 
 
 def recorded_tags(secret: dict[str, Any]) -> list[str]:

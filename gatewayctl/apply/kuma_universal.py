@@ -212,20 +212,50 @@ def fetch_owned(client: KumaApi, server: dict[str, Any], catalog_name: str, para
         return [o for objects in pool.map(one, kinds) for o in objects]
 
 
-def unowned_in_mesh(client: KumaApi, server: dict[str, Any], mesh: str, owned: set[tuple[str, str, str]]) -> list[str]:
-    """'Kind name' of each object in the mesh gatewayctl does not own, other than the control plane's defaults."""
+def made_by_kuma(mesh: Obj, kind: str, name: str) -> bool:
+    """Whether the control plane made this object of the Mesh (as read) for the Mesh itself, to be deleted
+    with it (Kuma 2.14): its default policies (pkg/defaults/mesh/mesh.go), its Dataplane Token signing keys
+    `dataplane-token-signing-key-<mesh>-<n>` (pkg/core/tokens/meshed_signing_key_manager.go; `-1` comes with
+    every Mesh, later numbers with key rotation), and each builtin CA backend's Secrets
+    `<mesh>.ca-builtin-cert-<backend>` and `<mesh>.ca-builtin-key-<backend>` (pkg/plugins/ca/builtin/manager.go)."""
+    mesh_name = str(mesh.get("name"))
+    if kind in ("MeshTimeout", "MeshCircuitBreaker", "MeshRetry"):
+        return any(name == prefix + mesh_name for prefix in DEFAULT_POLICY_PREFIXES)
+    if kind != "Secret":
+        return False
+    key_number = name.removeprefix(f"dataplane-token-signing-key-{mesh_name}-")
+    if key_number != name and key_number.isdigit():
+        return True
+    backends = (mesh.get("mtls") or {}).get("backends") or []
+    return any(
+        isinstance(b, dict)
+        and b.get("type") == "builtin"
+        and name in (f"{mesh_name}.ca-builtin-{p}-{b.get('name')}" for p in ("cert", "key"))
+        for b in backends
+    )
+
+
+def unowned_in_mesh(client: KumaApi, server: dict[str, Any], mesh: Obj, owned: set[tuple[str, str, str]]) -> list[str]:
+    """'Kind name' of each object in the Mesh (as read) gatewayctl does not own, other than what the control
+    plane made for it (`made_by_kuma`). A type the token may not list (Secrets are for admins only: 403) is
+    named as unknown, which keeps the Mesh: what cannot be seen cannot be shown to be Kuma's own."""
+    name_of_mesh = str(mesh.get("name"))
     found: list[str] = []
     for kind, info in sorted(server["types"].items()):
         if info.get("scope") != "Mesh" or kind.endswith(("Insight", "Overview")):
             continue
-        for item in client.list_all(f"/meshes/{mesh}/{info['path']}"):
+        path = f"/meshes/{name_of_mesh}/{info['path']}"
+        try:
+            items = list(client.list_all(path))
+        except KumaError as exc:
+            if exc.status != 403:
+                raise
+            found.append(f"any {kind}: GET {path} needs an admin token")
+            continue
+        for item in items:
             name = str(item.get("name"))
-            if (kind, mesh, name) in owned or (
-                kind in ("MeshTimeout", "MeshCircuitBreaker", "MeshRetry")
-                and any(name == prefix + mesh for prefix in DEFAULT_POLICY_PREFIXES)
-            ):
-                continue
-            found.append(f"{kind} {name}")
+            if (kind, name_of_mesh, name) not in owned and not made_by_kuma(mesh, kind, name):
+                found.append(f"{kind} {name}")
     return found
 
 
@@ -355,7 +385,7 @@ def plan_universal(
         )
     owned = {key_of(o) for o in live}
     for change in [c for c in plan.changes if c.action == "delete" and c.kind == MESH_KIND]:
-        others = unowned_in_mesh(client, server, change.name, owned)
+        others = unowned_in_mesh(client, server, change.live or {"name": change.name}, owned)
         if others:
             plan.changes.remove(change)
             shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")

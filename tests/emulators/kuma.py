@@ -4,17 +4,25 @@ filters/filtering.go, index_endpoints.go, policies_endpoints.go, mappers/resourc
 pkg/core/rest/errors/error_handler.go, pkg/core/resources/labels/compute.go, pkg/defaults/mesh/mesh.go,
 pkg/core/managers/apis/mesh/mesh_validator.go, pkg/core/resources/model/rest/...):
 
-- `GET /` (hostname, product, version, instanceId, clusterId, gui; no mode), `GET /config` (mode,
-  environment, multizone.zone.name/globalAddress, apiServer.readOnly), `GET /_resources`
+- `GET /` (hostname, product, version, instanceId, clusterId, gui; no mode), `GET /config` (the whole config:
+  mode, environment, both multizone sections with zone.name and, when federated, globalAddress,
+  apiServer.readOnly), `GET /_resources` (WsPath, includeInFederation from GlobalToZones)
 - `GET/PUT/DELETE /meshes/{name}`, `GET/PUT/DELETE /meshes/{mesh}/{path}/{name}`, lists at `/meshes`,
-  `/meshes/{mesh}/{path}` and across meshes at `/{path}`; PUT answers 201 `{}` on create and 200 `{}` on
-  update (`{"warnings": [...]}` for deprecations, e.g. MeshTrafficPermission `from`); DELETE 200 `{}`, 404
-  when absent
-- lists: `size` (default 100, max 1000, errors as the server words them), numeric `offset`, `next` as a full
-  URL or null, `total`; `name` (substring) and `filter[labels.<key>]=<value>` (ANDed) filters
+  `/meshes/{mesh}/{path}` and across meshes at `/{path}`, GlobalSecrets at `/globalsecrets` and
+  `/global-secrets`; PUT answers 201 `{}` on create and 200 `{}` on update (`{"warnings": [...]}` for what
+  the resource's Deprecations() names: `from`, top-level targetRef kinds replaced by Dataplane, a Mesh name
+  that is no DNS-1035 label, ...); DELETE 200 `{}`, 404 when absent
+- a PUT in the server's order: the Mesh of the URL (404), decoding (400 "Bad Request" for a body that is not
+  JSON; a policy's schema: `type`/`name`/`spec` required, `type` the collection's, `mesh` defaulting to
+  "default"; then its Go validator), validateResourceRequest (name/type/mesh of URL and body, the zone prefix
+  room on a federated zone, labels with qualified keys, ValidateMeta's RFC 1123 name), then create or update
+- lists: `size` (default 100, max 1000, Atoi, the first value), label filters (the last value), the Mesh,
+  then the offset (Atoi, not negative); `next` as a full URL or null, `total`; `name` (substring) and
+  `filter[labels.<key>]=<value>` (ANDed) filters
 - labels the control plane computes: `kuma.io/mesh` on mesh-scoped objects; on a zone control plane, for types
-  a zone provides (policies, not the Mesh), `kuma.io/origin: zone`, `kuma.io/zone: <zone>`, `kuma.io/env:
-  universal`; `origin`/`zone`/`display-name` immutable on update; `creationTime`, `modificationTime`, `kri`
+  a zone provides (policies, Secrets and GlobalSecrets, not the Mesh), `kuma.io/origin: zone`, `kuma.io/zone:
+  <zone>`, `kuma.io/env: universal`; `origin`/`zone`/`display-name` immutable on update; `creationTime`,
+  `modificationTime` (as Go prints them), `kri` (types with a short name)
 - the Mesh `default` exists from the start (with its default policies) unless `default_mesh=False` or
   federated; a new Mesh gets the default policies `mesh-timeout-all-<m>`, `mesh-circuit-breaker-all-<m>`,
   `mesh-retry-all-<m>`, `mesh-gateways-timeout-all-<m>` (unless `skipCreatingInitialPolicies: ["*"]`);
@@ -29,8 +37,8 @@ pkg/core/managers/apis/mesh/mesh_validator.go, pkg/core/resources/model/rest/...
   mesh missing (404 "Failed to retrieve Mesh"), name/type/mesh differing between URL and body, labels, basic
   targetRef-kind validation per policy, 405 with the server's read-only messages (API server read-only; a
   global CP for zone-provided types; a federated zone for global-provided types such as Mesh), on a federated
-  zone policies without `kuma.io/origin: zone`, on a global CP an origin other than `global`; 401 for a wrong
-  token
+  zone policies and MeshServices without `kuma.io/origin: zone` (a DELETE names `["kuma.io/origin"]`), on a
+  global CP an origin other than `global`; 401 for a wrong token
 - fault injection shared with the other emulators (`server.py`): fail the Nth matching request, drop the
   connection (before or after doing the work), delay, or a seeded share of faulty writes
 
@@ -40,6 +48,7 @@ Run on its own for manual trials: `python -m tests.emulators.kuma --port 15681 [
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import re
@@ -89,7 +98,41 @@ DURATION = re.compile(
 )
 UNIT_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
-NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+# pkg/core/resources/apis/mesh/meta_validator.go: a name is a lowercase RFC 1123 subdomain; the mesh of a
+# mesh-scoped object only needs the old character set (a Mesh may predate the stricter rule)
+NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+NAME_MESSAGE = (
+    "invalid characters. A lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or"
+    " '.', and must start and end with an alphanumeric character"
+)
+MESH_NAME = re.compile(r"^[0-9a-z-_.]*$")
+MESH_NAME_MESSAGE = (
+    "invalid characters. Valid characters are numbers, lowercase latin letters and '-', '_', '.' symbols."
+)
+# k8s.io/apimachinery/pkg/util/validation (v0.36, as vendored by Kuma 2.14): label keys and values, DNS names
+QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+QUALIFIED_NAME_MESSAGE = (
+    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"
+    " (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?"
+    "[A-Za-z0-9]')"
+)
+DNS1123_SUBDOMAIN = NAME
+DNS1123_SUBDOMAIN_MESSAGE = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start"
+    " and end with an alphanumeric character (e.g. 'example.com', regex used for validation is"
+    " '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+)
+LABEL_VALUE_MESSAGE = (
+    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start"
+    " and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for"
+    " validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
+)
+DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+DNS1035_LABEL_MESSAGE = (
+    "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic"
+    " character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation"
+    " is '[a-z]([-a-z0-9]*[a-z0-9])?')"
+)
 
 # Top-level / to[] / from[] targetRef kinds each policy's validator accepts for a system policy (2.14
 # pkg/plugins/policies/<policy>/api/v1alpha1/validator.go). None: the section is not allowed at all.
@@ -127,7 +170,7 @@ TARGET_REF_KINDS = (
 @dataclass(frozen=True)
 class Kind:
     name: str
-    path: str
+    path: str  # WsPath
     scope: str  # Global | Mesh
     short: str
     by_zone: bool  # ProvidedByZoneFlag
@@ -138,6 +181,9 @@ class Kind:
     frm: list[str] | None = None
     defaults: tuple[tuple[str, Any], ...] = ()
     read_only: bool = False
+    to_zones: bool = True  # GlobalToZonesFlag (ProvidedByGlobal | ConsumedByZone): `includeInFederation`
+    alt_path: str = ""  # AlternativeWsPath, served too but not listed in /_resources
+    plugin: bool = False  # IsPluginOriginated (policies, MeshService): a federated zone wants origin: zone
 
 
 def _policy(
@@ -173,16 +219,20 @@ def _policy(
         (to_kinds or TO_KINDS) if to else None,
         (from_kinds or ["Mesh", "MeshSubset", "MeshServiceSubset", "MeshService"]) if frm else None,
         defaults,
+        plugin=True,
     )
 
 
 KINDS: list[Kind] = [
+    # KDSFlags of 2.14 pkg/core/resources/apis/{mesh,system}/zz_generated.resources.go, global_secret.go and
+    # meshservice/api/v1alpha1/zz_generated.resource.go: Secret and GlobalSecret are GlobalToZones |
+    # ProvidedByZone (a zone writes them, and labels them as its own), a Zone ProvidedByGlobal | ProvidedByZone
     Kind("Mesh", "meshes", "Global", "m", False, True),
-    Kind("Dataplane", "dataplanes", "Mesh", "dp", True, False),
-    Kind("MeshService", "meshservices", "Mesh", "msvc", True, False),
-    Kind("Secret", "secrets", "Mesh", "", False, True),
-    Kind("GlobalSecret", "global-secrets", "Global", "", False, True),
-    Kind("Zone", "zones", "Global", "z", False, True),
+    Kind("Dataplane", "dataplanes", "Mesh", "dp", True, False, to_zones=False),
+    Kind("MeshService", "meshservices", "Mesh", "msvc", True, False, to_zones=False, plugin=True),
+    Kind("Secret", "secrets", "Mesh", "", True, True),
+    Kind("GlobalSecret", "globalsecrets", "Global", "", True, True, alt_path="global-secrets"),
+    Kind("Zone", "zones", "Global", "z", True, True, to_zones=False),
     _policy(
         "MeshAccessLog",
         "meshaccesslogs",
@@ -192,9 +242,13 @@ KINDS: list[Kind] = [
         rules=True,
         from_as_rules=True,
         defaults=tuple(
-            (f"{section}[].default.backends[].{out}.format.omitEmptyValues", False)
+            default
             for section in ("from", "rules", "to")
-            for out in ("file", "tcp")
+            for default in (
+                (f"{section}[].default.backends[].file.format.omitEmptyValues", False),
+                (f"{section}[].default.backends[].openTelemetry.endpoint", ""),
+                (f"{section}[].default.backends[].tcp.format.omitEmptyValues", False),
+            )
         ),
     ),
     _policy("MeshCircuitBreaker", "meshcircuitbreakers", "mcb", to=True, frm=True, rules=True, from_as_rules=True),
@@ -256,7 +310,7 @@ KINDS: list[Kind] = [
     ),
 ]
 BY_NAME = {k.name: k for k in KINDS}
-BY_PATH = {k.path: k for k in KINDS}
+BY_PATH = {path: k for k in KINDS for path in (k.path, k.alt_path) if path}
 
 
 def std_error(status: int, title: str, detail: str, invalid: list[tuple[str, str]] | None = None) -> ApiError:
@@ -354,7 +408,10 @@ def _fill(node: Any, parts: list[str], value: Any) -> None:
 
 
 def now_text() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """time.Time as Go's JSON writes it (RFC 3339 with nanoseconds, trailing zeros and a zero fraction left out)."""
+    now = datetime.now(UTC)
+    fraction = f"{now.microsecond:06d}".rstrip("0")
+    return now.strftime("%Y-%m-%dT%H:%M:%S") + (f".{fraction}" if fraction else "") + "Z"
 
 
 # ---------------------------------------------------------------------- faults
@@ -401,6 +458,7 @@ class KumaState(EmulatorState):
         self.instance_id = f"kuma-emulator-{uuid.uuid4().hex[:5]}"
         self.cluster_id = str(uuid.uuid4())
         self.store: dict[tuple[str, str, str], dict[str, Any]] = {}  # (type, mesh, name) -> resource as stored
+        self.anonymous = False  # the request being served came without a token (with `token` set)
         self.requests: list[Request] = []
         if default_mesh and not self.federated:  # KUMA_DEFAULTS_SKIP_MESH_CREATION=false (a federated zone
             self.seed({"type": "Mesh", "name": "default"})  # gets its meshes from the global instead)
@@ -472,6 +530,23 @@ class KumaState(EmulatorState):
             fill_defaults(spec, kind.defaults)
             stored["spec"] = go_struct(spec)
         self.store[key] = stored
+        if kind.name == "Mesh":
+            self.ensure_builtin_cas(name, stored["fields"])
+
+    def ensure_builtin_cas(self, mesh: str, fields: dict[str, Any]) -> None:
+        """EnsureCAs (pkg/core/managers/apis/mesh/mesh_helpers.go) on every create and update of a Mesh: the
+        builtin CA manager (pkg/plugins/ca/builtin/manager.go) keeps each builtin backend's root CA in two
+        Secrets of the Mesh, `<mesh>.ca-builtin-cert-<backend>` and `<mesh>.ca-builtin-key-<backend>`,
+        created through the secret manager (no labels), owned by the Mesh."""
+        for backend in (fields.get("mtls") or {}).get("backends") or []:
+            if not isinstance(backend, dict) or backend.get("type") != "builtin":
+                continue
+            for part, pem in (("cert", "CERTIFICATE"), ("key", "RSA PRIVATE KEY")):
+                name = f"{mesh}.ca-builtin-{part}-{backend.get('name')}"
+                if ("Secret", mesh, name) not in self.store:
+                    data = base64.b64encode(f"-----BEGIN {pem}-----\n-----END {pem}-----\n".encode()).decode()
+                    body = {"type": "Secret", "mesh": mesh, "name": name, "data": data}
+                    self.put(BY_NAME["Secret"], mesh, name, body, {})
 
     def render(self, kind: Kind, stored: dict[str, Any]) -> dict[str, Any]:
         out = {k: copy.deepcopy(v) for k, v in stored.items() if k not in ("fields", "spec")}
@@ -489,7 +564,13 @@ class KumaState(EmulatorState):
         return out
 
     def ensure_default_policies(self, mesh: str, skipped: list[str]) -> None:
-        """pkg/defaults/mesh/mesh.go: the policies every new Mesh gets."""
+        """pkg/defaults/mesh/mesh.go EnsureDefaultMeshResources: the Dataplane Token signing key every new Mesh
+        gets, a Secret `dataplane-token-signing-key-<mesh>-1` (pkg/core/tokens/meshed_signing_key_manager.go,
+        no labels, owned by the Mesh) whatever `skipCreatingInitialPolicies` says, then its default policies."""
+        key = f"dataplane-token-signing-key-{mesh}-1"
+        if ("Secret", mesh, key) not in self.store:
+            data = base64.b64encode(b"-----BEGIN RSA PRIVATE KEY-----\n-----END RSA PRIVATE KEY-----\n").decode()
+            self.put(BY_NAME["Secret"], mesh, key, {"type": "Secret", "mesh": mesh, "name": key, "data": data}, {})
         if "*" in skipped:
             return
         defaults = {
@@ -620,17 +701,23 @@ def prune(kind: Kind, spec: dict[str, Any]) -> dict[str, Any]:
     if not (policy.get("hasToTargetRef") or policy.get("hasFromTargetRef") or policy.get("hasRulesTargetRef")):
         sections.add("default")
     out = {k: v for k, v in spec.items() if k in sections}
-    for section, keys in (("to", {"targetRef", "default"}), ("from", {"targetRef", "default"})):
+    item_keys = {
+        "to": TO_ITEM_KEYS.get(kind.name, {"targetRef", "default"}),
+        "from": {"targetRef", "default"},
+        "rules": RULE_ITEM_KEYS.get(kind.name, {"matches", "default"}),
+    }
+    for section, keys in item_keys.items():
         if isinstance(out.get(section), list):
             out[section] = [
                 {k: v for k, v in i.items() if k in keys} if isinstance(i, dict) else i for i in out[section]
             ]
-    if isinstance(out.get("rules"), list):
-        out["rules"] = [
-            {k: v for k, v in i.items() if k in ("matches", "default")} if isinstance(i, dict) else i
-            for i in out["rules"]
-        ]
     return out
+
+
+# The fields of the to[] and rules[] items whose Go structs differ from {targetRef, default} / {matches,
+# default} (2.14 pkg/plugins/policies/<policy>/api/v1alpha1/<policy>.go To and Rule)
+TO_ITEM_KEYS = {"MeshHTTPRoute": {"targetRef", "hostnames", "rules"}, "MeshTCPRoute": {"targetRef", "rules"}}
+RULE_ITEM_KEYS = {"MeshTrafficPermission": {"default"}, "MeshTLS": {"default"}}
 
 
 def schema_problems(kind: Kind, spec: Any) -> list[tuple[str, str]]:
@@ -719,43 +806,91 @@ def _target_ref(path: str, ref: dict[str, Any], allowed: list[str]) -> list[tupl
 
 
 def validate_labels(state: KumaState, kind: Kind, body: dict[str, Any]) -> list[tuple[str, str]]:
-    """resource_endpoints.go validateLabels / validateOriginForWrite."""
+    """resource_endpoints.go validateLabels (with validateOriginForWrite), under `labels`."""
     labels = body.get("labels") or {}
     problems: list[tuple[str, str]] = []
     if not isinstance(labels, dict):
         return [("labels", "must be a map")]
     origin = labels.get("kuma.io/origin")
     if origin is not None and origin not in ("global", "zone"):
-        problems.append(('labels["kuma.io/origin"]', f"unknown resource origin {origin!r}"))
+        problems.append(('["kuma.io/origin"]', f"unknown resource origin {json.dumps(origin)}"))
     problems += origin_problems(state, kind, labels)
     if state.mode != "global" and origin != "global":
         if "kuma.io/zone" in labels and labels["kuma.io/zone"] != state.zone:
-            problems.append(('labels["kuma.io/zone"]', f"kuma.io/zone label should have {state.zone} value"))
+            problems.append(('["kuma.io/zone"]', f"kuma.io/zone label should have {state.zone} value"))
         if "kuma.io/mesh" in labels and labels["kuma.io/mesh"] != body.get("mesh"):
-            problems.append(('labels["kuma.io/mesh"]', "kuma.io/mesh label must not differ from mesh set on resource"))
+            problems.append(('["kuma.io/mesh"]', "kuma.io/mesh label must not differ from mesh set on resource"))
     for key in sorted(labels):
-        value = str(labels[key])
-        if len(value) > 63:
-            problems.append((f'labels["{key}"]', "must be no more than 63 characters"))
-        elif not LABEL_VALUE.match(value):
-            problems.append(
-                (
-                    f'labels["{key}"]',
-                    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', "
-                    "and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or "
-                    "'12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')",
-                )
-            )
+        problems += [(f"[{json.dumps(key)}]", why) for why in qualified_name_problems(key)]
+        problems += [(f"[{json.dumps(key)}]", why) for why in label_value_problems(str(labels[key]))]
+    return [(f"labels{where}", why) for where, why in problems]
+
+
+def qualified_name_problems(key: str) -> list[str]:
+    """validation.IsQualifiedName: an optional DNS subdomain prefix and '/', then a name of up to 63."""
+    parts = key.split("/")
+    if len(parts) > 2:
+        return [
+            f"a valid label key {QUALIFIED_NAME_MESSAGE} with an optional DNS subdomain prefix and '/' "
+            "(e.g. 'example.com/MyName')"
+        ]
+    problems: list[str] = []
+    name = parts[-1]
+    if len(parts) == 2:
+        prefix = parts[0]
+        if not prefix:
+            problems.append("prefix part must be non-empty")
+        else:
+            if len(prefix) > 253:
+                problems.append("prefix part must be no more than 253 characters")
+            if not DNS1123_SUBDOMAIN.match(prefix):
+                problems.append(f"prefix part {DNS1123_SUBDOMAIN_MESSAGE}")
+    if not name:
+        problems.append("name part must be non-empty")
+    elif len(name) > 63:
+        problems.append("name part must be no more than 63 characters")
+    if not QUALIFIED_NAME.match(name):
+        problems.append(f"name part {QUALIFIED_NAME_MESSAGE}")
     return problems
 
 
+def label_value_problems(value: str) -> list[str]:
+    """validation.IsValidLabelValue: both problems when both apply."""
+    problems = ["must be no more than 63 characters"] if len(value) > 63 else []
+    return problems + ([] if LABEL_VALUE.match(value) else [LABEL_VALUE_MESSAGE])
+
+
+def dns1035_problems(name: str) -> list[str]:
+    """validation.IsDNS1035Label."""
+    problems = ["must be no more than 63 characters"] if len(name) > 63 else []
+    return problems + ([] if DNS1035_LABEL.match(name) else [DNS1035_LABEL_MESSAGE])
+
+
 def origin_problems(state: KumaState, kind: Kind, labels: dict[str, Any]) -> list[tuple[str, str]]:
+    """validateOriginForWrite, at the label's key (`["kuma.io/origin"]`): a PUT puts it under `labels`, a
+    DELETE answers it as it is."""
     origin = labels.get("kuma.io/origin")
     if state.mode == "global" and origin is not None and origin != "global":
-        return [('labels["kuma.io/origin"]', "the origin label must be set to 'global'")]
-    if state.federated and kind.policy is not None and origin != "zone":
-        return [('labels["kuma.io/origin"]', "the origin label must be set to 'zone'")]
+        return [('["kuma.io/origin"]', "the origin label must be set to 'global'")]
+    if state.federated and kind.plugin and origin != "zone":
+        return [('["kuma.io/origin"]', "the origin label must be set to 'zone'")]
     return []
+
+
+def meta_problems(kind: Kind, body: dict[str, Any]) -> list[tuple[str, str]]:
+    """core_mesh.ValidateMeta on the body's name (and, for a mesh-scoped type, its mesh)."""
+    problems: list[tuple[str, str]] = []
+    checks = [("name", str(body.get("name") or ""), NAME, NAME_MESSAGE)]
+    if kind.scope == "Mesh":
+        checks.append(("mesh", str(body.get("mesh") or ""), MESH_NAME, MESH_NAME_MESSAGE))
+    for field_name, value, pattern, message in checks:
+        if value == "":
+            problems.append((field_name, "cannot be empty"))
+        elif len(value) > 253:
+            problems.append((field_name, "value length must less or equal 253"))
+        elif not pattern.match(value):
+            problems.append((field_name, message))
+    return problems
 
 
 # ---------------------------------------------------------------------- routes
@@ -775,7 +910,9 @@ def route(
             "gui": "/gui",
         }
     if method == "GET" and segments == ["config"]:
-        zone: dict[str, Any] = {"name": state.zone} if state.mode == "zone" else {}
+        # the whole kuma-cp config (config_ws.go ConfigForDisplay): both multizone sections are always there,
+        # the zone's name defaulting to "default" even on a global; `globalAddress` only when set (omitempty)
+        zone: dict[str, Any] = {"name": state.zone, "kds": {"refreshInterval": "1s", "maxMsgSize": 10485760}}
         if state.federated:
             zone["globalAddress"] = "grpcs://kuma-global:5685"
         return 200, {
@@ -783,7 +920,7 @@ def route(
             "environment": "universal",
             "store": {"type": "memory"},
             "apiServer": {"readOnly": state.read_only, "http": {"port": 5681}},
-            "multizone": {"zone": zone} if zone else {"global": {}},
+            "multizone": {"global": {"kds": {"grpcPort": 5685, "tlsEnabled": True}}, "zone": zone},
         }
     if method == "GET" and segments == ["_resources"]:
         return 200, {"resources": [resource_description(state, k) for k in sorted(KINDS, key=lambda k: k.name)]}
@@ -798,7 +935,9 @@ def route(
         return crud(
             state, kind, segments[1], segments[3] if len(segments) == 4 else None, method, query, body, host, path
         )
-    if len(segments) == 1 and method == "GET" and segments[0] in BY_PATH and BY_PATH[segments[0]].scope == "Mesh":
+    if len(segments) == 1 and segments[0] in BY_PATH and BY_PATH[segments[0]].scope == "Mesh":
+        if method != "GET":  # only the cross-mesh list is routed there: go-restful's own 405
+            raise ApiError(405, "405: Method Not Allowed")
         return 200, list_page(state, BY_PATH[segments[0]], None, query, host, path)
     if segments and segments[0] in BY_PATH and BY_PATH[segments[0]].scope == "Global" and len(segments) <= 2:
         return crud(
@@ -817,9 +956,11 @@ def route(
 
 def resource_description(state: KumaState, kind: Kind) -> dict[str, Any]:
     words = re.sub(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", " ", kind.name)
-    plural = words[:-1] + "ies" if words.endswith("y") else words + ("es" if words.endswith(("s", "sh", "S")) else "s")
+    plural = (
+        words[:-1] + "ies" if words.endswith("y") else words + ("es" if words.endswith(("s", "sh", "ch", "S")) else "s")
+    )
     out: dict[str, Any] = {
-        "includeInFederation": kind.by_global and not kind.read_only,
+        "includeInFederation": kind.to_zones and not kind.read_only,
         "name": kind.name,
         "path": kind.path,
         "pluralDisplayName": plural,
@@ -847,17 +988,17 @@ def crud(
     if name is None:
         if method != "GET":
             raise ApiError(405, "405: Method Not Allowed")
-        _mesh_exists(state, kind, mesh)
         return 200, list_page(state, kind, mesh if kind.scope == "Mesh" else None, query, host, path)
     if method == "GET":
         _mesh_exists(state, kind, mesh)
+        _admin_access(state, kind)
         stored = state.store.get((kind.name, mesh, name))
         if stored is None:
             raise std_error(404, "Could not retrieve a resource", "Not found")
         return 200, state.render(kind, stored)
     if method not in ("PUT", "DELETE"):
         raise ApiError(405, "405: Method Not Allowed")
-    if state.type_read_only(kind):
+    if state.type_read_only(kind):  # the route itself answers (methodNotAllowed): nothing else is looked at
         raise std_error(405, "Method not allowed", state.read_only_message())
     if method == "DELETE":
         return delete(state, kind, mesh, name)
@@ -869,27 +1010,34 @@ def _mesh_exists(state: KumaState, kind: Kind, mesh: str) -> None:
         raise std_error(404, "Failed to retrieve Mesh", "Not found")
 
 
+def _admin_access(state: KumaState, kind: Kind) -> None:
+    """admin_resource_access.go: Secrets and GlobalSecrets (AdminOnly) are for `mesh-system:admin` only
+    (access.static.adminResources); a request without a token is `mesh-system:anonymous`. Tokens are taken
+    as an admin's."""
+    if state.anonymous and kind.name in ("Secret", "GlobalSecret"):
+        reason = (
+            f'user "mesh-system:anonymous/mesh-system:unauthenticated" cannot access the resource of type "{kind.name}"'
+        )
+        raise std_error(403, "Access Denied", reason)
+
+
+@dataclass(frozen=True)
+class Unparsable:
+    """A request body that is not JSON (the handler parses every body; only a PUT reads it)."""
+
+    reason: str
+
+
 def put(state: KumaState, kind: Kind, mesh: str, name: str, body: Any) -> tuple[int, Any]:
+    """createOrUpdateResource: the Mesh of the URL, decoding (rest.JSON.Unmarshal: a policy's schema with its
+    defaults, then the Go validator), validateResourceRequest, then create (201) or update (200)."""
     _mesh_exists(state, kind, mesh)
-    if not isinstance(body, dict):
-        raise std_error(400, "Bad Request", f'invalid {kind.name} object: "json: cannot unmarshal into Go value"')
-    problems = schema_problems(kind, body.get("spec")) if kind.policy is not None else []
-    problems = problems or validate_spec(kind, body)  # the Go validator runs only on a schema-valid object
-    if problems:
-        raise invalid("Could not process a resource", problems)
+    body = decode(kind, body)
     existing = state.store.get((kind.name, mesh, name))
-    problems = []
-    if body.get("name") != name:
-        problems.append(("name", "name from the URL has to be the same as in body"))
-    if body.get("type") != kind.name:
-        problems.append(("type", "type from the URL has to be the same as in body"))
-    if kind.scope == "Mesh" and body.get("mesh") != mesh:
-        problems.append(("mesh", "mesh from the URL has to be the same as in body"))
-    problems += validate_labels(state, kind, body)
-    if not NAME.match(name) or len(name) > 253:
-        problems.append(("name", "invalid name"))
+    problems = request_problems(state, kind, mesh, name, body)
     if problems:
         raise invalid("Could not process a resource", problems)
+    _admin_access(state, kind)  # ValidateCreate / ValidateUpdate
     labels = state.compute_labels(kind, dict(body.get("labels") or {}), mesh)
     if existing is not None:
         before = existing.get("labels") or {}
@@ -909,25 +1057,215 @@ def put(state: KumaState, kind: Kind, mesh: str, name: str, body: Any) -> tuple[
                 )
         if immutable:
             raise invalid("Could not update a resource", immutable)
-    elif kind.name == "Mesh" and len(name) > 63:
-        raise invalid("Failed to create a resource", [("name", "cannot be longer than 63 characters")])
+    if kind.name == "Mesh":  # the mesh manager's ValidateCreate / ValidateUpdate
+        problems = [("name", "cannot be longer than 63 characters")] if existing is None and len(name) > 63 else []
+        problems += mesh_manager_problems(body, existing)
+        if problems:
+            raise invalid("Failed to update a resource" if existing else "Failed to create a resource", problems)
     state.put(kind, mesh, name, body, labels)
     if kind.name == "Mesh" and existing is None:
         skipped = body.get("skipCreatingInitialPolicies") or []
         state.ensure_default_policies(name, [str(s) for s in skipped])
-    warnings = deprecations(kind, body)
+    warnings = deprecations(kind, name, body, labels)
     return (200 if existing is not None else 201), ({"warnings": warnings} if warnings else {})
 
 
-def deprecations(kind: Kind, body: dict[str, Any]) -> list[str]:
-    spec = body.get("spec") or {}
-    if kind.name == "MeshTrafficPermission" and spec.get("from"):
+def decode(kind: Kind, body: Any) -> dict[str, Any]:
+    """rest.JSON.Unmarshal: a body that does not decode is a 400 "Bad Request"; a policy is checked against its
+    schema (`type`, `name` and `spec` required, `type` the collection's, `mesh` defaulting to "default"), then
+    by its Go validator (400 "Could not process a resource" either way). Returns the body as decoded."""
+    if isinstance(body, Unparsable) or body is None:
+        reason = body.reason if isinstance(body, Unparsable) else "unexpected end of JSON input"
+        raise std_error(400, "Bad Request", f"invalid {kind.name} object: {json.dumps(reason)}")
+    if not isinstance(body, dict):
+        into = "map[string]interface {}" if kind.policy is not None else "Go value"
+        reason = f"json: cannot unmarshal {_json_type(body)} into {into}"
+        raise std_error(400, "Bad Request", f"invalid {kind.name} object: {json.dumps(reason)}")
+    if kind.policy is None:
+        for key in ("type", "name", "mesh"):
+            if key in body and not isinstance(body[key], str):
+                reason = (
+                    f"json: cannot unmarshal {_json_type(body[key])} into Go struct field ResourceMeta.{key} "
+                    "of type string"
+                )
+                raise std_error(400, "Bad Request", f"invalid {kind.name} object: {json.dumps(reason)}")
+        problems = mesh_mtls_problems(body) if kind.name == "Mesh" else []  # the Mesh's Validate()
+        if problems:
+            raise invalid("Could not process a resource", problems)
+        return body
+    body = {"mesh": "default", **body}  # the schema's default (`mesh: {type: string, default: default}`)
+    problems = [("", f"{key} in body is required") for key in ("type", "name", "spec") if key not in body]
+    for key in ("type", "name", "mesh"):
+        if key in body and not isinstance(body[key], str):
+            problems.append(("", f"{key} in body must be of type string: {json.dumps(_json_type(body[key]))}"))
+    if isinstance(body.get("type"), str) and body["type"] != kind.name:
+        problems.append(("", f"type in body should be one of [{kind.name}]"))
+    problems += schema_problems(kind, body.get("spec"))
+    problems = problems or validate_spec(kind, body)  # the Go validator runs only on a schema-valid object
+    if problems:
+        raise invalid("Could not process a resource", problems)
+    return body
+
+
+MESH_DURATION = re.compile(r"^(\d+)(y|w|d|h|m|s|ms)$")  # mesh_helpers.go ParseDuration: one unit, or "0"
+CA_TYPES = ("builtin", "provided")  # the CA managers Kuma (not Kong Mesh) installs
+
+
+def mesh_mtls_problems(body: dict[str, Any]) -> list[tuple[str, str]]:
+    """MeshResource.Validate's validateMtls (pkg/core/resources/apis/mesh/mesh_validator.go)."""
+    mtls = body.get("mtls") if isinstance(body.get("mtls"), dict) else {}
+    backends = [b for b in mtls.get("backends") or [] if isinstance(b, dict)]
+    problems: list[tuple[str, str]] = []
+    if len(backends) > 1:
+        problems.append(("mtls.backends", "cannot have more than 1 backends"))
+    names: set[str] = set()
+    for i, backend in enumerate(backends):
+        name = str(backend.get("name") or "")
+        if name in names:
+            problems.append(
+                (f"mtls.backends[{i}].name", f"{json.dumps(name)} name is already used for another backend")
+            )
+        names.add(name)
+        cert = backend.get("dpCert")
+        if isinstance(cert, dict):
+            expiration = str(((cert.get("rotation") or {}).get("expiration")) or "")
+            if expiration != "0" and not MESH_DURATION.match(expiration):
+                problems.append(("mtls.dpcert.rotation.expiration", "has to be a valid format"))
+    enabled = mtls.get("enabledBackend") or ""
+    if enabled and enabled not in names:
+        problems.append(("mtls.enabledBackend", "has to be set to one of the backends in the mesh"))
+    return problems
+
+
+def mesh_manager_problems(body: dict[str, Any], before: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """pkg/core/managers/apis/mesh/mesh_validator.go: on update, no change of CA while mTLS is on; each
+    backend's type needs an installed CA manager."""
+    mtls = body.get("mtls") if isinstance(body.get("mtls"), dict) else {}
+    problems: list[tuple[str, str]] = []
+    if before is not None:
+        was = ((before.get("fields") or {}).get("mtls") or {}).get("enabledBackend") or ""
+        now = mtls.get("enabledBackend") or ""
+        if was and now and was != now:
+            problems.append(
+                (
+                    "mtls.enabledBackend",
+                    "Changing CA when mTLS is enabled is forbidden. Disable mTLS first and then change the CA",
+                )
+            )
+    for i, backend in enumerate(b for b in mtls.get("backends") or [] if isinstance(b, dict)):
+        if backend.get("type") not in CA_TYPES:
+            return [*problems, (f"mtls.backends[{i}].type", "could not find installed plugin for this type")]
+    return problems
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    return {dict: "object", list: "array", str: "string"}.get(type(value), "null")
+
+
+def request_problems(state: KumaState, kind: Kind, mesh: str, name: str, body: dict[str, Any]) -> list[tuple[str, str]]:
+    """validateResourceRequest, in its order."""
+    problems: list[tuple[str, str]] = []
+    if body.get("name") != name:
+        problems.append(("name", "name from the URL has to be the same as in body"))
+    if state.federated and len(f"{state.zone}.{name}") >= 253:  # doesNameLengthFitsGlobal
+        problems.append(("name", "the length of the name must be shorter"))
+    if body.get("type") != kind.name:
+        problems.append(("type", "type from the URL has to be the same as in body"))
+    if kind.scope == "Mesh" and body.get("mesh") != mesh:
+        problems.append(("mesh", "mesh from the URL has to be the same as in body"))
+    return problems + validate_labels(state, kind, body) + meta_problems(kind, body)
+
+
+# The Deprecations() of 2.14's resources (pkg/plugins/policies/<p>/api/v1alpha1/deprecated.go,
+# pkg/core/resources/apis/{mesh,system}/deprecated.go), answered as the PUT's `warnings`.
+FROM_DEPRECATED = {
+    "MeshTimeout": "'from' field is deprecated, use 'rules' instead",
+    "MeshRateLimit": "'from' field is deprecated, use 'rules' instead",
+    "MeshAccessLog": "'from' field is deprecated, use 'rules' instead",
+    "MeshCircuitBreaker": "'from' field is deprecated, use 'rules' instead",
+    "MeshTLS": "'from' field is deprecated, use 'rules' instead",
+    "MeshFaultInjection": "'from' field is deprecated, use 'rules' with SPIFFE-based 'matches' instead",
+    "MeshTrafficPermission": (
+        "'from' field is deprecated and will be removed in 3.0, use 'rules' with MeshIdentity (spiffeId) instead"
+    ),
+}
+OTEL_ENDPOINT_DEPRECATED = (
+    "openTelemetry.endpoint is deprecated, use openTelemetry.backendRef with a MeshOpenTelemetryBackend resource"
+    " instead"
+)
+
+
+def deprecations(kind: Kind, name: str, body: dict[str, Any], labels: dict[str, str]) -> list[str]:
+    if kind.name in ("Mesh", "Zone"):
+        display = labels.get("kuma.io/display-name") or name
+        errors = dns1035_problems(display)
+        if not errors:
+            return []
         return [
-            "'from' field is deprecated and will be removed in 3.0, use 'rules' with MeshIdentity (spiffeId) instead"
+            f"Invalid {kind.name} resource name: '{display}'. It does not conform to the DNS format (RFC 1035)."
+            f" This is deprecated. Errors: {'; '.join(errors)}"
         ]
-    if kind.name in ("MeshRateLimit", "MeshTimeout", "MeshAccessLog", "MeshCircuitBreaker") and spec.get("from"):
-        return ["'from' field is deprecated, use 'rules' instead"]
-    return []
+    if kind.policy is None:
+        return []
+    spec = body.get("spec") if isinstance(body.get("spec"), dict) else {}
+    items = {s: [i for i in spec.get(s) or [] if isinstance(i, dict)] for s in ("from", "to", "rules")}
+    out: list[str] = []
+    if items["from"] and kind.name in FROM_DEPRECATED:
+        out.append(FROM_DEPRECATED[kind.name])
+    if kind.name == "MeshTrafficPermission":
+        out += [
+            "MeshService value for 'from[].targetRef.kind' is deprecated, use MeshSubset with 'kuma.io/service' instead"
+            for i in items["from"]
+            if (i.get("targetRef") or {}).get("kind") == "MeshService"
+        ]
+    if kind.name == "MeshRateLimit":
+        for section in ("from", "rules", "to"):
+            if section == "from" and not items["from"]:
+                continue
+            for n, item in enumerate(items[section]):
+                local = (item.get("default") or {}).get("local") or {}
+                status = ((local.get("http") or {}).get("onRateLimit") or {}).get("status")
+                if isinstance(status, int) and status < 400:
+                    out.append(
+                        f"'spec.{section}[{n}].default.local.http.requestRate.status' must be 400 or higher. "
+                        "Please update your configuration."
+                    )
+    if kind.name in ("MeshAccessLog", "MeshTrace", "MeshMetric"):
+        defaults = (
+            [spec.get("default") or {}]
+            if kind.name != "MeshAccessLog"
+            else [i.get("default") or {} for s in ("to", "from", "rules") for i in items[s]]
+        )
+        if any(
+            isinstance(b, dict)
+            and isinstance(b.get("openTelemetry"), dict)
+            and b["openTelemetry"].get("endpoint")
+            and b["openTelemetry"].get("backendRef") is None
+            for d in defaults
+            if isinstance(d, dict)
+            for b in d.get("backends") or []
+        ):
+            out.append(OTEL_ENDPOINT_DEPRECATED)
+    top = (spec.get("targetRef") or {}).get("kind") if isinstance(spec.get("targetRef"), dict) else None
+    top_level: list[str] = []
+    if top in ("MeshService", "MeshServiceSubset", "MeshSubset"):
+        top_level.append(f"{top} value for 'targetRef.kind' is deprecated, use Dataplane with labels instead")
+    elif top == "MeshHTTPRoute":
+        top_level.append(
+            "MeshHTTPRoute value for 'targetRef.kind' is deprecated, use MeshHTTPRoute in spec.to[].targetRef"
+        )
+    if kind.name == "MeshHealthCheck":  # its own order: the targetRef's first
+        return top_level + [
+            "healthyPanicThreshold for 'to[].default' is deprecated. The setting has been moved to "
+            "MeshCircuitBreaker policy, please use MeshCircuitBreaker policy instead."
+            for i in items["to"]
+            if isinstance(i.get("default"), dict) and i["default"].get("healthyPanicThreshold") is not None
+        ]
+    return out + top_level
 
 
 def delete(state: KumaState, kind: Kind, mesh: str, name: str) -> tuple[int, Any]:
@@ -935,9 +1273,10 @@ def delete(state: KumaState, kind: Kind, mesh: str, name: str) -> tuple[int, Any
     stored = state.store.get((kind.name, mesh, name))
     if stored is None:
         raise std_error(404, "Could not delete a resource", "Not found")
-    problems = origin_problems(state, kind, stored.get("labels") or {})
+    problems = origin_problems(state, kind, stored.get("labels") or {})  # not under `labels` here
     if problems:
         raise invalid("Could not delete a resource", problems)
+    _admin_access(state, kind)
     if kind.name == "Mesh":
         if any(t == "Dataplane" and m == name for t, m, _ in state.store):
             raise invalid(
@@ -950,15 +1289,30 @@ def delete(state: KumaState, kind: Kind, mesh: str, name: str) -> tuple[int, Any
     return 200, {}
 
 
+def _param(query: dict[str, list[str]], key: str) -> str:
+    """go-restful's QueryParameter: the first value."""
+    return (query.get(key) or [""])[0]
+
+
+def _atoi(text: str) -> int | None:
+    """Go's strconv.Atoi: an optional sign and decimal digits, within int64."""
+    if not re.fullmatch(r"[+-]?[0-9]+", text):
+        return None
+    value = int(text)
+    return value if -(2**63) <= value < 2**63 else None
+
+
 def list_page(
     state: KumaState, kind: Kind, mesh: str | None, query: dict[str, list[str]], host: str, path: str
 ) -> dict[str, Any]:
+    """listResources: page size, then label filters, then the Mesh of the URL, then the offset (checked by the
+    pagination store as it lists)."""
     size = 100
-    if query.get("size", [""])[-1] != "":
-        text = query["size"][-1]
-        if not re.fullmatch(r"-?\d+", text):
+    if _param(query, "size") != "":
+        parsed = _atoi(_param(query, "size"))
+        if parsed is None:
             raise std_error(400, "Could not retrieve resources", "Invalid page size", [("size", "invalid format")])
-        size = int(text)
+        size = parsed
         if size <= 0:
             raise std_error(
                 400, "Could not retrieve resources", "Invalid page size", [("size", "must be greater than 0")]
@@ -970,30 +1324,38 @@ def list_page(
                 "Invalid page size",
                 [("size", f"invalid page size of {size}. Maximum page size is 1000")],
             )
-    offset = 0
-    if query.get("offset", [""])[-1] != "":
-        text = query["offset"][-1]
-        if not re.fullmatch(r"\d+", text):
-            message = f'invalid: invalid offset: strconv.Atoi: parsing "{text}": invalid syntax'
-            raise std_error(400, "Could not retrieve resources", message)
-        offset = int(text)
     filters: dict[str, str] = {}
     violations: list[tuple[str, str]] = []
-    route_path = "/meshes/{mesh}/" + kind.path if mesh is not None else "/" + kind.path
+    parts = path.strip("/").split("/")
+    route_path = "/" + "/".join(["meshes", "{mesh}", parts[2]] if len(parts) == 3 else parts)  # SelectedRoutePath
     for key, values in query.items():
         if not key.startswith("filter["):
             continue
         if not key.startswith("filter[labels."):
             violations.append((f"{route_path}.{key}", "filters are only supported on labels"))
             continue
-        closing = key.index("]")
+        closing = key.find("]")
         if closing != len(key) - 1:
             violations.append((f"{route_path}.{key}", "advanced filters are not supported"))
             continue
-        filters[key[len("filter[labels.") : closing]] = values[-1]
+        filters[key[len("filter[labels.") : closing]] = values[-1]  # the last value, unlike size/offset/name
     if violations:
         raise invalid("Could not retrieve resources", violations)
-    contains = query.get("name", [""])[-1]
+    if mesh:
+        _mesh_exists(state, kind, mesh)
+    _admin_access(state, kind)  # ValidateList
+    offset = 0
+    if _param(query, "offset") != "":
+        text = _param(query, "offset")
+        parsed = _atoi(text)
+        if parsed is None:
+            syntax = "value out of range" if re.fullmatch(r"[+-]?[0-9]+", text) else "invalid syntax"
+            message = f"invalid: invalid offset: strconv.Atoi: parsing {json.dumps(text)}: {syntax}"
+            raise std_error(400, "Could not retrieve resources", message)
+        if parsed < 0:
+            raise std_error(400, "Could not retrieve resources", "invalid: invalid offset: must be non-negative")
+        offset = parsed
+    contains = _param(query, "name")
     items = [
         stored
         for (t, m, n), stored in sorted(state.store.items(), key=lambda kv: (kv[0][1], kv[0][2]))
@@ -1005,9 +1367,9 @@ def list_page(
     chunk = items[offset : offset + size]
     nxt = None
     if offset + size < len(items):
-        params = {k: v[-1] for k, v in query.items()}
-        params["offset"] = str(offset + size)
-        nxt = f"http://{host}{path}?{urlencode(sorted(params.items()))}"
+        params = [(k, v) for k, values in sorted(query.items()) if k != "offset" for v in values]
+        params.append(("offset", str(offset + size)))
+        nxt = f"http://{host}{path}?{urlencode(sorted(params, key=lambda kv: kv[0]))}"  # url.Values.Encode
     return {"total": len(items), "items": [state.render(kind, s) for s in chunk], "next": nxt}
 
 
@@ -1017,15 +1379,18 @@ def list_page(
 class Handler(EmulatorHandler[KumaState]):
     def answer(self, method: str, path: str, query: str, raw: bytes) -> tuple[int, Any, dict[str, str]]:
         state = self.state
-        auth = self.headers.get("Authorization")
-        if state.token is not None and auth is not None and auth != f"Bearer {state.token}" and path != "/":
+        auth = self.headers.get("Authorization") or ""
+        bearer = auth.startswith("Bearer ")  # tokens/authenticator.go: any other header is no credential
+        if state.token is not None and bearer and auth != f"Bearer {state.token}" and path != "/":
             raise std_error(401, "Invalid authentication data", "Unauthenticated")
+        body: Any
         try:
             body = json.loads(raw) if raw else None
-        except ValueError:
-            raise std_error(400, "Bad Request", "invalid character in JSON body") from None
+        except ValueError as exc:  # only a PUT reads its body, after looking up the Mesh of the URL
+            body = Unparsable(f"invalid character in JSON body: {exc.msg}")
         params = parse_qs(query, keep_blank_values=True)
         with state.lock:
+            state.anonymous = state.token is not None and not bearer  # this request's user, while it is served
             status, payload = route(state, method, path, params, body, self.headers.get("Host", "127.0.0.1"))
         return status, payload, {}
 
