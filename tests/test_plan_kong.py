@@ -221,3 +221,38 @@ def test_free_text_masking_finds_every_secret_among_many() -> None:
         assert masker.text(text) == every_secret(text), text
     assert masker.text("key=abcdabcd;") == f"key={SECRET};"
     assert Masker().text("anything") == "anything"
+
+
+def test_thousands_of_key_auth_keys_moving_along_a_chain_or_round_a_cycle_are_ordered() -> None:
+    """Key-auth ids follow the list position, so a key added at the head of a long list moves every key one
+    place (a chain of 3,000 moves) and the last key put first moves them round a cycle: each is ordered
+    so that no value is taken while another still holds it, however long the chain."""
+    count = 3000
+
+    def keys(values: list[str]) -> list[dict[str, Any]]:
+        return [{"id": f"k{i}", "key": value} for i, value in enumerate(values)]
+
+    def check(live_values: list[str], wanted_values: list[str]) -> None:
+        live = {"consumers": [{"id": "c", "username": "c"}], "keyauth_credentials": []}
+        live["keyauth_credentials"] = [{**k, "consumer": {"id": "c"}} for k in keys(live_values)]
+        wanted = {"consumers": [{"id": "c", "username": "c", "keyauth_credentials": keys(wanted_values)}]}
+        plan = build_plan(flatten(wanted), LiveState(live), lambda e: None, SERVER, Masker())
+        held = {k["id"]: k["key"] for k in live["keyauth_credentials"]}
+        holder = {value: key_id for key_id, value in held.items()}
+        steps = phases(plan.changes)
+        for batch in steps:  # a batch runs concurrently: what it takes must be free when it starts
+            for change in batch:
+                value = change.entity.body.get("key")
+                if change.action != "delete":
+                    assert holder.get(value, change.entity.id) == change.entity.id, (change.entity.id, value)
+            for change in batch:
+                holder.pop(held.pop(change.entity.id, None), None)
+                if change.action != "delete":
+                    held[change.entity.id] = change.entity.body["key"]
+                    holder[held[change.entity.id]] = change.entity.id
+        assert held == {k["id"]: k["key"] for k in keys(wanted_values)}
+
+    values = [f"key-{i}" for i in range(count)]
+    check(values, ["key-new", *values])  # a chain: one move after another
+    check(values, [values[-1], *values[:-1]])  # a cycle: one key given up first
+    check(values, [values[i ^ 1] for i in range(count)])  # 1,500 swapped pairs: 1,500 cycles

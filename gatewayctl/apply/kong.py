@@ -66,21 +66,30 @@ def _after_first(change: Change) -> Change:
 
 def _in_order(writes: list[Change]) -> list[list[Change]]:
     """One level's writes as batches such that a write giving up a unique value (`after`) runs before the
-    write taking it; without such pairs, one batch."""
-    ids = {c.entity.id for c in writes}
-    depth: dict[str, int] = {}
+    write taking it; without such pairs, one batch. Walked with an explicit stack, not recursion: moves
+    chain as long as a consumer's list of keys."""
     by_id = {c.entity.id: c for c in writes}
-
-    def of(entity_id: str, seen: frozenset[str]) -> int:
-        if entity_id not in depth:
-            change = by_id[entity_id]
-            before = [a for a in change.after if a in ids and a not in seen]  # the plan breaks cycles; be safe
-            depth[entity_id] = 1 + max((of(a, seen | {entity_id}) for a in before), default=-1)
-        return depth[entity_id]
-
+    depth: dict[str, int] = {}  # 0 for a write waiting for none; else one more than the deepest it waits for
+    on_path: set[str] = set()  # the plan breaks cycles; be safe: an `after` back onto the path is ignored
+    for change in writes:
+        start = change.entity.id
+        if start in depth:
+            continue
+        stack = [(start, iter(change.after))]
+        on_path.add(start)
+        while stack:
+            entity_id, waits_for = stack[-1]
+            pending = next((a for a in waits_for if a in by_id and a not in depth and a not in on_path), None)
+            if pending is not None:
+                stack.append((pending, iter(by_id[pending].after)))
+                on_path.add(pending)
+                continue
+            stack.pop()
+            on_path.discard(entity_id)
+            depth[entity_id] = 1 + max((depth[a] for a in by_id[entity_id].after if a in depth), default=-1)
     batches: dict[int, list[Change]] = {}
     for change in writes:
-        batches.setdefault(of(change.entity.id, frozenset()), []).append(change)
+        batches.setdefault(depth[change.entity.id], []).append(change)
     return [batches[d] for d in sorted(batches)]
 
 

@@ -280,13 +280,15 @@ def _order_moved_values(changes: list[Change], live: dict[str, Entity], wanted: 
     if not takes:
         return changes
     contested: dict[str, set[str]] = {}  # id -> its fields whose values move: given up or taken
+    takers: dict[str, list[str]] = {}  # holder id -> the ids taking from it
     for taker, holders in takes.items():
         for holder, moved in holders.items():
             contested.setdefault(taker, set()).update(moved)
             contested.setdefault(holder, set()).update(moved)
+            takers.setdefault(holder, []).append(taker)
     position = {c.entity.id: i for i, c in enumerate(changes)}
     firsts: dict[str, Change] = {}
-    while (cycle := _find_cycle(takes, position)) is not None:
+    for cycle in _cycles(takes, sorted(takes, key=position.__getitem__)):  # each broken before the next
         candidates = (
             (m, _first_write(live[m], wanted[m], contested[m])) for m in sorted(cycle, key=position.__getitem__)
         )
@@ -295,8 +297,8 @@ def _order_moved_values(changes: list[Change], live: dict[str, Entity], wanted: 
             del takes[cycle[0]][cycle[1]]  # names): Kong will answer 409, which is reported
             continue
         firsts[member] = first
-        for holders in takes.values():  # what takes from it need not wait: its first write runs before them
-            holders.pop(member, None)
+        for taker in takers[member]:  # what takes from it need not wait: its first write runs before them
+            takes[taker].pop(member, None)
     out: list[Change] = []
     for change in changes:
         entity_id = change.entity.id
@@ -306,27 +308,32 @@ def _order_moved_values(changes: list[Change], live: dict[str, Entity], wanted: 
     return out
 
 
-def _find_cycle(takes: dict[str, dict[str, set[str]]], position: dict[str, int]) -> list[str] | None:
-    """A cycle of `takes` (taker -> holders), its members in order, found depth first from the plan's order."""
-    state: dict[str, int] = {}  # 1 while on the path, 2 once done
-    for start in sorted(takes, key=position.__getitem__):
-        if start in state:
-            continue
-        path = [start]
-        todo = [iter(list(takes[start]))]
-        state[start] = 1
-        while path:
-            node = next(todo[-1], None)
-            if node is None:
-                state[path.pop()] = 2
-                todo.pop()
-            elif state.get(node) == 1:
-                return path[path.index(node) :]
-            elif node not in state:
-                state[node] = 1
-                path.append(node)
-                todo.append(iter(list(takes.get(node, ()))))
-    return None
+def _cycles(takes: dict[str, dict[str, set[str]]], order: list[str]) -> Iterator[list[str]]:
+    """The cycles of `takes` (taker -> holders), each with its members in order, found depth first from
+    `order`; the caller breaks each (removes edges) before asking for the next. An id once walked without
+    meeting a cycle is not walked again, as removing edges makes no cycle: thousands of swapped keys are
+    not walked thousands of times. Walked with an explicit stack: chains run as long as a list of keys."""
+    done: set[str] = set()
+    for start in order:
+        while start not in done:
+            path = [start]
+            on_path = {start}
+            todo = [iter(list(takes[start]))]
+            cycle: list[str] | None = None
+            while path and cycle is None:
+                node = next(todo[-1], None)
+                if node is None:
+                    on_path.discard(path[-1])
+                    done.add(path.pop())
+                    todo.pop()
+                elif node in on_path:
+                    cycle = path[path.index(node) :]
+                elif node not in done:
+                    on_path.add(node)
+                    path.append(node)
+                    todo.append(iter(list(takes.get(node, ()))))
+            if cycle is not None:
+                yield cycle
 
 
 def _first_write(current: Entity, desired: Entity, fields: set[str]) -> Change | None:
