@@ -185,10 +185,36 @@ def test_a_name_taken_by_someone_else_is_refused_at_the_catalog_entry(
     assert code == 3
     assert f"{catalog}:16:5: services[0]: Kong refused service orders (PUT /services/" in err
     assert "UNIQUE violation detected on '{name=\"orders\"}'" in err
-    assert "without this catalog's ownership tags" in err
+    assert "without this catalog's ownership tags" in err and "catalog's own " not in err
     assert "left unchanged" in err and "Traceback" not in err
     assert kong.state.find("services", "orders")["host"] == "legacy.internal"
     no_secrets(out, err)
+
+
+def test_a_name_one_of_our_own_entities_holds_is_refused_saying_so(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    """Two owned upstreams whose names were swapped by hand: an upstream can neither be without its name nor
+    be deleted and created again (its targets), so no order of writes works and Kong answers 409. The
+    holder is this catalog's own upstream, and the message says so instead of blaming an untagged one."""
+    text = CATALOG + "  - name: stock\n    upstream:\n      targets: [10.0.0.3:8080]\n    routes:\n"
+    text += "      - {name: levels, paths: [/stock]}\n"
+    catalog = write_catalog(workdir, text)
+    assert cli(capsys, kong, "apply", str(catalog), "--yes")[0] == 0
+    swaps = [("catalogue.upstream", "swap"), ("stock.upstream", "catalogue.upstream"), ("swap", "stock.upstream")]
+    for name, new_name in swaps:
+        kong.state.upsert(
+            "upstreams", kong.state.find("upstreams", name)["id"], {"name": new_name}, replace=False, partial=True
+        )
+    code, out, err = cli(capsys, kong, "apply", str(catalog), "--yes")
+    assert code == 3, out + err
+    assert f"{catalog}:25:7: services[1].upstream: Kong refused upstream catalogue.upstream (PUT /upstreams/" in err, (
+        err
+    )
+    assert "UNIQUE violation detected on '{name=\"catalogue.upstream\"}'" in err
+    assert "this catalog's own upstream stock.upstream (services[2].upstream)" in err, err
+    assert "without this catalog's ownership tags" not in err
+    assert "Traceback" not in err
 
 
 def test_a_global_plugin_someone_else_has_is_explained(

@@ -4,6 +4,7 @@ Each step is a function; the CLI strings them together and does the printing."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from gatewayctl.apply.lock import KongLock
 from gatewayctl.apply.snapshot import write_snapshot
 from gatewayctl.catalog.load import LoadedCatalog
 from gatewayctl.clients.kong_admin import KongAdmin, KongError
-from gatewayctl.diagnostics import CatalogInvalid, Diagnostic, KeyPath
+from gatewayctl.diagnostics import CatalogInvalid, Diagnostic, KeyPath, format_path
 from gatewayctl.gcpause import paused_gc
 from gatewayctl.plan.entities import DesiredState, Entity, flatten
 from gatewayctl.plan.fields import secret_paths_by_key
@@ -28,6 +29,7 @@ from gatewayctl.plan.kong import (
     fetch_live,
     schema_paths,
     server_problems,
+    unique_values,
 )
 from gatewayctl.plan.kuma import Platform
 from gatewayctl.plan.masking import Masker
@@ -205,12 +207,29 @@ def flattened_error_diagnostics(loaded: LoadedCatalog, desired: Desired, error: 
 
 
 def rejection_diagnostic(
-    loaded: LoadedCatalog, desired: Desired, entity: Entity, label: str, error: KongError
+    loaded: LoadedCatalog,
+    desired: Desired,
+    entity: Entity,
+    label: str,
+    error: KongError,
+    owned: Iterable[Entity] = (),
 ) -> Diagnostic:
-    """A 4xx on one write, at the catalog entry the entity was rendered from."""
+    """A 4xx on one write, at the catalog entry the entity was rendered from. `owned`: this catalog's
+    entities as the plan read them, to tell whether a 409's holder is one of them."""
     message = error.kong_message()
     scoped = any(entity.body.get(k) for k in ("service", "route", "consumer"))
-    if error.status == 409 and entity.kind == "plugins" and not scoped:
+    holder = owned_holder(entity, owned) if error.status == 409 else None
+    if holder is not None:
+        wanted = desired.state.by_id().get(holder.id)
+        shown = f"{holder.spec.label} {(wanted or holder).display_name()}"
+        where = f" ({format_path(wanted.origin)})" if wanted is not None and wanted.origin else ""
+        message += (
+            f" (Kong holds this name or key on this catalog's own {shown}{where}, and gatewayctl found no order "
+            "of writes that frees it first: values swapped between entities that can be neither written "
+            "without them nor deleted and created again, such as upstream names swapped by hand; rename or "
+            "delete one of them in Kong by hand, then apply again)"
+        )
+    elif error.status == 409 and entity.kind == "plugins" and not scoped:
         message += (
             f" (Kong runs one global {entity.body.get('name')} plugin, and this Kong has one without this "
             "catalog's ownership tags: another catalog sharing this Kong, or someone else, sets it; only one "
@@ -226,6 +245,12 @@ def rejection_diagnostic(
         entity,
         desired.masker.text(f"Kong refused {label} ({error.method} {error.path}, HTTP {error.status}): {message}"),
     )
+
+
+def owned_holder(entity: Entity, owned: Iterable[Entity]) -> Entity | None:
+    """The entity among `owned` (another than `entity`) holding one of `entity`'s unique values."""
+    values = {value for _, value in unique_values(entity)}
+    return next((e for e in owned if e.id != entity.id and any(v in values for _, v in unique_values(e))), None)
 
 
 # ---------------------------------------------------------------------- Kuma

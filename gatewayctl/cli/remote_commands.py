@@ -871,7 +871,8 @@ def _report_outcome(
     for change, exc in outcome.failed:
         label = desired.masker.text(title(change, names))
         if exc.rejected and loaded is not None and change.action != "delete":
-            print_diagnostics([rejection_diagnostic(loaded, desired, change.entity, label, exc)])
+            owned = the_plan.live.all() if the_plan else ()
+            print_diagnostics([rejection_diagnostic(loaded, desired, change.entity, label, exc, owned)])
         else:
             err.print(f"kong: {change.action} {escape(label)} failed: {escape(desired.masker.text(exc.describe()))}")
     done = len(outcome.done)
