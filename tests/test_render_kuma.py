@@ -544,6 +544,23 @@ def test_unreachable_warning_only_for_mesh_services(tmp_path: Path) -> None:
     assert warned == ["services[5].name"]  # batch; erp is outside the mesh, Kong balances over it
 
 
+def test_a_mesh_name_kuma_deprecates_is_a_warning_at_the_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A name starting with a digit is a DNS-1123 label but no DNS-1035 label: Kuma 2.14 takes such a Mesh,
+    warning on every write of it that the name is deprecated, so validate warns and passes."""
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text("format: 1\nname: demo\n" + MESH.replace("name: shop", "name: 1shop") + SHOP)
+    assert main(["validate", str(catalog)]) == 0
+    err = capsys.readouterr().err
+    assert f"{catalog}:4:9: mesh.name: warning: Kuma 2.14 deprecates Mesh names that are not DNS-1035" in err, err
+    assert "later Kuma versions are to refuse them" in err
+    warned = [(s, m) for s, p, m in diagnostics(tmp_path, MESH + SHOP) if p == "mesh.name"]
+    assert warned == []  # a name starting with a letter is fine
+    disabled = MESH.replace("name: shop", "name: 1shop\n  enabled: false")
+    assert [p for s, p, m in diagnostics(tmp_path, disabled + SHOP) if p == "mesh.name"] == []
+
+
 # --------------------------------------------------------------------------- envelopes, labels, multi-zone
 
 

@@ -590,6 +590,15 @@ def mesh(catalog: Catalog, report: Report) -> None:
                     "identity this permission could name",
                 )
         _mesh_ranges(service, path, report)
+    if enabled and catalog.mesh and not catalog.mesh.name[0].isalpha():
+        # A name is already a DNS-1123 label; a DNS-1035 label also starts with a letter. Kuma 2.14 still
+        # takes such a Mesh but answers every write of it with a deprecation warning.
+        report.warning(
+            ("mesh", "name"),
+            f"Kuma 2.14 deprecates Mesh names that are not DNS-1035 labels ('{catalog.mesh.name}' starts with "
+            "a digit): it takes them but warns on every write of the Mesh, and later Kuma versions are to refuse "
+            "them; start the name with a letter",
+        )
     if catalog.mesh and catalog.mesh.mtls and catalog.mesh.mtls.rotation and catalog.mesh.mtls.rotation.ms == 0:
         report.error(("mesh", "mtls", "rotation"), "must be longer than 0s")
     if enabled and catalog.mesh and catalog.mesh.default_action == "deny":
