@@ -98,6 +98,29 @@ def test_render_says_which_files_of_an_earlier_render_it_removed(
     assert lines[-1] == f"rendered kuma: nothing (the catalog has no enabled mesh), {len(kuma_files)} files removed"
 
 
+def test_render_says_wrote_only_for_the_files_it_wrote_and_counts_those_left_unchanged(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A file already as rendered is not rewritten (write_files compares first), so it is not said to be."""
+    catalog = tmp_path / "c.yaml"
+    mesh = "format: 1\nname: x\nmesh: {enabled: true}\nservices:\n  - {name: a, url: 'http://a.ns.svc:80', "
+    mesh += "routes: [{name: r, paths: [/a]}]}\n"
+    catalog.write_text(mesh)
+    argv = ["render", str(catalog), "--out", str(tmp_path / "o"), "--target", "kong,kuma"]
+    code, out, _ = run(capsys, *argv)
+    kuma_files = len(list((tmp_path / "o" / "kuma").rglob("*.yaml")))
+    assert code == 0 and out.count("wrote ") == 1 + kuma_files
+    assert out.splitlines()[-1] == f"rendered kong: 1 file, kuma: {kuma_files} files"
+    code, out, _ = run(capsys, *argv)
+    assert code == 0 and out == f"rendered kong: 1 file (unchanged), kuma: {kuma_files} files (unchanged)\n"
+    catalog.write_text(mesh.replace("paths: [/a]", "paths: [/b]"))  # Kong's file alone changes
+    code, out, _ = run(capsys, *argv)
+    assert code == 0 and [line.split()[:2] for line in out.splitlines()[:-1]] == [
+        ["wrote", str(tmp_path / "o" / "kong" / "kong.yaml")]
+    ]
+    assert out.splitlines()[-1] == f"rendered kong: 1 file, kuma: {kuma_files} files (unchanged)"
+
+
 def test_render_says_why_a_target_asked_for_rendered_nothing(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

@@ -109,11 +109,13 @@ def render_cmd(
         err.print(f"{catalog}: {plural(errors, 'error')}; nothing was written")
         raise typer.Exit(EXIT_INVALID) from None
     removed: list[str] = []
+    unchanged: list[str] = []
+    inputs = [catalog, *loaded.input_files()]
     try:
-        write_files(out_dir, files, owned_dirs=targets, inputs=[catalog, *loaded.input_files()], removed=removed)
+        write_files(out_dir, files, owned_dirs=targets, inputs=inputs, removed=removed, unchanged=unchanged)
     except OSError as exc:
         _cannot_write(out_dir, exc)
-    _summarise(out_dir, files, targets if target else [], loaded.catalog, sorted(removed))
+    _summarise(out_dir, files, targets if target else [], loaded.catalog, sorted(removed), set(unchanged))
     raise typer.Exit(EXIT_OK)
 
 
@@ -150,19 +152,33 @@ def _parse_targets(value: str | None) -> list[str]:
 
 
 def _summarise(
-    out_dir: Path, files: list[RenderedFile], asked: list[str], catalog: Catalog, removed: list[str]
+    out_dir: Path,
+    files: list[RenderedFile],
+    asked: list[str],
+    catalog: Catalog,
+    removed: list[str],
+    unchanged: set[str],
 ) -> None:
     by_folder = Counter(f.path.split("/", 1)[0] for f in files)
+    kept = Counter(path.split("/", 1)[0] for path in unchanged)
     for f in files:
+        if f.path in unchanged:  # already as rendered and not rewritten: counted below, not said to be written
+            continue
         private = "  (0600: holds secrets)" if f.mode == 0o600 else ""
         out.print(f"wrote {escape(str(out_dir / f.path))}  {len(f.content):,} bytes{private}")
     for path in removed:  # an earlier render's file this one no longer writes: say so, not just vanish
         out.print(f"removed {escape(str(out_dir / path))}  (no longer rendered)")
-    rendered = [f"{name}: {plural(n, 'file')}" for name, n in by_folder.items()]
+    rendered = [f"{name}: {plural(n, 'file')}{_unchanged_note(kept[name], n)}" for name, n in by_folder.items()]
     # A target asked for by name that has nothing to render says why, rather than vanishing from the line.
     empty = [f"{t}: nothing ({_why_empty(t, catalog)})" for t in asked if t not in by_folder]
     gone = [f"{plural(len(removed), 'file')} removed"] if removed else []
     out.print("rendered " + ", ".join(rendered + empty + gone))
+
+
+def _unchanged_note(unchanged: int, files: int) -> str:
+    if not unchanged:
+        return ""
+    return " (unchanged)" if unchanged == files else f" ({unchanged} unchanged)"
 
 
 def _why_empty(target: str, catalog: Catalog) -> str:

@@ -46,6 +46,7 @@ def write_files(
     owned_dirs: list[str],
     inputs: Iterable[Path] = (),
     removed: list[str] | None = None,
+    unchanged: list[str] | None = None,
 ) -> list[Path]:
     """Write every file, all or nothing, and remove files an earlier render wrote in the folders this render
     owns that it does not write again (a removed service must not leave a stale policy behind).
@@ -66,15 +67,22 @@ def write_files(
 
     `inputs` (the catalog, the files its secrets are read from) are never removed, even when they sit in
     an owned folder (`kong/catalog.yaml` rendered with `--out .`). The files removed are appended to
-    `removed` (relative to `out_dir`), so that the command can say so.
+    `removed`, and those left untouched as already right to `unchanged` (relative to `out_dir`), so that the
+    command can say which it wrote.
     """
     with paused_gc():  # 140,000 paths and Path objects, no cycles: the collector would rescan the heap for none
         gone = removed if removed is not None else []
-        return _write_files(out_dir, files, owned_dirs, {os.path.realpath(p) for p in inputs}, gone)
+        kept = unchanged if unchanged is not None else []
+        return _write_files(out_dir, files, owned_dirs, {os.path.realpath(p) for p in inputs}, gone, kept)
 
 
 def _write_files(
-    out_dir: Path, files: list[RenderedFile], owned_dirs: list[str], inputs: set[str], removed: list[str]
+    out_dir: Path,
+    files: list[RenderedFile],
+    owned_dirs: list[str],
+    inputs: set[str],
+    removed: list[str],
+    unchanged: list[str],
 ) -> list[Path]:
     root = os.fspath(out_dir)
     if os.path.lexists(root) and not os.path.isdir(root):
@@ -101,6 +109,7 @@ def _write_files(
                 _create(_join(folder, name), f, umask)
                 continue
             if _unchanged(target, f):
+                unchanged.append(f.path)
                 continue
             if os.path.isdir(target):  # found now, not when renaming into place after other files were
                 raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), target)
