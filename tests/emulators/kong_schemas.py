@@ -469,6 +469,251 @@ PLUGINS: dict[str, dict[str, Any]] = {
     ),
 }
 
+# kong/tools/queue_schema.lua (typedefs.queue): the batch queue of the log and tracing plugins.
+QUEUE = record(
+    "queue",
+    [
+        f("max_batch_size", "integer", default=1, between=[1, 1000000]),
+        f("max_coalescing_delay", "number", default=1, between=[0, 3600]),
+        f("max_entries", "integer", default=10000, between=[1, 1000000]),
+        f("max_bytes", "integer"),
+        f("max_retry_time", "number", default=60),
+        f("initial_retry_delay", "number", default=0.01, between=[0.001, 1000000]),
+        f("max_retry_delay", "number", default=60, between=[0.001, 1000000]),
+        f("concurrency_limit", "integer", default=1, one_of=[-1, 1]),
+    ],
+)
+# typedefs.lua_code: custom_fields_by_lua and the like
+LUA_CODE = {"type": "map", "keys": {"type": "string", "len_min": 1}, "values": {"type": "string", "len_min": 1}}
+# kong/observability/tracing/propagation/utils.lua FORMATS (a Lua hash: Kong lists them in no fixed order)
+TRACING_FORMATS = ["aws", "b3", "b3-single", "datadog", "gcp", "jaeger", "ot", "w3c"]
+
+
+def propagation(**spec: Any) -> Field:
+    """typedefs.propagation (kong/observability/tracing/propagation/schema.lua)."""
+    return record(
+        "propagation",
+        [
+            f(
+                "extract",
+                "array",
+                elements={"type": "string", "one_of": [x for x in TRACING_FORMATS if x != "b3-single"]},
+            ),
+            f("clear", "array", elements={"type": "string"}),
+            f("inject", "array", elements={"type": "string", "one_of": ["preserve", *TRACING_FORMATS]}),
+            f("default_format", "string", required=True, one_of=TRACING_FORMATS),
+        ],
+        **spec,
+    )
+
+
+def timeout(name: str, **spec: Any) -> Field:
+    """typedefs.timeout"""
+    return f(name, "integer", between=[0, 2147483646], **spec)
+
+
+def _strings(**spec: Any) -> dict[str, Any]:
+    """The transformer plugins' `{type = "array", default = {}, required = true, elements = ...}` lists."""
+    return {"type": "array", "default": [], "required": True, "elements": {"type": "string", **spec}}
+
+
+ZIPKIN_PROTECTED_TAGS = [
+    *("error", "http.method", "http.path", "http.status_code", "kong.balancer.state", "kong.balancer.try"),
+    *("kong.consumer", "kong.credential", "kong.node.id", "kong.route", "kong.service", "lc", "peer.hostname"),
+]
+COLON = "^[^:]+:.*$"  # request/response-transformer: `name:value` entries
+PLUGINS.update(
+    {
+        "bot-detection": _plugin(
+            [
+                f("allow", "array", default=[], elements={"type": "string", "is_regex": True}),
+                f("deny", "array", default=[], elements={"type": "string", "is_regex": True}),
+            ]
+        ),
+        "grpc-web": _plugin(
+            [
+                f("proto", "string", required=False),
+                f("pass_stripped_path", "boolean", required=False),
+                f("allow_origin_header", "string", required=False, default="*"),
+            ]
+        ),
+        "http-log": _plugin(
+            [
+                f("http_endpoint", "string", required=True, encrypted=True, referenceable=True),
+                f("method", "string", default="POST", one_of=["POST", "PUT", "PATCH"]),
+                f(
+                    "content_type",
+                    "string",
+                    default="application/json",
+                    one_of=["application/json", "application/json; charset=utf-8"],
+                ),
+                f("timeout", "number", default=10000),
+                f("keepalive", "number", default=60000),
+                # deprecated (removal in 4.0), no default: a value given is kept and shown
+                f("retry_count", "integer"),
+                f("queue_size", "integer"),
+                f("flush_timeout", "number"),
+                f("headers", "map", keys={"type": "string"}, values={"type": "string", "referenceable": True}),
+                QUEUE,
+                {"custom_fields_by_lua": LUA_CODE},
+            ]
+        ),
+        "oauth2": _plugin(
+            [
+                f("scopes", "array", elements={"type": "string"}),
+                f("mandatory_scope", "boolean", default=False, required=True),
+                f("provision_key", "string", unique=True, auto=True, required=True, encrypted=True),
+                f("token_expiration", "number", default=7200, required=True),
+                f("enable_authorization_code", "boolean", default=False, required=True),
+                f("enable_implicit_grant", "boolean", default=False, required=True),
+                f("enable_client_credentials", "boolean", default=False, required=True),
+                f("enable_password_grant", "boolean", default=False, required=True),
+                f("hide_credentials", "boolean", default=False, required=True),
+                f("accept_http_if_already_terminated", "boolean", default=False, required=True),
+                f("anonymous", "string"),
+                f("global_credentials", "boolean", default=False, required=True),
+                f("auth_header_name", "string", default="authorization"),
+                f("refresh_token_ttl", "number", default=1209600, required=True, between=[0, 100000000]),
+                f("reuse_refresh_token", "boolean", default=False, required=True),
+                f("pkce", "string", default="lax", required=False, one_of=["none", "lax", "strict"]),
+                f("realm", "string", required=False),
+            ]
+        ),
+        "proxy-cache": _plugin(
+            [
+                f(
+                    "response_code",
+                    "array",
+                    default=[200, 301, 404],
+                    elements={"type": "integer", "between": [100, 900]},
+                    len_min=1,
+                    required=True,
+                ),
+                f(
+                    "request_method",
+                    "array",
+                    default=["GET", "HEAD"],
+                    elements={"type": "string", "one_of": ["HEAD", "GET", "POST", "PATCH", "PUT"]},
+                    required=True,
+                ),
+                f(
+                    "content_type",
+                    "array",
+                    default=["text/plain", "application/json"],
+                    elements={"type": "string"},
+                    required=True,
+                ),
+                f("cache_ttl", "integer", default=300, gt=0),
+                f("strategy", "string", one_of=["memory"], required=True),
+                f("cache_control", "boolean", default=False, required=True),
+                f("ignore_uri_case", "boolean", default=False, required=False),
+                f("storage_ttl", "integer"),
+                record("memory", [f("dictionary_name", "string", required=True, default="kong_db_cache")]),
+                f("vary_query_params", "array", elements={"type": "string"}),
+                f("vary_headers", "array", elements={"type": "string"}),
+                record(
+                    "response_headers",
+                    [
+                        f("age", "boolean", default=True),
+                        f("X-Cache-Status", "boolean", default=True),
+                        f("X-Cache-Key", "boolean", default=True),
+                    ],
+                ),
+            ]
+        ),
+        "request-transformer": _plugin(
+            [
+                f("http_method", "string", match="^%u+$"),
+                record("remove", [{"body": _strings()}, {"headers": _strings()}, {"querystring": _strings()}]),
+                record(
+                    "rename",
+                    [{"body": _strings()}, {"headers": _strings(match=COLON)}, {"querystring": _strings()}],
+                ),
+                record(
+                    "replace",
+                    [
+                        {"body": _strings()},
+                        {"headers": _strings(match=COLON)},
+                        {"querystring": _strings()},
+                        f("uri", "string"),
+                    ],
+                ),
+                record("add", [{"body": _strings()}, {"headers": _strings(match=COLON)}, {"querystring": _strings()}]),
+                record(
+                    "append", [{"body": _strings()}, {"headers": _strings(match=COLON)}, {"querystring": _strings()}]
+                ),
+            ]
+        ),
+        "response-transformer": _plugin(
+            [
+                record("remove", [{"json": _strings()}, {"headers": _strings()}]),
+                record("rename", [{"json": _strings(match=COLON)}, {"headers": _strings(match=COLON)}]),
+                *[
+                    record(
+                        action,
+                        [
+                            {"json": _strings(match=COLON)},
+                            {"json_types": _strings(one_of=["boolean", "number", "string"])},
+                            {"headers": _strings(match=COLON)},
+                        ],
+                    )
+                    for action in ("replace", "add", "append")
+                ],
+            ]
+        ),
+        "zipkin": _plugin(
+            [
+                f("local_service_name", "string", required=True, default="kong"),
+                f("http_endpoint", "string"),
+                f("sample_ratio", "number", default=0.001, between=[0, 1]),
+                f("default_service_name", "string"),
+                f("include_credential", "boolean", required=True, default=True),
+                f("traceid_byte_count", "integer", required=True, default=16, one_of=[8, 16]),
+                f(
+                    "header_type",
+                    "string",
+                    required=True,
+                    default="preserve",
+                    one_of=["preserve", "ignore", "b3", "b3-single", "w3c", "jaeger", "ot", "aws", "datadog", "gcp"],
+                ),
+                f(
+                    "default_header_type",
+                    "string",
+                    required=True,
+                    default="b3",
+                    one_of=["b3", "b3-single", "w3c", "jaeger", "ot", "aws", "datadog", "gcp"],
+                ),
+                f("tags_header", "string", required=True, default="Zipkin-Tags"),
+                f(
+                    "static_tags",
+                    "array",
+                    elements={
+                        "type": "record",
+                        "fields": [
+                            f("name", "string", required=True, not_one_of=ZIPKIN_PROTECTED_TAGS),
+                            f("value", "string", required=True),
+                        ],
+                    },
+                ),
+                f("http_span_name", "string", required=True, default="method", one_of=["method", "method_path"]),
+                timeout("connect_timeout", default=2000),
+                timeout("send_timeout", default=5000),
+                timeout("read_timeout", default=5000),
+                f("http_response_header_for_traceid", "string"),
+                f(
+                    "phase_duration_flavor",
+                    "string",
+                    required=True,
+                    default="annotations",
+                    one_of=["annotations", "tags"],
+                ),
+                QUEUE,
+                propagation(default={"default_format": "b3"}),
+            ]
+        ),
+    }
+)
+
 # typedefs.no_consumer in these plugins' schemas: Kong refuses them on a consumer ("value must be null")
-for _name in ("acl", "basic-auth", "cors", "jwt", "key-auth"):
+for _name in ("acl", "basic-auth", "bot-detection", "cors", "jwt", "key-auth", "oauth2"):
     PLUGINS[_name]["fields"].append(foreign("consumer", "consumers", eq=None))
