@@ -714,6 +714,202 @@ PLUGINS.update(
     }
 )
 
+SYSLOG_SEVERITIES = ["debug", "info", "notice", "warning", "err", "crit", "alert", "emerg"]
+HMAC_ALGORITHMS = ["hmac-sha1", "hmac-sha256", "hmac-sha384", "hmac-sha512"]
+
+
+def port(name: str, **spec: Any) -> Field:
+    """typedefs.port"""
+    return f(name, "integer", between=[0, 65535], **spec)
+
+
+def _phase_functions() -> dict[str, Any]:
+    """pre-function/_schema.lua phase_functions"""
+    return {"type": "array", "required": True, "default": [], "elements": {"type": "string", "required": False}}
+
+
+PLUGINS.update(
+    {
+        "aws-lambda": _plugin(
+            [
+                f("timeout", "number", required=True, default=60000),
+                f("keepalive", "number", required=True, default=60000),
+                f("aws_key", "string", encrypted=True, referenceable=True),
+                f("aws_secret", "string", encrypted=True, referenceable=True),
+                f("aws_assume_role_arn", "string", encrypted=True, referenceable=True),
+                f("aws_role_session_name", "string", default="kong"),
+                f("aws_sts_endpoint_url", "string"),
+                f("aws_region", "string"),
+                f("function_name", "string", required=False),
+                f("qualifier", "string"),
+                f(
+                    "invocation_type",
+                    "string",
+                    required=True,
+                    default="RequestResponse",
+                    one_of=["RequestResponse", "Event", "DryRun"],
+                ),
+                f("log_type", "string", required=True, default="Tail", one_of=["Tail", "None"]),
+                f("host", "string"),
+                port("port", default=443),
+                f("disable_https", "boolean", default=False),
+                f("unhandled_status", "integer", between=[100, 999]),
+                *[
+                    f(name, "boolean", default=False)
+                    for name in (
+                        "forward_request_method",
+                        "forward_request_uri",
+                        "forward_request_headers",
+                        "forward_request_body",
+                        "is_proxy_integration",
+                        "awsgateway_compatible",
+                    )
+                ],
+                f("proxy_url", "string"),
+                f("skip_large_bodies", "boolean", default=True),
+                f("base64_encode_body", "boolean", default=True),
+                f("aws_imds_protocol_version", "string", required=True, default="v1", one_of=["v1", "v2"]),
+                f("empty_arrays_mode", "string", required=True, default="legacy", one_of=["legacy", "correct"]),
+            ]
+        ),
+        "azure-functions": _plugin(
+            [
+                f("timeout", "number", default=600000),
+                f("keepalive", "number", default=60000),
+                f("https", "boolean", default=True),
+                f("https_verify", "boolean", default=False),
+                f("apikey", "string", encrypted=True, referenceable=True),
+                f("clientid", "string", encrypted=True, referenceable=True),
+                f("appname", "string", required=True),
+                f("hostdomain", "string", required=True, default="azurewebsites.net"),
+                f("routeprefix", "string", default="api"),
+                f("functionname", "string", required=True),
+            ]
+        ),
+        "file-log": _plugin(
+            [
+                f("path", "string", required=True, match=r"^[^*&%%\`]+$", err="not a valid filename"),
+                f("reopen", "boolean", required=True, default=False),
+                {"custom_fields_by_lua": LUA_CODE},
+            ]
+        ),
+        "grpc-gateway": _plugin([f("proto", "string", required=False)]),
+        "hmac-auth": _plugin(
+            [
+                f("hide_credentials", "boolean", required=True, default=False),
+                f("clock_skew", "number", default=300, gt=0),
+                f("anonymous", "string"),
+                f("validate_request_body", "boolean", required=True, default=False),
+                f("enforce_headers", "array", elements={"type": "string"}, default=[]),
+                f(
+                    "algorithms",
+                    "array",
+                    elements={"type": "string", "one_of": HMAC_ALGORITHMS},
+                    default=HMAC_ALGORITHMS,
+                ),
+                f("realm", "string", required=False),
+            ]
+        ),
+        "ldap-auth": _plugin(
+            [
+                f("ldap_host", "string", required=True),
+                port("ldap_port", required=True, default=389),
+                f("ldaps", "boolean", required=True, default=False),
+                f("start_tls", "boolean", required=True, default=False),
+                f("verify_ldap_host", "boolean", required=True, default=False),
+                f("base_dn", "string", required=True),
+                f("attribute", "string", required=True),
+                f("cache_ttl", "number", required=True, default=60),
+                f("hide_credentials", "boolean", required=True, default=False),
+                f("timeout", "number", default=10000),
+                f("keepalive", "number", default=60000),
+                f("anonymous", "string"),
+                f("header_type", "string", default="ldap"),
+                f("realm", "string", required=False),
+            ]
+        ),
+        "loggly": _plugin(
+            [
+                f("host", "string", default="logs-01.loggly.com"),
+                port("port", default=514),
+                f("key", "string", required=True, encrypted=True, referenceable=True),
+                f("tags", "set", default=["kong"], elements={"type": "string"}),
+                *[
+                    f(name, "string", default="info", one_of=SYSLOG_SEVERITIES)
+                    for name in ("log_level", "successful_severity", "client_errors_severity", "server_errors_severity")
+                ],
+                f("timeout", "number", default=10000),
+                {"custom_fields_by_lua": LUA_CODE},
+            ]
+        ),
+        **{
+            name: _plugin(
+                [
+                    {phase: _phase_functions()}
+                    for phase in ("certificate", "rewrite", "access", "header_filter", "body_filter", "log")
+                ]
+            )
+            for name in ("pre-function", "post-function")
+        },
+        "redirect": _plugin(
+            [
+                f("status_code", "integer", required=True, default=301, between=[100, 599]),
+                f("location", "string", required=True),
+                f("keep_incoming_path", "boolean", default=False),
+            ]
+        ),
+        "standard-webhooks": _plugin(
+            [
+                f("secret_v1", "string", required=True, referenceable=True, encrypted=True),
+                f("tolerance_second", "integer", required=True, gt=-1, default=300),
+            ]
+        ),
+        "syslog": _plugin(
+            [
+                *[
+                    f(name, "string", default="info", required=True, one_of=SYSLOG_SEVERITIES)
+                    for name in ("log_level", "successful_severity", "client_errors_severity", "server_errors_severity")
+                ],
+                {"custom_fields_by_lua": LUA_CODE},
+                f(
+                    "facility",
+                    "string",
+                    default="user",
+                    required=True,
+                    one_of=[
+                        *("auth", "authpriv", "cron", "daemon", "ftp", "kern", "lpr", "mail"),
+                        *("news", "syslog", "user", "uucp", "local0", "local1", "local2", "local3"),
+                        *("local4", "local5", "local6", "local7"),
+                    ],
+                ),
+            ]
+        ),
+        "tcp-log": _plugin(
+            [
+                f("host", "string", required=True),
+                port("port", required=True),
+                f("timeout", "number", default=10000),
+                f("keepalive", "number", default=60000),
+                f("tls", "boolean", required=True, default=False),
+                f("tls_sni", "string"),
+                {"custom_fields_by_lua": LUA_CODE},
+            ]
+        ),
+        "udp-log": _plugin(
+            [
+                f("host", "string", required=True),
+                port("port", required=True),
+                f("timeout", "number", default=10000),
+                {"custom_fields_by_lua": LUA_CODE},
+            ]
+        ),
+    }
+)
+
 # typedefs.no_consumer in these plugins' schemas: Kong refuses them on a consumer ("value must be null")
-for _name in ("acl", "basic-auth", "bot-detection", "cors", "jwt", "key-auth", "oauth2"):
-    PLUGINS[_name]["fields"].append(foreign("consumer", "consumers", eq=None))
+for _name in (
+    *("acl", "acme", "ai-request-transformer", "basic-auth", "bot-detection", "cors", "hmac-auth", "jwt"),
+    *("key-auth", "ldap-auth", "oauth2", "post-function", "pre-function", "session", "standard-webhooks"),
+):
+    if _name in PLUGINS:
+        PLUGINS[_name]["fields"].append(foreign("consumer", "consumers", eq=None))
