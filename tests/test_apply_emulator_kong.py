@@ -499,3 +499,32 @@ def test_dbless_flattened_errors_are_categorised() -> None:
                 "message": "invalid tag 'a/b': expected printable ascii (except `,` and `/`) or valid utf-8 sequences",
             },
         ]
+
+
+def test_deprecated_redis_shorthands_are_taken_on_writes_and_shown_on_reads(
+    http: tuple[httpx.Client, KongState],
+) -> None:
+    # kong/db/schema/init.lua process_auto_fields, kong/plugins/rate-limiting/schema.lua shorthand_fields
+    client, state = http
+    pid = "9d0c5b8e-0000-4000-8000-000000000010"
+    config = {"minute": 5, "policy": "redis", "redis_host": "redis.internal", "redis": {"port": 6380}}
+    written = client.put(f"/plugins/{pid}", json={"name": "rate-limiting", "config": config})
+    assert written.status_code == 200, written.text
+    stored = state.entities("plugins")[0]["config"]
+    assert stored["redis"]["host"] == "redis.internal" and "redis_host" not in stored
+    shown = client.get(f"/plugins/{pid}").json()["config"]
+    assert (shown["redis_host"], shown["redis_port"], shown["redis_password"]) == ("redis.internal", 6380, None)
+    assert client.get("/plugins").json()["data"][0]["config"]["redis_port"] == 6380
+    assert written.json()["config"]["redis_host"] == "redis.internal"
+    mismatch = client.put(
+        f"/plugins/{pid}", json={"name": "rate-limiting", "config": {**config, "redis": {"host": "other"}}}
+    )
+    assert mismatch.status_code == 400
+    assert mismatch.json()["fields"] == {
+        "config": {
+            "redis_host": "both deprecated and new field are used but their values mismatch: "
+            "redis_host = redis.internal vs redis.host = other"
+        }
+    }
+    listed = client.get("/schemas/plugins/rate-limiting").json()["fields"][1]["config"]["shorthand_fields"]
+    assert listed[0]["redis_host"]["deprecation"]["replaced_with"] == [{"path": ["redis", "host"]}]

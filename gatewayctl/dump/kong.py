@@ -51,7 +51,7 @@ from gatewayctl.plan.entities import Entity, flatten, from_live
 from gatewayctl.plan.kinds import SECRET_CONFIG_KEYS
 from gatewayctl.plan.kong import KongPlan, LiveState, ServerInfo, build_plan, compare
 from gatewayctl.plan.masking import Masker
-from gatewayctl.plan.normalise import Schema, field_specs
+from gatewayctl.plan.normalise import Schema, field_specs, shorthand_paths
 from gatewayctl.render.kong import DEFAULT_PORTS, build_kong_config, entity_id, upstream_name
 from gatewayctl.render.ownership import ownership_tags
 
@@ -283,7 +283,7 @@ class _Context:
         if not isinstance(config, dict):
             return {}
         specs = dict(field_specs(self.schema_of(from_live("plugins", plugin)))).get("config") or {}
-        return strip_defaults(config, field_specs(specs))
+        return strip_defaults(config, field_specs(specs), shorthand_paths(specs))
 
     def mask_dict(self, value: dict[str, Any], parts: list[str], what: str) -> dict[str, Any]:
         masked: dict[str, Any] = self.mask_tree(value, parts, what)

@@ -328,6 +328,15 @@ class KongState(EmulatorState):
                 errors["name"] = f"plugin '{name}' not enabled; add it to the 'plugins' configuration property"
         # an empty string is no value for a string field (kong/db/schema/init.lua, process_auto_fields)
         fields = self.schema(dao, body)
+        config_spec = dict(fields).get("config", {})
+        if dao == "plugins" and config_spec.get("shorthand_fields") and isinstance(body.get("config"), dict):
+            shorthand_errors: dict[str, Any] = {}
+            body = {
+                **body,
+                "config": _take_shorthands(config_spec["shorthand_fields"], body["config"], shorthand_errors),
+            }
+            if shorthand_errors:  # process_auto_fields fails before any validation
+                return body, {"config": shorthand_errors}
         strings = {n for n, spec in fields if spec.get("type", "string") == "string"}
         body = {k: (None if k in strings and v == "" else v) for k, v in body.items()}
         out = _fill_record(fields, body, errors, top=True)
@@ -881,6 +890,74 @@ def _route_checks(body: dict[str, Any], out: dict[str, Any], errors: dict[str, A
             needed(fields, then)
 
 
+def _shorthands(shorthand_fields: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any], list[str]]]:
+    """(name, spec, the path of the field it stands for) of each deprecated shorthand that names its
+    replacement (`deprecation.replaced_with`): the only kind these schemas have."""
+    out = []
+    for field in shorthand_fields:
+        name, spec = next(iter(field.items()))
+        out.append((name, spec, spec["deprecation"]["replaced_with"][0]["path"]))
+    return out
+
+
+def _path_value(data: dict[str, Any], path: list[str]) -> Any:
+    value: Any = data
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def _take_shorthands(
+    shorthand_fields: list[dict[str, Any]], config: dict[str, Any], errors: dict[str, Any]
+) -> dict[str, Any]:
+    """kong/db/schema/init.lua process_auto_fields: a shorthand given on a write is type-checked, refused when
+    its replacement holds another value (validate_deprecation_exclusiveness), else moved to the replacement
+    unless that is set (the real field wins over a deprecated shorthand), and dropped."""
+    config = copy.deepcopy(config)
+    found: dict[str, Any] = {}
+    for name, spec, path in _shorthands(shorthand_fields):
+        if name not in config:
+            continue
+        value = config.pop(name)
+        if value is None:
+            continue
+        check, message = TYPE_CHECKS[spec["type"]]
+        current = _path_value(config, path)
+        if not check(value):
+            found[name] = message
+        elif current is not None and current != value:
+            found[name] = (
+                "both deprecated and new field are used but their values mismatch: "
+                f"{name} = {_lua_tostring(value)} vs {'.'.join(path)} = {_lua_tostring(current)}"
+            )
+        elif current is None:
+            parent = config
+            for key in path[:-1]:
+                if not isinstance(parent.get(key), dict):
+                    parent[key] = {}
+                parent = parent[key]
+            parent[path[-1]] = value
+    errors.update(found)
+    return config
+
+
+def _lua_tostring(value: Any) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def show_shorthands(state: KongState, payload: Any) -> Any:
+    """A plugin as Kong 3.9 answers it (kong/db/schema/init.lua process_auto_fields on select): each deprecated
+    shorthand that names its replacement is shown again, with the replacement's value (null when unset)."""
+    items = payload.get("data") if isinstance(payload, dict) and isinstance(payload.get("data"), list) else [payload]
+    for item in items:
+        if not isinstance(item, dict) or item.get("name") not in PLUGINS or not isinstance(item.get("config"), dict):
+            continue
+        config_spec = dict(state.schema("plugins", item)).get("config", {})
+        for name, _, path in _shorthands(config_spec.get("shorthand_fields") or []):
+            item["config"][name] = _path_value(item["config"], path)
+    return payload
+
+
 def _categorize_errors(errors: Any, namespace: str = "") -> list[dict[str, str]]:
     """kong/db/errors.lua categorize_errors: keys in order, `@entity` messages as entity errors, nested
     ones (a record's fields, an array's positions) as `parent.child` field errors."""
@@ -999,7 +1076,8 @@ class Handler(EmulatorHandler[KongState]):
         except ValueError:
             raise ApiError(400, {"message": "Cannot parse JSON body"}) from None
         with self.state.lock:
-            return route(self.state, method, path, server.first_values(query), body)
+            status, payload, headers = route(self.state, method, path, server.first_values(query), body)
+            return status, show_shorthands(self.state, payload), headers
 
     def send(self, status: int, payload: Any, headers: dict[str, str]) -> None:
         data = b"" if status in (204, 304) or payload is None else json.dumps(payload).encode()

@@ -318,31 +318,65 @@ CREDENTIAL_PLUGIN = {
 }
 
 
-def _plugin(fields: list[Field], protocols: list[str] | None = None, **extra: Any) -> dict[str, Any]:
+def _plugin(
+    fields: list[Field],
+    protocols: list[str] | None = None,
+    shorthand_fields: list[Field] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    config = record("config", fields, required=True)
+    if shorthand_fields:
+        config["config"]["shorthand_fields"] = shorthand_fields
     return {
         "fields": [
             f("protocols", "set", default=protocols or HTTP_PROTOCOLS, required=True, elements={"type": "string"}),
-            record("config", fields, required=True),
+            config,
             *[{k: v} for k, v in extra.items()],
         ]
     }
 
 
 AUTH_COMMON = [f("anonymous", "string"), f("run_on_preflight", "boolean", default=True, required=True)]
+# kong/tools/redis/schema.lua config_schema: rate-limiting's and response-ratelimiting's `redis`
 REDIS = record(
     "redis",
     [
         f("host", "string"),
-        f("port", "integer", default=6379),
-        f("username", "string"),
-        f("password", "string"),
+        f("port", "integer", default=6379, between=[0, 65535]),
+        f("timeout", "integer", default=2000, between=[0, 2147483646]),
+        f("username", "string", referenceable=True),
+        f("password", "string", encrypted=True, referenceable=True, len_min=0),
         f("database", "integer", default=0),
-        f("timeout", "integer", default=2000),
-        f("ssl", "boolean", default=False, required=True),
-        f("ssl_verify", "boolean", default=False, required=True),
+        f("ssl", "boolean", required=False, default=False),
+        f("ssl_verify", "boolean", required=False, default=False),
+        f("server_name", "string", required=False),
     ],
-    required=True,
 )
+
+
+def redis_shorthands(plugin: str) -> list[Field]:
+    """The deprecated flat `redis_*` fields (config.shorthand_fields): Kong 3.9 takes them for `redis.*` on
+    writes and, as they name their replacement (`replaced_with`), shows them again on every read."""
+    kinds = {
+        **dict.fromkeys(("host", "password", "username", "server_name"), "string"),
+        **dict.fromkeys(("port", "timeout", "database"), "integer"),
+        **dict.fromkeys(("ssl", "ssl_verify"), "boolean"),
+    }
+    order = ("host", "port", "password", "username", "ssl", "ssl_verify", "server_name", "timeout", "database")
+    return [
+        f(
+            f"redis_{name}",
+            kinds[name],
+            **({"len_min": 0} if name == "password" else {}),
+            deprecation={
+                "replaced_with": [{"path": ["redis", name]}],
+                "message": f"{plugin}: config.redis_{name} is deprecated, please use config.redis.{name} instead",
+                "removal_in_version": "4.0",
+            },
+        )
+        for name in order
+    ]
+
 
 PLUGINS: dict[str, dict[str, Any]] = {
     "key-auth": _plugin(
@@ -391,19 +425,20 @@ PLUGINS: dict[str, dict[str, Any]] = {
                 "limit_by",
                 "string",
                 default="consumer",
-                required=True,
                 one_of=["consumer", "credential", "ip", "service", "header", "path"],
             ),
             f("header_name", "string"),
-            f("path", "string"),
-            f("policy", "string", default="local", required=True, one_of=["local", "cluster", "redis"]),
-            f("fault_tolerant", "boolean", default=True, required=True),
+            f("path", "string", starts_with="/"),
+            # DB-less Kong (and a control plane) offers local and redis only
+            f("policy", "string", default="local", len_min=0, one_of=["local", "cluster", "redis"]),
+            f("fault_tolerant", "boolean", required=True, default=True),
             REDIS,
-            f("hide_client_headers", "boolean", default=False, required=True),
-            f("error_code", "number", default=429),
+            f("hide_client_headers", "boolean", required=True, default=False),
+            f("error_code", "number", default=429, gt=0),
             f("error_message", "string", default="API rate limit exceeded"),
-            f("sync_rate", "number", default=-1),
-        ]
+            f("sync_rate", "number", required=True, default=-1),
+        ],
+        shorthand_fields=redis_shorthands("rate-limiting"),
     ),
     "cors": _plugin(
         [
