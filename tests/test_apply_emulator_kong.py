@@ -528,3 +528,24 @@ def test_deprecated_redis_shorthands_are_taken_on_writes_and_shown_on_reads(
     }
     listed = client.get("/schemas/plugins/rate-limiting").json()["fields"][1]["config"]["shorthand_fields"]
     assert listed[0]["redis_host"]["deprecation"]["replaced_with"] == [{"path": ["redis", "host"]}]
+
+
+def test_other_shorthands_nested_or_naming_no_replacement(http: tuple[httpx.Client, KongState]) -> None:
+    client, _ = http
+    ids = [f"9d0c5b8e-0000-4000-8000-00000000002{i}" for i in range(3)]
+    # acme: deprecated shorthands of a nested record (storage_config.redis), shown again there
+    acme = {"account_email": "ops@example.com", "storage_config": {"redis": {"host": "r", "auth": "pw"}}}
+    redis = client.put(f"/plugins/{ids[0]}", json={"name": "acme", "config": acme}).json()["config"]
+    assert redis["storage_config"]["redis"]["password"] == redis["storage_config"]["redis"]["auth"] == "pw"
+    assert redis["storage_config"]["kong"] == {} and redis["account_key"] is None  # required / optional record
+    # opentelemetry: deprecated, naming no replacement: taken for traces_endpoint, never shown
+    otel = {"endpoint": "http://otel:4318/v1/traces"}
+    shown = client.put(f"/plugins/{ids[1]}", json={"name": "opentelemetry", "config": otel}).json()["config"]
+    assert shown["traces_endpoint"] == otel["endpoint"] and "endpoint" not in shown
+    assert shown["queue"]["max_batch_size"] == 200
+    # session: not deprecated: the shorthand wins over the field, and is never shown
+    session = {"cookie_lifetime": 100, "rolling_timeout": 5, "cookie_samesite": "off"}
+    shown = client.put(f"/plugins/{ids[2]}", json={"name": "session", "config": session}).json()["config"]
+    assert (shown["rolling_timeout"], shown["cookie_same_site"]) == (100, "Lax") and "cookie_lifetime" not in shown
+    on_consumer = client.post("/plugins", json={"name": "session", "consumer": {"id": ids[0]}})
+    assert on_consumer.status_code == 400 and on_consumer.json()["fields"]["consumer"] == "value must be null"

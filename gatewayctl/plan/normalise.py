@@ -151,7 +151,9 @@ def _value_normaliser(spec: FieldSpec) -> Normaliser:
             return convert(copy.deepcopy(default) if value is None else value)
 
         normaliser = value_or_default
-    elif kind == "record" and spec.get("fields") and not spec.get("abstract"):
+    elif kind == "record" and not spec.get("abstract") and (spec.get("fields") or spec.get("required")):
+        # Kong expands a missing record to its structure, a required one even with no fields (acme's
+        # storage_config.kong is {}); an optional one is null there, filled alike on both sides here
 
         def value_or_record(value: Any) -> Any:
             return convert({} if value is None else value)

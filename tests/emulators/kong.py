@@ -54,11 +54,18 @@ import yaml
 
 try:
     from . import server
-    from .kong_schemas import COLLECTIONS, CREDENTIAL_PLUGIN, ENTITIES, PLUGINS
+    from .kong_schemas import COLLECTIONS, CREDENTIAL_PLUGIN, ENTITIES, PLUGINS, SHORTHAND_TARGETS, SHORTHAND_VALUES
     from .server import ApiError, EmulatorHandler, EmulatorState, Fault, RandomFaults, Request
 except ImportError:  # run as a script
     import server  # type: ignore[no-redef,import-not-found]
-    from kong_schemas import COLLECTIONS, CREDENTIAL_PLUGIN, ENTITIES, PLUGINS  # type: ignore[no-redef,import-not-found]
+    from kong_schemas import (  # type: ignore[no-redef,import-not-found]
+        COLLECTIONS,
+        CREDENTIAL_PLUGIN,
+        ENTITIES,
+        PLUGINS,
+        SHORTHAND_TARGETS,
+        SHORTHAND_VALUES,
+    )
     from server import (  # type: ignore[no-redef]
         ApiError,
         EmulatorHandler,
@@ -329,12 +336,9 @@ class KongState(EmulatorState):
         # an empty string is no value for a string field (kong/db/schema/init.lua, process_auto_fields)
         fields = self.schema(dao, body)
         config_spec = dict(fields).get("config", {})
-        if dao == "plugins" and config_spec.get("shorthand_fields") and isinstance(body.get("config"), dict):
+        if dao == "plugins" and isinstance(body.get("config"), dict):
             shorthand_errors: dict[str, Any] = {}
-            body = {
-                **body,
-                "config": _take_shorthands(config_spec["shorthand_fields"], body["config"], shorthand_errors),
-            }
+            body = {**body, "config": _take_shorthands(config_spec, body["config"], shorthand_errors)}
             if shorthand_errors:  # process_auto_fields fails before any validation
                 return body, {"config": shorthand_errors}
         strings = {n for n, spec in fields if spec.get("type", "string") == "string"}
@@ -890,13 +894,14 @@ def _route_checks(body: dict[str, Any], out: dict[str, Any], errors: dict[str, A
             needed(fields, then)
 
 
-def _shorthands(shorthand_fields: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any], list[str]]]:
-    """(name, spec, the path of the field it stands for) of each deprecated shorthand that names its
-    replacement (`deprecation.replaced_with`): the only kind these schemas have."""
+def _shorthands(record_spec: dict[str, Any]) -> list[tuple[str, dict[str, Any], list[str] | None]]:
+    """(name, spec, the path of the field it sets) of a record's shorthand fields: the path a deprecated one
+    names (`deprecation.replaced_with`), else the one its Lua `func` sets (SHORTHAND_TARGETS)."""
     out = []
-    for field in shorthand_fields:
+    for field in record_spec.get("shorthand_fields") or []:
         name, spec = next(iter(field.items()))
-        out.append((name, spec, spec["deprecation"]["replaced_with"][0]["path"]))
+        replaced = (spec.get("deprecation") or {}).get("replaced_with")
+        out.append((name, spec, replaced[0]["path"] if replaced else SHORTHAND_TARGETS.get(name)))
     return out
 
 
@@ -907,42 +912,54 @@ def _path_value(data: dict[str, Any], path: list[str]) -> Any:
     return value
 
 
-def _take_shorthands(
-    shorthand_fields: list[dict[str, Any]], config: dict[str, Any], errors: dict[str, Any]
-) -> dict[str, Any]:
-    """kong/db/schema/init.lua process_auto_fields: a shorthand given on a write is type-checked, refused when
-    its replacement holds another value (validate_deprecation_exclusiveness), else moved to the replacement
-    unless that is set (the real field wins over a deprecated shorthand), and dropped."""
-    config = copy.deepcopy(config)
-    found: dict[str, Any] = {}
-    for name, spec, path in _shorthands(shorthand_fields):
-        if name not in config:
+def _take_shorthands(record_spec: dict[str, Any], value: dict[str, Any], errors: dict[str, Any]) -> dict[str, Any]:
+    """kong/db/schema/init.lua process_auto_fields, for a record and the records in it: a shorthand given on a
+    write is type-checked, refused when it is deprecated and the field it names holds another value
+    (validate_deprecation_exclusiveness), and dropped after setting its field: a deprecated one only when
+    that field is unset (the real field wins), any other one always."""
+    value = dict(value)
+    for name, spec, path in _shorthands(record_spec):
+        if name not in value:
             continue
-        value = config.pop(name)
-        if value is None:
+        given = value.pop(name)
+        if given is None:
             continue
         check, message = TYPE_CHECKS[spec["type"]]
-        current = _path_value(config, path)
-        if not check(value):
-            found[name] = message
-        elif current is not None and current != value:
-            found[name] = (
+        current = _path_value(value, path) if path else None
+        deprecated = "deprecation" in spec
+        if not check(given):
+            errors[name] = message
+        elif deprecated and path and current is not None and current != given:
+            errors[name] = (
                 "both deprecated and new field are used but their values mismatch: "
-                f"{name} = {_lua_tostring(value)} vs {'.'.join(path)} = {_lua_tostring(current)}"
+                f"{name} = {_lua_tostring(given)} vs {'.'.join(path)} = {_lua_tostring(current)}"
             )
-        elif current is None:
-            parent = config
+        elif path and (current is None or not deprecated):
+            parent = value
             for key in path[:-1]:
-                if not isinstance(parent.get(key), dict):
-                    parent[key] = {}
+                parent[key] = dict(parent[key]) if isinstance(parent.get(key), dict) else {}
                 parent = parent[key]
-            parent[path[-1]] = value
-    errors.update(found)
-    return config
+            parent[path[-1]] = SHORTHAND_VALUES.get(name, {}).get(given, given)
+    for name, spec in (next(iter(f.items())) for f in record_spec.get("fields") or []):
+        if spec.get("type") == "record" and isinstance(value.get(name), dict):
+            nested: dict[str, Any] = {}
+            value[name] = _take_shorthands(spec, value[name], nested)
+            if nested:
+                errors[name] = nested
+    return value
 
 
 def _lua_tostring(value: Any) -> str:
     return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def _show_record_shorthands(record_spec: dict[str, Any], value: dict[str, Any]) -> None:
+    for name, spec, path in _shorthands(record_spec):
+        if path and (spec.get("deprecation") or {}).get("replaced_with"):
+            value[name] = _path_value(value, path)
+    for name, spec in (next(iter(f.items())) for f in record_spec.get("fields") or []):
+        if spec.get("type") == "record" and isinstance(value.get(name), dict):
+            _show_record_shorthands(spec, value[name])
 
 
 def show_shorthands(state: KongState, payload: Any) -> Any:
@@ -952,9 +969,7 @@ def show_shorthands(state: KongState, payload: Any) -> Any:
     for item in items:
         if not isinstance(item, dict) or item.get("name") not in PLUGINS or not isinstance(item.get("config"), dict):
             continue
-        config_spec = dict(state.schema("plugins", item)).get("config", {})
-        for name, _, path in _shorthands(config_spec.get("shorthand_fields") or []):
-            item["config"][name] = _path_value(item["config"], path)
+        _show_record_shorthands(dict(state.schema("plugins", item)).get("config", {}), item["config"])
     return payload
 
 
@@ -1001,6 +1016,14 @@ def _lua_array(items: list[Any]) -> Any:
     return items[:last]
 
 
+def _expanded_when_missing(spec: dict[str, Any]) -> bool:
+    """kong/db/schema/init.lua handle_missing_field: a missing required record is expanded to its structure,
+    even one with no fields (acme's storage_config.kong); an optional one (`required = false`) is null."""
+    if spec.get("abstract") or spec.get("required") is False:
+        return False
+    return bool(spec.get("fields") or spec.get("required"))
+
+
 def _fill_record(
     fields: list[tuple[str, dict[str, Any]]], body: dict[str, Any], errors: dict[str, Any], top: bool = False
 ) -> dict[str, Any]:
@@ -1015,7 +1038,7 @@ def _fill_record(
         if value is None:
             if "default" in spec and spec["default"] is not None:
                 value = copy.deepcopy(spec["default"])
-            elif kind == "record" and spec.get("fields") and not spec.get("abstract"):
+            elif kind == "record" and _expanded_when_missing(spec):
                 value = {}
             elif spec.get("auto") and name == "id":
                 value = str(uuid.uuid4())

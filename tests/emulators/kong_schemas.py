@@ -5,6 +5,8 @@ kong/plugins/*/schema.lua and daos.lua); only what the tests need is here."""
 
 from __future__ import annotations
 
+import base64
+import os
 from typing import Any
 
 Field = dict[str, Any]
@@ -318,6 +320,16 @@ CREDENTIAL_PLUGIN = {
 }
 
 
+def _make_records_required(spec: dict[str, Any]) -> None:
+    """kong/db/schema/entity.lua make_records_required: in a plugin's schema every record that does not say
+    otherwise is required, "so that they return their full structure on API queries" (and `/schemas` says so)."""
+    for field in spec.get("fields") or []:
+        nested = next(iter(field.values()))
+        if nested.get("type") == "record":
+            nested.setdefault("required", True)
+            _make_records_required(nested)
+
+
 def _plugin(
     fields: list[Field],
     protocols: list[str] | None = None,
@@ -325,6 +337,7 @@ def _plugin(
     **extra: Any,
 ) -> dict[str, Any]:
     config = record("config", fields, required=True)
+    _make_records_required(config["config"])
     if shorthand_fields:
         config["config"]["shorthand_fields"] = shorthand_fields
     return {
@@ -936,6 +949,404 @@ PLUGINS.update(
                 port("port", required=True),
                 f("timeout", "number", default=10000),
                 {"custom_fields_by_lua": LUA_CODE},
+            ]
+        ),
+    }
+)
+
+# The Lua `func` of the shorthand fields that name no replacement (kong_schemas can only say it in JSON, as
+# Kong does, for deprecated ones): the field each sets (None: it sets nothing), and the values it changes.
+SHORTHAND_TARGETS: dict[str, list[str] | None] = {
+    "endpoint": ["traces_endpoint"],  # opentelemetry
+    # session (kong/plugins/session/schema.lua): the options of lua-resty-session 3
+    "cookie_lifetime": ["rolling_timeout"],
+    "cookie_idletime": ["idling_timeout"],
+    "cookie_renew": None,
+    "cookie_discard": ["stale_ttl"],
+    "cookie_samesite": ["cookie_same_site"],
+    "cookie_httponly": ["cookie_http_only"],
+    "cookie_persistent": ["remember"],
+}
+SHORTHAND_VALUES: dict[str, dict[Any, Any]] = {"cookie_samesite": {"off": "Lax"}}
+
+
+SESSION_SECRET = base64.b64encode(os.urandom(32)).decode().translate(str.maketrans("/+=", "7Kq"))
+SESSION_HEADERS = {
+    "type": "string",
+    "one_of": ["id", "audience", "subject", "timeout", "idling-timeout", "rolling-timeout", "absolute-timeout"],
+}
+
+
+def _deprecated_shorthand(name: str, type_: str, plugin: str, path: list[str], **spec: Any) -> Field:
+    return f(
+        name,
+        type_,
+        **spec,
+        deprecation={
+            "replaced_with": [{"path": path}],
+            "message": f"{plugin}: config.{name} is deprecated, please use config.{'.'.join(path)} instead",
+            "removal_in_version": "4.0",
+        },
+    )
+
+
+DATADOG_METRICS = [
+    {"name": n, "stat_type": t, **({"sample_rate": 1} if t == "counter" else {}), "tags": ["app:kong"]}
+    | {"consumer_identifier": "custom_id"}
+    for n, t in (
+        ("request_count", "counter"),
+        ("latency", "timer"),
+        ("request_size", "timer"),
+        ("response_size", "timer"),
+        ("upstream_latency", "timer"),
+        ("kong_latency", "timer"),
+    )
+]
+STATSD_METRICS = [
+    {"name": n, "stat_type": t, **({"sample_rate": 1} if t in ("counter", "gauge") else {})}
+    for n, t in (
+        ("request_count", "counter"),
+        ("latency", "timer"),
+        ("request_size", "counter"),
+        ("status_count", "counter"),
+        ("response_size", "counter"),
+        ("unique_users", "set"),
+        ("request_per_user", "counter"),
+        ("upstream_latency", "timer"),
+        ("kong_latency", "timer"),
+        ("status_count_per_user", "counter"),
+        ("status_count_per_workspace", "counter"),
+        ("status_count_per_user_per_route", "counter"),
+        ("shdict_usage", "gauge"),
+    )
+]
+CONSUMER_IDENTIFIERS = ["consumer_id", "custom_id", "username"]
+SERVICE_IDENTIFIERS = ["service_id", "service_name", "service_host", "service_name_or_host"]
+WORKSPACE_IDENTIFIERS = ["workspace_id", "workspace_name"]
+PERIODS = ("second", "minute", "hour", "day", "month", "year")
+
+
+def _deprecated(name: str, type_: str) -> Field:
+    """A field kept for compatibility (`deprecation`, removal in 4.0) with no default any more."""
+    return f(name, type_)
+
+
+PLUGINS.update(
+    {
+        "acme": _plugin(
+            [
+                f(
+                    "account_email",
+                    "string",
+                    match="%w*%p*@+%w*%.?%w*",
+                    required=True,
+                    encrypted=True,
+                    referenceable=True,
+                ),
+                record(
+                    "account_key",
+                    [f("key_id", "string", required=True), f("key_set", "string")],
+                    required=False,
+                ),
+                f("api_uri", "string", default="https://acme-v02.api.letsencrypt.org/directory"),
+                f("tos_accepted", "boolean", default=False),
+                f("eab_kid", "string", encrypted=True, referenceable=True),
+                f("eab_hmac_key", "string", encrypted=True, referenceable=True),
+                f("cert_type", "string", default="rsa", one_of=["rsa", "ecc"]),
+                f("rsa_key_size", "number", default=4096, one_of=[2048, 3072, 4096]),
+                f("renew_threshold_days", "number", default=14),
+                f(
+                    "domains",
+                    "array",
+                    elements={
+                        "type": "string",
+                        "match_all": [
+                            {"pattern": "^[^*]*%*?[^*]*$", "err": "invalid wildcard: must have at most one wildcard"}
+                        ],
+                    },
+                ),
+                f("allow_any_domain", "boolean", default=False),
+                f("fail_backoff_minutes", "number", default=5),
+                f("storage", "string", default="shm", one_of=["kong", "shm", "redis", "consul", "vault"]),
+                record(
+                    "storage_config",
+                    [
+                        record("shm", [f("shm_name", "string", default="kong")]),
+                        {"kong": {"type": "record", "fields": []}},
+                        record(
+                            "redis",
+                            [
+                                *REDIS["redis"]["fields"],
+                                record(
+                                    "extra_options",
+                                    [
+                                        f("namespace", "string", required=True, default="", len_min=0),
+                                        f("scan_count", "number", required=False, default=10),
+                                    ],
+                                ),
+                            ],
+                            shorthand_fields=[
+                                _deprecated_shorthand("auth", "string", "acme", ["password"], len_min=0),
+                                _deprecated_shorthand("ssl_server_name", "string", "acme", ["server_name"]),
+                                _deprecated_shorthand(
+                                    "namespace", "string", "acme", ["extra_options", "namespace"], len_min=0
+                                ),
+                                _deprecated_shorthand("scan_count", "integer", "acme", ["extra_options", "scan_count"]),
+                            ],
+                        ),
+                        record(
+                            "consul",
+                            [
+                                f("https", "boolean", default=False),
+                                f("host", "string"),
+                                port("port"),
+                                f("kv_path", "string"),
+                                f("timeout", "number"),
+                                f("token", "string", referenceable=True),
+                            ],
+                        ),
+                        record(
+                            "vault",
+                            [
+                                f("https", "boolean", default=False),
+                                f("host", "string"),
+                                port("port"),
+                                f("kv_path", "string"),
+                                f("timeout", "number"),
+                                f("token", "string", referenceable=True),
+                                f("tls_verify", "boolean", default=True),
+                                f("tls_server_name", "string"),
+                                f("auth_method", "string", default="token", one_of=["token", "kubernetes"]),
+                                f("auth_path", "string"),
+                                f("auth_role", "string"),
+                                f("jwt_path", "string"),
+                            ],
+                        ),
+                    ],
+                ),
+                f("preferred_chain", "string"),
+                f("enable_ipv4_common_name", "boolean", default=True),
+            ],
+            # typedefs.no_service, typedefs.no_route: a global plugin only
+            service=foreign("service", "services", eq=None)["service"],
+            route=foreign("route", "routes", eq=None)["route"],
+        ),
+        "datadog": _plugin(
+            [
+                f("host", "string", referenceable=True, default="localhost"),
+                port("port", default=8125),
+                f("prefix", "string", default="kong"),
+                f("service_name_tag", "string", default="name"),
+                f("status_tag", "string", default="status"),
+                f("consumer_tag", "string", default="consumer"),
+                _deprecated("retry_count", "integer"),
+                _deprecated("queue_size", "integer"),
+                _deprecated("flush_timeout", "number"),
+                QUEUE,
+                f(
+                    "metrics",
+                    "array",
+                    required=True,
+                    default=DATADOG_METRICS,
+                    elements={
+                        "type": "record",
+                        "fields": [
+                            f(
+                                "name",
+                                "string",
+                                required=True,
+                                one_of=[
+                                    *("kong_latency", "latency", "request_count", "request_size", "response_size"),
+                                    "upstream_latency",
+                                ],
+                            ),
+                            f(
+                                "stat_type",
+                                "string",
+                                required=True,
+                                one_of=["counter", "gauge", "histogram", "meter", "set", "timer", "distribution"],
+                            ),
+                            f("tags", "array", elements={"type": "string", "match": "^.*[^:]$"}),
+                            f("sample_rate", "number", between=[0, 1]),
+                            f("consumer_identifier", "string", one_of=CONSUMER_IDENTIFIERS),
+                        ],
+                    },
+                ),
+            ]
+        ),
+        "opentelemetry": _plugin(
+            [
+                f("traces_endpoint", "string", referenceable=True),
+                f("logs_endpoint", "string", referenceable=True),
+                f("headers", "map", keys={"type": "string"}, values={"type": "string", "referenceable": True}),
+                f(
+                    "resource_attributes",
+                    "map",
+                    keys={"type": "string", "required": True},
+                    values={"type": "string", "required": True},
+                ),
+                {"queue": {**QUEUE["queue"], "default": {"max_batch_size": 200}}},
+                _deprecated("batch_span_count", "integer"),
+                _deprecated("batch_flush_delay", "integer"),
+                timeout("connect_timeout", default=1000),
+                timeout("send_timeout", default=5000),
+                timeout("read_timeout", default=5000),
+                f("http_response_header_for_traceid", "string"),
+                f(
+                    "header_type",
+                    "string",
+                    required=False,
+                    default="preserve",
+                    one_of=["preserve", "ignore", "b3", "b3-single", "w3c", "jaeger", "ot", "aws", "gcp", "datadog"],
+                ),
+                f("sampling_rate", "number", between=[0, 1], required=False),
+                propagation(default={"default_format": "w3c"}),
+            ],
+            # deprecated, but naming no replacement: taken on writes, never shown on reads
+            shorthand_fields=[
+                f(
+                    "endpoint",
+                    "string",
+                    referenceable=True,
+                    deprecation={
+                        "message": "OpenTelemetry: config.endpoint is deprecated, please use config.traces_endpoint "
+                        "instead",
+                        "removal_in_version": "4.0",
+                    },
+                )
+            ],
+        ),
+        "response-ratelimiting": _plugin(
+            [
+                f("header_name", "string", default="x-kong-limit"),
+                f("limit_by", "string", default="consumer", one_of=["consumer", "credential", "ip"]),
+                # DB-less Kong (and a control plane) offers local and redis only
+                f("policy", "string", default="local", one_of=["local", "cluster", "redis"]),
+                f("fault_tolerant", "boolean", required=True, default=True),
+                REDIS,
+                f("block_on_first_violation", "boolean", required=True, default=False),
+                f("hide_client_headers", "boolean", required=True, default=False),
+                f(
+                    "limits",
+                    "map",
+                    required=True,
+                    len_min=1,
+                    keys={"type": "string"},
+                    values={"type": "record", "required": True, "fields": [f(p, "number", gt=0) for p in PERIODS]},
+                ),
+            ],
+            shorthand_fields=redis_shorthands("response-ratelimiting"),
+        ),
+        "session": _plugin(
+            [
+                # a random string Kong draws when it loads the schema (kong/plugins/session/schema.lua)
+                f("secret", "string", required=False, default=SESSION_SECRET, encrypted=True, referenceable=True),
+                f("storage", "string", one_of=["cookie", "kong"], default="cookie"),
+                f("audience", "string", default="default"),
+                f("idling_timeout", "number", default=900),
+                f("rolling_timeout", "number", default=3600),
+                f("absolute_timeout", "number", default=86400),
+                f("stale_ttl", "number", default=10),
+                f("cookie_name", "string", default="session"),
+                f("cookie_path", "string", default="/"),
+                f("cookie_domain", "string"),
+                f("cookie_same_site", "string", default="Strict", one_of=["Strict", "Lax", "None", "Default"]),
+                f("cookie_http_only", "boolean", default=True),
+                f("cookie_secure", "boolean", default=True),
+                f("remember", "boolean", default=False),
+                f("remember_cookie_name", "string", default="remember"),
+                f("remember_rolling_timeout", "number", default=604800),
+                f("remember_absolute_timeout", "number", default=2592000),
+                *[
+                    f("response_headers" if i == 0 else "request_headers", "set", elements=SESSION_HEADERS)
+                    for i in range(2)
+                ],
+                f("read_body_for_logout", "boolean", default=False),
+                f(
+                    "logout_methods",
+                    "set",
+                    elements={"type": "string", "one_of": ["GET", "POST", "DELETE"]},
+                    default=["POST", "DELETE"],
+                ),
+                f("logout_query_arg", "string", default="session_logout"),
+                f("logout_post_arg", "string", default="session_logout"),
+            ],
+            shorthand_fields=[
+                f("cookie_lifetime", "number"),
+                f("cookie_idletime", "number"),
+                f("cookie_renew", "number"),
+                f("cookie_discard", "number"),
+                f("cookie_samesite", "string"),
+                f("cookie_httponly", "boolean"),
+                f("cookie_persistent", "boolean"),
+            ],
+        ),
+        "statsd": _plugin(
+            [
+                f("host", "string", default="localhost"),
+                port("port", default=8125),
+                f("prefix", "string", default="kong"),
+                f(
+                    "metrics",
+                    "array",
+                    default=STATSD_METRICS,
+                    elements={
+                        "type": "record",
+                        "fields": [
+                            f(
+                                "name",
+                                "string",
+                                required=True,
+                                one_of=[
+                                    *("kong_latency", "latency", "request_count", "request_per_user", "request_size"),
+                                    *("response_size", "status_count", "status_count_per_user", "unique_users"),
+                                    *("upstream_latency", "status_count_per_workspace"),
+                                    *("status_count_per_user_per_route", "shdict_usage"),
+                                ],
+                            ),
+                            f(
+                                "stat_type",
+                                "string",
+                                required=True,
+                                one_of=["counter", "gauge", "histogram", "meter", "set", "timer"],
+                            ),
+                            f("sample_rate", "number", gt=0),
+                            f("consumer_identifier", "string", one_of=CONSUMER_IDENTIFIERS),
+                            f("service_identifier", "string", one_of=SERVICE_IDENTIFIERS),
+                            f("workspace_identifier", "string", one_of=WORKSPACE_IDENTIFIERS),
+                        ],
+                    },
+                ),
+                f("allow_status_codes", "array", elements={"type": "string", "match": "^[0-9]+-[0-9]+$"}),
+                f("udp_packet_size", "number", between=[0, 65507], default=0),
+                f("use_tcp", "boolean", default=False),
+                f("hostname_in_prefix", "boolean", default=False),
+                f(
+                    "consumer_identifier_default",
+                    "string",
+                    required=True,
+                    default="custom_id",
+                    one_of=CONSUMER_IDENTIFIERS,
+                ),
+                f(
+                    "service_identifier_default",
+                    "string",
+                    required=True,
+                    default="service_name_or_host",
+                    one_of=SERVICE_IDENTIFIERS,
+                ),
+                f(
+                    "workspace_identifier_default",
+                    "string",
+                    required=True,
+                    default="workspace_id",
+                    one_of=WORKSPACE_IDENTIFIERS,
+                ),
+                _deprecated("retry_count", "integer"),
+                _deprecated("queue_size", "integer"),
+                _deprecated("flush_timeout", "number"),
+                f("tag_style", "string", required=False, one_of=["dogstatsd", "influxdb", "librato", "signalfx"]),
+                QUEUE,
             ]
         ),
     }
