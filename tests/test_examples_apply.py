@@ -83,7 +83,18 @@ def test_example_applies_then_has_no_diff_and_reapplies_without_writes(
 
 # The config each plugin needs at least (its required fields, the entity checks Kong runs); {} for the others.
 # Some use a shorthand Kong stores under another field (session, opentelemetry), some hold a secret.
+LLM = {
+    "route_type": "llm/v1/chat",
+    "auth": {"header_name": "Authorization", "header_value": "Bearer ${env:PLUGIN_TOKEN}"},
+    "model": {"provider": "openai", "name": "gpt-4o", "options": {"temperature": 0.2}},
+}
 PLUGIN_CONFIGS: dict[str, dict[str, Any]] = {
+    "ai-prompt-decorator": {"prompts": {"prepend": [{"role": "system", "content": "Answer briefly."}]}},
+    "ai-prompt-guard": {"deny_patterns": [".*password.*"]},
+    "ai-prompt-template": {"templates": [{"name": "summary", "template": "Summarise {{text}}"}]},
+    "ai-proxy": LLM,
+    "ai-request-transformer": {"prompt": "Translate to French", "llm": LLM},
+    "ai-response-transformer": {"prompt": "Translate to English", "llm": LLM},
     "acl": {"allow": ["staff"]},
     "acme": {"account_email": "ops@example.com", "tos_accepted": True},
     "azure-functions": {"appname": "shop", "functionname": "resize"},

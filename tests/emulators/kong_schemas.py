@@ -1352,6 +1352,195 @@ PLUGINS.update(
     }
 )
 
+
+# kong/llm/schemas/init.lua: the `llm` config of the AI plugins (ai-proxy's whole config, the transformers' `llm`)
+def llm_fields() -> list[Field]:
+    optional = {"required": False}
+    return [
+        f("route_type", "string", required=True, one_of=["llm/v1/chat", "llm/v1/completions", "preserve"]),
+        record(
+            "auth",
+            [
+                f("header_name", "string", required=False, referenceable=True),
+                f("header_value", "string", required=False, encrypted=True, referenceable=True),
+                f("param_name", "string", required=False, referenceable=True),
+                f("param_value", "string", required=False, encrypted=True, referenceable=True),
+                f("param_location", "string", required=False, one_of=["query", "body"]),
+                f("gcp_use_service_account", "boolean", required=False, default=False),
+                f("gcp_service_account_json", "string", required=False, referenceable=True),
+                f("aws_access_key_id", "string", required=False, encrypted=True, referenceable=True),
+                f("aws_secret_access_key", "string", required=False, encrypted=True, referenceable=True),
+                f("allow_override", "boolean", required=False, default=False),
+            ],
+            **optional,
+        ),
+        record(
+            "model",
+            [
+                f(
+                    "provider",
+                    "string",
+                    required=True,
+                    one_of=[
+                        *("openai", "azure", "anthropic", "cohere", "mistral", "llama2", "gemini", "bedrock"),
+                        "huggingface",
+                    ],
+                ),
+                f("name", "string", required=False),
+                record(
+                    "options",
+                    [
+                        f("max_tokens", "integer", required=False),
+                        f("input_cost", "number", required=False, gt=0),
+                        f("output_cost", "number", required=False, gt=0),
+                        f("temperature", "number", required=False, between=[0.0, 5.0]),
+                        f("top_p", "number", required=False, between=[0, 1]),
+                        f("top_k", "integer", required=False, between=[0, 500]),
+                        f("anthropic_version", "string", required=False),
+                        f("azure_instance", "string", required=False),
+                        f("azure_api_version", "string", required=False, default="2023-05-15"),
+                        f("azure_deployment_id", "string", required=False),
+                        f("llama2_format", "string", required=False, one_of=["raw", "openai", "ollama"]),
+                        f("mistral_format", "string", required=False, one_of=["openai", "ollama"]),
+                        f("upstream_url", "string", required=False),
+                        f("upstream_path", "string", required=False),
+                        record(
+                            "gemini",
+                            [
+                                f("api_endpoint", "string", required=False),
+                                f("project_id", "string", required=False),
+                                f("location_id", "string", required=False),
+                            ],
+                            **optional,
+                        ),
+                        record("bedrock", [f("aws_region", "string", required=False)], **optional),
+                        record(
+                            "huggingface",
+                            [f("use_cache", "boolean", required=False), f("wait_for_model", "boolean", required=False)],
+                            **optional,
+                        ),
+                    ],
+                    **optional,
+                ),
+            ],
+            required=True,
+        ),
+        record(
+            "logging",
+            [
+                f("log_statistics", "boolean", required=True, default=False),
+                f("log_payloads", "boolean", required=True, default=False),
+            ],
+            required=True,
+        ),
+    ]
+
+
+LLM_FORMAT = f("llm_format", "string", default="openai", required=False, one_of=["openai", "bedrock", "gemini"])
+MAX_REQUEST_BODY_SIZE = f("max_request_body_size", "integer", default=8 * 1024, gt=0)
+
+
+def _ai_transformer(fields: list[Field]) -> dict[str, Any]:
+    """ai-request-transformer and ai-response-transformer: their own fields, then the HTTP client and the llm."""
+    return _plugin(
+        [
+            *fields,
+            f("http_timeout", "integer", required=True, default=60000),
+            f("https_verify", "boolean", required=True, default=True),
+            MAX_REQUEST_BODY_SIZE,
+            f("http_proxy_host", "string"),
+            port("http_proxy_port"),
+            f("https_proxy_host", "string"),
+            port("https_proxy_port"),
+            record("llm", llm_fields()),
+        ]
+    )
+
+
+def _prompt() -> dict[str, Any]:
+    return {
+        "type": "record",
+        "required": False,
+        "fields": [
+            f("role", "string", required=True, one_of=["system", "assistant", "user"], default="system"),
+            f("content", "string", required=True, len_min=1, len_max=500),
+        ],
+    }
+
+
+PLUGINS.update(
+    {
+        "ai-prompt-decorator": _plugin(
+            [
+                record(
+                    "prompts",
+                    [
+                        f("prepend", "array", elements=_prompt(), required=False, len_max=15),
+                        f("append", "array", elements=_prompt(), required=False, len_max=15),
+                    ],
+                    required=False,
+                ),
+                MAX_REQUEST_BODY_SIZE,
+                LLM_FORMAT,
+            ]
+        ),
+        "ai-prompt-guard": _plugin(
+            [
+                *[
+                    f(
+                        name,
+                        "array",
+                        required=False,
+                        len_max=10,
+                        elements={"type": "string", "len_min": 1, "len_max": 500},
+                    )
+                    for name in ("allow_patterns", "deny_patterns")
+                ],
+                f("allow_all_conversation_history", "boolean", required=True, default=False),
+                MAX_REQUEST_BODY_SIZE,
+                f("match_all_roles", "boolean", required=True, default=False),
+                LLM_FORMAT,
+            ]
+        ),
+        "ai-prompt-template": _plugin(
+            [
+                f(
+                    "templates",
+                    "array",
+                    elements={
+                        "type": "record",
+                        "required": True,
+                        "fields": [f("name", "string", required=True), f("template", "string", required=True)],
+                    },
+                    required=True,
+                ),
+                f("allow_untemplated_requests", "boolean", required=True, default=True),
+                f("log_original_request", "boolean", required=True, default=False),
+                MAX_REQUEST_BODY_SIZE,
+            ]
+        ),
+        "ai-proxy": _plugin(
+            [
+                *llm_fields(),
+                f("response_streaming", "string", required=False, default="allow", one_of=["allow", "deny", "always"]),
+                MAX_REQUEST_BODY_SIZE,
+                f("model_name_header", "boolean", default=True),
+                LLM_FORMAT,
+            ]
+        ),
+        "ai-request-transformer": _ai_transformer(
+            [f("prompt", "string", required=True), f("transformation_extract_pattern", "string", required=False)]
+        ),
+        "ai-response-transformer": _ai_transformer(
+            [
+                f("prompt", "string", required=True),
+                f("transformation_extract_pattern", "string", required=False),
+                f("parse_llm_response_json_instructions", "boolean", required=True, default=False),
+            ]
+        ),
+    }
+)
+
 # typedefs.no_consumer in these plugins' schemas: Kong refuses them on a consumer ("value must be null")
 for _name in (
     *("acl", "acme", "ai-request-transformer", "basic-auth", "bot-detection", "cors", "hmac-auth", "jwt"),
