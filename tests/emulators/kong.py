@@ -18,6 +18,10 @@ kong/api/routes/upstreams.lua, kong/plugins/basic-auth/crypto.lua):
 - the services `url` shorthand (socket.url.parse; it wins over protocol/host/port/path) and the services
   entity checks (no path on tcp/tls/udp/grpc(s), no TLS settings unless https/tls); "" is no value
 - defaults filled on write, `created_at`/`updated_at`, basic-auth passwords stored as sha1(password..consumer_id)
+- every plugin Kong OSS 3.9 bundles (kong_schemas.py); a plugin's `shorthand_fields` taken on writes (a
+  deprecated one refused when its replacement holds another value) and, when deprecated with a named
+  replacement (rate-limiting's `redis_host`), shown again on every answer that holds the plugin
+  (kong/db/schema/init.lua process_auto_fields); consumer/service/route refused where the schema says so
 - errors with Kong's bodies: 400 code 2 schema violation (`fields`, entity checks under `@entity`), 400 code 4
   foreign keys (a missing reference, or deleting a service its routes still use), 409 code 5
   `UNIQUE violation detected on '{...}'`, 404 `{"message":"Not found"}`, 405 code 12 for writes when DB-less

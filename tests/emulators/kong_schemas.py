@@ -1,7 +1,10 @@
 """Hand-written Kong 3.9 schemas for the emulator: the entities and plugins the tests use, in the JSON form
 `GET /schemas/<entity>` returns (`{"fields": [{"name": {...}}, ...]}`). Field names, types, defaults and
 uniqueness follow Kong 3.9's entity and plugin schema modules (kong/db/schema/entities/*.lua,
-kong/plugins/*/schema.lua and daos.lua); only what the tests need is here."""
+kong/plugins/*/schema.lua and daos.lua, at tag 3.9.3): the entities the tests need, and every plugin Kong OSS 3.9
+bundles (kong/constants.lua), with the types, defaults, required, one_of, between, shorthand fields and
+consumer/service/route restrictions of their Lua schemas. Descriptions, custom validators and most entity
+checks are left out (the emulator does not run them)."""
 
 from __future__ import annotations
 
@@ -517,6 +520,12 @@ PLUGINS: dict[str, dict[str, Any]] = {
     ),
 }
 
+
+def _deprecated(name: str, type_: str) -> Field:
+    """A field kept for compatibility (`deprecation`, removal in 4.0) with no default any more."""
+    return f(name, type_)
+
+
 # kong/tools/queue_schema.lua (typedefs.queue): the batch queue of the log and tracing plugins.
 QUEUE = record(
     "queue",
@@ -597,10 +606,9 @@ PLUGINS.update(
                 ),
                 f("timeout", "number", default=10000),
                 f("keepalive", "number", default=60000),
-                # deprecated (removal in 4.0), no default: a value given is kept and shown
-                f("retry_count", "integer"),
-                f("queue_size", "integer"),
-                f("flush_timeout", "number"),
+                _deprecated("retry_count", "integer"),
+                _deprecated("queue_size", "integer"),
+                _deprecated("flush_timeout", "number"),
                 f("headers", "map", keys={"type": "string"}, values={"type": "string", "referenceable": True}),
                 QUEUE,
                 {"custom_fields_by_lua": LUA_CODE},
@@ -1024,11 +1032,6 @@ CONSUMER_IDENTIFIERS = ["consumer_id", "custom_id", "username"]
 SERVICE_IDENTIFIERS = ["service_id", "service_name", "service_host", "service_name_or_host"]
 WORKSPACE_IDENTIFIERS = ["workspace_id", "workspace_name"]
 PERIODS = ("second", "minute", "hour", "day", "month", "year")
-
-
-def _deprecated(name: str, type_: str) -> Field:
-    """A field kept for compatibility (`deprecation`, removal in 4.0) with no default any more."""
-    return f(name, type_)
 
 
 PLUGINS.update(
