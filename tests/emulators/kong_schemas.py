@@ -394,6 +394,7 @@ def redis_shorthands(plugin: str) -> list[Field]:
     ]
 
 
+CORS_METHODS = ["GET", "HEAD", "PUT", "PATCH", "POST", "DELETE", "OPTIONS", "TRACE", "CONNECT"]
 PLUGINS: dict[str, dict[str, Any]] = {
     "key-auth": _plugin(
         [
@@ -464,8 +465,8 @@ PLUGINS: dict[str, dict[str, Any]] = {
             f(
                 "methods",
                 "array",
-                default=["GET", "HEAD", "PUT", "PATCH", "POST", "DELETE", "OPTIONS", "TRACE", "CONNECT"],
-                elements={"type": "string"},
+                default=CORS_METHODS,
+                elements={"type": "string", "one_of": CORS_METHODS},
             ),
             f("max_age", "number"),
             f("credentials", "boolean", default=False, required=True),
