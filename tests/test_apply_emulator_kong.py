@@ -549,3 +549,16 @@ def test_other_shorthands_nested_or_naming_no_replacement(http: tuple[httpx.Clie
     assert (shown["rolling_timeout"], shown["cookie_same_site"]) == (100, "Lax") and "cookie_lifetime" not in shown
     on_consumer = client.post("/plugins", json={"name": "session", "consumer": {"id": ids[0]}})
     assert on_consumer.status_code == 400 and on_consumer.json()["fields"]["consumer"] == "value must be null"
+
+
+def test_a_dbless_kong_offers_no_cluster_rate_limiting_policy() -> None:
+    # kong/plugins/rate-limiting/schema.lua: is_dbless() at schema load leaves `cluster` out of `policy`
+    body = {"name": "rate-limiting", "config": {"minute": 5, "policy": "cluster"}}
+    for dbless, allowed in ((False, ["local", "cluster", "redis"]), (True, ["local", "redis"])):
+        state = KongState(dbless=dbless)
+        with running(state) as kong, httpx.Client(base_url=kong.url) as client:
+            schema = client.get("/schemas/plugins/rate-limiting").json()
+            policy = next(f["policy"] for f in schema["fields"][1]["config"]["fields"] if "policy" in f)
+            assert policy["one_of"] == allowed
+        _, errors = state.fill("plugins", body)
+        assert errors == ({"config": {"policy": "expected one of: local, redis"}} if dbless else {})

@@ -58,13 +58,22 @@ import yaml
 
 try:
     from . import server
-    from .kong_schemas import COLLECTIONS, CREDENTIAL_PLUGIN, ENTITIES, PLUGINS, SHORTHAND_TARGETS, SHORTHAND_VALUES
+    from .kong_schemas import (
+        COLLECTIONS,
+        CREDENTIAL_PLUGIN,
+        DBLESS_PLUGINS,
+        ENTITIES,
+        PLUGINS,
+        SHORTHAND_TARGETS,
+        SHORTHAND_VALUES,
+    )
     from .server import ApiError, EmulatorHandler, EmulatorState, Fault, RandomFaults, Request
 except ImportError:  # run as a script
     import server  # type: ignore[no-redef,import-not-found]
     from kong_schemas import (  # type: ignore[no-redef,import-not-found]
         COLLECTIONS,
         CREDENTIAL_PLUGIN,
+        DBLESS_PLUGINS,
         ENTITIES,
         PLUGINS,
         SHORTHAND_TARGETS,
@@ -299,6 +308,7 @@ class KongState(EmulatorState):
         self.version = version
         self.edition = edition
         self.available = sorted(plugins if plugins is not None else PLUGINS)
+        self.plugins = DBLESS_PLUGINS if dbless else PLUGINS  # the schemas as this Kong loaded them
         self.store: dict[str, dict[str, dict[str, Any]]] = {dao: {} for dao in ENTITIES}
         self._indexes: dict[str, tuple[dict[str, dict[str, Any]], dict[tuple[str, ...], dict[str, str]]]] = {}
         self.config_hash = EMPTY_HASH
@@ -324,7 +334,7 @@ class KongState(EmulatorState):
     def schema(self, dao: str, body: dict[str, Any] | None = None) -> list[tuple[str, dict[str, Any]]]:
         fields = [next(iter(f.items())) for f in ENTITIES[dao]["fields"]]
         if dao == "plugins" and body is not None and body.get("name") in PLUGINS:
-            own = dict(next(iter(f.items())) for f in PLUGINS[body["name"]]["fields"])
+            own = dict(next(iter(f.items())) for f in self.plugins[body["name"]]["fields"])
             fields = [(n, own.get(n, s)) for n, s in fields]
         return fields
 
@@ -1138,7 +1148,7 @@ def route(
         return 200, info, {}
     if head == "schemas" and method == "GET":
         if len(segments) == 3 and segments[1] == "plugins":
-            schema = PLUGINS.get(segments[2])
+            schema = state.plugins.get(segments[2])
             if schema is None or segments[2] not in state.available:
                 raise ApiError(404, {"message": f"No plugin named '{segments[2]}'"})
             return 200, copy.deepcopy(schema), {}

@@ -9,6 +9,7 @@ checks are left out (the emulator does not run them)."""
 from __future__ import annotations
 
 import base64
+import copy
 import os
 from typing import Any
 
@@ -1552,3 +1553,12 @@ for _name in (
 ):
     if _name in PLUGINS:
         PLUGINS[_name]["fields"].append(foreign("consumer", "consumers", eq=None))
+
+
+# rate-limiting's and response-ratelimiting's `policy` as a DB-less Kong (or a control plane) loads it: no
+# `cluster`, which needs the database (their schema.lua, is_dbless()).
+DBLESS_PLUGINS = copy.deepcopy(PLUGINS)
+for _name in ("rate-limiting", "response-ratelimiting"):
+    for _field in DBLESS_PLUGINS[_name]["fields"][1]["config"]["fields"]:
+        if "policy" in _field:
+            _field["policy"]["one_of"] = ["local", "redis"]
