@@ -499,3 +499,66 @@ def test_dbless_flattened_errors_are_categorised() -> None:
                 "message": "invalid tag 'a/b': expected printable ascii (except `,` and `/`) or valid utf-8 sequences",
             },
         ]
+
+
+def test_deprecated_redis_shorthands_are_taken_on_writes_and_shown_on_reads(
+    http: tuple[httpx.Client, KongState],
+) -> None:
+    # kong/db/schema/init.lua process_auto_fields, kong/plugins/rate-limiting/schema.lua shorthand_fields
+    client, state = http
+    pid = "9d0c5b8e-0000-4000-8000-000000000010"
+    config = {"minute": 5, "policy": "redis", "redis_host": "redis.internal", "redis": {"port": 6380}}
+    written = client.put(f"/plugins/{pid}", json={"name": "rate-limiting", "config": config})
+    assert written.status_code == 200, written.text
+    stored = state.entities("plugins")[0]["config"]
+    assert stored["redis"]["host"] == "redis.internal" and "redis_host" not in stored
+    shown = client.get(f"/plugins/{pid}").json()["config"]
+    assert (shown["redis_host"], shown["redis_port"], shown["redis_password"]) == ("redis.internal", 6380, None)
+    assert client.get("/plugins").json()["data"][0]["config"]["redis_port"] == 6380
+    assert written.json()["config"]["redis_host"] == "redis.internal"
+    mismatch = client.put(
+        f"/plugins/{pid}", json={"name": "rate-limiting", "config": {**config, "redis": {"host": "other"}}}
+    )
+    assert mismatch.status_code == 400
+    assert mismatch.json()["fields"] == {
+        "config": {
+            "redis_host": "both deprecated and new field are used but their values mismatch: "
+            "redis_host = redis.internal vs redis.host = other"
+        }
+    }
+    listed = client.get("/schemas/plugins/rate-limiting").json()["fields"][1]["config"]["shorthand_fields"]
+    assert listed[0]["redis_host"]["deprecation"]["replaced_with"] == [{"path": ["redis", "host"]}]
+
+
+def test_other_shorthands_nested_or_naming_no_replacement(http: tuple[httpx.Client, KongState]) -> None:
+    client, _ = http
+    ids = [f"9d0c5b8e-0000-4000-8000-00000000002{i}" for i in range(3)]
+    # acme: deprecated shorthands of a nested record (storage_config.redis), shown again there
+    acme = {"account_email": "ops@example.com", "storage_config": {"redis": {"host": "r", "auth": "pw"}}}
+    redis = client.put(f"/plugins/{ids[0]}", json={"name": "acme", "config": acme}).json()["config"]
+    assert redis["storage_config"]["redis"]["password"] == redis["storage_config"]["redis"]["auth"] == "pw"
+    assert redis["storage_config"]["kong"] == {} and redis["account_key"] is None  # required / optional record
+    # opentelemetry: deprecated, naming no replacement: taken for traces_endpoint, never shown
+    otel = {"endpoint": "http://otel:4318/v1/traces"}
+    shown = client.put(f"/plugins/{ids[1]}", json={"name": "opentelemetry", "config": otel}).json()["config"]
+    assert shown["traces_endpoint"] == otel["endpoint"] and "endpoint" not in shown
+    assert shown["queue"]["max_batch_size"] == 200
+    # session: not deprecated: the shorthand wins over the field, and is never shown
+    session = {"cookie_lifetime": 100, "rolling_timeout": 5, "cookie_samesite": "off"}
+    shown = client.put(f"/plugins/{ids[2]}", json={"name": "session", "config": session}).json()["config"]
+    assert (shown["rolling_timeout"], shown["cookie_same_site"]) == (100, "Lax") and "cookie_lifetime" not in shown
+    on_consumer = client.post("/plugins", json={"name": "session", "consumer": {"id": ids[0]}})
+    assert on_consumer.status_code == 400 and on_consumer.json()["fields"]["consumer"] == "value must be null"
+
+
+def test_a_dbless_kong_offers_no_cluster_rate_limiting_policy() -> None:
+    # kong/plugins/rate-limiting/schema.lua: is_dbless() at schema load leaves `cluster` out of `policy`
+    body = {"name": "rate-limiting", "config": {"minute": 5, "policy": "cluster"}}
+    for dbless, allowed in ((False, ["local", "cluster", "redis"]), (True, ["local", "redis"])):
+        state = KongState(dbless=dbless)
+        with running(state) as kong, httpx.Client(base_url=kong.url) as client:
+            schema = client.get("/schemas/plugins/rate-limiting").json()
+            policy = next(f["policy"] for f in schema["fields"][1]["config"]["fields"] if "policy" in f)
+            assert policy["one_of"] == allowed
+        _, errors = state.fill("plugins", body)
+        assert errors == ({"config": {"policy": "expected one of: local, redis"}} if dbless else {})

@@ -613,3 +613,54 @@ def test_names_a_catalog_cannot_hold_are_dumped_as_valid_names_and_reported(
     assert f"service {nameless['id']}: has no name; dumped as 'service-{nameless['id'][:8]}'" in err
     assert f"route {route['id']}: has no name" in err and f"consumer {consumer['id']}: has no name" in err
     assert main(["validate", str(dumped)]) == 0, capsys.readouterr().err
+
+
+PLUGIN_SECRETS_CATALOG = """\
+format: 1
+name: shop
+gateway:
+  plugins:
+    http-log:
+      http_endpoint: http://audit:8080/kong
+      headers: {Authorization: "Bearer ${env:AUDIT_TOKEN}"}
+    loggly: {key: "${env:LOGGLY_KEY}"}
+    standard-webhooks: {secret_v1: "${env:WEBHOOK_SECRET}"}
+    ai-proxy:
+      route_type: llm/v1/chat
+      auth: {header_name: Authorization, header_value: "Bearer ${env:OPENAI_KEY}"}
+      model: {provider: openai}
+services:
+  - name: orders
+    url: http://orders:8080
+    routes: [{name: api, paths: [/orders]}]
+"""
+PLUGIN_SECRETS = {
+    "AUDIT_TOKEN": "s3cr3t-audit-token-0101",
+    "LOGGLY_KEY": "s3cr3t-loggly-key-0202",
+    "WEBHOOK_SECRET": "s3cr3t-webhook-0303",
+    "OPENAI_KEY": "s3cr3t-openai-key-0404",
+}
+
+
+def test_secrets_kong_marks_in_a_plugin_schema_are_dumped_as_placeholders(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Their keys say nothing (key, secret_v1, header_value, a header): Kong's schema marks them, as
+    # `encrypted` fields and a map of vault-referenceable values.
+    doc, _, _ = apply_dump_reapply(
+        capsys,
+        kong,
+        workdir,
+        monkeypatch,
+        PLUGIN_SECRETS_CATALOG,
+        "shop",
+        PLUGIN_SECRETS,
+        {
+            "GLOBAL_GLOBAL_HTTP_LOG_HEADERS_AUTHORIZATION": f"Bearer {PLUGIN_SECRETS['AUDIT_TOKEN']}",
+            "GLOBAL_GLOBAL_HTTP_LOG_HTTP_ENDPOINT": "http://audit:8080/kong",
+            "GLOBAL_GLOBAL_LOGGLY_KEY": PLUGIN_SECRETS["LOGGLY_KEY"],
+            "GLOBAL_GLOBAL_STANDARD_WEBHOOKS_SECRET_V1": PLUGIN_SECRETS["WEBHOOK_SECRET"],
+            "GLOBAL_GLOBAL_AI_PROXY_AUTH_HEADER_VALUE": f"Bearer {PLUGIN_SECRETS['OPENAI_KEY']}",
+        },
+    )
+    assert doc["gateway"]["plugins"]["ai-proxy"]["auth"]["header_name"] == "Authorization"  # no secret

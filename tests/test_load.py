@@ -242,6 +242,27 @@ def test_a_plugin_kong_refuses_on_a_consumer_is_refused_there(tmp_path: Path) ->
     ]
 
 
+def test_a_global_only_plugin_is_refused_on_a_service_route_or_consumer(tmp_path: Path) -> None:
+    """acme declares `typedefs.no_service` and `typedefs.no_route` besides `no_consumer` in Kong 3.9: an apply
+    would get 400 "service: value must be null"."""
+    body = (
+        SERVICE
+        + """    plugins: {acme: {account_email: ops@example.com}}
+consumers:
+  - name: app
+    plugins: {acme: {account_email: ops@example.com}}
+gateway:
+  plugins: {acme: {account_email: ops@example.com}}
+"""
+    )
+    assert errors(tmp_path, body) == [
+        "catalog.yaml:9:15: services[0].plugins.acme: Kong runs acme only globally (its schema refuses a service, "
+        "a route and a consumer): set it in gateway.plugins",
+        "catalog.yaml:12:15: consumers[0].plugins.acme: Kong runs acme only globally (its schema refuses a service, "
+        "a route and a consumer): set it in gateway.plugins",
+    ]
+
+
 def test_warnings_do_not_fail(tmp_path: Path) -> None:
     body = SERVICE + "    auth: [key-auth]\n    allow_groups: [admins]\n    plugins: {my-custom: {}}\n"
     loaded = load(tmp_path, body)

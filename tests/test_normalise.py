@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from emulators.kong import KongState
+from emulators.kong import KongState, show_shorthands
 from emulators.kong_schemas import ENTITIES, PLUGINS
 
 from gatewayctl.catalog.load import load_catalog
@@ -29,11 +29,26 @@ def reference(body: dict[str, Any], schema: dict[str, Any] | None) -> dict[str, 
     specs = field_specs(schema)
     if not specs:
         return {k: plain(v) for k, v in body.items() if k not in SKIPPED and v is not None}
-    return record(body, specs, top=True)
+    return record(body, specs, top=True, shorthands=schema.get("shorthand_fields") if schema else None)
 
 
-def record(value: dict[str, Any] | None, specs: list[tuple[str, Any]], top: bool = False) -> dict[str, Any]:
-    value = value or {}
+def record(
+    value: dict[str, Any] | None, specs: list[tuple[str, Any]], top: bool = False, shorthands: Any = None
+) -> dict[str, Any]:
+    value = copy.deepcopy(value or {})
+    for shorthand in shorthands or []:  # a deprecated shorthand stands for the field it names, which wins
+        name, spec = next(iter(shorthand.items()))
+        *parents, last = spec["deprecation"]["replaced_with"][0]["path"]
+        given = value.pop(name, None)
+        if given is None:
+            continue
+        parent = value
+        for key in parents:
+            if not isinstance(parent.get(key), dict):
+                parent[key] = {}
+            parent = parent[key]
+        if parent.get(last) is None:
+            parent[last] = given
     out: dict[str, Any] = {}
     for name, spec in specs:
         if not (top and name in SKIPPED):
@@ -49,7 +64,7 @@ def field(value: Any, spec: dict[str, Any]) -> Any:
     if value is None:
         if spec.get("default") is not None:
             value = copy.deepcopy(spec["default"])
-        elif kind == "record" and spec.get("fields") and not spec.get("abstract"):
+        elif kind == "record" and not spec.get("abstract") and (spec.get("fields") or spec.get("required")):
             value = {}
         else:
             return None
@@ -57,7 +72,7 @@ def field(value: Any, spec: dict[str, Any]) -> Any:
         return {"id": value.get("id")} if isinstance(value, dict) else value
     if kind == "record" and isinstance(value, dict):
         nested = field_specs(spec)
-        return record(value, nested) if nested else plain(value)
+        return record(value, nested, shorthands=spec.get("shorthand_fields")) if nested else plain(value)
     if kind in ("array", "set") and isinstance(value, list):
         elements = spec.get("elements") or {}
         items = [field(v, elements) if elements.get("type") == "record" else plain(v) for v in value]
@@ -112,6 +127,7 @@ def test_compiled_normaliser_matches_the_plain_rules(example: Path) -> None:
             if isinstance(body.get(key), dict) and not state.store.get(f"{key}s", {}).get(body[key]["id"]):
                 state.seed(f"{key}s", {"id": body[key]["id"], **({"host": "h"} if key == "service" else {})})
         live = state.upsert(entity.kind, entity.id, copy.deepcopy(body), replace=True)
+        live = show_shorthands(state, live)  # as Kong answers a read
         assert normalise(live, schema) == reference(live, schema), entity.kind
         compared += 1
     assert compared > len(entities) / 2
@@ -149,3 +165,35 @@ def test_corner_cases_of_the_rules() -> None:
     assert normalise({}, schema)["r"] == {"deep": [1, 2]}
     # fields the schema does not know are kept after the known ones, in the order they came
     assert list(normalise({"zz": 1, "id": "x", "n": 2, "aa": 2.0}, schema))[-2:] == ["zz", "aa"]
+
+
+def test_a_deprecated_shorthand_kong_shows_on_reads_is_no_field_of_its_own() -> None:
+    # Kong 3.9 answers every read of a rate-limiting plugin with config.redis_host & co. (the deprecated
+    # shorthands, with the values of config.redis.*): not a change from a catalog that does not name them
+    schema = plugin_schema({"fields": ENTITIES["plugins"]["fields"]}, PLUGINS["rate-limiting"])
+    desired = {"name": "rate-limiting", "config": {"minute": 5, "policy": "redis", "redis": {"host": "r", "port": 1}}}
+    state = KongState()
+    live = show_shorthands(
+        state, state.upsert("plugins", "9d0c5b8e-0000-4000-8000-000000000001", desired, replace=True)
+    )
+    assert live["config"]["redis_host"] == "r" and live["config"]["redis_password"] is None
+    assert normalise(live, schema) == normalise(desired, schema) == reference(live, schema)
+    assert "redis_host" not in normalise(live, schema)["config"]
+    # a catalog that still uses one means the field it stands for, which wins when both are given
+    flat = {"name": "rate-limiting", "config": {"minute": 5, "policy": "redis", "redis_host": "r", "redis_port": 1}}
+    assert normalise(flat, schema) == normalise(desired, schema) == reference(flat, schema)
+    assert flat["config"]["redis_host"] == "r" and "redis" not in flat["config"]  # the caller's body unchanged
+    both = copy.deepcopy(desired)
+    both["config"]["redis_port"] = 2
+    assert normalise(both, schema)["config"]["redis"]["port"] == 1
+
+
+def test_a_required_record_without_fields_is_an_empty_record_not_null() -> None:
+    # acme's config.storage_config.kong: Kong answers {} for it (handle_missing_field expands a required
+    # record), which is no change from a catalog that leaves it out
+    schema = plugin_schema({"fields": ENTITIES["plugins"]["fields"]}, PLUGINS["acme"])
+    desired = {"name": "acme", "config": {"account_email": "ops@example.com", "tos_accepted": True}}
+    state = KongState()
+    live = state.upsert("plugins", "9d0c5b8e-0000-4000-8000-000000000002", copy.deepcopy(desired), replace=True)
+    assert live["config"]["storage_config"]["kong"] == {} and live["config"]["account_key"] is None
+    assert normalise(live, schema) == normalise(desired, schema) == reference(live, schema)

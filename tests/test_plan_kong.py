@@ -256,3 +256,36 @@ def test_thousands_of_key_auth_keys_moving_along_a_chain_or_round_a_cycle_are_or
     check(values, ["key-new", *values])  # a chain: one move after another
     check(values, [values[-1], *values[:-1]])  # a cycle: one key given up first
     check(values, [values[i ^ 1] for i in range(count)])  # 1,500 swapped pairs: 1,500 cycles
+
+
+def test_a_value_kong_generates_for_a_field_left_out_is_kept_not_changed() -> None:
+    # A raw oauth2 plugin without provision_key: Kong draws one (`auto`). It is no change, and a PUT for
+    # another change carries it, or Kong would draw a new one and lock out the clients provisioned with it.
+    from gatewayctl.plan.entities import DesiredState
+
+    plugin_id = "9d0c5b8e-0000-4000-8000-000000000031"
+    body = {"name": "oauth2", "config": {"enable_client_credentials": True}}
+    state = KongState()
+    generated = state.upsert("plugins", plugin_id, dict(body), replace=True)
+    key = generated["config"]["provision_key"]
+    assert key
+    unchanged = build_plan(
+        DesiredState([Entity("plugins", plugin_id, body)]),
+        LiveState({"plugins": [generated]}),
+        schema_of,
+        SERVER,
+        Masker(),
+    )
+    assert unchanged.changes == []
+    changed = {"name": "oauth2", "config": {"enable_client_credentials": True, "token_expiration": 60}}
+    plan = build_plan(
+        DesiredState([Entity("plugins", plugin_id, changed)]),
+        LiveState({"plugins": [generated]}),
+        schema_of,
+        SERVER,
+        Masker(),
+    )
+    (update,) = plan.changes
+    assert [c.path for c in update.fields] == ["config.token_expiration"]
+    assert update.entity.body["config"]["provision_key"] == key
+    assert changed["config"].get("provision_key") is None  # the desired body itself is left alone

@@ -417,3 +417,30 @@ def test_entity_ids_are_rfc_uuid5_of_catalog_kind_and_names() -> None:
     for parts in [("shop", "service", "orders"), ("shop", "route", "orders-read"), ("ü", "plugin", "a/b", "0")]:
         expected = uuid.uuid5(_NAMESPACE, "/".join(parts))
         assert entity_id(*parts) == str(expected) and expected.version == 5
+
+
+def test_shorthands_kong_stores_under_another_field_are_rendered_as_that_field(tmp_path: Path) -> None:
+    """session's lua-resty-session 3 options and opentelemetry's `endpoint` are shorthands Kong 3.9 takes for
+    other fields and never shows again: rendered as what Kong stores, they are no change on the next plan."""
+    doc = kong(
+        tmp_path,
+        """\
+        gateway:
+          plugins:
+            session: {cookie_lifetime: 7200, rolling_timeout: 60, cookie_samesite: "off", cookie_renew: 600}
+            opentelemetry: {endpoint: "http://otel:4318/v1/traces"}
+        services:
+          - name: api
+            url: http://api:8080
+            plugins:
+              opentelemetry: {endpoint: "http://old:4318", traces_endpoint: "http://otel:4318/v1/traces"}
+        """,
+    )
+    globals_ = plugins_of(doc)
+    # not deprecated: the shorthand wins over the field; cookie_renew is ignored by Kong
+    assert globals_["session"]["config"] == {"rolling_timeout": 7200, "cookie_same_site": "Lax"}
+    assert globals_["opentelemetry"]["config"] == {"traces_endpoint": "http://otel:4318/v1/traces"}
+    # deprecated: the field wins over the shorthand
+    assert plugins_of(service(doc, "api"))["opentelemetry"]["config"] == {
+        "traces_endpoint": "http://otel:4318/v1/traces"
+    }

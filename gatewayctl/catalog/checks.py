@@ -15,7 +15,7 @@ from gatewayctl.catalog.errors import did_you_mean
 from gatewayctl.catalog.model import Catalog, Plugins, RateLimit, Route, Service, ServiceSettings
 from gatewayctl.catalog.source import Source
 from gatewayctl.diagnostics import Diagnostic, KeyPath
-from gatewayctl.kong_plugins import ENTERPRISE_PLUGINS, KNOWN_PLUGINS, NO_CONSUMER_PLUGINS
+from gatewayctl.kong_plugins import ENTERPRISE_PLUGINS, GLOBAL_ONLY_PLUGINS, KNOWN_PLUGINS, NO_CONSUMER_PLUGINS
 
 _RATE_BY = re.compile(r"^(consumer|credential|ip|service|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+|path:/\S*)$")
 _HASH_ON = re.compile(r"^(none|consumer|ip|path|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+|cookie:[^\s;,=]+)$")
@@ -364,7 +364,14 @@ def features(catalog: Catalog, report: Report) -> None:
                 report.error(where, f"the {name} plugin needs Kong Enterprise (gateway.edition: enterprise)", key=True)
             if name in KEY_ONLY_PLUGINS and settings is not None:
                 report.error(where, f"configure {name} through auth/allow_groups/deny_groups, not plugins:", key=True)
-            if name in NO_CONSUMER_PLUGINS and scope == "consumer":
+            if name in GLOBAL_ONLY_PLUGINS and scope != "gateway":
+                report.error(
+                    where,
+                    f"Kong runs {name} only globally (its schema refuses a service, a route and a consumer): "
+                    "set it in gateway.plugins",
+                    key=True,
+                )
+            elif name in NO_CONSUMER_PLUGINS and scope == "consumer":
                 report.error(
                     where,
                     f"Kong does not run {name} per consumer (its schema refuses a consumer): "

@@ -8,7 +8,8 @@ consumers with their credentials become catalog entries; a plugin becomes the ca
 plugin (checked by rendering a one-entry catalog and comparing with the plan's own comparison), and the raw
 `plugins:` pass-through otherwise, with the values Kong's schema defaults to left out.
 
-Secret values (credential keys and passwords, secret plugin config keys) are never written: each becomes a
+Secret values (credential keys and passwords, secret plugin config keys, the config fields Kong's schema
+marks as secrets) are never written: each becomes a
 `${env:NAME}` placeholder with a name derived from where it sits, so the same Kong gives the same names.
 The live values stay in memory, only to check the dump (`replay`): the written catalog, rendered with the
 placeholders set to them, is planned against the live state like an apply would, and any change is reported.
@@ -51,7 +52,7 @@ from gatewayctl.plan.entities import Entity, flatten, from_live
 from gatewayctl.plan.kinds import SECRET_CONFIG_KEYS
 from gatewayctl.plan.kong import KongPlan, LiveState, ServerInfo, build_plan, compare
 from gatewayctl.plan.masking import Masker
-from gatewayctl.plan.normalise import Schema, field_specs
+from gatewayctl.plan.normalise import Schema, field_specs, shorthand_paths
 from gatewayctl.render.kong import DEFAULT_PORTS, build_kong_config, entity_id, upstream_name
 from gatewayctl.render.ownership import ownership_tags
 
@@ -275,31 +276,46 @@ class _Context:
             return None
         stripped = self.kong_defaults_left_out(plugin)
         parts = [scope, owner_name or "global", str(plugin.get("name"))]
-        return self.mask_dict(stripped, parts, f"{plugin.get('name')} plugin ({scope} {owner_name or 'global'})")
+        what = f"{plugin.get('name')} plugin ({scope} {owner_name or 'global'})"
+        masked: dict[str, Any] = self.mask_tree(stripped, parts, what, self.config_spec(plugin))
+        return masked
 
     def kong_defaults_left_out(self, plugin: Item) -> dict[str, Any]:
         """A plugin's config without the values Kong's schema fills in (a cors `methods` Kong defaulted)."""
         config = plugin.get("config")
         if not isinstance(config, dict):
             return {}
-        specs = dict(field_specs(self.schema_of(from_live("plugins", plugin)))).get("config") or {}
-        return strip_defaults(config, field_specs(specs))
+        specs = self.config_spec(plugin)
+        return strip_defaults(config, field_specs(specs), shorthand_paths(specs))
+
+    def config_spec(self, plugin: Item) -> dict[str, Any]:
+        """The `config` record of the plugin's schema ({} when Kong gave none)."""
+        spec: dict[str, Any] = dict(field_specs(self.schema_of(from_live("plugins", plugin)))).get("config") or {}
+        return spec
 
     def mask_dict(self, value: dict[str, Any], parts: list[str], what: str) -> dict[str, Any]:
         masked: dict[str, Any] = self.mask_tree(value, parts, what)
         return masked
 
-    def mask_tree(self, value: Any, parts: list[str], what: str) -> Any:
+    def mask_tree(self, value: Any, parts: list[str], what: str, spec: dict[str, Any] | None = None) -> Any:
+        """`value` with its secrets as placeholders: the keys known to hold secrets and, where the schema is
+        known, what Kong itself treats as one: an `encrypted` field (Kong Enterprise encrypts it at rest: a
+        loggly key, a webhook secret, an AI provider's auth header value) and the values of a map of
+        vault-referenceable strings (http-log's headers: an Authorization header)."""
         if isinstance(value, dict):
+            specs = dict(field_specs(spec)) if spec and spec.get("type", "record") == "record" else {}
+            secret_values = bool(spec and spec.get("type") == "map" and (spec.get("values") or {}).get("referenceable"))
             out: dict[str, Any] = {}
             for k, v in value.items():
-                if isinstance(v, str) and k.lower() in SECRET_CONFIG_KEYS:
+                field = specs.get(k) or {}
+                if isinstance(v, str) and (k.lower() in SECRET_CONFIG_KEYS or field.get("encrypted") or secret_values):
                     out[k] = self.secrets.ref([*parts, k], f"{what} config {k}", v)
                 else:
-                    out[k] = self.mask_tree(v, [*parts, k], what)
+                    out[k] = self.mask_tree(v, [*parts, k], what, field or None)
             return out
         if isinstance(value, list):
-            return [self.mask_tree(v, parts, what) for v in value]
+            elements = (spec or {}).get("elements")
+            return [self.mask_tree(v, parts, what, elements) for v in value]
         return value
 
     def global_plugins(self) -> dict[str, Any]:

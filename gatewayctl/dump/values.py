@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from gatewayctl.catalog.model import Cors, SecurityHeaders
-from gatewayctl.plan.normalise import field_specs
+from gatewayctl.plan.normalise import field_specs, fold_shorthands, shorthand_paths
 
 
 def cors(config: dict[str, Any]) -> dict[str, Any]:
@@ -76,8 +76,15 @@ def non_default(model: type[BaseModel], values: dict[str, Any], keep: Iterable[s
     return out
 
 
-def strip_defaults(config: dict[str, Any], specs: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
-    """A plugin config without the values Kong's schema fills in by itself (nulls included)."""
+def strip_defaults(
+    config: dict[str, Any],
+    specs: list[tuple[str, dict[str, Any]]],
+    shorthands: tuple[tuple[str, tuple[str, ...]], ...] = (),
+) -> dict[str, Any]:
+    """A plugin config without the values Kong's schema fills in by itself (nulls included), and without the
+    deprecated shorthands Kong shows again on reads (`redis_password` for `redis.password`): they repeat
+    another field, under a name no secret check knows."""
+    config = fold_shorthands(config, shorthands)
     known = dict(specs)
     out: dict[str, Any] = {}
     for key, value in config.items():
@@ -88,7 +95,7 @@ def strip_defaults(config: dict[str, Any], specs: list[tuple[str, dict[str, Any]
             continue
         default = spec.get("default")
         if spec.get("type") == "record" and isinstance(value, dict) and spec.get("fields"):
-            nested = strip_defaults(value, field_specs(spec))
+            nested = strip_defaults(value, field_specs(spec), shorthand_paths(spec))
             if nested or (default is not None and value != default):
                 out[key] = nested
             continue

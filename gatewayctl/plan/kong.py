@@ -22,7 +22,7 @@ from gatewayctl.plan.fields import FieldChange as FieldChange  # re-exported: pl
 from gatewayctl.plan.fields import action_counts, diff_fields, summary_line
 from gatewayctl.plan.kinds import BY_NAME, KINDS
 from gatewayctl.plan.masking import Masker
-from gatewayctl.plan.normalise import Schema, basic_auth_hash, normalise, plugin_schema
+from gatewayctl.plan.normalise import SKIPPED, Schema, basic_auth_hash, field_specs, normalise, plugin_schema
 from gatewayctl.render.ownership import ownership_tags
 
 Action = Literal["create", "update", "delete"]
@@ -235,6 +235,7 @@ def build_plan(
             continue
         if current.kind != entity.kind:  # impossible with uuid5 per kind, but never PUT over another kind
             continue
+        entity = keep_generated(entity, current, schema_of(entity))
         seen = memo.get(entity.id) if memo is not None else None
         if seen is not None and seen[0] is entity and seen[1] == current.body:
             diffs = seen[2]
@@ -346,6 +347,61 @@ def _first_write(current: Entity, desired: Entity, fields: set[str]) -> Change |
     if spec.recreatable:
         return Change("delete", current, name=current.display_name())
     return None
+
+
+def keep_generated(desired: Entity, live: Entity, schema: Schema | None) -> Entity:
+    """`desired` with the values Kong generated for the `auto` fields it leaves out (a raw oauth2 plugin's
+    config.provision_key): they are Kong's to choose, not a change, and a PUT without them would make Kong
+    draw new ones (clients provisioned with the old key locked out)."""
+    auto = auto_paths(schema)
+    if not auto:
+        return desired
+    body = desired.body
+    for path in auto:
+        if _at(body, path) is None and (value := _at(live.body, path)) is not None:
+            body = _set_at(body, path, value)
+    return desired if body is desired.body else replace(desired, body=body)
+
+
+def auto_paths(schema: Schema | None) -> tuple[tuple[str, ...], ...]:
+    """The paths of a schema's generated fields (`auto`), through records; not ids and timestamps."""
+    if not schema:
+        return ()
+    fields = schema.get("fields") or []
+    cached = _AUTO_PATHS.get(id(fields))
+    if cached is not None and cached[0] is fields:
+        return cached[1]
+
+    def walk(specs: list[tuple[str, dict[str, Any]]], prefix: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
+        for name, spec in specs:
+            if not prefix and name in SKIPPED:
+                continue
+            if spec.get("auto") and not spec.get("timestamp"):
+                yield (*prefix, name)
+            elif spec.get("type") == "record":
+                yield from walk(field_specs(spec), (*prefix, name))
+
+    paths = tuple(walk(field_specs(schema), ()))
+    if len(_AUTO_PATHS) > 10_000:
+        _AUTO_PATHS.clear()
+    _AUTO_PATHS[id(fields)] = (fields, paths)
+    return paths
+
+
+_AUTO_PATHS: dict[int, tuple[Any, tuple[tuple[str, ...], ...]]] = {}
+
+
+def _at(body: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        body = body.get(key) if isinstance(body, dict) else None
+    return body
+
+
+def _set_at(body: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str, Any]:
+    """A copy of `body` (and of the records on the way) with `value` at `path`."""
+    head, *rest = path
+    inner = body.get(head)
+    return {**body, head: _set_at(inner if isinstance(inner, dict) else {}, tuple(rest), value) if rest else value}
 
 
 def compare(desired: Entity, live: Entity, schema: Schema | None, masker: Masker) -> list[FieldChange]:

@@ -55,8 +55,46 @@ def normalise(body: dict[str, Any], schema: Schema | None) -> dict[str, Any]:
     specs = field_specs(schema)
     if not specs:
         return {k: _plain(v) for k, v in body.items() if k not in SKIPPED and v is not None}
-    normalised: dict[str, Any] = _record_normaliser(specs, top=True)(body)
+    normalised: dict[str, Any] = _record_normaliser(specs, top=True, shorthands=shorthand_paths(schema))(body)
     return normalised
+
+
+def shorthand_paths(spec: Schema | FieldSpec | None) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(name, path of the field it stands for) of each deprecated shorthand of a record that names its
+    replacement (`shorthand_fields`, `deprecation.replaced_with`): rate-limiting's `redis_host` for
+    `redis.host`. Kong 3.9 takes one for its replacement on a write and shows it again, with the
+    replacement's value, on every read (kong/db/schema/init.lua process_auto_fields), so it is no field of
+    its own: without this, every read would differ from a catalog that does not name it."""
+    out = []
+    for field in (spec or {}).get("shorthand_fields") or []:
+        if not isinstance(field, dict) or not field:
+            continue
+        name, data = next(iter(field.items()))
+        replaced = ((data or {}).get("deprecation") or {}).get("replaced_with") or []
+        path = replaced[0].get("path") if replaced and isinstance(replaced[0], dict) else None
+        if path:
+            out.append((name, tuple(path)))
+    return tuple(out)
+
+
+def fold_shorthands(value: dict[str, Any], shorthands: tuple[tuple[str, tuple[str, ...]], ...]) -> dict[str, Any]:
+    """`value` without its shorthands, each one's value moved to the field it stands for unless that is set
+    (as Kong does: the field wins over a deprecated shorthand)."""
+    if not any(name in value for name, _ in shorthands):
+        return value
+    value = dict(value)
+    for name, path in shorthands:
+        given = value.pop(name, None)
+        if given is None:
+            continue
+        parent = value
+        for key in path[:-1]:
+            child = parent.get(key)
+            parent[key] = dict(child) if isinstance(child, dict) else {}  # a copy: the caller's body stays
+            parent = parent[key]
+        if parent.get(path[-1]) is None:
+            parent[path[-1]] = given
+    return value
 
 
 # Each schema is turned once into closures that know their field's type, default and nested fields, so
@@ -67,7 +105,10 @@ _RECORDS: dict[tuple[int, bool], tuple[Any, Normaliser]] = {}
 _VALUES: dict[int, tuple[Any, Normaliser]] = {}
 
 
-def _record_normaliser(specs: list[tuple[str, FieldSpec]], top: bool = False) -> Normaliser:
+def _record_normaliser(
+    specs: list[tuple[str, FieldSpec]], top: bool = False, shorthands: tuple[tuple[str, tuple[str, ...]], ...] = ()
+) -> Normaliser:
+    # the shorthands belong to the record whose field list `specs` is: the same for the same list
     cached = _RECORDS.get((id(specs), top))
     if cached is not None and cached[0] is specs:
         return cached[1]
@@ -77,6 +118,8 @@ def _record_normaliser(specs: list[tuple[str, FieldSpec]], top: bool = False) ->
 
     def record(value: Any) -> dict[str, Any]:
         value = value or {}
+        if shorthands:
+            value = fold_shorthands(value, shorthands)
         get = value.get
         out = {name: normalise_field(get(name)) for name, normalise_field in fields}
         if not value.keys() <= known:  # fields this schema does not know: kept, in their order
@@ -108,7 +151,9 @@ def _value_normaliser(spec: FieldSpec) -> Normaliser:
             return convert(copy.deepcopy(default) if value is None else value)
 
         normaliser = value_or_default
-    elif kind == "record" and spec.get("fields") and not spec.get("abstract"):
+    elif kind == "record" and not spec.get("abstract") and (spec.get("fields") or spec.get("required")):
+        # Kong expands a missing record to its structure, a required one even with no fields (acme's
+        # storage_config.kong is {}); an optional one is null there, filled alike on both sides here
 
         def value_or_record(value: Any) -> Any:
             return convert({} if value is None else value)
@@ -131,7 +176,7 @@ def _converter(spec: FieldSpec) -> Normaliser:
         return lambda value: {"id": value.get("id")} if isinstance(value, dict) else value
     if kind == "record":
         nested = field_specs(spec)
-        inner = _record_normaliser(nested) if nested else _plain
+        inner = _record_normaliser(nested, shorthands=shorthand_paths(spec)) if nested else _plain
         return lambda value: inner(value) if isinstance(value, dict) else _plain(value)
     if kind in ("array", "set"):
         elements = spec.get("elements") or {}

@@ -35,6 +35,7 @@ from gatewayctl.catalog.model import (
 from gatewayctl.catalog.secrets import SecretResolver
 from gatewayctl.catalog.types import PLAIN_URL
 from gatewayctl.catalog.units import Duration
+from gatewayctl.kong_plugins import without_shorthands
 from gatewayctl.render.output import PRIVATE, PUBLIC, RenderedFile, dump_yaml
 from gatewayctl.render.ownership import catalog_tag, ownership_tags
 
@@ -360,7 +361,9 @@ class _KongBuilder:
         return entity
 
     def raw_plugin(self, scope: tuple[str, str], name: str, config: dict[str, Any] | None) -> Entity:
-        return self.plugin(scope, name, self.secrets.resolve_tree(config) if config is not None else None)
+        if config is None:
+            return self.plugin(scope, name, None)
+        return self.plugin(scope, name, without_shorthands(name, self.secrets.resolve_tree(config)))
 
     def global_plugins(self) -> list[Entity]:
         gateway = self.catalog.gateway

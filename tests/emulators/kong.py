@@ -18,6 +18,10 @@ kong/api/routes/upstreams.lua, kong/plugins/basic-auth/crypto.lua):
 - the services `url` shorthand (socket.url.parse; it wins over protocol/host/port/path) and the services
   entity checks (no path on tcp/tls/udp/grpc(s), no TLS settings unless https/tls); "" is no value
 - defaults filled on write, `created_at`/`updated_at`, basic-auth passwords stored as sha1(password..consumer_id)
+- every plugin Kong OSS 3.9 bundles (kong_schemas.py); a plugin's `shorthand_fields` taken on writes (a
+  deprecated one refused when its replacement holds another value) and, when deprecated with a named
+  replacement (rate-limiting's `redis_host`), shown again on every answer that holds the plugin
+  (kong/db/schema/init.lua process_auto_fields); consumer/service/route refused where the schema says so
 - errors with Kong's bodies: 400 code 2 schema violation (`fields`, entity checks under `@entity`), 400 code 4
   foreign keys (a missing reference, or deleting a service its routes still use), 409 code 5
   `UNIQUE violation detected on '{...}'`, 404 `{"message":"Not found"}`, 405 code 12 for writes when DB-less
@@ -54,11 +58,27 @@ import yaml
 
 try:
     from . import server
-    from .kong_schemas import COLLECTIONS, CREDENTIAL_PLUGIN, ENTITIES, PLUGINS
+    from .kong_schemas import (
+        COLLECTIONS,
+        CREDENTIAL_PLUGIN,
+        DBLESS_PLUGINS,
+        ENTITIES,
+        PLUGINS,
+        SHORTHAND_TARGETS,
+        SHORTHAND_VALUES,
+    )
     from .server import ApiError, EmulatorHandler, EmulatorState, Fault, RandomFaults, Request
 except ImportError:  # run as a script
     import server  # type: ignore[no-redef,import-not-found]
-    from kong_schemas import COLLECTIONS, CREDENTIAL_PLUGIN, ENTITIES, PLUGINS  # type: ignore[no-redef,import-not-found]
+    from kong_schemas import (  # type: ignore[no-redef,import-not-found]
+        COLLECTIONS,
+        CREDENTIAL_PLUGIN,
+        DBLESS_PLUGINS,
+        ENTITIES,
+        PLUGINS,
+        SHORTHAND_TARGETS,
+        SHORTHAND_VALUES,
+    )
     from server import (  # type: ignore[no-redef]
         ApiError,
         EmulatorHandler,
@@ -288,6 +308,7 @@ class KongState(EmulatorState):
         self.version = version
         self.edition = edition
         self.available = sorted(plugins if plugins is not None else PLUGINS)
+        self.plugins = DBLESS_PLUGINS if dbless else PLUGINS  # the schemas as this Kong loaded them
         self.store: dict[str, dict[str, dict[str, Any]]] = {dao: {} for dao in ENTITIES}
         self._indexes: dict[str, tuple[dict[str, dict[str, Any]], dict[tuple[str, ...], dict[str, str]]]] = {}
         self.config_hash = EMPTY_HASH
@@ -313,7 +334,7 @@ class KongState(EmulatorState):
     def schema(self, dao: str, body: dict[str, Any] | None = None) -> list[tuple[str, dict[str, Any]]]:
         fields = [next(iter(f.items())) for f in ENTITIES[dao]["fields"]]
         if dao == "plugins" and body is not None and body.get("name") in PLUGINS:
-            own = dict(next(iter(f.items())) for f in PLUGINS[body["name"]]["fields"])
+            own = dict(next(iter(f.items())) for f in self.plugins[body["name"]]["fields"])
             fields = [(n, own.get(n, s)) for n, s in fields]
         return fields
 
@@ -328,6 +349,12 @@ class KongState(EmulatorState):
                 errors["name"] = f"plugin '{name}' not enabled; add it to the 'plugins' configuration property"
         # an empty string is no value for a string field (kong/db/schema/init.lua, process_auto_fields)
         fields = self.schema(dao, body)
+        config_spec = dict(fields).get("config", {})
+        if dao == "plugins" and isinstance(body.get("config"), dict):
+            shorthand_errors: dict[str, Any] = {}
+            body = {**body, "config": _take_shorthands(config_spec, body["config"], shorthand_errors)}
+            if shorthand_errors:  # process_auto_fields fails before any validation
+                return body, {"config": shorthand_errors}
         strings = {n for n, spec in fields if spec.get("type", "string") == "string"}
         body = {k: (None if k in strings and v == "" else v) for k, v in body.items()}
         out = _fill_record(fields, body, errors, top=True)
@@ -881,6 +908,85 @@ def _route_checks(body: dict[str, Any], out: dict[str, Any], errors: dict[str, A
             needed(fields, then)
 
 
+def _shorthands(record_spec: dict[str, Any]) -> list[tuple[str, dict[str, Any], list[str] | None]]:
+    """(name, spec, the path of the field it sets) of a record's shorthand fields: the path a deprecated one
+    names (`deprecation.replaced_with`), else the one its Lua `func` sets (SHORTHAND_TARGETS)."""
+    out = []
+    for field in record_spec.get("shorthand_fields") or []:
+        name, spec = next(iter(field.items()))
+        replaced = (spec.get("deprecation") or {}).get("replaced_with")
+        out.append((name, spec, replaced[0]["path"] if replaced else SHORTHAND_TARGETS.get(name)))
+    return out
+
+
+def _path_value(data: dict[str, Any], path: list[str]) -> Any:
+    value: Any = data
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def _take_shorthands(record_spec: dict[str, Any], value: dict[str, Any], errors: dict[str, Any]) -> dict[str, Any]:
+    """kong/db/schema/init.lua process_auto_fields, for a record and the records in it: a shorthand given on a
+    write is type-checked, refused when it is deprecated and the field it names holds another value
+    (validate_deprecation_exclusiveness), and dropped after setting its field: a deprecated one only when
+    that field is unset (the real field wins), any other one always."""
+    value = dict(value)
+    for name, spec, path in _shorthands(record_spec):
+        if name not in value:
+            continue
+        given = value.pop(name)
+        if given is None:
+            continue
+        check, message = TYPE_CHECKS[spec["type"]]
+        current = _path_value(value, path) if path else None
+        deprecated = "deprecation" in spec
+        if not check(given):
+            errors[name] = message
+        elif deprecated and path and current is not None and current != given:
+            errors[name] = (
+                "both deprecated and new field are used but their values mismatch: "
+                f"{name} = {_lua_tostring(given)} vs {'.'.join(path)} = {_lua_tostring(current)}"
+            )
+        elif path and (current is None or not deprecated):
+            parent = value
+            for key in path[:-1]:
+                parent[key] = dict(parent[key]) if isinstance(parent.get(key), dict) else {}
+                parent = parent[key]
+            parent[path[-1]] = SHORTHAND_VALUES.get(name, {}).get(given, given)
+    for name, spec in (next(iter(f.items())) for f in record_spec.get("fields") or []):
+        if spec.get("type") == "record" and isinstance(value.get(name), dict):
+            nested: dict[str, Any] = {}
+            value[name] = _take_shorthands(spec, value[name], nested)
+            if nested:
+                errors[name] = nested
+    return value
+
+
+def _lua_tostring(value: Any) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def _show_record_shorthands(record_spec: dict[str, Any], value: dict[str, Any]) -> None:
+    for name, spec, path in _shorthands(record_spec):
+        if path and (spec.get("deprecation") or {}).get("replaced_with"):
+            value[name] = _path_value(value, path)
+    for name, spec in (next(iter(f.items())) for f in record_spec.get("fields") or []):
+        if spec.get("type") == "record" and isinstance(value.get(name), dict):
+            _show_record_shorthands(spec, value[name])
+
+
+def show_shorthands(state: KongState, payload: Any) -> Any:
+    """A plugin as Kong 3.9 answers it (kong/db/schema/init.lua process_auto_fields on select): each deprecated
+    shorthand that names its replacement is shown again, with the replacement's value (null when unset)."""
+    items = payload.get("data") if isinstance(payload, dict) and isinstance(payload.get("data"), list) else [payload]
+    for item in items:
+        if not isinstance(item, dict) or item.get("name") not in PLUGINS or not isinstance(item.get("config"), dict):
+            continue
+        _show_record_shorthands(dict(state.schema("plugins", item)).get("config", {}), item["config"])
+    return payload
+
+
 def _categorize_errors(errors: Any, namespace: str = "") -> list[dict[str, str]]:
     """kong/db/errors.lua categorize_errors: keys in order, `@entity` messages as entity errors, nested
     ones (a record's fields, an array's positions) as `parent.child` field errors."""
@@ -924,6 +1030,14 @@ def _lua_array(items: list[Any]) -> Any:
     return items[:last]
 
 
+def _expanded_when_missing(spec: dict[str, Any]) -> bool:
+    """kong/db/schema/init.lua handle_missing_field: a missing required record is expanded to its structure,
+    even one with no fields (acme's storage_config.kong); an optional one (`required = false`) is null."""
+    if spec.get("abstract") or spec.get("required") is False:
+        return False
+    return bool(spec.get("fields") or spec.get("required"))
+
+
 def _fill_record(
     fields: list[tuple[str, dict[str, Any]]], body: dict[str, Any], errors: dict[str, Any], top: bool = False
 ) -> dict[str, Any]:
@@ -938,7 +1052,7 @@ def _fill_record(
         if value is None:
             if "default" in spec and spec["default"] is not None:
                 value = copy.deepcopy(spec["default"])
-            elif kind == "record" and spec.get("fields") and not spec.get("abstract"):
+            elif kind == "record" and _expanded_when_missing(spec):
                 value = {}
             elif spec.get("auto") and name == "id":
                 value = str(uuid.uuid4())
@@ -999,7 +1113,8 @@ class Handler(EmulatorHandler[KongState]):
         except ValueError:
             raise ApiError(400, {"message": "Cannot parse JSON body"}) from None
         with self.state.lock:
-            return route(self.state, method, path, server.first_values(query), body)
+            status, payload, headers = route(self.state, method, path, server.first_values(query), body)
+            return status, show_shorthands(self.state, payload), headers
 
     def send(self, status: int, payload: Any, headers: dict[str, str]) -> None:
         data = b"" if status in (204, 304) or payload is None else json.dumps(payload).encode()
@@ -1033,7 +1148,7 @@ def route(
         return 200, info, {}
     if head == "schemas" and method == "GET":
         if len(segments) == 3 and segments[1] == "plugins":
-            schema = PLUGINS.get(segments[2])
+            schema = state.plugins.get(segments[2])
             if schema is None or segments[2] not in state.available:
                 raise ApiError(404, {"message": f"No plugin named '{segments[2]}'"})
             return 200, copy.deepcopy(schema), {}

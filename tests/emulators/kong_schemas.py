@@ -1,10 +1,16 @@
 """Hand-written Kong 3.9 schemas for the emulator: the entities and plugins the tests use, in the JSON form
 `GET /schemas/<entity>` returns (`{"fields": [{"name": {...}}, ...]}`). Field names, types, defaults and
 uniqueness follow Kong 3.9's entity and plugin schema modules (kong/db/schema/entities/*.lua,
-kong/plugins/*/schema.lua and daos.lua); only what the tests need is here."""
+kong/plugins/*/schema.lua and daos.lua, at tag 3.9.3): the entities the tests need, and every plugin Kong OSS 3.9
+bundles (kong/constants.lua), with the types, defaults, required, one_of, between, shorthand fields and
+consumer/service/route restrictions of their Lua schemas. Descriptions, custom validators and most entity
+checks are left out (the emulator does not run them)."""
 
 from __future__ import annotations
 
+import base64
+import copy
+import os
 from typing import Any
 
 Field = dict[str, Any]
@@ -318,32 +324,78 @@ CREDENTIAL_PLUGIN = {
 }
 
 
-def _plugin(fields: list[Field], protocols: list[str] | None = None, **extra: Any) -> dict[str, Any]:
+def _make_records_required(spec: dict[str, Any]) -> None:
+    """kong/db/schema/entity.lua make_records_required: in a plugin's schema every record that does not say
+    otherwise is required, "so that they return their full structure on API queries" (and `/schemas` says so)."""
+    for field in spec.get("fields") or []:
+        nested = next(iter(field.values()))
+        if nested.get("type") == "record":
+            nested.setdefault("required", True)
+            _make_records_required(nested)
+
+
+def _plugin(
+    fields: list[Field],
+    protocols: list[str] | None = None,
+    shorthand_fields: list[Field] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    config = record("config", fields, required=True)
+    _make_records_required(config["config"])
+    if shorthand_fields:
+        config["config"]["shorthand_fields"] = shorthand_fields
     return {
         "fields": [
             f("protocols", "set", default=protocols or HTTP_PROTOCOLS, required=True, elements={"type": "string"}),
-            record("config", fields, required=True),
+            config,
             *[{k: v} for k, v in extra.items()],
         ]
     }
 
 
 AUTH_COMMON = [f("anonymous", "string"), f("run_on_preflight", "boolean", default=True, required=True)]
+# kong/tools/redis/schema.lua config_schema: rate-limiting's and response-ratelimiting's `redis`
 REDIS = record(
     "redis",
     [
         f("host", "string"),
-        f("port", "integer", default=6379),
-        f("username", "string"),
-        f("password", "string"),
+        f("port", "integer", default=6379, between=[0, 65535]),
+        f("timeout", "integer", default=2000, between=[0, 2147483646]),
+        f("username", "string", referenceable=True),
+        f("password", "string", encrypted=True, referenceable=True, len_min=0),
         f("database", "integer", default=0),
-        f("timeout", "integer", default=2000),
-        f("ssl", "boolean", default=False, required=True),
-        f("ssl_verify", "boolean", default=False, required=True),
+        f("ssl", "boolean", required=False, default=False),
+        f("ssl_verify", "boolean", required=False, default=False),
+        f("server_name", "string", required=False),
     ],
-    required=True,
 )
 
+
+def redis_shorthands(plugin: str) -> list[Field]:
+    """The deprecated flat `redis_*` fields (config.shorthand_fields): Kong 3.9 takes them for `redis.*` on
+    writes and, as they name their replacement (`replaced_with`), shows them again on every read."""
+    kinds = {
+        **dict.fromkeys(("host", "password", "username", "server_name"), "string"),
+        **dict.fromkeys(("port", "timeout", "database"), "integer"),
+        **dict.fromkeys(("ssl", "ssl_verify"), "boolean"),
+    }
+    order = ("host", "port", "password", "username", "ssl", "ssl_verify", "server_name", "timeout", "database")
+    return [
+        f(
+            f"redis_{name}",
+            kinds[name],
+            **({"len_min": 0} if name == "password" else {}),
+            deprecation={
+                "replaced_with": [{"path": ["redis", name]}],
+                "message": f"{plugin}: config.redis_{name} is deprecated, please use config.redis.{name} instead",
+                "removal_in_version": "4.0",
+            },
+        )
+        for name in order
+    ]
+
+
+CORS_METHODS = ["GET", "HEAD", "PUT", "PATCH", "POST", "DELETE", "OPTIONS", "TRACE", "CONNECT"]
 PLUGINS: dict[str, dict[str, Any]] = {
     "key-auth": _plugin(
         [
@@ -391,19 +443,20 @@ PLUGINS: dict[str, dict[str, Any]] = {
                 "limit_by",
                 "string",
                 default="consumer",
-                required=True,
                 one_of=["consumer", "credential", "ip", "service", "header", "path"],
             ),
             f("header_name", "string"),
-            f("path", "string"),
-            f("policy", "string", default="local", required=True, one_of=["local", "cluster", "redis"]),
-            f("fault_tolerant", "boolean", default=True, required=True),
+            f("path", "string", starts_with="/"),
+            # DB-less Kong (and a control plane) offers local and redis only
+            f("policy", "string", default="local", len_min=0, one_of=["local", "cluster", "redis"]),
+            f("fault_tolerant", "boolean", required=True, default=True),
             REDIS,
-            f("hide_client_headers", "boolean", default=False, required=True),
-            f("error_code", "number", default=429),
+            f("hide_client_headers", "boolean", required=True, default=False),
+            f("error_code", "number", default=429, gt=0),
             f("error_message", "string", default="API rate limit exceeded"),
-            f("sync_rate", "number", default=-1),
-        ]
+            f("sync_rate", "number", required=True, default=-1),
+        ],
+        shorthand_fields=redis_shorthands("rate-limiting"),
     ),
     "cors": _plugin(
         [
@@ -413,8 +466,8 @@ PLUGINS: dict[str, dict[str, Any]] = {
             f(
                 "methods",
                 "array",
-                default=["GET", "HEAD", "PUT", "PATCH", "POST", "DELETE", "OPTIONS", "TRACE", "CONNECT"],
-                elements={"type": "string"},
+                default=CORS_METHODS,
+                elements={"type": "string", "one_of": CORS_METHODS},
             ),
             f("max_age", "number"),
             f("credentials", "boolean", default=False, required=True),
@@ -469,6 +522,1043 @@ PLUGINS: dict[str, dict[str, Any]] = {
     ),
 }
 
+
+def _deprecated(name: str, type_: str) -> Field:
+    """A field kept for compatibility (`deprecation`, removal in 4.0) with no default any more."""
+    return f(name, type_)
+
+
+# kong/tools/queue_schema.lua (typedefs.queue): the batch queue of the log and tracing plugins.
+QUEUE = record(
+    "queue",
+    [
+        f("max_batch_size", "integer", default=1, between=[1, 1000000]),
+        f("max_coalescing_delay", "number", default=1, between=[0, 3600]),
+        f("max_entries", "integer", default=10000, between=[1, 1000000]),
+        f("max_bytes", "integer"),
+        f("max_retry_time", "number", default=60),
+        f("initial_retry_delay", "number", default=0.01, between=[0.001, 1000000]),
+        f("max_retry_delay", "number", default=60, between=[0.001, 1000000]),
+        f("concurrency_limit", "integer", default=1, one_of=[-1, 1]),
+    ],
+)
+# typedefs.lua_code: custom_fields_by_lua and the like
+LUA_CODE = {"type": "map", "keys": {"type": "string", "len_min": 1}, "values": {"type": "string", "len_min": 1}}
+# kong/observability/tracing/propagation/utils.lua FORMATS (a Lua hash: Kong lists them in no fixed order)
+TRACING_FORMATS = ["aws", "b3", "b3-single", "datadog", "gcp", "jaeger", "ot", "w3c"]
+
+
+def propagation(**spec: Any) -> Field:
+    """typedefs.propagation (kong/observability/tracing/propagation/schema.lua)."""
+    return record(
+        "propagation",
+        [
+            f(
+                "extract",
+                "array",
+                elements={"type": "string", "one_of": [x for x in TRACING_FORMATS if x != "b3-single"]},
+            ),
+            f("clear", "array", elements={"type": "string"}),
+            f("inject", "array", elements={"type": "string", "one_of": ["preserve", *TRACING_FORMATS]}),
+            f("default_format", "string", required=True, one_of=TRACING_FORMATS),
+        ],
+        **spec,
+    )
+
+
+def timeout(name: str, **spec: Any) -> Field:
+    """typedefs.timeout"""
+    return f(name, "integer", between=[0, 2147483646], **spec)
+
+
+def _strings(**spec: Any) -> dict[str, Any]:
+    """The transformer plugins' `{type = "array", default = {}, required = true, elements = ...}` lists."""
+    return {"type": "array", "default": [], "required": True, "elements": {"type": "string", **spec}}
+
+
+ZIPKIN_PROTECTED_TAGS = [
+    *("error", "http.method", "http.path", "http.status_code", "kong.balancer.state", "kong.balancer.try"),
+    *("kong.consumer", "kong.credential", "kong.node.id", "kong.route", "kong.service", "lc", "peer.hostname"),
+]
+COLON = "^[^:]+:.*$"  # request/response-transformer: `name:value` entries
+PLUGINS.update(
+    {
+        "bot-detection": _plugin(
+            [
+                f("allow", "array", default=[], elements={"type": "string", "is_regex": True}),
+                f("deny", "array", default=[], elements={"type": "string", "is_regex": True}),
+            ]
+        ),
+        "grpc-web": _plugin(
+            [
+                f("proto", "string", required=False),
+                f("pass_stripped_path", "boolean", required=False),
+                f("allow_origin_header", "string", required=False, default="*"),
+            ]
+        ),
+        "http-log": _plugin(
+            [
+                f("http_endpoint", "string", required=True, encrypted=True, referenceable=True),
+                f("method", "string", default="POST", one_of=["POST", "PUT", "PATCH"]),
+                f(
+                    "content_type",
+                    "string",
+                    default="application/json",
+                    one_of=["application/json", "application/json; charset=utf-8"],
+                ),
+                f("timeout", "number", default=10000),
+                f("keepalive", "number", default=60000),
+                _deprecated("retry_count", "integer"),
+                _deprecated("queue_size", "integer"),
+                _deprecated("flush_timeout", "number"),
+                f("headers", "map", keys={"type": "string"}, values={"type": "string", "referenceable": True}),
+                QUEUE,
+                {"custom_fields_by_lua": LUA_CODE},
+            ]
+        ),
+        "oauth2": _plugin(
+            [
+                f("scopes", "array", elements={"type": "string"}),
+                f("mandatory_scope", "boolean", default=False, required=True),
+                f("provision_key", "string", unique=True, auto=True, required=True, encrypted=True),
+                f("token_expiration", "number", default=7200, required=True),
+                f("enable_authorization_code", "boolean", default=False, required=True),
+                f("enable_implicit_grant", "boolean", default=False, required=True),
+                f("enable_client_credentials", "boolean", default=False, required=True),
+                f("enable_password_grant", "boolean", default=False, required=True),
+                f("hide_credentials", "boolean", default=False, required=True),
+                f("accept_http_if_already_terminated", "boolean", default=False, required=True),
+                f("anonymous", "string"),
+                f("global_credentials", "boolean", default=False, required=True),
+                f("auth_header_name", "string", default="authorization"),
+                f("refresh_token_ttl", "number", default=1209600, required=True, between=[0, 100000000]),
+                f("reuse_refresh_token", "boolean", default=False, required=True),
+                f("pkce", "string", default="lax", required=False, one_of=["none", "lax", "strict"]),
+                f("realm", "string", required=False),
+            ]
+        ),
+        "proxy-cache": _plugin(
+            [
+                f(
+                    "response_code",
+                    "array",
+                    default=[200, 301, 404],
+                    elements={"type": "integer", "between": [100, 900]},
+                    len_min=1,
+                    required=True,
+                ),
+                f(
+                    "request_method",
+                    "array",
+                    default=["GET", "HEAD"],
+                    elements={"type": "string", "one_of": ["HEAD", "GET", "POST", "PATCH", "PUT"]},
+                    required=True,
+                ),
+                f(
+                    "content_type",
+                    "array",
+                    default=["text/plain", "application/json"],
+                    elements={"type": "string"},
+                    required=True,
+                ),
+                f("cache_ttl", "integer", default=300, gt=0),
+                f("strategy", "string", one_of=["memory"], required=True),
+                f("cache_control", "boolean", default=False, required=True),
+                f("ignore_uri_case", "boolean", default=False, required=False),
+                f("storage_ttl", "integer"),
+                record("memory", [f("dictionary_name", "string", required=True, default="kong_db_cache")]),
+                f("vary_query_params", "array", elements={"type": "string"}),
+                f("vary_headers", "array", elements={"type": "string"}),
+                record(
+                    "response_headers",
+                    [
+                        f("age", "boolean", default=True),
+                        f("X-Cache-Status", "boolean", default=True),
+                        f("X-Cache-Key", "boolean", default=True),
+                    ],
+                ),
+            ]
+        ),
+        "request-transformer": _plugin(
+            [
+                f("http_method", "string", match="^%u+$"),
+                record("remove", [{"body": _strings()}, {"headers": _strings()}, {"querystring": _strings()}]),
+                record(
+                    "rename",
+                    [{"body": _strings()}, {"headers": _strings(match=COLON)}, {"querystring": _strings()}],
+                ),
+                record(
+                    "replace",
+                    [
+                        {"body": _strings()},
+                        {"headers": _strings(match=COLON)},
+                        {"querystring": _strings()},
+                        f("uri", "string"),
+                    ],
+                ),
+                record("add", [{"body": _strings()}, {"headers": _strings(match=COLON)}, {"querystring": _strings()}]),
+                record(
+                    "append", [{"body": _strings()}, {"headers": _strings(match=COLON)}, {"querystring": _strings()}]
+                ),
+            ]
+        ),
+        "response-transformer": _plugin(
+            [
+                record("remove", [{"json": _strings()}, {"headers": _strings()}]),
+                record("rename", [{"json": _strings(match=COLON)}, {"headers": _strings(match=COLON)}]),
+                *[
+                    record(
+                        action,
+                        [
+                            {"json": _strings(match=COLON)},
+                            {"json_types": _strings(one_of=["boolean", "number", "string"])},
+                            {"headers": _strings(match=COLON)},
+                        ],
+                    )
+                    for action in ("replace", "add", "append")
+                ],
+            ]
+        ),
+        "zipkin": _plugin(
+            [
+                f("local_service_name", "string", required=True, default="kong"),
+                f("http_endpoint", "string"),
+                f("sample_ratio", "number", default=0.001, between=[0, 1]),
+                f("default_service_name", "string"),
+                f("include_credential", "boolean", required=True, default=True),
+                f("traceid_byte_count", "integer", required=True, default=16, one_of=[8, 16]),
+                f(
+                    "header_type",
+                    "string",
+                    required=True,
+                    default="preserve",
+                    one_of=["preserve", "ignore", "b3", "b3-single", "w3c", "jaeger", "ot", "aws", "datadog", "gcp"],
+                ),
+                f(
+                    "default_header_type",
+                    "string",
+                    required=True,
+                    default="b3",
+                    one_of=["b3", "b3-single", "w3c", "jaeger", "ot", "aws", "datadog", "gcp"],
+                ),
+                f("tags_header", "string", required=True, default="Zipkin-Tags"),
+                f(
+                    "static_tags",
+                    "array",
+                    elements={
+                        "type": "record",
+                        "fields": [
+                            f("name", "string", required=True, not_one_of=ZIPKIN_PROTECTED_TAGS),
+                            f("value", "string", required=True),
+                        ],
+                    },
+                ),
+                f("http_span_name", "string", required=True, default="method", one_of=["method", "method_path"]),
+                timeout("connect_timeout", default=2000),
+                timeout("send_timeout", default=5000),
+                timeout("read_timeout", default=5000),
+                f("http_response_header_for_traceid", "string"),
+                f(
+                    "phase_duration_flavor",
+                    "string",
+                    required=True,
+                    default="annotations",
+                    one_of=["annotations", "tags"],
+                ),
+                QUEUE,
+                propagation(default={"default_format": "b3"}),
+            ]
+        ),
+    }
+)
+
+SYSLOG_SEVERITIES = ["debug", "info", "notice", "warning", "err", "crit", "alert", "emerg"]
+HMAC_ALGORITHMS = ["hmac-sha1", "hmac-sha256", "hmac-sha384", "hmac-sha512"]
+
+
+def port(name: str, **spec: Any) -> Field:
+    """typedefs.port"""
+    return f(name, "integer", between=[0, 65535], **spec)
+
+
+def _phase_functions() -> dict[str, Any]:
+    """pre-function/_schema.lua phase_functions"""
+    return {"type": "array", "required": True, "default": [], "elements": {"type": "string", "required": False}}
+
+
+PLUGINS.update(
+    {
+        "aws-lambda": _plugin(
+            [
+                f("timeout", "number", required=True, default=60000),
+                f("keepalive", "number", required=True, default=60000),
+                f("aws_key", "string", encrypted=True, referenceable=True),
+                f("aws_secret", "string", encrypted=True, referenceable=True),
+                f("aws_assume_role_arn", "string", encrypted=True, referenceable=True),
+                f("aws_role_session_name", "string", default="kong"),
+                f("aws_sts_endpoint_url", "string"),
+                f("aws_region", "string"),
+                f("function_name", "string", required=False),
+                f("qualifier", "string"),
+                f(
+                    "invocation_type",
+                    "string",
+                    required=True,
+                    default="RequestResponse",
+                    one_of=["RequestResponse", "Event", "DryRun"],
+                ),
+                f("log_type", "string", required=True, default="Tail", one_of=["Tail", "None"]),
+                f("host", "string"),
+                port("port", default=443),
+                f("disable_https", "boolean", default=False),
+                f("unhandled_status", "integer", between=[100, 999]),
+                *[
+                    f(name, "boolean", default=False)
+                    for name in (
+                        "forward_request_method",
+                        "forward_request_uri",
+                        "forward_request_headers",
+                        "forward_request_body",
+                        "is_proxy_integration",
+                        "awsgateway_compatible",
+                    )
+                ],
+                f("proxy_url", "string"),
+                f("skip_large_bodies", "boolean", default=True),
+                f("base64_encode_body", "boolean", default=True),
+                f("aws_imds_protocol_version", "string", required=True, default="v1", one_of=["v1", "v2"]),
+                f("empty_arrays_mode", "string", required=True, default="legacy", one_of=["legacy", "correct"]),
+            ]
+        ),
+        "azure-functions": _plugin(
+            [
+                f("timeout", "number", default=600000),
+                f("keepalive", "number", default=60000),
+                f("https", "boolean", default=True),
+                f("https_verify", "boolean", default=False),
+                f("apikey", "string", encrypted=True, referenceable=True),
+                f("clientid", "string", encrypted=True, referenceable=True),
+                f("appname", "string", required=True),
+                f("hostdomain", "string", required=True, default="azurewebsites.net"),
+                f("routeprefix", "string", default="api"),
+                f("functionname", "string", required=True),
+            ]
+        ),
+        "file-log": _plugin(
+            [
+                f("path", "string", required=True, match=r"^[^*&%%\`]+$", err="not a valid filename"),
+                f("reopen", "boolean", required=True, default=False),
+                {"custom_fields_by_lua": LUA_CODE},
+            ]
+        ),
+        "grpc-gateway": _plugin([f("proto", "string", required=False)]),
+        "hmac-auth": _plugin(
+            [
+                f("hide_credentials", "boolean", required=True, default=False),
+                f("clock_skew", "number", default=300, gt=0),
+                f("anonymous", "string"),
+                f("validate_request_body", "boolean", required=True, default=False),
+                f("enforce_headers", "array", elements={"type": "string"}, default=[]),
+                f(
+                    "algorithms",
+                    "array",
+                    elements={"type": "string", "one_of": HMAC_ALGORITHMS},
+                    default=HMAC_ALGORITHMS,
+                ),
+                f("realm", "string", required=False),
+            ]
+        ),
+        "ldap-auth": _plugin(
+            [
+                f("ldap_host", "string", required=True),
+                port("ldap_port", required=True, default=389),
+                f("ldaps", "boolean", required=True, default=False),
+                f("start_tls", "boolean", required=True, default=False),
+                f("verify_ldap_host", "boolean", required=True, default=False),
+                f("base_dn", "string", required=True),
+                f("attribute", "string", required=True),
+                f("cache_ttl", "number", required=True, default=60),
+                f("hide_credentials", "boolean", required=True, default=False),
+                f("timeout", "number", default=10000),
+                f("keepalive", "number", default=60000),
+                f("anonymous", "string"),
+                f("header_type", "string", default="ldap"),
+                f("realm", "string", required=False),
+            ]
+        ),
+        "loggly": _plugin(
+            [
+                f("host", "string", default="logs-01.loggly.com"),
+                port("port", default=514),
+                f("key", "string", required=True, encrypted=True, referenceable=True),
+                f("tags", "set", default=["kong"], elements={"type": "string"}),
+                *[
+                    f(name, "string", default="info", one_of=SYSLOG_SEVERITIES)
+                    for name in ("log_level", "successful_severity", "client_errors_severity", "server_errors_severity")
+                ],
+                f("timeout", "number", default=10000),
+                {"custom_fields_by_lua": LUA_CODE},
+            ]
+        ),
+        **{
+            name: _plugin(
+                [
+                    {phase: _phase_functions()}
+                    for phase in ("certificate", "rewrite", "access", "header_filter", "body_filter", "log")
+                ]
+            )
+            for name in ("pre-function", "post-function")
+        },
+        "redirect": _plugin(
+            [
+                f("status_code", "integer", required=True, default=301, between=[100, 599]),
+                f("location", "string", required=True),
+                f("keep_incoming_path", "boolean", default=False),
+            ]
+        ),
+        "standard-webhooks": _plugin(
+            [
+                f("secret_v1", "string", required=True, referenceable=True, encrypted=True),
+                f("tolerance_second", "integer", required=True, gt=-1, default=300),
+            ]
+        ),
+        "syslog": _plugin(
+            [
+                *[
+                    f(name, "string", default="info", required=True, one_of=SYSLOG_SEVERITIES)
+                    for name in ("log_level", "successful_severity", "client_errors_severity", "server_errors_severity")
+                ],
+                {"custom_fields_by_lua": LUA_CODE},
+                f(
+                    "facility",
+                    "string",
+                    default="user",
+                    required=True,
+                    one_of=[
+                        *("auth", "authpriv", "cron", "daemon", "ftp", "kern", "lpr", "mail"),
+                        *("news", "syslog", "user", "uucp", "local0", "local1", "local2", "local3"),
+                        *("local4", "local5", "local6", "local7"),
+                    ],
+                ),
+            ]
+        ),
+        "tcp-log": _plugin(
+            [
+                f("host", "string", required=True),
+                port("port", required=True),
+                f("timeout", "number", default=10000),
+                f("keepalive", "number", default=60000),
+                f("tls", "boolean", required=True, default=False),
+                f("tls_sni", "string"),
+                {"custom_fields_by_lua": LUA_CODE},
+            ]
+        ),
+        "udp-log": _plugin(
+            [
+                f("host", "string", required=True),
+                port("port", required=True),
+                f("timeout", "number", default=10000),
+                {"custom_fields_by_lua": LUA_CODE},
+            ]
+        ),
+    }
+)
+
+# The Lua `func` of the shorthand fields that name no replacement (kong_schemas can only say it in JSON, as
+# Kong does, for deprecated ones): the field each sets (None: it sets nothing), and the values it changes.
+SHORTHAND_TARGETS: dict[str, list[str] | None] = {
+    "endpoint": ["traces_endpoint"],  # opentelemetry
+    # session (kong/plugins/session/schema.lua): the options of lua-resty-session 3
+    "cookie_lifetime": ["rolling_timeout"],
+    "cookie_idletime": ["idling_timeout"],
+    "cookie_renew": None,
+    "cookie_discard": ["stale_ttl"],
+    "cookie_samesite": ["cookie_same_site"],
+    "cookie_httponly": ["cookie_http_only"],
+    "cookie_persistent": ["remember"],
+}
+SHORTHAND_VALUES: dict[str, dict[Any, Any]] = {"cookie_samesite": {"off": "Lax"}}
+
+
+SESSION_SECRET = base64.b64encode(os.urandom(32)).decode().translate(str.maketrans("/+=", "7Kq"))
+SESSION_HEADERS = {
+    "type": "string",
+    "one_of": ["id", "audience", "subject", "timeout", "idling-timeout", "rolling-timeout", "absolute-timeout"],
+}
+
+
+def _deprecated_shorthand(name: str, type_: str, plugin: str, path: list[str], **spec: Any) -> Field:
+    return f(
+        name,
+        type_,
+        **spec,
+        deprecation={
+            "replaced_with": [{"path": path}],
+            "message": f"{plugin}: config.{name} is deprecated, please use config.{'.'.join(path)} instead",
+            "removal_in_version": "4.0",
+        },
+    )
+
+
+DATADOG_METRICS = [
+    {"name": n, "stat_type": t, **({"sample_rate": 1} if t == "counter" else {}), "tags": ["app:kong"]}
+    | {"consumer_identifier": "custom_id"}
+    for n, t in (
+        ("request_count", "counter"),
+        ("latency", "timer"),
+        ("request_size", "timer"),
+        ("response_size", "timer"),
+        ("upstream_latency", "timer"),
+        ("kong_latency", "timer"),
+    )
+]
+STATSD_METRICS = [
+    {"name": n, "stat_type": t, **({"sample_rate": 1} if t in ("counter", "gauge") else {})}
+    for n, t in (
+        ("request_count", "counter"),
+        ("latency", "timer"),
+        ("request_size", "counter"),
+        ("status_count", "counter"),
+        ("response_size", "counter"),
+        ("unique_users", "set"),
+        ("request_per_user", "counter"),
+        ("upstream_latency", "timer"),
+        ("kong_latency", "timer"),
+        ("status_count_per_user", "counter"),
+        ("status_count_per_workspace", "counter"),
+        ("status_count_per_user_per_route", "counter"),
+        ("shdict_usage", "gauge"),
+    )
+]
+CONSUMER_IDENTIFIERS = ["consumer_id", "custom_id", "username"]
+SERVICE_IDENTIFIERS = ["service_id", "service_name", "service_host", "service_name_or_host"]
+WORKSPACE_IDENTIFIERS = ["workspace_id", "workspace_name"]
+PERIODS = ("second", "minute", "hour", "day", "month", "year")
+
+
+PLUGINS.update(
+    {
+        "acme": _plugin(
+            [
+                f(
+                    "account_email",
+                    "string",
+                    match="%w*%p*@+%w*%.?%w*",
+                    required=True,
+                    encrypted=True,
+                    referenceable=True,
+                ),
+                record(
+                    "account_key",
+                    [f("key_id", "string", required=True), f("key_set", "string")],
+                    required=False,
+                ),
+                f("api_uri", "string", default="https://acme-v02.api.letsencrypt.org/directory"),
+                f("tos_accepted", "boolean", default=False),
+                f("eab_kid", "string", encrypted=True, referenceable=True),
+                f("eab_hmac_key", "string", encrypted=True, referenceable=True),
+                f("cert_type", "string", default="rsa", one_of=["rsa", "ecc"]),
+                f("rsa_key_size", "number", default=4096, one_of=[2048, 3072, 4096]),
+                f("renew_threshold_days", "number", default=14),
+                f(
+                    "domains",
+                    "array",
+                    elements={
+                        "type": "string",
+                        "match_all": [
+                            {"pattern": "^[^*]*%*?[^*]*$", "err": "invalid wildcard: must have at most one wildcard"}
+                        ],
+                    },
+                ),
+                f("allow_any_domain", "boolean", default=False),
+                f("fail_backoff_minutes", "number", default=5),
+                f("storage", "string", default="shm", one_of=["kong", "shm", "redis", "consul", "vault"]),
+                record(
+                    "storage_config",
+                    [
+                        record("shm", [f("shm_name", "string", default="kong")]),
+                        {"kong": {"type": "record", "fields": []}},
+                        record(
+                            "redis",
+                            [
+                                *REDIS["redis"]["fields"],
+                                record(
+                                    "extra_options",
+                                    [
+                                        f("namespace", "string", required=True, default="", len_min=0),
+                                        f("scan_count", "number", required=False, default=10),
+                                    ],
+                                ),
+                            ],
+                            shorthand_fields=[
+                                _deprecated_shorthand("auth", "string", "acme", ["password"], len_min=0),
+                                _deprecated_shorthand("ssl_server_name", "string", "acme", ["server_name"]),
+                                _deprecated_shorthand(
+                                    "namespace", "string", "acme", ["extra_options", "namespace"], len_min=0
+                                ),
+                                _deprecated_shorthand("scan_count", "integer", "acme", ["extra_options", "scan_count"]),
+                            ],
+                        ),
+                        record(
+                            "consul",
+                            [
+                                f("https", "boolean", default=False),
+                                f("host", "string"),
+                                port("port"),
+                                f("kv_path", "string"),
+                                f("timeout", "number"),
+                                f("token", "string", referenceable=True),
+                            ],
+                        ),
+                        record(
+                            "vault",
+                            [
+                                f("https", "boolean", default=False),
+                                f("host", "string"),
+                                port("port"),
+                                f("kv_path", "string"),
+                                f("timeout", "number"),
+                                f("token", "string", referenceable=True),
+                                f("tls_verify", "boolean", default=True),
+                                f("tls_server_name", "string"),
+                                f("auth_method", "string", default="token", one_of=["token", "kubernetes"]),
+                                f("auth_path", "string"),
+                                f("auth_role", "string"),
+                                f("jwt_path", "string"),
+                            ],
+                        ),
+                    ],
+                ),
+                f("preferred_chain", "string"),
+                f("enable_ipv4_common_name", "boolean", default=True),
+            ],
+            # typedefs.no_service, typedefs.no_route: a global plugin only
+            service=foreign("service", "services", eq=None)["service"],
+            route=foreign("route", "routes", eq=None)["route"],
+        ),
+        "datadog": _plugin(
+            [
+                f("host", "string", referenceable=True, default="localhost"),
+                port("port", default=8125),
+                f("prefix", "string", default="kong"),
+                f("service_name_tag", "string", default="name"),
+                f("status_tag", "string", default="status"),
+                f("consumer_tag", "string", default="consumer"),
+                _deprecated("retry_count", "integer"),
+                _deprecated("queue_size", "integer"),
+                _deprecated("flush_timeout", "number"),
+                QUEUE,
+                f(
+                    "metrics",
+                    "array",
+                    required=True,
+                    default=DATADOG_METRICS,
+                    elements={
+                        "type": "record",
+                        "fields": [
+                            f(
+                                "name",
+                                "string",
+                                required=True,
+                                one_of=[
+                                    *("kong_latency", "latency", "request_count", "request_size", "response_size"),
+                                    "upstream_latency",
+                                ],
+                            ),
+                            f(
+                                "stat_type",
+                                "string",
+                                required=True,
+                                one_of=["counter", "gauge", "histogram", "meter", "set", "timer", "distribution"],
+                            ),
+                            f("tags", "array", elements={"type": "string", "match": "^.*[^:]$"}),
+                            f("sample_rate", "number", between=[0, 1]),
+                            f("consumer_identifier", "string", one_of=CONSUMER_IDENTIFIERS),
+                        ],
+                    },
+                ),
+            ]
+        ),
+        "opentelemetry": _plugin(
+            [
+                f("traces_endpoint", "string", referenceable=True),
+                f("logs_endpoint", "string", referenceable=True),
+                f("headers", "map", keys={"type": "string"}, values={"type": "string", "referenceable": True}),
+                f(
+                    "resource_attributes",
+                    "map",
+                    keys={"type": "string", "required": True},
+                    values={"type": "string", "required": True},
+                ),
+                {"queue": {**QUEUE["queue"], "default": {"max_batch_size": 200}}},
+                _deprecated("batch_span_count", "integer"),
+                _deprecated("batch_flush_delay", "integer"),
+                timeout("connect_timeout", default=1000),
+                timeout("send_timeout", default=5000),
+                timeout("read_timeout", default=5000),
+                f("http_response_header_for_traceid", "string"),
+                f(
+                    "header_type",
+                    "string",
+                    required=False,
+                    default="preserve",
+                    one_of=["preserve", "ignore", "b3", "b3-single", "w3c", "jaeger", "ot", "aws", "gcp", "datadog"],
+                ),
+                f("sampling_rate", "number", between=[0, 1], required=False),
+                propagation(default={"default_format": "w3c"}),
+            ],
+            # deprecated, but naming no replacement: taken on writes, never shown on reads
+            shorthand_fields=[
+                f(
+                    "endpoint",
+                    "string",
+                    referenceable=True,
+                    deprecation={
+                        "message": "OpenTelemetry: config.endpoint is deprecated, please use config.traces_endpoint "
+                        "instead",
+                        "removal_in_version": "4.0",
+                    },
+                )
+            ],
+        ),
+        "response-ratelimiting": _plugin(
+            [
+                f("header_name", "string", default="x-kong-limit"),
+                f("limit_by", "string", default="consumer", one_of=["consumer", "credential", "ip"]),
+                # DB-less Kong (and a control plane) offers local and redis only
+                f("policy", "string", default="local", one_of=["local", "cluster", "redis"]),
+                f("fault_tolerant", "boolean", required=True, default=True),
+                REDIS,
+                f("block_on_first_violation", "boolean", required=True, default=False),
+                f("hide_client_headers", "boolean", required=True, default=False),
+                f(
+                    "limits",
+                    "map",
+                    required=True,
+                    len_min=1,
+                    keys={"type": "string"},
+                    values={"type": "record", "required": True, "fields": [f(p, "number", gt=0) for p in PERIODS]},
+                ),
+            ],
+            shorthand_fields=redis_shorthands("response-ratelimiting"),
+        ),
+        "session": _plugin(
+            [
+                # a random string Kong draws when it loads the schema (kong/plugins/session/schema.lua)
+                f("secret", "string", required=False, default=SESSION_SECRET, encrypted=True, referenceable=True),
+                f("storage", "string", one_of=["cookie", "kong"], default="cookie"),
+                f("audience", "string", default="default"),
+                f("idling_timeout", "number", default=900),
+                f("rolling_timeout", "number", default=3600),
+                f("absolute_timeout", "number", default=86400),
+                f("stale_ttl", "number", default=10),
+                f("cookie_name", "string", default="session"),
+                f("cookie_path", "string", default="/"),
+                f("cookie_domain", "string"),
+                f("cookie_same_site", "string", default="Strict", one_of=["Strict", "Lax", "None", "Default"]),
+                f("cookie_http_only", "boolean", default=True),
+                f("cookie_secure", "boolean", default=True),
+                f("remember", "boolean", default=False),
+                f("remember_cookie_name", "string", default="remember"),
+                f("remember_rolling_timeout", "number", default=604800),
+                f("remember_absolute_timeout", "number", default=2592000),
+                *[
+                    f("response_headers" if i == 0 else "request_headers", "set", elements=SESSION_HEADERS)
+                    for i in range(2)
+                ],
+                f("read_body_for_logout", "boolean", default=False),
+                f(
+                    "logout_methods",
+                    "set",
+                    elements={"type": "string", "one_of": ["GET", "POST", "DELETE"]},
+                    default=["POST", "DELETE"],
+                ),
+                f("logout_query_arg", "string", default="session_logout"),
+                f("logout_post_arg", "string", default="session_logout"),
+            ],
+            shorthand_fields=[
+                f("cookie_lifetime", "number"),
+                f("cookie_idletime", "number"),
+                f("cookie_renew", "number"),
+                f("cookie_discard", "number"),
+                f("cookie_samesite", "string"),
+                f("cookie_httponly", "boolean"),
+                f("cookie_persistent", "boolean"),
+            ],
+        ),
+        "statsd": _plugin(
+            [
+                f("host", "string", default="localhost"),
+                port("port", default=8125),
+                f("prefix", "string", default="kong"),
+                f(
+                    "metrics",
+                    "array",
+                    default=STATSD_METRICS,
+                    elements={
+                        "type": "record",
+                        "fields": [
+                            f(
+                                "name",
+                                "string",
+                                required=True,
+                                one_of=[
+                                    *("kong_latency", "latency", "request_count", "request_per_user", "request_size"),
+                                    *("response_size", "status_count", "status_count_per_user", "unique_users"),
+                                    *("upstream_latency", "status_count_per_workspace"),
+                                    *("status_count_per_user_per_route", "shdict_usage"),
+                                ],
+                            ),
+                            f(
+                                "stat_type",
+                                "string",
+                                required=True,
+                                one_of=["counter", "gauge", "histogram", "meter", "set", "timer"],
+                            ),
+                            f("sample_rate", "number", gt=0),
+                            f("consumer_identifier", "string", one_of=CONSUMER_IDENTIFIERS),
+                            f("service_identifier", "string", one_of=SERVICE_IDENTIFIERS),
+                            f("workspace_identifier", "string", one_of=WORKSPACE_IDENTIFIERS),
+                        ],
+                    },
+                ),
+                f("allow_status_codes", "array", elements={"type": "string", "match": "^[0-9]+-[0-9]+$"}),
+                f("udp_packet_size", "number", between=[0, 65507], default=0),
+                f("use_tcp", "boolean", default=False),
+                f("hostname_in_prefix", "boolean", default=False),
+                f(
+                    "consumer_identifier_default",
+                    "string",
+                    required=True,
+                    default="custom_id",
+                    one_of=CONSUMER_IDENTIFIERS,
+                ),
+                f(
+                    "service_identifier_default",
+                    "string",
+                    required=True,
+                    default="service_name_or_host",
+                    one_of=SERVICE_IDENTIFIERS,
+                ),
+                f(
+                    "workspace_identifier_default",
+                    "string",
+                    required=True,
+                    default="workspace_id",
+                    one_of=WORKSPACE_IDENTIFIERS,
+                ),
+                _deprecated("retry_count", "integer"),
+                _deprecated("queue_size", "integer"),
+                _deprecated("flush_timeout", "number"),
+                f("tag_style", "string", required=False, one_of=["dogstatsd", "influxdb", "librato", "signalfx"]),
+                QUEUE,
+            ]
+        ),
+    }
+)
+
+
+# kong/llm/schemas/init.lua: the `llm` config of the AI plugins (ai-proxy's whole config, the transformers' `llm`)
+def llm_fields() -> list[Field]:
+    optional = {"required": False}
+    return [
+        f("route_type", "string", required=True, one_of=["llm/v1/chat", "llm/v1/completions", "preserve"]),
+        record(
+            "auth",
+            [
+                f("header_name", "string", required=False, referenceable=True),
+                f("header_value", "string", required=False, encrypted=True, referenceable=True),
+                f("param_name", "string", required=False, referenceable=True),
+                f("param_value", "string", required=False, encrypted=True, referenceable=True),
+                f("param_location", "string", required=False, one_of=["query", "body"]),
+                f("gcp_use_service_account", "boolean", required=False, default=False),
+                f("gcp_service_account_json", "string", required=False, referenceable=True),
+                f("aws_access_key_id", "string", required=False, encrypted=True, referenceable=True),
+                f("aws_secret_access_key", "string", required=False, encrypted=True, referenceable=True),
+                f("allow_override", "boolean", required=False, default=False),
+            ],
+            **optional,
+        ),
+        record(
+            "model",
+            [
+                f(
+                    "provider",
+                    "string",
+                    required=True,
+                    one_of=[
+                        *("openai", "azure", "anthropic", "cohere", "mistral", "llama2", "gemini", "bedrock"),
+                        "huggingface",
+                    ],
+                ),
+                f("name", "string", required=False),
+                record(
+                    "options",
+                    [
+                        f("max_tokens", "integer", required=False),
+                        f("input_cost", "number", required=False, gt=0),
+                        f("output_cost", "number", required=False, gt=0),
+                        f("temperature", "number", required=False, between=[0.0, 5.0]),
+                        f("top_p", "number", required=False, between=[0, 1]),
+                        f("top_k", "integer", required=False, between=[0, 500]),
+                        f("anthropic_version", "string", required=False),
+                        f("azure_instance", "string", required=False),
+                        f("azure_api_version", "string", required=False, default="2023-05-15"),
+                        f("azure_deployment_id", "string", required=False),
+                        f("llama2_format", "string", required=False, one_of=["raw", "openai", "ollama"]),
+                        f("mistral_format", "string", required=False, one_of=["openai", "ollama"]),
+                        f("upstream_url", "string", required=False),
+                        f("upstream_path", "string", required=False),
+                        record(
+                            "gemini",
+                            [
+                                f("api_endpoint", "string", required=False),
+                                f("project_id", "string", required=False),
+                                f("location_id", "string", required=False),
+                            ],
+                            **optional,
+                        ),
+                        record("bedrock", [f("aws_region", "string", required=False)], **optional),
+                        record(
+                            "huggingface",
+                            [f("use_cache", "boolean", required=False), f("wait_for_model", "boolean", required=False)],
+                            **optional,
+                        ),
+                    ],
+                    **optional,
+                ),
+            ],
+            required=True,
+        ),
+        record(
+            "logging",
+            [
+                f("log_statistics", "boolean", required=True, default=False),
+                f("log_payloads", "boolean", required=True, default=False),
+            ],
+            required=True,
+        ),
+    ]
+
+
+LLM_FORMAT = f("llm_format", "string", default="openai", required=False, one_of=["openai", "bedrock", "gemini"])
+MAX_REQUEST_BODY_SIZE = f("max_request_body_size", "integer", default=8 * 1024, gt=0)
+
+
+def _ai_transformer(fields: list[Field]) -> dict[str, Any]:
+    """ai-request-transformer and ai-response-transformer: their own fields, then the HTTP client and the llm."""
+    return _plugin(
+        [
+            *fields,
+            f("http_timeout", "integer", required=True, default=60000),
+            f("https_verify", "boolean", required=True, default=True),
+            MAX_REQUEST_BODY_SIZE,
+            f("http_proxy_host", "string"),
+            port("http_proxy_port"),
+            f("https_proxy_host", "string"),
+            port("https_proxy_port"),
+            record("llm", llm_fields()),
+        ]
+    )
+
+
+def _prompt() -> dict[str, Any]:
+    return {
+        "type": "record",
+        "required": False,
+        "fields": [
+            f("role", "string", required=True, one_of=["system", "assistant", "user"], default="system"),
+            f("content", "string", required=True, len_min=1, len_max=500),
+        ],
+    }
+
+
+PLUGINS.update(
+    {
+        "ai-prompt-decorator": _plugin(
+            [
+                record(
+                    "prompts",
+                    [
+                        f("prepend", "array", elements=_prompt(), required=False, len_max=15),
+                        f("append", "array", elements=_prompt(), required=False, len_max=15),
+                    ],
+                    required=False,
+                ),
+                MAX_REQUEST_BODY_SIZE,
+                LLM_FORMAT,
+            ]
+        ),
+        "ai-prompt-guard": _plugin(
+            [
+                *[
+                    f(
+                        name,
+                        "array",
+                        required=False,
+                        len_max=10,
+                        elements={"type": "string", "len_min": 1, "len_max": 500},
+                    )
+                    for name in ("allow_patterns", "deny_patterns")
+                ],
+                f("allow_all_conversation_history", "boolean", required=True, default=False),
+                MAX_REQUEST_BODY_SIZE,
+                f("match_all_roles", "boolean", required=True, default=False),
+                LLM_FORMAT,
+            ]
+        ),
+        "ai-prompt-template": _plugin(
+            [
+                f(
+                    "templates",
+                    "array",
+                    elements={
+                        "type": "record",
+                        "required": True,
+                        "fields": [f("name", "string", required=True), f("template", "string", required=True)],
+                    },
+                    required=True,
+                ),
+                f("allow_untemplated_requests", "boolean", required=True, default=True),
+                f("log_original_request", "boolean", required=True, default=False),
+                MAX_REQUEST_BODY_SIZE,
+            ]
+        ),
+        "ai-proxy": _plugin(
+            [
+                *llm_fields(),
+                f("response_streaming", "string", required=False, default="allow", one_of=["allow", "deny", "always"]),
+                MAX_REQUEST_BODY_SIZE,
+                f("model_name_header", "boolean", default=True),
+                LLM_FORMAT,
+            ]
+        ),
+        "ai-request-transformer": _ai_transformer(
+            [f("prompt", "string", required=True), f("transformation_extract_pattern", "string", required=False)]
+        ),
+        "ai-response-transformer": _ai_transformer(
+            [
+                f("prompt", "string", required=True),
+                f("transformation_extract_pattern", "string", required=False),
+                f("parse_llm_response_json_instructions", "boolean", required=True, default=False),
+            ]
+        ),
+    }
+)
+
 # typedefs.no_consumer in these plugins' schemas: Kong refuses them on a consumer ("value must be null")
-for _name in ("acl", "basic-auth", "cors", "jwt", "key-auth"):
-    PLUGINS[_name]["fields"].append(foreign("consumer", "consumers", eq=None))
+for _name in (
+    *("acl", "acme", "ai-request-transformer", "basic-auth", "bot-detection", "cors", "hmac-auth", "jwt"),
+    *("key-auth", "ldap-auth", "oauth2", "post-function", "pre-function", "session", "standard-webhooks"),
+):
+    if _name in PLUGINS:
+        PLUGINS[_name]["fields"].append(foreign("consumer", "consumers", eq=None))
+
+
+# rate-limiting's and response-ratelimiting's `policy` as a DB-less Kong (or a control plane) loads it: no
+# `cluster`, which needs the database (their schema.lua, is_dbless()).
+DBLESS_PLUGINS = copy.deepcopy(PLUGINS)
+for _name in ("rate-limiting", "response-ratelimiting"):
+    for _field in DBLESS_PLUGINS[_name]["fields"][1]["config"]["fields"]:
+        if "policy" in _field:
+            _field["policy"]["one_of"] = ["local", "redis"]
