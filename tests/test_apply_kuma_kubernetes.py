@@ -443,8 +443,32 @@ def test_emulator_status_bodies_selectors_and_paging(tmp_path: Path) -> None:
         }
         apply = {"Content-Type": "application/apply-patch+yaml"}
         path = "/apis/kuma.io/v1alpha1/namespaces/kuma-system/meshretries"
+        # apimachinery pkg/apis/meta/v1/validation ValidatePatchOptions, answered by handlers/patch.go as
+        # errors.NewInvalid(PatchOptions.meta.k8s.io) before the object is looked up
         no_manager = http.patch(f"{path}/a", content=b"{}", headers=apply)
-        assert no_manager.status_code == 400 and "fieldManager is required" in no_manager.json()["message"]
+        assert no_manager.status_code == 422
+        assert no_manager.json() == {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": (
+                'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch'
+            ),
+            "reason": "Invalid",
+            "details": {
+                "group": "meta.k8s.io",
+                "kind": "PatchOptions",
+                "causes": [
+                    {
+                        "reason": "FieldValueRequired",
+                        "message": "Required value: is required for apply patch",
+                        "field": "fieldManager",
+                    }
+                ],
+            },
+            "code": 422,
+        }
         for i, labels in enumerate([{"a": "1", "b": "2"}, {"a": "1"}, {"b": "2"}]):
             body = textwrap.dedent(
                 f"""\
@@ -509,6 +533,53 @@ def test_emulator_apply_is_a_no_op_when_nothing_changes() -> None:
         ]
         shared = http.patch("/apis/kuma.io/v1alpha1/meshes/m?fieldManager=y", content=body, headers=headers).json()
         assert {m["manager"] for m in shared["metadata"]["managedFields"]} == {"x", "y"}  # same value: co-owned
+
+
+def test_emulator_checks_patch_and_delete_options_before_the_object() -> None:
+    """ValidatePatchOptions / ValidateDeleteOptions (apimachinery pkg/apis/meta/v1/validation): `force` only on
+    an apply patch, `dryRun` only `All`; 422 Invalid for the options kind, even for an object that is absent."""
+    with running(KubeState()) as emulator, httpx.Client(base_url=emulator.url) as http:
+        path = "/apis/kuma.io/v1alpha1/meshes/absent"
+        merge = {"Content-Type": "application/merge-patch+json"}
+        forced = http.patch(f"{path}?force=true", content=b"{}", headers=merge)
+        assert forced.status_code == 422
+        assert forced.json()["message"] == (
+            'PatchOptions.meta.k8s.io "" is invalid: force: Forbidden: may not be specified for non-apply patch'
+        )
+        apply = {"Content-Type": "application/apply-patch+yaml"}
+        both = http.patch(f"{path}?dryRun=Some", content=b"{}", headers=apply).json()
+        assert both["reason"] == "Invalid" and [c["field"] for c in both["details"]["causes"]] == [
+            "fieldManager",
+            "dryRun",
+        ]
+        assert both["message"] == (
+            'PatchOptions.meta.k8s.io "" is invalid: [fieldManager: Required value: is required for apply patch, '
+            'dryRun: Unsupported value: []string{"Some"}: supported values: "All"]'
+        )
+        deleted = http.delete(f"{path}?dryRun=yes")
+        assert deleted.status_code == 422 and deleted.json()["details"]["kind"] == "DeleteOptions"
+
+
+def test_emulator_co_ownership_is_a_write_and_dry_run_create_has_no_resource_version() -> None:
+    """managedFields are stored with the object: a second manager applying the same values changes them, so
+    the object is written (new resourceVersion, same generation). A dry-run create is not stored: no
+    resourceVersion (apiserver registry/generic/registry/dryrun.go DryRunnableStorage.Create)."""
+    state = KubeState()
+    with running(state) as emulator, httpx.Client(base_url=emulator.url) as http:
+        body = b"apiVersion: kuma.io/v1alpha1\nkind: Mesh\nmetadata: {name: m}\nspec: {mtls: {enabledBackend: ca-1}}\n"
+        headers = {"Content-Type": "application/apply-patch+yaml"}
+        url = "/apis/kuma.io/v1alpha1/meshes/m"
+        dry = http.patch(f"{url}?fieldManager=x&dryRun=All", content=body, headers=headers)
+        assert dry.status_code == 201 and "resourceVersion" not in dry.json()["metadata"]
+        assert state.get("Mesh", "m") is None
+        first = http.patch(f"{url}?fieldManager=x", content=body, headers=headers).json()
+        shared = http.patch(f"{url}?fieldManager=y", content=body, headers=headers).json()
+        assert int(shared["metadata"]["resourceVersion"]) > int(first["metadata"]["resourceVersion"])
+        assert shared["metadata"]["generation"] == 1
+        stored = state.get("Mesh", "m")
+        assert stored is not None and stored["metadata"]["resourceVersion"] == shared["metadata"]["resourceVersion"]
+        again = http.patch(f"{url}?fieldManager=y", content=body, headers=headers).json()
+        assert again["metadata"]["resourceVersion"] == shared["metadata"]["resourceVersion"]  # a true no-op
 
 
 def test_rollback_after_forced_apply_restores_the_taken_field(

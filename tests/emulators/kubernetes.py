@@ -10,7 +10,8 @@ pkg/util/managedfields/internal/conflict.go for apply conflicts, pkg/util/valida
   namespaces); a CRD not installed answers 404 "the server could not find the requested resource"
 - list with `labelSelector` (equality-based: `k=v`, `k==v`, `k!=v`, `k`, `!k`; comma = AND), `limit` and
   `continue`; items carry apiVersion and kind; the list carries the current resourceVersion
-- server-side apply (`PATCH`, `Content-Type: application/apply-patch+yaml`, `fieldManager` required, `force`,
+- server-side apply (`PATCH`, `Content-Type: application/apply-patch+yaml`, `fieldManager` required (422 Invalid
+  PatchOptions, as are `force` on a non-apply patch and a `dryRun` other than `All`), `force`,
   `dryRun=All`): creates when absent, merges otherwise, drops the fields the manager applied before and no
   longer applies (unless another manager owns them), keeps `managedFields` per manager (fieldsV1); applying a
   field another manager owns with a different value is a 409 Conflict with `details.causes`, unless `force`
@@ -128,15 +129,47 @@ def not_found(plural: str, name: str) -> ApiError:
     )
 
 
-def invalid(kind: str, plural: str, name: str, causes: list[Obj]) -> ApiError:
+def invalid(kind: str, plural: str, name: str, causes: list[Obj], group: str = GROUP) -> ApiError:
+    """errors.NewInvalid: `<Kind>.<group> "<name>" is invalid: <field>: <message>` (several in brackets);
+    details carry no name when it is empty (omitempty)."""
     parts = [f"{c['field']}: {c['message']}" for c in causes]
     listed = parts[0] if len(parts) == 1 else "[" + ", ".join(parts) + "]"
-    return ApiError(
-        422,
-        "Invalid",
-        f'{kind}.{GROUP} "{name}" is invalid: {listed}',
-        {"name": name, "group": GROUP, "kind": kind, "causes": causes},
-    )
+    details: Obj = {"name": name} if name else {}
+    details.update(group=group, kind=kind, causes=causes)
+    return ApiError(422, "Invalid", f'{kind}.{group} "{name}" is invalid: {listed}', details)
+
+
+def check_options(kind: str, query: dict[str, str], apply: bool | None) -> None:
+    """apiserver's ValidatePatchOptions / ValidateDeleteOptions (apimachinery pkg/apis/meta/v1/validation):
+    checked before the object is looked up, answered 422 Invalid for the options kind in meta.k8s.io.
+    `apply` is None for a DELETE, else whether the PATCH is an apply patch."""
+    causes: list[Obj] = []
+    if apply is False and "force" in query:
+        causes.append(
+            {
+                "reason": "FieldValueForbidden",
+                "message": "Forbidden: may not be specified for non-apply patch",
+                "field": "force",
+            }
+        )
+    if apply and not query.get("fieldManager"):
+        causes.append(
+            {
+                "reason": "FieldValueRequired",
+                "message": "Required value: is required for apply patch",
+                "field": "fieldManager",
+            }
+        )
+    if "dryRun" in query and query["dryRun"] != "All":
+        causes.append(
+            {
+                "reason": "FieldValueNotSupported",
+                "message": f'Unsupported value: []string{{"{query["dryRun"]}"}}: supported values: "All"',
+                "field": "dryRun",
+            }
+        )
+    if causes:
+        raise invalid(kind, "", "", causes, group="meta.k8s.io")
 
 
 # ---------------------------------------------------------------------- field sets (structured merge)
@@ -444,12 +477,14 @@ class KubeState(EmulatorState):
             self.admit(kind, obj)
             obj["metadata"].update(
                 uid=str(uuid.uuid4()),
-                resourceVersion=self.next_revision() if not dry_run else str(self.revision),
                 generation=1,
                 creationTimestamp=now,
                 managedFields=[self.entry(manager, "Apply", fields, now)],
             )
+            # A dry-run create never reaches storage, which is what sets resourceVersion (apiserver
+            # registry/generic/registry/dryrun.go DryRunnableStorage.Create copies the object as it is).
             if not dry_run:
+                obj["metadata"]["resourceVersion"] = self.next_revision()
                 self.store[key] = obj
             return 201, copy.deepcopy(obj)
         managers = {(m["manager"], m["operation"]): m for m in live["metadata"].get("managedFields", [])}
@@ -501,12 +536,14 @@ class KubeState(EmulatorState):
             stamp = now if k == mine or previous is None else previous.get("time", now)
             entries.append(self.entry(k[0], k[1], paths, stamp))
         merged["metadata"]["managedFields"] = entries
-        if changed:
-            merged["metadata"]["resourceVersion"] = (
-                self.next_revision() if not dry_run else live["metadata"]["resourceVersion"]
-            )
-            if merged.get("spec") != live.get("spec"):
-                merged["metadata"]["generation"] = live["metadata"].get("generation", 1) + 1
+        # managedFields are part of the stored object: a change of ownership alone (a second manager
+        # applying the same values, now co-owned) is a write too, with a new resourceVersion. Only an
+        # object that encodes to the same bytes is left alone (etcd3 store GuaranteedUpdate).
+        merged["metadata"]["resourceVersion"] = (
+            self.next_revision() if not dry_run else live["metadata"]["resourceVersion"]
+        )
+        if merged.get("spec") != live.get("spec"):
+            merged["metadata"]["generation"] = live["metadata"].get("generation", 1) + 1
         if not dry_run:
             self.store[key] = merged
         return 200, copy.deepcopy(merged)
@@ -699,24 +736,19 @@ def route(state: KubeState, method: str, path: str, query: dict[str, str], heade
         return 200, found
     if method == "PATCH":
         content_type = (headers.get("Content-Type") or "").split(";")[0].strip()
-        if content_type != "application/apply-patch+yaml":
-            if content_type == "application/merge-patch+json":
-                return 200, state.merge_patch(
-                    kind, name, namespace, json.loads(raw or b"{}"), query.get("fieldManager") or "kubectl-patch"
-                )
+        if content_type not in ("application/apply-patch+yaml", "application/merge-patch+json"):
             raise ApiError(
                 415,
                 "UnsupportedMediaType",
                 "the body of the request was in an unknown format - accepted media types include: "
                 "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
             )
-        manager = query.get("fieldManager")
-        if not manager:
-            raise ApiError(
-                400, "BadRequest", "PATCH, application/apply-patch+yaml: fieldManager is required for apply requests"
+        check_options("PatchOptions", query, content_type == "application/apply-patch+yaml")
+        if content_type == "application/merge-patch+json":
+            return 200, state.merge_patch(
+                kind, name, namespace, json.loads(raw or b"{}"), query.get("fieldManager") or "kubectl-patch"
             )
-        if query.get("dryRun") not in (None, "All"):
-            raise ApiError(400, "BadRequest", f"Invalid dryRun value: {query['dryRun']}")
+        manager = query["fieldManager"]
         try:
             body = yaml.safe_load(raw) if raw else None
         except yaml.YAMLError as exc:
@@ -726,6 +758,7 @@ def route(state: KubeState, method: str, path: str, query: dict[str, str], heade
         force = query.get("force") == "true"
         return state.apply(kind, plural, namespace, name, body, manager, force, query.get("dryRun") == "All")
     if method == "DELETE":
+        check_options("DeleteOptions", query, None)
         found = state.store.get((plural, namespace, name))
         if found is None:
             raise not_found(plural, name)
