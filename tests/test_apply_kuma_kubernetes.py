@@ -12,6 +12,7 @@ import httpx
 import pytest
 from emulators.kubernetes import KubeEmulator, KubeState, RandomFaults, running
 
+from gatewayctl.apply import kuma_kubernetes
 from gatewayctl.apply.kuma_kubernetes import (
     FIELD_MANAGER,
     KubeApi,
@@ -19,6 +20,7 @@ from gatewayctl.apply.kuma_kubernetes import (
     apply_kubernetes,
     connect,
     go_duration,
+    list_kind,
     plan_kubernetes,
 )
 from gatewayctl.catalog.load import load_catalog
@@ -408,6 +410,38 @@ def test_secret_values_are_masked_in_field_changes(cluster: tuple[KubeEmulator, 
     assert secret not in shown and "zipkin-n3w-s3cr3t" not in shown and "<secret>" in shown
 
 
+def test_a_list_whose_continue_token_expired_is_read_again_whole(
+    cluster: tuple[KubeEmulator, KubeApi], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """etcd compacts every 5 minutes: a paged list whose next page comes after a compaction gets 410 Expired
+    (apiserver etcd3 handleCompactedErrorForPaging). client-go's pager then lists again without paging
+    (tools/pager ListPager.FullListIfExpired); gatewayctl failed the plan instead."""
+    emulator, api = cluster
+    state = emulator.state
+    for i in range(5):
+        state.create(
+            {
+                "apiVersion": "kuma.io/v1alpha1",
+                "kind": "MeshRetry",
+                "metadata": {"name": f"r{i}", "namespace": NS, "labels": {"app.kubernetes.io/managed-by": "x"}},
+                "spec": {"targetRef": {"kind": "Mesh"}},
+            }
+        )
+    monkeypatch.setattr(kuma_kubernetes, "PAGE_SIZE", 2)
+    pages: list[int] = []
+
+    def compact_after_first_page(state: KubeState) -> None:
+        pages.append(1)
+        if len(pages) == 1:  # someone writes and etcd compacts before the second page
+            state.merge_patch("MeshRetry", "r4", NS, {"metadata": {"labels": {"b": "2"}}}, "kubectl-edit")
+            state.compact()
+
+    state.after_list = compact_after_first_page
+    found = list_kind(api, "MeshRetry", NS, "app.kubernetes.io/managed-by=x")
+    assert [o["metadata"]["name"] for o in found] == ["r0", "r1", "r2", "r3", "r4"]
+    assert found[4]["metadata"]["labels"]["b"] == "2"  # one consistent view: the full list after the 410
+
+
 def test_go_durations_match_metav1_duration() -> None:
     # time.Duration.String() for what render produces
     assert [go_duration(d) for d in ["24h", "5m", "90s", "1h", "25ms", "250ms", "1.5s", "0s", "2h30m"]] == [
@@ -580,6 +614,48 @@ def test_emulator_co_ownership_is_a_write_and_dry_run_create_has_no_resource_ver
         assert stored is not None and stored["metadata"]["resourceVersion"] == shared["metadata"]["resourceVersion"]
         again = http.patch(f"{url}?fieldManager=y", content=body, headers=headers).json()
         assert again["metadata"]["resourceVersion"] == shared["metadata"]["resourceVersion"]  # a true no-op
+
+
+def test_emulator_paging_keeps_the_first_pages_view_until_compaction() -> None:
+    """etcd3 storage (apiserver pkg/storage/etcd3/store.go GetList): the pages after the first are read at the
+    first page's revision from the key after the last one returned, so objects deleted or created meanwhile
+    neither shift nor join the list; remainingItemCount only without a selector; after a compaction the token
+    answers 410 Expired, with a token that goes on at the latest revision (handleCompactedErrorForPaging)."""
+    state = KubeState()
+    for i in range(4):
+        state.create(
+            {
+                "apiVersion": "kuma.io/v1alpha1",
+                "kind": "MeshRetry",
+                "metadata": {"name": f"r{i}", "namespace": NS, "labels": {"a": "1"}},
+                "spec": {"targetRef": {"kind": "Mesh"}},
+            }
+        )
+    path = f"/apis/kuma.io/v1alpha1/namespaces/{NS}/meshretries"
+    names = lambda page: [o["metadata"]["name"] for o in page["items"]]  # noqa: E731
+    with running(state) as emulator, httpx.Client(base_url=emulator.url) as http:
+        first = http.get(path, params={"limit": 2}).json()
+        assert names(first) == ["r0", "r1"] and first["metadata"]["remainingItemCount"] == 2
+        state.merge_patch("MeshRetry", "r2", NS, {"metadata": {"labels": {"b": "2"}}}, "kubectl-edit")
+        with state.lock:
+            del state.store[("meshretries", NS, "r0")]
+        rest = http.get(path, params={"limit": 2, "continue": first["metadata"]["continue"]}).json()
+        assert (
+            names(rest) == ["r2", "r3"] and rest["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]
+        )
+        assert "b" not in rest["items"][0]["metadata"]["labels"]  # as it was when the list began
+        selected = http.get(path, params={"limit": 1, "labelSelector": "a=1"}).json()
+        assert names(selected) == ["r1"] and "continue" in selected["metadata"]
+        assert "remainingItemCount" not in selected["metadata"]
+        state.merge_patch("MeshRetry", "r3", NS, {"metadata": {"labels": {"c": "3"}}}, "kubectl-edit")
+        state.compact()  # etcd compacts the revisions before the latest: the token's is one of them
+        expired = http.get(path, params={"limit": 1, "continue": selected["metadata"]["continue"]})
+        assert expired.status_code == 410 and expired.json()["reason"] == "Expired"
+        assert expired.json()["message"].startswith("The provided continue parameter is too old")
+        latest = http.get(path, params={"limit": 5, "continue": expired.json()["metadata"]["continue"]}).json()
+        assert names(latest) == ["r2", "r3"] and latest["items"][1]["metadata"]["labels"]["c"] == "3"
+        bad = http.get(path, params={"continue": "not-a-token"})
+        assert bad.status_code == 400 and bad.json()["reason"] == "BadRequest"
 
 
 def test_rollback_after_forced_apply_restores_the_taken_field(

@@ -9,7 +9,9 @@ pkg/util/managedfields/internal/conflict.go for apply conflicts, pkg/util/valida
   (`/apis/kuma.io/v1alpha1/namespaces/<ns>/<plural>[/name]`, and `/apis/kuma.io/v1alpha1/<plural>` across
   namespaces); a CRD not installed answers 404 "the server could not find the requested resource"
 - list with `labelSelector` (equality-based: `k=v`, `k==v`, `k!=v`, `k`, `!k`; comma = AND), `limit` and
-  `continue`; items carry apiVersion and kind; the list carries the current resourceVersion
+  `continue` as etcd3 storage pages (key order, the next pages read at the first page's revision,
+  `remainingItemCount` only without a selector, 410 Expired after `compact()`); items carry apiVersion and
+  kind; the list carries the resourceVersion it was read at
 - server-side apply (`PATCH`, `Content-Type: application/apply-patch+yaml`, `fieldManager` required (422 Invalid
   PatchOptions, as are `force` on a non-apply patch and a `dryRun` other than `All`), `force`,
   `dryRun=All`): creates when absent, merges otherwise, drops the fields the manager applied before and no
@@ -42,6 +44,7 @@ import copy
 import json
 import re
 import uuid
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -374,6 +377,10 @@ class KubeState(EmulatorState):
         self.revision = 1000
         self.requests: list[Request] = []
         self.leases = kube_lease.LeaseState()  # coordination.k8s.io, as `kube_lease.py` serves it alone
+        # The store as it was at each resourceVersion a paged list started from: the next pages read it
+        # (etcd serves them at that revision), until `compact()` (etcd compacts every 5 minutes).
+        self.snapshots: dict[int, dict[tuple[str, str, str], Obj]] = {}
+        self.after_list: Callable[[KubeState], None] | None = None  # test hook, called after every list
 
     # -- test helpers
 
@@ -390,6 +397,11 @@ class KubeState(EmulatorState):
         with self.lock:
             found = self.store.get((self.kinds[kind][0], namespace, name))
             return copy.deepcopy(found) if found else None
+
+    def compact(self) -> None:
+        """etcd compaction up to the latest revision: a continue token of an earlier one answers 410 Expired."""
+        with self.lock:
+            self.snapshots.clear()
 
     def uninstall(self, kind: str) -> None:
         with self.lock:
@@ -785,31 +797,70 @@ def route(state: KubeState, method: str, path: str, query: dict[str, str], heade
     raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
 
 
+EXPIRED_CONTINUE = (
+    "The provided continue parameter is too old to display a consistent list result. You can start a new list "
+    "without the continue parameter, or use the continue token in this response to retrieve the remainder of the "
+    "results. Continuing with the provided token results in an inconsistent list - objects that were created, "
+    "modified, or deleted between the time the first chunk was returned and now may show up in the list."
+)
+
+
+def encode_continue(start: str, revision: int) -> str:
+    """apiserver storage.EncodeContinue: unpadded URL-safe base64 of {"v", "rv", "start"}, `start` being the
+    key after the last one returned (the key and a NUL)."""
+    token = json.dumps({"v": "meta.k8s.io/v1", "rv": revision, "start": start}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(token.encode()).decode().rstrip("=")
+
+
+def decode_continue(token: str) -> tuple[str, int]:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        start, revision = data["start"], int(data["rv"])
+        if data.get("v") != "meta.k8s.io/v1" or not isinstance(start, str) or revision == 0:
+            raise ValueError(token)
+    except (ValueError, KeyError, TypeError):
+        raise ApiError(400, "BadRequest", "invalid continue token: continue key is not valid") from None
+    return start, revision
+
+
 def list_objects(
     state: KubeState, kind: str, plural: str, namespaced: bool, namespace: str, query: dict[str, str]
 ) -> Obj:
+    """One page of a list, as the etcd3 storage answers it: objects in key order (`<namespace>/<name>`); with
+    `limit`, a continue token naming the key after the last one returned and the revision of the first page,
+    whose view the next pages keep (objects changed meanwhile do not show); `remainingItemCount` only
+    without a selector (etcd3 store.go GetList: `pred.Empty()`); a token from before a compaction answers
+    410 Expired with a token that goes on at the latest revision (handleCompactedErrorForPaging)."""
     selector = query.get("labelSelector", "")
     check_selector(selector)
-    items = [
-        o
-        for (p, ns, _), o in sorted(state.store.items())
-        if p == plural
-        and (not namespace or ns == namespace)
-        and selector_matches(selector, o["metadata"].get("labels") or {})
-    ]
-    start = 0
-    if query.get("continue"):
-        try:
-            start = int(json.loads(base64.urlsafe_b64decode(query["continue"]))["start"])
-        except (ValueError, KeyError, TypeError):
-            raise ApiError(400, "BadRequest", "continue key is not valid: illegal base64 data") from None
-    limit = int(query.get("limit") or 0)
-    page = items[start : start + limit] if limit else items[start:]
-    meta: Obj = {"resourceVersion": str(state.revision)}
-    if limit and start + limit < len(items):
-        meta["continue"] = base64.urlsafe_b64encode(json.dumps({"start": start + limit}).encode()).decode()
-        meta["remainingItemCount"] = len(items) - start - limit
-    return {"apiVersion": GROUP_VERSION, "kind": f"{kind}List", "metadata": meta, "items": page}
+    after, revision = decode_continue(query["continue"]) if query.get("continue") else ("", state.revision)
+    if revision == -1:
+        revision = state.revision
+    view = state.store if revision == state.revision else state.snapshots.get(revision)
+    if view is None:
+        error = ApiError(410, "Expired", EXPIRED_CONTINUE)
+        error.body["metadata"] = {"continue": encode_continue(after, -1)}
+        raise error
+    keyed = sorted(
+        (f"{ns}/{name}" if ns else name, o)
+        for (p, ns, name), o in view.items()
+        if p == plural and (not namespace or ns == namespace)
+    )
+    matching = [(k, o) for k, o in keyed if k > after and selector_matches(selector, o["metadata"].get("labels") or {})]
+    try:
+        limit = int(query.get("limit") or 0)
+    except ValueError:
+        raise ApiError(400, "BadRequest", f'limit: Invalid value: "{query["limit"]}"') from None
+    page = matching[:limit] if limit > 0 else matching
+    meta: Obj = {"resourceVersion": str(revision)}
+    if limit > 0 and len(matching) > limit:
+        meta["continue"] = encode_continue(page[-1][0] + "\x00", revision)
+        if not selector:
+            meta["remainingItemCount"] = len(matching) - limit
+        state.snapshots.setdefault(revision, dict(view))
+    if state.after_list is not None:
+        state.after_list(state)
+    return {"apiVersion": GROUP_VERSION, "kind": f"{kind}List", "metadata": meta, "items": [o for _, o in page]}
 
 
 # ---------------------------------------------------------------------- HTTP
