@@ -237,7 +237,8 @@ def _transport_reason(exc: Exception) -> str:
 
 def apply_lock(api: KubeApi, namespace: str, catalog_name: str, wait: float) -> AbstractContextManager[HeldLock]:
     """The apply lock on Kubernetes: a Lease in Kuma's namespace (`kuma_lock.lease_lock`). Reading it once
-    first turns a cluster that refuses us (401/403, no such namespace) into a KubeError, not a long wait."""
+    first turns a cluster that refuses us (401/403) into a KubeError, not a long wait; a namespace that does
+    not exist shows only when the Lease is created (a read there finds no Lease), also a KubeError at once."""
     _read_lease(api, namespace, lease_name(catalog_name))
     return lease_lock(kube_client.CoordinationV1Api(api.api_client), namespace, catalog_name, wait)
 

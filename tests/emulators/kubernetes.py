@@ -376,7 +376,8 @@ class KubeState(EmulatorState):
         self.store: dict[tuple[str, str, str], Obj] = {}  # (plural, namespace or "", name) -> object
         self.revision = 1000
         self.requests: list[Request] = []
-        self.leases = kube_lease.LeaseState()  # coordination.k8s.io, as `kube_lease.py` serves it alone
+        # coordination.k8s.io, as `kube_lease.py` serves it alone, in the same namespaces
+        self.leases = kube_lease.LeaseState(namespaces=self.namespaces)
         # The store as it was at each resourceVersion a paged list started from: the next pages read it
         # (etcd serves them at that revision), until `compact()` (etcd compacts every 5 minutes).
         self.snapshots: dict[int, dict[tuple[str, str, str], Obj]] = {}
