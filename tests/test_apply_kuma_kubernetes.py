@@ -658,6 +658,30 @@ def test_emulator_paging_keeps_the_first_pages_view_until_compaction() -> None:
         assert bad.status_code == 400 and bad.json()["reason"] == "BadRequest"
 
 
+def test_emulator_an_applied_empty_mapping_is_owned_by_nobody_and_keeps_what_is_there() -> None:
+    """structured-merge-diff typed/tofieldset.go doMap: the fields of a struct are walked to their leaves, an
+    empty one inserts no path. Applying `mtls: {}` neither conflicts with the owner of `mtls.enabledBackend`
+    nor wipes it, and the applier owns nothing there."""
+    state = KubeState()
+    with running(state) as emulator, httpx.Client(base_url=emulator.url) as http:
+        headers = {"Content-Type": "application/apply-patch+yaml"}
+        url = "/apis/kuma.io/v1alpha1/meshes/m"
+        body = b"apiVersion: kuma.io/v1alpha1\nkind: Mesh\nmetadata: {name: m}\nspec: {mtls: {enabledBackend: ca-1}}\n"
+        http.patch(f"{url}?fieldManager=x", content=body, headers=headers)
+        empty = http.patch(
+            f"{url}?fieldManager=y", content=body.replace(b"{enabledBackend: ca-1}", b"{}"), headers=headers
+        )
+        assert empty.status_code == 200, empty.json()
+        assert empty.json()["spec"] == {"mtls": {"enabledBackend": "ca-1"}}
+        assert [m["manager"] for m in empty.json()["metadata"]["managedFields"]] == ["x"]
+        new = http.patch(
+            f"{url}?fieldManager=y",
+            content=body.replace(b"mtls: {enabledBackend: ca-1}", b"mtls: {enabledBackend: ca-1}, networking: {}"),
+            headers=headers,
+        ).json()
+        assert new["spec"]["networking"] == {}  # merged in
+
+
 def test_rollback_after_forced_apply_restores_the_taken_field(
     cluster: tuple[KubeEmulator, KubeApi], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -18,7 +18,8 @@ pkg/util/managedfields/internal/conflict.go for apply conflicts, pkg/util/valida
   longer applies (unless another manager owns them), keeps `managedFields` per manager (fieldsV1); applying a
   field another manager owns with a different value is a 409 Conflict with `details.causes`, unless `force`
   (the other manager then loses the field); a no-op apply leaves resourceVersion alone. Lists are atomic
-  (no `x-kubernetes-list-type` in the Kuma CRDs gatewayctl writes); an empty mapping is a leaf.
+  (no `x-kubernetes-list-type` in the Kuma CRDs gatewayctl writes); an empty mapping is merged in but owned by
+  nobody (structured-merge-diff tofieldset.go).
 - non-apply `PATCH` (`application/merge-patch+json`, RFC 7386) as another tool (kubectl edit) makes it: an
   Update operation that takes the fields it sets from every other manager
 - `DELETE` answers 200 with a Success Status; `preconditions.uid` checked (409); 404 when absent
@@ -196,7 +197,9 @@ def applied_fields(obj: Obj) -> set[FieldPath]:
     body["metadata"] = meta
     if not meta:
         body.pop("metadata")
-    return set(leaves(body)) - {()}
+    # structured-merge-diff typed/tofieldset.go: a struct's fields are walked down to their leaves and an
+    # empty one inserts nothing (doMap), so an empty mapping is no field of the applier's
+    return {path for path, value in leaves(body).items() if value != {}} - {()}
 
 
 def to_fields_v1(paths: set[FieldPath]) -> Obj:
@@ -515,6 +518,8 @@ class KubeState(EmulatorState):
         for path, value in applied.items():
             if path and path[0] == "metadata" and (len(path) < 2 or path[1] not in ("labels", "annotations")):
                 continue
+            if value == {} and isinstance(get_path(merged, path)[1], dict):
+                continue  # merging an empty mapping into one keeps what is there
             if path:
                 set_path(merged, path, value)
         conflicts: list[tuple[tuple[str, str], FieldPath]] = []
