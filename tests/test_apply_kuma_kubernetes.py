@@ -682,6 +682,54 @@ def test_emulator_an_applied_empty_mapping_is_owned_by_nobody_and_keeps_what_is_
         assert new["spec"]["networking"] == {}  # merged in
 
 
+def test_emulator_fills_crd_defaults_and_checks_crd_enums_without_kumas_webhook() -> None:
+    """The API server itself defaults and validates custom resources against the CRD's structural schema
+    (apiextensions-apiserver; managedfields structuredmerge.go defaults the applied result), webhook or not:
+    an enum broken is 422 Invalid, each cause a FieldValueNotSupported (validation.go
+    kubeOpenAPIResultToFieldErrors -> field.NotSupported)."""
+    state = KubeState()  # no Kuma webhook
+    with running(state) as emulator, httpx.Client(base_url=emulator.url) as http:
+        headers = {"Content-Type": "application/apply-patch+yaml"}
+        path = f"/apis/kuma.io/v1alpha1/namespaces/{NS}"
+        trace = textwrap.dedent(
+            """\
+            apiVersion: kuma.io/v1alpha1
+            kind: MeshTrace
+            metadata: {name: t, namespace: kuma-system}
+            spec:
+              targetRef: {kind: Mesh}
+              default: {backends: [{type: Zipkin, zipkin: {url: "http://zipkin:9411/api/v2/spans"}}]}
+            """
+        )
+        created = http.patch(f"{path}/meshtraces/t?fieldManager=x", content=trace.encode(), headers=headers).json()
+        assert created["spec"]["default"]["backends"][0]["zipkin"]["sharedSpanContext"] is True
+        permission = textwrap.dedent(
+            """\
+            apiVersion: kuma.io/v1alpha1
+            kind: MeshTrafficPermission
+            metadata: {name: p, namespace: kuma-system}
+            spec:
+              targetRef: {kind: Mesh}
+              from: [{targetRef: {kind: Everything}, default: {action: Maybe}}]
+            """
+        )
+        refused = http.patch(
+            f"{path}/meshtrafficpermissions/p?fieldManager=x", content=permission.encode(), headers=headers
+        )
+        assert refused.status_code == 422
+        status = refused.json()
+        targets = '"Mesh", "MeshSubset", "MeshGateway", "MeshService", "MeshExternalService", "MeshMultiZoneService", '
+        targets += '"MeshServiceSubset", "MeshHTTPRoute", "Dataplane"'
+        assert status["message"] == (
+            'MeshTrafficPermission.kuma.io "p" is invalid: ['
+            'spec.from[0].default.action: Unsupported value: "Maybe": supported values: "Allow", "Deny", '
+            '"AllowWithShadowDeny", '
+            f'spec.from[0].targetRef.kind: Unsupported value: "Everything": supported values: {targets}]'
+        )
+        assert [c["reason"] for c in status["details"]["causes"]] == ["FieldValueNotSupported"] * 2
+        assert state.get("MeshTrafficPermission", "p", NS) is None
+
+
 def test_rollback_after_forced_apply_restores_the_taken_field(
     cluster: tuple[KubeEmulator, KubeApi], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -26,10 +26,14 @@ pkg/util/managedfields/internal/conflict.go for apply conflicts, pkg/util/valida
 - uid, resourceVersion (one counter for the store), generation (bumped when spec changes),
   creationTimestamp; 422 Invalid for a name that is not an RFC 1123 subdomain or bad label keys/values;
   404 for a namespace that does not exist; 401 without the bearer token when one is set
-- `kuma_webhook=True` adds what Kuma 2.14's defaulting webhook and CRD defaults do to an applied object
+- every written object (apply, merge patch) gets the CRDs' structural defaults (the table `kuma.py` fills in)
+  and is checked against the CRD schemas' enums (targetRef kinds, actions, backend types): 422 Invalid with
+  FieldValueNotSupported causes. Not modelled: the rest of the schemas (types, patterns, unknown fields,
+  which an apply answers with 500 "field not declared in schema")
+- `kuma_webhook=True` adds what Kuma 2.14's defaulting webhook does to a written object
   (kumahq/kuma v2.14.3: pkg/plugins/runtime/k8s/webhooks/defaulter.go, pkg/core/resources/labels/compute.go,
   policies' `*k8s.Duration` fields re-marshalled by metav1.Duration, the Mesh re-marshalled by jsonpb without
-  zero values; the CRDs' structural defaults, the table `kuma.py` fills in)
+  zero values)
 - fault injection (shared with the other emulators, `server.py`): fail the Nth matching request with a status
   (and Retry-After), drop the connection before or after doing the work; or a seeded random share of faulty
   requests
@@ -314,10 +318,45 @@ def kuma_defaulter(kind: str, obj: Obj, system_namespace: str) -> None:
     labels.setdefault("k8s.kuma.io/namespace", meta["namespace"])
     labels["kuma.io/policy-role"] = "system" if meta["namespace"] == system_namespace else "consumer"
     obj["spec"] = canonical_durations(spec)
-    # The CRDs' structural defaults: the same kubebuilder markers as the Universal schemas (`kuma.py`), so
-    # the same table (MeshTrace zipkin, MeshMetric prometheus port/path/tls, MeshRetry, MeshAccessLog).
-    if kind in kuma_emulator.BY_NAME:
+
+
+def crd_defaults(kind: str, obj: Obj) -> None:
+    """The CRDs' structural defaults, which the API server itself fills in (apimachinery's managedfields
+    structuredmerge.go defaults the applied result; apiextensions' structural defaulting), webhook or not:
+    the same kubebuilder markers as the Universal schemas (`kuma.py`), so the same table (MeshTrace zipkin,
+    MeshMetric prometheus port/path/tls, MeshRetry, MeshAccessLog)."""
+    if kind in kuma_emulator.BY_NAME and isinstance(obj.get("spec"), dict):
         kuma_emulator.fill_defaults(obj["spec"], kuma_emulator.BY_NAME[kind].defaults)
+
+
+def value_at(obj: Any, dotted_path: str) -> Any:
+    """The value at a path such as `spec.from[0].default.action`."""
+    node = obj
+    for part in re.findall(r"[^.\[\]]+|\[\d+\]", dotted_path):
+        node = node[int(part[1:-1])] if part.startswith("[") else node[part]
+    return node
+
+
+def schema_causes(kind: str, obj: Obj) -> list[Obj]:
+    """The CRD schema's enums (targetRef kinds, actions, backend types: the table `kuma.py` keeps) as the
+    apiextensions-apiserver reports them (validation.go kubeOpenAPIResultToFieldErrors: EnumFailCode ->
+    field.NotSupported)."""
+    if kind not in kuma_emulator.BY_NAME:
+        return []
+    causes = []
+    for path, reason in kuma_emulator.schema_problems(kuma_emulator.BY_NAME[kind], obj.get("spec")):
+        allowed = reason.removeprefix("in body should be one of [").removesuffix("]").split(" ")
+        value = value_at(obj, path)
+        shown = value if isinstance(value, str) else json.dumps(value)
+        supported = ", ".join(f'"{a}"' for a in allowed)
+        causes.append(
+            {
+                "reason": "FieldValueNotSupported",
+                "message": f'Unsupported value: "{shown}": supported values: {supported}',
+                "field": path,
+            }
+        )
+    return causes
 
 
 # ---------------------------------------------------------------------- faults
@@ -490,7 +529,7 @@ class KubeState(EmulatorState):
             obj["metadata"]["name"] = name
             if namespace:
                 obj["metadata"]["namespace"] = namespace
-            self.admit(kind, obj)
+            self.admit(kind, name, obj)
             obj["metadata"].update(
                 uid=str(uuid.uuid4()),
                 generation=1,
@@ -536,8 +575,7 @@ class KubeState(EmulatorState):
         for other, path in conflicts:
             owned[other] = {p for p in owned[other] if not overlaps(p, path)}
         owned[mine] = fields
-        if self.kuma_webhook:
-            self.admit(kind, merged)
+        self.admit(kind, name, merged)
         changed = (
             {k: v for k, v in merged.items() if k != "metadata"} != {k: v for k, v in live.items() if k != "metadata"}
             or merged["metadata"].get("labels") != live["metadata"].get("labels")
@@ -566,9 +604,15 @@ class KubeState(EmulatorState):
             self.store[key] = merged
         return 200, copy.deepcopy(merged)
 
-    def admit(self, kind: str, obj: Obj) -> None:
+    def admit(self, kind: str, name: str, obj: Obj) -> None:
+        """What happens to a written object before it is stored: the CRD's defaults, Kuma's mutating webhook
+        (if installed), then the CRD schema's validation (422 Invalid)."""
+        crd_defaults(kind, obj)
         if self.kuma_webhook:
             kuma_defaulter(kind, obj, self.system_namespace)
+        causes = schema_causes(kind, obj)
+        if causes:
+            raise invalid(kind, "", name, causes)
 
     def entry(self, manager: str, operation: str, paths: set[FieldPath], stamp: str) -> Obj:
         return {
@@ -615,6 +659,7 @@ class KubeState(EmulatorState):
             if live is None:
                 raise not_found(plural, name)
             merged = merge_patch(live, patch)
+            self.admit(kind, name, merged)
             touched = set(leaves({k: v for k, v in patch.items() if k != "metadata"})) | {
                 ("metadata", "labels", k) for k in ((patch.get("metadata") or {}).get("labels") or {})
             }
