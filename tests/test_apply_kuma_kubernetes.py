@@ -730,6 +730,25 @@ def test_emulator_fills_crd_defaults_and_checks_crd_enums_without_kumas_webhook(
         assert state.get("MeshTrafficPermission", "p", NS) is None
 
 
+def test_emulator_status_bodies_leave_out_details_where_the_api_server_does() -> None:
+    """metav1.Status.Details is an omitempty pointer: errors.NewUnauthorized and NewBadRequest leave it nil
+    (apimachinery pkg/api/errors/errors.go), the bare 404 of NewGenericServerResponse sets an empty one."""
+    with running(KubeState(token="t0ken-for-tests")) as emulator, httpx.Client(base_url=emulator.url) as http:
+        assert http.get("/apis/kuma.io/v1alpha1/meshes").json() == {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": "Unauthorized",
+            "reason": "Unauthorized",
+            "code": 401,
+        }
+        auth = {"Authorization": "Bearer t0ken-for-tests"}
+        bad = http.get("/apis/kuma.io/v1alpha1/meshes", params={"continue": "x"}, headers=auth).json()
+        assert bad["reason"] == "BadRequest" and "details" not in bad
+        assert http.get("/apis/kuma.io/v1alpha1/meshfoos", headers=auth).json()["details"] == {}
+
+
 def test_rollback_after_forced_apply_restores_the_taken_field(
     cluster: tuple[KubeEmulator, KubeApi], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

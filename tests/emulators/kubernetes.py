@@ -110,25 +110,28 @@ FieldPath = tuple[str, ...]
 
 
 class ApiError(server.ApiError):
-    """An answer with a Kubernetes Status body."""
+    """An answer with a Kubernetes Status body. `details` is left out when None: metav1.Status.Details is an
+    omitempty pointer that errors.NewBadRequest, NewUnauthorized, NewServiceUnavailable and
+    NewResourceExpired leave nil, while NewGenericServerResponse (the bare 404/405) sets an empty one."""
 
     def __init__(self, code: int, reason: str, message: str, details: Obj | None = None, **headers: str) -> None:
         self.code = code
-        status = {
+        status: Obj = {
             "kind": "Status",
             "apiVersion": "v1",
             "metadata": {},
             "status": "Failure",
             "message": message,
             "reason": reason,
-            "details": details if details is not None else {},
-            "code": code,
         }
+        if details is not None:
+            status["details"] = details
+        status["code"] = code
         super().__init__(code, status, {k.replace("_", "-"): v for k, v in headers.items()})
 
 
 def resource_missing() -> ApiError:
-    return ApiError(404, "NotFound", "the server could not find the requested resource")
+    return ApiError(404, "NotFound", "the server could not find the requested resource", {})
 
 
 def not_found(plural: str, name: str) -> ApiError:
@@ -788,7 +791,9 @@ def route(state: KubeState, method: str, path: str, query: dict[str, str], heade
     name = parts[1] if len(parts) == 2 else None
     if name is None:
         if method != "GET":
-            raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+            raise ApiError(
+                405, "MethodNotAllowed", "the server does not allow this method on the requested resource", {}
+            )
         return 200, list_objects(state, kind, plural, namespaced, namespace, query)
     if namespaced and not namespace:
         raise resource_missing()
@@ -845,7 +850,7 @@ def route(state: KubeState, method: str, path: str, query: dict[str, str], heade
             "status": "Success",
             "details": {"name": name, "group": GROUP, "kind": plural, "uid": found["metadata"]["uid"]},
         }
-    raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+    raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource", {})
 
 
 EXPIRED_CONTINUE = (
@@ -925,7 +930,9 @@ class Handler(EmulatorHandler[KubeState]):
         status = fault.status or 500
         reason, message = FAULT_STATUS.get(status, ("InternalError", "injected"))
         extra = {"Retry_After": fault.retry_after} if fault.retry_after is not None else {}
-        return ApiError(status, reason, message, {"retryAfterSeconds": 1} if status == 429 else {}, **extra)
+        # NewTooManyRequests says when to retry, NewInternalError carries its cause, the others nothing
+        details = {429: {"retryAfterSeconds": 1}, 500: {"causes": [{"message": "injected"}]}}.get(status)
+        return ApiError(status, reason, message, details, **extra)
 
     def record(self, method: str, path: str, query: str, status: int, started: float) -> None:
         with self.state.lock:
