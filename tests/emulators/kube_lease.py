@@ -4,7 +4,8 @@ lease/strategy.go, apiserver's generic registry `Store.Create`/`Store.Update`, a
 `errors.NewConflict`/`NewAlreadyExists`/`NewNotFound`/`NewInvalid`):
 
 - `GET|PUT|DELETE /apis/coordination.k8s.io/v1/namespaces/{ns}/leases/{name}`, `POST .../leases`
-- every write bumps a cluster-wide `metadata.resourceVersion` (a string); `uid`, `creationTimestamp` set on
+- every write that changes the Lease bumps a cluster-wide `metadata.resourceVersion` (a string; an update
+  to the same content keeps it); `uid`, `creationTimestamp` set on
   create; MicroTime fields (`acquireTime`, `renewTime`) returned as RFC 3339 with microseconds in UTC
 - create: 409 AlreadyExists when the name is taken, 500 when `resourceVersion` is set, 400 when the body's
   namespace differs from the URL's, 404 `namespaces "<ns>" not found` when `namespaces` is given and lacks it
@@ -162,6 +163,11 @@ class LeaseState:
 
     def _store(self, namespace: str, name: str, body: dict[str, Any], current: dict[str, Any] | None) -> dict[str, Any]:
         spec = _valid_spec(name, body.get("spec") or {})
+        labels = (body.get("metadata") or {}).get("labels")
+        if current is not None and current["spec"] == spec and current["metadata"].get("labels") == (labels or None):
+            # nothing changes: the store writes nothing and the resourceVersion stays (etcd3 GuaranteedUpdate
+            # keeps the existing object when the new one encodes to the same bytes)
+            return copy.deepcopy(current)
         self.version += 1
         meta = {
             "name": name,
@@ -170,7 +176,6 @@ class LeaseState:
             "resourceVersion": str(self.version),
             "creationTimestamp": current["metadata"]["creationTimestamp"] if current else _now_seconds(),
         }
-        labels = (body.get("metadata") or {}).get("labels")
         if labels:
             meta["labels"] = labels
         lease = {"kind": "Lease", "apiVersion": f"{GROUP}/v1", "metadata": meta, "spec": spec}
