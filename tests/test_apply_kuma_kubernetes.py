@@ -749,6 +749,60 @@ def test_emulator_status_bodies_leave_out_details_where_the_api_server_does() ->
         assert http.get("/apis/kuma.io/v1alpha1/meshfoos", headers=auth).json()["details"] == {}
 
 
+def test_emulator_apply_of_a_field_the_crd_does_not_declare_is_a_500() -> None:
+    """Server-side apply converts the applied configuration to the CRD's schema first; a field the schema
+    does not declare fails there with a plain error, which the API server answers 500 with no reason
+    (apimachinery managedfields/internal/structuredmerge.go Apply; kubernetes/kubernetes#122480)."""
+    with running(KubeState()) as emulator, httpx.Client(base_url=emulator.url) as http:
+        body = textwrap.dedent(
+            """\
+            apiVersion: kuma.io/v1alpha1
+            kind: MeshRetry
+            metadata: {name: r, namespace: kuma-system}
+            spec:
+              targetRef: {kind: Mesh}
+              retries: 3
+              to: [{targetRef: {kind: Mesh}, default: {}, weight: 1}]
+            """
+        )
+        url = f"/apis/kuma.io/v1alpha1/namespaces/{NS}/meshretries/r?fieldManager=x"
+        answer = http.patch(url, content=body.encode(), headers={"Content-Type": "application/apply-patch+yaml"})
+        assert answer.status_code == 500
+        assert answer.json() == {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": "failed to create typed patch object (kuma-system/r; kuma.io/v1alpha1, Kind=MeshRetry): "
+            "errors:\n  .spec.retries: field not declared in schema\n"
+            "  .spec.to[0].weight: field not declared in schema",
+            "code": 500,
+        }
+
+
+def test_emulator_managed_fields_in_the_api_servers_order() -> None:
+    """sortEncodedManagedFields (apimachinery managedfields/internal/managedfields.go): Apply entries before
+    Update ones, then by time and manager."""
+    state = KubeState()
+    state.create(
+        {
+            "apiVersion": "kuma.io/v1alpha1",
+            "kind": "Mesh",
+            "metadata": {"name": "m"},
+            "spec": {"logging": {"defaultBackend": "file"}},
+        }
+    )
+    with running(state) as emulator, httpx.Client(base_url=emulator.url) as http:
+        body = b"apiVersion: kuma.io/v1alpha1\nkind: Mesh\nmetadata: {name: m}\nspec: {mtls: {enabledBackend: ca-1}}\n"
+        applied = http.patch(
+            "/apis/kuma.io/v1alpha1/meshes/m?fieldManager=zz",
+            content=body,
+            headers={"Content-Type": "application/apply-patch+yaml"},
+        ).json()
+        entries = [(m["manager"], m["operation"]) for m in applied["metadata"]["managedFields"]]
+        assert entries == [("zz", "Apply"), ("kubectl-create", "Update")]
+
+
 def test_rollback_after_forced_apply_restores_the_taken_field(
     cluster: tuple[KubeEmulator, KubeApi], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

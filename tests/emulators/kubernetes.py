@@ -28,8 +28,9 @@ pkg/util/managedfields/internal/conflict.go for apply conflicts, pkg/util/valida
   404 for a namespace that does not exist; 401 without the bearer token when one is set
 - every written object (apply, merge patch) gets the CRDs' structural defaults (the table `kuma.py` fills in)
   and is checked against the CRD schemas' enums (targetRef kinds, actions, backend types): 422 Invalid with
-  FieldValueNotSupported causes. Not modelled: the rest of the schemas (types, patterns, unknown fields,
-  which an apply answers with 500 "field not declared in schema")
+  FieldValueNotSupported causes; an applied policy field the CRD does not declare (top level of spec, items
+  of to/from/rules) is a 500 "field not declared in schema". Not modelled: the rest of the schemas (types,
+  patterns, limits, undeclared fields deeper down)
 - `kuma_webhook=True` adds what Kuma 2.14's defaulting webhook does to a written object
   (kumahq/kuma v2.14.3: pkg/plugins/runtime/k8s/webhooks/defaulter.go, pkg/core/resources/labels/compute.go,
   policies' `*k8s.Duration` fields re-marshalled by metav1.Duration, the Mesh re-marshalled by jsonpb without
@@ -122,8 +123,9 @@ class ApiError(server.ApiError):
             "metadata": {},
             "status": "Failure",
             "message": message,
-            "reason": reason,
         }
+        if reason:  # StatusReasonUnknown ("") is omitted
+            status["reason"] = reason
         if details is not None:
             status["details"] = details
         status["code"] = code
@@ -207,6 +209,12 @@ def applied_fields(obj: Obj) -> set[FieldPath]:
     # structured-merge-diff typed/tofieldset.go: a struct's fields are walked down to their leaves and an
     # empty one inserts nothing (doMap), so an empty mapping is no field of the applier's
     return {path for path, value in leaves(body).items() if value != {}} - {()}
+
+
+def sorted_entries(entries: list[Obj]) -> list[Obj]:
+    """managedFields in the order the API server encodes them (managedfields/internal/managedfields.go
+    sortEncodedManagedFields): by operation (Apply before Update), time, manager, apiVersion."""
+    return sorted(entries, key=lambda e: (e["operation"], e.get("time", ""), e["manager"], e.get("apiVersion", "")))
 
 
 def to_fields_v1(paths: set[FieldPath]) -> Obj:
@@ -330,6 +338,23 @@ def crd_defaults(kind: str, obj: Obj) -> None:
     MeshMetric prometheus port/path/tls, MeshRetry, MeshAccessLog)."""
     if kind in kuma_emulator.BY_NAME and isinstance(obj.get("spec"), dict):
         kuma_emulator.fill_defaults(obj["spec"], kuma_emulator.BY_NAME[kind].defaults)
+
+
+def undeclared_fields(kind: str, obj: Obj) -> list[str]:
+    """Fields of an applied policy spec its CRD schema does not declare, for the parts `kuma.py` models (the
+    top level of spec and the items of to[], from[] and rules[]: the Go structs the CRDs are generated from).
+    The Mesh's spec is unstructured (x-kubernetes-preserve-unknown-fields)."""
+    model = kuma_emulator.BY_NAME.get(kind)
+    spec = obj.get("spec")
+    if model is None or model.policy is None or not isinstance(spec, dict):
+        return []
+    kept = kuma_emulator.prune(model, spec)
+    found = [key for key in spec if key not in kept]
+    for section in ("to", "from", "rules"):
+        for i, (item, known) in enumerate(zip(spec.get(section) or [], kept.get(section) or [], strict=False)):
+            if isinstance(item, dict) and isinstance(known, dict):
+                found += [f"{section}[{i}].{key}" for key in item if key not in known]
+    return found
 
 
 def value_at(obj: Any, dotted_path: str) -> Any:
@@ -517,6 +542,15 @@ class KubeState(EmulatorState):
                 "BadRequest",
                 "the namespace of the provided object does not match the namespace sent on the request",
             )
+        undeclared = undeclared_fields(kind, body)
+        if undeclared:
+            where = f"{namespace}/{name}" if namespace else f"/{name}"
+            problems = [f".spec.{path}: field not declared in schema" for path in undeclared]
+            listed = problems[0] if len(problems) == 1 else "\n".join(["errors:", *(f"  {p}" for p in problems)])
+            # structuredmerge.go Apply: a plain error, so a 500 with no reason (kubernetes#122480)
+            raise ApiError(
+                500, "", f"failed to create typed patch object ({where}; {GROUP_VERSION}, Kind={kind}): {listed}"
+            )
         self.validate(kind, plural, name, body)
         key = (plural, namespace, name)
         live = self.store.get(key)
@@ -594,7 +628,7 @@ class KubeState(EmulatorState):
             previous = managers.get(k)
             stamp = now if k == mine or previous is None else previous.get("time", now)
             entries.append(self.entry(k[0], k[1], paths, stamp))
-        merged["metadata"]["managedFields"] = entries
+        merged["metadata"]["managedFields"] = sorted_entries(entries)
         # managedFields are part of the stored object: a change of ownership alone (a second manager
         # applying the same values, now co-owned) is a write too, with a new resourceVersion. Only an
         # object that encodes to the same bytes is left alone (etcd3 store GuaranteedUpdate).
@@ -673,7 +707,7 @@ class KubeState(EmulatorState):
                 if paths and m["manager"] != manager:
                     entries.append(self.entry(m["manager"], m["operation"], paths, m.get("time", now)))
             entries.append(self.entry(manager, "Update", touched, now))
-            merged["metadata"]["managedFields"] = entries
+            merged["metadata"]["managedFields"] = sorted_entries(entries)
             merged["metadata"]["resourceVersion"] = self.next_revision()
             if merged.get("spec") != live.get("spec"):
                 merged["metadata"]["generation"] = live["metadata"].get("generation", 1) + 1
