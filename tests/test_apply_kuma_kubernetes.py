@@ -565,6 +565,20 @@ def test_emulator_apply_is_a_no_op_when_nothing_changes() -> None:
         assert other.json()["details"]["causes"] == [
             {"reason": "FieldManagerConflict", "message": 'conflict with "x"', "field": ".spec.mtls.enabledBackend"}
         ]
+        not_forced = http.patch(
+            "/apis/kuma.io/v1alpha1/meshes/m?fieldManager=y&force=False",
+            content=body.replace(b"ca-1", b"ca-2"),
+            headers=headers,
+        )
+        assert not_forced.status_code == 409
+        # query booleans as apimachinery's Convert_Slice_string_To_Pointer_bool reads them: "1" is true
+        forced = http.patch(
+            "/apis/kuma.io/v1alpha1/meshes/m?fieldManager=z&force=1",
+            content=body.replace(b"ca-1", b"ca-3"),
+            headers=headers,
+        )
+        assert forced.status_code == 200 and forced.json()["spec"]["mtls"]["enabledBackend"] == "ca-3"
+        http.patch("/apis/kuma.io/v1alpha1/meshes/m?fieldManager=x&force=true", content=body, headers=headers)
         shared = http.patch("/apis/kuma.io/v1alpha1/meshes/m?fieldManager=y", content=body, headers=headers).json()
         assert {m["manager"] for m in shared["metadata"]["managedFields"]} == {"x", "y"}  # same value: co-owned
 

@@ -857,7 +857,9 @@ def route(state: KubeState, method: str, path: str, query: dict[str, str], heade
             raise ApiError(400, "BadRequest", f"error decoding YAML: {exc}") from None
         if not isinstance(body, dict):
             raise ApiError(400, "BadRequest", "Object 'Kind' is missing in the request body")
-        force = query.get("force") == "true"
+        # apimachinery runtime/conversion.go Convert_Slice_string_To_Pointer_bool: only "0" and "false" (any
+        # case) are false, any other value given (even an empty one) is true
+        force = "force" in query and query["force"] != "0" and query["force"].lower() != "false"
         return state.apply(kind, plural, namespace, name, body, manager, force, query.get("dryRun") == "All")
     if method == "DELETE":
         check_options("DeleteOptions", query, None)
