@@ -28,9 +28,9 @@ pkg/util/managedfields/internal/conflict.go for apply conflicts, pkg/util/valida
   404 for a namespace that does not exist; 401 without the bearer token when one is set
 - every written object (apply, merge patch) gets the CRDs' structural defaults (the table `kuma.py` fills in)
   and is checked against the CRD schemas' enums (targetRef kinds, actions, backend types): 422 Invalid with
-  FieldValueNotSupported causes; an applied policy field the CRD does not declare (top level of spec, items
-  of to/from/rules) is a 500 "field not declared in schema". Not modelled: the rest of the schemas (types,
-  patterns, limits, undeclared fields deeper down)
+  FieldValueNotSupported causes; an applied field the CRD does not declare (at the root, e.g. `status`; in a
+  policy's spec at its top level and in the items of to/from/rules) is a 500 "field not declared in schema".
+  Not modelled: the rest of the schemas (types, patterns, limits, undeclared fields deeper down)
 - `kuma_webhook=True` adds what Kuma 2.14's defaulting webhook does to a written object
   (kumahq/kuma v2.14.3: pkg/plugins/runtime/k8s/webhooks/defaulter.go, pkg/core/resources/labels/compute.go,
   policies' `*k8s.Duration` fields re-marshalled by metav1.Duration, the Mesh re-marshalled by jsonpb without
@@ -341,19 +341,23 @@ def crd_defaults(kind: str, obj: Obj) -> None:
 
 
 def undeclared_fields(kind: str, obj: Obj) -> list[str]:
-    """Fields of an applied policy spec its CRD schema does not declare, for the parts `kuma.py` models (the
-    top level of spec and the items of to[], from[] and rules[]: the Go structs the CRDs are generated from).
-    The Mesh's spec is unstructured (x-kubernetes-preserve-unknown-fields)."""
+    """Fields of an applied object its CRD schema does not declare: at the root (the CRDs declare apiVersion,
+    kind, metadata and spec, the Mesh also its legacy `mesh`; no status: the Kuma CRDs have no status
+    subresource nor field) and, for the parts `kuma.py` models, in a policy's spec (its top level and the
+    items of to[], from[] and rules[]: the Go structs the CRDs are generated from). The Mesh's spec is
+    unstructured (x-kubernetes-preserve-unknown-fields)."""
+    root = {"apiVersion", "kind", "metadata", "spec"} | ({"mesh"} if kind == "Mesh" else set())
+    found = [f".{key}" for key in obj if key not in root]
     model = kuma_emulator.BY_NAME.get(kind)
     spec = obj.get("spec")
     if model is None or model.policy is None or not isinstance(spec, dict):
-        return []
+        return found
     kept = kuma_emulator.prune(model, spec)
-    found = [key for key in spec if key not in kept]
+    found += [f".spec.{key}" for key in spec if key not in kept]
     for section in ("to", "from", "rules"):
         for i, (item, known) in enumerate(zip(spec.get(section) or [], kept.get(section) or [], strict=False)):
             if isinstance(item, dict) and isinstance(known, dict):
-                found += [f"{section}[{i}].{key}" for key in item if key not in known]
+                found += [f".spec.{section}[{i}].{key}" for key in item if key not in known]
     return found
 
 
@@ -545,7 +549,7 @@ class KubeState(EmulatorState):
         undeclared = undeclared_fields(kind, body)
         if undeclared:
             where = f"{namespace}/{name}" if namespace else f"/{name}"
-            problems = [f".spec.{path}: field not declared in schema" for path in undeclared]
+            problems = [f"{path}: field not declared in schema" for path in undeclared]
             listed = problems[0] if len(problems) == 1 else "\n".join(["errors:", *(f"  {p}" for p in problems)])
             # structuredmerge.go Apply: a plain error, so a 500 with no reason (kubernetes#122480)
             raise ApiError(
