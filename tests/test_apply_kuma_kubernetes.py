@@ -12,6 +12,7 @@ import httpx
 import pytest
 from emulators.kubernetes import KubeEmulator, KubeState, RandomFaults, running
 
+from gatewayctl.apply import kuma_kubernetes
 from gatewayctl.apply.kuma_kubernetes import (
     FIELD_MANAGER,
     KubeApi,
@@ -19,6 +20,7 @@ from gatewayctl.apply.kuma_kubernetes import (
     apply_kubernetes,
     connect,
     go_duration,
+    list_kind,
     plan_kubernetes,
 )
 from gatewayctl.catalog.load import load_catalog
@@ -408,6 +410,38 @@ def test_secret_values_are_masked_in_field_changes(cluster: tuple[KubeEmulator, 
     assert secret not in shown and "zipkin-n3w-s3cr3t" not in shown and "<secret>" in shown
 
 
+def test_a_list_whose_continue_token_expired_is_read_again_whole(
+    cluster: tuple[KubeEmulator, KubeApi], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """etcd compacts every 5 minutes: a paged list whose next page comes after a compaction gets 410 Expired
+    (apiserver etcd3 handleCompactedErrorForPaging). client-go's pager then lists again without paging
+    (tools/pager ListPager.FullListIfExpired); gatewayctl failed the plan instead."""
+    emulator, api = cluster
+    state = emulator.state
+    for i in range(5):
+        state.create(
+            {
+                "apiVersion": "kuma.io/v1alpha1",
+                "kind": "MeshRetry",
+                "metadata": {"name": f"r{i}", "namespace": NS, "labels": {"app.kubernetes.io/managed-by": "x"}},
+                "spec": {"targetRef": {"kind": "Mesh"}},
+            }
+        )
+    monkeypatch.setattr(kuma_kubernetes, "PAGE_SIZE", 2)
+    pages: list[int] = []
+
+    def compact_after_first_page(state: KubeState) -> None:
+        pages.append(1)
+        if len(pages) == 1:  # someone writes and etcd compacts before the second page
+            state.merge_patch("MeshRetry", "r4", NS, {"metadata": {"labels": {"b": "2"}}}, "kubectl-edit")
+            state.compact()
+
+    state.after_list = compact_after_first_page
+    found = list_kind(api, "MeshRetry", NS, "app.kubernetes.io/managed-by=x")
+    assert [o["metadata"]["name"] for o in found] == ["r0", "r1", "r2", "r3", "r4"]
+    assert found[4]["metadata"]["labels"]["b"] == "2"  # one consistent view: the full list after the 410
+
+
 def test_go_durations_match_metav1_duration() -> None:
     # time.Duration.String() for what render produces
     assert [go_duration(d) for d in ["24h", "5m", "90s", "1h", "25ms", "250ms", "1.5s", "0s", "2h30m"]] == [
@@ -443,8 +477,32 @@ def test_emulator_status_bodies_selectors_and_paging(tmp_path: Path) -> None:
         }
         apply = {"Content-Type": "application/apply-patch+yaml"}
         path = "/apis/kuma.io/v1alpha1/namespaces/kuma-system/meshretries"
+        # apimachinery pkg/apis/meta/v1/validation ValidatePatchOptions, answered by handlers/patch.go as
+        # errors.NewInvalid(PatchOptions.meta.k8s.io) before the object is looked up
         no_manager = http.patch(f"{path}/a", content=b"{}", headers=apply)
-        assert no_manager.status_code == 400 and "fieldManager is required" in no_manager.json()["message"]
+        assert no_manager.status_code == 422
+        assert no_manager.json() == {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": (
+                'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch'
+            ),
+            "reason": "Invalid",
+            "details": {
+                "group": "meta.k8s.io",
+                "kind": "PatchOptions",
+                "causes": [
+                    {
+                        "reason": "FieldValueRequired",
+                        "message": "Required value: is required for apply patch",
+                        "field": "fieldManager",
+                    }
+                ],
+            },
+            "code": 422,
+        }
         for i, labels in enumerate([{"a": "1", "b": "2"}, {"a": "1"}, {"b": "2"}]):
             body = textwrap.dedent(
                 f"""\
@@ -507,8 +565,263 @@ def test_emulator_apply_is_a_no_op_when_nothing_changes() -> None:
         assert other.json()["details"]["causes"] == [
             {"reason": "FieldManagerConflict", "message": 'conflict with "x"', "field": ".spec.mtls.enabledBackend"}
         ]
+        not_forced = http.patch(
+            "/apis/kuma.io/v1alpha1/meshes/m?fieldManager=y&force=False",
+            content=body.replace(b"ca-1", b"ca-2"),
+            headers=headers,
+        )
+        assert not_forced.status_code == 409
+        # query booleans as apimachinery's Convert_Slice_string_To_Pointer_bool reads them: "1" is true
+        forced = http.patch(
+            "/apis/kuma.io/v1alpha1/meshes/m?fieldManager=z&force=1",
+            content=body.replace(b"ca-1", b"ca-3"),
+            headers=headers,
+        )
+        assert forced.status_code == 200 and forced.json()["spec"]["mtls"]["enabledBackend"] == "ca-3"
+        http.patch("/apis/kuma.io/v1alpha1/meshes/m?fieldManager=x&force=true", content=body, headers=headers)
         shared = http.patch("/apis/kuma.io/v1alpha1/meshes/m?fieldManager=y", content=body, headers=headers).json()
         assert {m["manager"] for m in shared["metadata"]["managedFields"]} == {"x", "y"}  # same value: co-owned
+
+
+def test_emulator_checks_patch_and_delete_options_before_the_object() -> None:
+    """ValidatePatchOptions / ValidateDeleteOptions (apimachinery pkg/apis/meta/v1/validation): `force` only on
+    an apply patch, `dryRun` only `All`; 422 Invalid for the options kind, even for an object that is absent."""
+    with running(KubeState()) as emulator, httpx.Client(base_url=emulator.url) as http:
+        path = "/apis/kuma.io/v1alpha1/meshes/absent"
+        merge = {"Content-Type": "application/merge-patch+json"}
+        forced = http.patch(f"{path}?force=true", content=b"{}", headers=merge)
+        assert forced.status_code == 422
+        assert forced.json()["message"] == (
+            'PatchOptions.meta.k8s.io "" is invalid: force: Forbidden: may not be specified for non-apply patch'
+        )
+        apply = {"Content-Type": "application/apply-patch+yaml"}
+        both = http.patch(f"{path}?dryRun=Some", content=b"{}", headers=apply).json()
+        assert both["reason"] == "Invalid" and [c["field"] for c in both["details"]["causes"]] == [
+            "fieldManager",
+            "dryRun",
+        ]
+        assert both["message"] == (
+            'PatchOptions.meta.k8s.io "" is invalid: [fieldManager: Required value: is required for apply patch, '
+            'dryRun: Unsupported value: []string{"Some"}: supported values: "All"]'
+        )
+        deleted = http.delete(f"{path}?dryRun=yes")
+        assert deleted.status_code == 422 and deleted.json()["details"]["kind"] == "DeleteOptions"
+
+
+def test_emulator_co_ownership_is_a_write_and_dry_run_create_has_no_resource_version() -> None:
+    """managedFields are stored with the object: a second manager applying the same values changes them, so
+    the object is written (new resourceVersion, same generation). A dry-run create is not stored: no
+    resourceVersion (apiserver registry/generic/registry/dryrun.go DryRunnableStorage.Create)."""
+    state = KubeState()
+    with running(state) as emulator, httpx.Client(base_url=emulator.url) as http:
+        body = b"apiVersion: kuma.io/v1alpha1\nkind: Mesh\nmetadata: {name: m}\nspec: {mtls: {enabledBackend: ca-1}}\n"
+        headers = {"Content-Type": "application/apply-patch+yaml"}
+        url = "/apis/kuma.io/v1alpha1/meshes/m"
+        dry = http.patch(f"{url}?fieldManager=x&dryRun=All", content=body, headers=headers)
+        assert dry.status_code == 201 and "resourceVersion" not in dry.json()["metadata"]
+        assert state.get("Mesh", "m") is None
+        first = http.patch(f"{url}?fieldManager=x", content=body, headers=headers).json()
+        shared = http.patch(f"{url}?fieldManager=y", content=body, headers=headers).json()
+        assert int(shared["metadata"]["resourceVersion"]) > int(first["metadata"]["resourceVersion"])
+        assert shared["metadata"]["generation"] == 1
+        stored = state.get("Mesh", "m")
+        assert stored is not None and stored["metadata"]["resourceVersion"] == shared["metadata"]["resourceVersion"]
+        again = http.patch(f"{url}?fieldManager=y", content=body, headers=headers).json()
+        assert again["metadata"]["resourceVersion"] == shared["metadata"]["resourceVersion"]  # a true no-op
+
+
+def test_emulator_paging_keeps_the_first_pages_view_until_compaction() -> None:
+    """etcd3 storage (apiserver pkg/storage/etcd3/store.go GetList): the pages after the first are read at the
+    first page's revision from the key after the last one returned, so objects deleted or created meanwhile
+    neither shift nor join the list; remainingItemCount only without a selector; after a compaction the token
+    answers 410 Expired, with a token that goes on at the latest revision (handleCompactedErrorForPaging)."""
+    state = KubeState()
+    for i in range(4):
+        state.create(
+            {
+                "apiVersion": "kuma.io/v1alpha1",
+                "kind": "MeshRetry",
+                "metadata": {"name": f"r{i}", "namespace": NS, "labels": {"a": "1"}},
+                "spec": {"targetRef": {"kind": "Mesh"}},
+            }
+        )
+    path = f"/apis/kuma.io/v1alpha1/namespaces/{NS}/meshretries"
+    names = lambda page: [o["metadata"]["name"] for o in page["items"]]  # noqa: E731
+    with running(state) as emulator, httpx.Client(base_url=emulator.url) as http:
+        first = http.get(path, params={"limit": 2}).json()
+        assert names(first) == ["r0", "r1"] and first["metadata"]["remainingItemCount"] == 2
+        state.merge_patch("MeshRetry", "r2", NS, {"metadata": {"labels": {"b": "2"}}}, "kubectl-edit")
+        with state.lock:
+            del state.store[("meshretries", NS, "r0")]
+        rest = http.get(path, params={"limit": 2, "continue": first["metadata"]["continue"]}).json()
+        assert (
+            names(rest) == ["r2", "r3"] and rest["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]
+        )
+        assert "b" not in rest["items"][0]["metadata"]["labels"]  # as it was when the list began
+        selected = http.get(path, params={"limit": 1, "labelSelector": "a=1"}).json()
+        assert names(selected) == ["r1"] and "continue" in selected["metadata"]
+        assert "remainingItemCount" not in selected["metadata"]
+        state.merge_patch("MeshRetry", "r3", NS, {"metadata": {"labels": {"c": "3"}}}, "kubectl-edit")
+        state.compact()  # etcd compacts the revisions before the latest: the token's is one of them
+        expired = http.get(path, params={"limit": 1, "continue": selected["metadata"]["continue"]})
+        assert expired.status_code == 410 and expired.json()["reason"] == "Expired"
+        assert expired.json()["message"].startswith("The provided continue parameter is too old")
+        latest = http.get(path, params={"limit": 5, "continue": expired.json()["metadata"]["continue"]}).json()
+        assert names(latest) == ["r2", "r3"] and latest["items"][1]["metadata"]["labels"]["c"] == "3"
+        bad = http.get(path, params={"continue": "not-a-token"})
+        assert bad.status_code == 400 and bad.json()["reason"] == "BadRequest"
+
+
+def test_emulator_an_applied_empty_mapping_is_owned_by_nobody_and_keeps_what_is_there() -> None:
+    """structured-merge-diff typed/tofieldset.go doMap: the fields of a struct are walked to their leaves, an
+    empty one inserts no path. Applying `mtls: {}` neither conflicts with the owner of `mtls.enabledBackend`
+    nor wipes it, and the applier owns nothing there."""
+    state = KubeState()
+    with running(state) as emulator, httpx.Client(base_url=emulator.url) as http:
+        headers = {"Content-Type": "application/apply-patch+yaml"}
+        url = "/apis/kuma.io/v1alpha1/meshes/m"
+        body = b"apiVersion: kuma.io/v1alpha1\nkind: Mesh\nmetadata: {name: m}\nspec: {mtls: {enabledBackend: ca-1}}\n"
+        http.patch(f"{url}?fieldManager=x", content=body, headers=headers)
+        empty = http.patch(
+            f"{url}?fieldManager=y", content=body.replace(b"{enabledBackend: ca-1}", b"{}"), headers=headers
+        )
+        assert empty.status_code == 200, empty.json()
+        assert empty.json()["spec"] == {"mtls": {"enabledBackend": "ca-1"}}
+        assert [m["manager"] for m in empty.json()["metadata"]["managedFields"]] == ["x"]
+        new = http.patch(
+            f"{url}?fieldManager=y",
+            content=body.replace(b"mtls: {enabledBackend: ca-1}", b"mtls: {enabledBackend: ca-1}, networking: {}"),
+            headers=headers,
+        ).json()
+        assert new["spec"]["networking"] == {}  # merged in
+
+
+def test_emulator_fills_crd_defaults_and_checks_crd_enums_without_kumas_webhook() -> None:
+    """The API server itself defaults and validates custom resources against the CRD's structural schema
+    (apiextensions-apiserver; managedfields structuredmerge.go defaults the applied result), webhook or not:
+    an enum broken is 422 Invalid, each cause a FieldValueNotSupported (validation.go
+    kubeOpenAPIResultToFieldErrors -> field.NotSupported)."""
+    state = KubeState()  # no Kuma webhook
+    with running(state) as emulator, httpx.Client(base_url=emulator.url) as http:
+        headers = {"Content-Type": "application/apply-patch+yaml"}
+        path = f"/apis/kuma.io/v1alpha1/namespaces/{NS}"
+        trace = textwrap.dedent(
+            """\
+            apiVersion: kuma.io/v1alpha1
+            kind: MeshTrace
+            metadata: {name: t, namespace: kuma-system}
+            spec:
+              targetRef: {kind: Mesh}
+              default: {backends: [{type: Zipkin, zipkin: {url: "http://zipkin:9411/api/v2/spans"}}]}
+            """
+        )
+        created = http.patch(f"{path}/meshtraces/t?fieldManager=x", content=trace.encode(), headers=headers).json()
+        assert created["spec"]["default"]["backends"][0]["zipkin"]["sharedSpanContext"] is True
+        permission = textwrap.dedent(
+            """\
+            apiVersion: kuma.io/v1alpha1
+            kind: MeshTrafficPermission
+            metadata: {name: p, namespace: kuma-system}
+            spec:
+              targetRef: {kind: Mesh}
+              from: [{targetRef: {kind: Everything}, default: {action: Maybe}}]
+            """
+        )
+        refused = http.patch(
+            f"{path}/meshtrafficpermissions/p?fieldManager=x", content=permission.encode(), headers=headers
+        )
+        assert refused.status_code == 422
+        status = refused.json()
+        targets = '"Mesh", "MeshSubset", "MeshGateway", "MeshService", "MeshExternalService", "MeshMultiZoneService", '
+        targets += '"MeshServiceSubset", "MeshHTTPRoute", "Dataplane"'
+        assert status["message"] == (
+            'MeshTrafficPermission.kuma.io "p" is invalid: ['
+            'spec.from[0].default.action: Unsupported value: "Maybe": supported values: "Allow", "Deny", '
+            '"AllowWithShadowDeny", '
+            f'spec.from[0].targetRef.kind: Unsupported value: "Everything": supported values: {targets}]'
+        )
+        assert [c["reason"] for c in status["details"]["causes"]] == ["FieldValueNotSupported"] * 2
+        assert state.get("MeshTrafficPermission", "p", NS) is None
+
+
+def test_emulator_status_bodies_leave_out_details_where_the_api_server_does() -> None:
+    """metav1.Status.Details is an omitempty pointer: errors.NewUnauthorized and NewBadRequest leave it nil
+    (apimachinery pkg/api/errors/errors.go), the bare 404 of NewGenericServerResponse sets an empty one."""
+    with running(KubeState(token="t0ken-for-tests")) as emulator, httpx.Client(base_url=emulator.url) as http:
+        assert http.get("/apis/kuma.io/v1alpha1/meshes").json() == {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": "Unauthorized",
+            "reason": "Unauthorized",
+            "code": 401,
+        }
+        auth = {"Authorization": "Bearer t0ken-for-tests"}
+        bad = http.get("/apis/kuma.io/v1alpha1/meshes", params={"continue": "x"}, headers=auth).json()
+        assert bad["reason"] == "BadRequest" and "details" not in bad
+        assert http.get("/apis/kuma.io/v1alpha1/meshfoos", headers=auth).json()["details"] == {}
+
+
+def test_emulator_apply_of_a_field_the_crd_does_not_declare_is_a_500() -> None:
+    """Server-side apply converts the applied configuration to the CRD's schema first; a field the schema
+    does not declare fails there with a plain error, which the API server answers 500 with no reason
+    (apimachinery managedfields/internal/structuredmerge.go Apply; kubernetes/kubernetes#122480)."""
+    with running(KubeState()) as emulator, httpx.Client(base_url=emulator.url) as http:
+        body = textwrap.dedent(
+            """\
+            apiVersion: kuma.io/v1alpha1
+            kind: MeshRetry
+            metadata: {name: r, namespace: kuma-system}
+            spec:
+              targetRef: {kind: Mesh}
+              retries: 3
+              to: [{targetRef: {kind: Mesh}, default: {}, weight: 1}]
+            status: {}
+            """
+        )
+        url = f"/apis/kuma.io/v1alpha1/namespaces/{NS}/meshretries/r?fieldManager=x"
+        answer = http.patch(url, content=body.encode(), headers={"Content-Type": "application/apply-patch+yaml"})
+        assert answer.status_code == 500
+        status = answer.json()
+        assert {k: v for k, v in status.items() if k != "message"} == {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "code": 500,
+        }
+        # typed.ValidationErrors.Error(): "errors:" and one indented line each (in the map's iteration order)
+        head, *lines = status["message"].split("\n")
+        assert head == "failed to create typed patch object (kuma-system/r; kuma.io/v1alpha1, Kind=MeshRetry): errors:"
+        assert sorted(lines) == [
+            "  .spec.retries: field not declared in schema",
+            "  .spec.to[0].weight: field not declared in schema",
+            "  .status: field not declared in schema",
+        ]
+
+
+def test_emulator_managed_fields_in_the_api_servers_order() -> None:
+    """sortEncodedManagedFields (apimachinery managedfields/internal/managedfields.go): Apply entries before
+    Update ones, then by time and manager."""
+    state = KubeState()
+    state.create(
+        {
+            "apiVersion": "kuma.io/v1alpha1",
+            "kind": "Mesh",
+            "metadata": {"name": "m"},
+            "spec": {"logging": {"defaultBackend": "file"}},
+        }
+    )
+    with running(state) as emulator, httpx.Client(base_url=emulator.url) as http:
+        body = b"apiVersion: kuma.io/v1alpha1\nkind: Mesh\nmetadata: {name: m}\nspec: {mtls: {enabledBackend: ca-1}}\n"
+        applied = http.patch(
+            "/apis/kuma.io/v1alpha1/meshes/m?fieldManager=zz",
+            content=body,
+            headers={"Content-Type": "application/apply-patch+yaml"},
+        ).json()
+        entries = [(m["manager"], m["operation"]) for m in applied["metadata"]["managedFields"]]
+        assert entries == [("zz", "Apply"), ("kubectl-create", "Update")]
 
 
 def test_rollback_after_forced_apply_restores_the_taken_field(

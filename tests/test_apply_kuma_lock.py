@@ -330,6 +330,47 @@ def test_an_apply_that_cannot_renew_its_lease_is_told_to_stop() -> None:
         api.state.unavailable = False
 
 
+def test_the_lease_emulator_creates_only_in_existing_namespaces() -> None:
+    """NamespaceLifecycle admission (kubernetes plugin/pkg/admission/namespace/lifecycle): a create, by POST
+    or by PUT, in a namespace that does not exist is 404 `namespaces "<ns>" not found`; a read there just
+    finds no Lease."""
+    import httpx
+
+    with lease_running(LeaseState(namespaces={"kuma-system"})) as api, httpx.Client(base_url=api.url) as http:
+        base = "/apis/coordination.k8s.io/v1/namespaces"
+        body = {"metadata": {"name": "l"}, "spec": {"holderIdentity": "a"}}
+        read = http.get(f"{base}/nope/leases/l")
+        assert read.status_code == 404 and read.json()["message"] == 'leases.coordination.k8s.io "l" not found'
+        for answer in (http.post(f"{base}/nope/leases", json=body), http.put(f"{base}/nope/leases/l", json=body)):
+            assert answer.status_code == 404
+            assert answer.json()["message"] == 'namespaces "nope" not found'
+            assert answer.json()["details"] == {"name": "nope", "kind": "namespaces"}
+        assert http.post(f"{base}/kuma-system/leases", json=body).status_code == 201
+
+
+def test_a_lease_the_cluster_refuses_to_create_is_an_error_at_once_not_a_wait(
+    capsys: pytest.CaptureFixture[str], shop: Path
+) -> None:
+    """Kuma's namespace missing: the Lease read finds nothing (404 for the Lease) and its create is refused
+    (404 for the namespace). Waiting cannot help; gatewayctl waited --lock-wait and then blamed the Lease."""
+    from emulators.kubernetes import KubeState
+    from emulators.kubernetes import running as kube_running
+
+    from gatewayctl.cli import main
+
+    with kube_running(KubeState(kuma_webhook=True, namespaces=("default",))) as cluster:
+        kubeconfig = str(cluster.kubeconfig(shop.parent / "kubeconfig"))
+        argv = ["--only", "kuma", "--kuma-platform", "kubernetes", "--kubeconfig", kubeconfig]
+        started = time.monotonic()
+        code = main(["apply", str(shop), *argv, "--yes", "--lock-wait", "20"])
+        captured = capsys.readouterr()
+        assert code == 3, captured.out + captured.err
+        assert time.monotonic() - started < 10
+        err = " ".join(captured.err.split())
+        assert "POST /apis/coordination.k8s.io/v1/namespaces/kuma-system/leases: HTTP 404" in err, err
+        assert 'namespaces "kuma-system" not found' in err, err
+
+
 def test_kubernetes_apply_refuses_while_another_holds_the_lease(capsys: pytest.CaptureFixture[str], shop: Path) -> None:
     from emulators.kubernetes import KubeState
     from emulators.kubernetes import running as kube_running

@@ -75,6 +75,11 @@ def test_fake_api_answers_like_the_api_server(api: LeaseApi) -> None:
         stale = http.put(f"{LEASE_PATH}/x", json=update)  # the same resourceVersion again: someone wrote since
         assert stale.status_code == 409 and stale.json()["reason"] == "Conflict"
         assert "the object has been modified" in stale.json()["message"]
+        # the same content again with the current resourceVersion: nothing is written, the version stays
+        # (etcd3 store GuaranteedUpdate: an object that encodes to the same bytes is not stored again)
+        current = first.json()["metadata"]["resourceVersion"]
+        same = http.put(f"{LEASE_PATH}/x", json={**update, "metadata": {"name": "x", "resourceVersion": current}})
+        assert same.status_code == 200 and same.json()["metadata"]["resourceVersion"] == current
         bad = {"metadata": {"name": "y"}, "spec": {"leaseDurationSeconds": 0}}
         assert http.post(LEASE_PATH, json=bad).status_code == 422
         with_time = http.put(

@@ -237,7 +237,8 @@ def _transport_reason(exc: Exception) -> str:
 
 def apply_lock(api: KubeApi, namespace: str, catalog_name: str, wait: float) -> AbstractContextManager[HeldLock]:
     """The apply lock on Kubernetes: a Lease in Kuma's namespace (`kuma_lock.lease_lock`). Reading it once
-    first turns a cluster that refuses us (401/403, no such namespace) into a KubeError, not a long wait."""
+    first turns a cluster that refuses us (401/403) into a KubeError, not a long wait; a namespace that does
+    not exist shows only when the Lease is created (a read there finds no Lease), also a KubeError at once."""
     _read_lease(api, namespace, lease_name(catalog_name))
     return lease_lock(kube_client.CoordinationV1Api(api.api_client), namespace, catalog_name, wait)
 
@@ -322,13 +323,18 @@ def resource_path(kind: str, namespace: str, name: str | None = None) -> str:
 
 
 def list_kind(api: KubeApi, kind: str, namespace: str, selector: str | None) -> list[Obj]:
-    """Every object of `kind` matching `selector`, all pages. KubeError 404 when the CRD is not installed."""
+    """Every object of `kind` matching `selector`, all pages. KubeError 404 when the CRD is not installed.
+
+    A continue token outlives etcd's compaction (every 5 minutes) only so long: a later page then answers
+    410 Expired, and the list is read again in one piece, as client-go's pager does (FullListIfExpired):
+    pages from two revisions would not be one consistent view."""
     plural, namespaced = KINDS[kind]
     path = resource_path(kind, namespace)
     items: list[Obj] = []
     token: str | None = None
+    limit = PAGE_SIZE
     while True:
-        kwargs: dict[str, Any] = {"limit": PAGE_SIZE, "_request_timeout": api.timeout}
+        kwargs: dict[str, Any] = {"limit": limit, "_request_timeout": api.timeout}
         if selector:
             kwargs["label_selector"] = selector
         if token:
@@ -339,7 +345,13 @@ def list_kind(api: KubeApi, kind: str, namespace: str, selector: str | None) -> 
                 return api.custom.list_namespaced_custom_object(GROUP, VERSION, namespace, plural, **kw)
             return api.custom.list_cluster_custom_object(GROUP, VERSION, plural, **kw)
 
-        page = api.call("GET", path + (f"?labelSelector={selector}" if selector else ""), send)
+        try:
+            page = api.call("GET", path + (f"?labelSelector={selector}" if selector else ""), send)
+        except KubeError as exc:
+            if exc.status != 410 or not token:
+                raise
+            items, token, limit = [], None, 0  # the whole list again, unpaged (limit 0: no limit)
+            continue
         items.extend(page.get("items") or [])
         token = (page.get("metadata") or {}).get("continue")
         if not token:

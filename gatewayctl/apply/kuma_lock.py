@@ -183,11 +183,17 @@ def universal_lock(client: KumaApi, catalog_name: str, wait: float) -> Iterator[
 def lease_lock(
     coordination: Any, namespace: str, catalog_name: str, wait: float, *, duration: float = 15.0
 ) -> Iterator[HeldLock]:
-    """Hold the Lease while the block runs; LockHeld after `wait` seconds of another holder keeping it."""
+    """Hold the Lease while the block runs; LockHeld after `wait` seconds of another holder keeping it,
+    KubeError at once when the API server refuses the Lease outright (its namespace missing, RBAC)."""
     elector = LeaderElector(coordination, lease_name(catalog_name), namespace, duration=duration)
     stop = threading.Event()
     deadline = time.monotonic() + wait
     while not elector.try_acquire_or_renew():
+        if elector.refused is not None:  # no such namespace, no permission: an error now, not after `wait`
+            from gatewayctl.apply.kuma_kubernetes import _api_error  # (it imports this module)
+
+            method, path, exc = elector.refused
+            raise _api_error(method, path, exc, 1)
         if time.monotonic() >= deadline:
             where = f"the Lease {namespace}/{lease_name(catalog_name)}"
             if elector.last_error and not elector.observed_holder():

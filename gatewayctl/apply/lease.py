@@ -75,6 +75,9 @@ class LeaderElector:
     _observed_at: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     last_error: str | None = None  # the last failed call, for a caller that gives up waiting
+    # The last attempt's call the API server understood and refused (4xx other than 409 and 429: a missing
+    # namespace, RBAC): (method, path, error). Trying again cannot help; a caller that waits need not.
+    refused: tuple[str, str, Any] | None = None
 
     @property
     def renew_every(self) -> float:
@@ -105,6 +108,9 @@ class LeaderElector:
         from kubernetes.client.exceptions import ApiException
 
         now = datetime.now(UTC)
+        self.refused = None
+        leases = f"/apis/coordination.k8s.io/v1/namespaces/{self.namespace}/leases"
+        call = ("GET", f"{leases}/{self.name}")
         try:
             try:
                 lease = self.api.read_namespaced_lease(self.name, self.namespace, _request_timeout=REQUEST_TIMEOUT)
@@ -119,6 +125,7 @@ class LeaderElector:
                     lease_transitions=0,
                 )
                 body = V1Lease(metadata=V1ObjectMeta(name=self.name, namespace=self.namespace), spec=spec)
+                call = ("POST", leases)
                 self.api.create_namespaced_lease(self.namespace, body, _request_timeout=REQUEST_TIMEOUT)
                 return self._set(True)
             spec = lease.spec or V1LeaseSpec()
@@ -137,12 +144,15 @@ class LeaderElector:
             spec.lease_duration_seconds = _seconds(self.duration)
             spec.renew_time = now
             lease.spec = spec  # metadata.resourceVersion stays: the write fails with 409 if the Lease moved
+            call = ("PUT", f"{leases}/{self.name}")
             self.api.replace_namespaced_lease(self.name, self.namespace, lease, _request_timeout=REQUEST_TIMEOUT)
             return self._set(True)
         except ApiException as exc:
             if exc.status == 409:  # another replica wrote the Lease first
                 return self._set(False)
             self.last_error = f"HTTP {exc.status} {exc.reason}"
+            if exc.status is not None and 400 <= exc.status < 500 and exc.status != 429:
+                self.refused = (call[0], call[1], exc)
             log.warning("lease %s/%s: %s", self.namespace, self.name, self.last_error)
         except Exception as exc:  # the API server unreachable (urllib3 errors): keep trying
             self.last_error = _short(exc)

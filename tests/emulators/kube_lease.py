@@ -4,10 +4,12 @@ lease/strategy.go, apiserver's generic registry `Store.Create`/`Store.Update`, a
 `errors.NewConflict`/`NewAlreadyExists`/`NewNotFound`/`NewInvalid`):
 
 - `GET|PUT|DELETE /apis/coordination.k8s.io/v1/namespaces/{ns}/leases/{name}`, `POST .../leases`
-- every write bumps a cluster-wide `metadata.resourceVersion` (a string); `uid`, `creationTimestamp` set on
+- every write that changes the Lease bumps a cluster-wide `metadata.resourceVersion` (a string; an update
+  to the same content keeps it); `uid`, `creationTimestamp` set on
   create; MicroTime fields (`acquireTime`, `renewTime`) returned as RFC 3339 with microseconds in UTC
 - create: 409 AlreadyExists when the name is taken, 500 when `resourceVersion` is set, 400 when the body's
-  namespace differs from the URL's
+  namespace differs from the URL's, 404 `namespaces "<ns>" not found` when `namespaces` is given and lacks it
+  (NamespaceLifecycle admission; also for a create by PUT)
 - update (PUT): the Lease strategy allows create-on-update (201 when absent) but not unconditional update:
   no `resourceVersion` -> 422 Invalid "must be specified for an update"; a stale one -> 409 Conflict
   "the object has been modified"
@@ -43,11 +45,14 @@ CONFLICT = "the object has been modified; please apply your changes to the lates
 
 
 class StatusError(Exception):
-    def __init__(self, code: int, reason: str, message: str, name: str | None = None) -> None:
+    def __init__(
+        self, code: int, reason: str, message: str, name: str | None = None, details: dict[str, Any] | None = None
+    ) -> None:
         self.code = code
         self.reason = reason
         self.message = message
         self.name = name
+        self.details = details
 
     def body(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -59,7 +64,9 @@ class StatusError(Exception):
             "reason": self.reason,
             "code": self.code,
         }
-        if self.name is not None:
+        if self.details is not None:
+            out["details"] = self.details
+        elif self.name is not None:
             out["details"] = {"name": self.name, "group": GROUP, "kind": "leases"}
         return out
 
@@ -68,11 +75,20 @@ def not_found(name: str) -> StatusError:
     return StatusError(404, "NotFound", f'{RESOURCE} "{name}" not found', name)
 
 
+def namespace_not_found(namespace: str) -> StatusError:
+    """The NamespaceLifecycle admission plugin: no object is created in a namespace that does not exist
+    (reads there just find nothing)."""
+    return StatusError(
+        404, "NotFound", f'namespaces "{namespace}" not found', details={"name": namespace, "kind": "namespaces"}
+    )
+
+
 @dataclass
 class LeaseState:
     leases: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     version: int = 1000
     unavailable: bool = False
+    namespaces: set[str] | None = None  # the namespaces that exist; None: any
     writes: list[tuple[str, str, int]] = field(default_factory=list)  # (method, name, status) of every write
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -100,7 +116,12 @@ class LeaseState:
             )
         if (namespace, name) in self.leases:
             raise StatusError(409, "AlreadyExists", f'{RESOURCE} "{name}" already exists', name)
+        self._check_namespace(namespace)
         return self._store(namespace, name, body, None)
+
+    def _check_namespace(self, namespace: str) -> None:
+        if self.namespaces is not None and namespace not in self.namespaces:
+            raise namespace_not_found(namespace)
 
     def update(self, namespace: str, name: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         meta = body.get("metadata") or {}
@@ -112,6 +133,7 @@ class LeaseState:
             )
         current = self.leases.get((namespace, name))
         if current is None:  # the Lease strategy allows create on update
+            self._check_namespace(namespace)
             return 201, self._store(namespace, name, body, None)
         given = meta.get("resourceVersion")
         if not given:
@@ -141,6 +163,11 @@ class LeaseState:
 
     def _store(self, namespace: str, name: str, body: dict[str, Any], current: dict[str, Any] | None) -> dict[str, Any]:
         spec = _valid_spec(name, body.get("spec") or {})
+        labels = (body.get("metadata") or {}).get("labels")
+        if current is not None and current["spec"] == spec and current["metadata"].get("labels") == (labels or None):
+            # nothing changes: the store writes nothing and the resourceVersion stays (etcd3 GuaranteedUpdate
+            # keeps the existing object when the new one encodes to the same bytes)
+            return copy.deepcopy(current)
         self.version += 1
         meta = {
             "name": name,
@@ -149,7 +176,6 @@ class LeaseState:
             "resourceVersion": str(self.version),
             "creationTimestamp": current["metadata"]["creationTimestamp"] if current else _now_seconds(),
         }
-        labels = (body.get("metadata") or {}).get("labels")
         if labels:
             meta["labels"] = labels
         lease = {"kind": "Lease", "apiVersion": f"{GROUP}/v1", "metadata": meta, "spec": spec}

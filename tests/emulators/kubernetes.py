@@ -9,23 +9,32 @@ pkg/util/managedfields/internal/conflict.go for apply conflicts, pkg/util/valida
   (`/apis/kuma.io/v1alpha1/namespaces/<ns>/<plural>[/name]`, and `/apis/kuma.io/v1alpha1/<plural>` across
   namespaces); a CRD not installed answers 404 "the server could not find the requested resource"
 - list with `labelSelector` (equality-based: `k=v`, `k==v`, `k!=v`, `k`, `!k`; comma = AND), `limit` and
-  `continue`; items carry apiVersion and kind; the list carries the current resourceVersion
-- server-side apply (`PATCH`, `Content-Type: application/apply-patch+yaml`, `fieldManager` required, `force`,
+  `continue` as etcd3 storage pages (key order, the next pages read at the first page's revision,
+  `remainingItemCount` only without a selector, 410 Expired after `compact()`); items carry apiVersion and
+  kind; the list carries the resourceVersion it was read at
+- server-side apply (`PATCH`, `Content-Type: application/apply-patch+yaml`, `fieldManager` required (422 Invalid
+  PatchOptions, as are `force` on a non-apply patch and a `dryRun` other than `All`), `force`,
   `dryRun=All`): creates when absent, merges otherwise, drops the fields the manager applied before and no
   longer applies (unless another manager owns them), keeps `managedFields` per manager (fieldsV1); applying a
   field another manager owns with a different value is a 409 Conflict with `details.causes`, unless `force`
   (the other manager then loses the field); a no-op apply leaves resourceVersion alone. Lists are atomic
-  (no `x-kubernetes-list-type` in the Kuma CRDs gatewayctl writes); an empty mapping is a leaf.
+  (no `x-kubernetes-list-type` in the Kuma CRDs gatewayctl writes); an empty mapping is merged in but owned by
+  nobody (structured-merge-diff tofieldset.go).
 - non-apply `PATCH` (`application/merge-patch+json`, RFC 7386) as another tool (kubectl edit) makes it: an
   Update operation that takes the fields it sets from every other manager
 - `DELETE` answers 200 with a Success Status; `preconditions.uid` checked (409); 404 when absent
 - uid, resourceVersion (one counter for the store), generation (bumped when spec changes),
   creationTimestamp; 422 Invalid for a name that is not an RFC 1123 subdomain or bad label keys/values;
   404 for a namespace that does not exist; 401 without the bearer token when one is set
-- `kuma_webhook=True` adds what Kuma 2.14's defaulting webhook and CRD defaults do to an applied object
+- every written object (apply, merge patch) gets the CRDs' structural defaults (the table `kuma.py` fills in)
+  and is checked against the CRD schemas' enums (targetRef kinds, actions, backend types): 422 Invalid with
+  FieldValueNotSupported causes; an applied field the CRD does not declare (at the root, e.g. `status`; in a
+  policy's spec at its top level and in the items of to/from/rules) is a 500 "field not declared in schema".
+  Not modelled: the rest of the schemas (types, patterns, limits, undeclared fields deeper down)
+- `kuma_webhook=True` adds what Kuma 2.14's defaulting webhook does to a written object
   (kumahq/kuma v2.14.3: pkg/plugins/runtime/k8s/webhooks/defaulter.go, pkg/core/resources/labels/compute.go,
   policies' `*k8s.Duration` fields re-marshalled by metav1.Duration, the Mesh re-marshalled by jsonpb without
-  zero values; the CRDs' structural defaults, the table `kuma.py` fills in)
+  zero values)
 - fault injection (shared with the other emulators, `server.py`): fail the Nth matching request with a status
   (and Retry-After), drop the connection before or after doing the work; or a seeded random share of faulty
   requests
@@ -41,6 +50,7 @@ import copy
 import json
 import re
 import uuid
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -101,25 +111,29 @@ FieldPath = tuple[str, ...]
 
 
 class ApiError(server.ApiError):
-    """An answer with a Kubernetes Status body."""
+    """An answer with a Kubernetes Status body. `details` is left out when None: metav1.Status.Details is an
+    omitempty pointer that errors.NewBadRequest, NewUnauthorized, NewServiceUnavailable and
+    NewResourceExpired leave nil, while NewGenericServerResponse (the bare 404/405) sets an empty one."""
 
     def __init__(self, code: int, reason: str, message: str, details: Obj | None = None, **headers: str) -> None:
         self.code = code
-        status = {
+        status: Obj = {
             "kind": "Status",
             "apiVersion": "v1",
             "metadata": {},
             "status": "Failure",
             "message": message,
-            "reason": reason,
-            "details": details if details is not None else {},
-            "code": code,
         }
+        if reason:  # StatusReasonUnknown ("") is omitted
+            status["reason"] = reason
+        if details is not None:
+            status["details"] = details
+        status["code"] = code
         super().__init__(code, status, {k.replace("_", "-"): v for k, v in headers.items()})
 
 
 def resource_missing() -> ApiError:
-    return ApiError(404, "NotFound", "the server could not find the requested resource")
+    return ApiError(404, "NotFound", "the server could not find the requested resource", {})
 
 
 def not_found(plural: str, name: str) -> ApiError:
@@ -128,15 +142,47 @@ def not_found(plural: str, name: str) -> ApiError:
     )
 
 
-def invalid(kind: str, plural: str, name: str, causes: list[Obj]) -> ApiError:
+def invalid(kind: str, plural: str, name: str, causes: list[Obj], group: str = GROUP) -> ApiError:
+    """errors.NewInvalid: `<Kind>.<group> "<name>" is invalid: <field>: <message>` (several in brackets);
+    details carry no name when it is empty (omitempty)."""
     parts = [f"{c['field']}: {c['message']}" for c in causes]
     listed = parts[0] if len(parts) == 1 else "[" + ", ".join(parts) + "]"
-    return ApiError(
-        422,
-        "Invalid",
-        f'{kind}.{GROUP} "{name}" is invalid: {listed}',
-        {"name": name, "group": GROUP, "kind": kind, "causes": causes},
-    )
+    details: Obj = {"name": name} if name else {}
+    details.update(group=group, kind=kind, causes=causes)
+    return ApiError(422, "Invalid", f'{kind}.{group} "{name}" is invalid: {listed}', details)
+
+
+def check_options(kind: str, query: dict[str, str], apply: bool | None) -> None:
+    """apiserver's ValidatePatchOptions / ValidateDeleteOptions (apimachinery pkg/apis/meta/v1/validation):
+    checked before the object is looked up, answered 422 Invalid for the options kind in meta.k8s.io.
+    `apply` is None for a DELETE, else whether the PATCH is an apply patch."""
+    causes: list[Obj] = []
+    if apply is False and "force" in query:
+        causes.append(
+            {
+                "reason": "FieldValueForbidden",
+                "message": "Forbidden: may not be specified for non-apply patch",
+                "field": "force",
+            }
+        )
+    if apply and not query.get("fieldManager"):
+        causes.append(
+            {
+                "reason": "FieldValueRequired",
+                "message": "Required value: is required for apply patch",
+                "field": "fieldManager",
+            }
+        )
+    if "dryRun" in query and query["dryRun"] != "All":
+        causes.append(
+            {
+                "reason": "FieldValueNotSupported",
+                "message": f'Unsupported value: []string{{"{query["dryRun"]}"}}: supported values: "All"',
+                "field": "dryRun",
+            }
+        )
+    if causes:
+        raise invalid(kind, "", "", causes, group="meta.k8s.io")
 
 
 # ---------------------------------------------------------------------- field sets (structured merge)
@@ -160,7 +206,15 @@ def applied_fields(obj: Obj) -> set[FieldPath]:
     body["metadata"] = meta
     if not meta:
         body.pop("metadata")
-    return set(leaves(body)) - {()}
+    # structured-merge-diff typed/tofieldset.go: a struct's fields are walked down to their leaves and an
+    # empty one inserts nothing (doMap), so an empty mapping is no field of the applier's
+    return {path for path, value in leaves(body).items() if value != {}} - {()}
+
+
+def sorted_entries(entries: list[Obj]) -> list[Obj]:
+    """managedFields in the order the API server encodes them (managedfields/internal/managedfields.go
+    sortEncodedManagedFields): by operation (Apply before Update), time, manager, apiVersion."""
+    return sorted(entries, key=lambda e: (e["operation"], e.get("time", ""), e["manager"], e.get("apiVersion", "")))
 
 
 def to_fields_v1(paths: set[FieldPath]) -> Obj:
@@ -275,10 +329,66 @@ def kuma_defaulter(kind: str, obj: Obj, system_namespace: str) -> None:
     labels.setdefault("k8s.kuma.io/namespace", meta["namespace"])
     labels["kuma.io/policy-role"] = "system" if meta["namespace"] == system_namespace else "consumer"
     obj["spec"] = canonical_durations(spec)
-    # The CRDs' structural defaults: the same kubebuilder markers as the Universal schemas (`kuma.py`), so
-    # the same table (MeshTrace zipkin, MeshMetric prometheus port/path/tls, MeshRetry, MeshAccessLog).
-    if kind in kuma_emulator.BY_NAME:
+
+
+def crd_defaults(kind: str, obj: Obj) -> None:
+    """The CRDs' structural defaults, which the API server itself fills in (apimachinery's managedfields
+    structuredmerge.go defaults the applied result; apiextensions' structural defaulting), webhook or not:
+    the same kubebuilder markers as the Universal schemas (`kuma.py`), so the same table (MeshTrace zipkin,
+    MeshMetric prometheus port/path/tls, MeshRetry, MeshAccessLog)."""
+    if kind in kuma_emulator.BY_NAME and isinstance(obj.get("spec"), dict):
         kuma_emulator.fill_defaults(obj["spec"], kuma_emulator.BY_NAME[kind].defaults)
+
+
+def undeclared_fields(kind: str, obj: Obj) -> list[str]:
+    """Fields of an applied object its CRD schema does not declare: at the root (the CRDs declare apiVersion,
+    kind, metadata and spec, the Mesh also its legacy `mesh`; no status: the Kuma CRDs have no status
+    subresource nor field) and, for the parts `kuma.py` models, in a policy's spec (its top level and the
+    items of to[], from[] and rules[]: the Go structs the CRDs are generated from). The Mesh's spec is
+    unstructured (x-kubernetes-preserve-unknown-fields)."""
+    root = {"apiVersion", "kind", "metadata", "spec"} | ({"mesh"} if kind == "Mesh" else set())
+    found = [f".{key}" for key in obj if key not in root]
+    model = kuma_emulator.BY_NAME.get(kind)
+    spec = obj.get("spec")
+    if model is None or model.policy is None or not isinstance(spec, dict):
+        return found
+    kept = kuma_emulator.prune(model, spec)
+    found += [f".spec.{key}" for key in spec if key not in kept]
+    for section in ("to", "from", "rules"):
+        for i, (item, known) in enumerate(zip(spec.get(section) or [], kept.get(section) or [], strict=False)):
+            if isinstance(item, dict) and isinstance(known, dict):
+                found += [f".spec.{section}[{i}].{key}" for key in item if key not in known]
+    return found
+
+
+def value_at(obj: Any, dotted_path: str) -> Any:
+    """The value at a path such as `spec.from[0].default.action`."""
+    node = obj
+    for part in re.findall(r"[^.\[\]]+|\[\d+\]", dotted_path):
+        node = node[int(part[1:-1])] if part.startswith("[") else node[part]
+    return node
+
+
+def schema_causes(kind: str, obj: Obj) -> list[Obj]:
+    """The CRD schema's enums (targetRef kinds, actions, backend types: the table `kuma.py` keeps) as the
+    apiextensions-apiserver reports them (validation.go kubeOpenAPIResultToFieldErrors: EnumFailCode ->
+    field.NotSupported)."""
+    if kind not in kuma_emulator.BY_NAME:
+        return []
+    causes = []
+    for path, reason in kuma_emulator.schema_problems(kuma_emulator.BY_NAME[kind], obj.get("spec")):
+        allowed = reason.removeprefix("in body should be one of [").removesuffix("]").split(" ")
+        value = value_at(obj, path)
+        shown = value if isinstance(value, str) else json.dumps(value)
+        supported = ", ".join(f'"{a}"' for a in allowed)
+        causes.append(
+            {
+                "reason": "FieldValueNotSupported",
+                "message": f'Unsupported value: "{shown}": supported values: {supported}',
+                "field": path,
+            }
+        )
+    return causes
 
 
 # ---------------------------------------------------------------------- faults
@@ -340,7 +450,12 @@ class KubeState(EmulatorState):
         self.store: dict[tuple[str, str, str], Obj] = {}  # (plural, namespace or "", name) -> object
         self.revision = 1000
         self.requests: list[Request] = []
-        self.leases = kube_lease.LeaseState()  # coordination.k8s.io, as `kube_lease.py` serves it alone
+        # coordination.k8s.io, as `kube_lease.py` serves it alone, in the same namespaces
+        self.leases = kube_lease.LeaseState(namespaces=self.namespaces)
+        # The store as it was at each resourceVersion a paged list started from: the next pages read it
+        # (etcd serves them at that revision), until `compact()` (etcd compacts every 5 minutes).
+        self.snapshots: dict[int, dict[tuple[str, str, str], Obj]] = {}
+        self.after_list: Callable[[KubeState], None] | None = None  # test hook, called after every list
 
     # -- test helpers
 
@@ -357,6 +472,11 @@ class KubeState(EmulatorState):
         with self.lock:
             found = self.store.get((self.kinds[kind][0], namespace, name))
             return copy.deepcopy(found) if found else None
+
+    def compact(self) -> None:
+        """etcd compaction up to the latest revision: a continue token of an earlier one answers 410 Expired."""
+        with self.lock:
+            self.snapshots.clear()
 
     def uninstall(self, kind: str) -> None:
         with self.lock:
@@ -426,6 +546,15 @@ class KubeState(EmulatorState):
                 "BadRequest",
                 "the namespace of the provided object does not match the namespace sent on the request",
             )
+        undeclared = undeclared_fields(kind, body)
+        if undeclared:
+            where = f"{namespace}/{name}" if namespace else f"/{name}"
+            problems = [f"{path}: field not declared in schema" for path in undeclared]
+            listed = problems[0] if len(problems) == 1 else "\n".join(["errors:", *(f"  {p}" for p in problems)])
+            # structuredmerge.go Apply: a plain error, so a 500 with no reason (kubernetes#122480)
+            raise ApiError(
+                500, "", f"failed to create typed patch object ({where}; {GROUP_VERSION}, Kind={kind}): {listed}"
+            )
         self.validate(kind, plural, name, body)
         key = (plural, namespace, name)
         live = self.store.get(key)
@@ -441,15 +570,17 @@ class KubeState(EmulatorState):
             obj["metadata"]["name"] = name
             if namespace:
                 obj["metadata"]["namespace"] = namespace
-            self.admit(kind, obj)
+            self.admit(kind, name, obj)
             obj["metadata"].update(
                 uid=str(uuid.uuid4()),
-                resourceVersion=self.next_revision() if not dry_run else str(self.revision),
                 generation=1,
                 creationTimestamp=now,
                 managedFields=[self.entry(manager, "Apply", fields, now)],
             )
+            # A dry-run create never reaches storage, which is what sets resourceVersion (apiserver
+            # registry/generic/registry/dryrun.go DryRunnableStorage.Create copies the object as it is).
             if not dry_run:
+                obj["metadata"]["resourceVersion"] = self.next_revision()
                 self.store[key] = obj
             return 201, copy.deepcopy(obj)
         managers = {(m["manager"], m["operation"]): m for m in live["metadata"].get("managedFields", [])}
@@ -467,6 +598,8 @@ class KubeState(EmulatorState):
         for path, value in applied.items():
             if path and path[0] == "metadata" and (len(path) < 2 or path[1] not in ("labels", "annotations")):
                 continue
+            if value == {} and isinstance(get_path(merged, path)[1], dict):
+                continue  # merging an empty mapping into one keeps what is there
             if path:
                 set_path(merged, path, value)
         conflicts: list[tuple[tuple[str, str], FieldPath]] = []
@@ -483,8 +616,7 @@ class KubeState(EmulatorState):
         for other, path in conflicts:
             owned[other] = {p for p in owned[other] if not overlaps(p, path)}
         owned[mine] = fields
-        if self.kuma_webhook:
-            self.admit(kind, merged)
+        self.admit(kind, name, merged)
         changed = (
             {k: v for k, v in merged.items() if k != "metadata"} != {k: v for k, v in live.items() if k != "metadata"}
             or merged["metadata"].get("labels") != live["metadata"].get("labels")
@@ -500,20 +632,28 @@ class KubeState(EmulatorState):
             previous = managers.get(k)
             stamp = now if k == mine or previous is None else previous.get("time", now)
             entries.append(self.entry(k[0], k[1], paths, stamp))
-        merged["metadata"]["managedFields"] = entries
-        if changed:
-            merged["metadata"]["resourceVersion"] = (
-                self.next_revision() if not dry_run else live["metadata"]["resourceVersion"]
-            )
-            if merged.get("spec") != live.get("spec"):
-                merged["metadata"]["generation"] = live["metadata"].get("generation", 1) + 1
+        merged["metadata"]["managedFields"] = sorted_entries(entries)
+        # managedFields are part of the stored object: a change of ownership alone (a second manager
+        # applying the same values, now co-owned) is a write too, with a new resourceVersion. Only an
+        # object that encodes to the same bytes is left alone (etcd3 store GuaranteedUpdate).
+        merged["metadata"]["resourceVersion"] = (
+            self.next_revision() if not dry_run else live["metadata"]["resourceVersion"]
+        )
+        if merged.get("spec") != live.get("spec"):
+            merged["metadata"]["generation"] = live["metadata"].get("generation", 1) + 1
         if not dry_run:
             self.store[key] = merged
         return 200, copy.deepcopy(merged)
 
-    def admit(self, kind: str, obj: Obj) -> None:
+    def admit(self, kind: str, name: str, obj: Obj) -> None:
+        """What happens to a written object before it is stored: the CRD's defaults, Kuma's mutating webhook
+        (if installed), then the CRD schema's validation (422 Invalid)."""
+        crd_defaults(kind, obj)
         if self.kuma_webhook:
             kuma_defaulter(kind, obj, self.system_namespace)
+        causes = schema_causes(kind, obj)
+        if causes:
+            raise invalid(kind, "", name, causes)
 
     def entry(self, manager: str, operation: str, paths: set[FieldPath], stamp: str) -> Obj:
         return {
@@ -560,6 +700,7 @@ class KubeState(EmulatorState):
             if live is None:
                 raise not_found(plural, name)
             merged = merge_patch(live, patch)
+            self.admit(kind, name, merged)
             touched = set(leaves({k: v for k, v in patch.items() if k != "metadata"})) | {
                 ("metadata", "labels", k) for k in ((patch.get("metadata") or {}).get("labels") or {})
             }
@@ -570,7 +711,7 @@ class KubeState(EmulatorState):
                 if paths and m["manager"] != manager:
                     entries.append(self.entry(m["manager"], m["operation"], paths, m.get("time", now)))
             entries.append(self.entry(manager, "Update", touched, now))
-            merged["metadata"]["managedFields"] = entries
+            merged["metadata"]["managedFields"] = sorted_entries(entries)
             merged["metadata"]["resourceVersion"] = self.next_revision()
             if merged.get("spec") != live.get("spec"):
                 merged["metadata"]["generation"] = live["metadata"].get("generation", 1) + 1
@@ -688,7 +829,9 @@ def route(state: KubeState, method: str, path: str, query: dict[str, str], heade
     name = parts[1] if len(parts) == 2 else None
     if name is None:
         if method != "GET":
-            raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+            raise ApiError(
+                405, "MethodNotAllowed", "the server does not allow this method on the requested resource", {}
+            )
         return 200, list_objects(state, kind, plural, namespaced, namespace, query)
     if namespaced and not namespace:
         raise resource_missing()
@@ -699,33 +842,31 @@ def route(state: KubeState, method: str, path: str, query: dict[str, str], heade
         return 200, found
     if method == "PATCH":
         content_type = (headers.get("Content-Type") or "").split(";")[0].strip()
-        if content_type != "application/apply-patch+yaml":
-            if content_type == "application/merge-patch+json":
-                return 200, state.merge_patch(
-                    kind, name, namespace, json.loads(raw or b"{}"), query.get("fieldManager") or "kubectl-patch"
-                )
+        if content_type not in ("application/apply-patch+yaml", "application/merge-patch+json"):
             raise ApiError(
                 415,
                 "UnsupportedMediaType",
                 "the body of the request was in an unknown format - accepted media types include: "
                 "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
             )
-        manager = query.get("fieldManager")
-        if not manager:
-            raise ApiError(
-                400, "BadRequest", "PATCH, application/apply-patch+yaml: fieldManager is required for apply requests"
+        check_options("PatchOptions", query, content_type == "application/apply-patch+yaml")
+        if content_type == "application/merge-patch+json":
+            return 200, state.merge_patch(
+                kind, name, namespace, json.loads(raw or b"{}"), query.get("fieldManager") or "kubectl-patch"
             )
-        if query.get("dryRun") not in (None, "All"):
-            raise ApiError(400, "BadRequest", f"Invalid dryRun value: {query['dryRun']}")
+        manager = query["fieldManager"]
         try:
             body = yaml.safe_load(raw) if raw else None
         except yaml.YAMLError as exc:
             raise ApiError(400, "BadRequest", f"error decoding YAML: {exc}") from None
         if not isinstance(body, dict):
             raise ApiError(400, "BadRequest", "Object 'Kind' is missing in the request body")
-        force = query.get("force") == "true"
+        # apimachinery runtime/conversion.go Convert_Slice_string_To_Pointer_bool: only "0" and "false" (any
+        # case) are false, any other value given (even an empty one) is true
+        force = "force" in query and query["force"] != "0" and query["force"].lower() != "false"
         return state.apply(kind, plural, namespace, name, body, manager, force, query.get("dryRun") == "All")
     if method == "DELETE":
+        check_options("DeleteOptions", query, None)
         found = state.store.get((plural, namespace, name))
         if found is None:
             raise not_found(plural, name)
@@ -749,34 +890,73 @@ def route(state: KubeState, method: str, path: str, query: dict[str, str], heade
             "status": "Success",
             "details": {"name": name, "group": GROUP, "kind": plural, "uid": found["metadata"]["uid"]},
         }
-    raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+    raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource", {})
+
+
+EXPIRED_CONTINUE = (
+    "The provided continue parameter is too old to display a consistent list result. You can start a new list "
+    "without the continue parameter, or use the continue token in this response to retrieve the remainder of the "
+    "results. Continuing with the provided token results in an inconsistent list - objects that were created, "
+    "modified, or deleted between the time the first chunk was returned and now may show up in the list."
+)
+
+
+def encode_continue(start: str, revision: int) -> str:
+    """apiserver storage.EncodeContinue: unpadded URL-safe base64 of {"v", "rv", "start"}, `start` being the
+    key after the last one returned (the key and a NUL)."""
+    token = json.dumps({"v": "meta.k8s.io/v1", "rv": revision, "start": start}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(token.encode()).decode().rstrip("=")
+
+
+def decode_continue(token: str) -> tuple[str, int]:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        start, revision = data["start"], int(data["rv"])
+        if data.get("v") != "meta.k8s.io/v1" or not isinstance(start, str) or revision == 0:
+            raise ValueError(token)
+    except (ValueError, KeyError, TypeError):
+        raise ApiError(400, "BadRequest", "invalid continue token: continue key is not valid") from None
+    return start, revision
 
 
 def list_objects(
     state: KubeState, kind: str, plural: str, namespaced: bool, namespace: str, query: dict[str, str]
 ) -> Obj:
+    """One page of a list, as the etcd3 storage answers it: objects in key order (`<namespace>/<name>`); with
+    `limit`, a continue token naming the key after the last one returned and the revision of the first page,
+    whose view the next pages keep (objects changed meanwhile do not show); `remainingItemCount` only
+    without a selector (etcd3 store.go GetList: `pred.Empty()`); a token from before a compaction answers
+    410 Expired with a token that goes on at the latest revision (handleCompactedErrorForPaging)."""
     selector = query.get("labelSelector", "")
     check_selector(selector)
-    items = [
-        o
-        for (p, ns, _), o in sorted(state.store.items())
-        if p == plural
-        and (not namespace or ns == namespace)
-        and selector_matches(selector, o["metadata"].get("labels") or {})
-    ]
-    start = 0
-    if query.get("continue"):
-        try:
-            start = int(json.loads(base64.urlsafe_b64decode(query["continue"]))["start"])
-        except (ValueError, KeyError, TypeError):
-            raise ApiError(400, "BadRequest", "continue key is not valid: illegal base64 data") from None
-    limit = int(query.get("limit") or 0)
-    page = items[start : start + limit] if limit else items[start:]
-    meta: Obj = {"resourceVersion": str(state.revision)}
-    if limit and start + limit < len(items):
-        meta["continue"] = base64.urlsafe_b64encode(json.dumps({"start": start + limit}).encode()).decode()
-        meta["remainingItemCount"] = len(items) - start - limit
-    return {"apiVersion": GROUP_VERSION, "kind": f"{kind}List", "metadata": meta, "items": page}
+    after, revision = decode_continue(query["continue"]) if query.get("continue") else ("", state.revision)
+    if revision == -1:
+        revision = state.revision
+    view = state.store if revision == state.revision else state.snapshots.get(revision)
+    if view is None:
+        error = ApiError(410, "Expired", EXPIRED_CONTINUE)
+        error.body["metadata"] = {"continue": encode_continue(after, -1)}
+        raise error
+    keyed = sorted(
+        (f"{ns}/{name}" if ns else name, o)
+        for (p, ns, name), o in view.items()
+        if p == plural and (not namespace or ns == namespace)
+    )
+    matching = [(k, o) for k, o in keyed if k > after and selector_matches(selector, o["metadata"].get("labels") or {})]
+    try:
+        limit = int(query.get("limit") or 0)
+    except ValueError:
+        raise ApiError(400, "BadRequest", f'limit: Invalid value: "{query["limit"]}"') from None
+    page = matching[:limit] if limit > 0 else matching
+    meta: Obj = {"resourceVersion": str(revision)}
+    if limit > 0 and len(matching) > limit:
+        meta["continue"] = encode_continue(page[-1][0] + "\x00", revision)
+        if not selector:
+            meta["remainingItemCount"] = len(matching) - limit
+        state.snapshots.setdefault(revision, dict(view))
+    if state.after_list is not None:
+        state.after_list(state)
+    return {"apiVersion": GROUP_VERSION, "kind": f"{kind}List", "metadata": meta, "items": [o for _, o in page]}
 
 
 # ---------------------------------------------------------------------- HTTP
@@ -790,7 +970,9 @@ class Handler(EmulatorHandler[KubeState]):
         status = fault.status or 500
         reason, message = FAULT_STATUS.get(status, ("InternalError", "injected"))
         extra = {"Retry_After": fault.retry_after} if fault.retry_after is not None else {}
-        return ApiError(status, reason, message, {"retryAfterSeconds": 1} if status == 429 else {}, **extra)
+        # NewTooManyRequests says when to retry, NewInternalError carries its cause, the others nothing
+        details = {429: {"retryAfterSeconds": 1}, 500: {"causes": [{"message": "injected"}]}}.get(status)
+        return ApiError(status, reason, message, details, **extra)
 
     def record(self, method: str, path: str, query: str, status: int, started: float) -> None:
         with self.state.lock:
