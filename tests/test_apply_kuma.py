@@ -50,7 +50,10 @@ def foreign_retry(name: str = "theirs") -> dict[str, Any]:
         "mesh": "shop",
         "name": name,
         "labels": {"team": "payments"},
-        "spec": {"targetRef": {"kind": "Mesh"}, "to": [{"targetRef": {"kind": "Mesh"}, "default": {"tcp": {}}}]},
+        "spec": {
+            "targetRef": {"kind": "Mesh"},
+            "to": [{"targetRef": {"kind": "Mesh"}, "default": {"tcp": {"maxConnectAttempt": 2}}}],
+        },
     }
 
 

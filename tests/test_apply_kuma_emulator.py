@@ -24,7 +24,10 @@ def retry(name: str, mesh: str = "m1", **labels: str) -> dict[str, Any]:
         "mesh": mesh,
         "name": name,
         "labels": labels,
-        "spec": {"targetRef": {"kind": "Mesh"}, "to": [{"targetRef": {"kind": "Mesh"}, "default": {"tcp": {}}}]},
+        "spec": {
+            "targetRef": {"kind": "Mesh"},
+            "to": [{"targetRef": {"kind": "Mesh"}, "default": {"tcp": {"maxConnectAttempt": 2}}}],
+        },
     }
 
 
@@ -123,13 +126,18 @@ def test_values_come_back_as_kuma_prints_them(kuma: KumaEmulator) -> None:
             "name": "tr",
             "spec": {
                 "targetRef": {"kind": "Mesh"},
-                "default": {"backends": [{"type": "Zipkin", "zipkin": {"url": "u"}}]},
+                "default": {"backends": [{"type": "Zipkin", "zipkin": {"url": "http://zipkin:9411/api/v2/spans"}}]},
             },
         }
         answer = http.put("/meshes/m1/meshtraces/tr", json=trace)
         assert answer.status_code == 201
         zipkin = http.get("/meshes/m1/meshtraces/tr").json()["spec"]["default"]["backends"][0]["zipkin"]
-        assert zipkin == {"url": "u", "apiVersion": "httpJson", "sharedSpanContext": True, "traceId128bit": False}
+        assert zipkin == {
+            "url": "http://zipkin:9411/api/v2/spans",
+            "apiVersion": "httpJson",
+            "sharedSpanContext": True,
+            "traceId128bit": False,
+        }
 
 
 def test_deleting_a_mesh_deletes_what_is_in_it_unless_dataplanes_are_attached(kuma: KumaEmulator) -> None:

@@ -61,9 +61,11 @@ from urllib.parse import parse_qs, unquote, urlencode
 
 try:
     from . import server
+    from .kuma_policy_rules import policy_rule_problems
     from .server import ApiError, EmulatorHandler, EmulatorState, Fault, RandomFaults, Request
 except ImportError:  # run as a script
     import server  # type: ignore[no-redef,import-not-found]
+    from kuma_policy_rules import policy_rule_problems  # type: ignore[no-redef,import-not-found]
     from server import ApiError, EmulatorHandler, EmulatorState, Fault, RandomFaults, Request  # type: ignore[no-redef]
 
 VERSION = "2.14.3"
@@ -762,7 +764,8 @@ def _values(node: Any, parts: list[str], path: str) -> list[tuple[str, Any]]:
 
 
 def validate_spec(kind: Kind, body: dict[str, Any]) -> list[tuple[str, str]]:
-    """Basic per-policy validation: targetRef kinds at the top, in to[] and from[], and the sections allowed."""
+    """Per-policy validation: targetRef kinds at the top, in to[] and from[], the sections allowed, then each
+    policy's own rules (kuma_policy_rules)."""
     spec = body.get("spec")
     if kind.policy is None:
         return []
@@ -787,7 +790,7 @@ def validate_spec(kind: Kind, body: dict[str, Any]) -> list[tuple[str, str]]:
             problems += _target_ref(f"spec.{section}[{i}].targetRef", ref, allowed)
     if "rules" in spec and not (kind.policy or {}).get("hasRulesTargetRef"):
         problems.append(("spec.rules", "must not be defined"))
-    return problems
+    return problems + policy_rule_problems(kind.name, spec)
 
 
 def _target_ref(path: str, ref: dict[str, Any], allowed: list[str]) -> list[tuple[str, str]]:

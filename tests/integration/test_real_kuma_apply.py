@@ -24,7 +24,10 @@ THEIRS = {
     "mesh": "shop",
     "name": "team-x-retry",
     "labels": {"team": "x"},
-    "spec": {"targetRef": {"kind": "Mesh"}, "to": [{"targetRef": {"kind": "Mesh"}, "default": {"tcp": {}}}]},
+    "spec": {
+        "targetRef": {"kind": "Mesh"},
+        "to": [{"targetRef": {"kind": "Mesh"}, "default": {"tcp": {"maxConnectAttempt": 2}}}],
+    },
 }
 
 
