@@ -281,6 +281,59 @@ def test_mesh_allow_from_must_name_services(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("mesh", "error"),
+    [
+        # meshaccesslog validator.go validateBackend: govalidator.IsFilePath(file.path)
+        (
+            "access_log: {file: logs/access.log}",
+            "catalog.yaml:5:22: mesh.access_log.file: must be an absolute path such as /dev/stdout (Kuma's "
+            "MeshAccessLog refuses any other)",
+        ),
+        # meshaccesslog validator.go validateBackend: govalidator.IsURL(tcp.address) (no port: a path to Go)
+        (
+            "access_log: {tcp: collector}",
+            "catalog.yaml:5:21: mesh.access_log.tcp: Kuma's MeshAccessLog refuses this address: give host:port, "
+            "such as collector.logging:5170",
+        ),
+        (
+            "access_log: {tcp: '0.0.0.0:5170'}",
+            "catalog.yaml:5:21: mesh.access_log.tcp: Kuma's MeshAccessLog refuses this address: give host:port, "
+            "such as collector.logging:5170",
+        ),
+        # meshtrace validator.go validateBackend: govalidator.IsURL(zipkin.url)
+        (
+            "tracing: {zipkin: {endpoint: 'http://0.0.0.0:9411/api/v2/spans'}}",
+            "catalog.yaml:5:32: mesh.tracing.zipkin.endpoint: Kuma's MeshTrace refuses this URL as invalid",
+        ),
+    ],
+)
+def test_mesh_observability_values_kuma_refuses_are_refused(tmp_path: Path, mesh: str, error: str) -> None:
+    body = f"mesh:\n  enabled: true\n  {mesh}\n" + SERVICE
+    assert errors(tmp_path, body) == [error]
+
+
+def test_mesh_observability_values_kuma_takes_load(tmp_path: Path) -> None:
+    body = (
+        "mesh:\n  enabled: true\n  access_log: {file: /dev/stdout, tcp: 'logs.example.com:5170'}\n"
+        "  tracing: {zipkin: {endpoint: 'http://zipkin.observability:9411/api/v2/spans'}}\n" + SERVICE
+    )
+    assert load(tmp_path, body).catalog.mesh is not None
+
+
+def test_an_http_mesh_health_check_needs_a_path(tmp_path: Path) -> None:
+    # meshhealthcheck validator.go validateConfHttp: ValidateStringDefined(http.path)
+    body = "mesh: {enabled: true}\n" + SERVICE + "    mesh: {health_check: {path: ''}}\n"
+    assert errors(tmp_path, body) == [
+        "catalog.yaml:10:33: services[0].mesh.health_check.path: must not be empty (Kuma's MeshHealthCheck refuses it)"
+    ]
+    tcp = (
+        "mesh: {enabled: true}\nservices:\n  - name: db\n    url: tcp://db.default.svc:5432\n"
+        "    mesh: {health_check: {path: ''}}\n"
+    )
+    assert load(tmp_path, tcp).catalog.services[0].mesh is not None  # a tcp check has no path to send
+
+
 # ---------------------------------------------------------------------- defaults and environments
 
 

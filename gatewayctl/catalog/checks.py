@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from gatewayctl.catalog.errors import did_you_mean
+from gatewayctl.catalog.kuma_values import is_file_path, is_url
 from gatewayctl.catalog.model import Catalog, Plugins, RateLimit, Route, Service, ServiceSettings
 from gatewayctl.catalog.source import Source
 from gatewayctl.diagnostics import Diagnostic, KeyPath
@@ -608,6 +609,7 @@ def mesh(catalog: Catalog, report: Report) -> None:
         )
     if catalog.mesh and catalog.mesh.mtls and catalog.mesh.mtls.rotation and catalog.mesh.mtls.rotation.ms == 0:
         report.error(("mesh", "mtls", "rotation"), "must be longer than 0s")
+    _mesh_observability(catalog, report)
     if enabled and catalog.mesh and catalog.mesh.default_action == "deny":
         callers: dict[str, set[str]] = defaultdict(set)
         for service in catalog.services:
@@ -649,11 +651,33 @@ def _mesh_ranges(service: Service, path: KeyPath, report: Report) -> None:
                 report.error((*path, "health_check", key), "must be longer than 0s")
         if check.timeout.ms > check.interval.ms:
             report.error((*path, "health_check", "timeout"), "must not be longer than the interval")
+        if check.path == "" and service.effective_protocol == "http":  # the renderer's http health check
+            report.error((*path, "health_check", "path"), "must not be empty (Kuma's MeshHealthCheck refuses it)")
     breaker = settings.circuit_breaker
     if breaker:
         for key in ("interval", "base_ejection"):
             if getattr(breaker, key).ms == 0:
                 report.error((*path, "circuit_breaker", key), "must be longer than 0s")
+
+
+def _mesh_observability(catalog: Catalog, report: Report) -> None:
+    """The strings Kuma 2.14's MeshAccessLog and MeshTrace validators check with govalidator (kuma_values)."""
+    mesh = catalog.mesh
+    log = mesh.access_log if mesh else None
+    if log and log.file and not is_file_path(log.file):
+        report.error(
+            ("mesh", "access_log", "file"),
+            "must be an absolute path such as /dev/stdout (Kuma's MeshAccessLog refuses any other)",
+        )
+    if log and log.tcp and not is_url(log.tcp):
+        report.error(
+            ("mesh", "access_log", "tcp"),
+            "Kuma's MeshAccessLog refuses this address: give host:port, such as collector.logging:5170",
+        )
+    zipkin = mesh.tracing.zipkin if mesh and mesh.tracing else None
+    if zipkin and "${" not in zipkin.endpoint and not is_url(zipkin.endpoint):
+        # The reason leaves the value out, as url_problem does: an endpoint may carry credentials.
+        report.error(("mesh", "tracing", "zipkin", "endpoint"), "Kuma's MeshTrace refuses this URL as invalid")
 
 
 # --------------------------------------------------------------------------- deployment
