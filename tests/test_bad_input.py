@@ -152,3 +152,27 @@ def test_render_rejects_a_url_that_is_not_one_once_resolved_without_printing_it(
     ]
     assert value not in out + err
     assert not (tmp_path / "out").exists()
+
+
+def test_render_rejects_a_mesh_zipkin_endpoint_kuma_refuses_once_resolved_without_printing_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """meshtrace validator.go validateBackend checks zipkin.url with govalidator.IsURL, which refuses
+    0.0.0.0; validate cannot see a value behind a reference, so render checks it resolved."""
+    monkeypatch.chdir(tmp_path)
+    value = "http://0.0.0.0:9411/api/v2/spans"
+    monkeypatch.setenv("GW_QA_ZIPKIN", value)
+    (tmp_path / "catalog.yaml").write_text(
+        "format: 1\nname: demo\nmesh:\n  default_action: allow\n"
+        "  tracing: {zipkin: {endpoint: '${env:GW_QA_ZIPKIN}'}}\n"
+        "services:\n  - name: api\n    url: http://api.default.svc:8080\n"
+    )
+    code, out, err = run(capsys, ["render", "catalog.yaml", "--out", "out"])
+    assert code == 1
+    assert err.splitlines() == [
+        "catalog.yaml:5:32: mesh.tracing.zipkin.endpoint: Kuma's MeshTrace refuses this URL as invalid (govalidator "
+        "IsURL), once ${env:GW_QA_ZIPKIN} is resolved (value not shown)",
+        "catalog.yaml: 1 error; nothing was written",
+    ]
+    assert value not in out + err
+    assert not (tmp_path / "out").exists()

@@ -304,7 +304,8 @@ def test_mesh_allow_from_must_name_services(tmp_path: Path) -> None:
         # meshtrace validator.go validateBackend: govalidator.IsURL(zipkin.url)
         (
             "tracing: {zipkin: {endpoint: 'http://0.0.0.0:9411/api/v2/spans'}}",
-            "catalog.yaml:5:32: mesh.tracing.zipkin.endpoint: Kuma's MeshTrace refuses this URL as invalid",
+            "catalog.yaml:5:32: mesh.tracing.zipkin.endpoint: Kuma's MeshTrace refuses this URL as invalid "
+            "(govalidator IsURL)",
         ),
     ],
 )

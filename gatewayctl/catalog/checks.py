@@ -660,6 +660,11 @@ def _mesh_ranges(service: Service, path: KeyPath, report: Report) -> None:
                 report.error((*path, "circuit_breaker", key), "must be longer than 0s")
 
 
+MESH_ZIPKIN: KeyPath = ("mesh", "tracing", "zipkin", "endpoint")
+# The reason leaves the value out, as url_problem does: an endpoint may carry credentials.
+MESH_ZIPKIN_REFUSED = "Kuma's MeshTrace refuses this URL as invalid (govalidator IsURL)"
+
+
 def _mesh_observability(catalog: Catalog, report: Report) -> None:
     """The strings Kuma 2.14's MeshAccessLog and MeshTrace validators check with govalidator (kuma_values)."""
     mesh = catalog.mesh
@@ -675,9 +680,8 @@ def _mesh_observability(catalog: Catalog, report: Report) -> None:
             "Kuma's MeshAccessLog refuses this address: give host:port, such as collector.logging:5170",
         )
     zipkin = mesh.tracing.zipkin if mesh and mesh.tracing else None
-    if zipkin and "${" not in zipkin.endpoint and not is_url(zipkin.endpoint):
-        # The reason leaves the value out, as url_problem does: an endpoint may carry credentials.
-        report.error(("mesh", "tracing", "zipkin", "endpoint"), "Kuma's MeshTrace refuses this URL as invalid")
+    if zipkin and "${" not in zipkin.endpoint and not is_url(zipkin.endpoint):  # with a reference: at render
+        report.error(MESH_ZIPKIN, MESH_ZIPKIN_REFUSED)
 
 
 # --------------------------------------------------------------------------- deployment

@@ -12,8 +12,9 @@ from pydantic import ValidationError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from gatewayctl.catalog import source as yaml_source
-from gatewayctl.catalog.checks import run_checks
+from gatewayctl.catalog.checks import MESH_ZIPKIN, MESH_ZIPKIN_REFUSED, run_checks
 from gatewayctl.catalog.errors import did_you_mean, translate
+from gatewayctl.catalog.kuma_values import is_url
 from gatewayctl.catalog.model import Catalog
 from gatewayctl.catalog.secrets import Reference, SecretResolver, references_in
 from gatewayctl.catalog.source import Source, Unsure, merge_data, merge_nodes, note_holder, replace_child
@@ -90,6 +91,8 @@ class LoadedCatalog:
             if not problems:
                 text = resolver.resolve(_value_at(self.data, path))
                 why = url_problem(text, http_only=http_only)
+                if not why and path == MESH_ZIPKIN and not is_url(text):
+                    why = MESH_ZIPKIN_REFUSED  # what checks.py says of a literal endpoint
                 if why:
                     # The value holds a secret: only the references are named.
                     refs = ", ".join(str(ref) for p, ref in self.secret_references if p == path)
