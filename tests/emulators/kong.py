@@ -130,6 +130,26 @@ def pretty(value: Any) -> str:
     return json.dumps(value)
 
 
+def lua_pretty(value: Any, indent: str = "") -> str:
+    """Penlight's pretty.write(t) as kong/db/errors.lua uses it for an error nested below a field's own
+    (config.redis: {host = ...}): one entry a line, two spaces deeper, keys in order; a string as is."""
+    if isinstance(value, str) and not indent:
+        return value
+    inner = indent + "  "
+    if isinstance(value, dict):
+        keys = sorted(value)
+        lines = [
+            f"{inner}{k if re.fullmatch(r'[A-Za-z_][A-Za-z0-9_]*', k) else json.dumps(k).join('[]')} = "
+            f"{lua_pretty(value[k], inner)}"
+            for k in keys
+        ]
+    elif isinstance(value, list):
+        lines = [f"{inner}{lua_pretty(v, inner)}" for v in value]
+    else:
+        return json.dumps(value)
+    return "{\n" + ",\n".join(lines) + "\n" + indent + "}"
+
+
 def primary_key_violation(entity_id: str) -> ApiError:
     return ApiError(
         400,
@@ -150,7 +170,7 @@ def schema_violation(errors: dict[str, Any]) -> ApiError:
         if isinstance(value, list):
             parts.extend(f"{name}.{i}: {v}" for i, v in enumerate(value, 1) if v is not None)
         elif isinstance(value, dict):
-            parts.extend(f"{name}.{sub}: {value[sub]}" for sub in sorted(value))
+            parts.extend(f"{name}.{sub}: {lua_pretty(value[sub])}" for sub in sorted(value))
         else:
             parts.append(f"{name}: {value}")
     message = (
