@@ -19,6 +19,15 @@ from gatewayctl.kong_plugins import ENTERPRISE_PLUGINS, GLOBAL_ONLY_PLUGINS, KNO
 
 _RATE_BY = re.compile(r"^(consumer|credential|ip|service|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+|path:/\S*)$")
 _HASH_ON = re.compile(r"^(none|consumer|ip|path|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+|cookie:[^\s;,=]+)$")
+# typedefs.path of Kong 3.9 (kong/db/schema/typedefs.lua validate_path): RFC 3986 path characters only
+_KONG_PATH = re.compile(r"^/[A-Za-z0-9.\-_~/%:@!$&'()*+,;=]*$")
+_PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+OAUTH2_FLOWS = (
+    "enable_authorization_code",
+    "enable_implicit_grant",
+    "enable_client_credentials",
+    "enable_password_grant",
+)
 
 # Catalog keys that render to a Kong plugin, per scope: a raw `plugins:` entry of the same name
 # would be a second instance of that plugin on the same entity, which Kong refuses (409).
@@ -144,6 +153,10 @@ def service_targets(catalog: Catalog, report: Report) -> None:
             report.error(path, "needs a url or an upstream")
         if service.url and service.protocol and not service.url.startswith(service.protocol + "://"):
             report.error((*path, "protocol"), f"protocol {service.protocol} contradicts url {service.url}")
+        if service.url and "${" not in service.url and "{vault://" not in service.url:
+            url_path = urlsplit(service.url).path
+            if url_path not in ("", "/") and (problem := kong_path_problem(url_path)):
+                report.error((*path, "url"), f"Kong refuses the path {url_path!r}: {problem}")
         upstream = service.upstream
         if upstream is None:
             continue
@@ -161,8 +174,15 @@ def service_targets(catalog: Catalog, report: Report) -> None:
                 (*up, "algorithm"),
                 "consistent-hashing needs hash_on (what to hash: ip, consumer, header:NAME, cookie:NAME or path)",
             )
-        if upstream.hash_on and upstream.hash_on.startswith("cookie:") and upstream.hash_fallback:
+        fallback = upstream.hash_fallback
+        if upstream.hash_on and upstream.hash_on.startswith("cookie:") and fallback:
             report.error((*up, "hash_fallback"), "Kong allows no fallback when hashing on a cookie")
+        elif fallback and fallback.startswith("cookie:"):
+            # upstreams.lua: a cookie fallback needs hash_on_cookie, which only hash_on: cookie sets
+            report.error((*up, "hash_fallback"), "Kong cannot fall back to a cookie (only hash_on may be cookie:NAME)")
+        elif fallback and fallback == upstream.hash_on and _HASH_ON.match(fallback):
+            # upstreams.lua: conditional hash_fallback one_of (not hash_on's kind); distinct header names
+            report.error((*up, "hash_fallback"), f"is the same as hash_on ({fallback}): Kong refuses it")
         seen: dict[str, int] = {}
         for j, target in enumerate(upstream.targets):
             if target.target in seen:
@@ -393,6 +413,26 @@ def features(catalog: Catalog, report: Report) -> None:
             )
         if settings.ip_allow is not None and not settings.ip_allow and not settings.ip_deny:
             report.error((*path, "ip_allow"), "an empty ip_allow list would block everyone; remove it instead")
+        elif settings.ip_deny is not None and not settings.ip_deny and settings.ip_allow is None:
+            # ip-restriction/schema.lua: at_least_one_of config.allow, config.deny (an empty list is none)
+            report.error((*path, "ip_deny"), "an empty ip_deny list denies no one (Kong refuses it); remove it instead")
+        for key in ("allow_groups", "deny_groups"):
+            if getattr(settings, key) == []:
+                # acl/schema.lua: only_one_of and at_least_one_of config.allow, config.deny
+                report.error((*path, key), "needs at least one group (Kong's acl plugin refuses an empty list)")
+        if settings.cors:
+            for j, origin in enumerate(settings.cors.origins):
+                if problem := regex_problem(origin):
+                    # cors/schema.lua validate_asterisk_or_regex
+                    report.error((*path, "cors", "origins", j), f"Kong reads an origin as '*' or a regex: {problem}")
+        if settings.oauth2:
+            o = settings.oauth2
+            if not any(getattr(o, flow) for flow in OAUTH2_FLOWS):
+                # oauth2/schema.lua validate_flows
+                report.error((*path, "oauth2"), "Kong needs at least one flow set true: " + ", ".join(OAUTH2_FLOWS))
+            if o.mandatory_scope and not o.scopes:
+                # oauth2/schema.lua: conditional mandatory_scope = true -> scopes required
+                report.error((*path, "oauth2", "mandatory_scope"), "needs scopes (Kong refuses it without any)")
         if settings.rate_limit:
             rate_limit(settings.rate_limit, (*path, "rate_limit"), dbless, report)
         if settings.authz and settings.authz.opa and not enterprise:
@@ -430,6 +470,33 @@ def features(catalog: Catalog, report: Report) -> None:
         rate_limit(catalog.gateway.rate_limit, ("gateway", "rate_limit"), dbless, report)
 
 
+def regex_problem(pattern: str) -> str | None:
+    """Why `pattern` is neither '*' nor a regex (Python's re standing in for Kong's PCRE); None when it is."""
+    if pattern == "*":
+        return None
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        return f"{pattern!r} is not a valid regex ({exc})"
+    return None
+
+
+def kong_path_problem(path: str) -> str | None:
+    """Why Kong 3.9 refuses `path` as a service path or a rate-limiting path (typedefs.path: starts_with "/",
+    no empty segment, validate_path), in Kong's words; None when it takes it."""
+    if not path.startswith("/"):
+        return "should start with: /"
+    if "//" in path:
+        return "must not have empty segments"
+    if not _KONG_PATH.match(path):
+        return "characters outside of the reserved list of RFC 3986 found"
+    raw = _PERCENT_ESCAPE.sub("___", path)
+    if "%" in raw:
+        at = raw.index("%")
+        return f"invalid url-encoded value: '{raw[at : at + 3]}'"
+    return None
+
+
 def rate_limit(limit: RateLimit, path: KeyPath, dbless: bool, report: Report) -> None:
     limits = (limit.second, limit.minute, limit.hour, limit.day, limit.month, limit.year)  # shortest first
     values = [v for v in limits if v]
@@ -442,6 +509,8 @@ def rate_limit(limit: RateLimit, path: KeyPath, dbless: bool, report: Report) ->
         report.error(
             (*path, "by"), f"must be consumer, credential, ip, service, header:NAME or path:/p (got {limit.by!r}){hint}"
         )
+    elif limit.by.startswith("path:") and (problem := kong_path_problem(limit.by[5:])):
+        report.error((*path, "by"), f"Kong refuses the path {limit.by[5:]!r}: {problem}")
     if limit.policy == "redis" and limit.redis is None:
         report.error((*path, "policy"), "policy redis needs redis: {host: ...}")
     if limit.redis is not None and limit.policy != "redis":
