@@ -162,6 +162,8 @@ def test_custom_validators_of_fields(client: httpx.Client) -> None:
     assert ip["fields"] == {"config": {"allow": [None, "invalid ip or cidr range: 'nope'"]}}
     cors = refused(client, "/plugins", {"name": "cors", "config": {"origins": ["*", "https://(a"]}})
     assert cors["fields"] == {"config": {"origins": [None, "'https://(a' is not a valid regex"]}}
+    # a Lua table with a hole, as pl.pretty writes it
+    assert cors["message"] == "schema violation (config.origins: {\n  [2] = \"'https://(a' is not a valid regex\"\n})"
 
 
 def test_custom_entity_check(client: httpx.Client) -> None:

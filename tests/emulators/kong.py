@@ -144,7 +144,10 @@ def lua_pretty(value: Any, indent: str = "") -> str:
             for k in keys
         ]
     elif isinstance(value, list):
-        lines = [f"{inner}{lua_pretty(v, inner)}" for v in value]
+        # ipairs up to the first hole, then the other positions as `[n] = ...`
+        run = next((i for i, v in enumerate(value) if v is None), len(value))
+        lines = [f"{inner}{lua_pretty(v, inner)}" for v in value[:run]]
+        lines += [f"{inner}[{i}] = {lua_pretty(v, inner)}" for i, v in enumerate(value, 1) if i > run and v is not None]
     else:
         return json.dumps(value)
     return "{\n" + ",\n".join(lines) + "\n" + indent + "}"
