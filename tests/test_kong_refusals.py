@@ -130,12 +130,11 @@ def write_case(tmp_path: Path, name: str) -> Path:
     return path
 
 
-def located(path: Path, needle: str) -> str:
-    """file:line:col of the first `needle` among the service's keys (1-based, as diagnostics count)."""
+def located(path: Path, needle: str, start: int = 0) -> str:
+    """file:line:col of the first `needle` from `start` on (1-based, as diagnostics count)."""
     text = path.read_text()
-    at = text.index(needle, len(HEAD))
-    line = text.count("\n", 0, at) + 1
-    return f"{path}:{line}:{at - text.rfind(chr(10), 0, at)}"
+    at = text.index(needle, start)
+    return f"{path}:{text.count(chr(10), 0, at) + 1}:{at - text.rfind(chr(10), 0, at)}"
 
 
 @pytest.fixture(autouse=True)
@@ -150,7 +149,7 @@ def test_validate_refuses_what_kong_refuses(name: str, tmp_path: Path, capsys: p
     err = capsys.readouterr().err
     errors = [line for line in err.splitlines() if ": warning: " not in line]
     _, needle, message = CASES[name]
-    assert errors == [f"{located(path, needle)}: {message}", f"{path}: 1 error"]
+    assert errors == [f"{located(path, needle, len(HEAD))}: {message}", f"{path}: 1 error"]
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -167,3 +166,19 @@ def test_kong_refuses_it_when_the_checks_are_skipped(
     assert answer.status_code == 400, answer.text
     messages = [e["message"] for entity in answer.json()["flattened_errors"] for e in entity["errors"]]
     assert KONG_SAYS[name] in messages
+
+
+def test_validate_refuses_a_gateway_cors_origin_that_is_no_regex(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "catalog.yaml"
+    path.write_text(
+        HEAD.replace("services:\n", "gateway: {cors: {origins: ['*', 'https://[a']}}\nservices:\n") + URL + ROUTES
+    )
+    assert main(["validate", str(path)]) == 1
+    errors = [line for line in capsys.readouterr().err.splitlines() if ": warning: " not in line]
+    assert errors == [
+        f"{located(path, chr(39) + 'https://[a')}: gateway.cors.origins[1]: Kong reads an origin as '*' or a regex: "
+        "'https://[a' is not a valid regex (unterminated character set at position 8)",
+        f"{path}: 1 error",
+    ]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from gatewayctl.catalog.errors import did_you_mean
-from gatewayctl.catalog.model import Catalog, Plugins, RateLimit, Route, Service, ServiceSettings
+from gatewayctl.catalog.model import Catalog, Cors, Plugins, RateLimit, Route, Service, ServiceSettings
 from gatewayctl.catalog.source import Source
 from gatewayctl.diagnostics import Diagnostic, KeyPath
 from gatewayctl.kong_plugins import ENTERPRISE_PLUGINS, GLOBAL_ONLY_PLUGINS, KNOWN_PLUGINS, NO_CONSUMER_PLUGINS
@@ -421,10 +421,7 @@ def features(catalog: Catalog, report: Report) -> None:
                 # acl/schema.lua: only_one_of and at_least_one_of config.allow, config.deny
                 report.error((*path, key), "needs at least one group (Kong's acl plugin refuses an empty list)")
         if settings.cors:
-            for j, origin in enumerate(settings.cors.origins):
-                if problem := regex_problem(origin):
-                    # cors/schema.lua validate_asterisk_or_regex
-                    report.error((*path, "cors", "origins", j), f"Kong reads an origin as '*' or a regex: {problem}")
+            cors_origins(settings.cors, (*path, "cors"), report)
         if settings.oauth2:
             o = settings.oauth2
             if not any(getattr(o, flow) for flow in OAUTH2_FLOWS):
@@ -468,6 +465,15 @@ def features(catalog: Catalog, report: Report) -> None:
             report.error(("gateway", "plugins", plugin), f"{plugin} is already configured by gateway.{key}", key=True)
     if catalog.gateway.rate_limit:
         rate_limit(catalog.gateway.rate_limit, ("gateway", "rate_limit"), dbless, report)
+    if catalog.gateway.cors:
+        cors_origins(catalog.gateway.cors, ("gateway", "cors"), report)
+
+
+def cors_origins(cors: Cors, path: KeyPath, report: Report) -> None:
+    for j, origin in enumerate(cors.origins):
+        if problem := regex_problem(origin):
+            # cors/schema.lua validate_asterisk_or_regex
+            report.error((*path, "origins", j), f"Kong reads an origin as '*' or a regex: {problem}")
 
 
 def regex_problem(pattern: str) -> str | None:

@@ -15,8 +15,11 @@ kong/api/routes/upstreams.lua, kong/plugins/basic-auth/crypto.lua):
   foreign key endpoints; `GET /consumers?custom_id=`
 - targets only under `/upstreams/<u>/targets` (kong/db/dao/targets.lua): addresses get port 8000, lists are
   newest first with a numeric offset and no tag filter, PUT and PATCH only update an existing one
-- the services `url` shorthand (socket.url.parse; it wins over protocol/host/port/path) and the services
-  entity checks (no path on tcp/tls/udp/grpc(s), no TLS settings unless https/tls); "" is no value
+- the services `url` shorthand (socket.url.parse; it wins over protocol/host/port/path); "" is no value
+- the schemas' `entity_checks` (at_least_one_of, only_one_of, distinct, conditional, conditional_at_least_one_of,
+  mutually_required, mutually_exclusive, custom_entity_check) and custom validators, run and reported as
+  kong/db/schema/init.lua does, where kong_schemas.py declares them (services, upstreams, consumers, the
+  plugins gatewayctl renders)
 - defaults filled on write, `created_at`/`updated_at`, basic-auth passwords stored as sha1(password..consumer_id)
 - every plugin Kong OSS 3.9 bundles (kong_schemas.py); a plugin's `shorthand_fields` taken on writes (a
   deprecated one refused when its replacement holds another value) and, when deprecated with a named
