@@ -182,3 +182,38 @@ def test_validate_refuses_a_gateway_cors_origin_that_is_no_regex(
         "'https://[a' is not a valid regex (unterminated character set at position 8)",
         f"{path}: 1 error",
     ]
+
+
+@pytest.mark.parametrize(
+    ("route_path", "message", "kong_says"),
+    [
+        (
+            "/v1/../admin",
+            "Kong refuses a path it would normalize: write '/admin' (got '/v1/../admin')",
+            "non-normalized path, consider use '/admin' instead",
+        ),
+        (
+            "/caf%C3%A9",
+            "Kong refuses a path it would normalize: write '/caf\u00e9' (got '/caf%C3%A9')",
+            "non-normalized path, consider use '/caf\u00e9' instead",
+        ),
+        ("/a%zz", "Kong refuses '/a%zz': invalid url-encoded value: '%zz'", "invalid url-encoded value: '%zz'"),
+    ],
+)
+def test_route_paths_kong_would_normalize_or_cannot_decode(
+    route_path: str, message: str, kong_says: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """typedefs.router_path validate_path_with_regexes: a plain path must be in the form kong/tools/uri.lua
+    normalize() gives it, with no bad %-escape. The emulator refuses the same route."""
+    path = tmp_path / "catalog.yaml"
+    path.write_text(HEAD + URL + f"    routes: [{{name: main, paths: ['{route_path}']}}]\n")
+    assert main(["validate", str(path)]) == 1
+    errors = [line for line in capsys.readouterr().err.splitlines() if ": warning: " not in line]
+    assert errors == [
+        f"{located(path, repr(route_path), len(HEAD))}: services[0].routes[0].paths[0]: {message}",
+        f"{path}: 1 error",
+    ]
+    with running(KongState()) as kong, httpx.Client(base_url=kong.url) as client:
+        answer = client.post("/routes", json={"protocols": ["http"], "paths": [route_path]})
+    assert answer.status_code == 400
+    assert answer.json()["fields"] == {"paths": [kong_says]}

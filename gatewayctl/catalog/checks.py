@@ -14,14 +14,12 @@ from urllib.parse import urlsplit
 from gatewayctl.catalog.errors import did_you_mean
 from gatewayctl.catalog.model import Catalog, Cors, Plugins, RateLimit, Route, Service, ServiceSettings
 from gatewayctl.catalog.source import Source
+from gatewayctl.catalog.types import kong_path_problem
 from gatewayctl.diagnostics import Diagnostic, KeyPath
 from gatewayctl.kong_plugins import ENTERPRISE_PLUGINS, GLOBAL_ONLY_PLUGINS, KNOWN_PLUGINS, NO_CONSUMER_PLUGINS
 
 _RATE_BY = re.compile(r"^(consumer|credential|ip|service|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+|path:/\S*)$")
 _HASH_ON = re.compile(r"^(none|consumer|ip|path|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+|cookie:[^\s;,=]+)$")
-# typedefs.path of Kong 3.9 (kong/db/schema/typedefs.lua validate_path): RFC 3986 path characters only
-_KONG_PATH = re.compile(r"^/[A-Za-z0-9.\-_~/%:@!$&'()*+,;=]*$")
-_PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 OAUTH2_FLOWS = (
     "enable_authorization_code",
     "enable_implicit_grant",
@@ -484,22 +482,6 @@ def regex_problem(pattern: str) -> str | None:
         re.compile(pattern)
     except re.error as exc:
         return f"{pattern!r} is not a valid regex ({exc})"
-    return None
-
-
-def kong_path_problem(path: str) -> str | None:
-    """Why Kong 3.9 refuses `path` as a service path or a rate-limiting path (typedefs.path: starts_with "/",
-    no empty segment, validate_path), in Kong's words; None when it takes it."""
-    if not path.startswith("/"):
-        return "should start with: /"
-    if "//" in path:
-        return "must not have empty segments"
-    if not _KONG_PATH.match(path):
-        return "characters outside of the reserved list of RFC 3986 found"
-    raw = _PERCENT_ESCAPE.sub("___", path)
-    if "%" in raw:
-        at = raw.index("%")
-        return f"invalid url-encoded value: '{raw[at : at + 3]}'"
     return None
 
 

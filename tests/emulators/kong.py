@@ -890,7 +890,8 @@ def _route_checks(body: dict[str, Any], out: dict[str, Any], errors: dict[str, A
     protocols: list[str] = out["protocols"]
 
     def needed(fields: tuple[str, ...], then: str | None) -> None:
-        if not any(out.get(f) not in (None, [], {}, "") for f in fields):
+        # an invalid field is still given (init.lua runs at_least_one_of with invalid fields)
+        if not any((out[f] if f in out else body.get(f)) not in (None, [], {}, "") for f in fields):
             names = ", ".join(f"'{f}'" for f in fields)
             errors.setdefault("@entity", []).append(
                 f"must set one of {names} {then}" if then else "must set snis when 'protocols' is 'tls_passthrough'"

@@ -51,6 +51,65 @@ def validate_path(path: str) -> str | None:
     return None
 
 
+URI_RESERVED = frozenset("!*'();:@&=+$,/?%#[]")
+
+
+def normalize_uri(uri: str) -> str:
+    """kong/tools/uri.lua normalize(uri, merge_slashes = true): %XX of an unreserved character decoded, of a
+    reserved one upper-cased; dot segments removed, slashes merged."""
+    if uri in ("", "/"):
+        return uri
+
+    def decode(m: re.Match[bytes]) -> bytes:
+        byte = int(m[1], 16)  # Lua's string.char: a byte, so %C3%A9 decodes to the two bytes of "é"
+        return m[0].upper() if chr(byte) in URI_RESERVED else bytes([byte])
+
+    uri = re.sub(rb"%([0-9A-Fa-f]{2})", decode, uri.encode()).decode("utf-8", "replace")
+    if "." not in uri and "//" not in uri:
+        return uri
+    out: list[str] = []
+    while uri:
+        if uri == "/.":
+            uri = "/"
+        elif uri == "/..":
+            uri = "/"
+            out = out[:-1]
+        elif uri in (".", ".."):
+            uri = ""
+        elif uri.startswith("../"):
+            uri = uri[3:]
+        elif uri.startswith("./") or uri.startswith("/./"):
+            uri = uri[2:]
+        elif uri.startswith("/../"):
+            uri = uri[3:]
+            out = out[:-1]
+        elif uri.startswith("//"):
+            uri = uri[1:]
+        else:
+            cut = uri.find("/", 1)
+            out.append(uri if cut < 0 else uri[:cut])
+            uri = "" if cut < 0 else uri[cut:]
+    return "".join(out)
+
+
+def validate_router_path(path: str) -> str | None:
+    """typedefs.router_path: match_none "//", match_any "^/" or "^~/", then validate_path_with_regexes (a bad
+    %-escape, or a plain path its normalized form differs from). The PCRE check of a regex path is left out:
+    its messages are PCRE's own."""
+    if "//" in path:
+        return "must not have empty segments"
+    if not (path.startswith("/") or path.startswith("~/")):
+        return "should start with: / (fixed path) or ~/ (regex path)"
+    problem = validate_path(path)
+    if problem and problem.startswith("invalid url-encoded value"):
+        return problem
+    if not path.startswith("~"):
+        normalized = normalize_uri(path)
+        if normalized != path:
+            return f"non-normalized path, consider use '{normalized}' instead"
+    return None
+
+
 def validate_ip_or_cidr(value: str) -> str | None:
     """typedefs.ip_or_cidr (kong/tools/ip.lua is_valid_ip_or_cidr): an IPv4/IPv6 address or network; host
     bits may be set (192.168.1.1/24 is valid)."""
@@ -220,7 +279,7 @@ ENTITIES: dict[str, dict[str, Any]] = {
             ),
             f("methods", "set", elements={"type": "string"}),
             f("hosts", "array", elements={"type": "string"}),
-            f("paths", "array", elements={"type": "string"}),
+            f("paths", "array", elements={"type": "string", "custom_validator": validate_router_path}),
             f("headers", "map", keys={"type": "string"}, values={"type": "array", "elements": {"type": "string"}}),
             f("https_redirect_status_code", "integer", default=426, required=True, one_of=[426, 301, 302, 307, 308]),
             f("regex_priority", "integer", default=0),
