@@ -1,7 +1,7 @@
 """Catalog values whose rendering Kong 3.9 refuses through its schemas' entity checks and custom validators
-(kong/db/schema/typedefs.lua typedefs.path, kong/db/schema/entities/upstreams.lua, kong/plugins/{acl,
-ip-restriction,cors,oauth2}/schema.lua at 3.9.3): `gatewayctl validate` refuses each one with a located
-error, and the Kong emulator (which runs those checks) shows the check is real: the same catalog rendered
+(kong/db/schema/typedefs.lua path, router_path, header_name and cookie_name, kong/db/schema/entities/upstreams.lua,
+kong/plugins/{acl,ip-restriction,cors,oauth2}/schema.lua at 3.9.3): `gatewayctl validate` refuses each one
+with a located error, and the Kong emulator (which runs those checks) shows the check is real: the same catalog rendered
 without gatewayctl's checks is refused by it."""
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ name: demo
 consumers:
   - name: alice
     groups: [staff]
-    credentials: {oauth2: [{name: app, client_id: app, client_secret: "${env:APP_SECRET}", redirect_uris: [https://app.example.com/cb]}]}
+    credentials:
+      oauth2: [{name: app, client_id: app, client_secret: "${env:APP_SECRET}", redirect_uris: [https://app.example.com/cb]}]
+      key_auth: [{key: "${env:APP_SECRET}"}]
 services:
   - name: api
 """
@@ -102,6 +104,29 @@ CASES = {
         "'cookie:c'",
         "services[0].upstream.hash_fallback: Kong cannot fall back to a cookie (only hash_on may be cookie:NAME)",
     ),
+    "rate-limit-header-not-kong-header-name": (
+        URL + "    rate_limit: {minute: 5, by: 'header:X.Tenant'}\n",
+        "'header:",
+        "services[0].rate_limit.by: Kong refuses the header name 'X.Tenant': only A-Z, a-z, 0-9, '_' and '-' are "
+        "allowed",
+    ),
+    "key-names-not-kong-header-names": (
+        URL + "    auth: [key-auth]\n    key_auth: {key_names: [apikey, x.api.key]}\n",
+        "x.api.key",
+        "services[0].key_auth.key_names[1]: Kong refuses the header name 'x.api.key': only A-Z, a-z, 0-9, '_' and "
+        "'-' are allowed",
+    ),
+    "hash-on-header-not-kong-header-name": (
+        UPSTREAM + "hash_on: 'header:X.A'}\n",
+        "'header:",
+        "services[0].upstream.hash_on: Kong refuses the header name 'X.A': only A-Z, a-z, 0-9, '_' and '-' are allowed",
+    ),
+    "hash-on-cookie-not-a-token": (
+        UPSTREAM + "hash_on: 'cookie:a(b'}\n",
+        "'cookie:",
+        "services[0].upstream.hash_on: Kong refuses the cookie name 'a(b': it must be an HTTP token (no separators "
+        "such as ( ) < > @ : / ? = { } [ ] or quotes)",
+    ),
 }
 
 
@@ -121,6 +146,13 @@ KONG_SAYS = {
     "hash-fallback-same-as-hash-on": "failed conditional validation given value of field 'hash_on'",
     "hash-fallback-same-header": "values of these fields must be distinct: 'hash_on_header', 'hash_fallback_header'",
     "hash-fallback-cookie": "failed conditional validation given value of field 'hash_fallback'",
+    "rate-limit-header-not-kong-header-name": "bad header name 'X.Tenant', allowed characters are A-Z, a-z, 0-9, "
+    "'_', and '-'",
+    "key-names-not-kong-header-names": "bad header name 'x.api.key', allowed characters are A-Z, a-z, 0-9, '_', "
+    "and '-'",
+    "hash-on-header-not-kong-header-name": "bad header name 'X.A', allowed characters are A-Z, a-z, 0-9, '_', and '-'",
+    "hash-on-cookie-not-a-token": "contains one or more invalid characters. ASCII control characters (0-31;127), "
+    'space, tab and the characters ()<>@,;:\\"/?={}[] are not allowed.',
 }
 
 

@@ -20,6 +20,10 @@ from gatewayctl.kong_plugins import ENTERPRISE_PLUGINS, GLOBAL_ONLY_PLUGINS, KNO
 
 _RATE_BY = re.compile(r"^(consumer|credential|ip|service|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+|path:/\S*)$")
 _HASH_ON = re.compile(r"^(none|consumer|ip|path|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+|cookie:[^\s;,=]+)$")
+# kong/tools/http.lua: validate_header_name (typedefs.header_name: key-auth key_names, rate-limiting
+# header_name, upstream hash headers) is stricter than an HTTP token; validate_http_token (typedefs.cookie_name)
+_KONG_HEADER_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+_KONG_COOKIE_FORBIDDEN = re.compile(r'[\x00-\x20\x7f()<>@,;:\\"/?={}\[\]]')
 OAUTH2_FLOWS = (
     "enable_authorization_code",
     "enable_implicit_grant",
@@ -163,8 +167,17 @@ def service_targets(catalog: Catalog, report: Report) -> None:
             value = getattr(upstream, key)
             if value is None:
                 continue
+            kind, _, name = value.partition(":")
             if not _HASH_ON.match(value):
                 report.error((*up, key), f"must be consumer, ip, path, header:NAME or cookie:NAME (got {value!r})")
+            elif kind == "header" and (problem := kong_header_name_problem(name)):
+                report.error((*up, key), problem)
+            elif kind == "cookie" and _KONG_COOKIE_FORBIDDEN.search(name):
+                report.error(
+                    (*up, key),
+                    f"Kong refuses the cookie name {name!r}: it must be an HTTP token "
+                    "(no separators such as ( ) < > @ : / ? = { } [ ] or quotes)",
+                )
             elif upstream.algorithm != "consistent-hashing":
                 report.error((*up, key), "needs algorithm: consistent-hashing")
         if upstream.algorithm == "consistent-hashing" and upstream.hash_on is None:
@@ -420,6 +433,10 @@ def features(catalog: Catalog, report: Report) -> None:
                 report.error((*path, key), "needs at least one group (Kong's acl plugin refuses an empty list)")
         if settings.cors:
             cors_origins(settings.cors, (*path, "cors"), report)
+        if settings.key_auth:
+            for j, key_name in enumerate(settings.key_auth.key_names):
+                if problem := kong_header_name_problem(key_name):
+                    report.error((*path, "key_auth", "key_names", j), problem)
         if settings.oauth2:
             o = settings.oauth2
             if not any(getattr(o, flow) for flow in OAUTH2_FLOWS):
@@ -485,6 +502,12 @@ def regex_problem(pattern: str) -> str | None:
     return None
 
 
+def kong_header_name_problem(name: str) -> str | None:
+    if _KONG_HEADER_NAME.match(name):
+        return None
+    return f"Kong refuses the header name {name!r}: only A-Z, a-z, 0-9, '_' and '-' are allowed"
+
+
 def rate_limit(limit: RateLimit, path: KeyPath, dbless: bool, report: Report) -> None:
     limits = (limit.second, limit.minute, limit.hour, limit.day, limit.month, limit.year)  # shortest first
     values = [v for v in limits if v]
@@ -499,6 +522,8 @@ def rate_limit(limit: RateLimit, path: KeyPath, dbless: bool, report: Report) ->
         )
     elif limit.by.startswith("path:") and (problem := kong_path_problem(limit.by[5:])):
         report.error((*path, "by"), f"Kong refuses the path {limit.by[5:]!r}: {problem}")
+    elif limit.by.startswith("header:") and (problem := kong_header_name_problem(limit.by[7:])):
+        report.error((*path, "by"), problem)
     if limit.policy == "redis" and limit.redis is None:
         report.error((*path, "policy"), "policy redis needs redis: {host: ...}")
     if limit.redis is not None and limit.policy != "redis":

@@ -110,6 +110,23 @@ def validate_router_path(path: str) -> str | None:
     return None
 
 
+def validate_header_name(name: str) -> str | None:
+    """typedefs.header_name (kong/tools/http.lua validate_header_name): stricter than an HTTP token."""
+    if re.fullmatch(r"[a-zA-Z0-9\-_]+", name):
+        return None
+    return f"bad header name '{name}', allowed characters are A-Z, a-z, 0-9, '_', and '-'"
+
+
+def validate_http_token(token: str) -> str | None:
+    """typedefs.cookie_name (kong/tools/http.lua validate_http_token)."""
+    if not re.search(r'[\x00-\x20\x7f()<>@,;:\\"/?={}\[\]]', token):
+        return None
+    return (
+        "contains one or more invalid characters. ASCII control characters (0-31;127), space, tab and the "
+        'characters ()<>@,;:\\"/?={}[] are not allowed.'
+    )
+
+
 def validate_ip_or_cidr(value: str) -> str | None:
     """typedefs.ip_or_cidr (kong/tools/ip.lua is_valid_ip_or_cidr): an IPv4/IPv6 address or network; host
     bits may be set (192.168.1.1/24 is valid)."""
@@ -314,9 +331,9 @@ ENTITIES: dict[str, dict[str, Any]] = {
                 ],  # no sticky-sessions in 3.9
             ),
             *(f(name, "string", default="none", one_of=HASH_ON) for name in ("hash_on", "hash_fallback")),
-            f("hash_on_header", "string"),
-            f("hash_fallback_header", "string"),
-            f("hash_on_cookie", "string"),
+            f("hash_on_header", "string", custom_validator=validate_header_name),
+            f("hash_fallback_header", "string", custom_validator=validate_header_name),
+            f("hash_on_cookie", "string", custom_validator=validate_http_token),
             f("hash_on_cookie_path", "string", default="/"),
             *(
                 f(name, "string", len_min=1)
@@ -630,7 +647,13 @@ CORS_METHODS = ["GET", "HEAD", "PUT", "PATCH", "POST", "DELETE", "OPTIONS", "TRA
 PLUGINS: dict[str, dict[str, Any]] = {
     "key-auth": _plugin(
         [
-            f("key_names", "array", default=["apikey"], required=True, elements={"type": "string"}),
+            f(
+                "key_names",
+                "array",
+                default=["apikey"],
+                required=True,
+                elements={"type": "string", "custom_validator": validate_header_name},
+            ),
             f("hide_credentials", "boolean", default=False, required=True),
             f("key_in_header", "boolean", default=True, required=True),
             f("key_in_query", "boolean", default=True, required=True),
@@ -683,7 +706,7 @@ PLUGINS: dict[str, dict[str, Any]] = {
                 default="consumer",
                 one_of=["consumer", "credential", "ip", "service", "header", "path"],
             ),
-            f("header_name", "string"),
+            f("header_name", "string", custom_validator=validate_header_name),
             f(
                 "path",
                 "string",
