@@ -13,13 +13,24 @@ from urllib.parse import urlsplit
 
 from gatewayctl.catalog.errors import did_you_mean
 from gatewayctl.catalog.kuma_values import is_file_path, is_url
-from gatewayctl.catalog.model import Catalog, Plugins, RateLimit, Route, Service, ServiceSettings
+from gatewayctl.catalog.model import Catalog, Cors, Plugins, RateLimit, Route, Service, ServiceSettings
 from gatewayctl.catalog.source import Source
+from gatewayctl.catalog.types import kong_path_problem
 from gatewayctl.diagnostics import Diagnostic, KeyPath
 from gatewayctl.kong_plugins import ENTERPRISE_PLUGINS, GLOBAL_ONLY_PLUGINS, KNOWN_PLUGINS, NO_CONSUMER_PLUGINS
 
 _RATE_BY = re.compile(r"^(consumer|credential|ip|service|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+|path:/\S*)$")
 _HASH_ON = re.compile(r"^(none|consumer|ip|path|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+|cookie:[^\s;,=]+)$")
+# kong/tools/http.lua: validate_header_name (typedefs.header_name: key-auth key_names, rate-limiting
+# header_name, upstream hash headers) is stricter than an HTTP token; validate_http_token (typedefs.cookie_name)
+_KONG_HEADER_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+_KONG_COOKIE_FORBIDDEN = re.compile(r'[\x00-\x20\x7f()<>@,;:\\"/?={}\[\]]')
+OAUTH2_FLOWS = (
+    "enable_authorization_code",
+    "enable_implicit_grant",
+    "enable_client_credentials",
+    "enable_password_grant",
+)
 
 # Catalog keys that render to a Kong plugin, per scope: a raw `plugins:` entry of the same name
 # would be a second instance of that plugin on the same entity, which Kong refuses (409).
@@ -145,6 +156,10 @@ def service_targets(catalog: Catalog, report: Report) -> None:
             report.error(path, "needs a url or an upstream")
         if service.url and service.protocol and not service.url.startswith(service.protocol + "://"):
             report.error((*path, "protocol"), f"protocol {service.protocol} contradicts url {service.url}")
+        if service.url and "${" not in service.url and "{vault://" not in service.url:
+            url_path = urlsplit(service.url).path
+            if url_path not in ("", "/") and (problem := kong_path_problem(url_path)):
+                report.error((*path, "url"), f"Kong refuses the path {url_path!r}: {problem}")
         upstream = service.upstream
         if upstream is None:
             continue
@@ -153,8 +168,17 @@ def service_targets(catalog: Catalog, report: Report) -> None:
             value = getattr(upstream, key)
             if value is None:
                 continue
+            kind, _, name = value.partition(":")
             if not _HASH_ON.match(value):
                 report.error((*up, key), f"must be consumer, ip, path, header:NAME or cookie:NAME (got {value!r})")
+            elif kind == "header" and (problem := kong_header_name_problem(name)):
+                report.error((*up, key), problem)
+            elif kind == "cookie" and _KONG_COOKIE_FORBIDDEN.search(name):
+                report.error(
+                    (*up, key),
+                    f"Kong refuses the cookie name {name!r}: it must be an HTTP token "
+                    "(no separators such as ( ) < > @ : / ? = { } [ ] or quotes)",
+                )
             elif upstream.algorithm != "consistent-hashing":
                 report.error((*up, key), "needs algorithm: consistent-hashing")
         if upstream.algorithm == "consistent-hashing" and upstream.hash_on is None:
@@ -162,8 +186,15 @@ def service_targets(catalog: Catalog, report: Report) -> None:
                 (*up, "algorithm"),
                 "consistent-hashing needs hash_on (what to hash: ip, consumer, header:NAME, cookie:NAME or path)",
             )
-        if upstream.hash_on and upstream.hash_on.startswith("cookie:") and upstream.hash_fallback:
+        fallback = upstream.hash_fallback
+        if upstream.hash_on and upstream.hash_on.startswith("cookie:") and fallback:
             report.error((*up, "hash_fallback"), "Kong allows no fallback when hashing on a cookie")
+        elif fallback and fallback.startswith("cookie:"):
+            # upstreams.lua: a cookie fallback needs hash_on_cookie, which only hash_on: cookie sets
+            report.error((*up, "hash_fallback"), "Kong cannot fall back to a cookie (only hash_on may be cookie:NAME)")
+        elif fallback and fallback == upstream.hash_on and _HASH_ON.match(fallback):
+            # upstreams.lua: conditional hash_fallback one_of (not hash_on's kind); distinct header names
+            report.error((*up, "hash_fallback"), f"is the same as hash_on ({fallback}): Kong refuses it")
         seen: dict[str, int] = {}
         for j, target in enumerate(upstream.targets):
             if target.target in seen:
@@ -394,6 +425,27 @@ def features(catalog: Catalog, report: Report) -> None:
             )
         if settings.ip_allow is not None and not settings.ip_allow and not settings.ip_deny:
             report.error((*path, "ip_allow"), "an empty ip_allow list would block everyone; remove it instead")
+        elif settings.ip_deny is not None and not settings.ip_deny and settings.ip_allow is None:
+            # ip-restriction/schema.lua: at_least_one_of config.allow, config.deny (an empty list is none)
+            report.error((*path, "ip_deny"), "an empty ip_deny list denies no one (Kong refuses it); remove it instead")
+        for key in ("allow_groups", "deny_groups"):
+            if getattr(settings, key) == []:
+                # acl/schema.lua: only_one_of and at_least_one_of config.allow, config.deny
+                report.error((*path, key), "needs at least one group (Kong's acl plugin refuses an empty list)")
+        if settings.cors:
+            cors_origins(settings.cors, (*path, "cors"), report)
+        if settings.key_auth:
+            for j, key_name in enumerate(settings.key_auth.key_names):
+                if problem := kong_header_name_problem(key_name):
+                    report.error((*path, "key_auth", "key_names", j), problem)
+        if settings.oauth2:
+            o = settings.oauth2
+            if not any(getattr(o, flow) for flow in OAUTH2_FLOWS):
+                # oauth2/schema.lua validate_flows
+                report.error((*path, "oauth2"), "Kong needs at least one flow set true: " + ", ".join(OAUTH2_FLOWS))
+            if o.mandatory_scope and not o.scopes:
+                # oauth2/schema.lua: conditional mandatory_scope = true -> scopes required
+                report.error((*path, "oauth2", "mandatory_scope"), "needs scopes (Kong refuses it without any)")
         if settings.rate_limit:
             rate_limit(settings.rate_limit, (*path, "rate_limit"), dbless, report)
         if settings.authz and settings.authz.opa and not enterprise:
@@ -429,6 +481,32 @@ def features(catalog: Catalog, report: Report) -> None:
             report.error(("gateway", "plugins", plugin), f"{plugin} is already configured by gateway.{key}", key=True)
     if catalog.gateway.rate_limit:
         rate_limit(catalog.gateway.rate_limit, ("gateway", "rate_limit"), dbless, report)
+    if catalog.gateway.cors:
+        cors_origins(catalog.gateway.cors, ("gateway", "cors"), report)
+
+
+def cors_origins(cors: Cors, path: KeyPath, report: Report) -> None:
+    for j, origin in enumerate(cors.origins):
+        if problem := regex_problem(origin):
+            # cors/schema.lua validate_asterisk_or_regex
+            report.error((*path, "origins", j), f"Kong reads an origin as '*' or a regex: {problem}")
+
+
+def regex_problem(pattern: str) -> str | None:
+    """Why `pattern` is neither '*' nor a regex (Python's re standing in for Kong's PCRE); None when it is."""
+    if pattern == "*":
+        return None
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        return f"{pattern!r} is not a valid regex ({exc})"
+    return None
+
+
+def kong_header_name_problem(name: str) -> str | None:
+    if _KONG_HEADER_NAME.match(name):
+        return None
+    return f"Kong refuses the header name {name!r}: only A-Z, a-z, 0-9, '_' and '-' are allowed"
 
 
 def rate_limit(limit: RateLimit, path: KeyPath, dbless: bool, report: Report) -> None:
@@ -443,6 +521,10 @@ def rate_limit(limit: RateLimit, path: KeyPath, dbless: bool, report: Report) ->
         report.error(
             (*path, "by"), f"must be consumer, credential, ip, service, header:NAME or path:/p (got {limit.by!r}){hint}"
         )
+    elif limit.by.startswith("path:") and (problem := kong_path_problem(limit.by[5:])):
+        report.error((*path, "by"), f"Kong refuses the path {limit.by[5:]!r}: {problem}")
+    elif limit.by.startswith("header:") and (problem := kong_header_name_problem(limit.by[7:])):
+        report.error((*path, "by"), problem)
     if limit.policy == "redis" and limit.redis is None:
         report.error((*path, "policy"), "policy redis needs redis: {host: ...}")
     if limit.redis is not None and limit.policy != "redis":

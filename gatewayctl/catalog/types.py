@@ -106,6 +106,70 @@ _UNSUPPORTED_REGEX = re.compile(r"\(\?<?[=!]|\(\?>|\(\?P=|(?<!\\)\\[1-9]|\\k<|[*
 _NAMED_GROUP = re.compile(r"(?<!\\)\(\?<(?=[A-Za-z_])")
 
 
+# typedefs.path of Kong 3.9 (kong/db/schema/typedefs.lua validate_path): RFC 3986 path characters only
+_KONG_PATH = re.compile(r"^/[A-Za-z0-9.\-_~/%:@!$&'()*+,;=]*$")
+_PERCENT_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+_URI_RESERVED = frozenset("!*'();:@&=+$,/?%#[]")
+
+
+def kong_percent_problem(path: str) -> str | None:
+    """A `%` that starts no `%XX` escape, in Kong's words (validate_path); None when there is none."""
+    raw = _PERCENT_ESCAPE.sub("___", path)
+    if "%" not in raw:
+        return None
+    at = raw.index("%")
+    return f"invalid url-encoded value: '{raw[at : at + 3]}'"
+
+
+def kong_path_problem(path: str) -> str | None:
+    """Why Kong 3.9 refuses `path` as a service path or a rate-limiting path (typedefs.path: starts_with "/",
+    no empty segment, validate_path), in Kong's words; None when it takes it."""
+    if not path.startswith("/"):
+        return "should start with: /"
+    if "//" in path:
+        return "must not have empty segments"
+    if not _KONG_PATH.match(path):
+        return "characters outside of the reserved list of RFC 3986 found"
+    return kong_percent_problem(path)
+
+
+def kong_normalized_path(uri: str) -> str:
+    """kong/tools/uri.lua normalize(uri, true), which a plain route path must already equal
+    (typedefs.router_path): %XX of an unreserved character decoded, of a reserved one upper-cased, dot
+    segments removed, slashes merged."""
+    if uri in ("", "/"):
+        return uri
+
+    def decode(m: re.Match[bytes]) -> bytes:
+        byte = int(m[1], 16)  # Lua's string.char: a byte, so %C3%A9 decodes to the two bytes of "é"
+        return m[0].upper() if chr(byte) in _URI_RESERVED else bytes([byte])
+
+    uri = re.sub(rb"%([0-9A-Fa-f]{2})", decode, uri.encode()).decode("utf-8", "replace")
+    if "." not in uri and "//" not in uri:
+        return uri
+    out: list[str] = []
+    while uri:
+        if uri == "/.":
+            uri = "/"
+        elif uri == "/..":
+            uri, out = "/", out[:-1]
+        elif uri in (".", ".."):
+            uri = ""
+        elif uri.startswith("../"):
+            uri = uri[3:]
+        elif uri.startswith("./") or uri.startswith("/./"):
+            uri = uri[2:]
+        elif uri.startswith("/../"):
+            uri, out = uri[3:], out[:-1]
+        elif uri.startswith("//"):
+            uri = uri[1:]
+        else:
+            cut = uri.find("/", 1)
+            out.append(uri if cut < 0 else uri[:cut])
+            uri = "" if cut < 0 else uri[cut:]
+    return "".join(out)
+
+
 def _route_path(value: str) -> str:
     if value.startswith("~"):
         pattern = value[1:]
@@ -128,6 +192,13 @@ def _route_path(value: str) -> str:
         raise ValueError(f'must start with "/" (or "~/" for a regex) (got {value!r})')
     if _SPACE.search(value) or "//" in value:
         raise ValueError(f"must not contain spaces or empty segments (got {value!r})")
+    # typedefs.router_path validate_path_with_regexes: a bad %-escape, or a path Kong would normalize
+    percent = kong_percent_problem(value)
+    if percent:
+        raise ValueError(f"Kong refuses {value!r}: {percent}")
+    normalized = kong_normalized_path(value)
+    if normalized != value:
+        raise ValueError(f"Kong refuses a path it would normalize: write {normalized!r} (got {value!r})")
     return value
 
 

@@ -15,8 +15,11 @@ kong/api/routes/upstreams.lua, kong/plugins/basic-auth/crypto.lua):
   foreign key endpoints; `GET /consumers?custom_id=`
 - targets only under `/upstreams/<u>/targets` (kong/db/dao/targets.lua): addresses get port 8000, lists are
   newest first with a numeric offset and no tag filter, PUT and PATCH only update an existing one
-- the services `url` shorthand (socket.url.parse; it wins over protocol/host/port/path) and the services
-  entity checks (no path on tcp/tls/udp/grpc(s), no TLS settings unless https/tls); "" is no value
+- the services `url` shorthand (socket.url.parse; it wins over protocol/host/port/path); "" is no value
+- the schemas' `entity_checks` (at_least_one_of, only_one_of, distinct, conditional, conditional_at_least_one_of,
+  mutually_required, mutually_exclusive, custom_entity_check) and custom validators, run and reported as
+  kong/db/schema/init.lua does, where kong_schemas.py declares them (services, upstreams, consumers, the
+  plugins gatewayctl renders)
 - defaults filled on write, `created_at`/`updated_at`, basic-auth passwords stored as sha1(password..consumer_id)
 - every plugin Kong OSS 3.9 bundles (kong_schemas.py); a plugin's `shorthand_fields` taken on writes (a
   deprecated one refused when its replacement holds another value) and, when deprecated with a named
@@ -98,17 +101,6 @@ TAGS_OR = re.compile(rf"^({TAG_BYTES}(/|$))+$")
 EMPTY_HASH = "0" * 32
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: same data, 10x faster
 SAFE_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-# kong/db/schema/entities/services.lua entity_checks: (protocols, whether the check applies when the protocol
-# is among them or when it is not, the field that must then be null)
-ENTITY_CHECKS: dict[str, list[tuple[tuple[str, ...], bool, str]]] = {
-    "services": [
-        (("tcp", "tls", "udp", "grpc", "grpcs"), True, "path"),
-        (("https", "tls"), False, "client_certificate"),
-        (("https", "tls"), False, "tls_verify"),
-        (("https", "tls"), False, "tls_verify_depth"),
-        (("https", "tls"), False, "ca_certificates"),
-    ]
-}
 NAME_FIELDS = {"services": ("name",), "routes": ("name",), "plugins": ("instance_name",)}  # typedefs.utf8_name
 CHILD_KEYS = {  # declarative config nesting: parent dao -> {key: child dao}
     "services": {"routes": "routes", "plugins": "plugins"},
@@ -141,6 +133,29 @@ def pretty(value: Any) -> str:
     return json.dumps(value)
 
 
+def lua_pretty(value: Any, indent: str = "") -> str:
+    """Penlight's pretty.write(t) as kong/db/errors.lua uses it for an error nested below a field's own
+    (config.redis: {host = ...}): one entry a line, two spaces deeper, keys in order; a string as is."""
+    if isinstance(value, str) and not indent:
+        return value
+    inner = indent + "  "
+    if isinstance(value, dict):
+        keys = sorted(value)
+        lines = [
+            f"{inner}{k if re.fullmatch(r'[A-Za-z_][A-Za-z0-9_]*', k) else json.dumps(k).join('[]')} = "
+            f"{lua_pretty(value[k], inner)}"
+            for k in keys
+        ]
+    elif isinstance(value, list):
+        # ipairs up to the first hole, then the other positions as `[n] = ...`
+        run = next((i for i, v in enumerate(value) if v is None), len(value))
+        lines = [f"{inner}{lua_pretty(v, inner)}" for v in value[:run]]
+        lines += [f"{inner}[{i}] = {lua_pretty(v, inner)}" for i, v in enumerate(value, 1) if i > run and v is not None]
+    else:
+        return json.dumps(value)
+    return "{\n" + ",\n".join(lines) + "\n" + indent + "}"
+
+
 def primary_key_violation(entity_id: str) -> ApiError:
     return ApiError(
         400,
@@ -161,7 +176,7 @@ def schema_violation(errors: dict[str, Any]) -> ApiError:
         if isinstance(value, list):
             parts.extend(f"{name}.{i}: {v}" for i, v in enumerate(value, 1) if v is not None)
         elif isinstance(value, dict):
-            parts.extend(f"{name}.{sub}: {value[sub]}" for sub in sorted(value))
+            parts.extend(f"{name}.{sub}: {lua_pretty(value[sub])}" for sub in sorted(value))
         else:
             parts.append(f"{name}: {value}")
     message = (
@@ -367,12 +382,12 @@ class KongState(EmulatorState):
                 )
         if dao == "routes" and isinstance(out.get("protocols"), list):
             _route_checks(body, out, errors)
-        for if_values, when_in, then_field in ENTITY_CHECKS.get(dao, ()):
-            value = out.get("protocol")
-            if (value in if_values) == when_in and out.get(then_field) is not None:
-                # kong/db/schema/init.lua, the `conditional` entity checker
-                errors[then_field] = "value must be null"
-                errors.setdefault("@entity", []).append("failed conditional validation given value of field 'protocol'")
+        # the entity checks of the entity's schema, then those of the plugin's (the plugin schema's
+        # entity_checks are the entity's own: kong/db/schema/plugin_loader.lua)
+        checks = list(ENTITIES[dao].get("entity_checks") or [])
+        if dao == "plugins" and body.get("name") in self.plugins:
+            checks += self.plugins[body["name"]].get("entity_checks") or []
+        run_entity_checks(checks, fields, {**body, **out}, errors)
         if dao == "targets" and isinstance(out.get("target"), str) and "target" not in errors:
             formatted = format_target(out["target"])
             if formatted is None:  # kong/db/dao/targets.lua, format_target
@@ -875,7 +890,8 @@ def _route_checks(body: dict[str, Any], out: dict[str, Any], errors: dict[str, A
     protocols: list[str] = out["protocols"]
 
     def needed(fields: tuple[str, ...], then: str | None) -> None:
-        if not any(out.get(f) not in (None, [], {}, "") for f in fields):
+        # an invalid field is still given (init.lua runs at_least_one_of with invalid fields)
+        if not any((out[f] if f in out else body.get(f)) not in (None, [], {}, "") for f in fields):
             names = ", ".join(f"'{f}'" for f in fields)
             errors.setdefault("@entity", []).append(
                 f"must set one of {names} {then}" if then else "must set snis when 'protocols' is 'tls_passthrough'"
@@ -1015,6 +1031,8 @@ def _element_error(elements: dict[str, Any], value: Any, is_tag: bool) -> str | 
         return "expected one of: " + ", ".join(str(v) for v in elements["one_of"])
     if elements.get("uuid") and not UUID_RE.match(value):
         return "expected a valid UUID"
+    if "custom_validator" in elements:
+        return elements["custom_validator"](value)
     if is_tag and not TAG_TEXT.match(value):  # kong/db/schema/typedefs.lua validate_tag
         return f"invalid tag '{value}': expected printable ascii (except `,` and `/`) or valid utf-8 sequences"
     return None
@@ -1073,7 +1091,11 @@ def _fill_record(
             continue
         if kind == "record" and spec.get("fields"):
             nested: dict[str, Any] = {}
-            value = _fill_record([next(iter(f.items())) for f in spec["fields"]], value, nested)
+            record_fields = [next(iter(f.items())) for f in spec["fields"]]
+            value = _fill_record(record_fields, value, nested)
+            # a record's own entity checks run within its validation (oauth2's config), its custom
+            # validator only once the record is valid (Schema.validate_field: validators after the type's checks)
+            run_entity_checks(spec.get("entity_checks") or [], record_fields, value, nested)
             if nested:
                 errors[name] = nested
                 continue
@@ -1096,8 +1118,171 @@ def _fill_record(
             if kind == "set":
                 value = list(dict.fromkeys(json.dumps(v, sort_keys=True) for v in value))
                 value = [json.loads(v) for v in value]
+        # the last of Schema.validators_order: a function of the field's schema.lua, None when the value passes
+        failure = spec["custom_validator"](value) if "custom_validator" in spec else None
+        if failure:
+            errors[name] = failure
+            continue
         out[name] = value
     return out
+
+
+# ---------------------------------------------------------------------- entity checks (kong/db/schema/init.lua)
+
+# validation_errors of kong/db/schema/init.lua: the message of each entity checker that has one (a
+# custom_entity_check's message is its function's own)
+ENTITY_CHECK_MESSAGES = {
+    "at_least_one_of": "at least one of these fields must be non-empty: {}",
+    "conditional_at_least_one_of": "at least one of these fields must be non-empty: {}",
+    "only_one_of": "exactly one of these fields must be non-empty: {}",
+    "distinct": "values of these fields must be distinct: {}",
+    "conditional": "failed conditional validation given value of field '{}'",
+    "mutually_required": "all or none of these fields must be set: {}",
+    "mutually_exclusive": "only one or none of these fields must be set: {}",
+}
+
+
+def _nonempty(value: Any) -> bool:
+    """init.lua is_nonempty: null, an empty table and "" are empty."""
+    return value not in (None, "", [], {})
+
+
+def _quoted_list(names: list[str]) -> str:
+    return ", ".join(f"'{n}'" for n in names)
+
+
+def _dotted(entity: dict[str, Any], name: str) -> Any:
+    """init.lua get_field: `config.redis.host` read through nested records (null when a parent is)."""
+    value: Any = entity
+    for key in name.split("."):
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def _set_dotted(errors: dict[str, Any], name: str, message: str) -> None:
+    """init.lua set_field: the error of `config.redis.host` as {"config": {"redis": {"host": message}}}."""
+    *parents, last = name.split(".")
+    for key in parents:
+        nested = errors.setdefault(key, {})
+        if not isinstance(nested, dict):  # the parent already failed as a whole
+            return
+        errors = nested
+    errors[last] = message
+
+
+def _spec_of(fields: list[tuple[str, dict[str, Any]]], name: str) -> dict[str, Any]:
+    """init.lua get_schema_field: the spec of a dotted field name."""
+    head, _, rest = name.partition(".")
+    spec = dict(fields).get(head, {})
+    if not rest:
+        return spec
+    return _spec_of([next(iter(f.items())) for f in spec.get("fields") or []], rest)
+
+
+def _validate_match(match: dict[str, Any], spec: dict[str, Any], value: Any) -> str | None:
+    """Schema.validate_field for the validators entity checks use in `if_match`/`then_match`; the match
+    falls back to the field's own spec (the metatable __index init.lua sets), so a null passes unless the
+    match or the field says `required` or names an `eq`."""
+    merged = {**spec, **match}
+    if value is None:
+        if merged.get("eq") is not None:
+            return f"value must be {_lua_tostring(merged['eq'])}"
+        return "required field missing" if merged.get("required") else None
+    if "eq" in merged and value != merged["eq"]:
+        return "value must be null" if merged["eq"] is None else f"value must be {_lua_tostring(merged['eq'])}"
+    if "not_one_of" in merged and value in merged["not_one_of"]:
+        return "must not be one of: " + ", ".join(str(v) for v in merged["not_one_of"])
+    if "one_of" in merged and value not in merged["one_of"]:
+        return "expected one of: " + ", ".join(str(v) for v in merged["one_of"])
+    if "gt" in merged and isinstance(value, int | float) and not value > merged["gt"]:
+        return f"value must be greater than {merged['gt']}"
+    if "match" in merged and isinstance(value, str) and not re.search(merged["match"], value):
+        return f"invalid value: {value}"  # the entity checks' patterns (^header$ ...) read the same as regexes
+    if "len_eq" in merged and isinstance(value, list | str) and len(value) != merged["len_eq"]:
+        return f"length must be {merged['len_eq']}"
+    if "contains" in merged and isinstance(value, list) and merged["contains"] not in value:
+        return f"expected to contain: {merged['contains']}"
+    return None
+
+
+def run_entity_checks(
+    checks: list[dict[str, Any]],
+    fields: list[tuple[str, dict[str, Any]]],
+    entity: dict[str, Any],
+    errors: dict[str, Any],
+) -> None:
+    """kong/db/schema/init.lua run_entity_checks on a filled entity (a full check: every field is present,
+    null when unset), in declaration order; failures go to `errors["@entity"]` and, for `conditional`, to the
+    field it names."""
+    for check in checks:
+        (kind, arg), *_ = check.items()
+        if kind == "custom_entity_check":
+            sources = arg["field_sources"]
+            # run_with_invalid_fields = false: skipped when one of its fields already failed
+            if any(name in errors for name in sources):
+                continue
+            message = arg["fn"]({name: _dotted(entity, name) for name in sources})
+            if message:
+                errors.setdefault("@entity", []).append(message)
+            continue
+        failed = _entity_check_failure(kind, arg, fields, entity, errors)
+        if failed is not None:
+            errors.setdefault("@entity", []).append(failed)
+
+
+def _entity_check_failure(
+    kind: str, arg: Any, fields: list[tuple[str, dict[str, Any]]], entity: dict[str, Any], errors: dict[str, Any]
+) -> str | None:
+    """The `@entity` message of one failed entity check, None when it passes."""
+    message = ENTITY_CHECK_MESSAGES[kind]
+    if kind in ("at_least_one_of", "only_one_of", "mutually_required", "mutually_exclusive"):
+        given = sum(_nonempty(_dotted(entity, name)) for name in arg)
+        ok = {
+            "at_least_one_of": given >= 1,
+            "only_one_of": given == 1,
+            "mutually_required": given in (0, len(arg)),
+            "mutually_exclusive": given <= 1,
+        }[kind]
+        return None if ok else message.format(_quoted_list(arg))
+    if kind == "distinct":
+        values = [json.dumps(v) for v in (_dotted(entity, name) for name in arg) if _nonempty(v)]
+        return None if len(values) == len(set(values)) else message.format(_quoted_list(arg))
+    if_value = _dotted(entity, arg["if_field"])
+    if_spec = _spec_of(fields, arg["if_field"])
+    if kind == "conditional_at_least_one_of":
+        if if_value is None:
+            return None
+        if _validate_match(arg["if_match"], if_spec, if_value) is None:
+            names, template = arg["then_at_least_one_of"], arg.get("then_err")
+        elif arg.get("else_match") is not None and _validate_match(arg["else_match"], if_spec, if_value) is None:
+            names, template = arg["else_then_at_least_one_of"], arg.get("else_then_err")
+        else:
+            return None
+        if any(_nonempty(_dotted(entity, name)) for name in names):
+            return None
+        return template.replace("%s", _quoted_list(names)) if template else message.format(_quoted_list(names))
+    # conditional
+    if _validate_match(arg["if_match"], if_spec, if_value) is not None:
+        return None
+    then_field, then_value = arg["then_field"], _dotted(entity, arg["then_field"])
+    if arg["then_match"].get("required") and then_value is None:
+        _set_dotted(errors, then_field, "required field missing")
+        return message.format(arg["if_field"])
+    failure = _validate_match(arg["then_match"], _spec_of(fields, then_field), then_value)
+    if failure is None:
+        return None
+    _set_dotted(errors, then_field, failure)
+    return arg["then_err"].replace("%s", arg["if_field"]) if arg.get("then_err") else message.format(arg["if_field"])
+
+
+def jsonable_schema(schema: dict[str, Any]) -> Any:
+    """kong/api/api_helpers.lua schema_to_jsonable: a schema as `/schemas` answers it, its functions (custom
+    validators, a custom_entity_check's fn) left out."""
+    if isinstance(schema, dict):
+        return {k: jsonable_schema(v) for k, v in schema.items() if not callable(v)}
+    if isinstance(schema, list):
+        return [jsonable_schema(v) for v in schema]
+    return schema
 
 
 # ---------------------------------------------------------------------- HTTP
@@ -1151,9 +1336,13 @@ def route(
             schema = state.plugins.get(segments[2])
             if schema is None or segments[2] not in state.available:
                 raise ApiError(404, {"message": f"No plugin named '{segments[2]}'"})
-            return 200, copy.deepcopy(schema), {}
+            return 200, jsonable_schema(schema), {}
         if len(segments) == 2 and segments[1] in ENTITIES:
-            return 200, {"fields": copy.deepcopy(ENTITIES[segments[1]]["fields"])}, {}
+            entity = ENTITIES[segments[1]]
+            answer = {"fields": entity["fields"]} | (
+                {"entity_checks": entity["entity_checks"]} if "entity_checks" in entity else {}
+            )
+            return 200, jsonable_schema(answer), {}
         raise ApiError(404, {"message": f"No entity named '{segments[-1]}'"})
     if head == "config":
         return config_endpoint(state, method, query, body)

@@ -3,14 +3,17 @@
 uniqueness follow Kong 3.9's entity and plugin schema modules (kong/db/schema/entities/*.lua,
 kong/plugins/*/schema.lua and daos.lua, at tag 3.9.3): the entities the tests need, and every plugin Kong OSS 3.9
 bundles (kong/constants.lua), with the types, defaults, required, one_of, between, shorthand fields and
-consumer/service/route restrictions of their Lua schemas. Descriptions, custom validators and most entity
-checks are left out (the emulator does not run them)."""
+consumer/service/route restrictions of their Lua schemas, and the `entity_checks` and custom validators (as
+Python functions answering an error message or None) that can apply to what gatewayctl writes. Descriptions
+and the other custom validators are left out."""
 
 from __future__ import annotations
 
 import base64
 import copy
+import ipaddress
 import os
+import re
 from typing import Any
 
 Field = dict[str, Any]
@@ -28,11 +31,208 @@ def foreign(name: str, reference: str, **spec: Any) -> Field:
     return {name: {"type": "foreign", "reference": reference, **spec}}
 
 
+# ---------------------------------------------------------------------- custom validators (as in the Lua)
+
+RFC3986_PATH = re.compile(r"^/[A-Za-z0-9.\-_~/%:@!$&'()*+,;=]*$")
+
+
+def validate_path(path: str) -> str | None:
+    """typedefs.path (kong/db/schema/typedefs.lua): starts_with "/", match_none "//", then validate_path."""
+    if not path.startswith("/"):
+        return "should start with: /"
+    if "//" in path:
+        return "must not have empty segments"
+    if not RFC3986_PATH.match(path):
+        return f"invalid path: '{path}' (characters outside of the reserved list of RFC 3986 found)"
+    raw = re.sub(r"%[0-9A-Fa-f]{2}", "___", path)
+    if "%" in raw:
+        at = raw.index("%")
+        return f"invalid url-encoded value: '{raw[at : at + 3]}'"
+    return None
+
+
+URI_RESERVED = frozenset("!*'();:@&=+$,/?%#[]")
+
+
+def normalize_uri(uri: str) -> str:
+    """kong/tools/uri.lua normalize(uri, merge_slashes = true): %XX of an unreserved character decoded, of a
+    reserved one upper-cased; dot segments removed, slashes merged."""
+    if uri in ("", "/"):
+        return uri
+
+    def decode(m: re.Match[bytes]) -> bytes:
+        byte = int(m[1], 16)  # Lua's string.char: a byte, so %C3%A9 decodes to the two bytes of "é"
+        return m[0].upper() if chr(byte) in URI_RESERVED else bytes([byte])
+
+    uri = re.sub(rb"%([0-9A-Fa-f]{2})", decode, uri.encode()).decode("utf-8", "replace")
+    if "." not in uri and "//" not in uri:
+        return uri
+    out: list[str] = []
+    while uri:
+        if uri == "/.":
+            uri = "/"
+        elif uri == "/..":
+            uri = "/"
+            out = out[:-1]
+        elif uri in (".", ".."):
+            uri = ""
+        elif uri.startswith("../"):
+            uri = uri[3:]
+        elif uri.startswith("./") or uri.startswith("/./"):
+            uri = uri[2:]
+        elif uri.startswith("/../"):
+            uri = uri[3:]
+            out = out[:-1]
+        elif uri.startswith("//"):
+            uri = uri[1:]
+        else:
+            cut = uri.find("/", 1)
+            out.append(uri if cut < 0 else uri[:cut])
+            uri = "" if cut < 0 else uri[cut:]
+    return "".join(out)
+
+
+def validate_router_path(path: str) -> str | None:
+    """typedefs.router_path: match_none "//", match_any "^/" or "^~/", then validate_path_with_regexes (a bad
+    %-escape, or a plain path its normalized form differs from). The PCRE check of a regex path is left out:
+    its messages are PCRE's own."""
+    if "//" in path:
+        return "must not have empty segments"
+    if not (path.startswith("/") or path.startswith("~/")):
+        return "should start with: / (fixed path) or ~/ (regex path)"
+    problem = validate_path(path)
+    if problem and problem.startswith("invalid url-encoded value"):
+        return problem
+    if not path.startswith("~"):
+        normalized = normalize_uri(path)
+        if normalized != path:
+            return f"non-normalized path, consider use '{normalized}' instead"
+    return None
+
+
+def validate_header_name(name: str) -> str | None:
+    """typedefs.header_name (kong/tools/http.lua validate_header_name): stricter than an HTTP token."""
+    if re.fullmatch(r"[a-zA-Z0-9\-_]+", name):
+        return None
+    return f"bad header name '{name}', allowed characters are A-Z, a-z, 0-9, '_', and '-'"
+
+
+def validate_http_token(token: str) -> str | None:
+    """typedefs.cookie_name (kong/tools/http.lua validate_http_token)."""
+    if not re.search(r'[\x00-\x20\x7f()<>@,;:\\"/?={}\[\]]', token):
+        return None
+    return (
+        "contains one or more invalid characters. ASCII control characters (0-31;127), space, tab and the "
+        'characters ()<>@,;:\\"/?={}[] are not allowed.'
+    )
+
+
+def validate_ip_or_cidr(value: str) -> str | None:
+    """typedefs.ip_or_cidr (kong/tools/ip.lua is_valid_ip_or_cidr): an IPv4/IPv6 address or network; host
+    bits may be set (192.168.1.1/24 is valid)."""
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return f"invalid ip or cidr range: '{value}'"
+    return None
+
+
+def validate_asterisk_or_regex(value: str) -> str | None:
+    """kong/plugins/cors/schema.lua: an origin is "*" or a regex PCRE compiles (Python's re as a stand-in)."""
+    if value == "*":
+        return None
+    try:
+        re.compile(value)
+    except re.error:
+        return f"'{value}' is not a valid regex"
+    return None
+
+
+def _present(value: Any) -> bool:
+    """kong/plugins/request-termination/schema.lua is_present: a non-empty string."""
+    return isinstance(value, str) and value != ""
+
+
+def validate_request_termination(config: dict[str, Any]) -> str | None:
+    if _present(config.get("message")) and (_present(config.get("content_type")) or _present(config.get("body"))):
+        return "message cannot be used with content_type or body"
+    if _present(config.get("content_type")) and not _present(config.get("body")):
+        return "content_type requires a body"
+    if config.get("echo") and (_present(config.get("content_type")) or _present(config.get("body"))):
+        return "echo cannot be used with content_type and body"
+    return None
+
+
+def validate_periods_order(config: dict[str, Any]) -> str | None:
+    """kong/plugins/rate-limiting/schema.lua validate_periods_order (Lua's %.1f for the limits)."""
+    periods = ("second", "minute", "hour", "day", "month", "year")
+    for i, lower in enumerate(periods):
+        v1 = config.get(lower)
+        if not isinstance(v1, int | float):
+            continue
+        for upper in periods[i + 1 :]:
+            v2 = config.get(upper)
+            if isinstance(v2, int | float) and v2 < v1:
+                return f"The limit for {upper}({v2:.1f}) cannot be lower than the limit for {lower}({v1:.1f})"
+    sync_rate = config.get("sync_rate")
+    if config.get("policy") != "redis" and sync_rate != -1:
+        return "sync_rate can only be used with the redis policy"
+    if config.get("policy") == "redis" and sync_rate != -1 and isinstance(sync_rate, int | float) and sync_rate < 0.02:
+        return "sync_rate must be greater than 0.02, or -1 to disable"
+    return None
+
+
+def validate_oauth2_flows(config: dict[str, Any]) -> str | None:
+    flows = ("enable_authorization_code", "enable_implicit_grant", "enable_client_credentials", "enable_password_grant")
+    if any(config.get(flow) for flow in flows):
+        return None
+    return "at least one of these fields must be true: " + ", ".join(flows)
+
+
+# the lua_shared_dict blocks of Kong's nginx template (kong/templates/nginx_kong.lua) a plugin may name
+KONG_SHARED_DICTS = frozenset(
+    {
+        "kong",
+        "kong_locks",
+        "kong_healthchecks",
+        "kong_cluster_events",
+        "kong_rate_limiting_counters",
+        "kong_core_db_cache",
+        "kong_core_db_cache_miss",
+        "kong_db_cache",
+        "kong_db_cache_miss",
+        "kong_secrets",
+        "prometheus_metrics",
+    }
+)
+
+
+def check_proxy_cache_shdict(entity: dict[str, Any]) -> str | None:
+    """kong/plugins/proxy-cache/schema.lua custom_entity_check: the memory strategy's dictionary must exist."""
+    config = entity.get("config") or {}
+    name = (config.get("memory") or {}).get("dictionary_name")
+    if config.get("strategy") == "memory" and name not in KONG_SHARED_DICTS:
+        return f"missing shared dict '{name}'"
+    return None
+
+
+def conditional(if_field: str, if_match: dict[str, Any], then_field: str, then_match: dict[str, Any]) -> Field:
+    return {
+        "conditional": {"if_field": if_field, "if_match": if_match, "then_field": then_field, "then_match": then_match}
+    }
+
+
+def _hash_fallback_not(same: str, allowed: list[str]) -> Field:
+    """upstreams.lua: the fallback may not hash on what hash_on already does (`allowed` in the Lua's order)."""
+    return conditional("hash_on", {"match": f"^{same}$"}, "hash_fallback", {"one_of": allowed})
+
+
 ID = f("id", "string", uuid=True, auto=True)
 CREATED = f("created_at", "integer", timestamp=True, auto=True)
 UPDATED = f("updated_at", "integer", timestamp=True, auto=True)
 TAGS = f("tags", "set", elements={"type": "string"})
 HTTP_PROTOCOLS = ["grpc", "grpcs", "http", "https"]
+HASH_ON = ["none", "consumer", "ip", "header", "cookie", "path", "query_arg", "uri_capture"]
 
 ENTITIES: dict[str, dict[str, Any]] = {
     "services": {
@@ -52,7 +252,13 @@ ENTITIES: dict[str, dict[str, Any]] = {
             ),
             f("host", "string", required=True),
             f("port", "integer", default=80, required=True, between=[0, 65535]),
-            f("path", "string"),
+            f(
+                "path",
+                "string",
+                starts_with="/",
+                match_none=[{"pattern": "//", "err": "must not have empty segments"}],
+                custom_validator=validate_path,
+            ),
             f("connect_timeout", "integer", default=60000, between=[1, 2147483646]),
             f("write_timeout", "integer", default=60000, between=[1, 2147483646]),
             f("read_timeout", "integer", default=60000, between=[1, 2147483646]),
@@ -62,6 +268,13 @@ ENTITIES: dict[str, dict[str, Any]] = {
             f("tls_verify_depth", "integer", between=[0, 64]),
             f("ca_certificates", "array", elements={"type": "string", "uuid": True}),
             f("enabled", "boolean", default=True, required=True),
+        ],
+        "entity_checks": [
+            conditional("protocol", {"one_of": ["tcp", "tls", "udp", "grpc", "grpcs"]}, "path", {"eq": None}),
+            *(
+                conditional("protocol", {"not_one_of": ["https", "tls"]}, field, {"eq": None})
+                for field in ("client_certificate", "tls_verify", "tls_verify_depth", "ca_certificates")
+            ),
         ],
     },
     "routes": {
@@ -83,7 +296,7 @@ ENTITIES: dict[str, dict[str, Any]] = {
             ),
             f("methods", "set", elements={"type": "string"}),
             f("hosts", "array", elements={"type": "string"}),
-            f("paths", "array", elements={"type": "string"}),
+            f("paths", "array", elements={"type": "string", "custom_validator": validate_router_path}),
             f("headers", "map", keys={"type": "string"}, values={"type": "array", "elements": {"type": "string"}}),
             f("https_redirect_status_code", "integer", default=426, required=True, one_of=[426, 301, 302, 307, 308]),
             f("regex_priority", "integer", default=0),
@@ -117,12 +330,20 @@ ENTITIES: dict[str, dict[str, Any]] = {
                     "latency",
                 ],  # no sticky-sessions in 3.9
             ),
-            f("hash_on", "string", default="none"),
-            f("hash_fallback", "string", default="none"),
-            f("hash_on_header", "string"),
-            f("hash_fallback_header", "string"),
-            f("hash_on_cookie", "string"),
+            *(f(name, "string", default="none", one_of=HASH_ON) for name in ("hash_on", "hash_fallback")),
+            f("hash_on_header", "string", custom_validator=validate_header_name),
+            f("hash_fallback_header", "string", custom_validator=validate_header_name),
+            f("hash_on_cookie", "string", custom_validator=validate_http_token),
             f("hash_on_cookie_path", "string", default="/"),
+            *(
+                f(name, "string", len_min=1)
+                for name in (
+                    "hash_on_query_arg",
+                    "hash_fallback_query_arg",
+                    "hash_on_uri_capture",
+                    "hash_fallback_uri_capture",
+                )
+            ),
             f("slots", "integer", default=10000, between=[10, 65536]),
             record(
                 "healthchecks",
@@ -193,6 +414,25 @@ ENTITIES: dict[str, dict[str, Any]] = {
             TAGS,
             f("use_srv_name", "boolean", default=False),
         ],
+        # kong/db/schema/entities/upstreams.lua
+        "entity_checks": [
+            conditional("hash_on", {"match": "^header$"}, "hash_on_header", {"required": True}),
+            conditional("hash_fallback", {"match": "^header$"}, "hash_fallback_header", {"required": True}),
+            conditional("hash_on", {"match": "^cookie$"}, "hash_on_cookie", {"required": True}),
+            conditional("hash_fallback", {"match": "^cookie$"}, "hash_on_cookie", {"required": True}),
+            conditional("hash_on", {"match": "^none$"}, "hash_fallback", {"one_of": ["none"]}),
+            conditional("hash_on", {"match": "^cookie$"}, "hash_fallback", {"one_of": ["none"]}),
+            _hash_fallback_not("consumer", ["none", "ip", "header", "cookie", "path", "query_arg", "uri_capture"]),
+            _hash_fallback_not("ip", ["none", "consumer", "header", "cookie", "path", "query_arg", "uri_capture"]),
+            _hash_fallback_not("path", ["none", "consumer", "header", "cookie", "query_arg", "ip", "uri_capture"]),
+            {"distinct": ["hash_on_header", "hash_fallback_header"]},
+            conditional("hash_on", {"match": "^query_arg$"}, "hash_on_query_arg", {"required": True}),
+            conditional("hash_fallback", {"match": "^query_arg$"}, "hash_fallback_query_arg", {"required": True}),
+            {"distinct": ["hash_on_query_arg", "hash_fallback_query_arg"]},
+            conditional("hash_on", {"match": "^uri_capture$"}, "hash_on_uri_capture", {"required": True}),
+            conditional("hash_fallback", {"match": "^uri_capture$"}, "hash_fallback_uri_capture", {"required": True}),
+            {"distinct": ["hash_on_uri_capture", "hash_fallback_uri_capture"]},
+        ],
     },
     "targets": {
         "endpoint_key": "target",
@@ -216,6 +456,7 @@ ENTITIES: dict[str, dict[str, Any]] = {
             f("custom_id", "string", unique=True),
             TAGS,
         ],
+        "entity_checks": [{"at_least_one_of": ["custom_id", "username"]}],
     },
     "plugins": {
         "endpoint_key": "instance_name",
@@ -338,19 +579,26 @@ def _plugin(
     fields: list[Field],
     protocols: list[str] | None = None,
     shorthand_fields: list[Field] | None = None,
+    entity_checks: list[Field] | None = None,
+    config_spec: dict[str, Any] | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
-    config = record("config", fields, required=True)
+    """`entity_checks`: the plugin schema's own (on the plugin entity: `config.second` ...); `config_spec`: more
+    of the config record's spec (its `custom_validator`, its `entity_checks`)."""
+    config = record("config", fields, required=True, **(config_spec or {}))
     _make_records_required(config["config"])
     if shorthand_fields:
         config["config"]["shorthand_fields"] = shorthand_fields
-    return {
+    schema: dict[str, Any] = {
         "fields": [
             f("protocols", "set", default=protocols or HTTP_PROTOCOLS, required=True, elements={"type": "string"}),
             config,
             *[{k: v} for k, v in extra.items()],
         ]
     }
+    if entity_checks:
+        schema["entity_checks"] = entity_checks
+    return schema
 
 
 AUTH_COMMON = [f("anonymous", "string"), f("run_on_preflight", "boolean", default=True, required=True)]
@@ -399,7 +647,13 @@ CORS_METHODS = ["GET", "HEAD", "PUT", "PATCH", "POST", "DELETE", "OPTIONS", "TRA
 PLUGINS: dict[str, dict[str, Any]] = {
     "key-auth": _plugin(
         [
-            f("key_names", "array", default=["apikey"], required=True, elements={"type": "string"}),
+            f(
+                "key_names",
+                "array",
+                default=["apikey"],
+                required=True,
+                elements={"type": "string", "custom_validator": validate_header_name},
+            ),
             f("hide_credentials", "boolean", default=False, required=True),
             f("key_in_header", "boolean", default=True, required=True),
             f("key_in_query", "boolean", default=True, required=True),
@@ -426,7 +680,10 @@ PLUGINS: dict[str, dict[str, Any]] = {
             f("header_names", "set", default=["authorization"], elements={"type": "string"}),
             f("realm", "string"),
             *AUTH_COMMON,
-        ]
+        ],
+        entity_checks=[
+            conditional("config.maximum_expiration", {"gt": 0}, "config.claims_to_verify", {"contains": "exp"})
+        ],
     ),
     "acl": _plugin(
         [
@@ -434,7 +691,11 @@ PLUGINS: dict[str, dict[str, Any]] = {
             f("deny", "array", elements={"type": "string"}),
             f("hide_groups_header", "boolean", default=False, required=True),
             f("always_use_authenticated_groups", "boolean", default=False, required=True),
-        ]
+        ],
+        entity_checks=[
+            {"only_one_of": ["config.allow", "config.deny"]},
+            {"at_least_one_of": ["config.allow", "config.deny"]},
+        ],
     ),
     "rate-limiting": _plugin(
         [
@@ -445,8 +706,14 @@ PLUGINS: dict[str, dict[str, Any]] = {
                 default="consumer",
                 one_of=["consumer", "credential", "ip", "service", "header", "path"],
             ),
-            f("header_name", "string"),
-            f("path", "string", starts_with="/"),
+            f("header_name", "string", custom_validator=validate_header_name),
+            f(
+                "path",
+                "string",
+                starts_with="/",
+                match_none=[{"pattern": "//", "err": "must not have empty segments"}],
+                custom_validator=validate_path,
+            ),
             # DB-less Kong (and a control plane) offers local and redis only
             f("policy", "string", default="local", len_min=0, one_of=["local", "cluster", "redis"]),
             f("fault_tolerant", "boolean", required=True, default=True),
@@ -457,10 +724,20 @@ PLUGINS: dict[str, dict[str, Any]] = {
             f("sync_rate", "number", required=True, default=-1),
         ],
         shorthand_fields=redis_shorthands("rate-limiting"),
+        config_spec={"custom_validator": validate_periods_order},
+        entity_checks=[
+            {"at_least_one_of": [f"config.{p}" for p in ("second", "minute", "hour", "day", "month", "year")]},
+            *(
+                conditional("config.policy", {"eq": "redis"}, f"config.redis.{field}", {"required": True})
+                for field in ("host", "port", "timeout")
+            ),
+            conditional("config.limit_by", {"eq": "header"}, "config.header_name", {"required": True}),
+            conditional("config.limit_by", {"eq": "path"}, "config.path", {"required": True}),
+        ],
     ),
     "cors": _plugin(
         [
-            f("origins", "array", elements={"type": "string"}),
+            f("origins", "array", elements={"type": "string", "custom_validator": validate_asterisk_or_regex}),
             f("headers", "array", elements={"type": "string"}),
             f("exposed_headers", "array", elements={"type": "string"}),
             f(
@@ -483,15 +760,17 @@ PLUGINS: dict[str, dict[str, Any]] = {
             f("body", "string"),
             f("trigger", "string"),
             f("echo", "boolean", default=False, required=True),
-        ]
+        ],
+        config_spec={"custom_validator": validate_request_termination},
     ),
     "ip-restriction": _plugin(
         [
-            f("allow", "array", elements={"type": "string"}),
-            f("deny", "array", elements={"type": "string"}),
+            f("allow", "array", elements={"type": "string", "custom_validator": validate_ip_or_cidr}),
+            f("deny", "array", elements={"type": "string", "custom_validator": validate_ip_or_cidr}),
             f("status", "number"),
             f("message", "string"),
-        ]
+        ],
+        entity_checks=[{"at_least_one_of": ["config.allow", "config.deny"]}],
     ),
     "correlation-id": _plugin(
         [
@@ -635,7 +914,11 @@ PLUGINS.update(
                 f("reuse_refresh_token", "boolean", default=False, required=True),
                 f("pkce", "string", default="lax", required=False, one_of=["none", "lax", "strict"]),
                 f("realm", "string", required=False),
-            ]
+            ],
+            config_spec={
+                "custom_validator": validate_oauth2_flows,
+                "entity_checks": [conditional("mandatory_scope", {"eq": True}, "scopes", {"required": True})],
+            },
         ),
         "proxy-cache": _plugin(
             [
@@ -677,7 +960,8 @@ PLUGINS.update(
                         f("X-Cache-Key", "boolean", default=True),
                     ],
                 ),
-            ]
+            ],
+            entity_checks=[{"custom_entity_check": {"field_sources": ["config"], "fn": check_proxy_cache_shdict}}],
         ),
         "request-transformer": _plugin(
             [
