@@ -192,6 +192,8 @@ def _route_path(value: str) -> str:
         raise ValueError(f'must start with "/" (or "~/" for a regex) (got {value!r})')
     if _SPACE.search(value) or "//" in value:
         raise ValueError(f"must not contain spaces or empty segments (got {value!r})")
+    if "%" not in value and "." not in value:
+        return value  # nothing to decode and no dot segment: Kong's normal form is the path itself
     # typedefs.router_path validate_path_with_regexes: a bad %-escape, or a path Kong would normalize
     percent = kong_percent_problem(value)
     if percent:
