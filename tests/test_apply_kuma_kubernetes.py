@@ -924,3 +924,27 @@ def test_crd_defaults_inside_list_items_are_no_change(cluster: tuple[KubeEmulato
     assert plan_objects().changes == []
     assert apply_kubernetes(api, plan_objects(), parallelism=2).done == []
     assert len(emulator.state.writes()) == writes
+
+
+def test_a_field_the_schema_does_not_declare_is_not_sent_again(cluster: tuple[KubeEmulator, KubeApi]) -> None:
+    """The API server's 500 for an undeclared field (see the test above) is a refusal, not a passing fault:
+    one attempt. Any other 500 is tried again."""
+    from kubernetes.client.exceptions import ApiException
+
+    _, api = cluster
+    api.retry = RetryPolicy(attempts=4, base=0.001, cap=0.01)
+    path = "/apis/kuma.io/v1alpha1/namespaces/kuma-system/meshretries/r"
+    refusal = (
+        "failed to create typed patch object (kuma-system/r; kuma.io/v1alpha1, Kind=MeshRetry): errors:\n"
+        "  .status: field not declared in schema"
+    )
+    for message, attempts in ((refusal, 1), ("etcdserver: request timed out", 4)):
+        failure = ApiException(status=500, reason="Internal Server Error")
+        failure.body = json.dumps({"kind": "Status", "status": "Failure", "code": 500, "message": message})
+
+        def send(failure: ApiException = failure) -> None:
+            raise failure
+
+        with pytest.raises(KubeError) as caught:
+            api.call("PATCH", path, send)
+        assert (caught.value.status, caught.value.attempts, caught.value.detail) == (500, attempts, message)

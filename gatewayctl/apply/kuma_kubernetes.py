@@ -180,7 +180,7 @@ class KubeApi:
             except ApiException as exc:
                 status = int(exc.status or 0)
                 self.calls.observe(method, path, status or None, time.monotonic() - started)
-                if status in RETRYABLE_STATUS and attempt < self.retry.attempts:
+                if status in RETRYABLE_STATUS and attempt < self.retry.attempts and not _schema_refusal(exc):
                     wait = self.retry.backoff(attempt - 1)
                     headers = exc.headers or {}
                     asked = retry_after_seconds(headers.get("Retry-After") if hasattr(headers, "get") else None)
@@ -199,6 +199,12 @@ class KubeApi:
             # the client returns the object, not the status: any success is recorded as 200
             self.calls.observe(method, path, 200, time.monotonic() - started)
             return result
+
+
+def _schema_refusal(exc: ApiException) -> bool:
+    """A 500 that is the API server refusing the object itself: an applied field the resource's schema does
+    not declare (structured-merge-diff's "failed to create typed patch object"). Sending it again cannot help."""
+    return exc.status == 500 and "failed to create typed patch object" in str(exc.body or "")
 
 
 def _api_error(method: str, path: str, exc: ApiException, attempts: int) -> KubeError:
