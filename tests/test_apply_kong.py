@@ -349,7 +349,12 @@ def test_concurrent_applies_do_not_interleave(workdir: Path, monkeypatch: pytest
     # starts late could plan after the other has finished, and never meet the lock at all
     both_planned = threading.Barrier(2, timeout=30)
     take_lock = KongLock.acquire
-    monkeypatch.setattr(KongLock, "acquire", lambda lock: (both_planned.wait(), take_lock(lock))[1])
+
+    def acquire_once_both_planned(lock: KongLock) -> None:
+        both_planned.wait()
+        take_lock(lock)
+
+    monkeypatch.setattr(KongLock, "acquire", acquire_once_both_planned)
     with running(state) as kong:
         catalog = str(write_catalog(workdir))
 

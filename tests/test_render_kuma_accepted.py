@@ -13,6 +13,7 @@ import httpx
 import pytest
 from emulators.kuma import BY_NAME, KumaState, running
 
+from gatewayctl.apply.kuma_universal import OWNED_KINDS
 from gatewayctl.catalog.load import load_catalog
 from gatewayctl.catalog.secrets import SecretResolver
 from gatewayctl.render.kuma import KumaObject, build_kuma_objects, universal_form
@@ -93,19 +94,7 @@ def test_every_mesh_setting_at_its_edges_is_taken_by_kuma(tmp_path: Path) -> Non
     loaded = load_catalog(edges_catalog(tmp_path))
     objects = build_kuma_objects(loaded.catalog)
     kinds = {obj.kind for obj in objects}
-    assert kinds == {
-        "Mesh",
-        "MeshTrace",
-        "MeshMetric",
-        "MeshAccessLog",
-        "MeshTrafficPermission",
-        "MeshRetry",
-        "MeshTimeout",
-        "MeshCircuitBreaker",
-        "MeshHealthCheck",
-        "MeshLoadBalancingStrategy",
-        "MeshRateLimit",
-    }
+    assert kinds == set(OWNED_KINDS)  # every kind gatewayctl renders
     assert list(refusals(objects)) == []
 
 

@@ -70,11 +70,8 @@ def check_server(loaded: LoadedCatalog, server: ServerInfo, desired: Desired) ->
 
 def plan(client: KongAdmin, catalog_name: str, server: ServerInfo, desired: Desired, parallelism: int) -> KongPlan:
     with paused_gc():  # tens of thousands of JSON dicts and their normal forms, no cycles (gcpause.py)
-        return _plan(client, catalog_name, server, desired, parallelism)
-
-
-def _plan(client: KongAdmin, catalog_name: str, server: ServerInfo, desired: Desired, parallelism: int) -> KongPlan:
-    return _plan_against(fetch_live(client, catalog_name, server, parallelism), client, server, desired, parallelism)
+        live = fetch_live(client, catalog_name, server, parallelism)
+        return _plan_against(live, client, server, desired, parallelism)
 
 
 def _plan_against(

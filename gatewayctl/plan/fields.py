@@ -81,25 +81,9 @@ def secret_paths(kind: str, value: Any, masker: Masker, path: Path = ()) -> list
     free-text field (a tracing URL with a token, a plugin header) is secret."""
     if isinstance(value, dict):
         return [p for k, v in value.items() for p in secret_paths(kind, v, masker, (*path, k))]
-    if path and (masker.is_secret_field(kind, path) or _shows_secret(kind, path, value, masker)):
+    if path and (masker.is_secret_field(kind, path) or SECRET in json.dumps(masker.value(kind, path, value))):
         return [".".join(str(p) for p in path)]
     return []
-
-
-def _shows_secret(kind: str, path: Path, value: Any, masker: Masker) -> bool:
-    """`masker.value(kind, path, value)` would show `<secret>` somewhere (without building what it shows: a
-    snapshot asks this of every field of every entity)."""
-    if value is None:
-        return False
-    if masker.is_secret_field(kind, path):
-        return True
-    if isinstance(value, str):
-        return SECRET in value or masker.holds_secret(value)
-    if isinstance(value, dict):
-        return any(_shows_secret(kind, (*path, k), v, masker) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_shows_secret(kind, (*path, i), v, masker) for i, v in enumerate(value))
-    return False
 
 
 def _parts(dotted: str) -> tuple[str, ...]:
