@@ -94,8 +94,11 @@ def test_flattened_errors_point_at_the_catalog_entry(
     catalog = str(write_catalog(workdir, bad))
     code, out, err = cli(capsys, kong, "apply", catalog, "--yes")
     assert code == 3
-    # Kong names the nested field (kong/db/errors.lua categorize_errors)
-    assert f"{catalog}:17:5: services[0]: Kong refused plugin cors: config.origins: expected an array" in err
+    # Kong names the nested field (kong/db/errors.lua categorize_errors): `config.origins` of a plugin written in
+    # a `plugins:` map is that entry's own `origins`, where the 5 is
+    line = bad.splitlines().index("    plugins: {cors: {origins: 5}}") + 1
+    where = f"{catalog}:{line}:31: services[0].plugins.cors.origins"
+    assert f"{where}: Kong refused plugin cors: expected an array" in err, err
     assert "Kong keeps running the previous one" in err
     for value in SECRETS.values():
         assert value not in out + err

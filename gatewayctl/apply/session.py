@@ -4,7 +4,7 @@ Each step is a function; the CLI strings them together and does the printing."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from gatewayctl.plan.kong import (
     ServerInfo,
     build_plan,
     fetch_live,
+    refused_plugin_configs,
     schema_paths,
     server_problems,
     unique_values,
@@ -164,7 +165,46 @@ def plan_kong(
     payload = dbless_payload(client, loaded, desired) if server.dbless else None
     if payload is not None and payload.unchanged:
         return KongPlan(server, [], LiveState()), payload
-    return plan(client, loaded.catalog.name, server, desired, parallelism), payload
+    the_plan = plan(client, loaded.catalog.name, server, desired, parallelism)
+    if payload is None:  # DB-less Kong takes a configuration whole or not at all: nothing is half applied
+        check_plugin_configs(loaded, client, the_plan, desired, parallelism)
+    return the_plan, payload
+
+
+def check_plugin_configs(
+    loaded: LoadedCatalog, client: KongAdmin, the_plan: KongPlan, desired: Desired, parallelism: int
+) -> None:
+    """CatalogInvalid, at each key of a `plugins:` entry Kong refuses, before anything is written."""
+    refused = refused_plugin_configs(client, the_plan.changes, parallelism)
+    if refused:
+        raise CatalogInvalid(
+            d for entity, body in refused for d in plugin_refusal_diagnostics(loaded, desired, entity, body)
+        )
+
+
+def plugin_refusal_diagnostics(
+    loaded: LoadedCatalog, desired: Desired, entity: Entity, body: dict[str, Any]
+) -> list[Diagnostic]:
+    """Kong's schema violations of one `plugins:` entry (`POST /schemas/plugins/validate`), each at its key."""
+    lead = f"Kong refuses plugin {entity.body.get('name')}"
+    out = [field_diagnostic(loaded, desired, entity, path, lead, m) for path, m in _field_errors(body.get("fields"))]
+    return out or [field_diagnostic(loaded, desired, entity, (), lead, body.get("message") or "schema violation")]
+
+
+def _field_errors(fields: Any, path: KeyPath = ()) -> Iterator[tuple[KeyPath, str]]:
+    """(key path, message) of each error in a Kong error body's `fields`: nested like the entity, array
+    elements by their Lua index (from 1), `@entity` for the entity checks of the record it is in."""
+    if isinstance(fields, str):
+        yield path, fields
+    elif isinstance(fields, list):
+        for index, value in enumerate(fields):
+            yield from _field_errors(value, (*path, index))
+    elif isinstance(fields, dict):
+        for key, value in fields.items():
+            if key == "@entity":
+                yield from ((path, str(v)) for v in (value if isinstance(value, list) else [value]) if v is not None)
+            else:
+                yield from _field_errors(value, (*path, int(key) - 1 if key.isdigit() else key))
 
 
 def apply_dbless(
@@ -195,12 +235,25 @@ def flattened_error_diagnostics(loaded: LoadedCatalog, desired: Desired, error: 
         for err in item.get("errors") or []:
             if not isinstance(err, dict):
                 continue
-            where = f"{err['field']}: " if err.get("field") else ""
-            message = desired.masker.text(f"Kong refused {label}: {where}{err.get('message', 'invalid')}")
-            out.append(locate(loaded, entity, message))
+            # "config.origins.1": Kong joins the keys of its nested errors with dots, array indexes from 1
+            field = tuple(int(p) - 1 if p.isdigit() else p for p in str(err.get("field") or "").split(".") if p)
+            out.append(field_diagnostic(loaded, desired, entity, field, f"Kong refused {label}", err.get("message")))
     if not out:
         out.append(locate(loaded, None, desired.masker.text(f"Kong refused the configuration: {error.kong_message()}")))
     return out
+
+
+def field_diagnostic(
+    loaded: LoadedCatalog, desired: Desired, entity: Entity | None, field: KeyPath, lead: str, message: Any
+) -> Diagnostic:
+    """Kong's error on one field of `entity`, at the catalog key the field came from: `config.<path>` of a
+    plugin from a `plugins:` map is that entry's own `<path>` (the catalog writes the config as the entry);
+    any other field is named in the message, at the entry the entity was rendered from."""
+    text = str(message or "invalid")
+    if entity is not None and entity.from_plugins_map() and field[:1] == ("config",):
+        return loaded.source.diagnostic((*entity.origin, *field[1:]), desired.masker.text(f"{lead}: {text}"))
+    named = f"{format_path(field)}: {text}" if field else text
+    return locate(loaded, entity, desired.masker.text(f"{lead}: {named}"))
 
 
 def rejection_diagnostic(

@@ -720,11 +720,13 @@ def _plan_or_exit(
     server = _remote(lambda: read_server(client))
     try:
         check_server(loaded, server, desired)
-    except CatalogInvalid as exc:
+        the_plan, payload = _remote(lambda: plan_kong(client, loaded, server, desired, parallelism))
+    except CatalogInvalid as exc:  # this Kong lacks what the catalog needs, or refuses a `plugins:` config
         errors, _ = print_diagnostics(exc.diagnostics)
-        err.print(f"{loaded.path}: this Kong cannot take the catalog ({plural(errors, 'problem')}); nothing was sent")
+        err.print(
+            f"{loaded.path}: this Kong cannot take the catalog ({plural(errors, 'problem')}); nothing was changed"
+        )
         raise typer.Exit(EXIT_INVALID) from None
-    the_plan, payload = _remote(lambda: plan_kong(client, loaded, server, desired, parallelism))
     return server, the_plan, payload
 
 

@@ -129,11 +129,12 @@ class CallLog:
     observers: list[Callable[[str, str, int | None, float], None]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def count(self, method: str, retry: bool) -> None:
+    def count(self, method: str, retry: bool, read: bool = False) -> None:
+        """One attempt; `read`: a request that changes nothing though it is no GET (Kong's schema validation)."""
         with self._lock:
             if retry:
                 self.retries += 1
-            elif method == "GET":
+            elif method == "GET" or read:
                 self.reads += 1
             else:
                 self.writes += 1
@@ -209,15 +210,17 @@ class ApiClient:
         params: dict[str, str] | None = None,
         ok: tuple[int, ...] = (200, 201, 204),
         retry: bool = True,
+        read: bool = False,
     ) -> httpx.Response:
         """Send with retries; return the response when its status is in `ok`, else raise `self.error`.
-        `retry=False`: one try, for a write whose answer means something only the first time (a lock's create)."""
+        `retry=False`: one try, for a write whose answer means something only the first time (a lock's create).
+        `read=True`: counted as a read though it is no GET (it changes nothing on the server)."""
         target = path + ("?" + urlencode(params) if params else "")
         attempts = self.retry.attempts if retry else 1
         attempt = 0
         while True:
             self.limiter.acquire()
-            self.log.count(method, retry=attempt > 0)
+            self.log.count(method, retry=attempt > 0, read=read)
             attempt += 1
             started = time.monotonic()
             try:

@@ -54,6 +54,11 @@ class Entity:
     def where(self) -> str:
         return format_path(self.origin)
 
+    def from_plugins_map(self) -> bool:
+        """A plugin written in a `plugins:` map of the catalog, its config passed to Kong as it is (rather
+        than made by gatewayctl from the catalog's own keys, which validate checks)."""
+        return self.kind == "plugins" and len(self.origin) >= 2 and self.origin[-2] == "plugins"
+
     def write_path(self) -> str:
         spec = self.spec
         if spec.nested_under:
@@ -98,15 +103,30 @@ def _walk(
         if not isinstance(children, list):
             continue
         for index, child in enumerate(children):
-            yield from _walk(child_kind, child, (kind, entity_id), places.nested(origin, child_kind, index), places)
+            where = places.nested(origin, child_kind, index, child)
+            yield from _walk(child_kind, child, (kind, entity_id), where, places)
 
 
 class _Places:
-    """Catalog key paths of rendered entities (services and consumers by name, nested ones by position)."""
+    """Catalog key paths of rendered entities (services and consumers by name, nested ones by position; a
+    plugin from a `plugins:` map at its own key, any other plugin at the entry whose settings made it)."""
 
     def __init__(self, catalog: Catalog | None) -> None:
         self.services = {s.name: i for i, s in enumerate(catalog.services)} if catalog else {}
         self.consumers = {c.name: i for i, c in enumerate(catalog.consumers)} if catalog else {}
+        self.raw_plugins: set[tuple[KeyPath, str]] = set()  # (scope, plugin name) of each `plugins:` entry
+        if catalog is not None:
+            self.raw_plugins |= {(("gateway",), name) for name in catalog.gateway.plugins}
+            for i, service in enumerate(catalog.services):
+                self.raw_plugins |= {(("services", i), name) for name in service.plugins}
+                for j, route in enumerate(service.routes):
+                    self.raw_plugins |= {(("services", i, "routes", j), name) for name in route.plugins}
+            for k, consumer in enumerate(catalog.consumers):
+                self.raw_plugins |= {(("consumers", k), name) for name in consumer.plugins}
+
+    def plugin(self, scope: KeyPath, item: dict[str, Any]) -> KeyPath:
+        name = str(item.get("name"))
+        return (*scope, "plugins", name) if (scope, name) in self.raw_plugins else scope
 
     def top(self, kind: str, item: dict[str, Any], index: int) -> KeyPath:
         if kind == "services":
@@ -119,9 +139,9 @@ class _Places:
         if kind == "consumers":
             k = self.consumers.get(str(item.get("username")))
             return ("consumers", k) if k is not None else ("services",)  # the anonymous consumer: services' auth
-        return ("gateway",)  # global plugins
+        return self.plugin(("gateway",), item)  # global plugins
 
-    def nested(self, origin: KeyPath, kind: str, index: int) -> KeyPath:
+    def nested(self, origin: KeyPath, kind: str, index: int, item: dict[str, Any]) -> KeyPath:
         if kind == "routes":
             return (*origin, "routes", index)
         if kind == "targets":
@@ -130,7 +150,7 @@ class _Places:
             return (*origin, "credentials", CREDENTIAL_KEYS[kind], index)
         if kind == "acls" and origin[:1] == ("consumers",):
             return (*origin, "groups", index)
-        return origin  # plugins: the service, route or consumer they were rendered from
+        return self.plugin(origin, item)  # plugins: of the service, route or consumer they were rendered from
 
 
 def from_live(kind: str, item: dict[str, Any]) -> Entity:

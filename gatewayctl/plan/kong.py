@@ -481,3 +481,36 @@ def server_problems(
                     (entity, f"plugin '{name}' is not available on this Kong ({server.version}, {server.edition})")
                 )
     return problems
+
+
+# Kong's own check of a plugin entity, without the database (kong/api/routes/kong.lua validate_schema: the
+# plugin's schema with defaults filled, and its entity checks; not foreign keys nor uniqueness).
+VALIDATE_PLUGIN = "/schemas/plugins/validate"
+
+
+def refused_plugin_configs(
+    client: KongAdmin, changes: Iterable[Change], parallelism: int = 8
+) -> list[tuple[Entity, dict[str, Any]]]:
+    """(entity, Kong's 400 body) for each plugin from a catalog `plugins:` map that the plan creates or
+    updates and Kong refuses. Those configs go to Kong as written, so only Kong can judge them, and a
+    refusal found at its write would leave the apply half done: they are judged before anything is
+    written, as decK's online validate does. A Kong that does not answer the check (403 from RBAC, 404 or
+    405 from something in front of it) leaves the judging to the write."""
+    todo = [c.entity for c in changes if c.action != "delete" and c.entity.from_plugins_map()]
+
+    def verdict(entity: Entity) -> tuple[Entity, dict[str, Any]] | None:
+        response = client.request(
+            "POST", VALIDATE_PLUGIN, json={**entity.body, "id": entity.id}, ok=(200, 400, 403, 404, 405), read=True
+        )
+        if response.status_code != 400:
+            return None
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        return entity, body if isinstance(body, dict) else {}
+
+    if not todo:
+        return []
+    with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(todo)))) as pool:
+        return [r for r in pool.map(verdict, todo) if r is not None]

@@ -333,7 +333,8 @@ class KongState(EmulatorState):
     # -- test helpers
 
     def writes(self) -> list[Request]:
-        return [r for r in self.requests if r.method != "GET"]
+        """Requests that can change something: not GETs, nor the schema checks (`/schemas/.../validate`)."""
+        return [r for r in self.requests if r.method != "GET" and not r.path.startswith("/schemas/")]
 
     def entities(self, dao: str) -> list[dict[str, Any]]:
         with self.lock:
@@ -1344,6 +1345,8 @@ def route(
             )
             return 200, jsonable_schema(answer), {}
         raise ApiError(404, {"message": f"No entity named '{segments[-1]}'"})
+    if head == "schemas" and len(segments) in (2, 3) and segments[-1] == "validate":
+        return validate_endpoint(state, method, segments, body)
     if head == "config":
         return config_endpoint(state, method, query, body)
     if head == "tags" and method == "GET":
@@ -1382,6 +1385,24 @@ def route(
     if segments[2] in FOREIGN_FIELDS.get(dao, ()) and len(segments) == 3:
         return foreign_entity_endpoint(state, method, dao, segments[1], segments[2], body)
     raise not_found()
+
+
+def validate_endpoint(
+    state: KongState, method: str, segments: list[str], body: dict[str, Any]
+) -> tuple[int, Any, dict[str, str]]:
+    """`POST /schemas/plugins/validate` and `/schemas/<dao>/validate` (kong/api/routes/kong.lua
+    validate_schema): the schema checks of a write (defaults filled, entity checks), none of the database's
+    (foreign keys need not exist, uniqueness is not looked at); nothing is stored. Also on DB-less Kong."""
+    if method != "POST" or len(segments) != 3:  # GETs are answered as /schemas/:name and /schemas/plugins/:name
+        raise ApiError(405, {"message": "Method not allowed"})
+    dao = segments[1]
+    if dao not in ENTITIES or not _plugin_loaded(state, dao):
+        raise ApiError(404, {"message": f"No entity named '{dao}'"})
+    body = expand_url_shorthand(body) if dao == "services" else body
+    _, errors = state.fill(dao, body)
+    if errors:
+        raise schema_violation(errors)
+    return 200, {"message": "schema validation successful"}, {}
 
 
 # Where Kong's generated endpoints put each entity under its parent (kong/api/endpoints.lua,
