@@ -102,6 +102,7 @@ class Request:
     user_agent: str
     started: float
     ended: float
+    body: bytes = b""  # as sent
 
 
 class EmulatorState:
@@ -217,10 +218,10 @@ class EmulatorHandler(BaseHandler, Generic[S]):
         headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
         return ApiError(fault.status or 500, fault.body or {"message": "injected"}, headers)
 
-    def record(self, method: str, path: str, query: str, status: int, started: float) -> None:
+    def record(self, method: str, path: str, query: str, status: int, started: float, body: bytes = b"") -> None:
         with self.state.lock:
             agent = self.headers.get("User-Agent", "")
-            self.state.requests.append(Request(method, path, query, status, agent, started, time.monotonic()))
+            self.state.requests.append(Request(method, path, query, status, agent, started, time.monotonic(), body))
 
     def handle_method(self, method: str) -> None:
         started = time.monotonic()
@@ -235,19 +236,19 @@ class EmulatorHandler(BaseHandler, Generic[S]):
             if fault and fault.delay:
                 time.sleep(fault.delay)
             if fault and (fault.drop or fault.reset):
-                self.record(method, path, parts.query, 0, started)
+                self.record(method, path, parts.query, 0, started, raw)
                 self.hang_up(reset=fault.reset and not fault.drop)
                 return
             if fault and fault.status:
                 raise self.fault_error(fault)
             status, payload, headers = self.answer(method, path, parts.query, raw)
-            self.record(method, path, parts.query, 0 if fault and fault.drop_after else status, started)
+            self.record(method, path, parts.query, 0 if fault and fault.drop_after else status, started, raw)
             if fault and fault.drop_after:
                 self.hang_up()
                 return
             self.send(status, payload, headers)
         except ApiError as exc:
-            self.record(method, path, parts.query, exc.status, started)
+            self.record(method, path, parts.query, exc.status, started, raw)
             self.send(exc.status, exc.body, exc.headers)
 
 
