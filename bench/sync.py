@@ -13,8 +13,8 @@ included; imports are not), counting the HTTP requests its Admin API client send
 same minimal set of requests with raw httpx at the same concurrency on a second, identical emulator: the
 owned-entity list pages one plan reads (`?tags=...&size=1000`, following `next`), then exactly the writes
 that are due, level by level, with bodies computed beforehand. So the baseline is the floor any tool pays
-for this sync over HTTP; what gatewayctl sends on top (`GET /`, `/schemas/...`, the lock, the second read
-under the lock) is reported as "extra".
+for this sync over HTTP; what gatewayctl sends on top (`GET /`, `/schemas/...`, Kong's check of each
+`plugins:` config it creates or changes, the lock, the second read under the lock) is reported as "extra".
 
 DB-less: the same three syncs against an emulator with `database=off`; gatewayctl sends one
 `POST /config` when the configuration changed and none when Kong's configuration hash already matches; the
@@ -156,13 +156,15 @@ class CountingKongAdmin(KongAdmin):
 
 
 def purposes(sent: list[tuple[str, str]]) -> Counter[str]:
-    """What each request was for: the version check, schemas, the lock, DB-less checks, or the list pages
-    and writes a baseline sends too."""
+    """What each request was for: the version check, schemas, Kong's check of `plugins:` configs, the lock,
+    DB-less checks, or the list pages and writes a baseline sends too."""
     out: Counter[str] = Counter()
     lock_taken = False
     for method, path in sent:
         if path == "/":
             out["version"] += 1
+        elif path == "/schemas/plugins/validate":
+            out["plugin checks"] += 1
         elif path.startswith("/schemas"):
             out["schemas"] += 1
         elif path in ("/status", "/config") and method == "GET":
@@ -384,6 +386,7 @@ def row(mode: str, label: str, due: int, ours: dict[str, Any], theirs: dict[str,
     extra = {
         "version check": used["version"],
         "schemas": used["schemas"],
+        "plugin config checks": used["plugin checks"],
         "lock": used["lock"],
         "DB-less hash and export": used["dbless"],
         "list pages": max(0, used["list"] - theirs["reads"]),
