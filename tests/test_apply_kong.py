@@ -824,3 +824,31 @@ def test_renames_are_a_delete_and_a_create_applied_in_one_run_without_a_conflict
     login = kong.state.entities("basicauth_credentials")[0]
     assert login["consumer"]["id"] == entity_id("shop", "consumer", "operators") and login["username"] == "ops"
     assert cli(capsys, kong, "diff", str(catalog), "--exit-code")[0] == 0
+
+
+def test_a_plan_compares_each_page_as_it_arrives(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    """Comparing is most of a plan's own time and reading is mostly waiting for Kong: every owned entity the
+    catalog has too is compared as its page arrives, so that the plan made afterwards only looks them up."""
+    from gatewayctl.apply.session import compare_as_read, render_desired
+    from gatewayctl.catalog.load import load_catalog
+    from gatewayctl.clients.kong_admin import Endpoint, KongAdmin
+    from gatewayctl.plan.kong import SchemaCache, build_plan, fetch_live, read_server
+
+    catalog = write_catalog(workdir)
+    assert cli(capsys, kong, "apply", str(catalog), "--yes")[0] == 0
+    kong.state.seed("services", {"name": "theirs", "host": "theirs.internal"})  # not owned: never read
+    catalog.write_text(CATALOG.replace("rate_limit: {minute: 60}", "rate_limit: {minute: 90}"))
+    loaded = load_catalog(catalog)
+    desired = render_desired(loaded)
+    with KongAdmin(Endpoint(kong.url)) as client:
+        server = read_server(client)
+        schemas = SchemaCache(client)
+        live = fetch_live(client, "shop", server, 8, compare_as_read(desired, schemas, 8))
+        memo = dict(schemas.compared)
+        assert set(memo) == {e.id for e in desired.state.entities} == live.ids()
+        changed = [entity_id for entity_id, (_, _, diffs) in memo.items() if diffs]
+        the_plan = build_plan(desired.state, live, schemas.for_entity, server, desired.masker, schemas.compared)
+    assert [c.entity.id for c in the_plan.changes] == changed
+    assert [f.path for c in the_plan.changes for f in c.fields] == ["config.minute"]

@@ -134,7 +134,7 @@ def test_a_kong_that_does_not_answer_the_check_leaves_it_to_the_write(
     line = '      request-transformer: {add: {headers: ["x-team:orders"]}, bogus: 1}'
     bad = WITH_PLUGINS.replace('      request-transformer: {add: {headers: ["x-team:orders"]}}', line)
     catalog = str(write_catalog(workdir, bad))
-    code, out, err = cli(capsys, kong, "apply", catalog, "--yes")
+    code, _out, err = cli(capsys, kong, "apply", catalog, "--yes")
     assert code == 3, err  # refused at its write, after the writes before it: the check was all that could stop it
     assert f"{catalog}:{position(bad, line, '{add')}: services[0].plugins.request-transformer: Kong refused" in err
     assert "config.bogus: unknown field" in err
@@ -150,7 +150,7 @@ def test_dbless_kong_takes_a_configuration_whole_and_is_not_asked() -> None:
 def test_the_dbless_apply_sends_no_check(capsys: pytest.CaptureFixture[str], workdir: Path) -> None:
     with running(KongState(dbless=True)) as kong:
         catalog = str(write_catalog(workdir, WITH_PLUGINS.replace("gateway:\n", "gateway:\n  mode: dbless\n")))
-        code, out, err = cli(capsys, kong, "apply", catalog, "--yes")
+        code, _out, err = cli(capsys, kong, "apply", catalog, "--yes")
         assert code == 0, err
         assert checks(kong) == []
 

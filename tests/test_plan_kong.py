@@ -289,3 +289,31 @@ def test_a_value_kong_generates_for_a_field_left_out_is_kept_not_changed() -> No
     assert [c.path for c in update.fields] == ["config.token_expiration"]
     assert update.entity.body["config"]["provision_key"] == key
     assert changed["config"].get("provision_key") is None  # the desired body itself is left alone
+
+
+def test_schemas_asked_for_by_threads_at_once_are_fetched_once() -> None:
+    """A plan compares each page in the thread that read it, so threads ask for the same schemas at once:
+    each is fetched by the first to ask, and the others wait for it rather than fetch it again."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from emulators.kong import running
+
+    from gatewayctl.clients.kong_admin import Endpoint, KongAdmin
+    from gatewayctl.plan.kong import SchemaCache
+
+    paths = ["/schemas/services", "/schemas/routes", "/schemas/plugins", "/schemas/plugins/cors"]
+    with running(KongState(latency=0.05)) as kong, KongAdmin(Endpoint(kong.url)) as client:
+        cache = SchemaCache(client)
+        start = threading.Barrier(6)
+
+        def ask(first: int) -> None:
+            start.wait()
+            cache.fetch(paths[first % 2 :], parallelism=4)  # overlapping sets, all asked at the same moment
+            cache.fetch(paths, parallelism=4)
+
+        with ThreadPoolExecutor(6) as pool:
+            list(pool.map(ask, range(6)))
+        assert sorted(r.path for r in kong.state.requests) == sorted(paths)
+        assert all(cache.get(p) for p in paths)
+        assert len(kong.state.requests) == len(paths)

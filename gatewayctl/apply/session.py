@@ -4,7 +4,7 @@ Each step is a function; the CLI strings them together and does the printing."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,14 +18,16 @@ from gatewayctl.catalog.load import LoadedCatalog
 from gatewayctl.clients.kong_admin import KongAdmin, KongError
 from gatewayctl.diagnostics import CatalogInvalid, Diagnostic, KeyPath, format_path
 from gatewayctl.gcpause import paused_gc
-from gatewayctl.plan.entities import DesiredState, Entity, flatten
+from gatewayctl.plan.entities import DesiredState, Entity, flatten, from_live
 from gatewayctl.plan.fields import secret_paths_by_key
 from gatewayctl.plan.kong import (
     KongPlan,
     LiveState,
+    Page,
     SchemaCache,
     ServerInfo,
     build_plan,
+    compared,
     fetch_live,
     refused_plugin_configs,
     schema_paths,
@@ -70,9 +72,28 @@ def check_server(loaded: LoadedCatalog, server: ServerInfo, desired: Desired) ->
 
 
 def plan(client: KongAdmin, catalog_name: str, server: ServerInfo, desired: Desired, parallelism: int) -> KongPlan:
+    schemas = SchemaCache.of(client, server)
     with paused_gc():  # tens of thousands of JSON dicts and their normal forms, no cycles (gcpause.py)
-        live = fetch_live(client, catalog_name, server, parallelism)
+        on_page = compare_as_read(desired, schemas, parallelism)
+        live = fetch_live(client, catalog_name, server, parallelism, on_page)
         return _plan_against(live, client, server, desired, parallelism)
+
+
+def compare_as_read(desired: Desired, schemas: SchemaCache, parallelism: int) -> Callable[[str, Page], None]:
+    """What to do with each page of owned entities as it arrives: compare those the catalog has too (into
+    the memo `build_plan` reads), while the other kinds' pages are still on their way. Comparing is most of a
+    plan's own time, and the reading is mostly waiting for Kong."""
+    wanted = desired.state.by_id()
+
+    def on_page(kind: str, items: Page) -> None:
+        pairs = [(wanted[i], from_live(kind, item)) for item in items if (i := str(item.get("id"))) in wanted]
+        pairs = [(entity, current) for entity, current in pairs if entity.kind == kind]
+        if pairs:
+            schemas.fetch(schema_paths(entity for entity, _ in pairs), parallelism)
+            for entity, current in pairs:
+                compared(entity, current, schemas.for_entity, desired.masker, schemas.compared)
+
+    return on_page
 
 
 def _plan_against(

@@ -62,8 +62,14 @@ class KongAdmin(ApiClient):
         return self
 
     def list_all(self, path: str, tags: list[str] | None = None) -> Iterator[dict[str, Any]]:
-        """Every item of a collection, `size=1000` pages, following `next`. Kong's `next` for nested
-        collections carries only `offset` (kong/api/endpoints.lua), so size and tags are re-sent every time."""
+        """Every item of a collection (see `list_pages`)."""
+        for page in self.list_pages(path, tags):
+            yield from page
+
+    def list_pages(self, path: str, tags: list[str] | None = None) -> Iterator[list[dict[str, Any]]]:
+        """The items of a collection page by page, `size=1000` pages, following `next`. Kong's `next` for
+        nested collections carries only `offset` (kong/api/endpoints.lua), so size and tags are re-sent every
+        time."""
         params = {"size": str(PAGE_SIZE)}
         if tags:
             params["tags"] = ",".join(tags)  # a,b = entities carrying all of them
@@ -72,7 +78,7 @@ class KongAdmin(ApiClient):
             if not isinstance(page, dict) or not isinstance(page.get("data") or [], list):
                 detail = f"the answer is not a page of Kong entities: is {self.endpoint.display()} the right URL?"
                 raise self.error("GET", path, 200, None, detail, 1)
-            yield from page.get("data") or []
+            yield page.get("data") or []
             offset = page.get("offset")
             if not page.get("next") or not offset:
                 return

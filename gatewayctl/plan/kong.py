@@ -9,6 +9,7 @@ deleted by it.
 from __future__ import annotations
 
 import json
+import threading
 import weakref
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -130,30 +131,54 @@ def read_server(client: KongAdmin) -> ServerInfo:
     return ServerInfo.from_root(root)
 
 
-def fetch_live(client: KongAdmin, catalog_name: str, server: ServerInfo, parallelism: int = 8) -> LiveState:
-    """Every owned entity of every kind, all pages, kinds fetched concurrently; targets per owned upstream."""
+Page = list[dict[str, Any]]
+
+
+def fetch_live(
+    client: KongAdmin,
+    catalog_name: str,
+    server: ServerInfo,
+    parallelism: int = 8,
+    on_page: Callable[[str, Page], None] | None = None,
+) -> LiveState:
+    """Every owned entity of every kind, all pages, kinds fetched concurrently; targets per owned upstream.
+    `on_page(kind, items)` is called with each page as it arrives, in the thread that read it."""
     tags = ownership_tags(catalog_name)
     kinds = [k for k in KINDS if not k.nested_under]
 
-    def one(kind_name: str) -> tuple[str, list[dict[str, Any]]]:
+    def one(kind_name: str) -> tuple[str, Page]:
         spec = BY_NAME[kind_name]
         plugin = CREDENTIAL_PLUGIN.get(kind_name)
         if plugin and server.plugins and plugin not in server.plugins:
             return kind_name, []
+        items: Page = []
         try:
-            return kind_name, list(client.list_all(f"/{spec.collection}", tags))
+            for page in client.list_pages(f"/{spec.collection}", tags):
+                items += page
+                if on_page is not None and page:
+                    on_page(kind_name, page)
         except KongError as exc:
             if exc.status == 404 and plugin:  # plugin not loaded: no such collection, nothing of ours in it
                 return kind_name, []
             raise
+        return kind_name, items
+
+    def targets(upstream_id: str) -> Page:
+        # Kong reads an upstream's targets by the upstream alone and ignores `tags` there (postgres and
+        # off strategies, page_for_<field>; kong/db/dao/targets.lua), so ownership is checked here.
+        owned = [
+            t
+            for t in client.list_all(f"/upstreams/{upstream_id}/targets", tags)
+            if set(tags) <= set(t.get("tags") or [])
+        ]
+        if on_page is not None and owned:
+            on_page("targets", owned)
+        return owned
 
     with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
         state = LiveState(dict(pool.map(one, [k.name for k in kinds])))
         upstream_ids = [u["id"] for u in state.entities.get("upstreams", [])]
-        pages = pool.map(lambda uid: list(client.list_all(f"/upstreams/{uid}/targets", tags)), upstream_ids)
-        # Kong reads an upstream's targets by the upstream alone and ignores `tags` there (postgres and
-        # off strategies, page_for_<field>; kong/db/dao/targets.lua), so ownership is checked here.
-        state.entities["targets"] = [t for page in pages for t in page if set(tags) <= set(t.get("tags") or [])]
+        state.entities["targets"] = [t for owned in pool.map(targets, upstream_ids) for t in owned]
     return state
 
 
@@ -165,7 +190,11 @@ class SchemaCache:
         self._cache: dict[str, Schema | None] = {}
         self._plugins: dict[str, Schema | None] = {}
         self.server: ServerInfo | None = None  # what the schemas were fetched from (see `of`)
-        self.compared: dict[str, tuple[Entity, dict[str, Any], list[FieldChange]]] = {}  # build_plan's memo
+        self.compared: Memo = {}  # build_plan's memo
+        # Threads that compare pages as they arrive ask for schemas at the same time: each path is fetched
+        # by the first to ask, the others wait for it.
+        self._lock = threading.Lock()
+        self._fetching: dict[str, threading.Event] = {}
 
     @classmethod
     def of(cls, client: KongAdmin, server: ServerInfo | None = None) -> SchemaCache:
@@ -178,10 +207,22 @@ class SchemaCache:
         return cache
 
     def fetch(self, paths: Iterable[str], parallelism: int = 8) -> None:
-        todo = sorted({p for p in paths if p not in self._cache})
-        with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
-            for path, schema in zip(todo, pool.map(self.client.get_optional, todo), strict=True):
-                self._cache[path] = schema
+        with self._lock:
+            wanted = {p for p in paths if p not in self._cache}
+            todo = sorted(p for p in wanted if p not in self._fetching)
+            others = [self._fetching[p] for p in wanted if p in self._fetching]
+            for path in todo:
+                self._fetching[path] = threading.Event()
+        try:
+            if todo:
+                with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(todo)))) as pool:
+                    for path, schema in zip(todo, pool.map(self.client.get_optional, todo), strict=True):
+                        self._cache[path] = schema
+        finally:
+            for path in todo:  # also when it failed: a waiter then finds the path missing and `get`s it itself
+                self._fetching[path].set()
+        for event in others:
+            event.wait()
 
     def get(self, path: str) -> Schema | None:
         if path not in self._cache:
@@ -219,11 +260,12 @@ def build_plan(
     schema_of: Callable[[Entity], Schema | None],
     server: ServerInfo,
     masker: Masker,
-    memo: dict[str, tuple[Entity, dict[str, Any], list[FieldChange]]] | None = None,
+    memo: Memo | None = None,
 ) -> KongPlan:
     """The changes that make `live` match `desired`. With `memo` (one per run), an entity whose desired
     form and live body are the ones compared before is not compared again: apply plans twice, the second
-    time under the lock, and most of what it reads then is what it read a moment before."""
+    time under the lock, and most of what it reads then is what it read a moment before (and a plan's
+    comparisons are made while the pages are read: `compared`)."""
     live_entities = {e.id: e for e in live.all()}
     changes: list[Change] = []
     wanted: dict[str, Entity] = {}
@@ -235,14 +277,7 @@ def build_plan(
             continue
         if current.kind != entity.kind:  # impossible with uuid5 per kind, but never PUT over another kind
             continue
-        entity = keep_generated(entity, current, schema_of(entity))
-        seen = memo.get(entity.id) if memo is not None else None
-        if seen is not None and seen[0] is entity and seen[1] == current.body:
-            diffs = seen[2]
-        else:
-            diffs = compare(entity, current, schema_of(entity), masker)
-            if memo is not None:
-                memo[entity.id] = (entity, current.body, diffs)
+        entity, diffs = compared(entity, current, schema_of, masker, memo)
         if diffs:
             changes.append(Change("update", entity, tuple(diffs), name=entity.display_name()))
     changes = _order_moved_values(changes, live_entities, wanted)
@@ -253,6 +288,29 @@ def build_plan(
         holder = next((taken[value] for _, value in unique_values(entity) if value in taken), None)
         changes.append(Change("delete", entity, name=entity.display_name(), replaces=holder))
     return KongPlan(server, changes, live)
+
+
+# entity id -> (the desired entity compared, the live body it was compared with, the differences)
+Memo = dict[str, tuple[Entity, dict[str, Any], list[FieldChange]]]
+
+
+def compared(
+    entity: Entity,
+    current: Entity,
+    schema_of: Callable[[Entity], Schema | None],
+    masker: Masker,
+    memo: Memo | None = None,
+) -> tuple[Entity, list[FieldChange]]:
+    """(the desired entity as it would be written, its differences from `current`), from `memo` when this
+    very entity was compared with this very live body before."""
+    entity = keep_generated(entity, current, schema_of(entity))
+    seen = memo.get(entity.id) if memo is not None else None
+    if seen is not None and seen[0] is entity and seen[1] == current.body:
+        return entity, seen[2]
+    diffs = compare(entity, current, schema_of(entity), masker)
+    if memo is not None:
+        memo[entity.id] = (entity, current.body, diffs)
+    return entity, diffs
 
 
 def _order_moved_values(changes: list[Change], live: dict[str, Entity], wanted: dict[str, Entity]) -> list[Change]:

@@ -974,7 +974,7 @@ class Handler(EmulatorHandler[KubeState]):
         details = {429: {"retryAfterSeconds": 1}, 500: {"causes": [{"message": "injected"}]}}.get(status)
         return ApiError(status, reason, message, details, **extra)
 
-    def record(self, method: str, path: str, query: str, status: int, started: float) -> None:
+    def record(self, method: str, path: str, query: str, status: int, started: float, body: bytes = b"") -> None:
         with self.state.lock:
             self.state.requests.append(Request(method, path, query, self.headers.get("Content-Type", ""), status))
 
