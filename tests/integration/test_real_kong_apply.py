@@ -123,3 +123,23 @@ def test_swapped_custom_ids_are_applied_in_one_run(kong_urls: dict[str, str], wo
     assert main(["diff", str(catalog), "--exit-code", "--kong-admin-url", url]) == 0
     catalog.write_text("format: 1\nname: swap\nconsumers: []\n")
     assert main(["apply", str(catalog), "--yes", "--kong-admin-url", url]) == 0
+
+
+@pytest.mark.integration
+def test_a_plugin_config_kong_refuses_stops_the_apply_before_any_write(
+    kong_urls: dict[str, str], workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As tests/test_apply_kong_plugin_check.py on the emulator: Kong's own POST /schemas/plugins/validate
+    refuses the `plugins:` entry, reported at its key, and nothing of the catalog is written."""
+    url = kong_urls["kong-db"]
+    text = (
+        "format: 1\nname: checked\nservices:\n  - name: checked\n    url: http://checked.internal:8080\n"
+        "    routes: [{name: api, paths: [/checked]}]\n    plugins:\n      request-transformer: {bogus: 1}\n"
+    )
+    catalog = str(write_catalog(workdir, text))
+    capsys.readouterr()
+    assert main(["apply", catalog, "--yes", "--kong-admin-url", url]) == 1
+    assert "services[0].plugins.request-transformer.bogus: Kong refuses plugin request-transformer: unknown field" in (
+        capsys.readouterr().err
+    )
+    assert httpx.get(url + "/services/checked").status_code == 404
