@@ -172,3 +172,28 @@ def test_the_emulated_check_is_the_schemas_alone(kong: KongEmulator) -> None:
         assert (unknown.status_code, unknown.json()) == (404, {"message": "No entity named 'nothing'"})
         assert client.get("/plugins").json()["data"] == []
         assert len(client.get("/services").json()["data"]) == 1
+
+
+def test_plugins_alike_but_for_what_they_hang_off_are_asked_about_once(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    """A plugin every service gets from `defaults.plugins` is one question to Kong: a foreign key is only
+    checked for its form, so the answer is the same for each service (and reported once, at `defaults`)."""
+    services = "".join(
+        f"  - name: svc{i}\n    url: http://svc{i}.internal:8080\n    routes: [{{name: api, paths: [/svc{i}]}}]\n"
+        for i in range(5)
+    )
+    good_line = '    request-transformer: {add: {headers: ["x-shop:yes"]}}'
+    text = f"format: 1\nname: alike\ndefaults:\n  plugins:\n{good_line}\nservices:\n{services}"
+    bad_line = good_line.replace("}}", "}, bogus: 1}")
+    catalog = write_catalog(workdir, text.replace(good_line, bad_line))
+    code, out, err = cli(capsys, kong, "apply", str(catalog), "--yes")
+    assert code == 1, out + err
+    assert f"{catalog}:{position(catalog.read_text(), bad_line, '1}')}: services[0].plugins." in err
+    assert "this Kong cannot take the catalog (1 problem)" in err
+    assert len(checks(kong)) == 1 and kong.state.writes() == []
+
+    catalog.write_text(text)
+    assert cli(capsys, kong, "apply", str(catalog), "--yes")[0] == 0
+    assert len(checks(kong)) == 2
+    assert len([p for p in kong.state.entities("plugins") if p["name"] == "request-transformer"]) == 5

@@ -555,8 +555,13 @@ def refused_plugin_configs(
     written, as decK's online validate does. A Kong that does not answer the check (403 from RBAC, 404 or
     405 from something in front of it) leaves the judging to the write."""
     todo = [c.entity for c in changes if c.action != "delete" and c.entity.from_plugins_map()]
+    # One question per distinct plugin: entries alike but for the entity they hang off (a plugin every
+    # service gets from `defaults.plugins`) get the same answer, as a foreign key is only checked for its form.
+    alike: dict[str, list[Entity]] = {}
+    for entity in todo:
+        alike.setdefault(_judged_form(entity), []).append(entity)
 
-    def verdict(entity: Entity) -> tuple[Entity, dict[str, Any]] | None:
+    def verdict(entity: Entity) -> dict[str, Any] | None:
         response = client.request(
             "POST", VALIDATE_PLUGIN, json={**entity.body, "id": entity.id}, ok=(200, 400, 403, 404, 405), read=True
         )
@@ -566,9 +571,19 @@ def refused_plugin_configs(
             body = response.json()
         except ValueError:
             body = None
-        return entity, body if isinstance(body, dict) else {}
+        return body if isinstance(body, dict) else {}
 
-    if not todo:
+    if not alike:
         return []
-    with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(todo)))) as pool:
-        return [r for r in pool.map(verdict, todo) if r is not None]
+    groups = list(alike.values())
+    with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(groups)))) as pool:
+        answers = list(pool.map(lambda group: verdict(group[0]), groups))
+    return [(entity, body) for group, body in zip(groups, answers, strict=True) if body is not None for entity in group]
+
+
+def _judged_form(plugin: Entity) -> str:
+    """What Kong's check of a plugin depends on: all but its id and the ids of what it hangs off."""
+    scoped = {
+        k: ({"id": k} if v else v) if k in ("service", "route", "consumer") else v for k, v in plugin.body.items()
+    }
+    return json.dumps(scoped, sort_keys=True, default=str)
