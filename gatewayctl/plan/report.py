@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from gatewayctl.plan.entities import Entity
+from gatewayctl.plan.entities import Entity, from_live
 from gatewayctl.plan.kong import Change, KongPlan
 from gatewayctl.plan.kuma import KumaChange, KumaPlan
 from gatewayctl.plan.masking import Masker
@@ -15,11 +15,14 @@ SIGN = {"create": "+", "update": "~", "delete": "-"}
 STYLE = {"create": "green", "update": "yellow", "delete": "red"}
 
 
+NAMED_KINDS = ("services", "routes", "consumers", "upstreams")  # what a plugin or credential is shown by
+
+
 def names_by_id(plan: KongPlan, desired: list[Entity]) -> dict[str, str]:
+    live = (from_live(kind, item) for kind in NAMED_KINDS for item in plan.live.entities.get(kind, ()))
     names: dict[str, str] = {}
-    for entity in [*plan.live.all(), *desired]:
-        if entity.kind in ("services", "routes", "consumers", "upstreams"):
-            names[entity.id] = f"{entity.spec.label} {entity.display_name()}"
+    for entity in [*live, *(e for e in desired if e.kind in NAMED_KINDS)]:
+        names[entity.id] = f"{entity.spec.label} {entity.display_name()}"
     return names
 
 
