@@ -5,6 +5,7 @@ Each step is a function; the CLI strings them together and does the printing."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -133,26 +134,30 @@ def apply_db(
     release. `planned`: the plan made (and shown) before the lock. A plan depends only on the catalog, the
     schemas and the owned entities, so when those read again under the lock are exactly the ones it was made
     from, it still holds and is not worked out again."""
-    with KongLock(client, loaded.catalog.name, wait=lock_wait) as lock:
-        with paused_gc():
-            live = fetch_live(client, loaded.catalog.name, server, parallelism)
-            if planned is not None and live.entities == planned.live.entities:
-                fresh = KongPlan(server, planned.changes, live)
-            else:
-                fresh = _plan_against(live, client, server, desired, parallelism)
-        snapshot = None
-        if fresh.changes:
-            snapshot = write_snapshot(
-                state_dir / "snapshots",
-                loaded.catalog.name,
-                client.endpoint.display(),
-                fresh.live,
-                kuma=kuma_snapshot,
-                secret_fields=secret_paths_by_key(
-                    {e.id: (e.kind, e.body) for e in desired.state.entities}, desired.masker
-                ),
-            )
-        outcome = execute(client, fresh.changes, parallelism, progress, cancel)
+    desired_bodies = {e.id: (e.kind, e.body) for e in desired.state.entities}
+    with ThreadPoolExecutor(max_workers=1) as background:
+        # where the snapshot must mask secrets (from the catalog alone): found while the lock is taken and
+        # Kong is read again
+        secret_fields = background.submit(secret_paths_by_key, desired_bodies, desired.masker)
+        with KongLock(client, loaded.catalog.name, wait=lock_wait) as lock:
+            with paused_gc():
+                on_page = compare_as_read(desired, SchemaCache.of(client, server), parallelism)
+                live = fetch_live(client, loaded.catalog.name, server, parallelism, on_page)
+                if planned is not None and live.entities == planned.live.entities:
+                    fresh = KongPlan(server, planned.changes, live)
+                else:
+                    fresh = _plan_against(live, client, server, desired, parallelism)
+            snapshot = None
+            if fresh.changes:
+                snapshot = write_snapshot(
+                    state_dir / "snapshots",
+                    loaded.catalog.name,
+                    client.endpoint.display(),
+                    fresh.live,
+                    kuma=kuma_snapshot,
+                    secret_fields=secret_fields.result(),
+                )
+            outcome = execute(client, fresh.changes, parallelism, progress, cancel)
     return ApplyResult(fresh, outcome, snapshot, lock.broke_stale)
 
 
