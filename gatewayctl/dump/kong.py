@@ -54,7 +54,7 @@ from gatewayctl.plan.kong import KongPlan, LiveState, ServerInfo, build_plan, co
 from gatewayctl.plan.masking import Masker
 from gatewayctl.plan.normalise import Schema, field_specs, shorthand_paths
 from gatewayctl.render.kong import DEFAULT_PORTS, build_kong_config, entity_id, upstream_name
-from gatewayctl.render.ownership import ownership_tags
+from gatewayctl.render.ownership import SECRET_TAG, ownership_tags, secret_tag_paths
 
 Item = dict[str, Any]
 SchemaOf = Callable[[Entity], Schema | None]
@@ -135,8 +135,18 @@ class _Context:
         return [i for i in self.items.get(kind, []) if fk(i.get(parent_field)) == parent_id]
 
     def own_tags(self, item: Item, inherited: Iterable[str] = ()) -> list[str]:
+        """The tags a catalog gives the entity itself: not the catalog's, not those it inherits, not the
+        marks of its secret fields (rendered again from the placeholders that stand for them)."""
         skip = self.base | set(inherited)
-        return [t for t in item.get("tags") or [] if t not in skip]
+        return [t for t in item.get("tags") or [] if t not in skip and not t.startswith(SECRET_TAG)]
+
+    def marked(self, item: Item, path: str) -> bool:
+        """The entity's tags say that the field at `path` held a resolved secret (ownership.SECRET_TAG)."""
+        return path in secret_tag_paths(item.get("tags"))
+
+    def secret_or_value(self, item: Item, paths: Iterable[str], parts: list[str], what: str, value: str) -> str:
+        """`value`, or a placeholder for it when one of `paths` of the entity is marked secret."""
+        return self.secrets.ref(parts, what, value) if any(self.marked(item, p) for p in paths) else value
 
     def catalog_name(self, kind: str, raw: object, item: Item, taken: set[str], valid: Iterable[object] = ()) -> str:
         """`raw` when it is a valid catalog name, else the nearest one (Kong allows no name at all, and
@@ -277,7 +287,8 @@ class _Context:
         stripped = self.kong_defaults_left_out(plugin)
         parts = [scope, owner_name or "global", str(plugin.get("name"))]
         what = f"{plugin.get('name')} plugin ({scope} {owner_name or 'global'})"
-        masked: dict[str, Any] = self.mask_tree(stripped, parts, what, self.config_spec(plugin))
+        marked = [tuple(p.split("."))[1:] for p in secret_tag_paths(plugin.get("tags")) if p.startswith("config.")]
+        masked: dict[str, Any] = self.mask_tree(stripped, parts, what, self.config_spec(plugin), marked)
         return masked
 
     def kong_defaults_left_out(self, plugin: Item) -> dict[str, Any]:
@@ -297,11 +308,22 @@ class _Context:
         masked: dict[str, Any] = self.mask_tree(value, parts, what)
         return masked
 
-    def mask_tree(self, value: Any, parts: list[str], what: str, spec: dict[str, Any] | None = None) -> Any:
+    def mask_tree(
+        self,
+        value: Any,
+        parts: list[str],
+        what: str,
+        spec: dict[str, Any] | None = None,
+        marked: list[tuple[str, ...]] | None = None,
+    ) -> Any:
         """`value` with its secrets as placeholders: the keys known to hold secrets and, where the schema is
         known, what Kong itself treats as one: an `encrypted` field (Kong Enterprise encrypts it at rest: a
         loggly key, a webhook secret, an AI provider's auth header value) and the values of a map of
-        vault-referenceable strings (http-log's headers: an Authorization header)."""
+        vault-referenceable strings (http-log's headers: an Authorization header); and every string under a
+        path of `marked` (relative to `value`): fields the entity's tags say held a resolved secret."""
+        marked = marked or []
+        if () in marked:
+            return self.all_strings_as_refs(value, parts, what)
         if isinstance(value, dict):
             specs = dict(field_specs(spec)) if spec and spec.get("type", "record") == "record" else {}
             secret_values = bool(spec and spec.get("type") == "map" and (spec.get("values") or {}).get("referenceable"))
@@ -311,11 +333,22 @@ class _Context:
                 if isinstance(v, str) and (k.lower() in SECRET_CONFIG_KEYS or field.get("encrypted") or secret_values):
                     out[k] = self.secrets.ref([*parts, k], f"{what} config {k}", v)
                 else:
-                    out[k] = self.mask_tree(v, [*parts, k], what, field or None)
+                    inner = [m[1:] for m in marked if m[:1] == (k,)]
+                    out[k] = self.mask_tree(v, [*parts, k], what, field or None, inner)
             return out
         if isinstance(value, list):
             elements = (spec or {}).get("elements")
             return [self.mask_tree(v, parts, what, elements) for v in value]
+        return value
+
+    def all_strings_as_refs(self, value: Any, parts: list[str], what: str) -> Any:
+        """Every string of `value` as a placeholder (the items of a list, each its own)."""
+        if isinstance(value, str):
+            return self.secrets.ref(parts, f"{what} config {'.'.join(parts[3:])}", value)
+        if isinstance(value, dict):
+            return {k: self.all_strings_as_refs(v, [*parts, k], what) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.all_strings_as_refs(v, [*parts, str(i)], what) for i, v in enumerate(value)]
         return value
 
     def global_plugins(self) -> dict[str, Any]:
@@ -339,9 +372,12 @@ class _Context:
             candidates.append(({"metrics": {k: v for k, v in metrics.items() if v}}, [p]))
         if p := by_name.get("zipkin"):
             c = p.get("config") or {}
-            zipkin = non_default(
-                ZipkinTracing, {"endpoint": c.get("http_endpoint"), "sample_ratio": c.get("sample_ratio")}
-            )
+            endpoint = c.get("http_endpoint")
+            if isinstance(endpoint, str):
+                endpoint = self.secret_or_value(
+                    p, ["config.http_endpoint"], ["gateway", "zipkin"], "zipkin endpoint", endpoint
+                )
+            zipkin = non_default(ZipkinTracing, {"endpoint": endpoint, "sample_ratio": c.get("sample_ratio")})
             candidates.append(({"tracing": {"zipkin": zipkin}}, [p]))
         if p := by_name.get("response-transformer"):
             headers = security_headers(p.get("config") or {})
@@ -438,6 +474,8 @@ class _Context:
             port = c.get("opa_port")
             shown_port = "" if port == DEFAULT_PORTS.get(scheme) else f":{port}"
             url = f"{scheme}://{c.get('opa_host')}{shown_port}"
+            marks = ["config.opa_protocol", "config.opa_host", "config.opa_port"]
+            url = self.secret_or_value(p, marks, ["service", name, "opa", "url"], f"opa url (service {name})", url)
             candidates.append(({"authz": {"opa": {"url": url, "policy": c.get("opa_path")}}}, [p]))
         return self.map_plugins("service", name, plugins, candidates)
 
@@ -639,7 +677,9 @@ class _Context:
                 )
             port = item.get("port")
             shown = "" if port == DEFAULT_PORTS.get(protocol, 80) and protocol in ("http", "https") else f":{port}"
-            out["url"] = f"{protocol}://{item.get('host')}{shown}{item.get('path') or ''}"
+            url = f"{protocol}://{item.get('host')}{shown}{item.get('path') or ''}"
+            marks = ["protocol", "host", "port", "path"]
+            out["url"] = self.secret_or_value(item, marks, ["service", name, "url"], f"service {name} url", url)
         timeouts = {
             key: duration(int(item[f"{key}_timeout"]))
             for key in ("connect", "read", "write")

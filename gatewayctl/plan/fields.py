@@ -111,6 +111,17 @@ def hide_paths(changes: Iterable[FieldChange], paths: Collection[str]) -> tuple[
     )
 
 
+def hide_old(changes: Iterable[FieldChange], paths: Collection[str]) -> list[FieldChange]:
+    """`changes` with the live value at, above or under one of `paths` shown as <secret>: fields the live
+    entity says held a secret (a Kong tag), which the desired side may no longer hold (the catalog now writes
+    plain text there, so nothing else tells that the value being replaced is secret)."""
+    hidden = [_parts(p) for p in paths]
+    return [
+        FieldChange(c.path, SECRET, c.new) if c.old is not None and c.old != SECRET and _covered(c.path, hidden) else c
+        for c in changes
+    ]
+
+
 def secret_strings(kind: str, value: Any, paths: Collection[str], path: Path = ()) -> list[str]:
     """The strings of `value` (an entity or object as Kong or Kuma returned it) at or under one of `paths`
     or a field secret by name: what rollback, which has no catalog, masks in the answers it prints (a

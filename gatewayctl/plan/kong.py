@@ -20,11 +20,11 @@ from gatewayctl.clients.kong_admin import KongAdmin, KongError
 from gatewayctl.diagnostics import KeyPath
 from gatewayctl.plan.entities import DesiredState, Entity, from_live
 from gatewayctl.plan.fields import FieldChange as FieldChange  # re-exported: plans import it from here too
-from gatewayctl.plan.fields import action_counts, diff_fields, summary_line
+from gatewayctl.plan.fields import action_counts, diff_fields, hide_old, summary_line
 from gatewayctl.plan.kinds import BY_NAME, KINDS
 from gatewayctl.plan.masking import Masker
 from gatewayctl.plan.normalise import SKIPPED, Schema, basic_auth_hash, field_specs, normalise, plugin_schema
-from gatewayctl.render.ownership import ownership_tags
+from gatewayctl.render.ownership import SECRET_TAG, ownership_tags, secret_tag_paths
 
 Action = Literal["create", "update", "delete"]
 # Credential kinds exist only when their plugin is loaded (their endpoints 404 otherwise).
@@ -472,6 +472,9 @@ def compare(desired: Entity, live: Entity, schema: Schema | None, masker: Masker
         want.pop("ttl", None)  # Kong reports the time left, not what was set
         have.pop("ttl", None)
     changes = diff_fields(desired.kind, want, have, masker)
+    marked = secret_tag_paths(live.body.get("tags"))
+    if marked and changes:
+        changes = hide_old(changes, marked)
     if desired.kind == "basicauth_credentials":
         # compared as Kong's hash, shown by the reference of the password itself
         shown = f"{masker.secret(desired.body.get('password'))} (changed)"
@@ -481,6 +484,11 @@ def compare(desired: Entity, live: Entity, schema: Schema | None, masker: Masker
 
 def _comparable(entity: Entity) -> dict[str, Any]:
     body = dict(entity.body)
+    tags = body.get("tags")
+    if isinstance(tags, list) and any(isinstance(t, str) and t.startswith(SECRET_TAG) for t in tags):
+        # The marks of secret fields are no change of their own: an entity gets them when it is written for
+        # a change, and a field written plain where a placeholder stood (a dump re-applied) is not rewritten.
+        body["tags"] = [t for t in tags if not (isinstance(t, str) and t.startswith(SECRET_TAG))]
     if entity.kind == "basicauth_credentials" and entity.origin and isinstance(body.get("password"), str):
         consumer = entity.parent_id() or ""
         body["password"] = basic_auth_hash(body["password"], consumer)  # desired side: hash as Kong does

@@ -32,12 +32,12 @@ from gatewayctl.catalog.model import (
     StreamEndpoint,
     Upstream,
 )
-from gatewayctl.catalog.secrets import SecretResolver
+from gatewayctl.catalog.secrets import SecretResolver, references_in
 from gatewayctl.catalog.types import PLAIN_URL
 from gatewayctl.catalog.units import Duration
 from gatewayctl.kong_plugins import without_shorthands
 from gatewayctl.render.output import PRIVATE, PUBLIC, RenderedFile, dump_yaml
-from gatewayctl.render.ownership import catalog_tag, ownership_tags
+from gatewayctl.render.ownership import catalog_tag, ownership_tags, secret_tag
 
 _NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://gatewayctl.dev/kong")
 DEFAULT_PORTS = {
@@ -157,6 +157,8 @@ class _KongBuilder:
         entity["enabled"] = True
         service_tags = self.tags(service.tags)
         entity["tags"] = service_tags
+        if service.url and "${" in service.url:  # the url's parts, whichever holds the secret
+            mark_secrets(entity, [(key,) for key in ("protocol", "host", "port", "path") if key in entity])
         # Computed once per service, not per route: the protocols of routes that set none, and the tags of
         # routes that add none (copied, so that every entity keeps a list of its own).
         default_protocols = default_route_protocols(protocol)
@@ -363,7 +365,9 @@ class _KongBuilder:
     def raw_plugin(self, scope: tuple[str, str], name: str, config: dict[str, Any] | None) -> Entity:
         if config is None:
             return self.plugin(scope, name, None)
-        return self.plugin(scope, name, without_shorthands(name, self.secrets.resolve_tree(config)))
+        config = without_shorthands(name, config)
+        entity = self.plugin(scope, name, self.secrets.resolve_tree(config))
+        return mark_secrets(entity, [("config", *path) for path, _ in references_in(config)])
 
     def global_plugins(self) -> list[Entity]:
         gateway = self.catalog.gateway
@@ -395,19 +399,18 @@ class _KongBuilder:
             )
         if gateway.tracing and gateway.tracing.zipkin:
             z = gateway.tracing.zipkin
-            plugins.append(
-                self.plugin(
-                    scope,
-                    "zipkin",
-                    {
-                        "http_endpoint": self.secrets.resolve(z.endpoint),
-                        "sample_ratio": z.sample_ratio,
-                        "local_service_name": "kong",
-                        "header_type": "preserve",
-                        "default_header_type": "b3",
-                    },
-                )
+            zipkin = self.plugin(
+                scope,
+                "zipkin",
+                {
+                    "http_endpoint": self.secrets.resolve(z.endpoint),
+                    "sample_ratio": z.sample_ratio,
+                    "local_service_name": "kong",
+                    "header_type": "preserve",
+                    "default_header_type": "b3",
+                },
             )
+            plugins.append(mark_secrets(zipkin, [("config", "http_endpoint")] if "${" in z.endpoint else []))
         if isinstance(gateway.security_headers, SecurityHeaders):
             plugins.append(
                 self.plugin(scope, "response-transformer", security_headers_config(gateway.security_headers))
@@ -461,19 +464,16 @@ class _KongBuilder:
         if service.grpc_web:
             plugins.append(self.plugin(scope, "grpc-web", {"pass_stripped_path": False}))
         if service.authz and service.authz.opa:
-            opa = urlsplit(self.secrets.resolve(service.authz.opa.url))
-            plugins.append(
-                self.plugin(
-                    scope,
-                    "opa",
-                    {
-                        "opa_protocol": opa.scheme,
-                        "opa_host": opa.hostname,
-                        "opa_port": opa.port or DEFAULT_PORTS[opa.scheme],
-                        "opa_path": service.authz.opa.policy,
-                    },
-                )
-            )
+            url = service.authz.opa.url
+            opa = urlsplit(self.secrets.resolve(url))
+            config = {
+                "opa_protocol": opa.scheme,
+                "opa_host": opa.hostname,
+                "opa_port": opa.port or DEFAULT_PORTS[opa.scheme],
+                "opa_path": service.authz.opa.policy,
+            }
+            marked = [("config", key) for key in ("opa_protocol", "opa_host", "opa_port")] if "${" in url else []
+            plugins.append(mark_secrets(self.plugin(scope, "opa", config), marked))
         plugins += [self.raw_plugin(scope, p, c) for p, c in service.plugins.items()]
         return plugins
 
@@ -644,3 +644,12 @@ def _unique(items: Iterable[str]) -> list[str]:
 
 def _endpoints(endpoints: list[StreamEndpoint]) -> list[Entity]:
     return [{k: v for k, v in (("ip", e.ip), ("port", e.port)) if v is not None} for e in endpoints]
+
+
+def mark_secrets(entity: Entity, paths: Iterable[tuple[str | int, ...]]) -> Entity:
+    """`entity` with a tag naming each field of `paths`: those that hold a value resolved from a reference
+    (ownership.SECRET_TAG), so that a later diff, dump or rollback knows them for secret without the catalog."""
+    marks = sorted({secret_tag(path) for path in paths})
+    if marks:
+        entity["tags"] = _unique([*entity["tags"], *marks])
+    return entity
