@@ -411,3 +411,33 @@ def test_a_reload_hands_frozen_objects_back_to_the_collector(applied: Path, work
     applied.write_text(CATALOG.replace("rate_limit: {minute: 60}", "rate_limit: {minute: 90}"))
     assert watch.watcher.load()
     assert gc.get_freeze_count() == 0
+
+
+def test_plugin_configs_are_asked_about_before_a_heal_and_not_by_checks_that_only_look(
+    kong: KongEmulator, workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Kong's check of `plugins:` configs (POST /schemas/plugins/validate) guards writes: a watch that only
+    reports drift never asks, however many checks see it; a heal asks first, and a refusal writes nothing."""
+    line = '      request-transformer: {add: {headers: ["x-team:orders"]}}\n'
+    text = CATALOG.replace("    rate_limit: {minute: 60}\n", f"    rate_limit: {{minute: 60}}\n    plugins:\n{line}")
+    catalog = write_catalog(workdir, text)
+    assert main(["apply", str(catalog), "--yes", "--kong-admin-url", kong.url]) == 0
+    capsys.readouterr()
+    catalog.write_text(text.replace("x-team:orders", "x-team:shop"))  # the catalog moves on: a plugin to heal
+
+    def asked() -> int:
+        return len([r for r in kong.state.requests if r.path == "/schemas/plugins/validate"])
+
+    before = asked()
+    with running(build(kong.url, catalog, workdir / "state")) as w:
+        wait_for(lambda: (w.value("gatewayctl_plan_duration_seconds_count", system="kong") or 0) >= 5)
+        assert w.drift("plugins", "update") == 1
+    assert asked() == before  # looking only
+
+    kong.state.fail(1, method="POST", path="/schemas/plugins/validate", times=1000, status=400, body={"code": 2})
+    writes = len(kong.state.writes())
+    with running(build(kong.url, catalog, workdir / "state", heal=True)) as w:
+        wait_for(lambda: (w.value("gatewayctl_apply_failures_total", system="kong", reason="rejected") or 0) >= 2)
+        assert w.drift("plugins", "update") == 1
+    assert asked() > before
+    assert len(kong.state.writes()) == writes  # not even the lock

@@ -184,15 +184,22 @@ def dbless_payload(client: KongAdmin, loaded: LoadedCatalog, desired: Desired) -
 
 
 def plan_kong(
-    client: KongAdmin, loaded: LoadedCatalog, server: ServerInfo, desired: Desired, parallelism: int
+    client: KongAdmin,
+    loaded: LoadedCatalog,
+    server: ServerInfo,
+    desired: Desired,
+    parallelism: int,
+    check_plugins: bool = True,
 ) -> tuple[KongPlan, DblessPayload | None]:
     """The plan, and on DB-less Kong the configuration to post. When a DB-less Kong already runs exactly
-    that configuration (same hash), no entity can differ: the entities and schemas are not read at all."""
+    that configuration (same hash), no entity can differ: the entities and schemas are not read at all.
+    `check_plugins`: ask Kong about the `plugins:` configs the plan writes (`check_plugin_configs`) now,
+    rather than just before writing them (the drift watcher, which mostly only looks)."""
     payload = dbless_payload(client, loaded, desired) if server.dbless else None
     if payload is not None and payload.unchanged:
         return KongPlan(server, [], LiveState()), payload
     the_plan = plan(client, loaded.catalog.name, server, desired, parallelism)
-    if payload is None:  # DB-less Kong takes a configuration whole or not at all: nothing is half applied
+    if payload is None and check_plugins:  # DB-less Kong takes a configuration whole or none of it
         check_plugin_configs(loaded, client, the_plan, desired, parallelism)
     return the_plan, payload
 

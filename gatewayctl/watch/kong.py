@@ -12,11 +12,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gatewayctl.apply.lock import LockHeld
-from gatewayctl.apply.session import Desired, apply_db, apply_dbless, check_server, plan_kong, render_desired
+from gatewayctl.apply.session import (
+    Desired,
+    apply_db,
+    apply_dbless,
+    check_plugin_configs,
+    check_server,
+    plan_kong,
+    render_desired,
+)
 from gatewayctl.apply.snapshot import SNAPSHOT_DIR
 from gatewayctl.catalog.load import LoadedCatalog
 from gatewayctl.clients.kong_admin import KongAdmin, KongError
-from gatewayctl.diagnostics import plural
+from gatewayctl.diagnostics import CatalogInvalid, plural
 from gatewayctl.plan.kinds import KINDS
 from gatewayctl.plan.kong import KongPlan, ServerInfo, read_server
 from gatewayctl.watch.system import Applied, Check, RemoteFailure
@@ -56,7 +64,8 @@ class KongSystem:
         try:
             server = read_server(self.client)
             check_server(loaded, server, desired)  # CatalogInvalid: this Kong cannot take the catalog
-            the_plan, payload = plan_kong(self.client, loaded, server, desired, self.parallelism)
+            # the plugin configs are asked about before a heal writes them, not on every check
+            the_plan, payload = plan_kong(self.client, loaded, server, desired, self.parallelism, check_plugins=False)
             text = payload.text if payload is not None else None
             pending = bool(the_plan.changes)  # as apply: an equivalent running text is not reloaded
         except KongError as exc:
@@ -73,6 +82,10 @@ class KongSystem:
                 result = apply_dbless(self.client, loaded, detail.dbless_text, detail.plan.live, self.state_dir)
                 prune_snapshots(self.state_dir / SNAPSHOT_DIR.name, self.keep_snapshots)
                 return Applied(len(detail.plan.changes) if result.loaded_config else 0, 0)
+            try:
+                check_plugin_configs(loaded, self.client, detail.plan, detail.desired, self.parallelism)
+            except CatalogInvalid as exc:
+                return Applied(0, len(detail.plan.changes), "rejected", [str(d) for d in exc.errors])
             applied = apply_db(
                 self.client,
                 loaded,
