@@ -634,3 +634,28 @@ def test_rollback_on_kubernetes_restores_what_gatewayctl_applied(
         assert code == 0, out + err
         # gatewayctl's field manager owns what it owned after the first apply, nothing the webhook added
         assert managed(cluster.state) == owned_before
+
+
+def test_a_tracing_secret_the_catalog_stops_using_is_not_shown_and_its_mark_is_no_change(
+    capsys: pytest.CaptureFixture[str], kuma: KumaEmulator, shop: Path
+) -> None:
+    """The MeshTrace rendered from a `${env:}` endpoint carries `gatewayctl.io/holds-secret`: when the catalog
+    writes a plain endpoint there, the diff shows the live URL (with its token) as <secret>. The same URL
+    written plain where the reference stood is no change: the label alone is never written."""
+    assert cli(capsys, kuma, "apply", str(shop), *UNIVERSAL, "--yes")[0] == 0
+    [trace] = kuma.state.objects("MeshTrace", "shop")
+    assert trace["labels"]["gatewayctl.io/holds-secret"] == "true"
+    text = shop.read_text()
+    shop.write_text(text.replace("${env:ZIPKIN_URL}", ZIPKIN_SECRET))
+    code, out, err = cli(capsys, kuma, "diff", str(shop), *UNIVERSAL, "--exit-code")
+    assert (code, out.strip().splitlines()[-1]) == (0, "kuma: +0 ~0 -0"), out + err
+
+    shop.write_text(text.replace("${env:ZIPKIN_URL}", "http://zipkin.internal:9411/api/v2/spans"))
+    code, out, err = cli(capsys, kuma, "diff", str(shop), *UNIVERSAL, "--json")
+    assert code == 0, err
+    assert "s3cr3t" not in out + err
+    [change] = json.loads(out)["kuma"]["changes"]
+    assert change["fields"] == [{"path": "spec.default.backends", "old": "<secret>", "new": change["fields"][0]["new"]}]
+    assert cli(capsys, kuma, "apply", str(shop), *UNIVERSAL, "--yes")[0] == 0
+    [trace] = kuma.state.objects("MeshTrace", "shop")
+    assert "gatewayctl.io/holds-secret" not in trace["labels"]

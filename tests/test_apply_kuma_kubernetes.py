@@ -948,3 +948,28 @@ def test_a_field_the_schema_does_not_declare_is_not_sent_again(cluster: tuple[Ku
         with pytest.raises(KubeError) as caught:
             api.call("PATCH", path, send)
         assert (caught.value.status, caught.value.attempts, caught.value.detail) == (500, attempts, message)
+
+
+def test_a_tracing_secret_the_catalog_stops_using_is_not_shown(
+    cluster: tuple[KubeEmulator, KubeApi], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As on Universal: the MeshTrace rendered from a reference carries `gatewayctl.io/holds-secret`, so the
+    token in the live URL is <secret> in the diff once the catalog writes a plain endpoint there."""
+    _, api = cluster
+    secret_url = "http://zipkin.observability.svc:9411/api/v2/spans?token=zipkin-s3cr3t-token"
+    monkeypatch.setenv("ZIPKIN_URL", secret_url)
+    text = CATALOG.replace(
+        "endpoint: http://zipkin.observability.svc:9411/api/v2/spans", 'endpoint: "${env:ZIPKIN_URL}"'
+    )
+    path = tmp_path / "catalog.yaml"
+    path.write_text(text)
+    loaded = load_catalog(path)
+    first = plan_kubernetes(
+        api, loaded.catalog.name, build_kuma_objects(loaded.catalog, loaded.secrets()), NS, Masker()
+    )
+    assert apply_kubernetes(api, first, parallelism=4).ok
+    plain = catalog(tmp_path, CATALOG)  # the endpoint written plain: nothing in the catalog says it was secret
+    changes = plan(api, plain).changes
+    assert [c.kind for c in changes] == ["MeshTrace"]
+    shown = repr(changes[0].fields)
+    assert "s3cr3t" not in shown and "<secret>" in shown

@@ -664,3 +664,26 @@ def test_secrets_kong_marks_in_a_plugin_schema_are_dumped_as_placeholders(
         },
     )
     assert doc["gateway"]["plugins"]["ai-proxy"]["auth"]["header_name"] == "Authorization"  # no secret
+
+
+def test_a_mesh_tracing_url_from_a_reference_is_a_placeholder_by_its_label_alone(
+    capsys: pytest.CaptureFixture[str], workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing in this URL looks like a credential (no password, no query): the MeshTrace's
+    `gatewayctl.io/holds-secret` label, set because the catalog took it from a reference, is what tells."""
+    from emulators.kuma import KumaState
+    from emulators.kuma import running as kuma_running
+
+    in_path = "http://zipkin.internal:9411/s3cr3t-zipkin-path-0004/api/v2/spans"
+    monkeypatch.setenv("ZIPKIN_URL", in_path)
+    monkeypatch.delenv("GATEWAYCTL_KUMA_TOKEN", raising=False)
+    with running(KongState()) as kong, kuma_running(KumaState()) as kuma:
+        urls = ["--kong-admin-url", kong.url, "--kuma-url", kuma.url]
+        apply_args = ["--kuma-platform", "universal", *urls]
+        dumped, out, err = apply_then_dump(capsys, workdir, MESH_CATALOG, "shop", apply_args, urls)
+        assert "s3cr3t" not in dumped.read_text() + out + err
+        doc = yaml.safe_load(dumped.read_text())
+        assert doc["mesh"]["tracing"]["zipkin"]["endpoint"] == "${env:MESH_ZIPKIN_ENDPOINT}"
+        monkeypatch.delenv("ZIPKIN_URL")
+        monkeypatch.setenv("MESH_ZIPKIN_ENDPOINT", in_path)
+        reapply_writes_nothing(capsys, dumped, apply_args, kong.state, kuma.state)

@@ -50,8 +50,7 @@ from gatewayctl.apply.kuma_lock import HeldLock, lease_lock, lease_name
 from gatewayctl.apply.kuma_universal import fill_schema_defaults
 from gatewayctl.clients.http import CallLog
 from gatewayctl.clients.retry import RETRYABLE_STATUS, RetryPolicy, retry_after_seconds
-from gatewayctl.plan.fields import diff_fields
-from gatewayctl.plan.kuma import KumaChange, KumaPlan, Obj, order_free
+from gatewayctl.plan.kuma import KumaChange, KumaPlan, Obj, field_changes, order_free, without_secret_label
 from gatewayctl.plan.masking import Masker
 from gatewayctl.render.kuma import API_VERSION, MESH_LABEL, KumaObject, kubernetes_form
 from gatewayctl.render.ownership import OWNER, ownership_labels
@@ -500,7 +499,7 @@ def _only(value: Any, tree: dict[str, Any]) -> Any:
 
 
 def comparable(kind: str, obj: Obj, keep_labels: set[str]) -> Obj:
-    labels = (obj.get("metadata") or {}).get("labels") or {}
+    labels = without_secret_label((obj.get("metadata") or {}).get("labels") or {})
     labels = {k: v for k, v in labels.items() if k not in KUMA_COMPUTED_LABELS or k in keep_labels}
     return {"metadata": {"labels": labels}, "spec": canonical(kind, obj.get("spec") or {})}
 
@@ -513,7 +512,7 @@ def compare(kind: str, desired: Obj, live: Obj, masker: Masker) -> list[Any]:
     want = comparable(kind, {**desired, "spec": spec}, set(desired["metadata"].get("labels") or {}))
     have = comparable(kind, live, set(want["metadata"]["labels"]))
     have = project(have, want, owned_fields(live))
-    return diff_fields(kind, want, have, masker)
+    return list(field_changes(kind, want, have, masker, (live.get("metadata") or {}).get("labels")))
 
 
 # ---------------------------------------------------------------------- planning

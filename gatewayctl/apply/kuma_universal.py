@@ -43,6 +43,7 @@ from gatewayctl.plan.kuma import (
     comparable_spec,
     field_changes,
     order_free,
+    without_secret_label,
 )
 from gatewayctl.plan.masking import Masker
 from gatewayctl.render.kuma import ORIGIN_LABEL, KumaObject, universal_form
@@ -289,7 +290,7 @@ def key_of(obj: Obj) -> tuple[str, str, str]:
 def comparable(kind: str, obj: Obj, want_labels: dict[str, str], desired: bool) -> Obj:
     """The parts of a Universal object that are ours to compare (see the module docstring)."""
     body = {k: v for k, v in obj.items() if k not in SERVER_FIELDS and k not in ("type", "name", "mesh")}
-    labels = dict(body.pop("labels", None) or {})
+    labels = without_secret_label(dict(body.pop("labels", None) or {}))
     out: Obj = {"labels": labels if desired else comparable_labels(want_labels, labels)}
     if kind == MESH_KIND:
         out.update(_proto_shape(body))
@@ -352,7 +353,7 @@ def build_changes(objects: list[KumaObject], live: list[Obj], masker: Masker) ->
             continue
         want = comparable(obj.kind, desired, obj.labels, desired=True)
         have = comparable(obj.kind, current, obj.labels, desired=False)
-        diffs = field_changes(obj.kind, want, have, masker)
+        diffs = field_changes(obj.kind, want, have, masker, current.get("labels"))
         if diffs:
             changes.append(KumaChange("update", obj.kind, obj.name, obj.mesh, desired, current, diffs))
     for key, current in live_by_key.items():

@@ -28,6 +28,7 @@ from gatewayctl.render.kuma import (
     build_kuma_objects,
     object_name,
 )
+from gatewayctl.render.ownership import SECRET_LABEL
 
 Obj = dict[str, Any]
 K8S_SERVICE = re.compile(r"^(?P<name>.+)_(?P<namespace>[^_]+)_svc_(?P<port>\d+)$")
@@ -65,7 +66,8 @@ def mesh_to_catalog(
         if kind == "MeshTrace":
             backend = (default.get("backends") or [{}])[0].get("zipkin") or {}
             zipkin: dict[str, Any] = {"endpoint": backend.get("url")}
-            if secret_url(str(backend.get("url") or "")):
+            # a URL with credentials, or one the object's label says came from a reference (a token in a path)
+            if secret_url(str(backend.get("url") or "")) or SECRET_LABEL in (policy.get("labels") or {}):
                 secrets.append(
                     ("MESH_ZIPKIN_ENDPOINT", "the mesh's Zipkin endpoint (it holds credentials)", str(backend["url"]))
                 )

@@ -21,7 +21,8 @@ from typing import Any, Literal
 from gatewayctl.diagnostics import KeyPath
 from gatewayctl.plan.fields import FieldChange, action_counts, diff_fields, summary_line
 from gatewayctl.plan.kong import Action
-from gatewayctl.plan.masking import Masker
+from gatewayctl.plan.masking import SECRET, Masker
+from gatewayctl.render.ownership import SECRET_LABEL
 
 Platform = Literal["universal", "kubernetes"]
 Obj = dict[str, Any]
@@ -154,7 +155,23 @@ def comparable_labels(want: dict[str, str], have: dict[str, str]) -> dict[str, s
     return {k: v for k, v in have.items() if k not in COMPUTED_LABELS or k in want}
 
 
-def field_changes(kind: str, want: Obj, have: Obj, masker: Masker) -> tuple[FieldChange, ...]:
+def without_secret_label(labels: dict[str, str]) -> dict[str, str]:
+    """Labels as compared: the label saying an object holds a secret is no change of its own (an object gets
+    or loses it when it is written for a change)."""
+    return {k: v for k, v in labels.items() if k != SECRET_LABEL} if SECRET_LABEL in labels else labels
+
+
+def field_changes(
+    kind: str, want: Obj, have: Obj, masker: Masker, live_labels: dict[str, str] | None = None
+) -> tuple[FieldChange, ...]:
     """Per-field differences with the same semantics and masking as the Kong plan's (a field whose desired
-    value holds a secret is `<secret>` on both sides)."""
-    return tuple(diff_fields(kind, want, have, masker))
+    value holds a secret is `<secret>` on both sides). When the live object's labels say it holds a secret
+    (`live_labels`), its spec's live values are `<secret>`: the catalog may write plain text there now, and
+    nothing else tells that the value being replaced is secret."""
+    changes = diff_fields(kind, want, have, masker)
+    if SECRET_LABEL in (live_labels or {}):
+        changes = [
+            FieldChange(c.path, SECRET, c.new) if c.path.startswith("spec") and c.old is not None else c
+            for c in changes
+        ]
+    return tuple(changes)

@@ -27,7 +27,7 @@ from gatewayctl.catalog.secrets import SecretResolver
 from gatewayctl.catalog.units import Duration
 from gatewayctl.diagnostics import CatalogInvalid
 from gatewayctl.render.output import PRIVATE, PUBLIC, RenderedFile
-from gatewayctl.render.ownership import ownership_labels
+from gatewayctl.render.ownership import SECRET_LABEL, ownership_labels
 from gatewayctl.render.yaml_emitter import Emitter
 
 API_VERSION = "kuma.io/v1alpha1"
@@ -179,7 +179,10 @@ class _Builder:
         yield KumaObject("Mesh", mesh.name, self.labels(mesh_scoped=False), mesh_spec(mesh))
         wide = object_name(catalog.name)
         if mesh.tracing and mesh.tracing.zipkin:
-            yield self.add("MeshTrace", wide, self.trace_spec())
+            trace = self.add("MeshTrace", wide, self.trace_spec())
+            if "${" in mesh.tracing.zipkin.endpoint:
+                trace.labels[SECRET_LABEL] = "true"
+            yield trace
         if mesh.metrics and mesh.metrics.prometheus:
             prometheus = mesh.metrics.prometheus
             backend = {"type": "Prometheus", "prometheus": {"port": prometheus.port, "path": prometheus.path}}

@@ -14,6 +14,10 @@ from urllib.parse import quote, unquote
 OWNER = "gatewayctl"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 CATALOG_LABEL = "gatewayctl.io/catalog"
+# A Kuma object whose spec holds a value resolved from a reference (a Zipkin URL with a token) says so: what
+# reads it later (a diff after the catalog stopped using the secret, a dump) knows without the catalog. Kong
+# entities name the very field instead (SECRET_TAG below); a label value cannot hold a field path reliably.
+SECRET_LABEL = "gatewayctl.io/holds-secret"
 
 
 def catalog_tag(catalog_name: str) -> str:
