@@ -16,6 +16,11 @@ import os
 import re
 from typing import Any
 
+try:
+    from .lua_patterns import lua_pattern_regex
+except ImportError:  # run as a script
+    from lua_patterns import lua_pattern_regex  # type: ignore[no-redef,import-not-found]
+
 Field = dict[str, Any]
 
 
@@ -48,6 +53,45 @@ def validate_path(path: str) -> str | None:
     if "%" in raw:
         at = raw.index("%")
         return f"invalid url-encoded value: '{raw[at : at + 3]}'"
+    return None
+
+
+def lua_url_parse(text: str) -> dict[str, str]:
+    """LuaSocket's socket.url.parse, which the services `url` shorthand uses: scheme, authority (userinfo,
+    host, port), fragment, query and params are cut off in that order; what is left is the path."""
+    parsed: dict[str, str] = {}
+    rest = text
+    match = re.match(r"^([A-Za-z0-9][A-Za-z0-9+\-.]*):", rest)
+    if match:
+        parsed["scheme"], rest = match[1], rest[match.end() :]
+    authority = None
+    match = re.match(r"^//([^/]*)", rest)
+    if match:
+        authority, rest = match[1], rest[match.end() :]
+    rest = rest.split("#", 1)[0]
+    rest = rest.split("?", 1)[0]
+    rest = rest.split(";", 1)[0]
+    if rest:
+        parsed["path"] = rest
+    if authority is None:
+        return parsed
+    authority = re.sub(r"^[^@]*@", "", authority, count=1)
+    match = re.search(r":([^:\]]*)$", authority)
+    if match:
+        parsed["port"], authority = match[1], authority[: match.start()]
+    if authority:
+        bracketed = re.fullmatch(r"\[(.+)\]", authority)
+        parsed["host"] = bracketed[1] if bracketed else authority
+    return parsed
+
+
+def validate_url(url: str) -> str | None:
+    """typedefs.url (kong/db/schema/typedefs.lua validate_url): socket.url.parse must find a host and a scheme."""
+    parsed = lua_url_parse(url)
+    if "host" not in parsed:
+        return "missing host in url"
+    if "scheme" not in parsed:
+        return "missing scheme in url"
     return None
 
 
@@ -125,6 +169,48 @@ def validate_http_token(token: str) -> str | None:
         "contains one or more invalid characters. ASCII control characters (0-31;127), space, tab and the "
         'characters ()<>@,;:\\"/?={}[] are not allowed.'
     )
+
+
+def _name_and_value(pair: str) -> tuple[str | None, str]:
+    """`pair:match("^([^:]+):*(.-)$")` of the transformer plugins: (name, value), name None when it fails."""
+    found = lua_pattern_regex("^([^:]+):*(.-)$").search(pair.encode())
+    return (found[1].decode(), found[2].decode()) if found else (None, "")
+
+
+def validate_transformer_header(pair: str) -> str | None:
+    """request-transformer's validate_headers(pair): the part before the colon is a header name (Lua's
+    tostring(nil) when there is none)."""
+    name, _ = _name_and_value(pair)
+    if name is None or validate_header_name(name) is not None:
+        return f"'{'nil' if name is None else name}' is not a valid header"
+    return None
+
+
+def validate_colon_headers(pair: str) -> str | None:
+    """The transformer plugins' validate_colon_headers: `old:new`, both header names."""
+    problem = validate_transformer_header(pair)
+    if problem:
+        return problem
+    _, value = _name_and_value(pair)
+    return None if value and validate_header_name(value) is None else f"'{value}' is not a valid header"
+
+
+def check_for_value(entry: str) -> str | None:
+    """request-transformer's check_for_value: `name:value` with a value. Its pl_template compile check of the
+    value is left out (Kong refuses a template that does not compile, the emulator does not)."""
+    name, value = _name_and_value(entry)
+    if name is None:  # Kong fails concatenating nil (a 500); a refusal all the same
+        return "key 'nil' has no value"
+    return None if value else f"key '{name}' has no value"
+
+
+def validate_http_log_config(config: dict[str, Any]) -> str | None:
+    """http-log's config custom_validator: no Authorization header when http_endpoint has user info."""
+    authority = re.match(r"^(?:[A-Za-z0-9][A-Za-z0-9+\-.]*:)?//([^/]*)", config.get("http_endpoint") or "")
+    headers = config.get("headers") if isinstance(config.get("headers"), dict) else {}
+    if authority and "@" in authority[1] and any(name.lower() == "authorization" for name in headers):
+        return "specifying both an 'Authorization' header and user info in 'http_endpoint' is not allowed"
+    return None
 
 
 def validate_ip_or_cidr(value: str) -> str | None:
@@ -230,8 +316,19 @@ def _hash_fallback_not(same: str, allowed: list[str]) -> Field:
 ID = f("id", "string", uuid=True, auto=True)
 CREATED = f("created_at", "integer", timestamp=True, auto=True)
 UPDATED = f("updated_at", "integer", timestamp=True, auto=True)
-TAGS = f("tags", "set", elements={"type": "string"})
+TAG_TEXT = re.compile("^[ \x21-\x2b\x2d\x2e\x30-\x7e\x80-\U0010ffff]+$")
+
+
+def validate_tag(tag: str) -> str | None:
+    """typedefs.tag (kong/db/schema/typedefs.lua validate_tag): printable ASCII but `,` and `/`, or UTF-8."""
+    if TAG_TEXT.match(tag):
+        return None
+    return f"invalid tag '{tag}': expected printable ascii (except `,` and `/`) or valid utf-8 sequences"
+
+
+TAGS = f("tags", "set", elements={"type": "string", "required": True, "custom_validator": validate_tag})
 HTTP_PROTOCOLS = ["grpc", "grpcs", "http", "https"]
+PROTOCOLS = ["grpc", "grpcs", "http", "https", "tcp", "tls", "tls_passthrough", "udp"]  # constants.PROTOCOLS
 HASH_ON = ["none", "consumer", "ip", "header", "cookie", "path", "query_arg", "uri_capture"]
 
 ENTITIES: dict[str, dict[str, Any]] = {
@@ -473,9 +570,9 @@ ENTITIES: dict[str, dict[str, Any]] = {
             f(
                 "protocols",
                 "set",
-                default=["grpc", "grpcs", "http", "https"],
+                default=HTTP_PROTOCOLS,
                 required=True,
-                elements={"type": "string"},
+                elements={"type": "string", "one_of": PROTOCOLS},
             ),
             f("enabled", "boolean", default=True),
             TAGS,
@@ -676,7 +773,7 @@ PLUGINS: dict[str, dict[str, Any]] = {
             f("key_claim_name", "string", default="iss"),
             f("secret_is_base64", "boolean", default=False, required=True),
             f("claims_to_verify", "set", elements={"type": "string", "one_of": ["exp", "nbf"]}),
-            f("maximum_expiration", "number", default=0),
+            f("maximum_expiration", "number", default=0, between=[0, 31536000]),
             f("header_names", "set", default=["authorization"], elements={"type": "string"}),
             f("realm", "string"),
             *AUTH_COMMON,
@@ -758,7 +855,7 @@ PLUGINS: dict[str, dict[str, Any]] = {
             f("message", "string"),
             f("content_type", "string"),
             f("body", "string"),
-            f("trigger", "string"),
+            f("trigger", "string", custom_validator=validate_header_name),
             f("echo", "boolean", default=False, required=True),
         ],
         config_spec={"custom_validator": validate_request_termination},
@@ -877,7 +974,14 @@ PLUGINS.update(
         ),
         "http-log": _plugin(
             [
-                f("http_endpoint", "string", required=True, encrypted=True, referenceable=True),
+                f(
+                    "http_endpoint",
+                    "string",
+                    required=True,
+                    encrypted=True,
+                    referenceable=True,
+                    custom_validator=validate_url,
+                ),
                 f("method", "string", default="POST", one_of=["POST", "PUT", "PATCH"]),
                 f(
                     "content_type",
@@ -890,10 +994,30 @@ PLUGINS.update(
                 _deprecated("retry_count", "integer"),
                 _deprecated("queue_size", "integer"),
                 _deprecated("flush_timeout", "number"),
-                f("headers", "map", keys={"type": "string"}, values={"type": "string", "referenceable": True}),
+                f(
+                    "headers",
+                    "map",
+                    keys={
+                        "type": "string",
+                        "custom_validator": validate_header_name,
+                        "match_none": [  # sic: [nn] in the Lua, so "Content-LeNgth" passes
+                            {"pattern": "^[Hh][Oo][Ss][Tt]$", "err": "cannot contain 'Host' header"},
+                            {
+                                "pattern": "^[Cc][Oo][Nn][Tt][Ee][Nn][Tt]%-[Ll][Ee][nn][Gg][Tt][Hh]$",
+                                "err": "cannot contain 'Content-Length' header",
+                            },
+                            {
+                                "pattern": "^[Cc][Oo][Nn][Tt][Ee][Nn][Tt]%-[Tt][Yy][Pp][Ee]$",
+                                "err": "cannot contain 'Content-Type' header",
+                            },
+                        ],
+                    },
+                    values={"type": "string", "referenceable": True},
+                ),
                 QUEUE,
                 {"custom_fields_by_lua": LUA_CODE},
-            ]
+            ],
+            config_spec={"custom_validator": validate_http_log_config},
         ),
         "oauth2": _plugin(
             [
@@ -965,31 +1089,47 @@ PLUGINS.update(
         ),
         "request-transformer": _plugin(
             [
-                f("http_method", "string", match="^%u+$"),
-                record("remove", [{"body": _strings()}, {"headers": _strings()}, {"querystring": _strings()}]),
+                f("http_method", "string", match="^%u+$"),  # typedefs.http_method
                 record(
-                    "rename",
-                    [{"body": _strings()}, {"headers": _strings(match=COLON)}, {"querystring": _strings()}],
-                ),
-                record(
-                    "replace",
+                    "remove",
                     [
                         {"body": _strings()},
-                        {"headers": _strings(match=COLON)},
+                        {"headers": _strings(custom_validator=validate_transformer_header)},
                         {"querystring": _strings()},
-                        f("uri", "string"),
                     ],
                 ),
-                record("add", [{"body": _strings()}, {"headers": _strings(match=COLON)}, {"querystring": _strings()}]),
                 record(
-                    "append", [{"body": _strings()}, {"headers": _strings(match=COLON)}, {"querystring": _strings()}]
+                    "rename",
+                    [
+                        {"body": _strings(custom_validator=check_for_value)},
+                        {"headers": _strings(match=COLON, custom_validator=validate_colon_headers)},
+                        {"querystring": _strings(custom_validator=check_for_value)},
+                    ],
                 ),
+                *[
+                    record(
+                        action,
+                        [
+                            {"body": _strings(custom_validator=check_for_value)},
+                            {"headers": _strings(match=COLON, custom_validator=validate_transformer_header)},
+                            {"querystring": _strings(custom_validator=check_for_value)},
+                            *([f("uri", "string")] if action == "replace" else []),
+                        ],
+                    )
+                    for action in ("replace", "add", "append")
+                ],
             ]
         ),
         "response-transformer": _plugin(
             [
                 record("remove", [{"json": _strings()}, {"headers": _strings()}]),
-                record("rename", [{"json": _strings(match=COLON)}, {"headers": _strings(match=COLON)}]),
+                record(
+                    "rename",
+                    [
+                        {"json": _strings(match=COLON)},
+                        {"headers": _strings(match=COLON, custom_validator=validate_colon_headers)},
+                    ],
+                ),
                 *[
                     record(
                         action,
@@ -1006,7 +1146,7 @@ PLUGINS.update(
         "zipkin": _plugin(
             [
                 f("local_service_name", "string", required=True, default="kong"),
-                f("http_endpoint", "string"),
+                f("http_endpoint", "string", custom_validator=validate_url),
                 f("sample_ratio", "number", default=0.001, between=[0, 1]),
                 f("default_service_name", "string"),
                 f("include_credential", "boolean", required=True, default=True),
@@ -1465,8 +1605,8 @@ PLUGINS.update(
         ),
         "opentelemetry": _plugin(
             [
-                f("traces_endpoint", "string", referenceable=True),
-                f("logs_endpoint", "string", referenceable=True),
+                f("traces_endpoint", "string", referenceable=True, custom_validator=validate_url),
+                f("logs_endpoint", "string", referenceable=True, custom_validator=validate_url),
                 f("headers", "map", keys={"type": "string"}, values={"type": "string", "referenceable": True}),
                 f(
                     "resource_attributes",
@@ -1837,6 +1977,23 @@ for _name in (
 ):
     if _name in PLUGINS:
         PLUGINS[_name]["fields"].append(foreign("consumer", "consumers", eq=None))
+
+
+# typedefs.protocols_http in these plugins' schemas: protocols one of the http ones; every other plugin's
+# typedefs.protocols takes any of constants.PROTOCOLS
+PROTOCOLS_HTTP_PLUGINS = frozenset(
+    {
+        *("key-auth", "basic-auth", "jwt", "acl", "rate-limiting", "cors", "request-termination", "correlation-id"),
+        *("request-size-limiting", "bot-detection", "oauth2", "response-transformer", "aws-lambda", "hmac-auth"),
+        *("ldap-auth", "redirect", "standard-webhooks", "acme", "opentelemetry", "response-ratelimiting"),
+        *("ai-prompt-decorator", "ai-prompt-guard", "ai-prompt-template", "ai-proxy", "ai-request-transformer"),
+        "ai-response-transformer",
+    }
+)
+for _name, _schema in PLUGINS.items():
+    _protocols = _schema["fields"][0]["protocols"]
+    _protocols["elements"]["one_of"] = HTTP_PROTOCOLS if _name in PROTOCOLS_HTTP_PLUGINS else PROTOCOLS
+PLUGINS["ip-restriction"]["fields"][0]["protocols"]["default"] = ["http", "https", "tcp", "tls", "grpc", "grpcs"]
 
 
 # rate-limiting's and response-ratelimiting's `policy` as a DB-less Kong (or a control plane) loads it: no
