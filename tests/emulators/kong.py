@@ -916,9 +916,9 @@ def _path_value(data: dict[str, Any], path: list[str]) -> Any:
 
 def _take_shorthands(record_spec: dict[str, Any], value: dict[str, Any], errors: dict[str, Any]) -> dict[str, Any]:
     """kong/db/schema/init.lua process_auto_fields, for a record and the records in it: a shorthand given on a
-    write is type-checked, refused when it is deprecated and the field it names holds another value
-    (validate_deprecation_exclusiveness), and dropped after setting its field: a deprecated one only when
-    that field is unset (the real field wins), any other one always."""
+    write is validated (its type and validators), refused when it is deprecated and the field it names holds
+    another value (validate_deprecation_exclusiveness), and dropped after setting its field: a deprecated one
+    only when that field is unset (the real field wins), any other one always."""
     value = dict(value)
     for name, spec, path in _shorthands(record_spec):
         if name not in value:
@@ -926,11 +926,11 @@ def _take_shorthands(record_spec: dict[str, Any], value: dict[str, Any], errors:
         given = value.pop(name)
         if given is None:
             continue
-        check, message = TYPE_CHECKS[spec["type"]]
+        _, error = check_field(spec, given)  # process_auto_fields: self:validate_field(sdata, value)
         current = _path_value(value, path) if path else None
         deprecated = "deprecation" in spec
-        if not check(given):
-            errors[name] = message
+        if error is not None:
+            errors[name] = error
         elif deprecated and path and current is not None and current != given:
             errors[name] = (
                 "both deprecated and new field are used but their values mismatch: "
@@ -1127,12 +1127,16 @@ def _validator_failure(kind: str, arg: Any, value: Any) -> str | None:
     if kind in ("not_match", "match"):
         found = lua_match(value, arg)
         return None if found == (kind == "match") else f"invalid value: {value}"
+    # match_none/match_all/match_any answer their list's `err`, else MATCH_*'s "invalid value: %s"
     if kind == "match_none":
-        return next((item["err"] for item in arg if lua_match(value, item["pattern"])), None)
+        failed = next((item for item in arg if lua_match(value, item["pattern"])), None)
+        return None if failed is None else failed.get("err") or f"invalid value: {value}"
     if kind == "match_all":
-        return next((item["err"] for item in arg if not lua_match(value, item["pattern"])), None)
+        failed = next((item for item in arg if not lua_match(value, item["pattern"])), None)
+        return None if failed is None else failed.get("err") or f"invalid value: {value}"
     if kind == "match_any":
-        return None if any(lua_match(value, p) for p in arg["patterns"]) else arg["err"]
+        found = any(lua_match(value, p) for p in arg["patterns"])
+        return None if found else arg.get("err") or f"invalid value: {value}"
     if kind == "contains":
         return None if arg in value else f"expected to contain: {_lua_tostring(arg)}"
     if kind == "custom_validator":

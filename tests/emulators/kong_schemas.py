@@ -213,6 +213,133 @@ def validate_http_log_config(config: dict[str, Any]) -> str | None:
     return None
 
 
+def _normalize_ipv4(address: str) -> tuple[str | None, Any]:
+    pattern = r"(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})" + (r":(\d+)" if ":" in address else "()")
+    found = re.fullmatch(pattern, address, re.ASCII)
+    if not found or any(int(part) > 255 for part in found.groups()[:4]):
+        return None, f"invalid ipv4 address: {address}"
+    port = int(found[5]) if found[5] else None
+    if port is not None and port > 65535:
+        return None, "invalid port number"
+    return ".".join(str(int(part)) for part in found.groups()[:4]), port
+
+
+def _normalize_ipv6(address: str) -> tuple[str | None, Any]:
+    bracketed = re.fullmatch(r"\[([^\[\]]*)\](.*)", address, re.DOTALL)
+    check, port = (bracketed[1], bracketed[2]) if bracketed else (address, "")
+    if port:
+        digits = re.fullmatch(r":(\d*)", port, re.ASCII)
+        if digits is None:
+            return None, "invalid ipv6 address"
+        if int(digits[1] or 0) > 65535:
+            return None, "invalid port number"
+    check = ("0" + check if check.startswith(":") else check) + ("0" if check.endswith(":") else "")
+    if "::" in check:
+        check = check.replace("::", ":" + "0:" * (8 - check.count(":")), 1)
+    groups = check.split(":")
+    if len(groups) != 8 or not all(re.fullmatch(r"[0-9A-Fa-f]{1,4}", g) for g in groups):
+        return None, f"invalid ipv6 address: {address}"
+    return ":".join(g.lower().rjust(4, "0") for g in groups), int(port[1:]) if port[1:] else None
+
+
+def _check_hostname(address: str) -> tuple[str | None, Any]:
+    name, port = address, None
+    found = re.search(r":(\d+)$", address, re.ASCII)
+    if found:
+        name, port = address[: found.start()], int(found[1])
+        if port > 65535:
+            return None, "invalid port number"
+    segments = name.split(".")
+    if not re.fullmatch(r"[0-9A-Za-z\-._]+", name) or any(
+        s.endswith("-") or (s == "" and i != len(segments) - 1) for i, s in enumerate(segments)
+    ):
+        return None, f"invalid hostname: {address}"
+    return name, port
+
+
+def normalize_ip(address: str) -> tuple[dict[str, Any] | None, Any]:
+    """kong/tools/ip.lua normalize_ip: ({type, host, port}, None), or (None, error); the type by hostname_type
+    (two colons or more: ipv6; digits and dots: ipv4; else a name, checked by check_hostname)."""
+    remainder = address.replace(":", "")
+    kind = "ipv6" if address.count(":") > 1 else "ipv4" if re.fullmatch(r"[\d.]+", remainder, re.ASCII) else "name"
+    host, port_or_error = {"ipv4": _normalize_ipv4, "ipv6": _normalize_ipv6, "name": _check_hostname}[kind](address)
+    if host is None:
+        return None, port_or_error
+    return {"type": kind, "host": host, "port": port_or_error}, None
+
+
+def validate_host(host: str) -> str | None:
+    """typedefs.host: an address or name, without a port."""
+    res, error = normalize_ip(host)
+    if error is not None and error != "invalid port number":
+        return f"invalid value: {host}"
+    if error == "invalid port number" or (res and res["port"] is not None):
+        return "must not have a port"
+    return None
+
+
+def validate_host_with_optional_port(host: str) -> str | None:
+    return normalize_ip(host)[1]
+
+
+def validate_host_with_wildcards(host: str) -> str | None:
+    """typedefs.hosts' elements: a `*` stands for a label."""
+    return validate_host_with_optional_port(host.replace("*", "abc"))
+
+
+def validate_wildcard_host(host: str) -> str | None:
+    """typedefs.wildcard_host (the routes' snis with the default router flavor)."""
+    if "*" in host:
+        at = host.index("*")
+        if at not in (0, len(host.encode()) - 1):
+            return "wildcard must be leftmost or rightmost character"
+        if host.count("*") > 1:
+            return "only one wildcard must be specified"
+        host = host.replace("*", "wildcard")
+    res, error = normalize_ip(host)
+    if error is not None and error != "invalid port number":
+        return f"invalid value: {host}"
+    if res and res["type"] != "name":
+        return "must not be an IP"
+    if error == "invalid port number" or (res and res["port"] is not None):
+        return "must not have a port"
+    return None
+
+
+def validate_sni(host: str) -> str | None:
+    """typedefs.sni: a name, without a port."""
+    res, error = normalize_ip(host)
+    if error is not None and error != "invalid port number":
+        return f"invalid value: {host}"
+    if res and res["type"] != "name":
+        return "must not be an IP"
+    if error == "invalid port number" or (res and res["port"] is not None):
+        return "must not have a port"
+    return None
+
+
+def validate_upstream_name(name: str) -> str | None:
+    """upstreams.lua validate_name: a host name, no address, no port."""
+    res, _ = normalize_ip(name)
+    if res is None:
+        return f"Invalid name ('{name}'); must be a valid hostname"
+    if res["type"] != "name":
+        return f"Invalid name ('{name}'); no ip addresses allowed"
+    if res["port"] is not None:
+        return f"Invalid name ('{name}'); no port allowed"
+    return None
+
+
+def validate_redirect_uri(uri: str) -> str | None:
+    """oauth2/daos.lua validate_uri: socket.url.parse finds a host and a scheme, and no fragment."""
+    parsed = lua_url_parse(uri)
+    if "host" not in parsed or "scheme" not in parsed:
+        return f"cannot parse '{uri}'"
+    if "#" in uri:
+        return f"fragment not allowed in '{uri}'"
+    return None
+
+
 def validate_ip_or_cidr(value: str) -> str | None:
     """typedefs.ip_or_cidr (kong/tools/ip.lua is_valid_ip_or_cidr): an IPv4/IPv6 address or network; host
     bits may be set (192.168.1.1/24 is valid)."""
@@ -331,6 +458,46 @@ HTTP_PROTOCOLS = ["grpc", "grpcs", "http", "https"]
 PROTOCOLS = ["grpc", "grpcs", "http", "https", "tcp", "tls", "tls_passthrough", "udp"]  # constants.PROTOCOLS
 HASH_ON = ["none", "consumer", "ip", "header", "cookie", "path", "query_arg", "uri_capture"]
 
+PATH = {  # typedefs.path
+    "starts_with": "/",
+    "match_none": [{"pattern": "//", "err": "must not have empty segments"}],
+    "custom_validator": validate_path,
+}
+ROUTE_HOST = {  # typedefs.hosts' elements
+    "type": "string",
+    "match_all": [{"pattern": "^[^*]*%*?[^*]*$", "err": "invalid wildcard: must have at most one wildcard"}],
+    "match_any": {
+        "patterns": ["^%*%.", "%.%*$", "^[^*]*$"],
+        "err": "invalid wildcard: must be placed at leftmost or rightmost label",
+    },
+    "custom_validator": validate_host_with_wildcards,
+}
+ROUTER_PATH = {  # typedefs.router_path
+    "type": "string",
+    "match_any": {"patterns": ["^/", "^~/"], "err": "should start with: / (fixed path) or ~/ (regex path)"},
+    "match_none": [{"pattern": "//", "err": "must not have empty segments"}],
+    "custom_validator": validate_router_path,
+}
+IP_PORT = {  # typedefs.sources/destinations' elements
+    "type": "record",
+    "fields": [
+        f("ip", "string", custom_validator=validate_ip_or_cidr),
+        f("port", "integer", between=[0, 65535]),
+    ],
+    "entity_checks": [{"at_least_one_of": ["ip", "port"]}],
+}
+HEADER_NAME = {"type": "string", "custom_validator": validate_header_name}
+STRINGS = {"type": "array", "elements": {"type": "string"}}
+# upstreams.lua's healthchecks types
+CHECK_TYPES = ["tcp", "http", "https", "grpc", "grpcs"]
+SECONDS = [0, 65535]
+ONE_BYTE = [0, 255]
+HTTP_STATUS = {"type": "integer", "between": [100, 999]}
+JWT_ALGORITHMS = [
+    *("HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "ES512"),
+    *("PS256", "PS384", "PS512", "EdDSA"),
+]
+
 ENTITIES: dict[str, dict[str, Any]] = {
     "services": {
         "endpoint_key": "name",
@@ -347,7 +514,7 @@ ENTITIES: dict[str, dict[str, Any]] = {
                 required=True,
                 one_of=["grpc", "grpcs", "http", "https", "tcp", "tls", "tls_passthrough", "udp"],
             ),
-            f("host", "string", required=True),
+            f("host", "string", required=True, custom_validator=validate_host),
             f("port", "integer", default=80, required=True, between=[0, 65535]),
             f(
                 "path",
@@ -386,15 +553,33 @@ ENTITIES: dict[str, dict[str, Any]] = {
                 "set",
                 default=["http", "https"],
                 required=True,
-                elements={
-                    "type": "string",
-                    "one_of": ["grpc", "grpcs", "http", "https", "tcp", "tls", "tls_passthrough", "udp"],
-                },
+                len_min=1,
+                elements={"type": "string", "one_of": PROTOCOLS},
+                mutually_exclusive_subsets=[
+                    ["http", "https"],
+                    ["tcp", "tls", "udp"],
+                    ["tls_passthrough"],
+                    ["grpc", "grpcs"],
+                ],
             ),
-            f("methods", "set", elements={"type": "string"}),
-            f("hosts", "array", elements={"type": "string"}),
-            f("paths", "array", elements={"type": "string", "custom_validator": validate_router_path}),
-            f("headers", "map", keys={"type": "string"}, values={"type": "array", "elements": {"type": "string"}}),
+            f("methods", "set", elements={"type": "string", "match": "^%u+$"}),  # typedefs.methods
+            f("hosts", "array", elements=ROUTE_HOST),
+            f("paths", "array", elements=ROUTER_PATH),
+            f(
+                "headers",
+                "map",
+                keys={
+                    "type": "string",
+                    "custom_validator": validate_header_name,
+                    "match_none": [
+                        {
+                            "pattern": "^[Hh][Oo][Ss][Tt]$",
+                            "err": "cannot contain 'host' header, which must be specified in the 'hosts' attribute",
+                        }
+                    ],
+                },
+                values={"type": "array", "elements": {"type": "string"}},
+            ),
             f("https_redirect_status_code", "integer", default=426, required=True, one_of=[426, 301, 302, 307, 308]),
             f("regex_priority", "integer", default=0),
             f("strip_path", "boolean", default=True, required=True),
@@ -402,9 +587,9 @@ ENTITIES: dict[str, dict[str, Any]] = {
             f("preserve_host", "boolean", default=False, required=True),
             f("request_buffering", "boolean", default=True, required=True),
             f("response_buffering", "boolean", default=True, required=True),
-            f("snis", "set", elements={"type": "string"}),
-            f("sources", "set", elements={"type": "record"}),
-            f("destinations", "set", elements={"type": "record"}),
+            f("snis", "set", elements={"type": "string", "custom_validator": validate_wildcard_host}),
+            f("sources", "set", elements=IP_PORT),
+            f("destinations", "set", elements=IP_PORT),
             TAGS,
             foreign("service", "services"),
         ],
@@ -415,7 +600,7 @@ ENTITIES: dict[str, dict[str, Any]] = {
             ID,
             CREATED,
             UPDATED,
-            f("name", "string", required=True, unique=True),
+            f("name", "string", required=True, unique=True, custom_validator=validate_upstream_name),
             f(
                 "algorithm",
                 "string",
@@ -431,7 +616,7 @@ ENTITIES: dict[str, dict[str, Any]] = {
             f("hash_on_header", "string", custom_validator=validate_header_name),
             f("hash_fallback_header", "string", custom_validator=validate_header_name),
             f("hash_on_cookie", "string", custom_validator=validate_http_token),
-            f("hash_on_cookie_path", "string", default="/"),
+            f("hash_on_cookie_path", "string", default="/", **PATH),
             *(
                 f(name, "string", len_min=1)
                 for name in (
@@ -448,31 +633,34 @@ ENTITIES: dict[str, dict[str, Any]] = {
                     record(
                         "active",
                         [
-                            f("type", "string", default="http"),
-                            f("timeout", "number", default=1),
-                            f("concurrency", "integer", default=10),
-                            f("http_path", "string", default="/"),
+                            f("type", "string", default="http", one_of=CHECK_TYPES),
+                            f("timeout", "number", default=1, between=SECONDS),
+                            f("concurrency", "integer", default=10, between=[1, 2**31]),
+                            f("http_path", "string", default="/", **PATH),
+                            f("https_sni", "string", required=False, custom_validator=validate_sni),
+                            f("https_verify_certificate", "boolean", default=True, required=True),
+                            f("headers", "map", required=False, keys=HEADER_NAME, values=STRINGS),
                             record(
                                 "healthy",
                                 [
-                                    f("interval", "number", default=0),
-                                    f("http_statuses", "array", default=[200, 302], elements={"type": "integer"}),
-                                    f("successes", "integer", default=0),
+                                    f("interval", "number", default=0, between=SECONDS),
+                                    f("http_statuses", "array", default=[200, 302], elements=HTTP_STATUS),
+                                    f("successes", "integer", default=0, between=ONE_BYTE),
                                 ],
                             ),
                             record(
                                 "unhealthy",
                                 [
-                                    f("interval", "number", default=0),
+                                    f("interval", "number", default=0, between=SECONDS),
                                     f(
                                         "http_statuses",
                                         "array",
                                         default=[429, 404, 500, 501, 502, 503, 504, 505],
-                                        elements={"type": "integer"},
+                                        elements=HTTP_STATUS,
                                     ),
-                                    f("tcp_failures", "integer", default=0),
-                                    f("timeouts", "integer", default=0),
-                                    f("http_failures", "integer", default=0),
+                                    f("tcp_failures", "integer", default=0, between=ONE_BYTE),
+                                    f("timeouts", "integer", default=0, between=ONE_BYTE),
+                                    f("http_failures", "integer", default=0, between=ONE_BYTE),
                                 ],
                             ),
                         ],
@@ -480,7 +668,7 @@ ENTITIES: dict[str, dict[str, Any]] = {
                     record(
                         "passive",
                         [
-                            f("type", "string", default="http"),
+                            f("type", "string", default="http", one_of=CHECK_TYPES),
                             record(
                                 "healthy",
                                 [
@@ -488,26 +676,27 @@ ENTITIES: dict[str, dict[str, Any]] = {
                                         "http_statuses",
                                         "array",
                                         default=[*range(200, 209), 226, *range(300, 309)],
-                                        elements={"type": "integer"},
+                                        elements=HTTP_STATUS,
                                     ),
-                                    f("successes", "integer", default=0),
+                                    f("successes", "integer", default=0, between=ONE_BYTE),
                                 ],
                             ),
                             record(
                                 "unhealthy",
                                 [
-                                    f("http_statuses", "array", default=[429, 500, 503], elements={"type": "integer"}),
-                                    f("tcp_failures", "integer", default=0),
-                                    f("timeouts", "integer", default=0),
-                                    f("http_failures", "integer", default=0),
+                                    f("http_statuses", "array", default=[429, 500, 503], elements=HTTP_STATUS),
+                                    f("tcp_failures", "integer", default=0, between=ONE_BYTE),
+                                    f("timeouts", "integer", default=0, between=ONE_BYTE),
+                                    f("http_failures", "integer", default=0, between=ONE_BYTE),
                                 ],
                             ),
                         ],
                     ),
-                    f("threshold", "number", default=0),
+                    f("threshold", "number", default=0, between=[0, 100]),
                 ],
             ),
-            f("host_header", "string"),
+            f("host_header", "string", custom_validator=validate_host_with_optional_port),
+            f("client_certificate", "foreign", reference="certificates"),
             TAGS,
             f("use_srv_name", "boolean", default=False),
         ],
@@ -610,8 +799,17 @@ ENTITIES: dict[str, dict[str, Any]] = {
             f("key", "string", unique=True, auto=True),
             f("secret", "string", auto=True),
             f("rsa_public_key", "string"),
-            f("algorithm", "string", default="HS256"),
+            f("algorithm", "string", default="HS256", one_of=JWT_ALGORITHMS),
             TAGS,
+        ],
+        # jwt/daos.lua: an RSA/PS/EdDSA secret needs its public key (its validate_ssl_key is left out: OpenSSL's)
+        "entity_checks": [
+            conditional(
+                "algorithm",
+                {"match_any": {"patterns": [f"^{a}$" for a in JWT_ALGORITHMS if a[:2] in ("RS", "PS", "Ed")]}},
+                "rsa_public_key",
+                {"required": True},
+            )
         ],
     },
     "oauth2_credentials": {
@@ -624,8 +822,9 @@ ENTITIES: dict[str, dict[str, Any]] = {
             f("client_id", "string", unique=True, auto=True),
             f("client_secret", "string", auto=True),
             f("hash_secret", "boolean", default=False, required=True),
-            f("redirect_uris", "array", elements={"type": "string"}),
+            f("redirect_uris", "array", elements={"type": "string", "custom_validator": validate_redirect_uri}),
             TAGS,
+            f("client_type", "string", required=True, default="confidential", one_of=["confidential", "public"]),
         ],
     },
     "acls": {
