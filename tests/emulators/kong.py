@@ -381,6 +381,9 @@ class KongState(EmulatorState):
         self, dao: str, entity_id: str, body: dict[str, Any], *, replace: bool, partial: bool = False
     ) -> dict[str, Any]:
         existing = self.store[dao].get(entity_id)
+        # a given created_at is Kong's to keep (process_auto_fields sets only a missing one), so it is validated;
+        # a given updated_at is always replaced before validation
+        given_created = body.get("created_at")
         if dao == "services":
             body = expand_url_shorthand(body)
         body = self.resolve_foreign(dao, body)
@@ -393,6 +396,10 @@ class KongState(EmulatorState):
         body = {k: v for k, v in body.items() if k not in ("created_at", "updated_at")}
         body["id"] = entity_id
         entity, errors = self.fill(dao, body)
+        if given_created is not None:
+            _, error = check_field(dict(self.schema(dao))["created_at"], given_created)
+            if error is not None:
+                errors["created_at"] = error
         if errors:
             raise schema_violation(errors)
         self._check_foreign(dao, entity)
@@ -1152,6 +1159,22 @@ def _validator_failure(kind: str, arg: Any, value: Any) -> str | None:
     return "these sets are mutually exclusive: " + ", ".join(f"({_quoted_list(s)})" for s in member_of)
 
 
+def _make_set(items: list[Any]) -> list[Any]:
+    """init.lua make_set (process_auto_fields, before validation): repeats dropped as Lua's table keys see
+    them (equal strings, numbers, booleans, null), a record or array never equal to another."""
+    seen: set[tuple[str, Any]] = set()
+    out = []
+    for item in items:
+        if isinstance(item, dict | list):
+            out.append(item)
+            continue
+        key = ("boolean" if isinstance(item, bool) else "number" if isinstance(item, int | float) else "other", item)
+        if key not in seen:
+            seen.add(key)
+            out.append(item)
+    return out
+
+
 def _is_reference(value: str) -> bool:
     """kong/pdk/vault.lua is_reference: `{vault://...}`."""
     return value.startswith("{vault://") and value.endswith("}")
@@ -1182,13 +1205,13 @@ def check_field(spec: dict[str, Any], value: Any) -> tuple[Any, Any]:
     if not check(value):
         return value, message
     if kind in ("array", "set"):
+        if kind == "set":
+            value = _make_set(value)
         elements = {**(spec.get("elements") or {}), "required": True}
         checked = [check_field(elements, v) for v in value]
         if any(error is not None for _, error in checked):
             return value, _lua_array([error for _, error in checked])  # validate_elements: per position
         value = [v for v, _ in checked]
-        if kind == "set":
-            value = [json.loads(v) for v in dict.fromkeys(json.dumps(v, sort_keys=True) for v in value)]
     elif kind == "map":
         keys, values = ({**(spec.get(part) or {}), "required": True} for part in ("keys", "values"))
         out = {}
