@@ -619,3 +619,26 @@ def test_format_is_the_number_1_and_nothing_that_equals_it(tmp_path: Path, value
     with pytest.raises(CatalogInvalid) as exc:
         load_catalog(path)
     assert [d.message for d in exc.value.diagnostics] == [message]
+
+
+def test_route_header_names_and_values_kong_takes(tmp_path: Path) -> None:
+    """A route's header names are Kong's typedefs.header_name (letters, digits, '_' and '-' only, not every
+    HTTP token) and its values non-empty strings: validate says so instead of apply failing half-way."""
+    body = SERVICE + "        headers: {X.Custom: [a], X-Empty: [ok, '']}\n"
+    assert errors(tmp_path, body) == [
+        "catalog.yaml:9:19: services[0].routes[0].headers.X.Custom: Kong refuses the header name 'X.Custom': "
+        "only A-Z, a-z, 0-9, '_' and '-' are allowed",
+        "catalog.yaml:9:48: services[0].routes[0].headers.X-Empty[1]: Kong refuses an empty header value",
+    ]
+
+
+def test_route_hosts_and_snis_kong_takes(tmp_path: Path) -> None:
+    """kong/tools/ip.lua normalize_ip: a host's port is at most 65535; an SNI (typedefs.wildcard_host) has no
+    port and is not an IP address."""
+    body = SERVICE + "        hosts: [a.example.com:99999, b.example.com:8443]\n"
+    assert messages(tmp_path, body) == ["Kong refuses the port of 'a.example.com:99999': ports go up to 65535"]
+    body = SERVICE + "        protocols: [https]\n        snis: [a.example.com:443, 10.0.0.1, '*.example.com']\n"
+    assert messages(tmp_path, body) == [
+        "an SNI is a server name without a port (got 'a.example.com:443')",
+        "an SNI is a server name, not an IP address (got '10.0.0.1')",
+    ]
