@@ -642,3 +642,41 @@ def test_route_hosts_and_snis_kong_takes(tmp_path: Path) -> None:
         "an SNI is a server name without a port (got 'a.example.com:443')",
         "an SNI is a server name, not an IP address (got '10.0.0.1')",
     ]
+
+
+UPSTREAM = SERVICE.replace("    url: http://api.default.svc:8080\n", "    upstream:\n      targets: ['10.0.0.1:80']\n")
+
+
+def test_upstream_fields_kong_takes(tmp_path: Path) -> None:
+    """Kong 3.9's upstreams.lua: the active health check's interval and timeout are seconds up to 65535 and its
+    http_path a typedefs.path; host_header a host with an optional port (kong/tools/ip.lua normalize_ip)."""
+    body = UPSTREAM.replace(
+        "      targets:", "      health_check: {path: /a//b, interval: 30h, timeout: 19h}\n      targets:"
+    )
+    assert messages(tmp_path, body) == [
+        "must be at most 65535s (18.2 hours), Kong's limit (got '30h')",
+        "must be at most 65535s (18.2 hours), Kong's limit (got '19h')",
+    ]
+    body = UPSTREAM.replace("      targets:", "      health_check: {path: health}\n      targets:")
+    assert messages(tmp_path, body) == ["Kong refuses the path 'health': should start with: /"]
+    for host_header, problem in [
+        ("bad host", "is not a host name or IP address"),
+        ("a.example.com:70000", "has a port above 65535"),
+        ("300.1.1.1", "is not an IPv4 address"),
+    ]:
+        body = UPSTREAM.replace("      targets:", f"      host_header: '{host_header}'\n      targets:")
+        assert messages(tmp_path, body) == [f"Kong refuses the host {host_header!r}: it {problem}"]
+    for fine in ("a.example.com:8443", "10.0.0.1", "[::1]:80", "${env:HOST_HEADER}"):
+        load(tmp_path, UPSTREAM.replace("      targets:", f"      host_header: '{fine}'\n      targets:"))
+
+
+def test_redis_host_and_cache_lists_kong_takes(tmp_path: Path) -> None:
+    """kong/tools/redis/schema.lua: the Redis host is a typedefs.host (no port); proxy-cache's content types
+    and query parameters are strings Kong refuses empty."""
+    limit = "    rate_limit: {minute: 5, policy: redis, redis: {host: '%s'}}\n"
+    assert messages(tmp_path, SERVICE + limit % "redis.internal:6379") == [
+        "Kong refuses the host 'redis.internal:6379': it must not have a port"
+    ]
+    load(tmp_path, SERVICE + limit % "redis.internal")
+    cache = "    cache: {content_types: [text/html, ''], vary_query_params: ['']}\n"
+    assert messages(tmp_path, SERVICE + cache) == ["must not be empty", "must not be empty"]

@@ -203,6 +203,8 @@ def service_targets(catalog: Catalog, report: Report) -> None:
         check = upstream.health_check
         if check and check.timeout.ms > check.interval.ms:
             report.error((*up, "health_check", "timeout"), "must not be longer than the interval")
+        if check and (problem := kong_path_problem(check.path)):  # healthchecks.active.http_path: typedefs.path
+            report.error((*up, "health_check", "path"), f"Kong refuses the path {check.path!r}: {problem}")
         if upstream.circuit_breaker and not check:
             report.warning(
                 (*up, "circuit_breaker"),

@@ -20,6 +20,9 @@ from gatewayctl.catalog.types import (
     HostPort,
     HttpUrl,
     JwtMaximumExpiration,
+    KongHealthSeconds,
+    KongHost,
+    KongHostPort,
     KongTimeout,
     LabelKey,
     LabelValue,
@@ -37,6 +40,7 @@ from gatewayctl.catalog.types import (
 AuthMethod = Literal["jwt", "key-auth", "basic-auth", "oauth2"]
 ServiceProtocol = Literal["http", "https", "grpc", "grpcs", "tcp", "tls"]
 RouteProtocol = Literal["http", "https", "grpc", "grpcs", "tcp", "tls", "udp", "tls_passthrough", "ws", "wss"]
+NonEmpty = Annotated[str, Field(min_length=1)]  # Kong refuses "" in a string field (its default len_min 1)
 PluginConfig = dict[str, Any] | None
 Plugins = dict[str, PluginConfig]
 Labels = dict[LabelKey, LabelValue]
@@ -59,7 +63,7 @@ class Timeouts(Model):
 
 
 class Redis(Model):
-    host: str
+    host: KongHost
     port: int = Field(6379, ge=1, le=65535)
     username: str | None = None
     password: Secret | None = None
@@ -105,11 +109,11 @@ class Cors(Model):
 
 class Cache(Model):
     ttl: Seconds = units.Duration(300_000, "5m")
-    content_types: list[str] = ["text/plain", "application/json"]
+    content_types: list[NonEmpty] = ["text/plain", "application/json"]
     methods: list[Literal["GET", "HEAD", "POST", "PATCH", "PUT"]] = ["GET", "HEAD"]
     response_codes: list[Annotated[int, Field(ge=100, le=999)]] = [200, 301, 404]
     vary_headers: list[HeaderName] | None = None
-    vary_query_params: list[str] | None = None
+    vary_query_params: list[NonEmpty] | None = None
 
 
 # --------------------------------------------------------------------------- gateway
@@ -289,8 +293,8 @@ class Target(Model):
 
 class ActiveHealthCheck(Model):
     path: str = "/"
-    interval: Duration = units.Duration(5000, "5s")
-    timeout: Duration = units.Duration(1000, "1s")
+    interval: KongHealthSeconds = units.Duration(5000, "5s")
+    timeout: KongHealthSeconds = units.Duration(1000, "1s")
     healthy_after: int = Field(2, ge=1, le=255)
     unhealthy_after: int = Field(3, ge=1, le=255)
     type: Literal["http", "https", "tcp"] = "http"
@@ -317,7 +321,7 @@ class Upstream(Model):
     )
     health_check: ActiveHealthCheck | None = None
     circuit_breaker: CircuitBreaker | None = None
-    host_header: str | None = None
+    host_header: KongHostPort | None = None
     slots: int = Field(10000, ge=10, le=65536)
 
 

@@ -902,7 +902,7 @@ AUTH_COMMON = [f("anonymous", "string"), f("run_on_preflight", "boolean", defaul
 REDIS = record(
     "redis",
     [
-        f("host", "string"),
+        f("host", "string", custom_validator=validate_host),
         f("port", "integer", default=6379, between=[0, 65535]),
         f("timeout", "integer", default=2000, between=[0, 2147483646]),
         f("username", "string", referenceable=True),
@@ -910,7 +910,7 @@ REDIS = record(
         f("database", "integer", default=0),
         f("ssl", "boolean", required=False, default=False),
         f("ssl_verify", "boolean", required=False, default=False),
-        f("server_name", "string", required=False),
+        f("server_name", "string", required=False, custom_validator=validate_sni),
     ],
 )
 
