@@ -151,6 +151,8 @@ def test_custom_validators_and_references(client: httpx.Client) -> None:
     assert client.post("/plugins", json=plugin("http-log", http_endpoint="{vault://env/log-url}")).status_code == 201
     assert fields(client, "/services", {"host": "h:8080"}) == {"host": "must not have a port"}
     assert fields(client, "/services", {"host": "bad host"}) == {"host": "invalid value: bad host"}
+    redis = plugin("rate-limiting", minute=1, policy="redis", redis={"host": "redis.internal:6379"})
+    assert fields(client, "/plugins", redis) == {"config": {"redis": {"host": "must not have a port"}}}
     assert fields(client, "/upstreams", {"name": "10.0.0.1"}) == {
         "name": "Invalid name ('10.0.0.1'); no ip addresses allowed"
     }

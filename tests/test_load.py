@@ -680,3 +680,25 @@ def test_redis_host_and_cache_lists_kong_takes(tmp_path: Path) -> None:
     load(tmp_path, SERVICE + limit % "redis.internal")
     cache = "    cache: {content_types: [text/html, ''], vary_query_params: ['']}\n"
     assert messages(tmp_path, SERVICE + cache) == ["must not be empty", "must not be empty"]
+
+
+def test_strings_kong_refuses_empty(tmp_path: Path) -> None:
+    """Kong refuses "" in a string field (kong/db/schema/init.lua: len_min 1 unless the schema says otherwise):
+    cors origins, the jwt plugin's claim name and token places, jwt credential keys."""
+    body = SERVICE + (
+        "    auth: [jwt]\n"
+        "    jwt: {key_claim_name: '', header_names: [''], uri_param_names: [''], cookie_names: ['']}\n"
+        "    cors: {origins: ['']}\n"
+        "consumers:\n"
+        "  - name: app\n"
+        "    credentials: {jwt: [{key: '', secret: '${env:APP_JWT_SECRET}'}]}\n"
+    )
+    assert [line.split(": ", 2)[1] for line in errors(tmp_path, body)] == [
+        "services[0].jwt.key_claim_name",
+        "services[0].jwt.header_names[0]",
+        "services[0].jwt.uri_param_names[0]",
+        "services[0].jwt.cookie_names[0]",
+        "services[0].cors.origins[0]",
+        "consumers[0].credentials.jwt[0].key",
+    ]
+    assert set(messages(tmp_path, body)) == {"must not be empty"}

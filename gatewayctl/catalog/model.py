@@ -95,7 +95,7 @@ CorsMethod = Literal["GET", "HEAD", "PUT", "PATCH", "POST", "DELETE", "OPTIONS",
 
 
 class Cors(Model):
-    origins: list[str] = Field(min_length=1)
+    origins: list[NonEmpty] = Field(min_length=1)
     """Allowed origins: exact values, '*' or PCRE regexes."""
     methods: list[CorsMethod] | None = None
     """The methods Kong's cors plugin can allow (its schema accepts these nine)."""
@@ -232,7 +232,7 @@ class KeyAuthCredential(Model):
 
 
 class JwtCredential(Model):
-    key: str
+    key: NonEmpty
     """The value of the token's key claim (iss by default) that selects this credential."""
     secret: Secret | None = None
     algorithm: Literal[
@@ -249,7 +249,7 @@ class JwtCredential(Model):
         "PS512",
         "EdDSA",
     ] = "HS256"
-    rsa_public_key: str | None = None
+    rsa_public_key: NonEmpty | None = None
 
 
 class BasicAuthCredential(Model):
@@ -363,10 +363,10 @@ class JwtOptions(Model):
     claims_to_verify: list[Literal["exp", "nbf"]] = ["exp"]
     maximum_expiration: JwtMaximumExpiration | None = None
     """Longest token lifetime accepted (needs exp in claims_to_verify)."""
-    key_claim_name: str = "iss"
-    header_names: list[str] = ["authorization"]
-    uri_param_names: list[str] = ["jwt"]
-    cookie_names: list[str] = Field(default_factory=list)
+    key_claim_name: NonEmpty = "iss"
+    header_names: list[NonEmpty] = ["authorization"]
+    uri_param_names: list[NonEmpty] = ["jwt"]
+    cookie_names: list[NonEmpty] = Field(default_factory=list)
     secret_is_base64: bool = False
     run_on_preflight: bool = True
 
@@ -383,7 +383,7 @@ class KeyAuthOptions(Model):
 class OAuth2Options(Model):
     provision_key: Secret | None = None
     """The key your authorization web app sends to Kong's /oauth2/authorize (required with oauth2)."""
-    scopes: list[str] | None = None
+    scopes: list[NonEmpty] | None = None
     mandatory_scope: bool = False
     token_expiration: Seconds = units.Duration(7_200_000, "2h")
     enable_authorization_code: bool = False
