@@ -352,7 +352,7 @@ class KongState(EmulatorState):
                 errors[field] = (
                     f"invalid value '{value}': the only accepted ascii characters are alphanumerics or ., -, _, and ~"
                 )
-        if dao == "routes" and isinstance(out.get("protocols"), list):
+        if dao == "routes" and isinstance(out.get("protocols"), list) and "protocols" not in errors:
             _route_checks(body, out, errors)
         # the entity checks of the entity's schema, then those of the plugin's (the plugin schema's
         # entity_checks are the entity's own: kong/db/schema/plugin_loader.lua)
@@ -1050,7 +1050,7 @@ def _fill_record(
         value, error = check_field(spec, value)
         if error is not None:
             errors[name] = error
-            continue
+        # kept even when invalid: the entity checks see it, defaults filled (process_auto_fields runs first)
         out[name] = value
     return out
 
