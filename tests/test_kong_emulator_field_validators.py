@@ -163,6 +163,22 @@ def test_custom_validators_and_references(client: httpx.Client) -> None:
     }
 
 
+def test_tracing_plugins_validators(client: httpx.Client) -> None:
+    """zipkin validate_static_tags; opentelemetry's header names (typedefs.header_name) and its deprecated
+    `endpoint` shorthand, a typedefs.url checked before it is taken (process_auto_fields)."""
+    tags = [{"name": "team", "value": "a"}, {"name": "team", "value": "b"}]
+    assert fields(client, "/plugins", plugin("zipkin", static_tags=tags)) == {
+        "config": {"static_tags": "repeated tags are not allowed: team"}
+    }
+    assert fields(client, "/plugins", plugin("opentelemetry", endpoint="collector:4318")) == {
+        "config": {"endpoint": "missing host in url"}
+    }
+    otel = plugin("opentelemetry", traces_endpoint="http://collector:4318/v1/traces", headers={"X.Tenant": "a"})
+    assert fields(client, "/plugins", otel) == {
+        "config": {"headers": "bad header name 'X.Tenant', allowed characters are A-Z, a-z, 0-9, '_', and '-'"}
+    }
+
+
 def test_mutually_exclusive_subsets(client: httpx.Client) -> None:
     assert fields(client, "/routes", {"paths": ["/"], "protocols": ["http", "tcp"]}) == {
         "protocols": "these sets are mutually exclusive: ('http', 'https'), ('tcp', 'tls', 'udp')"

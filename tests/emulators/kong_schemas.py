@@ -340,6 +340,16 @@ def validate_redirect_uri(uri: str) -> str | None:
     return None
 
 
+def validate_static_tags(tags: list[dict[str, Any]]) -> str | None:
+    """zipkin/schema.lua validate_static_tags: each tag name once."""
+    seen: set[Any] = set()
+    for tag in tags:
+        if tag.get("name") in seen:
+            return f"repeated tags are not allowed: {tag.get('name')}"
+        seen.add(tag.get("name"))
+    return None
+
+
 def validate_ip_or_cidr(value: str) -> str | None:
     """typedefs.ip_or_cidr (kong/tools/ip.lua is_valid_ip_or_cidr): an IPv4/IPv6 address or network; host
     bits may be set (192.168.1.1/24 is valid)."""
@@ -1375,6 +1385,7 @@ PLUGINS.update(
                             f("value", "string", required=True),
                         ],
                     },
+                    custom_validator=validate_static_tags,
                 ),
                 f("http_span_name", "string", required=True, default="method", one_of=["method", "method_path"]),
                 timeout("connect_timeout", default=2000),
@@ -1806,7 +1817,7 @@ PLUGINS.update(
             [
                 f("traces_endpoint", "string", referenceable=True, custom_validator=validate_url),
                 f("logs_endpoint", "string", referenceable=True, custom_validator=validate_url),
-                f("headers", "map", keys={"type": "string"}, values={"type": "string", "referenceable": True}),
+                f("headers", "map", keys=HEADER_NAME, values={"type": "string", "referenceable": True}),
                 f(
                     "resource_attributes",
                     "map",
@@ -1836,6 +1847,7 @@ PLUGINS.update(
                     "endpoint",
                     "string",
                     referenceable=True,
+                    custom_validator=validate_url,
                     deprecation={
                         "message": "OpenTelemetry: config.endpoint is deprecated, please use config.traces_endpoint "
                         "instead",
