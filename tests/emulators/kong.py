@@ -15,7 +15,11 @@ kong/api/routes/upstreams.lua, kong/plugins/basic-auth/crypto.lua):
   foreign key endpoints; `GET /consumers?custom_id=`
 - targets only under `/upstreams/<u>/targets` (kong/db/dao/targets.lua): addresses get port 8000, lists are
   newest first with a numeric offset and no tag filter, PUT and PATCH only update an existing one
-- the services `url` shorthand (socket.url.parse; it wins over protocol/host/port/path); "" is no value
+- the services `url` shorthand (socket.url.parse; it wins over protocol/host/port/path)
+- every field, and every element, key and value of an array, set or map, validated as Schema.validate_field
+  does: the type's checks, a string's default `len_min` of 1 ("" is a value, refused), then the validators in
+  Schema.validators_order (between, eq, ne, gt, len_*, match* with Lua patterns, starts_with, one_of, ...)
+  with Kong's messages, per position for arrays and sets
 - the schemas' `entity_checks` (at_least_one_of, only_one_of, distinct, conditional, conditional_at_least_one_of,
   mutually_required, mutually_exclusive, custom_entity_check) and custom validators, run and reported as
   kong/db/schema/init.lua does, where kong_schemas.py declares them (services, upstreams, consumers, the
