@@ -174,8 +174,10 @@ def test_service_url_shorthand_sets_protocol_host_port_and_path(http: tuple[http
 
 def test_service_protocol_checks_and_empty_strings(http: tuple[httpx.Client, KongState]) -> None:
     """services.lua entity_checks (conditional: no path on tcp/tls/udp/grpc(s), no TLS settings unless
-    https/tls), reported first in the message (kong/db/errors.lua schema_violation); an empty string is no
-    value for a string field (kong/db/schema/init.lua process_auto_fields)."""
+    https/tls), reported first in the message (kong/db/errors.lua schema_violation); an empty string in a JSON
+    body is a value (kong/api/arguments.lua infers nothing from JSON) that a string field refuses with its default
+    `len_min` of 1 (kong/db/schema/init.lua validate_field), the `url` shorthand too (spec: "client error with
+    empty url")."""
     client, _ = http
     refused = client.post("/services", json={"name": "t", "host": "db", "protocol": "tcp", "path": "/x"})
     assert refused.status_code == 400
@@ -189,8 +191,11 @@ def test_service_protocol_checks_and_empty_strings(http: tuple[httpx.Client, Kon
     assert client.post("/services", json={"host": "h", "tls_verify": True}).json()["fields"]["tls_verify"] == (
         "value must be null"
     )
-    assert client.post("/services", json={"host": "h", "path": ""}).json()["path"] is None
-    assert client.post("/services", json={"host": ""}).json()["fields"] == {"host": "required field missing"}
+    assert client.post("/services", json={"host": "h", "path": ""}).json()["fields"] == {
+        "path": "length must be at least 1"
+    }
+    assert client.post("/services", json={"host": ""}).json()["fields"] == {"host": "length must be at least 1"}
+    assert client.post("/services", json={"url": ""}).json()["fields"] == {"url": "length must be at least 1"}
 
 
 def test_put_and_patch_by_id_or_name(http: tuple[httpx.Client, KongState]) -> None:

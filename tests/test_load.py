@@ -619,3 +619,86 @@ def test_format_is_the_number_1_and_nothing_that_equals_it(tmp_path: Path, value
     with pytest.raises(CatalogInvalid) as exc:
         load_catalog(path)
     assert [d.message for d in exc.value.diagnostics] == [message]
+
+
+def test_route_header_names_and_values_kong_takes(tmp_path: Path) -> None:
+    """A route's header names are Kong's typedefs.header_name (letters, digits, '_' and '-' only, not every
+    HTTP token) and its values non-empty strings: validate says so instead of apply failing half-way."""
+    body = SERVICE + "        headers: {X.Custom: [a], X-Empty: [ok, '']}\n"
+    assert errors(tmp_path, body) == [
+        "catalog.yaml:9:19: services[0].routes[0].headers.X.Custom: Kong refuses the header name 'X.Custom': "
+        "only A-Z, a-z, 0-9, '_' and '-' are allowed",
+        "catalog.yaml:9:48: services[0].routes[0].headers.X-Empty[1]: Kong refuses an empty header value",
+    ]
+
+
+def test_route_hosts_and_snis_kong_takes(tmp_path: Path) -> None:
+    """kong/tools/ip.lua normalize_ip: a host's port is at most 65535; an SNI (typedefs.wildcard_host) has no
+    port and is not an IP address."""
+    body = SERVICE + "        hosts: [a.example.com:99999, b.example.com:8443]\n"
+    assert messages(tmp_path, body) == ["Kong refuses the port of 'a.example.com:99999': ports go up to 65535"]
+    body = SERVICE + "        protocols: [https]\n        snis: [a.example.com:443, 10.0.0.1, '*.example.com']\n"
+    assert messages(tmp_path, body) == [
+        "an SNI is a server name without a port (got 'a.example.com:443')",
+        "an SNI is a server name, not an IP address (got '10.0.0.1')",
+    ]
+
+
+UPSTREAM = SERVICE.replace("    url: http://api.default.svc:8080\n", "    upstream:\n      targets: ['10.0.0.1:80']\n")
+
+
+def test_upstream_fields_kong_takes(tmp_path: Path) -> None:
+    """Kong 3.9's upstreams.lua: the active health check's interval and timeout are seconds up to 65535 and its
+    http_path a typedefs.path; host_header a host with an optional port (kong/tools/ip.lua normalize_ip)."""
+    body = UPSTREAM.replace(
+        "      targets:", "      health_check: {path: /a//b, interval: 30h, timeout: 19h}\n      targets:"
+    )
+    assert messages(tmp_path, body) == [
+        "must be at most 65535s (18.2 hours), Kong's limit (got '30h')",
+        "must be at most 65535s (18.2 hours), Kong's limit (got '19h')",
+    ]
+    body = UPSTREAM.replace("      targets:", "      health_check: {path: health}\n      targets:")
+    assert messages(tmp_path, body) == ["Kong refuses the path 'health': should start with: /"]
+    for host_header, problem in [
+        ("bad host", "is not a host name or IP address"),
+        ("a.example.com:70000", "has a port above 65535"),
+        ("300.1.1.1", "is not an IPv4 address"),
+    ]:
+        body = UPSTREAM.replace("      targets:", f"      host_header: '{host_header}'\n      targets:")
+        assert messages(tmp_path, body) == [f"Kong refuses the host {host_header!r}: it {problem}"]
+    for fine in ("a.example.com:8443", "10.0.0.1", "[::1]:80", "${env:HOST_HEADER}"):
+        load(tmp_path, UPSTREAM.replace("      targets:", f"      host_header: '{fine}'\n      targets:"))
+
+
+def test_redis_host_and_cache_lists_kong_takes(tmp_path: Path) -> None:
+    """kong/tools/redis/schema.lua: the Redis host is a typedefs.host (no port); proxy-cache's content types
+    and query parameters are strings Kong refuses empty."""
+    limit = "    rate_limit: {minute: 5, policy: redis, redis: {host: '%s'}}\n"
+    assert messages(tmp_path, SERVICE + limit % "redis.internal:6379") == [
+        "Kong refuses the host 'redis.internal:6379': it must not have a port"
+    ]
+    load(tmp_path, SERVICE + limit % "redis.internal")
+    cache = "    cache: {content_types: [text/html, ''], vary_query_params: ['']}\n"
+    assert messages(tmp_path, SERVICE + cache) == ["must not be empty", "must not be empty"]
+
+
+def test_strings_kong_refuses_empty(tmp_path: Path) -> None:
+    """Kong refuses "" in a string field (kong/db/schema/init.lua: len_min 1 unless the schema says otherwise):
+    cors origins, the jwt plugin's claim name and token places, jwt credential keys."""
+    body = SERVICE + (
+        "    auth: [jwt]\n"
+        "    jwt: {key_claim_name: '', header_names: [''], uri_param_names: [''], cookie_names: ['']}\n"
+        "    cors: {origins: ['']}\n"
+        "consumers:\n"
+        "  - name: app\n"
+        "    credentials: {jwt: [{key: '', secret: '${env:APP_JWT_SECRET}'}]}\n"
+    )
+    assert [line.split(": ", 2)[1] for line in errors(tmp_path, body)] == [
+        "services[0].jwt.key_claim_name",
+        "services[0].jwt.header_names[0]",
+        "services[0].jwt.uri_param_names[0]",
+        "services[0].jwt.cookie_names[0]",
+        "services[0].cors.origins[0]",
+        "consumers[0].credentials.jwt[0].key",
+    ]
+    assert set(messages(tmp_path, body)) == {"must not be empty"}

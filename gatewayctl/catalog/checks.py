@@ -203,6 +203,8 @@ def service_targets(catalog: Catalog, report: Report) -> None:
         check = upstream.health_check
         if check and check.timeout.ms > check.interval.ms:
             report.error((*up, "health_check", "timeout"), "must not be longer than the interval")
+        if check and (problem := kong_path_problem(check.path)):  # healthchecks.active.http_path: typedefs.path
+            report.error((*up, "health_check", "path"), f"Kong refuses the path {check.path!r}: {problem}")
         if upstream.circuit_breaker and not check:
             report.warning(
                 (*up, "circuit_breaker"),
@@ -280,8 +282,28 @@ def routes(catalog: Catalog, report: Report) -> None:
             for key, name in route.headers.items():
                 if key.lower() == "host":
                     report.error((*path, "headers", key), "match hosts with hosts:, not a Host header", key=True)
+                elif problem := kong_header_name_problem(key):  # a route's header names are typedefs.header_name
+                    report.error((*path, "headers", key), problem, key=True)
                 if not name:
                     report.error((*path, "headers", key), "needs at least one value")
+                for k, value in enumerate(name):
+                    if not value:  # Kong: "length must be at least 1"
+                        report.error((*path, "headers", key, k), "Kong refuses an empty header value")
+            route_addresses(route, path, report)
+
+
+def route_addresses(route: Route, path: KeyPath, report: Report) -> None:
+    """What Kong's route schema refuses in hosts and snis (kong/tools/ip.lua normalize_ip): a port above 65535;
+    an SNI with a port or that is an IP address (typedefs.wildcard_host)."""
+    for k, host in enumerate(route.hosts):
+        _, colon, port = host.rpartition(":")
+        if colon and int(port) > 65535:
+            report.error((*path, "hosts", k), f"Kong refuses the port of {host!r}: ports go up to 65535")
+    for k, sni in enumerate(route.snis):
+        if ":" in sni:
+            report.error((*path, "snis", k), f"an SNI is a server name without a port (got {sni!r})")
+        elif re.fullmatch(r"[\d.]+", sni):
+            report.error((*path, "snis", k), f"an SNI is a server name, not an IP address (got {sni!r})")
 
 
 def service_protocol(service: Service, enterprise: bool) -> str:

@@ -20,6 +20,9 @@ from gatewayctl.catalog.types import (
     HostPort,
     HttpUrl,
     JwtMaximumExpiration,
+    KongHealthSeconds,
+    KongHost,
+    KongHostPort,
     KongTimeout,
     LabelKey,
     LabelValue,
@@ -37,6 +40,7 @@ from gatewayctl.catalog.types import (
 AuthMethod = Literal["jwt", "key-auth", "basic-auth", "oauth2"]
 ServiceProtocol = Literal["http", "https", "grpc", "grpcs", "tcp", "tls"]
 RouteProtocol = Literal["http", "https", "grpc", "grpcs", "tcp", "tls", "udp", "tls_passthrough", "ws", "wss"]
+NonEmpty = Annotated[str, Field(min_length=1)]  # Kong refuses "" in a string field (its default len_min 1)
 PluginConfig = dict[str, Any] | None
 Plugins = dict[str, PluginConfig]
 Labels = dict[LabelKey, LabelValue]
@@ -59,7 +63,7 @@ class Timeouts(Model):
 
 
 class Redis(Model):
-    host: str
+    host: KongHost
     port: int = Field(6379, ge=1, le=65535)
     username: str | None = None
     password: Secret | None = None
@@ -91,7 +95,7 @@ CorsMethod = Literal["GET", "HEAD", "PUT", "PATCH", "POST", "DELETE", "OPTIONS",
 
 
 class Cors(Model):
-    origins: list[str] = Field(min_length=1)
+    origins: list[NonEmpty] = Field(min_length=1)
     """Allowed origins: exact values, '*' or PCRE regexes."""
     methods: list[CorsMethod] | None = None
     """The methods Kong's cors plugin can allow (its schema accepts these nine)."""
@@ -105,11 +109,11 @@ class Cors(Model):
 
 class Cache(Model):
     ttl: Seconds = units.Duration(300_000, "5m")
-    content_types: list[str] = ["text/plain", "application/json"]
+    content_types: list[NonEmpty] = ["text/plain", "application/json"]
     methods: list[Literal["GET", "HEAD", "POST", "PATCH", "PUT"]] = ["GET", "HEAD"]
     response_codes: list[Annotated[int, Field(ge=100, le=999)]] = [200, 301, 404]
     vary_headers: list[HeaderName] | None = None
-    vary_query_params: list[str] | None = None
+    vary_query_params: list[NonEmpty] | None = None
 
 
 # --------------------------------------------------------------------------- gateway
@@ -228,7 +232,7 @@ class KeyAuthCredential(Model):
 
 
 class JwtCredential(Model):
-    key: str
+    key: NonEmpty
     """The value of the token's key claim (iss by default) that selects this credential."""
     secret: Secret | None = None
     algorithm: Literal[
@@ -245,7 +249,7 @@ class JwtCredential(Model):
         "PS512",
         "EdDSA",
     ] = "HS256"
-    rsa_public_key: str | None = None
+    rsa_public_key: NonEmpty | None = None
 
 
 class BasicAuthCredential(Model):
@@ -289,8 +293,8 @@ class Target(Model):
 
 class ActiveHealthCheck(Model):
     path: str = "/"
-    interval: Duration = units.Duration(5000, "5s")
-    timeout: Duration = units.Duration(1000, "1s")
+    interval: KongHealthSeconds = units.Duration(5000, "5s")
+    timeout: KongHealthSeconds = units.Duration(1000, "1s")
     healthy_after: int = Field(2, ge=1, le=255)
     unhealthy_after: int = Field(3, ge=1, le=255)
     type: Literal["http", "https", "tcp"] = "http"
@@ -317,7 +321,7 @@ class Upstream(Model):
     )
     health_check: ActiveHealthCheck | None = None
     circuit_breaker: CircuitBreaker | None = None
-    host_header: str | None = None
+    host_header: KongHostPort | None = None
     slots: int = Field(10000, ge=10, le=65536)
 
 
@@ -359,10 +363,10 @@ class JwtOptions(Model):
     claims_to_verify: list[Literal["exp", "nbf"]] = ["exp"]
     maximum_expiration: JwtMaximumExpiration | None = None
     """Longest token lifetime accepted (needs exp in claims_to_verify)."""
-    key_claim_name: str = "iss"
-    header_names: list[str] = ["authorization"]
-    uri_param_names: list[str] = ["jwt"]
-    cookie_names: list[str] = Field(default_factory=list)
+    key_claim_name: NonEmpty = "iss"
+    header_names: list[NonEmpty] = ["authorization"]
+    uri_param_names: list[NonEmpty] = ["jwt"]
+    cookie_names: list[NonEmpty] = Field(default_factory=list)
     secret_is_base64: bool = False
     run_on_preflight: bool = True
 
@@ -379,7 +383,7 @@ class KeyAuthOptions(Model):
 class OAuth2Options(Model):
     provision_key: Secret | None = None
     """The key your authorization web app sends to Kong's /oauth2/authorize (required with oauth2)."""
-    scopes: list[str] | None = None
+    scopes: list[NonEmpty] | None = None
     mandatory_scope: bool = False
     token_expiration: Seconds = units.Duration(7_200_000, "2h")
     enable_authorization_code: bool = False

@@ -269,6 +269,55 @@ def _host_port(value: str) -> str:
     return value
 
 
+_KONG_HOST_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
+
+
+def kong_address(value: str) -> tuple[str | None, bool]:
+    """How Kong reads a host (kong/tools/ip.lua normalize_ip): an IPv4 or IPv6 address or a name, each with
+    an optional port. (Why Kong refuses `value`, None when it takes it; whether it names a port.)"""
+    if value.count(":") > 1:  # IPv6: bare, or [bracketed] with an optional port
+        bracketed = re.fullmatch(r"\[([^\]]*)\](?::(\d+))?", value)
+        address, port = (bracketed[1], bracketed[2]) if bracketed else (value, None)
+        try:
+            ipaddress.IPv6Address(address)
+        except ValueError:
+            return "is not an IPv6 address", False
+    else:
+        address, colon, port = value.rpartition(":") if ":" in value else (value, "", "")
+        if colon and not port.isdigit():
+            return "is not a host name or IP address", False
+        if re.fullmatch(r"[\d.]+", address):
+            parts = address.split(".")
+            if len(parts) != 4 or any(not 1 <= len(p) <= 3 or int(p) > 255 for p in parts):
+                return "is not an IPv4 address", False
+        else:
+            labels = address.split(".")
+            if not _KONG_HOST_NAME.match(address) or any(
+                label.endswith("-") or (not label and i != len(labels) - 1) for i, label in enumerate(labels)
+            ):
+                return "is not a host name or IP address", False
+    if port and int(port) > 65535:
+        return "has a port above 65535", True
+    return None, bool(port)
+
+
+def _kong_host(value: str) -> str:
+    """Kong's typedefs.host: an address or name without a port (a `${env:..}` reference is checked once
+    resolved, by Kong)."""
+    if "${" not in value:
+        problem, has_port = kong_address(value)
+        if problem or has_port:
+            raise ValueError(f"Kong refuses the host {value!r}: it {problem or 'must not have a port'}")
+    return value
+
+
+def _kong_host_port(value: str) -> str:
+    """Kong's typedefs.host_with_optional_port."""
+    if "${" not in value and (problem := kong_address(value)[0]):
+        raise ValueError(f"Kong refuses the host {value!r}: it {problem}")
+    return value
+
+
 def _remembered(check: Callable[[str], str]) -> Callable[[str], str]:
     """`check` with its accepted values remembered: a catalog repeats the same methods, hosts, tags, route
     and group names thousands of times, and a repeat is then answered in C without running `check` again.
@@ -282,6 +331,8 @@ Url = Annotated[str, AfterValidator(_url), WithJsonSchema({"type": "string", "fo
 HttpUrl = Annotated[str, AfterValidator(_http_url), WithJsonSchema({"type": "string", "format": "uri"})]
 Host = Annotated[str, AfterValidator(_remembered(_host))]
 HostPort = Annotated[str, AfterValidator(_remembered(_host_port))]
+KongHost = Annotated[str, AfterValidator(_kong_host)]
+KongHostPort = Annotated[str, AfterValidator(_kong_host_port)]
 RoutePath = Annotated[str, AfterValidator(_route_path)]
 Cidr = Annotated[str, AfterValidator(_remembered(_cidr))]
 HeaderName = Annotated[str, AfterValidator(_remembered(_header_name))]
@@ -322,6 +373,8 @@ def _at_most(limit: units.Duration, about: str) -> Callable[[units.Duration], un
 
 # Kong's `timeout` fields (service timeouts, Redis timeouts) are milliseconds between 0 and 2^31 - 2.
 KongTimeout = Annotated[Duration, AfterValidator(_at_most(units.Duration(2**31 - 2, "2147483646ms"), " (24.8 days)"))]
+# An upstream's health check interval and timeout are seconds between 0 and 65535 (upstreams.lua `seconds`).
+KongHealthSeconds = Annotated[Duration, AfterValidator(_at_most(units.Duration(65_535_000, "65535s"), " (18.2 hours)"))]
 # jwt `maximum_expiration` is at most 31536000 seconds.
 JwtMaximumExpiration = Annotated[Seconds, AfterValidator(_at_most(units.Duration(31_536_000_000, "365d"), ""))]
 DurationRange = Annotated[

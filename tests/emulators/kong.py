@@ -15,7 +15,11 @@ kong/api/routes/upstreams.lua, kong/plugins/basic-auth/crypto.lua):
   foreign key endpoints; `GET /consumers?custom_id=`
 - targets only under `/upstreams/<u>/targets` (kong/db/dao/targets.lua): addresses get port 8000, lists are
   newest first with a numeric offset and no tag filter, PUT and PATCH only update an existing one
-- the services `url` shorthand (socket.url.parse; it wins over protocol/host/port/path); "" is no value
+- the services `url` shorthand (socket.url.parse; it wins over protocol/host/port/path)
+- every field, and every element, key and value of an array, set or map, validated as Schema.validate_field
+  does: the type's checks, a string's default `len_min` of 1 ("" is a value, refused), then the validators in
+  Schema.validators_order (between, eq, ne, gt, len_*, match* with Lua patterns, starts_with, one_of, ...)
+  with Kong's messages, per position for arrays and sets
 - the schemas' `entity_checks` (at_least_one_of, only_one_of, distinct, conditional, conditional_at_least_one_of,
   mutually_required, mutually_exclusive, custom_entity_check) and custom validators, run and reported as
   kong/db/schema/init.lua does, where kong_schemas.py declares them (services, upstreams, consumers, the
@@ -69,7 +73,9 @@ try:
         PLUGINS,
         SHORTHAND_TARGETS,
         SHORTHAND_VALUES,
+        lua_url_parse,
     )
+    from .lua_patterns import lua_match
     from .server import ApiError, EmulatorHandler, EmulatorState, Fault, RandomFaults, Request
 except ImportError:  # run as a script
     import server  # type: ignore[no-redef,import-not-found]
@@ -81,7 +87,9 @@ except ImportError:  # run as a script
         PLUGINS,
         SHORTHAND_TARGETS,
         SHORTHAND_VALUES,
+        lua_url_parse,
     )
+    from lua_patterns import lua_match  # type: ignore[no-redef,import-not-found]
     from server import (  # type: ignore[no-redef]
         ApiError,
         EmulatorHandler,
@@ -94,7 +102,6 @@ except ImportError:  # run as a script
 
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 TAG_BYTES = r"[\x20-\x2B\x2D\x2E\x30-\x7E\x80-\U0010FFFF]+"
-TAG_TEXT = re.compile("^[ \x21-\x2b\x2d\x2e\x30-\x7e\x80-\U0010ffff]+$")
 UTF8_NAME = re.compile(r"^[\w.\-~\x80-\U0010FFFF]+$")
 TAGS_AND = re.compile(rf"^({TAG_BYTES}(,|$))+$")
 TAGS_OR = re.compile(rf"^({TAG_BYTES}(/|$))+$")
@@ -253,47 +260,16 @@ def lua_tonumber(text: str) -> float | None:
     return None
 
 
-def lua_url_parse(text: str) -> dict[str, str]:
-    """LuaSocket's socket.url.parse, which the services `url` shorthand uses: scheme, authority (userinfo,
-    host, port), fragment, query and params are cut off in that order; what is left is the path."""
-    parsed: dict[str, str] = {}
-    rest = text
-    match = re.match(r"^([A-Za-z0-9][A-Za-z0-9+\-.]*):", rest)
-    if match:
-        parsed["scheme"], rest = match[1], rest[match.end() :]
-    authority = None
-    match = re.match(r"^//([^/]*)", rest)
-    if match:
-        authority, rest = match[1], rest[match.end() :]
-    rest = rest.split("#", 1)[0]
-    rest = rest.split("?", 1)[0]
-    rest = rest.split(";", 1)[0]
-    if rest:
-        parsed["path"] = rest
-    if authority is None:
-        return parsed
-    authority = re.sub(r"^[^@]*@", "", authority, count=1)
-    match = re.search(r":([^:\]]*)$", authority)
-    if match:
-        parsed["port"], authority = match[1], authority[: match.start()]
-    if authority:
-        bracketed = re.fullmatch(r"\[(.+)\]", authority)
-        parsed["host"] = bracketed[1] if bracketed else authority
-    return parsed
-
-
 def expand_url_shorthand(body: dict[str, Any]) -> dict[str, Any]:
     """The services `url` shorthand (kong/db/schema/entities/services.lua, shorthand_fields): it sets all of
     protocol, host, port and path, over whatever the body also says (process_auto_fields in
     kong/db/schema/init.lua: a shorthand without `deprecation` wins); a url without a path sets path null."""
     if "url" not in body or body["url"] is None:
         return body
-    url = body["url"]
-    if not isinstance(url, str):
-        raise schema_violation({"url": "expected a string"})
+    url, error = check_field({"type": "string"}, body["url"])  # the shorthand's own spec, checked first
+    if error is not None:
+        raise schema_violation({"url": error})
     out = {k: v for k, v in body.items() if k != "url"}
-    if url == "":  # socket.url.parse answers nil for "", and the shorthand then sets nothing
-        return out
     parsed = lua_url_parse(url)
     port_text = parsed.get("port")
     port: Any = int(port_text) if port_text and port_text.isdigit() else port_text
@@ -363,7 +339,8 @@ class KongState(EmulatorState):
                 errors["name"] = "required field missing"
             elif name not in self.available or name not in PLUGINS:
                 errors["name"] = f"plugin '{name}' not enabled; add it to the 'plugins' configuration property"
-        # an empty string is no value for a string field (kong/db/schema/init.lua, process_auto_fields)
+        # an empty string is a value like any other (a JSON body is not put through kong/api/arguments.lua
+        # infer_value): a string field refuses it with its `len_min` (1 unless the schema says otherwise)
         fields = self.schema(dao, body)
         config_spec = dict(fields).get("config", {})
         if dao == "plugins" and isinstance(body.get("config"), dict):
@@ -371,8 +348,6 @@ class KongState(EmulatorState):
             body = {**body, "config": _take_shorthands(config_spec, body["config"], shorthand_errors)}
             if shorthand_errors:  # process_auto_fields fails before any validation
                 return body, {"config": shorthand_errors}
-        strings = {n for n, spec in fields if spec.get("type", "string") == "string"}
-        body = {k: (None if k in strings and v == "" else v) for k, v in body.items()}
         out = _fill_record(fields, body, errors, top=True)
         for field in NAME_FIELDS.get(dao, ()):
             value = out.get(field)
@@ -381,7 +356,7 @@ class KongState(EmulatorState):
                 errors[field] = (
                     f"invalid value '{value}': the only accepted ascii characters are alphanumerics or ., -, _, and ~"
                 )
-        if dao == "routes" and isinstance(out.get("protocols"), list):
+        if dao == "routes" and isinstance(out.get("protocols"), list) and "protocols" not in errors:
             _route_checks(body, out, errors)
         # the entity checks of the entity's schema, then those of the plugin's (the plugin schema's
         # entity_checks are the entity's own: kong/db/schema/plugin_loader.lua)
@@ -410,6 +385,9 @@ class KongState(EmulatorState):
         self, dao: str, entity_id: str, body: dict[str, Any], *, replace: bool, partial: bool = False
     ) -> dict[str, Any]:
         existing = self.store[dao].get(entity_id)
+        # a given created_at is Kong's to keep (process_auto_fields sets only a missing one), so it is validated;
+        # a given updated_at is always replaced before validation
+        given_created = body.get("created_at")
         if dao == "services":
             body = expand_url_shorthand(body)
         body = self.resolve_foreign(dao, body)
@@ -422,6 +400,10 @@ class KongState(EmulatorState):
         body = {k: v for k, v in body.items() if k not in ("created_at", "updated_at")}
         body["id"] = entity_id
         entity, errors = self.fill(dao, body)
+        if given_created is not None:
+            _, error = check_field(dict(self.schema(dao))["created_at"], given_created)
+            if error is not None:
+                errors["created_at"] = error
         if errors:
             raise schema_violation(errors)
         self._check_foreign(dao, entity)
@@ -945,9 +927,9 @@ def _path_value(data: dict[str, Any], path: list[str]) -> Any:
 
 def _take_shorthands(record_spec: dict[str, Any], value: dict[str, Any], errors: dict[str, Any]) -> dict[str, Any]:
     """kong/db/schema/init.lua process_auto_fields, for a record and the records in it: a shorthand given on a
-    write is type-checked, refused when it is deprecated and the field it names holds another value
-    (validate_deprecation_exclusiveness), and dropped after setting its field: a deprecated one only when
-    that field is unset (the real field wins), any other one always."""
+    write is validated (its type and validators), refused when it is deprecated and the field it names holds
+    another value (validate_deprecation_exclusiveness), and dropped after setting its field: a deprecated one
+    only when that field is unset (the real field wins), any other one always."""
     value = dict(value)
     for name, spec, path in _shorthands(record_spec):
         if name not in value:
@@ -955,11 +937,11 @@ def _take_shorthands(record_spec: dict[str, Any], value: dict[str, Any], errors:
         given = value.pop(name)
         if given is None:
             continue
-        check, message = TYPE_CHECKS[spec["type"]]
+        _, error = check_field(spec, given)  # process_auto_fields: self:validate_field(sdata, value)
         current = _path_value(value, path) if path else None
         deprecated = "deprecation" in spec
-        if not check(given):
-            errors[name] = message
+        if error is not None:
+            errors[name] = error
         elif deprecated and path and current is not None and current != given:
             errors[name] = (
                 "both deprecated and new field are used but their values mismatch: "
@@ -981,7 +963,9 @@ def _take_shorthands(record_spec: dict[str, Any], value: dict[str, Any], errors:
 
 
 def _lua_tostring(value: Any) -> str:
-    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return _lua_number(value) if isinstance(value, int | float) else str(value)
 
 
 def _show_record_shorthands(record_spec: dict[str, Any], value: dict[str, Any]) -> None:
@@ -1024,21 +1008,6 @@ def _categorize_errors(errors: Any, namespace: str = "") -> list[dict[str, str]]
     return out
 
 
-def _element_error(elements: dict[str, Any], value: Any, is_tag: bool) -> str | None:
-    check, message = TYPE_CHECKS.get(elements.get("type", ""), (lambda v: True, ""))
-    if not check(value):
-        return message
-    if "one_of" in elements and value not in elements["one_of"]:
-        return "expected one of: " + ", ".join(str(v) for v in elements["one_of"])
-    if elements.get("uuid") and not UUID_RE.match(value):
-        return "expected a valid UUID"
-    if "custom_validator" in elements:
-        return elements["custom_validator"](value)
-    if is_tag and not TAG_TEXT.match(value):  # kong/db/schema/typedefs.lua validate_tag
-        return f"invalid tag '{value}': expected printable ascii (except `,` and `/`) or valid utf-8 sequences"
-    return None
-
-
 def _lua_array(items: list[Any]) -> Any:
     """A Lua table with holes as cjson writes it: an array with nulls, unless it is too sparse (past index
     10 with more than half of it holes), then an object keyed by position."""
@@ -1077,55 +1046,208 @@ def _fill_record(
                 value = str(uuid.uuid4())
             elif spec.get("auto") and kind == "string" and not spec.get("timestamp"):
                 value = uuid.uuid4().hex
-            elif spec.get("required") and not spec.get("auto"):
-                errors[name] = "required field missing"
-                continue
-            else:
-                out[name] = None
-                continue
-        check, message = TYPE_CHECKS.get(kind, (lambda v: True, ""))
-        if not check(value):
-            errors[name] = message
-            continue
-        if "eq" in spec and value != spec["eq"]:  # typedefs.no_consumer: eq = null
-            errors[name] = "value must be null" if spec["eq"] is None else f"value must be {spec['eq']}"
-            continue
-        if kind == "record" and spec.get("fields"):
-            nested: dict[str, Any] = {}
-            record_fields = [next(iter(f.items())) for f in spec["fields"]]
-            value = _fill_record(record_fields, value, nested)
-            # a record's own entity checks run within its validation (oauth2's config), its custom
-            # validator only once the record is valid (Schema.validate_field: validators after the type's checks)
-            run_entity_checks(spec.get("entity_checks") or [], record_fields, value, nested)
-            if nested:
-                errors[name] = nested
-                continue
-        if kind == "foreign":
-            value = {"id": value["id"]}
-        if "one_of" in spec and value not in spec["one_of"]:
-            errors[name] = "expected one of: " + ", ".join(str(v) for v in spec["one_of"])
-            continue
-        if "between" in spec and not spec["between"][0] <= value <= spec["between"][1]:
-            errors[name] = f"value should be between {spec['between'][0]} and {spec['between'][1]}"
-            continue
-        if spec.get("uuid") and not UUID_RE.match(value):
-            errors[name] = "expected a valid UUID"
-            continue
-        if kind in ("array", "set"):
-            element_errors = [_element_error(spec.get("elements") or {}, v, is_tag=name == "tags") for v in value]
-            if any(element_errors):
-                errors[name] = _lua_array(element_errors)  # per position (kong/db/schema/init.lua validate_elements)
-                continue
-            if kind == "set":
-                value = list(dict.fromkeys(json.dumps(v, sort_keys=True) for v in value))
-                value = [json.loads(v) for v in value]
-        # the last of Schema.validators_order: a function of the field's schema.lua, None when the value passes
-        failure = spec["custom_validator"](value) if "custom_validator" in spec else None
-        if failure:
-            errors[name] = failure
-            continue
+            elif not spec.get("auto"):
+                _, error = check_field(spec, None)  # required, or an `eq`/`ne` that refuses null
+                if error is not None:
+                    errors[name] = error
+                    continue
+        value, error = check_field(spec, value)
+        if error is not None:
+            errors[name] = error
+        # kept even when invalid: the entity checks see it, defaults filled (process_auto_fields runs first)
         out[name] = value
     return out
+
+
+# ---------------------------------------------------------------------- field validation (kong/db/schema/init.lua)
+
+# Schema.validators_order: the validators a field's spec may name, run in this order after the type's checks
+VALIDATORS_ORDER = (
+    "eq",
+    "ne",
+    "not_one_of",
+    "one_of",
+    "gt",
+    "timestamp",
+    "uuid",
+    "is_regex",
+    "between",
+    "len_eq",
+    "len_min",
+    "len_max",
+    "starts_with",
+    "not_match",
+    "match_none",
+    "match",
+    "match_all",
+    "match_any",
+    "contains",
+    "custom_validator",
+    "mutually_exclusive_subsets",
+)
+
+
+def _lua_number(value: float) -> str:
+    """LuaJIT's tostring of a number ("%.14g": 5.0 is "5")."""
+    return f"{value:.14g}"
+
+
+def _lua_concat(options: list[Any]) -> str:
+    """table.concat(options, ", ")."""
+    return ", ".join(_lua_tostring(v) for v in options)
+
+
+def _length(value: Any) -> int:
+    """Lua's `#` as make_length_validator uses it: a string's bytes, an array's items, a map's pairs."""
+    return len(value.encode()) if isinstance(value, str) else len(value)
+
+
+def _validator_failure(kind: str, arg: Any, value: Any) -> str | None:
+    """Schema.validators[kind](value, arg) with its validation_errors message; None when it passes."""
+    if kind == "eq":
+        return None if value == arg else f"value must be {'null' if arg is None else _lua_tostring(arg)}"
+    if kind == "ne":
+        return None if value != arg else f"value must not be {'null' if arg is None else _lua_tostring(value)}"
+    if kind == "not_one_of":
+        return f"must not be one of: {_lua_concat(arg)}" if value in arg else None
+    if kind == "one_of":
+        return None if value in arg else f"expected one of: {_lua_concat(arg)}"
+    if kind == "gt":
+        return None if value > arg else f"value must be greater than {_lua_tostring(arg)}"
+    if kind == "timestamp":
+        return None if value > 0 else "expected a valid timestamp"
+    if kind == "uuid":
+        return None if len(value) == 36 and UUID_RE.match(value) else "expected a valid UUID"
+    if kind == "is_regex":
+        try:  # PCRE's check (ngx.re.match); Python's re as the stand-in
+            re.compile(value)
+        except re.error:
+            return f"not a valid regex: {value}"
+        return None
+    if kind == "between":
+        low, high = arg
+        return None if low <= value <= high else f"value should be between {int(low)} and {int(high)}"
+    if kind == "len_eq":
+        return None if _length(value) == arg else f"length must be {arg}"
+    if kind == "len_min":
+        return None if _length(value) >= arg else f"length must be at least {arg}"
+    if kind == "len_max":
+        return None if _length(value) <= arg else f"length must be at most {arg}"
+    if kind == "starts_with":
+        return None if value.encode()[: len(arg.encode())] == arg.encode() else f"should start with: {arg}"
+    if kind in ("not_match", "match"):
+        found = lua_match(value, arg)
+        return None if found == (kind == "match") else f"invalid value: {value}"
+    # match_none/match_all/match_any answer their list's `err`, else MATCH_*'s "invalid value: %s"
+    if kind == "match_none":
+        failed = next((item for item in arg if lua_match(value, item["pattern"])), None)
+        return None if failed is None else failed.get("err") or f"invalid value: {value}"
+    if kind == "match_all":
+        failed = next((item for item in arg if not lua_match(value, item["pattern"])), None)
+        return None if failed is None else failed.get("err") or f"invalid value: {value}"
+    if kind == "match_any":
+        found = any(lua_match(value, p) for p in arg["patterns"])
+        return None if found else arg.get("err") or f"invalid value: {value}"
+    if kind == "contains":
+        return None if arg in value else f"expected to contain: {_lua_tostring(arg)}"
+    if kind == "custom_validator":
+        return arg(value)  # the Python stand-ins answer Kong's message or None
+    # mutually_exclusive_subsets
+    member_of: list[list[str]] = []
+    for item in value:
+        subset = next((s for s in arg if item in s), None)
+        if subset is not None and subset not in member_of:
+            member_of.append(subset)
+    if len(member_of) <= 1:
+        return None
+    return "these sets are mutually exclusive: " + ", ".join(f"({_quoted_list(s)})" for s in member_of)
+
+
+def _make_set(items: list[Any]) -> list[Any]:
+    """init.lua make_set (process_auto_fields, before validation): repeats dropped as Lua's table keys see
+    them (equal strings, numbers, booleans, null), a record or array never equal to another."""
+    seen: set[tuple[str, Any]] = set()
+    out = []
+    for item in items:
+        if isinstance(item, dict | list):
+            out.append(item)
+            continue
+        key = ("boolean" if isinstance(item, bool) else "number" if isinstance(item, int | float) else "other", item)
+        if key not in seen:
+            seen.add(key)
+            out.append(item)
+    return out
+
+
+def _is_reference(value: str) -> bool:
+    """kong/pdk/vault.lua is_reference: `{vault://...}`."""
+    return value.startswith("{vault://") and value.endswith("}")
+
+
+def check_field(spec: dict[str, Any], value: Any) -> tuple[Any, Any]:
+    """Schema.validate_field of kong/db/schema/init.lua for one value (null included) against its spec, with
+    the value as process_auto_fields fills it (a record's defaults, a set without repeats): (value, error),
+    the error None, a message, or for an array/set/record the nested errors (per position or per field).
+
+    The type's checks come first (an array's or set's elements, each `required`, errors at their positions;
+    a map's keys then values, the first failure as the map's error; a record's fields and entity checks;
+    a string's `len_min` of 1 unless the spec says otherwise; a vault reference in a referenceable string
+    skips the rest), then the validators in Schema.validators_order. The spec's `err`, when it has one,
+    replaces the validators' messages."""
+    kind = spec.get("type", "string")
+    if value is None:
+        if "ne" in spec and spec["ne"] is None:
+            return None, spec.get("err") or "value must not be null"
+        if spec.get("eq") is not None:
+            return None, f"value must be {_lua_tostring(spec['eq'])}"
+        return None, ("required field missing" if spec.get("required") else None)
+    if "eq" in spec and spec["eq"] is None:  # typedefs.no_consumer and the like
+        return value, spec.get("err") or "value must be null"
+    if kind == "integer" and isinstance(value, float) and value.is_integer():
+        value = int(value)  # a JSON 5.0 is Lua's 5: an integer
+    check, message = TYPE_CHECKS.get(kind, (lambda v: True, ""))
+    if not check(value):
+        return value, message
+    if kind in ("array", "set"):
+        if kind == "set":
+            value = _make_set(value)
+        elements = {**(spec.get("elements") or {}), "required": True}
+        checked = [check_field(elements, v) for v in value]
+        if any(error is not None for _, error in checked):
+            return value, _lua_array([error for _, error in checked])  # validate_elements: per position
+        value = [v for v, _ in checked]
+    elif kind == "map":
+        keys, values = ({**(spec.get(part) or {}), "required": True} for part in ("keys", "values"))
+        out = {}
+        for key, item in value.items():
+            _, error = check_field(keys, key)
+            if error is None:
+                out[key], error = check_field(values, item)
+            if error is not None:
+                return value, error
+        value = out
+    elif kind == "record" and spec.get("fields"):
+        nested: dict[str, Any] = {}
+        record_fields = [next(iter(f.items())) for f in spec["fields"]]
+        value = _fill_record(record_fields, value, nested)
+        # a record's own entity checks run within its validation (oauth2's config), before its validators
+        run_entity_checks(spec.get("entity_checks") or [], record_fields, value, nested)
+        if nested:
+            return value, nested
+    elif kind == "foreign":
+        value = {"id": value["id"]}
+    elif kind == "string" and spec.get("referenceable") and _is_reference(value):
+        return value, None
+    for validator in VALIDATORS_ORDER:
+        if validator == "len_min" and kind == "string" and "len_min" not in spec:
+            failure = _validator_failure("len_min", 1, value)  # empty strings are not accepted by default
+        elif validator in spec:
+            failure = _validator_failure(validator, spec[validator], value)
+        else:
+            continue
+        if failure:
+            return value, spec.get("err") or failure
+    return value, None
 
 
 # ---------------------------------------------------------------------- entity checks (kong/db/schema/init.lua)
@@ -1160,7 +1282,7 @@ def _dotted(entity: dict[str, Any], name: str) -> Any:
     return value
 
 
-def _set_dotted(errors: dict[str, Any], name: str, message: str) -> None:
+def _set_dotted(errors: dict[str, Any], name: str, message: Any) -> None:
     """init.lua set_field: the error of `config.redis.host` as {"config": {"redis": {"host": message}}}."""
     *parents, last = name.split(".")
     for key in parents:
@@ -1180,30 +1302,11 @@ def _spec_of(fields: list[tuple[str, dict[str, Any]]], name: str) -> dict[str, A
     return _spec_of([next(iter(f.items())) for f in spec.get("fields") or []], rest)
 
 
-def _validate_match(match: dict[str, Any], spec: dict[str, Any], value: Any) -> str | None:
-    """Schema.validate_field for the validators entity checks use in `if_match`/`then_match`; the match
-    falls back to the field's own spec (the metatable __index init.lua sets), so a null passes unless the
-    match or the field says `required` or names an `eq`."""
-    merged = {**spec, **match}
-    if value is None:
-        if merged.get("eq") is not None:
-            return f"value must be {_lua_tostring(merged['eq'])}"
-        return "required field missing" if merged.get("required") else None
-    if "eq" in merged and value != merged["eq"]:
-        return "value must be null" if merged["eq"] is None else f"value must be {_lua_tostring(merged['eq'])}"
-    if "not_one_of" in merged and value in merged["not_one_of"]:
-        return "must not be one of: " + ", ".join(str(v) for v in merged["not_one_of"])
-    if "one_of" in merged and value not in merged["one_of"]:
-        return "expected one of: " + ", ".join(str(v) for v in merged["one_of"])
-    if "gt" in merged and isinstance(value, int | float) and not value > merged["gt"]:
-        return f"value must be greater than {merged['gt']}"
-    if "match" in merged and isinstance(value, str) and not re.search(merged["match"], value):
-        return f"invalid value: {value}"  # the entity checks' patterns (^header$ ...) read the same as regexes
-    if "len_eq" in merged and isinstance(value, list | str) and len(value) != merged["len_eq"]:
-        return f"length must be {merged['len_eq']}"
-    if "contains" in merged and isinstance(value, list) and merged["contains"] not in value:
-        return f"expected to contain: {merged['contains']}"
-    return None
+def _validate_match(match: dict[str, Any], spec: dict[str, Any], value: Any) -> Any:
+    """Schema.validate_field for an entity check's `if_match`/`then_match`: the match falls back to the
+    field's own spec (the metatable __index init.lua sets), so the field's type and validators run too, and
+    a null passes unless the match or the field says `required` or names an `eq`."""
+    return check_field({**spec, **match}, value)[1]
 
 
 def run_entity_checks(

@@ -16,6 +16,11 @@ import os
 import re
 from typing import Any
 
+try:
+    from .lua_patterns import lua_pattern_regex
+except ImportError:  # run as a script
+    from lua_patterns import lua_pattern_regex  # type: ignore[no-redef,import-not-found]
+
 Field = dict[str, Any]
 
 
@@ -48,6 +53,45 @@ def validate_path(path: str) -> str | None:
     if "%" in raw:
         at = raw.index("%")
         return f"invalid url-encoded value: '{raw[at : at + 3]}'"
+    return None
+
+
+def lua_url_parse(text: str) -> dict[str, str]:
+    """LuaSocket's socket.url.parse, which the services `url` shorthand uses: scheme, authority (userinfo,
+    host, port), fragment, query and params are cut off in that order; what is left is the path."""
+    parsed: dict[str, str] = {}
+    rest = text
+    match = re.match(r"^([A-Za-z0-9][A-Za-z0-9+\-.]*):", rest)
+    if match:
+        parsed["scheme"], rest = match[1], rest[match.end() :]
+    authority = None
+    match = re.match(r"^//([^/]*)", rest)
+    if match:
+        authority, rest = match[1], rest[match.end() :]
+    rest = rest.split("#", 1)[0]
+    rest = rest.split("?", 1)[0]
+    rest = rest.split(";", 1)[0]
+    if rest:
+        parsed["path"] = rest
+    if authority is None:
+        return parsed
+    authority = re.sub(r"^[^@]*@", "", authority, count=1)
+    match = re.search(r":([^:\]]*)$", authority)
+    if match:
+        parsed["port"], authority = match[1], authority[: match.start()]
+    if authority:
+        bracketed = re.fullmatch(r"\[(.+)\]", authority)
+        parsed["host"] = bracketed[1] if bracketed else authority
+    return parsed
+
+
+def validate_url(url: str) -> str | None:
+    """typedefs.url (kong/db/schema/typedefs.lua validate_url): socket.url.parse must find a host and a scheme."""
+    parsed = lua_url_parse(url)
+    if "host" not in parsed:
+        return "missing host in url"
+    if "scheme" not in parsed:
+        return "missing scheme in url"
     return None
 
 
@@ -125,6 +169,185 @@ def validate_http_token(token: str) -> str | None:
         "contains one or more invalid characters. ASCII control characters (0-31;127), space, tab and the "
         'characters ()<>@,;:\\"/?={}[] are not allowed.'
     )
+
+
+def _name_and_value(pair: str) -> tuple[str | None, str]:
+    """`pair:match("^([^:]+):*(.-)$")` of the transformer plugins: (name, value), name None when it fails."""
+    found = lua_pattern_regex("^([^:]+):*(.-)$").search(pair.encode())
+    return (found[1].decode(), found[2].decode()) if found else (None, "")
+
+
+def validate_transformer_header(pair: str) -> str | None:
+    """request-transformer's validate_headers(pair): the part before the colon is a header name (Lua's
+    tostring(nil) when there is none)."""
+    name, _ = _name_and_value(pair)
+    if name is None or validate_header_name(name) is not None:
+        return f"'{'nil' if name is None else name}' is not a valid header"
+    return None
+
+
+def validate_colon_headers(pair: str) -> str | None:
+    """The transformer plugins' validate_colon_headers: `old:new`, both header names."""
+    problem = validate_transformer_header(pair)
+    if problem:
+        return problem
+    _, value = _name_and_value(pair)
+    return None if value and validate_header_name(value) is None else f"'{value}' is not a valid header"
+
+
+def check_for_value(entry: str) -> str | None:
+    """request-transformer's check_for_value: `name:value` with a value. Its pl_template compile check of the
+    value is left out (Kong refuses a template that does not compile, the emulator does not)."""
+    name, value = _name_and_value(entry)
+    if name is None:  # Kong fails concatenating nil (a 500); a refusal all the same
+        return "key 'nil' has no value"
+    return None if value else f"key '{name}' has no value"
+
+
+def validate_http_log_config(config: dict[str, Any]) -> str | None:
+    """http-log's config custom_validator: no Authorization header when http_endpoint has user info."""
+    authority = re.match(r"^(?:[A-Za-z0-9][A-Za-z0-9+\-.]*:)?//([^/]*)", config.get("http_endpoint") or "")
+    headers = config.get("headers") if isinstance(config.get("headers"), dict) else {}
+    if authority and "@" in authority[1] and any(name.lower() == "authorization" for name in headers):
+        return "specifying both an 'Authorization' header and user info in 'http_endpoint' is not allowed"
+    return None
+
+
+def _normalize_ipv4(address: str) -> tuple[str | None, Any]:
+    pattern = r"(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})" + (r":(\d+)" if ":" in address else "()")
+    found = re.fullmatch(pattern, address, re.ASCII)
+    if not found or any(int(part) > 255 for part in found.groups()[:4]):
+        return None, f"invalid ipv4 address: {address}"
+    port = int(found[5]) if found[5] else None
+    if port is not None and port > 65535:
+        return None, "invalid port number"
+    return ".".join(str(int(part)) for part in found.groups()[:4]), port
+
+
+def _normalize_ipv6(address: str) -> tuple[str | None, Any]:
+    bracketed = re.fullmatch(r"\[([^\[\]]*)\](.*)", address, re.DOTALL)
+    check, port = (bracketed[1], bracketed[2]) if bracketed else (address, "")
+    if port:
+        digits = re.fullmatch(r":(\d*)", port, re.ASCII)
+        if digits is None:
+            return None, "invalid ipv6 address"
+        if int(digits[1] or 0) > 65535:
+            return None, "invalid port number"
+    check = ("0" + check if check.startswith(":") else check) + ("0" if check.endswith(":") else "")
+    if "::" in check:
+        check = check.replace("::", ":" + "0:" * (8 - check.count(":")), 1)
+    groups = check.split(":")
+    if len(groups) != 8 or not all(re.fullmatch(r"[0-9A-Fa-f]{1,4}", g) for g in groups):
+        return None, f"invalid ipv6 address: {address}"
+    return ":".join(g.lower().rjust(4, "0") for g in groups), int(port[1:]) if port[1:] else None
+
+
+def _check_hostname(address: str) -> tuple[str | None, Any]:
+    name, port = address, None
+    found = re.search(r":(\d+)$", address, re.ASCII)
+    if found:
+        name, port = address[: found.start()], int(found[1])
+        if port > 65535:
+            return None, "invalid port number"
+    segments = name.split(".")
+    if not re.fullmatch(r"[0-9A-Za-z\-._]+", name) or any(
+        s.endswith("-") or (s == "" and i != len(segments) - 1) for i, s in enumerate(segments)
+    ):
+        return None, f"invalid hostname: {address}"
+    return name, port
+
+
+def normalize_ip(address: str) -> tuple[dict[str, Any] | None, Any]:
+    """kong/tools/ip.lua normalize_ip: ({type, host, port}, None), or (None, error); the type by hostname_type
+    (two colons or more: ipv6; digits and dots: ipv4; else a name, checked by check_hostname)."""
+    remainder = address.replace(":", "")
+    kind = "ipv6" if address.count(":") > 1 else "ipv4" if re.fullmatch(r"[\d.]+", remainder, re.ASCII) else "name"
+    host, port_or_error = {"ipv4": _normalize_ipv4, "ipv6": _normalize_ipv6, "name": _check_hostname}[kind](address)
+    if host is None:
+        return None, port_or_error
+    return {"type": kind, "host": host, "port": port_or_error}, None
+
+
+def validate_host(host: str) -> str | None:
+    """typedefs.host: an address or name, without a port."""
+    res, error = normalize_ip(host)
+    if error is not None and error != "invalid port number":
+        return f"invalid value: {host}"
+    if error == "invalid port number" or (res and res["port"] is not None):
+        return "must not have a port"
+    return None
+
+
+def validate_host_with_optional_port(host: str) -> str | None:
+    return normalize_ip(host)[1]
+
+
+def validate_host_with_wildcards(host: str) -> str | None:
+    """typedefs.hosts' elements: a `*` stands for a label."""
+    return validate_host_with_optional_port(host.replace("*", "abc"))
+
+
+def validate_wildcard_host(host: str) -> str | None:
+    """typedefs.wildcard_host (the routes' snis with the default router flavor)."""
+    if "*" in host:
+        at = host.index("*")
+        if at not in (0, len(host.encode()) - 1):
+            return "wildcard must be leftmost or rightmost character"
+        if host.count("*") > 1:
+            return "only one wildcard must be specified"
+        host = host.replace("*", "wildcard")
+    res, error = normalize_ip(host)
+    if error is not None and error != "invalid port number":
+        return f"invalid value: {host}"
+    if res and res["type"] != "name":
+        return "must not be an IP"
+    if error == "invalid port number" or (res and res["port"] is not None):
+        return "must not have a port"
+    return None
+
+
+def validate_sni(host: str) -> str | None:
+    """typedefs.sni: a name, without a port."""
+    res, error = normalize_ip(host)
+    if error is not None and error != "invalid port number":
+        return f"invalid value: {host}"
+    if res and res["type"] != "name":
+        return "must not be an IP"
+    if error == "invalid port number" or (res and res["port"] is not None):
+        return "must not have a port"
+    return None
+
+
+def validate_upstream_name(name: str) -> str | None:
+    """upstreams.lua validate_name: a host name, no address, no port."""
+    res, _ = normalize_ip(name)
+    if res is None:
+        return f"Invalid name ('{name}'); must be a valid hostname"
+    if res["type"] != "name":
+        return f"Invalid name ('{name}'); no ip addresses allowed"
+    if res["port"] is not None:
+        return f"Invalid name ('{name}'); no port allowed"
+    return None
+
+
+def validate_redirect_uri(uri: str) -> str | None:
+    """oauth2/daos.lua validate_uri: socket.url.parse finds a host and a scheme, and no fragment."""
+    parsed = lua_url_parse(uri)
+    if "host" not in parsed or "scheme" not in parsed:
+        return f"cannot parse '{uri}'"
+    if "#" in uri:
+        return f"fragment not allowed in '{uri}'"
+    return None
+
+
+def validate_static_tags(tags: list[dict[str, Any]]) -> str | None:
+    """zipkin/schema.lua validate_static_tags: each tag name once."""
+    seen: set[Any] = set()
+    for tag in tags:
+        if tag.get("name") in seen:
+            return f"repeated tags are not allowed: {tag.get('name')}"
+        seen.add(tag.get("name"))
+    return None
 
 
 def validate_ip_or_cidr(value: str) -> str | None:
@@ -230,9 +453,60 @@ def _hash_fallback_not(same: str, allowed: list[str]) -> Field:
 ID = f("id", "string", uuid=True, auto=True)
 CREATED = f("created_at", "integer", timestamp=True, auto=True)
 UPDATED = f("updated_at", "integer", timestamp=True, auto=True)
-TAGS = f("tags", "set", elements={"type": "string"})
+TAG_TEXT = re.compile("^[ \x21-\x2b\x2d\x2e\x30-\x7e\x80-\U0010ffff]+$")
+
+
+def validate_tag(tag: str) -> str | None:
+    """typedefs.tag (kong/db/schema/typedefs.lua validate_tag): printable ASCII but `,` and `/`, or UTF-8."""
+    if TAG_TEXT.match(tag):
+        return None
+    return f"invalid tag '{tag}': expected printable ascii (except `,` and `/`) or valid utf-8 sequences"
+
+
+TAGS = f("tags", "set", elements={"type": "string", "required": True, "custom_validator": validate_tag})
 HTTP_PROTOCOLS = ["grpc", "grpcs", "http", "https"]
+PROTOCOLS = ["grpc", "grpcs", "http", "https", "tcp", "tls", "tls_passthrough", "udp"]  # constants.PROTOCOLS
 HASH_ON = ["none", "consumer", "ip", "header", "cookie", "path", "query_arg", "uri_capture"]
+
+PATH = {  # typedefs.path
+    "starts_with": "/",
+    "match_none": [{"pattern": "//", "err": "must not have empty segments"}],
+    "custom_validator": validate_path,
+}
+ROUTE_HOST = {  # typedefs.hosts' elements
+    "type": "string",
+    "match_all": [{"pattern": "^[^*]*%*?[^*]*$", "err": "invalid wildcard: must have at most one wildcard"}],
+    "match_any": {
+        "patterns": ["^%*%.", "%.%*$", "^[^*]*$"],
+        "err": "invalid wildcard: must be placed at leftmost or rightmost label",
+    },
+    "custom_validator": validate_host_with_wildcards,
+}
+ROUTER_PATH = {  # typedefs.router_path
+    "type": "string",
+    "match_any": {"patterns": ["^/", "^~/"], "err": "should start with: / (fixed path) or ~/ (regex path)"},
+    "match_none": [{"pattern": "//", "err": "must not have empty segments"}],
+    "custom_validator": validate_router_path,
+}
+IP_PORT = {  # typedefs.sources/destinations' elements
+    "type": "record",
+    "fields": [
+        f("ip", "string", custom_validator=validate_ip_or_cidr),
+        f("port", "integer", between=[0, 65535]),
+    ],
+    "entity_checks": [{"at_least_one_of": ["ip", "port"]}],
+}
+HEADER_NAME = {"type": "string", "custom_validator": validate_header_name}
+STRINGS = {"type": "array", "elements": {"type": "string"}}
+# upstreams.lua's healthchecks types
+CHECK_TYPES = ["tcp", "http", "https", "grpc", "grpcs"]
+SECONDS = [0, 65535]
+ONE_BYTE = [0, 255]
+HTTP_STATUS = {"type": "integer", "between": [100, 999]}
+JWT_ALGORITHMS = [
+    *("HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "ES512"),
+    *("PS256", "PS384", "PS512", "EdDSA"),
+]
 
 ENTITIES: dict[str, dict[str, Any]] = {
     "services": {
@@ -250,7 +524,7 @@ ENTITIES: dict[str, dict[str, Any]] = {
                 required=True,
                 one_of=["grpc", "grpcs", "http", "https", "tcp", "tls", "tls_passthrough", "udp"],
             ),
-            f("host", "string", required=True),
+            f("host", "string", required=True, custom_validator=validate_host),
             f("port", "integer", default=80, required=True, between=[0, 65535]),
             f(
                 "path",
@@ -289,15 +563,33 @@ ENTITIES: dict[str, dict[str, Any]] = {
                 "set",
                 default=["http", "https"],
                 required=True,
-                elements={
-                    "type": "string",
-                    "one_of": ["grpc", "grpcs", "http", "https", "tcp", "tls", "tls_passthrough", "udp"],
-                },
+                len_min=1,
+                elements={"type": "string", "one_of": PROTOCOLS},
+                mutually_exclusive_subsets=[
+                    ["http", "https"],
+                    ["tcp", "tls", "udp"],
+                    ["tls_passthrough"],
+                    ["grpc", "grpcs"],
+                ],
             ),
-            f("methods", "set", elements={"type": "string"}),
-            f("hosts", "array", elements={"type": "string"}),
-            f("paths", "array", elements={"type": "string", "custom_validator": validate_router_path}),
-            f("headers", "map", keys={"type": "string"}, values={"type": "array", "elements": {"type": "string"}}),
+            f("methods", "set", elements={"type": "string", "match": "^%u+$"}),  # typedefs.methods
+            f("hosts", "array", elements=ROUTE_HOST),
+            f("paths", "array", elements=ROUTER_PATH),
+            f(
+                "headers",
+                "map",
+                keys={
+                    "type": "string",
+                    "custom_validator": validate_header_name,
+                    "match_none": [
+                        {
+                            "pattern": "^[Hh][Oo][Ss][Tt]$",
+                            "err": "cannot contain 'host' header, which must be specified in the 'hosts' attribute",
+                        }
+                    ],
+                },
+                values={"type": "array", "elements": {"type": "string"}},
+            ),
             f("https_redirect_status_code", "integer", default=426, required=True, one_of=[426, 301, 302, 307, 308]),
             f("regex_priority", "integer", default=0),
             f("strip_path", "boolean", default=True, required=True),
@@ -305,9 +597,9 @@ ENTITIES: dict[str, dict[str, Any]] = {
             f("preserve_host", "boolean", default=False, required=True),
             f("request_buffering", "boolean", default=True, required=True),
             f("response_buffering", "boolean", default=True, required=True),
-            f("snis", "set", elements={"type": "string"}),
-            f("sources", "set", elements={"type": "record"}),
-            f("destinations", "set", elements={"type": "record"}),
+            f("snis", "set", elements={"type": "string", "custom_validator": validate_wildcard_host}),
+            f("sources", "set", elements=IP_PORT),
+            f("destinations", "set", elements=IP_PORT),
             TAGS,
             foreign("service", "services"),
         ],
@@ -318,7 +610,7 @@ ENTITIES: dict[str, dict[str, Any]] = {
             ID,
             CREATED,
             UPDATED,
-            f("name", "string", required=True, unique=True),
+            f("name", "string", required=True, unique=True, custom_validator=validate_upstream_name),
             f(
                 "algorithm",
                 "string",
@@ -334,7 +626,7 @@ ENTITIES: dict[str, dict[str, Any]] = {
             f("hash_on_header", "string", custom_validator=validate_header_name),
             f("hash_fallback_header", "string", custom_validator=validate_header_name),
             f("hash_on_cookie", "string", custom_validator=validate_http_token),
-            f("hash_on_cookie_path", "string", default="/"),
+            f("hash_on_cookie_path", "string", default="/", **PATH),
             *(
                 f(name, "string", len_min=1)
                 for name in (
@@ -351,31 +643,34 @@ ENTITIES: dict[str, dict[str, Any]] = {
                     record(
                         "active",
                         [
-                            f("type", "string", default="http"),
-                            f("timeout", "number", default=1),
-                            f("concurrency", "integer", default=10),
-                            f("http_path", "string", default="/"),
+                            f("type", "string", default="http", one_of=CHECK_TYPES),
+                            f("timeout", "number", default=1, between=SECONDS),
+                            f("concurrency", "integer", default=10, between=[1, 2**31]),
+                            f("http_path", "string", default="/", **PATH),
+                            f("https_sni", "string", required=False, custom_validator=validate_sni),
+                            f("https_verify_certificate", "boolean", default=True, required=True),
+                            f("headers", "map", required=False, keys=HEADER_NAME, values=STRINGS),
                             record(
                                 "healthy",
                                 [
-                                    f("interval", "number", default=0),
-                                    f("http_statuses", "array", default=[200, 302], elements={"type": "integer"}),
-                                    f("successes", "integer", default=0),
+                                    f("interval", "number", default=0, between=SECONDS),
+                                    f("http_statuses", "array", default=[200, 302], elements=HTTP_STATUS),
+                                    f("successes", "integer", default=0, between=ONE_BYTE),
                                 ],
                             ),
                             record(
                                 "unhealthy",
                                 [
-                                    f("interval", "number", default=0),
+                                    f("interval", "number", default=0, between=SECONDS),
                                     f(
                                         "http_statuses",
                                         "array",
                                         default=[429, 404, 500, 501, 502, 503, 504, 505],
-                                        elements={"type": "integer"},
+                                        elements=HTTP_STATUS,
                                     ),
-                                    f("tcp_failures", "integer", default=0),
-                                    f("timeouts", "integer", default=0),
-                                    f("http_failures", "integer", default=0),
+                                    f("tcp_failures", "integer", default=0, between=ONE_BYTE),
+                                    f("timeouts", "integer", default=0, between=ONE_BYTE),
+                                    f("http_failures", "integer", default=0, between=ONE_BYTE),
                                 ],
                             ),
                         ],
@@ -383,7 +678,7 @@ ENTITIES: dict[str, dict[str, Any]] = {
                     record(
                         "passive",
                         [
-                            f("type", "string", default="http"),
+                            f("type", "string", default="http", one_of=CHECK_TYPES),
                             record(
                                 "healthy",
                                 [
@@ -391,26 +686,27 @@ ENTITIES: dict[str, dict[str, Any]] = {
                                         "http_statuses",
                                         "array",
                                         default=[*range(200, 209), 226, *range(300, 309)],
-                                        elements={"type": "integer"},
+                                        elements=HTTP_STATUS,
                                     ),
-                                    f("successes", "integer", default=0),
+                                    f("successes", "integer", default=0, between=ONE_BYTE),
                                 ],
                             ),
                             record(
                                 "unhealthy",
                                 [
-                                    f("http_statuses", "array", default=[429, 500, 503], elements={"type": "integer"}),
-                                    f("tcp_failures", "integer", default=0),
-                                    f("timeouts", "integer", default=0),
-                                    f("http_failures", "integer", default=0),
+                                    f("http_statuses", "array", default=[429, 500, 503], elements=HTTP_STATUS),
+                                    f("tcp_failures", "integer", default=0, between=ONE_BYTE),
+                                    f("timeouts", "integer", default=0, between=ONE_BYTE),
+                                    f("http_failures", "integer", default=0, between=ONE_BYTE),
                                 ],
                             ),
                         ],
                     ),
-                    f("threshold", "number", default=0),
+                    f("threshold", "number", default=0, between=[0, 100]),
                 ],
             ),
-            f("host_header", "string"),
+            f("host_header", "string", custom_validator=validate_host_with_optional_port),
+            f("client_certificate", "foreign", reference="certificates"),
             TAGS,
             f("use_srv_name", "boolean", default=False),
         ],
@@ -473,9 +769,9 @@ ENTITIES: dict[str, dict[str, Any]] = {
             f(
                 "protocols",
                 "set",
-                default=["grpc", "grpcs", "http", "https"],
+                default=HTTP_PROTOCOLS,
                 required=True,
-                elements={"type": "string"},
+                elements={"type": "string", "one_of": PROTOCOLS},
             ),
             f("enabled", "boolean", default=True),
             TAGS,
@@ -513,8 +809,17 @@ ENTITIES: dict[str, dict[str, Any]] = {
             f("key", "string", unique=True, auto=True),
             f("secret", "string", auto=True),
             f("rsa_public_key", "string"),
-            f("algorithm", "string", default="HS256"),
+            f("algorithm", "string", default="HS256", one_of=JWT_ALGORITHMS),
             TAGS,
+        ],
+        # jwt/daos.lua: an RSA/PS/EdDSA secret needs its public key (its validate_ssl_key is left out: OpenSSL's)
+        "entity_checks": [
+            conditional(
+                "algorithm",
+                {"match_any": {"patterns": [f"^{a}$" for a in JWT_ALGORITHMS if a[:2] in ("RS", "PS", "Ed")]}},
+                "rsa_public_key",
+                {"required": True},
+            )
         ],
     },
     "oauth2_credentials": {
@@ -527,8 +832,9 @@ ENTITIES: dict[str, dict[str, Any]] = {
             f("client_id", "string", unique=True, auto=True),
             f("client_secret", "string", auto=True),
             f("hash_secret", "boolean", default=False, required=True),
-            f("redirect_uris", "array", elements={"type": "string"}),
+            f("redirect_uris", "array", elements={"type": "string", "custom_validator": validate_redirect_uri}),
             TAGS,
+            f("client_type", "string", required=True, default="confidential", one_of=["confidential", "public"]),
         ],
     },
     "acls": {
@@ -606,7 +912,7 @@ AUTH_COMMON = [f("anonymous", "string"), f("run_on_preflight", "boolean", defaul
 REDIS = record(
     "redis",
     [
-        f("host", "string"),
+        f("host", "string", custom_validator=validate_host),
         f("port", "integer", default=6379, between=[0, 65535]),
         f("timeout", "integer", default=2000, between=[0, 2147483646]),
         f("username", "string", referenceable=True),
@@ -614,7 +920,7 @@ REDIS = record(
         f("database", "integer", default=0),
         f("ssl", "boolean", required=False, default=False),
         f("ssl_verify", "boolean", required=False, default=False),
-        f("server_name", "string", required=False),
+        f("server_name", "string", required=False, custom_validator=validate_sni),
     ],
 )
 
@@ -676,7 +982,7 @@ PLUGINS: dict[str, dict[str, Any]] = {
             f("key_claim_name", "string", default="iss"),
             f("secret_is_base64", "boolean", default=False, required=True),
             f("claims_to_verify", "set", elements={"type": "string", "one_of": ["exp", "nbf"]}),
-            f("maximum_expiration", "number", default=0),
+            f("maximum_expiration", "number", default=0, between=[0, 31536000]),
             f("header_names", "set", default=["authorization"], elements={"type": "string"}),
             f("realm", "string"),
             *AUTH_COMMON,
@@ -758,7 +1064,7 @@ PLUGINS: dict[str, dict[str, Any]] = {
             f("message", "string"),
             f("content_type", "string"),
             f("body", "string"),
-            f("trigger", "string"),
+            f("trigger", "string", custom_validator=validate_header_name),
             f("echo", "boolean", default=False, required=True),
         ],
         config_spec={"custom_validator": validate_request_termination},
@@ -877,7 +1183,14 @@ PLUGINS.update(
         ),
         "http-log": _plugin(
             [
-                f("http_endpoint", "string", required=True, encrypted=True, referenceable=True),
+                f(
+                    "http_endpoint",
+                    "string",
+                    required=True,
+                    encrypted=True,
+                    referenceable=True,
+                    custom_validator=validate_url,
+                ),
                 f("method", "string", default="POST", one_of=["POST", "PUT", "PATCH"]),
                 f(
                     "content_type",
@@ -890,10 +1203,30 @@ PLUGINS.update(
                 _deprecated("retry_count", "integer"),
                 _deprecated("queue_size", "integer"),
                 _deprecated("flush_timeout", "number"),
-                f("headers", "map", keys={"type": "string"}, values={"type": "string", "referenceable": True}),
+                f(
+                    "headers",
+                    "map",
+                    keys={
+                        "type": "string",
+                        "custom_validator": validate_header_name,
+                        "match_none": [  # sic: [nn] in the Lua, so "Content-LeNgth" passes
+                            {"pattern": "^[Hh][Oo][Ss][Tt]$", "err": "cannot contain 'Host' header"},
+                            {
+                                "pattern": "^[Cc][Oo][Nn][Tt][Ee][Nn][Tt]%-[Ll][Ee][nn][Gg][Tt][Hh]$",
+                                "err": "cannot contain 'Content-Length' header",
+                            },
+                            {
+                                "pattern": "^[Cc][Oo][Nn][Tt][Ee][Nn][Tt]%-[Tt][Yy][Pp][Ee]$",
+                                "err": "cannot contain 'Content-Type' header",
+                            },
+                        ],
+                    },
+                    values={"type": "string", "referenceable": True},
+                ),
                 QUEUE,
                 {"custom_fields_by_lua": LUA_CODE},
-            ]
+            ],
+            config_spec={"custom_validator": validate_http_log_config},
         ),
         "oauth2": _plugin(
             [
@@ -965,31 +1298,47 @@ PLUGINS.update(
         ),
         "request-transformer": _plugin(
             [
-                f("http_method", "string", match="^%u+$"),
-                record("remove", [{"body": _strings()}, {"headers": _strings()}, {"querystring": _strings()}]),
+                f("http_method", "string", match="^%u+$"),  # typedefs.http_method
                 record(
-                    "rename",
-                    [{"body": _strings()}, {"headers": _strings(match=COLON)}, {"querystring": _strings()}],
-                ),
-                record(
-                    "replace",
+                    "remove",
                     [
                         {"body": _strings()},
-                        {"headers": _strings(match=COLON)},
+                        {"headers": _strings(custom_validator=validate_transformer_header)},
                         {"querystring": _strings()},
-                        f("uri", "string"),
                     ],
                 ),
-                record("add", [{"body": _strings()}, {"headers": _strings(match=COLON)}, {"querystring": _strings()}]),
                 record(
-                    "append", [{"body": _strings()}, {"headers": _strings(match=COLON)}, {"querystring": _strings()}]
+                    "rename",
+                    [
+                        {"body": _strings(custom_validator=check_for_value)},
+                        {"headers": _strings(match=COLON, custom_validator=validate_colon_headers)},
+                        {"querystring": _strings(custom_validator=check_for_value)},
+                    ],
                 ),
+                *[
+                    record(
+                        action,
+                        [
+                            {"body": _strings(custom_validator=check_for_value)},
+                            {"headers": _strings(match=COLON, custom_validator=validate_transformer_header)},
+                            {"querystring": _strings(custom_validator=check_for_value)},
+                            *([f("uri", "string")] if action == "replace" else []),
+                        ],
+                    )
+                    for action in ("replace", "add", "append")
+                ],
             ]
         ),
         "response-transformer": _plugin(
             [
                 record("remove", [{"json": _strings()}, {"headers": _strings()}]),
-                record("rename", [{"json": _strings(match=COLON)}, {"headers": _strings(match=COLON)}]),
+                record(
+                    "rename",
+                    [
+                        {"json": _strings(match=COLON)},
+                        {"headers": _strings(match=COLON, custom_validator=validate_colon_headers)},
+                    ],
+                ),
                 *[
                     record(
                         action,
@@ -1006,7 +1355,7 @@ PLUGINS.update(
         "zipkin": _plugin(
             [
                 f("local_service_name", "string", required=True, default="kong"),
-                f("http_endpoint", "string"),
+                f("http_endpoint", "string", custom_validator=validate_url),
                 f("sample_ratio", "number", default=0.001, between=[0, 1]),
                 f("default_service_name", "string"),
                 f("include_credential", "boolean", required=True, default=True),
@@ -1036,6 +1385,7 @@ PLUGINS.update(
                             f("value", "string", required=True),
                         ],
                     },
+                    custom_validator=validate_static_tags,
                 ),
                 f("http_span_name", "string", required=True, default="method", one_of=["method", "method_path"]),
                 timeout("connect_timeout", default=2000),
@@ -1465,9 +1815,9 @@ PLUGINS.update(
         ),
         "opentelemetry": _plugin(
             [
-                f("traces_endpoint", "string", referenceable=True),
-                f("logs_endpoint", "string", referenceable=True),
-                f("headers", "map", keys={"type": "string"}, values={"type": "string", "referenceable": True}),
+                f("traces_endpoint", "string", referenceable=True, custom_validator=validate_url),
+                f("logs_endpoint", "string", referenceable=True, custom_validator=validate_url),
+                f("headers", "map", keys=HEADER_NAME, values={"type": "string", "referenceable": True}),
                 f(
                     "resource_attributes",
                     "map",
@@ -1497,6 +1847,7 @@ PLUGINS.update(
                     "endpoint",
                     "string",
                     referenceable=True,
+                    custom_validator=validate_url,
                     deprecation={
                         "message": "OpenTelemetry: config.endpoint is deprecated, please use config.traces_endpoint "
                         "instead",
@@ -1837,6 +2188,23 @@ for _name in (
 ):
     if _name in PLUGINS:
         PLUGINS[_name]["fields"].append(foreign("consumer", "consumers", eq=None))
+
+
+# typedefs.protocols_http in these plugins' schemas: protocols one of the http ones; every other plugin's
+# typedefs.protocols takes any of constants.PROTOCOLS
+PROTOCOLS_HTTP_PLUGINS = frozenset(
+    {
+        *("key-auth", "basic-auth", "jwt", "acl", "rate-limiting", "cors", "request-termination", "correlation-id"),
+        *("request-size-limiting", "bot-detection", "oauth2", "response-transformer", "aws-lambda", "hmac-auth"),
+        *("ldap-auth", "redirect", "standard-webhooks", "acme", "opentelemetry", "response-ratelimiting"),
+        *("ai-prompt-decorator", "ai-prompt-guard", "ai-prompt-template", "ai-proxy", "ai-request-transformer"),
+        "ai-response-transformer",
+    }
+)
+for _name, _schema in PLUGINS.items():
+    _protocols = _schema["fields"][0]["protocols"]
+    _protocols["elements"]["one_of"] = HTTP_PROTOCOLS if _name in PROTOCOLS_HTTP_PLUGINS else PROTOCOLS
+PLUGINS["ip-restriction"]["fields"][0]["protocols"]["default"] = ["http", "https", "tcp", "tls", "grpc", "grpcs"]
 
 
 # rate-limiting's and response-ratelimiting's `policy` as a DB-less Kong (or a control plane) loads it: no
