@@ -831,7 +831,7 @@ def test_a_plan_compares_each_page_as_it_arrives(
 ) -> None:
     """Comparing is most of a plan's own time and reading is mostly waiting for Kong: every owned entity the
     catalog has too is compared as its page arrives, so that the plan made afterwards only looks them up."""
-    from gatewayctl.apply.session import compare_as_read, render_desired
+    from gatewayctl.apply.session import compared_as_read, render_desired
     from gatewayctl.catalog.load import load_catalog
     from gatewayctl.clients.kong_admin import Endpoint, KongAdmin
     from gatewayctl.plan.kong import SchemaCache, build_plan, fetch_live, read_server
@@ -845,7 +845,8 @@ def test_a_plan_compares_each_page_as_it_arrives(
     with KongAdmin(Endpoint(kong.url)) as client:
         server = read_server(client)
         schemas = SchemaCache(client)
-        live = fetch_live(client, "shop", server, 8, compare_as_read(desired, schemas, 8))
+        with compared_as_read(desired, schemas, 8) as on_page:
+            live = fetch_live(client, "shop", server, 8, on_page)
         memo = dict(schemas.compared)
         assert set(memo) == {e.id for e in desired.state.entities} == live.ids()
         changed = [entity_id for entity_id, (_, _, diffs) in memo.items() if diffs]

@@ -4,8 +4,9 @@ Each step is a function; the CLI strings them together and does the printing."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,18 +76,21 @@ def check_server(loaded: LoadedCatalog, server: ServerInfo, desired: Desired) ->
 def plan(client: KongAdmin, catalog_name: str, server: ServerInfo, desired: Desired, parallelism: int) -> KongPlan:
     schemas = SchemaCache.of(client, server)
     with paused_gc():  # tens of thousands of JSON dicts and their normal forms, no cycles (gcpause.py)
-        on_page = compare_as_read(desired, schemas, parallelism)
-        live = fetch_live(client, catalog_name, server, parallelism, on_page)
+        with compared_as_read(desired, schemas, parallelism) as on_page:
+            live = fetch_live(client, catalog_name, server, parallelism, on_page)
         return _plan_against(live, client, server, desired, parallelism)
 
 
-def compare_as_read(desired: Desired, schemas: SchemaCache, parallelism: int) -> Callable[[str, Page], None]:
-    """What to do with each page of owned entities as it arrives: compare those the catalog has too (into
-    the memo `build_plan` reads), while the other kinds' pages are still on their way. Comparing is most of a
-    plan's own time, and the reading is mostly waiting for Kong."""
+@contextlib.contextmanager
+def compared_as_read(desired: Desired, schemas: SchemaCache, parallelism: int) -> Iterator[Callable[[str, Page], None]]:
+    """What to do with each page of owned entities as it arrives: hand it to a thread of its own that compares
+    those the catalog has too (into the memo `build_plan` reads), while the reading goes on. Comparing is most
+    of a plan's own time, and the reading is mostly waiting for Kong; the thread that read a page asks for the
+    next one at once, and the schemas a page needs are fetched meanwhile. Every comparison is done when the
+    block ends."""
     wanted = desired.state.by_id()
 
-    def on_page(kind: str, items: Page) -> None:
+    def compare_page(kind: str, items: Page) -> None:
         pairs = [(wanted[i], from_live(kind, item)) for item in items if (i := str(item.get("id"))) in wanted]
         pairs = [(entity, current) for entity, current in pairs if entity.kind == kind]
         if pairs:
@@ -94,7 +98,20 @@ def compare_as_read(desired: Desired, schemas: SchemaCache, parallelism: int) ->
             for entity, current in pairs:
                 compared(entity, current, schemas.for_entity, desired.masker, schemas.compared)
 
-    return on_page
+    def on_page(kind: str, items: Page) -> None:
+        # The schemas a page needs are asked for at once, all kinds at the same time (the comparing thread,
+        # one page after another, would otherwise wait one round trip per kind).
+        needed = (e for item in items if (e := wanted.get(str(item.get("id")))) is not None and e.kind == kind)
+        paths = schema_paths(needed)
+        if paths:
+            pending.append(fetcher.submit(schemas.fetch, paths, parallelism))
+        pending.append(comparer.submit(compare_page, kind, items))
+
+    with ThreadPoolExecutor(max_workers=1) as comparer, ThreadPoolExecutor(max_workers=max(1, parallelism)) as fetcher:
+        pending: list[Future[None]] = []
+        yield on_page
+        for future in pending:
+            future.result()
 
 
 def _plan_against(
@@ -141,8 +158,8 @@ def apply_db(
         secret_fields = background.submit(secret_paths_by_key, desired_bodies, desired.masker)
         with KongLock(client, loaded.catalog.name, wait=lock_wait) as lock:
             with paused_gc():
-                on_page = compare_as_read(desired, SchemaCache.of(client, server), parallelism)
-                live = fetch_live(client, loaded.catalog.name, server, parallelism, on_page)
+                with compared_as_read(desired, SchemaCache.of(client, server), parallelism) as on_page:
+                    live = fetch_live(client, loaded.catalog.name, server, parallelism, on_page)
                 if planned is not None and live.entities == planned.live.entities:
                     fresh = KongPlan(server, planned.changes, live)
                 else:
