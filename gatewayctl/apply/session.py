@@ -158,7 +158,10 @@ def apply_db(
         secret_fields = background.submit(secret_paths_by_key, desired_bodies, desired.masker)
         with KongLock(client, loaded.catalog.name, wait=lock_wait) as lock:
             with paused_gc():
-                with compared_as_read(desired, SchemaCache.of(client, server), parallelism) as on_page:
+                # With the plan made before the lock, the entities read again are mostly the ones it was made
+                # from: they are compared only when they are not (_plan_against, its memo), not as they arrive.
+                comparing = compared_as_read(desired, SchemaCache.of(client, server), parallelism)
+                with contextlib.nullcontext(None) if planned is not None else comparing as on_page:
                     live = fetch_live(client, loaded.catalog.name, server, parallelism, on_page)
                 if planned is not None and live.entities == planned.live.entities:
                     fresh = KongPlan(server, planned.changes, live)
