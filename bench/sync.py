@@ -27,6 +27,7 @@ so it, not the client, is most of the time on both sides; the machine's load ave
     .venv/bin/python bench/sync.py                   # 1,000 services; results in bench/results/sync.*
     .venv/bin/python bench/sync.py --services 100    # smaller
     .venv/bin/python bench/sync.py --profile         # cProfile of gatewayctl's initial and 1% syncs
+    .venv/bin/python bench/sync.py --latency 0.03    # every answer 30 ms late; results in results/sync-latency.*
 """
 
 from __future__ import annotations
@@ -114,9 +115,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def emulator(dbless_mode: bool = False) -> Iterator[str]:
+def emulator(dbless_mode: bool = False, latency: float = 0.0) -> Iterator[str]:
     port = free_port()
-    command = [sys.executable, "-m", "tests.emulators.kong", "--port", str(port)]
+    command = [sys.executable, "-m", "tests.emulators.kong", "--port", str(port), "--latency", str(latency)]
     process = subprocess.Popen(
         [*command, *(["--dbless"] if dbless_mode else [])],
         cwd=ROOT,
@@ -282,7 +283,7 @@ def changed_entities(before: list[Entity], after: list[Entity]) -> list[Entity]:
 # --------------------------------------------------------------------------- running it
 
 
-def run(services: int, profile: bool) -> dict[str, Any]:
+def run(services: int, profile: bool, latency: float = 0.0) -> dict[str, Any]:
     environ = render_bench.bench_environ()
     os.environ.update(environ)
     remote_commands.KongAdmin = CountingKongAdmin  # type: ignore[attr-defined]
@@ -320,7 +321,7 @@ def run(services: int, profile: bool) -> dict[str, Any]:
         ][:REPEATS]
         ours, theirs = [], []
         # two identical emulators, one sync each in turn: both sides meet the same machine load
-        with emulator() as mine, emulator() as other:
+        with emulator(latency=latency) as mine, emulator(latency=latency) as other:
             for label, path, writes, existing in scenarios:
                 ours.append(gatewayctl_sync(mine, path, profiler if label != "no-op" else None))
                 theirs.append(baseline_sync(other, name, writes, existing))
@@ -339,7 +340,7 @@ def run(services: int, profile: bool) -> dict[str, Any]:
             ("1% change", paths["changed-dbless"], changed_text),
         ][:REPEATS]
         ours, theirs = [], []
-        with emulator(dbless_mode=True) as mine, emulator(dbless_mode=True) as other:
+        with emulator(True, latency) as mine, emulator(True, latency) as other:
             for _, path, text in dbless_runs:
                 ours.append(gatewayctl_sync(mine, path))
                 theirs.append(baseline_dbless(other, text))
@@ -415,7 +416,12 @@ def markdown(result: dict[str, Any], meta: dict[str, Any]) -> str:
     lines = [
         f"Sync benchmark, {meta['date']}: Python {meta['python']}, {meta['cpus']} CPU cores ({meta['machine']}), "
         f"load average {result['load_average_before'][0]} before / {result['load_average_after'][0]} after "
-        "(the machine is shared).",
+        "(the machine is shared)."
+        + (
+            f" Every emulator answer delayed {result['latency_seconds'] * 1000:g} ms, as over a network."
+            if result.get("latency_seconds")
+            else ""
+        ),
         f"{result['services']:,} services, {result['routes']:,} routes, {result['plugins']:,} plugins, "
         f"{result['consumers']} consumers with credentials: {result['entities']:,} Kong entities; "
         f"--parallelism {result['parallelism']}; the 1% change alters {result['changed_services']} services. "
@@ -445,8 +451,15 @@ def main_cli(argv: list[str] | None = None) -> int:
     parser.add_argument("--services", type=int, default=1000)
     parser.add_argument("--profile", action="store_true", help="cProfile gatewayctl's initial and 1%% syncs")
     parser.add_argument("--no-write", action="store_true", help="print only; leave bench/results alone")
+    parser.add_argument(
+        "--latency",
+        type=float,
+        default=0.0,
+        help="seconds each emulator answer is delayed, as over a network (results go to results/sync-latency.*)",
+    )
     args = parser.parse_args(argv)
-    result = run(args.services, args.profile)
+    result = run(args.services, args.profile, args.latency)
+    result["latency_seconds"] = args.latency
     meta = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "python": platform.python_version(),
@@ -457,9 +470,10 @@ def main_cli(argv: list[str] | None = None) -> int:
     print(text)
     if not args.no_write:
         RESULTS.mkdir(exist_ok=True)
-        (RESULTS / "sync.json").write_text(json.dumps({"meta": meta, **result}, indent=2) + "\n")
-        (RESULTS / "sync.md").write_text(text)
-        print(f"wrote {RESULTS / 'sync.json'} and {RESULTS / 'sync.md'}")
+        stem = "sync-latency" if args.latency else "sync"
+        (RESULTS / f"{stem}.json").write_text(json.dumps({"meta": meta, **result}, indent=2) + "\n")
+        (RESULTS / f"{stem}.md").write_text(text)
+        print(f"wrote {RESULTS / f'{stem}.json'} and {RESULTS / f'{stem}.md'}")
     return 0
 
 
