@@ -42,8 +42,11 @@ consumers:
       jwt:
         - {key: mobile-issuer, secret: "${env:MOBILE_JWT}"}
         - key: rsa-issuer
-          algorithm: RS256
-          rsa_public_key: "-----BEGIN PUBLIC KEY-----\\nMIIB\\n-----END PUBLIC KEY-----"
+          algorithm: EdDSA
+          rsa_public_key: |-
+            -----BEGIN PUBLIC KEY-----
+            MCowBQYDK2VwAyEAznZOsK483rumJ7SzyxLAPIg8b4Bw70HEnEHtyDGEERQ=
+            -----END PUBLIC KEY-----
     rate_limit: {minute: 600, by: credential}
   - name: partner
     credentials:
@@ -252,8 +255,14 @@ def test_a_rich_catalog_maps_back_to_its_own_keys(
     assert mobile["rate_limit"] == {"minute": 600, "by": "credential"}
     assert mobile["credentials"]["jwt"][1] == {
         "key": "rsa-issuer",
-        "algorithm": "RS256",
-        "rsa_public_key": "-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----",
+        "algorithm": "EdDSA",
+        "rsa_public_key": "\n".join(
+            [
+                "-----BEGIN PUBLIC KEY-----",
+                "MCowBQYDK2VwAyEAznZOsK483rumJ7SzyxLAPIg8b4Bw70HEnEHtyDGEERQ=",
+                "-----END PUBLIC KEY-----",
+            ]
+        ),
     }
     assert "warning" not in err
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -202,3 +203,26 @@ def test_entity_checks_in_dbless_config_and_schemas() -> None:
         assert http.get("/schemas/consumers").json()["entity_checks"] == [
             {"at_least_one_of": ["custom_id", "username"]}
         ]
+
+
+def test_jwt_public_key_is_read_as_openssl_would(client: httpx.Client) -> None:
+    """jwt/daos.lua: an RS/PS/EdDSA secret's rsa_public_key must be a key `openssl.pkey.new` reads: the
+    PKCS#1 RSA PUBLIC KEY form is refused with Kong's "invalid key" (Kong/kong#2939, #7906)."""
+    keys = Path(__file__).parent / "keys"
+    consumer = client.post("/consumers", json={"username": "web"}).json()["id"]
+    body = refused(
+        client,
+        f"/consumers/{consumer}/jwt",
+        {"algorithm": "RS256", "rsa_public_key": (keys / "rsa.pkcs1.pem").read_text()},
+    )
+    assert body["fields"] == {
+        "@entity": ["failed conditional validation given value of field 'algorithm'"],
+        "rsa_public_key": "invalid key",
+    }
+    for algorithm, name in (("RS256", "rsa.pub.pem"), ("EdDSA", "ed25519.pub.pem")):
+        answer = client.post(
+            f"/consumers/{consumer}/jwt", json={"algorithm": algorithm, "rsa_public_key": (keys / name).read_text()}
+        )
+        assert answer.status_code == 201, answer.text
+    # HS secrets ignore the field, as the conditional only looks at RS/PS/EdDSA
+    assert client.post(f"/consumers/{consumer}/jwt", json={"rsa_public_key": "junk"}).status_code == 201

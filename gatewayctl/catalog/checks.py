@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from gatewayctl.catalog.errors import did_you_mean
 from gatewayctl.catalog.kuma_values import is_file_path, is_url
 from gatewayctl.catalog.model import Catalog, Cors, Plugins, RateLimit, Route, Service, ServiceSettings
+from gatewayctl.catalog.public_keys import public_key_problem
 from gatewayctl.catalog.source import Source
 from gatewayctl.catalog.types import kong_path_problem
 from gatewayctl.diagnostics import Diagnostic, KeyPath
@@ -594,8 +595,12 @@ def consumers_and_auth(catalog: Catalog, report: Report) -> None:
             path = ("consumers", i, "credentials", "jwt", j)
             if jwt.algorithm.startswith("HS") and not jwt.secret:
                 report.error(path, f"{jwt.algorithm} needs a secret")
-            if not jwt.algorithm.startswith("HS") and not jwt.rsa_public_key:
-                report.error(path, f"{jwt.algorithm} needs rsa_public_key (the PEM public key)")
+            if not jwt.algorithm.startswith("HS"):
+                key = jwt.rsa_public_key
+                if not key:
+                    report.error(path, f"{jwt.algorithm} needs rsa_public_key (the PEM public key)")
+                elif "${" not in key and "{vault://" not in key and (why := public_key_problem(key, jwt.algorithm)):
+                    report.error((*path, "rsa_public_key"), why)  # with a reference: once resolved (load.py)
     for i, service in enumerate(catalog.services):
         for group_key, groups in (("allow_groups", service.allow_groups), ("deny_groups", service.deny_groups)):
             for j, group in enumerate(groups or ()):

@@ -16,6 +16,7 @@ from gatewayctl.catalog.checks import MESH_ZIPKIN, MESH_ZIPKIN_REFUSED, run_chec
 from gatewayctl.catalog.errors import did_you_mean, translate
 from gatewayctl.catalog.kuma_values import is_url
 from gatewayctl.catalog.model import Catalog
+from gatewayctl.catalog.public_keys import public_key_problem
 from gatewayctl.catalog.secrets import Reference, SecretResolver, references_in
 from gatewayctl.catalog.source import Source, Unsure, merge_data, merge_nodes, note_holder, replace_child
 from gatewayctl.catalog.types import url_problem
@@ -76,7 +77,7 @@ class LoadedCatalog:
 
     def check_secrets(self, targets: list[str], resolver: SecretResolver) -> None:
         """Raise CatalogInvalid naming every secret the targets need that cannot be resolved, and every URL
-        holding a reference that is not a URL once resolved (validation could not check it)."""
+        or JWT public key holding a reference that is not one once resolved (validation could not check it)."""
         sections = {s for t in targets for s in self.secret_sections(t)}
         problems: list[Diagnostic] = []
         urls: dict[KeyPath, bool] = {}
@@ -87,9 +88,12 @@ class LoadedCatalog:
                     problems.append(self.source.diagnostic(path, why))
                 elif (http_only := _url_field(path)) is not None:
                     urls[path] = http_only
+        if not problems:
+            needed = [(path, ref) for path, ref in self.secret_references if path[0] in sections]
+            problems.extend(_public_key_diagnostics(self.catalog, self.source, needed, resolver))
         for path, http_only in urls.items():
             if not problems:
-                text = resolver.resolve(_value_at(self.data, path))
+                text = resolver.resolve(str(_value_at(self.data, path)))
                 why = url_problem(text, http_only=http_only)
                 if not why and path == MESH_ZIPKIN and not is_url(text):
                     why = MESH_ZIPKIN_REFUSED  # what checks.py says of a literal endpoint
@@ -116,10 +120,42 @@ def _url_field(path: KeyPath) -> bool | None:
     return _URL_FIELDS.get(tuple("*" if isinstance(part, int) else part for part in path))
 
 
-def _value_at(data: Any, path: KeyPath) -> str:
+def _public_key_diagnostics(
+    catalog: Catalog,
+    source: Source,
+    references: list[tuple[KeyPath, Reference]],
+    resolver: SecretResolver,
+    *,
+    files_only: bool = False,
+) -> list[Diagnostic]:
+    """What is wrong with each JWT public key read from a reference, once resolved (see public_keys.py).
+    With `files_only` (validate, which runs without the secrets) only keys read from files that are there:
+    a public key is no secret and usually lies next to the catalog, so a pull request's check can judge it."""
+    held: dict[KeyPath, list[Reference]] = {}
+    for path, ref in references:
+        if (
+            len(path) == 6
+            and path[0] == "consumers"
+            and path[2:4] == ("credentials", "jwt")
+            and path[5] == "rsa_public_key"
+        ):
+            held.setdefault(path, []).append(ref)
+    found: list[Diagnostic] = []
+    for path, refs in held.items():
+        if (files_only and any(ref.kind != "file" for ref in refs)) or any(resolver.problem(ref) for ref in refs):
+            continue  # reported where the secrets are resolved
+        jwt = catalog.consumers[int(path[1])].credentials.jwt[int(path[4])]
+        if jwt.algorithm.startswith("HS") or not jwt.rsa_public_key:
+            continue  # Kong ignores the key
+        if why := public_key_problem(resolver.resolve(jwt.rsa_public_key), jwt.algorithm):
+            found.append(source.diagnostic(path, f"{', '.join(map(str, refs))}: {why}"))
+    return found
+
+
+def _value_at(data: Any, path: KeyPath) -> Any:
     for part in path:
         data = data[part]
-    return str(data)
+    return data
 
 
 def load_catalog(path: str | Path, environment: str | None = None, *, all_environments: bool = False) -> LoadedCatalog:
@@ -259,6 +295,9 @@ def _load_variant(raw: bytes, path: Path, environment: str | None) -> LoadedCata
         malformed = reference.malformed()  # never resolvable, whatever the environment: validate says so
         if malformed:
             diagnostics.append(source.diagnostic(key_path, malformed))
+    diagnostics.extend(
+        _public_key_diagnostics(catalog, source, references, SecretResolver(path.parent, {}), files_only=True)
+    )
     errors = [d for d in diagnostics if d.severity == "error"]
     if errors:
         raise CatalogInvalid(sorted_unique(diagnostics))

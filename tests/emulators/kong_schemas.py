@@ -10,6 +10,7 @@ and the other custom validators are left out."""
 from __future__ import annotations
 
 import base64
+import binascii
 import copy
 import ipaddress
 import os
@@ -338,6 +339,32 @@ def validate_redirect_uri(uri: str) -> str | None:
     if "#" in uri:
         return f"fragment not allowed in '{uri}'"
     return None
+
+
+_PEM_KEY = re.compile(
+    r"^-----BEGIN (PUBLIC KEY|PRIVATE KEY|RSA PRIVATE KEY|EC PRIVATE KEY)-----[ \t\r]*\n(.*?)^-----END \1-----",
+    re.MULTILINE | re.DOTALL,
+)
+
+
+def validate_ssl_key(key: str) -> str | None:
+    """jwt/daos.lua validate_ssl_key: `openssl.pkey.new(key)` reads it, or "invalid key". luaossl asks
+    OpenSSL's PEM reader for a PUBLIC KEY block, then for a private key (so PKCS#1's RSA PUBLIC KEY and
+    certificates are refused, a private key is taken). Only the PEM and the outer DER SEQUENCE are looked
+    at: OpenSSL's parse of the key inside (curve points, RSA integers) is not reproduced."""
+    for block in _PEM_KEY.finditer(key):
+        try:
+            der = base64.b64decode("".join(block.group(2).split()), validate=True)
+        except binascii.Error:
+            continue
+        if len(der) >= 2 and der[0] == 0x30:
+            size, start = der[1], 2
+            if size & 0x80:
+                count = size & 0x7F
+                size, start = int.from_bytes(der[2 : 2 + count], "big"), 2 + count
+            if start + size <= len(der):
+                return None
+    return "invalid key"
 
 
 def validate_static_tags(tags: list[dict[str, Any]]) -> str | None:
@@ -812,13 +839,13 @@ ENTITIES: dict[str, dict[str, Any]] = {
             f("algorithm", "string", default="HS256", one_of=JWT_ALGORITHMS),
             TAGS,
         ],
-        # jwt/daos.lua: an RSA/PS/EdDSA secret needs its public key (its validate_ssl_key is left out: OpenSSL's)
+        # jwt/daos.lua: an RSA/PS/EdDSA secret needs its public key, one OpenSSL can read
         "entity_checks": [
             conditional(
                 "algorithm",
                 {"match_any": {"patterns": [f"^{a}$" for a in JWT_ALGORITHMS if a[:2] in ("RS", "PS", "Ed")]}},
                 "rsa_public_key",
-                {"required": True},
+                {"required": True, "custom_validator": validate_ssl_key},
             )
         ],
     },

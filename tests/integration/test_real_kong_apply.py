@@ -13,6 +13,7 @@ import httpx
 import pytest
 from emulators.harness import CATALOG, SECRETS, docker_compose, write_catalog
 
+from gatewayctl.catalog.public_keys import public_key_problem
 from gatewayctl.cli import main
 
 COMPOSE = Path(__file__).with_name("docker-compose.kong.yml")
@@ -143,3 +144,20 @@ def test_a_plugin_config_kong_refuses_stops_the_apply_before_any_write(
         capsys.readouterr().err
     )
     assert httpx.get(url + "/services/checked").status_code == 404
+
+
+@pytest.mark.integration
+def test_jwt_public_keys_are_judged_as_real_kong_does(kong_urls: dict[str, str]) -> None:
+    """As tests/test_kong_emulator_entity_checks.py and tests/test_public_keys.py: Kong's OpenSSL refuses
+    the PKCS#1 form with "invalid key", takes the SubjectPublicKeyInfo form, and gatewayctl's own check
+    agrees on both."""
+    keys = Path(__file__).parents[1] / "keys"
+    url = kong_urls["kong-db"]
+    consumer = httpx.put(url + "/consumers/key-check", json={"tags": ["team-x"]}).json()["id"]
+    pkcs1, spki = (keys / "rsa.pkcs1.pem").read_text(), (keys / "rsa.pub.pem").read_text()
+    refused = httpx.post(f"{url}/consumers/{consumer}/jwt", json={"algorithm": "RS256", "rsa_public_key": pkcs1})
+    assert refused.status_code == 400 and refused.json()["fields"]["rsa_public_key"] == "invalid key"
+    assert public_key_problem(pkcs1, "RS256") is not None
+    taken = httpx.post(f"{url}/consumers/{consumer}/jwt", json={"algorithm": "RS256", "rsa_public_key": spki})
+    assert taken.status_code == 201, taken.text
+    assert public_key_problem(spki, "RS256") is None
