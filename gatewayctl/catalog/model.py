@@ -250,6 +250,7 @@ class JwtCredential(Model):
         "EdDSA",
     ] = "HS256"
     rsa_public_key: NonEmpty | None = None
+    """The PEM public key (-----BEGIN PUBLIC KEY-----) verifying RS*, PS*, ES*, EdDSA tokens; often ${file:...}."""
 
 
 class BasicAuthCredential(Model):
