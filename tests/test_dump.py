@@ -5,6 +5,7 @@ written; entities of others are not dumped."""
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Any
 
@@ -622,6 +623,37 @@ def test_names_a_catalog_cannot_hold_are_dumped_as_valid_names_and_reported(
     assert f"service {nameless['id']}: has no name; dumped as 'service-{nameless['id'][:8]}'" in err
     assert f"route {route['id']}: has no name" in err and f"consumer {consumer['id']}: has no name" in err
     assert main(["validate", str(dumped)]) == 0, capsys.readouterr().err
+
+
+def test_a_private_key_kong_took_as_a_public_key_is_dumped_as_a_placeholder(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    # Kong's OpenSSL reads a private key where the public key belongs, and stores it: a secret, so the
+    # dump must not write it out (it used to, as it writes public keys).
+    tags = ["gatewayctl", "gatewayctl-catalog:shop"]
+    pkcs8 = bytes.fromhex("302e020100300506032b657004220420") + bytes(range(32))  # an Ed25519 private key
+    private = "-----BEGIN PRIVATE KEY-----\n" + base64.b64encode(pkcs8).decode() + "\n-----END PRIVATE KEY-----"
+    consumer = kong.state.seed("consumers", {"username": "web", "tags": tags})
+    created = kong.state.seed(
+        "jwt_secrets",
+        {
+            "key": "sso",
+            "algorithm": "EdDSA",
+            "rsa_public_key": private,
+            "consumer": {"id": consumer["id"]},
+            "tags": tags,
+        },
+    )
+    assert created["rsa_public_key"] == private  # the emulator, as Kong, took it
+    dumped = workdir / "out.yaml"
+    code, out, err = cli(capsys, kong, "dump", "--catalog-name", "shop", "--out", str(dumped))
+    assert code == 0, err
+    [jwt] = yaml.safe_load(dumped.read_text())["consumers"][0]["credentials"]["jwt"]
+    assert (jwt["key"], jwt["algorithm"]) == ("sso", "EdDSA")
+    assert jwt["rsa_public_key"] == "${env:WEB_JWT_SSO_RSA_PUBLIC_KEY}"
+    assert "jwt credential 'sso' holds a private key where its public key belongs" in err
+    body = private.splitlines()[1]
+    assert body not in dumped.read_text() and body not in out + err
 
 
 PLUGIN_SECRETS_CATALOG = """\

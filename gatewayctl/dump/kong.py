@@ -588,8 +588,20 @@ class _Context:
                     )
                 if j.get("algorithm") and j["algorithm"] != "HS256":
                     entry["algorithm"] = j["algorithm"]
-                if j.get("rsa_public_key"):
-                    entry["rsa_public_key"] = j["rsa_public_key"]  # a public key: no secret
+                public_key = j.get("rsa_public_key")
+                if isinstance(public_key, str) and "PRIVATE KEY-----" in public_key:
+                    # Kong takes a private key there too (OpenSSL reads one): a secret, never written out
+                    entry["rsa_public_key"] = self.secrets.ref(
+                        [name, "jwt", key, "rsa_public_key"],
+                        f"jwt rsa_public_key '{key}' of consumer {name}",
+                        public_key,
+                    )
+                    self.note(
+                        f"consumer {name}: jwt credential '{key}' holds a private key where its public key belongs;"
+                        " dumped as a placeholder: give the catalog the public key (openssl pkey -in KEY -pubout)"
+                    )
+                elif public_key:
+                    entry["rsa_public_key"] = public_key  # a public key: no secret
                 entries.append(entry)
             out["jwt"] = entries
         basics = sorted(self.children("basicauth_credentials", "consumer", cid), key=lambda b: str(b.get("username")))
