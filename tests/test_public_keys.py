@@ -96,6 +96,14 @@ def test_armour_lines_must_be_lines_of_their_own(mangle: object) -> None:
     assert message is not None and "must each be a line of their own" in message
 
 
+def test_a_block_without_its_end_line() -> None:
+    cut = key("rsa.pub.pem").rsplit("-----END", 1)[0]
+    expected = "its -----BEGIN PUBLIC KEY----- line has no -----END PUBLIC KEY----- line after it (is the end cut off?)"
+    assert public_key_problem(cut, "RS256") == expected
+    mismatched = key("rsa.pub.pem").replace("END PUBLIC KEY", "END RSA PUBLIC KEY")
+    assert public_key_problem(mismatched, "RS256") == expected
+
+
 def test_text_that_is_no_pem_at_all() -> None:
     assert public_key_problem("ssh-rsa AAAAB3NzaC1yc2E alice@laptop", "RS256") == (
         "not a PEM public key (Kong needs the text from -----BEGIN PUBLIC KEY----- to -----END PUBLIC KEY-----)"

@@ -20,6 +20,7 @@ import binascii
 import re
 
 _BLOCK = re.compile(r"^-----BEGIN ([^\n-]+)-----[ \t\r]*\n(.*?)^-----END \1-----[ \t\r]*$", re.MULTILINE | re.DOTALL)
+_BEGIN_LINE = re.compile(r"^-----BEGIN ([^\n-]+)-----[ \t\r]*$", re.MULTILINE)
 _BEGIN_ANYWHERE = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----")
 _PRIVATE = ("PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY", "ENCRYPTED PRIVATE KEY", "OPENSSH PRIVATE KEY")
 
@@ -114,6 +115,10 @@ def _no_public_key_block(text: str, blocks: dict[str, str]) -> str:
         return "this is a certificate: Kong needs the public key in it (`openssl x509 -in CERT -pubkey -noout`)"
     if blocks:
         return f"Kong needs a BEGIN PUBLIC KEY block, but this holds only {', '.join(f'BEGIN {b}' for b in blocks)}"
+    begin = _BEGIN_LINE.search(text)
+    if begin:
+        name = begin.group(1)
+        return f"its -----BEGIN {name}----- line has no -----END {name}----- line after it (is the end cut off?)"
     armour = _BEGIN_ANYWHERE.search(text)
     if armour:
         return (
