@@ -76,6 +76,8 @@ def test_the_forms_people_paste_instead_are_named_with_the_command_that_converts
     message = public_key_problem(private, "EdDSA")
     assert message is not None and message.startswith("this is a private key (BEGIN PRIVATE KEY)")
     assert "MC4CAQAw" not in message  # the key's body is never quoted
+    # a whole key pair pasted: OpenSSL would read the public half, and Kong store the private one with it
+    assert public_key_problem(key("rsa.pub.pem") + private, "RS256") == message.replace("EdDSA", "RS256")
     other = "-----BEGIN DH PARAMETERS-----\nMAA=\n-----END DH PARAMETERS-----\n"
     assert public_key_problem(other, "RS256") == (
         "Kong needs a BEGIN PUBLIC KEY block, but this holds only BEGIN DH PARAMETERS"

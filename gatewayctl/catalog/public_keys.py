@@ -70,7 +70,8 @@ def public_key_problem(text: str, algorithm: str) -> str | None:
     blocks: dict[str, str] = {}
     for block in _BLOCK.finditer(text):
         blocks.setdefault(block.group(1), block.group(2))  # OpenSSL reads the first block of a kind
-    if "PUBLIC KEY" not in blocks:
+    if "PUBLIC KEY" not in blocks or any(name in blocks for name in _PRIVATE):
+        # a private key next to the public one would be stored with it: Kong keeps the whole text
         return _no_public_key_block(text, blocks)
     try:
         der = base64.b64decode("".join(blocks["PUBLIC KEY"].split()), validate=True)
