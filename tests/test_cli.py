@@ -51,6 +51,16 @@ def test_remote_commands_help_says_where_the_tokens_come_from(capsys: pytest.Cap
     assert code == 0 and "GATEWAYCTL_KONG_ADMIN_TOKEN" in out and "GATEWAYCTL_KUMA_TOKEN" in out, out
 
 
+def test_dump_help_does_not_promise_a_kuma_url_default() -> None:
+    """dump reads Kuma only when --kuma-url (or its variable) names one; the shared help text of diff and apply
+    ("default http://localhost:5681") would say it always reads one."""
+    import typer.main
+
+    dump = typer.main.get_command(app).commands["dump"]  # type: ignore[attr-defined]
+    [kuma_url] = [p for p in dump.params if "--kuma-url" in p.opts]
+    assert "default" not in kuma_url.help and "GATEWAYCTL_KUMA_URL" in kuma_url.help
+
+
 def test_unknown_render_target_is_a_usage_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     catalog = tmp_path / "c.yaml"
     catalog.write_text("format: 1\nname: x\n")
