@@ -564,7 +564,12 @@ def status(
 
 def rollback(
     snapshot: Annotated[
-        Path | None, typer.Argument(help="Snapshot file (default: the newest in .gatewayctl/snapshots/).")
+        Path | None,
+        typer.Argument(
+            help="Snapshot file (default: the newest in --state-dir's snapshots/).",
+            metavar="SNAPSHOT",
+            show_default=False,
+        ),
     ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask (required when not interactive).")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change; write nothing.")] = False,
