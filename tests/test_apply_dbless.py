@@ -67,6 +67,20 @@ def test_a_dbless_kong_running_exactly_the_catalog_costs_two_reads(
     assert code == 2 and "~ route orders-api" in out, out + err  # a change still shows entity by entity
 
 
+def test_apply_json_counts_the_changes_one_post_made(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    """`result.applied` is a number of changes, as in DB mode: all of the plan's after a POST, 0 after none."""
+    catalog = str(write_catalog(workdir, DBLESS))
+    code, out, err = cli(capsys, kong, "apply", catalog, "--yes", "--json")
+    report = json.loads(out)["kong"]
+    assert code == 0 and report["result"]["loaded"] is True, out + err
+    assert report["result"]["applied"] == sum(report["summary"].values()) > 0
+    code, out, err = cli(capsys, kong, "apply", catalog, "--yes", "--json")
+    result = json.loads(out)["kong"]["result"]
+    assert code == 0 and result["applied"] == 0 and type(result["applied"]) is int, out + err
+
+
 def test_an_unchanged_config_posted_again_gets_304(kong: KongEmulator, workdir: Path) -> None:
     text = dbless.payload({"_format_version": "3.0", "_info": {"select_tags": ["x"]}, "services": []})
     assert "_info" not in text

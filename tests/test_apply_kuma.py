@@ -430,6 +430,35 @@ def test_kong_and_kuma_in_one_run(capsys: pytest.CaptureFixture[str], kuma: Kuma
         assert (code, out.strip().splitlines()[-1]) == (2, "kong: +0 ~0 -0 · kuma: +0 ~1 -0"), out + err
 
 
+def test_apply_json_result_is_a_count_and_lists_in_every_ending(
+    capsys: pytest.CaptureFixture[str], kuma: KumaEmulator, shop: Path
+) -> None:
+    """A CI step reading `--json` finds `applied` as a number of changes and `left_unchanged` as a list
+    however the run ended: a dry run, Kuma left alone because Kong refused a write, nothing to do."""
+    with kong_running(KongState()) as kong:
+        argv = ["--kong-admin-url", kong.url, "--kuma-platform", "universal", "--json"]
+        kong.state.seed("services", {"name": "orders", "host": "theirs.internal"})  # not ours: Kong answers 409
+        code, out, err = cli(capsys, kuma, "apply", str(shop), *argv, "--dry-run")
+        report = json.loads(out)
+        assert code == 0 and [report[s]["result"]["applied"] for s in ("kong", "kuma")] == [0, 0], out + err
+        assert all(type(report[s]["result"]["applied"]) is int for s in ("kong", "kuma"))
+        code, out, err = cli(capsys, kuma, "apply", str(shop), *argv, "--yes")
+        assert code == 3 and "kuma: not applied because Kong failed" in err, out + err
+        result = json.loads(out)["kuma"]["result"]
+        assert result["applied"] == 0 and result["failed"] == []
+        assert len(result["left_unchanged"]) == 9 and all(isinstance(t, str) for t in result["left_unchanged"])
+        [theirs] = [s for s in kong.state.entities("services") if s["name"] == "orders"]
+        kong.state.delete("services", theirs["id"])
+        code, out, err = cli(capsys, kuma, "apply", str(shop), *argv, "--yes")
+        report = json.loads(out)
+        assert code == 0 and report["kuma"]["result"]["applied"] == 9, out + err
+        assert report["kong"]["result"]["applied"] == sum(report["kong"]["summary"].values()) > 0
+        code, out, err = cli(capsys, kuma, "apply", str(shop), *argv, "--yes")
+        report = json.loads(out)
+        assert code == 0 and [report[s]["result"]["applied"] for s in ("kong", "kuma")] == [0, 0], out + err
+        assert all(type(report[s]["result"]["applied"]) is int for s in ("kong", "kuma"))
+
+
 def test_rollback_says_kuma_was_left_alone_when_kongs_part_fails(
     capsys: pytest.CaptureFixture[str], kuma: KumaEmulator, shop: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

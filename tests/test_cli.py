@@ -51,6 +51,32 @@ def test_remote_commands_help_says_where_the_tokens_come_from(capsys: pytest.Cap
     assert code == 0 and "GATEWAYCTL_KONG_ADMIN_TOKEN" in out and "GATEWAYCTL_KUMA_TOKEN" in out, out
 
 
+def test_an_interrupt_after_the_last_write_does_not_ask_for_the_rest(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A signal that lands while the last batch finishes leaves every change made: the message must not
+    send the user to re-run an apply for a rest there is not."""
+    import gatewayctl.cli as cli
+    from gatewayctl.apply.batches import Interrupted
+
+    def interrupted_as_the_last_writes_finish(**_: object) -> int:
+        raise Interrupted(62, 62)
+
+    monkeypatch.setattr(cli, "app", interrupted_as_the_last_writes_finish)
+    code, _, err = run(capsys, "apply", "catalog.yaml", "--yes")
+    assert code == 130 and "all 62 changes were made" in err and "the rest" not in err, err
+
+
+def test_dump_help_does_not_promise_a_kuma_url_default() -> None:
+    """dump reads Kuma only when --kuma-url (or its variable) names one; the shared help text of diff and apply
+    ("default http://localhost:5681") would say it always reads one."""
+    import typer.main
+
+    dump = typer.main.get_command(app).commands["dump"]  # type: ignore[attr-defined]
+    [kuma_url] = [p for p in dump.params if "--kuma-url" in p.opts]
+    assert "default" not in kuma_url.help and "GATEWAYCTL_KUMA_URL" in kuma_url.help
+
+
 def test_unknown_render_target_is_a_usage_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     catalog = tmp_path / "c.yaml"
     catalog.write_text("format: 1\nname: x\n")

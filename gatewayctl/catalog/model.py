@@ -340,7 +340,7 @@ class Route(Model):
     methods: list[Method] = Field(default_factory=list)
     headers: dict[HeaderName, list[str]] = Field(default_factory=dict)
     protocols: list[RouteProtocol] | None = None
-    """Default: http+https, or grpc+grpcs on gRPC services."""
+    """Default: http+https; grpc+grpcs on gRPC services; tcp+tls on tcp/tls services."""
     strip_path: bool | None = None
     """Remove the matched path prefix before proxying (Kong default true; false on gRPC)."""
     preserve_host: bool = False

@@ -88,7 +88,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED
     during_writes = Interrupted.latest
-    if code == EXIT_INTERRUPTED and during_writes is not None:  # say how far the writes got
+    if code == EXIT_INTERRUPTED and during_writes is not None and during_writes.done >= during_writes.total:
+        # the signal came while the last writes were finishing: there is no rest to make
+        err.print(
+            f"interrupted: all {during_writes.total} changes were made (the interrupt came as the last writes "
+            "finished); a diff shows whether anything changed since"
+        )
+    elif code == EXIT_INTERRUPTED and during_writes is not None:  # say how far the writes got
         err.print(
             f"interrupted: {during_writes.done} of {during_writes.total} changes were made (writes in flight "
             "were finished, nothing new was started); run the same apply or rollback again to make the rest"

@@ -222,7 +222,9 @@ def schema(
 
 
 def init(
-    directory: Annotated[Path, typer.Argument(help="Folder for catalog.yaml (created if missing).")] = Path("."),
+    directory: Annotated[
+        Path, typer.Argument(help="Folder for catalog.yaml (created if missing).", metavar="DIR")
+    ] = Path("."),
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing catalog.yaml.")] = False,
 ) -> int:
     """Write a commented starter catalog (and its JSON Schema, for editor completion)."""

@@ -33,7 +33,6 @@ from gatewayctl.cli.remote_commands import (
     KongUrl,
     Kubeconfig,
     KubeContext,
-    KumaUrl,
     Parallelism,
     Timeout,
     _client,
@@ -55,6 +54,13 @@ from gatewayctl.render.kuma import universal_form
 from gatewayctl.render.output import dump_yaml
 
 NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+# Unlike diff and apply, dump reads Kuma only when asked: it has no catalog to say whether there is a mesh.
+DumpKumaUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--kuma-url", help=f"Also read the owned Kuma objects at this control plane API URL (or {KUMA_URL_ENV})."
+    ),
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -74,7 +80,7 @@ def dump(
     ],
     out_file: Annotated[Path, typer.Option("--out", help="Where to write the catalog (replaced if it exists).")],
     kong_admin_url: KongUrl = None,
-    kuma_url: KumaUrl = None,
+    kuma_url: DumpKumaUrl = None,
     kuma_platform: Annotated[
         str | None,
         typer.Option(

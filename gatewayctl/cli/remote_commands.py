@@ -438,14 +438,15 @@ def _apply(
         pending = (kong is not None and kong.pending) or (kuma is not None and kuma.pending)
         if not pending:
             if as_json:
-                nothing = {"applied": False, "writes": 0}
+                nothing = {"applied": 0, "writes": 0}
                 _print_plans(kong, kuma, True, {"kong": nothing, "kuma": nothing})
             else:
                 out.print("nothing to do")
             raise typer.Exit(EXIT_OK)
         if dry_run:
             if as_json:
-                _print_plans(kong, kuma, True, {"kong": {"applied": False, "dry_run": True}, "kuma": {"dry_run": True}})
+                dry = {"applied": 0, "dry_run": True}
+                _print_plans(kong, kuma, True, {"kong": dry, "kuma": dry})
             raise typer.Exit(EXIT_OK)
         where = []
         if kong is not None and kong.pending:
@@ -469,7 +470,12 @@ def _apply(
         if kuma is not None and held is not None:
             if code != EXIT_OK:
                 err.print(f"kuma: not applied because Kong failed; nothing was changed in Kuma ({kuma.plan.summary()})")
-                results["kuma"] = {"applied": 0, "left_unchanged": len(kuma.plan.changes)}
+                results["kuma"] = {
+                    "applied": 0,
+                    "failed": [],
+                    "left_unchanged": [kuma.desired.masker.text(c.title) for c in kuma.plan.changes],
+                    "error": "not applied because Kong failed",
+                }
             else:
                 code, results["kuma"] = _apply_kuma(kuma, loaded, conn, state_dir, as_json, kuma_saved, held)
         if as_json:
@@ -558,7 +564,12 @@ def status(
 
 def rollback(
     snapshot: Annotated[
-        Path | None, typer.Argument(help="Snapshot file (default: the newest in .gatewayctl/snapshots/).")
+        Path | None,
+        typer.Argument(
+            help="Snapshot file (default: the newest in --state-dir's snapshots/).",
+            metavar="SNAPSHOT",
+            show_default=False,
+        ),
     ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask (required when not interactive).")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change; write nothing.")] = False,
@@ -917,7 +928,7 @@ def _apply_dbless(
         else:
             err.print(f"kong: {escape(desired.masker.text(exc.describe()))}")
         err.print("kong: the configuration was not loaded; Kong keeps running the previous one")
-        return EXIT_REMOTE, {"loaded": False, "error": desired.masker.text(exc.describe())}
+        return EXIT_REMOTE, {"applied": 0, "loaded": False, "error": desired.masker.text(exc.describe())}
     except OSError as exc:
         err.print(f"cannot write the snapshot: {escape(str(exc))}; nothing was changed")
         raise typer.Exit(EXIT_INVALID) from None
@@ -931,7 +942,14 @@ def _apply_dbless(
     else:
         out.print(f"snapshot of the previous state: {result.snapshot}")
         out.print(message)
-    return EXIT_OK, {"loaded": result.loaded_config, "hash": result.config_hash, "snapshot": str(result.snapshot)}
+    # `applied` counts changes as in DB mode: one POST makes all of them (none when Kong answered 304)
+    applied = len(kong.plan.changes) if result.loaded_config else 0
+    return EXIT_OK, {
+        "applied": applied,
+        "loaded": result.loaded_config,
+        "hash": result.config_hash,
+        "snapshot": str(result.snapshot),
+    }
 
 
 def _kong_status(loaded: LoadedCatalog, conn: Connection, stack: contextlib.ExitStack) -> dict[str, Any]:
