@@ -113,7 +113,7 @@ def test_kongs_refusal_is_placed_by_its_fields_and_secrets_it_echoes_are_masked(
     secret_at = position(WITH_PLUGINS, http_log, '"${env')
     assert (
         f"{catalog}:{secret_at}: services[0].plugins.http-log.headers.x-key: "
-        "Kong refuses plugin http-log: invalid value: <secret>"
+        "Kong refuses plugin http-log: invalid value: <secret ${env:WEB_APP_KEY}>"  # named by its reference
     ) in err
     assert (
         f"{catalog}:{position(WITH_PLUGINS, http_log, '{http_endpoint')}: services[0].plugins.http-log: "

@@ -62,7 +62,7 @@ def _diff(kind: str, path: Path, want: Any, have: Any, masker: Masker, out: list
     shown = masker.value(kind, path, want)
     # A field whose desired value holds a secret is <secret> on both sides: its live value holds the
     # previous secret (a rotation), which the masker cannot know.
-    if masker.is_secret_field(kind, path) or SECRET in json.dumps(shown, default=str):
+    if masker.is_secret_field(kind, path) or masker.masked(shown):
         # a secret removed (a redis password when the policy leaves redis) is shown going away, not changing
         out.append(
             FieldChange(
@@ -81,7 +81,7 @@ def secret_paths(kind: str, value: Any, masker: Masker, path: Path = ()) -> list
     free-text field (a tracing URL with a token, a plugin header) is secret."""
     if isinstance(value, dict):
         return [p for k, v in value.items() for p in secret_paths(kind, v, masker, (*path, k))]
-    if path and (masker.is_secret_field(kind, path) or SECRET in json.dumps(masker.value(kind, path, value))):
+    if path and (masker.is_secret_field(kind, path) or masker.masked(masker.value(kind, path, value))):
         return [".".join(str(p) for p in path)]
     return []
 

@@ -17,6 +17,7 @@ from typing import Any
 from gatewayctl.plan.kinds import BY_NAME, SECRET_CONFIG_KEYS
 
 SECRET = "<secret>"
+_NAMED = "<secret ${"  # how a secret shown by its reference starts: `<secret ${env:NAME}>`
 MIN_SCRUB_LENGTH = 4  # shorter values would mask innocent text ("on", "80") and reveal nothing anyway
 
 
@@ -40,6 +41,12 @@ class Masker:
         text = desired if isinstance(desired, str) else json.dumps(desired, default=str)
         found = sorted({ref for value, ref in self.references if value in text})
         return f"<secret {', '.join(found)}>" if found else SECRET
+
+    @staticmethod
+    def masked(shown: Any) -> bool:
+        """Whether a value as shown (`value`, `text`) has a secret masked in it."""
+        text = shown if isinstance(shown, str) else json.dumps(shown, default=str)
+        return SECRET in text or _NAMED in text
 
     def is_secret_field(self, kind: str, path: tuple[str | int, ...]) -> bool:
         if not path:
@@ -70,13 +77,19 @@ class Masker:
         return bool(self.values) and len(text) >= MIN_SCRUB_LENGTH and self._any_secret.search(text) is not None
 
     def text(self, text: str) -> str:
-        """Any known secret value inside free text replaced."""
+        """Any known secret value inside free text replaced: by `<secret ${env:NAME}>` when the reference it
+        was resolved from is known (a reader can tell which one), else by `<secret>`."""
         if not self.holds_secret(text):
             return text  # most strings: one regex search, not one scan per secret (1,000 keys, 100,000 strings)
         for secret in self.values:  # longest first
             if secret in text:
-                text = text.replace(secret, SECRET)
+                named = self._named.get(secret)
+                text = text.replace(secret, f"<secret {named}>" if named else SECRET)
         return text
+
+    @functools.cached_property
+    def _named(self) -> dict[str, str]:
+        return dict(self.references)
 
     @functools.cached_property
     def _any_secret(self) -> re.Pattern[str]:
