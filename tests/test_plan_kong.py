@@ -221,6 +221,19 @@ def test_free_text_masking_finds_every_secret_among_many() -> None:
         assert masker.text(text) == every_secret(text), text
     assert masker.text("key=abcdabcd;") == f"key={SECRET};"
     assert Masker().text("anything") == "anything"
+    # a shorter secret starting earlier does not leave the rest of a longer one shown
+    assert Masker.of(["abcdefgh", "xabc"]).text("xabcdefgh") == f"x{SECRET}"
+    # text that happens to look like the stand-ins text() uses inside is left as it is
+    odd = "\x00\U000f0005\x00"
+    assert Masker.of(["abcdefgh"]).text(f"{odd} abcdefgh") == f"{odd} {SECRET}"
+
+
+def test_a_secret_in_free_text_is_shown_by_its_reference_when_known() -> None:
+    masker = Masker.of(["s3cr3t-audit", "TOKEN", "other-value"], {"s3cr3t-audit": "${env:AUDIT_TOKEN}"})
+    # the reference put in is not searched again: the secret "TOKEN" inside "AUDIT_TOKEN" stays as it is
+    assert masker.text("Bearer s3cr3t-audit; TOKEN; other-value") == (
+        f"Bearer <secret ${{env:AUDIT_TOKEN}}>; {SECRET}; {SECRET}"
+    )
 
 
 def test_thousands_of_key_auth_keys_moving_along_a_chain_or_round_a_cycle_are_ordered() -> None:

@@ -17,6 +17,8 @@ from typing import Any
 from gatewayctl.plan.kinds import BY_NAME, SECRET_CONFIG_KEYS
 
 SECRET = "<secret>"
+_STAND_IN = 0xF0000  # Unicode's private use plane 15: no secret, reference or Kong message holds it
+_STAND_INS = re.compile("\x00([\U000f0000-\U000ffffd])\x00")
 _NAMED = "<secret ${"  # how a secret shown by its reference starts: `<secret ${env:NAME}>`
 MIN_SCRUB_LENGTH = 4  # shorter values would mask innocent text ("on", "80") and reveal nothing anyway
 
@@ -81,11 +83,15 @@ class Masker:
         was resolved from is known (a reader can tell which one), else by `<secret>`."""
         if not self.holds_secret(text):
             return text  # most strings: one regex search, not one scan per secret (1,000 keys, 100,000 strings)
-        for secret in self.values:  # longest first
+        # Longest first, so that a secret overlapping a shorter one is never left half-shown; each goes to a
+        # stand-in first, so that what is put in (`${env:AUDIT_TOKEN}`) is never searched for a secret again.
+        shown: list[str] = []
+        for secret in self.values:
             if secret in text:
+                text = text.replace(secret, f"\x00{chr(_STAND_IN + len(shown))}\x00")
                 named = self._named.get(secret)
-                text = text.replace(secret, f"<secret {named}>" if named else SECRET)
-        return text
+                shown.append(f"<secret {named}>" if named else SECRET)
+        return _STAND_INS.sub(lambda m: _nth(shown, ord(m.group(1)) - _STAND_IN, m.group()), text)
 
     @functools.cached_property
     def _named(self) -> dict[str, str]:
@@ -99,6 +105,10 @@ class Masker:
             return re.compile(_trie_regex(self.values))
         except RecursionError:  # thousands of secrets nested inside each other: a plain alternation
             return re.compile("|".join(re.escape(v) for v in self.values))
+
+
+def _nth(items: list[str], index: int, otherwise: str) -> str:
+    return items[index] if index < len(items) else otherwise
 
 
 def _trie_regex(words: Iterable[str]) -> str:
