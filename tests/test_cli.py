@@ -206,6 +206,66 @@ def test_validate_reports_counts_and_exit_codes(capsys: pytest.CaptureFixture[st
     assert err.splitlines() == [f"{catalog}:3:12: services[0]: needs a url or an upstream", f"{catalog}: 1 error"]
 
 
+WARNED = (
+    "format: 1\nname: x\nservices:\n  - name: a\n    url: http://a:80\n    allow_groups: [staff]\n"
+    "    auth: [key-auth]\n    routes: [{name: r, paths: [/a]}]\n"
+)
+
+
+def test_validate_as_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    catalog = tmp_path / "c.yaml"
+    catalog.write_text(WARNED)
+    code, out, err = run(capsys, "validate", str(catalog), "--format", "json")
+    assert (code, err) == (0, "")
+    document = json.loads(out)
+    assert document["valid"] is True and document["environment"] is None
+    assert document["counts"] == {"services": 1, "routes": 1, "consumers": 0}
+    warning, other = document["diagnostics"]
+    assert other["path"] == "services[0].auth[0]" and other["severity"] == "warning"
+    assert warning == {
+        "file": str(catalog),
+        "line": 6,
+        "col": 20,
+        "path": "services[0].allow_groups[0]",
+        "severity": "warning",
+        "message": "no consumer is in group 'staff'",
+    }
+    catalog.write_text("format: 1\nname: x\nservices: [{name: a}]\n")
+    code, out, err = run(capsys, "validate", str(catalog), "-f", "json")
+    assert (code, err) == (1, "")
+    document = json.loads(out)
+    assert document["valid"] is False and document["counts"] is None
+    assert [(d["line"], d["col"], d["path"], d["message"]) for d in document["diagnostics"]] == [
+        (3, 12, "services[0]", "needs a url or an upstream")
+    ]
+
+
+def test_validate_for_github_actions_annotates_the_lines(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # Workflow commands on stdout (the runner turns them into annotations on the pull request's lines),
+    # escaped as actions/toolkit does; the usual text still on stderr for the log.
+    catalog = tmp_path / "a,b:c.yaml"
+    catalog.write_text("format: 1\nname: x\nservices: [{name: a}]\n")
+    code, out, err = run(capsys, "validate", str(catalog), "--format", "github")
+    escaped = str(catalog).replace(",", "%2C").replace(":", "%3A")
+    assert code == 1
+    assert out.splitlines() == [
+        f"::error file={escaped},line=3,col=12,title=gatewayctl validate::services[0]: needs a url or an upstream"
+    ]
+    assert err.splitlines() == [f"{catalog}:3:12: services[0]: needs a url or an upstream", f"{catalog}: 1 error"]
+    good = tmp_path / "good.yaml"
+    good.write_text(WARNED)
+    code, out, err = run(capsys, "validate", str(good), "-f", "github")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == (
+        f"::warning file={good},line=6,col=20,title=gatewayctl validate::services[0].allow_groups[0]: "
+        "no consumer is in group 'staff'"
+    )
+    assert lines[1].startswith(f"::warning file={good},line=7,col=12,title=gatewayctl validate::services[0].auth[0]")
+    assert lines[2].endswith("valid: 1 service, 1 route, 0 consumers, 2 warnings")
+    assert "warning: no consumer is in group 'staff'" in err
+
+
 def test_missing_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, _, err = run(capsys, "validate", str(tmp_path / "nope.yaml"))
     assert code == 1 and "nope.yaml:1:1: file not found" in err

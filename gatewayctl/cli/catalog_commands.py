@@ -15,7 +15,7 @@ from gatewayctl.catalog.load import LoadedCatalog, load_catalog
 from gatewayctl.catalog.model import Catalog
 from gatewayctl.catalog.secrets import REFERENCE
 from gatewayctl.cli.console import EXIT_INVALID, EXIT_OK, err, out, print_diagnostics
-from gatewayctl.diagnostics import CatalogInvalid, plural
+from gatewayctl.diagnostics import CatalogInvalid, Diagnostic, plural
 from gatewayctl.graph import render_graph
 from gatewayctl.render import TARGETS, render
 from gatewayctl.render.output import RenderedFile, write_files
@@ -28,7 +28,11 @@ SCHEMA_FILE = "catalog.schema.json"
 
 
 def register(app: typer.Typer) -> None:
-    validate_examples = _examples("gatewayctl validate catalog.yaml", "gatewayctl validate catalog.yaml --env prod")
+    validate_examples = _examples(
+        "gatewayctl validate catalog.yaml",
+        "gatewayctl validate catalog.yaml --env prod",
+        "gatewayctl validate catalog.yaml --format github  # in a GitHub Actions job",
+    )
     render_examples = _examples(
         "gatewayctl render catalog.yaml --out build/",
         "gatewayctl render catalog.yaml --out build/ --env staging --target kong",
@@ -61,12 +65,40 @@ def load_or_exit(path: Path, env: str | None, *, all_environments: bool = False)
     return loaded
 
 
-def validate(catalog: CatalogArg, env: EnvOption = None) -> int:
+class ValidateFormat(StrEnum):
+    text = "text"
+    json = "json"
+    github = "github"
+
+
+def validate(
+    catalog: CatalogArg,
+    env: EnvOption = None,
+    output_format: Annotated[
+        ValidateFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            help="text (file:line:col: path: message, on stderr), json (one document on stdout) or github "
+            "(also GitHub Actions annotations on stdout, shown on the pull request's lines).",
+        ),
+    ] = ValidateFormat.text,
+) -> int:
     """Check a catalog: types, names, routes, auth, mesh permissions; print every problem located.
 
     Without --env the base catalog and every environment overlay are checked.
     """
-    loaded = load_or_exit(catalog, env, all_environments=env is None)
+    if output_format is ValidateFormat.text:
+        loaded = load_or_exit(catalog, env, all_environments=env is None)
+    else:
+        try:
+            loaded = load_catalog(catalog, env, all_environments=env is None)
+        except CatalogInvalid as exc:
+            _report(catalog, env, output_format, exc.diagnostics, None)
+            raise typer.Exit(EXIT_INVALID) from None
+        _report(catalog, env, output_format, loaded.warnings, loaded.catalog)
+        if output_format is ValidateFormat.json:
+            raise typer.Exit(EXIT_OK)
     c = loaded.catalog
     routes = sum(len(s.routes) for s in c.services)
     where = (
@@ -80,6 +112,59 @@ def validate(catalog: CatalogArg, env: EnvOption = None) -> int:
         + (f", {plural(len(loaded.warnings), 'warning')}" if loaded.warnings else "")
     )
     raise typer.Exit(EXIT_OK)
+
+
+def _report(
+    path: Path, env: str | None, output_format: ValidateFormat, diagnostics: list[Diagnostic], catalog: Catalog | None
+) -> None:
+    """validate's findings for a machine: a JSON document, or GitHub Actions workflow commands (each
+    diagnostic an annotation on its file and line) followed by the usual text."""
+    if output_format is ValidateFormat.json:
+        document = {
+            "catalog": str(path),
+            "environment": env,
+            "valid": catalog is not None,
+            "counts": None
+            if catalog is None
+            else {
+                "services": len(catalog.services),
+                "routes": sum(len(s.routes) for s in catalog.services),
+                "consumers": len(catalog.consumers),
+            },
+            "diagnostics": [
+                {
+                    "file": d.file,
+                    "line": d.line,
+                    "col": d.col,
+                    "path": d.path,
+                    "severity": d.severity,
+                    "message": d.message,
+                }
+                for d in diagnostics
+            ],
+        }
+        typer.echo(json.dumps(document, indent=2))
+        return
+    for d in diagnostics:
+        where = ",".join(
+            f"{key}={_github_property(str(value))}"
+            for key, value in (("file", d.file), ("line", d.line), ("col", d.col), ("title", "gatewayctl validate"))
+        )
+        typer.echo(f"::{d.severity} {where}::{_github_data(f'{d.path}: {d.message}' if d.path else d.message)}")
+    if catalog is None:
+        errors, warnings = print_diagnostics(diagnostics)
+        err.print(f"{path}: {plural(errors, 'error')}" + (f", {plural(warnings, 'warning')}" if warnings else ""))
+    else:
+        print_diagnostics(diagnostics)
+
+
+def _github_data(text: str) -> str:
+    """A workflow command's message, escaped as the Actions runner unescapes it (actions/toolkit command.ts)."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _github_property(text: str) -> str:
+    return _github_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
 def render_cmd(
