@@ -135,12 +135,15 @@ def write(client: KongAdmin, change: Change) -> None:
         client.request("DELETE", entity.write_path(), ok=(204, 404))  # already gone (a cascade) is fine
         return
     if change.action == "create" and entity.spec.nested_under:
+        path = entity.create_path()
         try:
-            client.request("POST", entity.create_path(), json={**entity.body, "id": entity.id}, ok=(200, 201))
+            client.entity(client.request("POST", path, json={**entity.body, "id": entity.id}, ok=(200, 201)), path)
         except KongError as exc:
             # A POST retried after a lost response finds its own entity already there.
             if exc.attempts > 1 and exc.status in (400, 409) and client.get_optional(entity.write_path()):
                 return
             raise
         return
-    client.request("PUT", entity.write_path(), json=entity.body, ok=(200, 201))
+    # Kong answers a write with the entity: anything else (a proxy's page) does not show it was made
+    path = entity.write_path()
+    client.entity(client.request("PUT", path, json=entity.body, ok=(200, 201)), path)

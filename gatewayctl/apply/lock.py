@@ -86,13 +86,24 @@ def take_lock(store: LockStore) -> tuple[str, str | None]:
     clock, wait, stale_after = store.clock, store.wait, store.stale_after
     deadline = clock() + wait
     broke_stale: str | None = None
+    unreadable = 0  # creates refused as taken, each followed by a read that finds no lock
     while True:
         key = store.create()
         if key is not None:
             return key, broke_stale
         current = store.read()
         if current is None:
-            continue  # released between our create and our read: try again at once
+            # Released between our create and our read: try again at once. A lock refused as taken time
+            # after time yet never found is the server's fault: polled, and given up at the deadline.
+            unreadable += 1
+            if unreadable > 1 and clock() >= deadline:
+                raise LockHeld(
+                    f"the lock of catalog '{store.catalog_name}' could not be taken in {int(wait)} s: its create "
+                    "was refused as taken every time, yet reading it found none"
+                )
+            if unreadable > 1:
+                store.sleep(store.poll)
+            continue
         if current.ours:
             return current.key, broke_stale
         age = clock() - current.created_at
@@ -156,16 +167,27 @@ class KongLock(HeldWhileInside):
     def create(self) -> str | None:
         body = {"username": lock_name(self.catalog_name), "tags": holder_tags(self.client.run_id)}
         try:
-            return str(self.client.request("POST", "/consumers", json=body, ok=(201,)).json()["id"])
+            response = self.client.request("POST", "/consumers", json=body, ok=(201,))
         except KongError as exc:
             if exc.status != 409:
                 raise
             return None
+        try:
+            return str(self.client.entity(response, "/consumers")["id"])
+        except KongError:
+            # An answer that does not show the lock (a proxy's, a cut one) may still have made it: then it is
+            # ours, to hold and release, rather than left to block every apply until it goes stale.
+            record = self.read()
+            if record is not None and record.ours:
+                return record.key
+            raise
 
     def read(self) -> LockRecord | None:
-        current = self.client.get_optional(f"/consumers/{lock_name(self.catalog_name)}")
-        if current is None:
+        path = f"/consumers/{lock_name(self.catalog_name)}"
+        response = self.client.request("GET", path, ok=(200, 404))
+        if response.status_code == 404:
             return None
+        current = self.client.entity(response, path)
         tags = [t for t in current.get("tags") or [] if isinstance(t, str)]
         # our run's tag: our own POST, whose answer was lost and which the retry found taken
         ours = f"run:{self.client.run_id}" in tags

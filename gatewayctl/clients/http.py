@@ -9,6 +9,7 @@ and are never printed.
 from __future__ import annotations
 
 import os
+import re
 import ssl
 import threading
 import time
@@ -263,6 +264,17 @@ class ApiClient:
         response = self.request("GET", path, ok=(200, 404))
         return None if response.status_code == 404 else self._json(response, path)
 
+    def entity(self, response: httpx.Response, path: str) -> dict[str, Any]:
+        """The object a write or read of one entity answers, with its id; any other answer (a proxy's page, an
+        empty or cut body) does not show the write was made: this API's error, naming the call."""
+        answer = self._json(response, path)
+        if not isinstance(answer, dict) or not isinstance(answer.get("id"), str) or not answer["id"]:
+            detail = (
+                f"the answer is not the entity written or read (no id): is {self.endpoint.display()} the right URL?"
+            )
+            raise self.error(response.request.method, path, response.status_code, None, detail, 1)
+        return answer
+
     def _json(self, response: httpx.Response, path: str) -> Json:
         """The answer's JSON; an answer that is not JSON means that something else listens at the URL (a web
         page, a proxy port): this API's error, naming the call, rather than a decoding traceback."""
@@ -288,8 +300,30 @@ def _json_or_none(response: httpx.Response) -> Json:
 
 
 def _first_line(response: httpx.Response) -> str:
-    text = response.text.strip().splitlines()[0][:200] if response.text.strip() else ""
-    return text or response.reason_phrase or "error"
+    """What an answer without the API's own error body says: where a redirect points (not followed: the
+    Admin API never redirects, so whatever does is not it, and a token must not go to another host), the
+    title or text of an HTML page (a proxy's), else its first line."""
+    location = response.headers.get("Location")
+    if response.is_redirect and location:
+        where = _without_query(location)
+        return f"{response.reason_phrase} to {where} (redirects are not followed: is that the API's URL?)"
+    text = response.text.strip()
+    if text.startswith("<"):  # an HTML page: its title, else its words
+        title = re.search(r"<title[^>]*>(.*?)</title>", text, re.S | re.I)
+        text = title.group(1) if title else re.sub(r"<[^>]*>", " ", text)
+        text = " ".join(text.split())
+    line = text.splitlines()[0][:200] if text else ""
+    return line or response.reason_phrase or "error"
+
+
+def _without_query(url: str) -> str:
+    """A URL without user:password, query and fragment (where a redirect points may carry a token)."""
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc.rsplit("@", 1)[-1]
+        return parts._replace(netloc=netloc, query="", fragment="").geturl()
+    except ValueError:
+        return "another URL"
 
 
 def _transport_reason(exc: httpx.TransportError, url: str) -> str:

@@ -216,7 +216,7 @@ class SchemaCache:
         try:
             if todo:
                 with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(todo)))) as pool:
-                    for path, schema in zip(todo, pool.map(self.client.get_optional, todo), strict=True):
+                    for path, schema in zip(todo, pool.map(self._read, todo), strict=True):
                         self._cache[path] = schema
         finally:
             for path in todo:  # also when it failed: a waiter then finds the path missing and `get`s it itself
@@ -226,8 +226,21 @@ class SchemaCache:
 
     def get(self, path: str) -> Schema | None:
         if path not in self._cache:
-            self._cache[path] = self.client.get_optional(path)
+            self._cache[path] = self._read(path)
         return self._cache[path]
+
+    def _read(self, path: str) -> Schema | None:
+        """A schema, None when Kong has none: only a plugin's own or a plugin's credentials' can be missing
+        (a plugin this Kong does not load; its write then says so). Every Kong has the core entities' and the
+        generic plugin's: a 404 or an answer of another shape there means something else answers at the URL,
+        and a plan made without them would show every default Kong fills in as a change."""
+        kind = path.removeprefix("/schemas/")
+        optional = kind.startswith("plugins/") or kind in CREDENTIAL_PLUGIN
+        schema = self.client.get_optional(path) if optional else self.client.get(path)
+        if schema is not None and not _is_schema(schema):
+            detail = f"the answer is not a Kong schema: is {self.client.endpoint.display()} the right URL?"
+            raise self.client.error("GET", path, 200, None, detail, 1)
+        return schema if isinstance(schema, dict) else None
 
     def for_entity(self, entity: Entity) -> Schema | None:
         if entity.kind == "plugins":
@@ -239,6 +252,14 @@ class SchemaCache:
 
 
 _CACHES: weakref.WeakKeyDictionary[KongAdmin, SchemaCache] = weakref.WeakKeyDictionary()
+
+
+def _is_schema(answer: Any) -> bool:
+    """Kong's schema form: `{"fields": [{"<name>": {<spec>}}, ...]}`."""
+    fields = answer.get("fields") if isinstance(answer, dict) else None
+    return isinstance(fields, list) and all(
+        isinstance(f, dict) and len(f) == 1 and isinstance(next(iter(f.values())), dict) for f in fields
+    )
 
 
 def schema_paths(entities: Iterable[Entity]) -> set[str]:

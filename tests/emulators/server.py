@@ -45,6 +45,16 @@ class Fault:
     reset: bool = False  # abort the connection with a TCP RST before doing the work (a connection reset)
     delay: float = 0.0
     body: dict[str, Any] | None = None
+    # What sits in front of a server, or a server gone odd, answers: these bytes as they are (an HTML page
+    # from a proxy, an empty or truncated body, a redirect with `headers`' Location), with `status` (default
+    # 200) and `content_type`, instead of doing the work.
+    raw: bytes | None = None
+    content_type: str | None = None
+    headers: dict[str, str] | None = None
+    # Do the work, then answer `reshape(payload)` instead of the payload (an answer of the wrong shape).
+    reshape: Callable[[Any], Any] | None = None
+    # Do the work, then send the headers and this many bytes of the JSON answer and reset the connection.
+    cut_after: int | None = None
 
 
 @dataclass
@@ -189,6 +199,16 @@ class BaseHandler(BaseHTTPRequestHandler):
     def reply_json(self, status: int, payload: Any, headers: Mapping[str, str] | None = None) -> None:
         self.reply(status, json.dumps(payload).encode(), "application/json", headers or {})
 
+    def cut_short(self, status: int, data: bytes, sent: int) -> None:
+        """Announce all of `data`, send its first `sent` bytes, then reset the connection (dies mid-body)."""
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data[:sent])
+        self.wfile.flush()
+        self.hang_up(reset=True)
+
     def hang_up(self, *, reset: bool = False) -> None:
         """Close the connection without an answer; with `reset`, abort it with a TCP RST."""
         if reset:
@@ -239,12 +259,22 @@ class EmulatorHandler(BaseHandler, Generic[S]):
                 self.record(method, path, parts.query, 0, started, raw)
                 self.hang_up(reset=fault.reset and not fault.drop)
                 return
+            if fault and fault.raw is not None:
+                self.record(method, path, parts.query, fault.status or 200, started, raw)
+                self.reply(fault.status or 200, fault.raw, fault.content_type, fault.headers or {})
+                return
             if fault and fault.status:
                 raise self.fault_error(fault)
             status, payload, headers = self.answer(method, path, parts.query, raw)
-            self.record(method, path, parts.query, 0 if fault and fault.drop_after else status, started, raw)
+            lost = fault is not None and (fault.drop_after or fault.cut_after is not None)
+            self.record(method, path, parts.query, 0 if lost else status, started, raw)
             if fault and fault.drop_after:
                 self.hang_up()
+                return
+            if fault and fault.reshape:
+                payload = fault.reshape(payload)
+            if fault and fault.cut_after is not None:
+                self.cut_short(status, json.dumps(payload).encode(), fault.cut_after)
                 return
             self.send(status, payload, headers)
         except ApiError as exc:

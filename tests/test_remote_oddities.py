@@ -1,0 +1,361 @@
+"""How the remote commands cope with answers that are odd, malformed or hostile: a proxy's HTML error page,
+an empty or truncated body, JSON of the wrong shape, paging that never ends, redirects, refusals with and
+without the server's own body, an answer past the timeout, a connection reset mid-body, an error echoing a
+secret. Each case makes the emulator answer one chosen call oddly (fixed cases, no randomness) and checks the
+promise: exit 3 (1 where the fault is the user's input), no traceback, a message naming the call, no secret
+value anywhere in the output (text or --json), and a later normal run that converges."""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import re
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from emulators.harness import SECRETS, ZIPKIN_SECRET, write_catalog
+from emulators.kong import KongEmulator, KongState
+from emulators.kong import running as kong_running
+
+from gatewayctl.cli import main
+
+HTML_502 = (  # nginx's own error page
+    b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>"
+    b"\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+)
+HTML_503 = b"<!DOCTYPE html><html><body><h1>503 Service Unavailable</h1><p>No server is available.</p></body></html>"
+ALL_SECRETS = [*SECRETS.values(), ZIPKIN_SECRET, "s3cr3t-zipkin-token-0003"]
+PAGES_BEFORE_GIVING_UP = 200
+ALWAYS = 10_000  # `times` for a fault that every try of every matching call meets
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def text(self) -> str:
+        return self.out + self.err
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> Run:
+    """`gatewayctl <argv>` in this process; an exception escaping `main` is the traceback a user would see."""
+    try:
+        code = main(list(argv))
+    except BaseException:
+        captured = capsys.readouterr()
+        pytest.fail(f"gatewayctl {' '.join(argv)} raised:\n{traceback.format_exc()}\n{captured.out}{captured.err}")
+    captured = capsys.readouterr()
+    return Run(code, captured.out, SERVER_SIDE.sub("", captured.err))
+
+
+# What the emulator's own threads print when a client hangs up on them (socketserver's handle_error): the
+# server's log, not the command's output.
+SERVER_SIDE = re.compile(r"-{40}\nException occurred during processing of request.*?\n-{40}\n", re.S)
+
+
+def assert_failed_well(result: Run, call: str, code: int = 3) -> None:
+    """The promise for a remote failure: its exit code, no traceback, the call named, no secret shown."""
+    assert result.code == code, result.text
+    assert "Traceback" not in result.text
+    assert call in result.text, result.text
+    assert_no_secrets(result.text)
+
+
+def assert_no_secrets(text: str) -> None:
+    for value in ALL_SECRETS:
+        assert value not in text, text
+
+
+# --------------------------------------------------------------------------- odd answers
+
+
+def _each_item(change: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[[Any], Any]:
+    return lambda page: {**page, "data": [change(dict(item)) for item in page["data"]]}
+
+
+def _without_id(item: dict[str, Any]) -> dict[str, Any]:
+    item.pop("id", None)
+    return item
+
+
+def _tags_as_text(item: dict[str, Any]) -> dict[str, Any]:
+    return {**item, "tags": ",".join(item.get("tags") or [])}
+
+
+def _kong_offset(last_id: str) -> str:
+    """An offset Kong (Postgres) takes: the base64 of the JSON array of the last key seen."""
+    return base64.b64encode(json.dumps([last_id]).encode()).decode().rstrip("=")
+
+
+def _paging(data: Callable[[list[Any]], list[Any]], offsets: Iterator[str]) -> Callable[[Any], Any]:
+    """Pages of `data(items)` that have a next one, at the next of `offsets` (each one Kong takes); after
+    PAGES_BEFORE_GIVING_UP pages the real answer, so that a client that would loop forever ends instead."""
+    served = itertools.count()
+
+    def reshape(page: Any) -> Any:
+        if next(served) >= PAGES_BEFORE_GIVING_UP:
+            return page
+        offset = next(offsets)
+        return {"data": data(page["data"]), "next": f"/services?offset={offset}", "offset": offset}
+
+    return reshape
+
+
+def _same_page_again() -> Callable[[Any], Any]:
+    """Every page points at the same offset, before the first key: the same first page comes again."""
+    return _paging(lambda items: items, itertools.repeat(_kong_offset("")))
+
+
+def _endless_new_offsets() -> Callable[[Any], Any]:
+    """A new offset every time, each before the first key (a server paging in a circle)."""
+    return _paging(lambda items: items, (_kong_offset(" " * n) for n in itertools.count()))
+
+
+def _endless_empty_pages() -> Callable[[Any], Any]:
+    """Empty pages, each with a next one at a new offset."""
+    return _paging(lambda items: [], (_kong_offset(" " * n) for n in itertools.count()))
+
+
+@dataclass(frozen=True)
+class Odd:
+    """One odd answer: `fault` (Fault fields) for the `nth` request matching method and path prefix."""
+
+    name: str
+    method: str
+    path: str
+    fault: dict[str, Any] = field(default_factory=dict)
+    nth: int = 1
+    times: int = ALWAYS
+    says: str = ""  # besides the call, the message says this
+    more: tuple[Odd, ...] = ()  # odd answers to other calls of the same run
+    recovers: bool = False  # the run gets over it (a retry, or a read that shows what the odd answer hid)
+    call: str = ""  # the call the message names, when not `method path`
+
+
+KONG_READS = [
+    Odd(
+        "root-html-502",
+        "GET",
+        "/",
+        {"status": 502, "raw": HTML_502, "content_type": "text/html"},
+        says="502 Bad Gateway",
+    ),
+    Odd("root-404", "GET", "/", {"status": 404, "body": {"message": "Not found"}}),
+    Odd(
+        "root-401-kong-body",
+        "GET",
+        "/",
+        {"status": 401, "body": {"message": "Invalid credentials. Token or User credentials required"}},
+    ),
+    Odd("root-401-no-body", "GET", "/", {"status": 401, "raw": b""}),
+    Odd(
+        "root-403-html",
+        "GET",
+        "/",
+        {"status": 403, "raw": b"<html><body>Forbidden</body></html>", "content_type": "text/html"},
+        says=": Forbidden;",
+    ),
+    Odd(
+        "root-301-other-host",
+        "GET",
+        "/",
+        {"status": 301, "raw": b"", "headers": {"Location": "http://elsewhere.example:8001/?token=x"}},
+        says="to http://elsewhere.example:8001/ ",
+    ),
+    Odd(
+        "root-302-https",
+        "GET",
+        "/",
+        {"status": 302, "raw": b"", "headers": {"Location": "https://127.0.0.1:8444/"}},
+        says="to https://127.0.0.1:8444/",
+    ),
+    Odd("root-200-not-json", "GET", "/", {"raw": b"Welcome to nginx!", "content_type": "text/html"}),
+    Odd("root-200-empty", "GET", "/", {"raw": b"", "content_type": "application/json"}),
+    Odd("root-reset-mid-body", "GET", "/", {"cut_after": 20}),
+    Odd("root-slow", "GET", "/", {"delay": 0.3}),
+    Odd("list-html-503", "GET", "/services", {"status": 503, "raw": HTML_503, "content_type": "text/html"}),
+    Odd("list-empty-200", "GET", "/services", {"raw": b"", "content_type": "application/json; charset=utf-8"}),
+    Odd("list-truncated-json", "GET", "/routes", {"raw": b'{"data": [{"id": "6a', "content_type": "application/json"}),
+    Odd(
+        "list-json-content-type-lie",
+        "GET",
+        "/routes",
+        {"raw": b"<html>oops</html>", "content_type": "application/json"},
+    ),
+    Odd("list-data-null", "GET", "/services", {"reshape": lambda page: {**page, "data": None}}),
+    Odd("list-data-object", "GET", "/services", {"reshape": lambda page: {**page, "data": {"id": "x"}}}),
+    Odd("list-not-an-object", "GET", "/plugins", {"reshape": lambda page: [page]}),
+    Odd(
+        "list-next-without-offset",
+        "GET",
+        "/services",
+        {"reshape": lambda page: {**page, "next": "/services?size=1000"}},
+    ),
+    Odd("list-offset-repeats", "GET", "/services", {"reshape": _same_page_again()}),
+    Odd("list-empty-pages-never-end", "GET", "/services", {"reshape": _endless_empty_pages()}),
+    Odd(
+        "list-307",
+        "GET",
+        "/consumers",
+        {"status": 307, "raw": b"", "headers": {"Location": "http://127.0.0.1:1/consumers"}},
+    ),
+    Odd("list-reset-mid-body", "GET", "/consumers", {"cut_after": 5}),
+    Odd("list-slow", "GET", "/plugins", {"delay": 0.3}),
+    Odd("list-403-rbac", "GET", "/acls", {"status": 403, "body": {"message": "You cannot consume this service"}}),
+    Odd("schemas-404", "GET", "/schemas", {"status": 404, "body": {"message": "Not found"}}),
+    Odd("schemas-html-502", "GET", "/schemas", {"status": 502, "raw": HTML_502, "content_type": "text/html"}),
+    Odd("schemas-not-json", "GET", "/schemas", {"raw": b"not json", "content_type": "text/plain"}),
+    Odd("schemas-wrong-shape", "GET", "/schemas", {"reshape": lambda schema: {"fields": {"a": 1}}}),
+]
+# Odd shapes of entities, which need some in the store to show.
+KONG_ENTITY_READS = [
+    Odd("entity-without-id", "GET", "/services", {"reshape": _each_item(_without_id)}),
+    Odd("entity-tags-not-a-list", "GET", "/routes", {"reshape": _each_item(_tags_as_text)}),
+    Odd("entity-is-not-an-object", "GET", "/plugins", {"reshape": lambda page: {**page, "data": ["x", 1]}}),
+    Odd("offsets-never-end", "GET", "/services", {"reshape": _endless_new_offsets()}),
+]
+
+
+@pytest.fixture(scope="module")
+def applied_kong(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[KongEmulator, Path]]:
+    """One Kong emulator for the module's read-only cases, the harness catalog applied to it once."""
+    catalog = write_catalog(tmp_path_factory.mktemp("applied"))
+    with kong_running(KongState()) as emulator, pytest.MonkeyPatch.context() as patch:
+        for key, value in SECRETS.items():
+            patch.setenv(key, value)
+        patch.chdir(catalog.parent)
+        assert main(["apply", str(catalog), "--yes", "--kong-admin-url", emulator.url]) == 0
+        yield emulator, catalog
+
+
+@pytest.fixture
+def kong(workdir: Path) -> Iterator[KongEmulator]:
+    with kong_running(KongState()) as emulator:
+        yield emulator
+
+
+def kong_args(kong: KongEmulator) -> list[str]:
+    return ["--kong-admin-url", kong.url, "--timeout", "0.1"]
+
+
+def inject(state: Any, odd: Odd) -> None:
+    state.rules.clear()
+    for each in (odd, *odd.more):
+        state.fail(each.nth, method=each.method, path=each.path, times=each.times, **each.fault)
+
+
+@pytest.mark.parametrize("odd", KONG_READS + KONG_ENTITY_READS, ids=lambda odd: odd.name)
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+def test_diff_on_an_odd_kong_answer(
+    applied_kong: tuple[KongEmulator, Path], workdir: Path, capsys: pytest.CaptureFixture[str], odd: Odd, as_json: bool
+) -> None:
+    kong, catalog = applied_kong
+    inject(kong.state, odd)
+    try:
+        result = run(capsys, "diff", str(catalog), *kong_args(kong), *(["--json"] if as_json else []))
+    finally:
+        kong.state.rules.clear()
+    assert_failed_well(result, f"GET {odd.path}")
+    assert odd.says in result.err
+    if as_json:
+        assert "error" in json.dumps(json.loads(result.out))
+    assert run(capsys, "diff", str(catalog), "--exit-code", *kong_args(kong)).code == 0
+
+
+# --------------------------------------------------------------------------- apply
+
+
+LOCK_TAKEN = {
+    "code": 5,
+    "name": "unique constraint violation",
+    "message": "UNIQUE violation detected on '{username=\"gatewayctl-lock.shop\"}'",
+}
+KONG_WRITES = [
+    Odd("create-html-502", "PUT", "/services", {"status": 502, "raw": HTML_502, "content_type": "text/html"}),
+    Odd("create-403-rbac", "PUT", "/routes", {"status": 403, "body": {"message": "You cannot consume this service"}}),
+    Odd("create-401-no-body", "PUT", "/plugins", {"status": 401, "raw": b""}),
+    Odd(
+        "create-redirect",
+        "PUT",
+        "/upstreams",
+        {"status": 307, "raw": b"", "headers": {"Location": "https://127.0.0.1:8444/upstreams"}},
+    ),
+    Odd("create-answer-cut", "PUT", "/services", {"cut_after": 7}, times=2, recovers=True),
+    Odd("create-answer-slow", "PUT", "/routes", {"delay": 0.3}, times=2, recovers=True),
+    Odd("create-answer-not-json", "PUT", "/services", {"raw": b"<html>ok</html>", "content_type": "text/html"}),
+    Odd("nested-create-answer-empty", "POST", "/upstreams/", {"status": 201, "raw": b""}),
+    Odd(
+        "credential-refused-echoing-it",
+        "PUT",
+        "/key-auths",
+        {
+            "status": 400,
+            "body": {
+                "message": f"schema violation (key: '{SECRETS['WEB_APP_KEY']}' is not allowed; "
+                f"password: '{SECRETS['OPS_PASSWORD']}')"
+            },
+        },
+    ),
+    Odd(
+        "credential-conflict-echoing-it",
+        "PUT",
+        "/basic-auths",
+        {
+            "status": 409,
+            "body": {
+                "code": 5,
+                "name": "unique constraint violation",
+                "message": f"UNIQUE violation detected on '{{key=\"{SECRETS['WEB_APP_KEY']}\"}}'",
+            },
+        },
+    ),
+    Odd("lock-answer-empty", "POST", "/consumers", {"status": 201, "raw": b""}),
+    # The lock was made but its answer does not show it: found ours by reading it back, and held.
+    Odd("lock-answer-without-id", "POST", "/consumers", {"reshape": lambda entity: {"username": "x"}}, recovers=True),
+    Odd("lock-answer-a-list", "POST", "/consumers", {"reshape": lambda entity: [entity]}, recovers=True),
+    Odd(  # the lock looks held, and reading who holds it gets an odd answer
+        "lock-read-odd",
+        "GET",
+        "/consumers/gatewayctl-lock.",
+        {"raw": b'["x"]', "content_type": "application/json"},
+        more=(Odd("lock-held", "POST", "/consumers", {"status": 409, "body": LOCK_TAKEN}),),
+    ),
+    Odd(  # the lock's create is refused as taken every time, yet there is none to read: not polled forever
+        "lock-taken-yet-absent",
+        "POST",
+        "/consumers",
+        {"status": 409, "body": LOCK_TAKEN},
+        says="could not be taken in 1 s",
+        call="lock",
+    ),
+]
+
+
+@pytest.mark.parametrize("odd", KONG_WRITES, ids=lambda odd: odd.name)
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+def test_apply_on_an_odd_kong_answer_fails_well_and_converges_when_run_again(
+    kong: KongEmulator, workdir: Path, capsys: pytest.CaptureFixture[str], odd: Odd, as_json: bool
+) -> None:
+    catalog = write_catalog(workdir)
+    inject(kong.state, odd)
+    json_args = ["--json"] if as_json else []
+    result = run(capsys, "apply", str(catalog), "--yes", "--lock-wait", "1", *kong_args(kong), *json_args)
+    if odd.recovers:
+        assert result.code == 0, result.text
+        assert_no_secrets(result.text)
+    else:
+        assert_failed_well(result, odd.call or f"{odd.method} {odd.path}")
+        assert odd.says in result.err
+    kong.state.rules.clear()
+    again = run(capsys, "apply", str(catalog), "--yes", *kong_args(kong))
+    assert again.code == 0, again.text
+    assert run(capsys, "diff", str(catalog), "--exit-code", *kong_args(kong)).code == 0
+    assert not [c for c in kong.state.store.get("consumers", {}).values() if "lock" in str(c.get("username"))]
