@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from emulators.harness import SECRETS, ZIPKIN_SECRET, write_catalog
+from emulators.harness import KUMA_CATALOG, SECRETS, ZIPKIN_SECRET, write_catalog
 from emulators.kong import KongEmulator, KongState
 from emulators.kong import running as kong_running
+from emulators.kuma import KumaEmulator, KumaState, std_error
+from emulators.kuma import running as kuma_running
 
 from gatewayctl.cli import main
 
@@ -359,3 +361,256 @@ def test_apply_on_an_odd_kong_answer_fails_well_and_converges_when_run_again(
     assert again.code == 0, again.text
     assert run(capsys, "diff", str(catalog), "--exit-code", *kong_args(kong)).code == 0
     assert not [c for c in kong.state.store.get("consumers", {}).values() if "lock" in str(c.get("username"))]
+
+
+# --------------------------------------------------------------------------- status, dump, rollback
+
+READ_COMMANDS = {
+    "status": lambda catalog: ["status", str(catalog)],
+    "dump": lambda catalog: ["dump", "--catalog-name", "shop", "--out", str(catalog.parent / "dumped.yaml")],
+}
+STATUS_AND_DUMP = [
+    Odd("root-html-502", "GET", "/", {"status": 502, "raw": HTML_502, "content_type": "text/html"}),
+    Odd("root-302-https", "GET", "/", {"status": 302, "raw": b"", "headers": {"Location": "https://127.0.0.1:8444/"}}),
+    Odd("root-not-kong", "GET", "/", {"reshape": lambda root: {"tagline": "Welcome"}}),
+    Odd("status-html-503", "GET", "/status", {"status": 503, "raw": HTML_503, "content_type": "text/html"}),
+    # Only the database's state is missing from the report: it is shown as unknown.
+    Odd("status-a-list", "GET", "/status", {"reshape": lambda status: [status]}, recovers=True),
+    Odd("status-database-odd", "GET", "/status", {"reshape": lambda s: {**s, "database": "up"}}, recovers=True),
+    Odd("list-data-null", "GET", "/services", {"reshape": lambda page: {**page, "data": None}}),
+    Odd("entity-without-id", "GET", "/routes", {"reshape": _each_item(_without_id)}),
+    Odd("list-reset-mid-body", "GET", "/plugins", {"cut_after": 30}),
+    Odd("targets-not-a-page", "GET", "/upstreams/", {"reshape": lambda page: {"data": "x"}}),
+    Odd("schemas-404", "GET", "/schemas/services", {"status": 404, "body": {"message": "Not found"}}),
+    Odd("lock-read-odd", "GET", "/consumers/gatewayctl-lock.", {"raw": b"[1]", "content_type": "application/json"}),
+]
+
+
+@pytest.mark.parametrize("odd", STATUS_AND_DUMP, ids=lambda odd: odd.name)
+@pytest.mark.parametrize("command", sorted(READ_COMMANDS))
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+def test_status_and_dump_on_an_odd_kong_answer(
+    applied_kong: tuple[KongEmulator, Path],
+    workdir: Path,
+    capsys: pytest.CaptureFixture[str],
+    odd: Odd,
+    command: str,
+    as_json: bool,
+) -> None:
+    kong, catalog = applied_kong
+    argv = [*READ_COMMANDS[command](catalog), *kong_args(kong)]
+    json_args = ["--json"] if as_json and command == "status" else []
+    inject(kong.state, odd)
+    before = len(kong.state.requests)
+    try:
+        result = run(capsys, *argv, *json_args)
+    finally:
+        kong.state.rules.clear()
+    made = [r for r in kong.state.requests[before:] if r.method == odd.method and r.path.startswith(odd.path)]
+    if not made or odd.recovers:  # dump reads no /status and no lock
+        assert result.code == 0, result.text
+        assert_no_secrets(result.text)
+    else:
+        assert_failed_well(result, f"GET {odd.path}")
+    assert run(capsys, *argv).code == 0
+
+
+ROLLBACK = [
+    Odd("list-data-object", "GET", "/routes", {"reshape": lambda page: {**page, "data": {}}}),
+    Odd("delete-html-502", "DELETE", "/plugins", {"status": 502, "raw": HTML_502, "content_type": "text/html"}),
+    Odd("delete-403-no-body", "DELETE", "/routes", {"status": 403, "raw": b""}),
+    Odd("delete-redirect", "DELETE", "/services", {"status": 301, "raw": b"", "headers": {"Location": "/x"}}),
+    Odd("delete-answer-cut", "DELETE", "/consumers", {"drop_after": True}, times=1, recovers=True),
+    Odd("lock-answer-not-json", "POST", "/consumers", {"status": 201, "raw": b"{", "content_type": "application/json"}),
+]
+
+
+@pytest.mark.parametrize("odd", ROLLBACK, ids=lambda odd: odd.name)
+def test_rollback_on_an_odd_kong_answer_fails_well_and_finishes_when_run_again(
+    kong: KongEmulator, workdir: Path, capsys: pytest.CaptureFixture[str], odd: Odd
+) -> None:
+    catalog = write_catalog(workdir)
+    assert run(capsys, "apply", str(catalog), "--yes", *kong_args(kong)).code == 0
+    inject(kong.state, odd)
+    result = run(capsys, "rollback", "--yes", "--lock-wait", "1", *kong_args(kong))
+    if odd.recovers:
+        assert result.code == 0, result.text
+        assert_no_secrets(result.text)
+    else:
+        assert_failed_well(result, f"{odd.method} {odd.path}")
+    kong.state.rules.clear()
+    again = run(capsys, "rollback", "--yes", *kong_args(kong))
+    assert again.code == 0, again.text
+    assert not [e for kind in kong.state.store.values() for e in kind.values()]  # back to the empty Kong
+
+
+# --------------------------------------------------------------------------- Kuma
+
+
+def _kuma_error(status: int, title: str, detail: str, reason: str = "") -> dict[str, Any]:
+    """Kuma's own error body (pkg/core/rest/errors/error_handler.go), as the emulator answers it."""
+    invalid = [("spec.tracing.backends[0].zipkin.url", reason)] if reason else None
+    body: dict[str, Any] = std_error(status, title, detail, invalid).body
+    return body
+
+
+def _each_resource(change: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[[Any], Any]:
+    return lambda page: {**page, "items": [change(dict(item)) for item in page.get("items") or []]}
+
+
+def _kuma_paging_forever(page: Any) -> Any:
+    return {**page, "next": "http://127.0.0.1/meshes?offset=0&size=1000"}
+
+
+KUMA_READS = [
+    Odd("root-html-502", "GET", "/", {"status": 502, "raw": HTML_502, "content_type": "text/html"}),
+    Odd(
+        "root-401-kuma-body",
+        "GET",
+        "/",
+        {"status": 401, "body": _kuma_error(401, "Unauthenticated", "Invalid authentication data")},
+    ),
+    Odd("root-not-kuma", "GET", "/", {"reshape": lambda root: {"hostname": "x"}}),
+    Odd("resources-a-list", "GET", "/_resources", {"reshape": lambda answer: [answer]}),
+    Odd("resources-types-odd", "GET", "/_resources", {"reshape": lambda answer: {"resources": [1, "x", None]}}),
+    Odd("config-not-json", "GET", "/config", {"raw": b"<html></html>", "content_type": "text/html"}),
+    # Only where the zone is shown from: the rest works.
+    Odd("config-zone-odd", "GET", "/config", {"reshape": lambda c: {**c, "multizone": "zone"}}, recovers=True),
+    Odd("list-items-object", "GET", "/meshes", {"reshape": lambda page: {**page, "items": {"name": "shop"}}}),
+    Odd("list-not-an-object", "GET", "/meshretries", {"reshape": lambda page: [page]}),
+    Odd("resource-without-name", "GET", "/meshtimeouts", {"reshape": _each_resource(lambda r: {"type": r["type"]})}),
+    Odd("resource-a-string", "GET", "/meshretries", {"reshape": lambda page: {**page, "items": ["x"]}}),
+    Odd("resource-labels-odd", "GET", "/meshtraces", {"reshape": _each_resource(lambda r: {**r, "labels": ["a"]})}),
+    Odd(
+        "resource-spec-odd",
+        "GET",
+        "/meshtraces",
+        {"reshape": _each_resource(lambda r: {**r, "spec": "x"})},
+        recovers=True,
+    ),
+    # Fields of the wrong shape in a resource are drift, which an apply puts right.
+    Odd("mesh-fields-odd", "GET", "/meshes", {"reshape": _each_resource(lambda r: {**r, "mtls": "on"})}, recovers=True),
+    Odd("list-next-repeats", "GET", "/meshes", {"reshape": _kuma_paging_forever}),
+    Odd(
+        "list-next-without-offset", "GET", "/meshretries", {"reshape": lambda page: {**page, "next": "http://x/meshes"}}
+    ),
+    Odd("list-reset-mid-body", "GET", "/meshes", {"cut_after": 9}),
+    Odd("list-slow", "GET", "/meshratelimits", {"delay": 0.3}),
+    Odd(
+        "list-307",
+        "GET",
+        "/meshtimeouts",
+        {"status": 307, "raw": b"", "headers": {"Location": "https://127.0.0.1:5682/meshtimeouts"}},
+    ),
+    Odd("list-403-no-body", "GET", "/meshretries", {"status": 403, "raw": b""}),
+    Odd(
+        "list-echoing-a-secret",
+        "GET",
+        "/meshes",
+        {"status": 500, "body": _kuma_error(500, "Could not list", f"backend {ZIPKIN_SECRET} failed")},
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def applied_kuma(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[KumaEmulator, Path]]:
+    """One Kuma emulator for the module's read-only cases, the Kuma catalog applied to it once."""
+    catalog = write_catalog(tmp_path_factory.mktemp("kuma"), KUMA_CATALOG)
+    with kuma_running(KumaState()) as emulator, pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ZIPKIN_URL", ZIPKIN_SECRET)
+        patch.chdir(catalog.parent)
+        assert main(["apply", str(catalog), "--yes", *kuma_args(emulator)]) == 0
+        yield emulator, catalog
+
+
+def kuma_args(kuma: KumaEmulator) -> list[str]:
+    return ["--only", "kuma", "--kuma-platform", "universal", "--kuma-url", kuma.url, "--timeout", "0.1"]
+
+
+@pytest.mark.parametrize("odd", KUMA_READS, ids=lambda odd: odd.name)
+@pytest.mark.parametrize("command", ["diff", "status"])
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+def test_diff_and_status_on_an_odd_kuma_answer(
+    applied_kuma: tuple[KumaEmulator, Path],
+    shop: Path,
+    capsys: pytest.CaptureFixture[str],
+    odd: Odd,
+    command: str,
+    as_json: bool,
+) -> None:
+    kuma, catalog = applied_kuma
+    inject(kuma.state, odd)
+    before = len(kuma.state.requests)
+    try:
+        result = run(capsys, command, str(catalog), *kuma_args(kuma), *(["--json"] if as_json else []))
+    finally:
+        kuma.state.rules.clear()
+    made = [r for r in kuma.state.requests[before:] if r.method == odd.method and r.path.startswith(odd.path)]
+
+    if not made or odd.recovers:
+        assert result.code == 0, result.text
+        assert_no_secrets(result.text)
+    else:
+        assert_failed_well(result, odd.call or f"GET {odd.path}")
+        assert odd.says in result.err
+    assert run(capsys, "diff", str(catalog), "--exit-code", *kuma_args(kuma)).code == 0
+
+
+KUMA_WRITES = [
+    Odd(
+        "mesh-put-html-502",
+        "PUT",
+        "/meshes/shop",
+        {"status": 502, "raw": HTML_502, "content_type": "text/html"},
+        times=ALWAYS,
+    ),
+    Odd(
+        "trace-refused-echoing-the-secret",
+        "PUT",
+        "/meshes/shop/meshtraces",
+        {
+            "status": 400,
+            "body": _kuma_error(400, "Resource is not valid", "bad", f"url {ZIPKIN_SECRET} is unreachable"),
+        },
+    ),
+    Odd("policy-put-403-no-body", "PUT", "/meshes/shop/meshretries", {"status": 403, "raw": b""}),
+    Odd(
+        "policy-put-redirect",
+        "PUT",
+        "/meshes/shop/meshtimeouts",
+        {"status": 308, "raw": b"", "headers": {"Location": "https://x/"}},
+    ),
+    Odd("policy-put-answer-cut", "PUT", "/meshes/shop/meshratelimits", {"cut_after": 3}, times=1, recovers=True),
+    Odd(
+        "lock-read-a-list", "GET", "/global-secrets/gatewayctl-lock", {"raw": b"[]", "content_type": "application/json"}
+    ),
+    Odd(
+        "lock-read-not-json", "GET", "/global-secrets/gatewayctl-lock", {"raw": b"<html/>", "content_type": "text/html"}
+    ),
+    Odd(
+        "lock-put-html-503",
+        "PUT",
+        "/global-secrets/gatewayctl-lock",
+        {"status": 503, "raw": HTML_503, "content_type": "text/html"},
+    ),
+]
+
+
+@pytest.mark.parametrize("odd", KUMA_WRITES, ids=lambda odd: odd.name)
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+def test_apply_on_an_odd_kuma_answer_fails_well_and_converges_when_run_again(
+    kuma: KumaEmulator, shop: Path, capsys: pytest.CaptureFixture[str], odd: Odd, as_json: bool
+) -> None:
+    inject(kuma.state, odd)
+    json_args = ["--json"] if as_json else []
+    result = run(capsys, "apply", str(shop), "--yes", "--lock-wait", "1", *kuma_args(kuma), *json_args)
+
+    if odd.recovers:
+        assert result.code == 0, result.text
+        assert_no_secrets(result.text)
+    else:
+        assert_failed_well(result, odd.call or f"{odd.method} {odd.path}")
+    kuma.state.rules.clear()
+    again = run(capsys, "apply", str(shop), "--yes", "--lock-wait", "1", *kuma_args(kuma))
+    assert again.code == 0, again.text
+    assert run(capsys, "diff", str(shop), "--exit-code", *kuma_args(kuma)).code == 0

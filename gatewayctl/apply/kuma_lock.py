@@ -68,13 +68,13 @@ class UniversalLock(HeldWhileInside):
 
     def create(self) -> str | None:
         with _admins_only():
-            if self.client.get_optional(self.path) is not None:
+            if self._current() is not None:
                 return None
             return self.path if self._create() else None
 
     def read(self) -> LockRecord | None:
         with _admins_only():
-            current = self.client.get_optional(self.path)
+            current = self._current()
         if current is None:
             return None
         created = _timestamp(current.get("creationTime"))
@@ -82,6 +82,14 @@ class UniversalLock(HeldWhileInside):
 
     def remove(self, key: str) -> None:
         self.client.request("DELETE", key, ok=(200, 204, 404))
+
+    def _current(self) -> dict[str, Any] | None:
+        """The lock's GlobalSecret, None when there is none; an answer of another shape is the API's error."""
+        current = self.client.get_optional(self.path)
+        if current is not None and not isinstance(current, dict):
+            detail = f"the answer is not a Kuma resource: is {self.client.endpoint.display()} the right URL?"
+            raise self.client.error("GET", self.path, 200, None, detail, 1)
+        return current
 
     def _body(self, tags: list[str]) -> dict[str, Any]:
         record = json.dumps({"catalog": self.catalog_name, "tags": tags}, sort_keys=True)
@@ -106,8 +114,9 @@ class UniversalLock(HeldWhileInside):
                 return False
             if exc.status is not None and exc.status < 500:
                 raise
-            current = self.client.get_optional(self.path)  # did it get written?
+            current = self._current()  # did it get written?
             if current is None or f"run:{self.client.run_id}" not in recorded_tags(current):
+                self.last_failure = exc.describe()
                 return False
             if self._created_by_us(current):
                 return True

@@ -125,19 +125,21 @@ class KumaRefused(Exception):
 
 def read_server(client: KumaApi) -> dict[str, Any]:
     """`GET /`, `/_resources` and (when allowed) `/config`, boiled down to what the plan needs."""
+    where = client.endpoint.display()
     root = client.get("/")
-    if not isinstance(root, dict) or "version" not in root:
-        raise KumaRefused(
-            f"{client.endpoint.display()} does not answer like a Kuma control plane (GET / has no version)"
-        )
+    if not isinstance(root, dict) or not isinstance(root.get("version"), str):  # another JSON API answers
+        detail = f"the answer is not a Kuma control plane's (no version): is {where} the right URL?"
+        raise client.error("GET", "/", 200, None, detail, 1)
     found = client.get_optional("/_resources")
-    if not isinstance(found, dict):
+    if found is None:  # a Kuma older than the API gatewayctl writes to
         raise KumaRefused(
-            f"{client.endpoint.display()} ({root.get('product', 'Kuma')} {root.get('version')}) does not serve "
+            f"{where} ({root.get('product', 'Kuma')} {root.get('version')}) does not serve "
             "GET /_resources; gatewayctl renders for Kuma 2.14 (2.10 or newer)"
         )
-    types = found.get("resources")
-    types = types if isinstance(types, list) else []
+    types = found.get("resources") if isinstance(found, dict) else None
+    if not isinstance(types, list) or not all(isinstance(t, dict) and isinstance(t.get("name"), str) for t in types):
+        detail = f"the answer is not Kuma's list of resource types: is {where} the right URL?"
+        raise client.error("GET", "/_resources", 200, None, detail, 1)
     config: dict[str, Any] = {}
     try:
         found = client.get_optional("/config")
@@ -145,7 +147,9 @@ def read_server(client: KumaApi) -> dict[str, Any]:
     except KumaError as exc:
         if not exc.rejected:  # 401/403: the config is not shown to everyone; the rest still works
             raise
-    zone = (config.get("multizone") or {}).get("zone") or {}
+    multizone = config.get("multizone")
+    zone = multizone.get("zone") if isinstance(multizone, dict) else None
+    zone = zone if isinstance(zone, dict) else {}
     return {
         "product": root.get("product", "Kuma"),
         "version": root.get("version"),
@@ -154,7 +158,9 @@ def read_server(client: KumaApi) -> dict[str, Any]:
         "environment": config.get("environment"),
         "zone": zone.get("name"),
         "global_address": zone.get("globalAddress"),
-        "api_read_only": (config.get("apiServer") or {}).get("readOnly"),
+        "api_read_only": api_server.get("readOnly")
+        if isinstance(api_server := config.get("apiServer"), dict)
+        else None,
         "types": {t["name"]: t for t in types if isinstance(t, dict) and "name" in t},
     }
 

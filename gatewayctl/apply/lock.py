@@ -72,6 +72,10 @@ class LockStore(Protocol):
     @property
     def sleep(self) -> Callable[[float], None]: ...
 
+    @property
+    def last_failure(self) -> str | None:
+        """The call that last failed to make the record, when a failure rather than another holder kept it."""
+
     def create(self) -> str | None:
         """Make the record naming us: its key, or None when another holds it (or won a race for it)."""
 
@@ -97,10 +101,12 @@ def take_lock(store: LockStore) -> tuple[str, str | None]:
             # after time yet never found is the server's fault: polled, and given up at the deadline.
             unreadable += 1
             if unreadable > 1 and clock() >= deadline:
-                raise LockHeld(
-                    f"the lock of catalog '{store.catalog_name}' could not be taken in {int(wait)} s: its create "
-                    "was refused as taken every time, yet reading it found none"
+                why = (
+                    f"its create failed every time (the last: {store.last_failure})"
+                    if store.last_failure
+                    else "its create was refused as taken every time, yet reading it found none"
                 )
+                raise LockHeld(f"the lock of catalog '{store.catalog_name}' could not be taken in {int(wait)} s: {why}")
             if unreadable > 1:
                 store.sleep(store.poll)
             continue
@@ -130,6 +136,7 @@ class HeldWhileInside:
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
     held_key: str | None = None  # the record this run holds (what `remove` takes), None when not held
+    last_failure: str | None = None  # LockStore.last_failure
     broke_stale: str | None = None  # the holder of a stale lock taken over, described
 
     @property

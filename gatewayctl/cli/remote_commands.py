@@ -718,20 +718,26 @@ def _remote_exit(message: str) -> RemoteExit:
     return RemoteExit(message)
 
 
-def _remote(call: Any) -> Any:
+def _remote(call: Any, masker: Masker | None = None) -> Any:
+    """Run a Kong call; a failed one exits 3, named, with the catalog's secrets masked in what the server
+    said (an error may echo a value it was sent or holds)."""
     try:
         return call()
     except KongError as exc:
-        raise _remote_exit(f"kong: {exc.describe()}; nothing was changed") from None
+        raise _remote_exit(_masked(masker, f"kong: {exc.describe()}; nothing was changed")) from None
+
+
+def _masked(masker: Masker | None, text: str) -> str:
+    return masker.text(text) if masker is not None else text
 
 
 def _plan_or_exit(
     client: KongAdmin, loaded: LoadedCatalog, desired: Desired, parallelism: int
 ) -> tuple[ServerInfo, KongPlan, DblessPayload | None]:
-    server = _remote(lambda: read_server(client))
+    server = _remote(lambda: read_server(client), desired.masker)
     try:
         check_server(loaded, server, desired)
-        the_plan, payload = _remote(lambda: plan_kong(client, loaded, server, desired, parallelism))
+        the_plan, payload = _remote(lambda: plan_kong(client, loaded, server, desired, parallelism), desired.masker)
     except CatalogInvalid as exc:  # this Kong lacks what the catalog needs, or refuses a `plugins:` config
         errors, _ = print_diagnostics(exc.diagnostics)
         err.print(
@@ -956,22 +962,22 @@ def _kong_status(loaded: LoadedCatalog, conn: Connection, stack: contextlib.Exit
     desired = _render_or_exit(loaded)
     client = stack.enter_context(kong_client(conn))
     try:
-        server = _remote(lambda: read_server(client))
+        server = _remote(lambda: read_server(client), desired.masker)
     except RemoteExit as exc:
         return {"url": client.endpoint.display(), "reachable": False, "error": exc.message}
-    health = _remote(lambda: client.get("/status"))
+    health = _remote(lambda: client.get("/status"), desired.masker)
     drift: str | None = None
     problem = None
     try:
         check_server(loaded, server, desired)
-        the_plan = _remote(lambda: plan(client, loaded.catalog.name, server, desired, conn.parallelism))
+        the_plan = _remote(lambda: plan(client, loaded.catalog.name, server, desired, conn.parallelism), desired.masker)
         drift = the_plan.summary() if the_plan.changes else None
     except CatalogInvalid as exc:
         problem = "; ".join(d.message for d in exc.errors)
     database = health.get("database") if isinstance(health, dict) else None
     lock = None
     if not server.dbless:  # a DB-less Kong has no lock (nothing can be written to hold one)
-        record = _remote(lambda: KongLock(client, loaded.catalog.name).read())
+        record = _remote(lambda: KongLock(client, loaded.catalog.name).read(), desired.masker)
         lock = describe_record(record, time.time()) if record is not None else None
     return {
         "url": client.endpoint.display(),
@@ -1001,13 +1007,13 @@ def _rollback_kong(
     masker = Masker.of(s for e in wanted.entities for s in secret_strings(e.kind, e.body, secret_fields.get(e.id, ())))
     desired = Desired({}, wanted, masker)
     with kong_client(conn) as client:
-        server = _remote(lambda: read_server(client))
+        server = _remote(lambda: read_server(client), masker)
         if server.dbless:
             err.print("rollback works on Kong with a database; for DB-less Kong apply the earlier catalog again")
             return EXIT_INVALID
 
         def rollback_plan(report: bool) -> KongPlan:
-            the_plan: KongPlan = _remote(lambda: plan(client, catalog_name, server, desired, conn.parallelism))
+            the_plan: KongPlan = _remote(lambda: plan(client, catalog_name, server, desired, conn.parallelism), masker)
             hashed = [c for c in the_plan.changes if c.kind == "basicauth_credentials" and c.action != "delete"]
             for change in hashed if report else []:
                 err.print(
@@ -1062,22 +1068,23 @@ def kuma_client(conn: Connection) -> KumaApi:
         raise typer.Exit(EXIT_INVALID) from None
 
 
-def _kuma_remote(call: Callable[[], Any], what: str = "nothing was changed") -> Any:
-    """Run a Kuma call; a refusal exits 1, a failed call 3 (named, with what was left alone)."""
+def _kuma_remote(call: Callable[[], Any], what: str = "nothing was changed", masker: Masker | None = None) -> Any:
+    """Run a Kuma call; a refusal exits 1, a failed call 3 (named, with what was left alone), the catalog's
+    secrets masked in what the server said."""
     try:
         return call()
     except KumaRefused as exc:
-        err.print(f"kuma: {escape(str(exc))}; nothing was sent")
+        err.print(f"kuma: {escape(_masked(masker, str(exc)))}; nothing was sent")
         raise typer.Exit(EXIT_INVALID) from None
     except KumaError as exc:
-        raise _remote_exit(f"kuma: {exc.describe()}; {what}") from None
+        raise _remote_exit(_masked(masker, f"kuma: {exc.describe()}; {what}")) from None
     except Exception as exc:  # KubeError: the Kubernetes platform's
         if not is_remote_error(exc):
             raise
         if getattr(exc, "method", "") == "read":  # a kubeconfig that cannot be read: bad input
             err.print(f"kuma: {escape(describe(exc))}; {what}")
             raise typer.Exit(EXIT_INVALID) from None
-        raise _remote_exit(f"kuma: {describe(exc)}; {what}") from None
+        raise _remote_exit(_masked(masker, f"kuma: {describe(exc)}; {what}")) from None
 
 
 def _plan_kuma(loaded: LoadedCatalog, desired: KumaDesired, conn: Connection, stack: contextlib.ExitStack) -> KumaSide:
@@ -1094,7 +1101,9 @@ def _plan_kuma(loaded: LoadedCatalog, desired: KumaDesired, conn: Connection, st
         target = _kuma_remote(lambda: kubernetes_target(conn.kubeconfig, conn.context, namespace))
     stack.callback(target.close)
     name = loaded.catalog.name
-    the_plan = _kuma_remote(lambda: target.plan(name, desired.objects, desired.masker, conn.parallelism))
+    the_plan = _kuma_remote(
+        lambda: target.plan(name, desired.objects, desired.masker, conn.parallelism), masker=desired.masker
+    )
     return KumaSide(target, desired, the_plan)
 
 
@@ -1112,7 +1121,9 @@ def _lock_kuma(
     name = loaded.catalog.name
     untouched = "nothing was changed in Kong or Kuma"
     try:
-        held: HeldLock = _kuma_remote(lambda: stack.enter_context(kuma.target.lock(name, lock_wait)), untouched)
+        held: HeldLock = _kuma_remote(
+            lambda: stack.enter_context(kuma.target.lock(name, lock_wait)), untouched, kuma.desired.masker
+        )
     except LockHeld as exc:
         err.print(f"kuma: {escape(str(exc))}; {untouched}")
         if as_json:  # a CI job reading --json gets its document, saying nothing was applied and why
@@ -1123,7 +1134,7 @@ def _lock_kuma(
         err.print(f"[yellow]warning: took over a stale Kuma apply lock ({escape(held.broke_stale)})[/yellow]")
     desired = kuma.desired
     kuma.plan = _kuma_remote(
-        lambda: kuma.target.plan(name, desired.objects, desired.masker, conn.parallelism), untouched
+        lambda: kuma.target.plan(name, desired.objects, desired.masker, conn.parallelism), untouched, desired.masker
     )
     return held
 
@@ -1207,7 +1218,7 @@ def _kuma_status(loaded: LoadedCatalog, conn: Connection, stack: contextlib.Exit
     server = side.plan.server if side else {}
     drift = side.plan.summary() if side and side.plan.changes else None
     name = loaded.catalog.name
-    lock = _kuma_remote(lambda: side.target.lock_holder(name)) if side else None
+    lock = _kuma_remote(lambda: side.target.lock_holder(name), masker=desired.masker) if side else None
     return {
         "url": side.display if side else (conn.kuma_url or ""),
         "platform": platform,
@@ -1254,7 +1265,9 @@ def _rollback_kuma(
 
         def rollback_plan() -> KumaPlan:
             nonlocal objects
-            the_plan: KumaPlan = _kuma_remote(lambda: target.plan(catalog_name, objects, masker, conn.parallelism))
+            the_plan: KumaPlan = _kuma_remote(
+                lambda: target.plan(catalog_name, objects, masker, conn.parallelism), masker=masker
+            )
             if saved.get("platform") == "kubernetes":
                 # Fields taken over since the snapshot (--force-conflicts) are gatewayctl's now: restoring
                 # them needs the live managedFields, so plan once more with them when that adds any.
@@ -1264,7 +1277,9 @@ def _rollback_kuma(
                 ]
                 if again != objects:
                     objects = again
-                    the_plan = _kuma_remote(lambda: target.plan(catalog_name, objects, masker, conn.parallelism))
+                    the_plan = _kuma_remote(
+                        lambda: target.plan(catalog_name, objects, masker, conn.parallelism), masker=masker
+                    )
             the_plan.changes = [
                 replace(c, fields=hide_paths(c.fields, secret_fields.get(object_key(c.kind, c.mesh, c.name), ())))
                 for c in the_plan.changes
@@ -1279,7 +1294,7 @@ def _rollback_kuma(
             return EXIT_OK
         _confirm(yes, "roll Kuma back at " + side.display, "roll back")
         try:  # as apply: never interleaved with an apply of this catalog
-            held = _kuma_remote(lambda: stack.enter_context(target.lock(catalog_name, lock_wait)))
+            held = _kuma_remote(lambda: stack.enter_context(target.lock(catalog_name, lock_wait)), masker=masker)
         except LockHeld as exc:
             err.print(f"kuma: {escape(str(exc))}; nothing was changed")
             return EXIT_REMOTE

@@ -66,15 +66,53 @@ class KumaApi(ApiClient):
     def list_all(self, path: str, labels: dict[str, str] | None = None) -> Iterator[dict[str, Any]]:
         """Every item of a list endpoint, `size=1000` pages, following `next`. Labels filter with
         `filter[labels.<key>]=<value>`, ANDed (pkg/api-server/filters/filtering.go). Only the `offset` of
-        `next` is used (as kumactl does): its host is what the server saw, which behind a proxy is not ours."""
+        `next` is used (as kumactl does): its host is what the server saw, which behind a proxy is not ours.
+        An answer that is not a list of resources, or paging that comes back to an offset or an item already
+        seen or goes on past the `total` it gave, is this API's error rather than a crash or a loop."""
         params = {"size": str(PAGE_SIZE)}
         for key, value in (labels or {}).items():
             params[f"filter[labels.{key}]"] = value
+        offsets: set[str] = set()
+        seen: set[tuple[str, str]] = set()
+        pages = 0
         while True:
             page: Json = self.get(path, params)
-            yield from page.get("items") or []
+            problem = _list_problem(page)
+            if problem:
+                where = self.endpoint.display()
+                detail = f"the answer is not a list of Kuma resources ({problem}): is {where} the right URL?"
+                raise self.error("GET", path, 200, None, detail, 1)
+            items: list[dict[str, Any]] = page.get("items") or []
+            keys = [(str(item.get("mesh") or ""), item["name"]) for item in items]
+            if seen.intersection(keys):
+                raise self.error("GET", path, 200, None, "the pages repeat resources already listed", 1)
+            seen.update(keys)
+            yield from items
+            pages += 1
             nxt = page.get("next")
+            if not nxt:
+                return
             offset = parse_qs(urlsplit(nxt).query).get("offset", [""])[0] if isinstance(nxt, str) else ""
             if not offset:
-                return
+                raise self.error("GET", path, 200, None, "the answer has a next page but no offset to ask for it", 1)
+            total = page.get("total")
+            if offset in offsets or (isinstance(total, int) and pages * PAGE_SIZE >= total + PAGE_SIZE):
+                raise self.error("GET", path, 200, None, f"the pages do not end (offset {offset[:40]!r})", 1)
+            offsets.add(offset)
             params = {**params, "offset": offset}
+
+
+def _list_problem(page: Json) -> str | None:
+    """What makes an answer no page of Kuma resources (`{"total", "items": [{"name", ...}], "next"}`);
+    `items` may be null (a Go nil slice)."""
+    if not isinstance(page, dict):
+        return "not an object"
+    items = page.get("items")
+    if items is not None and not isinstance(items, list):
+        return "its items are no list"
+    for item in items or []:
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not item["name"]:
+            return "a resource without a name"
+        if not isinstance(item.get("labels") or {}, dict):
+            return "a resource whose labels are no object"
+    return None
