@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import logging
 import re
 import traceback
 from collections.abc import Callable, Iterator
@@ -25,6 +26,13 @@ from emulators.kuma import KumaEmulator, KumaState, std_error
 from emulators.kuma import running as kuma_running
 
 from gatewayctl.cli import main
+from gatewayctl.clients.kong_admin import Endpoint, KongAdmin
+from gatewayctl.clients.retry import RetryPolicy
+from gatewayctl.watch.health import Health
+from gatewayctl.watch.kong import KongSystem
+from gatewayctl.watch.loop import WatchConfig, Watcher
+from gatewayctl.watch.metrics import WatchMetrics
+from gatewayctl.watch.source import CatalogSource
 
 HTML_502 = (  # nginx's own error page
     b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>"
@@ -211,6 +219,12 @@ KONG_READS = [
     ),
     Odd("list-reset-mid-body", "GET", "/consumers", {"cut_after": 5}),
     Odd("list-slow", "GET", "/plugins", {"delay": 0.3}),
+    Odd(
+        "list-500-echoing-a-secret",
+        "GET",
+        "/key-auths",
+        {"status": 500, "body": {"message": f"could not decrypt '{SECRETS['WEB_APP_KEY']}'"}},
+    ),
     Odd("list-403-rbac", "GET", "/acls", {"status": 403, "body": {"message": "You cannot consume this service"}}),
     Odd("schemas-404", "GET", "/schemas", {"status": 404, "body": {"message": "Not found"}}),
     Odd("schemas-html-502", "GET", "/schemas", {"status": 502, "raw": HTML_502, "content_type": "text/html"}),
@@ -248,14 +262,24 @@ def kong_args(kong: KongEmulator) -> list[str]:
     return ["--kong-admin-url", kong.url, "--timeout", "0.1"]
 
 
+def text_and_json(odds: list[Odd], every: int = 3) -> list[Any]:
+    """(odd, as_json) cases: every odd in text, and in --json every `every`-th one and each whose answer echoes
+    a secret (the JSON report is made apart from the text one, so it is checked too, not for every odd)."""
+    cases = []
+    for index, odd in enumerate(odds):
+        cases.append(pytest.param(odd, False, id=f"text-{odd.name}"))
+        if index % every == 0 or "secret" in odd.name or "echoing" in odd.name:
+            cases.append(pytest.param(odd, True, id=f"json-{odd.name}"))
+    return cases
+
+
 def inject(state: Any, odd: Odd) -> None:
     state.rules.clear()
     for each in (odd, *odd.more):
         state.fail(each.nth, method=each.method, path=each.path, times=each.times, **each.fault)
 
 
-@pytest.mark.parametrize("odd", KONG_READS + KONG_ENTITY_READS, ids=lambda odd: odd.name)
-@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+@pytest.mark.parametrize(("odd", "as_json"), text_and_json(KONG_READS + KONG_ENTITY_READS))
 def test_diff_on_an_odd_kong_answer(
     applied_kong: tuple[KongEmulator, Path], workdir: Path, capsys: pytest.CaptureFixture[str], odd: Odd, as_json: bool
 ) -> None:
@@ -341,8 +365,7 @@ KONG_WRITES = [
 ]
 
 
-@pytest.mark.parametrize("odd", KONG_WRITES, ids=lambda odd: odd.name)
-@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+@pytest.mark.parametrize(("odd", "as_json"), text_and_json(KONG_WRITES))
 def test_apply_on_an_odd_kong_answer_fails_well_and_converges_when_run_again(
     kong: KongEmulator, workdir: Path, capsys: pytest.CaptureFixture[str], odd: Odd, as_json: bool
 ) -> None:
@@ -386,9 +409,8 @@ STATUS_AND_DUMP = [
 ]
 
 
-@pytest.mark.parametrize("odd", STATUS_AND_DUMP, ids=lambda odd: odd.name)
+@pytest.mark.parametrize(("odd", "as_json"), text_and_json(STATUS_AND_DUMP))
 @pytest.mark.parametrize("command", sorted(READ_COMMANDS))
-@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
 def test_status_and_dump_on_an_odd_kong_answer(
     applied_kong: tuple[KongEmulator, Path],
     workdir: Path,
@@ -527,9 +549,8 @@ def kuma_args(kuma: KumaEmulator) -> list[str]:
     return ["--only", "kuma", "--kuma-platform", "universal", "--kuma-url", kuma.url, "--timeout", "0.1"]
 
 
-@pytest.mark.parametrize("odd", KUMA_READS, ids=lambda odd: odd.name)
+@pytest.mark.parametrize(("odd", "as_json"), text_and_json(KUMA_READS))
 @pytest.mark.parametrize("command", ["diff", "status"])
-@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
 def test_diff_and_status_on_an_odd_kuma_answer(
     applied_kuma: tuple[KumaEmulator, Path],
     shop: Path,
@@ -596,8 +617,7 @@ KUMA_WRITES = [
 ]
 
 
-@pytest.mark.parametrize("odd", KUMA_WRITES, ids=lambda odd: odd.name)
-@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+@pytest.mark.parametrize(("odd", "as_json"), text_and_json(KUMA_WRITES))
 def test_apply_on_an_odd_kuma_answer_fails_well_and_converges_when_run_again(
     kuma: KumaEmulator, shop: Path, capsys: pytest.CaptureFixture[str], odd: Odd, as_json: bool
 ) -> None:
@@ -614,3 +634,47 @@ def test_apply_on_an_odd_kuma_answer_fails_well_and_converges_when_run_again(
     again = run(capsys, "apply", str(shop), "--yes", "--lock-wait", "1", *kuma_args(kuma))
     assert again.code == 0, again.text
     assert run(capsys, "diff", str(shop), "--exit-code", *kuma_args(kuma)).code == 0
+
+
+# --------------------------------------------------------------------------- watch
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        Odd("entity-without-id", "GET", "/services", {"reshape": _each_item(_without_id)}),
+        Odd("offsets-never-end", "GET", "/services", {"reshape": _endless_new_offsets()}),
+        Odd(
+            "list-500-echoing-a-secret",
+            "GET",
+            "/key-auths",
+            {"status": 500, "body": {"message": SECRETS["WEB_APP_KEY"]}},
+        ),
+    ],
+    ids=lambda odd: odd.name,
+)
+def test_a_watch_check_on_an_odd_kong_answer_is_a_named_remote_failure(
+    applied_kong: tuple[KongEmulator, Path], workdir: Path, caplog: pytest.LogCaptureFixture, odd: Odd
+) -> None:
+    """One check of `gatewayctl watch`, wired as the command wires it: the odd answer is a remote failure
+    naming the call in its log line and health, no traceback logged, no secret; the next check is clean."""
+    kong, catalog = applied_kong
+    client = KongAdmin(Endpoint(kong.url, timeout=1.0), retry=RetryPolicy(attempts=2, base=0.001, cap=0.01))
+    health = Health(stuck_after=30.0)
+    config = WatchConfig(interval=0.2, heal=False, max_backoff=1.0, poll=0.05)
+    system = KongSystem(client, parallelism=4, state_dir=workdir)
+    watcher = Watcher(CatalogSource(catalog), [system], WatchMetrics(), health, config, lambda: True)
+    assert watcher.load()
+    inject(kong.state, odd)
+    try:
+        with caplog.at_level(logging.INFO):
+            result = watcher.check()
+    finally:
+        kong.state.rules.clear()
+    logged = "\n".join(f"{r.getMessage()}\n{r.exc_text or ''}{r.exc_info or ''}" for r in caplog.records)
+    assert not result.reached
+    assert f"GET {odd.path}" in logged and f"GET {odd.path}" in health.problem
+    assert "Traceback" not in logged and not any(r.exc_info for r in caplog.records)
+    assert_no_secrets(logged + health.problem)
+    assert watcher.check().reached  # answered normally again
+    system.close()

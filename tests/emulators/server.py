@@ -351,7 +351,9 @@ def serve(
     if tls is not None:
         server.socket = tls.wrap_socket(server.socket, server_side=True)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
+    # polling for shutdown every 50 ms rather than socketserver's 500: stopping an emulator (once per test)
+    # waits for the next poll
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=name, daemon=True)
     thread.start()
     return server, thread
 
