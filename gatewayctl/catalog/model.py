@@ -23,6 +23,7 @@ from gatewayctl.catalog.types import (
     KongHealthSeconds,
     KongHost,
     KongHostPort,
+    KongServiceTimeout,
     KongTimeout,
     LabelKey,
     LabelValue,
@@ -54,11 +55,11 @@ class Model(BaseModel):
 
 
 class Timeouts(Model):
-    connect: KongTimeout | None = None
+    connect: KongServiceTimeout | None = None
     """Time to open a connection to the upstream (Kong default 60s)."""
-    read: KongTimeout | None = None
+    read: KongServiceTimeout | None = None
     """Time between two successive reads from the upstream (Kong default 60s)."""
-    write: KongTimeout | None = None
+    write: KongServiceTimeout | None = None
     """Time between two successive writes to the upstream (Kong default 60s)."""
 
 
@@ -111,7 +112,8 @@ class Cache(Model):
     ttl: Seconds = units.Duration(300_000, "5m")
     content_types: list[NonEmpty] = ["text/plain", "application/json"]
     methods: list[Literal["GET", "HEAD", "POST", "PATCH", "PUT"]] = ["GET", "HEAD"]
-    response_codes: list[Annotated[int, Field(ge=100, le=999)]] = [200, 301, 404]
+    # proxy-cache's response_code: at least one, each between 100 and 900 (Kong 3.9's schema.lua).
+    response_codes: list[Annotated[int, Field(ge=100, le=900)]] = Field([200, 301, 404], min_length=1)
     vary_headers: list[HeaderName] | None = None
     vary_query_params: list[NonEmpty] | None = None
 

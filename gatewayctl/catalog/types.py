@@ -56,7 +56,7 @@ def url_problem(value: str, *, http_only: bool = False) -> str | None:
     """Why `value` is not a URL the renderers can split, or None. The reason does not repeat the value:
     for a URL assembled from secret references at render time, the value holds a secret."""
     plain = PLAIN_URL.match(value)
-    if plain and (plain["port"] is None or int(plain["port"]) <= 65535):
+    if plain and (plain["port"] is None or 0 < int(plain["port"]) <= 65535):
         scheme = plain["scheme"]
     else:
         parts = urlsplit(value)
@@ -64,7 +64,9 @@ def url_problem(value: str, *, http_only: bool = False) -> str | None:
         if scheme not in ("http", "https", "grpc", "grpcs", "tcp", "tls") or not parts.hostname:
             return "must be an absolute URL such as http://host:8080/path"
         try:
-            parts.port  # noqa: B018 - raises on a bad port
+            # Port 0 is no port to connect to; the renderers would put the scheme's default in its place.
+            if parts.port == 0:
+                return "has an invalid port"
         except ValueError:
             return "has an invalid port"
     if http_only and scheme not in ("http", "https"):
@@ -371,8 +373,16 @@ def _at_most(limit: units.Duration, about: str) -> Callable[[units.Duration], un
     return check
 
 
-# Kong's `timeout` fields (service timeouts, Redis timeouts) are milliseconds between 0 and 2^31 - 2.
+def _not_zero(value: units.Duration) -> units.Duration:
+    if value.ms == 0:
+        raise ValueError(f"must be at least 1ms: Kong refuses a service timeout of 0 (got {value.text!r})")
+    return value
+
+
+# Kong's `timeout` fields (Redis timeouts, ...) are milliseconds between 0 and 2^31 - 2.
 KongTimeout = Annotated[Duration, AfterValidator(_at_most(units.Duration(2**31 - 2, "2147483646ms"), " (24.8 days)"))]
+# A service's connect/read/write timeouts are Kong's `nonzero_timeout` (services.lua): between 1 and 2^31 - 2.
+KongServiceTimeout = Annotated[KongTimeout, AfterValidator(_not_zero)]
 # An upstream's health check interval and timeout are seconds between 0 and 65535 (upstreams.lua `seconds`).
 KongHealthSeconds = Annotated[Duration, AfterValidator(_at_most(units.Duration(65_535_000, "65535s"), " (18.2 hours)"))]
 # jwt `maximum_expiration` is at most 31536000 seconds.
