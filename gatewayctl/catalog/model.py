@@ -25,6 +25,7 @@ from gatewayctl.catalog.types import (
     KongHostPort,
     KongServiceTimeout,
     KongTimeout,
+    KongTtl,
     LabelKey,
     LabelValue,
     Method,
@@ -230,7 +231,7 @@ class Mesh(Model):
 
 class KeyAuthCredential(Model):
     key: Secret
-    ttl: Seconds | None = None
+    ttl: KongTtl | None = None
 
 
 class JwtCredential(Model):

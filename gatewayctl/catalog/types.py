@@ -387,6 +387,8 @@ KongServiceTimeout = Annotated[KongTimeout, AfterValidator(_not_zero)]
 KongHealthSeconds = Annotated[Duration, AfterValidator(_at_most(units.Duration(65_535_000, "65535s"), " (18.2 hours)"))]
 # jwt `maximum_expiration` is at most 31536000 seconds.
 JwtMaximumExpiration = Annotated[Seconds, AfterValidator(_at_most(units.Duration(31_536_000_000, "365d"), ""))]
+# An entity's `ttl` (a key-auth credential's) is at most DAO_MAX_TTL, 1e8 seconds (kong/db/dao/init.lua).
+KongTtl = Annotated[Seconds, AfterValidator(_at_most(units.Duration(100_000_000_000, "100000000s"), " (1157 days)"))]
 DurationRange = Annotated[
     units.DurationRange,
     PlainValidator(units.parse_duration_range),
