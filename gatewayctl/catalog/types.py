@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, PlainSerializer, PlainValidator, WithJsonSchema
 
 from gatewayctl.catalog import units
-from gatewayctl.catalog.secrets import is_reference
+from gatewayctl.catalog.secrets import REFERENCE, is_reference
 
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 _NAME = re.compile(NAME_PATTERN)
@@ -75,7 +75,7 @@ def url_problem(value: str, *, http_only: bool = False) -> str | None:
 
 
 def _url(value: str) -> str:
-    if "${" in value:
+    if REFERENCE.search(value):
         return value  # resolved at render time, and checked then (LoadedCatalog.check_secrets)
     problem = url_problem(value)
     if problem:
@@ -84,7 +84,7 @@ def _url(value: str) -> str:
 
 
 def _http_url(value: str) -> str:
-    if "${" in value:
+    if REFERENCE.search(value):  # (a `${` that is no reference, `${vault:x}`, stays as written: checked now)
         return value
     problem = url_problem(value, http_only=True)
     if problem:
@@ -304,9 +304,9 @@ def kong_address(value: str) -> tuple[str | None, bool]:
 
 
 def _kong_host(value: str) -> str:
-    """Kong's typedefs.host: an address or name without a port (a `${env:..}` reference is checked once
-    resolved, by Kong)."""
-    if "${" not in value:
+    """Kong's typedefs.host: an address or name without a port (a `${env:..}` reference is substituted at
+    render time and checked once resolved, by Kong; a `${` that is no reference is text, checked now)."""
+    if not REFERENCE.search(value):
         problem, has_port = kong_address(value)
         if problem or has_port:
             raise ValueError(f"Kong refuses the host {value!r}: it {problem or 'must not have a port'}")
@@ -315,7 +315,7 @@ def _kong_host(value: str) -> str:
 
 def _kong_host_port(value: str) -> str:
     """Kong's typedefs.host_with_optional_port."""
-    if "${" not in value and (problem := kong_address(value)[0]):
+    if not REFERENCE.search(value) and (problem := kong_address(value)[0]):
         raise ValueError(f"Kong refuses the host {value!r}: it {problem}")
     return value
 
