@@ -436,15 +436,21 @@ class MeshTimeouts(Model):
     idle: Duration | None = None
 
 
+# Kuma's policies hold these counts as Go uint32/int32 (MeshCircuitBreaker consecutive, MeshRateLimit num,
+# MeshHealthCheck thresholds): a larger number does not decode, and Kuma refuses the policy.
+UINT32_MAX = 2**32 - 1
+INT32_MAX = 2**31 - 1
+
+
 class MeshCircuitBreaker(Model):
-    consecutive_5xx: int = Field(5, ge=1)
+    consecutive_5xx: int = Field(5, ge=1, le=UINT32_MAX)
     interval: Duration = units.Duration(10_000, "10s")
     base_ejection: Duration = units.Duration(30_000, "30s")
     max_ejection_percent: int = Field(20, ge=0, le=100)
 
 
 class MeshRateLimit(Model):
-    requests: int = Field(gt=0)
+    requests: int = Field(gt=0, le=UINT32_MAX)
     interval: Duration
 
 
@@ -452,8 +458,8 @@ class MeshHealthCheck(Model):
     path: str = "/"
     interval: Duration = units.Duration(10_000, "10s")
     timeout: Duration = units.Duration(2_000, "2s")
-    healthy_after: int = Field(1, ge=1)
-    unhealthy_after: int = Field(3, ge=1)
+    healthy_after: int = Field(1, ge=1, le=INT32_MAX)
+    unhealthy_after: int = Field(3, ge=1, le=INT32_MAX)
 
 
 class ServiceMesh(Model):
