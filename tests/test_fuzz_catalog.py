@@ -44,20 +44,24 @@ from emulators.kuma import route as kuma_route
 from gatewayctl.apply import dbless
 from gatewayctl.catalog.load import load_catalog
 from gatewayctl.cli import main
+from gatewayctl.kong_plugins import ENTERPRISE_PLUGINS
 from gatewayctl.render.kuma import build_kuma_objects, universal_form
 
 EXAMPLES = Path(__file__).parents[1] / "examples"
+BAD = Path(__file__).parent / "bad"
 COUNT = int(os.environ.get("GATEWAYCTL_FUZZ_COUNT", "240"))
 SEED = int(os.environ.get("GATEWAYCTL_FUZZ_SEED", "20261201"))
 LOG = os.environ.get("GATEWAYCTL_FUZZ_LOG")
 FILE = "catalog.yaml"
 LOCATED = re.compile(r"^catalog\.yaml:(\d+):(\d+): (.*)$")
 SUMMARY = re.compile(r"^catalog\.yaml: (\d+) errors?(?:, \d+ warnings?)?(; nothing was written)?$")
+# Kong Enterprise's plugins (opa, ...): the emulator is Kong OSS and has not their schemas.
+ENTERPRISE_ONLY = set(ENTERPRISE_PLUGINS) - set(KONG_PLUGINS)
 KUMA_CHECKED: list[int] = []  # one entry per mutant whose Kuma objects were checked
 
 
 def _example_env() -> dict[str, str]:
-    environ = dict(SECRETS, ZIPKIN_URL=ZIPKIN_SECRET, FUZZ_SET="fuzz-value-0001", FUZZ_EMPTY="")
+    environ = dict(SECRETS, **FEATURES_ENV, ZIPKIN_URL=ZIPKIN_SECRET, FUZZ_SET="fuzz-value-0001", FUZZ_EMPTY="")
     for line in (EXAMPLES / "example.env").read_text().splitlines():
         if line and not line.startswith("#") and "=" in line:
             key, value = line.split("=", 1)
@@ -65,10 +69,83 @@ def _example_env() -> dict[str, str]:
     return environ
 
 
+# The keys the other seeds leave out (stream routes, deny lists, opa, Redis TLS, ...), each set once.
+FEATURES = """\
+format: 1
+name: features
+gateway:
+  edition: enterprise
+  rate_limit: {month: 100000, year: 1000000, by: ip, policy: local}
+mesh:
+  enabled: true
+  access_log: {tcp: 'collector.logging:5170'}
+consumers:
+  - name: app
+    groups: [users]
+    credentials:
+      jwt: [{key: app-issuer, secret: "${env:FEATURES_JWT_SECRET}"}]
+      key_auth: [{key: "${env:FEATURES_APP_KEY}", ttl: 30d}]
+      oauth2: [{name: app, client_id: app-client, client_secret: "${env:FEATURES_CLIENT_SECRET}", redirect_uris: ["https://app.example.com/cb"]}]
+  - name: blocked
+    groups: [blocked]
+    credentials:
+      key_auth: [{key: "${env:FEATURES_BLOCKED_KEY}"}]
+services:
+  - name: web
+    url: http://web.default.svc:8080
+    auth: [jwt, key-auth, oauth2]
+    jwt: {key_claim_name: iss, cookie_names: [session], secret_is_base64: false, run_on_preflight: false}
+    deny_groups: [blocked]
+    ip_deny: [192.0.2.0/24]
+    cors: {origins: ['https://app.example.com'], preflight_continue: true, private_network: true}
+    authz: {opa: {url: 'http://opa.policy.svc:8181', policy: /v1/data/gateway/allow}}
+    oauth2: {provision_key: "${env:FEATURES_PROVISION_KEY}", enable_implicit_grant: true, enable_password_grant: true}
+    rate_limit:
+      minute: 100
+      policy: redis
+      redis: {host: redis.default.svc, ssl: true, ssl_verify: true}
+    routes:
+      - name: pages
+        paths: ['~/pages/[a-z]+$']
+        regex_priority: 10
+        preserve_host: true
+        https_redirect_status_code: 308
+        protocols: [https]
+        snis: [app.example.com]
+  - name: db
+    url: tcp://db.default.svc:5432
+    mesh:
+      retries: {attempts: 2, on: [connect-failure, reset]}
+      health_check: {path: /, interval: 10s, timeout: 2s, healthy_after: 1, unhealthy_after: 3}
+    routes:
+      - name: sql
+        protocols: [tcp]
+        sources: [{ip: 10.0.0.0/8, port: 40000}]
+        destinations: [{ip: 10.1.0.1, port: 5432}]
+  - name: pool
+    upstream:
+      slots: 100
+      targets: [10.0.0.1:8080]
+      health_check: {type: tcp, interval: 5s}
+    routes:
+      - {name: pool, paths: [/pool]}
+"""
+FEATURES_ENV = {
+    "FEATURES_JWT_SECRET": "features-jwt-secret",
+    "FEATURES_APP_KEY": "features-app-key",
+    "FEATURES_BLOCKED_KEY": "features-blocked-key",
+    "FEATURES_PROVISION_KEY": "features-provision-key",
+    "FEATURES_CLIENT_SECRET": "features-client-secret",
+}
+STARTER = Path(__file__).parents[1] / "gatewayctl" / "templates" / "starter.yaml"
 SEEDS: list[tuple[str, str]] = [(p.stem, p.read_text()) for p in sorted(EXAMPLES.glob("*.yaml"))] + [
     ("kong-test", KONG_TEST_CATALOG),
     ("kuma-test", KUMA_CATALOG),
+    ("features", FEATURES),
+    ("starter", STARTER.read_text()),
 ]
+# The bad corpus, a fifth of the seeds drawn: a mutation can mend a case, or break it further.
+BAD_SEEDS = [(p.stem, p.read_text(encoding="utf-8", errors="surrogateescape")) for p in sorted(BAD.glob("*.yaml"))]
 
 # --------------------------------------------------------------------------- values
 
@@ -528,7 +605,7 @@ def deep_nesting(rng: random.Random, text: str) -> str:
 
 
 def byte_noise(rng: random.Random, text: str) -> bytes:
-    raw = bytearray(text.encode("utf-8"))
+    raw = bytearray(text.encode("utf-8", "surrogateescape"))
     if not raw:
         return bytes(raw)
     for _ in range(rng.choice([1, 1, 2, 5])):
@@ -546,7 +623,7 @@ def byte_noise(rng: random.Random, text: str) -> bytes:
 
 
 def truncate(rng: random.Random, text: str) -> bytes:
-    raw = text.encode("utf-8")
+    raw = text.encode("utf-8", "surrogateescape")
     return raw[: rng.randrange(len(raw) + 1)]
 
 
@@ -578,9 +655,17 @@ class Mutant:
     env: str | None  # --env for render (validate checks every overlay without it)
 
 
+def _encode(text: str) -> bytes:
+    """The bytes of a mutant's text: a bad corpus case's bytes that are not UTF-8 come back as they were."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass")
+
+
 def make_mutant(number: int) -> Mutant:
     rng = random.Random(f"{SEED}:{number}")
-    seed_name, text = rng.choice(SEEDS)
+    seed_name, text = rng.choice(BAD_SEEDS if rng.random() < 0.2 else SEEDS)
     steps: list[str] = []
     result: str | bytes = text
     for _ in range(rng.choice([1, 1, 1, 2])):
@@ -596,7 +681,7 @@ def make_mutant(number: int) -> Mutant:
             mutation = rng.choice(TEXTUAL)
             result = mutation(rng, result)
             steps.append(mutation.__name__)
-    content = result if isinstance(result, bytes) else result.encode("utf-8", "surrogatepass")
+    content = result if isinstance(result, bytes) else _encode(result)
     env = None
     if rng.random() < 0.3:
         env = rng.choice(["prod", "staging", "dev", "nope"])
@@ -672,7 +757,7 @@ def _kong_refusal(kong_yaml: Path, env: str | None) -> str | None:
         refused = [
             e
             for e in exc.body.get("flattened_errors", [])
-            if not (e["entity_type"] == "plugin" and e["entity"].get("name") in raw)
+            if not (e["entity_type"] == "plugin" and e["entity"].get("name") in raw | ENTERPRISE_ONLY)
         ]
         if refused or not exc.body.get("flattened_errors"):
             return f"{exc.status} {json.dumps(refused or exc.body)[:2000]}"
