@@ -293,15 +293,18 @@ def _odd_value(rng: random.Random, data_values: list[Any]) -> Any:
 Path_ = tuple[Any, ...]
 
 
-def _places(data: Any, path: Path_ = (), inside: frozenset[int] = frozenset()) -> list[Path_]:
-    """Every path in the data (containers and leaves), the root aside; a cycle (see `share`) is not followed."""
+def _places(data: Any, path: Path_ = (), seen: set[int] | None = None) -> list[Path_]:
+    """Every path in the data (containers and leaves), the root aside. A container met again (see `share`: an
+    alias, maybe a cycle) is not walked again, or the paths would multiply with every alias."""
+    seen = set() if seen is None else seen
     found: list[Path_] = []
-    if id(data) in inside:
+    if id(data) in seen:
         return found
+    seen.add(id(data))
     items: Any = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
     for key, value in items:
         found.append((*path, key))
-        found.extend(_places(value, (*path, key), inside | {id(data)}))
+        found.extend(_places(value, (*path, key), seen))
     return found
 
 
@@ -706,7 +709,18 @@ def _run(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int | str
     return code, captured.out + captured.err
 
 
-def _diagnostic_problems(output: str, line_count: int) -> list[str]:
+_YAML_LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")  # the line breaks YAML counts
+
+
+def _source_lines(content: bytes) -> list[str] | None:
+    """The catalog's lines as YAML counts them (columns are characters), or None when it is not UTF-8."""
+    try:
+        return _YAML_LINE_BREAK.split(content.decode("utf-8"))
+    except UnicodeDecodeError:
+        return None
+
+
+def _diagnostic_problems(output: str, source: list[str] | None) -> list[str]:
     """An exit-1 output must have located diagnostics inside the file and a summary that counts them."""
     lines = output.splitlines()
     located = [m for m in map(LOCATED.match, lines) if m]
@@ -716,8 +730,12 @@ def _diagnostic_problems(output: str, line_count: int) -> list[str]:
     problems = []
     for m in located:
         line, col = int(m.group(1)), int(m.group(2))
-        if not 1 <= line <= line_count + 1 or col < 1:
-            problems.append(f"diagnostic outside the file ({line_count} lines): {m.group(0)[:200]}")
+        if source is None:
+            continue
+        # A missing key is placed at the end of what holds it: one past the last line or character at most.
+        width = len(source[line - 1].lstrip("\ufeff")) if 1 <= line <= len(source) else 0
+        if not 1 <= line <= len(source) + 1 or not 1 <= col <= width + 1:
+            problems.append(f"diagnostic outside the file ({len(source)} lines, {width} columns): {m.group(0)[:200]}")
     if len(summaries) != 1:
         problems.append("no single summary line")
     else:
@@ -786,7 +804,7 @@ def judge(mutant: Mutant, workdir: Path, capsys: pytest.CaptureFixture[str], out
     """Every broken promise for one mutant; `outcomes` counts how the commands ended."""
     catalog = workdir / FILE
     catalog.write_bytes(mutant.content)
-    line_count = mutant.content.count(b"\n") + mutant.content.count(b"\r") + 1
+    source = _source_lines(mutant.content)
     problems: list[str] = []
     env_args = ["--env", mutant.env] if mutant.env else []
 
@@ -794,7 +812,7 @@ def judge(mutant: Mutant, workdir: Path, capsys: pytest.CaptureFixture[str], out
     if v_code not in (0, 1) or "Traceback" in v_out:
         problems.append(f"validate: exit {v_code}: {v_out[-3000:]}")
     elif v_code == 1:
-        problems += [f"validate: {p}" for p in _diagnostic_problems(v_out, line_count)]
+        problems += [f"validate: {p}" for p in _diagnostic_problems(v_out, source)]
 
     out_dir = workdir / "out"
     r_code, r_out = _run(capsys, ["render", FILE, "--out", "out", *env_args])
@@ -802,7 +820,7 @@ def judge(mutant: Mutant, workdir: Path, capsys: pytest.CaptureFixture[str], out
     if r_code not in (0, 1) or "Traceback" in r_out:
         problems.append(f"render: exit {r_code}: {r_out[-3000:]}")
     elif r_code == 1:
-        problems += [f"render: {p}" for p in _diagnostic_problems(r_out, line_count)]
+        problems += [f"render: {p}" for p in _diagnostic_problems(r_out, source)]
         if out_dir.exists():
             problems.append(f"render failed but wrote {[str(p.relative_to(out_dir)) for p in written][:5]}")
     else:
