@@ -233,6 +233,10 @@ def parse_data_in_pieces(text: str | bytes, file: str) -> tuple[dict[str, Any], 
             return None  # a list at the top level
     if not starts or len({key for key, _ in starts}) != len(starts) or _cyaml is None:
         return None
+    # Text before the first section belongs to no piece: only comments and blank lines may stand there (an
+    # indented line would be left unparsed, and a broken document called valid).
+    if any(line.strip() and not line.lstrip().startswith("#") for line in text[: starts[0][1]].splitlines()):
+        return None
     light = _LightData()
     data: dict[str, Any] = {}
     try:
