@@ -154,6 +154,47 @@ def test_render_rejects_a_url_that_is_not_one_once_resolved_without_printing_it(
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize(
+    ("key", "value", "why"),
+    [
+        ("host_header", "$x.internal", "Kong refuses this host: it is not a host name or IP address"),
+        ("redis_host", "redis.internal:6379", "Kong refuses this host: it must not have a port"),
+    ],
+)
+def test_render_rejects_a_host_kong_refuses_once_resolved_without_printing_it(
+    key: str,
+    value: str,
+    why: str,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An upstream's host_header and a Redis host may hold a reference, resolved at render time: the value
+    is checked then, as Kong would check it (it used to reach Kong, which refused the whole configuration)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GW_QA_HOST", value)
+    host_header = "${env:GW_QA_HOST}" if key == "host_header" else "api.internal"
+    redis_host = "${env:GW_QA_HOST}" if key == "redis_host" else "redis.internal"
+    (tmp_path / "catalog.yaml").write_text(
+        "format: 1\nname: demo\nservices:\n  - name: api\n"
+        f"    upstream: {{targets: [10.0.0.1:8080], host_header: '{host_header}'}}\n"
+        f"    rate_limit: {{minute: 5, policy: redis, redis: {{host: '{redis_host}'}}}}\n"
+    )
+    code, out, err = run(capsys, ["render", "catalog.yaml", "--out", "out"])
+    line, col, path = (
+        (5, 55, "services[0].upstream.host_header")
+        if key == "host_header"
+        else (6, 58, "services[0].rate_limit.redis.host")
+    )
+    assert err.splitlines() == [
+        f"catalog.yaml:{line}:{col}: {path}: {why}, once ${{env:GW_QA_HOST}} is resolved (value not shown)",
+        "catalog.yaml: 1 error; nothing was written",
+    ]
+    assert code == 1
+    assert value not in out + err
+    assert not (tmp_path / "out").exists()
+
+
 def test_render_rejects_a_mesh_zipkin_endpoint_kuma_refuses_once_resolved_without_printing_it(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

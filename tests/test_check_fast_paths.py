@@ -137,7 +137,8 @@ def test_url_fast_path_agrees_with_urlsplit(url: str) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https", "grpc", "grpcs", "tcp", "tls") or not parts.hostname:
             raise ValueError("not absolute")
-        parts.port  # noqa: B018 - raises on a bad port
+        if parts.port == 0:  # raises on a bad port; port 0 is no port to connect to
+            raise ValueError("port 0")
         return url
 
     try:

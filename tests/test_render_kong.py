@@ -302,6 +302,27 @@ def test_references_in_urls_are_resolved(tmp_path: Path) -> None:
     assert (opa["opa_protocol"], opa["opa_host"], opa["opa_port"]) == ("https", "opa.policy", 8443)
 
 
+def test_references_in_host_keys_are_resolved_and_marked_secret(tmp_path: Path) -> None:
+    """An upstream's host_header and a Redis host may hold a reference (validation lets it through): each
+    is resolved, as Kong cannot take the reference's text as a host, and marked as holding a secret."""
+    environ = {**ENV, "API_HOST": "api.internal:8443", "REDIS_HOST": "redis.internal"}
+    doc = kong(
+        tmp_path,
+        """        services:
+          - name: api
+            upstream: {targets: [10.0.0.1:8080], host_header: '${env:API_HOST}'}
+            rate_limit: {minute: 5, policy: redis, redis: {host: '${env:REDIS_HOST}'}}
+        """,
+        environ,
+    )
+    (upstream,) = doc["upstreams"]
+    assert upstream["host_header"] == "api.internal:8443"
+    assert "gatewayctl-secret:host_header" in upstream["tags"]
+    limit = plugins_of(service(doc, "api"))["rate-limiting"]
+    assert limit["config"]["redis"]["host"] == "redis.internal"
+    assert "gatewayctl-secret:config.redis.host" in limit["tags"]
+
+
 # ---------------------------------------------------------------------- the files on disk
 
 

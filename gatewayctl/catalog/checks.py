@@ -15,6 +15,7 @@ from gatewayctl.catalog.errors import did_you_mean
 from gatewayctl.catalog.kuma_values import is_file_path, is_url
 from gatewayctl.catalog.model import Catalog, Cors, Plugins, RateLimit, Route, Service, ServiceSettings
 from gatewayctl.catalog.public_keys import public_key_problem
+from gatewayctl.catalog.secrets import REFERENCE
 from gatewayctl.catalog.source import Source
 from gatewayctl.catalog.types import kong_path_problem
 from gatewayctl.diagnostics import Diagnostic, KeyPath
@@ -157,7 +158,7 @@ def service_targets(catalog: Catalog, report: Report) -> None:
             report.error(path, "needs a url or an upstream")
         if service.url and service.protocol and not service.url.startswith(service.protocol + "://"):
             report.error((*path, "protocol"), f"protocol {service.protocol} contradicts url {service.url}")
-        if service.url and "${" not in service.url and "{vault://" not in service.url:
+        if service.url and not REFERENCE.search(service.url) and "{vault://" not in service.url:
             url_path = urlsplit(service.url).path
             if url_path not in ("", "/") and (problem := kong_path_problem(url_path)):
                 report.error((*path, "url"), f"Kong refuses the path {url_path!r}: {problem}")
@@ -599,8 +600,10 @@ def consumers_and_auth(catalog: Catalog, report: Report) -> None:
                 key = jwt.rsa_public_key
                 if not key:
                     report.error(path, f"{jwt.algorithm} needs rsa_public_key (the PEM public key)")
-                elif "${" not in key and "{vault://" not in key and (why := public_key_problem(key, jwt.algorithm)):
-                    report.error((*path, "rsa_public_key"), why)  # with a reference: once resolved (load.py)
+                elif REFERENCE.search(key) or "{vault://" in key:
+                    pass  # with a reference: once resolved (load.py)
+                elif why := public_key_problem(key, jwt.algorithm):
+                    report.error((*path, "rsa_public_key"), why)
     for i, service in enumerate(catalog.services):
         for group_key, groups in (("allow_groups", service.allow_groups), ("deny_groups", service.deny_groups)):
             for j, group in enumerate(groups or ()):
@@ -652,7 +655,7 @@ def kubernetes_service(service: Service) -> tuple[str, str | None, int | None]:
     of the form `<name>[.<namespace>[.svc[.<cluster domain>]]]:<port>` and overridden by `mesh.namespace`
     and `mesh.port`. The name falls back to the catalog name; namespace and port to None (unknown)."""
     name, namespace, port = service.name, None, None
-    if service.url and "${" not in service.url:
+    if service.url and not REFERENCE.search(service.url):
         url = urlsplit(service.url)
         host = url.hostname or ""
         labels = host.split(".")
@@ -789,7 +792,7 @@ def _mesh_observability(catalog: Catalog, report: Report) -> None:
             "Kuma's MeshAccessLog refuses this address: give host:port, such as collector.logging:5170",
         )
     zipkin = mesh.tracing.zipkin if mesh and mesh.tracing else None
-    if zipkin and "${" not in zipkin.endpoint and not is_url(zipkin.endpoint):  # with a reference: at render
+    if zipkin and not REFERENCE.search(zipkin.endpoint) and not is_url(zipkin.endpoint):  # with a reference: at render
         report.error(MESH_ZIPKIN, MESH_ZIPKIN_REFUSED)
 
 

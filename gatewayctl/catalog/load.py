@@ -19,7 +19,7 @@ from gatewayctl.catalog.model import Catalog
 from gatewayctl.catalog.public_keys import public_key_problem
 from gatewayctl.catalog.secrets import Reference, SecretResolver, references_in
 from gatewayctl.catalog.source import Source, Unsure, merge_data, merge_nodes, note_holder, replace_child
-from gatewayctl.catalog.types import url_problem
+from gatewayctl.catalog.types import kong_address, url_problem
 from gatewayctl.diagnostics import CatalogInvalid, Diagnostic, KeyPath, sorted_unique
 from gatewayctl.gcpause import paused_gc
 
@@ -76,11 +76,13 @@ class LoadedCatalog:
         return SECRET_SECTIONS[target]
 
     def check_secrets(self, targets: list[str], resolver: SecretResolver) -> None:
-        """Raise CatalogInvalid naming every secret the targets need that cannot be resolved, and every URL
-        or JWT public key holding a reference that is not one once resolved (validation could not check it)."""
+        """Raise CatalogInvalid naming every secret the targets need that cannot be resolved, and every URL,
+        host or JWT public key holding a reference that is not one once resolved (validation could not check
+        it)."""
         sections = {s for t in targets for s in self.secret_sections(t)}
         problems: list[Diagnostic] = []
         urls: dict[KeyPath, bool] = {}
+        hosts: dict[KeyPath, bool] = {}
         for path, ref in self.secret_references:
             if path[0] in sections:
                 why = resolver.problem(ref)
@@ -88,11 +90,14 @@ class LoadedCatalog:
                     problems.append(self.source.diagnostic(path, why))
                 elif (http_only := _url_field(path)) is not None:
                     urls[path] = http_only
-        if not problems:
+                elif (port_allowed := _host_field(path)) is not None:
+                    hosts[path] = port_allowed
+        resolved = not problems  # every reference can be resolved: check each value that holds one
+        if resolved:
             needed = [(path, ref) for path, ref in self.secret_references if path[0] in sections]
             problems.extend(_public_key_diagnostics(self.catalog, self.source, needed, resolver))
         for path, http_only in urls.items():
-            if not problems:
+            if resolved:
                 text = resolver.resolve(str(_value_at(self.data, path)))
                 why = url_problem(text, http_only=http_only)
                 if not why and path == MESH_ZIPKIN and not is_url(text):
@@ -100,6 +105,13 @@ class LoadedCatalog:
                 if why:
                     # The value holds a secret: only the references are named.
                     refs = ", ".join(str(ref) for p, ref in self.secret_references if p == path)
+                    problems.append(self.source.diagnostic(path, f"{why}, once {refs} is resolved (value not shown)"))
+        for path, port_allowed in hosts.items():
+            if resolved:
+                problem, has_port = kong_address(resolver.resolve(str(_value_at(self.data, path))))
+                if problem or (has_port and not port_allowed):
+                    refs = ", ".join(str(ref) for p, ref in self.secret_references if p == path)
+                    why = f"Kong refuses this host: it {problem or 'must not have a port'}"
                     problems.append(self.source.diagnostic(path, f"{why}, once {refs} is resolved (value not shown)"))
         if problems:
             raise CatalogInvalid(problems)
@@ -118,6 +130,20 @@ _URL_FIELDS: dict[tuple[str, ...], bool] = {
 
 def _url_field(path: KeyPath) -> bool | None:
     return _URL_FIELDS.get(tuple("*" if isinstance(part, int) else part for part in path))
+
+
+# The host keys a reference may fill (render resolves them), with whether a port is allowed: checked as
+# Kong checks them (kong_address) once resolved, like the URLs above.
+_HOST_FIELDS: dict[tuple[str, ...], bool] = {
+    ("services", "*", "upstream", "host_header"): True,
+    ("services", "*", "rate_limit", "redis", "host"): False,
+    ("consumers", "*", "rate_limit", "redis", "host"): False,
+    ("gateway", "rate_limit", "redis", "host"): False,
+}
+
+
+def _host_field(path: KeyPath) -> bool | None:
+    return _HOST_FIELDS.get(tuple("*" if isinstance(part, int) else part for part in path))
 
 
 def _public_key_diagnostics(

@@ -23,7 +23,9 @@ from gatewayctl.catalog.types import (
     KongHealthSeconds,
     KongHost,
     KongHostPort,
+    KongServiceTimeout,
     KongTimeout,
+    KongTtl,
     LabelKey,
     LabelValue,
     Method,
@@ -54,11 +56,11 @@ class Model(BaseModel):
 
 
 class Timeouts(Model):
-    connect: KongTimeout | None = None
+    connect: KongServiceTimeout | None = None
     """Time to open a connection to the upstream (Kong default 60s)."""
-    read: KongTimeout | None = None
+    read: KongServiceTimeout | None = None
     """Time between two successive reads from the upstream (Kong default 60s)."""
-    write: KongTimeout | None = None
+    write: KongServiceTimeout | None = None
     """Time between two successive writes to the upstream (Kong default 60s)."""
 
 
@@ -111,7 +113,8 @@ class Cache(Model):
     ttl: Seconds = units.Duration(300_000, "5m")
     content_types: list[NonEmpty] = ["text/plain", "application/json"]
     methods: list[Literal["GET", "HEAD", "POST", "PATCH", "PUT"]] = ["GET", "HEAD"]
-    response_codes: list[Annotated[int, Field(ge=100, le=999)]] = [200, 301, 404]
+    # proxy-cache's response_code: at least one, each between 100 and 900 (Kong 3.9's schema.lua).
+    response_codes: list[Annotated[int, Field(ge=100, le=900)]] = Field([200, 301, 404], min_length=1)
     vary_headers: list[HeaderName] | None = None
     vary_query_params: list[NonEmpty] | None = None
 
@@ -228,7 +231,7 @@ class Mesh(Model):
 
 class KeyAuthCredential(Model):
     key: Secret
-    ttl: Seconds | None = None
+    ttl: KongTtl | None = None
 
 
 class JwtCredential(Model):
@@ -434,15 +437,21 @@ class MeshTimeouts(Model):
     idle: Duration | None = None
 
 
+# Kuma's policies hold these counts as Go uint32/int32 (MeshCircuitBreaker consecutive, MeshRateLimit num,
+# MeshHealthCheck thresholds): a larger number does not decode, and Kuma refuses the policy.
+UINT32_MAX = 2**32 - 1
+INT32_MAX = 2**31 - 1
+
+
 class MeshCircuitBreaker(Model):
-    consecutive_5xx: int = Field(5, ge=1)
+    consecutive_5xx: int = Field(5, ge=1, le=UINT32_MAX)
     interval: Duration = units.Duration(10_000, "10s")
     base_ejection: Duration = units.Duration(30_000, "30s")
     max_ejection_percent: int = Field(20, ge=0, le=100)
 
 
 class MeshRateLimit(Model):
-    requests: int = Field(gt=0)
+    requests: int = Field(gt=0, le=UINT32_MAX)
     interval: Duration
 
 
@@ -450,8 +459,8 @@ class MeshHealthCheck(Model):
     path: str = "/"
     interval: Duration = units.Duration(10_000, "10s")
     timeout: Duration = units.Duration(2_000, "2s")
-    healthy_after: int = Field(1, ge=1)
-    unhealthy_after: int = Field(3, ge=1)
+    healthy_after: int = Field(1, ge=1, le=INT32_MAX)
+    unhealthy_after: int = Field(3, ge=1, le=INT32_MAX)
 
 
 class ServiceMesh(Model):

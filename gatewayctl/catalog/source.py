@@ -233,6 +233,10 @@ def parse_data_in_pieces(text: str | bytes, file: str) -> tuple[dict[str, Any], 
             return None  # a list at the top level
     if not starts or len({key for key, _ in starts}) != len(starts) or _cyaml is None:
         return None
+    # Text before the first section belongs to no piece: only comments and blank lines may stand there (an
+    # indented line would be left unparsed, and a broken document called valid).
+    if any(line.strip() and not line.lstrip().startswith("#") for line in text[: starts[0][1]].splitlines()):
+        return None
     light = _LightData()
     data: dict[str, Any] = {}
     try:
@@ -438,7 +442,10 @@ class _LightData:
             return text
         if tag not in _SCALAR_TAGS:
             raise _Fallback
-        value = self.scalars[node] = to_data(ScalarNode(tag, text))
+        try:
+            value = self.scalars[node] = to_data(ScalarNode(tag, text))
+        except _BAD_SCALAR:  # an explicit tag on text it cannot be: the whole-document path reports it
+            raise _Fallback from None
         return value
 
 
@@ -517,6 +524,8 @@ class _SafetyCheck:
         if isinstance(node, ScalarNode):
             if not _known_scalar_tag(node.tag):
                 self.problems.append(self.diagnostic(node, path, f"unsupported YAML tag {_short_tag(node.tag)}"))
+            elif (why := _scalar_problem(node)) is not None:
+                self.problems.append(self.diagnostic(node, path, why))
         elif isinstance(node, SequenceNode):
             if node.tag != YAML_TAG + "seq":
                 self.problems.append(self.diagnostic(node, path, f"unsupported YAML tag {_short_tag(node.tag)}"))
@@ -588,6 +597,19 @@ _SCALAR_TAGS = {YAML_TAG + t for t in ("str", "int", "float", "bool", "null", "t
 
 def _known_scalar_tag(tag: str) -> bool:
     return tag in _SCALAR_TAGS
+
+
+def _scalar_problem(node: ScalarNode) -> str | None:
+    """Why a scalar cannot be the value its tag names (an explicit `!!int x`, `!!bool maybe`), or None."""
+    try:
+        to_data(node)
+    except _BAD_SCALAR:
+        return f"not a valid {_short_tag(node.tag)} value (got {node.value!r}); remove the tag or fix the value"
+    return None
+
+
+# What PyYAML's constructors raise for a scalar text its tag cannot be (only explicit tags allow such text).
+_BAD_SCALAR = (ValueError, KeyError, IndexError)
 
 
 def _short_tag(tag: str) -> str:
@@ -739,7 +761,10 @@ class _FastData:
             pass
         if tag not in _SCALAR_TAGS:
             raise _Fallback
-        value = self.scalars[key] = to_data(node)
+        try:
+            value = self.scalars[key] = to_data(node)
+        except _BAD_SCALAR:  # an explicit tag on text it cannot be: check_safety reports it
+            raise _Fallback from None
         return value
 
 

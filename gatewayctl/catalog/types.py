@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, PlainSerializer, PlainValidator, WithJsonSchema
 
 from gatewayctl.catalog import units
-from gatewayctl.catalog.secrets import is_reference
+from gatewayctl.catalog.secrets import REFERENCE, is_reference
 
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 _NAME = re.compile(NAME_PATTERN)
@@ -56,7 +56,7 @@ def url_problem(value: str, *, http_only: bool = False) -> str | None:
     """Why `value` is not a URL the renderers can split, or None. The reason does not repeat the value:
     for a URL assembled from secret references at render time, the value holds a secret."""
     plain = PLAIN_URL.match(value)
-    if plain and (plain["port"] is None or int(plain["port"]) <= 65535):
+    if plain and (plain["port"] is None or 0 < int(plain["port"]) <= 65535):
         scheme = plain["scheme"]
     else:
         parts = urlsplit(value)
@@ -64,7 +64,9 @@ def url_problem(value: str, *, http_only: bool = False) -> str | None:
         if scheme not in ("http", "https", "grpc", "grpcs", "tcp", "tls") or not parts.hostname:
             return "must be an absolute URL such as http://host:8080/path"
         try:
-            parts.port  # noqa: B018 - raises on a bad port
+            # Port 0 is no port to connect to; the renderers would put the scheme's default in its place.
+            if parts.port == 0:
+                return "has an invalid port"
         except ValueError:
             return "has an invalid port"
     if http_only and scheme not in ("http", "https"):
@@ -73,7 +75,7 @@ def url_problem(value: str, *, http_only: bool = False) -> str | None:
 
 
 def _url(value: str) -> str:
-    if "${" in value:
+    if REFERENCE.search(value):
         return value  # resolved at render time, and checked then (LoadedCatalog.check_secrets)
     problem = url_problem(value)
     if problem:
@@ -82,7 +84,7 @@ def _url(value: str) -> str:
 
 
 def _http_url(value: str) -> str:
-    if "${" in value:
+    if REFERENCE.search(value):  # (a `${` that is no reference, `${vault:x}`, stays as written: checked now)
         return value
     problem = url_problem(value, http_only=True)
     if problem:
@@ -302,9 +304,9 @@ def kong_address(value: str) -> tuple[str | None, bool]:
 
 
 def _kong_host(value: str) -> str:
-    """Kong's typedefs.host: an address or name without a port (a `${env:..}` reference is checked once
-    resolved, by Kong)."""
-    if "${" not in value:
+    """Kong's typedefs.host: an address or name without a port (a `${env:..}` reference is substituted at
+    render time and checked once resolved, by Kong; a `${` that is no reference is text, checked now)."""
+    if not REFERENCE.search(value):
         problem, has_port = kong_address(value)
         if problem or has_port:
             raise ValueError(f"Kong refuses the host {value!r}: it {problem or 'must not have a port'}")
@@ -313,7 +315,7 @@ def _kong_host(value: str) -> str:
 
 def _kong_host_port(value: str) -> str:
     """Kong's typedefs.host_with_optional_port."""
-    if "${" not in value and (problem := kong_address(value)[0]):
+    if not REFERENCE.search(value) and (problem := kong_address(value)[0]):
         raise ValueError(f"Kong refuses the host {value!r}: it {problem}")
     return value
 
@@ -371,12 +373,22 @@ def _at_most(limit: units.Duration, about: str) -> Callable[[units.Duration], un
     return check
 
 
-# Kong's `timeout` fields (service timeouts, Redis timeouts) are milliseconds between 0 and 2^31 - 2.
+def _not_zero(value: units.Duration) -> units.Duration:
+    if value.ms == 0:
+        raise ValueError(f"must be at least 1ms: Kong refuses a service timeout of 0 (got {value.text!r})")
+    return value
+
+
+# Kong's `timeout` fields (Redis timeouts, ...) are milliseconds between 0 and 2^31 - 2.
 KongTimeout = Annotated[Duration, AfterValidator(_at_most(units.Duration(2**31 - 2, "2147483646ms"), " (24.8 days)"))]
+# A service's connect/read/write timeouts are Kong's `nonzero_timeout` (services.lua): between 1 and 2^31 - 2.
+KongServiceTimeout = Annotated[KongTimeout, AfterValidator(_not_zero)]
 # An upstream's health check interval and timeout are seconds between 0 and 65535 (upstreams.lua `seconds`).
 KongHealthSeconds = Annotated[Duration, AfterValidator(_at_most(units.Duration(65_535_000, "65535s"), " (18.2 hours)"))]
 # jwt `maximum_expiration` is at most 31536000 seconds.
 JwtMaximumExpiration = Annotated[Seconds, AfterValidator(_at_most(units.Duration(31_536_000_000, "365d"), ""))]
+# An entity's `ttl` (a key-auth credential's) is at most DAO_MAX_TTL, 1e8 seconds (kong/db/dao/init.lua).
+KongTtl = Annotated[Seconds, AfterValidator(_at_most(units.Duration(100_000_000_000, "100000000s"), " (1157 days)"))]
 DurationRange = Annotated[
     units.DurationRange,
     PlainValidator(units.parse_duration_range),

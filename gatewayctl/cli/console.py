@@ -15,8 +15,8 @@ EXIT_INVALID = 1
 EXIT_CHANGES = 2
 EXIT_REMOTE = 3
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True, emoji=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 
 def print_diagnostics(diagnostics: Iterable[Diagnostic]) -> tuple[int, int]:

@@ -32,7 +32,7 @@ from gatewayctl.catalog.model import (
     StreamEndpoint,
     Upstream,
 )
-from gatewayctl.catalog.secrets import SecretResolver, references_in
+from gatewayctl.catalog.secrets import REFERENCE, SecretResolver, references_in
 from gatewayctl.catalog.types import PLAIN_URL
 from gatewayctl.catalog.units import Duration
 from gatewayctl.kong_plugins import without_shorthands
@@ -222,11 +222,13 @@ class _KongBuilder:
                 entity[f"{prefix}_cookie_path"] = "/"
         entity["slots"] = upstream.slots
         if upstream.host_header:
-            entity["host_header"] = upstream.host_header
+            entity["host_header"] = self.secrets.resolve(upstream.host_header)
         healthchecks = self.healthchecks(upstream)
         if healthchecks:
             entity["healthchecks"] = healthchecks
         entity["tags"] = self.tags(service.tags)
+        if upstream.host_header and REFERENCE.search(upstream.host_header):
+            mark_secrets(entity, [("host_header",)])
         entity["targets"] = [
             {
                 "target": t.target if ":" in t.target.rsplit("]", 1)[-1] else f"{t.target}:8000",
@@ -333,7 +335,7 @@ class _KongBuilder:
         plugins: list[Entity] = []
         scope = ("consumer", name)
         if consumer.rate_limit:
-            plugins.append(self.plugin(scope, "rate-limiting", rate_limiting_config(consumer.rate_limit, self.secrets)))
+            plugins.append(self.rate_limiting(scope, consumer.rate_limit))
         plugins += [self.raw_plugin(scope, p, c) for p, c in consumer.plugins.items()]
         if plugins:
             entity["plugins"] = plugins
@@ -361,6 +363,11 @@ class _KongBuilder:
             entity["config"] = config
         entity["tags"] = self.tags()
         return entity
+
+    def rate_limiting(self, scope: tuple[str, str], limit: RateLimit) -> Entity:
+        entity = self.plugin(scope, "rate-limiting", rate_limiting_config(limit, self.secrets))
+        host_is_secret = limit.redis is not None and REFERENCE.search(limit.redis.host)
+        return mark_secrets(entity, [("config", "redis", "host")] if host_is_secret else [])
 
     def raw_plugin(self, scope: tuple[str, str], name: str, config: dict[str, Any] | None) -> Entity:
         if config is None:
@@ -418,7 +425,7 @@ class _KongBuilder:
         if gateway.cors:
             plugins.append(self.plugin(scope, "cors", cors_config(gateway.cors)))
         if gateway.rate_limit:
-            plugins.append(self.plugin(scope, "rate-limiting", rate_limiting_config(gateway.rate_limit, self.secrets)))
+            plugins.append(self.rate_limiting(scope, gateway.rate_limit))
         plugins += [self.raw_plugin(scope, p, c) for p, c in gateway.plugins.items()]
         return plugins
 
@@ -442,7 +449,7 @@ class _KongBuilder:
             config["message"] = "Forbidden"
             plugins.append(self.plugin(scope, "ip-restriction", config))
         if service.rate_limit:
-            plugins.append(self.plugin(scope, "rate-limiting", rate_limiting_config(service.rate_limit, self.secrets)))
+            plugins.append(self.rate_limiting(scope, service.rate_limit))
         if service.cors:
             plugins.append(self.plugin(scope, "cors", cors_config(service.cors)))
         if service.max_body is not None:
@@ -552,7 +559,7 @@ def rate_limiting_config(limit: RateLimit, secrets: SecretResolver) -> dict[str,
     config["hide_client_headers"] = limit.hide_client_headers
     if limit.redis is not None:
         redis: dict[str, Any] = {
-            "host": limit.redis.host,
+            "host": secrets.resolve(limit.redis.host),
             "port": limit.redis.port,
             "database": limit.redis.database,
             "ssl": limit.redis.ssl,
