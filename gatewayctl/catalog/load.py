@@ -146,6 +146,39 @@ def _host_field(path: KeyPath) -> bool | None:
     return _HOST_FIELDS.get(tuple("*" if isinstance(part, int) else part for part in path))
 
 
+# Where render substitutes a reference, besides the URL and host keys above and anything under a raw
+# `plugins:` entry: the secret keys (which take nothing else) and a jwt public key. Anywhere else a
+# reference would reach Kong or Kuma as written.
+_SUBSTITUTED: frozenset[tuple[str, ...]] = frozenset(
+    {
+        *_URL_FIELDS,
+        *_HOST_FIELDS,
+        ("consumers", "*", "credentials", "key_auth", "*", "key"),
+        ("consumers", "*", "credentials", "jwt", "*", "secret"),
+        ("consumers", "*", "credentials", "jwt", "*", "rsa_public_key"),
+        ("consumers", "*", "credentials", "basic_auth", "*", "password"),
+        ("consumers", "*", "credentials", "oauth2", "*", "client_secret"),
+        ("services", "*", "oauth2", "provision_key"),
+        ("services", "*", "rate_limit", "redis", "password"),
+        ("consumers", "*", "rate_limit", "redis", "password"),
+        ("gateway", "rate_limit", "redis", "password"),
+        ("deployment", "kong", "postgres_password"),
+        ("deployment", "observability", "grafana", "admin_password"),
+    }
+)
+
+
+def is_substituted(path: KeyPath) -> bool:
+    """Whether render substitutes a `${env:}`/`${file:}` reference at `path` (an overlay's or `defaults`'
+    path counts as the key it is merged into)."""
+    pattern = tuple("*" if isinstance(part, int) else part for part in path)
+    if pattern[:1] == ("environments",):
+        pattern = pattern[2:]
+    if pattern[:1] == ("defaults",):
+        pattern = ("services", "*", *pattern[1:])
+    return "plugins" in pattern[:-1] or pattern in _SUBSTITUTED
+
+
 def _public_key_diagnostics(
     catalog: Catalog,
     source: Source,
@@ -321,6 +354,15 @@ def _load_variant(raw: bytes, path: Path, environment: str | None) -> LoadedCata
         malformed = reference.malformed()  # never resolvable, whatever the environment: validate says so
         if malformed:
             diagnostics.append(source.diagnostic(key_path, malformed))
+        elif not is_substituted(key_path):
+            diagnostics.append(
+                source.diagnostic(
+                    key_path,
+                    f"{reference} is not substituted in this key: it would be sent as written (references are read"
+                    " in secret keys, URLs, hosts, a jwt rsa_public_key and raw plugins: configs)",
+                    severity="warning",
+                )
+            )
     diagnostics.extend(
         _public_key_diagnostics(catalog, source, references, SecretResolver(path.parent, {}), files_only=True)
     )
