@@ -682,6 +682,14 @@ def test_redis_host_and_cache_lists_kong_takes(tmp_path: Path) -> None:
     assert messages(tmp_path, SERVICE + cache) == ["must not be empty", "must not be empty"]
 
 
+def test_a_cache_ttl_of_zero_is_refused_as_kong_does(tmp_path: Path) -> None:
+    """proxy-cache/schema.lua: cache_ttl gt = 0 (it used to be rendered as 1 s without a word)."""
+    assert messages(tmp_path, SERVICE + "    cache: {ttl: 0s}\n") == [
+        "must be at least 1s: Kong's proxy-cache refuses a cache_ttl of 0 (got '0s')"
+    ]
+    assert load(tmp_path, SERVICE + "    cache: {ttl: 1s}\n").catalog.services[0].cache is not None
+
+
 def test_strings_kong_refuses_empty(tmp_path: Path) -> None:
     """Kong refuses "" in a string field (kong/db/schema/init.lua: len_min 1 unless the schema says otherwise):
     cors origins, the jwt plugin's claim name and token places, jwt credential keys."""

@@ -12,6 +12,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 
 from gatewayctl.catalog import units
 from gatewayctl.catalog.types import (
+    CacheTtl,
     Cidr,
     Duration,
     DurationRange,
@@ -110,7 +111,7 @@ class Cors(Model):
 
 
 class Cache(Model):
-    ttl: Seconds = units.Duration(300_000, "5m")
+    ttl: CacheTtl = units.Duration(300_000, "5m")
     content_types: list[NonEmpty] = ["text/plain", "application/json"]
     methods: list[Literal["GET", "HEAD", "POST", "PATCH", "PUT"]] = ["GET", "HEAD"]
     # proxy-cache's response_code: at least one, each between 100 and 900 (Kong 3.9's schema.lua).

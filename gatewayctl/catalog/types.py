@@ -379,6 +379,12 @@ def _not_zero(value: units.Duration) -> units.Duration:
     return value
 
 
+def _positive_cache_ttl(value: units.Duration) -> units.Duration:
+    if value.ms == 0:
+        raise ValueError(f"must be at least 1s: Kong's proxy-cache refuses a cache_ttl of 0 (got {value.text!r})")
+    return value
+
+
 # Kong's `timeout` fields (Redis timeouts, ...) are milliseconds between 0 and 2^31 - 2.
 KongTimeout = Annotated[Duration, AfterValidator(_at_most(units.Duration(2**31 - 2, "2147483646ms"), " (24.8 days)"))]
 # A service's connect/read/write timeouts are Kong's `nonzero_timeout` (services.lua): between 1 and 2^31 - 2.
@@ -387,6 +393,8 @@ KongServiceTimeout = Annotated[KongTimeout, AfterValidator(_not_zero)]
 KongHealthSeconds = Annotated[Duration, AfterValidator(_at_most(units.Duration(65_535_000, "65535s"), " (18.2 hours)"))]
 # jwt `maximum_expiration` is at most 31536000 seconds.
 JwtMaximumExpiration = Annotated[Seconds, AfterValidator(_at_most(units.Duration(31_536_000_000, "365d"), ""))]
+# proxy-cache's `cache_ttl` is an integer > 0 (its schema.lua: gt = 0).
+CacheTtl = Annotated[Seconds, AfterValidator(_positive_cache_ttl)]
 # An entity's `ttl` (a key-auth credential's) is at most DAO_MAX_TTL, 1e8 seconds (kong/db/dao/init.lua).
 KongTtl = Annotated[Seconds, AfterValidator(_at_most(units.Duration(100_000_000_000, "100000000s"), " (1157 days)"))]
 DurationRange = Annotated[

@@ -458,7 +458,7 @@ class _KongBuilder:
             c = service.cache
             cache: dict[str, Any] = {
                 "strategy": "memory",
-                "cache_ttl": max(1, int(c.ttl.seconds)),
+                "cache_ttl": int(c.ttl.seconds),
                 "content_type": list(c.content_types),
                 "request_method": list(c.methods),
                 "response_code": list(c.response_codes),
