@@ -484,6 +484,12 @@ def _kuma_paging_forever(page: Any) -> Any:
     return {**page, "next": "http://127.0.0.1/meshes?offset=0&size=1000"}
 
 
+def _kuma_empty_pages_forever() -> Callable[[Any], Any]:
+    """Empty pages without a total, each with a next one at a new offset."""
+    offsets = itertools.count(1)
+    return lambda page: {"items": [], "next": f"http://127.0.0.1/meshes?offset={next(offsets)}&size=1000"}
+
+
 KUMA_READS = [
     Odd("root-html-502", "GET", "/", {"status": 502, "raw": HTML_502, "content_type": "text/html"}),
     Odd(
@@ -513,6 +519,7 @@ KUMA_READS = [
     # Fields of the wrong shape in a resource are drift, which an apply puts right.
     Odd("mesh-fields-odd", "GET", "/meshes", {"reshape": _each_resource(lambda r: {**r, "mtls": "on"})}, recovers=True),
     Odd("list-next-repeats", "GET", "/meshes", {"reshape": _kuma_paging_forever}),
+    Odd("list-empty-pages-never-end", "GET", "/meshes", {"reshape": _kuma_empty_pages_forever()}),
     Odd(
         "list-next-without-offset", "GET", "/meshretries", {"reshape": lambda page: {**page, "next": "http://x/meshes"}}
     ),

@@ -68,7 +68,8 @@ class KumaApi(ApiClient):
         `filter[labels.<key>]=<value>`, ANDed (pkg/api-server/filters/filtering.go). Only the `offset` of
         `next` is used (as kumactl does): its host is what the server saw, which behind a proxy is not ours.
         An answer that is not a list of resources, or paging that comes back to an offset or an item already
-        seen or goes on past the `total` it gave, is this API's error rather than a crash or a loop."""
+        seen, goes on after an empty page or past the `total` it gave, is this API's error rather than a crash
+        or a loop."""
         params = {"size": str(PAGE_SIZE)}
         for key, value in (labels or {}).items():
             params[f"filter[labels.{key}]"] = value
@@ -96,7 +97,8 @@ class KumaApi(ApiClient):
             if not offset:
                 raise self.error("GET", path, 200, None, "the answer has a next page but no offset to ask for it", 1)
             total = page.get("total")
-            if offset in offsets or (isinstance(total, int) and pages * PAGE_SIZE >= total + PAGE_SIZE):
+            # Kuma gives a next page only while items remain: one after an empty page never ends
+            if not items or offset in offsets or (isinstance(total, int) and pages * PAGE_SIZE >= total + PAGE_SIZE):
                 raise self.error("GET", path, 200, None, f"the pages do not end (offset {offset[:40]!r})", 1)
             offsets.add(offset)
             params = {**params, "offset": offset}
