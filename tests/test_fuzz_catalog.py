@@ -466,15 +466,26 @@ def _lines(text: str) -> list[str]:
     return text.split("\n")
 
 
+def _pick(
+    rng: random.Random, lines: list[str], pattern: re.Pattern[str], keep: Callable[[str], bool] = lambda line: True
+) -> tuple[int, re.Match[str]] | None:
+    """A line matching `pattern` (and `keep`), chosen at random, with its match; None when there is none."""
+    candidates = [i for i, line in enumerate(lines) if pattern.match(line) and keep(line)]
+    if not candidates:
+        return None
+    i = rng.choice(candidates)
+    match = pattern.match(lines[i])
+    assert match
+    return i, match
+
+
 def replace_scalar(rng: random.Random, text: str) -> str:
     """A `key: value` line's value replaced by odd YAML (tags, aliases, specials, broken quoting)."""
     lines = _lines(text)
-    candidates = [i for i, line in enumerate(lines) if _VALUE_LINE.match(line) and not line.lstrip().startswith("#")]
-    if not candidates:
+    picked = _pick(rng, lines, _VALUE_LINE, lambda line: not line.lstrip().startswith("#"))
+    if picked is None:
         return text
-    i = rng.choice(candidates)
-    match = _VALUE_LINE.match(lines[i])
-    assert match
+    i, match = picked
     indent, dash, key, _ = match.groups()
     odd = rng.choice(ODD_YAML_SCALARS)
     if "\n" in odd:
@@ -485,13 +496,11 @@ def replace_scalar(rng: random.Random, text: str) -> str:
 
 def duplicate_key_line(rng: random.Random, text: str) -> str:
     lines = _lines(text)
-    candidates = [i for i, line in enumerate(lines) if _VALUE_LINE.match(line)]
-    if not candidates:
+    picked = _pick(rng, lines, _VALUE_LINE)
+    if picked is None:
         return text
-    i = rng.choice(candidates)
+    i, match = picked
     line = lines[i]
-    match = _VALUE_LINE.match(line)
-    assert match
     copy_line = line if not match.group(2) else " " * (len(match.group(1)) + 2) + line.lstrip()[2:]
     lines.insert(i + 1, copy_line)
     return "\n".join(lines)
@@ -500,12 +509,10 @@ def duplicate_key_line(rng: random.Random, text: str) -> str:
 def merge_key(rng: random.Random, text: str) -> str:
     """`<<:` added before a key line: merging an inline mapping, an anchor defined there, or nonsense."""
     lines = _lines(text)
-    candidates = [i for i, line in enumerate(lines) if _KEY_LINE.match(line) and not line.lstrip().startswith("- ")]
-    if not candidates:
+    picked = _pick(rng, lines, _KEY_LINE, lambda line: not line.lstrip().startswith("- "))
+    if picked is None:
         return text
-    i = rng.choice(candidates)
-    match = _KEY_LINE.match(lines[i])
-    assert match
+    i, match = picked
     indent = match.group(1)
     value = rng.choice(["{retries: 3}", "{}", "[{a: 1}, {b: 2}]", "1", "[1]", "*nowhere", "{name: merged}", "~"])
     lines.insert(i, f"{indent}<<: {value}")
@@ -574,12 +581,10 @@ def line_endings(rng: random.Random, text: str) -> str:
 def reference_in_odd_place(rng: random.Random, text: str) -> str:
     """A `${env:...}`/`${file:...}` reference replacing a key, a number, a name, a path."""
     lines = _lines(text)
-    candidates = [i for i, line in enumerate(lines) if _VALUE_LINE.match(line)]
-    if not candidates:
+    picked = _pick(rng, lines, _VALUE_LINE)
+    if picked is None:
         return text
-    i = rng.choice(candidates)
-    match = _VALUE_LINE.match(lines[i])
-    assert match
+    i, match = picked
     indent, dash, key, value = match.groups()
     reference = rng.choice([s for s in ODD_STRINGS if "${" in s])
     if rng.random() < 0.3:
@@ -591,12 +596,10 @@ def reference_in_odd_place(rng: random.Random, text: str) -> str:
 
 def long_line(rng: random.Random, text: str) -> str:
     lines = _lines(text)
-    candidates = [i for i, line in enumerate(lines) if _VALUE_LINE.match(line)]
-    if not candidates:
+    picked = _pick(rng, lines, _VALUE_LINE)
+    if picked is None:
         return text
-    i = rng.choice(candidates)
-    match = _VALUE_LINE.match(lines[i])
-    assert match
+    i, match = picked
     filler = rng.choice(["a", "🦍", "é", " a"]) * rng.choice([1025, 20_000, 100_000])
     lines[i] = f"{match.group(1)}{match.group(2) or ''}{match.group(3)}: '{filler}'"
     return "\n".join(lines)

@@ -166,6 +166,7 @@ def test_the_verdict_is_openssls_on_damaged_keys() -> None:
 
 def catalog(tmp_path: Path, rsa_public_key: str, algorithm: str = "RS256") -> Path:
     path = tmp_path / "catalog.yaml"
+    secret = '\n                      secret: "${env:JWT_SECRET}"' if algorithm.startswith("HS") else ""
     path.write_text(
         textwrap.dedent(
             f"""\
@@ -177,7 +178,7 @@ def catalog(tmp_path: Path, rsa_public_key: str, algorithm: str = "RS256") -> Pa
                   jwt:
                     - key: https://id.example.com/
                       algorithm: {algorithm}
-                      rsa_public_key: {rsa_public_key}
+                      rsa_public_key: {rsa_public_key}{secret}
             """
         )
     )
@@ -227,18 +228,4 @@ def test_validate_leaves_a_missing_file_and_the_environment_to_render_and_apply(
 
 
 def test_an_hs_credential_ignores_the_key_as_kong_does(tmp_path: Path) -> None:
-    path = tmp_path / "catalog.yaml"
-    path.write_text(
-        textwrap.dedent(
-            """\
-            format: 1
-            name: demo
-            consumers:
-              - name: web
-                credentials:
-                  jwt:
-                    - {key: mobile, algorithm: HS256, secret: "${env:JWT_SECRET}", rsa_public_key: not-a-key}
-            """
-        )
-    )
-    load_catalog(path, all_environments=True)
+    load_catalog(catalog(tmp_path, "not-a-key", "HS256"), all_environments=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
 from enum import StrEnum
@@ -58,11 +59,15 @@ def load_or_exit(path: Path, env: str | None, *, all_environments: bool = False)
     try:
         loaded = load_catalog(path, env, all_environments=all_environments)
     except CatalogInvalid as exc:
-        errors, warnings = print_diagnostics(exc.diagnostics)
-        err.print(f"{path}: {plural(errors, 'error')}" + (f", {plural(warnings, 'warning')}" if warnings else ""))
+        _print_invalid(path, exc.diagnostics)
         raise typer.Exit(EXIT_INVALID) from None
     print_diagnostics(loaded.warnings)
     return loaded
+
+
+def _print_invalid(path: Path, diagnostics: list[Diagnostic]) -> None:
+    errors, warnings = print_diagnostics(diagnostics)
+    err.print(f"{path}: {plural(errors, 'error')}" + (f", {plural(warnings, 'warning')}" if warnings else ""))
 
 
 class ValidateFormat(StrEnum):
@@ -88,74 +93,60 @@ def validate(
 
     Without --env the base catalog and every environment overlay are checked.
     """
-    if output_format is ValidateFormat.text:
-        loaded = load_or_exit(catalog, env, all_environments=env is None)
-    else:
-        try:
-            loaded = load_catalog(catalog, env, all_environments=env is None)
-        except CatalogInvalid as exc:
-            _report(catalog, env, output_format, exc.diagnostics, None)
-            raise typer.Exit(EXIT_INVALID) from None
-        _report(catalog, env, output_format, loaded.warnings, loaded.catalog)
-        if output_format is ValidateFormat.json:
-            raise typer.Exit(EXIT_OK)
-    c = loaded.catalog
-    routes = sum(len(s.routes) for s in c.services)
-    where = (
-        f" (environment {env})"
-        if env
-        else (f" and {plural(len(c.environments), 'environment')}" if c.environments else "")
-    )
-    out.print(
-        f"{catalog}{where}: valid: {plural(len(c.services), 'service')}, {plural(routes, 'route')}, "
-        f"{plural(len(c.consumers), 'consumer')}"
-        + (f", {plural(len(loaded.warnings), 'warning')}" if loaded.warnings else "")
-    )
+    try:
+        loaded = load_catalog(catalog, env, all_environments=env is None)
+    except CatalogInvalid as exc:
+        _report(catalog, env, output_format, exc.diagnostics, None)
+        raise typer.Exit(EXIT_INVALID) from None
+    _report(catalog, env, output_format, loaded.warnings, loaded.catalog)
     raise typer.Exit(EXIT_OK)
+
+
+def _counts(catalog: Catalog) -> dict[str, int]:
+    return {
+        "services": len(catalog.services),
+        "routes": sum(len(s.routes) for s in catalog.services),
+        "consumers": len(catalog.consumers),
+    }
 
 
 def _report(
     path: Path, env: str | None, output_format: ValidateFormat, diagnostics: list[Diagnostic], catalog: Catalog | None
 ) -> None:
-    """validate's findings for a machine: a JSON document, or GitHub Actions workflow commands (each
-    diagnostic an annotation on its file and line) followed by the usual text."""
+    """validate's findings (`catalog` is None when it is invalid): as text, as one JSON document, or as
+    GitHub Actions workflow commands (each diagnostic an annotation on its file and line) and the text."""
     if output_format is ValidateFormat.json:
         document = {
             "catalog": str(path),
             "environment": env,
             "valid": catalog is not None,
-            "counts": None
-            if catalog is None
-            else {
-                "services": len(catalog.services),
-                "routes": sum(len(s.routes) for s in catalog.services),
-                "consumers": len(catalog.consumers),
-            },
-            "diagnostics": [
-                {
-                    "file": d.file,
-                    "line": d.line,
-                    "col": d.col,
-                    "path": d.path,
-                    "severity": d.severity,
-                    "message": d.message,
-                }
-                for d in diagnostics
-            ],
+            "counts": None if catalog is None else _counts(catalog),
+            "diagnostics": [dataclasses.asdict(d) for d in diagnostics],
         }
         typer.echo(json.dumps(document, indent=2))
         return
-    for d in diagnostics:
-        where = ",".join(
-            f"{key}={_github_property(str(value))}"
-            for key, value in (("file", d.file), ("line", d.line), ("col", d.col), ("title", "gatewayctl validate"))
-        )
-        typer.echo(f"::{d.severity} {where}::{_github_data(f'{d.path}: {d.message}' if d.path else d.message)}")
+    if output_format is ValidateFormat.github:
+        for d in diagnostics:
+            where = ",".join(
+                f"{key}={_github_property(str(value))}"
+                for key, value in (("file", d.file), ("line", d.line), ("col", d.col), ("title", "gatewayctl validate"))
+            )
+            typer.echo(f"::{d.severity} {where}::{_github_data(f'{d.path}: {d.message}' if d.path else d.message)}")
     if catalog is None:
-        errors, warnings = print_diagnostics(diagnostics)
-        err.print(f"{path}: {plural(errors, 'error')}" + (f", {plural(warnings, 'warning')}" if warnings else ""))
-    else:
-        print_diagnostics(diagnostics)
+        _print_invalid(path, diagnostics)
+        return
+    print_diagnostics(diagnostics)
+    counts = _counts(catalog)
+    where = (
+        f" (environment {env})"
+        if env
+        else (f" and {plural(len(catalog.environments), 'environment')}" if catalog.environments else "")
+    )
+    out.print(
+        f"{path}{where}: valid: {plural(counts['services'], 'service')}, {plural(counts['routes'], 'route')}, "
+        f"{plural(counts['consumers'], 'consumer')}"
+        + (f", {plural(len(diagnostics), 'warning')}" if diagnostics else "")
+    )
 
 
 def _github_data(text: str) -> str:
