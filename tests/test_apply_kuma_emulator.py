@@ -166,6 +166,17 @@ def test_the_client_pages_by_next_and_filters_by_labels(kuma: KumaEmulator) -> N
     assert len(pages) == 2 and all("size=1000" in r.query for r in pages)
 
 
+def test_an_empty_list_answers_an_empty_items_array_never_null(kuma: KumaEmulator) -> None:
+    """Kuma 2.14.3 pkg/core/resources/model/rest/converter.go `From.ResourceList` makes `items` with
+    make([]Resource, len(...)), so an empty list is `"items": []`, and list.go has no omitempty on it."""
+    kuma.state.seed(MESH)
+    http = httpx.Client(base_url=kuma.url)
+    for path in ("/meshes/m1/meshtraces", "/meshtraces", "/meshes/m1/meshretries?filter[labels.a]=b&offset=5"):
+        answer = http.get(path)
+        assert answer.status_code == 200
+        assert answer.json() == {"total": 0, "items": [], "next": None}
+
+
 def test_the_client_sends_the_token_as_a_bearer_and_reads_kuma_errors(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GATEWAYCTL_KUMA_TOKEN", "tok-9")
     monkeypatch.setenv("GATEWAYCTL_KUMA_URL", "https://user:pw@kuma.test:5682/")

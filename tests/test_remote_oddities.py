@@ -505,6 +505,10 @@ KUMA_READS = [
     # Only where the zone is shown from: the rest works.
     Odd("config-zone-odd", "GET", "/config", {"reshape": lambda c: {**c, "multizone": "zone"}}, recovers=True),
     Odd("list-items-object", "GET", "/meshes", {"reshape": lambda page: {**page, "items": {"name": "shop"}}}),
+    # Kuma never answers `items: null` (v2.14.3 pkg/core/resources/model/rest/converter.go ResourceList makes
+    # the slice with make(): `[]` when empty); read as empty, it would plan to create everything.
+    Odd("list-items-null", "GET", "/meshes", {"reshape": lambda page: {**page, "items": None}}),
+    Odd("list-items-missing", "GET", "/meshtraces", {"reshape": lambda page: {"total": 0, "next": None}}),
     Odd("list-not-an-object", "GET", "/meshretries", {"reshape": lambda page: [page]}),
     Odd("resource-without-name", "GET", "/meshtimeouts", {"reshape": _each_resource(lambda r: {"type": r["type"]})}),
     Odd("resource-a-string", "GET", "/meshretries", {"reshape": lambda page: {**page, "items": ["x"]}}),

@@ -83,7 +83,7 @@ class KumaApi(ApiClient):
                 where = self.endpoint.display()
                 detail = f"the answer is not a list of Kuma resources ({problem}): is {where} the right URL?"
                 raise self.error("GET", path, 200, None, detail, 1)
-            items: list[dict[str, Any]] = page.get("items") or []
+            items: list[dict[str, Any]] = page["items"]
             keys = [(str(item.get("mesh") or ""), item["name"]) for item in items]
             if seen.intersection(keys):
                 raise self.error("GET", path, 200, None, "the pages repeat resources already listed", 1)
@@ -105,14 +105,15 @@ class KumaApi(ApiClient):
 
 
 def _list_problem(page: Json) -> str | None:
-    """What makes an answer no page of Kuma resources (`{"total", "items": [{"name", ...}], "next"}`);
-    `items` may be null (a Go nil slice)."""
+    """What makes an answer no page of Kuma resources (`{"total", "items": [{"name", ...}], "next"}`).
+    `items` is never null: Kuma 2.14 makes it with `make([]Resource, len(items))` (v2.14.3
+    pkg/core/resources/model/rest/converter.go, `From.ResourceList`), `[]` when the list is empty."""
     if not isinstance(page, dict):
         return "not an object"
     items = page.get("items")
-    if items is not None and not isinstance(items, list):
+    if not isinstance(items, list):
         return "its items are no list"
-    for item in items or []:
+    for item in items:
         if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not item["name"]:
             return "a resource without a name"
         if not isinstance(item.get("labels") or {}, dict):
