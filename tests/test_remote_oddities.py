@@ -480,6 +480,10 @@ def _each_resource(change: Callable[[dict[str, Any]], dict[str, Any]]) -> Callab
     return lambda page: {**page, "items": [change(dict(item)) for item in page.get("items") or []]}
 
 
+def _without(item: dict[str, Any], key: str) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if k != key}
+
+
 def _kuma_paging_forever(page: Any) -> Any:
     return {**page, "next": "http://127.0.0.1/meshes?offset=0&size=1000"}
 
@@ -513,15 +517,23 @@ KUMA_READS = [
     Odd("resource-without-name", "GET", "/meshtimeouts", {"reshape": _each_resource(lambda r: {"type": r["type"]})}),
     Odd("resource-a-string", "GET", "/meshretries", {"reshape": lambda page: {**page, "items": ["x"]}}),
     Odd("resource-labels-odd", "GET", "/meshtraces", {"reshape": _each_resource(lambda r: {**r, "labels": ["a"]})}),
+    # Shapes Kuma never prints (v2.14.3 pkg/core/resources/model/rest/v1alpha1/meta.go and resource.go: type and
+    # name always strings, labels a map[string]string left out when empty, a policy's spec its Go struct; a
+    # Mesh's settings protobuf messages): the answer is not Kuma's, not drift for an apply to "put right".
+    Odd("resource-labels-text", "GET", "/meshes", {"reshape": _each_resource(lambda r: {**r, "labels": "a=b"})}),
+    Odd("resource-labels-null", "GET", "/meshtraces", {"reshape": _each_resource(lambda r: {**r, "labels": None})}),
     Odd(
-        "resource-spec-odd",
+        "resource-label-a-number",
         "GET",
-        "/meshtraces",
-        {"reshape": _each_resource(lambda r: {**r, "spec": "x"})},
-        recovers=True,
+        "/meshretries",
+        {"reshape": _each_resource(lambda r: {**r, "labels": {**r.get("labels", {}), "n": 1}})},
     ),
-    # Fields of the wrong shape in a resource are drift, which an apply puts right.
-    Odd("mesh-fields-odd", "GET", "/meshes", {"reshape": _each_resource(lambda r: {**r, "mtls": "on"})}, recovers=True),
+    Odd("resource-spec-odd", "GET", "/meshtraces", {"reshape": _each_resource(lambda r: {**r, "spec": "x"})}),
+    Odd("resource-spec-null", "GET", "/meshretries", {"reshape": _each_resource(lambda r: {**r, "spec": None})}),
+    Odd("resource-without-type", "GET", "/meshtimeouts", {"reshape": _each_resource(lambda r: _without(r, "type"))}),
+    Odd("resource-of-another-type", "GET", "/meshtraces", {"reshape": _each_resource(lambda r: {**r, "type": "X"})}),
+    Odd("resource-mesh-odd", "GET", "/meshretries", {"reshape": _each_resource(lambda r: {**r, "mesh": ["shop"]})}),
+    Odd("mesh-fields-odd", "GET", "/meshes", {"reshape": _each_resource(lambda r: {**r, "mtls": "on"})}),
     Odd("list-next-repeats", "GET", "/meshes", {"reshape": _kuma_paging_forever}),
     Odd("list-empty-pages-never-end", "GET", "/meshes", {"reshape": _kuma_empty_pages_forever()}),
     Odd(

@@ -213,7 +213,7 @@ def fetch_owned(client: KumaApi, server: dict[str, Any], catalog_name: str, para
 
     def one(kind: str) -> list[Obj]:
         path = "/meshes" if kind == MESH_KIND else "/" + str(server["types"][kind]["path"])
-        return [o for o in client.list_all(path, labels) if o.get("type", kind) == kind]
+        return list(client.list_all(path, labels, kind))
 
     with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
         return [o for objects in pool.map(one, kinds) for o in objects]
@@ -253,7 +253,7 @@ def unowned_in_mesh(client: KumaApi, server: dict[str, Any], mesh: Obj, owned: s
             continue
         path = f"/meshes/{name_of_mesh}/{info['path']}"
         try:
-            items = list(client.list_all(path))
+            items = list(client.list_all(path, kind=kind))
         except KumaError as exc:
             if exc.status != 403:
                 raise
@@ -276,7 +276,7 @@ def taken_names(client: KumaApi, server: dict[str, Any], creates: list[KumaChang
     for (kind, mesh), names in sorted(wanted.items()):
         path = "/meshes" if kind == MESH_KIND else f"/meshes/{mesh}/{server['types'][kind]['path']}"
         try:
-            existing = {str(o.get("name")) for o in client.list_all(path)}
+            existing = {str(o["name"]) for o in client.list_all(path, kind=kind)}
         except KumaError as exc:
             if exc.status == 404:  # the mesh does not exist yet: nothing in it can be taken
                 continue

@@ -63,13 +63,15 @@ class KumaApi(ApiClient):
         ]
         return text + (f" ({'; '.join(reasons)})" if reasons else "")
 
-    def list_all(self, path: str, labels: dict[str, str] | None = None) -> Iterator[dict[str, Any]]:
+    def list_all(
+        self, path: str, labels: dict[str, str] | None = None, kind: str | None = None
+    ) -> Iterator[dict[str, Any]]:
         """Every item of a list endpoint, `size=1000` pages, following `next`. Labels filter with
         `filter[labels.<key>]=<value>`, ANDed (pkg/api-server/filters/filtering.go). Only the `offset` of
         `next` is used (as kumactl does): its host is what the server saw, which behind a proxy is not ours.
-        An answer that is not a list of resources, or paging that comes back to an offset or an item already
-        seen, goes on after an empty page or past the `total` it gave, is this API's error rather than a crash
-        or a loop."""
+        An answer that is not a list of resources (of type `kind`, when given), or paging that comes back to an
+        offset or an item already seen, goes on after an empty page or past the `total` it gave, is this API's
+        error rather than a crash, a wrong plan or a loop."""
         params = {"size": str(PAGE_SIZE)}
         for key, value in (labels or {}).items():
             params[f"filter[labels.{key}]"] = value
@@ -78,7 +80,7 @@ class KumaApi(ApiClient):
         pages = 0
         while True:
             page: Json = self.get(path, params)
-            problem = _list_problem(page)
+            problem = _list_problem(page, kind)
             if problem:
                 where = self.endpoint.display()
                 detail = f"the answer is not a list of Kuma resources ({problem}): is {where} the right URL?"
@@ -104,8 +106,8 @@ class KumaApi(ApiClient):
             params = {**params, "offset": offset}
 
 
-def _list_problem(page: Json) -> str | None:
-    """What makes an answer no page of Kuma resources (`{"total", "items": [{"name", ...}], "next"}`).
+def _list_problem(page: Json, kind: str | None) -> str | None:
+    """What makes an answer no page of Kuma resources (`{"total", "items": [{"type", "name", ...}], "next"}`).
     `items` is never null: Kuma 2.14 makes it with `make([]Resource, len(items))` (v2.14.3
     pkg/core/resources/model/rest/converter.go, `From.ResourceList`), `[]` when the list is empty."""
     if not isinstance(page, dict):
@@ -114,8 +116,36 @@ def _list_problem(page: Json) -> str | None:
     if not isinstance(items, list):
         return "its items are no list"
     for item in items:
-        if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not item["name"]:
-            return "a resource without a name"
-        if not isinstance(item.get("labels") or {}, dict):
-            return "a resource whose labels are no object"
+        problem = _resource_problem(item, kind)
+        if problem:
+            return problem
+    return None
+
+
+# The Mesh's fields that are protobuf messages (v2.14.3 api/mesh/v1alpha1/mesh.proto), printed as objects
+MESH_MESSAGE_FIELDS = ("mtls", "tracing", "logging", "metrics", "networking", "routing", "constraints", "meshServices")
+
+
+def _resource_problem(item: Any, kind: str | None) -> str | None:
+    """What makes a listed item no resource as Kuma 2.14 prints one (v2.14.3 pkg/core/resources/model/rest:
+    v1alpha1/meta.go and resource.go, unversioned/resource.go): `type` and `name` are always there as strings,
+    `mesh` a string, `labels` (left out when empty) a map of strings, a policy's `spec` an object, a Mesh's
+    message fields (sitting at the top level) objects. Deeper fields are compared as drift."""
+    if not isinstance(item, dict):
+        return "a resource that is no object"
+    if not isinstance(item.get("name"), str) or not item["name"]:
+        return "a resource without a name"
+    if not isinstance(item.get("type"), str) or not item["type"]:
+        return "a resource without a type"
+    if kind is not None and item["type"] != kind:
+        return f"a resource of type {item['type'][:40]!r} in a list of {kind}"
+    if not isinstance(item.get("mesh", ""), str):
+        return "a resource whose mesh is no string"
+    labels = item.get("labels", {})
+    if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
+        return "a resource whose labels are no map of strings"
+    if not isinstance(item.get("spec", {}), dict):
+        return "a resource whose spec is no object"
+    if item["type"] == "Mesh" and not all(isinstance(item.get(f, {}), dict) for f in MESH_MESSAGE_FIELDS):
+        return "a Mesh whose settings are no objects"
     return None
