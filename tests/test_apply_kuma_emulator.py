@@ -11,9 +11,11 @@ import httpx
 import pytest
 from emulators.kuma import KumaEmulator, KumaState, running
 
+from gatewayctl.apply.kuma_universal import write
 from gatewayctl.clients.http import Endpoint, TlsOptions
 from gatewayctl.clients.kuma_api import KumaApi, KumaError, kuma_endpoint
 from gatewayctl.clients.retry import RetryPolicy
+from gatewayctl.plan.kuma import KumaChange
 
 MESH = {"type": "Mesh", "name": "m1"}
 
@@ -57,6 +59,69 @@ def test_put_creates_then_updates_and_the_control_plane_adds_its_labels(kuma: Ku
         # the defaults every new Mesh gets (pkg/defaults/mesh/mesh.go)
         names = {i["name"] for i in http.get("/meshes/m1/meshretries").json()["items"]}
         assert names == {"r1", "mesh-retry-all-m1"}
+
+
+def test_writes_answer_json_with_201_on_create_and_200_on_update_and_delete(kuma: KumaEmulator) -> None:
+    """v2.14.3 pkg/api-server/resource_endpoints.go: createResource WriteHeaderAndJson(201,
+    CreateOrUpdateSuccessResponse, "application/json"), updateResource the same with 200, deleteResource 200
+    with DeleteSuccessResponse{}; api-server/types/resources.go: `warnings` omitempty, so `{}` without any. The
+    Mesh (PUT /meshes/{name}) is written by the same endpoints. gatewayctl's client takes exactly these."""
+    with httpx.Client(base_url=kuma.url) as http, KumaApi(Endpoint(kuma.url)) as client:
+        for path, body in (("/meshes/m1", MESH), ("/meshes/m1/meshretries/r1", retry("r1"))):
+            for status in (201, 200):
+                answer = http.put(path, json=body)
+                assert (answer.status_code, answer.headers["content-type"], answer.json()) == (
+                    status,
+                    "application/json",
+                    {},
+                )
+                assert client.written(answer, path) == []
+        for path in ("/meshes/m1/meshretries/r1", "/meshes/m1"):
+            answer = http.delete(path)
+            assert (answer.status_code, answer.headers["content-type"], answer.json()) == (200, "application/json", {})
+            assert client.written(answer, path) == []
+        answer = http.put("/meshes/aa.a", json={"type": "Mesh", "name": "aa.a"})
+        assert client.written(answer, "/meshes/aa.a")[0].startswith("Invalid Mesh resource name: 'aa.a'.")
+
+
+@pytest.mark.parametrize(
+    ("status", "content_type", "body"),
+    [
+        (200, "text/html", b"<html><head><title>Welcome</title></head></html>"),
+        (201, "application/json", b""),
+        (200, "application/json", b"[]"),
+        (200, "application/json", b'{"id": "x"}'),
+        (200, "application/json", b'{"warnings": "old"}'),
+        (201, "text/plain", b"{}"),
+        (200, "", b"{}"),
+    ],
+)
+def test_a_write_answered_otherwise_is_not_known_to_be_done(status: int, content_type: str, body: bytes) -> None:
+    """A 200/201 that is not Kuma's answer to a write (a proxy's page, an empty body, other JSON) is the API's
+    error naming the call: the write may not have been made."""
+    headers = {"content-type": content_type} if content_type else {}
+    response = httpx.Response(status, content=body, headers=headers, request=httpx.Request("PUT", "http://x/p"))
+    with KumaApi(Endpoint("http://127.0.0.1:1")) as client, pytest.raises(KumaError) as caught:
+        client.written(response, "/meshes/m1")
+    assert caught.value.status == status
+    assert "PUT /meshes/m1" in str(caught.value) and "not known to be done" in str(caught.value)
+
+
+def test_a_delete_answered_200_by_a_proxy_is_not_counted_done(kuma: KumaEmulator) -> None:
+    """DELETE answers 200 `{}` (deleteResource, DeleteSuccessResponse{}): a proxy's 200 page is an error
+    naming the call, and the policy is still there; a 404 (already gone) still counts as done."""
+    kuma.state.seed(MESH)
+    kuma.state.seed(retry("r1"))
+    server = {"types": {"MeshRetry": {"path": "meshretries"}}}
+    change = KumaChange("delete", "MeshRetry", "r1", "m1", None, retry("r1"))
+    kuma.state.fail(method="DELETE", path="/meshes/m1/meshretries/r1", raw=b"<html>OK</html>", content_type="text/html")
+    with KumaApi(Endpoint(kuma.url)) as client:
+        with pytest.raises(KumaError, match="DELETE /meshes/m1/meshretries/r1"):
+            write(client, server, change)
+        assert any(o["name"] == "r1" for o in kuma.state.objects("MeshRetry", "m1"))
+        assert write(client, server, change) == []  # the real answer
+        assert write(client, server, change) == []  # 404: already gone
+    assert not [o for o in kuma.state.objects("MeshRetry", "m1") if o["name"] == "r1"]
 
 
 def test_errors_have_kumas_body(kuma: KumaEmulator) -> None:

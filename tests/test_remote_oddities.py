@@ -625,6 +625,37 @@ KUMA_WRITES = [
         {"status": 308, "raw": b"", "headers": {"Location": "https://x/"}},
     ),
     Odd("policy-put-answer-cut", "PUT", "/meshes/shop/meshratelimits", {"cut_after": 3}, times=1, recovers=True),
+    # Kuma answers a PUT 201/200 with `{}` or `{"warnings": [...]}` as application/json (v2.14.3
+    # pkg/api-server/resource_endpoints.go): a 200 otherwise is something else's, and the write not known done.
+    Odd(
+        "mesh-put-200-html",
+        "PUT",
+        "/meshes/shop",
+        {"raw": b"<html><title>Portal</title></html>", "content_type": "text/html"},
+    ),
+    Odd(
+        "policy-put-201-empty",
+        "PUT",
+        "/meshes/shop/meshretries",
+        {"status": 201, "raw": b"", "content_type": "application/json"},
+    ),
+    Odd("policy-put-200-other-json", "PUT", "/meshes/shop/meshtimeouts", {"reshape": lambda answer: {"ok": True}}),
+    Odd("policy-put-200-text", "PUT", "/meshes/shop/meshtraces", {"raw": b"{}", "content_type": "text/plain"}),
+    Odd(  # the lock's create answered by a proxy's page: not taken, and given up at --lock-wait
+        "lock-put-201-html",
+        "PUT",
+        "/global-secrets/gatewayctl-lock",
+        {"status": 201, "raw": b"<html>Created</html>", "content_type": "text/html"},
+    ),
+    # ... when the lock was made all the same (the answer reshaped after the work): found ours and held
+    Odd(
+        "lock-put-made-answered-oddly",
+        "PUT",
+        "/global-secrets/gatewayctl-lock",
+        {"reshape": lambda a: "ok"},
+        times=1,
+        recovers=True,
+    ),
     Odd(
         "lock-read-a-list", "GET", "/global-secrets/gatewayctl-lock", {"raw": b"[]", "content_type": "application/json"}
     ),

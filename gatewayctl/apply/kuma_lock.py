@@ -106,15 +106,17 @@ class UniversalLock(HeldWhileInside):
             response = self.client.request(
                 "PUT", self.path, json=self._body(holder_tags(self.client.run_id)), ok=(200, 201), retry=False
             )
+            self.client.written(response, self.path)
         except KumaError as exc:
             if exc.status == 409:
                 return False  # a racing create won
             if exc.status == 429:  # refused before any work: look again after a pause
                 self.sleep(max(self.poll, 1.0))
                 return False
-            if exc.status is not None and exc.status < 500:
+            if exc.status is not None and exc.status < 500 and exc.status not in (200, 201):
                 raise
-            current = self._current()  # did it get written?
+            # no answer, a server error, or a 200/201 that is not Kuma's (a proxy's page): did it get written?
+            current = self._current()
             if current is None or f"run:{self.client.run_id}" not in recorded_tags(current):
                 self.last_failure = exc.describe()
                 return False
@@ -138,6 +140,7 @@ class UniversalLock(HeldWhileInside):
         cannot look like its holder's death. A 201 means that apply released it meanwhile and the blank
         lock is ours alone: remove it."""
         response = self.client.request("PUT", self.path, json=self._body(BLANK), ok=(200, 201))
+        self.client.written(response, self.path)
         if response.status_code == 201:
             self.remove(self.path)
 

@@ -456,16 +456,12 @@ def write(client: KumaApi, server: dict[str, Any], change: KumaChange) -> list[s
     """One PUT or DELETE; the control plane's warnings (deprecations) of a PUT."""
     path = write_path(server, change)
     if change.action == "delete":
-        client.request("DELETE", path, ok=(200, 404))  # already gone (a Mesh's cascade, another run) is fine
+        response = client.request("DELETE", path, ok=(200, 404))  # already gone (a Mesh's cascade) is fine
+        if response.status_code == 200:
+            client.written(response, path)
         return []
     body = {k: v for k, v in (change.desired or {}).items() if k not in SERVER_FIELDS}
-    response = client.request("PUT", path, json=body, ok=(200, 201))
-    try:
-        answer = response.json()
-    except ValueError:
-        return []
-    warnings = answer.get("warnings") if isinstance(answer, dict) else None
-    return [str(w) for w in warnings] if isinstance(warnings, list) else []
+    return client.written(client.request("PUT", path, json=body, ok=(200, 201)), path)
 
 
 __all__ = [

@@ -239,7 +239,7 @@ class ApiClient:
             self.log.observe(method, path, response.status_code, time.monotonic() - started)
             if response.status_code in ok:
                 return response
-            body = _json_or_none(response)
+            body = json_or_none(response)
             detail = self.error_detail(body) or _first_line(response)
             if response.status_code in RETRYABLE_STATUS and attempt < attempts:
                 wait = self.retry.backoff(attempt - 1)
@@ -292,7 +292,7 @@ def _without_userinfo(url: str) -> str:
     return parts._replace(netloc=netloc).geturl()
 
 
-def _json_or_none(response: httpx.Response) -> Json:
+def json_or_none(response: httpx.Response) -> Json:
     try:
         return response.json()
     except ValueError:

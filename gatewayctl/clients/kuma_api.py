@@ -15,7 +15,9 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
-from gatewayctl.clients.http import ApiClient, Endpoint, Json, RemoteError, TlsOptions
+import httpx
+
+from gatewayctl.clients.http import ApiClient, Endpoint, Json, RemoteError, TlsOptions, json_or_none
 
 TOKEN_ENV = "GATEWAYCTL_KUMA_TOKEN"
 URL_ENV = "GATEWAYCTL_KUMA_URL"
@@ -62,6 +64,30 @@ class KumaApi(ApiClient):
             if isinstance(i, dict)
         ]
         return text + (f" ({'; '.join(reasons)})" if reasons else "")
+
+    def written(self, response: httpx.Response, path: str) -> list[str]:
+        """The warnings of Kuma's answer to a write: a PUT answers 201 (created) or 200 (updated), a DELETE 200,
+        as `application/json` with `{}`, or `{"warnings": [...]}` for a PUT of something deprecated (v2.14.3
+        pkg/api-server/resource_endpoints.go createResource, updateResource, deleteResource:
+        WriteHeaderAndJson(..., "application/json"); types/resources.go, warnings omitempty). Any other answer
+        (a proxy's page, an empty or cut body, JSON of another shape) does not show the write was made:
+        this API's error, naming the call, and the write is not counted as done."""
+        media = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        answer = json_or_none(response) if media == "application/json" else None
+        warnings = answer.get("warnings", []) if isinstance(answer, dict) else None
+        if (
+            isinstance(answer, dict)
+            and set(answer) <= {"warnings"}
+            and isinstance(warnings, list)
+            and all(isinstance(w, str) for w in warnings)
+        ):
+            return list(warnings)
+        what = "of another shape" if media == "application/json" else f"of type {media or 'unknown'}"
+        detail = (
+            f"the answer is not Kuma's to a write (a {response.status_code} {what}), so the write is not known "
+            f"to be done: is {self.endpoint.display()} the right URL?"
+        )
+        raise self.error(response.request.method, path, response.status_code, None, detail, 1)
 
     def list_all(
         self, path: str, labels: dict[str, str] | None = None, kind: str | None = None
