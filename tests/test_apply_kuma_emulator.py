@@ -321,6 +321,125 @@ def test_policy_specs_are_decoded_like_go_structs_and_enums_checked(kuma: KumaEm
         ]
 
 
+def _policy(kind: str, name: str, default: dict[str, Any], section: str = "to") -> dict[str, Any]:
+    item = {"targetRef": {"kind": "Mesh"}, "default": default}
+    return {"type": kind, "mesh": "m1", "name": name, "spec": {"targetRef": {"kind": "Mesh"}, section: [item]}}
+
+
+def _go_refusal(kind: str, text: str, struct: str, field: str, go_type: str) -> dict[str, Any]:
+    detail = (
+        f"invalid {kind} object: "
+        f'"json: cannot unmarshal number {text} into Go struct field {struct}.{field} of type {go_type}"'
+    )
+    return {"type": "/std-errors", "status": 400, "title": "Bad Request", "detail": detail, "details": detail}
+
+
+HEALTH = {"interval": "10s", "timeout": "2s", "unhealthyThreshold": 3}
+
+
+@pytest.mark.parametrize(
+    ("path", "kind", "default", "fitting", "refusal"),
+    [
+        (
+            "meshretries",
+            "MeshRetry",
+            {"http": {"numRetries": 2**32}, "tcp": {"maxConnectAttempt": 2**32}},
+            {"http": {"numRetries": 2**32 - 1}, "tcp": {"maxConnectAttempt": 2**32 - 1}},
+            (str(2**32), "HTTP", "spec.to.default.http.numRetries", "uint32"),  # keys sorted: http before tcp
+        ),
+        (
+            "meshretries",
+            "MeshRetry",
+            {"tcp": {"maxConnectAttempt": -1}},
+            {"tcp": {"maxConnectAttempt": 1}},
+            ("-1", "TCP", "spec.to.default.tcp.maxConnectAttempt", "uint32"),
+        ),
+        (
+            "meshcircuitbreakers",
+            "MeshCircuitBreaker",
+            {"outlierDetection": {"detectors": {"totalFailures": {"consecutive": 2**32 + 5}}}},
+            {"outlierDetection": {"detectors": {"totalFailures": {"consecutive": 2**32 - 1}}}},
+            (
+                str(2**32 + 5),
+                "DetectorTotalFailures",
+                "spec.to.default.outlierDetection.detectors.totalFailures.consecutive",
+                "uint32",
+            ),
+        ),
+        (
+            "meshratelimits",
+            "MeshRateLimit",
+            {"local": {"http": {"requestRate": {"num": 2**32, "interval": "1s"}}}},
+            {"local": {"http": {"requestRate": {"num": 2**32 - 1, "interval": "1s"}}}},
+            (str(2**32), "Rate", "spec.to.default.local.http.requestRate.num", "uint32"),
+        ),
+        (
+            "meshhealthchecks",
+            "MeshHealthCheck",
+            {**HEALTH, "healthyThreshold": 2**31, "http": {"path": "/"}},
+            {**HEALTH, "healthyThreshold": 2**31 - 1, "http": {"path": "/"}},
+            (str(2**31), "Conf", "spec.to.default.healthyThreshold", "int32"),
+        ),
+        (
+            "meshhealthchecks",
+            "MeshHealthCheck",
+            {**HEALTH, "http": {"expectedStatuses": [200, -(2**31) - 1]}},
+            {**HEALTH, "http": {"expectedStatuses": [200, 599]}},
+            (str(-(2**31) - 1), "HttpHealthCheck", "spec.to.default.http.expectedStatuses", "int32"),
+        ),
+    ],
+)
+def test_a_number_its_go_field_cannot_hold_is_refused_as_kuma_decodes_it(
+    kuma: KumaEmulator,
+    path: str,
+    kind: str,
+    default: dict[str, Any],
+    fitting: dict[str, Any],
+    refusal: tuple[str, str, str, str],
+) -> None:
+    """pkg/core/resources/model/rest/unmarshaller.go (v2.14.3) Unmarshal: the schema (`format: int32`, no range)
+    passes any float64 integer, then json.Unmarshal into the policy's Go struct refuses what its uint32/int32
+    field cannot hold: InvalidResourceError, which pkg/core/rest/errors/error_handler.go answers 400 "Bad
+    Request" with the error as detail (as put_dataplanes_08.golden.json shows for another type error). What
+    the type holds is taken."""
+    kuma.state.seed(MESH)
+    with httpx.Client(base_url=kuma.url) as http:
+        answer = http.put(f"/meshes/m1/{path}/p", json=_policy(kind, "p", default))
+        assert (answer.status_code, answer.json()) == (400, _go_refusal(kind, *refusal))
+        assert not [o for o in kuma.state.objects(kind, "m1") if o["name"] == "p"]
+        assert http.put(f"/meshes/m1/{path}/p", json=_policy(kind, "p", fitting)).status_code == 201
+
+
+def test_a_number_no_float64_integer_or_out_of_the_schemas_bounds_fails_the_schema(kuma: KumaEmulator) -> None:
+    """kube-openapi typeValidator (format int32, data a float64 that swag's IsFloat64AJSONInteger refuses: a
+    fraction or beyond 2^53 - 1) and numberValidator (the MeshLoadBalancingStrategy rest.yaml bounds), both
+    before the Go decoding: 400 "Could not process a resource" with the schema's reasons."""
+    kuma.state.seed(MESH)
+    with httpx.Client(base_url=kuma.url) as http:
+        retry_body = _policy("MeshRetry", "r", {"http": {"numRetries": 2**53}, "tcp": {"maxConnectAttempt": 1.5}})
+        answer = http.put("/meshes/m1/meshretries/r", json=retry_body).json()
+        assert (answer["title"], answer["invalid_parameters"]) == (
+            "Could not process a resource",
+            [
+                {"field": "spec.to[0].default.http.numRetries", "reason": 'in body must be of type int32: "float64"'},
+                {
+                    "field": "spec.to[0].default.tcp.maxConnectAttempt",
+                    "reason": 'in body must be of type int32: "float64"',
+                },
+            ],
+        )
+        balancer = {"loadBalancer": {"type": "Maglev", "maglev": {"tableSize": 5000012}}}
+        answer = http.put(
+            "/meshes/m1/meshloadbalancingstrategies/l", json=_policy("MeshLoadBalancingStrategy", "l", balancer)
+        )
+        assert answer.json()["invalid_parameters"] == [
+            {
+                "field": "spec.to[0].default.loadBalancer.maglev.tableSize",
+                "reason": "in body should be less than or equal to 5000011",
+            }
+        ]
+
+
 # ---------------------------------------------------------------------- audited against kumahq/kuma v2.14.3
 # (pkg/api-server/resource_endpoints.go and its golden files, pkg/api-server/testdata/resources/crud/)
 

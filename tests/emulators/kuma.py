@@ -32,7 +32,11 @@ pkg/core/managers/apis/mesh/mesh_validator.go, pkg/core/resources/model/rest/...
   (`1m` -> `1m0s`) and the CRD schema defaults are filled in (MeshTrace zipkin `sharedSpanContext`, ...)
 - policy specs: unknown fields dropped (decoded into Go structs; modelled at the top level and in to[]/from[]/
   rules[] items), schema enums checked (targetRef kinds, MeshTrafficPermission actions, backend types, load
-  balancer types: `spec.<path>` "in body should be one of [...]")
+  balancer types: `spec.<path>` "in body should be one of [...]"); the integer fields of the policies
+  gatewayctl owns (GO_INTS) as the schema (`format: int32`: a fraction or a number beyond 2^53 - 1 "must be of
+  type int32"; MeshLoadBalancingStrategy's bounds) and then the Go struct take them: a number its uint32/int32
+  cannot hold is a 400 "Bad Request" `invalid <Kind> object: "json: cannot unmarshal number ... into Go
+  struct field ..."` (pkg/core/resources/model/rest/unmarshaller.go)
 - errors with Kuma's body `{type: "/std-errors", status, title, detail, invalid_parameters, details, causes}`:
   mesh missing (404 "Failed to retrieve Mesh"), name/type/mesh differing between URL and body, labels, basic
   targetRef-kind validation per policy, 405 with the server's read-only messages (API server read-only; a
@@ -156,6 +160,77 @@ ENUMS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
         for section in ("from", "rules", "to")
     ),
 }
+# The integer fields of the policies gatewayctl owns, with the Go struct holding each and its Go type (2.14
+# pkg/plugins/policies/<policy>/api/v1alpha1/<policy>.go); every one is `format: int32` in the policy's
+# rest.yaml (with a minimum/maximum where GO_INT_BOUNDS says). pkg/core/resources/model/rest/unmarshaller.go
+# Unmarshal decodes the body into a map (numbers as float64), validates it against the schema, marshals it
+# again (keys sorted) and decodes that into the Go struct, where encoding/json refuses a number the Go type
+# cannot hold.
+_SECTIONS = ("from[]", "rules[]", "to[]")
+GO_INTS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "MeshCircuitBreaker": tuple(
+        (f"{section}.default.{path}", struct, "uint32")
+        for section in _SECTIONS
+        for path, struct in (
+            ("connectionLimits.maxConnectionPools", "ConnectionLimits"),
+            ("connectionLimits.maxConnections", "ConnectionLimits"),
+            ("connectionLimits.maxPendingRequests", "ConnectionLimits"),
+            ("connectionLimits.maxRequests", "ConnectionLimits"),
+            ("connectionLimits.maxRetries", "ConnectionLimits"),
+            ("outlierDetection.maxEjectionPercent", "OutlierDetection"),
+            ("outlierDetection.detectors.totalFailures.consecutive", "DetectorTotalFailures"),
+            ("outlierDetection.detectors.gatewayFailures.consecutive", "DetectorGatewayFailures"),
+            ("outlierDetection.detectors.localOriginFailures.consecutive", "DetectorLocalOriginFailures"),
+            ("outlierDetection.detectors.successRate.minimumHosts", "DetectorSuccessRateFailures"),
+            ("outlierDetection.detectors.successRate.requestVolume", "DetectorSuccessRateFailures"),
+            ("outlierDetection.detectors.failurePercentage.minimumHosts", "DetectorFailurePercentageFailures"),
+            ("outlierDetection.detectors.failurePercentage.requestVolume", "DetectorFailurePercentageFailures"),
+            ("outlierDetection.detectors.failurePercentage.threshold", "DetectorFailurePercentageFailures"),
+        )
+    ),
+    "MeshHealthCheck": (
+        ("to[].default.healthyThreshold", "Conf", "int32"),
+        ("to[].default.unhealthyThreshold", "Conf", "int32"),
+        ("to[].default.intervalJitterPercent", "Conf", "int32"),
+        ("to[].default.http.expectedStatuses[]", "HttpHealthCheck", "int32"),
+    ),
+    "MeshLoadBalancingStrategy": (
+        ("to[].default.localityAwareness.localZone.affinityTags[].weight", "AffinityTag", "uint32"),
+        ("to[].default.loadBalancer.leastRequest.choiceCount", "LeastRequest", "uint32"),
+        ("to[].default.loadBalancer.ringHash.minRingSize", "RingHash", "uint32"),
+        ("to[].default.loadBalancer.ringHash.maxRingSize", "RingHash", "uint32"),
+        ("to[].default.loadBalancer.maglev.tableSize", "Maglev", "uint32"),
+    ),
+    "MeshMetric": (
+        ("default.applications[].port", "Application", "uint32"),
+        ("default.backends[].prometheus.port", "PrometheusBackend", "uint32"),
+    ),
+    "MeshRateLimit": tuple(
+        (f"{section}.default.local.{path}", struct, "uint32")
+        for section in _SECTIONS
+        for path, struct in (
+            ("http.requestRate.num", "Rate"),
+            ("http.onRateLimit.status", "OnRateLimit"),
+            ("tcp.connectionRate.num", "Rate"),
+        )
+    ),
+    "MeshRetry": (
+        ("to[].default.tcp.maxConnectAttempt", "TCP", "uint32"),
+        ("to[].default.http.numRetries", "HTTP", "uint32"),
+        ("to[].default.http.hostSelection[].updateFrequency", "Predicate", "int32"),
+        ("to[].default.grpc.numRetries", "GRPC", "uint32"),
+    ),
+}
+# minimum/maximum in the rest.yaml schemas (MeshLoadBalancingStrategy), checked before the Go decoding
+GO_INT_BOUNDS: dict[str, tuple[int, int | None]] = {
+    "to[].default.loadBalancer.leastRequest.choiceCount": (2, None),
+    "to[].default.loadBalancer.ringHash.minRingSize": (1, 8000000),
+    "to[].default.loadBalancer.ringHash.maxRingSize": (1, 8000000),
+    "to[].default.loadBalancer.maglev.tableSize": (1, 5000011),
+}
+GO_INT_RANGES = {"int32": (-(2**31), 2**31 - 1), "uint32": (0, 2**32 - 1)}
+MAX_JSON_INTEGER = 2**53 - 1  # go-openapi/swag conv.IsFloat64AJSONInteger: beyond it no float64 is an integer
+
 TARGET_REF_KINDS = (
     "Mesh",
     "MeshSubset",
@@ -746,6 +821,64 @@ def schema_problems(kind: Kind, spec: Any) -> list[tuple[str, str]]:
     return problems
 
 
+def _int_fields(kind: Kind, spec: Any) -> list[tuple[tuple[Any, ...], str, str, str, str, Any]]:
+    """(order, `spec.to[0]...` path, table path, Go struct, Go type, value) of each integer field present, in
+    the order the marshalled map (keys sorted) puts them."""
+    found = []
+    for dotted, struct, go_type in GO_INTS.get(kind.name, ()):
+        listed = dotted.endswith("[]")  # a list of numbers (expectedStatuses)
+        for path, value in _values({"spec": spec}, ["spec", *dotted.removesuffix("[]").split(".")], ""):
+            items = list(enumerate(value)) if listed and isinstance(value, list) else [] if listed else [(None, value)]
+            for i, item in items:
+                where = path.lstrip(".") + (f"[{i}]" if i is not None else "")
+                order = tuple(int(p) if p.isdigit() else p for p in re.split(r"[.\[\]]+", where) if p)
+                found.append((order, where, dotted, struct, go_type, item))
+    return sorted(found, key=lambda f: f[0])
+
+
+def int_schema_problems(kind: Kind, spec: Any) -> list[tuple[str, str]]:
+    """kube-openapi's typeValidator and numberValidator on the `format: int32` integer fields: a number no float64
+    integer (a fraction, or beyond 2^53 - 1) "must be of type int32", and the schema's bounds."""
+    problems: list[tuple[str, str]] = []
+    for _, path, dotted, _, _, value in _int_fields(kind, spec):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue  # other types: not modelled here
+        if not _json_integer(value):
+            problems.append((path, 'in body must be of type int32: "float64"'))
+            continue
+        low, high = GO_INT_BOUNDS.get(dotted, (None, None))
+        if low is not None and value < low:
+            problems.append((path, f"in body should be greater than or equal to {low}"))
+        if high is not None and value > high:
+            problems.append((path, f"in body should be less than or equal to {high}"))
+    return problems
+
+
+def _json_integer(value: float) -> bool:
+    """go-openapi/swag conv.IsFloat64AJSONInteger, on the float64 the body's number decodes to."""
+    number = float(value)
+    if not -MAX_JSON_INTEGER <= number <= MAX_JSON_INTEGER:
+        return False
+    rounded = round(number)
+    return number == rounded or (rounded != 0 and abs(number - rounded) < 1e-9 * abs(rounded))
+
+
+def go_int_overflow(kind: Kind, spec: Any) -> str | None:
+    """encoding/json's error for the first integer field (in the marshalled order) its Go type cannot hold:
+    `json: cannot unmarshal number <text> into Go struct field <Struct>.<json path> of type <type>`, the text
+    being how Go marshals the float64 (decode.go literalStore, UnmarshalTypeError; the path is the JSON names
+    from the resource, list indices left out)."""
+    for _, path, _, struct, go_type, value in _int_fields(kind, spec):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        text = str(int(value)) if float(value).is_integer() else repr(float(value))
+        low, high = GO_INT_RANGES[go_type]
+        if not float(value).is_integer() or not low <= int(value) <= high:
+            field = re.sub(r"\[\d+\]", "", path)
+            return f"json: cannot unmarshal number {text} into Go struct field {struct}.{field} of type {go_type}"
+    return None
+
+
 def _values(node: Any, parts: list[str], path: str) -> list[tuple[str, Any]]:
     if not parts or not isinstance(node, dict):
         return []
@@ -1103,7 +1236,10 @@ def decode(kind: Kind, body: Any) -> dict[str, Any]:
             problems.append(("", f"{key} in body must be of type string: {json.dumps(_json_type(body[key]))}"))
     if isinstance(body.get("type"), str) and body["type"] != kind.name:
         problems.append(("", f"type in body should be one of [{kind.name}]"))
-    problems += schema_problems(kind, body.get("spec"))
+    problems += schema_problems(kind, body.get("spec")) + int_schema_problems(kind, body.get("spec"))
+    overflow = None if problems else go_int_overflow(kind, body.get("spec"))
+    if overflow:  # decoding into the Go struct: InvalidResourceError, 400 "Bad Request"
+        raise std_error(400, "Bad Request", f"invalid {kind.name} object: {json.dumps(overflow)}")
     problems = problems or validate_spec(kind, body)  # the Go validator runs only on a schema-valid object
     if problems:
         raise invalid("Could not process a resource", problems)
