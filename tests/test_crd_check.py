@@ -159,6 +159,24 @@ def test_a_bad_custom_resource_is_rejected_with_its_path(change: Any, expected: 
     assert any(m.startswith(expected) for m in messages(check_resource(doc))), messages(check_resource(doc))
 
 
+def test_a_health_check_threshold_is_bounded_as_its_go_int32() -> None:
+    """MeshHealthCheck healthyThreshold/unhealthyThreshold are *int32 (kumahq/kuma v2.14.3
+    pkg/plugins/policies/meshhealthcheck/api/v1alpha1/meshhealthcheck.go), not uint32: 2^31 does not decode."""
+    check = cr(
+        "MeshHealthCheck",
+        {
+            "targetRef": {"kind": "Mesh"},
+            "to": [{"targetRef": {"kind": "Mesh"}, "default": {"healthyThreshold": 2**31 - 1}}],
+        },
+        namespace="kuma-system",
+    )
+    assert check_resource(check) == []
+    check["spec"]["to"][0]["default"]["unhealthyThreshold"] = 2**31
+    assert messages(check_resource(check)) == [
+        ".spec.to[0].default.unhealthyThreshold: 2147483648 is more than the maximum 2147483647"
+    ]
+
+
 def test_a_cluster_scoped_kind_takes_no_namespace() -> None:
     mesh = cr("Mesh", {"mtls": {"enabledBackend": "ca-1", "backends": [{"name": "ca-1", "type": "builtin"}]}})
     assert check_resource(mesh) == []
