@@ -8,21 +8,24 @@ against, as YAML after the word `transcript`:
     <!-- transcript
     files:                            # written into the folder the commands run in
       catalog.yaml: above             # the ```yaml block nearest above the transcript
+      first.yaml: "#a-first-run"      # the first ```yaml block of an earlier section of the same page
       before.yaml: "format: 1 ..."    # or the file's text
     env: {MOBILE_APP_KEY: null}       # variables set (a string) or unset (null) for the run
     kong:                             # a Kong emulator in DB mode, GATEWAYCTL_KONG_ADMIN_URL pointing at it
       seed: {services: [{name: orders, host: legacy.internal}]}   # entities someone else made
-      applied: [before.yaml]          # catalogs applied first (`gatewayctl apply --yes`), output unseen
+    kuma: {}                          # a Kuma emulator (Universal), GATEWAYCTL_KUMA_URL pointing at it
     kubernetes:                       # a kube-apiserver emulator with Kuma's CRDs and webhook, KUBECONFIG
-      applied: [catalog.yaml]         # `gatewayctl apply --only kuma --yes` first
-      edits:                          # then others' changes: a JSON merge patch as another field manager
+      edits:                          # others' changes after `applied`: a JSON merge patch by another manager
         - {kind: MeshRetry, name: shop-orders, namespace: kuma-system, manager: kubectl-edit, patch: {...}}
+    applied: [before.yaml]            # catalogs applied first (`gatewayctl apply --yes`, `--only` the
+                                      # systems set up), their output unseen
     -->
 
 Each test runs one transcript's commands in a fresh folder, in-process, and compares what they print
 with the block, line for line. A `$` line may end in `; echo "exit $?"`, and then the exit code is
 compared too. Run-dependent parts of the output are replaced before the comparison by the placeholders
-of PLACEHOLDERS, which the docs show as they are.
+of PLACEHOLDERS, which the docs show as they are, and an emulator's URL by the default URL of what it
+stands in for (http://localhost:8001 for Kong, http://localhost:5681 for Kuma).
 """
 
 from __future__ import annotations
@@ -95,11 +98,20 @@ def marker(between: str) -> dict[str, Any] | None:
     return yaml.safe_load(found.group(1)) or {}
 
 
+def anchor(heading: str) -> str:
+    """The `#fragment` GitHub gives a Markdown heading (`## A first run` is `#a-first-run`)."""
+    return "#" + re.sub(r"[^\w\- ]", "", heading.lstrip("#").strip().lower()).replace(" ", "-")
+
+
 def transcripts(path: Path) -> Iterator[Transcript]:
-    above: str | None = None  # the text of the nearest ```yaml block so far
+    yaml_blocks: dict[str, str] = {}  # "above": the nearest ```yaml block so far; "#anchor": a section's first
+    section = ""
     for line, info, block, between in fenced_blocks(path.read_text()):
+        for heading in re.findall(r"^#+ .*$", between, re.M):
+            section = anchor(heading)
         if info == "yaml":
-            above = "\n".join(block) + "\n"
+            yaml_blocks["above"] = "\n".join(block) + "\n"
+            yaml_blocks.setdefault(section, yaml_blocks["above"])
         if not (block and block[0].startswith("$ gatewayctl ")):
             continue
         setup = marker(between)
@@ -108,9 +120,10 @@ def transcripts(path: Path) -> Iterator[Transcript]:
             transcript.problem = "no <!-- transcript --> comment right above it says what it runs against"
         files = transcript.setup.setdefault("files", {})
         for name, text in files.items():
-            if text == "above":
-                transcript.problem = "" if above else f"no ```yaml block above it for {name}"
-                files[name] = above
+            if text == "above" or text.startswith("#"):  # a ```yaml block: the nearest, or a section's first
+                files[name] = yaml_blocks.get(text, "")
+                if not files[name]:
+                    transcript.problem = f"no ```yaml block {text} for {name}"
         for text in block:
             if text.startswith("$ "):
                 transcript.steps.append((text[2:], []))
@@ -122,8 +135,9 @@ def transcripts(path: Path) -> Iterator[Transcript]:
 ALL = [t for path in DOCS for t in transcripts(path)]
 
 
-def run(command: str) -> list[str]:
-    """What `command` (`gatewayctl ARGS`, optionally echoing its exit code) prints, as a terminal shows it."""
+def run(command: str, urls: dict[str, str]) -> list[str]:
+    """What `command` (`gatewayctl ARGS`, optionally echoing its exit code) prints, as a terminal shows it,
+    with each emulator's URL as the URL it stands in for."""
     echo = command.endswith(ECHO_EXIT)
     argv = shlex.split(command.removesuffix(ECHO_EXIT))
     assert argv[0] == "gatewayctl" and not {";", "|", "&&", ">"} & set(argv), f"not a plain command: {command}"
@@ -133,6 +147,8 @@ def run(command: str) -> list[str]:
     text = printed.getvalue()
     for pattern, placeholder in PLACEHOLDERS:
         text = pattern.sub(placeholder, text)
+    for url, shown in urls.items():
+        text = text.replace(url, shown)
     return text.splitlines() + ([f"exit {code}"] if echo else [])
 
 
@@ -142,8 +158,12 @@ def quietly(*argv: str) -> None:
         assert main(list(argv)) == 0, f"{argv}: {printed.getvalue()}"
 
 
-def prepare(setup: dict[str, Any], folder: Path, monkeypatch: pytest.MonkeyPatch, stack: contextlib.ExitStack) -> None:
-    """The folder, environment and emulators a transcript's marker asks for."""
+def prepare(
+    setup: dict[str, Any], folder: Path, monkeypatch: pytest.MonkeyPatch, stack: contextlib.ExitStack
+) -> dict[str, str]:
+    """The folder, environment and emulators a transcript's marker asks for; returns each emulator's URL with
+    the default URL it stands in for (what the docs show)."""
+    urls: dict[str, str] = {}
     for name, value in setup.get("env", {}).items():
         if value is None:
             monkeypatch.delenv(name, raising=False)
@@ -157,21 +177,31 @@ def prepare(setup: dict[str, Any], folder: Path, monkeypatch: pytest.MonkeyPatch
 
         kong = stack.enter_context(running_kong(KongState()))
         monkeypatch.setenv("GATEWAYCTL_KONG_ADMIN_URL", kong.url)
+        urls[kong.url] = "http://localhost:8001"
         for collection, bodies in setup["kong"].get("seed", {}).items():
             for body in bodies:
                 kong.state.seed(collection, body)
-        for name in setup["kong"].get("applied", []):
-            quietly("apply", name, "--yes")
+    if "kuma" in setup:
+        from emulators.kuma import KumaState
+        from emulators.kuma import running as running_kuma
+
+        kuma = stack.enter_context(running_kuma(KumaState()))
+        monkeypatch.setenv("GATEWAYCTL_KUMA_URL", kuma.url)
+        monkeypatch.delenv("GATEWAYCTL_KUMA_TOKEN", raising=False)
+        urls[kuma.url] = "http://localhost:5681"
     if "kubernetes" in setup:
         from emulators.kubernetes import KubeState
         from emulators.kubernetes import running as running_kubernetes
 
         cluster = stack.enter_context(running_kubernetes(KubeState(kuma_webhook=True)))
         monkeypatch.setenv("KUBECONFIG", str(cluster.kubeconfig(folder / "kubeconfig")))
-        for name in setup["kubernetes"].get("applied", []):
-            quietly("apply", name, "--only", "kuma", "--yes")
-        for edit in setup["kubernetes"].get("edits", []):
-            cluster.state.merge_patch(edit["kind"], edit["name"], edit["namespace"], edit["patch"], edit["manager"])
+    kuma_too = "kuma" in setup or "kubernetes" in setup
+    only = [] if "kong" in setup and kuma_too else ["--only", "kuma" if kuma_too else "kong"]
+    for name in setup.get("applied", []):
+        quietly("apply", name, "--yes", *only)
+    for edit in setup.get("kubernetes", {}).get("edits", []):
+        cluster.state.merge_patch(edit["kind"], edit["name"], edit["namespace"], edit["patch"], edit["manager"])
+    return urls
 
 
 @pytest.mark.parametrize("transcript", ALL, ids=str)
@@ -181,9 +211,9 @@ def test_a_transcript_shows_what_gatewayctl_prints(
     assert not transcript.problem, f"{transcript}: {transcript.problem}"
     monkeypatch.setenv("NO_COLOR", "1")
     with contextlib.ExitStack() as stack:
-        prepare(transcript.setup, workdir, monkeypatch, stack)
+        urls = prepare(transcript.setup, workdir, monkeypatch, stack)
         for command, shown in transcript.steps:
-            printed = run(command)
+            printed = run(command, urls)
             assert printed == shown, f"{transcript}: $ {command} printed:\n" + "\n".join(printed)
 
 
