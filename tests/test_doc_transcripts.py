@@ -120,7 +120,7 @@ def transcripts(path: Path) -> Iterator[Transcript]:
             transcript.problem = "no <!-- transcript --> comment right above it says what it runs against"
         files = transcript.setup.setdefault("files", {})
         for name, text in files.items():
-            if text == "above" or text.startswith("#"):  # a ```yaml block: the nearest, or a section's first
+            if text == "above" or re.fullmatch(r"#[\w-]+", text):  # a ```yaml block: the nearest, a section's first
                 files[name] = yaml_blocks.get(text, "")
                 if not files[name]:
                     transcript.problem = f"no ```yaml block {text} for {name}"
@@ -215,6 +215,16 @@ def test_a_transcript_shows_what_gatewayctl_prints(
         for command, shown in transcript.steps:
             printed = run(command, urls)
             assert printed == shown, f"{transcript}: $ {command} printed:\n" + "\n".join(printed)
+
+
+def test_the_walkthrough_and_every_page_with_gatewayctl_output_are_found() -> None:
+    """The finder sees the README's walkthrough and a transcript on each page that has one (a finder that
+    saw nothing would leave the test above with nothing to run)."""
+    found = {t.file for t in ALL}
+    assert {"README.md", "docs/apply.md", "docs/catalog.md", "docs/mesh.md"} <= found, found
+    walkthrough = next(t for t in ALL if t.file == "README.md")
+    assert walkthrough.steps[0][0] == 'gatewayctl validate catalog.yaml; echo "exit $?"'
+    assert "retires: 3" in walkthrough.setup["files"]["catalog.yaml"]
 
 
 def test_every_output_the_docs_show_is_a_transcript() -> None:
