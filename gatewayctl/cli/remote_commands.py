@@ -895,8 +895,7 @@ def _report_outcome(
         else:
             err.print(f"kong: {change.action} {escape(label)} failed: {escape(desired.masker.text(exc.describe()))}")
     done = len(outcome.done)
-    left = len(outcome.skipped) + len(outcome.failed)
-    summary = f"kong: {plural(done, 'change')} applied" + (f", {left} left unchanged" if left else "")
+    summary = _outcome_summary("kong", done, len(outcome.failed), len(outcome.skipped))
     result = {
         "applied": done,
         "failed": [{"id": c.entity.id, "error": desired.masker.text(e.describe())} for c, e in outcome.failed],
@@ -1168,6 +1167,15 @@ def _apply_kuma(
     return _report_kuma_outcome(outcome, kuma, as_json)
 
 
+def _outcome_summary(system: str, done: int, failed: int, skipped: int) -> str:
+    """`kong: 3 changes applied, 1 failed, 2 left unchanged`: a failed write is counted apart from those never
+    started, since a write whose answer was lost may have been made (the failure line says which it was)."""
+    parts = [f"{plural(done, 'change')} applied"]
+    parts += [f"{failed} failed"] if failed else []
+    parts += [f"{skipped} left unchanged"] if skipped else []
+    return f"{system}: " + ", ".join(parts)
+
+
 def _report_kuma_outcome(outcome: KumaOutcome, kuma: KumaSide, as_json: bool) -> tuple[int, dict[str, Any]]:
     masker = kuma.desired.masker
     for warning in outcome.warnings:
@@ -1176,8 +1184,7 @@ def _report_kuma_outcome(outcome: KumaOutcome, kuma: KumaSide, as_json: bool) ->
         text = describe(exc)
         err.print(f"kuma: {change.action} {escape(masker.text(change.title))} failed: {escape(masker.text(text))}")
     done = len(outcome.done)
-    left = len(outcome.skipped) + len(outcome.failed)
-    summary = f"kuma: {plural(done, 'change')} applied" + (f", {left} left unchanged" if left else "")
+    summary = _outcome_summary("kuma", done, len(outcome.failed), len(outcome.skipped))
     result: dict[str, Any] = {
         "applied": done,
         "failed": [{"object": masker.text(c.title), "error": masker.text(describe(e))} for c, e in outcome.failed],
