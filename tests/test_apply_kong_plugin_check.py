@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -126,11 +127,18 @@ def test_kongs_refusal_is_placed_by_its_fields_and_secrets_it_echoes_are_masked(
     assert kong.state.writes() == []
 
 
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        {"status": 403, "body": {"message": "Forbidden"}},  # Kong Enterprise's RBAC, to a token that may write plugins
+        {"status": 404, "raw": b"<html><title>404 Not Found</title></html>", "content_type": "text/html"},  # a proxy
+    ],
+    ids=["rbac-403", "proxy-404-page"],
+)
 def test_a_kong_that_does_not_answer_the_check_leaves_it_to_the_write(
-    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path, refusal: dict[str, Any]
 ) -> None:
-    # Kong Enterprise's RBAC can deny the check to a token that may write plugins
-    kong.state.fail(1, method="POST", path=VALIDATE, status=403, body={"message": "Forbidden"}, times=10)
+    kong.state.fail(1, method="POST", path=VALIDATE, times=10, **refusal)
     line = '      request-transformer: {add: {headers: ["x-team:orders"]}, bogus: 1}'
     bad = WITH_PLUGINS.replace('      request-transformer: {add: {headers: ["x-team:orders"]}}', line)
     catalog = str(write_catalog(workdir, bad))

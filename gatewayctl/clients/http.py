@@ -212,10 +212,13 @@ class ApiClient:
         ok: tuple[int, ...] = (200, 201, 204),
         retry: bool = True,
         read: bool = False,
+        any_404: bool = False,
     ) -> httpx.Response:
         """Send with retries; return the response when its status is in `ok`, else raise `self.error`.
         `retry=False`: one try, for a write whose answer means something only the first time (a lock's create).
-        `read=True`: counted as a read though it is no GET (it changes nothing on the server)."""
+        `read=True`: counted as a read though it is no GET (it changes nothing on the server).
+        A 404 in `ok` must be the API's own answer (`_check_not_found`), unless `any_404` (an optional endpoint
+        a proxy may block)."""
         target = path + ("?" + urlencode(params) if params else "")
         attempts = self.retry.attempts if retry else 1
         attempt = 0
@@ -238,6 +241,8 @@ class ApiClient:
                 continue
             self.log.observe(method, path, response.status_code, time.monotonic() - started)
             if response.status_code in ok:
+                if response.status_code == 404 and not any_404:
+                    self._check_not_found(response, target)
                 return response
             body = json_or_none(response)
             detail = self.error_detail(body) or _first_line(response)
@@ -274,6 +279,15 @@ class ApiClient:
             )
             raise self.error(response.request.method, path, response.status_code, None, detail, 1)
         return answer
+
+    def _check_not_found(self, response: httpx.Response, target: str) -> None:
+        """A 404 taken as "there is none" (a lock free, a delete already done) must be the API's own answer, a
+        JSON object (Kong's `{"message": "Not found"}`, Kuma's error); a proxy's page says nothing about what
+        the API holds: this API's error, naming the call, so that nothing is counted as absent or deleted."""
+        if not isinstance(json_or_none(response), dict):
+            where = self.endpoint.display()
+            detail = f"a 404 that is not the API's answer ({_first_line(response)}): is {where} the right URL?"
+            raise self.error(response.request.method, target, 404, None, detail, 1)
 
     def _json(self, response: httpx.Response, path: str) -> Json:
         """The answer's JSON; an answer that is not JSON means that something else listens at the URL (a web

@@ -592,7 +592,12 @@ def refused_plugin_configs(
 
     def verdict(entity: Entity) -> dict[str, Any] | None:
         response = client.request(
-            "POST", VALIDATE_PLUGIN, json={**entity.body, "id": entity.id}, ok=(200, 400, 403, 404, 405), read=True
+            "POST",
+            VALIDATE_PLUGIN,
+            json={**entity.body, "id": entity.id},
+            ok=(200, 400, 403, 404, 405),
+            read=True,
+            any_404=True,
         )
         if response.status_code != 400:
             return None
