@@ -320,3 +320,38 @@ def test_lua_pattern_captures_and_unsupported_items() -> None:
             lua_pattern_regex(unsupported)
     with pytest.raises(ValueError):
         lua_pattern_regex("[a")
+
+
+# -- numbers as Kong reads them
+
+
+def test_regex_priority_beyond_what_kong_stores(client: httpx.Client) -> None:
+    """routes.regex_priority is an integer with no bound (kong/db/schema/entities/routes.lua at 3.9.1), but cjson
+    reads a JSON number as a double (kong/tools/cjson.lua): past 2^53 it is rounded, past the double's range it is
+    inf, which the integer check refuses (kong/db/schema/init.lua validate_field). The column is a BIGINT
+    (kong/db/migrations/core/000_base.lua) written with fmt("%16.f") (kong/db/strategies/postgres/init.lua
+    escape_literal): past 2^63 Postgres refuses it, a database error, the Admin API's 500 (kong/api/api_helpers.lua)."""
+    route = {"paths": ["~/v1/[a-z]+$"]}
+    stored = client.post("/routes", json={**route, "regex_priority": 2**53 + 1})
+    assert stored.status_code == 201, stored.text
+    assert stored.json()["regex_priority"] == 2**53
+    # 2^63 - 1 is no double: it is read as 2^63, one past the bigint range
+    for value in (2**63 - 1, -(2**63) - 2048, 10**30):
+        refused = client.post("/routes", json={**route, "regex_priority": value})
+        assert (refused.status_code, refused.json()) == (500, {"message": "An unexpected error occurred"}), value
+    assert client.post("/routes", json={**route, "regex_priority": -(2**63)}).status_code == 201
+    assert fields(client, "/routes", {**route, "regex_priority": 10**400}) == {"regex_priority": "expected an integer"}
+
+
+@pytest.mark.parametrize("text", ['{"_format_version": "3.0", "routes": [%s]}', "_format_version: '3.0'\nroutes: [%s]"])
+def test_declarative_numbers_are_doubles(text: str) -> None:
+    """DB-less Kong reads its declarative config with cjson or lyaml, both into doubles; nothing is in Postgres."""
+    route = '{"name": "r%d", "paths": ["/r%d"], "regex_priority": %d}'
+    config = text % ", ".join(route % (i, i, v) for i, v in enumerate((2**53 + 1, 2**63, 10**400)))
+    with running(KongState(dbless=True)) as kong, httpx.Client(base_url=kong.url) as http:
+        answer = http.post("/config", json={"config": config})
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["fields"]["routes"] == [{"regex_priority": "expected an integer"}]
+        answer = http.post("/config", json={"config": config.replace(str(10**400), "0")})
+        assert answer.status_code == 201, answer.text
+        assert sorted(r["regex_priority"] for r in answer.json()["routes"].values()) == [0, 2**53, 2**63]

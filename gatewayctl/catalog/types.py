@@ -385,6 +385,31 @@ def _positive_cache_ttl(value: units.Duration) -> units.Duration:
     return value
 
 
+# Kong 3.9's default router (router_flavor traditional_compatible) packs a regex route's regex_priority
+# into the route's priority with `lshift_uint64(regex_priority, 19)` (kong/router/transform.lua get_priority,
+# tag 3.9.1), which, given a Lua number, is LuaJIT's 32-bit bit.lshift: only 0..1023 stay in the regex
+# priority bits. 1024..4095 reach the bit a route's match weight (the kinds of fields it matches on) lands in,
+# 4096..8191 and every negative value turn into the sign bit, which sets every high bit and so outranks every
+# other route, and from 8192 on the value wraps round (8192 ranks as 0). Far beyond that, Kong's JSON reads a
+# number past 2^53 rounded, Postgres (a BIGINT column) refuses one past 2^63 with a 500, and one past the
+# double's range is "expected an integer".
+REGEX_PRIORITY_MAX = 1023
+
+
+def _regex_priority(value: int) -> int:
+    if not 0 <= value <= REGEX_PRIORITY_MAX:
+        raise ValueError(
+            f"must be between 0 and {REGEX_PRIORITY_MAX}: Kong 3.9's router keeps only that range in order (a larger "
+            f"or negative value outranks routes that match on more fields, or wraps round) (got {value})"
+        )
+    return value
+
+
+KongRegexPriority = Annotated[
+    int,
+    AfterValidator(_regex_priority),
+    WithJsonSchema({"type": "integer", "minimum": 0, "maximum": REGEX_PRIORITY_MAX}),
+]
 # Kong's `timeout` fields (Redis timeouts, ...) are milliseconds between 0 and 2^31 - 2.
 KongTimeout = Annotated[Duration, AfterValidator(_at_most(units.Duration(2**31 - 2, "2147483646ms"), " (24.8 days)"))]
 # A service's connect/read/write timeouts are Kong's `nonzero_timeout` (services.lua): between 1 and 2^31 - 2.

@@ -24,6 +24,8 @@ kong/api/routes/upstreams.lua, kong/plugins/basic-auth/crypto.lua):
   mutually_required, mutually_exclusive, custom_entity_check) and custom validators, run and reported as
   kong/db/schema/init.lua does, where kong_schemas.py declares them (services, upstreams, consumers, the
   plugins gatewayctl renders)
+- numbers read as Kong's cjson and lyaml read them, as doubles (an integer past 2^53 rounded, one past the
+  double's range inf); a route's `regex_priority` past Postgres' bigint is a 500 (a database error), not when DB-less
 - defaults filled on write, `created_at`/`updated_at`, basic-auth passwords stored as sha1(password..consumer_id)
 - every plugin Kong OSS 3.9 bundles (kong_schemas.py); a plugin's `shorthand_fields` taken on writes (a
   deprecated one refused when its replacement holds another value) and, when deprecated with a named
@@ -251,6 +253,35 @@ def page_size(query: dict[str, str]) -> int | None:
     return int(number)
 
 
+def lua_json_int(text: str) -> int | float:
+    """A JSON integer as cjson reads it (kong/tools/cjson.lua, lua-cjson's strtod): every number is a Lua
+    number, a double, so one beyond 2^53 comes out rounded to the nearest double and one beyond the double's
+    range as inf, which no integer field then takes ("expected an integer")."""
+    value = int(text)
+    if abs(value) <= 2**53:
+        return value
+    as_double = float(text)
+    return as_double if math.isinf(as_double) else int(as_double)
+
+
+def lua_numbers(doc: Any) -> Any:
+    """A parsed YAML document's integers as lyaml hands them to Kong (tonumber: doubles), see lua_json_int."""
+    if isinstance(doc, dict):
+        return {k: lua_numbers(v) for k, v in doc.items()}
+    if isinstance(doc, list):
+        return [lua_numbers(v) for v in doc]
+    if isinstance(doc, int) and not isinstance(doc, bool) and abs(doc) > 2**53:
+        return lua_json_int(str(doc))
+    return doc
+
+
+# Integer fields without a schema bound whose Postgres column is a BIGINT (kong/db/migrations/core/000_base.lua
+# at 3.9.1): the Postgres strategy writes the double with fmt("%16.f") (kong/db/strategies/postgres/init.lua
+# escape_literal), and Postgres refuses a literal beyond the bigint range ("out of range for type bigint"),
+# which reaches the Admin API as a database error: 500 "An unexpected error occurred" (kong/api/api_helpers.lua).
+PG_BIGINT_FIELDS = {"routes": ("regex_priority",)}
+
+
 def lua_tonumber(text: str) -> float | None:
     text = text.strip()
     if re.fullmatch(r"[+-]?0[xX][0-9a-fA-F]+", text):
@@ -406,6 +437,9 @@ class KongState(EmulatorState):
                 errors["created_at"] = error
         if errors:
             raise schema_violation(errors)
+        if any(not -(2**63) <= (entity.get(name) or 0) < 2**63 for name in PG_BIGINT_FIELDS.get(dao, ())):
+            # Postgres refuses the statement as it parses it: before any foreign key or unique constraint
+            raise ApiError(500, {"message": "An unexpected error occurred"})
         self._check_foreign(dao, entity)
         self._check_unique(dao, entity)
         if dao == "basicauth_credentials":
@@ -1398,7 +1432,7 @@ class Handler(EmulatorHandler[KongState]):
 
     def answer(self, method: str, path: str, query: str, raw: bytes) -> tuple[int, Any, dict[str, str]]:
         try:
-            body = json.loads(raw) if raw else {}
+            body = json.loads(raw, parse_int=lua_json_int) if raw else {}
         except ValueError:
             raise ApiError(400, {"message": "Cannot parse JSON body"}) from None
         with self.state.lock:
@@ -1806,11 +1840,11 @@ def config_endpoint(
             return 304, None, {}
         try:
             # JSON first, then YAML, as Kong's parse_string does without a file name
-            doc = json.loads(text)
+            doc = json.loads(text, parse_int=lua_json_int)
         except ValueError:
             doc = None
         try:
-            doc = yaml.load(text, Loader=SAFE_LOADER) if doc is None else doc
+            doc = lua_numbers(yaml.load(text, Loader=SAFE_LOADER)) if doc is None else doc
         except yaml.YAMLError as exc:
             message = f"failed parsing declarative configuration: {exc}"
             raise ApiError(
