@@ -249,3 +249,27 @@ def test_route_paths_kong_would_normalize_or_cannot_decode(
         answer = client.post("/routes", json={"protocols": ["http"], "paths": [route_path]})
     assert answer.status_code == 400
     assert answer.json()["fields"] == {"paths": [kong_says]}
+
+
+def test_the_key_auth_ttl_limit_is_kongs(tmp_path: Path) -> None:
+    """validate's longest key-auth `ttl` (100000000s, tests/bad/62) is DAO_MAX_TTL (kong/constants.lua at 3.9.1):
+    the credential rendered at the limit is taken by the emulator, which checks the ttl option as
+    kong/db/dao/init.lua validate_options_value does, and one second more is refused."""
+    path = tmp_path / "ttl.yaml"
+    path.write_text(
+        HEAD.replace(
+            'key_auth: [{key: "${env:APP_SECRET}"}]', 'key_auth: [{key: "${env:APP_SECRET}", ttl: 100000000s}]'
+        )
+        + URL
+        + ROUTES
+    )
+    config = build_kong_config(load_catalog(path).catalog, SecretResolver(tmp_path))
+    consumer = {k: v for k, v in config["consumers"][0].items() if k in ("id", "username", "tags")}
+    credential = config["consumers"][0]["keyauth_credentials"][0]
+    assert credential["ttl"] == 100_000_000
+    with running(KongState()) as kong, httpx.Client(base_url=kong.url) as client:
+        assert client.post("/consumers", json=consumer).status_code == 201
+        too_long = client.post(f"/consumers/{consumer['id']}/key-auth", json={**credential, "ttl": 100_000_001})
+        assert too_long.status_code == 400 and too_long.json()["code"] == 11, too_long.text
+        taken = client.post(f"/consumers/{consumer['id']}/key-auth", json=credential)
+        assert taken.status_code == 201, taken.text

@@ -420,7 +420,8 @@ KongHealthSeconds = Annotated[Duration, AfterValidator(_at_most(units.Duration(6
 JwtMaximumExpiration = Annotated[Seconds, AfterValidator(_at_most(units.Duration(31_536_000_000, "365d"), ""))]
 # proxy-cache's `cache_ttl` is an integer > 0 (its schema.lua: gt = 0).
 CacheTtl = Annotated[Seconds, AfterValidator(_positive_cache_ttl)]
-# An entity's `ttl` (a key-auth credential's) is at most DAO_MAX_TTL, 1e8 seconds (kong/db/dao/init.lua).
+# An entity's `ttl` (a key-auth credential's) is at most DAO_MAX_TTL, 1e8 seconds (kong/constants.lua, checked by
+# kong/db/dao/init.lua validate_options_value at 3.9.1; DB-less Kong's declarative import does not check it).
 KongTtl = Annotated[Seconds, AfterValidator(_at_most(units.Duration(100_000_000_000, "100000000s"), " (1157 days)"))]
 DurationRange = Annotated[
     units.DurationRange,

@@ -26,6 +26,8 @@ kong/api/routes/upstreams.lua, kong/plugins/basic-auth/crypto.lua):
   plugins gatewayctl renders)
 - numbers read as Kong's cjson and lyaml read them, as doubles (an integer past 2^53 rounded, one past the
   double's range inf); a route's `regex_priority` past Postgres' bigint is a 500 (a database error), not when DB-less
+- a key-auth credential's `ttl` taken as the write's option (kong/api/endpoints.lua extract_options) and checked
+  first, DB-less too: 400 code 11 invalid options past DAO_MAX_TTL (kong/db/dao/init.lua validate_options_value)
 - defaults filled on write, `created_at`/`updated_at`, basic-auth passwords stored as sha1(password..consumer_id)
 - every plugin Kong OSS 3.9 bundles (kong_schemas.py); a plugin's `shorthand_fields` taken on writes (a
   deprecated one refused when its replacement holds another value) and, when deprecated with a named
@@ -1597,7 +1599,34 @@ def consumer_by_custom_id(state: KongState, custom_id: str) -> dict[str, Any]:
     return {"data": found[:1], "next": None}
 
 
+# kong/constants.lua DATABASE.DAO_MAX_TTL (1e8, which Lua writes as 100000000) at 3.9.1
+DAO_MAX_TTL = 100_000_000
+
+
+def check_ttl_option(dao: str, body: dict[str, Any]) -> dict[str, Any]:
+    """A write's `ttl` on an entity whose schema says `ttl = true` is an option, not a field
+    (kong/api/endpoints.lua extract_options), checked by the DAO before anything else, DB-less too
+    (kong/db/dao/init.lua validate_options_value in check_insert, check_update, check_upsert): a 400
+    invalid options (kong/db/errors.lua invalid_options). On any other entity it stays a field, unknown.
+    A ttl that Lua's math.floor cannot take (null, true, a string that is no number) raises: a 500."""
+    if not ENTITIES[dao].get("ttl") or "ttl" not in body:
+        return body
+    ttl = body["ttl"]
+    if isinstance(ttl, str):
+        ttl = lua_tonumber(ttl)  # Lua's arithmetic coerces a numeric string
+    if not isinstance(ttl, int | float) or isinstance(ttl, bool):
+        raise ApiError(500, {"message": "An unexpected error occurred"})
+    if math.isfinite(ttl) and ttl == math.floor(ttl) and 0 <= ttl <= DAO_MAX_TTL:
+        return {**body, "ttl": int(ttl)}
+    error = f"must be an integer between 0 and {DAO_MAX_TTL}"
+    raise ApiError(
+        400,
+        {"code": 11, "name": "invalid options", "message": f"invalid option (ttl: {error})", "options": {"ttl": error}},
+    )
+
+
 def create(state: KongState, dao: str, body: dict[str, Any]) -> dict[str, Any]:
+    body = check_ttl_option(dao, body)
     if state.dbless:
         state.validate(dao, body)
         raise operation_unsupported("create", dao)
@@ -1638,6 +1667,7 @@ def delete(state: KongState, dao: str, key: str, current: dict[str, Any] | None)
 def put(state: KongState, dao: str, key: str, current: dict[str, Any] | None, body: dict[str, Any]) -> dict[str, Any]:
     """An upsert that replaces the whole entity. Addressed by its endpoint key, that key wins over the
     body's (kong/db/dao/init.lua check_upsert: entity_to_upsert[name] = key)."""
+    body = check_ttl_option(dao, body)
     by = _by_key(dao, key)
     if by is not None:
         body = {**body, by: key}
@@ -1654,6 +1684,7 @@ def put(state: KongState, dao: str, key: str, current: dict[str, Any] | None, bo
 
 
 def patch(state: KongState, dao: str, key: str, current: dict[str, Any] | None, body: dict[str, Any]) -> dict[str, Any]:
+    body = check_ttl_option(dao, body)  # before the entity is read (check_update)
     by = _by_key(dao, key)
     if current is None:
         raise entity_not_found(by or "id", key if by else key.lower())
