@@ -234,8 +234,12 @@ def parse_data_in_pieces(text: str | bytes, file: str) -> tuple[dict[str, Any], 
     if not starts or len({key for key, _ in starts}) != len(starts) or _cyaml is None:
         return None
     # Text before the first section belongs to no piece: only comments and blank lines may stand there (an
-    # indented line would be left unparsed, and a broken document called valid).
-    if any(line.strip() and not line.lstrip().startswith("#") for line in text[: starts[0][1]].splitlines()):
+    # indented line would be left unparsed, and a broken document called valid), and only characters YAML
+    # allows (libyaml reads no piece of it, so a control character in a comment there would go unnoticed).
+    preamble = text[: starts[0][1]]
+    if any(line.strip() and not line.lstrip().startswith("#") for line in preamble.splitlines()):
+        return None
+    if yaml.reader.Reader.NON_PRINTABLE.search(preamble):
         return None
     light = _LightData()
     data: dict[str, Any] = {}
