@@ -29,7 +29,7 @@ _LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
 
 
 def _name(value: str) -> str:
-    if not _NAME.match(value):
+    if not _NAME.fullmatch(value):
         problem = "too long" if len(value) > 63 else "not a valid name"
         raise ValueError(
             f"{problem}: use 1-63 lowercase letters, digits and '-', starting and ending with a letter"
@@ -39,7 +39,7 @@ def _name(value: str) -> str:
 
 
 def _tag(value: str) -> str:
-    if not _TAG.match(value) or "," in value or "/" in value:
+    if not _TAG.fullmatch(value) or "," in value or "/" in value:
         raise ValueError(f"Kong tags are printable ASCII without spaces, ',' or '/' (got {value!r})")
     return value
 
@@ -93,7 +93,7 @@ def _http_url(value: str) -> str:
 
 
 def _host(value: str) -> str:
-    if not _HOST.match(value) or value.count("*") > 1:
+    if not _HOST.fullmatch(value) or value.count("*") > 1:
         raise ValueError(
             f"must be a host name, optionally with one leading '*.' or trailing '.*' wildcard (got {value!r})"
         )
@@ -130,7 +130,7 @@ def kong_path_problem(path: str) -> str | None:
         return "should start with: /"
     if "//" in path:
         return "must not have empty segments"
-    if not _KONG_PATH.match(path):
+    if not _KONG_PATH.fullmatch(path):
         return "characters outside of the reserved list of RFC 3986 found"
     return kong_percent_problem(path)
 
@@ -219,14 +219,14 @@ def _cidr(value: str) -> str:
 
 
 def _header_name(value: str) -> str:
-    if not _HEADER_NAME.match(value):
+    if not _HEADER_NAME.fullmatch(value):
         raise ValueError(f"is not a valid HTTP header name (got {value!r})")
     return value
 
 
 def _method(value: str) -> str:
-    if not _METHOD.match(value):
-        hint = f"; did you mean {value.upper()!r}?" if _METHOD.match(value.upper()) else ""
+    if not _METHOD.fullmatch(value):
+        hint = f"; did you mean {value.upper()!r}?" if _METHOD.fullmatch(value.upper()) else ""
         raise ValueError(f"HTTP methods are upper case{hint} (got {value!r})")
     return value
 
@@ -240,13 +240,13 @@ def _secret(value: str) -> str:
 
 
 def _label_key(value: str) -> str:
-    if not _LABEL_KEY.match(value):
+    if not _LABEL_KEY.fullmatch(value):
         raise ValueError(f"is not a valid Kubernetes label key (got {value!r})")
     return value
 
 
 def _label_value(value: str) -> str:
-    if not _LABEL_VALUE.match(value):
+    if not _LABEL_VALUE.fullmatch(value):
         raise ValueError(f"is not a valid Kubernetes label value (got {value!r})")
     return value
 
@@ -264,7 +264,7 @@ def _host_port(value: str) -> str:
         host, port = value, ""
     if host.startswith("[") and host.endswith("]"):
         ipaddress.ip_address(host[1:-1])
-    elif not _HOST.match(host) or "*" in host:
+    elif not _HOST.fullmatch(host) or "*" in host:
         raise ValueError(f"must be host:port (got {value!r})")
     if port and not (port.isdigit() and 0 < int(port) < 65536):
         raise ValueError(f"has an invalid port (got {value!r})")
@@ -294,7 +294,7 @@ def kong_address(value: str) -> tuple[str | None, bool]:
                 return "is not an IPv4 address", False
         else:
             labels = address.split(".")
-            if not _KONG_HOST_NAME.match(address) or any(
+            if not _KONG_HOST_NAME.fullmatch(address) or any(
                 label.endswith("-") or (not label and i != len(labels) - 1) for i, label in enumerate(labels)
             ):
                 return "is not a host name or IP address", False

@@ -384,7 +384,7 @@ class KongState(EmulatorState):
         out = _fill_record(fields, body, errors, top=True)
         for field in NAME_FIELDS.get(dao, ()):
             value = out.get(field)
-            if isinstance(value, str) and field not in errors and not UTF8_NAME.match(value):
+            if isinstance(value, str) and field not in errors and not UTF8_NAME.fullmatch(value):
                 # kong/db/schema/typedefs.lua validate_utf8_name
                 errors[field] = (
                     f"invalid value '{value}': the only accepted ascii characters are alphanumerics or ., -, _, and ~"
