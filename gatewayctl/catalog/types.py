@@ -227,7 +227,7 @@ def _header_name(value: str) -> str:
 def _method(value: str) -> str:
     if not _METHOD.fullmatch(value):
         hint = f"; did you mean {value.upper()!r}?" if _METHOD.fullmatch(value.upper()) else ""
-        raise ValueError(f"HTTP methods are upper case{hint} (got {value!r})")
+        raise ValueError(f"HTTP methods are upper case letters{hint} (got {value!r})")
     return value
 
 
