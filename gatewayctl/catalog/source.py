@@ -381,7 +381,9 @@ class _LightData:
                     return loader.get_single_node()
                 finally:
                     _cyaml.ScalarNode, _cyaml.SequenceNode, _cyaml.MappingNode = names
-        except yaml.YAMLError:
+        except (yaml.YAMLError, AttributeError):
+            # AttributeError: a second document in the piece (a file whose lines end in a bare CR is one piece),
+            # which libyaml reports with the first one's start_mark, a thing the stand-ins do not keep
             raise _Fallback from None
         finally:
             loader.dispose()
