@@ -455,6 +455,9 @@ class _LightData:
         return value
 
 
+_YAML_LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+
+
 def _compose(text: str | bytes, file: str) -> Node:
     if isinstance(text, bytes):
         raw = text
@@ -486,8 +489,11 @@ def _compose(text: str | bytes, file: str) -> Node:
         mark = getattr(exc, "position", None)
         message = "not a text file: it contains characters YAML does not allow"
         if mark is not None:
-            line = text[:mark].count("\n") + 1
-            col = mark - (text.rfind("\n", 0, mark) + 1) + 1
+            # counted as YAML counts lines (a bare CR, NEL and the Unicode separators end one too), as every
+            # other diagnostic's position is
+            breaks = list(_YAML_LINE_BREAK.finditer(text, 0, mark))
+            line = len(breaks) + 1
+            col = mark - (breaks[-1].end() if breaks else 0) + 1
         else:
             line, col = 1, 1
         raise CatalogInvalid([Diagnostic(file, line, col, "", message)]) from None
