@@ -17,7 +17,7 @@ from gatewayctl.catalog.model import Catalog, Cors, Plugins, RateLimit, Route, S
 from gatewayctl.catalog.public_keys import public_key_problem
 from gatewayctl.catalog.secrets import REFERENCE
 from gatewayctl.catalog.source import Source
-from gatewayctl.catalog.types import kong_path_problem
+from gatewayctl.catalog.types import kong_address, kong_path_problem
 from gatewayctl.diagnostics import Diagnostic, KeyPath, quoted_key
 from gatewayctl.kong_plugins import ENTERPRISE_PLUGINS, GLOBAL_ONLY_PLUGINS, KNOWN_PLUGINS, NO_CONSUMER_PLUGINS
 
@@ -162,6 +162,10 @@ def service_targets(catalog: Catalog, report: Report) -> None:
             url_path = urlsplit(service.url).path
             if url_path not in ("", "/") and (problem := kong_path_problem(url_path)):
                 report.error((*path, "url"), f"Kong refuses the path {url_path!r}: {problem}")
+            # the url shorthand's host is Kong's typedefs.host (kong/db/schema/typedefs.lua validate_host at 3.9.1)
+            host = urlsplit(service.url).hostname or ""
+            if problem := kong_address(host)[0]:
+                report.error((*path, "url"), f"Kong refuses the host {host!r}: it {problem}")
         upstream = service.upstream
         if upstream is None:
             continue
