@@ -17,14 +17,23 @@ def plural(n: int, word: str) -> str:
 
 
 def format_path(path: Sequence[PathPart]) -> str:
-    """`("services", 0, "routes", 1, "paths", 0)` -> `services[0].routes[1].paths[0]`."""
+    """`("services", 0, "routes", 1, "paths", 0)` -> `services[0].routes[1].paths[0]`; a key holding a line
+    break or another character that is not printable as `headers['X-A\\n']`, so a diagnostic stays one line."""
     out = ""
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
+        elif not part.isprintable():
+            out += f"[{part!r}]"
         else:
             out += f".{part}" if out else part
     return out
+
+
+def quoted_key(key: object) -> str:
+    """A key as a message names it: in quotes, escaped as Python writes it when it is not all printable."""
+    text = str(key)
+    return f"'{text}'" if text.isprintable() else repr(text)
 
 
 @dataclass(frozen=True, order=True)

@@ -110,9 +110,9 @@ def test_a_remembered_value_is_rejected_every_time(tmp_path: Path) -> None:
           - {name: s, paths: [/b], methods: [GET, get]}
     """
     assert errors(tmp_path, body) == [
-        "catalog.yaml:7:42: services[0].routes[0].methods[0]: HTTP methods are upper case; did you mean 'GET'? "
+        "catalog.yaml:7:42: services[0].routes[0].methods[0]: HTTP methods are upper case letters; did you mean 'GET'? "
         "(got 'get')",
-        "catalog.yaml:8:47: services[0].routes[1].methods[1]: HTTP methods are upper case; did you mean 'GET'? "
+        "catalog.yaml:8:47: services[0].routes[1].methods[1]: HTTP methods are upper case letters; did you mean 'GET'? "
         "(got 'get')",
     ]
 

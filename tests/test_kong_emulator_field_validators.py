@@ -320,3 +320,78 @@ def test_lua_pattern_captures_and_unsupported_items() -> None:
             lua_pattern_regex(unsupported)
     with pytest.raises(ValueError):
         lua_pattern_regex("[a")
+
+
+# -- numbers as Kong reads them
+
+
+def test_regex_priority_beyond_what_kong_stores(client: httpx.Client) -> None:
+    """routes.regex_priority is an integer with no bound (kong/db/schema/entities/routes.lua at 3.9.1), but cjson
+    reads a JSON number as a double (kong/tools/cjson.lua): past 2^53 it is rounded, past the double's range it is
+    inf, which the integer check refuses (kong/db/schema/init.lua validate_field). The column is a BIGINT
+    (kong/db/migrations/core/000_base.lua) written with fmt("%16.f") (kong/db/strategies/postgres/init.lua
+    escape_literal): past 2^63 Postgres refuses it, a database error, the Admin API's 500 (kong/api/api_helpers.lua)."""
+    route = {"paths": ["~/v1/[a-z]+$"]}
+    stored = client.post("/routes", json={**route, "regex_priority": 2**53 + 1})
+    assert stored.status_code == 201, stored.text
+    assert stored.json()["regex_priority"] == 2**53
+    # 2^63 - 1 is no double: it is read as 2^63, one past the bigint range
+    for value in (2**63 - 1, -(2**63) - 2048, 10**30):
+        refused = client.post("/routes", json={**route, "regex_priority": value})
+        assert (refused.status_code, refused.json()) == (500, {"message": "An unexpected error occurred"}), value
+    assert client.post("/routes", json={**route, "regex_priority": -(2**63)}).status_code == 201
+    assert fields(client, "/routes", {**route, "regex_priority": 10**400}) == {"regex_priority": "expected an integer"}
+
+
+@pytest.mark.parametrize("text", ['{"_format_version": "3.0", "routes": [%s]}', "_format_version: '3.0'\nroutes: [%s]"])
+def test_declarative_numbers_are_doubles(text: str) -> None:
+    """DB-less Kong reads its declarative config with cjson or lyaml, both into doubles; nothing is in Postgres."""
+    route = '{"name": "r%d", "paths": ["/r%d"], "regex_priority": %d}'
+    config = text % ", ".join(route % (i, i, v) for i, v in enumerate((2**53 + 1, 2**63, 10**400)))
+    with running(KongState(dbless=True)) as kong, httpx.Client(base_url=kong.url) as http:
+        answer = http.post("/config", json={"config": config})
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["fields"]["routes"] == [{"regex_priority": "expected an integer"}]
+        answer = http.post("/config", json={"config": config.replace(str(10**400), "0")})
+        assert answer.status_code == 201, answer.text
+        assert sorted(r["regex_priority"] for r in answer.json()["routes"].values()) == [0, 2**53, 2**63]
+
+
+TTL_REFUSED = {
+    "code": 11,
+    "name": "invalid options",
+    "message": "invalid option (ttl: must be an integer between 0 and 100000000)",
+    "options": {"ttl": "must be an integer between 0 and 100000000"},
+}
+
+
+def test_a_credential_ttl_is_an_option_kong_bounds(client: httpx.Client) -> None:
+    """On an entity whose schema says `ttl = true` (kong/plugins/key-auth/daos.lua) a write's `ttl` is an option
+    (kong/api/endpoints.lua extract_options), which the DAO checks before the schema and before reading the entity
+    (kong/db/dao/init.lua validate_options_value, DAO_MAX_TTL of kong/constants.lua, all at 3.9.1): a 400 invalid
+    options (kong/db/errors.lua). On any other entity `ttl` is an unknown field."""
+    consumer = client.post("/consumers", json={"username": "alice"}).json()
+    for ttl in (100_000_001, -1, 1.5, 10**400):
+        answer = client.post("/consumers/alice/key-auth", json={"key": "k1", "ttl": ttl})
+        assert (answer.status_code, answer.json()) == (400, TTL_REFUSED), ttl
+    answer = client.put("/key-auths/k2", json={"consumer": {"id": consumer["id"]}, "ttl": 100_000_001})
+    assert (answer.status_code, answer.json()) == (400, TTL_REFUSED)
+    answer = client.patch(f"/key-auths/{UUID}", json={"ttl": -5})  # not there: the option is checked first
+    assert (answer.status_code, answer.json()) == (400, TTL_REFUSED)
+    # ...and before the schema: a key that is no string is not reported
+    answer = client.post("/consumers/alice/key-auth", json={"key": 5, "ttl": -1})
+    assert (answer.status_code, answer.json()) == (400, TTL_REFUSED)
+    assert client.post("/consumers/alice/key-auth", json={"key": "k3", "ttl": 100_000_000}).status_code == 201
+    assert client.post("/consumers/alice/key-auth", json={"key": "k4", "ttl": "60"}).status_code == 201
+    answer = client.post("/consumers/alice/key-auth", json={"key": "k5", "ttl": None})  # math.floor(null) raises
+    assert (answer.status_code, answer.json()) == (500, {"message": "An unexpected error occurred"})
+    assert fields(client, "/consumers", {"username": "bob", "ttl": 60}) == {"ttl": "unknown field"}
+
+
+def test_a_credential_ttl_is_checked_when_dbless_too() -> None:
+    """DB-less Kong runs the DAO's option check before its strategy refuses the write."""
+    with running(KongState(dbless=True)) as kong, httpx.Client(base_url=kong.url) as http:
+        kong.state.seed("consumers", {"username": "alice"})
+        answer = http.post("/consumers/alice/key-auth", json={"key": "k1", "ttl": 100_000_001})
+        assert (answer.status_code, answer.json()) == (400, TTL_REFUSED)
+        assert http.post("/consumers/alice/key-auth", json={"key": "k1", "ttl": 60}).status_code == 405

@@ -1,5 +1,6 @@
 """Catalog values whose rendering Kong 3.9 refuses through its schemas' entity checks and custom validators
-(kong/db/schema/typedefs.lua path, router_path, header_name and cookie_name, kong/db/schema/entities/upstreams.lua,
+(kong/db/schema/typedefs.lua path, host, router_path, header_name and cookie_name,
+kong/db/schema/entities/upstreams.lua,
 kong/plugins/{acl,ip-restriction,cors,oauth2}/schema.lua at 3.9.3): `gatewayctl validate` refuses each one
 with a located error, and the Kong emulator (which runs those checks) shows the check is real: the same catalog rendered
 without gatewayctl's checks is refused by it."""
@@ -72,6 +73,16 @@ CASES = {
         "http://api.internal:8080/v1//x",
         "services[0].url: Kong refuses the path '/v1//x': must not have empty segments",
     ),
+    "url-host-cut-short": (
+        "    url: http://10.0.0./v1\n",
+        "http://10.0.0./v1",
+        "services[0].url: Kong refuses the host '10.0.0.': it is not an IPv4 address",
+    ),
+    "url-host-with-a-space": (
+        "    url: 'http://api.internal /v1'\n",
+        "'http://api.internal /v1'",
+        "services[0].url: Kong refuses the host 'api.internal ': it is not a host name or IP address",
+    ),
     "cors-origin-not-a-regex": (
         URL + "    cors: {origins: ['https://(a']}\n",
         "'https://(a'",
@@ -139,6 +150,8 @@ KONG_SAYS = {
     "rate-limit-path-bad-escape": "invalid url-encoded value: '%zz'",
     "url-path-not-rfc3986": "invalid path: '/a|b' (characters outside of the reserved list of RFC 3986 found)",
     "url-path-empty-segment": "must not have empty segments",
+    "url-host-cut-short": "invalid value: 10.0.0.",
+    "url-host-with-a-space": "invalid value: api.internal ",
     "cors-origin-not-a-regex": "'https://(a' is not a valid regex",
     "oauth2-no-flow": "at least one of these fields must be true: enable_authorization_code, enable_implicit_grant, "
     "enable_client_credentials, enable_password_grant",
@@ -249,3 +262,27 @@ def test_route_paths_kong_would_normalize_or_cannot_decode(
         answer = client.post("/routes", json={"protocols": ["http"], "paths": [route_path]})
     assert answer.status_code == 400
     assert answer.json()["fields"] == {"paths": [kong_says]}
+
+
+def test_the_key_auth_ttl_limit_is_kongs(tmp_path: Path) -> None:
+    """validate's longest key-auth `ttl` (100000000s, tests/bad/62) is DAO_MAX_TTL (kong/constants.lua at 3.9.1):
+    the credential rendered at the limit is taken by the emulator, which checks the ttl option as
+    kong/db/dao/init.lua validate_options_value does, and one second more is refused."""
+    path = tmp_path / "ttl.yaml"
+    path.write_text(
+        HEAD.replace(
+            'key_auth: [{key: "${env:APP_SECRET}"}]', 'key_auth: [{key: "${env:APP_SECRET}", ttl: 100000000s}]'
+        )
+        + URL
+        + ROUTES
+    )
+    config = build_kong_config(load_catalog(path).catalog, SecretResolver(tmp_path))
+    consumer = {k: v for k, v in config["consumers"][0].items() if k in ("id", "username", "tags")}
+    credential = config["consumers"][0]["keyauth_credentials"][0]
+    assert credential["ttl"] == 100_000_000
+    with running(KongState()) as kong, httpx.Client(base_url=kong.url) as client:
+        assert client.post("/consumers", json=consumer).status_code == 201
+        too_long = client.post(f"/consumers/{consumer['id']}/key-auth", json={**credential, "ttl": 100_000_001})
+        assert too_long.status_code == 400 and too_long.json()["code"] == 11, too_long.text
+        taken = client.post(f"/consumers/{consumer['id']}/key-auth", json=credential)
+        assert taken.status_code == 201, taken.text

@@ -273,6 +273,19 @@ def test_warnings_do_not_fail(tmp_path: Path) -> None:
     ]
 
 
+def test_a_key_with_a_line_break_keeps_its_diagnostic_on_one_line(tmp_path: Path) -> None:
+    """A plugin name or an unknown key is any string: written with a line break, the path and the message name
+    it escaped, as Python writes it, rather than splitting the diagnostic over two lines."""
+    body = SERVICE + '    plugins: {"my-custom\\n": {}}\n'
+    assert [str(w).split(": ", 1)[1] for w in load(tmp_path, body).warnings] == [
+        "services[0].plugins['my-custom\\n']: warning: 'my-custom\\n' is not a plugin bundled with Kong 3.9 "
+        "(a custom plugin?)"
+    ]
+    assert errors(tmp_path, SERVICE + '    "retries\\n": 3\n') == [
+        "catalog.yaml:9:5: services[0]['retries\\n']: unknown key 'retries\\n'; did you mean 'retries'?"
+    ]
+
+
 def test_mesh_allow_from_must_name_services(tmp_path: Path) -> None:
     body = "mesh: {enabled: true}\n" + SERVICE + "    mesh: {allow_from: [apii, api]}\n"
     assert errors(tmp_path, body) == [

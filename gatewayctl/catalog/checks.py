@@ -17,8 +17,8 @@ from gatewayctl.catalog.model import Catalog, Cors, Plugins, RateLimit, Route, S
 from gatewayctl.catalog.public_keys import public_key_problem
 from gatewayctl.catalog.secrets import REFERENCE
 from gatewayctl.catalog.source import Source
-from gatewayctl.catalog.types import kong_path_problem
-from gatewayctl.diagnostics import Diagnostic, KeyPath
+from gatewayctl.catalog.types import kong_address, kong_path_problem
+from gatewayctl.diagnostics import Diagnostic, KeyPath, quoted_key
 from gatewayctl.kong_plugins import ENTERPRISE_PLUGINS, GLOBAL_ONLY_PLUGINS, KNOWN_PLUGINS, NO_CONSUMER_PLUGINS
 
 _RATE_BY = re.compile(r"^(consumer|credential|ip|service|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+|path:/\S*)$")
@@ -162,6 +162,10 @@ def service_targets(catalog: Catalog, report: Report) -> None:
             url_path = urlsplit(service.url).path
             if url_path not in ("", "/") and (problem := kong_path_problem(url_path)):
                 report.error((*path, "url"), f"Kong refuses the path {url_path!r}: {problem}")
+            # the url shorthand's host is Kong's typedefs.host (kong/db/schema/typedefs.lua validate_host at 3.9.1)
+            host = urlsplit(service.url).hostname or ""
+            if problem := kong_address(host)[0]:
+                report.error((*path, "url"), f"Kong refuses the host {host!r}: it {problem}")
         upstream = service.upstream
         if upstream is None:
             continue
@@ -171,7 +175,7 @@ def service_targets(catalog: Catalog, report: Report) -> None:
             if value is None:
                 continue
             kind, _, name = value.partition(":")
-            if not _HASH_ON.match(value):
+            if not _HASH_ON.fullmatch(value):
                 report.error((*up, key), f"must be consumer, ip, path, header:NAME or cookie:NAME (got {value!r})")
             elif kind == "header" and (problem := kong_header_name_problem(name)):
                 report.error((*up, key), problem)
@@ -194,7 +198,7 @@ def service_targets(catalog: Catalog, report: Report) -> None:
         elif fallback and fallback.startswith("cookie:"):
             # upstreams.lua: a cookie fallback needs hash_on_cookie, which only hash_on: cookie sets
             report.error((*up, "hash_fallback"), "Kong cannot fall back to a cookie (only hash_on may be cookie:NAME)")
-        elif fallback and fallback == upstream.hash_on and _HASH_ON.match(fallback):
+        elif fallback and fallback == upstream.hash_on and _HASH_ON.fullmatch(fallback):
             # upstreams.lua: conditional hash_fallback one_of (not hash_on's kind); distinct header names
             report.error((*up, "hash_fallback"), f"is the same as hash_on ({fallback}): Kong refuses it")
         seen: dict[str, int] = {}
@@ -412,7 +416,7 @@ def features(catalog: Catalog, report: Report) -> None:
             if name not in KNOWN_PLUGINS:
                 report.warning(
                     where,
-                    f"'{name}' is not a plugin bundled with Kong 3.9 (a custom plugin?)"
+                    f"{quoted_key(name)} is not a plugin bundled with Kong 3.9 (a custom plugin?)"
                     f"{did_you_mean(name, KNOWN_PLUGINS)}",
                     key=True,
                 )
@@ -528,7 +532,7 @@ def regex_problem(pattern: str) -> str | None:
 
 
 def kong_header_name_problem(name: str) -> str | None:
-    if _KONG_HEADER_NAME.match(name):
+    if _KONG_HEADER_NAME.fullmatch(name):
         return None
     return f"Kong refuses the header name {name!r}: only A-Z, a-z, 0-9, '_' and '-' are allowed"
 
@@ -540,7 +544,7 @@ def rate_limit(limit: RateLimit, path: KeyPath, dbless: bool, report: Report) ->
         report.error(path, "needs at least one of second, minute, hour, day, month or year")
     if len(values) > 1 and any(a > b for a, b in itertools.pairwise(values)):
         report.error(path, "a longer period must allow at least as many requests as a shorter one")
-    if not _RATE_BY.match(limit.by):
+    if not _RATE_BY.fullmatch(limit.by):
         hint = did_you_mean(limit.by, ["consumer", "credential", "ip", "service"])
         report.error(
             (*path, "by"), f"must be consumer, credential, ip, service, header:NAME or path:/p (got {limit.by!r}){hint}"

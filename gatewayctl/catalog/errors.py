@@ -13,7 +13,7 @@ from pydantic_core import ErrorDetails
 from yaml.nodes import ScalarNode
 
 from gatewayctl.catalog.source import Source
-from gatewayctl.diagnostics import Diagnostic, KeyPath
+from gatewayctl.diagnostics import Diagnostic, KeyPath, quoted_key
 
 _TYPE_WORDS = {
     "string_type": "a string",
@@ -79,7 +79,7 @@ def translate(error: ErrorDetails, source: Source, root_model: type[BaseModel]) 
         hint = f"; did you mean '{nested[0]}.{key}'?" if nested else did_you_mean(key, allowed)
         if not hint and allowed:
             hint = f" (allowed here: {', '.join(sorted(allowed))})" if len(allowed) <= 12 else ""
-        return source.diagnostic(loc, f"unknown key '{loc[-1]}'{hint}", key=True)
+        return source.diagnostic(loc, f"unknown key {quoted_key(key)}{hint}", key=True)
     if kind == "literal_error":
         expected = str(ctx.get("expected", ""))
         message = f"must be {expected}"

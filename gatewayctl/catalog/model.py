@@ -24,6 +24,7 @@ from gatewayctl.catalog.types import (
     KongHealthSeconds,
     KongHost,
     KongHostPort,
+    KongRegexPriority,
     KongServiceTimeout,
     KongTimeout,
     KongTtl,
@@ -348,7 +349,8 @@ class Route(Model):
     strip_path: bool | None = None
     """Remove the matched path prefix before proxying (Kong default true; false on gRPC)."""
     preserve_host: bool = False
-    regex_priority: int = 0
+    regex_priority: KongRegexPriority = 0
+    """Orders regex routes that match the same request: 0 to 1023, higher first."""
     https_redirect_status_code: Literal[426, 301, 302, 307, 308] = 426
     snis: list[Host] = Field(default_factory=list)
     """TLS server names to match (tcp/tls services; also https routes)."""

@@ -24,7 +24,7 @@ ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 def is_reference(value: str) -> bool:
     """True when the whole value is a secret reference (the only form allowed in secret fields)."""
-    return bool(WHOLE_REFERENCE.match(value))
+    return bool(WHOLE_REFERENCE.fullmatch(value))
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class Reference:
     def malformed(self) -> str | None:
         """Why this reference can never resolve, whatever the environment: found by validate, which runs
         without the secrets."""
-        if self.kind == "env" and not ENV_NAME.match(self.name):
+        if self.kind == "env" and not ENV_NAME.fullmatch(self.name):
             return f"{self} is not a valid environment variable name"
         if self.kind == "file" and not self.name:
             return "${file:} needs a path"

@@ -234,8 +234,12 @@ def parse_data_in_pieces(text: str | bytes, file: str) -> tuple[dict[str, Any], 
     if not starts or len({key for key, _ in starts}) != len(starts) or _cyaml is None:
         return None
     # Text before the first section belongs to no piece: only comments and blank lines may stand there (an
-    # indented line would be left unparsed, and a broken document called valid).
-    if any(line.strip() and not line.lstrip().startswith("#") for line in text[: starts[0][1]].splitlines()):
+    # indented line would be left unparsed, and a broken document called valid), and only characters YAML
+    # allows (libyaml reads no piece of it, so a control character in a comment there would go unnoticed).
+    preamble = text[: starts[0][1]]
+    if any(line.strip() and not line.lstrip().startswith("#") for line in preamble.splitlines()):
+        return None
+    if yaml.reader.Reader.NON_PRINTABLE.search(preamble):
         return None
     light = _LightData()
     data: dict[str, Any] = {}
@@ -377,7 +381,9 @@ class _LightData:
                     return loader.get_single_node()
                 finally:
                     _cyaml.ScalarNode, _cyaml.SequenceNode, _cyaml.MappingNode = names
-        except yaml.YAMLError:
+        except (yaml.YAMLError, AttributeError):
+            # AttributeError: a second document in the piece (a file whose lines end in a bare CR is one piece),
+            # which libyaml reports with the first one's start_mark, a thing the stand-ins do not keep
             raise _Fallback from None
         finally:
             loader.dispose()
@@ -449,6 +455,9 @@ class _LightData:
         return value
 
 
+_YAML_LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+
+
 def _compose(text: str | bytes, file: str) -> Node:
     if isinstance(text, bytes):
         raw = text
@@ -480,8 +489,11 @@ def _compose(text: str | bytes, file: str) -> Node:
         mark = getattr(exc, "position", None)
         message = "not a text file: it contains characters YAML does not allow"
         if mark is not None:
-            line = text[:mark].count("\n") + 1
-            col = mark - (text.rfind("\n", 0, mark) + 1) + 1
+            # counted as YAML counts lines (a bare CR, NEL and the Unicode separators end one too), as every
+            # other diagnostic's position is
+            breaks = list(_YAML_LINE_BREAK.finditer(text, 0, mark))
+            line = len(breaks) + 1
+            col = mark - (breaks[-1].end() if breaks else 0) + 1
         else:
             line, col = 1, 1
         raise CatalogInvalid([Diagnostic(file, line, col, "", message)]) from None

@@ -29,7 +29,7 @@ _LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
 
 
 def _name(value: str) -> str:
-    if not _NAME.match(value):
+    if not _NAME.fullmatch(value):
         problem = "too long" if len(value) > 63 else "not a valid name"
         raise ValueError(
             f"{problem}: use 1-63 lowercase letters, digits and '-', starting and ending with a letter"
@@ -39,7 +39,7 @@ def _name(value: str) -> str:
 
 
 def _tag(value: str) -> str:
-    if not _TAG.match(value) or "," in value or "/" in value:
+    if not _TAG.fullmatch(value) or "," in value or "/" in value:
         raise ValueError(f"Kong tags are printable ASCII without spaces, ',' or '/' (got {value!r})")
     return value
 
@@ -93,7 +93,7 @@ def _http_url(value: str) -> str:
 
 
 def _host(value: str) -> str:
-    if not _HOST.match(value) or value.count("*") > 1:
+    if not _HOST.fullmatch(value) or value.count("*") > 1:
         raise ValueError(
             f"must be a host name, optionally with one leading '*.' or trailing '.*' wildcard (got {value!r})"
         )
@@ -130,7 +130,7 @@ def kong_path_problem(path: str) -> str | None:
         return "should start with: /"
     if "//" in path:
         return "must not have empty segments"
-    if not _KONG_PATH.match(path):
+    if not _KONG_PATH.fullmatch(path):
         return "characters outside of the reserved list of RFC 3986 found"
     return kong_percent_problem(path)
 
@@ -219,15 +219,15 @@ def _cidr(value: str) -> str:
 
 
 def _header_name(value: str) -> str:
-    if not _HEADER_NAME.match(value):
+    if not _HEADER_NAME.fullmatch(value):
         raise ValueError(f"is not a valid HTTP header name (got {value!r})")
     return value
 
 
 def _method(value: str) -> str:
-    if not _METHOD.match(value):
-        hint = f"; did you mean {value.upper()!r}?" if _METHOD.match(value.upper()) else ""
-        raise ValueError(f"HTTP methods are upper case{hint} (got {value!r})")
+    if not _METHOD.fullmatch(value):
+        hint = f"; did you mean {value.upper()!r}?" if _METHOD.fullmatch(value.upper()) else ""
+        raise ValueError(f"HTTP methods are upper case letters{hint} (got {value!r})")
     return value
 
 
@@ -240,13 +240,13 @@ def _secret(value: str) -> str:
 
 
 def _label_key(value: str) -> str:
-    if not _LABEL_KEY.match(value):
+    if not _LABEL_KEY.fullmatch(value):
         raise ValueError(f"is not a valid Kubernetes label key (got {value!r})")
     return value
 
 
 def _label_value(value: str) -> str:
-    if not _LABEL_VALUE.match(value):
+    if not _LABEL_VALUE.fullmatch(value):
         raise ValueError(f"is not a valid Kubernetes label value (got {value!r})")
     return value
 
@@ -264,7 +264,7 @@ def _host_port(value: str) -> str:
         host, port = value, ""
     if host.startswith("[") and host.endswith("]"):
         ipaddress.ip_address(host[1:-1])
-    elif not _HOST.match(host) or "*" in host:
+    elif not _HOST.fullmatch(host) or "*" in host:
         raise ValueError(f"must be host:port (got {value!r})")
     if port and not (port.isdigit() and 0 < int(port) < 65536):
         raise ValueError(f"has an invalid port (got {value!r})")
@@ -294,7 +294,7 @@ def kong_address(value: str) -> tuple[str | None, bool]:
                 return "is not an IPv4 address", False
         else:
             labels = address.split(".")
-            if not _KONG_HOST_NAME.match(address) or any(
+            if not _KONG_HOST_NAME.fullmatch(address) or any(
                 label.endswith("-") or (not label and i != len(labels) - 1) for i, label in enumerate(labels)
             ):
                 return "is not a host name or IP address", False
@@ -385,6 +385,31 @@ def _positive_cache_ttl(value: units.Duration) -> units.Duration:
     return value
 
 
+# Kong 3.9's default router (router_flavor traditional_compatible) packs a regex route's regex_priority
+# into the route's priority with `lshift_uint64(regex_priority, 19)` (kong/router/transform.lua get_priority,
+# tag 3.9.1), which, given a Lua number, is LuaJIT's 32-bit bit.lshift: only 0..1023 stay in the regex
+# priority bits. 1024..4095 reach the bit a route's match weight (the kinds of fields it matches on) lands in,
+# 4096..8191 and every negative value turn into the sign bit, which sets every high bit and so outranks every
+# other route, and from 8192 on the value wraps round (8192 ranks as 0). Far beyond that, Kong's JSON reads a
+# number past 2^53 rounded, Postgres (a BIGINT column) refuses one past 2^63 with a 500, and one past the
+# double's range is "expected an integer".
+REGEX_PRIORITY_MAX = 1023
+
+
+def _regex_priority(value: int) -> int:
+    if not 0 <= value <= REGEX_PRIORITY_MAX:
+        raise ValueError(
+            f"must be between 0 and {REGEX_PRIORITY_MAX}: Kong 3.9's router keeps only that range in order (a larger "
+            f"or negative value outranks routes that match on more fields, or wraps round) (got {value})"
+        )
+    return value
+
+
+KongRegexPriority = Annotated[
+    int,
+    AfterValidator(_regex_priority),
+    WithJsonSchema({"type": "integer", "minimum": 0, "maximum": REGEX_PRIORITY_MAX}),
+]
 # Kong's `timeout` fields (Redis timeouts, ...) are milliseconds between 0 and 2^31 - 2.
 KongTimeout = Annotated[Duration, AfterValidator(_at_most(units.Duration(2**31 - 2, "2147483646ms"), " (24.8 days)"))]
 # A service's connect/read/write timeouts are Kong's `nonzero_timeout` (services.lua): between 1 and 2^31 - 2.
@@ -395,7 +420,8 @@ KongHealthSeconds = Annotated[Duration, AfterValidator(_at_most(units.Duration(6
 JwtMaximumExpiration = Annotated[Seconds, AfterValidator(_at_most(units.Duration(31_536_000_000, "365d"), ""))]
 # proxy-cache's `cache_ttl` is an integer > 0 (its schema.lua: gt = 0).
 CacheTtl = Annotated[Seconds, AfterValidator(_positive_cache_ttl)]
-# An entity's `ttl` (a key-auth credential's) is at most DAO_MAX_TTL, 1e8 seconds (kong/db/dao/init.lua).
+# An entity's `ttl` (a key-auth credential's) is at most DAO_MAX_TTL, 1e8 seconds (kong/constants.lua, checked by
+# kong/db/dao/init.lua validate_options_value at 3.9.1; DB-less Kong's declarative import does not check it).
 KongTtl = Annotated[Seconds, AfterValidator(_at_most(units.Duration(100_000_000_000, "100000000s"), " (1157 days)"))]
 DurationRange = Annotated[
     units.DurationRange,

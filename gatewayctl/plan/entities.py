@@ -154,8 +154,10 @@ class _Places:
 
 
 def from_live(kind: str, item: dict[str, Any]) -> Entity:
-    """A live entity as the Admin API returned it."""
-    body = {k: v for k, v in item.items() if k not in IGNORED_FIELDS}
+    """A live entity as the Admin API returned it, less what no write may send back: a credential without a
+    ttl reads `"ttl": null`, but Kong takes a write's ttl as an option it hands to math.floor (kong/api/endpoints.lua
+    extract_options, kong/db/dao/init.lua validate_options_value at 3.9.1), and null there is a 500."""
+    body = {k: v for k, v in item.items() if k not in IGNORED_FIELDS and not (k == "ttl" and v is None)}
     return Entity(kind, str(item["id"]), body)
 
 

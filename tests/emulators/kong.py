@@ -24,6 +24,10 @@ kong/api/routes/upstreams.lua, kong/plugins/basic-auth/crypto.lua):
   mutually_required, mutually_exclusive, custom_entity_check) and custom validators, run and reported as
   kong/db/schema/init.lua does, where kong_schemas.py declares them (services, upstreams, consumers, the
   plugins gatewayctl renders)
+- numbers read as Kong's cjson and lyaml read them, as doubles (an integer past 2^53 rounded, one past the
+  double's range inf); a route's `regex_priority` past Postgres' bigint is a 500 (a database error), not when DB-less
+- a key-auth credential's `ttl` taken as the write's option (kong/api/endpoints.lua extract_options) and checked
+  first, DB-less too: 400 code 11 invalid options past DAO_MAX_TTL (kong/db/dao/init.lua validate_options_value)
 - defaults filled on write, `created_at`/`updated_at`, basic-auth passwords stored as sha1(password..consumer_id)
 - every plugin Kong OSS 3.9 bundles (kong_schemas.py); a plugin's `shorthand_fields` taken on writes (a
   deprecated one refused when its replacement holds another value) and, when deprecated with a named
@@ -251,6 +255,35 @@ def page_size(query: dict[str, str]) -> int | None:
     return int(number)
 
 
+def lua_json_int(text: str) -> int | float:
+    """A JSON integer as cjson reads it (kong/tools/cjson.lua, lua-cjson's strtod): every number is a Lua
+    number, a double, so one beyond 2^53 comes out rounded to the nearest double and one beyond the double's
+    range as inf, which no integer field then takes ("expected an integer")."""
+    value = int(text)
+    if abs(value) <= 2**53:
+        return value
+    as_double = float(text)
+    return as_double if math.isinf(as_double) else int(as_double)
+
+
+def lua_numbers(doc: Any) -> Any:
+    """A parsed YAML document's integers as lyaml hands them to Kong (tonumber: doubles), see lua_json_int."""
+    if isinstance(doc, dict):
+        return {k: lua_numbers(v) for k, v in doc.items()}
+    if isinstance(doc, list):
+        return [lua_numbers(v) for v in doc]
+    if isinstance(doc, int) and not isinstance(doc, bool) and abs(doc) > 2**53:
+        return lua_json_int(str(doc))
+    return doc
+
+
+# Integer fields without a schema bound whose Postgres column is a BIGINT (kong/db/migrations/core/000_base.lua
+# at 3.9.1): the Postgres strategy writes the double with fmt("%16.f") (kong/db/strategies/postgres/init.lua
+# escape_literal), and Postgres refuses a literal beyond the bigint range ("out of range for type bigint"),
+# which reaches the Admin API as a database error: 500 "An unexpected error occurred" (kong/api/api_helpers.lua).
+PG_BIGINT_FIELDS = {"routes": ("regex_priority",)}
+
+
 def lua_tonumber(text: str) -> float | None:
     text = text.strip()
     if re.fullmatch(r"[+-]?0[xX][0-9a-fA-F]+", text):
@@ -351,7 +384,7 @@ class KongState(EmulatorState):
         out = _fill_record(fields, body, errors, top=True)
         for field in NAME_FIELDS.get(dao, ()):
             value = out.get(field)
-            if isinstance(value, str) and field not in errors and not UTF8_NAME.match(value):
+            if isinstance(value, str) and field not in errors and not UTF8_NAME.fullmatch(value):
                 # kong/db/schema/typedefs.lua validate_utf8_name
                 errors[field] = (
                     f"invalid value '{value}': the only accepted ascii characters are alphanumerics or ., -, _, and ~"
@@ -406,6 +439,9 @@ class KongState(EmulatorState):
                 errors["created_at"] = error
         if errors:
             raise schema_violation(errors)
+        if any(not -(2**63) <= (entity.get(name) or 0) < 2**63 for name in PG_BIGINT_FIELDS.get(dao, ())):
+            # Postgres refuses the statement as it parses it: before any foreign key or unique constraint
+            raise ApiError(500, {"message": "An unexpected error occurred"})
         self._check_foreign(dao, entity)
         self._check_unique(dao, entity)
         if dao == "basicauth_credentials":
@@ -1398,7 +1434,7 @@ class Handler(EmulatorHandler[KongState]):
 
     def answer(self, method: str, path: str, query: str, raw: bytes) -> tuple[int, Any, dict[str, str]]:
         try:
-            body = json.loads(raw) if raw else {}
+            body = json.loads(raw, parse_int=lua_json_int) if raw else {}
         except ValueError:
             raise ApiError(400, {"message": "Cannot parse JSON body"}) from None
         with self.state.lock:
@@ -1563,7 +1599,34 @@ def consumer_by_custom_id(state: KongState, custom_id: str) -> dict[str, Any]:
     return {"data": found[:1], "next": None}
 
 
+# kong/constants.lua DATABASE.DAO_MAX_TTL (1e8, which Lua writes as 100000000) at 3.9.1
+DAO_MAX_TTL = 100_000_000
+
+
+def check_ttl_option(dao: str, body: dict[str, Any]) -> dict[str, Any]:
+    """A write's `ttl` on an entity whose schema says `ttl = true` is an option, not a field
+    (kong/api/endpoints.lua extract_options), checked by the DAO before anything else, DB-less too
+    (kong/db/dao/init.lua validate_options_value in check_insert, check_update, check_upsert): a 400
+    invalid options (kong/db/errors.lua invalid_options). On any other entity it stays a field, unknown.
+    A ttl that Lua's math.floor cannot take (null, true, a string that is no number) raises: a 500."""
+    if not ENTITIES[dao].get("ttl") or "ttl" not in body:
+        return body
+    ttl = body["ttl"]
+    if isinstance(ttl, str):
+        ttl = lua_tonumber(ttl)  # Lua's arithmetic coerces a numeric string
+    if not isinstance(ttl, int | float) or isinstance(ttl, bool):
+        raise ApiError(500, {"message": "An unexpected error occurred"})
+    if math.isfinite(ttl) and ttl == math.floor(ttl) and 0 <= ttl <= DAO_MAX_TTL:
+        return {**body, "ttl": int(ttl)}
+    error = f"must be an integer between 0 and {DAO_MAX_TTL}"
+    raise ApiError(
+        400,
+        {"code": 11, "name": "invalid options", "message": f"invalid option (ttl: {error})", "options": {"ttl": error}},
+    )
+
+
 def create(state: KongState, dao: str, body: dict[str, Any]) -> dict[str, Any]:
+    body = check_ttl_option(dao, body)
     if state.dbless:
         state.validate(dao, body)
         raise operation_unsupported("create", dao)
@@ -1604,6 +1667,7 @@ def delete(state: KongState, dao: str, key: str, current: dict[str, Any] | None)
 def put(state: KongState, dao: str, key: str, current: dict[str, Any] | None, body: dict[str, Any]) -> dict[str, Any]:
     """An upsert that replaces the whole entity. Addressed by its endpoint key, that key wins over the
     body's (kong/db/dao/init.lua check_upsert: entity_to_upsert[name] = key)."""
+    body = check_ttl_option(dao, body)
     by = _by_key(dao, key)
     if by is not None:
         body = {**body, by: key}
@@ -1620,6 +1684,7 @@ def put(state: KongState, dao: str, key: str, current: dict[str, Any] | None, bo
 
 
 def patch(state: KongState, dao: str, key: str, current: dict[str, Any] | None, body: dict[str, Any]) -> dict[str, Any]:
+    body = check_ttl_option(dao, body)  # before the entity is read (check_update)
     by = _by_key(dao, key)
     if current is None:
         raise entity_not_found(by or "id", key if by else key.lower())
@@ -1806,11 +1871,11 @@ def config_endpoint(
             return 304, None, {}
         try:
             # JSON first, then YAML, as Kong's parse_string does without a file name
-            doc = json.loads(text)
+            doc = json.loads(text, parse_int=lua_json_int)
         except ValueError:
             doc = None
         try:
-            doc = yaml.load(text, Loader=SAFE_LOADER) if doc is None else doc
+            doc = lua_numbers(yaml.load(text, Loader=SAFE_LOADER)) if doc is None else doc
         except yaml.YAMLError as exc:
             message = f"failed parsing declarative configuration: {exc}"
             raise ApiError(

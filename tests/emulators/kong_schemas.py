@@ -807,6 +807,7 @@ ENTITIES: dict[str, dict[str, Any]] = {
     },
     "keyauth_credentials": {
         "endpoint_key": "key",
+        "ttl": True,  # kong/plugins/key-auth/daos.lua: a write may say how long the credential lives
         "fields": [
             ID,
             CREATED,
