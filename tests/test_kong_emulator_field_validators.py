@@ -386,6 +386,10 @@ def test_a_credential_ttl_is_an_option_kong_bounds(client: httpx.Client) -> None
     answer = client.post("/consumers/alice/key-auth", json={"key": "k5", "ttl": None})  # math.floor(null) raises
     assert (answer.status_code, answer.json()) == (500, {"message": "An unexpected error occurred"})
     assert fields(client, "/consumers", {"username": "bob", "ttl": 60}) == {"ttl": "unknown field"}
+    # and /schemas shows it as Kong serializes the schema: `ttl: true`, no ttl among the fields
+    schema = client.get("/schemas/keyauth_credentials").json()
+    assert schema["ttl"] is True and not [f for f in schema["fields"] if "ttl" in f]
+    assert [next(iter(f)) for f in schema["fields"]] == ["id", "created_at", "consumer", "key", "tags"]
 
 
 def test_a_credential_ttl_is_checked_when_dbless_too() -> None:

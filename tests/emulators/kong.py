@@ -1479,8 +1479,12 @@ def route(
             return 200, jsonable_schema(schema), {}
         if len(segments) == 2 and segments[1] in ENTITIES:
             entity = ENTITIES[segments[1]]
-            answer = {"fields": entity["fields"]} | (
-                {"entity_checks": entity["entity_checks"]} if "entity_checks" in entity else {}
+            # the `ttl` this emulator keeps as a field is an option in Kong (`ttl = true`), not among the fields
+            fields = [f for f in entity["fields"] if not (entity.get("ttl") and "ttl" in f)]
+            answer = (
+                {"fields": fields}
+                | ({"ttl": True} if entity.get("ttl") else {})
+                | ({"entity_checks": entity["entity_checks"]} if "entity_checks" in entity else {})
             )
             return 200, jsonable_schema(answer), {}
         raise ApiError(404, {"message": f"No entity named '{segments[-1]}'"})
