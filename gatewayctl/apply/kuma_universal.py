@@ -161,7 +161,7 @@ def read_server(client: KumaApi) -> dict[str, Any]:
         "api_read_only": api_server.get("readOnly")
         if isinstance(api_server := config.get("apiServer"), dict)
         else None,
-        "types": {t["name"]: t for t in types if isinstance(t, dict) and "name" in t},
+        "types": {t["name"]: t for t in types},  # each checked above to be an object with a name
     }
 
 

@@ -159,11 +159,12 @@ def service_targets(catalog: Catalog, report: Report) -> None:
         if service.url and service.protocol and not service.url.startswith(service.protocol + "://"):
             report.error((*path, "protocol"), f"protocol {service.protocol} contradicts url {service.url}")
         if service.url and not REFERENCE.search(service.url) and "{vault://" not in service.url:
-            url_path = urlsplit(service.url).path
+            parts = urlsplit(service.url)
+            url_path = parts.path
             if url_path not in ("", "/") and (problem := kong_path_problem(url_path)):
                 report.error((*path, "url"), f"Kong refuses the path {url_path!r}: {problem}")
             # the url shorthand's host is Kong's typedefs.host (kong/db/schema/typedefs.lua validate_host at 3.9.1)
-            host = urlsplit(service.url).hostname or ""
+            host = parts.hostname or ""
             if problem := kong_address(host)[0]:
                 report.error((*path, "url"), f"Kong refuses the host {host!r}: it {problem}")
         upstream = service.upstream

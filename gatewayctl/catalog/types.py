@@ -373,16 +373,15 @@ def _at_most(limit: units.Duration, about: str) -> Callable[[units.Duration], un
     return check
 
 
-def _not_zero(value: units.Duration) -> units.Duration:
-    if value.ms == 0:
-        raise ValueError(f"must be at least 1ms: Kong refuses a service timeout of 0 (got {value.text!r})")
-    return value
+def _not_zero(least: str, refuser: str) -> Callable[[units.Duration], units.Duration]:
+    """A check that a duration is not 0, which the Kong field it becomes refuses (`refuser` says whose)."""
 
+    def check(value: units.Duration) -> units.Duration:
+        if value.ms == 0:
+            raise ValueError(f"must be at least {least}: {refuser} of 0 (got {value.text!r})")
+        return value
 
-def _positive_cache_ttl(value: units.Duration) -> units.Duration:
-    if value.ms == 0:
-        raise ValueError(f"must be at least 1s: Kong's proxy-cache refuses a cache_ttl of 0 (got {value.text!r})")
-    return value
+    return check
 
 
 # Kong 3.9's default router (router_flavor traditional_compatible) packs a regex route's regex_priority
@@ -413,13 +412,13 @@ KongRegexPriority = Annotated[
 # Kong's `timeout` fields (Redis timeouts, ...) are milliseconds between 0 and 2^31 - 2.
 KongTimeout = Annotated[Duration, AfterValidator(_at_most(units.Duration(2**31 - 2, "2147483646ms"), " (24.8 days)"))]
 # A service's connect/read/write timeouts are Kong's `nonzero_timeout` (services.lua): between 1 and 2^31 - 2.
-KongServiceTimeout = Annotated[KongTimeout, AfterValidator(_not_zero)]
+KongServiceTimeout = Annotated[KongTimeout, AfterValidator(_not_zero("1ms", "Kong refuses a service timeout"))]
 # An upstream's health check interval and timeout are seconds between 0 and 65535 (upstreams.lua `seconds`).
 KongHealthSeconds = Annotated[Duration, AfterValidator(_at_most(units.Duration(65_535_000, "65535s"), " (18.2 hours)"))]
 # jwt `maximum_expiration` is at most 31536000 seconds.
 JwtMaximumExpiration = Annotated[Seconds, AfterValidator(_at_most(units.Duration(31_536_000_000, "365d"), ""))]
 # proxy-cache's `cache_ttl` is an integer > 0 (its schema.lua: gt = 0).
-CacheTtl = Annotated[Seconds, AfterValidator(_positive_cache_ttl)]
+CacheTtl = Annotated[Seconds, AfterValidator(_not_zero("1s", "Kong's proxy-cache refuses a cache_ttl"))]
 # An entity's `ttl` (a key-auth credential's) is at most DAO_MAX_TTL, 1e8 seconds (kong/constants.lua, checked by
 # kong/db/dao/init.lua validate_options_value at 3.9.1; DB-less Kong's declarative import does not check it).
 KongTtl = Annotated[Seconds, AfterValidator(_at_most(units.Duration(100_000_000_000, "100000000s"), " (1157 days)"))]
