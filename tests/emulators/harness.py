@@ -1,9 +1,8 @@
 """Shared by the plan/apply tests: a catalog exercising every Kong entity kind, and helpers to run the CLI
-against an emulator (or a real Kong/Kuma under docker compose)."""
+against an emulator (or a real Kong/Kuma under docker compose: tests/integration)."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -88,13 +87,3 @@ def cli(capsys: pytest.CaptureFixture[str], kong: KongEmulator, *argv: str) -> t
     code = main([*argv, "--kong-admin-url", kong.url])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
-
-
-def docker_compose(file: Path, *args: str, timeout: float = 600) -> str:
-    """`docker compose -f <file> <args>`'s output; its stderr raised as a RuntimeError when it fails."""
-    result = subprocess.run(
-        ["docker", "compose", "-f", str(file), *args], capture_output=True, text=True, timeout=timeout
-    )
-    if result.returncode != 0:
-        raise RuntimeError(result.stderr)
-    return result.stdout

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,10 +22,9 @@ from gatewayctl.catalog.model import Catalog
 from gatewayctl.plan.masking import Masker
 from gatewayctl.render.kuma import build_kuma_objects
 
-from .conftest import docker_engine_available
+from .kind import KUMA_NAMESPACE, install_kuma, kind_cluster, run
 
-KUMA_VERSION = "2.14.3"
-NS = "kuma-system"
+NS = KUMA_NAMESPACE
 CLUSTER = "gatewayctl-kuma"
 CATALOG = """\
 format: 1
@@ -58,57 +55,13 @@ deployment:
 """
 
 
-def _missing_tools() -> str | None:
-    for tool in ("kind", "helm", "kubectl"):
-        if shutil.which(tool) is None:
-            return f"no {tool} on PATH"
-    return docker_engine_available()
-
-
-def _run(*args: str, kubeconfig: Path | None = None, timeout: float = 900) -> str:
-    env = dict(os.environ)
-    if kubeconfig is not None:
-        env["KUBECONFIG"] = str(kubeconfig)
-    result = subprocess.run(list(args), capture_output=True, text=True, timeout=timeout, env=env)
-    if result.returncode != 0:
-        raise RuntimeError(f"{' '.join(args)}: {result.stderr}")
-    return result.stdout
-
-
 @pytest.fixture(scope="module")
 def kind_kubeconfig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    reason = _missing_tools()
-    if reason:
-        pytest.skip(f"needs a kind cluster with Kuma {KUMA_VERSION}: {reason}")
-    kubeconfig = tmp_path_factory.mktemp("kind") / "kubeconfig"
-    reuse = os.environ.get("GATEWAYCTL_KIND_CLUSTER")
-    name = reuse or CLUSTER
-    if not reuse:
-        _run("kind", "create", "cluster", "--name", name, "--kubeconfig", str(kubeconfig), "--wait", "120s")
-    else:
-        kubeconfig.write_text(_run("kind", "get", "kubeconfig", "--name", name))
-    try:
-        if not reuse:
-            _run("helm", "repo", "add", "kuma", "https://kumahq.github.io/charts", kubeconfig=kubeconfig)
-            _run(
-                "helm",
-                "install",
-                "kuma",
-                "kuma/kuma",
-                "--version",
-                KUMA_VERSION,
-                "--namespace",
-                NS,
-                "--create-namespace",
-                "--wait",
-                "--timeout",
-                "10m",
-                kubeconfig=kubeconfig,
-            )
+    tools = ("kind", "helm", "kubectl")
+    with kind_cluster(tmp_path_factory.mktemp("kind"), CLUSTER, tools) as kubeconfig:
+        if not os.environ.get("GATEWAYCTL_KIND_CLUSTER"):  # a reused cluster comes with Kuma
+            install_kuma(kubeconfig)
         yield kubeconfig
-    finally:
-        if not reuse:
-            _run("kind", "delete", "cluster", "--name", name, timeout=300)
 
 
 @pytest.fixture
@@ -134,7 +87,7 @@ def test_apply_converges_against_real_kuma(api: KubeApi, kind_kubeconfig: Path, 
     assert outcome.ok, [str(e) for _, e in outcome.failed]
     for obj in objects:
         where = ["-n", NS] if obj.mesh else []
-        out = _run("kubectl", "get", obj.kind.lower(), obj.name, *where, "-o", "name", kubeconfig=kind_kubeconfig)
+        out = run("kubectl", "get", obj.kind.lower(), obj.name, *where, "-o", "name", kubeconfig=kind_kubeconfig)
         assert obj.name in out
 
     # What Kuma's webhooks and the API server added is not a change, so a second apply writes nothing.
@@ -154,7 +107,7 @@ def test_conflict_and_prune_against_real_kuma(api: KubeApi, kind_kubeconfig: Pat
         "default": {"http": {"numRetries": 9}},
     }
     patch = json.dumps({"spec": {"to": [edited]}})
-    _run(
+    run(
         "kubectl",
         "patch",
         "meshretry",

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -23,6 +21,8 @@ import pytest
 from gatewayctl.catalog.load import load_catalog
 from gatewayctl.render import render
 from gatewayctl.render.output import write_files
+
+from .kind import kind_cluster, kubectl
 
 pytestmark = pytest.mark.integration
 
@@ -43,38 +43,12 @@ deployment:
   observability:
     grafana: {{admin_password: "${{env:KIND_GRAFANA_PASSWORD}}"}}
 """
-TIMEOUT = 600.0
 
 
 @pytest.fixture(scope="module")
-def kubeconfig(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Path]:
-    for tool in ("kind", "kubectl"):
-        if shutil.which(tool) is None:
-            pytest.skip(f"needs kind and kubectl for a cluster: no {tool} on PATH")
-    request.getfixturevalue("docker_engine")  # skips with the reason when no Docker engine answers
-    path = tmp_path_factory.mktemp("kind") / "kubeconfig"
-    existing = os.environ.get("GATEWAYCTL_KIND_CLUSTER")
-    name = existing or f"gatewayctl-it-{os.getpid()}"
-    if existing:
-        run("kind", "export", "kubeconfig", "--name", name, "--kubeconfig", str(path))
-    else:
-        run("kind", "create", "cluster", "--name", name, "--kubeconfig", str(path), "--wait", "180s")
-    try:
+def kubeconfig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    with kind_cluster(tmp_path_factory.mktemp("kind"), f"gatewayctl-it-{os.getpid()}") as path:
         yield path
-    finally:
-        if not existing:
-            run("kind", "delete", "cluster", "--name", name, check=False)
-
-
-def run(*argv: str, check: bool = True, timeout: float = TIMEOUT) -> str:
-    result = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout)
-    if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(argv)} failed ({result.returncode}): {result.stderr.strip()}")
-    return result.stdout
-
-
-def kubectl(kubeconfig: Path, *argv: str, check: bool = True) -> str:
-    return run("kubectl", "--kubeconfig", str(kubeconfig), *argv, check=check)
 
 
 def prometheus_query(kubeconfig: Path, namespace: str, query: str) -> list[dict[str, Any]]:

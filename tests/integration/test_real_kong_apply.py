@@ -5,44 +5,28 @@ Marked `integration`; skipped with the reason when no Docker engine answers."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from emulators.harness import CATALOG, SECRETS, docker_compose, write_catalog
+from emulators.harness import CATALOG, SECRETS, write_catalog
 
 from gatewayctl.catalog.public_keys import public_key_problem
 from gatewayctl.cli import main
 
+from .conftest import answers, compose_services, published_url
+
 COMPOSE = Path(__file__).with_name("docker-compose.kong.yml")
-
-
-def _compose(*args: str, timeout: float = 600) -> str:
-    return docker_compose(COMPOSE, *args, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
 def kong_urls(docker_engine: None) -> Iterator[dict[str, str]]:
-    _compose("up", "-d", "--wait")
-    try:
-        urls = {}
-        for service in ("kong-db", "kong-dbless"):
-            host_port = _compose("port", service, "8001").strip().splitlines()[-1]
-            urls[service] = f"http://{host_port}"
-        deadline = time.monotonic() + 120
+    with compose_services(COMPOSE) as services:
+        urls = {service: published_url(services, service, 8001) for service in ("kong-db", "kong-dbless")}
         for url in urls.values():
-            while time.monotonic() < deadline:
-                try:
-                    if httpx.get(url + "/status", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                time.sleep(1)
+            services.wait_until_responsive(lambda url=url: answers(url + "/status"), timeout=120, pause=1)
         yield urls
-    finally:
-        _compose("down", "-v", timeout=300)
 
 
 @pytest.fixture

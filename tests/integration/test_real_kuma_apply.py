@@ -5,16 +5,17 @@ policies. Marked `integration`; skipped with the reason when no Docker engine an
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from emulators.harness import KUMA_CATALOG as CATALOG  # the emulator tests' catalog: the same scenario
-from emulators.harness import ZIPKIN_SECRET, docker_compose
+from emulators.harness import ZIPKIN_SECRET
 
 from gatewayctl.cli import main
+
+from .conftest import answers, compose_services
 
 COMPOSE = Path(__file__).with_name("docker-compose.kuma.yml")
 URL = "http://127.0.0.1:5681"
@@ -31,27 +32,12 @@ THEIRS = {
 }
 
 
-def _compose(*args: str, timeout: float = 600) -> str:
-    return docker_compose(COMPOSE, *args, timeout=timeout)
-
-
 @pytest.fixture(scope="module")
 def kuma_cp(docker_engine: None) -> Iterator[str]:
-    _compose("up", "-d")
-    try:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(URL + "/", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(1)
-        else:
-            pytest.fail("kuma-cp did not answer on :5681 within 3 minutes")
+    with compose_services(COMPOSE) as services:
+        # `up --wait` only knows the binary runs: the API answers a little later.
+        services.wait_until_responsive(lambda: answers(URL + "/"), timeout=180, pause=1)
         yield URL
-    finally:
-        _compose("down", "-v", timeout=300)
 
 
 @pytest.fixture
