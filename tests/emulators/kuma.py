@@ -66,10 +66,17 @@ from urllib.parse import parse_qs, unquote, urlencode
 try:
     from . import server
     from .kuma_policy_rules import policy_rule_problems
+    from .kuma_schema import duration_error, field_problems, integer_problems, json_kind
     from .server import ApiError, EmulatorHandler, EmulatorState, Fault, RandomFaults, Request
 except ImportError:  # run as a script
     import server  # type: ignore[no-redef,import-not-found]
     from kuma_policy_rules import policy_rule_problems  # type: ignore[no-redef,import-not-found]
+    from kuma_schema import (  # type: ignore[no-redef,import-not-found]
+        duration_error,
+        field_problems,
+        integer_problems,
+        json_kind,
+    )
     from server import ApiError, EmulatorHandler, EmulatorState, Fault, RandomFaults, Request  # type: ignore[no-redef]
 
 VERSION = "2.14.3"
@@ -837,14 +844,14 @@ def _int_fields(kind: Kind, spec: Any) -> list[tuple[tuple[Any, ...], str, str, 
 
 
 def int_schema_problems(kind: Kind, spec: Any) -> list[tuple[str, str]]:
-    """kube-openapi's typeValidator and numberValidator on the `format: int32` integer fields: a number no float64
-    integer (a fraction, or beyond 2^53 - 1) "must be of type int32", and the schema's bounds."""
+    """kube-openapi's typeValidator and numberValidator on the `format: int32` integer fields (kuma_schema
+    integer_problems: other JSON types, a fraction or a number beyond 2^53 - 1, a number outside the int32
+    range), then the schema's bounds."""
     problems: list[tuple[str, str]] = []
     for _, path, dotted, _, _, value in _int_fields(kind, spec):
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            continue  # other types: not modelled here
-        if not _json_integer(value):
-            problems.append((path, 'in body must be of type int32: "float64"'))
+        is_number = isinstance(value, int | float) and not isinstance(value, bool)
+        problems += integer_problems(value, path, "int32", is_number and _json_integer(value))
+        if not is_number or not _json_integer(value):
             continue
         low, high = GO_INT_BOUNDS.get(dotted, (None, None))
         if low is not None and value < low:
@@ -1236,10 +1243,24 @@ def decode(kind: Kind, body: Any) -> dict[str, Any]:
             problems.append(("", f"{key} in body must be of type string: {json.dumps(_json_type(body[key]))}"))
     if isinstance(body.get("type"), str) and body["type"] != kind.name:
         problems.append(("", f"type in body should be one of [{kind.name}]"))
-    problems += schema_problems(kind, body.get("spec")) + int_schema_problems(kind, body.get("spec"))
-    overflow = None if problems else go_int_overflow(kind, body.get("spec"))
-    if overflow:  # decoding into the Go struct: InvalidResourceError, 400 "Bad Request"
-        raise std_error(400, "Bad Request", f"invalid {kind.name} object: {json.dumps(overflow)}")
+    labels = body.get("labels")
+    if "labels" in body and not isinstance(labels, dict):
+        problems.append(("", f'labels in body must be of type object: "{json_kind(labels)}"'))
+    elif isinstance(labels, dict):  # `labels.<key> in ...`: no `spec.` path, so under field ""
+        problems += [
+            ("", f'labels.{k} in body must be of type string: "{json_kind(v)}"')
+            for k, v in labels.items()
+            if not isinstance(v, str)
+        ]
+    spec = body.get("spec")
+    if "spec" in body and not isinstance(spec, dict):
+        problems.append(("spec", f'in body must be of type object: "{json_kind(spec)}"'))
+    problems += schema_problems(kind, spec) + field_problems(kind.name, spec) + int_schema_problems(kind, spec)
+    # decoding into the Go struct: a duration time.ParseDuration refuses stops it (an error returned at once);
+    # a number the Go type cannot hold is an error kept until the end (encoding/json saveError)
+    failure = None if problems else duration_error(kind.name, spec) or go_int_overflow(kind, spec)
+    if failure:  # InvalidResourceError, 400 "Bad Request"
+        raise std_error(400, "Bad Request", f"invalid {kind.name} object: {json.dumps(failure)}")
     problems = problems or validate_spec(kind, body)  # the Go validator runs only on a schema-valid object
     if problems:
         raise invalid("Could not process a resource", problems)
