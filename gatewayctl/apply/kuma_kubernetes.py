@@ -589,14 +589,28 @@ def apply_kubernetes(
     cancel: Cancel | None = None,
 ) -> KumaOutcome:
     """Carry out `plan`: the Mesh first, then the policies concurrently (up to `parallelism`), then the
-    deletes. After the first failure nothing new starts; writes in flight finish."""
+    deletes. After the first failure nothing new starts; writes in flight finish.
+
+    Before any write, every create and update is sent once as a server-side dry run (`dryRun=All`): the API
+    server checks the object as it would store it (the CRD schema, the field managers, Kuma's admission
+    webhooks, which run on dry runs: `sideEffects: None`) and stores nothing. An object refused there stops
+    the apply before anything is written, so a policy Kuma's validator refuses cannot leave the Mesh and the
+    other policies applied without it."""
+    writes = [c for c in plan.changes if c.action != "delete"]
+    checked: KumaOutcome = run_batches(
+        [writes], lambda c: write(api, c, force_conflicts, dry_run=True), KubeError, parallelism, None, cancel
+    )
+    if checked.failed:
+        refused = {id(c) for c, _ in checked.failed}
+        return KumaOutcome(failed=checked.failed, skipped=[c for c in plan.changes if id(c) not in refused])
     outcome: KumaOutcome = run_batches(
         phases(plan.changes), lambda c: write(api, c, force_conflicts), KubeError, parallelism, progress, cancel
     )
     return outcome
 
 
-def write(api: KubeApi, change: KumaChange, force_conflicts: bool = False) -> None:
+def write(api: KubeApi, change: KumaChange, force_conflicts: bool = False, dry_run: bool = False) -> None:
+    """One change; with `dry_run`, a create or update is sent as a server-side dry run (nothing is stored)."""
     plural, namespaced = KINDS[change.kind]
     if change.action == "delete":
         assert change.live is not None
@@ -643,6 +657,9 @@ def write(api: KubeApi, change: KumaChange, force_conflicts: bool = False) -> No
     }
     if force_conflicts:
         kwargs["force"] = True
+    if dry_run:
+        kwargs["dry_run"] = "All"
+        path += "?dryRun=All"
 
     def patch() -> Any:
         if namespaced:

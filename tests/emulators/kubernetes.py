@@ -31,10 +31,14 @@ pkg/util/managedfields/internal/conflict.go for apply conflicts, pkg/util/valida
   FieldValueNotSupported causes; an applied field the CRD does not declare (at the root, e.g. `status`; in a
   policy's spec at its top level and in the items of to/from/rules) is a 500 "field not declared in schema".
   Not modelled: the rest of the schemas (types, patterns, limits, undeclared fields deeper down)
-- `kuma_webhook=True` adds what Kuma 2.14's defaulting webhook does to a written object
-  (kumahq/kuma v2.14.3: pkg/plugins/runtime/k8s/webhooks/defaulter.go, pkg/core/resources/labels/compute.go,
-  policies' `*k8s.Duration` fields re-marshalled by metav1.Duration, the Mesh re-marshalled by jsonpb without
-  zero values)
+- `kuma_webhook=True` adds Kuma 2.14's admission webhooks, as its Helm chart installs them: what the defaulting
+  webhook does to a written object (kumahq/kuma v2.14.3: pkg/plugins/runtime/k8s/webhooks/defaulter.go,
+  pkg/core/resources/labels/compute.go, policies' `*k8s.Duration` fields re-marshalled by metav1.Duration, the
+  Mesh re-marshalled by jsonpb without zero values; a duration Go cannot parse fails its decoding: 400), and
+  the validating webhook (validation.go: each policy's validator and the Mesh's, as `kuma.py` models them;
+  422 Invalid with a FieldValueInvalid cause per violation), each denial relayed as the API server does
+  (`admission webhook "<name>" denied the request: ...`). Validators for policies outside the system
+  namespace (producer and consumer policies) are not modelled: they are checked as system policies
 - fault injection (shared with the other emulators, `server.py`): fail the Nth matching request with a status
   (and Retry-After), drop the connection before or after doing the work; or a seeded random share of faulty
   requests
@@ -61,11 +65,12 @@ from urllib.parse import unquote
 import yaml
 
 try:
-    from . import kube_lease, server
+    from . import kube_lease, kuma_schema, server
     from . import kuma as kuma_emulator
     from .server import EmulatorHandler, EmulatorState, Fault
 except ImportError:  # run as a script
     import kube_lease  # type: ignore[no-redef,import-not-found]
+    import kuma_schema  # type: ignore[no-redef,import-not-found]
     import server  # type: ignore[no-redef,import-not-found]
     from server import EmulatorHandler, EmulatorState, Fault  # type: ignore[no-redef]
 
@@ -391,6 +396,53 @@ def schema_causes(kind: str, obj: Obj) -> list[Obj]:
     return causes
 
 
+# Kuma 2.14.3's admission webhooks (deployments/charts/kuma/templates/cp-webhooks-and-secrets.yaml): both take
+# the kuma.io policies and the Mesh, in namespaces labelled kuma.io/sidecar-injection (the system namespace is,
+# `kuma.io/sidecar-injection: disabled`) and cluster-scoped objects; failurePolicy Fail.
+DEFAULTER_WEBHOOK = "mesh.defaulter.kuma-admission.kuma.io"
+VALIDATOR_WEBHOOK = "validator.kuma-admission.kuma.io"
+
+
+def webhook_denial(webhook: str, code: int, message: str, reason: str = "", details: Obj | None = None) -> ApiError:
+    """A webhook's denial as the API server relays it (k8s.io/apiserver pkg/admission/plugin/webhook/errors
+    statuserror.go ToStatusErr): the webhook's Status with `admission webhook "<name>" denied the request: `
+    before its message, status Failure, a code under 400 raised to 400."""
+    return ApiError(max(code, 400), reason, f'admission webhook "{webhook}" denied the request: {message}', details)
+
+
+def kuma_decode_failure(kind: str, obj: Obj) -> str | None:
+    """The error decoding the object into Kuma's Go type, which the mutating webhook does first
+    (pkg/plugins/runtime/k8s/webhooks/defaulter.go: `admission.Errored(http.StatusBadRequest, err)`): a duration
+    time.ParseDuration refuses (metav1.Duration). Other Go type errors are not modelled here."""
+    if kind not in kuma_emulator.BY_NAME or not isinstance(obj.get("spec"), dict):
+        return None
+    return kuma_schema.duration_error(kind, obj["spec"])
+
+
+def kuma_validation(kind: str, obj: Obj) -> list[tuple[str, str]]:
+    """What the validating webhook's validator.Validate(coreRes) finds (pkg/plugins/runtime/k8s/webhooks/
+    validation.go): a policy's own validator, its fields as written (`spec.to[0]...`), the same as on
+    Universal (kuma.py validate_spec, as for a policy in the system namespace); the Mesh's, under `spec.`
+    (convertSpecValidationError: not plugin-originated)."""
+    model = kuma_emulator.BY_NAME.get(kind)
+    spec = obj.get("spec")
+    if model is None:
+        return []
+    if kind == "Mesh":
+        problems = kuma_emulator.mesh_mtls_problems(spec if isinstance(spec, dict) else {})
+        return [(f"spec.{field}", message) for field, message in problems]
+    return kuma_emulator.validate_spec(model, {"spec": spec})
+
+
+def kuma_validation_denial(kind: str, name: str, violations: list[tuple[str, str]]) -> ApiError:
+    """validation.go convertValidationErrorOf: Status Failure, reason Invalid, code 422, the ValidationError's
+    text (`<field>: <message>` joined by `; `) as message, details with the name, the kind and a
+    FieldValueInvalid cause per violation."""
+    message = "; ".join(f"{field}: {why}" for field, why in violations)
+    causes = [{"reason": "FieldValueInvalid", "message": why, "field": field} for field, why in violations]
+    return webhook_denial(VALIDATOR_WEBHOOK, 422, message, "Invalid", {"name": name, "kind": kind, "causes": causes})
+
+
 # ---------------------------------------------------------------------- faults
 
 
@@ -646,14 +698,23 @@ class KubeState(EmulatorState):
         return 200, copy.deepcopy(merged)
 
     def admit(self, kind: str, name: str, obj: Obj) -> None:
-        """What happens to a written object before it is stored: the CRD's defaults, Kuma's mutating webhook
-        (if installed), then the CRD schema's validation (422 Invalid)."""
+        """What happens to a written object before it is stored, in the API server's order (mutating
+        admission, then the object's validation, then validating admission): the CRD's defaults, Kuma's
+        mutating webhook (if installed; it decodes the object first), the CRD schema's validation (422
+        Invalid), then Kuma's validating webhook (if installed)."""
         crd_defaults(kind, obj)
         if self.kuma_webhook:
+            failure = kuma_decode_failure(kind, obj)
+            if failure:
+                raise webhook_denial(DEFAULTER_WEBHOOK, 400, failure)
             kuma_defaulter(kind, obj, self.system_namespace)
         causes = schema_causes(kind, obj)
         if causes:
             raise invalid(kind, "", name, causes)
+        if self.kuma_webhook:
+            violations = kuma_validation(kind, obj)
+            if violations:
+                raise kuma_validation_denial(kind, name, violations)
 
     def entry(self, manager: str, operation: str, paths: set[FieldPath], stamp: str) -> Obj:
         return {
