@@ -294,3 +294,71 @@ def test_labels_and_spec_of_the_wrong_type_are_the_schemas_errors() -> None:
         assert answer.json()["invalid_parameters"] == [
             {"field": "spec", "reason": 'in body must be of type object: "string"'}
         ]
+
+
+@pytest.mark.parametrize(
+    ("mesh", "error"),
+    [
+        ({"mtls": "on"}, "json: cannot unmarshal string into Go value of type map[string]json.RawMessage"),
+        ({"mtls": {"enabledBackend": 1}}, "json: cannot unmarshal number into Go value of type string"),
+        (
+            {"mtls": {"backends": {"name": "ca-1"}}},
+            "json: cannot unmarshal object into Go value of type []json.RawMessage",
+        ),
+        (
+            {"mtls": {"backends": [{"name": "ca-1", "type": "builtin", "mode": "strict"}]}},
+            'unknown value "\\"strict\\"" for enum kuma.mesh.v1alpha1.CertificateAuthorityBackend.Mode',
+        ),
+        (
+            {"mtls": {"backends": [{"name": "ca-1", "type": "builtin", "mode": True}]}},
+            "json: cannot unmarshal bool into Go value of type protoreflect.EnumNumber",
+        ),
+        (
+            {
+                "mtls": {
+                    "backends": [{"name": "ca-1", "type": "builtin", "dpCert": {"rotation": {"expiration": 86400}}}]
+                }
+            },
+            "json: cannot unmarshal number into Go value of type string",
+        ),
+        (
+            {"mtls": {"backends": [{"name": "ca-1", "type": "builtin", "dpCert": {"requestTimeout": "1d"}}]}},
+            'bad Duration: time: unknown unit "d" in duration "1d"',
+        ),
+        ({"mtls": {"skipValidation": "yes"}}, "json: cannot unmarshal string into Go value of type bool"),
+        ({"skipCreatingInitialPolicies": "*"}, "json: cannot unmarshal string into Go value of type []json.RawMessage"),
+        (
+            {"labels": {"team": 7}},
+            "json: cannot unmarshal number into Go struct field ResourceMeta.labels of type string",
+        ),
+    ],
+)
+def test_a_mesh_field_of_the_wrong_type_fails_its_protobuf_decoding(
+    http: httpx.Client, mesh: dict[str, Any], error: str
+) -> None:
+    """The Mesh has no schema: pkg/core/resources/model/rest/unversioned/resource.go UnmarshalJSON decodes its
+    meta with encoding/json, then its fields with jsonpb (pkg/util/proto FromJSON: golang/protobuf v1.5
+    jsonpb/decode.go, unknown fields allowed, the first error returned); unmarshaller.go answers 400 "Bad
+    Request" `invalid Mesh object: %q`. The valid form of each is taken."""
+    answer = http.put("/meshes/m2", json={"type": "Mesh", "name": "m2", **mesh})
+    detail = "invalid Mesh object: " + '"' + error.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    assert (answer.status_code, answer.json()["title"], answer.json()["detail"]) == (400, "Bad Request", detail)
+    valid = {
+        "type": "Mesh",
+        "name": "m2",
+        "mtls": {
+            "enabledBackend": "ca-1",
+            "skipValidation": False,
+            "backends": [
+                {
+                    "name": "ca-1",
+                    "type": "builtin",
+                    "mode": "PERMISSIVE",
+                    "dpCert": {"rotation": {"expiration": "1d"}, "requestTimeout": "5s"},
+                }
+            ],
+        },
+        "skipCreatingInitialPolicies": ["*"],
+        "labels": {"team": "7"},
+    }
+    assert http.put("/meshes/m2", json=valid).status_code in (200, 201)

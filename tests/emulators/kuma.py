@@ -32,11 +32,14 @@ pkg/core/managers/apis/mesh/mesh_validator.go, pkg/core/resources/model/rest/...
   (`1m` -> `1m0s`) and the CRD schema defaults are filled in (MeshTrace zipkin `sharedSpanContext`, ...)
 - policy specs: unknown fields dropped (decoded into Go structs; modelled at the top level and in to[]/from[]/
   rules[] items), schema enums checked (targetRef kinds, MeshTrafficPermission actions, backend types, load
-  balancer types: `spec.<path>` "in body should be one of [...]"); the integer fields of the policies
-  gatewayctl owns (GO_INTS) as the schema (`format: int32`: a fraction or a number beyond 2^53 - 1 "must be of
-  type int32"; MeshLoadBalancingStrategy's bounds) and then the Go struct take them: a number its uint32/int32
-  cannot hold is a 400 "Bad Request" `invalid <Kind> object: "json: cannot unmarshal number ... into Go
-  struct field ..."` (pkg/core/resources/model/rest/unmarshaller.go)
+  balancer types: `spec.<path>` "in body should be one of [...]"); the value types of the fields of the
+  policies gatewayctl owns (kuma_schema.py: strings, durations, booleans, objects, arrays, maps, required
+  fields, minLength; kube-openapi's wording); the integer fields (GO_INTS) as the schema (`format: int32`:
+  another JSON type, a fraction or a number beyond 2^53 - 1 "must be of type ..."; a number outside int32
+  "Checked value must be of type integer with format int32 in <path>" under field ""; MeshLoadBalancingStrategy's
+  bounds) and then the Go struct take them: a duration time.ParseDuration refuses, or a negative number in a
+  uint32, is a 400 "Bad Request" `invalid <Kind> object: "time: invalid duration ..."` / `"json: cannot
+  unmarshal number ... into Go struct field ..."` (pkg/core/resources/model/rest/unmarshaller.go)
 - errors with Kuma's body `{type: "/std-errors", status, title, detail, invalid_parameters, details, causes}`:
   mesh missing (404 "Failed to retrieve Mesh"), name/type/mesh differing between URL and body, labels, basic
   targetRef-kind validation per policy, 405 with the server's read-only messages (API server read-only; a
@@ -66,7 +69,14 @@ from urllib.parse import parse_qs, unquote, urlencode
 try:
     from . import server
     from .kuma_policy_rules import policy_rule_problems
-    from .kuma_schema import duration_error, field_problems, integer_problems, json_kind
+    from .kuma_schema import (
+        duration_error,
+        field_problems,
+        go_json_kind,
+        integer_problems,
+        json_kind,
+        mesh_decode_error,
+    )
     from .server import ApiError, EmulatorHandler, EmulatorState, Fault, RandomFaults, Request
 except ImportError:  # run as a script
     import server  # type: ignore[no-redef,import-not-found]
@@ -74,8 +84,10 @@ except ImportError:  # run as a script
     from kuma_schema import (  # type: ignore[no-redef,import-not-found]
         duration_error,
         field_problems,
+        go_json_kind,
         integer_problems,
         json_kind,
+        mesh_decode_error,
     )
     from server import ApiError, EmulatorHandler, EmulatorState, Fault, RandomFaults, Request  # type: ignore[no-redef]
 
@@ -148,9 +160,13 @@ DNS1035_LABEL_MESSAGE = (
 )
 
 # Top-level / to[] / from[] targetRef kinds each policy's validator accepts for a system policy (2.14
-# pkg/plugins/policies/<policy>/api/v1alpha1/validator.go). None: the section is not allowed at all.
+# pkg/plugins/policies/<policy>/api/v1alpha1/validator.go validateTop / validateTo, for a top-level kind other
+# than MeshGateway and MeshHTTPRoute; on Universal a policy without a `kuma.io/policy-role` label is a system
+# policy, model/resource.go PolicyRole). None: the section is not allowed at all.
 ALL_TOP = ["Mesh", "MeshSubset", "MeshGateway", "MeshService", "MeshServiceSubset", "MeshHTTPRoute", "Dataplane"]
+TOP_NO_ROUTE = [k for k in ALL_TOP if k != "MeshHTTPRoute"]  # MeshAccessLog, -CircuitBreaker, -HealthCheck, ...
 TO_KINDS = ["Mesh", "MeshService", "MeshExternalService", "MeshMultiZoneService", "MeshHTTPRoute"]
+TO_NO_ROUTE = [k for k in TO_KINDS if k != "MeshHTTPRoute"]  # MeshCircuitBreaker, MeshHealthCheck validateTo
 
 
 # Enums the policies' CRD schemas declare (2.14 `*.rest.yaml`) for fields gatewayctl writes; a value outside
@@ -325,6 +341,7 @@ KINDS: list[Kind] = [
         frm=True,
         rules=True,
         from_as_rules=True,
+        top=TOP_NO_ROUTE,
         defaults=tuple(
             default
             for section in ("from", "rules", "to")
@@ -335,16 +352,33 @@ KINDS: list[Kind] = [
             )
         ),
     ),
-    _policy("MeshCircuitBreaker", "meshcircuitbreakers", "mcb", to=True, frm=True, rules=True, from_as_rules=True),
+    _policy(
+        "MeshCircuitBreaker",
+        "meshcircuitbreakers",
+        "mcb",
+        to=True,
+        frm=True,
+        rules=True,
+        from_as_rules=True,
+        top=TOP_NO_ROUTE,
+        to_kinds=TO_NO_ROUTE,
+    ),
     _policy("MeshFaultInjection", "meshfaultinjections", "mfi", to=True, frm=True, rules=True),
     _policy("MeshHTTPRoute", "meshhttproutes", "mhttpr", to=True),
-    _policy("MeshHealthCheck", "meshhealthchecks", "mhc", to=True),
-    _policy("MeshLoadBalancingStrategy", "meshloadbalancingstrategies", "mlbs", to=True),
+    _policy("MeshHealthCheck", "meshhealthchecks", "mhc", to=True, top=TOP_NO_ROUTE, to_kinds=TO_NO_ROUTE),
+    _policy(
+        "MeshLoadBalancingStrategy",
+        "meshloadbalancingstrategies",
+        "mlbs",
+        to=True,
+        top=TOP_NO_ROUTE,
+        to_kinds=["Mesh", "MeshService", "MeshMultiZoneService", "MeshHTTPRoute"],
+    ),
     _policy(
         "MeshMetric",
         "meshmetrics",
         "mm",
-        top=["Mesh", "MeshSubset", "MeshService", "MeshServiceSubset", "Dataplane"],
+        top=TOP_NO_ROUTE,
         defaults=(
             ("default.applications[].path", "/metrics"),
             ("default.backends[].openTelemetry.endpoint", ""),
@@ -374,7 +408,7 @@ KINDS: list[Kind] = [
         "MeshTrace",
         "meshtraces",
         "mtr",
-        top=["Mesh", "MeshSubset", "MeshService", "MeshServiceSubset", "Dataplane"],
+        top=TOP_NO_ROUTE,
         defaults=(
             ("default.backends[].datadog.splitService", False),
             ("default.backends[].openTelemetry.endpoint", ""),
@@ -1232,6 +1266,16 @@ def decode(kind: Kind, body: Any) -> dict[str, Any]:
                     "of type string"
                 )
                 raise std_error(400, "Bad Request", f"invalid {kind.name} object: {json.dumps(reason)}")
+        labels = body.get("labels")
+        if isinstance(labels, dict) and any(not isinstance(v, str) for v in labels.values()):
+            value = next(v for v in labels.values() if not isinstance(v, str))
+            reason = (
+                f"json: cannot unmarshal {go_json_kind(value)} into Go struct field ResourceMeta.labels of type string"
+            )
+            raise std_error(400, "Bad Request", f"invalid {kind.name} object: {json.dumps(reason)}")
+        failure = mesh_decode_error(body) if kind.name == "Mesh" else None
+        if failure:  # jsonpb into the Mesh message (unversioned/resource.go UnmarshalJSON)
+            raise std_error(400, "Bad Request", f"invalid {kind.name} object: {json.dumps(failure)}")
         problems = mesh_mtls_problems(body) if kind.name == "Mesh" else []  # the Mesh's Validate()
         if problems:
             raise invalid("Could not process a resource", problems)

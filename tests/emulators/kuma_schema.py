@@ -460,3 +460,107 @@ def duration_error(kind: str, spec: Any) -> str | None:
                 order = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"[.\[\]]+", path) if p)
                 found.append((order, error))
     return min(found)[1] if found else None
+
+
+# ---------------------------------------------------------------------- the Mesh: protobuf through jsonpb
+
+# Message fields in declaration order (api/mesh/v1alpha1/mesh.proto): name -> kind, a kind being a scalar
+# (string, bool, enum:<full name>:<values>), "duration" (google.protobuf.Duration), "struct"
+# (google.protobuf.Struct), "strings" (repeated string), a message (a tuple of its fields), or
+# ("repeated", message).
+_ROTATION = (("expiration", "string"),)
+_DP_CERT = (("rotation", _ROTATION), ("requestTimeout", "duration"))
+_BACKEND = (
+    ("name", "string"),
+    ("type", "string"),
+    ("dpCert", _DP_CERT),
+    ("conf", "struct"),
+    ("mode", "enum:kuma.mesh.v1alpha1.CertificateAuthorityBackend.Mode:STRICT,PERMISSIVE"),
+    ("rootChain", (("requestTimeout", "duration"),)),
+)
+_OPAQUE: tuple[tuple[str, Any], ...] = ()  # a message whose fields are not modelled (only its being an object)
+MESH_MESSAGE: tuple[tuple[str, Any], ...] = (
+    (
+        "mtls",
+        (("enabledBackend", "string"), ("backends", ("repeated", _BACKEND)), ("skipValidation", "bool")),
+    ),
+    ("tracing", _OPAQUE),
+    ("logging", _OPAQUE),
+    ("metrics", _OPAQUE),
+    ("networking", _OPAQUE),
+    ("routing", _OPAQUE),
+    ("constraints", _OPAQUE),
+    ("skipCreatingInitialPolicies", "strings"),
+    (
+        "meshServices",
+        (("mode", "enum:kuma.mesh.v1alpha1.Mesh.MeshServices.Mode:Disabled,Everywhere,ReachableBackends,Exclusive"),),
+    ),
+)
+_GO_JSON = {str: "string", bool: "bool", list: "array", dict: "object"}
+
+
+def go_json_kind(value: Any) -> str:
+    """encoding/json's name of a JSON value in an UnmarshalTypeError."""
+    return "number" if isinstance(value, int | float) and not isinstance(value, bool) else _GO_JSON[type(value)]
+
+
+def _cannot(value: Any, go_type: str) -> str:
+    return f"json: cannot unmarshal {go_json_kind(value)} into Go value of type {go_type}"
+
+
+def _message_error(value: Any, fields: tuple[tuple[str, Any], ...]) -> str | None:
+    """jsonpb (github.com/golang/protobuf v1.5 jsonpb/decode.go unmarshalMessage): the object read into a
+    map[string]json.RawMessage, then each known field in declaration order; null skips a field."""
+    if not isinstance(value, dict):
+        return _cannot(value, "map[string]json.RawMessage")
+    for name, kind in fields:
+        if name in value and value[name] is not None:
+            error = _value_error(value[name], kind)
+            if error:
+                return error
+    return None
+
+
+def _value_error(value: Any, kind: Any) -> str | None:
+    """unmarshalValue / unmarshalSingularValue for one field."""
+    if isinstance(kind, tuple) and kind[:1] == ("repeated",):
+        if not isinstance(value, list):
+            return _cannot(value, "[]json.RawMessage")
+        for item in value:
+            error = None if item is None else _message_error(item, kind[1])
+            if error:
+                return error
+        return None
+    if isinstance(kind, tuple):
+        return _message_error(value, kind)
+    if kind == "strings":
+        if not isinstance(value, list):
+            return _cannot(value, "[]json.RawMessage")
+        return next((_cannot(v, "string") for v in value if v is not None and not isinstance(v, str)), None)
+    if kind == "string":
+        return None if isinstance(value, str) else _cannot(value, "string")
+    if kind == "bool":
+        return None if isinstance(value, bool) else _cannot(value, "bool")
+    if kind == "struct":
+        return None if isinstance(value, dict) else "bad StructValue: " + _cannot(value, "map[string]json.RawMessage")
+    if kind == "duration":
+        if not isinstance(value, str):
+            return _cannot(value, "string")
+        error = parse_duration_error(value)
+        return f"bad Duration: {error}" if error else None
+    _, enum, names = kind.split(":")
+    if isinstance(value, str):
+        return None if value in names.split(",") else f'unknown value "\\"{value}\\"" for enum {enum}'
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if float(value).is_integer() and -(2**31) <= value < 2**31:
+            return None
+        text = str(int(value)) if float(value).is_integer() else repr(value)  # encoding/json: "number <literal>"
+        return f"json: cannot unmarshal number {text} into Go value of type protoreflect.EnumNumber"
+    return _cannot(value, "protoreflect.EnumNumber")
+
+
+def mesh_decode_error(body: dict[str, Any]) -> str | None:
+    """The error decoding a Mesh body (its fields at the top level) into the Mesh message: Kuma 2.14.3
+    pkg/core/resources/model/rest/unversioned/resource.go UnmarshalJSON, util/proto FromJSON (jsonpb,
+    unknown fields allowed). Modelled for the mTLS section in full and the other sections as objects."""
+    return _message_error(body, MESH_MESSAGE)
