@@ -362,3 +362,23 @@ def test_a_mesh_field_of_the_wrong_type_fails_its_protobuf_decoding(
         "labels": {"team": "7"},
     }
     assert http.put("/meshes/m2", json=valid).status_code in (200, 201)
+
+
+def test_only_duration_fields_come_back_as_go_prints_them(http: httpx.Client) -> None:
+    """The policy is stored as its Go struct and marshalled back: a `*k8s.Duration` (metav1.Duration) prints
+    time.Duration.String() (`1h` -> `1h0m0s`, `-5s` stays `-5s`: meshretry's validator leaves perTryTimeout
+    alone), any other string stays as it was sent (a label value that looks like a duration included)."""
+    retry = outbound({"http": {"perTryTimeout": "-5s", "backOff": {"baseInterval": "1h", "maxInterval": "1.5s"}}})
+    assert http.put("/meshes/m1/meshretries/r", json={**body("MeshRetry", retry), "name": "r"}).status_code in (
+        200,
+        201,
+    )
+    conf = http.get("/meshes/m1/meshretries/r").json()["spec"]["to"][0]["default"]["http"]
+    assert conf == {"perTryTimeout": "-5s", "backOff": {"baseInterval": "1h0m0s", "maxInterval": "1.5s"}}
+    permission = {**PERMISSION, "targetRef": {"kind": "Dataplane", "labels": {"window": "1h"}}}
+    put = http.put(
+        "/meshes/m1/meshtrafficpermissions/r", json={**body("MeshTrafficPermission", permission), "name": "r"}
+    )
+    assert put.status_code in (200, 201)
+    got = http.get("/meshes/m1/meshtrafficpermissions/r").json()["spec"]["targetRef"]["labels"]
+    assert got == {"window": "1h"}

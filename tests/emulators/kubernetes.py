@@ -1082,7 +1082,11 @@ def running(state: KubeState | None = None) -> AbstractContextManager[KubeEmulat
 
 def main() -> None:
     parser = server.arguments("kube-apiserver emulator for the Kuma CRDs (tests and trials)", 18443)
-    parser.add_argument("--kuma-webhook", action="store_true", help="mutate objects the way Kuma's webhook does")
+    parser.add_argument(
+        "--kuma-webhook",
+        action="store_true",
+        help="Kuma's admission webhooks: mutate and validate objects as they do",
+    )
     server.add_fault_arguments(parser, faulty_reads=False)
     args = parser.parse_args()
     state = KubeState(kuma_webhook=args.kuma_webhook)

@@ -76,6 +76,7 @@ try:
         integer_problems,
         json_kind,
         mesh_decode_error,
+        reprint_durations,
     )
     from .server import ApiError, EmulatorHandler, EmulatorState, Fault, RandomFaults, Request
 except ImportError:  # run as a script
@@ -88,6 +89,7 @@ except ImportError:  # run as a script
         integer_problems,
         json_kind,
         mesh_decode_error,
+        reprint_durations,
     )
     from server import ApiError, EmulatorHandler, EmulatorState, Fault, RandomFaults, Request  # type: ignore[no-redef]
 
@@ -121,7 +123,16 @@ META_FIELDS = {"type", "name", "mesh", "labels", "creationTime", "modificationTi
 DURATION = re.compile(
     r"^(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|ms|s|m|h)(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|ms|s|m|h))*$"
 )
-UNIT_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
+UNIT_NS = {
+    "ns": 1,
+    "us": 1_000,
+    "µs": 1_000,
+    "μs": 1_000,
+    "ms": 1_000_000,
+    "s": 10**9,
+    "m": 60 * 10**9,
+    "h": 3600 * 10**9,
+}
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 # pkg/core/resources/apis/mesh/meta_validator.go: a name is a lowercase RFC 1123 subdomain; the mesh of a
 # mesh-scoped object only needs the old character set (a Mesh may predate the stricter rule)
@@ -451,8 +462,11 @@ def invalid(title: str, violations: list[tuple[str, str]]) -> ApiError:
 
 def go_duration(text: str) -> str:
     """What Go's time.Duration.String() prints for a duration it parsed (k8s metav1.Duration marshalling)."""
+    if text[:1] in "+-":
+        shown = go_duration(text[1:])
+        return "-" + shown if text[0] == "-" and shown != "0s" else shown
     total = 0.0
-    for number, unit in re.findall(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)", text):
+    for number, unit in re.findall(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)", text):
         total += float(number) * UNIT_NS[unit]
     ns = round(total)
     if ns == 0:
@@ -646,7 +660,8 @@ class KumaState(EmulatorState):
         else:
             spec = prune(kind, copy.deepcopy(body.get("spec") or {}))
             fill_defaults(spec, kind.defaults)
-            stored["spec"] = go_struct(spec)
+            # the duration fields re-printed by metav1.Duration (any duration-like string, for kinds not modelled)
+            stored["spec"] = reprint_durations(kind.name, spec, go_duration) or go_struct(spec)
         self.store[key] = stored
         if kind.name == "Mesh":
             self.ensure_builtin_cas(name, stored["fields"])

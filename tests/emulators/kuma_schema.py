@@ -462,6 +462,21 @@ def duration_error(kind: str, spec: Any) -> str | None:
     return min(found)[1] if found else None
 
 
+def reprint_durations(kind: str, spec: Any, reprint: Any) -> Any | None:
+    """`spec` with each duration field of FIELD_TYPES replaced by `reprint(value)` (how metav1.Duration
+    marshals what it parsed), every other string as it was; None for a kind not modelled here."""
+    if kind not in FIELD_TYPES:
+        return None
+    for dotted, code in FIELD_TYPES[kind]:
+        if code != "duration":
+            continue
+        parent, _, name = dotted.rpartition(".")
+        for _, node in values_at(spec, parent) if parent else [("spec", spec)]:
+            if isinstance(node, dict) and isinstance(node.get(name), str) and parse_duration_error(node[name]) is None:
+                node[name] = reprint(node[name])
+    return spec
+
+
 # ---------------------------------------------------------------------- the Mesh: protobuf through jsonpb
 
 # Message fields in declaration order (api/mesh/v1alpha1/mesh.proto): name -> kind, a kind being a scalar
