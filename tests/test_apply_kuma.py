@@ -517,12 +517,13 @@ def test_kubernetes_platform_through_the_cli(capsys: pytest.CaptureFixture[str],
         assert code == 1 and "kubeconfig file not found" in err and "Traceback" not in err
 
 
-def test_a_policy_kumas_webhook_refuses_is_a_remote_failure_naming_it_and_nothing_is_written(
+def test_a_policy_kumas_webhook_refuses_is_a_remote_failure_naming_it_and_no_policy_is_written(
     capsys: pytest.CaptureFixture[str], shop: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """On Kubernetes, Kuma's validating webhook refuses a policy its validator refuses (relayed as 422
-    Invalid). Every create and update is dry-run first, so the apply stops before the Mesh or any policy is
-    written: exit 3, the object and the failed call named, everything else left unchanged."""
+    Invalid). Every create and update is dry-run first, so the apply stops before any policy is written (a
+    policy's Mesh must exist for its dry run: a new Mesh is written first): exit 3, the object and the failed
+    call named, everything else left unchanged."""
     from emulators.kubernetes import KubeState
     from emulators.kubernetes import running as kube_running
 
@@ -550,8 +551,8 @@ def test_a_policy_kumas_webhook_refuses_is_a_remote_failure_naming_it_and_nothin
             r"denied the request: spec.to\[0\].default.connectionTimeout: must be greater than zero when defined$",
             failed[0],
         ), failed[0]
-        assert "0 changes applied, 1 failed" in out + err
-        assert [w for w in cluster.state.writes() if "kuma.io" in w.path] == [] and cluster.state.objects() == []
+        assert "kuma: 1 change applied, 1 failed, 7 left unchanged" in out + err
+        assert [o["kind"] for o in cluster.state.objects()] == ["Mesh"]
         assert "Traceback" not in err
 
 

@@ -3,7 +3,6 @@ kube-apiserver emulator (tests/emulators/kubernetes.py), with and without Kuma's
 
 from __future__ import annotations
 
-import copy
 import json
 import textwrap
 from collections.abc import Iterator
@@ -344,7 +343,8 @@ def test_a_refused_write_is_not_retried_and_nothing_is_written(
     cluster: tuple[KubeEmulator, KubeApi], tmp_path: Path
 ) -> None:
     """Every create and update is first sent as a server-side dry run: an object the API server refuses
-    stops the apply before the Mesh or any policy is written."""
+    stops the apply before anything is written. Policies of a Mesh the plan creates can be checked only once
+    it exists (Kuma's owner-reference webhook refuses them before): the new Mesh alone is written."""
     emulator, api = cluster
     cat = catalog(tmp_path)
     good = plan(api, cat)
@@ -361,8 +361,15 @@ def test_a_refused_write_is_not_retried_and_nothing_is_written(
     assert error.path.endswith("/meshretries/Bad_Name?dryRun=All")
     assert error.causes[0]["field"] == "metadata.name" and "RFC 1123" in error.causes[0]["message"]
     assert [r.status for r in emulator.state.requests if "Bad_Name" in r.path] == [422]
-    assert outcome.done == [] and outcome.skipped == [*mesh_first, *rest]
-    assert emulator.state.writes() == [] and emulator.state.objects() == []
+    assert outcome.done == mesh_first and outcome.skipped == rest  # the new Mesh only
+    assert [o["kind"] for o in emulator.state.objects()] == ["Mesh"]
+
+    converge(api, cat)  # the Mesh exists: nothing is written at all
+    writes = len(emulator.state.writes())
+    update = KumaChange("update", "Mesh", "shop", None, mesh_first[0].desired, None)
+    outcome = apply_kubernetes(api, KumaPlan("kubernetes", {}, [update, bad]), parallelism=1)
+    assert [c for c, _ in outcome.failed] == [bad] and outcome.done == [] and outcome.skipped == [update]
+    assert len(emulator.state.writes()) == writes
 
 
 def test_a_policy_kumas_validating_webhook_refuses_leaves_everything_unwritten(
@@ -373,15 +380,20 @@ def test_a_policy_kumas_validating_webhook_refuses_leaves_everything_unwritten(
     causes). The apply reports that object's call and writes nothing."""
     emulator, api = cluster
     cat = catalog(tmp_path)
-    good = plan(api, cat)
-    retry = next(c for c in good.changes if c.kind == "MeshRetry")
-    broken = copy.deepcopy(retry.desired)
-    assert broken is not None
-    broken["spec"]["to"][0]["default"] = {"tcp": {"maxConnectAttempt": 0}}
-    changes = [KumaChange(c.action, c.kind, c.name, c.mesh, broken, None) if c is retry else c for c in good.changes]
+    converge(api, cat)
+    before = emulator.state.objects()
+    writes = len(emulator.state.writes())
+    current = {(o["kind"], o["metadata"]["name"]): o for o in before}
+    changes = []
+    for obj in build_kuma_objects(cat):  # every object updated: the MeshRetry broken, the others' labels
+        desired = kubernetes_form(obj, NS)
+        desired["metadata"]["labels"]["team"] = "mesh"
+        if obj.kind == "MeshRetry":
+            desired["spec"]["to"][0]["default"] = {"tcp": {"maxConnectAttempt": 0}}
+        changes.append(KumaChange("update", obj.kind, obj.name, obj.mesh, desired, current[(obj.kind, obj.name)]))
     outcome = apply_kubernetes(api, KumaPlan("kubernetes", {}, changes), parallelism=4)
     ((change, error),) = outcome.failed
-    assert (change.kind, change.name) == ("MeshRetry", retry.name) and isinstance(error, KubeError)
+    assert change.kind == "MeshRetry" and isinstance(error, KubeError)
     assert (error.status, error.reason, error.attempts) == (422, "Invalid", 1)
     assert error.detail == (
         'admission webhook "validator.kuma-admission.kuma.io" denied the request: '
@@ -394,10 +406,9 @@ def test_a_policy_kumas_validating_webhook_refuses_leaves_everything_unwritten(
             "field": "spec.to[0].default.conf.tcp.maxConnectAttempt",
         },
     )
-    assert str(error).startswith(f"PATCH /apis/kuma.io/v1alpha1/namespaces/{NS}/meshretries/{retry.name}?dryRun=All:")
+    assert str(error).startswith(f"PATCH /apis/kuma.io/v1alpha1/namespaces/{NS}/meshretries/{change.name}?dryRun=All:")
     assert outcome.done == [] and len(outcome.skipped) == len(changes) - 1
-    assert emulator.state.writes() == [] and emulator.state.objects() == []
-    assert apply_kubernetes(api, good, parallelism=4).ok  # the rendered one is taken
+    assert len(emulator.state.writes()) == writes and emulator.state.objects() == before
 
 
 def test_unreachable_server_and_bad_credentials(tmp_path: Path) -> None:
@@ -789,6 +800,8 @@ def test_emulator_fills_crd_defaults_and_checks_crd_enums_without_kumas_webhook(
 def test_emulator_kumas_webhooks_refuse_what_kumas_validators_and_go_decoding_refuse() -> None:
     """kumahq/kuma v2.14.3 with its Helm chart's webhooks (cp-webhooks-and-secrets.yaml): the mutating webhook
     decodes the object first (defaulter.go, admission.Errored(400) on a duration time.ParseDuration refuses);
+    on a create the owner-reference webhook makes the object's Mesh its owner, refusing it (400) while the Mesh
+    does not exist (owner_reference_mutator.go);
     after the CRD schema, the validating webhook runs the policy's (or the Mesh's, under `spec.`) validator
     (validation.go convertValidationErrorOf: 422, reason Invalid, details name, kind and a FieldValueInvalid
     cause per violation). The API server relays each denial with `admission webhook "<name>" denied the
@@ -811,6 +824,22 @@ def test_emulator_kumas_webhooks_refuse_what_kumas_validators_and_go_decoding_re
                 """
             ).encode()
 
+        meshless = http.patch(
+            f"{path}/meshtimeouts/t?fieldManager=x&dryRun=All", content=timeout("{idleTimeout: 1h}"), headers=headers
+        )
+        assert (meshless.status_code, meshless.json()["message"]) == (
+            400,
+            'admission webhook "owner-reference.kuma-admission.kuma.io" denied the request: '
+            'meshes.kuma.io "default" not found',
+        )
+        assert (
+            http.patch(
+                "/apis/kuma.io/v1alpha1/meshes/default?fieldManager=x",
+                content=b"apiVersion: kuma.io/v1alpha1\nkind: Mesh\nmetadata: {name: default}\n",
+                headers=headers,
+            ).status_code
+            == 201
+        )
         undecodable = http.patch(
             f"{path}/meshtimeouts/t?fieldManager=x", content=timeout("{idleTimeout: 1d}"), headers=headers
         )
@@ -873,7 +902,16 @@ def test_emulator_kumas_webhooks_refuse_what_kumas_validators_and_go_decoding_re
                 "field": "spec.mtls.enabledBackend",
             }
         ]
-        assert state.objects("Mesh") == [] and [o["metadata"]["name"] for o in state.objects("MeshTimeout")] == ["t"]
+        assert [o["metadata"]["name"] for o in state.objects("Mesh")] == ["default"]
+        (stored,) = state.objects("MeshTimeout")
+        assert stored["metadata"]["ownerReferences"] == [
+            {
+                "apiVersion": "kuma.io/v1alpha1",
+                "kind": "Mesh",
+                "name": "default",
+                "uid": state.objects("Mesh")[0]["metadata"]["uid"],
+            }
+        ]
 
 
 def test_emulator_status_bodies_leave_out_details_where_the_api_server_does() -> None:

@@ -34,7 +34,9 @@ pkg/util/managedfields/internal/conflict.go for apply conflicts, pkg/util/valida
 - `kuma_webhook=True` adds Kuma 2.14's admission webhooks, as its Helm chart installs them: what the defaulting
   webhook does to a written object (kumahq/kuma v2.14.3: pkg/plugins/runtime/k8s/webhooks/defaulter.go,
   pkg/core/resources/labels/compute.go, policies' `*k8s.Duration` fields re-marshalled by metav1.Duration, the
-  Mesh re-marshalled by jsonpb without zero values; a duration Go cannot parse fails its decoding: 400), and
+  Mesh re-marshalled by jsonpb without zero values; a duration Go cannot parse fails its decoding: 400), the
+  owner-reference webhook (owner_reference_mutator.go: a mesh-scoped object created gets its Mesh as owner,
+  and is refused, 400, while that Mesh does not exist), and
   the validating webhook (validation.go: each policy's validator and the Mesh's, as `kuma.py` models them;
   422 Invalid with a FieldValueInvalid cause per violation), each denial relayed as the API server does
   (`admission webhook "<name>" denied the request: ...`). Validators for policies outside the system
@@ -400,6 +402,7 @@ def schema_causes(kind: str, obj: Obj) -> list[Obj]:
 # the kuma.io policies and the Mesh, in namespaces labelled kuma.io/sidecar-injection (the system namespace is,
 # `kuma.io/sidecar-injection: disabled`) and cluster-scoped objects; failurePolicy Fail.
 DEFAULTER_WEBHOOK = "mesh.defaulter.kuma-admission.kuma.io"
+OWNER_REFERENCE_WEBHOOK = "owner-reference.kuma-admission.kuma.io"
 VALIDATOR_WEBHOOK = "validator.kuma-admission.kuma.io"
 
 
@@ -622,7 +625,7 @@ class KubeState(EmulatorState):
             obj["metadata"]["name"] = name
             if namespace:
                 obj["metadata"]["namespace"] = namespace
-            self.admit(kind, name, obj)
+            self.admit(kind, name, obj, creating=True)
             obj["metadata"].update(
                 uid=str(uuid.uuid4()),
                 generation=1,
@@ -697,17 +700,19 @@ class KubeState(EmulatorState):
             self.store[key] = merged
         return 200, copy.deepcopy(merged)
 
-    def admit(self, kind: str, name: str, obj: Obj) -> None:
+    def admit(self, kind: str, name: str, obj: Obj, creating: bool = False) -> None:
         """What happens to a written object before it is stored, in the API server's order (mutating
         admission, then the object's validation, then validating admission): the CRD's defaults, Kuma's
-        mutating webhook (if installed; it decodes the object first), the CRD schema's validation (422
-        Invalid), then Kuma's validating webhook (if installed)."""
+        mutating webhooks (if installed: the defaulter, which decodes the object first, then on a create the
+        owner-reference one), the CRD schema's validation (422 Invalid), then Kuma's validating webhook."""
         crd_defaults(kind, obj)
         if self.kuma_webhook:
             failure = kuma_decode_failure(kind, obj)
             if failure:
                 raise webhook_denial(DEFAULTER_WEBHOOK, 400, failure)
             kuma_defaulter(kind, obj, self.system_namespace)
+            if creating:
+                self.own_by_mesh(kind, obj)
         causes = schema_causes(kind, obj)
         if causes:
             raise invalid(kind, "", name, causes)
@@ -715,6 +720,24 @@ class KubeState(EmulatorState):
             violations = kuma_validation(kind, obj)
             if violations:
                 raise kuma_validation_denial(kind, name, violations)
+
+    def own_by_mesh(self, kind: str, obj: Obj) -> None:
+        """Kuma's owner-reference webhook on a create (pkg/plugins/runtime/k8s/webhooks/
+        owner_reference_mutator.go): a mesh-scoped object gets its Mesh (the `kuma.io/mesh` label, else
+        `default`) as owner, read from the cluster, so a Mesh that does not exist yet denies the create
+        (`admission.Errored(400)` with the client's NotFound) -- a dry run too. An object synced from the
+        global (origin `global` on a zone) is left alone."""
+        if kind == "Mesh" or kind not in self.kinds:
+            return
+        labels = obj["metadata"].get("labels") or {}
+        if labels.get("kuma.io/origin") == "global":
+            return
+        mesh_name = labels.get("kuma.io/mesh", "default")
+        mesh = self.store.get((self.kinds["Mesh"][0], "", mesh_name))
+        if mesh is None:
+            raise webhook_denial(OWNER_REFERENCE_WEBHOOK, 400, f'meshes.{GROUP} "{mesh_name}" not found')
+        owner = {"apiVersion": GROUP_VERSION, "kind": "Mesh", "name": mesh_name, "uid": mesh["metadata"]["uid"]}
+        obj["metadata"]["ownerReferences"] = [owner]  # controllerutil.SetOwnerReference
 
     def entry(self, manager: str, operation: str, paths: set[FieldPath], stamp: str) -> Obj:
         return {
