@@ -366,10 +366,12 @@ def test_a_refused_write_is_not_retried_and_nothing_is_written(
 
     converge(api, cat)  # the Mesh exists: nothing is written at all
     writes = len(emulator.state.writes())
+    counted = api.calls.writes
     update = KumaChange("update", "Mesh", "shop", None, mesh_first[0].desired, None)
     outcome = apply_kubernetes(api, KumaPlan("kubernetes", {}, [update, bad]), parallelism=1)
     assert [c for c, _ in outcome.failed] == [bad] and outcome.done == [] and outcome.skipped == [update]
     assert len(emulator.state.writes()) == writes
+    assert api.calls.writes == counted  # a dry run changes nothing: counted as a read
 
 
 def test_a_policy_kumas_validating_webhook_refuses_leaves_everything_unwritten(

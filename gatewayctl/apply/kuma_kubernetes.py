@@ -168,12 +168,13 @@ class KubeApi:
     def close(self) -> None:
         self.api_client.close()  # type: ignore[no-untyped-call]
 
-    def call(self, method: str, path: str, send: Callable[[], T]) -> T:
+    def call(self, method: str, path: str, send: Callable[[], T], read: bool = False) -> T:
         """`send()` with the project's retry policy: 429 (Retry-After honoured), 5xx and connection errors
-        are tried again with capped, jittered back-off; other 4xx raise at once."""
+        are tried again with capped, jittered back-off; other 4xx raise at once. `read`: counted as a read
+        though it is no GET (a dry run changes nothing)."""
         attempt = 0
         while True:
-            self.calls.count(method, retry=attempt > 0)
+            self.calls.count(method, retry=attempt > 0, read=read)
             attempt += 1
             started = time.monotonic()
             try:
@@ -694,7 +695,7 @@ def write(api: KubeApi, change: KumaChange, force_conflicts: bool = False, dry_r
         return api.custom.patch_cluster_custom_object(GROUP, VERSION, plural, change.name, desired, **kwargs)
 
     try:
-        api.call("PATCH", path, patch)
+        api.call("PATCH", path, patch, read=dry_run)
     except KubeError as exc:
         if exc.conflict:
             exc.hint = (
