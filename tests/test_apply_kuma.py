@@ -517,6 +517,45 @@ def test_kubernetes_platform_through_the_cli(capsys: pytest.CaptureFixture[str],
         assert code == 1 and "kubeconfig file not found" in err and "Traceback" not in err
 
 
+def test_a_policy_kumas_webhook_refuses_is_a_remote_failure_naming_it_and_no_policy_is_written(
+    capsys: pytest.CaptureFixture[str], shop: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On Kubernetes, Kuma's validating webhook refuses a policy its validator refuses (relayed as 422
+    Invalid). Every create and update is dry-run first, so the apply stops before any policy is written (a
+    policy's Mesh must exist for its dry run: a new Mesh is written first): exit 3, the object and the failed
+    call named, everything else left unchanged."""
+    from emulators.kubernetes import KubeState
+    from emulators.kubernetes import running as kube_running
+
+    from gatewayctl.render import kuma as render_kuma
+
+    rendered = render_kuma.outbound_settings
+
+    def zero_connect_timeout(w: render_kuma.Workload) -> list[tuple[str, Any]]:  # what Kuma refuses
+        return [
+            (kind, {**default, "connectionTimeout": "0s"} if kind == "MeshTimeout" else default)
+            for kind, default in rendered(w)
+        ]
+
+    monkeypatch.setattr(render_kuma, "outbound_settings", zero_connect_timeout)
+    with kube_running(KubeState(kuma_webhook=True)) as cluster:
+        kubeconfig = str(cluster.kubeconfig(shop.parent / "kubeconfig"))
+        argv = ["--only", "kuma", "--kuma-platform", "kubernetes", "--kubeconfig", kubeconfig]
+        code, out, err = main_err(capsys, ["apply", str(shop), *argv, "--yes"])
+        assert code == 3, out + err
+        failed = [line for line in (out + err).splitlines() if " failed: " in line]
+        assert len(failed) == 1, out + err
+        assert re.match(
+            r"kuma: create MeshTimeout (\S+) in mesh \S+ failed: PATCH /apis/kuma.io/v1alpha1/namespaces/kuma-system/"
+            r"meshtimeouts/\1\?dryRun=All: HTTP 422 Invalid: admission webhook \"validator.kuma-admission.kuma.io\" "
+            r"denied the request: spec.to\[0\].default.connectionTimeout: must be greater than zero when defined$",
+            failed[0],
+        ), failed[0]
+        assert "kuma: 1 change applied, 1 failed, 7 left unchanged" in out + err
+        assert [o["kind"] for o in cluster.state.objects()] == ["Mesh"]
+        assert "Traceback" not in err
+
+
 def test_an_apply_killed_midway_is_finished_by_the_next(
     capsys: pytest.CaptureFixture[str], shop: Path, example_env: dict[str, str]
 ) -> None:

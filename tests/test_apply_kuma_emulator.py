@@ -343,9 +343,9 @@ HEALTH = {"interval": "10s", "timeout": "2s", "unhealthyThreshold": 3}
         (
             "meshretries",
             "MeshRetry",
-            {"http": {"numRetries": 2**32}, "tcp": {"maxConnectAttempt": 2**32}},
-            {"http": {"numRetries": 2**32 - 1}, "tcp": {"maxConnectAttempt": 2**32 - 1}},
-            (str(2**32), "HTTP", "spec.to.default.http.numRetries", "uint32"),  # keys sorted: http before tcp
+            {"http": {"numRetries": -2}, "tcp": {"maxConnectAttempt": -1}},
+            {"http": {"numRetries": 2**31 - 1}, "tcp": {"maxConnectAttempt": 2**31 - 1}},
+            ("-2", "HTTP", "spec.to.default.http.numRetries", "uint32"),  # keys sorted: http before tcp
         ),
         (
             "meshretries",
@@ -357,10 +357,10 @@ HEALTH = {"interval": "10s", "timeout": "2s", "unhealthyThreshold": 3}
         (
             "meshcircuitbreakers",
             "MeshCircuitBreaker",
-            {"outlierDetection": {"detectors": {"totalFailures": {"consecutive": 2**32 + 5}}}},
-            {"outlierDetection": {"detectors": {"totalFailures": {"consecutive": 2**32 - 1}}}},
+            {"outlierDetection": {"detectors": {"totalFailures": {"consecutive": -(2**31)}}}},
+            {"outlierDetection": {"detectors": {"totalFailures": {"consecutive": 2**31 - 1}}}},
             (
-                str(2**32 + 5),
+                str(-(2**31)),
                 "DetectorTotalFailures",
                 "spec.to.default.outlierDetection.detectors.totalFailures.consecutive",
                 "uint32",
@@ -369,23 +369,9 @@ HEALTH = {"interval": "10s", "timeout": "2s", "unhealthyThreshold": 3}
         (
             "meshratelimits",
             "MeshRateLimit",
-            {"local": {"http": {"requestRate": {"num": 2**32, "interval": "1s"}}}},
-            {"local": {"http": {"requestRate": {"num": 2**32 - 1, "interval": "1s"}}}},
-            (str(2**32), "Rate", "spec.to.default.local.http.requestRate.num", "uint32"),
-        ),
-        (
-            "meshhealthchecks",
-            "MeshHealthCheck",
-            {**HEALTH, "healthyThreshold": 2**31, "http": {"path": "/"}},
-            {**HEALTH, "healthyThreshold": 2**31 - 1, "http": {"path": "/"}},
-            (str(2**31), "Conf", "spec.to.default.healthyThreshold", "int32"),
-        ),
-        (
-            "meshhealthchecks",
-            "MeshHealthCheck",
-            {**HEALTH, "http": {"expectedStatuses": [200, -(2**31) - 1]}},
-            {**HEALTH, "http": {"expectedStatuses": [200, 599]}},
-            (str(-(2**31) - 1), "HttpHealthCheck", "spec.to.default.http.expectedStatuses", "int32"),
+            {"local": {"http": {"requestRate": {"num": -5, "interval": "1s"}}}},
+            {"local": {"http": {"requestRate": {"num": 2**31 - 1, "interval": "1s"}}}},
+            ("-5", "Rate", "spec.to.default.local.http.requestRate.num", "uint32"),
         ),
     ],
 )
@@ -397,17 +383,65 @@ def test_a_number_its_go_field_cannot_hold_is_refused_as_kuma_decodes_it(
     fitting: dict[str, Any],
     refusal: tuple[str, str, str, str],
 ) -> None:
-    """pkg/core/resources/model/rest/unmarshaller.go (v2.14.3) Unmarshal: the schema (`format: int32`, no range)
-    passes any float64 integer, then json.Unmarshal into the policy's Go struct refuses what its uint32/int32
-    field cannot hold: InvalidResourceError, which pkg/core/rest/errors/error_handler.go answers 400 "Bad
-    Request" with the error as detail (as put_dataplanes_08.golden.json shows for another type error). What
-    the type holds is taken."""
+    """pkg/core/resources/model/rest/unmarshaller.go (v2.14.3) Unmarshal: the schema (`format: int32`) passes
+    a negative number, then json.Unmarshal into the policy's Go struct refuses what its uint32 field cannot
+    hold: InvalidResourceError, which pkg/core/rest/errors/error_handler.go answers 400 "Bad Request" with the
+    error as detail (as put_dataplanes_08.golden.json shows for another type error). What the type holds is
+    taken, up to the int32 the schema allows."""
     kuma.state.seed(MESH)
     with httpx.Client(base_url=kuma.url) as http:
         answer = http.put(f"/meshes/m1/{path}/p", json=_policy(kind, "p", default))
         assert (answer.status_code, answer.json()) == (400, _go_refusal(kind, *refusal))
         assert not [o for o in kuma.state.objects(kind, "m1") if o["name"] == "p"]
         assert http.put(f"/meshes/m1/{path}/p", json=_policy(kind, "p", fitting)).status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("path", "kind", "default", "field"),
+    [
+        ("meshretries", "MeshRetry", {"http": {"numRetries": 2**31}}, "spec.to[0].default.http.numRetries"),
+        (
+            "meshcircuitbreakers",
+            "MeshCircuitBreaker",
+            {"outlierDetection": {"detectors": {"totalFailures": {"consecutive": 2**32 - 1}}}},
+            "spec.to[0].default.outlierDetection.detectors.totalFailures.consecutive",
+        ),
+        (
+            "meshratelimits",
+            "MeshRateLimit",
+            {"local": {"http": {"requestRate": {"num": 2**31, "interval": "1s"}}}},
+            "spec.to[0].default.local.http.requestRate.num",
+        ),
+        (
+            "meshhealthchecks",
+            "MeshHealthCheck",
+            {**HEALTH, "healthyThreshold": 2**31, "http": {"path": "/"}},
+            "spec.to[0].default.healthyThreshold",
+        ),
+        (
+            "meshhealthchecks",
+            "MeshHealthCheck",
+            {**HEALTH, "http": {"expectedStatuses": [200, -(2**31) - 1]}},
+            "spec.to[0].default.http.expectedStatuses[1]",
+        ),
+    ],
+)
+def test_a_number_beyond_int32_fails_the_schema_even_where_go_holds_a_uint32(
+    kuma: KumaEmulator, path: str, kind: str, default: dict[str, Any], field: str
+) -> None:
+    """kube-openapi aa012df4f4af (Kuma 2.14.3's go.mod), pkg/validation/validate/schema.go numberValidator
+    passes `format: int32` on (kube-openapi 1d94e88), and validator.go numberValidator.Validate checks
+    IsValueValidAgainstRange (values.go: swag.ConvertInt32 of the number): a number outside the int32 range is
+    refused by the schema, even in a uint32 Go field. The error's first word is no `spec.` path, so
+    unmarshaller.go toValidationError files it under field ""."""
+    kuma.state.seed(MESH)
+    with httpx.Client(base_url=kuma.url) as http:
+        answer = http.put(f"/meshes/m1/{path}/p", json=_policy(kind, "p", default))
+        assert (answer.status_code, answer.json()["title"], answer.json()["invalid_parameters"]) == (
+            400,
+            "Could not process a resource",
+            [{"field": "", "reason": f"Checked value must be of type integer with format int32 in {field}"}],
+        )
 
 
 def test_a_number_no_float64_integer_or_out_of_the_schemas_bounds_fails_the_schema(kuma: KumaEmulator) -> None:
@@ -423,8 +457,18 @@ def test_a_number_no_float64_integer_or_out_of_the_schemas_bounds_fails_the_sche
             [
                 {"field": "spec.to[0].default.http.numRetries", "reason": 'in body must be of type int32: "float64"'},
                 {
+                    "field": "",
+                    "reason": "Checked value must be of type integer with format int32 in "
+                    "spec.to[0].default.http.numRetries",
+                },
+                {
                     "field": "spec.to[0].default.tcp.maxConnectAttempt",
                     "reason": 'in body must be of type int32: "float64"',
+                },
+                {
+                    "field": "",
+                    "reason": "Checked value must be of type integer with format int32 in "
+                    "spec.to[0].default.tcp.maxConnectAttempt",
                 },
             ],
         )

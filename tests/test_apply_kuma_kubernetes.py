@@ -252,7 +252,9 @@ def test_conflict_with_another_field_manager_is_reported_then_forced(
     )
     assert '"kubectl-edit" using kuma.io/v1alpha1' in error.causes[0]["message"]
     text = str(error)
-    assert text.startswith(f"PATCH /apis/kuma.io/v1alpha1/namespaces/{NS}/meshretries/shop-orders: HTTP 409 Conflict")
+    # found by the dry run that comes before any write
+    path = f"/apis/kuma.io/v1alpha1/namespaces/{NS}/meshretries/shop-orders?dryRun=All"
+    assert text.startswith(f"PATCH {path}: HTTP 409 Conflict")
     assert "Apply failed with 1 conflict" in text and "--field-manager=gatewayctl --force-conflicts" in text
     stored = state.get("MeshRetry", "shop-orders", NS)
     assert stored is not None and stored["spec"]["to"] == hand_edited  # nothing taken silently
@@ -337,9 +339,12 @@ def test_faults_converge(tmp_path: Path, seed: int) -> None:
         api.close()
 
 
-def test_a_refused_write_is_not_retried_and_stops_the_rest(
+def test_a_refused_write_is_not_retried_and_nothing_is_written(
     cluster: tuple[KubeEmulator, KubeApi], tmp_path: Path
 ) -> None:
+    """Every create and update is first sent as a server-side dry run: an object the API server refuses
+    stops the apply before anything is written. Policies of a Mesh the plan creates can be checked only once
+    it exists (Kuma's owner-reference webhook refuses them before): the new Mesh alone is written."""
     emulator, api = cluster
     cat = catalog(tmp_path)
     good = plan(api, cat)
@@ -353,9 +358,59 @@ def test_a_refused_write_is_not_retried_and_stops_the_rest(
     ((change, error),) = outcome.failed
     assert change is bad and isinstance(error, KubeError)
     assert error.status == 422 and error.reason == "Invalid" and error.attempts == 1 and error.rejected
+    assert error.path.endswith("/meshretries/Bad_Name?dryRun=All")
     assert error.causes[0]["field"] == "metadata.name" and "RFC 1123" in error.causes[0]["message"]
     assert [r.status for r in emulator.state.requests if "Bad_Name" in r.path] == [422]
-    assert outcome.done == mesh_first and outcome.skipped == rest  # nothing new starts after a failure
+    assert outcome.done == mesh_first and outcome.skipped == rest  # the new Mesh only
+    assert [o["kind"] for o in emulator.state.objects()] == ["Mesh"]
+
+    converge(api, cat)  # the Mesh exists: nothing is written at all
+    writes = len(emulator.state.writes())
+    counted = api.calls.writes
+    update = KumaChange("update", "Mesh", "shop", None, mesh_first[0].desired, None)
+    outcome = apply_kubernetes(api, KumaPlan("kubernetes", {}, [update, bad]), parallelism=1)
+    assert [c for c, _ in outcome.failed] == [bad] and outcome.done == [] and outcome.skipped == [update]
+    assert len(emulator.state.writes()) == writes
+    assert api.calls.writes == counted  # a dry run changes nothing: counted as a read
+
+
+def test_a_policy_kumas_validating_webhook_refuses_leaves_everything_unwritten(
+    cluster: tuple[KubeEmulator, KubeApi], tmp_path: Path
+) -> None:
+    """Kuma's validating webhook (pkg/plugins/runtime/k8s/webhooks/validation.go) refuses a policy its
+    validator refuses, on a dry run too; the API server relays the denial (422 Invalid, the violations as
+    causes). The apply reports that object's call and writes nothing."""
+    emulator, api = cluster
+    cat = catalog(tmp_path)
+    converge(api, cat)
+    before = emulator.state.objects()
+    writes = len(emulator.state.writes())
+    current = {(o["kind"], o["metadata"]["name"]): o for o in before}
+    changes = []
+    for obj in build_kuma_objects(cat):  # every object updated: the MeshRetry broken, the others' labels
+        desired = kubernetes_form(obj, NS)
+        desired["metadata"]["labels"]["team"] = "mesh"
+        if obj.kind == "MeshRetry":
+            desired["spec"]["to"][0]["default"] = {"tcp": {"maxConnectAttempt": 0}}
+        changes.append(KumaChange("update", obj.kind, obj.name, obj.mesh, desired, current[(obj.kind, obj.name)]))
+    outcome = apply_kubernetes(api, KumaPlan("kubernetes", {}, changes), parallelism=4)
+    ((change, error),) = outcome.failed
+    assert change.kind == "MeshRetry" and isinstance(error, KubeError)
+    assert (error.status, error.reason, error.attempts) == (422, "Invalid", 1)
+    assert error.detail == (
+        'admission webhook "validator.kuma-admission.kuma.io" denied the request: '
+        "spec.to[0].default.conf.tcp.maxConnectAttempt: must be greater than 0"
+    )
+    assert error.causes == (
+        {
+            "reason": "FieldValueInvalid",
+            "message": "must be greater than 0",
+            "field": "spec.to[0].default.conf.tcp.maxConnectAttempt",
+        },
+    )
+    assert str(error).startswith(f"PATCH /apis/kuma.io/v1alpha1/namespaces/{NS}/meshretries/{change.name}?dryRun=All:")
+    assert outcome.done == [] and len(outcome.skipped) == len(changes) - 1
+    assert len(emulator.state.writes()) == writes and emulator.state.objects() == before
 
 
 def test_unreachable_server_and_bad_credentials(tmp_path: Path) -> None:
@@ -742,6 +797,123 @@ def test_emulator_fills_crd_defaults_and_checks_crd_enums_without_kumas_webhook(
         )
         assert [c["reason"] for c in status["details"]["causes"]] == ["FieldValueNotSupported"] * 2
         assert state.get("MeshTrafficPermission", "p", NS) is None
+
+
+def test_emulator_kumas_webhooks_refuse_what_kumas_validators_and_go_decoding_refuse() -> None:
+    """kumahq/kuma v2.14.3 with its Helm chart's webhooks (cp-webhooks-and-secrets.yaml): the mutating webhook
+    decodes the object first (defaulter.go, admission.Errored(400) on a duration time.ParseDuration refuses);
+    on a create the owner-reference webhook makes the object's Mesh its owner, refusing it (400) while the Mesh
+    does not exist (owner_reference_mutator.go);
+    after the CRD schema, the validating webhook runs the policy's (or the Mesh's, under `spec.`) validator
+    (validation.go convertValidationErrorOf: 422, reason Invalid, details name, kind and a FieldValueInvalid
+    cause per violation). The API server relays each denial with `admission webhook "<name>" denied the
+    request: ` before its message (k8s.io/apiserver webhook/errors/statuserror.go ToStatusErr). A dry run is
+    checked the same way (the webhooks have no side effects)."""
+    state = KubeState(kuma_webhook=True)
+    with running(state) as emulator, httpx.Client(base_url=emulator.url) as http:
+        headers = {"Content-Type": "application/apply-patch+yaml"}
+        path = f"/apis/kuma.io/v1alpha1/namespaces/{NS}"
+
+        def timeout(default: str) -> bytes:
+            return textwrap.dedent(
+                f"""\
+                apiVersion: kuma.io/v1alpha1
+                kind: MeshTimeout
+                metadata: {{name: t, namespace: kuma-system}}
+                spec:
+                  targetRef: {{kind: Mesh}}
+                  to: [{{targetRef: {{kind: Mesh}}, default: {default}}}]
+                """
+            ).encode()
+
+        meshless = http.patch(
+            f"{path}/meshtimeouts/t?fieldManager=x&dryRun=All", content=timeout("{idleTimeout: 1h}"), headers=headers
+        )
+        assert (meshless.status_code, meshless.json()["message"]) == (
+            400,
+            'admission webhook "owner-reference.kuma-admission.kuma.io" denied the request: '
+            'meshes.kuma.io "default" not found',
+        )
+        assert (
+            http.patch(
+                "/apis/kuma.io/v1alpha1/meshes/default?fieldManager=x",
+                content=b"apiVersion: kuma.io/v1alpha1\nkind: Mesh\nmetadata: {name: default}\n",
+                headers=headers,
+            ).status_code
+            == 201
+        )
+        undecodable = http.patch(
+            f"{path}/meshtimeouts/t?fieldManager=x", content=timeout("{idleTimeout: 1d}"), headers=headers
+        )
+        assert (undecodable.status_code, undecodable.json()) == (
+            400,
+            {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "metadata": {},
+                "status": "Failure",
+                "message": 'admission webhook "mesh.defaulter.kuma-admission.kuma.io" denied the request: '
+                'time: unknown unit "d" in duration "1d"',
+                "code": 400,
+            },
+        )
+        for query in ("fieldManager=x&dryRun=All", "fieldManager=x"):
+            refused = http.patch(
+                f"{path}/meshtimeouts/t?{query}", content=timeout("{connectionTimeout: 0s}"), headers=headers
+            )
+            assert (refused.status_code, refused.json()) == (
+                422,
+                {
+                    "kind": "Status",
+                    "apiVersion": "v1",
+                    "metadata": {},
+                    "status": "Failure",
+                    "message": 'admission webhook "validator.kuma-admission.kuma.io" denied the request: '
+                    "spec.to[0].default.connectionTimeout: must be greater than zero when defined",
+                    "reason": "Invalid",
+                    "details": {
+                        "name": "t",
+                        "kind": "MeshTimeout",
+                        "causes": [
+                            {
+                                "reason": "FieldValueInvalid",
+                                "message": "must be greater than zero when defined",
+                                "field": "spec.to[0].default.connectionTimeout",
+                            }
+                        ],
+                    },
+                    "code": 422,
+                },
+            )
+        assert (
+            http.patch(
+                f"{path}/meshtimeouts/t?fieldManager=x", content=timeout("{connectionTimeout: 1s}"), headers=headers
+            ).status_code
+            == 201
+        )
+        mesh = (
+            b"apiVersion: kuma.io/v1alpha1\nkind: Mesh\nmetadata: {name: m}\n"
+            b"spec: {mtls: {enabledBackend: ca-2, backends: [{name: ca-1, type: builtin}]}}\n"
+        )
+        refused = http.patch("/apis/kuma.io/v1alpha1/meshes/m?fieldManager=x", content=mesh, headers=headers)
+        assert refused.status_code == 422
+        assert refused.json()["details"]["causes"] == [
+            {
+                "reason": "FieldValueInvalid",
+                "message": "has to be set to one of the backends in the mesh",
+                "field": "spec.mtls.enabledBackend",
+            }
+        ]
+        assert [o["metadata"]["name"] for o in state.objects("Mesh")] == ["default"]
+        (stored,) = state.objects("MeshTimeout")
+        assert stored["metadata"]["ownerReferences"] == [
+            {
+                "apiVersion": "kuma.io/v1alpha1",
+                "kind": "Mesh",
+                "name": "default",
+                "uid": state.objects("Mesh")[0]["metadata"]["uid"],
+            }
+        ]
 
 
 def test_emulator_status_bodies_leave_out_details_where_the_api_server_does() -> None:

@@ -442,3 +442,100 @@ def test_is_url_follows_govalidator(text: str, valid: bool) -> None:
 )
 def test_is_file_path_follows_govalidator(text: str, valid: bool) -> None:
     assert is_file_path(text) is valid
+
+
+ROUTE = {"kind": "MeshHTTPRoute", "name": "r"}
+GATEWAY = {"kind": "MeshGateway", "name": "g"}
+EXTERNAL = {"kind": "MeshExternalService", "name": "x"}
+
+
+@pytest.mark.parametrize(
+    ("kind", "spec", "taken", "field"),
+    [
+        # validateTop of meshaccesslog, meshcircuitbreaker, meshhealthcheck, meshloadbalancingstrategy: no route
+        (
+            "MeshAccessLog",
+            {"targetRef": ROUTE, "to": [{"targetRef": {"kind": "Mesh"}, "default": LOG}]},
+            False,
+            "spec.targetRef.kind",
+        ),
+        (
+            "MeshCircuitBreaker",
+            {"targetRef": ROUTE, "to": [{"targetRef": {"kind": "Mesh"}, "default": BREAKER}]},
+            False,
+            "spec.targetRef.kind",
+        ),
+        (
+            "MeshHealthCheck",
+            {"targetRef": ROUTE, "to": [{"targetRef": {"kind": "Mesh"}, "default": CHECK}]},
+            False,
+            "spec.targetRef.kind",
+        ),
+        (
+            "MeshLoadBalancingStrategy",
+            {
+                "targetRef": ROUTE,
+                "to": [{"targetRef": {"kind": "Mesh"}, "default": {"loadBalancer": {"type": "Random"}}}],
+            },
+            False,
+            "spec.targetRef.kind",
+        ),
+        (
+            "MeshRetry",
+            {"targetRef": ROUTE, "to": [{"targetRef": {"kind": "Mesh"}, "default": {"tcp": {"maxConnectAttempt": 1}}}]},
+            True,
+            "",
+        ),
+        # validateTo of meshcircuitbreaker and meshhealthcheck: no route; meshloadbalancingstrategy: no MES
+        (
+            "MeshCircuitBreaker",
+            {"targetRef": {"kind": "Mesh"}, "to": [{"targetRef": ROUTE, "default": BREAKER}]},
+            False,
+            "spec.to[0].targetRef.kind",
+        ),
+        (
+            "MeshHealthCheck",
+            {"targetRef": {"kind": "Mesh"}, "to": [{"targetRef": ROUTE, "default": CHECK}]},
+            False,
+            "spec.to[0].targetRef.kind",
+        ),
+        (
+            "MeshHealthCheck",
+            {"targetRef": {"kind": "Mesh"}, "to": [{"targetRef": EXTERNAL, "default": CHECK}]},
+            True,
+            "",
+        ),
+        (
+            "MeshLoadBalancingStrategy",
+            {
+                "targetRef": {"kind": "Mesh"},
+                "to": [{"targetRef": EXTERNAL, "default": {"loadBalancer": {"type": "Random"}}}],
+            },
+            False,
+            "spec.to[0].targetRef.kind",
+        ),
+        # validateTop of meshtrace and meshmetric for a system policy: MeshGateway too
+        ("MeshTrace", {**TRACE, "targetRef": GATEWAY}, True, ""),
+        (
+            "MeshMetric",
+            {"targetRef": GATEWAY, "default": {"backends": [{"type": "Prometheus", "prometheus": {"port": 5670}}]}},
+            True,
+            "",
+        ),
+    ],
+)
+def test_each_policy_takes_the_target_kinds_its_validator_lists(
+    http: httpx.Client, kind: str, spec: dict[str, Any], taken: bool, field: str
+) -> None:
+    """pkg/plugins/policies/<policy>/api/v1alpha1/validator.go validateTop / validateTo (v2.14.3), a system
+    policy (no kuma.io/policy-role label: model/resource.go PolicyRole): validators.go ValidateTargetRef's
+    `value '<kind>' is not supported`."""
+    answer = put(http, kind, spec)
+    if taken:
+        assert answer.status_code in (200, 201), answer.json()
+    else:
+        refused = spec["targetRef"] if field == "spec.targetRef.kind" else spec["to"][0]["targetRef"]
+        assert answer.status_code == 400
+        assert {"field": field, "reason": f"value '{refused['kind']}' is not supported"} in answer.json()[
+            "invalid_parameters"
+        ]

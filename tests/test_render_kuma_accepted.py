@@ -16,6 +16,7 @@ from emulators.kuma import BY_NAME, KumaState, running
 from gatewayctl.apply.kuma_universal import OWNED_KINDS
 from gatewayctl.catalog.load import load_catalog
 from gatewayctl.catalog.secrets import SecretResolver
+from gatewayctl.diagnostics import CatalogInvalid
 from gatewayctl.render.kuma import KumaObject, build_kuma_objects, universal_form
 
 EXAMPLES = Path(__file__).parents[1] / "examples"
@@ -113,3 +114,37 @@ def test_the_check_itself_sees_a_policy_kuma_refuses(tmp_path: Path) -> None:
         "MeshRateLimit edges-web: 400 [{'field': 'spec.rules[0].default.local.http.requestRate.interval', "
         "'reason': 'must be greater than: 50ms'}]"
     ]
+
+
+def upper_edges_catalog(tmp_path: Path, count: int) -> Path:
+    """The edges catalog with every count at `count` (and the retries at their maximum)."""
+    text = edges_catalog(tmp_path).read_text()
+    for low, high in (
+        ("consecutive_5xx: 1,", f"consecutive_5xx: {count},"),
+        ("requests: 1,", f"requests: {count},"),
+        ("healthy_after: 1, unhealthy_after: 1", f"healthy_after: {count}, unhealthy_after: {count}"),
+        ("attempts: 1,", "attempts: 100,"),
+    ):
+        assert low in text
+        text = text.replace(low, high)
+    path = tmp_path / "upper.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_every_count_at_its_upper_edge_is_taken_by_kuma(tmp_path: Path) -> None:
+    """The policies' counts are `format: int32` in their schemas, which Kuma 2.14.3's kube-openapi bounds
+    (numberValidator) even where the Go field is a uint32 (MeshRateLimit num, MeshCircuitBreaker consecutive):
+    `validate` lets through the int32 maximum, and Kuma takes it."""
+    objects = build_kuma_objects(load_catalog(upper_edges_catalog(tmp_path, 2**31 - 1)).catalog)
+    assert list(refusals(objects)) == []
+
+
+def test_a_count_beyond_int32_is_refused_by_validate_not_by_kuma(tmp_path: Path) -> None:
+    """Regression: `validate` took counts up to 2^32 - 1 (the uint32 Go fields) that Kuma's schema refuses."""
+    with pytest.raises(CatalogInvalid) as refused:
+        load_catalog(upper_edges_catalog(tmp_path, 2**31))
+    paths = {d.path for d in refused.value.errors}
+    for i in range(len(PROTOCOLS)):
+        for key in ("rate_limit.requests", "circuit_breaker.consecutive_5xx", "health_check.healthy_after"):
+            assert f"services[{i}].mesh.{key}" in paths

@@ -9,7 +9,9 @@ rendered object, so the API server merges it and drops only fields gatewayctl ap
 does. Conflicts are not forced by default: a field another manager (`kubectl edit`, a controller) took over
 is reported with the fields and managers the API server names, and nothing is taken from them unless the
 caller asks (`force_conflicts=True`). An object of the same name that
-carries no ownership labels of this catalog is never adopted. Deletes carry the uid seen in the plan as a
+carries no ownership labels of this catalog is never adopted. Each create and update is dry-run first
+(`dryRun=All`, `apply_kubernetes`), so an object the API server or Kuma's webhooks refuse is found before
+anything is written. Deletes carry the uid seen in the plan as a
 precondition, so an object re-created by someone else meanwhile is not deleted.
 
 Comparing: only what an apply would change is a difference. What the API server and Kuma add is left out:
@@ -45,7 +47,7 @@ from kubernetes.config.config_exception import ConfigException
 
 from gatewayctl import __version__
 from gatewayctl.apply.batches import Cancel, run_batches
-from gatewayctl.apply.kuma import KumaOutcome, phases
+from gatewayctl.apply.kuma import MESH_KIND, KumaOutcome, phases
 from gatewayctl.apply.kuma_lock import HeldLock, lease_lock, lease_name
 from gatewayctl.apply.kuma_universal import fill_schema_defaults
 from gatewayctl.clients.http import CallLog
@@ -166,12 +168,13 @@ class KubeApi:
     def close(self) -> None:
         self.api_client.close()  # type: ignore[no-untyped-call]
 
-    def call(self, method: str, path: str, send: Callable[[], T]) -> T:
+    def call(self, method: str, path: str, send: Callable[[], T], read: bool = False) -> T:
         """`send()` with the project's retry policy: 429 (Retry-After honoured), 5xx and connection errors
-        are tried again with capped, jittered back-off; other 4xx raise at once."""
+        are tried again with capped, jittered back-off; other 4xx raise at once. `read`: counted as a read
+        though it is no GET (a dry run changes nothing)."""
         attempt = 0
         while True:
-            self.calls.count(method, retry=attempt > 0)
+            self.calls.count(method, retry=attempt > 0, read=read)
             attempt += 1
             started = time.monotonic()
             try:
@@ -589,14 +592,51 @@ def apply_kubernetes(
     cancel: Cancel | None = None,
 ) -> KumaOutcome:
     """Carry out `plan`: the Mesh first, then the policies concurrently (up to `parallelism`), then the
-    deletes. After the first failure nothing new starts; writes in flight finish."""
-    outcome: KumaOutcome = run_batches(
-        phases(plan.changes), lambda c: write(api, c, force_conflicts), KubeError, parallelism, progress, cancel
-    )
-    return outcome
+    deletes. After the first failure nothing new starts; writes in flight finish.
+
+    Each create and update is first sent as a server-side dry run (`dryRun=All`): the API server checks the
+    object as it would store it (the CRD schema, the field managers, Kuma's admission webhooks, which run on
+    dry runs: `sideEffects: None`) and stores nothing; an object refused there stops the apply before it is
+    written. Kuma's owner-reference webhook refuses to create a policy whose Mesh does not exist, dry run or
+    not, so the policies of a Mesh this plan creates are checked once that Mesh is written: a refusal then
+    leaves only the new Mesh. Everything else refused leaves everything unwritten."""
+    new_meshes = {c.name for c in plan.changes if c.kind == MESH_KIND and c.action == "create"}
+    writes = [c for c in plan.changes if c.action != "delete"]
+    mesh_writes = [c for c in writes if c.kind == MESH_KIND]
+    later = [c for c in writes if c.kind != MESH_KIND and c.mesh in new_meshes]  # checked once their Mesh exists
+    later_ids = {id(c) for c in later}
+
+    def dry_run(changes: list[KumaChange]) -> KumaOutcome:
+        return run_batches(
+            [changes], lambda c: write(api, c, force_conflicts, dry_run=True), KubeError, parallelism, None, cancel
+        )
+
+    def real(batches: list[list[KumaChange]]) -> KumaOutcome:
+        return run_batches(batches, lambda c: write(api, c, force_conflicts), KubeError, parallelism, progress, cancel)
+
+    def refused(checked: KumaOutcome, done: list[KumaChange]) -> KumaOutcome:
+        settled = {id(c) for c, _ in checked.failed} | {id(c) for c in done}
+        return KumaOutcome(list(done), checked.failed, [c for c in plan.changes if id(c) not in settled])
+
+    checked = dry_run([c for c in writes if id(c) not in later_ids])
+    if checked.failed:
+        return refused(checked, [])
+    if not later:
+        return real(phases(plan.changes))
+    meshes = real([mesh_writes])
+    mesh_ids = {id(c) for c in mesh_writes}
+    rest = [c for c in plan.changes if id(c) not in mesh_ids]
+    if not meshes.ok:
+        return KumaOutcome(meshes.done, meshes.failed, meshes.skipped + rest)
+    checked = dry_run(later)
+    if checked.failed:
+        return refused(checked, meshes.done)
+    outcome = real(phases(rest))
+    return KumaOutcome(meshes.done + outcome.done, outcome.failed, outcome.skipped, outcome.begun, outcome.warnings)
 
 
-def write(api: KubeApi, change: KumaChange, force_conflicts: bool = False) -> None:
+def write(api: KubeApi, change: KumaChange, force_conflicts: bool = False, dry_run: bool = False) -> None:
+    """One change; with `dry_run`, a create or update is sent as a server-side dry run (nothing is stored)."""
     plural, namespaced = KINDS[change.kind]
     if change.action == "delete":
         assert change.live is not None
@@ -643,6 +683,9 @@ def write(api: KubeApi, change: KumaChange, force_conflicts: bool = False) -> No
     }
     if force_conflicts:
         kwargs["force"] = True
+    if dry_run:
+        kwargs["dry_run"] = "All"
+        path += "?dryRun=All"
 
     def patch() -> Any:
         if namespaced:
@@ -652,7 +695,7 @@ def write(api: KubeApi, change: KumaChange, force_conflicts: bool = False) -> No
         return api.custom.patch_cluster_custom_object(GROUP, VERSION, plural, change.name, desired, **kwargs)
 
     try:
-        api.call("PATCH", path, patch)
+        api.call("PATCH", path, patch, read=dry_run)
     except KubeError as exc:
         if exc.conflict:
             exc.hint = (

@@ -441,20 +441,20 @@ class MeshTimeouts(Model):
 
 
 # Kuma's policies hold these counts as Go uint32/int32 (MeshCircuitBreaker consecutive, MeshRateLimit num,
-# MeshHealthCheck thresholds): a larger number does not decode, and Kuma refuses the policy.
-UINT32_MAX = 2**32 - 1
+# MeshHealthCheck thresholds), and their schemas type every one `format: int32`: Kuma 2.14.3's kube-openapi
+# (aa012df, numberValidator) refuses a number beyond the int32 range even where Go would hold a uint32.
 INT32_MAX = 2**31 - 1
 
 
 class MeshCircuitBreaker(Model):
-    consecutive_5xx: int = Field(5, ge=1, le=UINT32_MAX)
+    consecutive_5xx: int = Field(5, ge=1, le=INT32_MAX)
     interval: Duration = units.Duration(10_000, "10s")
     base_ejection: Duration = units.Duration(30_000, "30s")
     max_ejection_percent: int = Field(20, ge=0, le=100)
 
 
 class MeshRateLimit(Model):
-    requests: int = Field(gt=0, le=UINT32_MAX)
+    requests: int = Field(gt=0, le=INT32_MAX)
     interval: Duration
 
 

@@ -31,10 +31,16 @@ pkg/util/managedfields/internal/conflict.go for apply conflicts, pkg/util/valida
   FieldValueNotSupported causes; an applied field the CRD does not declare (at the root, e.g. `status`; in a
   policy's spec at its top level and in the items of to/from/rules) is a 500 "field not declared in schema".
   Not modelled: the rest of the schemas (types, patterns, limits, undeclared fields deeper down)
-- `kuma_webhook=True` adds what Kuma 2.14's defaulting webhook does to a written object
-  (kumahq/kuma v2.14.3: pkg/plugins/runtime/k8s/webhooks/defaulter.go, pkg/core/resources/labels/compute.go,
-  policies' `*k8s.Duration` fields re-marshalled by metav1.Duration, the Mesh re-marshalled by jsonpb without
-  zero values)
+- `kuma_webhook=True` adds Kuma 2.14's admission webhooks, as its Helm chart installs them: what the defaulting
+  webhook does to a written object (kumahq/kuma v2.14.3: pkg/plugins/runtime/k8s/webhooks/defaulter.go,
+  pkg/core/resources/labels/compute.go, policies' `*k8s.Duration` fields re-marshalled by metav1.Duration, the
+  Mesh re-marshalled by jsonpb without zero values; a duration Go cannot parse fails its decoding: 400), the
+  owner-reference webhook (owner_reference_mutator.go: a mesh-scoped object created gets its Mesh as owner,
+  and is refused, 400, while that Mesh does not exist), and
+  the validating webhook (validation.go: each policy's validator and the Mesh's, as `kuma.py` models them;
+  422 Invalid with a FieldValueInvalid cause per violation), each denial relayed as the API server does
+  (`admission webhook "<name>" denied the request: ...`). Validators for policies outside the system
+  namespace (producer and consumer policies) are not modelled: they are checked as system policies
 - fault injection (shared with the other emulators, `server.py`): fail the Nth matching request with a status
   (and Retry-After), drop the connection before or after doing the work; or a seeded random share of faulty
   requests
@@ -61,11 +67,12 @@ from urllib.parse import unquote
 import yaml
 
 try:
-    from . import kube_lease, server
+    from . import kube_lease, kuma_schema, server
     from . import kuma as kuma_emulator
     from .server import EmulatorHandler, EmulatorState, Fault
 except ImportError:  # run as a script
     import kube_lease  # type: ignore[no-redef,import-not-found]
+    import kuma_schema  # type: ignore[no-redef,import-not-found]
     import server  # type: ignore[no-redef,import-not-found]
     from server import EmulatorHandler, EmulatorState, Fault  # type: ignore[no-redef]
 
@@ -391,6 +398,54 @@ def schema_causes(kind: str, obj: Obj) -> list[Obj]:
     return causes
 
 
+# Kuma 2.14.3's admission webhooks (deployments/charts/kuma/templates/cp-webhooks-and-secrets.yaml): both take
+# the kuma.io policies and the Mesh, in namespaces labelled kuma.io/sidecar-injection (the system namespace is,
+# `kuma.io/sidecar-injection: disabled`) and cluster-scoped objects; failurePolicy Fail.
+DEFAULTER_WEBHOOK = "mesh.defaulter.kuma-admission.kuma.io"
+OWNER_REFERENCE_WEBHOOK = "owner-reference.kuma-admission.kuma.io"
+VALIDATOR_WEBHOOK = "validator.kuma-admission.kuma.io"
+
+
+def webhook_denial(webhook: str, code: int, message: str, reason: str = "", details: Obj | None = None) -> ApiError:
+    """A webhook's denial as the API server relays it (k8s.io/apiserver pkg/admission/plugin/webhook/errors
+    statuserror.go ToStatusErr): the webhook's Status with `admission webhook "<name>" denied the request: `
+    before its message, status Failure, a code under 400 raised to 400."""
+    return ApiError(max(code, 400), reason, f'admission webhook "{webhook}" denied the request: {message}', details)
+
+
+def kuma_decode_failure(kind: str, obj: Obj) -> str | None:
+    """The error decoding the object into Kuma's Go type, which the mutating webhook does first
+    (pkg/plugins/runtime/k8s/webhooks/defaulter.go: `admission.Errored(http.StatusBadRequest, err)`): a duration
+    time.ParseDuration refuses (metav1.Duration). Other Go type errors are not modelled here."""
+    if kind not in kuma_emulator.BY_NAME or not isinstance(obj.get("spec"), dict):
+        return None
+    return kuma_schema.duration_error(kind, obj["spec"])
+
+
+def kuma_validation(kind: str, obj: Obj) -> list[tuple[str, str]]:
+    """What the validating webhook's validator.Validate(coreRes) finds (pkg/plugins/runtime/k8s/webhooks/
+    validation.go): a policy's own validator, its fields as written (`spec.to[0]...`), the same as on
+    Universal (kuma.py validate_spec, as for a policy in the system namespace); the Mesh's, under `spec.`
+    (convertSpecValidationError: not plugin-originated)."""
+    model = kuma_emulator.BY_NAME.get(kind)
+    spec = obj.get("spec")
+    if model is None:
+        return []
+    if kind == "Mesh":
+        problems = kuma_emulator.mesh_mtls_problems(spec if isinstance(spec, dict) else {})
+        return [(f"spec.{field}", message) for field, message in problems]
+    return kuma_emulator.validate_spec(model, {"spec": spec})
+
+
+def kuma_validation_denial(kind: str, name: str, violations: list[tuple[str, str]]) -> ApiError:
+    """validation.go convertValidationErrorOf: Status Failure, reason Invalid, code 422, the ValidationError's
+    text (`<field>: <message>` joined by `; `) as message, details with the name, the kind and a
+    FieldValueInvalid cause per violation."""
+    message = "; ".join(f"{field}: {why}" for field, why in violations)
+    causes = [{"reason": "FieldValueInvalid", "message": why, "field": field} for field, why in violations]
+    return webhook_denial(VALIDATOR_WEBHOOK, 422, message, "Invalid", {"name": name, "kind": kind, "causes": causes})
+
+
 # ---------------------------------------------------------------------- faults
 
 
@@ -570,7 +625,7 @@ class KubeState(EmulatorState):
             obj["metadata"]["name"] = name
             if namespace:
                 obj["metadata"]["namespace"] = namespace
-            self.admit(kind, name, obj)
+            self.admit(kind, name, obj, creating=True)
             obj["metadata"].update(
                 uid=str(uuid.uuid4()),
                 generation=1,
@@ -645,15 +700,44 @@ class KubeState(EmulatorState):
             self.store[key] = merged
         return 200, copy.deepcopy(merged)
 
-    def admit(self, kind: str, name: str, obj: Obj) -> None:
-        """What happens to a written object before it is stored: the CRD's defaults, Kuma's mutating webhook
-        (if installed), then the CRD schema's validation (422 Invalid)."""
+    def admit(self, kind: str, name: str, obj: Obj, creating: bool = False) -> None:
+        """What happens to a written object before it is stored, in the API server's order (mutating
+        admission, then the object's validation, then validating admission): the CRD's defaults, Kuma's
+        mutating webhooks (if installed: the defaulter, which decodes the object first, then on a create the
+        owner-reference one), the CRD schema's validation (422 Invalid), then Kuma's validating webhook."""
         crd_defaults(kind, obj)
         if self.kuma_webhook:
+            failure = kuma_decode_failure(kind, obj)
+            if failure:
+                raise webhook_denial(DEFAULTER_WEBHOOK, 400, failure)
             kuma_defaulter(kind, obj, self.system_namespace)
+            if creating:
+                self.own_by_mesh(kind, obj)
         causes = schema_causes(kind, obj)
         if causes:
             raise invalid(kind, "", name, causes)
+        if self.kuma_webhook:
+            violations = kuma_validation(kind, obj)
+            if violations:
+                raise kuma_validation_denial(kind, name, violations)
+
+    def own_by_mesh(self, kind: str, obj: Obj) -> None:
+        """Kuma's owner-reference webhook on a create (pkg/plugins/runtime/k8s/webhooks/
+        owner_reference_mutator.go): a mesh-scoped object gets its Mesh (the `kuma.io/mesh` label, else
+        `default`) as owner, read from the cluster, so a Mesh that does not exist yet denies the create
+        (`admission.Errored(400)` with the client's NotFound) -- a dry run too. An object synced from the
+        global (origin `global` on a zone) is left alone."""
+        if kind == "Mesh" or kind not in self.kinds:
+            return
+        labels = obj["metadata"].get("labels") or {}
+        if labels.get("kuma.io/origin") == "global":
+            return
+        mesh_name = labels.get("kuma.io/mesh", "default")
+        mesh = self.store.get((self.kinds["Mesh"][0], "", mesh_name))
+        if mesh is None:
+            raise webhook_denial(OWNER_REFERENCE_WEBHOOK, 400, f'meshes.{GROUP} "{mesh_name}" not found')
+        owner = {"apiVersion": GROUP_VERSION, "kind": "Mesh", "name": mesh_name, "uid": mesh["metadata"]["uid"]}
+        obj["metadata"]["ownerReferences"] = [owner]  # controllerutil.SetOwnerReference
 
     def entry(self, manager: str, operation: str, paths: set[FieldPath], stamp: str) -> Obj:
         return {
@@ -1021,7 +1105,11 @@ def running(state: KubeState | None = None) -> AbstractContextManager[KubeEmulat
 
 def main() -> None:
     parser = server.arguments("kube-apiserver emulator for the Kuma CRDs (tests and trials)", 18443)
-    parser.add_argument("--kuma-webhook", action="store_true", help="mutate objects the way Kuma's webhook does")
+    parser.add_argument(
+        "--kuma-webhook",
+        action="store_true",
+        help="Kuma's admission webhooks: mutate and validate objects as they do",
+    )
     server.add_fault_arguments(parser, faulty_reads=False)
     args = parser.parse_args()
     state = KubeState(kuma_webhook=args.kuma_webhook)

@@ -32,11 +32,14 @@ pkg/core/managers/apis/mesh/mesh_validator.go, pkg/core/resources/model/rest/...
   (`1m` -> `1m0s`) and the CRD schema defaults are filled in (MeshTrace zipkin `sharedSpanContext`, ...)
 - policy specs: unknown fields dropped (decoded into Go structs; modelled at the top level and in to[]/from[]/
   rules[] items), schema enums checked (targetRef kinds, MeshTrafficPermission actions, backend types, load
-  balancer types: `spec.<path>` "in body should be one of [...]"); the integer fields of the policies
-  gatewayctl owns (GO_INTS) as the schema (`format: int32`: a fraction or a number beyond 2^53 - 1 "must be of
-  type int32"; MeshLoadBalancingStrategy's bounds) and then the Go struct take them: a number its uint32/int32
-  cannot hold is a 400 "Bad Request" `invalid <Kind> object: "json: cannot unmarshal number ... into Go
-  struct field ..."` (pkg/core/resources/model/rest/unmarshaller.go)
+  balancer types: `spec.<path>` "in body should be one of [...]"); the value types of the fields of the
+  policies gatewayctl owns (kuma_schema.py: strings, durations, booleans, objects, arrays, maps, required
+  fields, minLength; kube-openapi's wording); the integer fields (GO_INTS) as the schema (`format: int32`:
+  another JSON type, a fraction or a number beyond 2^53 - 1 "must be of type ..."; a number outside int32
+  "Checked value must be of type integer with format int32 in <path>" under field ""; MeshLoadBalancingStrategy's
+  bounds) and then the Go struct take them: a duration time.ParseDuration refuses, or a negative number in a
+  uint32, is a 400 "Bad Request" `invalid <Kind> object: "time: invalid duration ..."` / `"json: cannot
+  unmarshal number ... into Go struct field ..."` (pkg/core/resources/model/rest/unmarshaller.go)
 - errors with Kuma's body `{type: "/std-errors", status, title, detail, invalid_parameters, details, causes}`:
   mesh missing (404 "Failed to retrieve Mesh"), name/type/mesh differing between URL and body, labels, basic
   targetRef-kind validation per policy, 405 with the server's read-only messages (API server read-only; a
@@ -66,10 +69,28 @@ from urllib.parse import parse_qs, unquote, urlencode
 try:
     from . import server
     from .kuma_policy_rules import policy_rule_problems
+    from .kuma_schema import (
+        duration_error,
+        field_problems,
+        go_json_kind,
+        integer_problems,
+        json_kind,
+        mesh_decode_error,
+        reprint_durations,
+    )
     from .server import ApiError, EmulatorHandler, EmulatorState, Fault, RandomFaults, Request
 except ImportError:  # run as a script
     import server  # type: ignore[no-redef,import-not-found]
     from kuma_policy_rules import policy_rule_problems  # type: ignore[no-redef,import-not-found]
+    from kuma_schema import (  # type: ignore[no-redef,import-not-found]
+        duration_error,
+        field_problems,
+        go_json_kind,
+        integer_problems,
+        json_kind,
+        mesh_decode_error,
+        reprint_durations,
+    )
     from server import ApiError, EmulatorHandler, EmulatorState, Fault, RandomFaults, Request  # type: ignore[no-redef]
 
 VERSION = "2.14.3"
@@ -102,7 +123,16 @@ META_FIELDS = {"type", "name", "mesh", "labels", "creationTime", "modificationTi
 DURATION = re.compile(
     r"^(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|ms|s|m|h)(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|ms|s|m|h))*$"
 )
-UNIT_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
+UNIT_NS = {
+    "ns": 1,
+    "us": 1_000,
+    "µs": 1_000,
+    "μs": 1_000,
+    "ms": 1_000_000,
+    "s": 10**9,
+    "m": 60 * 10**9,
+    "h": 3600 * 10**9,
+}
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 # pkg/core/resources/apis/mesh/meta_validator.go: a name is a lowercase RFC 1123 subdomain; the mesh of a
 # mesh-scoped object only needs the old character set (a Mesh may predate the stricter rule)
@@ -141,9 +171,13 @@ DNS1035_LABEL_MESSAGE = (
 )
 
 # Top-level / to[] / from[] targetRef kinds each policy's validator accepts for a system policy (2.14
-# pkg/plugins/policies/<policy>/api/v1alpha1/validator.go). None: the section is not allowed at all.
+# pkg/plugins/policies/<policy>/api/v1alpha1/validator.go validateTop / validateTo, for a top-level kind other
+# than MeshGateway and MeshHTTPRoute; on Universal a policy without a `kuma.io/policy-role` label is a system
+# policy, model/resource.go PolicyRole). None: the section is not allowed at all.
 ALL_TOP = ["Mesh", "MeshSubset", "MeshGateway", "MeshService", "MeshServiceSubset", "MeshHTTPRoute", "Dataplane"]
+TOP_NO_ROUTE = [k for k in ALL_TOP if k != "MeshHTTPRoute"]  # MeshAccessLog, -CircuitBreaker, -HealthCheck, ...
 TO_KINDS = ["Mesh", "MeshService", "MeshExternalService", "MeshMultiZoneService", "MeshHTTPRoute"]
+TO_NO_ROUTE = [k for k in TO_KINDS if k != "MeshHTTPRoute"]  # MeshCircuitBreaker, MeshHealthCheck validateTo
 
 
 # Enums the policies' CRD schemas declare (2.14 `*.rest.yaml`) for fields gatewayctl writes; a value outside
@@ -318,6 +352,7 @@ KINDS: list[Kind] = [
         frm=True,
         rules=True,
         from_as_rules=True,
+        top=TOP_NO_ROUTE,
         defaults=tuple(
             default
             for section in ("from", "rules", "to")
@@ -328,16 +363,33 @@ KINDS: list[Kind] = [
             )
         ),
     ),
-    _policy("MeshCircuitBreaker", "meshcircuitbreakers", "mcb", to=True, frm=True, rules=True, from_as_rules=True),
+    _policy(
+        "MeshCircuitBreaker",
+        "meshcircuitbreakers",
+        "mcb",
+        to=True,
+        frm=True,
+        rules=True,
+        from_as_rules=True,
+        top=TOP_NO_ROUTE,
+        to_kinds=TO_NO_ROUTE,
+    ),
     _policy("MeshFaultInjection", "meshfaultinjections", "mfi", to=True, frm=True, rules=True),
     _policy("MeshHTTPRoute", "meshhttproutes", "mhttpr", to=True),
-    _policy("MeshHealthCheck", "meshhealthchecks", "mhc", to=True),
-    _policy("MeshLoadBalancingStrategy", "meshloadbalancingstrategies", "mlbs", to=True),
+    _policy("MeshHealthCheck", "meshhealthchecks", "mhc", to=True, top=TOP_NO_ROUTE, to_kinds=TO_NO_ROUTE),
+    _policy(
+        "MeshLoadBalancingStrategy",
+        "meshloadbalancingstrategies",
+        "mlbs",
+        to=True,
+        top=TOP_NO_ROUTE,
+        to_kinds=["Mesh", "MeshService", "MeshMultiZoneService", "MeshHTTPRoute"],
+    ),
     _policy(
         "MeshMetric",
         "meshmetrics",
         "mm",
-        top=["Mesh", "MeshSubset", "MeshService", "MeshServiceSubset", "Dataplane"],
+        top=TOP_NO_ROUTE,
         defaults=(
             ("default.applications[].path", "/metrics"),
             ("default.backends[].openTelemetry.endpoint", ""),
@@ -367,7 +419,7 @@ KINDS: list[Kind] = [
         "MeshTrace",
         "meshtraces",
         "mtr",
-        top=["Mesh", "MeshSubset", "MeshService", "MeshServiceSubset", "Dataplane"],
+        top=TOP_NO_ROUTE,
         defaults=(
             ("default.backends[].datadog.splitService", False),
             ("default.backends[].openTelemetry.endpoint", ""),
@@ -410,8 +462,11 @@ def invalid(title: str, violations: list[tuple[str, str]]) -> ApiError:
 
 def go_duration(text: str) -> str:
     """What Go's time.Duration.String() prints for a duration it parsed (k8s metav1.Duration marshalling)."""
+    if text[:1] in "+-":
+        shown = go_duration(text[1:])
+        return "-" + shown if text[0] == "-" and shown != "0s" else shown
     total = 0.0
-    for number, unit in re.findall(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)", text):
+    for number, unit in re.findall(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)", text):
         total += float(number) * UNIT_NS[unit]
     ns = round(total)
     if ns == 0:
@@ -605,7 +660,8 @@ class KumaState(EmulatorState):
         else:
             spec = prune(kind, copy.deepcopy(body.get("spec") or {}))
             fill_defaults(spec, kind.defaults)
-            stored["spec"] = go_struct(spec)
+            # the duration fields re-printed by metav1.Duration (any duration-like string, for kinds not modelled)
+            stored["spec"] = reprint_durations(kind.name, spec, go_duration) or go_struct(spec)
         self.store[key] = stored
         if kind.name == "Mesh":
             self.ensure_builtin_cas(name, stored["fields"])
@@ -837,14 +893,14 @@ def _int_fields(kind: Kind, spec: Any) -> list[tuple[tuple[Any, ...], str, str, 
 
 
 def int_schema_problems(kind: Kind, spec: Any) -> list[tuple[str, str]]:
-    """kube-openapi's typeValidator and numberValidator on the `format: int32` integer fields: a number no float64
-    integer (a fraction, or beyond 2^53 - 1) "must be of type int32", and the schema's bounds."""
+    """kube-openapi's typeValidator and numberValidator on the `format: int32` integer fields (kuma_schema
+    integer_problems: other JSON types, a fraction or a number beyond 2^53 - 1, a number outside the int32
+    range), then the schema's bounds."""
     problems: list[tuple[str, str]] = []
     for _, path, dotted, _, _, value in _int_fields(kind, spec):
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            continue  # other types: not modelled here
-        if not _json_integer(value):
-            problems.append((path, 'in body must be of type int32: "float64"'))
+        is_number = isinstance(value, int | float) and not isinstance(value, bool)
+        problems += integer_problems(value, path, "int32", is_number and _json_integer(value))
+        if not is_number or not _json_integer(value):
             continue
         low, high = GO_INT_BOUNDS.get(dotted, (None, None))
         if low is not None and value < low:
@@ -1225,6 +1281,16 @@ def decode(kind: Kind, body: Any) -> dict[str, Any]:
                     "of type string"
                 )
                 raise std_error(400, "Bad Request", f"invalid {kind.name} object: {json.dumps(reason)}")
+        labels = body.get("labels")
+        if isinstance(labels, dict) and any(not isinstance(v, str) for v in labels.values()):
+            value = next(v for v in labels.values() if not isinstance(v, str))
+            reason = (
+                f"json: cannot unmarshal {go_json_kind(value)} into Go struct field ResourceMeta.labels of type string"
+            )
+            raise std_error(400, "Bad Request", f"invalid {kind.name} object: {json.dumps(reason)}")
+        failure = mesh_decode_error(body) if kind.name == "Mesh" else None
+        if failure:  # jsonpb into the Mesh message (unversioned/resource.go UnmarshalJSON)
+            raise std_error(400, "Bad Request", f"invalid {kind.name} object: {json.dumps(failure)}")
         problems = mesh_mtls_problems(body) if kind.name == "Mesh" else []  # the Mesh's Validate()
         if problems:
             raise invalid("Could not process a resource", problems)
@@ -1236,10 +1302,24 @@ def decode(kind: Kind, body: Any) -> dict[str, Any]:
             problems.append(("", f"{key} in body must be of type string: {json.dumps(_json_type(body[key]))}"))
     if isinstance(body.get("type"), str) and body["type"] != kind.name:
         problems.append(("", f"type in body should be one of [{kind.name}]"))
-    problems += schema_problems(kind, body.get("spec")) + int_schema_problems(kind, body.get("spec"))
-    overflow = None if problems else go_int_overflow(kind, body.get("spec"))
-    if overflow:  # decoding into the Go struct: InvalidResourceError, 400 "Bad Request"
-        raise std_error(400, "Bad Request", f"invalid {kind.name} object: {json.dumps(overflow)}")
+    labels = body.get("labels")
+    if "labels" in body and not isinstance(labels, dict):
+        problems.append(("", f'labels in body must be of type object: "{json_kind(labels)}"'))
+    elif isinstance(labels, dict):  # `labels.<key> in ...`: no `spec.` path, so under field ""
+        problems += [
+            ("", f'labels.{k} in body must be of type string: "{json_kind(v)}"')
+            for k, v in labels.items()
+            if not isinstance(v, str)
+        ]
+    spec = body.get("spec")
+    if "spec" in body and not isinstance(spec, dict):
+        problems.append(("spec", f'in body must be of type object: "{json_kind(spec)}"'))
+    problems += schema_problems(kind, spec) + field_problems(kind.name, spec) + int_schema_problems(kind, spec)
+    # decoding into the Go struct: a duration time.ParseDuration refuses stops it (an error returned at once);
+    # a number the Go type cannot hold is an error kept until the end (encoding/json saveError)
+    failure = None if problems else duration_error(kind.name, spec) or go_int_overflow(kind, spec)
+    if failure:  # InvalidResourceError, 400 "Bad Request"
+        raise std_error(400, "Bad Request", f"invalid {kind.name} object: {json.dumps(failure)}")
     problems = problems or validate_spec(kind, body)  # the Go validator runs only on a schema-valid object
     if problems:
         raise invalid("Could not process a resource", problems)
