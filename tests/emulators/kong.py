@@ -427,7 +427,8 @@ class KongState(EmulatorState):
         if partial:
             if existing is None:
                 raise not_found()
-            merged = {k: v for k, v in existing.items() if k not in ("created_at", "updated_at")}
+            # an update's ttl is its option alone: Postgres sets the column from it, null without one
+            merged = {k: v for k, v in existing.items() if k not in ("created_at", "updated_at", "ttl")}
             merged.update(body)
             body = merged
         body = {k: v for k, v in body.items() if k not in ("created_at", "updated_at")}
@@ -452,6 +453,11 @@ class KongState(EmulatorState):
         # targets' timestamps are in seconds with milliseconds (typedefs.auto_timestamp_ms), others whole seconds
         now: float = round(time.time(), 3) if dao == "targets" else int(time.time())
         entity["created_at"] = existing["created_at"] if existing else now
+        if ENTITIES[dao].get("ttl"):
+            # Postgres keeps the time the entity expires: the ttl option added to the write's time, null for
+            # none or 0 (kong/db/strategies/postgres/init.lua get_ttl_value); reads show the seconds left
+            ttl = entity.get("ttl")
+            entity["ttl"] = int(now) + ttl if ttl else None
         if "updated_at" in dict(self.schema(dao)):
             entity["updated_at"] = now
         if existing is not None:
@@ -600,6 +606,23 @@ class KongState(EmulatorState):
 
     # -- reads
 
+    def with_ttl_left(self, dao: str, entity: dict[str, Any]) -> dict[str, Any] | None:
+        """An entity of a dao with `ttl = true` as Kong reads it, None when its time has passed. Kong keeps the
+        time it expires, in seconds since 1970: Postgres from the write's ttl option (get_ttl_value), DB-less
+        the declarative `ttl` as given, which is that time too (what an export from Postgres holds:
+        select_for_export_expressions, Kong commit 48dc2ef "export ttl as absolute value"). A read shows the
+        seconds left: Postgres FLOOR(ttl - CURRENT_TIMESTAMP) of rows with ttl >= now (postgres/init.lua),
+        DB-less `ttl - ngx.time()` of entities with some left, others not returned (off/init.lua
+        process_ttl_field). So a declarative `ttl: 3600` expired in 1970."""
+        expires = entity.get("ttl") if ENTITIES[dao].get("ttl") else None
+        if expires is None:
+            return entity
+        now = time.time()
+        left = expires - int(now) if self.dbless else math.floor(expires - now)
+        if left < 0 or (self.dbless and left == 0):
+            return None
+        return {**entity, "ttl": left}
+
     def find(self, dao: str, key: str) -> dict[str, Any] | None:
         if UUID_RE.match(key):
             return self.store[dao].get(key.lower())
@@ -737,16 +760,19 @@ class KongState(EmulatorState):
         return new
 
     def export(self) -> str:
+        """`GET /config`: what DB-less Kong reads back, each entity through off/init.lua construct_entity, so
+        an entity with a ttl shows the seconds it has left, and one past its time is left out."""
         doc: dict[str, Any] = {"_format_version": "3.0", "_transform": False}
         for dao, items in self.store.items():
-            if items:
+            alive = [e for e in (self.with_ttl_left(dao, e) for e in items.values()) if e is not None]
+            if alive:
                 doc[dao] = [
                     {
                         k: (v["id"] if isinstance(v, dict) and set(v) == {"id"} else v)
                         for k, v in e.items()
                         if v is not None
                     }
-                    for e in sorted(items.values(), key=lambda e: e["id"])
+                    for e in sorted(alive, key=lambda e: e["id"])
                 ]
         return str(yaml.dump(doc, Dumper=SAFE_DUMPER, sort_keys=True))
 
@@ -1022,6 +1048,27 @@ def show_shorthands(state: KongState, payload: Any) -> Any:
             continue
         _show_record_shorthands(dict(state.schema("plugins", item)).get("config", {}), item["config"])
     return payload
+
+
+def with_ttls_left(state: KongState, payload: Any) -> Any:
+    """A read's answer with each entity of a dao with `ttl = true` as KongState.with_ttl_left shows it: the
+    seconds it has left; one past its time is not in a list, and read alone is not found."""
+
+    def shown(item: Any) -> Any:
+        for dao in TTL_DAOS:
+            if isinstance(item, dict) and item.get("id") in state.store[dao]:
+                return state.with_ttl_left(dao, item)
+        return item
+
+    if isinstance(payload, dict) and isinstance(payload.get("data"), list):
+        return {**payload, "data": [i for i in map(shown, payload["data"]) if i is not None]}
+    entity = shown(payload)
+    if entity is None and payload is not None:
+        raise not_found()
+    return entity
+
+
+TTL_DAOS = [dao for dao, spec in ENTITIES.items() if spec.get("ttl")]
 
 
 def _categorize_errors(errors: Any, namespace: str = "") -> list[dict[str, str]]:
@@ -1439,6 +1486,8 @@ class Handler(EmulatorHandler[KongState]):
             raise ApiError(400, {"message": "Cannot parse JSON body"}) from None
         with self.state.lock:
             status, payload, headers = route(self.state, method, path, server.first_values(query), body)
+            if method == "GET":
+                payload = with_ttls_left(self.state, payload)
             return status, show_shorthands(self.state, payload), headers
 
     def send(self, status: int, payload: Any, headers: dict[str, str]) -> None:
