@@ -567,6 +567,26 @@ consumers:
     assert any(m.startswith("oauth2 needs Kong with a database") for m in messages(tmp_path, body))
 
 
+def test_a_key_auth_ttl_needs_a_database(tmp_path: Path) -> None:
+    """DB-less Kong reads a declarative ttl as the time the key expires (kong/db/strategies/off/init.lua
+    process_ttl_field), so the duration gatewayctl renders would post a key that expired in 1970."""
+    body = (
+        """\
+gateway: {mode: dbless}
+deployment: {kong: {database: "off"}}
+consumers:
+  - name: app
+    credentials: {key_auth: [{key: "${env:APP_KEY}"}, {key: "${env:APP_KEY2}", ttl: 30d}]}
+"""
+        + SERVICE
+    )
+    found = [e for e in errors(tmp_path, body) if "ttl" in e]
+    assert len(found) == 1 and "consumers[0].credentials.key_auth[1].ttl" in found[0], found
+    assert "needs Kong with a database" in found[0]
+    in_db_mode = body.replace("mode: dbless", "mode: db").replace('deployment: {kong: {database: "off"}}\n', "")
+    assert load(tmp_path, in_db_mode).catalog.consumers[0].credentials.key_auth[1].ttl is not None
+
+
 @pytest.mark.parametrize(
     ("path", "construct"),
     [

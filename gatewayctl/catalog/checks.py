@@ -597,6 +597,16 @@ def consumers_and_auth(catalog: Catalog, report: Report) -> None:
                         f"{shown} is already used by {_fmt(seen_keys[(kind, value)])} (Kong requires it to be unique)",
                     )
                 seen_keys.setdefault((kind, value), path)
+        for j, key_auth in enumerate(creds.key_auth):
+            if key_auth.ttl is not None and catalog.gateway.mode == "dbless":
+                # kong/db/strategies/off/init.lua process_ttl_field: DB-less Kong reads a declarative ttl as the
+                # time the credential expires (ttl - ngx.time()), so a duration there expired in 1970
+                report.error(
+                    ("consumers", i, "credentials", "key_auth", j, "ttl"),
+                    "a key-auth ttl needs Kong with a database: DB-less Kong (gateway.mode: dbless) reads a "
+                    "declarative ttl as the time the key expires (seconds since 1970), so this key would be "
+                    "expired on arrival",
+                )
         for j, jwt in enumerate(creds.jwt):
             path = ("consumers", i, "credentials", "jwt", j)
             if jwt.algorithm.startswith("HS") and not jwt.secret:
