@@ -3,6 +3,8 @@ tests prove something: error bodies, status codes, paging, tag filters, defaults
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import time
 from collections.abc import Iterator
@@ -122,6 +124,39 @@ def test_dbless_hashes_basic_auth_passwords_on_load_unless_transform_is_false() 
         assert load(client) == basic_auth_hash("pw", consumer)
         assert load(client, _transform=False) == "pw"
         assert "_transform: false" in client.get("/config").json()["config"]
+
+
+def test_oauth2_secrets_with_hash_secret_are_stored_as_salted_pbkdf2(
+    http: tuple[httpx.Client, KongState],
+) -> None:
+    """kong/plugins/oauth2/daos.lua: with hash_secret, client_secret is replaced on write by secret.lua's hash,
+    PBKDF2 (the one algorithm 3.9 enables) with a random salt: a GET never shows the secret written, and writing
+    the same secret again stores another hash. DB-less loads run it too, unless `_transform: false`."""
+    client, state = http
+    client.post("/consumers", json={"username": "app"})
+    body = {"name": "app", "client_id": "app-id", "client_secret": "plain-secret", "hash_secret": True}
+    first = client.put("/consumers/app/oauth2/app-id", json=body).json()["client_secret"]
+    again = client.put("/consumers/app/oauth2/app-id", json=body).json()["client_secret"]
+    assert first != again and client.get("/oauth2/app-id").json()["client_secret"] == again
+    algorithm, params, salt, digest = first.split("$")[1:]
+    assert (algorithm, params) == ("pbkdf2-sha512", "i=10000,l=32")
+
+    def unpadded(text: str) -> bytes:
+        return base64.b64decode(text + "=" * (-len(text) % 4))
+
+    assert hashlib.pbkdf2_hmac("sha512", b"plain-secret", unpadded(salt), 10000, 32) == unpadded(digest)
+    # a PATCH that does not name hash_secret leaves the stored hash alone; without hash_secret a secret is kept
+    assert client.patch("/oauth2/app-id", json={"name": "renamed"}).json()["client_secret"] == again
+    plain = client.put("/consumers/app/oauth2/app-id", json={**body, "hash_secret": False}).json()
+    assert plain["client_secret"] == "plain-secret"
+    with running(KongState(dbless=True)) as kong, httpx.Client(base_url=kong.url) as dbless:
+        consumer = {"username": "app", "oauth2_credentials": [body]}
+        for meta, hashed in (({}, True), ({"_transform": False}, False)):
+            doc = {"_format_version": "3.0", **meta, "consumers": [consumer]}
+            assert dbless.post("/config", json=doc).status_code == 201
+            stored = dbless.get("/oauth2/app-id").json()["client_secret"]
+            assert stored.startswith("$pbkdf2-sha512$") is hashed, stored
+    assert state.entities("oauth2_credentials")[0]["client_secret"] == "plain-secret"
 
 
 def test_plugins_without_a_consumer_scope_are_refused_on_a_consumer(http: tuple[httpx.Client, KongState]) -> None:

@@ -46,6 +46,32 @@ def test_fresh_apply_then_diff_is_clean_and_reapply_writes_nothing(
     assert len(kong.state.writes()) == before  # not one write, not even the lock
 
 
+def test_an_oauth2_secret_kong_stores_hashed_is_no_change_on_reapply(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With hash_secret, Kong reads back a salted PBKDF2 of the client_secret (kong/plugins/oauth2/daos.lua),
+    never the secret written: a second apply must not take that for a change."""
+    monkeypatch.setenv("APP_CLIENT_SECRET", "s3cr3t-client-0009")
+    credential = (
+        '      oauth2: [{name: app, client_id: app-client, client_secret: "${env:APP_CLIENT_SECRET}", '
+        "hash_secret: true, redirect_uris: [https://app.example.com/cb]}]\n"
+    )
+    text = CATALOG.replace(
+        '      key_auth: [{key: "${env:WEB_APP_KEY}"}]\n',
+        '      key_auth: [{key: "${env:WEB_APP_KEY}"}]\n' + credential,
+    )
+    catalog = str(write_catalog(workdir, text))
+    assert cli(capsys, kong, "apply", catalog, "--yes")[0] == 0
+    stored = kong.state.entities("oauth2_credentials")[0]["client_secret"]
+    assert stored.startswith("$pbkdf2-sha512$")
+    code, out, err = cli(capsys, kong, "diff", catalog, "--exit-code")
+    assert (code, out.strip().splitlines()[-1]) == (0, "kong: +0 ~0 -0"), out + err
+    before = len(kong.state.writes())
+    code, out, err = cli(capsys, kong, "apply", catalog, "--yes")
+    assert code == 0 and "nothing to do" in out, out + err
+    assert len(kong.state.writes()) == before
+
+
 def test_changes_and_removals_are_planned_per_field_and_applied(
     capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
 ) -> None:

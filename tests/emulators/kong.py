@@ -421,6 +421,7 @@ class KongState(EmulatorState):
         # a given created_at is Kong's to keep (process_auto_fields sets only a missing one), so it is validated;
         # a given updated_at is always replaced before validation
         given_created = body.get("created_at")
+        given = set(body)
         if dao == "services":
             body = expand_url_shorthand(body)
         body = self.resolve_foreign(dao, body)
@@ -450,6 +451,10 @@ class KongState(EmulatorState):
             stored = existing.get("password") if existing and partial else None
             if password != stored:
                 entity["password"] = _basic_auth_hash(str(password), entity["consumer"]["id"])
+        if dao == "oauth2_credentials" and entity.get("hash_secret") and (not partial or "hash_secret" in given):
+            # kong/db/schema/init.lua run_transformations: when the write gives its input, hash_secret (a PUT
+            # or POST has it filled in), on the secret the entity then holds
+            entity["client_secret"] = _oauth2_secret_hash(str(entity["client_secret"]))
         # targets' timestamps are in seconds with milliseconds (typedefs.auto_timestamp_ms), others whole seconds
         now: float = round(time.time(), 3) if dao == "targets" else int(time.time())
         entity["created_at"] = existing["created_at"] if existing else now
@@ -743,6 +748,8 @@ class KongState(EmulatorState):
                 # Kong's own export says: its passwords are hashes already) (declarative/import.lua)
                 if dao == "basicauth_credentials" and doc.get("_transform", True) is not False:
                     entity["password"] = _basic_auth_hash(str(entity["password"]), entity["consumer"]["id"])
+                if dao == "oauth2_credentials" and entity["hash_secret"] and doc.get("_transform", True) is not False:
+                    entity["client_secret"] = _oauth2_secret_hash(str(entity["client_secret"]))
                 entity["created_at"] = int(time.time())
                 new[dao][entity["id"]] = entity
         finally:
@@ -780,6 +787,19 @@ class KongState(EmulatorState):
 def _basic_auth_hash(password: str, consumer_id: str) -> str:
     """kong/plugins/basic-auth/crypto.lua: sha1(password .. consumer_id), hex."""
     return hashlib.sha1((password + consumer_id).encode()).hexdigest()
+
+
+def _oauth2_secret_hash(secret: str) -> str:
+    """kong/plugins/oauth2/secret.lua hash, with the one algorithm 3.9 enables (PBKDF2): a PHC string of
+    PBKDF2-HMAC-SHA512, 10000 iterations, 32 bytes, over a random 16-byte salt (base64 without padding), so
+    the same secret is stored differently on every write (the oauth2 daos.lua transformation of hash_secret)."""
+    salt = uuid.uuid4().bytes
+    digest = hashlib.pbkdf2_hmac("sha512", secret.encode(), salt, 10000, 32)
+
+    def b64(data: bytes) -> str:
+        return base64.b64encode(data).decode().rstrip("=")
+
+    return f"$pbkdf2-sha512$i=10000,l=32${b64(salt)}${b64(digest)}"
 
 
 def format_target(target: str) -> str | None:
