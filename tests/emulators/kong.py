@@ -1070,6 +1070,21 @@ def show_shorthands(state: KongState, payload: Any) -> Any:
     return payload
 
 
+def cjson_numbers(value: Any) -> Any:
+    """`value` with each number as a client reads it from Kong's answer, which lua-cjson writes with
+    encode_number_precision 16 (kong/pdk/response.lua exit with cjson.safe, set by kong/globalpatches.lua to
+    CJSON_MAX_PRECISION of kong/constants.lua, at 3.9.1), that is "%.16g": a double that takes 17 digits comes
+    back rounded to 16, an integral one as an integer, an integer past 16 digits in exponent form."""
+    kind = type(value)
+    if kind is dict:
+        return {k: cjson_numbers(v) for k, v in value.items()}
+    if kind is list:
+        return [cjson_numbers(v) for v in value]
+    if (kind is float and math.isfinite(value)) or (kind is int and not -(10**16) < value < 10**16):
+        return json.loads(f"{value:.16g}")
+    return value
+
+
 def with_ttls_left(state: KongState, payload: Any) -> Any:
     """A read's answer with each entity of a dao with `ttl = true` as KongState.with_ttl_left shows it: the
     seconds it has left; one past its time is not in a list, and read alone is not found."""
@@ -1508,7 +1523,7 @@ class Handler(EmulatorHandler[KongState]):
             status, payload, headers = route(self.state, method, path, server.first_values(query), body)
             if method == "GET":
                 payload = with_ttls_left(self.state, payload)
-            return status, show_shorthands(self.state, payload), headers
+            return status, cjson_numbers(show_shorthands(self.state, payload)), headers
 
     def send(self, status: int, payload: Any, headers: dict[str, str]) -> None:
         data = b"" if status in (204, 304) or payload is None else json.dumps(payload).encode()
