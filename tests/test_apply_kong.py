@@ -72,6 +72,26 @@ def test_an_oauth2_secret_kong_stores_hashed_is_no_change_on_reapply(
     assert len(kong.state.writes()) == before
 
 
+def test_a_number_kong_answers_with_16_digits_is_no_change_on_reapply(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    """Kong answers numbers with lua-cjson's "%.16g" (encode_number_precision 16, kong/globalpatches.lua): a ratio
+    whose double takes 17 digits reads back rounded, which is Kong's form of the same setting, not a change."""
+    text = CATALOG.replace(
+        "  metrics: {status_codes: true}\n",
+        "  metrics: {status_codes: true}\n"
+        "  tracing: {zipkin: {endpoint: 'http://zipkin:9411/api/v2/spans', sample_ratio: 0.12345678901234567}}\n",
+    )
+    catalog = str(write_catalog(workdir, text))
+    assert cli(capsys, kong, "apply", catalog, "--yes")[0] == 0
+    code, out, err = cli(capsys, kong, "diff", catalog, "--exit-code")
+    assert (code, out.strip().splitlines()[-1]) == (0, "kong: +0 ~0 -0"), out + err
+    before = len(kong.state.writes())
+    code, out, err = cli(capsys, kong, "apply", catalog, "--yes")
+    assert code == 0 and "nothing to do" in out, out + err
+    assert len(kong.state.writes()) == before
+
+
 def test_changes_and_removals_are_planned_per_field_and_applied(
     capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
 ) -> None:

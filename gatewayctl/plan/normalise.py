@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -216,15 +217,30 @@ _IMMUTABLE = frozenset({str, int, float, bool})
 
 def _plain(value: Any) -> Any:
     kind = type(value)
-    if kind is str or kind is int or kind is bool or value is None:  # most values: no isinstance chain
+    if kind is str or kind is bool or value is None:  # most values: no isinstance chain
         return value
+    if kind is int:
+        return value if -_SIXTEEN_DIGITS < value < _SIXTEEN_DIGITS else _as_kong_writes(value)
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_plain(v) for v in value]
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
+    if isinstance(value, float):
+        return _as_kong_writes(value)
     return value
+
+
+# Kong writes numbers with lua-cjson at encode_number_precision 16 (kong/globalpatches.lua, CJSON_MAX_PRECISION
+# of kong/constants.lua): "%.16g". A number is compared as what that text reads as, on both sides, so that a
+# double Kong answers in 16 digits (0.12345678901234567 as 0.1234567890123457) is the value sent, not a change.
+_SIXTEEN_DIGITS = 10**16
+
+
+def _as_kong_writes(value: float) -> int | float:
+    if not math.isfinite(value):
+        return value
+    number = float(f"{value:.16g}")
+    return int(number) if number.is_integer() else number
 
 
 def basic_auth_hash(password: str, consumer_id: str) -> str:
