@@ -160,23 +160,29 @@ def test_oauth2_secrets_with_hash_secret_are_stored_as_salted_pbkdf2(
     assert state.entities("oauth2_credentials")[0]["client_secret"] == "plain-secret"
 
 
-def test_numbers_are_answered_with_cjsons_16_digits(http: tuple[httpx.Client, KongState]) -> None:
+def test_numbers_are_written_with_cjsons_precision(http: tuple[httpx.Client, KongState]) -> None:
     """Kong writes its answers with lua-cjson at encode_number_precision 16 (kong/globalpatches.lua,
-    CJSON_MAX_PRECISION in kong/constants.lua, kong/pdk/response.lua): "%.16g". A double that takes 17 digits
-    comes back rounded (0.12345678901234567 is read as 0.1234567890123457), an integral one as an integer, an
-    integer of 17 digits in exponent form, rounded."""
+    CJSON_MAX_PRECISION in kong/constants.lua, kong/pdk/response.lua), "%.16g", after Postgres kept a record
+    field (a plugin's config) as JSONB that pgmoon's encode_json wrote with lua-cjson's own module at its default
+    precision, 14 (kong/db/strategies/postgres/init.lua escape_literal). A double that takes 17 digits comes back
+    rounded to 14 with a database, to 16 without (the declarative config is kept as it was read); an integral
+    one as an integer; an integer past 16 digits in exponent form."""
     client, _ = http
     raw = '{"name": "zipkin", "config": {"http_endpoint": "http://z:9411/", "sample_ratio": 0.12345678901234567}}'
     created = client.post("/plugins", content=raw, headers={"Content-Type": "application/json"})
     assert created.status_code == 201, created.text
-    assert created.json()["config"]["sample_ratio"] == 0.1234567890123457 != 0.12345678901234567
-    assert '"sample_ratio": 0.1234567890123457' in client.get(f"/plugins/{created.json()['id']}").text
+    assert created.json()["config"]["sample_ratio"] == 0.12345678901235
+    assert '"sample_ratio": 0.12345678901235' in client.get(f"/plugins/{created.json()['id']}").text
     client.put(f"/services/{SID}", json={"name": "a", "host": "a.internal"})
     config = {"http_endpoint": "http://z:9411/", "sample_ratio": 1.0}
     plugin = {"name": "zipkin", "service": {"id": SID}, "config": config}
     assert re.search(r'"sample_ratio": 1[,}]', client.post("/plugins", json=plugin).text)
     route = client.post("/routes", json={"paths": ["/r"], "regex_priority": 12345678901234567}).json()
-    assert route["regex_priority"] == 1.234567890123457e16
+    assert route["regex_priority"] == 1.234567890123457e16  # an integer column: the double, in 16 digits
+    with running(KongState(dbless=True)) as kong, httpx.Client(base_url=kong.url) as dbless:
+        doc = '{"_format_version": "3.0", "plugins": [' + raw + "]}"
+        assert dbless.post("/config", json={"config": doc}).status_code == 201
+        assert dbless.get("/plugins").json()["data"][0]["config"]["sample_ratio"] == 0.1234567890123457
 
 
 def test_plugins_without_a_consumer_scope_are_refused_on_a_consumer(http: tuple[httpx.Client, KongState]) -> None:

@@ -465,6 +465,10 @@ class KongState(EmulatorState):
             entity["ttl"] = int(now) + ttl if ttl else None
         if "updated_at" in dict(self.schema(dao)):
             entity["updated_at"] = now
+        if not self.dbless:
+            for name, spec in self.schema(dao, entity):
+                if spec.get("type") in PG_JSON_TYPES and entity.get(name) is not None:
+                    entity[name] = cjson_numbers(entity[name], PG_JSON_DIGITS)
         if existing is not None:
             self._index(dao, existing, add=False)
         self.store[dao][entity_id] = entity
@@ -1070,19 +1074,26 @@ def show_shorthands(state: KongState, payload: Any) -> Any:
     return payload
 
 
-def cjson_numbers(value: Any) -> Any:
-    """`value` with each number as a client reads it from Kong's answer, which lua-cjson writes with
-    encode_number_precision 16 (kong/pdk/response.lua exit with cjson.safe, set by kong/globalpatches.lua to
-    CJSON_MAX_PRECISION of kong/constants.lua, at 3.9.1), that is "%.16g": a double that takes 17 digits comes
-    back rounded to 16, an integral one as an integer, an integer past 16 digits in exponent form."""
+def cjson_numbers(value: Any, digits: int = 16) -> Any:
+    """`value` with each number as lua-cjson writes it with encode_number_precision `digits`, "%.<digits>g", and
+    a client reads that text back: a double that takes more digits comes back rounded, an integral one as an
+    integer, an integer past `digits` digits in exponent form. Kong's answers use 16 (kong/pdk/response.lua exit
+    with cjson.safe, set by kong/globalpatches.lua to CJSON_MAX_PRECISION of kong/constants.lua, at 3.9.1)."""
     kind = type(value)
     if kind is dict:
-        return {k: cjson_numbers(v) for k, v in value.items()}
+        return {k: cjson_numbers(v, digits) for k, v in value.items()}
     if kind is list:
-        return [cjson_numbers(v) for v in value]
-    if (kind is float and math.isfinite(value)) or (kind is int and not -(10**16) < value < 10**16):
-        return json.loads(f"{value:.16g}")
+        return [cjson_numbers(v, digits) for v in value]
+    if (kind is float and math.isfinite(value)) or (kind is int and not -(10**digits) < value < 10**digits):
+        return json.loads(f"{value:.{digits}g}")
     return value
+
+
+# Postgres keeps a record, map or json field (a plugin's config, an upstream's healthchecks, a route's headers)
+# as JSONB written by pgmoon's encode_json (kong/db/strategies/postgres/init.lua escape_literal), which is
+# lua-cjson's own module, not cjson.safe that Kong sets to 16 digits: the library's default precision, 14.
+PG_JSON_DIGITS = 14
+PG_JSON_TYPES = ("record", "map", "json")
 
 
 def with_ttls_left(state: KongState, payload: Any) -> Any:
