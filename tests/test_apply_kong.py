@@ -72,11 +72,12 @@ def test_an_oauth2_secret_kong_stores_hashed_is_no_change_on_reapply(
     assert len(kong.state.writes()) == before
 
 
-def test_a_number_kong_answers_with_16_digits_is_no_change_on_reapply(
+def test_a_number_kong_keeps_to_14_digits_is_no_change_on_reapply(
     capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
 ) -> None:
-    """Kong answers numbers with lua-cjson's "%.16g" (encode_number_precision 16, kong/globalpatches.lua): a ratio
-    whose double takes 17 digits reads back rounded, which is Kong's form of the same setting, not a change."""
+    """Kong with Postgres keeps a plugin's config as JSONB written by lua-cjson at its default "%.14g"
+    (kong/db/strategies/postgres/init.lua escape_literal, pgmoon's encode_json): a ratio whose double takes 17
+    digits reads back rounded to 14, which is Kong's form of the same setting, not a change."""
     text = CATALOG.replace(
         "  metrics: {status_codes: true}\n",
         "  metrics: {status_codes: true}\n"

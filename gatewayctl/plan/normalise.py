@@ -220,26 +220,28 @@ def _plain(value: Any) -> Any:
     if kind is str or kind is bool or value is None:  # most values: no isinstance chain
         return value
     if kind is int:
-        return value if -_SIXTEEN_DIGITS < value < _SIXTEEN_DIGITS else _as_kong_writes(value)
+        return value if -_KEPT_WHOLE < value < _KEPT_WHOLE else _as_kong_keeps(value)
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_plain(v) for v in value]
     if isinstance(value, float):
-        return _as_kong_writes(value)
+        return _as_kong_keeps(value)
     return value
 
 
-# Kong writes numbers with lua-cjson at encode_number_precision 16 (kong/globalpatches.lua, CJSON_MAX_PRECISION
-# of kong/constants.lua): "%.16g". A number is compared as what that text reads as, on both sides, so that a
-# double Kong answers in 16 digits (0.12345678901234567 as 0.1234567890123457) is the value sent, not a change.
-_SIXTEEN_DIGITS = 10**16
+# Numbers are compared to 14 significant digits, on both sides. Kong with Postgres keeps a plugin's config and
+# an upstream's healthchecks as JSONB written by pgmoon with lua-cjson's own module at its default precision,
+# "%.14g" (kong/db/strategies/postgres/init.lua escape_literal), and answers in 16 digits (kong/globalpatches.lua):
+# a sample_ratio of 0.12345678901234567 reads back as 0.12345678901235 (DB-less, as 0.1234567890123457).
+_DIGITS = 14
+_KEPT_WHOLE = 10**_DIGITS
 
 
-def _as_kong_writes(value: float) -> int | float:
+def _as_kong_keeps(value: float) -> int | float:
     if not math.isfinite(value):
         return value
-    number = float(f"{value:.16g}")
+    number = float(f"{value:.{_DIGITS}g}")
     return int(number) if number.is_integer() else number
 
 
