@@ -415,6 +415,12 @@ def test_targets_as_kong_39_keeps_them(http: tuple[httpx.Client, KongState]) -> 
     refused = client.post("/upstreams/u/targets", json={"target": "not a host"})
     assert refused.status_code == 400
     assert refused.json()["fields"] == {"target": "Invalid target; not a valid hostname or ip address"}
+    # kong/tools/ip.lua normalize_ipv6 wants eight hex groups: an IPv4 tail or a zone is no IPv6 address to Kong
+    for address in ("[::ffff:10.0.0.1]:80", "[fe80::1%eth0]:80"):
+        assert client.post("/upstreams/u/targets", json={"target": address}).status_code == 400, address
+    zeros = client.post("/upstreams/u/targets", json={"target": "010.000.0.07:81"}).json()["target"]
+    assert zeros == "10.0.0.7:81"  # normalize_ipv4's %d
+    client.delete(f"/upstreams/u/targets/{zeros}")
     time.sleep(0.01)  # created_at has milliseconds: the newest is listed first
     client.post("/upstreams/u/targets", json={"target": "b.internal:80", "tags": ["t"]})
     listed = client.get("/upstreams/u/targets", params={"tags": "t", "size": "5000"}).json()
@@ -427,6 +433,24 @@ def test_targets_as_kong_39_keeps_them(http: tuple[httpx.Client, KongState]) -> 
     assert client.delete("/upstreams/u/targets/10.9.9.9:80").status_code == 404
     assert client.get("/targets").status_code == 404
     assert isinstance(state.entities("targets")[0]["created_at"], float)
+
+
+def test_a_dbless_load_keeps_a_target_as_written() -> None:
+    """Only the targets DAO formats a target (kong/db/dao/targets.lua insert, upsert); a declarative load
+    writes entities without it (kong/db/declarative/import.lua), after the schema's validate_target
+    (kong/db/schema/entities/targets.lua), so DB-less Kong keeps the text it was given."""
+    doc = {
+        "_format_version": "3.0",
+        "upstreams": [{"name": "u", "targets": [{"target": "[2001:db8::1]:80"}, {"target": "010.0.0.1"}]}],
+    }
+    with running(KongState(dbless=True)) as kong, httpx.Client(base_url=kong.url) as client:
+        assert client.post("/config", json=doc).status_code == 201
+        targets = client.get("/upstreams/u/targets").json()["data"]
+        assert sorted(t["target"] for t in targets) == ["010.0.0.1", "[2001:db8::1]:80"]
+        doc["upstreams"][0]["targets"] = [{"target": "[::ffff:1.2.3.4]:80"}]
+        refused = client.post("/config", json=doc)
+        assert refused.status_code == 400
+        assert "Invalid target ('[::ffff:1.2.3.4]:80'); not a valid hostname or ip address" in refused.text
 
 
 def test_dbless_writes_are_checked_then_refused() -> None:

@@ -53,7 +53,6 @@ from __future__ import annotations
 import base64
 import copy
 import hashlib
-import ipaddress
 import json
 import math
 import re
@@ -78,6 +77,7 @@ try:
         SHORTHAND_TARGETS,
         SHORTHAND_VALUES,
         lua_url_parse,
+        normalize_ip,
     )
     from .lua_patterns import lua_match
     from .server import ApiError, EmulatorHandler, EmulatorState, Fault, RandomFaults, Request
@@ -92,6 +92,7 @@ except ImportError:  # run as a script
         SHORTHAND_TARGETS,
         SHORTHAND_VALUES,
         lua_url_parse,
+        normalize_ip,
     )
     from lua_patterns import lua_match  # type: ignore[no-redef,import-not-found]
     from server import (  # type: ignore[no-redef]
@@ -399,9 +400,13 @@ class KongState(EmulatorState):
         run_entity_checks(checks, fields, {**body, **out}, errors)
         if dao == "targets" and isinstance(out.get("target"), str) and "target" not in errors:
             formatted = format_target(out["target"])
-            if formatted is None:  # kong/db/dao/targets.lua, format_target
+            if formatted is None and self.dbless:  # the schema's validate_target (kong/db/schema/entities/targets.lua)
+                errors["target"] = f"Invalid target ('{out['target']}'); not a valid hostname or ip address"
+            elif formatted is None:  # kong/db/dao/targets.lua, format_target
                 errors["target"] = "Invalid target; not a valid hostname or ip address"
-            else:
+            elif not self.dbless:
+                # the DAO's insert and upsert write it formatted; a declarative load keeps the text it was given
+                # (kong/db/declarative/import.lua writes entities without the DAO)
                 out["target"] = formatted
         return out, errors
 
@@ -807,36 +812,14 @@ def _oauth2_secret_hash(secret: str) -> str:
 
 
 def format_target(target: str) -> str | None:
-    """kong/db/dao/targets.lua format_target with kong/tools/ip.lua: an IPv4 address or a host name gets
-    port 8000 when it has none, an IPv6 address is written out in full inside brackets; None when invalid."""
-    default_port = 8000
-    if target.count(":") > 1:  # ipv6, bare or [bracketed]:port
-        match = re.fullmatch(r"\[([^\]]*)\](?::(\d*))?", target) or re.fullmatch(r"([^\[\]]*)()", target)
-        if match is None:
-            return None
-        address, port = match[1], match[2] or None
-        try:
-            exploded = ipaddress.IPv6Address(address).exploded
-        except ValueError:
-            return None
-        if port is not None and int(port) > 65535:
-            return None
-        return f"[{exploded}]:{port or default_port}"
-    host, colon, port_text = target.partition(":")
-    if colon and (not port_text.isdigit() or int(port_text) > 65535):
+    """kong/db/dao/targets.lua format_target: kong/tools/ip.lua normalize_ip then format_host, so an IPv4 address
+    without leading zeros, an IPv6 address written in full inside brackets (one with an IPv4 tail or a zone is
+    refused), a name as it is, each with its port or 8000; None when invalid."""
+    res, _ = normalize_ip(target)
+    if res is None:
         return None
-    if re.fullmatch(r"[\d.]+", host):
-        parts = host.split(".")
-        if len(parts) != 4 or any(not 1 <= len(p) <= 3 or int(p) > 255 for p in parts):
-            return None
-        host = ".".join(str(int(p)) for p in parts)
-    elif (
-        not re.fullmatch(r"[\w.-]+", host, re.ASCII)
-        or any(segment.endswith("-") for segment in host.split("."))
-        or "" in host.split(".")[:-1]
-    ):
-        return None
-    return f"{host}:{port_text or default_port}"
+    host = f"[{res['host']}]" if res["type"] == "ipv6" else res["host"]
+    return f"{host}:{8000 if res['port'] is None else res['port']}"
 
 
 def _fk_id(value: Any) -> Any:
