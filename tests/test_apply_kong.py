@@ -93,6 +93,23 @@ def test_a_number_kong_keeps_to_14_digits_is_no_change_on_reapply(
     assert len(kong.state.writes()) == before
 
 
+def test_targets_kong_writes_in_normal_form_are_no_change_on_reapply(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    """Kong's targets DAO keeps an IPv6 address written in full and an IPv4 address without leading zeros
+    (kong/db/dao/targets.lua format_target, kong/tools/ip.lua): rendered so, they read back unchanged."""
+    text = CATALOG.replace("targets: [10.0.0.1:8080,", "targets: ['[2001:DB8::1]:8080', 010.0.0.3, 10.0.0.1:8080,")
+    catalog = str(write_catalog(workdir, text))
+    assert cli(capsys, kong, "apply", catalog, "--yes")[0] == 0
+    assert "[2001:0db8:0000:0000:0000:0000:0000:0001]:8080" in {t["target"] for t in kong.state.entities("targets")}
+    code, out, err = cli(capsys, kong, "diff", catalog, "--exit-code")
+    assert (code, out.strip().splitlines()[-1]) == (0, "kong: +0 ~0 -0"), out + err
+    before = len(kong.state.writes())
+    code, out, err = cli(capsys, kong, "apply", catalog, "--yes")
+    assert code == 0 and "nothing to do" in out, out + err
+    assert len(kong.state.writes()) == before
+
+
 def test_changes_and_removals_are_planned_per_field_and_applied(
     capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
 ) -> None:
