@@ -110,6 +110,35 @@ def test_targets_kong_writes_in_normal_form_are_no_change_on_reapply(
     assert len(kong.state.writes()) == before
 
 
+def test_a_key_auth_ttl_given_or_taken_away_is_a_change_its_time_left_is_not(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    """Kong reads a credential's ttl as the seconds left (kong/db/strategies/postgres/init.lua), never the ttl
+    written, so its value cannot be compared; whether there is one can: a ttl added to a key that has none, or
+    taken away from one that has it (a PUT without the option leaves none), is a change."""
+    key = 'key_auth: [{key: "${env:WEB_APP_KEY}"}]'
+    catalog = write_catalog(workdir)
+    assert cli(capsys, kong, "apply", str(catalog), "--yes")[0] == 0
+
+    def stored_ttl() -> object:
+        return kong.state.entities("keyauth_credentials")[0]["ttl"]
+
+    catalog.write_text(CATALOG.replace(key, key.replace("}]", ", ttl: 30d}]")))
+    code, out, err = cli(capsys, kong, "diff", str(catalog), "--exit-code")
+    assert code == 2 and "kong: +0 ~1 -0" in out and "ttl" in out, out + err
+    assert cli(capsys, kong, "apply", str(catalog), "--yes")[0] == 0
+    assert stored_ttl() is not None
+    before = len(kong.state.writes())
+    code, out, err = cli(capsys, kong, "apply", str(catalog), "--yes")  # a second less left: no change
+    assert code == 0 and "nothing to do" in out and len(kong.state.writes()) == before, out + err
+
+    catalog.write_text(CATALOG)
+    code, out, err = cli(capsys, kong, "diff", str(catalog), "--exit-code")
+    assert code == 2 and "kong: +0 ~1 -0" in out and "ttl" in out, out + err
+    assert cli(capsys, kong, "apply", str(catalog), "--yes")[0] == 0
+    assert stored_ttl() is None
+
+
 def test_changes_and_removals_are_planned_per_field_and_applied(
     capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
 ) -> None:

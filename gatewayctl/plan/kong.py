@@ -490,8 +490,11 @@ def compare(desired: Entity, live: Entity, schema: Schema | None, masker: Masker
         want.pop("client_secret", None)  # stored hashed with a random salt: cannot be compared
         have.pop("client_secret", None)
     if desired.kind == "keyauth_credentials":
-        want.pop("ttl", None)  # Kong reports the time left, not what was set
-        have.pop("ttl", None)
+        # Kong reports the time left, not what was set: only whether there is one is compared (a PUT with the
+        # ttl option sets one, a PUT without it leaves none)
+        wanted_ttl, held_ttl = want.pop("ttl", None), have.pop("ttl", None)
+        if (wanted_ttl is None) != (held_ttl is None):
+            want["ttl"], have["ttl"] = wanted_ttl, held_ttl
     changes = diff_fields(desired.kind, want, have, masker)
     marked = secret_tag_paths(live.body.get("tags"))
     if marked and changes:
