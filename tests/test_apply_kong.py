@@ -50,7 +50,7 @@ def test_an_oauth2_secret_kong_stores_hashed_is_no_change_on_reapply(
     capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With hash_secret, Kong reads back a salted PBKDF2 of the client_secret (kong/plugins/oauth2/daos.lua),
-    never the secret written: a second apply must not take that for a change."""
+    never the secret written: a second apply must not take that for a change, and a rotated secret must."""
     monkeypatch.setenv("APP_CLIENT_SECRET", "s3cr3t-client-0009")
     credential = (
         '      oauth2: [{name: app, client_id: app-client, client_secret: "${env:APP_CLIENT_SECRET}", '
@@ -70,6 +70,16 @@ def test_an_oauth2_secret_kong_stores_hashed_is_no_change_on_reapply(
     code, out, err = cli(capsys, kong, "apply", catalog, "--yes")
     assert code == 0 and "nothing to do" in out, out + err
     assert len(kong.state.writes()) == before
+    # the secret rotated: the new one, hashed with the salt Kong keeps, differs from Kong's hash
+    monkeypatch.setenv("APP_CLIENT_SECRET", "s3cr3t-client-0010")
+    code, out, err = cli(capsys, kong, "diff", catalog, "--exit-code")
+    assert code == 2 and "client_secret: <secret> -> <secret ${env:APP_CLIENT_SECRET}> (changed)" in out, out + err
+    no_secrets(out, err)
+    assert "s3cr3t-client-00" not in out + err
+    assert cli(capsys, kong, "apply", catalog, "--yes")[0] == 0
+    assert kong.state.entities("oauth2_credentials")[0]["client_secret"] != stored
+    code, out, err = cli(capsys, kong, "diff", catalog, "--exit-code")
+    assert code == 0, out + err
 
 
 def test_a_number_kong_keeps_to_14_digits_is_no_change_on_reapply(

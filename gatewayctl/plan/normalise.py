@@ -8,10 +8,12 @@ Schemas have Kong's JSON form (`GET /schemas/services`, `GET /schemas/plugins/<n
 
 from __future__ import annotations
 
+import base64
 import copy
 import hashlib
 import json
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -249,3 +251,25 @@ def basic_auth_hash(password: str, consumer_id: str) -> str:
     """How Kong stores a basic-auth password: sha1(password .. consumer_id), hex
     (kong/plugins/basic-auth/crypto.lua). Comparing hashes finds a changed password without showing it."""
     return hashlib.sha1((password + consumer_id).encode()).hexdigest()
+
+
+def oauth2_secret_hash(secret: str, stored: str) -> str | None:
+    """`secret` hashed as Kong hashed the `stored` one, with its salt: Kong 3.9 keeps an oauth2 client_secret
+    under hash_secret as a PHC string of PBKDF2 (kong/plugins/oauth2/secret.lua, the one algorithm it enables:
+    `$pbkdf2-<digest>$i=<iterations>,l=<length>$<salt>$<hash>`, base64 without padding). None when `stored`
+    is not one (argon2 or bcrypt from another build): then the two cannot be compared."""
+    found = _PBKDF2_PHC.fullmatch(stored)
+    if found is None or found["digest"] not in hashlib.algorithms_available:
+        return None
+    try:
+        salt = base64.b64decode(found["salt"] + "=" * (-len(found["salt"]) % 4))
+    except ValueError:
+        return None
+    digest = hashlib.pbkdf2_hmac(found["digest"], secret.encode(), salt, int(found["i"]), int(found["l"]))
+    hashed = base64.b64encode(digest).decode().rstrip("=")
+    return f"$pbkdf2-{found['digest']}$i={found['i']},l={found['l']}${found['salt']}${hashed}"
+
+
+_PBKDF2_PHC = re.compile(
+    r"\$pbkdf2-(?P<digest>\w+)\$i=(?P<i>\d{1,7}),l=(?P<l>\d{1,4})\$(?P<salt>[A-Za-z0-9+/]+)\$[A-Za-z0-9+/]+"
+)
