@@ -255,3 +255,33 @@ def test_anothers_key_with_a_ttl_survives_being_carried_over(
     assert moved in (0, 1)
     if moved == 0:  # the running hash is that of the text apply would post: no POST at all
         assert "nothing to do" in out and len(config_posts(kong)) == posts, out
+
+
+def test_anothers_plugin_survives_kongs_export_form_and_stops_reloading(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    """Kong's export (lyaml) writes an empty array as `{}` and a number in 14 digits: carried over in that form,
+    another team's plugin loads again, and from then on each apply posts the same text, so none reloads Kong."""
+    other = {
+        "_format_version": "3.0",
+        "plugins": [
+            {"name": "response-transformer", "config": {"add": {"headers": ["X-A:1"]}}, "tags": ["team-x"]},
+            {
+                "name": "zipkin",
+                "config": {"http_endpoint": "http://z:9411/", "sample_ratio": 0.12345678901234567},
+                "tags": ["team-x"],
+            },
+        ],
+    }
+    with httpx.Client(base_url=kong.url) as http:
+        assert http.post("/config", json=other).status_code == 201
+    catalog = str(write_catalog(workdir, DBLESS))
+    code, _, err = cli(capsys, kong, "apply", catalog, "--yes")
+    assert code == 0, err
+    kept = {p["name"]: p["config"] for p in kong.state.entities("plugins") if "team-x" in p["tags"]}
+    assert kept["response-transformer"]["remove"]["headers"] == [] and kept["zipkin"]["sample_ratio"] > 0.1
+    posts = len(config_posts(kong))
+    time.sleep(1.1)
+    code, out, err = cli(capsys, kong, "apply", catalog, "--yes")
+    assert code == 0 and "nothing to do" in out, out + err
+    assert len(config_posts(kong)) == posts

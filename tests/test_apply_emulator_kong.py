@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+import yaml
 from emulators.kong import KongState, running
 
 SID = "0b4f0d39-64a5-4f55-a8f1-5b1f7e0b7a11"
@@ -451,6 +452,26 @@ def test_a_dbless_load_keeps_a_target_as_written() -> None:
         refused = client.post("/config", json=doc)
         assert refused.status_code == 400
         assert "Invalid target ('[::ffff:1.2.3.4]:80'); not a valid hostname or ip address" in refused.text
+
+
+def test_the_dbless_export_is_written_as_lyaml_writes_it_and_loads_again() -> None:
+    """`GET /config` is written by lyaml (kong/db/declarative/export.lua; lib/lyaml/init.lua dump_node and
+    dump_scalar): a number with LuaJIT's tostring, "%.14g", and a table without elements as a mapping, so an
+    empty array is exported as `{}`, which a load takes for an empty array again (init.lua is_sequence)."""
+    zipkin = {"name": "zipkin", "config": {"http_endpoint": "http://z:9411/", "sample_ratio": 0.12345678901234567}}
+    transformer = {"name": "response-transformer", "config": {"add": {"headers": ["X-A:1"]}}}
+    doc = {"_format_version": "3.0", "plugins": [zipkin, transformer]}
+    with running(KongState(dbless=True)) as kong, httpx.Client(base_url=kong.url) as client:
+        assert client.post("/config", json=doc).status_code == 201
+        exported = client.get("/config").json()["config"]
+        configs = {p["name"]: p["config"] for p in yaml.safe_load(exported)["plugins"]}
+        assert configs["zipkin"]["sample_ratio"] == 0.12345678901235
+        assert configs["response-transformer"]["remove"]["headers"] == {}
+        assert configs["response-transformer"]["add"]["headers"] == ["X-A:1"]
+        assert client.post("/config", json={"config": exported}).status_code == 201
+        loaded = {p["name"]: p["config"] for p in client.get("/plugins").json()["data"]}
+        assert loaded["response-transformer"]["remove"]["headers"] == []
+        assert loaded["zipkin"]["sample_ratio"] == 0.12345678901235
 
 
 def test_dbless_writes_are_checked_then_refused() -> None:

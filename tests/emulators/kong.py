@@ -777,7 +777,8 @@ class KongState(EmulatorState):
 
     def export(self) -> str:
         """`GET /config`: what DB-less Kong reads back, each entity through off/init.lua construct_entity, so
-        an entity with a ttl shows the seconds it has left, and one past its time is left out."""
+        an entity with a ttl shows the seconds it has left, and one past its time is left out; written by lyaml
+        (kong/db/declarative/export.lua), see lyaml_form."""
         doc: dict[str, Any] = {"_format_version": "3.0", "_transform": False}
         for dao, items in self.store.items():
             alive = [e for e in (self.with_ttl_left(dao, e) for e in items.values()) if e is not None]
@@ -790,7 +791,17 @@ class KongState(EmulatorState):
                     }
                     for e in sorted(alive, key=lambda e: e["id"])
                 ]
-        return str(yaml.dump(doc, Dumper=SAFE_DUMPER, sort_keys=True))
+        return str(yaml.dump(lyaml_form(doc), Dumper=SAFE_DUMPER, sort_keys=True))
+
+
+def lyaml_form(value: Any) -> Any:
+    """`value` as lyaml's dump writes it (lib/lyaml/init.lua dump_node, dump_scalar): a number with Lua's
+    tostring, "%.14g" in LuaJIT, and a table with no elements as a mapping, so an empty array reads back `{}`."""
+    if isinstance(value, dict):
+        return {k: lyaml_form(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [lyaml_form(v) for v in value] if value else {}
+    return cjson_numbers(value, 14)
 
 
 def _basic_auth_hash(password: str, consumer_id: str) -> str:
@@ -1315,6 +1326,8 @@ def check_field(spec: dict[str, Any], value: Any) -> tuple[Any, Any]:
         return None, ("required field missing" if spec.get("required") else None)
     if "eq" in spec and spec["eq"] is None:  # typedefs.no_consumer and the like
         return value, spec.get("err") or "value must be null"
+    if kind in ("array", "set", "map", "record") and (value == {} or value == []):
+        value = [] if kind in ("array", "set") else {}  # an empty Lua table is any of them (init.lua is_sequence)
     if kind == "integer" and isinstance(value, float) and value.is_integer():
         value = int(value)  # a JSON 5.0 is Lua's 5: an integer
     check, message = TYPE_CHECKS.get(kind, (lambda v: True, ""))
