@@ -456,15 +456,18 @@ def test_a_dbless_load_keeps_a_target_as_written() -> None:
 
 def test_the_dbless_export_is_written_as_lyaml_writes_it_and_loads_again() -> None:
     """`GET /config` is written by lyaml (kong/db/declarative/export.lua; lib/lyaml/init.lua dump_node and
-    dump_scalar): a number with LuaJIT's tostring, "%.14g", and a table without elements as a mapping, so an
-    empty array is exported as `{}`, which a load takes for an empty array again (init.lua is_sequence)."""
+    dump_scalar): a number with LuaJIT's tostring, "%.14g", a table without elements as a mapping, so an empty
+    array is exported as `{}`, which a load takes for an empty array again (init.lua is_sequence), and every
+    null (export.lua reads with nulls = true)."""
     zipkin = {"name": "zipkin", "config": {"http_endpoint": "http://z:9411/", "sample_ratio": 0.12345678901234567}}
     transformer = {"name": "response-transformer", "config": {"add": {"headers": ["X-A:1"]}}}
     doc = {"_format_version": "3.0", "plugins": [zipkin, transformer]}
     with running(KongState(dbless=True)) as kong, httpx.Client(base_url=kong.url) as client:
         assert client.post("/config", json=doc).status_code == 201
         exported = client.get("/config").json()["config"]
-        configs = {p["name"]: p["config"] for p in yaml.safe_load(exported)["plugins"]}
+        plugins = yaml.safe_load(exported)["plugins"]
+        assert all(p["service"] is None and p["instance_name"] is None for p in plugins)  # nulls are exported
+        configs = {p["name"]: p["config"] for p in plugins}
         assert configs["zipkin"]["sample_ratio"] == 0.12345678901235
         assert configs["response-transformer"]["remove"]["headers"] == {}
         assert configs["response-transformer"]["add"]["headers"] == ["X-A:1"]

@@ -783,12 +783,9 @@ class KongState(EmulatorState):
         for dao, items in self.store.items():
             alive = [e for e in (self.with_ttl_left(dao, e) for e in items.values()) if e is not None]
             if alive:
+                # foreign keys as their ids; nulls kept (GLOBAL_QUERY_OPTS nulls = true, written as lyaml.null)
                 doc[dao] = [
-                    {
-                        k: (v["id"] if isinstance(v, dict) and set(v) == {"id"} else v)
-                        for k, v in e.items()
-                        if v is not None
-                    }
+                    {k: (v["id"] if isinstance(v, dict) and set(v) == {"id"} else v) for k, v in e.items()}
                     for e in sorted(alive, key=lambda e: e["id"])
                 ]
         return str(yaml.dump(lyaml_form(doc), Dumper=SAFE_DUMPER, sort_keys=True))
