@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 from emulators.harness import CATALOG, SECRETS, cli, write_catalog
@@ -215,4 +216,72 @@ def test_two_catalogs_sharing_a_dbless_kong_keep_each_others_passwords_and_stop_
         assert code == 0, out + err
         code, out, err = cli(capsys, kong, "apply", str(catalog), "--yes")
         assert code == 0 and "nothing to do" in out, out + err
+    assert len(config_posts(kong)) == posts
+
+
+def test_anothers_key_with_a_ttl_survives_being_carried_over(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    """DB-less Kong's export shows a credential's ttl as the seconds it has left, but reads the ttl it is given
+    as the time the credential expires (kong/db/strategies/off/init.lua process_ttl_field): carried over as
+    exported, another team's key expired in 1970. It goes back as that time, by Kong's own clock (the export's
+    Date), so it keeps its expiry and the text stays the same from one apply to the next."""
+    expires = int(time.time()) + 600
+    other = {
+        "_format_version": "3.0",
+        "consumers": [
+            {
+                "username": "partner",
+                "tags": ["team-x"],
+                "keyauth_credentials": [{"key": "partner-key", "ttl": expires, "tags": ["team-x"]}],
+            }
+        ],
+    }
+    with httpx.Client(base_url=kong.url) as http:
+        assert http.post("/config", json=other).status_code == 201
+        catalog = str(write_catalog(workdir, DBLESS))
+        code, _, err = cli(capsys, kong, "apply", catalog, "--yes")
+        assert code == 0, err
+        carried = http.get("/key-auths/partner-key")
+        assert carried.status_code == 200 and 590 <= carried.json()["ttl"] <= 600, carried.text
+    stored = {c["key"]: c["ttl"] for c in kong.state.entities("keyauth_credentials")}
+    assert stored["partner-key"] - expires in (0, 1)  # a second more if the export's Date turned over
+    posts = len(config_posts(kong))
+    time.sleep(1.1)
+    code, out, err = cli(capsys, kong, "apply", catalog, "--yes")
+    assert code == 0, err
+    now_stored = {c["key"]: c["ttl"] for c in kong.state.entities("keyauth_credentials")}
+    moved = now_stored["partner-key"] - stored["partner-key"]
+    assert moved in (0, 1)
+    if moved == 0:  # the running hash is that of the text apply would post: no POST at all
+        assert "nothing to do" in out and len(config_posts(kong)) == posts, out
+
+
+def test_anothers_plugin_survives_kongs_export_form_and_stops_reloading(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    """Kong's export (lyaml) writes an empty array as `{}` and a number in 14 digits: carried over in that form,
+    another team's plugin loads again, and from then on each apply posts the same text, so none reloads Kong."""
+    other = {
+        "_format_version": "3.0",
+        "plugins": [
+            {"name": "response-transformer", "config": {"add": {"headers": ["X-A:1"]}}, "tags": ["team-x"]},
+            {
+                "name": "zipkin",
+                "config": {"http_endpoint": "http://z:9411/", "sample_ratio": 0.12345678901234567},
+                "tags": ["team-x"],
+            },
+        ],
+    }
+    with httpx.Client(base_url=kong.url) as http:
+        assert http.post("/config", json=other).status_code == 201
+    catalog = str(write_catalog(workdir, DBLESS))
+    code, _, err = cli(capsys, kong, "apply", catalog, "--yes")
+    assert code == 0, err
+    kept = {p["name"]: p["config"] for p in kong.state.entities("plugins") if "team-x" in p["tags"]}
+    assert kept["response-transformer"]["remove"]["headers"] == [] and kept["zipkin"]["sample_ratio"] > 0.1
+    posts = len(config_posts(kong))
+    time.sleep(1.1)
+    code, out, err = cli(capsys, kong, "apply", catalog, "--yes")
+    assert code == 0 and "nothing to do" in out, out + err
     assert len(config_posts(kong)) == posts

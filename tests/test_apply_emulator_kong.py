@@ -3,12 +3,16 @@ tests prove something: error bodies, status codes, paging, tag filters, defaults
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import re
 import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
+import yaml
 from emulators.kong import KongState, running
 
 SID = "0b4f0d39-64a5-4f55-a8f1-5b1f7e0b7a11"
@@ -122,6 +126,64 @@ def test_dbless_hashes_basic_auth_passwords_on_load_unless_transform_is_false() 
         assert load(client) == basic_auth_hash("pw", consumer)
         assert load(client, _transform=False) == "pw"
         assert "_transform: false" in client.get("/config").json()["config"]
+
+
+def test_oauth2_secrets_with_hash_secret_are_stored_as_salted_pbkdf2(
+    http: tuple[httpx.Client, KongState],
+) -> None:
+    """kong/plugins/oauth2/daos.lua: with hash_secret, client_secret is replaced on write by secret.lua's hash,
+    PBKDF2 (the one algorithm 3.9 enables) with a random salt: a GET never shows the secret written, and writing
+    the same secret again stores another hash. DB-less loads run it too, unless `_transform: false`."""
+    client, state = http
+    client.post("/consumers", json={"username": "app"})
+    body = {"name": "app", "client_id": "app-id", "client_secret": "plain-secret", "hash_secret": True}
+    first = client.put("/consumers/app/oauth2/app-id", json=body).json()["client_secret"]
+    again = client.put("/consumers/app/oauth2/app-id", json=body).json()["client_secret"]
+    assert first != again and client.get("/oauth2/app-id").json()["client_secret"] == again
+    algorithm, params, salt, digest = first.split("$")[1:]
+    assert (algorithm, params) == ("pbkdf2-sha512", "i=10000,l=32")
+
+    def unpadded(text: str) -> bytes:
+        return base64.b64decode(text + "=" * (-len(text) % 4))
+
+    assert hashlib.pbkdf2_hmac("sha512", b"plain-secret", unpadded(salt), 10000, 32) == unpadded(digest)
+    # a PATCH that does not name hash_secret leaves the stored hash alone; without hash_secret a secret is kept
+    assert client.patch("/oauth2/app-id", json={"name": "renamed"}).json()["client_secret"] == again
+    plain = client.put("/consumers/app/oauth2/app-id", json={**body, "hash_secret": False}).json()
+    assert plain["client_secret"] == "plain-secret"
+    with running(KongState(dbless=True)) as kong, httpx.Client(base_url=kong.url) as dbless:
+        consumer = {"username": "app", "oauth2_credentials": [body]}
+        for meta, hashed in (({}, True), ({"_transform": False}, False)):
+            doc = {"_format_version": "3.0", **meta, "consumers": [consumer]}
+            assert dbless.post("/config", json=doc).status_code == 201
+            stored = dbless.get("/oauth2/app-id").json()["client_secret"]
+            assert stored.startswith("$pbkdf2-sha512$") is hashed, stored
+    assert state.entities("oauth2_credentials")[0]["client_secret"] == "plain-secret"
+
+
+def test_numbers_are_written_with_cjsons_precision(http: tuple[httpx.Client, KongState]) -> None:
+    """Kong writes its answers with lua-cjson at encode_number_precision 16 (kong/globalpatches.lua,
+    CJSON_MAX_PRECISION in kong/constants.lua, kong/pdk/response.lua), "%.16g", after Postgres kept a record
+    field (a plugin's config) as JSONB that pgmoon's encode_json wrote with lua-cjson's own module at its default
+    precision, 14 (kong/db/strategies/postgres/init.lua escape_literal). A double that takes 17 digits comes back
+    rounded to 14 with a database, to 16 without (the declarative config is kept as it was read); an integral
+    one as an integer; an integer past 16 digits in exponent form."""
+    client, _ = http
+    raw = '{"name": "zipkin", "config": {"http_endpoint": "http://z:9411/", "sample_ratio": 0.12345678901234567}}'
+    created = client.post("/plugins", content=raw, headers={"Content-Type": "application/json"})
+    assert created.status_code == 201, created.text
+    assert created.json()["config"]["sample_ratio"] == 0.12345678901235
+    assert '"sample_ratio": 0.12345678901235' in client.get(f"/plugins/{created.json()['id']}").text
+    client.put(f"/services/{SID}", json={"name": "a", "host": "a.internal"})
+    config = {"http_endpoint": "http://z:9411/", "sample_ratio": 1.0}
+    plugin = {"name": "zipkin", "service": {"id": SID}, "config": config}
+    assert re.search(r'"sample_ratio": 1[,}]', client.post("/plugins", json=plugin).text)
+    route = client.post("/routes", json={"paths": ["/r"], "regex_priority": 12345678901234567}).json()
+    assert route["regex_priority"] == 1.234567890123457e16  # an integer column: the double, in 16 digits
+    with running(KongState(dbless=True)) as kong, httpx.Client(base_url=kong.url) as dbless:
+        doc = '{"_format_version": "3.0", "plugins": [' + raw + "]}"
+        assert dbless.post("/config", json={"config": doc}).status_code == 201
+        assert dbless.get("/plugins").json()["data"][0]["config"]["sample_ratio"] == 0.1234567890123457
 
 
 def test_plugins_without_a_consumer_scope_are_refused_on_a_consumer(http: tuple[httpx.Client, KongState]) -> None:
@@ -354,6 +416,12 @@ def test_targets_as_kong_39_keeps_them(http: tuple[httpx.Client, KongState]) -> 
     refused = client.post("/upstreams/u/targets", json={"target": "not a host"})
     assert refused.status_code == 400
     assert refused.json()["fields"] == {"target": "Invalid target; not a valid hostname or ip address"}
+    # kong/tools/ip.lua normalize_ipv6 wants eight hex groups: an IPv4 tail or a zone is no IPv6 address to Kong
+    for address in ("[::ffff:10.0.0.1]:80", "[fe80::1%eth0]:80"):
+        assert client.post("/upstreams/u/targets", json={"target": address}).status_code == 400, address
+    zeros = client.post("/upstreams/u/targets", json={"target": "010.000.0.07:81"}).json()["target"]
+    assert zeros == "10.0.0.7:81"  # normalize_ipv4's %d
+    client.delete(f"/upstreams/u/targets/{zeros}")
     time.sleep(0.01)  # created_at has milliseconds: the newest is listed first
     client.post("/upstreams/u/targets", json={"target": "b.internal:80", "tags": ["t"]})
     listed = client.get("/upstreams/u/targets", params={"tags": "t", "size": "5000"}).json()
@@ -366,6 +434,47 @@ def test_targets_as_kong_39_keeps_them(http: tuple[httpx.Client, KongState]) -> 
     assert client.delete("/upstreams/u/targets/10.9.9.9:80").status_code == 404
     assert client.get("/targets").status_code == 404
     assert isinstance(state.entities("targets")[0]["created_at"], float)
+
+
+def test_a_dbless_load_keeps_a_target_as_written() -> None:
+    """Only the targets DAO formats a target (kong/db/dao/targets.lua insert, upsert); a declarative load
+    writes entities without it (kong/db/declarative/import.lua), after the schema's validate_target
+    (kong/db/schema/entities/targets.lua), so DB-less Kong keeps the text it was given."""
+    doc = {
+        "_format_version": "3.0",
+        "upstreams": [{"name": "u", "targets": [{"target": "[2001:db8::1]:80"}, {"target": "010.0.0.1"}]}],
+    }
+    with running(KongState(dbless=True)) as kong, httpx.Client(base_url=kong.url) as client:
+        assert client.post("/config", json=doc).status_code == 201
+        targets = client.get("/upstreams/u/targets").json()["data"]
+        assert sorted(t["target"] for t in targets) == ["010.0.0.1", "[2001:db8::1]:80"]
+        doc["upstreams"][0]["targets"] = [{"target": "[::ffff:1.2.3.4]:80"}]
+        refused = client.post("/config", json=doc)
+        assert refused.status_code == 400
+        assert "Invalid target ('[::ffff:1.2.3.4]:80'); not a valid hostname or ip address" in refused.text
+
+
+def test_the_dbless_export_is_written_as_lyaml_writes_it_and_loads_again() -> None:
+    """`GET /config` is written by lyaml (kong/db/declarative/export.lua; lib/lyaml/init.lua dump_node and
+    dump_scalar): a number with LuaJIT's tostring, "%.14g", a table without elements as a mapping, so an empty
+    array is exported as `{}`, which a load takes for an empty array again (init.lua is_sequence), and every
+    null (export.lua reads with nulls = true)."""
+    zipkin = {"name": "zipkin", "config": {"http_endpoint": "http://z:9411/", "sample_ratio": 0.12345678901234567}}
+    transformer = {"name": "response-transformer", "config": {"add": {"headers": ["X-A:1"]}}}
+    doc = {"_format_version": "3.0", "plugins": [zipkin, transformer]}
+    with running(KongState(dbless=True)) as kong, httpx.Client(base_url=kong.url) as client:
+        assert client.post("/config", json=doc).status_code == 201
+        exported = client.get("/config").json()["config"]
+        plugins = yaml.safe_load(exported)["plugins"]
+        assert all(p["service"] is None and p["instance_name"] is None for p in plugins)  # nulls are exported
+        configs = {p["name"]: p["config"] for p in plugins}
+        assert configs["zipkin"]["sample_ratio"] == 0.12345678901235
+        assert configs["response-transformer"]["remove"]["headers"] == {}
+        assert configs["response-transformer"]["add"]["headers"] == ["X-A:1"]
+        assert client.post("/config", json={"config": exported}).status_code == 201
+        loaded = {p["name"]: p["config"] for p in client.get("/plugins").json()["data"]}
+        assert loaded["response-transformer"]["remove"]["headers"] == []
+        assert loaded["zipkin"]["sample_ratio"] == 0.12345678901235
 
 
 def test_dbless_writes_are_checked_then_refused() -> None:

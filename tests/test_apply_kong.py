@@ -46,6 +46,109 @@ def test_fresh_apply_then_diff_is_clean_and_reapply_writes_nothing(
     assert len(kong.state.writes()) == before  # not one write, not even the lock
 
 
+def test_an_oauth2_secret_kong_stores_hashed_is_no_change_on_reapply(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With hash_secret, Kong reads back a salted PBKDF2 of the client_secret (kong/plugins/oauth2/daos.lua),
+    never the secret written: a second apply must not take that for a change, and a rotated secret must."""
+    monkeypatch.setenv("APP_CLIENT_SECRET", "s3cr3t-client-0009")
+    credential = (
+        '      oauth2: [{name: app, client_id: app-client, client_secret: "${env:APP_CLIENT_SECRET}", '
+        "hash_secret: true, redirect_uris: [https://app.example.com/cb]}]\n"
+    )
+    text = CATALOG.replace(
+        '      key_auth: [{key: "${env:WEB_APP_KEY}"}]\n',
+        '      key_auth: [{key: "${env:WEB_APP_KEY}"}]\n' + credential,
+    )
+    catalog = str(write_catalog(workdir, text))
+    assert cli(capsys, kong, "apply", catalog, "--yes")[0] == 0
+    stored = kong.state.entities("oauth2_credentials")[0]["client_secret"]
+    assert stored.startswith("$pbkdf2-sha512$")
+    code, out, err = cli(capsys, kong, "diff", catalog, "--exit-code")
+    assert (code, out.strip().splitlines()[-1]) == (0, "kong: +0 ~0 -0"), out + err
+    before = len(kong.state.writes())
+    code, out, err = cli(capsys, kong, "apply", catalog, "--yes")
+    assert code == 0 and "nothing to do" in out, out + err
+    assert len(kong.state.writes()) == before
+    # the secret rotated: the new one, hashed with the salt Kong keeps, differs from Kong's hash
+    monkeypatch.setenv("APP_CLIENT_SECRET", "s3cr3t-client-0010")
+    code, out, err = cli(capsys, kong, "diff", catalog, "--exit-code")
+    assert code == 2 and "client_secret: <secret> -> <secret ${env:APP_CLIENT_SECRET}> (changed)" in out, out + err
+    no_secrets(out, err)
+    assert "s3cr3t-client-00" not in out + err
+    assert cli(capsys, kong, "apply", catalog, "--yes")[0] == 0
+    assert kong.state.entities("oauth2_credentials")[0]["client_secret"] != stored
+    code, out, err = cli(capsys, kong, "diff", catalog, "--exit-code")
+    assert code == 0, out + err
+
+
+def test_a_number_kong_keeps_to_14_digits_is_no_change_on_reapply(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    """Kong with Postgres keeps a plugin's config as JSONB written by lua-cjson at its default "%.14g"
+    (kong/db/strategies/postgres/init.lua escape_literal, pgmoon's encode_json): a ratio whose double takes 17
+    digits reads back rounded to 14, which is Kong's form of the same setting, not a change."""
+    text = CATALOG.replace(
+        "  metrics: {status_codes: true}\n",
+        "  metrics: {status_codes: true}\n"
+        "  tracing: {zipkin: {endpoint: 'http://zipkin:9411/api/v2/spans', sample_ratio: 0.12345678901234567}}\n",
+    )
+    catalog = str(write_catalog(workdir, text))
+    assert cli(capsys, kong, "apply", catalog, "--yes")[0] == 0
+    code, out, err = cli(capsys, kong, "diff", catalog, "--exit-code")
+    assert (code, out.strip().splitlines()[-1]) == (0, "kong: +0 ~0 -0"), out + err
+    before = len(kong.state.writes())
+    code, out, err = cli(capsys, kong, "apply", catalog, "--yes")
+    assert code == 0 and "nothing to do" in out, out + err
+    assert len(kong.state.writes()) == before
+
+
+def test_targets_kong_writes_in_normal_form_are_no_change_on_reapply(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    """Kong's targets DAO keeps an IPv6 address written in full and an IPv4 address without leading zeros
+    (kong/db/dao/targets.lua format_target, kong/tools/ip.lua): rendered so, they read back unchanged."""
+    text = CATALOG.replace("targets: [10.0.0.1:8080,", "targets: ['[2001:DB8::1]:8080', 010.0.0.3, 10.0.0.1:8080,")
+    catalog = str(write_catalog(workdir, text))
+    assert cli(capsys, kong, "apply", catalog, "--yes")[0] == 0
+    assert "[2001:0db8:0000:0000:0000:0000:0000:0001]:8080" in {t["target"] for t in kong.state.entities("targets")}
+    code, out, err = cli(capsys, kong, "diff", catalog, "--exit-code")
+    assert (code, out.strip().splitlines()[-1]) == (0, "kong: +0 ~0 -0"), out + err
+    before = len(kong.state.writes())
+    code, out, err = cli(capsys, kong, "apply", catalog, "--yes")
+    assert code == 0 and "nothing to do" in out, out + err
+    assert len(kong.state.writes()) == before
+
+
+def test_a_key_auth_ttl_given_or_taken_away_is_a_change_its_time_left_is_not(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    """Kong reads a credential's ttl as the seconds left (kong/db/strategies/postgres/init.lua), never the ttl
+    written, so its value cannot be compared; whether there is one can: a ttl added to a key that has none, or
+    taken away from one that has it (a PUT without the option leaves none), is a change."""
+    key = 'key_auth: [{key: "${env:WEB_APP_KEY}"}]'
+    catalog = write_catalog(workdir)
+    assert cli(capsys, kong, "apply", str(catalog), "--yes")[0] == 0
+
+    def stored_ttl() -> object:
+        return kong.state.entities("keyauth_credentials")[0]["ttl"]
+
+    catalog.write_text(CATALOG.replace(key, key.replace("}]", ", ttl: 30d}]")))
+    code, out, err = cli(capsys, kong, "diff", str(catalog), "--exit-code")
+    assert code == 2 and "kong: +0 ~1 -0" in out and "ttl" in out, out + err
+    assert cli(capsys, kong, "apply", str(catalog), "--yes")[0] == 0
+    assert stored_ttl() is not None
+    before = len(kong.state.writes())
+    code, out, err = cli(capsys, kong, "apply", str(catalog), "--yes")  # a second less left: no change
+    assert code == 0 and "nothing to do" in out and len(kong.state.writes()) == before, out + err
+
+    catalog.write_text(CATALOG)
+    code, out, err = cli(capsys, kong, "diff", str(catalog), "--exit-code")
+    assert code == 2 and "kong: +0 ~1 -0" in out and "ttl" in out, out + err
+    assert cli(capsys, kong, "apply", str(catalog), "--yes")[0] == 0
+    assert stored_ttl() is None
+
+
 def test_changes_and_removals_are_planned_per_field_and_applied(
     capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
 ) -> None:

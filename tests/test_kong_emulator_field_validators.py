@@ -6,11 +6,13 @@ validators read Lua patterns, translated to regexes by tests/emulators/lua_patte
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+import yaml
 from emulators.kong import KongState, check_field, running
 from emulators.lua_patterns import lua_match, lua_pattern_regex
 
@@ -399,3 +401,50 @@ def test_a_credential_ttl_is_checked_when_dbless_too() -> None:
         answer = http.post("/consumers/alice/key-auth", json={"key": "k1", "ttl": 100_000_001})
         assert (answer.status_code, answer.json()) == (400, TTL_REFUSED)
         assert http.post("/consumers/alice/key-auth", json={"key": "k1", "ttl": 60}).status_code == 405
+
+
+def test_a_credential_ttl_reads_as_the_seconds_left(client: httpx.Client) -> None:
+    """Postgres keeps the time a credential expires, the write's ttl added to its time (kong/db/strategies/
+    postgres/init.lua get_ttl_value at 3.9.1), and a read shows FLOOR(ttl - CURRENT_TIMESTAMP): the seconds
+    left, never the ttl written. A write without the option (a PUT, a PATCH too: an update's ttl is its option)
+    leaves none."""
+    client.post("/consumers", json={"username": "alice"})
+    created = client.post("/consumers/alice/key-auth", json={"key": "k1", "ttl": 3600}).json()
+    listed = client.get("/key-auths").json()["data"]
+    for read in (client.get("/key-auths/k1").json(), listed[0], client.get("/consumers/alice/key-auth/k1").json()):
+        assert 3598 <= read["ttl"] <= 3600, read
+    answer = client.patch(f"/key-auths/{created['id']}", json={"tags": ["t"]})
+    assert answer.json()["ttl"] is None and client.get("/key-auths/k1").json()["ttl"] is None
+    client.put("/key-auths/k1", json={"consumer": {"id": created["consumer"]["id"]}, "ttl": 60})
+    assert 58 <= client.get("/key-auths/k1").json()["ttl"] <= 60
+    client.put("/key-auths/k1", json={"consumer": {"id": created["consumer"]["id"]}})
+    assert client.get("/key-auths/k1").json()["ttl"] is None
+
+
+def test_a_declarative_ttl_is_the_time_the_credential_expires() -> None:
+    """DB-less Kong keeps a declarative credential's `ttl` as given and reads it as `ttl - ngx.time()`, leaving
+    out an entity with none left (kong/db/strategies/off/init.lua process_ttl_field at 3.9.1; the declarative
+    ttl is the expiry time an export from Postgres holds, Kong commit 48dc2ef987): a ttl of 3600 expired an
+    hour into 1970, so the credential is in no list, not found, and not in the export; one that is a time to
+    come reads as the seconds left, in the export too."""
+    later = int(time.time()) + 600
+    config = {
+        "_format_version": "3.0",
+        "consumers": [
+            {
+                "username": "alice",
+                "keyauth_credentials": [
+                    {"id": UUID, "key": "seconds", "ttl": 3600},
+                    {"key": "expiry-time", "ttl": later},
+                ],
+            }
+        ],
+    }
+    with running(KongState(dbless=True)) as kong, httpx.Client(base_url=kong.url) as http:
+        assert http.post("/config", json=config).status_code == 201
+        assert [c["key"] for c in http.get("/key-auths").json()["data"]] == ["expiry-time"]
+        assert http.get("/key-auths/seconds").status_code == 404
+        assert http.get(f"/key-auths/{UUID}").status_code == 404
+        assert 598 <= http.get("/key-auths/expiry-time").json()["ttl"] <= 600
+        exported = yaml.safe_load(http.get("/config").json()["config"])["keyauth_credentials"]
+        assert [(c["key"], 598 <= c["ttl"] <= 600) for c in exported] == [("expiry-time", True)]

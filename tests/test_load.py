@@ -567,6 +567,45 @@ consumers:
     assert any(m.startswith("oauth2 needs Kong with a database") for m in messages(tmp_path, body))
 
 
+def test_targets_are_checked_as_kong_keeps_them(tmp_path: Path) -> None:
+    """Kong's targets DAO formats a target before keeping it (kong/db/dao/targets.lua format_target): two
+    spellings of one address are one target to Kong (its 409), and an IPv6 address with an IPv4 tail or a zone,
+    which Python takes, is no address to kong/tools/ip.lua normalize_ipv6."""
+    body = """\
+services:
+  - name: api
+    upstream:
+      targets: [10.0.0.1, '010.0.0.1:8000', '[2001:db8::1]:80', '[2001:0DB8:0::1]:80', '[::ffff:1.2.3.4]:80']
+    routes: [{name: main, paths: [/api]}]
+"""
+    found = [e.split(": ", 1)[1] for e in errors(tmp_path, body)]
+    assert found == [
+        "services[0].upstream.targets[1]: duplicate target 010.0.0.1:8000",
+        "services[0].upstream.targets[3]: duplicate target [2001:0DB8:0::1]:80",
+        "services[0].upstream.targets[4]: Kong refuses the target '[::ffff:1.2.3.4]:80': it is not an IPv6 address",
+    ], found
+
+
+def test_a_key_auth_ttl_needs_a_database(tmp_path: Path) -> None:
+    """DB-less Kong reads a declarative ttl as the time the key expires (kong/db/strategies/off/init.lua
+    process_ttl_field), so the duration gatewayctl renders would post a key that expired in 1970."""
+    body = (
+        """\
+gateway: {mode: dbless}
+deployment: {kong: {database: "off"}}
+consumers:
+  - name: app
+    credentials: {key_auth: [{key: "${env:APP_KEY}"}, {key: "${env:APP_KEY2}", ttl: 30d}]}
+"""
+        + SERVICE
+    )
+    found = [e for e in errors(tmp_path, body) if "ttl" in e]
+    assert len(found) == 1 and "consumers[0].credentials.key_auth[1].ttl" in found[0], found
+    assert "needs Kong with a database" in found[0]
+    in_db_mode = body.replace("mode: dbless", "mode: db").replace('deployment: {kong: {database: "off"}}\n', "")
+    assert load(tmp_path, in_db_mode).catalog.consumers[0].credentials.key_auth[1].ttl is not None
+
+
 @pytest.mark.parametrize(
     ("path", "construct"),
     [

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -90,8 +91,9 @@ def plain(value: Any) -> Any:
         return {k: plain(v) for k, v in value.items()}
     if isinstance(value, list):
         return [plain(v) for v in value]
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
+    if isinstance(value, float | int) and not isinstance(value, bool) and math.isfinite(value):
+        number = float(f"{value:.14g}")  # what Kong keeps of it: Postgres JSONB written by cjson at 14 digits
+        return int(number) if number.is_integer() else number
     return value
 
 
@@ -156,6 +158,7 @@ def test_corner_cases_of_the_rules() -> None:
         {"r": "not a record", "m": "not a map", "f": "s1"},
         {"r": {"id": "kept: only the top level drops ids", "created_at": 5}},
         {"ordered": ["b", "a", "b"], "s": ["x", 2.0]},  # an array keeps order and repeats; a stray float
+        {"n": 0.12345678901234567, "extra": [12345678901234567, 2**63, 0.5, float("inf")]},  # past 16 digits
     ]
     for body in bodies:
         assert normalise(body, schema) == reference(body, schema), body
@@ -163,6 +166,13 @@ def test_corner_cases_of_the_rules() -> None:
     assert filled["n"] == 1 and filled["r"] == {"deep": [1, 2]} and filled["abstract"] is None
     filled["r"]["deep"].append(3)  # a default is copied, never shared between results
     assert normalise({}, schema)["r"] == {"deep": [1, 2]}
+    # a number as Kong keeps it (with Postgres "%.14g", DB-less "%.16g") is the number sent
+    for kept in (0.12345678901235, 0.1234567890123457):
+        assert normalise({"n": 0.12345678901234567}, schema) == normalise({"n": kept}, schema)
+    assert normalise({"extra": 123456789012345678}, schema) == normalise({"extra": 1.2345678901235e17}, schema)
+    exact = {"n": 0.5, "extra": 10**14 - 1}
+    assert normalise(exact, schema) == {**normalise({}, schema), **exact}
+    assert normalise({"n": 0.1}, schema) != normalise({"n": 0.10000000000001}, schema)  # the 14th digit counts
     # fields the schema does not know are kept after the known ones, in the order they came
     assert list(normalise({"zz": 1, "id": "x", "n": 2, "aa": 2.0}, schema))[-2:] == ["zz", "aa"]
 

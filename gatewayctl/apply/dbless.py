@@ -7,7 +7,8 @@
   configuration costs no POST at all.
 - decK's `_info` is stripped (Kong's declarative schema rejects it).
 - A full replace would delete what others put in Kong, so entities without this catalog's ownership tag are
-  read from `GET /config` and carried over unchanged (unless the running hash shows Kong runs this catalog's
+  read from `GET /config` and carried over unchanged but for a credential's ttl, exported as the seconds left and
+  posted as the time it expires (unless the running hash shows Kong runs this catalog's
   configuration alone).
 - `?flatten_errors=1` makes a 400 list `flattened_errors` per entity, which are mapped to catalog entries.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from typing import Any
 
 import yaml
@@ -83,7 +85,8 @@ def config_hash(text: str) -> str:
 
 def unowned_entities(client: KongAdmin, catalog_name: str) -> dict[str, list[dict[str, Any]]]:
     """Entities in the running configuration that do not carry this catalog's tag (from `GET /config`)."""
-    exported = client.get("/config").get("config") or ""
+    answer, now = client.get_dated("/config")
+    exported = (answer.get("config") if isinstance(answer, dict) else None) or ""
     data = export_data(exported) if isinstance(exported, str) and exported.strip() else {}
     tag = catalog_tag(catalog_name)
     out: dict[str, list[dict[str, Any]]] = {}
@@ -93,13 +96,24 @@ def unowned_entities(client: KongAdmin, catalog_name: str) -> dict[str, list[dic
         # timestamps are left out: Kong stamps entities loaded without them, so the text (and its hash) stays
         # the same from one apply to the next
         keep = [
-            {k: v for k, v in i.items() if k not in ("created_at", "updated_at")}
+            _expiry_time({k: v for k, v in i.items() if k not in ("created_at", "updated_at")}, now)
             for i in items
             if isinstance(i, dict) and tag not in (i.get("tags") or [])
         ]
         if keep:
             out[key] = keep
     return out
+
+
+def _expiry_time(entity: dict[str, Any], now: float | None) -> dict[str, Any]:
+    """An exported entity with its `ttl` (a key-auth credential's) as the time it expires. DB-less Kong exports
+    the seconds left (kong/db/strategies/off/init.lua process_ttl_field) but reads a declarative ttl as that
+    time, so posted back as exported the credential had expired in 1970. Kong's own clock (the export's Date)
+    gives the same time on every apply; without it, the seconds left are counted from this machine's."""
+    ttl = entity.get("ttl")
+    if not isinstance(ttl, int | float) or isinstance(ttl, bool):
+        return entity
+    return {**entity, "ttl": int(time.time() if now is None else now) + int(ttl)}
 
 
 def export_data(exported: str) -> Any:

@@ -17,7 +17,7 @@ from gatewayctl.catalog.model import Catalog, Cors, Plugins, RateLimit, Route, S
 from gatewayctl.catalog.public_keys import public_key_problem
 from gatewayctl.catalog.secrets import REFERENCE
 from gatewayctl.catalog.source import Source
-from gatewayctl.catalog.types import kong_address, kong_path_problem
+from gatewayctl.catalog.types import kong_address, kong_path_problem, kong_target
 from gatewayctl.diagnostics import Diagnostic, KeyPath, quoted_key
 from gatewayctl.kong_plugins import ENTERPRISE_PLUGINS, GLOBAL_ONLY_PLUGINS, KNOWN_PLUGINS, NO_CONSUMER_PLUGINS
 
@@ -204,9 +204,13 @@ def service_targets(catalog: Catalog, report: Report) -> None:
             report.error((*up, "hash_fallback"), f"is the same as hash_on ({fallback}): Kong refuses it")
         seen: dict[str, int] = {}
         for j, target in enumerate(upstream.targets):
-            if target.target in seen:
+            kept = kong_target(target.target)  # 10.0.0.1 and 10.0.0.1:8000 are one target to Kong
+            if kept is None:
+                problem = kong_address(target.target)[0]
+                report.error((*up, "targets", j), f"Kong refuses the target {target.target!r}: it {problem}")
+            elif kept in seen:
                 report.error((*up, "targets", j), f"duplicate target {target.target}")
-            seen.setdefault(target.target, j)
+            seen.setdefault(kept or target.target, j)
         check = upstream.health_check
         if check and check.timeout.ms > check.interval.ms:
             report.error((*up, "health_check", "timeout"), "must not be longer than the interval")
@@ -597,6 +601,16 @@ def consumers_and_auth(catalog: Catalog, report: Report) -> None:
                         f"{shown} is already used by {_fmt(seen_keys[(kind, value)])} (Kong requires it to be unique)",
                     )
                 seen_keys.setdefault((kind, value), path)
+        for j, key_auth in enumerate(creds.key_auth):
+            if key_auth.ttl is not None and catalog.gateway.mode == "dbless":
+                # kong/db/strategies/off/init.lua process_ttl_field: DB-less Kong reads a declarative ttl as the
+                # time the credential expires (ttl - ngx.time()), so a duration there expired in 1970
+                report.error(
+                    ("consumers", i, "credentials", "key_auth", j, "ttl"),
+                    "a key-auth ttl needs Kong with a database: DB-less Kong (gateway.mode: dbless) reads a "
+                    "declarative ttl as the time the key expires (seconds since 1970), so this key would be "
+                    "expired on arrival",
+                )
         for j, jwt in enumerate(creds.jwt):
             path = ("consumers", i, "credentials", "jwt", j)
             if jwt.algorithm.startswith("HS") and not jwt.secret:

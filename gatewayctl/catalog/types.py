@@ -274,15 +274,45 @@ def _host_port(value: str) -> str:
 _KONG_HOST_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
 
 
+def kong_ipv6(address: str) -> str | None:
+    """kong/tools/ip.lua normalize_ipv6 (tag 3.9.1) of an address without brackets or port: eight groups of one
+    to four hex digits once a "::" is expanded, each written as four, in lower case; None when Kong refuses it
+    (an IPv4 tail such as ::ffff:1.2.3.4, a zone such as %eth0, which Python's ipaddress takes)."""
+    check = ("0" if address.startswith(":") else "") + address + ("0" if address.endswith(":") else "")
+    if "::" in check:
+        check = check.replace("::", ":" + "0:" * max(0, 8 - check.count(":")), 1)
+    groups = check.split(":")
+    if len(groups) != 8 or not all(_HEX_GROUP.fullmatch(g) for g in groups):
+        return None
+    return ":".join(g.rjust(4, "0") for g in groups).lower()
+
+
+_HEX_GROUP = re.compile(r"[0-9A-Fa-f]{1,4}")
+
+
+def kong_target(value: str) -> str | None:
+    """A target as Kong keeps it (kong/db/dao/targets.lua format_target with kong/tools/ip.lua normalize_ip and
+    format_host, tag 3.9.1): an IPv4 address without leading zeros, an IPv6 address written in full in
+    brackets, a name as it is, each with its port or 8000; None when Kong refuses it."""
+    if kong_address(value)[0]:
+        return None
+    if value.count(":") > 1:
+        bracketed = re.fullmatch(r"\[([^\]]*)\](?::(\d+))?", value)
+        address, port = (bracketed[1], bracketed[2]) if bracketed else (value, None)
+        return f"[{kong_ipv6(address)}]:{port or 8000}"
+    host, _, port = value.partition(":")
+    if re.fullmatch(r"[\d.]+", host):
+        host = ".".join(str(int(part)) for part in host.split("."))
+    return f"{host}:{port or 8000}"
+
+
 def kong_address(value: str) -> tuple[str | None, bool]:
     """How Kong reads a host (kong/tools/ip.lua normalize_ip): an IPv4 or IPv6 address or a name, each with
     an optional port. (Why Kong refuses `value`, None when it takes it; whether it names a port.)"""
     if value.count(":") > 1:  # IPv6: bare, or [bracketed] with an optional port
         bracketed = re.fullmatch(r"\[([^\]]*)\](?::(\d+))?", value)
         address, port = (bracketed[1], bracketed[2]) if bracketed else (value, None)
-        try:
-            ipaddress.IPv6Address(address)
-        except ValueError:
+        if kong_ipv6(address) is None:
             return "is not an IPv6 address", False
     else:
         address, colon, port = value.rpartition(":") if ":" in value else (value, "", "")

@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlencode, urlsplit
@@ -263,6 +264,15 @@ class ApiClient:
 
     def get(self, path: str, params: dict[str, str] | None = None) -> Json:
         return self._json(self.request("GET", path, params=params, ok=(200,)), path)
+
+    def get_dated(self, path: str) -> tuple[Json, float | None]:
+        """GET, with the server's clock when it answered (its Date header, seconds since 1970), None without one."""
+        response = self.request("GET", path, ok=(200,))
+        try:
+            date = parsedate_to_datetime(response.headers.get("Date", "")).timestamp()
+        except (TypeError, ValueError):
+            date = None
+        return self._json(response, path), date
 
     def get_optional(self, path: str) -> Json | None:
         """GET, None on 404."""

@@ -23,7 +23,15 @@ from gatewayctl.plan.fields import FieldChange as FieldChange  # re-exported: pl
 from gatewayctl.plan.fields import action_counts, diff_fields, hide_old, summary_line
 from gatewayctl.plan.kinds import BY_NAME, KINDS
 from gatewayctl.plan.masking import Masker
-from gatewayctl.plan.normalise import SKIPPED, Schema, basic_auth_hash, field_specs, normalise, plugin_schema
+from gatewayctl.plan.normalise import (
+    SKIPPED,
+    Schema,
+    basic_auth_hash,
+    field_specs,
+    normalise,
+    oauth2_secret_hash,
+    plugin_schema,
+)
 from gatewayctl.render.ownership import SECRET_TAG, ownership_tags, secret_tag_paths
 
 Action = Literal["create", "update", "delete"]
@@ -487,20 +495,34 @@ def compare(desired: Entity, live: Entity, schema: Schema | None, masker: Masker
     want = normalise(_comparable(desired), schema)
     have = normalise(_comparable(live), schema)
     if desired.kind == "oauth2_credentials" and want.get("hash_secret"):
-        want.pop("client_secret", None)  # stored hashed with a random salt: cannot be compared
-        have.pop("client_secret", None)
+        # stored hashed with a random salt: the desired secret is hashed with that salt, as Kong would check it
+        stored, secret = have.get("client_secret"), want.get("client_secret")
+        rehashed = oauth2_secret_hash(secret, stored) if isinstance(secret, str) and isinstance(stored, str) else None
+        if rehashed is None:  # another form of hash (or none given): cannot be compared
+            want.pop("client_secret", None)
+            have.pop("client_secret", None)
+        else:
+            want["client_secret"] = rehashed
     if desired.kind == "keyauth_credentials":
-        want.pop("ttl", None)  # Kong reports the time left, not what was set
-        have.pop("ttl", None)
+        # Kong reports the time left, not what was set: only whether there is one is compared (a PUT with the
+        # ttl option sets one, a PUT without it leaves none)
+        wanted_ttl, held_ttl = want.pop("ttl", None), have.pop("ttl", None)
+        if (wanted_ttl is None) != (held_ttl is None):
+            want["ttl"], have["ttl"] = wanted_ttl, held_ttl
     changes = diff_fields(desired.kind, want, have, masker)
     marked = secret_tag_paths(live.body.get("tags"))
     if marked and changes:
         changes = hide_old(changes, marked)
-    if desired.kind == "basicauth_credentials":
-        # compared as Kong's hash, shown by the reference of the password itself
-        shown = f"{masker.secret(desired.body.get('password'))} (changed)"
-        changes = [replace(c, new=shown) if c.path == "password" and c.new is not None else c for c in changes]
+    hashed = HASHED_SECRETS.get(desired.kind)
+    if hashed is not None:
+        # compared as Kong's hash, shown by the reference of the secret itself
+        shown = f"{masker.secret(desired.body.get(hashed))} (changed)"
+        changes = [replace(c, new=shown) if c.path == hashed and c.new is not None else c for c in changes]
     return changes
+
+
+# The secret field of each kind Kong keeps hashed, which compare() compares as that hash.
+HASHED_SECRETS = {"basicauth_credentials": "password", "oauth2_credentials": "client_secret"}
 
 
 def _comparable(entity: Entity) -> dict[str, Any]:

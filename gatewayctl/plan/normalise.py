@@ -8,9 +8,12 @@ Schemas have Kong's JSON form (`GET /schemas/services`, `GET /schemas/plugins/<n
 
 from __future__ import annotations
 
+import base64
 import copy
 import hashlib
 import json
+import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -216,18 +219,57 @@ _IMMUTABLE = frozenset({str, int, float, bool})
 
 def _plain(value: Any) -> Any:
     kind = type(value)
-    if kind is str or kind is int or kind is bool or value is None:  # most values: no isinstance chain
+    if kind is str or kind is bool or value is None:  # most values: no isinstance chain
         return value
+    if kind is int:
+        return value if -_KEPT_WHOLE < value < _KEPT_WHOLE else _as_kong_keeps(value)
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_plain(v) for v in value]
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
+    if isinstance(value, float):
+        return _as_kong_keeps(value)
     return value
+
+
+# Numbers are compared to 14 significant digits, on both sides. Kong with Postgres keeps a plugin's config and
+# an upstream's healthchecks as JSONB written by pgmoon with lua-cjson's own module at its default precision,
+# "%.14g" (kong/db/strategies/postgres/init.lua escape_literal), and answers in 16 digits (kong/globalpatches.lua):
+# a sample_ratio of 0.12345678901234567 reads back as 0.12345678901235 (DB-less, as 0.1234567890123457).
+_DIGITS = 14
+_KEPT_WHOLE = 10**_DIGITS
+
+
+def _as_kong_keeps(value: float) -> int | float:
+    if not math.isfinite(value):
+        return value
+    number = float(f"{value:.{_DIGITS}g}")
+    return int(number) if number.is_integer() else number
 
 
 def basic_auth_hash(password: str, consumer_id: str) -> str:
     """How Kong stores a basic-auth password: sha1(password .. consumer_id), hex
     (kong/plugins/basic-auth/crypto.lua). Comparing hashes finds a changed password without showing it."""
     return hashlib.sha1((password + consumer_id).encode()).hexdigest()
+
+
+def oauth2_secret_hash(secret: str, stored: str) -> str | None:
+    """`secret` hashed as Kong hashed the `stored` one, with its salt: Kong 3.9 keeps an oauth2 client_secret
+    under hash_secret as a PHC string of PBKDF2 (kong/plugins/oauth2/secret.lua, the one algorithm it enables:
+    `$pbkdf2-<digest>$i=<iterations>,l=<length>$<salt>$<hash>`, base64 without padding). None when `stored`
+    is not one (argon2 or bcrypt from another build): then the two cannot be compared."""
+    found = _PBKDF2_PHC.fullmatch(stored)
+    if found is None or found["digest"] not in hashlib.algorithms_available:
+        return None
+    try:
+        salt = base64.b64decode(found["salt"] + "=" * (-len(found["salt"]) % 4))
+    except ValueError:
+        return None
+    digest = hashlib.pbkdf2_hmac(found["digest"], secret.encode(), salt, int(found["i"]), int(found["l"]))
+    hashed = base64.b64encode(digest).decode().rstrip("=")
+    return f"$pbkdf2-{found['digest']}$i={found['i']},l={found['l']}${found['salt']}${hashed}"
+
+
+_PBKDF2_PHC = re.compile(
+    r"\$pbkdf2-(?P<digest>\w+)\$i=(?P<i>\d{1,7}),l=(?P<l>\d{1,4})\$(?P<salt>[A-Za-z0-9+/]+)\$[A-Za-z0-9+/]+"
+)

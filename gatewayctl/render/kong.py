@@ -33,7 +33,7 @@ from gatewayctl.catalog.model import (
     Upstream,
 )
 from gatewayctl.catalog.secrets import REFERENCE, SecretResolver, references_in
-from gatewayctl.catalog.types import PLAIN_URL
+from gatewayctl.catalog.types import PLAIN_URL, kong_target
 from gatewayctl.catalog.units import Duration
 from gatewayctl.kong_plugins import without_shorthands
 from gatewayctl.render.output import PRIVATE, PUBLIC, RenderedFile, dump_yaml
@@ -231,7 +231,8 @@ class _KongBuilder:
             mark_secrets(entity, [("host_header",)])
         entity["targets"] = [
             {
-                "target": t.target if ":" in t.target.rsplit("]", 1)[-1] else f"{t.target}:8000",
+                # as Kong keeps it (its port or 8000, an IP address in normal form): read back unchanged
+                "target": kong_target(t.target) or t.target,
                 "id": self.id("target", name, t.target),
                 "weight": t.weight,
                 "tags": self.tags(service.tags),

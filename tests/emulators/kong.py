@@ -53,7 +53,6 @@ from __future__ import annotations
 import base64
 import copy
 import hashlib
-import ipaddress
 import json
 import math
 import re
@@ -78,6 +77,7 @@ try:
         SHORTHAND_TARGETS,
         SHORTHAND_VALUES,
         lua_url_parse,
+        normalize_ip,
     )
     from .lua_patterns import lua_match
     from .server import ApiError, EmulatorHandler, EmulatorState, Fault, RandomFaults, Request
@@ -92,6 +92,7 @@ except ImportError:  # run as a script
         SHORTHAND_TARGETS,
         SHORTHAND_VALUES,
         lua_url_parse,
+        normalize_ip,
     )
     from lua_patterns import lua_match  # type: ignore[no-redef,import-not-found]
     from server import (  # type: ignore[no-redef]
@@ -399,9 +400,13 @@ class KongState(EmulatorState):
         run_entity_checks(checks, fields, {**body, **out}, errors)
         if dao == "targets" and isinstance(out.get("target"), str) and "target" not in errors:
             formatted = format_target(out["target"])
-            if formatted is None:  # kong/db/dao/targets.lua, format_target
+            if formatted is None and self.dbless:  # the schema's validate_target (kong/db/schema/entities/targets.lua)
+                errors["target"] = f"Invalid target ('{out['target']}'); not a valid hostname or ip address"
+            elif formatted is None:  # kong/db/dao/targets.lua, format_target
                 errors["target"] = "Invalid target; not a valid hostname or ip address"
-            else:
+            elif not self.dbless:
+                # the DAO's insert and upsert write it formatted; a declarative load keeps the text it was given
+                # (kong/db/declarative/import.lua writes entities without the DAO)
                 out["target"] = formatted
         return out, errors
 
@@ -421,13 +426,15 @@ class KongState(EmulatorState):
         # a given created_at is Kong's to keep (process_auto_fields sets only a missing one), so it is validated;
         # a given updated_at is always replaced before validation
         given_created = body.get("created_at")
+        given = set(body)
         if dao == "services":
             body = expand_url_shorthand(body)
         body = self.resolve_foreign(dao, body)
         if partial:
             if existing is None:
                 raise not_found()
-            merged = {k: v for k, v in existing.items() if k not in ("created_at", "updated_at")}
+            # an update's ttl is its option alone: Postgres sets the column from it, null without one
+            merged = {k: v for k, v in existing.items() if k not in ("created_at", "updated_at", "ttl")}
             merged.update(body)
             body = merged
         body = {k: v for k, v in body.items() if k not in ("created_at", "updated_at")}
@@ -449,11 +456,24 @@ class KongState(EmulatorState):
             stored = existing.get("password") if existing and partial else None
             if password != stored:
                 entity["password"] = _basic_auth_hash(str(password), entity["consumer"]["id"])
+        if dao == "oauth2_credentials" and entity.get("hash_secret") and (not partial or "hash_secret" in given):
+            # kong/db/schema/init.lua run_transformations: when the write gives its input, hash_secret (a PUT
+            # or POST has it filled in), on the secret the entity then holds
+            entity["client_secret"] = _oauth2_secret_hash(str(entity["client_secret"]))
         # targets' timestamps are in seconds with milliseconds (typedefs.auto_timestamp_ms), others whole seconds
         now: float = round(time.time(), 3) if dao == "targets" else int(time.time())
         entity["created_at"] = existing["created_at"] if existing else now
+        if ENTITIES[dao].get("ttl"):
+            # Postgres keeps the time the entity expires: the ttl option added to the write's time, null for
+            # none or 0 (kong/db/strategies/postgres/init.lua get_ttl_value); reads show the seconds left
+            ttl = entity.get("ttl")
+            entity["ttl"] = int(now) + ttl if ttl else None
         if "updated_at" in dict(self.schema(dao)):
             entity["updated_at"] = now
+        if not self.dbless:
+            for name, spec in self.schema(dao, entity):
+                if spec.get("type") in PG_JSON_TYPES and entity.get(name) is not None:
+                    entity[name] = cjson_numbers(entity[name], PG_JSON_DIGITS)
         if existing is not None:
             self._index(dao, existing, add=False)
         self.store[dao][entity_id] = entity
@@ -600,6 +620,23 @@ class KongState(EmulatorState):
 
     # -- reads
 
+    def with_ttl_left(self, dao: str, entity: dict[str, Any]) -> dict[str, Any] | None:
+        """An entity of a dao with `ttl = true` as Kong reads it, None when its time has passed. Kong keeps the
+        time it expires, in seconds since 1970: Postgres from the write's ttl option (get_ttl_value), DB-less
+        the declarative `ttl` as given, which is that time too (what an export from Postgres holds:
+        select_for_export_expressions, Kong commit 48dc2ef "export ttl as absolute value"). A read shows the
+        seconds left: Postgres FLOOR(ttl - CURRENT_TIMESTAMP) of rows with ttl >= now (postgres/init.lua),
+        DB-less `ttl - ngx.time()` of entities with some left, others not returned (off/init.lua
+        process_ttl_field). So a declarative `ttl: 3600` expired in 1970."""
+        expires = entity.get("ttl") if ENTITIES[dao].get("ttl") else None
+        if expires is None:
+            return entity
+        now = time.time()
+        left = expires - int(now) if self.dbless else math.floor(expires - now)
+        if left < 0 or (self.dbless and left == 0):
+            return None
+        return {**entity, "ttl": left}
+
     def find(self, dao: str, key: str) -> dict[str, Any] | None:
         if UUID_RE.match(key):
             return self.store[dao].get(key.lower())
@@ -720,6 +757,8 @@ class KongState(EmulatorState):
                 # Kong's own export says: its passwords are hashes already) (declarative/import.lua)
                 if dao == "basicauth_credentials" and doc.get("_transform", True) is not False:
                     entity["password"] = _basic_auth_hash(str(entity["password"]), entity["consumer"]["id"])
+                if dao == "oauth2_credentials" and entity["hash_secret"] and doc.get("_transform", True) is not False:
+                    entity["client_secret"] = _oauth2_secret_hash(str(entity["client_secret"]))
                 entity["created_at"] = int(time.time())
                 new[dao][entity["id"]] = entity
         finally:
@@ -737,18 +776,29 @@ class KongState(EmulatorState):
         return new
 
     def export(self) -> str:
+        """`GET /config`: what DB-less Kong reads back, each entity through off/init.lua construct_entity, so
+        an entity with a ttl shows the seconds it has left, and one past its time is left out; written by lyaml
+        (kong/db/declarative/export.lua), see lyaml_form."""
         doc: dict[str, Any] = {"_format_version": "3.0", "_transform": False}
         for dao, items in self.store.items():
-            if items:
+            alive = [e for e in (self.with_ttl_left(dao, e) for e in items.values()) if e is not None]
+            if alive:
+                # foreign keys as their ids; nulls kept (GLOBAL_QUERY_OPTS nulls = true, written as lyaml.null)
                 doc[dao] = [
-                    {
-                        k: (v["id"] if isinstance(v, dict) and set(v) == {"id"} else v)
-                        for k, v in e.items()
-                        if v is not None
-                    }
-                    for e in sorted(items.values(), key=lambda e: e["id"])
+                    {k: (v["id"] if isinstance(v, dict) and set(v) == {"id"} else v) for k, v in e.items()}
+                    for e in sorted(alive, key=lambda e: e["id"])
                 ]
-        return str(yaml.dump(doc, Dumper=SAFE_DUMPER, sort_keys=True))
+        return str(yaml.dump(lyaml_form(doc), Dumper=SAFE_DUMPER, sort_keys=True))
+
+
+def lyaml_form(value: Any) -> Any:
+    """`value` as lyaml's dump writes it (lib/lyaml/init.lua dump_node, dump_scalar): a number with Lua's
+    tostring, "%.14g" in LuaJIT, and a table with no elements as a mapping, so an empty array reads back `{}`."""
+    if isinstance(value, dict):
+        return {k: lyaml_form(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [lyaml_form(v) for v in value] if value else {}
+    return cjson_numbers(value, 14)
 
 
 def _basic_auth_hash(password: str, consumer_id: str) -> str:
@@ -756,37 +806,28 @@ def _basic_auth_hash(password: str, consumer_id: str) -> str:
     return hashlib.sha1((password + consumer_id).encode()).hexdigest()
 
 
+def _oauth2_secret_hash(secret: str) -> str:
+    """kong/plugins/oauth2/secret.lua hash, with the one algorithm 3.9 enables (PBKDF2): a PHC string of
+    PBKDF2-HMAC-SHA512, 10000 iterations, 32 bytes, over a random 16-byte salt (base64 without padding), so
+    the same secret is stored differently on every write (the oauth2 daos.lua transformation of hash_secret)."""
+    salt = uuid.uuid4().bytes
+    digest = hashlib.pbkdf2_hmac("sha512", secret.encode(), salt, 10000, 32)
+
+    def b64(data: bytes) -> str:
+        return base64.b64encode(data).decode().rstrip("=")
+
+    return f"$pbkdf2-sha512$i=10000,l=32${b64(salt)}${b64(digest)}"
+
+
 def format_target(target: str) -> str | None:
-    """kong/db/dao/targets.lua format_target with kong/tools/ip.lua: an IPv4 address or a host name gets
-    port 8000 when it has none, an IPv6 address is written out in full inside brackets; None when invalid."""
-    default_port = 8000
-    if target.count(":") > 1:  # ipv6, bare or [bracketed]:port
-        match = re.fullmatch(r"\[([^\]]*)\](?::(\d*))?", target) or re.fullmatch(r"([^\[\]]*)()", target)
-        if match is None:
-            return None
-        address, port = match[1], match[2] or None
-        try:
-            exploded = ipaddress.IPv6Address(address).exploded
-        except ValueError:
-            return None
-        if port is not None and int(port) > 65535:
-            return None
-        return f"[{exploded}]:{port or default_port}"
-    host, colon, port_text = target.partition(":")
-    if colon and (not port_text.isdigit() or int(port_text) > 65535):
+    """kong/db/dao/targets.lua format_target: kong/tools/ip.lua normalize_ip then format_host, so an IPv4 address
+    without leading zeros, an IPv6 address written in full inside brackets (one with an IPv4 tail or a zone is
+    refused), a name as it is, each with its port or 8000; None when invalid."""
+    res, _ = normalize_ip(target)
+    if res is None:
         return None
-    if re.fullmatch(r"[\d.]+", host):
-        parts = host.split(".")
-        if len(parts) != 4 or any(not 1 <= len(p) <= 3 or int(p) > 255 for p in parts):
-            return None
-        host = ".".join(str(int(p)) for p in parts)
-    elif (
-        not re.fullmatch(r"[\w.-]+", host, re.ASCII)
-        or any(segment.endswith("-") for segment in host.split("."))
-        or "" in host.split(".")[:-1]
-    ):
-        return None
-    return f"{host}:{port_text or default_port}"
+    host = f"[{res['host']}]" if res["type"] == "ipv6" else res["host"]
+    return f"{host}:{8000 if res['port'] is None else res['port']}"
 
 
 def _fk_id(value: Any) -> Any:
@@ -1024,6 +1065,49 @@ def show_shorthands(state: KongState, payload: Any) -> Any:
     return payload
 
 
+def cjson_numbers(value: Any, digits: int = 16) -> Any:
+    """`value` with each number as lua-cjson writes it with encode_number_precision `digits`, "%.<digits>g", and
+    a client reads that text back: a double that takes more digits comes back rounded, an integral one as an
+    integer, an integer past `digits` digits in exponent form. Kong's answers use 16 (kong/pdk/response.lua exit
+    with cjson.safe, set by kong/globalpatches.lua to CJSON_MAX_PRECISION of kong/constants.lua, at 3.9.1)."""
+    kind = type(value)
+    if kind is dict:
+        return {k: cjson_numbers(v, digits) for k, v in value.items()}
+    if kind is list:
+        return [cjson_numbers(v, digits) for v in value]
+    if (kind is float and math.isfinite(value)) or (kind is int and not -(10**digits) < value < 10**digits):
+        return json.loads(f"{value:.{digits}g}")
+    return value
+
+
+# Postgres keeps a record, map or json field (a plugin's config, an upstream's healthchecks, a route's headers)
+# as JSONB written by pgmoon's encode_json (kong/db/strategies/postgres/init.lua escape_literal), which is
+# lua-cjson's own module, not cjson.safe that Kong sets to 16 digits: the library's default precision, 14.
+PG_JSON_DIGITS = 14
+PG_JSON_TYPES = ("record", "map", "json")
+
+
+def with_ttls_left(state: KongState, payload: Any) -> Any:
+    """A read's answer with each entity of a dao with `ttl = true` as KongState.with_ttl_left shows it: the
+    seconds it has left; one past its time is not in a list, and read alone is not found."""
+
+    def shown(item: Any) -> Any:
+        for dao in TTL_DAOS:
+            if isinstance(item, dict) and item.get("id") in state.store[dao]:
+                return state.with_ttl_left(dao, item)
+        return item
+
+    if isinstance(payload, dict) and isinstance(payload.get("data"), list):
+        return {**payload, "data": [i for i in map(shown, payload["data"]) if i is not None]}
+    entity = shown(payload)
+    if entity is None and payload is not None:
+        raise not_found()
+    return entity
+
+
+TTL_DAOS = [dao for dao, spec in ENTITIES.items() if spec.get("ttl")]
+
+
 def _categorize_errors(errors: Any, namespace: str = "") -> list[dict[str, str]]:
     """kong/db/errors.lua categorize_errors: keys in order, `@entity` messages as entity errors, nested
     ones (a record's fields, an array's positions) as `parent.child` field errors."""
@@ -1239,6 +1323,8 @@ def check_field(spec: dict[str, Any], value: Any) -> tuple[Any, Any]:
         return None, ("required field missing" if spec.get("required") else None)
     if "eq" in spec and spec["eq"] is None:  # typedefs.no_consumer and the like
         return value, spec.get("err") or "value must be null"
+    if kind in ("array", "set", "map", "record") and (value == {} or value == []):
+        value = [] if kind in ("array", "set") else {}  # an empty Lua table is any of them (init.lua is_sequence)
     if kind == "integer" and isinstance(value, float) and value.is_integer():
         value = int(value)  # a JSON 5.0 is Lua's 5: an integer
     check, message = TYPE_CHECKS.get(kind, (lambda v: True, ""))
@@ -1439,7 +1525,9 @@ class Handler(EmulatorHandler[KongState]):
             raise ApiError(400, {"message": "Cannot parse JSON body"}) from None
         with self.state.lock:
             status, payload, headers = route(self.state, method, path, server.first_values(query), body)
-            return status, show_shorthands(self.state, payload), headers
+            if method == "GET":
+                payload = with_ttls_left(self.state, payload)
+            return status, cjson_numbers(show_shorthands(self.state, payload)), headers
 
     def send(self, status: int, payload: Any, headers: dict[str, str]) -> None:
         data = b"" if status in (204, 304) or payload is None else json.dumps(payload).encode()
