@@ -44,6 +44,22 @@ def test_every_command_has_help_with_an_example(capsys: pytest.CaptureFixture[st
         assert "Examples:" in out and f"$ gatewayctl {command}" in out, command
 
 
+def test_help_paragraphs_flow_at_the_terminal_width(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A docstring's line breaks inside a paragraph are the source's, not the terminal's: help wraps a
+    paragraph at the terminal's width, so on a wide terminal a paragraph is one line."""
+    import inspect
+
+    monkeypatch.setenv("COLUMNS", "2000")
+    for command in ("apply", "dump", "watch"):
+        code, out, _ = run(capsys, command, "--help")
+        callback = next(c.callback for c in app.registered_commands if (c.name or c.callback.__name__) == command)
+        second = inspect.getdoc(callback).split("\n\n")[1]  # type: ignore[union-attr]
+        assert code == 0 and "\n" in second  # written over several lines...
+        assert " ".join(second.split("\n")) in out, out  # ...shown as one
+
+
 @pytest.mark.parametrize("command", ["diff", "apply", "status", "rollback", "dump", "watch"])
 def test_remote_commands_help_says_where_the_tokens_come_from(capsys: pytest.CaptureFixture[str], command: str) -> None:
     # Tokens have no flag on purpose (argv shows in ps): --help must say how to pass them.

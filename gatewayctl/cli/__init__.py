@@ -4,6 +4,7 @@ input or usage, 2 changes present (`diff --exit-code`), 3 a remote API failed or
 from __future__ import annotations
 
 import contextlib
+import inspect
 import signal
 import sys
 import threading
@@ -48,6 +49,18 @@ deploy_commands.register(app)
 remote_commands.register(app)
 dump_command.register(app)
 watch_command.register(app)
+
+
+def _flowing(docstring: str) -> str:
+    """A command's docstring as its --help text: paragraphs kept, the line breaks inside one dropped, so that
+    the terminal wraps it at its own width (typer keeps them, which breaks lines mid-sentence)."""
+    paragraphs = inspect.cleandoc(docstring).split("\n\n")
+    return "\n\n".join(" ".join(paragraph.split("\n")) for paragraph in paragraphs)
+
+
+for _command in app.registered_commands:
+    if _command.help is None and _command.callback is not None and _command.callback.__doc__:
+        _command.help = _flowing(_command.callback.__doc__)
 
 
 @contextlib.contextmanager
