@@ -30,8 +30,10 @@ class Masker:
 
     @classmethod
     def of(cls, values: Iterable[str], references: Mapping[str, str] | None = None) -> Masker:
-        unique = {v for v in values if len(v) >= MIN_SCRUB_LENGTH}
-        named = tuple(sorted((v, r) for v, r in (references or {}).items() if len(v) >= MIN_SCRUB_LENGTH))
+        long_enough = [v for v in values if len(v) >= MIN_SCRUB_LENGTH]
+        unique = {form for v in long_enough for form in written_forms(v)}
+        pairs = ((v, r) for v, r in (references or {}).items() if len(v) >= MIN_SCRUB_LENGTH)
+        named = tuple(sorted({(form, r) for v, r in pairs for form in written_forms(v)}))
         return cls(tuple(sorted(unique, key=len, reverse=True)), named)
 
     def secret(self, desired: Any) -> str:
@@ -105,6 +107,37 @@ class Masker:
             return re.compile(_trie_regex(self.values))
         except RecursionError:  # thousands of secrets nested inside each other: a plain alternation
             return re.compile("|".join(re.escape(v) for v in self.values))
+
+
+def written_forms(secret: str) -> set[str]:
+    """`secret` as itself and as a server may write it inside a message: JSON-escaped (a body shown as text;
+    Go's %q in Kuma's messages), with cjson's `\\/`, and Lua's %q, as Kong's Penlight quotes a unique key it
+    refuses (`UNIQUE violation detected on '{key="pa\\"ss"}'`). A secret with a quote, a backslash or a
+    control character is otherwise missed where it is echoed back escaped."""
+    forms = {secret}
+    for ascii_only in (False, True):
+        escaped = json.dumps(secret, ensure_ascii=ascii_only)[1:-1]
+        forms |= {escaped, escaped.replace("/", "\\/")}
+    forms.add(_lua_quoted(secret))
+    return forms
+
+
+def _lua_quoted(text: str) -> str:
+    """LuaJIT's `string.format("%q", text)` without its quotes (lj_strfmt_putquoted): `"`, `\\` and a line
+    break after a backslash, other control characters as `\\ddd` decimal (three digits before a digit)."""
+    if text.isprintable() and '"' not in text and "\\" not in text:
+        return text  # nearly every secret: nothing to escape
+    data = text.encode("utf-8", "surrogateescape")  # a variable's bytes that are no UTF-8 come back as they were
+    out = bytearray()
+    for at, byte in enumerate(data):
+        if byte in b'"\\\n':
+            out += b"\\" + bytes([byte])
+        elif byte < 32 or byte == 127:
+            digits = f"{byte:03d}" if data[at + 1 : at + 2].isdigit() else str(byte)
+            out += b"\\" + digits.encode()
+        else:
+            out.append(byte)
+    return out.decode("utf-8", "surrogateescape")
 
 
 def _nth(items: list[str], index: int, otherwise: str) -> str:
