@@ -96,3 +96,55 @@ def test_a_number_in_a_secret_field_is_not_quoted_back(capsys: pytest.CaptureFix
     catalog.write_text(CATALOG.replace("name: orders", "name: 1234"))
     assert main(["validate", str(catalog)]) == 1
     assert 'quote it to keep it as written: "1234"' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "token", ["adm1n-t0ken-0011\n", "adm1n-t0ken-0011\u00a0", " adm1n-t0ken-0011", "adm1n\rt0ken-0011"]
+)
+def test_a_token_that_cannot_be_sent_is_refused_without_showing_it(
+    capsys: pytest.CaptureFixture[str],
+    kong: KongEmulator,
+    workdir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    token: str,
+) -> None:
+    """A token read from a file with its line break: h11 refused the header quoting it (`Illegal header value
+    b'adm1n-t0ken-0011\\n'`) after six tries, and a non-ASCII one was reported as `cannot set up TLS`."""
+    catalog = str(write_catalog(workdir))
+    monkeypatch.setenv("GATEWAYCTL_KONG_ADMIN_TOKEN", token)
+    for argv in (["status", catalog], ["diff", catalog], ["apply", catalog, "--yes"]):
+        code, out, err = cli(capsys, kong, *argv)
+        assert code == 1, out + err
+        assert "GATEWAYCTL_KONG_ADMIN_TOKEN cannot be sent in an HTTP header" in err, err
+        assert "t0ken" not in out + err and "TLS" not in err
+    assert kong.state.writes() == []
+    monkeypatch.setenv("GATEWAYCTL_KONG_ADMIN_TOKEN", "fine token with inner spaces")
+    monkeypatch.setenv("GATEWAYCTL_KUMA_TOKEN", token)
+    code, out, err = cli(capsys, kong, "dump", "--catalog-name", "shop", "--out", "d.yaml", "--kuma-url", kong.url)
+    assert code == 1 and "GATEWAYCTL_KUMA_TOKEN cannot be sent in an HTTP header" in err, out + err
+    assert "t0ken" not in out + err
+
+
+def test_a_kubeconfig_token_file_ending_in_a_line_break_is_sent_trimmed(tmp_path: Path) -> None:
+    """client-go trims a token file; the Python client sent its line break, and http.client's refusal quoted
+    the token in a traceback (`ValueError: Invalid header value b'Bearer ...\\n'`)."""
+    from emulators.kubernetes import KubeState, running
+
+    from gatewayctl.apply.kuma_kubernetes import KubeError, connect, lease_holder
+
+    token = "kube-t0ken-0012"
+    with running(KubeState(token=token)) as emulator:
+        kubeconfig = emulator.kubeconfig(tmp_path / "kubeconfig")
+        config = kubeconfig.read_text().replace(f"token: {token}", f"tokenFile: {tmp_path / 'token'}")
+        kubeconfig.write_text(config)
+        (tmp_path / "token").write_text(token + "\n")
+        api = connect(kubeconfig, None)
+        assert lease_holder(api, "kuma-system", "shop") is None  # sent, and accepted
+        api.close()
+        (tmp_path / "token").write_text("kube-t0ken\n-0012\n")  # a line break inside: cannot be sent at all
+        api = connect(kubeconfig, None)
+        with pytest.raises(KubeError) as caught:
+            lease_holder(api, "kuma-system", "shop")
+        api.close()
+    assert "cannot be sent in an HTTP header (value not shown)" in str(caught.value)
+    assert "t0ken" not in str(caught.value)

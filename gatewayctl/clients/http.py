@@ -52,12 +52,18 @@ class TlsOptions:
         return context
 
 
+# What an HTTP header value may hold (RFC 9110 field-value, as h11 checks it), narrowed to ASCII as httpx
+# encodes it: visible characters, spaces and tabs only inside.
+_HEADER_VALUE = re.compile(r"[\x21-\x7e](?:[\t\x20-\x7e]*[\x21-\x7e])?")
+
+
 @dataclass(frozen=True)
 class Endpoint:
     url: str
     token: str | None = None
     tls: TlsOptions = TlsOptions()
     timeout: float = 30.0
+    token_env: str = "the token"  # where the token came from, to name it in an error
 
     @classmethod
     def from_env(
@@ -65,7 +71,7 @@ class Endpoint:
     ) -> Endpoint:
         """The flag's URL, else `url_env`, else `default`; the token only from `token_env`."""
         chosen = url or os.environ.get(url_env) or default
-        return cls(chosen.rstrip("/"), os.environ.get(token_env) or None, tls, timeout)
+        return cls(chosen.rstrip("/"), os.environ.get(token_env) or None, tls, timeout, token_env)
 
     def display(self) -> str:
         """The URL without any user:password part."""
@@ -93,6 +99,16 @@ class Endpoint:
         if not parts.hostname:
             return "has no host"
         return None
+
+    def token_problem(self) -> str | None:
+        """Why the token cannot be sent, never saying what it holds (httpx's and h11's own errors quote the
+        header value: a token read from a file with its line break would be printed); None when it can."""
+        if self.token is None or _HEADER_VALUE.fullmatch(self.token):
+            return None
+        return (
+            f"{self.token_env} cannot be sent in an HTTP header: it holds a line break, a control character, a"
+            " character that is not ASCII or a space at either end (value not shown)"
+        )
 
 
 class RemoteError(Exception):
