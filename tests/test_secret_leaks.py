@@ -35,6 +35,21 @@ def test_a_key_kong_echoes_escaped_in_its_409_is_masked_in_text_and_json(
     assert ESCAPED not in out + err and json.dumps(ESCAPED)[1:-1] not in out + err
 
 
+def test_a_short_key_kong_echoes_in_its_409_is_masked_where_quoted(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Values shorter than 4 characters are not looked for in free text (they would mask "on", "80"), so a
+    three-letter key Kong names in its 409 (`{key="q7z"}`) was shown; quoted, it is masked."""
+    catalog = str(write_catalog(workdir))
+    theirs = kong.state.seed("consumers", {"username": "theirs"})
+    kong.state.seed("keyauth_credentials", {"key": "q7z", "consumer": {"id": theirs["id"]}})
+    monkeypatch.setenv("WEB_APP_KEY", "q7z")
+    code, out, err = cli(capsys, kong, "apply", catalog, "--yes")
+    assert code == 3 and "UNIQUE violation detected on '{key=<secret ${env:WEB_APP_KEY}>}'" in err, out + err
+    assert "q7z" not in out + err
+    assert Masker.of(["q7z"]).text("q7z: no quotes, not masked") == "q7z: no quotes, not masked"
+
+
 def test_rollback_masks_a_key_kong_echoes_escaped(
     capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -20,7 +20,7 @@ SECRET = "<secret>"
 _STAND_IN = 0xF0000  # Unicode's private use plane 15: no secret, reference or Kong message holds it
 _STAND_INS = re.compile("\x00([\U000f0000-\U000ffffd])\x00")
 _NAMED = "<secret ${"  # how a secret shown by its reference starts: `<secret ${env:NAME}>`
-MIN_SCRUB_LENGTH = 4  # shorter values would mask innocent text ("on", "80") and reveal nothing anyway
+MIN_SCRUB_LENGTH = 4  # shorter values would mask innocent text ("on", "80"): masked only where quoted
 
 
 @dataclass(frozen=True)
@@ -30,10 +30,8 @@ class Masker:
 
     @classmethod
     def of(cls, values: Iterable[str], references: Mapping[str, str] | None = None) -> Masker:
-        long_enough = [v for v in values if len(v) >= MIN_SCRUB_LENGTH]
-        unique = {form for v in long_enough for form in written_forms(v)}
-        pairs = ((v, r) for v, r in (references or {}).items() if len(v) >= MIN_SCRUB_LENGTH)
-        named = tuple(sorted({(form, r) for v, r in pairs for form in written_forms(v)}))
+        unique = {form for v in values if v for form in written_forms(v)}
+        named = tuple(sorted({(form, r) for v, r in (references or {}).items() if v for form in written_forms(v)}))
         return cls(tuple(sorted(unique, key=len, reverse=True)), named)
 
     def secret(self, desired: Any) -> str:
@@ -119,6 +117,8 @@ def written_forms(secret: str) -> set[str]:
         escaped = json.dumps(secret, ensure_ascii=ascii_only)[1:-1]
         forms |= {escaped, escaped.replace("/", "\\/")}
     forms.add(_lua_quoted(secret))
+    if len(secret) < MIN_SCRUB_LENGTH:  # a short key ("abc") only where quoted as a value: `{key="abc"}`
+        return {f'"{form}"' for form in forms}
     return forms
 
 
