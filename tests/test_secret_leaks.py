@@ -163,3 +163,21 @@ def test_a_kubeconfig_token_file_ending_in_a_line_break_is_sent_trimmed(tmp_path
         api.close()
     assert "cannot be sent in an HTTP header (value not shown)" in str(caught.value)
     assert "t0ken" not in str(caught.value)
+
+
+def test_a_variable_that_is_not_utf8_is_a_located_error_not_a_traceback(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bytes that are not UTF-8 reach Python as lone surrogates: the YAML writer and httpx's JSON encoding
+    failed on them with a traceback."""
+    from gatewayctl.cli import main
+
+    catalog = str(write_catalog(workdir))
+    monkeypatch.setenv("WEB_APP_KEY", "bad-\udcff\udcfe-key-0013")
+    for argv in (["render", catalog, "--out", "build"], ["diff", catalog, "--kong-admin-url", kong.url]):
+        code = main(argv)
+        out, err = capsys.readouterr()
+        assert code == 1, out + err
+        assert "consumers[0].credentials.key_auth[0].key: environment variable WEB_APP_KEY is not UTF-8" in err
+        assert "Traceback" not in err and "key-0013" not in out + err
+    assert kong.state.writes() == []
