@@ -14,6 +14,20 @@ from gatewayctl.plan.masking import SECRET, Masker
 
 # Characters a generated password may hold that servers escape when they quote it back.
 ODD_KEY = 'k3y-with-"quote"-and-\\backslash-0010'
+REFERENCE_VM = """\
+format: 1
+name: example
+gateway: {mode: db}
+mesh: {enabled: true}
+services:
+  - name: example
+    url: http://10.0.0.10:8080
+    routes: [{name: api, paths: [/example]}]
+deployment:
+  platform: vm
+  kong: {database: postgres}
+  vm: {kong_hosts: [10.0.0.5], kuma_cp: 10.0.0.6, observability_host: 10.0.0.7}
+"""
 ESCAPED = ODD_KEY.replace("\\", "\\\\").replace('"', '\\"')  # as Lua's %q (and JSON) write it
 
 
@@ -181,3 +195,27 @@ def test_a_variable_that_is_not_utf8_is_a_located_error_not_a_traceback(
         assert "consumers[0].credentials.key_auth[0].key: environment variable WEB_APP_KEY is not UTF-8" in err
         assert "Traceback" not in err and "key-0013" not in out + err
     assert kong.state.writes() == []
+
+
+def test_a_vm_env_file_secret_spanning_lines_is_a_located_error_not_a_traceback(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An env file holds one `NAME=value` a line: a password with a line break ended the render with
+    `ValueError: a secret for an env file spans several lines` in a traceback."""
+    from gatewayctl.cli import main
+
+    text = REFERENCE_VM.replace(
+        "kong: {database: postgres}", 'kong: {database: postgres, postgres_password: "${env:PG}"}'
+    )
+    text += '  observability: {grafana: {admin_password: "${env:GRAFANA}"}}\n'
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(text)
+    monkeypatch.setenv("PG", "pg-pass\nINJECTED=0014")
+    monkeypatch.setenv("GRAFANA", "grafana-pass-0015\r")
+    code = main(["render", str(catalog), "--out", str(tmp_path / "build"), "--target", "vm"])
+    out, err = capsys.readouterr()
+    assert code == 1 and "Traceback" not in err, out + err
+    assert f"{catalog}:11:49: deployment.kong.postgres_password: the value of ${{env:PG}} spans several lines" in err
+    assert "deployment.observability.grafana.admin_password: the value of ${env:GRAFANA} spans" in err
+    assert "0014" not in out + err and "0015" not in out + err
+    assert not (tmp_path / "build").exists()
