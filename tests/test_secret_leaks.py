@@ -219,3 +219,28 @@ def test_a_vm_env_file_secret_spanning_lines_is_a_located_error_not_a_traceback(
     assert "deployment.observability.grafana.admin_password: the value of ${env:GRAFANA} spans" in err
     assert "0014" not in out + err and "0015" not in out + err
     assert not (tmp_path / "build").exists()
+
+
+def test_the_parts_of_a_service_url_from_a_secret_are_masked_on_the_new_side_too(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A service `url: ${env:...}` is written as host, port and path, each only a part of the resolved value:
+    the live side was `<secret>` (the entity's marks) but the new one was shown (`path: <secret> ->
+    "/hooks/T0KEN-0016"`), in diff, --json and rollback."""
+    url_service = "  - name: hooks\n    url: ${env:HOOKS_URL}\n    routes: [{name: h, paths: [/hooks]}]\n"
+    catalog = str(write_catalog(workdir, CATALOG + url_service))
+    monkeypatch.setenv("HOOKS_URL", "http://Hooks-0016.internal:8181/hooks/T0KEN-0016")
+    assert cli(capsys, kong, "apply", catalog, "--yes")[0] == 0
+    monkeypatch.setenv("HOOKS_URL", "http://Hooks-0017.internal:9090/hooks/T0KEN-0017")
+    for argv in (["diff", catalog], ["diff", catalog, "--json"], ["apply", catalog, "--yes"]):
+        code, out, err = cli(capsys, kong, *argv)
+        assert code == 0, out + err
+        assert "0017" not in out + err and "9090" not in out + err, out + err
+    code, out, err = cli(capsys, kong, "diff", catalog)  # nothing left to change: written as resolved
+    assert code == 0 and out.strip().endswith("kong: +0 ~0 -0"), out
+    monkeypatch.setenv("HOOKS_URL", "http://hooks-0016.internal:8181/hooks/T0KEN-0016")
+    code, out, err = cli(capsys, kong, "diff", catalog)
+    assert "    path: <secret> -> <secret> (changed)" in out and "    port: <secret> -> <secret> (changed)" in out
+    code, out, err = cli(capsys, kong, "rollback", "--dry-run")
+    assert code == 0 and "    path: <secret> -> <secret> (changed)" in out, out + err
+    assert "0016" not in out + err and "8181" not in out + err
