@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 from emulators.harness import CATALOG, SECRETS, cli, write_catalog
 from emulators.kong import KongEmulator
@@ -244,3 +245,27 @@ def test_the_parts_of_a_service_url_from_a_secret_are_masked_on_the_new_side_too
     code, out, err = cli(capsys, kong, "rollback", "--dry-run")
     assert code == 0 and "    path: <secret> -> <secret> (changed)" in out, out + err
     assert "0016" not in out + err and "8181" not in out + err
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(401, text="401 Unauthorized: token adm1n-t0ken-0018 is not valid\n"),  # a proxy's page
+        httpx.Response(403, json={"message": "forbidden for adm1n-t0ken-0018 (user ops:pa55-w0rd-0019)"}),
+    ],
+)
+def test_an_answer_quoting_the_token_or_the_urls_password_back_is_masked(answer: httpx.Response) -> None:
+    """What a client sends that is secret (the token, a URL's password) is masked in every error it raises,
+    whoever quotes it back (a proxy in front of the Admin API, a library's message)."""
+    from gatewayctl.clients.kong_admin import Endpoint, KongAdmin, KongError
+    from gatewayctl.clients.retry import RetryPolicy
+
+    endpoint = Endpoint("http://ops:pa55-w0rd-0019@kong.internal:8001", "adm1n-t0ken-0018")
+    transport = httpx.MockTransport(lambda request: answer)
+    with (
+        KongAdmin(endpoint, retry=RetryPolicy(attempts=1), transport=transport) as client,
+        pytest.raises(KongError) as caught,
+    ):
+        client.get("/")
+    assert "0018" not in caught.value.describe() and "0019" not in caught.value.describe(), caught.value.describe()
+    assert f"HTTP {answer.status_code}: " in caught.value.describe() and SECRET in caught.value.describe()

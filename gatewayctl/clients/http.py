@@ -25,6 +25,7 @@ import httpx
 
 from gatewayctl import __version__
 from gatewayctl.clients.retry import RETRYABLE_STATUS, RateLimiter, RetryPolicy, retry_after_seconds
+from gatewayctl.plan.masking import Masker
 
 Json = Any
 
@@ -183,6 +184,10 @@ class ApiClient:
         self.sleep = sleep
         self.log = CallLog()
         self.run_id = uuid.uuid4().hex[:12]
+        # What this client sends that is secret, masked in every error it raises: a proxy's page or a
+        # library's message may quote the token or the URL's password back.
+        password = urlsplit(endpoint.url).password if "@" in endpoint.url else None
+        self._credentials = Masker.of(v for v in (endpoint.token, password) if v)
         headers = {"User-Agent": f"gatewayctl/{__version__} (run {self.run_id})", "Accept": "application/json"}
         base_url = endpoint.url
         if endpoint.token:
@@ -249,6 +254,7 @@ class ApiClient:
                 self.log.observe(method, path, None, time.monotonic() - started)
                 reason = _transport_reason(exc, self.endpoint.display())
                 hint = _tls_hint(exc)
+                reason = self._credentials.text(reason)
                 if hint:  # a TLS handshake refused for what it is: trying again cannot change it
                     raise self.error(method, target, None, None, f"{reason}; {hint}", attempt) from None
                 if attempt >= attempts:
@@ -261,7 +267,7 @@ class ApiClient:
                     self._check_not_found(response, target)
                 return response
             body = json_or_none(response)
-            detail = self.error_detail(body) or _first_line(response)
+            detail = self._credentials.text(self.error_detail(body) or _first_line(response))
             if response.status_code in RETRYABLE_STATUS and attempt < attempts:
                 wait = self.retry.backoff(attempt - 1)
                 asked = retry_after_seconds(response.headers.get("Retry-After"))
