@@ -106,6 +106,17 @@ def test_every_form_a_server_writes_a_secret_in_is_masked(secret: str) -> None:
     assert named.secret([secret]) == "<secret ${env:PW}>"  # found in a list's JSON as well
 
 
+@pytest.mark.parametrize(
+    ("secret", "go_quoted"),
+    [("ctl\x01pw\x7f", "ctl\\x01pw\\x7f"), ("soft\u00adhyphen", "soft\\u00adhyphen"), ('q"t\ab', 'q\\"t\\ab')],
+)
+def test_a_secret_quoted_the_go_way_is_masked(secret: str, go_quoted: str) -> None:
+    """Kuma and the Kubernetes API server quote a refused value with Go's %q (`Invalid value: "..."`):
+    `\\x01` and `\\a`, where JSON writes `\\u0001` and `\\u0007`."""
+    message = f'spec.url: Invalid value: "{go_quoted}": must be a valid url'
+    assert Masker.of([secret]).text(message) == f'spec.url: Invalid value: "{SECRET}": must be a valid url'
+
+
 def test_a_number_in_a_secret_field_is_not_quoted_back(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     """`password: 918273645` is a literal secret: the type error said `quote it to keep it as written:
     "918273645"`, printing the password (and advising to write it literally), in the base and an overlay."""

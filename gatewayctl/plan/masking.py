@@ -108,15 +108,15 @@ class Masker:
 
 
 def written_forms(secret: str) -> set[str]:
-    """`secret` as itself and as a server may write it inside a message: JSON-escaped (a body shown as text;
-    Go's %q in Kuma's messages), with cjson's `\\/`, and Lua's %q, as Kong's Penlight quotes a unique key it
-    refuses (`UNIQUE violation detected on '{key="pa\\"ss"}'`). A secret with a quote, a backslash or a
-    control character is otherwise missed where it is echoed back escaped."""
+    """`secret` as itself and as a server may write it inside a message: JSON-escaped (a body shown as text),
+    with cjson's `\\/`, Go's %q (Kuma's and the Kubernetes API server's messages) and Lua's %q, as Kong's
+    Penlight quotes a unique key it refuses (`UNIQUE violation detected on '{key="pa\\"ss"}'`). A secret with
+    a quote, a backslash or a control character is otherwise missed where it is echoed back escaped."""
     forms = {secret}
     for ascii_only in (False, True):
         escaped = json.dumps(secret, ensure_ascii=ascii_only)[1:-1]
         forms |= {escaped, escaped.replace("/", "\\/")}
-    forms.add(_lua_quoted(secret))
+    forms |= {_lua_quoted(secret), _go_quoted(secret)}
     if len(secret) < MIN_SCRUB_LENGTH:  # a short key ("abc") only where quoted as a value: `{key="abc"}`
         return {f'"{form}"' for form in forms}
     return forms
@@ -138,6 +138,29 @@ def _lua_quoted(text: str) -> str:
         else:
             out.append(byte)
     return out.decode("utf-8", "surrogateescape")
+
+
+_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}
+
+
+def _go_quoted(text: str) -> str:
+    """Go's strconv.Quote without its quotes: `"` and `\\` escaped, \\n and the like by letter, other
+    characters that do not print as `\\xff`, `\\u00ad` or `\\U000e0001`; printable ones as they are."""
+    if text.isprintable() and '"' not in text and "\\" not in text:
+        return text
+    out = []
+    for char in text:
+        if char in '"\\':
+            out.append("\\" + char)
+        elif char in _GO_ESCAPES:
+            out.append(_GO_ESCAPES[char])
+        elif char.isprintable():
+            out.append(char)
+        elif ord(char) < 0x80 or 0xDC80 <= ord(char) <= 0xDCFF:  # a byte that is no UTF-8 came as a surrogate
+            out.append(f"\\x{ord(char) & 0xFF:02x}")
+        else:
+            out.append(f"\\u{ord(char):04x}" if ord(char) <= 0xFFFF else f"\\U{ord(char):08x}")
+    return "".join(out)
 
 
 def _nth(items: list[str], index: int, otherwise: str) -> str:
