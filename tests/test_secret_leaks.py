@@ -117,6 +117,12 @@ def test_a_secret_quoted_the_go_way_is_masked(secret: str, go_quoted: str) -> No
     assert Masker.of([secret]).text(message) == f'spec.url: Invalid value: "{SECRET}": must be a valid url'
 
 
+def test_a_secret_with_a_lone_surrogate_is_masked_without_failing() -> None:
+    """A snapshot's JSON may hold `\\ud800` (no bytes stand behind it): Masker.of must not fail on it."""
+    masker = Masker.of(["ab\ud800cd-secret", "x\udcffyz-secret"])
+    assert masker.text("ab\ud800cd-secret x\udcffyz-secret") == f"{SECRET} {SECRET}"
+
+
 def test_a_number_in_a_secret_field_is_not_quoted_back(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     """`password: 918273645` is a literal secret: the type error said `quote it to keep it as written:
     "918273645"`, printing the password (and advising to write it literally), in the base and an overlay."""

@@ -127,7 +127,10 @@ def _lua_quoted(text: str) -> str:
     break after a backslash, other control characters as `\\ddd` decimal (three digits before a digit)."""
     if text.isprintable() and '"' not in text and "\\" not in text:
         return text  # nearly every secret: nothing to escape
-    data = text.encode("utf-8", "surrogateescape")  # a variable's bytes that are no UTF-8 come back as they were
+    try:
+        data = text.encode("utf-8", "surrogateescape")  # a variable's bytes that are no UTF-8 come back as such
+    except UnicodeEncodeError:  # a lone surrogate no bytes stand behind (JSON's "\ud800"): no Lua string holds it
+        return text
     out = bytearray()
     for at, byte in enumerate(data):
         if byte in b'"\\\n':
