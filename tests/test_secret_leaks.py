@@ -286,3 +286,21 @@ def test_an_answer_quoting_the_token_or_the_urls_password_back_is_masked(answer:
         client.get("/")
     assert "0018" not in caught.value.describe() and "0019" not in caught.value.describe(), caught.value.describe()
     assert f"HTTP {answer.status_code}: " in caught.value.describe() and SECRET in caught.value.describe()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://ci:pu5h-pw-0020@127.0.0.1/",
+        "http://ci:pu5h-pw-0020@127.0.0.1:1/",
+        "http://127.0.0.1:1/?token=pu5h-pw-0020",
+    ],
+)
+def test_a_pushgateway_urls_credentials_are_not_in_the_warning(url: str) -> None:
+    """`apply --pushgateway URL` warned `could not push metrics to http://ci:<password>@...: nonnumeric port:
+    '<password>@127.0.0.1'`: the URL is shown as the Admin APIs' are, and urllib's words masked."""
+    from gatewayctl.watch.push import ApplyRun, push_apply_run
+
+    problem = push_apply_run(url, ApplyRun("shop"), timeout=2)
+    assert problem is not None and problem.startswith("could not push metrics to http://127.0.0.1"), problem
+    assert "pu5h-pw" not in problem and "ci:" not in problem, problem
