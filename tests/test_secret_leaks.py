@@ -304,3 +304,35 @@ def test_a_pushgateway_urls_credentials_are_not_in_the_warning(url: str) -> None
     problem = push_apply_run(url, ApplyRun("shop"), timeout=2)
     assert problem is not None and problem.startswith("could not push metrics to http://127.0.0.1"), problem
     assert "pu5h-pw" not in problem and "ci:" not in problem, problem
+
+
+def test_a_value_set_by_hand_in_a_field_kong_encrypts_or_an_authorization_header_is_masked(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Drift in a field Kong's schema marks `encrypted` (aws-lambda's `aws_key`) or in an Authorization header
+    was shown on the live side (`config.aws_key: "AKIA..." -> ...`): dump writes both as placeholders, and the
+    hand-set value is someone's credential. Now `<secret>` on both sides, in diff and rollback."""
+    plugins = (
+        "    plugins:\n"
+        "      aws-lambda: {aws_key: AKIAPLAIN, aws_secret: plain-s3cret, aws_region: us-east-1, function_name: f}\n"
+        "      http-log: {http_endpoint: 'http://audit:8080/kong', headers: {Authorization: Bearer plain}}\n"
+    )
+    catalog = str(
+        write_catalog(workdir, CATALOG.replace("    auth: [basic-auth]\n", "    auth: [basic-auth]\n" + plugins))
+    )
+    assert cli(capsys, kong, "apply", catalog, "--yes")[0] == 0
+    for plugin in kong.state.entities("plugins"):
+        if plugin["name"] == "aws-lambda":
+            kong.state.store["plugins"][plugin["id"]]["config"]["aws_key"] = "AKIA-HAND-0021"
+        if plugin["name"] == "http-log":
+            kong.state.store["plugins"][plugin["id"]]["config"]["headers"] = {"Authorization": "Bearer hand-0022"}
+    for argv in (["diff", catalog], ["diff", catalog, "--json"]):
+        code, out, err = cli(capsys, kong, *argv)
+        assert code == 0 and "HAND" not in out + err and "hand-0022" not in out + err, out + err
+    code, out, err = cli(capsys, kong, "diff", catalog)
+    assert "config.aws_key: <secret> -> <secret> (changed)" in out, out
+    assert "config.headers.Authorization: <secret> -> <secret> (changed)" in out, out
+    assert cli(capsys, kong, "apply", catalog, "--yes")[0] == 0
+    code, out, err = cli(capsys, kong, "rollback", "--dry-run")  # back to the hand-set values
+    assert code == 0 and "config.aws_key: <secret> -> <secret> (changed)" in out, out + err
+    assert "HAND" not in out + err and "hand-0022" not in out + err

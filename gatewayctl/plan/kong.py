@@ -499,11 +499,27 @@ def compare(desired: Entity, live: Entity, schema: Schema | None, masker: Masker
     derived = secret_tag_paths(desired.body.get("tags"))
     if derived and changes:
         changes = hide_new(changes, derived)
+    encrypted = encrypted_paths(schema) if changes else []
+    if encrypted:  # secrets by Kong's own word: hidden on both sides, as fields named as secrets are
+        changes = hide_new(hide_old(changes, encrypted), encrypted)
     if desired.kind == "basicauth_credentials":
         # compared as Kong's hash, shown by the reference of the password itself
         shown = f"{masker.secret(desired.body.get('password'))} (changed)"
         changes = [replace(c, new=shown) if c.path == "password" and c.new is not None else c for c in changes]
     return changes
+
+
+def encrypted_paths(schema: Schema | None, prefix: tuple[str, ...] = ()) -> list[str]:
+    """The dotted paths of the fields Kong's schema marks `encrypted` (Kong Enterprise encrypts them at rest:
+    an aws-lambda `aws_key` and `aws_secret`, a loggly `key`), which `dump` writes as placeholders: a value
+    set there by hand is as secret as one the catalog resolved."""
+    found: list[str] = []
+    for name, spec in field_specs(schema):
+        if spec.get("encrypted"):
+            found.append(".".join((*prefix, name)))
+        elif spec.get("type") == "record":
+            found += encrypted_paths(spec, (*prefix, name))
+    return found
 
 
 def _comparable(entity: Entity) -> dict[str, Any]:
