@@ -309,9 +309,10 @@ def test_a_pushgateway_urls_credentials_are_not_in_the_warning(url: str) -> None
 def test_a_value_set_by_hand_in_a_field_kong_encrypts_or_an_authorization_header_is_masked(
     capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Drift in a field Kong's schema marks `encrypted` (aws-lambda's `aws_key`) or in an Authorization header
-    was shown on the live side (`config.aws_key: "AKIA..." -> ...`): dump writes both as placeholders, and the
-    hand-set value is someone's credential. Now `<secret>` on both sides, in diff and rollback."""
+    """Drift in a field Kong's schema marks `encrypted` (aws-lambda's `aws_key`) or in a header map whose values
+    may be vault references (http-log's) was shown on the live side (`config.aws_key: "AKIA..." -> ...`): dump
+    writes both as placeholders, and the hand-set value is someone's credential. Now `<secret>` on both sides,
+    in diff and rollback."""
     plugins = (
         "    plugins:\n"
         "      aws-lambda: {aws_key: AKIAPLAIN, aws_secret: plain-s3cret, aws_region: us-east-1, function_name: f}\n"
@@ -325,14 +326,15 @@ def test_a_value_set_by_hand_in_a_field_kong_encrypts_or_an_authorization_header
         if plugin["name"] == "aws-lambda":
             kong.state.store["plugins"][plugin["id"]]["config"]["aws_key"] = "AKIA-HAND-0021"
         if plugin["name"] == "http-log":
-            kong.state.store["plugins"][plugin["id"]]["config"]["headers"] = {"Authorization": "Bearer hand-0022"}
+            headers = {"Authorization": "Bearer hand-0022", "X-Api-Key": "hand-0023"}  # values Kong may vault
+            kong.state.store["plugins"][plugin["id"]]["config"]["headers"] = headers
     for argv in (["diff", catalog], ["diff", catalog, "--json"]):
         code, out, err = cli(capsys, kong, *argv)
-        assert code == 0 and "HAND" not in out + err and "hand-0022" not in out + err, out + err
+        assert code == 0 and "HAND" not in out + err and "hand-00" not in out + err, out + err
     code, out, err = cli(capsys, kong, "diff", catalog)
     assert "config.aws_key: <secret> -> <secret> (changed)" in out, out
     assert "config.headers.Authorization: <secret> -> <secret> (changed)" in out, out
     assert cli(capsys, kong, "apply", catalog, "--yes")[0] == 0
     code, out, err = cli(capsys, kong, "rollback", "--dry-run")  # back to the hand-set values
     assert code == 0 and "config.aws_key: <secret> -> <secret> (changed)" in out, out + err
-    assert "HAND" not in out + err and "hand-0022" not in out + err
+    assert "HAND" not in out + err and "hand-00" not in out + err

@@ -511,11 +511,13 @@ def compare(desired: Entity, live: Entity, schema: Schema | None, masker: Masker
 
 def encrypted_paths(schema: Schema | None, prefix: tuple[str, ...] = ()) -> list[str]:
     """The dotted paths of the fields Kong's schema marks `encrypted` (Kong Enterprise encrypts them at rest:
-    an aws-lambda `aws_key` and `aws_secret`, a loggly `key`), which `dump` writes as placeholders: a value
-    set there by hand is as secret as one the catalog resolved."""
+    an aws-lambda `aws_key` and `aws_secret`, a loggly `key`) and of the maps whose values may be vault
+    references (http-log's `headers`), which `dump` writes as placeholders: a value set there by hand is as
+    secret as one the catalog resolved."""
     found: list[str] = []
     for name, spec in field_specs(schema):
-        if spec.get("encrypted"):
+        referenceable_map = spec.get("type") == "map" and (spec.get("values") or {}).get("referenceable")
+        if spec.get("encrypted") or referenceable_map:
             found.append(".".join((*prefix, name)))
         elif spec.get("type") == "record":
             found += encrypted_paths(spec, (*prefix, name))
