@@ -226,3 +226,22 @@ def test_jwt_public_key_is_read_as_openssl_would(client: httpx.Client) -> None:
         assert answer.status_code == 201, answer.text
     # HS secrets ignore the field, as the conditional only looks at RS/PS/EdDSA
     assert client.post(f"/consumers/{consumer}/jwt", json={"rsa_public_key": "junk"}).status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("key", "quoted"),
+    [
+        ('k"ey\\1', '"k\\"ey\\\\1"'),  # %q: quote and backslash escaped
+        ("kéy\t9", '"kéy\\0099"'),  # bytes past ASCII as they are; a control character in decimal
+        ("k\ney", "[[k\ney]]"),  # a line break: long brackets, the text as it is
+        ("k]]ey", "[=[k]]ey]=]"),  # a closing bracket inside: one more `=`
+    ],
+)
+def test_a_unique_violation_quotes_the_value_as_penlight_does(client: httpx.Client, key: str, quoted: str) -> None:
+    """kong/db/errors.lua unique_violation: pl.pretty.write(unique_key, ""), whose strings are
+    stringx.quote_string (long brackets, else LuaJIT's %q), not JSON (`\\u00e9`, `\\n`)."""
+    consumer = client.post("/consumers", json={"username": "c"}).json()
+    assert client.post("/key-auths", json={"key": key, "consumer": {"id": consumer["id"]}}).status_code == 201
+    answer = client.post("/key-auths", json={"key": key, "consumer": {"id": consumer["id"]}})
+    assert answer.status_code == 409
+    assert answer.json()["message"] == f"UNIQUE violation detected on '{{key={quoted}}}'"

@@ -190,6 +190,11 @@ class KubeApi:
                         self.sleep(max(wait, asked or 0.0))
                         continue
                 raise _api_error(method, path, exc, attempt) from None
+            except ValueError as exc:  # http.client refusing a header quotes its value: a token, never shown
+                if not _header_refusal(exc):
+                    raise
+                detail = "a credential from the kubeconfig cannot be sent in an HTTP header (value not shown)"
+                raise KubeError(method, path, None, detail, attempt) from None
             except urllib3.exceptions.HTTPError as exc:
                 self.calls.observe(method, path, None, time.monotonic() - started)
                 if attempt < self.retry.attempts:
@@ -201,6 +206,22 @@ class KubeApi:
             # the client returns the object, not the status: any success is recorded as 200
             self.calls.observe(method, path, 200, time.monotonic() - started)
             return result
+
+
+def _header_refusal(exc: ValueError) -> bool:
+    """http.client's `Invalid header value b'Bearer ...'`, or a header it cannot encode as Latin-1."""
+    return str(exc).startswith("Invalid header") or isinstance(exc, UnicodeEncodeError)
+
+
+class _Configuration(kube_client.Configuration):
+    """The client's configuration, its bearer token without white space around it, as client-go reads a token
+    file (`strings.TrimSpace`): the Python client sends a file's closing line break as part of the header,
+    which http.client refuses, quoting the token. Trimmed where the header is made: the client's refresh hook
+    reads the file again before every request."""
+
+    def get_api_key_with_prefix(self, identifier: str, alias: str | None = None) -> str | None:
+        key = super().get_api_key_with_prefix(identifier, alias)
+        return key.strip() if isinstance(key, str) else key
 
 
 def _schema_refusal(exc: ApiException) -> bool:
@@ -278,7 +299,7 @@ def connect(kubeconfig: Path | None, context: str | None) -> KubeApi:
     """A client for the cluster named by `kubeconfig` (else $KUBECONFIG, else ~/.kube/config) and `context`
     (else the file's current context); inside a pod with no kubeconfig at all, the pod's service account.
     Nothing is sent yet. Credentials stay inside the client and are never printed."""
-    configuration = kube_client.Configuration()
+    configuration = _Configuration()
     configuration.retries = False  # retries are ours (clients/retry.py), not urllib3's
     configuration.connection_pool_maxsize = 32
     path = kubeconfig or _default_kubeconfig()

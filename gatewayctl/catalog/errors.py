@@ -13,6 +13,7 @@ from pydantic_core import ErrorDetails
 from yaml.nodes import ScalarNode
 
 from gatewayctl.catalog.source import Source
+from gatewayctl.catalog.types import SECRET_ADVICE, Secret
 from gatewayctl.diagnostics import Diagnostic, KeyPath, quoted_key
 
 _TYPE_WORDS = {
@@ -100,7 +101,9 @@ def translate(error: ErrorDetails, source: Source, root_model: type[BaseModel]) 
                 message = f"must be {_TYPE_WORDS[kind]}, not {node.value}"
         if kind == "string_type" and isinstance(value, int | float) and not isinstance(value, bool):
             node = source.subtree(loc)
-            if isinstance(node, ScalarNode):
+            if _is_secret_field(root_model, loc):  # a literal secret: never quoted back, nor to be quoted
+                message += f"; {SECRET_ADVICE}"
+            elif isinstance(node, ScalarNode):
                 message += f'; quote it to keep it as written: "{node.value}"'
         return source.diagnostic(loc, message, key=at_key)
     if kind in _BOUNDS:
@@ -119,6 +122,20 @@ def translate(error: ErrorDetails, source: Source, root_model: type[BaseModel]) 
     for prefix in ("Value error, ", "Assertion failed, "):
         message = message.removeprefix(prefix)
     return source.diagnostic(loc, message, key=at_key)
+
+
+def _is_secret_field(root_model: type[BaseModel], loc: KeyPath) -> bool:
+    """Whether `loc` is a field typed `Secret` (`key: Secret`, `password: Secret | None`)."""
+    parent: Any = root_model
+    for part in loc[:-1]:
+        parent = _step(parent, part)
+        if parent is None:
+            return False
+    model = _as_model(parent)
+    field = model.model_fields.get(loc[-1]) if model is not None and isinstance(loc[-1], str) else None
+    if field is None:
+        return False
+    return typing.get_args(Secret)[1:] == tuple(field.metadata) or Secret in typing.get_args(field.annotation)
 
 
 def fields_at(root_model: type[BaseModel], path: KeyPath) -> set[str]:

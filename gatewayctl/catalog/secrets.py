@@ -92,6 +92,8 @@ class SecretResolver:
             # empty keys and passwords, so this is caught here rather than at apply time.
             if not self.environ[ref.name]:
                 return f"environment variable {ref.name} is empty (needed by {ref})"
+            if not _is_text(self.environ[ref.name]):  # bytes that are no UTF-8: no YAML or JSON can carry them
+                return f"environment variable {ref.name} is not UTF-8 text (needed by {ref})"
             return None
         path = self.file_path(ref.name)
         if not path.is_file():
@@ -148,3 +150,12 @@ class SecretResolver:
     def file_path(self, name: str) -> Path:
         path = Path(name).expanduser()
         return path if path.is_absolute() else self.base_dir / path
+
+
+def _is_text(value: str) -> bool:
+    """Python hands a variable's bytes that are not UTF-8 over as lone surrogates, which nothing encodes."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -231,11 +231,14 @@ def _method(value: str) -> str:
     return value
 
 
+SECRET_ADVICE = (
+    "secrets are never written literally: use ${env:NAME}, ${file:PATH} or a Kong vault reference {vault://...}"
+)
+
+
 def _secret(value: str) -> str:
     if not is_reference(value):
-        raise ValueError(
-            "secrets are never written literally: use ${env:NAME}, ${file:PATH} or a Kong vault reference {vault://...}"
-        )
+        raise ValueError(SECRET_ADVICE)
     return value
 
 

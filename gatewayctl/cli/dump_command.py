@@ -38,6 +38,7 @@ from gatewayctl.cli.remote_commands import (
     _client,
     _remote,
     remote_examples,
+    token_problem_or_exit,
 )
 from gatewayctl.clients.kong_admin import TlsOptions
 from gatewayctl.clients.kuma_api import URL_ENV as KUMA_URL_ENV
@@ -185,6 +186,7 @@ def _read_kuma(
     if not url and not os.environ.get(KUMA_URL_ENV):
         return []
     endpoint = kuma_endpoint(url, tls, timeout)
+    token_problem_or_exit(endpoint)
     try:
         with KumaApi(endpoint, retry=RetryPolicy(), pool=parallelism) as client:
             server = kuma_universal.read_server(client)

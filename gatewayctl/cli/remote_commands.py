@@ -61,6 +61,7 @@ from gatewayctl.catalog.load import LoadedCatalog
 from gatewayctl.catalog.model import Namespaces
 from gatewayctl.cli.catalog_commands import CatalogArg, EnvOption, _examples, load_or_exit
 from gatewayctl.cli.console import EXIT_CHANGES, EXIT_INVALID, EXIT_OK, EXIT_REMOTE, err, out, print_diagnostics
+from gatewayctl.clients.http import Endpoint as HttpEndpoint
 from gatewayctl.clients.kong_admin import URL_ENV, Endpoint, KongAdmin, KongError, TlsOptions
 from gatewayctl.clients.kuma_api import URL_ENV as KUMA_URL_ENV
 from gatewayctl.clients.kuma_api import KumaApi, KumaError, kuma_endpoint
@@ -649,6 +650,7 @@ def _client(
     if problem:
         err.print(f"Kong Admin API URL {escape(endpoint.display())}: {problem}")
         raise typer.Exit(EXIT_INVALID)
+    token_problem_or_exit(endpoint)
     if insecure:
         err.print("[yellow]warning: --insecure: the Admin API's TLS certificate is not verified[/yellow]")
     try:
@@ -656,6 +658,13 @@ def _client(
     except (OSError, ValueError) as exc:
         err.print(f"cannot set up TLS{_tls_files(endpoint.tls)}: {escape(str(exc))}")
         raise typer.Exit(EXIT_INVALID) from None
+
+
+def token_problem_or_exit(endpoint: HttpEndpoint) -> None:
+    problem = endpoint.token_problem()
+    if problem:
+        err.print(problem)
+        raise typer.Exit(EXIT_INVALID)
 
 
 def _tls_files(tls: TlsOptions) -> str:
@@ -1060,6 +1069,7 @@ def kuma_client(conn: Connection) -> KumaApi:
     if problem:
         err.print(f"Kuma API URL {escape(endpoint.display())}: {problem}")
         raise typer.Exit(EXIT_INVALID)
+    token_problem_or_exit(endpoint)
     try:
         return KumaApi(endpoint, retry=RetryPolicy(), rps=conn.rps, pool=conn.parallelism)
     except (OSError, ValueError) as exc:
@@ -1351,4 +1361,5 @@ __all__ = [  # imported by the dump and watch commands: keep these names
     "kuma_client",
     "register",
     "tls_or_exit",
+    "token_problem_or_exit",
 ]

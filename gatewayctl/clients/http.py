@@ -26,6 +26,7 @@ import httpx
 
 from gatewayctl import __version__
 from gatewayctl.clients.retry import RETRYABLE_STATUS, RateLimiter, RetryPolicy, retry_after_seconds
+from gatewayctl.plan.masking import Masker
 
 Json = Any
 
@@ -53,12 +54,18 @@ class TlsOptions:
         return context
 
 
+# What an HTTP header value may hold (RFC 9110 field-value, as h11 checks it), narrowed to ASCII as httpx
+# encodes it: visible characters, spaces and tabs only inside.
+_HEADER_VALUE = re.compile(r"[\x21-\x7e](?:[\t\x20-\x7e]*[\x21-\x7e])?")
+
+
 @dataclass(frozen=True)
 class Endpoint:
     url: str
     token: str | None = None
     tls: TlsOptions = TlsOptions()
     timeout: float = 30.0
+    token_env: str = "the token"  # where the token came from, to name it in an error
 
     @classmethod
     def from_env(
@@ -66,7 +73,7 @@ class Endpoint:
     ) -> Endpoint:
         """The flag's URL, else `url_env`, else `default`; the token only from `token_env`."""
         chosen = url or os.environ.get(url_env) or default
-        return cls(chosen.rstrip("/"), os.environ.get(token_env) or None, tls, timeout)
+        return cls(chosen.rstrip("/"), os.environ.get(token_env) or None, tls, timeout, token_env)
 
     def display(self) -> str:
         """The URL without any user:password part."""
@@ -94,6 +101,16 @@ class Endpoint:
         if not parts.hostname:
             return "has no host"
         return None
+
+    def token_problem(self) -> str | None:
+        """Why the token cannot be sent, never saying what it holds (httpx's and h11's own errors quote the
+        header value: a token read from a file with its line break would be printed); None when it can."""
+        if self.token is None or _HEADER_VALUE.fullmatch(self.token):
+            return None
+        return (
+            f"{self.token_env} cannot be sent in an HTTP header: it holds a line break, a control character, a"
+            " character that is not ASCII or a space at either end (value not shown)"
+        )
 
 
 class RemoteError(Exception):
@@ -168,6 +185,10 @@ class ApiClient:
         self.sleep = sleep
         self.log = CallLog()
         self.run_id = uuid.uuid4().hex[:12]
+        # What this client sends that is secret, masked in every error it raises: a proxy's page or a
+        # library's message may quote the token or the URL's password back.
+        password = urlsplit(endpoint.url).password if "@" in endpoint.url else None
+        self._credentials = Masker.of(v for v in (endpoint.token, password) if v)
         headers = {"User-Agent": f"gatewayctl/{__version__} (run {self.run_id})", "Accept": "application/json"}
         base_url = endpoint.url
         if endpoint.token:
@@ -234,6 +255,7 @@ class ApiClient:
                 self.log.observe(method, path, None, time.monotonic() - started)
                 reason = _transport_reason(exc, self.endpoint.display())
                 hint = _tls_hint(exc)
+                reason = self._credentials.text(reason)
                 if hint:  # a TLS handshake refused for what it is: trying again cannot change it
                     raise self.error(method, target, None, None, f"{reason}; {hint}", attempt) from None
                 if attempt >= attempts:
@@ -246,7 +268,7 @@ class ApiClient:
                     self._check_not_found(response, target)
                 return response
             body = json_or_none(response)
-            detail = self.error_detail(body) or _first_line(response)
+            detail = self._credentials.text(self.error_detail(body) or _first_line(response))
             if response.status_code in RETRYABLE_STATUS and attempt < attempts:
                 wait = self.retry.backoff(attempt - 1)
                 asked = retry_after_seconds(response.headers.get("Retry-After"))

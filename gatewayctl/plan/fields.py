@@ -122,6 +122,19 @@ def hide_old(changes: Iterable[FieldChange], paths: Collection[str]) -> list[Fie
     ]
 
 
+def hide_new(changes: Iterable[FieldChange], paths: Collection[str]) -> list[FieldChange]:
+    """`changes` with the desired value at, above or under one of `paths` shown as `<secret> (changed)`:
+    fields the desired entity marks as derived from a secret (a service url's host, port and path), which
+    hold only a part of the resolved value and so are not found by it. A value already masked stays so."""
+    hidden = [_parts(p) for p in paths]
+    return [
+        FieldChange(c.path, c.old, f"{SECRET} (changed)")
+        if c.new is not None and not Masker.masked(c.new) and _covered(c.path, hidden)
+        else c
+        for c in changes
+    ]
+
+
 def secret_strings(kind: str, value: Any, paths: Collection[str], path: Path = ()) -> list[str]:
     """The strings of `value` (an entity or object as Kong or Kuma returned it) at or under one of `paths`
     or a field secret by name: what rollback, which has no catalog, masks in the answers it prints (a

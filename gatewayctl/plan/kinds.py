@@ -134,6 +134,7 @@ PARENT_FIELD = {"services": "service", "routes": "route", "consumers": "consumer
 SECRET_CONFIG_KEYS = frozenset(
     {
         "password",
+        "authorization",  # a header's value (http-log's and opentelemetry's `headers` maps)
         "provision_key",
         "client_secret",
         "secret",

@@ -20,7 +20,7 @@ from gatewayctl.clients.kong_admin import KongAdmin, KongError
 from gatewayctl.diagnostics import KeyPath
 from gatewayctl.plan.entities import DesiredState, Entity, from_live
 from gatewayctl.plan.fields import FieldChange as FieldChange  # re-exported: plans import it from here too
-from gatewayctl.plan.fields import action_counts, diff_fields, hide_old, summary_line
+from gatewayctl.plan.fields import action_counts, diff_fields, hide_new, hide_old, summary_line
 from gatewayctl.plan.kinds import BY_NAME, KINDS
 from gatewayctl.plan.masking import Masker
 from gatewayctl.plan.normalise import (
@@ -513,6 +513,12 @@ def compare(desired: Entity, live: Entity, schema: Schema | None, masker: Masker
     marked = secret_tag_paths(live.body.get("tags"))
     if marked and changes:
         changes = hide_old(changes, marked)
+    derived = secret_tag_paths(desired.body.get("tags"))
+    if derived and changes:
+        changes = hide_new(changes, derived)
+    encrypted = encrypted_paths(schema) if changes else []
+    if encrypted:  # secrets by Kong's own word: hidden on both sides, as fields named as secrets are
+        changes = hide_new(hide_old(changes, encrypted), encrypted)
     hashed = HASHED_SECRETS.get(desired.kind)
     if hashed is not None:
         # compared as Kong's hash, shown by the reference of the secret itself
@@ -523,6 +529,21 @@ def compare(desired: Entity, live: Entity, schema: Schema | None, masker: Masker
 
 # The secret field of each kind Kong keeps hashed, which compare() compares as that hash.
 HASHED_SECRETS = {"basicauth_credentials": "password", "oauth2_credentials": "client_secret"}
+
+
+def encrypted_paths(schema: Schema | None, prefix: tuple[str, ...] = ()) -> list[str]:
+    """The dotted paths of the fields Kong's schema marks `encrypted` (Kong Enterprise encrypts them at rest:
+    an aws-lambda `aws_key` and `aws_secret`, a loggly `key`) and of the maps whose values may be vault
+    references (http-log's `headers`), which `dump` writes as placeholders: a value set there by hand is as
+    secret as one the catalog resolved."""
+    found: list[str] = []
+    for name, spec in field_specs(schema):
+        referenceable_map = spec.get("type") == "map" and (spec.get("values") or {}).get("referenceable")
+        if spec.get("encrypted") or referenceable_map:
+            found.append(".".join((*prefix, name)))
+        elif spec.get("type") == "record":
+            found += encrypted_paths(spec, (*prefix, name))
+    return found
 
 
 def _comparable(entity: Entity) -> dict[str, Any]:

@@ -20,7 +20,7 @@ SECRET = "<secret>"
 _STAND_IN = 0xF0000  # Unicode's private use plane 15: no secret, reference or Kong message holds it
 _STAND_INS = re.compile("\x00([\U000f0000-\U000ffffd])\x00")
 _NAMED = "<secret ${"  # how a secret shown by its reference starts: `<secret ${env:NAME}>`
-MIN_SCRUB_LENGTH = 4  # shorter values would mask innocent text ("on", "80") and reveal nothing anyway
+MIN_SCRUB_LENGTH = 4  # shorter values would mask innocent text ("on", "80"): masked only where quoted
 
 
 @dataclass(frozen=True)
@@ -30,8 +30,8 @@ class Masker:
 
     @classmethod
     def of(cls, values: Iterable[str], references: Mapping[str, str] | None = None) -> Masker:
-        unique = {v for v in values if len(v) >= MIN_SCRUB_LENGTH}
-        named = tuple(sorted((v, r) for v, r in (references or {}).items() if len(v) >= MIN_SCRUB_LENGTH))
+        unique = {form for v in values if v for form in written_forms(v)}
+        named = tuple(sorted({(form, r) for v, r in (references or {}).items() if v for form in written_forms(v)}))
         return cls(tuple(sorted(unique, key=len, reverse=True)), named)
 
     def secret(self, desired: Any) -> str:
@@ -105,6 +105,65 @@ class Masker:
             return re.compile(_trie_regex(self.values))
         except RecursionError:  # thousands of secrets nested inside each other: a plain alternation
             return re.compile("|".join(re.escape(v) for v in self.values))
+
+
+def written_forms(secret: str) -> set[str]:
+    """`secret` as itself and as a server may write it inside a message: JSON-escaped (a body shown as text),
+    with cjson's `\\/`, Go's %q (Kuma's and the Kubernetes API server's messages) and Lua's %q, as Kong's
+    Penlight quotes a unique key it refuses (`UNIQUE violation detected on '{key="pa\\"ss"}'`). A secret with
+    a quote, a backslash or a control character is otherwise missed where it is echoed back escaped."""
+    forms = {secret}
+    for ascii_only in (False, True):
+        escaped = json.dumps(secret, ensure_ascii=ascii_only)[1:-1]
+        forms |= {escaped, escaped.replace("/", "\\/")}
+    forms |= {_lua_quoted(secret), _go_quoted(secret)}
+    if len(secret) < MIN_SCRUB_LENGTH:  # a short key ("abc") only where quoted as a value: `{key="abc"}`
+        return {f'"{form}"' for form in forms}
+    return forms
+
+
+def _lua_quoted(text: str) -> str:
+    """LuaJIT's `string.format("%q", text)` without its quotes (lj_strfmt_putquoted): `"`, `\\` and a line
+    break after a backslash, other control characters as `\\ddd` decimal (three digits before a digit)."""
+    if text.isprintable() and '"' not in text and "\\" not in text:
+        return text  # nearly every secret: nothing to escape
+    try:
+        data = text.encode("utf-8", "surrogateescape")  # a variable's bytes that are no UTF-8 come back as such
+    except UnicodeEncodeError:  # a lone surrogate no bytes stand behind (JSON's "\ud800"): no Lua string holds it
+        return text
+    out = bytearray()
+    for at, byte in enumerate(data):
+        if byte in b'"\\\n':
+            out += b"\\" + bytes([byte])
+        elif byte < 32 or byte == 127:
+            digits = f"{byte:03d}" if data[at + 1 : at + 2].isdigit() else str(byte)
+            out += b"\\" + digits.encode()
+        else:
+            out.append(byte)
+    return out.decode("utf-8", "surrogateescape")
+
+
+_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}
+
+
+def _go_quoted(text: str) -> str:
+    """Go's strconv.Quote without its quotes: `"` and `\\` escaped, \\n and the like by letter, other
+    characters that do not print as `\\xff`, `\\u00ad` or `\\U000e0001`; printable ones as they are."""
+    if text.isprintable() and '"' not in text and "\\" not in text:
+        return text
+    out = []
+    for char in text:
+        if char in '"\\':
+            out.append("\\" + char)
+        elif char in _GO_ESCAPES:
+            out.append(_GO_ESCAPES[char])
+        elif char.isprintable():
+            out.append(char)
+        elif ord(char) < 0x80 or 0xDC80 <= ord(char) <= 0xDCFF:  # a byte that is no UTF-8 came as a surrogate
+            out.append(f"\\x{ord(char) & 0xFF:02x}")
+        else:
+            out.append(f"\\u{ord(char):04x}" if ord(char) <= 0xFFFF else f"\\U{ord(char):08x}")
+    return "".join(out)
 
 
 def _nth(items: list[str], index: int, otherwise: str) -> str:

@@ -27,6 +27,7 @@ from gatewayctl.catalog.checks import in_mesh
 from gatewayctl.catalog.load import LoadedCatalog
 from gatewayctl.catalog.model import Catalog, Service
 from gatewayctl.catalog.secrets import SecretResolver
+from gatewayctl.diagnostics import CatalogInvalid, KeyPath
 from gatewayctl.render.kubernetes import kong_native_config
 from gatewayctl.render.kuma import SERVICE_TAG, mesh_protocol, object_name, workload
 from gatewayctl.render.observability import HOST_GATEWAY, dataplane_address
@@ -60,13 +61,30 @@ def render_vm(loaded: LoadedCatalog, secrets: SecretResolver) -> list[RenderedFi
     catalog = loaded.catalog
     if catalog.deployment.platform != "vm" or catalog.deployment.vm is None:
         return []
+    several_lines = [
+        loaded.source.diagnostic(path, f"the value of {reference} spans several lines, which an env file cannot hold")
+        for path, reference in _env_file_secrets(catalog)
+        if "\n" in secrets.resolve(reference) or "\r" in secrets.resolve(reference)
+    ]
+    if several_lines:
+        raise CatalogInvalid(several_lines)
     return kong_files(catalog, secrets) + observability_files(catalog, secrets) + kuma_files(catalog, secrets)
 
 
+def _env_file_secrets(catalog: Catalog) -> list[tuple[KeyPath, str]]:
+    """The secrets written into env files (one `NAME=value` a line), with their catalog paths."""
+    kong = catalog.deployment.kong
+    found: list[tuple[KeyPath, str]] = []
+    if kong.database == "postgres" and kong.postgres_password is not None:
+        found.append((("deployment", "kong", "postgres_password"), kong.postgres_password))
+    password = catalog.deployment.observability.grafana.admin_password
+    if password is not None:
+        found.append((("deployment", "observability", "grafana", "admin_password"), password))
+    return found
+
+
 def _env_file(values: dict[str, str]) -> bytes:
-    for v in values.values():
-        if "\n" in v:
-            raise ValueError("a secret for an env file spans several lines")
+    assert not any("\n" in v or "\r" in v for v in values.values()), "render_vm checks that first"
     return "".join(f"{k}={v}\n" for k, v in values.items()).encode()
 
 

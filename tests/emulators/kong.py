@@ -141,8 +141,43 @@ def pretty(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, str):
-        return json.dumps(value)
+        return penlight_quote(value)
     return json.dumps(value)
+
+
+def penlight_quote(text: str) -> str:
+    """Penlight's stringx.quote_string, which pretty.write uses for strings, under LuaJIT: long brackets for a
+    string with a line break or a `[[`/`]=]`-like sequence (unless it holds a carriage return), the text as
+    it is inside; else `%q` (lj_strfmt_putquoted): `"`, `\\` and a line break after a backslash, other control
+    characters as decimal `\\ddd`, bytes past ASCII as they are."""
+    level = _long_quote_level(text + "]")
+    if ("\n" in text or level is not None) and "\r" not in text:
+        equals = "=" * ((level if level is not None else -1) + 1)
+        return f"[{equals}[{chr(10) if text.startswith(chr(10)) else ''}{text}]{equals}]"
+    data = text.encode("utf-8", "surrogateescape")
+    out = bytearray(b'"')
+    for at, byte in enumerate(data):
+        if byte in b'"\\\n':
+            out += b"\\" + bytes([byte])
+        elif byte < 32 or byte == 127:
+            out += b"\\" + (f"{byte:03d}" if data[at + 1 : at + 2].isdigit() else str(byte)).encode()
+        else:
+            out.append(byte)
+    return (out + b'"').decode("utf-8", "surrogateescape")
+
+
+_LONG_QUOTE = re.compile(r"([\[\]])(=*)\1")  # pl/stringx.lua has_lquote: '([%[%]])(=*)%1'
+
+
+def _long_quote_level(text: str) -> int | None:
+    """has_lquote: the most `=` in a `[[`, `]]`, `[=[`, ... sequence of `text`, None when it has none (each
+    search starting on the last character of the previous match, as Lua's `find` from `finish`)."""
+    level: int | None = None
+    at = 0
+    while (found := _LONG_QUOTE.search(text, at)) is not None:
+        level = max(level or 0, len(found.group(2)))
+        at = found.end() - 1
+    return level
 
 
 def lua_pretty(value: Any, indent: str = "") -> str:
@@ -163,6 +198,8 @@ def lua_pretty(value: Any, indent: str = "") -> str:
         run = next((i for i, v in enumerate(value) if v is None), len(value))
         lines = [f"{inner}{lua_pretty(v, inner)}" for v in value[:run]]
         lines += [f"{inner}[{i}] = {lua_pretty(v, inner)}" for i, v in enumerate(value, 1) if i > run and v is not None]
+    elif isinstance(value, str):
+        return penlight_quote(value)
     else:
         return json.dumps(value)
     return "{\n" + ",\n".join(lines) + "\n" + indent + "}"
