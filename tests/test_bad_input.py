@@ -127,6 +127,14 @@ def test_render_rejects_an_unusable_secret_value(
         ("http://svc:${env:GW_QA_URL_PART}@api:8080", "pass/word", "has an invalid port"),
         ("${env:GW_QA_URL_PART}", "api.default.svc:8080", "must be an absolute URL such as http://host:8080/path"),
         ("${env:GW_QA_URL_PART}", "http://api:123456", "has an invalid port"),
+        # what validate says of a literal url Kong refuses (checks.service_url_refusals), without the value
+        (
+            "${env:GW_QA_URL_PART}",
+            "http://api internal:8080",
+            "Kong refuses its host: it is not a host name or IP address",
+        ),
+        ("http://${env:GW_QA_URL_PART}:8080", "10.0.0.", "Kong refuses its host: it is not an IPv4 address"),
+        ("${env:GW_QA_URL_PART}", "http://api:8080/v1//x", "Kong refuses its path: must not have empty segments"),
     ],
 )
 def test_render_rejects_a_url_that_is_not_one_once_resolved_without_printing_it(
