@@ -122,6 +122,19 @@ def hide_old(changes: Iterable[FieldChange], paths: Collection[str]) -> list[Fie
     ]
 
 
+def hide_new(changes: Iterable[FieldChange], paths: Collection[str]) -> list[FieldChange]:
+    """`changes` with the desired value at, above or under one of `paths` shown as <secret> on both sides:
+    fields the desired entity says hold a resolved secret (its Kong tags), whose value may be only part of
+    one, which the masker cannot find in it (the host of a service url that a `${env:...}` holds whole)."""
+    hidden = [_parts(p) for p in paths]
+    return [
+        FieldChange(c.path, None if c.old is None else SECRET, f"{SECRET} (changed)")
+        if c.new is not None and not Masker.masked(c.new) and _covered(c.path, hidden)
+        else c
+        for c in changes
+    ]
+
+
 def secret_strings(kind: str, value: Any, paths: Collection[str], path: Path = ()) -> list[str]:
     """The strings of `value` (an entity or object as Kong or Kuma returned it) at or under one of `paths`
     or a field secret by name: what rollback, which has no catalog, masks in the answers it prints (a

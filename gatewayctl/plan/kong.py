@@ -20,7 +20,7 @@ from gatewayctl.clients.kong_admin import KongAdmin, KongError
 from gatewayctl.diagnostics import KeyPath
 from gatewayctl.plan.entities import DesiredState, Entity, from_live
 from gatewayctl.plan.fields import FieldChange as FieldChange  # re-exported: plans import it from here too
-from gatewayctl.plan.fields import action_counts, diff_fields, hide_old, summary_line
+from gatewayctl.plan.fields import action_counts, diff_fields, hide_new, hide_old, summary_line
 from gatewayctl.plan.kinds import BY_NAME, KINDS
 from gatewayctl.plan.masking import Masker
 from gatewayctl.plan.normalise import SKIPPED, Schema, basic_auth_hash, field_specs, normalise, plugin_schema
@@ -502,6 +502,8 @@ def compare(desired: Entity, live: Entity, schema: Schema | None, masker: Masker
     marked = secret_tag_paths(live.body.get("tags"))
     if marked and changes:
         changes = hide_old(changes, marked)
+    if changes and (holding := secret_tag_paths(desired.body.get("tags"))):
+        changes = hide_new(changes, holding)
     if desired.kind == "basicauth_credentials":
         # compared as Kong's hash, shown by the reference of the password itself
         shown = f"{masker.secret(desired.body.get('password'))} (changed)"
