@@ -206,6 +206,24 @@ def test_validate_reports_counts_and_exit_codes(capsys: pytest.CaptureFixture[st
     assert err.splitlines() == [f"{catalog}:3:12: services[0]: needs a url or an upstream", f"{catalog}: 1 error"]
 
 
+def test_an_overlay_with_nothing_under_it_changes_nothing(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """docs/catalog.md: "An overlay that is empty (`prod:` with nothing under it) changes nothing"; YAML reads
+    `prod:` as null, which was refused as "must be a mapping, not nothing"."""
+    catalog = tmp_path / "c.yaml"
+    catalog.write_text(
+        "format: 1\nname: x\nservices: [{name: a, url: 'http://a:80', routes: [{name: r, paths: [/a]}]}]\n"
+        "environments:\n  prod:\n  staging: {}\n"
+    )
+    code, out, err = run(capsys, "validate", str(catalog))
+    assert (code, err) == (0, "")
+    assert out == f"{catalog} and 2 environments: valid: 1 service, 1 route, 0 consumers\n"
+    code, out, err = run(capsys, "render", str(catalog), "--env", "prod", "--out", str(tmp_path / "prod"))
+    assert code == 0, err
+    code, out, err = run(capsys, "render", str(catalog), "--out", str(tmp_path / "base"))
+    assert code == 0, err
+    assert (tmp_path / "prod/kong/kong.yaml").read_text() == (tmp_path / "base/kong/kong.yaml").read_text()
+
+
 WARNED = (
     "format: 1\nname: x\nservices:\n  - name: a\n    url: http://a:80\n    allow_groups: [staff]\n"
     "    auth: [key-auth]\n    routes: [{name: r, paths: [/a]}]\n"
