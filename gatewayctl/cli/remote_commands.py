@@ -691,7 +691,8 @@ def tls_or_exit(ca_cert: Path | None, client_cert: Path | None, client_key: Path
         raise typer.Exit(EXIT_INVALID)
     for option, value in (("--ca-cert", ca_cert), ("--client-cert", client_cert), ("--client-key", client_key)):
         if value is not None and not value.is_file():
-            err.print(f"{option} {escape(str(value))}: no such file")
+            why = "is a folder: name the PEM file in it" if value.is_dir() else "no such file"
+            err.print(f"{option} {escape(str(value))}: {why}")
             raise typer.Exit(EXIT_INVALID)
     return TlsOptions(ca_cert, client_cert, client_key, insecure)
 
