@@ -10,6 +10,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
+from emulators.kong import KongEmulator
 
 from gatewayctl import __version__
 from gatewayctl.cli import app, main
@@ -353,3 +354,72 @@ def test_output_is_plain_when_not_a_terminal(tmp_path: Path) -> None:
         assert result.returncode == 1
         assert "\x1b[" not in result.stderr + result.stdout
         assert result.stderr.startswith(f"{catalog}:3:12: services[0]: needs a url or an upstream")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "says"),
+    [
+        (
+            "GATEWAYCTL_KONG_ADMIN_URL",
+            "",
+            "Kong Admin API URL (--kong-admin-url or GATEWAYCTL_KONG_ADMIN_URL): is empty",
+        ),
+        (
+            "GATEWAYCTL_KONG_ADMIN_URL",
+            "  \n",
+            "Kong Admin API URL (--kong-admin-url or GATEWAYCTL_KONG_ADMIN_URL): is empty",
+        ),
+        ("GATEWAYCTL_KONG_ADMIN_URL", "http://kong admin:8001", "has a space or line break in it"),
+        ("GATEWAYCTL_KONG_ADMIN_URL", "http://kong:8001?token=1", "must not have a query (?...) or fragment (#...)"),
+        ("GATEWAYCTL_KUMA_URL", "", "Kuma API URL (--kuma-url or GATEWAYCTL_KUMA_URL): is empty"),
+        ("GATEWAYCTL_KUMA_URL", "http://kuma:5681/#/meshes", "must not have a query (?...) or fragment (#...)"),
+    ],
+)
+def test_a_url_variable_set_to_nothing_or_to_no_base_url_is_exit_1_before_anything_is_sent(
+    capsys: pytest.CaptureFixture[str],
+    workdir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    variable: str,
+    value: str,
+    says: str,
+) -> None:
+    """The README's CI recipe sets GATEWAYCTL_KONG_ADMIN_URL from a CI variable: one not defined in that
+    environment is empty, which sent diff and apply to the default http://localhost:8001. A query or fragment
+    had the API's paths appended after it ("?token=1/consumers")."""
+    catalog = workdir / "catalog.yaml"
+    catalog.write_text(
+        "format: 1\nname: x\nmesh: {enabled: true, name: x}\nservices: [{name: a, url: 'http://a:80'}]\n"
+        "deployment: {platform: vm, vm: {kong_hosts: [10.0.0.1], kuma_cp: 10.0.0.2, observability_host: 10.0.0.2}}\n"
+    )
+    monkeypatch.setenv("GATEWAYCTL_KONG_ADMIN_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv(variable, value)
+    only = "kong" if variable == "GATEWAYCTL_KONG_ADMIN_URL" else "kuma"
+    for command in ("diff", "apply", "status"):
+        code, out, err = run(capsys, command, str(catalog), "--only", only, *(["--yes"] if command == "apply" else []))
+        assert code == 1, out + err
+        assert says in err and "no response" not in err and "Traceback" not in err
+
+
+def test_spaces_around_a_url_variable_are_dropped(
+    capsys: pytest.CaptureFixture[str], workdir: Path, monkeypatch: pytest.MonkeyPatch, kong: KongEmulator
+) -> None:
+    """A URL pasted into a CI variable with a space or line break around it (one before the scheme was retried
+    six times as "missing an 'http://' or 'https://' protocol")."""
+    catalog = workdir / "catalog.yaml"
+    catalog.write_text("format: 1\nname: x\nservices: [{name: a, url: 'http://a:80'}]\n")
+    for value in (f" {kong.url}", f"{kong.url}\n", f"\t{kong.url}/ "):
+        monkeypatch.setenv("GATEWAYCTL_KONG_ADMIN_URL", value)
+        code, out, err = run(capsys, "diff", str(catalog))
+        assert code == 0, err
+        assert out.endswith("kong: +1 ~0 -0\n")
+
+
+def test_dump_refuses_a_kuma_url_that_is_no_url_before_reading_kong(
+    capsys: pytest.CaptureFixture[str], workdir: Path
+) -> None:
+    """As diff does (exit 1, nothing sent); dump retried it six times and exited 3, after reading Kong."""
+    argv = ["dump", "--catalog-name", "x", "--out", "x.yaml", "--kong-admin-url", "http://127.0.0.1:9"]
+    code, out, err = run(capsys, *argv, "--kuma-url", "localhost:5681")
+    assert code == 1, out + err
+    assert "Kuma API URL localhost:5681: must start with http:// or https://; nothing was read or written" in err
+    assert "no response" not in err and not (workdir / "x.yaml").exists()

@@ -654,7 +654,7 @@ def _client(
     endpoint = Endpoint.from_environment(url, tls, timeout)
     problem = endpoint.problem()
     if problem:
-        err.print(f"Kong Admin API URL {escape(endpoint.display())}: {problem}")
+        err.print(f"Kong Admin API URL {escape(endpoint.display() or f'(--kong-admin-url or {URL_ENV})')}: {problem}")
         raise typer.Exit(EXIT_INVALID)
     if insecure:
         err.print("[yellow]warning: --insecure: the Admin API's TLS certificate is not verified[/yellow]")
@@ -1075,7 +1075,7 @@ def kuma_client(conn: Connection) -> KumaApi:
     endpoint = kuma_endpoint(conn.kuma_url, tls, conn.timeout)
     problem = endpoint.problem()
     if problem:
-        err.print(f"Kuma API URL {escape(endpoint.display())}: {problem}")
+        err.print(f"Kuma API URL {escape(endpoint.display() or f'(--kuma-url or {KUMA_URL_ENV})')}: {problem}")
         raise typer.Exit(EXIT_INVALID)
     try:
         return KumaApi(endpoint, retry=RetryPolicy(), rps=conn.rps, pool=conn.parallelism)
