@@ -423,3 +423,15 @@ def test_dump_refuses_a_kuma_url_that_is_no_url_before_reading_kong(
     assert code == 1, out + err
     assert "Kuma API URL localhost:5681: must start with http:// or https://; nothing was read or written" in err
     assert "no response" not in err and not (workdir / "x.yaml").exists()
+
+
+def test_a_failed_push_never_prints_the_password_in_the_pushgateway_url(
+    capsys: pytest.CaptureFixture[str], workdir: Path, kong: KongEmulator
+) -> None:
+    catalog = workdir / "catalog.yaml"
+    catalog.write_text("format: 1\nname: x\nservices: [{name: a, url: 'http://a:80'}]\n")
+    gateway = "http://ci:pushgateway-pass-0042@127.0.0.1:9/"
+    code, out, err = run(capsys, "apply", str(catalog), "--yes", "--kong-admin-url", kong.url, "--pushgateway", gateway)
+    assert code == 0, err  # a push that fails is a warning
+    assert "warning: could not push metrics to http://127.0.0.1:9" in err.replace("\n", "")
+    assert "pushgateway-pass-0042" not in out + err

@@ -34,6 +34,8 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Gauge
 from prometheus_client.exposition import default_handler, pushadd_to_gateway
 
+from gatewayctl.clients.http import Endpoint
+
 JOB = "gatewayctl-apply"
 ACTIONS = ("create", "update", "delete")
 
@@ -100,7 +102,8 @@ def push_apply_run(
         )
     except Exception as exc:  # urllib's URLError/HTTPError/timeouts, a malformed URL: never fail the apply for it
         text = str(exc).strip().splitlines()
-        return f"could not push metrics to {gateway}: {text[0] if text else type(exc).__name__}"
+        shown = Endpoint(gateway).display()  # never a password the URL holds (user:password@)
+        return f"could not push metrics to {shown}: {text[0] if text else type(exc).__name__}"
     return None
 
 
