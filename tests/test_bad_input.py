@@ -94,6 +94,9 @@ def test_validate_rejects(catalog: Path, capsys: pytest.CaptureFixture[str]) -> 
         ("${file:not-utf8.key}", "secret file not-utf8.key is not UTF-8 text (needed by ${file:not-utf8.key})"),
         ("${file:empty.key}", "secret file empty.key is empty (needed by ${file:empty.key})"),
         ("${env:GW_QA_EMPTY_KEY}", "environment variable GW_QA_EMPTY_KEY is empty (needed by ${env:GW_QA_EMPTY_KEY})"),
+        # a path that exists, but is no file to read (it was said not to exist)
+        ("${file:keys}", "secret file keys is a folder, not a file (needed by ${file:keys})"),
+        ("${file:/dev/null}", "secret file /dev/null is not a regular file (needed by ${file:/dev/null})"),
     ],
 )
 def test_render_rejects_an_unusable_secret_value(
@@ -109,6 +112,7 @@ def test_render_rejects_an_unusable_secret_value(
     monkeypatch.setenv("GW_QA_EMPTY_KEY", "")
     (tmp_path / "not-utf8.key").write_bytes(b"\xff\xfe\x00\x01 a DER key, not text")
     (tmp_path / "empty.key").write_text("\n")
+    (tmp_path / "keys").mkdir()
     catalog = (BAD / "25-missing-secret-file.yaml").read_text().replace("${file:missing.txt}", reference)
     (tmp_path / "catalog.yaml").write_text(catalog)
     code, out, err = run(capsys, ["render", "catalog.yaml", "--out", "out"])

@@ -95,11 +95,12 @@ class SecretResolver:
             return None
         path = self.file_path(ref.name)
         if not path.is_file():
-            return f"secret file {ref.name} does not exist (needed by {ref})"
+            why = "is a folder, not a file" if path.is_dir() else "is not a regular file" if path.exists() else None
+            return f"secret file {ref.name} {why or 'does not exist'} (needed by {ref})"
         try:
             content = path.read_bytes().decode("utf-8")
         except OSError as exc:
-            return f"secret file {ref.name} cannot be read: {exc.strerror}"
+            return f"secret file {ref.name} cannot be read: {exc.strerror} (needed by {ref})"
         except UnicodeDecodeError:
             return f"secret file {ref.name} is not UTF-8 text (needed by {ref})"
         if not content.rstrip("\r\n"):
