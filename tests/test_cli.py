@@ -341,6 +341,19 @@ def test_schema_and_init_report_a_path_they_cannot_write(
     assert (tmp_path / "file").read_text() == "not a folder\n"
 
 
+def test_an_init_that_cannot_write_the_schema_leaves_no_catalog_that_blocks_the_next(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """init wrote catalog.yaml, then failed on the schema (exit 1): the next init refused the half-made folder
+    ("exists; use --force")."""
+    (tmp_path / "p" / "catalog.schema.json").mkdir(parents=True)
+    code, _, err = run(capsys, "init", str(tmp_path / "p"))
+    assert code == 1 and "catalog.schema.json: Is a directory" in err
+    assert not (tmp_path / "p" / "catalog.yaml").exists()
+    (tmp_path / "p" / "catalog.schema.json").rmdir()
+    assert run(capsys, "init", str(tmp_path / "p"))[0] == 0
+
+
 def test_output_is_plain_when_not_a_terminal(tmp_path: Path) -> None:
     catalog = tmp_path / "c.yaml"
     catalog.write_text("format: 1\nname: x\nservices: [{name: a}]\n")

@@ -311,8 +311,9 @@ def init(
     starter = (Path(__file__).parent.parent / "templates" / "starter.yaml").read_text()
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        target.write_text(starter)
+        # the schema first: a catalog.yaml left behind by a failed init would refuse the next one (--force)
         (directory / SCHEMA_FILE).write_text(json.dumps(catalog_json_schema(), indent=2, sort_keys=True) + "\n")
+        target.write_text(starter)
     except OSError as exc:
         _cannot_write(directory, exc)
     out.print(f"wrote {target} and {directory / SCHEMA_FILE}")
