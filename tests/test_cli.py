@@ -86,6 +86,19 @@ def test_unknown_render_target_is_a_usage_error(capsys: pytest.CaptureFixture[st
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.parametrize("value", ["", ",", " , "])
+def test_a_render_target_list_naming_nothing_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, value: str
+) -> None:
+    """`--target "$TARGETS"` with the variable unset rendered every target; `--target ,` none ("rendered ")."""
+    catalog = tmp_path / "c.yaml"
+    catalog.write_text("format: 1\nname: x\nservices: [{name: a, url: 'http://a:80'}]\n")
+    code, out, err = run(capsys, "render", str(catalog), "--out", str(tmp_path / "o"), "--target", value)
+    assert code == 1 and out == ""
+    assert "--target names no target (an unset variable?): choose from kong, kuma" in err
+    assert not (tmp_path / "o").exists()
+
+
 @pytest.mark.parametrize(
     ("out_dir", "where", "why"),
     [

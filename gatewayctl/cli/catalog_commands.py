@@ -217,9 +217,12 @@ def graph(
 
 
 def _parse_targets(value: str | None) -> list[str]:
-    if not value:
+    if value is None:
         return list(TARGETS)
     names = [t.strip() for t in value.split(",") if t.strip()]
+    if not names:  # `--target "$TARGETS"` with the variable unset: not every target, nor none
+        err.print(f"--target names no target (an unset variable?): choose from {', '.join(TARGETS)}")
+        raise typer.Exit(EXIT_INVALID)
     unknown = [t for t in names if t not in TARGETS]
     if unknown:
         err.print(f"unknown target {', '.join(unknown)}: choose from {', '.join(TARGETS)}")
