@@ -14,6 +14,7 @@ from emulators.kong import KongEmulator
 
 from gatewayctl import __version__
 from gatewayctl.cli import app, main
+from gatewayctl.clients.kong_admin import Endpoint, TlsOptions
 
 COMMANDS = [c.name or c.callback.__name__ for c in app.registered_commands if c.callback]
 
@@ -461,3 +462,44 @@ def test_a_failed_push_never_prints_the_password_in_the_pushgateway_url(
     assert code == 0, err  # a push that fails is a warning
     assert "warning: could not push metrics to http://127.0.0.1:9" in err.replace("\n", "")
     assert "pushgateway-pass-0042" not in out + err
+
+
+def test_a_token_with_a_line_break_is_never_printed_nor_retried(
+    capsys: pytest.CaptureFixture[str], workdir: Path, monkeypatch: pytest.MonkeyPatch, kong: KongEmulator
+) -> None:
+    """A token read from a Secret's file ends in a line break: it was retried six times as a connection
+    failure (exit 3) whose message quoted it ("Illegal header value b'<token>\\n'"); a non-ASCII one was
+    "cannot set up TLS". Around it the line break is dropped; inside it, or a character no header carries, is
+    exit 1 naming the variable and never the value."""
+    catalog = workdir / "catalog.yaml"
+    catalog.write_text("format: 1\nname: x\nservices: [{name: a, url: 'http://a:80'}]\n")
+    monkeypatch.setenv("GATEWAYCTL_KONG_ADMIN_TOKEN", "kong-token-0042\n")
+    code, out, err = run(capsys, "diff", str(catalog), "--kong-admin-url", kong.url)
+    assert code == 0, err
+    assert Endpoint.from_environment(None, TlsOptions()).token == "kong-token-0042"  # what goes in the header
+    for variable, value in (
+        ("GATEWAYCTL_KONG_ADMIN_TOKEN", "kong-token\n0042"),
+        ("GATEWAYCTL_KUMA_TOKEN", "kumä-0042"),
+    ):
+        monkeypatch.setenv(variable, value)
+        only = "kong" if "KONG" in variable else "kuma"
+        argv = [
+            "status",
+            str(catalog),
+            "--only",
+            only,
+            "--kong-admin-url",
+            kong.url,
+            "--kuma-url",
+            "http://127.0.0.1:9",
+        ]
+        if only == "kuma":
+            catalog.write_text(
+                catalog.read_text() + "mesh: {enabled: true, name: x}\ndeployment: {platform: vm, vm: "
+                "{kong_hosts: [10.0.0.1], kuma_cp: 10.0.0.2, observability_host: 10.0.0.2}}\n"
+            )
+        code, out, err = run(capsys, *argv)
+        assert code == 1, out + err
+        assert f"{variable}: holds a character an HTTP header cannot carry" in err
+        assert "0042" not in out + err and "TLS" not in err
+        monkeypatch.delenv(variable)

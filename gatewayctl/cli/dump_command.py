@@ -40,6 +40,7 @@ from gatewayctl.cli.remote_commands import (
     remote_examples,
 )
 from gatewayctl.clients.kong_admin import TlsOptions
+from gatewayctl.clients.kuma_api import TOKEN_ENV as KUMA_TOKEN_ENV
 from gatewayctl.clients.kuma_api import URL_ENV as KUMA_URL_ENV
 from gatewayctl.clients.kuma_api import KumaApi, KumaError, kuma_endpoint
 from gatewayctl.clients.retry import RetryPolicy
@@ -124,6 +125,9 @@ def dump(
     # a Kuma URL that cannot be one is the user's to fix: said before Kong is read, and never retried
     if kuma_named and (problem := (endpoint := kuma_endpoint(kuma_url, kuma_tls, timeout)).problem()):
         err.print(f"Kuma API URL {escape(endpoint.display())}: {problem}; nothing was read or written")
+        raise typer.Exit(EXIT_INVALID)
+    if kuma_named and (problem := endpoint.token_problem()):
+        err.print(f"{KUMA_TOKEN_ENV}: {problem}; nothing was read or written")
         raise typer.Exit(EXIT_INVALID)
     with _client(kong_admin_url, ca_cert, client_cert, client_key, insecure, timeout, parallelism) as client:
         server = _remote(lambda: read_server(client))

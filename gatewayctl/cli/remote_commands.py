@@ -61,7 +61,9 @@ from gatewayctl.catalog.load import LoadedCatalog
 from gatewayctl.catalog.model import Namespaces
 from gatewayctl.cli.catalog_commands import CatalogArg, EnvOption, _examples, load_or_exit
 from gatewayctl.cli.console import EXIT_CHANGES, EXIT_INVALID, EXIT_OK, EXIT_REMOTE, err, out, print_diagnostics
+from gatewayctl.clients.kong_admin import TOKEN_ENV as KONG_TOKEN_ENV
 from gatewayctl.clients.kong_admin import URL_ENV, Endpoint, KongAdmin, KongError, TlsOptions
+from gatewayctl.clients.kuma_api import TOKEN_ENV as KUMA_TOKEN_ENV
 from gatewayctl.clients.kuma_api import URL_ENV as KUMA_URL_ENV
 from gatewayctl.clients.kuma_api import KumaApi, KumaError, kuma_endpoint
 from gatewayctl.clients.retry import RetryPolicy
@@ -656,6 +658,9 @@ def _client(
     if problem:
         err.print(f"Kong Admin API URL {escape(endpoint.display() or f'(--kong-admin-url or {URL_ENV})')}: {problem}")
         raise typer.Exit(EXIT_INVALID)
+    if why := endpoint.token_problem():
+        err.print(f"{KONG_TOKEN_ENV}: {why}")
+        raise typer.Exit(EXIT_INVALID)
     if insecure:
         err.print("[yellow]warning: --insecure: the Admin API's TLS certificate is not verified[/yellow]")
     try:
@@ -1076,6 +1081,9 @@ def kuma_client(conn: Connection) -> KumaApi:
     problem = endpoint.problem()
     if problem:
         err.print(f"Kuma API URL {escape(endpoint.display() or f'(--kuma-url or {KUMA_URL_ENV})')}: {problem}")
+        raise typer.Exit(EXIT_INVALID)
+    if why := endpoint.token_problem():
+        err.print(f"{KUMA_TOKEN_ENV}: {why}")
         raise typer.Exit(EXIT_INVALID)
     try:
         return KumaApi(endpoint, retry=RetryPolicy(), rps=conn.rps, pool=conn.parallelism)

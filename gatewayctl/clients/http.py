@@ -67,7 +67,15 @@ class Endpoint:
         breaks around the URL (a pasted CI variable) are dropped; a URL given empty stays empty, for `problem`
         to refuse: a CI variable left undefined must not send the run to the default, a Kong on localhost."""
         chosen = url if url is not None else os.environ.get(url_env, default)
-        return cls(chosen.strip().rstrip("/"), os.environ.get(token_env) or None, tls, timeout)
+        token = (os.environ.get(token_env) or "").strip() or None  # a Secret's file ends in a line break
+        return cls(chosen.strip().rstrip("/"), token, tls, timeout)
+
+    def token_problem(self) -> str | None:
+        """Why the token cannot be sent in a header, None when it can; never the token itself (httpx's own
+        error quotes it)."""
+        if self.token is not None and not all(" " <= c <= "~" or c == "\t" for c in self.token):
+            return "holds a character an HTTP header cannot carry (a line break, a control or non-ASCII character)"
+        return None
 
     def display(self) -> str:
         """The URL without any user:password part."""
