@@ -179,7 +179,9 @@ def dump(
             )
     if the_plan.changes:
         err.print(f"[yellow]applying the dump as it is would change Kong ({the_plan.summary()}):[/yellow]")
-        for _style, line in text_lines(the_plan, names_by_id(the_plan, []), masker):
+        # what a change creates names its parents too (`of consumer bob`, `(service orders)`), not only the live
+        written = [c.entity for c in the_plan.changes if c.action != "delete"]
+        for _style, line in text_lines(the_plan, names_by_id(the_plan, written), masker):
             err.print(escape(masker.text(line)))
     elif not kuma_changes:
         systems = "Kong and Kuma" if kuma_live else "Kong"
