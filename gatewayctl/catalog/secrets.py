@@ -90,7 +90,7 @@ class SecretResolver:
                 return f"environment variable {ref.name} is not set (needed by {ref})"
             # CI systems set a secret that was never configured to "" (GitHub Actions does): Kong refuses
             # empty keys and passwords, so this is caught here rather than at apply time.
-            if not self.environ[ref.name]:
+            if not self.environ[ref.name].rstrip("\r\n"):
                 return f"environment variable {ref.name} is empty (needed by {ref})"
             return None
         path = self.file_path(ref.name)
@@ -110,7 +110,9 @@ class SecretResolver:
     def value(self, ref: Reference) -> str:
         if ref not in self._cache:
             if ref.kind == "env":
-                self._cache[ref] = self.environ[ref.name]
+                # As for a file: a variable filled from a Secret's file (Kubernetes, a CI store) keeps its line
+                # break, which no client can send back in an API key's header.
+                self._cache[ref] = self.environ[ref.name].rstrip("\r\n")
             else:
                 # A trailing newline is almost always an editor's, not part of the secret.
                 self._cache[ref] = self.file_path(ref.name).read_text(encoding="utf-8").rstrip("\r\n")
