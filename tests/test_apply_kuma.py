@@ -553,6 +553,12 @@ def test_kubernetes_platform_through_the_cli(capsys: pytest.CaptureFixture[str],
             assert "s3cr3t-zipkin-token-0003" not in text
         code, _, err = main_err(capsys, ["diff", str(shop), *argv[:-1], str(shop.parent / "missing")])
         assert code == 1 and "kubeconfig file not found" in err and "Traceback" not in err
+        # a file that is no kubeconfig (valid YAML of another shape), a folder: exit 1 naming it, no traceback
+        (shop.parent / "passwd").write_text("root:x:0:0:root:/root:/bin/bash\n")
+        for path, why in (("passwd", "not a kubeconfig"), ("", "cannot read it: Is a directory")):
+            code, _, err = main_err(capsys, ["diff", str(shop), *argv[:-1], str(shop.parent / path)])
+            assert code == 1 and f"kuma: read {shop.parent / path}: {why}" in err, err
+            assert "Traceback" not in err and "no response" not in err
 
 
 def test_an_apply_killed_midway_is_finished_by_the_next(
