@@ -79,6 +79,29 @@ def test_dump_help_does_not_promise_a_kuma_url_default() -> None:
     assert "default" not in kuma_url.help and "GATEWAYCTL_KUMA_URL" in kuma_url.help
 
 
+def test_rollback_help_does_not_name_a_kuma_platform_flag_it_does_not_have() -> None:
+    """rollback takes the platform from the snapshot: its --kubeconfig said "for --kuma-platform kubernetes"."""
+    import typer.main
+
+    rollback = typer.main.get_command(app).commands["rollback"]  # type: ignore[attr-defined]
+    assert not [p for p in rollback.params if "--kuma-platform" in p.opts]
+    [kubeconfig] = [p for p in rollback.params if "--kubeconfig" in p.opts]
+    assert "--kuma-platform" not in kubeconfig.help and "snapshot" in kubeconfig.help
+
+
+def test_force_conflicts_where_it_does_nothing_says_so(
+    capsys: pytest.CaptureFixture[str], workdir: Path, kong: KongEmulator
+) -> None:
+    """--force-conflicts is for Kuma on Kubernetes (field managers); elsewhere it was silently ignored."""
+    catalog = workdir / "catalog.yaml"
+    catalog.write_text("format: 1\nname: x\nservices: [{name: a, url: 'http://a:80'}]\n")
+    code, _, err = run(capsys, "apply", str(catalog), "--yes", "--force-conflicts", "--kong-admin-url", kong.url)
+    assert code == 0, err
+    assert "warning: --force-conflicts does nothing here: it is for Kuma on Kubernetes" in err
+    code, _, err = run(capsys, "apply", str(catalog), "--yes", "--kong-admin-url", kong.url)
+    assert code == 0 and "--force-conflicts" not in err
+
+
 def test_unknown_render_target_is_a_usage_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     catalog = tmp_path / "c.yaml"
     catalog.write_text("format: 1\nname: x\n")

@@ -437,6 +437,9 @@ def _apply(
     run.catalog = loaded.catalog.name
     with contextlib.ExitStack() as stack:
         kong, kuma = _plan_systems(loaded, only, conn, stack)
+        if conn.force_conflicts and (kuma is None or kuma.target.platform != "kubernetes"):
+            # field managers are the Kubernetes API's: nothing else has fields to take over
+            err.print("[yellow]warning: --force-conflicts does nothing here: it is for Kuma on Kubernetes[/yellow]")
         if kong is not None:
             run.record("kong", kong.plan.counts())
         if kuma is not None:
@@ -584,7 +587,9 @@ def rollback(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change; write nothing.")] = False,
     kong_admin_url: KongUrl = None,
     kuma_url: KumaUrl = None,
-    kubeconfig: Kubeconfig = None,
+    kubeconfig: Annotated[
+        Path | None, typer.Option("--kubeconfig", help="kubeconfig, for a snapshot of Kuma on Kubernetes.")
+    ] = None,
     context: KubeContext = None,
     ca_cert: CaCert = None,
     client_cert: ClientCert = None,
