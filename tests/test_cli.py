@@ -145,6 +145,39 @@ def test_render_reports_the_path_it_cannot_write(
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["kong"], "render wrote part of its output"
 
 
+def test_a_render_whose_move_into_place_fails_puts_back_what_it_replaced(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The last step, moving each written file into place, failing for one file (an immutable file, a mount
+    point): the files moved before it kept their new content (render is all or nothing), and the error named
+    the temporary file (`.gatewayctl-x1y2`) instead of the file it was to become."""
+    import os
+
+    catalog = tmp_path / "c.yaml"
+    vm = "{kong_hosts: [10.0.0.1], kuma_cp: h, observability_host: h}"
+    mesh = f"mesh: {{enabled: true, name: x}}\ndeployment: {{platform: vm, vm: {vm}}}\n"
+    catalog.write_text("format: 1\nname: x\nservices: [{name: a, url: 'http://a:80', mesh: {}}]\n" + mesh)
+    out_dir = tmp_path / "o"
+    assert run(capsys, "render", str(catalog), "--out", str(out_dir), "--target", "kong,kuma")[0] == 0
+    before = {p: p.read_bytes() for p in out_dir.rglob("*") if p.is_file()}
+    stuck = out_dir / "kuma/universal/mesh-x.yaml"
+    real_replace = os.replace
+
+    def replace(src: str, dst: str) -> None:
+        if os.fspath(dst) == os.fspath(stuck):
+            raise PermissionError(1, "Operation not permitted", src)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    catalog.write_text(catalog.read_text().replace("name: x\nservices", "name: y\nservices"))  # every file changes
+    code, out, err = run(capsys, "render", str(catalog), "--out", str(out_dir), "--target", "kong,kuma")
+    monkeypatch.undo()
+    assert code == 1 and out == ""
+    assert err.splitlines()[-1] == f"cannot write {stuck}: Operation not permitted"
+    after = {p: p.read_bytes() for p in out_dir.rglob("*") if p.is_file() and p.name != ".gatewayctl.rendered"}
+    assert after == {p: c for p, c in before.items() if p.name != ".gatewayctl.rendered"}
+
+
 def test_render_says_which_files_of_an_earlier_render_it_removed(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
