@@ -69,6 +69,31 @@ def test_an_interrupt_after_the_last_write_does_not_ask_for_the_rest(
     assert code == 130 and "all 62 changes were made" in err and "the rest" not in err, err
 
 
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["diff", "catalog.yaml"], "interrupted"),
+        (["render", "catalog.yaml", "--out", "build"], "interrupted"),
+        (["status", "catalog.yaml", "--json"], "interrupted"),
+        (["apply", "catalog.yaml", "--yes"], "interrupted: writes already in flight were finished"),
+    ],
+)
+def test_an_interrupt_speaks_of_writes_only_for_a_command_that_writes_to_kong_or_kuma(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, argv: list[str], says: str
+) -> None:
+    """Ctrl-C during a diff said that "writes already in flight were finished" and that "an interrupted apply
+    or rollback picks up where it stopped"."""
+    import gatewayctl.cli as cli
+
+    def ctrl_c(**_: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "app", ctrl_c)
+    code, _, err = run(capsys, *argv)
+    assert code == 130
+    assert err.startswith(says) and (argv[0] == "apply") == ("writes" in err), err
+
+
 def test_dump_help_does_not_promise_a_kuma_url_default() -> None:
     """dump reads Kuma only when --kuma-url (or its variable) names one; the shared help text of diff and apply
     ("default http://localhost:5681") would say it always reads one."""
