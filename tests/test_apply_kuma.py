@@ -282,6 +282,44 @@ def test_a_federated_zone_is_refused_before_anything_is_sent(capsys: pytest.Capt
         assert answer.status_code == 405 and answer.json()["detail"].startswith("On zone control plane you can only")
 
 
+def test_status_of_a_control_plane_that_refuses_the_catalog_names_it_and_claims_no_lock(
+    capsys: pytest.CaptureFixture[str], shop: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """status against a federated zone reached through GATEWAYCTL_KUMA_URL: the URL is named (it was empty), no
+    "Kuma None" version, no "apply lock: free" that was never read; the reason is in --json."""
+    with running(KumaState(federated=True, zone="eu-1")) as kuma:
+        monkeypatch.setenv("GATEWAYCTL_KUMA_URL", kuma.url)
+        code = main(["status", str(shop), *UNIVERSAL])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        assert out.splitlines() == [
+            f"kuma: {kuma.url} reachable, Kuma (universal)",
+            "kuma cannot plan: the control plane cannot take the catalog (see above)",
+        ]
+        assert "is a zone control plane federated to a global control plane" in err
+        assert main(["status", str(shop), *UNIVERSAL, "--json"]) == 0
+        report = json.loads(capsys.readouterr().out)["kuma"]
+        assert report["url"] == kuma.url and report["reachable"] and report["version"] is None
+        assert "is a zone control plane federated to a global control plane" in report["problem"]
+
+
+@pytest.mark.parametrize(
+    ("flags", "says"),
+    [
+        (["--kuma-platform", "vm"], "--kuma-platform vm: choose universal or kubernetes"),
+        (["--only", "kuma", "--kuma-platform", "kubernetes", "--kubeconfig", "none.yaml"], "kubeconfig file not found"),
+    ],
+)
+def test_status_with_a_kuma_platform_or_kubeconfig_it_cannot_use_is_exit_1(
+    capsys: pytest.CaptureFixture[str], shop: Path, kuma: KumaEmulator, flags: list[str], says: str
+) -> None:
+    """Usage errors, as for diff: status called Kuma "reachable, Kuma None" with them and exited 0."""
+    code, out, err = cli(capsys, kuma, "status", str(shop), *flags)
+    assert code == 1, out + err
+    assert says in err and "reachable" not in out and "Traceback" not in err
+    assert kuma.state.requests == []
+
+
 def test_a_read_only_api_and_a_global_control_plane_with_zone_policies_are_refused(
     capsys: pytest.CaptureFixture[str], shop: Path
 ) -> None:
@@ -515,6 +553,12 @@ def test_kubernetes_platform_through_the_cli(capsys: pytest.CaptureFixture[str],
             assert "s3cr3t-zipkin-token-0003" not in text
         code, _, err = main_err(capsys, ["diff", str(shop), *argv[:-1], str(shop.parent / "missing")])
         assert code == 1 and "kubeconfig file not found" in err and "Traceback" not in err
+        # a file that is no kubeconfig (valid YAML of another shape), a folder: exit 1 naming it, no traceback
+        (shop.parent / "passwd").write_text("root:x:0:0:root:/root:/bin/bash\n")
+        for path, why in (("passwd", "not a kubeconfig"), ("", "cannot read it: Is a directory")):
+            code, _, err = main_err(capsys, ["diff", str(shop), *argv[:-1], str(shop.parent / path)])
+            assert code == 1 and f"kuma: read {shop.parent / path}: {why}" in err, err
+            assert "Traceback" not in err and "no response" not in err
 
 
 def test_a_policy_kumas_webhook_refuses_is_a_remote_failure_naming_it_and_no_policy_is_written(

@@ -16,6 +16,7 @@ import shlex
 from pathlib import Path
 
 import pytest
+import yaml
 
 from gatewayctl.cli import main
 
@@ -94,6 +95,13 @@ def test_validate_rejects(catalog: Path, capsys: pytest.CaptureFixture[str]) -> 
         ("${file:not-utf8.key}", "secret file not-utf8.key is not UTF-8 text (needed by ${file:not-utf8.key})"),
         ("${file:empty.key}", "secret file empty.key is empty (needed by ${file:empty.key})"),
         ("${env:GW_QA_EMPTY_KEY}", "environment variable GW_QA_EMPTY_KEY is empty (needed by ${env:GW_QA_EMPTY_KEY})"),
+        (
+            "${env:GW_QA_LINE_BREAK}",
+            "environment variable GW_QA_LINE_BREAK is empty (needed by ${env:GW_QA_LINE_BREAK})",
+        ),
+        # a path that exists, but is no file to read (it was said not to exist)
+        ("${file:keys}", "secret file keys is a folder, not a file (needed by ${file:keys})"),
+        ("${file:/dev/null}", "secret file /dev/null is not a regular file (needed by ${file:/dev/null})"),
     ],
 )
 def test_render_rejects_an_unusable_secret_value(
@@ -107,8 +115,10 @@ def test_render_rejects_an_unusable_secret_value(
     set to ""), is a located error at render time, not a traceback or a key Kong refuses at apply."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("GW_QA_EMPTY_KEY", "")
+    monkeypatch.setenv("GW_QA_LINE_BREAK", "\n")
     (tmp_path / "not-utf8.key").write_bytes(b"\xff\xfe\x00\x01 a DER key, not text")
     (tmp_path / "empty.key").write_text("\n")
+    (tmp_path / "keys").mkdir()
     catalog = (BAD / "25-missing-secret-file.yaml").read_text().replace("${file:missing.txt}", reference)
     (tmp_path / "catalog.yaml").write_text(catalog)
     code, out, err = run(capsys, ["render", "catalog.yaml", "--out", "out"])
@@ -121,12 +131,35 @@ def test_render_rejects_an_unusable_secret_value(
     assert not (tmp_path / "out").exists()
 
 
+def test_a_secret_from_the_environment_loses_its_trailing_line_break_as_one_from_a_file_does(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A variable filled from a Kubernetes Secret's file (the Helm chart's secretEnv) ends in a line break:
+    it went into Kong as part of the API key, which no client can then send in a header."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GW_QA_KEY", "mobile-key-0042\r\n")
+    catalog = (BAD / "25-missing-secret-file.yaml").read_text().replace("${file:missing.txt}", "${env:GW_QA_KEY}")
+    (tmp_path / "catalog.yaml").write_text(catalog)
+    code, _, err = run(capsys, ["render", "catalog.yaml", "--out", "out", "--target", "kong"])
+    assert code == 0, err
+    config = yaml.safe_load((tmp_path / "out/kong/kong.yaml").read_text())
+    assert config["consumers"][0]["keyauth_credentials"][0]["key"] == "mobile-key-0042"
+
+
 @pytest.mark.parametrize(
     ("url", "value", "why"),
     [
         ("http://svc:${env:GW_QA_URL_PART}@api:8080", "pass/word", "has an invalid port"),
         ("${env:GW_QA_URL_PART}", "api.default.svc:8080", "must be an absolute URL such as http://host:8080/path"),
         ("${env:GW_QA_URL_PART}", "http://api:123456", "has an invalid port"),
+        # what validate says of a literal url Kong refuses (checks.service_url_refusals), without the value
+        (
+            "${env:GW_QA_URL_PART}",
+            "http://api internal:8080",
+            "Kong refuses its host: it is not a host name or IP address",
+        ),
+        ("http://${env:GW_QA_URL_PART}:8080", "10.0.0.", "Kong refuses its host: it is not an IPv4 address"),
+        ("${env:GW_QA_URL_PART}", "http://api:8080/v1//x", "Kong refuses its path: must not have empty segments"),
     ],
 )
 def test_render_rejects_a_url_that_is_not_one_once_resolved_without_printing_it(

@@ -10,9 +10,11 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
+from emulators.kong import KongEmulator
 
 from gatewayctl import __version__
 from gatewayctl.cli import app, main
+from gatewayctl.clients.kong_admin import Endpoint, TlsOptions
 
 COMMANDS = [c.name or c.callback.__name__ for c in app.registered_commands if c.callback]
 
@@ -83,6 +85,31 @@ def test_an_interrupt_after_the_last_write_does_not_ask_for_the_rest(
     assert code == 130 and "all 62 changes were made" in err and "the rest" not in err, err
 
 
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["diff", "catalog.yaml"], "interrupted"),
+        (["render", "catalog.yaml", "--out", "build"], "interrupted"),
+        (["status", "catalog.yaml", "--json"], "interrupted"),
+        (["apply", "catalog.yaml", "--yes"], "interrupted: writes already in flight were finished"),
+    ],
+)
+def test_an_interrupt_speaks_of_writes_only_for_a_command_that_writes_to_kong_or_kuma(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, argv: list[str], says: str
+) -> None:
+    """Ctrl-C during a diff said that "writes already in flight were finished" and that "an interrupted apply
+    or rollback picks up where it stopped"."""
+    import gatewayctl.cli as cli
+
+    def ctrl_c(**_: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "app", ctrl_c)
+    code, _, err = run(capsys, *argv)
+    assert code == 130
+    assert err.startswith(says) and (argv[0] == "apply") == ("writes" in err), err
+
+
 def test_dump_help_does_not_promise_a_kuma_url_default() -> None:
     """dump reads Kuma only when --kuma-url (or its variable) names one; the shared help text of diff and apply
     ("default http://localhost:5681") would say it always reads one."""
@@ -93,11 +120,47 @@ def test_dump_help_does_not_promise_a_kuma_url_default() -> None:
     assert "default" not in kuma_url.help and "GATEWAYCTL_KUMA_URL" in kuma_url.help
 
 
+def test_rollback_help_does_not_name_a_kuma_platform_flag_it_does_not_have() -> None:
+    """rollback takes the platform from the snapshot: its --kubeconfig said "for --kuma-platform kubernetes"."""
+    import typer.main
+
+    rollback = typer.main.get_command(app).commands["rollback"]  # type: ignore[attr-defined]
+    assert not [p for p in rollback.params if "--kuma-platform" in p.opts]
+    [kubeconfig] = [p for p in rollback.params if "--kubeconfig" in p.opts]
+    assert "--kuma-platform" not in kubeconfig.help and "snapshot" in kubeconfig.help
+
+
+def test_force_conflicts_where_it_does_nothing_says_so(
+    capsys: pytest.CaptureFixture[str], workdir: Path, kong: KongEmulator
+) -> None:
+    """--force-conflicts is for Kuma on Kubernetes (field managers); elsewhere it was silently ignored."""
+    catalog = workdir / "catalog.yaml"
+    catalog.write_text("format: 1\nname: x\nservices: [{name: a, url: 'http://a:80'}]\n")
+    code, _, err = run(capsys, "apply", str(catalog), "--yes", "--force-conflicts", "--kong-admin-url", kong.url)
+    assert code == 0, err
+    assert "warning: --force-conflicts does nothing here: it is for Kuma on Kubernetes" in err
+    code, _, err = run(capsys, "apply", str(catalog), "--yes", "--kong-admin-url", kong.url)
+    assert code == 0 and "--force-conflicts" not in err
+
+
 def test_unknown_render_target_is_a_usage_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     catalog = tmp_path / "c.yaml"
     catalog.write_text("format: 1\nname: x\n")
     code, _, err = run(capsys, "render", str(catalog), "--out", str(tmp_path / "o"), "--target", "kong,nginx")
     assert code == 1 and "unknown target nginx: choose from kong" in err
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("value", ["", ",", " , "])
+def test_a_render_target_list_naming_nothing_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, value: str
+) -> None:
+    """`--target "$TARGETS"` with the variable unset rendered every target; `--target ,` none ("rendered ")."""
+    catalog = tmp_path / "c.yaml"
+    catalog.write_text("format: 1\nname: x\nservices: [{name: a, url: 'http://a:80'}]\n")
+    code, out, err = run(capsys, "render", str(catalog), "--out", str(tmp_path / "o"), "--target", value)
+    assert code == 1 and out == ""
+    assert "--target names no target (an unset variable?): choose from kong, kuma" in err
     assert not (tmp_path / "o").exists()
 
 
@@ -121,6 +184,39 @@ def test_render_reports_the_path_it_cannot_write(
     assert code == 1 and out == ""
     assert err == f"cannot write {tmp_path / where}: {why}\n"
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["kong"], "render wrote part of its output"
+
+
+def test_a_render_whose_move_into_place_fails_puts_back_what_it_replaced(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The last step, moving each written file into place, failing for one file (an immutable file, a mount
+    point): the files moved before it kept their new content (render is all or nothing), and the error named
+    the temporary file (`.gatewayctl-x1y2`) instead of the file it was to become."""
+    import os
+
+    catalog = tmp_path / "c.yaml"
+    vm = "{kong_hosts: [10.0.0.1], kuma_cp: h, observability_host: h}"
+    mesh = f"mesh: {{enabled: true, name: x}}\ndeployment: {{platform: vm, vm: {vm}}}\n"
+    catalog.write_text("format: 1\nname: x\nservices: [{name: a, url: 'http://a:80', mesh: {}}]\n" + mesh)
+    out_dir = tmp_path / "o"
+    assert run(capsys, "render", str(catalog), "--out", str(out_dir), "--target", "kong,kuma")[0] == 0
+    before = {p: p.read_bytes() for p in out_dir.rglob("*") if p.is_file()}
+    stuck = out_dir / "kuma/universal/mesh-x.yaml"
+    real_replace = os.replace
+
+    def replace(src: str, dst: str) -> None:
+        if os.fspath(dst) == os.fspath(stuck):
+            raise PermissionError(1, "Operation not permitted", src)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    catalog.write_text(catalog.read_text().replace("name: x\nservices", "name: y\nservices"))  # every file changes
+    code, out, err = run(capsys, "render", str(catalog), "--out", str(out_dir), "--target", "kong,kuma")
+    monkeypatch.undo()
+    assert code == 1 and out == ""
+    assert err.splitlines()[-1] == f"cannot write {stuck}: Operation not permitted"
+    after = {p: p.read_bytes() for p in out_dir.rglob("*") if p.is_file() and p.name != ".gatewayctl.rendered"}
+    assert after == {p: c for p, c in before.items() if p.name != ".gatewayctl.rendered"}
 
 
 def test_render_says_which_files_of_an_earlier_render_it_removed(
@@ -220,6 +316,24 @@ def test_validate_reports_counts_and_exit_codes(capsys: pytest.CaptureFixture[st
     code, out, err = run(capsys, "validate", str(catalog))
     assert code == 1 and out == ""
     assert err.splitlines() == [f"{catalog}:3:12: services[0]: needs a url or an upstream", f"{catalog}: 1 error"]
+
+
+def test_an_overlay_with_nothing_under_it_changes_nothing(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """docs/catalog.md: "An overlay that is empty (`prod:` with nothing under it) changes nothing"; YAML reads
+    `prod:` as null, which was refused as "must be a mapping, not nothing"."""
+    catalog = tmp_path / "c.yaml"
+    catalog.write_text(
+        "format: 1\nname: x\nservices: [{name: a, url: 'http://a:80', routes: [{name: r, paths: [/a]}]}]\n"
+        "environments:\n  prod:\n  staging: {}\n"
+    )
+    code, out, err = run(capsys, "validate", str(catalog))
+    assert (code, err) == (0, "")
+    assert out == f"{catalog} and 2 environments: valid: 1 service, 1 route, 0 consumers\n"
+    code, out, err = run(capsys, "render", str(catalog), "--env", "prod", "--out", str(tmp_path / "prod"))
+    assert code == 0, err
+    code, out, err = run(capsys, "render", str(catalog), "--out", str(tmp_path / "base"))
+    assert code == 0, err
+    assert (tmp_path / "prod/kong/kong.yaml").read_text() == (tmp_path / "base/kong/kong.yaml").read_text()
 
 
 WARNED = (
@@ -338,6 +452,19 @@ def test_schema_and_init_report_a_path_they_cannot_write(
     assert (tmp_path / "file").read_text() == "not a folder\n"
 
 
+def test_an_init_that_cannot_write_the_schema_leaves_no_catalog_that_blocks_the_next(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """init wrote catalog.yaml, then failed on the schema (exit 1): the next init refused the half-made folder
+    ("exists; use --force")."""
+    (tmp_path / "p" / "catalog.schema.json").mkdir(parents=True)
+    code, _, err = run(capsys, "init", str(tmp_path / "p"))
+    assert code == 1 and "catalog.schema.json: Is a directory" in err
+    assert not (tmp_path / "p" / "catalog.yaml").exists()
+    (tmp_path / "p" / "catalog.schema.json").rmdir()
+    assert run(capsys, "init", str(tmp_path / "p"))[0] == 0
+
+
 def test_output_is_plain_when_not_a_terminal(tmp_path: Path) -> None:
     catalog = tmp_path / "c.yaml"
     catalog.write_text("format: 1\nname: x\nservices: [{name: a}]\n")
@@ -351,3 +478,125 @@ def test_output_is_plain_when_not_a_terminal(tmp_path: Path) -> None:
         assert result.returncode == 1
         assert "\x1b[" not in result.stderr + result.stdout
         assert result.stderr.startswith(f"{catalog}:3:12: services[0]: needs a url or an upstream")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "says"),
+    [
+        (
+            "GATEWAYCTL_KONG_ADMIN_URL",
+            "",
+            "Kong Admin API URL (--kong-admin-url or GATEWAYCTL_KONG_ADMIN_URL): is empty",
+        ),
+        (
+            "GATEWAYCTL_KONG_ADMIN_URL",
+            "  \n",
+            "Kong Admin API URL (--kong-admin-url or GATEWAYCTL_KONG_ADMIN_URL): is empty",
+        ),
+        ("GATEWAYCTL_KONG_ADMIN_URL", "http://kong admin:8001", "has a space or line break in it"),
+        ("GATEWAYCTL_KONG_ADMIN_URL", "http://kong:8001?token=1", "must not have a query (?...) or fragment (#...)"),
+        ("GATEWAYCTL_KUMA_URL", "", "Kuma API URL (--kuma-url or GATEWAYCTL_KUMA_URL): is empty"),
+        ("GATEWAYCTL_KUMA_URL", "http://kuma:5681/#/meshes", "must not have a query (?...) or fragment (#...)"),
+    ],
+)
+def test_a_url_variable_set_to_nothing_or_to_no_base_url_is_exit_1_before_anything_is_sent(
+    capsys: pytest.CaptureFixture[str],
+    workdir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    variable: str,
+    value: str,
+    says: str,
+) -> None:
+    """The README's CI recipe sets GATEWAYCTL_KONG_ADMIN_URL from a CI variable: one not defined in that
+    environment is empty, which sent diff and apply to the default http://localhost:8001. A query or fragment
+    had the API's paths appended after it ("?token=1/consumers")."""
+    catalog = workdir / "catalog.yaml"
+    catalog.write_text(
+        "format: 1\nname: x\nmesh: {enabled: true, name: x}\nservices: [{name: a, url: 'http://a:80'}]\n"
+        "deployment: {platform: vm, vm: {kong_hosts: [10.0.0.1], kuma_cp: 10.0.0.2, observability_host: 10.0.0.2}}\n"
+    )
+    monkeypatch.setenv("GATEWAYCTL_KONG_ADMIN_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv(variable, value)
+    only = "kong" if variable == "GATEWAYCTL_KONG_ADMIN_URL" else "kuma"
+    for command in ("diff", "apply", "status"):
+        code, out, err = run(capsys, command, str(catalog), "--only", only, *(["--yes"] if command == "apply" else []))
+        assert code == 1, out + err
+        assert says in err and "no response" not in err and "Traceback" not in err
+
+
+def test_spaces_around_a_url_variable_are_dropped(
+    capsys: pytest.CaptureFixture[str], workdir: Path, monkeypatch: pytest.MonkeyPatch, kong: KongEmulator
+) -> None:
+    """A URL pasted into a CI variable with a space or line break around it (one before the scheme was retried
+    six times as "missing an 'http://' or 'https://' protocol")."""
+    catalog = workdir / "catalog.yaml"
+    catalog.write_text("format: 1\nname: x\nservices: [{name: a, url: 'http://a:80'}]\n")
+    for value in (f" {kong.url}", f"{kong.url}\n", f"\t{kong.url}/ "):
+        monkeypatch.setenv("GATEWAYCTL_KONG_ADMIN_URL", value)
+        code, out, err = run(capsys, "diff", str(catalog))
+        assert code == 0, err
+        assert out.endswith("kong: +1 ~0 -0\n")
+
+
+def test_dump_refuses_a_kuma_url_that_is_no_url_before_reading_kong(
+    capsys: pytest.CaptureFixture[str], workdir: Path
+) -> None:
+    """As diff does (exit 1, nothing sent); dump retried it six times and exited 3, after reading Kong."""
+    argv = ["dump", "--catalog-name", "x", "--out", "x.yaml", "--kong-admin-url", "http://127.0.0.1:9"]
+    code, out, err = run(capsys, *argv, "--kuma-url", "localhost:5681")
+    assert code == 1, out + err
+    assert "Kuma API URL localhost:5681: must start with http:// or https://; nothing was read or written" in err
+    assert "no response" not in err and not (workdir / "x.yaml").exists()
+
+
+def test_a_failed_push_never_prints_the_password_in_the_pushgateway_url(
+    capsys: pytest.CaptureFixture[str], workdir: Path, kong: KongEmulator
+) -> None:
+    catalog = workdir / "catalog.yaml"
+    catalog.write_text("format: 1\nname: x\nservices: [{name: a, url: 'http://a:80'}]\n")
+    gateway = "http://ci:pushgateway-pass-0042@127.0.0.1:9/"
+    code, out, err = run(capsys, "apply", str(catalog), "--yes", "--kong-admin-url", kong.url, "--pushgateway", gateway)
+    assert code == 0, err  # a push that fails is a warning
+    assert "warning: could not push metrics to http://127.0.0.1:9" in err.replace("\n", "")
+    assert "pushgateway-pass-0042" not in out + err
+
+
+def test_a_token_with_a_line_break_is_never_printed_nor_retried(
+    capsys: pytest.CaptureFixture[str], workdir: Path, monkeypatch: pytest.MonkeyPatch, kong: KongEmulator
+) -> None:
+    """A token read from a Secret's file ends in a line break: it was retried six times as a connection
+    failure (exit 3) whose message quoted it ("Illegal header value b'<token>\\n'"); a non-ASCII one was
+    "cannot set up TLS". Around it the line break is dropped; inside it, or a character no header carries, is
+    exit 1 naming the variable and never the value."""
+    catalog = workdir / "catalog.yaml"
+    catalog.write_text("format: 1\nname: x\nservices: [{name: a, url: 'http://a:80'}]\n")
+    monkeypatch.setenv("GATEWAYCTL_KONG_ADMIN_TOKEN", "kong-token-0042\n")
+    code, out, err = run(capsys, "diff", str(catalog), "--kong-admin-url", kong.url)
+    assert code == 0, err
+    assert Endpoint.from_environment(None, TlsOptions()).token == "kong-token-0042"  # what goes in the header
+    for variable, value in (
+        ("GATEWAYCTL_KONG_ADMIN_TOKEN", "kong-token\n0042"),
+        ("GATEWAYCTL_KUMA_TOKEN", "kumä-0042"),
+    ):
+        monkeypatch.setenv(variable, value)
+        only = "kong" if "KONG" in variable else "kuma"
+        argv = [
+            "status",
+            str(catalog),
+            "--only",
+            only,
+            "--kong-admin-url",
+            kong.url,
+            "--kuma-url",
+            "http://127.0.0.1:9",
+        ]
+        if only == "kuma":
+            catalog.write_text(
+                catalog.read_text() + "mesh: {enabled: true, name: x}\ndeployment: {platform: vm, vm: "
+                "{kong_hosts: [10.0.0.1], kuma_cp: 10.0.0.2, observability_host: 10.0.0.2}}\n"
+            )
+        code, out, err = run(capsys, *argv)
+        assert code == 1, out + err
+        assert f"{variable} cannot be sent in an HTTP header" in err
+        assert "0042" not in out + err and "TLS" not in err
+        monkeypatch.delenv(variable)

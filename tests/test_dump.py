@@ -625,6 +625,24 @@ def test_names_a_catalog_cannot_hold_are_dumped_as_valid_names_and_reported(
     assert main(["validate", str(dumped)]) == 0, capsys.readouterr().err
 
 
+def test_the_replay_names_what_a_created_entity_hangs_off(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    """A hand-made service and consumer that re-applying renames: the plan's creates named their service and
+    consumer by id, or not at all ("plugin rate-limiting (service 29eea4ef-...)", "basic-auth credential bob")."""
+    tags = ["gatewayctl", "gatewayctl-catalog:shop"]
+    service = kong.state.seed("services", {"name": "Legacy_Svc", "host": "legacy.internal", "tags": tags})
+    plugin = {"name": "rate-limiting", "config": {"minute": 5, "policy": "local"}, "tags": tags}
+    kong.state.seed("plugins", {**plugin, "service": {"id": service["id"]}})
+    consumer = kong.state.seed("consumers", {"username": "Bob.Smith", "tags": tags})
+    kong.state.seed("keyauth_credentials", {"key": "bobs-key-0042", "consumer": {"id": consumer["id"]}, "tags": tags})
+    code, _out, err = cli(capsys, kong, "dump", "--catalog-name", "shop", "--out", str(workdir / "out.yaml"))
+    assert code == 0, err
+    assert "+ plugin rate-limiting (service legacy-svc)  (services[0])" in err
+    assert "of consumer bob-smith" in next(line for line in err.splitlines() if line.startswith("+ key-auth"))
+    assert "bobs-key-0042" not in err
+
+
 def test_a_private_key_kong_took_as_a_public_key_is_dumped_as_a_placeholder(
     capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
 ) -> None:

@@ -735,3 +735,25 @@ def test_a_watch_check_on_an_odd_kong_answer_is_a_named_remote_failure(
     assert_no_secrets(logged + health.problem)
     assert watcher.check().reached  # answered normally again
     system.close()
+
+
+@pytest.mark.parametrize("command", ["diff", "status"])
+def test_the_kong_and_kuma_urls_swapped_are_named_as_the_wrong_server(
+    kong: KongEmulator, kuma: KumaEmulator, shop: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    """Each URL pointing at the other system (the two variables swapped) is a remote failure that says which
+    server answered and which setting to check, not "Kong 2.14.3 is too old" at the catalog's top line (exit 1)
+    or a "Kuma 3.9.1" without `/_resources`."""
+    as_kong = run(capsys, command, str(shop), "--only", "kong", "--kong-admin-url", kuma.url)
+    assert_failed_well(as_kong, "GET /")
+    assert f"the answer is Kuma 2.14.3's, not the Kong Admin API's: is {kuma.url} the right URL" in as_kong.err
+    assert "--kong-admin-url, GATEWAYCTL_KONG_ADMIN_URL" in as_kong.err
+    assert "too old" not in as_kong.err
+
+    as_kuma = run(capsys, command, str(shop), "--only", "kuma", "--kuma-platform", "universal", "--kuma-url", kong.url)
+    assert_failed_well(as_kuma, "GET /")
+    assert (
+        f"the answer is Kong 3.9.1's Admin API, not a Kuma control plane's: is {kong.url} the right URL" in as_kuma.err
+    )
+    assert "--kuma-url, GATEWAYCTL_KUMA_URL" in as_kuma.err
+    assert "_resources" not in as_kuma.err

@@ -98,6 +98,30 @@ def test_a_secret_the_catalog_stops_using_is_not_shown_by_the_diff(
     assert not [t for p in written for t in p["tags"] if t.startswith(SECRET_TAG)]  # plain now: no mark
 
 
+def test_a_url_held_whole_by_a_reference_is_not_shown_in_parts_by_the_diff(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A service url that one `${env:...}` holds whole is split into host, port and path, none of which is the
+    resolved value the masker looks for: the marks of the desired entity hide them (the new host and path were
+    printed in clear, next to the live ones shown as <secret>)."""
+    monkeypatch.setenv("ORDERS_URL", "http://orders-a.internal:8080/v1/s3cr3t-path-a")
+    catalog = write_catalog(
+        workdir, CATALOG.replace("http://orders.internal:8080/v1/${env:PATH_TOKEN}", "${env:ORDERS_URL}")
+    )
+    monkeypatch.setenv("TOKEN", TOKEN)
+    monkeypatch.setenv("ZIPKIN_TOKEN", ZIPKIN_TOKEN)
+    assert cli(capsys, kong, "apply", str(catalog), "--yes")[0] == 0
+    monkeypatch.setenv("ORDERS_URL", "https://orders-b.internal:8443/v2/s3cr3t-path-b")
+    for as_json in (False, True):
+        code, out, err = cli(capsys, kong, "diff", str(catalog), *(["--json"] if as_json else []))
+        assert code == 0, err
+        for part in ("orders-a", "orders-b", "s3cr3t-path", "8443"):
+            assert part not in out + err, (part, out)
+    code, out, err = cli(capsys, kong, "diff", str(catalog))
+    assert "host: <secret> -> <secret> (changed)" in out
+    assert "path: <secret> -> <secret> (changed)" in out
+
+
 def test_marks_alone_are_no_change(
     capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path, secrets: None
 ) -> None:

@@ -111,3 +111,13 @@ def test_a_client_certificate_is_sent_when_the_server_asks(
     assert _diff(catalog, mtls_kong.url, "--ca-cert", str(pki.ca), *mine) == 0
     assert "kong: +" in capsys.readouterr().out
     assert mtls_kong.state.requests, "the emulator answered the plan's reads"
+
+
+def test_a_ca_cert_that_is_a_folder_says_so(catalog: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--ca-cert /etc/ssl/certs` (a folder of CAs, as curl's --capath takes) is exit 1 saying it is a folder,
+    not "no such file" of a path that exists."""
+    assert _diff(catalog, "https://kong.invalid:8444", "--ca-cert", str(catalog.parent)) == 1
+    err = capsys.readouterr().err
+    assert f"--ca-cert {catalog.parent}: is a folder: name the PEM file in it" in err, err
+    assert _diff(catalog, "https://kong.invalid:8444", "--ca-cert", str(catalog.parent / "none.pem")) == 1
+    assert "none.pem: no such file" in capsys.readouterr().err

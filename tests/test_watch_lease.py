@@ -303,6 +303,10 @@ current-context: dead
         (None, "kubeconfig file not found"),
         ("clusters: [oops\n", "not a kubeconfig"),
         ("apiVersion: v1\nkind: Config\n", "cannot use it"),
+        # valid YAML of another shape: a traceback from inside the Kubernetes client
+        ("root:x:0:0:root:/root:/bin/bash\n", "not a kubeconfig: not a mapping of clusters, users and contexts"),
+        ("- a\n- b\n", "not a kubeconfig: not a mapping of clusters, users and contexts"),
+        ("clusters: 3\ncontexts: 4\nusers: 5\n", "not a kubeconfig: not a mapping of clusters, users and contexts"),
     ],
 )
 def test_an_unusable_kubeconfig_is_exit_1_naming_the_file(

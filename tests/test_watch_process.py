@@ -140,3 +140,15 @@ def test_a_metrics_port_in_use_is_exit_1(kong: KongEmulator, tmp_path: Path) -> 
         process = spawn(catalog, kong, busy.getsockname()[1])
         _, err = process.communicate(timeout=30)
     assert process.returncode == 1 and "--metrics-port" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("address", ["999.1.1.1", "192.0.2.1"])  # no such address; one this machine does not have
+def test_a_metrics_address_it_cannot_listen_on_is_exit_1_naming_that_flag(
+    kong: KongEmulator, tmp_path: Path, address: str
+) -> None:
+    """The error names --metrics-address, not --metrics-port (whose value is fine)."""
+    process = spawn(write_catalog(tmp_path), kong, free_port(), "--metrics-address", address)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 1 and "Traceback" not in err
+    assert f"--metrics-address {address}: cannot listen there" in err, err
+    assert "--metrics-port" not in err

@@ -143,6 +143,8 @@ class KubeError(Exception):
         return self.status == 409 and any(c.get("reason") == "FieldManagerConflict" for c in self.causes)
 
     def describe(self) -> str:
+        if self.method == "read":  # a kubeconfig, read before anything is sent: no server to answer
+            return f"read {self.path}: {self.detail}"
         what = f"HTTP {self.status}" + (f" {self.reason}" if self.reason else "") if self.status else "no response"
         tries = f" after {self.attempts} tries" if self.attempts > 1 else ""
         hint = f" ({self.hint})" if self.hint else ""
@@ -328,6 +330,14 @@ def connect(kubeconfig: Path | None, context: str | None) -> KubeApi:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
         raise KubeError("read", where, None, f"not a kubeconfig: {getattr(exc, 'problem', None) or exc}") from None
+    except OSError as exc:  # a folder, a file this user may not read
+        raise KubeError("read", str(path), None, f"cannot read it: {exc.strerror or exc}") from None
+    except (TypeError, AttributeError, KeyError, IndexError, ValueError):
+        # valid YAML of another shape (a text, a list, `clusters: 3`): the client indexes it as a mapping of
+        # lists of mappings and fails inside; UnicodeDecodeError (a binary file) is a ValueError
+        raise KubeError(
+            "read", str(path), None, "not a kubeconfig: not a mapping of clusters, users and contexts"
+        ) from None
     api = kube_client.ApiClient(configuration)
     api.user_agent = f"{OWNER}/{__version__}"
     return KubeApi(api, configuration.host, context)

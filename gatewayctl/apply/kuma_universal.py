@@ -130,6 +130,12 @@ def read_server(client: KumaApi) -> dict[str, Any]:
     if not isinstance(root, dict) or not isinstance(root.get("version"), str):  # another JSON API answers
         detail = f"the answer is not a Kuma control plane's (no version): is {where} the right URL?"
         raise client.error("GET", "/", 200, None, detail, 1)
+    if "lua_version" in root:  # Kong's Admin API: its GET / names the LuaJIT it runs on, Kuma's never does
+        detail = (
+            f"the answer is Kong {root['version']}'s Admin API, not a Kuma control plane's: "
+            f"is {where} the right URL (--kuma-url, GATEWAYCTL_KUMA_URL)?"
+        )
+        raise client.error("GET", "/", 200, None, detail, 1)
     found = client.get_optional("/_resources")
     if found is None:  # a Kuma older than the API gatewayctl writes to
         raise KumaRefused(

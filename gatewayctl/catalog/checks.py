@@ -149,6 +149,20 @@ def _fmt(path: KeyPath) -> str:
 # --------------------------------------------------------------------------- services and routes
 
 
+def service_url_refusals(url: str) -> list[tuple[str, str, str]]:
+    """The parts of a service url Kong refuses: (path or host, the part, why in Kong's words). A url holding a
+    reference is checked with this once resolved (LoadedCatalog.check_secrets)."""
+    parts = urlsplit(url)
+    refusals: list[tuple[str, str, str]] = []
+    if parts.path not in ("", "/") and (problem := kong_path_problem(parts.path)):
+        refusals.append(("path", parts.path, problem))
+    # the url shorthand's host is Kong's typedefs.host (kong/db/schema/typedefs.lua validate_host at 3.9.1)
+    host = parts.hostname or ""
+    if problem := kong_address(host)[0]:
+        refusals.append(("host", host, f"it {problem}"))
+    return refusals
+
+
 def service_targets(catalog: Catalog, report: Report) -> None:
     for i, service in enumerate(catalog.services):
         path: KeyPath = ("services", i)
@@ -159,14 +173,8 @@ def service_targets(catalog: Catalog, report: Report) -> None:
         if service.url and service.protocol and not service.url.startswith(service.protocol + "://"):
             report.error((*path, "protocol"), f"protocol {service.protocol} contradicts url {service.url}")
         if service.url and not REFERENCE.search(service.url) and "{vault://" not in service.url:
-            parts = urlsplit(service.url)
-            url_path = parts.path
-            if url_path not in ("", "/") and (problem := kong_path_problem(url_path)):
-                report.error((*path, "url"), f"Kong refuses the path {url_path!r}: {problem}")
-            # the url shorthand's host is Kong's typedefs.host (kong/db/schema/typedefs.lua validate_host at 3.9.1)
-            host = parts.hostname or ""
-            if problem := kong_address(host)[0]:
-                report.error((*path, "url"), f"Kong refuses the host {host!r}: it {problem}")
+            for part, value, why in service_url_refusals(service.url):
+                report.error((*path, "url"), f"Kong refuses the {part} {value!r}: {why}")
         upstream = service.upstream
         if upstream is None:
             continue

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from gatewayctl.catalog import source as yaml_source
-from gatewayctl.catalog.checks import MESH_ZIPKIN, MESH_ZIPKIN_REFUSED, run_checks
+from gatewayctl.catalog.checks import MESH_ZIPKIN, MESH_ZIPKIN_REFUSED, run_checks, service_url_refusals
 from gatewayctl.catalog.errors import did_you_mean, translate
 from gatewayctl.catalog.kuma_values import is_url
 from gatewayctl.catalog.model import Catalog
@@ -102,6 +102,9 @@ class LoadedCatalog:
                 why = url_problem(text, http_only=http_only)
                 if not why and path == MESH_ZIPKIN and not is_url(text):
                     why = MESH_ZIPKIN_REFUSED  # what checks.py says of a literal endpoint
+                if not why and _is_service_url(path) and (refused := service_url_refusals(text)):
+                    part, _, kong_says = refused[0]  # what checks.py says of a literal url, without the value
+                    why = f"Kong refuses its {part}: {kong_says}"
                 if why:
                     # The value holds a secret: only the references are named.
                     refs = ", ".join(str(ref) for p, ref in self.secret_references if p == path)
@@ -130,6 +133,10 @@ _URL_FIELDS: dict[tuple[str, ...], bool] = {
 
 def _url_field(path: KeyPath) -> bool | None:
     return _URL_FIELDS.get(tuple("*" if isinstance(part, int) else part for part in path))
+
+
+def _is_service_url(path: KeyPath) -> bool:
+    return len(path) == 3 and path[0] == "services" and path[2] == "url"
 
 
 # The host keys a reference may fill (render resolves them), with whether a port is allowed: checked as

@@ -622,7 +622,7 @@ class Catalog(Model):
     consumers: list[Consumer] = Field(default_factory=list)
     services: list[Service] = Field(default_factory=list)
     deployment: Deployment = Field(default_factory=Deployment)
-    environments: dict[Name, dict[str, Any]] = Field(default_factory=dict)
+    environments: dict[Name, dict[str, Any] | None] = Field(default_factory=dict)
     """Named overlays merged onto the catalog with --env NAME."""
 
     @model_validator(mode="before")

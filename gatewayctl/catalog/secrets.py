@@ -90,18 +90,19 @@ class SecretResolver:
                 return f"environment variable {ref.name} is not set (needed by {ref})"
             # CI systems set a secret that was never configured to "" (GitHub Actions does): Kong refuses
             # empty keys and passwords, so this is caught here rather than at apply time.
-            if not self.environ[ref.name]:
+            if not self.environ[ref.name].rstrip("\r\n"):
                 return f"environment variable {ref.name} is empty (needed by {ref})"
             if not _is_text(self.environ[ref.name]):  # bytes that are no UTF-8: no YAML or JSON can carry them
                 return f"environment variable {ref.name} is not UTF-8 text (needed by {ref})"
             return None
         path = self.file_path(ref.name)
         if not path.is_file():
-            return f"secret file {ref.name} does not exist (needed by {ref})"
+            why = "is a folder, not a file" if path.is_dir() else "is not a regular file" if path.exists() else None
+            return f"secret file {ref.name} {why or 'does not exist'} (needed by {ref})"
         try:
             content = path.read_bytes().decode("utf-8")
         except OSError as exc:
-            return f"secret file {ref.name} cannot be read: {exc.strerror}"
+            return f"secret file {ref.name} cannot be read: {exc.strerror} (needed by {ref})"
         except UnicodeDecodeError:
             return f"secret file {ref.name} is not UTF-8 text (needed by {ref})"
         if not content.rstrip("\r\n"):
@@ -111,7 +112,9 @@ class SecretResolver:
     def value(self, ref: Reference) -> str:
         if ref not in self._cache:
             if ref.kind == "env":
-                self._cache[ref] = self.environ[ref.name]
+                # As for a file: a variable filled from a Secret's file (Kubernetes, a CI store) keeps its line
+                # break, which no client can send back in an API key's header.
+                self._cache[ref] = self.environ[ref.name].rstrip("\r\n")
             else:
                 # A trailing newline is almost always an editor's, not part of the secret.
                 self._cache[ref] = self.file_path(ref.name).read_text(encoding="utf-8").rstrip("\r\n")

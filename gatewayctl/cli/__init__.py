@@ -58,9 +58,9 @@ def _flowing(docstring: str) -> str:
     return "\n\n".join(" ".join(paragraph.split("\n")) for paragraph in paragraphs)
 
 
-for _command in app.registered_commands:
-    if _command.help is None and _command.callback is not None and _command.callback.__doc__:
-        _command.help = _flowing(_command.callback.__doc__)
+for _registered in app.registered_commands:
+    if _registered.help is None and _registered.callback is not None and _registered.callback.__doc__:
+        _registered.help = _flowing(_registered.callback.__doc__)
 
 
 @contextlib.contextmanager
@@ -112,12 +112,19 @@ def main(argv: list[str] | None = None) -> int:
             f"interrupted: {during_writes.done} of {during_writes.total} changes were made (writes in flight "
             "were finished, nothing new was started); run the same apply or rollback again to make the rest"
         )
+    elif code == EXIT_INTERRUPTED and _command(sys.argv[1:] if argv is None else argv) not in ("apply", "rollback"):
+        err.print("interrupted")  # diff, render, ...: no writes to Kong or Kuma to speak of
     elif code == EXIT_INTERRUPTED:  # typer turns Ctrl-C into this exit code without a word
         err.print(
             "interrupted: writes already in flight were finished and nothing new was started; "
             "an interrupted apply or rollback picks up where it stopped when run again"
         )
     return code if isinstance(code, int) else 0
+
+
+def _command(argv: list[str]) -> str | None:
+    """The subcommand named in `argv` (the first word that is no option), None without one."""
+    return next((word for word in argv if not word.startswith("-")), None)
 
 
 if __name__ == "__main__":  # pragma: no cover

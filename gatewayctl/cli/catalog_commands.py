@@ -217,9 +217,12 @@ def graph(
 
 
 def _parse_targets(value: str | None) -> list[str]:
-    if not value:
+    if value is None:
         return list(TARGETS)
     names = [t.strip() for t in value.split(",") if t.strip()]
+    if not names:  # `--target "$TARGETS"` with the variable unset: not every target, nor none
+        err.print(f"--target names no target (an unset variable?): choose from {', '.join(TARGETS)}")
+        raise typer.Exit(EXIT_INVALID)
     unknown = [t for t in names if t not in TARGETS]
     if unknown:
         err.print(f"unknown target {', '.join(unknown)}: choose from {', '.join(TARGETS)}")
@@ -311,8 +314,9 @@ def init(
     starter = (Path(__file__).parent.parent / "templates" / "starter.yaml").read_text()
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        target.write_text(starter)
+        # the schema first: a catalog.yaml left behind by a failed init would refuse the next one (--force)
         (directory / SCHEMA_FILE).write_text(json.dumps(catalog_json_schema(), indent=2, sort_keys=True) + "\n")
+        target.write_text(starter)
     except OSError as exc:
         _cannot_write(directory, exc)
     out.print(f"wrote {target} and {directory / SCHEMA_FILE}")

@@ -120,6 +120,15 @@ def dump(
         )
         err.print(f"--out {escape(str(out_file))}: {escape(where)}; nothing was read or written")
         raise typer.Exit(EXIT_INVALID)
+    kuma_tls = TlsOptions(ca_cert, client_cert, client_key, insecure)
+    kuma_named = kuma_platform != "kubernetes" and (kuma_url or os.environ.get(KUMA_URL_ENV))
+    # a Kuma URL that cannot be one is the user's to fix: said before Kong is read, and never retried
+    if kuma_named and (problem := (endpoint := kuma_endpoint(kuma_url, kuma_tls, timeout)).problem()):
+        err.print(f"Kuma API URL {escape(endpoint.display())}: {problem}; nothing was read or written")
+        raise typer.Exit(EXIT_INVALID)
+    if kuma_named and (problem := endpoint.token_problem()):
+        err.print(f"{escape(problem)}; nothing was read or written")
+        raise typer.Exit(EXIT_INVALID)
     with _client(kong_admin_url, ca_cert, client_cert, client_key, insecure, timeout, parallelism) as client:
         server = _remote(lambda: read_server(client))
         live: LiveState = _remote(lambda: fetch_live(client, catalog_name, server, parallelism))
@@ -129,8 +138,7 @@ def dump(
         if kuma_platform == "kubernetes":
             kuma_live = _read_kuma_crds(kubeconfig, context, kuma_namespace, catalog_name)
         else:
-            tls = TlsOptions(ca_cert, client_cert, client_key, insecure)
-            kuma_live = _read_kuma(kuma_url, catalog_name, tls, timeout, parallelism)
+            kuma_live = _read_kuma(kuma_url, catalog_name, kuma_tls, timeout, parallelism)
         if kuma_live:
             result.catalog = _with_mesh(result, catalog_name, kuma_live)
         try:
@@ -171,7 +179,9 @@ def dump(
             )
     if the_plan.changes:
         err.print(f"[yellow]applying the dump as it is would change Kong ({the_plan.summary()}):[/yellow]")
-        for _style, line in text_lines(the_plan, names_by_id(the_plan, []), masker):
+        # what a change creates names its parents too (`of consumer bob`, `(service orders)`), not only the live
+        written = [c.entity for c in the_plan.changes if c.action != "delete"]
+        for _style, line in text_lines(the_plan, names_by_id(the_plan, written), masker):
             err.print(escape(masker.text(line)))
     elif not kuma_changes:
         systems = "Kong and Kuma" if kuma_live else "Kong"

@@ -228,6 +228,12 @@ def _check_only(only: str | None) -> None:
         raise typer.Exit(EXIT_INVALID)
 
 
+def _check_platform(platform: str | None) -> None:
+    if platform not in (None, "universal", "kubernetes"):
+        err.print(f"--kuma-platform {escape(platform)}: choose universal or kubernetes")
+        raise typer.Exit(EXIT_INVALID)
+
+
 def _plan_systems(
     loaded: LoadedCatalog, only: str | None, conn: Connection, stack: contextlib.ExitStack
 ) -> tuple[KongSide | None, KumaSide | None]:
@@ -430,6 +436,9 @@ def _apply(
     run.catalog = loaded.catalog.name
     with contextlib.ExitStack() as stack:
         kong, kuma = _plan_systems(loaded, only, conn, stack)
+        if conn.force_conflicts and (kuma is None or kuma.target.platform != "kubernetes"):
+            # field managers are the Kubernetes API's: nothing else has fields to take over
+            err.print("[yellow]warning: --force-conflicts does nothing here: it is for Kuma on Kubernetes[/yellow]")
         if kong is not None:
             run.record("kong", kong.plan.counts())
         if kuma is not None:
@@ -506,6 +515,7 @@ def status(
     Drift is against the catalog, as `diff` plans it; who holds the apply locks is shown too.
     """
     _check_only(only)
+    _check_platform(kuma_platform_name)  # before any system is asked: a usage error is no system's state
     loaded = load_or_exit(catalog, env)
     conn = Connection(
         kong_admin_url,
@@ -552,14 +562,14 @@ def status(
             out.print(f"apply lock: {escape(k['apply_lock'] or 'free')}")
     if report.get("kuma", {}).get("reachable"):
         m = report["kuma"]
-        where = f"{m['product']} {m['version']}" + (f", mode {m['mode']}" if m.get("mode") else "")
+        where = " ".join(str(part) for part in (m["product"], m["version"]) if part)
+        where += f", mode {m['mode']}" if m.get("mode") else ""
         out.print(f"kuma: {escape(m['url'])} reachable, {escape(where)} ({m['platform']})")
-        out.print(
-            f"kuma drift: {'yes, ' + m['summary'] if m['drift'] else 'no'}"
-            if not m["problem"]
-            else f"kuma cannot plan: {escape(m['problem'])}"
-        )
-        out.print(f"kuma apply lock: {escape(m['apply_lock'] or 'free')}")
+        if m["problem"]:  # why, on stderr above; its lock was not read: the control plane refused the catalog first
+            out.print("kuma cannot plan: the control plane cannot take the catalog (see above)")
+        else:
+            out.print(f"kuma drift: {'yes, ' + m['summary'] if m['drift'] else 'no'}")
+            out.print(f"kuma apply lock: {escape(m['apply_lock'] or 'free')}")
     raise typer.Exit(code)
 
 
@@ -576,7 +586,9 @@ def rollback(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change; write nothing.")] = False,
     kong_admin_url: KongUrl = None,
     kuma_url: KumaUrl = None,
-    kubeconfig: Kubeconfig = None,
+    kubeconfig: Annotated[
+        Path | None, typer.Option("--kubeconfig", help="kubeconfig, for a snapshot of Kuma on Kubernetes.")
+    ] = None,
     context: KubeContext = None,
     ca_cert: CaCert = None,
     client_cert: ClientCert = None,
@@ -648,7 +660,7 @@ def _client(
     endpoint = Endpoint.from_environment(url, tls, timeout)
     problem = endpoint.problem()
     if problem:
-        err.print(f"Kong Admin API URL {escape(endpoint.display())}: {problem}")
+        err.print(f"Kong Admin API URL {escape(endpoint.display() or f'(--kong-admin-url or {URL_ENV})')}: {problem}")
         raise typer.Exit(EXIT_INVALID)
     token_problem_or_exit(endpoint)
     if insecure:
@@ -700,7 +712,8 @@ def tls_or_exit(ca_cert: Path | None, client_cert: Path | None, client_key: Path
         raise typer.Exit(EXIT_INVALID)
     for option, value in (("--ca-cert", ca_cert), ("--client-cert", client_cert), ("--client-key", client_key)):
         if value is not None and not value.is_file():
-            err.print(f"{option} {escape(str(value))}: no such file")
+            why = "is a folder: name the PEM file in it" if value.is_dir() else "no such file"
+            err.print(f"{option} {escape(str(value))}: {why}")
             raise typer.Exit(EXIT_INVALID)
     return TlsOptions(ca_cert, client_cert, client_key, insecure)
 
@@ -720,6 +733,15 @@ class RemoteExit(typer.Exit):
     def __init__(self, message: str) -> None:
         super().__init__(EXIT_REMOTE)
         self.message = message
+
+
+class RefusedExit(typer.Exit):
+    """Exit 1: a Kuma control plane that answers but cannot take the catalog (federated zone, read-only API,
+    too old), carrying why (status reports it and goes on)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(EXIT_INVALID)
+        self.reason = reason
 
 
 def _remote_exit(message: str) -> RemoteExit:
@@ -1067,7 +1089,7 @@ def kuma_client(conn: Connection) -> KumaApi:
     endpoint = kuma_endpoint(conn.kuma_url, tls, conn.timeout)
     problem = endpoint.problem()
     if problem:
-        err.print(f"Kuma API URL {escape(endpoint.display())}: {problem}")
+        err.print(f"Kuma API URL {escape(endpoint.display() or f'(--kuma-url or {KUMA_URL_ENV})')}: {problem}")
         raise typer.Exit(EXIT_INVALID)
     token_problem_or_exit(endpoint)
     try:
@@ -1083,8 +1105,9 @@ def _kuma_remote(call: Callable[[], Any], what: str = "nothing was changed", mas
     try:
         return call()
     except KumaRefused as exc:
-        err.print(f"kuma: {escape(_masked(masker, str(exc)))}; nothing was sent")
-        raise typer.Exit(EXIT_INVALID) from None
+        reason = _masked(masker, str(exc))
+        err.print(f"kuma: {escape(reason)}; nothing was sent")
+        raise RefusedExit(reason) from None
     except KumaError as exc:
         raise _remote_exit(_masked(masker, f"kuma: {exc.describe()}; {what}")) from None
     except Exception as exc:  # KubeError: the Kubernetes platform's
@@ -1097,9 +1120,7 @@ def _kuma_remote(call: Callable[[], Any], what: str = "nothing was changed", mas
 
 
 def _plan_kuma(loaded: LoadedCatalog, desired: KumaDesired, conn: Connection, stack: contextlib.ExitStack) -> KumaSide:
-    if conn.platform not in (None, "universal", "kubernetes"):
-        err.print(f"--kuma-platform {escape(conn.platform)}: choose universal or kubernetes")
-        raise typer.Exit(EXIT_INVALID)
+    _check_platform(conn.platform)
     namespace = loaded.catalog.deployment.namespaces.kuma
     if kuma_platform(loaded, conn.platform) == "universal":
         client = kuma_client(conn)
@@ -1222,22 +1243,15 @@ def _kuma_status(loaded: LoadedCatalog, conn: Connection, stack: contextlib.Exit
     try:
         side = _plan_kuma(loaded, desired, conn, stack)
     except RemoteExit as exc:
-        if platform == "universal":
-            with kuma_client(conn) as client:
-                url = client.endpoint.display()
-        else:
-            url = f"the Kubernetes API ({conn.context or 'current context'})"
-        return {"url": url, "platform": platform, "reachable": False, "error": exc.message}
-    except typer.Exit as exc:
-        if exc.exit_code != EXIT_INVALID:
-            raise
-        side, problem = None, "the control plane cannot take the catalog (see above)"
+        return {"url": _kuma_display(conn, platform), "platform": platform, "reachable": False, "error": exc.message}
+    except RefusedExit as exc:  # it answered, and said why it cannot take the catalog; its lock is not read
+        side, problem = None, exc.reason
     server = side.plan.server if side else {}
     drift = side.plan.summary() if side and side.plan.changes else None
     name = loaded.catalog.name
     lock = _kuma_remote(lambda: side.target.lock_holder(name), masker=desired.masker) if side else None
     return {
-        "url": side.display if side else (conn.kuma_url or ""),
+        "url": side.display if side else _kuma_display(conn, platform),
         "platform": platform,
         "reachable": True,
         # on Kubernetes the server is the API server: its version is Kubernetes', not Kuma's
@@ -1249,6 +1263,14 @@ def _kuma_status(loaded: LoadedCatalog, conn: Connection, stack: contextlib.Exit
         "problem": problem,
         "apply_lock": lock,
     }
+
+
+def _kuma_display(conn: Connection, platform: str) -> str:
+    """Where Kuma is reached, as status names it."""
+    if platform == "universal":
+        with kuma_client(conn) as client:
+            return client.endpoint.display()
+    return f"the Kubernetes API ({conn.context or 'current context'})"
 
 
 def _rollback_kuma(

@@ -5,8 +5,10 @@ remote failures never end it (they are logged, counted and retried with back-off
 
 from __future__ import annotations
 
+import errno
 import logging
 import signal
+import socket
 import sys
 import threading
 import time
@@ -168,7 +170,10 @@ def watch(
     try:
         server = MetricsServer(metrics_address, metrics_port, metrics.registry, health).start()
     except OSError as exc:
-        err.print(f"--metrics-port {metrics_port}: cannot listen on {escape(metrics_address)}: {exc.strerror}")
+        if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:  # the address is what is wrong
+            err.print(f"--metrics-address {escape(metrics_address)}: cannot listen there: {exc.strerror}")
+        else:
+            err.print(f"--metrics-port {metrics_port}: cannot listen on {escape(metrics_address)}: {exc.strerror}")
         raise typer.Exit(EXIT_INVALID) from None
     log.info(
         "watching %s (%s) every %s s%s; metrics on %s:%d",

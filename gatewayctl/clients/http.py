@@ -71,9 +71,13 @@ class Endpoint:
     def from_env(
         cls, url: str | None, url_env: str, token_env: str, default: str, tls: TlsOptions, timeout: float = 30.0
     ) -> Endpoint:
-        """The flag's URL, else `url_env`, else `default`; the token only from `token_env`."""
-        chosen = url or os.environ.get(url_env) or default
-        return cls(chosen.rstrip("/"), os.environ.get(token_env) or None, tls, timeout, token_env)
+        """The flag's URL, else `url_env`, else `default`; the token only from `token_env`. Spaces and line
+        breaks around the URL (a pasted CI variable) and the token (a Secret's file ends in a line break) are
+        dropped; a URL given empty stays empty, for `problem` to refuse: a CI variable left undefined must not
+        send the run to the default, a Kong on localhost."""
+        chosen = url if url is not None else os.environ.get(url_env, default)
+        token = (os.environ.get(token_env) or "").strip() or None
+        return cls(chosen.strip().rstrip("/"), token, tls, timeout, token_env)
 
     def display(self) -> str:
         """The URL without any user:password part."""
@@ -90,6 +94,10 @@ class Endpoint:
 
     def problem(self) -> str | None:
         """Why the URL cannot be used, None when it can (checked before any client is made)."""
+        if not self.url:
+            return "is empty (a CI variable that is not defined?): set it, or unset the variable for the default"
+        if any(c.isspace() for c in self.url):
+            return "has a space or line break in it"
         try:
             parts = urlsplit(self.url)
             parts.port  # noqa: B018 - raises ValueError for a port that is not a number in 0-65535
@@ -100,6 +108,8 @@ class Endpoint:
             return "must start with http:// or https://"
         if not parts.hostname:
             return "has no host"
+        if parts.query or parts.fragment or "?" in self.url or "#" in self.url:  # the API's paths go after it
+            return "must not have a query (?...) or fragment (#...): the API's paths are added to it"
         return None
 
     def token_problem(self) -> str | None:

@@ -123,12 +123,12 @@ def hide_old(changes: Iterable[FieldChange], paths: Collection[str]) -> list[Fie
 
 
 def hide_new(changes: Iterable[FieldChange], paths: Collection[str]) -> list[FieldChange]:
-    """`changes` with the desired value at, above or under one of `paths` shown as `<secret> (changed)`:
-    fields the desired entity marks as derived from a secret (a service url's host, port and path), which
-    hold only a part of the resolved value and so are not found by it. A value already masked stays so."""
+    """`changes` with the desired value at, above or under one of `paths` shown as <secret> on both sides:
+    fields the desired entity says hold a resolved secret (its Kong tags), whose value may be only part of
+    one, which the masker cannot find in it (the host of a service url that a `${env:...}` holds whole)."""
     hidden = [_parts(p) for p in paths]
     return [
-        FieldChange(c.path, c.old, f"{SECRET} (changed)")
+        FieldChange(c.path, None if c.old is None else SECRET, f"{SECRET} (changed)")
         if c.new is not None and not Masker.masked(c.new) and _covered(c.path, hidden)
         else c
         for c in changes

@@ -136,6 +136,12 @@ def read_server(client: KongAdmin) -> ServerInfo:
     if not isinstance(root, dict) or not isinstance(root.get("version"), str):  # another JSON API at the URL
         detail = f"the answer is not the Kong Admin API's (no version): is {client.endpoint.display()} the right URL?"
         raise client.error("GET", "/", 200, None, detail, 1)
+    if isinstance(root.get("product"), str):  # Kuma's GET / names its product (Kuma, Kong Mesh); Kong's never does
+        detail = (
+            f"the answer is {root['product']} {root['version']}'s, not the Kong Admin API's: "
+            f"is {client.endpoint.display()} the right URL (--kong-admin-url, GATEWAYCTL_KONG_ADMIN_URL)?"
+        )
+        raise client.error("GET", "/", 200, None, detail, 1)
     return ServerInfo.from_root(root)
 
 

@@ -133,21 +133,50 @@ def _write_files(
         raise
     rendered = [f.path for f in files]
     previous = _read_manifest(root)
+    # What the files replaced so far held (a hard link to each, or None for a file that did not exist) and
+    # the new folders moved into place: a move into place that fails (an immutable file, a mount point)
+    # puts these back, so that the render stays all or nothing.
+    replaced: list[tuple[str, str | None]] = []
+    moved: list[str] = []
     try:
         if not previous.issuperset(rendered):
             _write_manifest(root, previous.union(rendered))
         for i, (tmp, target) in enumerate(staged):
-            os.replace(tmp, target)
+            existed = os.path.lexists(target)
+            before = _link_previous(target, tmp + ".previous") if existed else None
+            try:
+                os.replace(tmp, target)
+            except OSError as exc:  # named by the file it was to become, not by its temporary name
+                if before is not None:
+                    os.unlink(before)
+                raise OSError(exc.errno, exc.strerror, target) from None
             staged[i] = ("", target)
+            if before is not None or not existed:
+                replaced.append((target, before))
         if stage is not None:
             for folder in new_folders.used:
                 os.rename(os.path.join(stage, folder), os.path.join(root, folder))
+                moved.append(os.path.join(root, folder))
+    except BaseException:
+        for folder in reversed(moved):
+            shutil.rmtree(folder, ignore_errors=True)
+        for target, before in reversed(replaced):
+            with contextlib.suppress(OSError):
+                if before is not None:
+                    os.replace(before, target)
+                else:
+                    os.unlink(target)
+        raise
     finally:
         # Whatever happens, no temporary file (a kong.yaml holding secrets) or staging folder is left behind.
         for tmp, _ in staged:
             if tmp:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
+        for _, before in replaced:
+            if before is not None:
+                with contextlib.suppress(FileNotFoundError):  # put back already, on a failure
+                    os.unlink(before)
         if stage is not None:
             shutil.rmtree(stage, ignore_errors=True)  # what is left of it: the folders above those moved out
     keep = set(targets)
@@ -176,6 +205,16 @@ def _write_files(
             listing = listings[folder] = {child.name: child for child in Path(folder).iterdir()}
         written[i] = listing.get(name) or Path(path)
     return written
+
+
+def _link_previous(target: str, link: str) -> str | None:
+    """A hard link `link` to what `target` holds, to put it back if the render fails later; None where no
+    hard link can be made (a file system without them), which leaves that one file without a way back."""
+    try:
+        os.link(target, link, follow_symlinks=False)
+    except OSError:
+        return None
+    return link
 
 
 def _read_manifest(root: str) -> set[str]:
