@@ -6,7 +6,9 @@ from __future__ import annotations
 import configparser
 import json
 import os
+import re
 import stat
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -148,7 +150,7 @@ def test_vm_secrets_only_in_private_files(name: str, rendered: dict[str, Path]) 
             assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
             assert path.suffix in (".env", ".yaml") and "compose" not in path.name, path
     grafana = (rendered[name] / "vm/observability/grafana.env").read_text()
-    assert grafana.startswith("GF_SECURITY_ADMIN_PASSWORD=example-")
+    assert grafana.startswith('GF_SECURITY_ADMIN_PASSWORD="example-')
 
 
 @pytest.mark.parametrize("name", VM_EXAMPLES)
@@ -273,7 +275,7 @@ def test_kuma_cp_stores_into_kongs_postgres_and_the_password_stays_private(tmp_p
         "postgres": {"host": "10.0.0.5", "port": 5432, "user": "kong", "dbName": "kuma"},
     }
     env = files["vm/kuma/kuma-cp.env"]
-    assert env.content == f"KUMA_STORE_POSTGRES_PASSWORD={password}\n".encode() and env.mode == 0o600
+    assert env.content == f'KUMA_STORE_POSTGRES_PASSWORD="{password}"\n'.encode() and env.mode == 0o600
     assert [p for p, f in files.items() if password.encode() in f.content and f.mode != 0o600] == []
     service = configparser.ConfigParser(strict=False, interpolation=None)
     service.read_string(files["vm/kuma/kuma-cp.service"].content.decode())
@@ -321,3 +323,371 @@ def test_prometheus_container_reaches_kong_on_the_same_machine(rendered: dict[st
     assert "host.docker.internal:host-gateway" in compose["services"]["prometheus"]["extra_hosts"]
     spread = json.loads((rendered["detection-api"] / "observability/prometheus/targets/kong.json").read_text())
     assert [t.split(":")[0] for group in spread for t in group["targets"]] == ["10.40.0.5", "10.40.0.6"]
+
+
+# The two parsers of the rendered env files, re-implemented from their sources to check what each makes of a
+# rendered line: systemd's for `EnvironmentFile=`, docker compose's for `env_file:`.
+
+SYSTEMD_WHITESPACE, SYSTEMD_NEWLINE, SYSTEMD_COMMENTS = " \t\n\r", "\n\r", "#;"
+SHELL_NEED_ESCAPE = '"\\`$'
+
+
+def systemd_env_file(text: str) -> dict[str, str]:
+    """systemd's reading of an EnvironmentFile= (src/core/execute.c calls load_env_file, which expands
+    nothing): src/basic/env-file.c, parse_env_file_internal, one branch a state; load_env_file_push keeps the
+    last assignment of a name. The file is read as a C string: it ends at a NUL."""
+    env: dict[str, str] = {}
+    state, key, value = "PRE_KEY", "", ""
+    last_key_ws: int | None = None
+    last_value_ws: int | None = None
+
+    def push(chomp: bool) -> None:
+        env[key if last_key_ws is None else key[:last_key_ws]] = (
+            value[:last_value_ws] if chomp and last_value_ws is not None else value
+        )
+
+    for c in text.split("\0")[0]:
+        if state == "PRE_KEY":
+            if c in SYSTEMD_COMMENTS:
+                state = "COMMENT"
+            elif c not in SYSTEMD_WHITESPACE:
+                state, key, last_key_ws = "KEY", c, None
+        elif state == "KEY":
+            if c in SYSTEMD_NEWLINE:
+                state, key = "PRE_KEY", ""
+            elif c == "=":
+                state, last_value_ws = "PRE_VALUE", None
+            else:
+                if c not in SYSTEMD_WHITESPACE:
+                    last_key_ws = None
+                elif last_key_ws is None:
+                    last_key_ws = len(key)
+                key += c
+        elif state == "PRE_VALUE":
+            if c in SYSTEMD_NEWLINE:
+                push(chomp=False)
+                state, key, value = "PRE_KEY", "", ""
+            elif c == "'":
+                state = "SINGLE_QUOTE_VALUE"
+            elif c == '"':
+                state = "DOUBLE_QUOTE_VALUE"
+            elif c == "\\":
+                state = "VALUE_ESCAPE"
+            elif c not in SYSTEMD_WHITESPACE:
+                state, value = "VALUE", value + c
+        elif state == "VALUE":
+            if c in SYSTEMD_NEWLINE:
+                push(chomp=True)
+                state, key, value = "PRE_KEY", "", ""
+            elif c == "\\":
+                state, last_value_ws = "VALUE_ESCAPE", None
+            else:
+                if c not in SYSTEMD_WHITESPACE:
+                    last_value_ws = None
+                elif last_value_ws is None:
+                    last_value_ws = len(value)
+                value += c
+        elif state == "VALUE_ESCAPE":
+            state = "VALUE"
+            if c not in SYSTEMD_NEWLINE:  # an escaped line break continues the line
+                value += c
+        elif state == "SINGLE_QUOTE_VALUE":
+            if c == "'":
+                state = "PRE_VALUE"
+            else:
+                value += c
+        elif state == "DOUBLE_QUOTE_VALUE":
+            if c == '"':
+                state = "PRE_VALUE"
+            elif c == "\\":
+                state = "DOUBLE_QUOTE_VALUE_ESCAPE"
+            else:
+                value += c
+        elif state == "DOUBLE_QUOTE_VALUE_ESCAPE":
+            state = "DOUBLE_QUOTE_VALUE"
+            if c in SHELL_NEED_ESCAPE:
+                value += c
+            elif c != "\n":  # any other character keeps its backslash
+                value += "\\" + c
+        elif state == "COMMENT":
+            if c == "\\":
+                state = "COMMENT_ESCAPE"
+            elif c in SYSTEMD_NEWLINE:
+                state = "PRE_KEY"
+        elif state == "COMMENT_ESCAPE":
+            state = "PRE_KEY" if c in SYSTEMD_NEWLINE else "COMMENT"
+    if state not in ("PRE_KEY", "KEY", "COMMENT", "COMMENT_ESCAPE"):
+        push(chomp=state == "VALUE")
+    return env
+
+
+# Go's unicode.IsSpace, and compose-go dotenv/parser.go's isSpace (a space but not a line break).
+GO_SPACES = "\t\n\v\f\r \x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000" + "".join(map(chr, range(0x2000, 0x200B)))
+DOTENV_SPACES = "\t\v\f\r \x85\xa0"
+
+
+# compose-go template/template.go, DefaultPattern (the `(?i:...)` of Go applies to the names only).
+COMPOSE_TEMPLATE = re.compile(
+    r"\$(?:(?P<escaped>\$)|(?P<named>[_a-z][_a-z0-9]*)|\{(?:(?P<braced>[_a-z][_a-z0-9]*(?::?[-+?](.*))?)\}|(?P<invalid>)))",
+    re.IGNORECASE,
+)
+# compose-go dotenv/parser.go, escapeSeqRegex, and what strconv.UnquoteChar makes of each escape.
+COMPOSE_ESCAPE = re.compile(r"(\\(?:[abcfnrtv$\"\\]|0[0-9]{0,3}))")  # (RE2's \d is ASCII)
+GO_ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v", '"': '"', "\\": "\\"}
+
+
+def compose_substitute(value: str, lookup: Callable[[str], str | None], found: dict[str, str]) -> str:
+    """compose-go dotenv/godotenv.go, expandVariables: template.Substitute, the lookup first, then the names
+    this file set before; an unset name is blank."""
+
+    def replace(match: re.Match[str]) -> str:
+        if match["escaped"]:
+            return "$"
+        name = match["named"] or match["braced"]
+        if not name or not re.fullmatch(r"[_a-z][_a-z0-9]*", name, re.IGNORECASE):
+            raise ValueError(f"compose: invalid or modified template {match[0]!r}")
+        resolved = lookup(name)
+        return resolved if resolved is not None else found.get(name, "")
+
+    return COMPOSE_TEMPLATE.sub(replace, value)
+
+
+def compose_expand_escapes(value: str) -> str:
+    """compose-go dotenv/parser.go, expandEscapes."""
+
+    def replace(match: re.Match[str]) -> str:
+        escape = match[0]
+        if escape == "\\$":
+            return "$$"
+        if escape.startswith("\\0"):
+            escape = escape.replace("\\0", "\\", 1)
+            digits = escape[1:]
+            if len(digits) == 3 and all(d in "01234567" for d in digits) and int(digits, 8) <= 255:
+                return chr(int(digits, 8))
+            return escape  # UnquoteChar fails: the match, rewritten
+        return GO_ESCAPES.get(escape[1], escape)  # `\c` is no Go escape: kept
+
+    return COMPOSE_ESCAPE.sub(replace, value)
+
+
+def compose_env_file(text: str, lookup: Callable[[str], str | None]) -> dict[str, str]:
+    """docker compose's reading of an `env_file:` (compose-go types/project.go, WithServicesEnvironmentResolved:
+    the file is parsed, the values are not interpolated again): compose-go dotenv/parser.go, parse with
+    getStatementStart, locateKeyName and extractVarValue."""
+    found: dict[str, str] = {}
+    src = text.removeprefix("\ufeff")
+    while True:
+        start = next((i for i, c in enumerate(src) if c not in GO_SPACES), None)  # getStatementStart
+        if start is None:
+            return found
+        src = src[start:]
+        if src[0] == "#":
+            if "\n" not in src:
+                return found
+            src = src[src.index("\n") :]
+            continue
+        if re.match(r"export[\t\n\f\r ]+", src):  # locateKeyName
+            src = src.removeprefix("export").lstrip(DOTENV_SPACES)
+        for i, c in enumerate(src):
+            if c in DOTENV_SPACES:
+                continue
+            if c in "=:\n":
+                key, offset, inherited = src[:i], i + 1, c == "\n"
+                break
+            if c not in "_.-[]" and not c.isalnum():
+                raise ValueError(f"compose: unexpected character {c!r} in variable name")
+        else:
+            raise ValueError("compose: no end to the variable name")
+        key = key.rstrip(GO_SPACES)
+        if " " in key:
+            raise ValueError("compose: key cannot contain a space")
+        src = src[offset:].lstrip(DOTENV_SPACES)
+        if inherited:
+            if (inherited_value := lookup(key)) is not None:
+                found[key] = inherited_value
+            continue
+        if not src or src[0] not in "'\"":  # extractVarValue, unquoted
+            line, _, src = src.partition("\n")
+            line = line.split(" #", 1)[0].rstrip(GO_SPACES)
+            found[key] = compose_substitute(line, lookup, found)
+            continue
+        quote, chars, escaped = src[0], "", False
+        for i in range(1, len(src)):
+            c = src[i]
+            if c != quote:
+                if not escaped and c == "\\":
+                    escaped = True
+                    continue
+                if escaped:
+                    escaped, chars = False, chars + "\\"
+                chars += c
+                continue
+            if escaped:  # an escaped quote: the quote, without its backslash
+                escaped, chars = False, chars + c
+                continue
+            if quote == '"':
+                chars = compose_substitute(compose_expand_escapes(chars), lookup, found)
+            found[key], src = chars, src[i + 1 :]
+            break
+        else:
+            raise ValueError("compose: unterminated quoted value")
+
+
+def test_the_parser_ports_read_their_upstream_tests_examples() -> None:
+    """A few cases of src/test/test-env-file.c and compose-go dotenv/godotenv_test.go (TestParsing)."""
+    assert systemd_env_file("a=a\nb=b\\\nc\nd=d\\\ne\\\nf\ng=g\\ \nh=h\ni=i\\") == {
+        "a": "a",
+        "b": "bc",
+        "d": "def",
+        "g": "g ",
+        "h": "h",
+        "i": "i",
+    }
+    assert systemd_env_file('# Generated\n\nHWMON_MODULES="coretemp f71882fg"\n\nMODULE_0=coretemp') == {
+        "HWMON_MODULES": "coretemp f71882fg",
+        "MODULE_0": "coretemp",
+    }
+    assert systemd_env_file("a=\nb=") == {"a": "", "b": ""}
+    cases = {
+        "FOO= bar": "bar",
+        'FOO="escaped\\"bar"': 'escaped"bar',
+        "export OPTION_B='\\n'": "\\n",
+        'FOO="bar\\nbaz"': "bar\nbaz",
+        "FOO=a\\tb": "a\\tb",
+        'FOO="Z\\aZ\\bZ\\fZ\\nZ\\rZ\\tZ\\vZ\\\\Z\\0123Z"': "Z\aZ\bZ\fZ\nZ\rZ\tZ\vZ\\ZSZ",
+        "FOO=bar # this is foo": "bar",
+        "FOO=123#not-an-inline-comment": "123#not-an-inline-comment",
+        'FOO="bar#baz"#': "bar#baz",
+        "OPTION_K='Let\\'s go!'": "Let's go!",
+        "FOO=$BAR": "<BAR>",
+        'FOO="\\$BAR"': "$BAR",
+    }
+    for line, value in cases.items():
+        assert list(compose_env_file(line, lambda name: f"<{name}>").values()) == [value], line
+    unset: Callable[[str], str | None] = lambda name: None  # noqa: E731
+    assert compose_env_file("FOO=test\nBAR=$FOO", unset) == {"FOO": "test", "BAR": "test"}
+    assert compose_env_file("BAR='quote $FOO'", unset) == {"BAR": "quote $FOO"}
+    assert compose_env_file('FOO=test\nBAR="foo\\${FOO} ${FOO}"', unset) == {"FOO": "test", "BAR": "foo${FOO} test"}
+
+
+def env_file_readers(files: dict[str, bytes]) -> dict[str, set[str]]:
+    """{rendered env file: the parsers reading it}, from the units' `EnvironmentFile=` (the plan copies
+    vm/<dir>/<file> to /etc/<dir>/<file>) and the compose files' `env_file:` (next to the compose file)."""
+    readers: dict[str, set[str]] = {}
+    for path, content in files.items():
+        folder = path.rsplit("/", 1)[0]
+        if path.endswith(".service"):
+            for line in content.decode().splitlines():
+                if line.startswith("EnvironmentFile="):
+                    name = line.removeprefix("EnvironmentFile=").lstrip("-")
+                    assert name.startswith("/etc/" + folder.rsplit("/", 1)[1] + "/"), line
+                    readers.setdefault(f"{folder}/{name.rsplit('/', 1)[1]}", set()).add("systemd")
+        elif path.endswith("docker-compose.yaml"):
+            for service in yaml.safe_load(content)["services"].values():
+                for name in service.get("env_file", []):
+                    readers.setdefault(f"{folder}/{name}", set()).add("compose")
+    return readers
+
+
+SECRETS_VM = (
+    REFERENCE.replace("kong: {database: postgres}", 'kong: {database: postgres, postgres_password: "${env:PG}"}')
+    + '  observability: {grafana: {admin_password: "${env:GRAFANA}"}}\n'
+)
+# Values both parsers (and Kong) take as they are once written: no form of them may be altered.
+TRICKY = [
+    "pa$word",
+    "$HOME",
+    "${HOME}",
+    "${HOME:-x}",
+    "$$",
+    "ends$",
+    "\\$HOME",
+    "it's",
+    "'",
+    "'quoted'",
+    'say "hi"',
+    '"',
+    "a\"b'c",
+    "back\\slash",
+    "ends\\",
+    "\\",
+    '\\"',
+    "\\'",
+    "\\n\\t",
+    "\\0123",
+    "# not a comment",
+    "a #b",
+    "a#b",
+    ";semi",
+    "=eq=",
+    "export X=1",
+    "`id`",
+    "\\`",
+    "%i %n",
+    "tab\tinside",
+    "pässwörd€",
+    "inner  spaces",
+]
+# Values only compose reads (grafana.env), which Kong never sees and compose takes as they are.
+TRICKY_FOR_COMPOSE = ["  spaces around  ", "\ttab", "esc\x1b[0m", "del\x7f"]
+
+
+@pytest.mark.parametrize("value", TRICKY + TRICKY_FOR_COMPOSE)
+def test_every_env_file_reader_reads_the_exact_secret(tmp_path: Path, value: str) -> None:
+    """A password holding `$`, a quote, `\\`, `#` or spaces at either end was written as it is
+    (`NAME=value`): docker compose interpolated `$VAR` and cut at ` #`, systemd dropped backslashes and quotes,
+    both stripped the spaces. Each env file is now read back by the parsers that read it in production."""
+    (tmp_path / "catalog.yaml").write_text(SECRETS_VM)
+    loaded = load_catalog(tmp_path / "catalog.yaml")
+    pg = value if value in TRICKY else "plain-pg-password"
+    files = {f.path: f.content for f in render(loaded, ["vm"], loaded.secrets({"PG": pg, "GRAFANA": value}))}
+    readers = env_file_readers(files)
+    assert readers == {
+        "vm/kong/kong.env": {"systemd", "compose"},
+        "vm/kuma/kuma-cp.env": {"systemd"},
+        "vm/observability/grafana.env": {"compose"},
+    }
+    expected = {
+        "vm/kong/kong.env": {"KONG_PG_PASSWORD": pg, "POSTGRES_PASSWORD": pg},
+        "vm/kuma/kuma-cp.env": {"KUMA_STORE_POSTGRES_PASSWORD": pg},
+        "vm/observability/grafana.env": {"GF_SECURITY_ADMIN_PASSWORD": value},
+    }
+    for path, parsers in readers.items():
+        text = files[path].decode()
+        if "systemd" in parsers:
+            assert systemd_env_file(text) == expected[path], path
+        if "compose" in parsers:
+            # A set variable for every name: whatever compose interpolates changes the value.
+            assert compose_env_file(text, lambda name: f"<{name}>") == expected[path], path
+
+
+@pytest.mark.parametrize(
+    ("pg", "grafana", "refused"),
+    [
+        ("nul\0-0031", "fine-grafana", "deployment.kong.postgres_password: the value of ${file:pg} holds a NUL"),
+        ("fine-pg", "nul\0-0032", "admin_password: the value of ${file:grafana} holds a NUL character"),
+        ("esc\x1b-0033", "fine-grafana", "the value of ${file:pg} holds a control character: systemd before"),
+        (" lead-0034", "fine-grafana", "the value of ${file:pg} starts or ends with white space, which Kong strips"),
+        ("trail-0035\t", "fine-grafana", "the value of ${file:pg} starts or ends with white space"),
+    ],
+)
+def test_a_secret_no_env_file_can_pass_on_exactly_is_a_located_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, pg: str, grafana: str, refused: str
+) -> None:
+    """No quoting brings these to their readers: a NUL (from a secret file) ends systemd's reading and no
+    environment holds one; systemd before 248 dropped a variable holding a control character
+    (src/basic/env-util.c, env_value_is_valid, `string_has_cc(e, "\\t")`); Kong strips white space around
+    KONG_PG_PASSWORD (kong/conf_loader/parse.lua, parse_value) while Postgres keeps it: Kong could not log in.
+    Compose alone reads grafana.env, so there a control character or surrounding spaces are fine (above)."""
+    from gatewayctl.cli import main
+
+    text = SECRETS_VM.replace("${env:PG}", "${file:pg}").replace("${env:GRAFANA}", "${file:grafana}")
+    (tmp_path / "catalog.yaml").write_text(text)
+    (tmp_path / "pg").write_text(pg)
+    (tmp_path / "grafana").write_text(grafana)
+    code = main(["render", str(tmp_path / "catalog.yaml"), "--out", str(tmp_path / "build"), "--target", "vm"])
+    out, err = capsys.readouterr()
+    assert code == 1 and "Traceback" not in err, out + err
+    assert refused in err and err.count("the value of") == 1, err
+    assert not any(f"00{n}" in out + err for n in range(31, 36))
+    assert not (tmp_path / "build").exists()

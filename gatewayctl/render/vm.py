@@ -61,31 +61,68 @@ def render_vm(loaded: LoadedCatalog, secrets: SecretResolver) -> list[RenderedFi
     catalog = loaded.catalog
     if catalog.deployment.platform != "vm" or catalog.deployment.vm is None:
         return []
-    several_lines = [
-        loaded.source.diagnostic(path, f"the value of {reference} spans several lines, which an env file cannot hold")
-        for path, reference in _env_file_secrets(catalog)
-        if "\n" in secrets.resolve(reference) or "\r" in secrets.resolve(reference)
+    unwritable = [
+        loaded.source.diagnostic(path, f"the value of {reference} {why}")
+        for path, reference, readers in _env_file_secrets(catalog)
+        if (why := _env_value_problem(secrets.resolve(reference), readers)) is not None
     ]
-    if several_lines:
-        raise CatalogInvalid(several_lines)
+    if unwritable:
+        raise CatalogInvalid(unwritable)
     return kong_files(catalog, secrets) + observability_files(catalog, secrets) + kuma_files(catalog, secrets)
 
 
-def _env_file_secrets(catalog: Catalog) -> list[tuple[KeyPath, str]]:
-    """The secrets written into env files (one `NAME=value` a line), with their catalog paths."""
+# Who parses the env files: systemd (`EnvironmentFile=` of kong.service and kuma-cp.service), docker compose
+# (`env_file:` of the compose files), and Kong, which reads KONG_PG_PASSWORD from its environment.
+SYSTEMD, COMPOSE, KONG = "systemd", "docker compose", "kong"
+
+
+def _env_file_secrets(catalog: Catalog) -> list[tuple[KeyPath, str, frozenset[str]]]:
+    """The secrets written into env files (one `NAME=value` a line), with their catalog paths and what reads
+    them: the Postgres password is in kong.env (kong.service and the Kong compose file) and kuma-cp.env
+    (kuma-cp.service), the Grafana password only in grafana.env (the observability compose file)."""
     kong = catalog.deployment.kong
-    found: list[tuple[KeyPath, str]] = []
+    found: list[tuple[KeyPath, str, frozenset[str]]] = []
     if kong.database == "postgres" and kong.postgres_password is not None:
-        found.append((("deployment", "kong", "postgres_password"), kong.postgres_password))
+        readers = frozenset({SYSTEMD, COMPOSE, KONG})
+        found.append((("deployment", "kong", "postgres_password"), kong.postgres_password, readers))
     password = catalog.deployment.observability.grafana.admin_password
     if password is not None:
-        found.append((("deployment", "observability", "grafana", "admin_password"), password))
+        found.append((("deployment", "observability", "grafana", "admin_password"), password, frozenset({COMPOSE})))
     return found
 
 
+# What Kong's conf_loader strips from both ends of a setting, KONG_PG_PASSWORD too (parse.lua, parse_value).
+_KONG_STRIPS = " \t\n\v\f\r"
+# C0 controls and DEL but tab: systemd before 248 dropped a variable holding one (env_value_is_valid).
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def _env_value_problem(value: str, readers: frozenset[str]) -> str | None:
+    """Why `value` cannot reach its readers exactly, whatever the quoting (see `_env_value`), or None."""
+    if "\n" in value or "\r" in value:
+        return "spans several lines, which an env file cannot hold"
+    if "\0" in value:
+        return "holds a NUL character, which no environment variable can hold"
+    if SYSTEMD in readers and _CONTROL.search(value):
+        return "holds a control character: systemd before version 248 drops such a variable from the environment"
+    if KONG in readers and value.strip(_KONG_STRIPS) != value:
+        return "starts or ends with white space, which Kong strips from KONG_PG_PASSWORD (Postgres keeps it)"
+    return None
+
+
+def _env_value(value: str) -> str:
+    r"""The value in double quotes with `\`, `"` and `$` escaped by a backslash: the one form systemd
+    (src/basic/env-file.c, parse_env_file_internal) and docker compose (compose-go dotenv/parser.go) both read
+    back exactly. Unquoted, both strip surrounding spaces, compose cuts at ` #` and expands `$VAR`, systemd
+    drops backslashes; in single quotes a `'` ends systemd's value but is `\'` for compose. Double-quoted,
+    systemd unescapes `\"`, `\\`, `\$` and `` \` ``, compose the first two and `\$` (as `$$`, which its
+    interpolation makes `$`) but not `` \` ``: a backtick is written as it is."""
+    return '"' + re.sub(r'([\\"$])', r"\\\1", value) + '"'
+
+
 def _env_file(values: dict[str, str]) -> bytes:
-    assert not any("\n" in v or "\r" in v for v in values.values()), "render_vm checks that first"
-    return "".join(f"{k}={v}\n" for k, v in values.items()).encode()
+    assert not any(_env_value_problem(v, frozenset()) for v in values.values()), "render_vm checks that first"
+    return "".join(f"{k}={_env_value(v)}\n" for k, v in values.items()).encode()
 
 
 def kong_files(catalog: Catalog, secrets: SecretResolver) -> list[RenderedFile]:
