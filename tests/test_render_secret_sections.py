@@ -65,3 +65,43 @@ def test_dbless_kubernetes_needs_kongs_secrets_located_not_a_traceback(
     code, err = render(capsys, monkeypatch, tmp_path, "knowledge-base", "kubernetes", "KB_WEB_JWT_SECRET")
     assert code == 1 and "Traceback" not in err
     assert "KB_WEB_JWT_SECRET is not set" in err and "knowledge-base.yaml:" in err
+
+
+@pytest.mark.parametrize(
+    ("example", "target", "variable", "value", "refused"),
+    [
+        # Kong strips white space around KONG_PG_PASSWORD (kong/conf_loader/parse.lua, parse_value), Postgres
+        # does not: Kong could not log in. On Kubernetes the value goes through a Secret, on VMs an env file.
+        ("platform", "kubernetes", "KONG_PG_PASSWORD", " pg-pass-0041", "postgres_password: the value of"),
+        ("detection-api", "vm", "DETECT_KONG_PG_PASSWORD", "pg-pass-0042\t", "postgres_password: the value of"),
+        # Grafana replaces ${NAME}, $__env{NAME}, $__file{path} (pkg/setting/expanders.go) and %(key)s (ini.v1)
+        # in every setting, GF_SECURITY_ADMIN_PASSWORD included: the admin could not log in with the password.
+        ("platform", "kubernetes", "GRAFANA_ADMIN_PASSWORD", "adm${HOME}-0043", "admin_password: the value of"),
+        ("detection-api", "vm", "GRAFANA_ADMIN_PASSWORD", "adm$__file{/etc/hostname}-0044", "admin_password:"),
+        ("platform", "kubernetes", "GRAFANA_ADMIN_PASSWORD", "adm%(secret_key)s-0045", "admin_password:"),
+    ],
+)
+def test_a_secret_the_program_reading_it_would_change_is_a_located_error(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    example: str,
+    target: str,
+    variable: str,
+    value: str,
+    refused: str,
+) -> None:
+    for name, dummy in example_env().items():
+        monkeypatch.setenv(name, dummy)
+    monkeypatch.setenv(variable, value)
+    code = main(["render", str(EXAMPLES / f"{example}.yaml"), "--out", str(tmp_path), "--target", target])
+    err = capsys.readouterr().err
+    line = next(
+        n for n, text in enumerate((EXAMPLES / f"{example}.yaml").read_text().splitlines(), 1) if variable in text
+    )
+    assert code == 1 and f"{example}.yaml:{line}:" in err and refused in err and "(value not shown)" in err, err
+    assert value.strip() not in err and "004" not in err
+    assert not (tmp_path / target).exists()
+    # a value nothing changes renders
+    monkeypatch.setenv(variable, "plain-0046")
+    assert main(["render", str(EXAMPLES / f"{example}.yaml"), "--out", str(tmp_path), "--target", target]) == 0

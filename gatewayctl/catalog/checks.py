@@ -869,3 +869,26 @@ CHECKS: list[Check] = [
     mesh,
     deployment,
 ]
+
+
+# What Kong's conf_loader strips from both ends of every setting, KONG_PG_PASSWORD too (kong/conf_loader/parse.lua,
+# parse_value), while Postgres keeps the password as set.
+_KONG_SETTING_STRIPS = " \t\n\v\f\r"
+# Grafana expands `${NAME}`, `$__env{NAME}`, `$__file{path}` (and further `$__<name>{...}` expanders) in every
+# setting once environment overrides are applied (pkg/setting/expanders.go: `\$(|__\w+){([^}]+)}`), and its ini
+# library replaces `%(key)s` with another key's value (gopkg.in/ini.v1, transformValue): no escape for either.
+_GRAFANA_EXPANDED = re.compile(r"\$(?:|__\w+)\{[^}]+\}|%\([^)]+\)s")
+
+# The secrets the deployment hands to a program that changes them, by catalog path: why, once resolved.
+DEPLOYMENT_SECRET_PROBLEMS: dict[tuple[str, ...], Callable[[str], str | None]] = {
+    ("deployment", "kong", "postgres_password"): lambda value: (
+        "starts or ends with white space, which Kong strips from KONG_PG_PASSWORD (Postgres keeps it)"
+        if value.strip(_KONG_SETTING_STRIPS) != value
+        else None
+    ),
+    ("deployment", "observability", "grafana", "admin_password"): lambda value: (
+        "holds ${...}, $__name{...} or %(...)s, which Grafana replaces in its settings (no escape exists)"
+        if _GRAFANA_EXPANDED.search(value)
+        else None
+    ),
+}

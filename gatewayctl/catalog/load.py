@@ -12,7 +12,13 @@ from pydantic import ValidationError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from gatewayctl.catalog import source as yaml_source
-from gatewayctl.catalog.checks import MESH_ZIPKIN, MESH_ZIPKIN_REFUSED, run_checks, service_url_refusals
+from gatewayctl.catalog.checks import (
+    DEPLOYMENT_SECRET_PROBLEMS,
+    MESH_ZIPKIN,
+    MESH_ZIPKIN_REFUSED,
+    run_checks,
+    service_url_refusals,
+)
 from gatewayctl.catalog.errors import did_you_mean, translate
 from gatewayctl.catalog.kuma_values import is_url
 from gatewayctl.catalog.model import Catalog
@@ -78,7 +84,7 @@ class LoadedCatalog:
     def check_secrets(self, targets: list[str], resolver: SecretResolver) -> None:
         """Raise CatalogInvalid naming every secret the targets need that cannot be resolved, and every URL,
         host or JWT public key holding a reference that is not one once resolved (validation could not check
-        it)."""
+        it), and every deployment secret the program reading it would change (DEPLOYMENT_SECRET_PROBLEMS)."""
         sections = {s for t in targets for s in self.secret_sections(t)}
         problems: list[Diagnostic] = []
         urls: dict[KeyPath, bool] = {}
@@ -109,6 +115,12 @@ class LoadedCatalog:
                     # The value holds a secret: only the references are named.
                     refs = ", ".join(str(ref) for p, ref in self.secret_references if p == path)
                     problems.append(self.source.diagnostic(path, f"{why}, once {refs} is resolved (value not shown)"))
+        for path, changed_by in DEPLOYMENT_SECRET_PROBLEMS.items():
+            refs = ", ".join(str(ref) for p, ref in self.secret_references if p == path)
+            wanted = bool(resolved and refs and path[0] in sections)
+            why = changed_by(resolver.resolve(str(_value_at(self.data, path)))) if wanted else None
+            if why:
+                problems.append(self.source.diagnostic(path, f"the value of {refs} {why} (value not shown)"))
         for path, port_allowed in hosts.items():
             if resolved:
                 problem, has_port = kong_address(resolver.resolve(str(_value_at(self.data, path))))

@@ -71,9 +71,10 @@ def render_vm(loaded: LoadedCatalog, secrets: SecretResolver) -> list[RenderedFi
     return kong_files(catalog, secrets) + observability_files(catalog, secrets) + kuma_files(catalog, secrets)
 
 
-# Who parses the env files: systemd (`EnvironmentFile=` of kong.service and kuma-cp.service), docker compose
-# (`env_file:` of the compose files), and Kong, which reads KONG_PG_PASSWORD from its environment.
-SYSTEMD, COMPOSE, KONG = "systemd", "docker compose", "kong"
+# Who parses the env files: systemd (`EnvironmentFile=` of kong.service and kuma-cp.service) and docker compose
+# (`env_file:` of the compose files). What Kong and Grafana then do to a value is checked on every platform
+# (catalog/checks.py, DEPLOYMENT_SECRET_PROBLEMS).
+SYSTEMD, COMPOSE = "systemd", "docker compose"
 
 
 def _env_file_secrets(catalog: Catalog) -> list[tuple[KeyPath, str, frozenset[str]]]:
@@ -83,7 +84,7 @@ def _env_file_secrets(catalog: Catalog) -> list[tuple[KeyPath, str, frozenset[st
     kong = catalog.deployment.kong
     found: list[tuple[KeyPath, str, frozenset[str]]] = []
     if kong.database == "postgres" and kong.postgres_password is not None:
-        readers = frozenset({SYSTEMD, COMPOSE, KONG})
+        readers = frozenset({SYSTEMD, COMPOSE})
         found.append((("deployment", "kong", "postgres_password"), kong.postgres_password, readers))
     password = catalog.deployment.observability.grafana.admin_password
     if password is not None:
@@ -91,8 +92,6 @@ def _env_file_secrets(catalog: Catalog) -> list[tuple[KeyPath, str, frozenset[st
     return found
 
 
-# What Kong's conf_loader strips from both ends of a setting, KONG_PG_PASSWORD too (parse.lua, parse_value).
-_KONG_STRIPS = " \t\n\v\f\r"
 # C0 controls and DEL but tab: systemd before 248 dropped a variable holding one (env_value_is_valid).
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
@@ -105,8 +104,6 @@ def _env_value_problem(value: str, readers: frozenset[str]) -> str | None:
         return "holds a NUL character, which no environment variable can hold"
     if SYSTEMD in readers and _CONTROL.search(value):
         return "holds a control character: systemd before version 248 drops such a variable from the environment"
-    if KONG in readers and value.strip(_KONG_STRIPS) != value:
-        return "starts or ends with white space, which Kong strips from KONG_PG_PASSWORD (Postgres keeps it)"
     return None
 
 
