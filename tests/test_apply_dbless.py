@@ -292,3 +292,25 @@ def test_anothers_plugin_survives_kongs_export_form_and_stops_reloading(
     code, out, err = cli(capsys, kong, "apply", catalog, "--yes")
     assert code == 0 and "nothing to do" in out, out + err
     assert len(config_posts(kong)) == posts
+
+
+def test_two_variables_holding_one_key_are_refused_before_anything_is_posted(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two key-auth keys written apart but equal once resolved: Kong 3.9 refuses the whole configuration,
+    quoting the key (kong/db/schema/others/declarative_config.lua uniqueness_error_msg). gatewayctl tells it
+    at the second key, naming the first, without the key, and posts nothing."""
+    monkeypatch.setenv("PARTNER_KEY", SECRETS["WEB_APP_KEY"])
+    partner = '  - name: partner\n    credentials:\n      key_auth: [{key: "${env:PARTNER_KEY}"}]\n'
+    text = DBLESS.replace("  - name: ops\n", partner + "  - name: ops\n")
+    catalog = str(write_catalog(workdir, text))
+    line = text.splitlines().index('      key_auth: [{key: "${env:PARTNER_KEY}"}]') + 1
+    for command in ("diff", "apply"):
+        code, out, err = cli(capsys, kong, command, catalog, *(["--yes"] if command == "apply" else []))
+        assert code == 1, out + err
+        assert (
+            f"{catalog}:{line}:24: consumers[1].credentials.key_auth[0].key: this key is the same as "
+            "consumers[0].credentials.key_auth[0].key once their references are resolved (value not shown)"
+        ) in err
+        assert SECRETS["WEB_APP_KEY"] not in out + err
+    assert config_posts(kong) == []
