@@ -314,3 +314,78 @@ def test_two_variables_holding_one_key_are_refused_before_anything_is_posted(
         ) in err
         assert SECRETS["WEB_APP_KEY"] not in out + err
     assert config_posts(kong) == []
+
+
+def seed_config(kong: KongEmulator, doc: dict[str, object]) -> None:
+    with httpx.Client(base_url=kong.url) as http:
+        assert http.post("/config", json={"_format_version": "3.0", **doc}).status_code == 201
+
+
+def test_a_unique_value_held_by_an_entity_of_others_is_told_at_the_catalog_entry_before_posting(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    """Carried over beside this catalog's, another team's consumer named alike, or key-auth key alike, makes
+    DB-less Kong refuse the whole configuration (kong/db/schema/others/declarative_config.lua
+    populate_references), quoting the key. gatewayctl says so at the entry, without the key, and posts
+    nothing."""
+    seed_config(
+        kong,
+        {
+            "consumers": [
+                {"username": "web-app", "tags": ["team-x"]},
+                {
+                    "username": "partner",
+                    "tags": ["team-x"],
+                    "keyauth_credentials": [{"key": SECRETS["WEB_APP_KEY"], "tags": ["team-x"]}],
+                },
+            ]
+        },
+    )
+    catalog = str(write_catalog(workdir, DBLESS))
+    for command in ("diff", "apply"):
+        code, out, err = cli(capsys, kong, command, catalog, *(["--yes"] if command == "apply" else []))
+        assert code == 1, out + err
+        assert (
+            ":8:5: consumers[0]: consumer web-app in Kong's running configuration, not this catalog's, holds the "
+            "same username: DB-less Kong refuses a configuration holding it twice"
+        ) in err
+        assert ":11:18: consumers[0].credentials.key_auth[0]: key-auth credential " in err
+        assert "not this catalog's, holds the same key" in err
+        assert SECRETS["WEB_APP_KEY"] not in out + err
+    assert config_posts(kong) == [201]  # the seeding alone
+
+
+def test_a_plugin_of_others_with_the_same_name_and_scope_is_not_loaded_beside_the_catalogs(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    """Nothing in DB-less Kong holds a plugin's (name, service, route, consumer) unique: both would be loaded
+    and one of them silently run (kong/db/declarative/import.lua)."""
+    seed_config(kong, {"plugins": [{"name": "correlation-id", "config": {"header_name": "X-Trace"}, "tags": ["x"]}]})
+    catalog = str(write_catalog(workdir, DBLESS))
+    code, out, err = cli(capsys, kong, "apply", catalog, "--yes")
+    assert code == 1, out + err
+    assert (
+        ":4:3: gateway: Kong's running configuration has another correlation-id (global) plugin, not this catalog's"
+    ) in err
+    assert config_posts(kong) == [201]
+
+
+def test_an_entity_of_others_belonging_to_one_the_catalog_drops_is_told_before_posting(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    """Another team's plugin on this catalog's service: dropping the service leaves the plugin referring to
+    nothing, which DB-less Kong refuses, its error lost to `flatten_errors` (`declarative config is invalid:
+    {}`)."""
+    catalog = str(write_catalog(workdir, DBLESS))
+    assert cli(capsys, kong, "apply", catalog, "--yes")[0] == 0
+    service = next(s for s in kong.state.entities("services") if s["name"] == "catalogue")
+    carried = json.loads(json.dumps(yaml.safe_load(kong.state.export())))
+    carried["plugins"].append({"name": "cors", "service": service["id"], "tags": ["team-x"], "config": {}})
+    with httpx.Client(base_url=kong.url) as http:
+        assert http.post("/config", json={"config": json.dumps(carried)}).status_code == 201
+    write_catalog(workdir, DBLESS[: DBLESS.index("  - name: catalogue\n")])  # the last entry
+    code, out, err = cli(capsys, kong, "apply", catalog, "--yes")
+    assert code == 1, out + err
+    assert "plugin cors (service " in err
+    assert "in Kong, not this catalog's, belongs to service catalogue, which this catalog no longer has" in err
+    assert config_posts(kong) == [201, 201]  # the first apply's and the seeding
