@@ -5,6 +5,7 @@ Each step is a function; the CLI strings them together and does the printing."""
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -356,9 +357,34 @@ def flattened_error_diagnostics(loaded: LoadedCatalog, desired: Desired, error: 
             # "config.origins.1": Kong joins the keys of its nested errors with dots, array indexes from 1
             field = tuple(int(p) - 1 if p.isdigit() else p for p in str(err.get("field") or "").split(".") if p)
             out.append(field_diagnostic(loaded, desired, entity, field, f"Kong refused {label}", err.get("message")))
+    out.extend(_unflattened_uniqueness(loaded, desired, body.get("fields")))
     if not out:
         out.append(locate(loaded, None, desired.masker.text(f"Kong refused the configuration: {error.kong_message()}")))
     return out
+
+
+# kong/db/schema/others/declarative_config.lua uniqueness_error_msg
+UNIQUENESS_VIOLATION = re.compile(
+    r"uniqueness violation: '(\w+)' entity with (.+?) set to '(.*)' already declared", re.S
+)
+
+
+def _unflattened_uniqueness(loaded: LoadedCatalog, desired: Desired, fields: Any) -> Iterator[Diagnostic]:
+    """A uniqueness violation `flatten_errors` left in `fields` (a nested credential's: Kong keys it by its
+    position in its consumer's list, under its own type, matching no entity), at each of this catalog's
+    entities holding the value it quotes."""
+    if isinstance(fields, dict):
+        fields = list(fields.values())
+    if isinstance(fields, list):
+        for value in fields:
+            yield from _unflattened_uniqueness(loaded, desired, value)
+    elif isinstance(fields, str) and (found := UNIQUENESS_VIOLATION.fullmatch(fields)):
+        kind, field, value = found.groups()
+        for entity in desired.state.entities:
+            held = entity.id if field == "primary key" else entity.body.get(field)
+            if entity.kind == kind and held is not None and str(held) == value:
+                label = f"{entity.spec.label} {entity.display_name()}"
+                yield locate(loaded, entity, desired.masker.text(f"Kong refused {label}: {fields}"))
 
 
 def field_diagnostic(

@@ -41,7 +41,10 @@ kong/api/routes/upstreams.lua, kong/plugins/basic-auth/crypto.lua):
   `next` (top-level: with tags and size; nested: offset only); DB-less filters tags after reading a page
 - tags: `?tags=a,b` (all of them) or `?tags=a/b` (any of them); `GET /tags`
 - DB-less: `POST /config` ({"config": "<text>"} or the object itself), `check_hash=1` -> 304 when the text's md5
-  is the running hash, `flatten_errors=1`, `_info` refused as an unknown field; `GET /config`
+  is the running hash, `flatten_errors=1`, `_info` refused as an unknown field; past the schema, a unique
+  endpoint key or an id declared twice, a reference to nothing and a unique field held twice refused as
+  kong/db/schema/others/declarative_config.lua does, with errors.lua's shapes and flatten_errors' quirks
+  (declarative_refusal); `GET /config`
 - fault injection: fail the Nth matching request with a status (and Retry-After), drop the connection (before
   or after doing the work), reset it (TCP RST), delay; or a seeded random share of faulty requests
 
