@@ -210,3 +210,20 @@ def test_two_plugins_of_one_name_and_scope_are_both_taken() -> None:
     state = KongState(dbless=True)
     assert post(doc, state=state)[0] == 201
     assert len(state.entities("plugins")) == 2
+
+
+def test_flattened_schema_errors_leave_only_top_level_keys_in_fields() -> None:
+    # 15-off_spec.lua "does not throw for invalid input" (#10767's neighbour): with flatten_errors, `fields`
+    # keeps only `{abnormal_extra_field = "unknown field"}`; the entity errors are in flattened_errors alone,
+    # without an entity_name where the entity has none (a consumer)
+    doc = {
+        "_format_version": "3.0",
+        "abnormal_extra_field": 123,
+        "consumers": [{"id": UUID_1, "username": "c", "custom_id": ""}],
+    }
+    status, body = post(doc)
+    assert status == 400 and body["fields"] == {"abnormal_extra_field": "unknown field"}
+    assert body["message"] == 'declarative config is invalid: {abnormal_extra_field="unknown field"}'
+    [consumer] = body["flattened_errors"]
+    assert consumer["entity_type"] == "consumer" and consumer["entity_id"] == UUID_1 and "entity_name" not in consumer
+    assert [e["field"] for e in consumer["errors"]] == ["custom_id"]

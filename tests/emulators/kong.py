@@ -782,14 +782,7 @@ class KongState(EmulatorState):
                 entity, errs = self.fill(dao, body)
                 if errs:
                     flat_errors.append(
-                        {
-                            "entity_type": dao[:-1] if dao.endswith("s") else dao,
-                            "entity_id": body.get("id"),
-                            "entity_name": body.get("name"),
-                            "entity_tags": body.get("tags"),
-                            "entity": body,
-                            "errors": _categorize_errors(errs),
-                        }
+                        {**_entity_identity(dao, body), "entity": body, "errors": _categorize_errors(errs)}
                     )
                     errors.setdefault(dao, []).append(errs)
                     continue
@@ -811,6 +804,10 @@ class KongState(EmulatorState):
                 "fields": errors,
             }
             if flatten:
+                # flatten_errors drains every entity's errors out of the table `fields` and the message are made
+                # of: only a top-level key's own error (`_info = "unknown field"`) is left (errors.lua)
+                left = {k: v for k, v in errors.items() if isinstance(v, str)}
+                body.update(message=f"declarative config is invalid: {pretty(left)}", fields=left)
                 body["flattened_errors"] = flat_errors
             raise ApiError(400, body)
         # past the schema: references and uniqueness (declarative_config.lua flatten: validate_references,
@@ -1000,16 +997,21 @@ def _flattened_entity(dao: str, entity: dict[str, Any], errors: Any) -> list[dic
     messages = errors.pop("@entity", None)
     listed = [{"type": "entity", "message": m} for m in ([messages] if isinstance(messages, str) else messages or [])]
     listed += _categorize_errors({str(k): v for k, v in errors.items()})
+    return [*out, {**_entity_identity(dao, entity), "entity": entity, "errors": listed}]
+
+
+def _entity_identity(dao: str, entity: dict[str, Any]) -> dict[str, Any]:
+    """errors.lua add_entity_errors: entity_type singular; entity_name, entity_id and entity_tags left out
+    unless well-formed (validate_name, validate_id, validate_tags)."""
     found: dict[str, Any] = {"entity_type": dao[:-1] if dao.endswith("s") else dao}
     name, entity_id, tags = entity.get("name"), entity.get("id"), entity.get("tags")
-    # validate_name, validate_id, validate_tags: left out unless well-formed
     if isinstance(name, str) and name:
         found["entity_name"] = name
     if isinstance(entity_id, str) and UUID_RE.match(entity_id):
         found["entity_id"] = entity_id
     if isinstance(tags, list) and all(isinstance(t, str) for t in tags):
         found["entity_tags"] = tags
-    return [*out, {**found, "entity": entity, "errors": listed}]
+    return found
 
 
 def _pk(entity: dict[str, Any]) -> Any:
