@@ -195,12 +195,19 @@ def test_two_catalogs_sharing_a_dbless_kong_keep_each_others_passwords_and_stop_
     other_dir.mkdir()
     monkeypatch.setenv("OTHER_KEY", "other-key-0004")
     monkeypatch.setenv("OTHER_PASSWORD", "other-password-0005")
+    # names of its own: DB-less Kong refuses a configuration holding a service name, a consumer's username,
+    # ... twice, and keeps one of two global plugins of a name (kong/db/schema/others/declarative_config.lua)
     other = write_catalog(
         other_dir,
         DBLESS.replace("name: shop", "name: other")
+        .replace("  request_id: {header: X-Request-ID}\n  metrics: {status_codes: true}\n", "")
         .replace("WEB_APP_KEY", "OTHER_KEY")
         .replace("OPS_PASSWORD", "OTHER_PASSWORD")
         .replace("username: ops", "username: ops2")
+        .replace("- name: web-app", "- name: web-app2")
+        .replace("- name: ops", "- name: ops2")
+        .replace("- name: orders", "- name: orders2")
+        .replace("- name: catalogue", "- name: catalogue2")
         .replace("/orders", "/o2")
         .replace("/catalogue", "/c2"),
     )
@@ -285,3 +292,134 @@ def test_anothers_plugin_survives_kongs_export_form_and_stops_reloading(
     code, out, err = cli(capsys, kong, "apply", catalog, "--yes")
     assert code == 0 and "nothing to do" in out, out + err
     assert len(config_posts(kong)) == posts
+
+
+def test_two_variables_holding_one_key_are_refused_before_anything_is_posted(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two key-auth keys written apart but equal once resolved: Kong 3.9 refuses the whole configuration,
+    quoting the key (kong/db/schema/others/declarative_config.lua uniqueness_error_msg). gatewayctl tells it
+    at the second key, naming the first, without the key, and posts nothing."""
+    monkeypatch.setenv("PARTNER_KEY", SECRETS["WEB_APP_KEY"])
+    partner = '  - name: partner\n    credentials:\n      key_auth: [{key: "${env:PARTNER_KEY}"}]\n'
+    text = DBLESS.replace("  - name: ops\n", partner + "  - name: ops\n")
+    catalog = str(write_catalog(workdir, text))
+    line = text.splitlines().index('      key_auth: [{key: "${env:PARTNER_KEY}"}]') + 1
+    for command in ("diff", "apply"):
+        code, out, err = cli(capsys, kong, command, catalog, *(["--yes"] if command == "apply" else []))
+        assert code == 1, out + err
+        assert (
+            f"{catalog}:{line}:24: consumers[1].credentials.key_auth[0].key: this key is the same as "
+            "consumers[0].credentials.key_auth[0].key once their references are resolved (value not shown)"
+        ) in err
+        assert SECRETS["WEB_APP_KEY"] not in out + err
+    assert config_posts(kong) == []
+
+
+def seed_config(kong: KongEmulator, doc: dict[str, object]) -> None:
+    with httpx.Client(base_url=kong.url) as http:
+        assert http.post("/config", json={"_format_version": "3.0", **doc}).status_code == 201
+
+
+def test_a_unique_value_held_by_an_entity_of_others_is_told_at_the_catalog_entry_before_posting(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    """Carried over beside this catalog's, another team's consumer named alike, or key-auth key alike, makes
+    DB-less Kong refuse the whole configuration (kong/db/schema/others/declarative_config.lua
+    populate_references), quoting the key. gatewayctl says so at the entry, without the key, and posts
+    nothing."""
+    seed_config(
+        kong,
+        {
+            "consumers": [
+                {"username": "web-app", "tags": ["team-x"]},
+                {
+                    "username": "partner",
+                    "tags": ["team-x"],
+                    "keyauth_credentials": [{"key": SECRETS["WEB_APP_KEY"], "tags": ["team-x"]}],
+                },
+            ]
+        },
+    )
+    catalog = str(write_catalog(workdir, DBLESS))
+    for command in ("diff", "apply"):
+        code, out, err = cli(capsys, kong, command, catalog, *(["--yes"] if command == "apply" else []))
+        assert code == 1, out + err
+        assert (
+            ":8:5: consumers[0]: consumer web-app in Kong's running configuration, not this catalog's, holds the "
+            "same username: DB-less Kong refuses a configuration holding it twice"
+        ) in err
+        assert ":11:18: consumers[0].credentials.key_auth[0]: key-auth credential " in err
+        assert "not this catalog's, holds the same key" in err
+        assert SECRETS["WEB_APP_KEY"] not in out + err
+    assert config_posts(kong) == [201]  # the seeding alone
+
+
+def test_a_plugin_of_others_with_the_same_name_and_scope_is_not_loaded_beside_the_catalogs(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    """Nothing in DB-less Kong holds a plugin's (name, service, route, consumer) unique: both would be loaded
+    and one of them silently run (kong/db/declarative/import.lua)."""
+    seed_config(kong, {"plugins": [{"name": "correlation-id", "config": {"header_name": "X-Trace"}, "tags": ["x"]}]})
+    catalog = str(write_catalog(workdir, DBLESS))
+    code, out, err = cli(capsys, kong, "apply", catalog, "--yes")
+    assert code == 1, out + err
+    assert (
+        ":4:3: gateway: Kong's running configuration has another correlation-id (global) plugin, not this catalog's"
+    ) in err
+    assert config_posts(kong) == [201]
+
+
+def test_an_entity_of_others_belonging_to_one_the_catalog_drops_is_told_before_posting(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    """Another team's plugin on this catalog's service: dropping the service leaves the plugin referring to
+    nothing, which DB-less Kong refuses, its error lost to `flatten_errors` (`declarative config is invalid:
+    {}`)."""
+    catalog = str(write_catalog(workdir, DBLESS))
+    assert cli(capsys, kong, "apply", catalog, "--yes")[0] == 0
+    service = next(s for s in kong.state.entities("services") if s["name"] == "catalogue")
+    carried = json.loads(json.dumps(yaml.safe_load(kong.state.export())))
+    carried["plugins"].append({"name": "cors", "service": service["id"], "tags": ["team-x"], "config": {}})
+    with httpx.Client(base_url=kong.url) as http:
+        assert http.post("/config", json={"config": json.dumps(carried)}).status_code == 201
+    write_catalog(workdir, DBLESS[: DBLESS.index("  - name: catalogue\n")])  # the last entry
+    code, out, err = cli(capsys, kong, "apply", catalog, "--yes")
+    assert code == 1, out + err
+    assert "plugin cors (service " in err
+    assert "in Kong, not this catalog's, belongs to service catalogue, which this catalog no longer has" in err
+    assert config_posts(kong) == [201, 201]  # the first apply's and the seeding
+
+
+def test_a_refusal_quoting_a_key_is_told_without_it(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Kong quotes the key it refuses twice (`uniqueness violation: 'keyauth_credentials' entity with key set to
+        '<key>'`), in the message as Lua's %q writes it (pl.pretty) and in `fields` as it is: here another team's
+        key came between the read and the POST (the body is the emulator's for that document). Left in `fields`
+    (flatten_errors matches a nested credential's error with no entity), it is told at the credential holding
+    the key it quotes."""
+    from emulators.kong import declarative_references, declarative_refusal
+
+    key = 'k"e\\y-0006'
+    monkeypatch.setenv("WEB_APP_KEY", key)
+    doc = {
+        "_format_version": "3.0",
+        "consumers": [
+            {"username": "a", "keyauth_credentials": [{"key": key}]},
+            {"username": "b", "keyauth_credentials": [{"key": key}]},
+        ],
+    }
+    body = declarative_refusal(declarative_references(doc), doc, True)
+    assert 'k\\"e\\\\y-0006' in body["message"] and key in body["fields"]["keyauth_credentials"][0]
+    kong.state.fail(1, method="POST", path="/config", status=400, body=body)
+    code, out, err = cli(capsys, kong, "apply", str(write_catalog(workdir, DBLESS)), "--yes")
+    assert code == 3, out + err
+    line = DBLESS.splitlines().index('      key_auth: [{key: "${env:WEB_APP_KEY}"}]') + 1
+    assert (
+        f":{line}:18: consumers[0].credentials.key_auth[0]: Kong refused key-auth credential "
+        "a33b2867-9377-5183-882b-ebe0efe7adca: uniqueness violation: 'keyauth_credentials' entity with key set to "
+        "'<secret ${env:WEB_APP_KEY}>' already declared"
+    ) in err
+    for shown in (key, json.dumps(key)[1:-1], 'k\\"e\\\\y-0006'):
+        assert shown not in out + err

@@ -126,15 +126,19 @@ def export_data(exported: str) -> Any:
     return yaml.load(exported, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
-def payload_for(client: KongAdmin, config: dict[str, Any], catalog_name: str) -> tuple[str, str | None]:
-    """(the text to post, entities of others included; Kong's running configuration hash). When the running
-    hash is that of this catalog's configuration alone, Kong runs exactly it and nothing else: there is
-    nothing to carry over, and the export (megabytes of YAML to parse at 10,000 entities) is not read."""
+def payload_for(
+    client: KongAdmin, config: dict[str, Any], catalog_name: str
+) -> tuple[str, str | None, dict[str, list[dict[str, Any]]]]:
+    """(the text to post, entities of others included; Kong's running configuration hash; those entities).
+    When the running hash is that of this catalog's configuration alone, Kong runs exactly it and nothing
+    else: there is nothing to carry over, and the export (megabytes of YAML to parse at 10,000 entities) is
+    not read."""
     alone = payload(config)
     running = running_hash(client)
     if running == config_hash(alone):
-        return alone, running
-    return payload(config, unowned_entities(client, catalog_name)), running
+        return alone, running, {}
+    others = unowned_entities(client, catalog_name)
+    return payload(config, others), running, others
 
 
 def running_hash(client: KongAdmin) -> str | None:

@@ -5,6 +5,7 @@ Each step is a function; the CLI strings them together and does the printing."""
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from gatewayctl.diagnostics import CatalogInvalid, Diagnostic, KeyPath, format_p
 from gatewayctl.gcpause import paused_gc
 from gatewayctl.plan.entities import DesiredState, Entity, flatten, from_live
 from gatewayctl.plan.fields import secret_paths_by_key
+from gatewayctl.plan.kinds import BY_NAME
 from gatewayctl.plan.kong import (
     KongPlan,
     LiveState,
@@ -192,6 +194,7 @@ class DblessResult:
 class DblessPayload:
     text: str  # the configuration apply would post
     running: str | None  # the configuration hash Kong reports
+    others: dict[str, list[dict[str, Any]]]  # the entities of others carried over into `text`, by kind
 
     @property
     def unchanged(self) -> bool:
@@ -219,9 +222,72 @@ def plan_kong(
     if payload is not None and payload.unchanged:
         return KongPlan(server, [], LiveState()), payload
     the_plan = plan(client, loaded.catalog.name, server, desired, parallelism)
+    if payload is not None and (problems := carried_over_problems(loaded, desired, payload.others, the_plan.live)):
+        raise CatalogInvalid(problems)
     if payload is None and check_plugins:  # DB-less Kong takes a configuration whole or none of it
         check_plugin_configs(loaded, client, the_plan, desired, parallelism)
     return the_plan, payload
+
+
+def carried_over_problems(
+    loaded: LoadedCatalog, desired: Desired, others: dict[str, list[dict[str, Any]]], live: LiveState
+) -> list[Diagnostic]:
+    """What DB-less Kong would make of this catalog's entities posted with those of others carried over
+    (kong/db/schema/others/declarative_config.lua), told before anything is posted: a unique value held by
+    both, or a reference of theirs to an entity this catalog drops, refuses the whole configuration (with a
+    message quoting the value, or with none at all: `flatten_errors` loses the errors it keys by name); a
+    plugin of the same name and scope as theirs is loaded beside it, nothing holding a plugin's scope unique
+    there, and Kong runs whichever it wrote last (kong/db/declarative/import.lua). At the catalog entry,
+    naming the other entity, never a secret value."""
+    carried = [
+        from_live(kind, {k: {"id": v} if k in FOREIGN_KEYS and isinstance(v, str) else v for k, v in item.items()})
+        for kind, items in others.items()
+        if kind in BY_NAME
+        for item in items
+        if isinstance(item, dict) and "id" in item
+    ]
+    held = {value: other for other in carried for _, value in unique_values(other)}
+    out: list[Diagnostic] = []
+    for entity in desired.state.entities:
+        clash = next(((fields, held[v]) for fields, v in unique_values(entity) if v in held), None)
+        if clash is not None:
+            out.append(locate(loaded, entity, desired.masker.text(_clash_message(entity, *clash))))
+    kept = {e.id for e in desired.state.entities} | {
+        str(item.get("id")) for items in others.values() for item in items if isinstance(item, dict)
+    }
+    dropped = {e.id: e for e in live.all()}
+    for other in carried:
+        for name in FOREIGN_KEYS:
+            ref = other.body.get(name)
+            ref_id = ref.get("id") if isinstance(ref, dict) else None
+            if isinstance(ref_id, str) and ref_id not in kept:
+                gone = dropped.get(ref_id)
+                what = f"{gone.spec.label} {gone.display_name()}" if gone is not None else f"{name} {ref_id}"
+                message = (
+                    f"{other.spec.label} {other.display_name()} in Kong, not this catalog's, belongs to {what}, "
+                    "which this catalog no longer has: DB-less Kong would refuse the configuration (an invalid "
+                    f"reference); keep {what} in the catalog, or have that {other.spec.label} removed first"
+                )
+                out.append(locate(loaded, None, desired.masker.text(message)))
+    return out
+
+
+FOREIGN_KEYS = ("service", "route", "consumer", "upstream")
+
+
+def _clash_message(entity: Entity, fields: tuple[str, ...], other: Entity) -> str:
+    if entity.kind == "plugins" and len(fields) > 1:
+        return (
+            f"Kong's running configuration has another {entity.display_name()} plugin, not this catalog's "
+            f"({other.id}): DB-less Kong would load both and run only the one it happened to write last; only "
+            "one of them can be set: remove one, or tag the other one"
+        )
+    held = " and ".join(f for f in fields if f not in FOREIGN_KEYS) or " and ".join(fields)
+    return (
+        f"{other.spec.label} {other.display_name()} in Kong's running configuration, not this catalog's, holds "
+        f"the same {held}: DB-less Kong refuses a configuration holding it twice; change one of them, or "
+        "remove or tag the other one"
+    )
 
 
 def check_plugin_configs(
@@ -291,9 +357,34 @@ def flattened_error_diagnostics(loaded: LoadedCatalog, desired: Desired, error: 
             # "config.origins.1": Kong joins the keys of its nested errors with dots, array indexes from 1
             field = tuple(int(p) - 1 if p.isdigit() else p for p in str(err.get("field") or "").split(".") if p)
             out.append(field_diagnostic(loaded, desired, entity, field, f"Kong refused {label}", err.get("message")))
+    out.extend(_unflattened_uniqueness(loaded, desired, body.get("fields")))
     if not out:
         out.append(locate(loaded, None, desired.masker.text(f"Kong refused the configuration: {error.kong_message()}")))
     return out
+
+
+# kong/db/schema/others/declarative_config.lua uniqueness_error_msg
+UNIQUENESS_VIOLATION = re.compile(
+    r"uniqueness violation: '(\w+)' entity with (.+?) set to '(.*)' already declared", re.S
+)
+
+
+def _unflattened_uniqueness(loaded: LoadedCatalog, desired: Desired, fields: Any) -> Iterator[Diagnostic]:
+    """A uniqueness violation `flatten_errors` left in `fields` (a nested credential's: Kong keys it by its
+    position in its consumer's list, under its own type, matching no entity), at each of this catalog's
+    entities holding the value it quotes."""
+    if isinstance(fields, dict):
+        fields = list(fields.values())
+    if isinstance(fields, list):
+        for value in fields:
+            yield from _unflattened_uniqueness(loaded, desired, value)
+    elif isinstance(fields, str) and (found := UNIQUENESS_VIOLATION.fullmatch(fields)):
+        kind, field, value = found.groups()
+        for entity in desired.state.entities:
+            held = entity.id if field == "primary key" else entity.body.get(field)
+            if entity.kind == kind and held is not None and str(held) == value:
+                label = f"{entity.spec.label} {entity.display_name()}"
+                yield locate(loaded, entity, desired.masker.text(f"Kong refused {label}: {fields}"))
 
 
 def field_diagnostic(

@@ -26,7 +26,7 @@ from gatewayctl.catalog.public_keys import public_key_problem
 from gatewayctl.catalog.secrets import Reference, SecretResolver, references_in
 from gatewayctl.catalog.source import Source, Unsure, merge_data, merge_nodes, note_holder, replace_child
 from gatewayctl.catalog.types import kong_address, url_problem
-from gatewayctl.diagnostics import CatalogInvalid, Diagnostic, KeyPath, sorted_unique
+from gatewayctl.diagnostics import CatalogInvalid, Diagnostic, KeyPath, format_path, sorted_unique
 from gatewayctl.gcpause import paused_gc
 
 # Sections whose secrets each render target needs; nothing else is resolved for it. The observability
@@ -102,6 +102,8 @@ class LoadedCatalog:
         if resolved:
             needed = [(path, ref) for path, ref in self.secret_references if path[0] in sections]
             problems.extend(_public_key_diagnostics(self.catalog, self.source, needed, resolver))
+            if "consumers" in sections:
+                problems.extend(_resolved_duplicate_diagnostics(self.catalog, self.source, resolver))
         for path, http_only in urls.items():
             if resolved:
                 text = resolver.resolve(str(_value_at(self.data, path)))
@@ -228,6 +230,35 @@ def _public_key_diagnostics(
         if why := public_key_problem(resolver.resolve(jwt.rsa_public_key), jwt.algorithm):
             found.append(source.diagnostic(path, f"{', '.join(map(str, refs))}: {why}"))
     return found
+
+
+# The credential values Kong holds unique across all consumers (checks.py compares them as written).
+_UNIQUE_CREDENTIAL_FIELDS = (("key_auth", "key"), ("jwt", "key"), ("basic_auth", "username"), ("oauth2", "client_id"))
+
+
+def _resolved_duplicate_diagnostics(catalog: Catalog, source: Source, resolver: SecretResolver) -> list[Diagnostic]:
+    """Two credentials whose values differ as written but not once resolved (two variables holding one key):
+    Kong takes the first and refuses the second (a 409; DB-less, the whole configuration, quoting the
+    value). Told at the second, naming the first, never the value."""
+    seen: dict[tuple[str, str], tuple[KeyPath, str]] = {}
+    out: list[Diagnostic] = []
+    for i, consumer in enumerate(catalog.consumers):
+        for kind, attr in _UNIQUE_CREDENTIAL_FIELDS:
+            for j, credential in enumerate(getattr(consumer.credentials, kind)):
+                written = getattr(credential, attr)
+                if not isinstance(written, str):
+                    continue
+                path: KeyPath = ("consumers", i, "credentials", kind, j, attr)
+                first_path, first_written = seen.setdefault((kind, resolver.resolve(written)), (path, written))
+                if first_written != written:  # the same text as written is checks.py's to report
+                    out.append(
+                        source.diagnostic(
+                            path,
+                            f"this {attr} is the same as {format_path(first_path)} once their references are "
+                            "resolved (value not shown); Kong requires it to be unique",
+                        )
+                    )
+    return out
 
 
 def _value_at(data: Any, path: KeyPath) -> Any:

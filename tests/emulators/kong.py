@@ -41,7 +41,10 @@ kong/api/routes/upstreams.lua, kong/plugins/basic-auth/crypto.lua):
   `next` (top-level: with tags and size; nested: offset only); DB-less filters tags after reading a page
 - tags: `?tags=a,b` (all of them) or `?tags=a/b` (any of them); `GET /tags`
 - DB-less: `POST /config` ({"config": "<text>"} or the object itself), `check_hash=1` -> 304 when the text's md5
-  is the running hash, `flatten_errors=1`, `_info` refused as an unknown field; `GET /config`
+  is the running hash, `flatten_errors=1`, `_info` refused as an unknown field; past the schema, a unique
+  endpoint key or an id declared twice, a reference to nothing and a unique field held twice refused as
+  kong/db/schema/others/declarative_config.lua does, with errors.lua's shapes and flatten_errors' quirks
+  (declarative_refusal); `GET /config`
 - fault injection: fail the Nth matching request with a status (and Retry-After), drop the connection (before
   or after doing the work), reset it (TCP RST), delay; or a seeded random share of faulty requests
 
@@ -779,14 +782,7 @@ class KongState(EmulatorState):
                 entity, errs = self.fill(dao, body)
                 if errs:
                     flat_errors.append(
-                        {
-                            "entity_type": dao[:-1] if dao.endswith("s") else dao,
-                            "entity_id": body.get("id"),
-                            "entity_name": body.get("name"),
-                            "entity_tags": body.get("tags"),
-                            "entity": body,
-                            "errors": _categorize_errors(errs),
-                        }
+                        {**_entity_identity(dao, body), "entity": body, "errors": _categorize_errors(errs)}
                     )
                     errors.setdefault(dao, []).append(errs)
                     continue
@@ -808,8 +804,17 @@ class KongState(EmulatorState):
                 "fields": errors,
             }
             if flatten:
+                # flatten_errors drains every entity's errors out of the table `fields` and the message are made
+                # of: only a top-level key's own error (`_info = "unknown field"`) is left (errors.lua)
+                left = {k: v for k, v in errors.items() if isinstance(v, str)}
+                body.update(message=f"declarative config is invalid: {pretty(left)}", fields=left)
                 body["flattened_errors"] = flat_errors
             raise ApiError(400, body)
+        # past the schema: references and uniqueness (declarative_config.lua flatten: validate_references,
+        # then the unique fields), each refusing the whole document
+        lua_errors = declarative_references(doc) or declarative_uniques(new)
+        if lua_errors:
+            raise ApiError(400, declarative_refusal(lua_errors, doc, flatten))
         return new
 
     def export(self) -> str:
@@ -826,6 +831,247 @@ class KongState(EmulatorState):
                     for e in sorted(alive, key=lambda e: e["id"])
                 ]
         return str(yaml.dump(lyaml_form(doc), Dumper=SAFE_DUMPER, sort_keys=True))
+
+
+# kong/db/schema/others/declarative_config.lua: the order validate_references visits the entity types in
+# (the schemas' topological sort, kong/db/schema/topological_sort.lua: a referenced type before those
+# referencing it, the others by name), which decides which of two entities holding one value is refused
+DECLARATIVE_ORDER = (
+    "consumers",
+    "services",
+    "routes",
+    "plugins",
+    "upstreams",
+    "targets",
+    "acls",
+    "basicauth_credentials",
+    "jwt_secrets",
+    "keyauth_credentials",
+    "oauth2_credentials",
+)
+ENDPOINT_KEYS = {  # the entity types whose endpoint key is unique (populate_references: `use_key`)
+    dao: spec["endpoint_key"]
+    for dao, spec in ENTITIES.items()
+    if spec.get("endpoint_key")
+    and any(next(iter(f)) == spec["endpoint_key"] and next(iter(f.values())).get("unique") for f in spec["fields"])
+}
+DECLARATIVE_FOREIGN = {
+    dao: {n: s["reference"] for n, s in (next(iter(f.items())) for f in spec["fields"]) if s.get("type") == "foreign"}
+    for dao, spec in ENTITIES.items()
+}
+
+
+def uniqueness_error_msg(dao: str, key: str, value: Any) -> str:
+    return f"uniqueness violation: '{dao}' entity with {key} set to '{value}' already declared"
+
+
+def declarative_references(doc: dict[str, Any]) -> dict[str, Any]:
+    """declarative_config.lua validate_references: errors as Lua keeps them (dicts keyed by the position
+    from 1, or by a key or id), empty when none.
+
+    - populate_references: a unique endpoint key (a service's name, a credential's key) declared twice is
+      refused at the second one's position in its own list, under its own type even when it is nested
+      (errs.keyauth_credentials[2] for the second credential of a consumer); an id declared twice within
+      one type, at its position under its parent when nested (errs.upstreams[1].targets[2]);
+    - then each foreign key an entity itself holds (not the parent's, filled in after the check) must name
+      an entity declared anywhere in the document, by id or by unique endpoint key: a list of messages at
+      the entity's endpoint key, else its id (errs.routes["my-route"])."""
+    by_id: dict[str, dict[str, Any]] = {}
+    by_key: dict[str, dict[Any, Any]] = {}
+    expected: list[tuple[str, str, str, Any, Any]] = []
+    errs: dict[str, Any] = {}
+
+    def populate(data: dict[str, Any], parent: tuple[str, int] | None) -> None:
+        for dao in DECLARATIVE_ORDER:
+            items = data.get(dao)
+            if not isinstance(items, list):
+                continue
+            endpoint_key = ENDPOINT_KEYS.get(dao)
+            for i, item in enumerate(items, 1):
+                if not isinstance(item, dict):
+                    continue
+                populate(item, (dao, i))
+                item_id = item.get("id")
+                key = item.get(endpoint_key) if endpoint_key else None
+                failed = False
+                if key is not None:
+                    if key in by_key.setdefault(dao, {}):
+                        errs.setdefault(dao, {})[i] = uniqueness_error_msg(dao, endpoint_key, key)
+                        failed = True
+                    else:
+                        by_key[dao][key] = item
+                if item_id is not None:
+                    ids = by_id.setdefault(dao, {})
+                    if not failed and str(item_id) in ids:
+                        at = errs.setdefault(parent[0], {}).setdefault(parent[1], {}) if parent else errs
+                        at.setdefault(dao, {})[i] = uniqueness_error_msg(dao, "primary key", item_id)
+                    else:
+                        ids[str(item_id)] = item
+                for field, value in item.items():
+                    reference = DECLARATIVE_FOREIGN.get(dao, {}).get(field)
+                    if reference in ENTITIES and value is not None:
+                        expected.append((dao, reference, field, value, key or item_id or i))
+
+    populate(doc, None)
+    for dao, reference, field, value, at in expected:
+        wanted = value.get("id", value) if isinstance(value, dict) else value
+        found = (not isinstance(wanted, dict)) and (
+            wanted in by_key.get(reference, {}) or str(wanted) in by_id.get(reference, {})
+        )
+        if not found:
+            shown = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+            errs.setdefault(dao, {}).setdefault(at, []).append(
+                f"invalid reference '{field}: {shown}' (no such entry in '{reference}')"
+            )
+    return errs
+
+
+def declarative_uniques(entities: dict[str, dict[str, dict[str, Any]]]) -> dict[str, Any]:
+    """declarative_config.lua flatten, once the references hold: every `unique` field (a consumer's
+    custom_id) once per type, the error keyed by the entity's endpoint key (else its id). Kong resets the
+    type's errors at each violation (`errs[entity] = errors[entity] or {}`, `errors` being the error
+    module), so only the last one of a type is reported."""
+    errs: dict[str, Any] = {}
+    for dao in DECLARATIVE_ORDER:
+        spec = ENTITIES[dao]
+        fields = [n for n, s in (next(iter(f.items())) for f in spec["fields"]) if s.get("unique")]
+        seen: dict[str, set[Any]] = {name: set() for name in fields}
+        for entity in entities.get(dao, {}).values():
+            for name in fields:
+                value = entity.get(name)
+                if value is None:
+                    continue
+                if value in seen[name]:
+                    key = entity.get(spec.get("endpoint_key") or "id") or entity["id"]
+                    errs[dao] = {key: uniqueness_error_msg(dao, name, value)}
+                seen[name].add(value)
+    return errs
+
+
+def declarative_refusal(errs: dict[str, Any], doc: dict[str, Any], flatten: bool) -> dict[str, Any]:
+    """The 400 of a document refused past its schema (kong/api/routes/config.lua): errors.lua
+    declarative_config, or with `flatten_errors` declarative_config_flattened, whose flatten_errors drains
+    the error table: a type's errors keyed by position are matched with the document's top-level list of
+    that type (nested entities are not: a nested credential's error is matched with the top-level
+    credential at its position, if there is one) and leave `fields`; those of a type the document has no
+    top-level list of stay in `fields`; those keyed by name or id are matched with nothing and vanish from
+    both (Kong then answers `declarative config is invalid: {}`)."""
+    flattened: list[dict[str, Any]] = []
+    if flatten:
+        for dao in sorted(errs):
+            section = errs[dao]
+            entities = doc.get(dao)
+            if not isinstance(entities, list):
+                continue
+            del errs[dao]
+            for at in sorted(section, key=str):
+                if isinstance(at, int) and 1 <= at <= len(entities) and isinstance(entities[at - 1], dict):
+                    flattened.extend(_flattened_entity(dao, dict(entities[at - 1]), section[at]))
+    body: dict[str, Any] = {
+        "code": 14,
+        "name": "invalid declarative configuration",
+        "message": f"declarative config is invalid: {_lua_pretty_line(errs)}",
+        "fields": _lua_json(errs),
+    }
+    if flatten:
+        body["flattened_errors"] = flattened or {}  # an empty Lua table: cjson writes `{}`
+    return body
+
+
+def _flattened_entity(dao: str, entity: dict[str, Any], errors: Any) -> list[dict[str, Any]]:
+    """errors.lua add_entity_errors: a string is the entity's own (`@entity`) error; the errors of its
+    nested entities go to them (their parent's key filled in), the rest are the entity's."""
+    errors = {"@entity": errors} if isinstance(errors, str) else dict(errors)
+    out: list[dict[str, Any]] = []
+    own_key = FK_OF_PARENT.get(dao)
+    for key, child in CHILD_KEYS.get(dao, {}).items():
+        nested = entity.pop(key, None)
+        child_errors = errors.pop(key, None)
+        if isinstance(nested, list) and child_errors:
+            for at, item in enumerate(nested, 1):
+                if isinstance(item, dict) and at in child_errors:
+                    item = {**item} if own_key in item else {**item, own_key: _pk(entity)}
+                    out.extend(_flattened_entity(child, item, child_errors[at]))
+    if not errors:
+        return out
+    messages = errors.pop("@entity", None)
+    listed = [{"type": "entity", "message": m} for m in ([messages] if isinstance(messages, str) else messages or [])]
+    listed += _categorize_errors({str(k): v for k, v in errors.items()})
+    return [*out, {**_entity_identity(dao, entity), "entity": entity, "errors": listed}]
+
+
+def _entity_identity(dao: str, entity: dict[str, Any]) -> dict[str, Any]:
+    """errors.lua add_entity_errors: entity_type singular; entity_name, entity_id and entity_tags left out
+    unless well-formed (validate_name, validate_id, validate_tags)."""
+    found: dict[str, Any] = {"entity_type": dao[:-1] if dao.endswith("s") else dao}
+    name, entity_id, tags = entity.get("name"), entity.get("id"), entity.get("tags")
+    if isinstance(name, str) and name:
+        found["entity_name"] = name
+    if isinstance(entity_id, str) and UUID_RE.match(entity_id):
+        found["entity_id"] = entity_id
+    if isinstance(tags, list) and all(isinstance(t, str) for t in tags):
+        found["entity_tags"] = tags
+    return found
+
+
+def _pk(entity: dict[str, Any]) -> Any:
+    entity_id = entity.get("id")
+    return {"id": entity_id} if isinstance(entity_id, str) and UUID_RE.match(entity_id) else None
+
+
+def _lua_json(value: Any) -> Any:
+    """A Lua error table as cjson writes it: keyed by positions only, an array (see _lua_array)."""
+    if not isinstance(value, dict):
+        return value
+    if value and all(isinstance(k, int) and k > 0 for k in value):
+        return _lua_array([_lua_json(value.get(i)) for i in range(1, max(value) + 1)])
+    return {str(k): _lua_json(v) for k, v in value.items()}
+
+
+def _lua_pretty_line(value: Any) -> str:
+    """pl.pretty.write(t, "") of an error table: the array part first, then other positions as `[n]=`, then
+    string keys in order, as `name=` when an identifier, else quoted (`["a-b"]=`)."""
+    if isinstance(value, list):
+        value = {i: v for i, v in enumerate(value, 1)}
+    if not isinstance(value, dict):
+        return penlight_quote(value) if isinstance(value, str) else json.dumps(value)
+    run = 0
+    while run + 1 in value:
+        run += 1
+    parts = [_lua_pretty_line(value[i]) for i in range(1, run + 1)]
+    parts += [f"[{k}]={_lua_pretty_line(value[k])}" for k in sorted(k for k in value if isinstance(k, int) and k > run)]
+    for k in sorted(k for k in value if isinstance(k, str)):
+        shown = k if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", k) and k not in LUA_KEYWORDS else f"[{penlight_quote(k)}]"
+        parts.append(f"{shown}={_lua_pretty_line(value[k])}")
+    return "{" + ",".join(parts) + "}"
+
+
+LUA_KEYWORDS = frozenset(
+    [
+        "and",
+        "break",
+        "do",
+        "else",
+        "elseif",
+        "end",
+        "false",
+        "for",
+        "function",
+        "goto",
+        "if",
+        "in",
+        "local",
+        "nil",
+        "not",
+        "or",
+        "repeat",
+        "return",
+        "then",
+        "true",
+        "until",
+        "while",
+    ]
+)
 
 
 def lyaml_form(value: Any) -> Any:
