@@ -227,3 +227,23 @@ def test_flattened_schema_errors_leave_only_top_level_keys_in_fields() -> None:
     [consumer] = body["flattened_errors"]
     assert consumer["entity_type"] == "consumer" and consumer["entity_id"] == UUID_1 and "entity_name" not in consumer
     assert [e["field"] for e in consumer["errors"]] == ["custom_id"]
+
+
+def test_a_services_url_shorthand_is_taken_on_import_as_on_a_write() -> None:
+    """declarative_config.lua validates each entity with its own schema, whose `url` shorthand
+    (services.lua, shorthand_fields) process_auto_fields turns into protocol, host, port and path."""
+    doc = {"_format_version": "3.0", "services": [{"name": "legacy", "url": "https://legacy.internal:8443/v1"}]}
+    with running(KongState(dbless=True)) as kong, httpx.Client(base_url=kong.url) as client:
+        answer = client.post("/config", json={"config": json.dumps(doc)})
+        assert answer.status_code == 201, answer.text
+        service = client.get("/services/legacy").json()
+    assert (service["protocol"], service["host"], service["port"], service["path"]) == (
+        "https",
+        "legacy.internal",
+        8443,
+        "/v1",
+    )
+    status, body = post({"_format_version": "3.0", "services": [{"name": "bad", "url": 42}]})
+    assert status == 400 and body["flattened_errors"][0]["errors"] == [
+        {"field": "url", "type": "field", "message": "expected a string"}
+    ], body

@@ -779,7 +779,11 @@ class KongState(EmulatorState):
         self.store = new
         try:
             for dao, body in pending:
-                entity, errs = self.fill(dao, body)
+                try:  # a shorthand is processed on import as on a write (process_auto_fields)
+                    body = expand_url_shorthand(body) if dao == "services" else body
+                    entity, errs = self.fill(dao, body)
+                except ApiError as refused:  # the url shorthand's own type check
+                    entity, errs = body, refused.body.get("fields") or {}
                 if errs:
                     flat_errors.append(
                         {**_entity_identity(dao, body), "entity": body, "errors": _categorize_errors(errs)}
