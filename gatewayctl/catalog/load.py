@@ -75,6 +75,16 @@ class LoadedCatalog:
             return (*SECRET_SECTIONS[target], *SECRET_SECTIONS["kong"])
         return SECRET_SECTIONS[target]
 
+    def unresolved(self, targets: list[str], resolver: SecretResolver) -> list[Reference]:
+        """The distinct references `targets` need that `resolver` cannot resolve (a variable not set or empty,
+        a file missing, ...), in catalog order: what a run without the secrets (status on a laptop) lacks."""
+        sections = {s for t in targets for s in self.secret_sections(t)}
+        missing: dict[Reference, None] = {}
+        for path, ref in self.secret_references:
+            if path[0] in sections and resolver.problem(ref):
+                missing.setdefault(ref)
+        return list(missing)
+
     def check_secrets(self, targets: list[str], resolver: SecretResolver) -> None:
         """Raise CatalogInvalid naming every secret the targets need that cannot be resolved, and every URL,
         host or JWT public key holding a reference that is not one once resolved (validation could not check
