@@ -18,7 +18,15 @@ from gatewayctl.catalog.kuma_values import is_url
 from gatewayctl.catalog.model import Catalog
 from gatewayctl.catalog.public_keys import public_key_problem
 from gatewayctl.catalog.secrets import Reference, SecretResolver, references_in
-from gatewayctl.catalog.source import Source, Unsure, merge_data, merge_nodes, note_holder, replace_child
+from gatewayctl.catalog.source import (
+    Source,
+    Unsure,
+    merge_data,
+    merge_nodes,
+    note_holder,
+    overlay_additions,
+    replace_child,
+)
 from gatewayctl.catalog.types import kong_address, url_problem
 from gatewayctl.diagnostics import CatalogInvalid, Diagnostic, KeyPath, sorted_unique
 from gatewayctl.gcpause import paused_gc
@@ -267,7 +275,10 @@ def _load(path: Path, environment: str | None, all_environments: bool) -> Loaded
                 diagnostics = exc.diagnostics
             for d in diagnostics:
                 if (d.line, d.col, d.message) not in known:
-                    extra.append(Diagnostic(d.file, d.line, d.col, d.path, f"[{env}] {d.message}", d.severity))
+                    # a finding placed in the overlay itself names the environment in its path already
+                    inside = d.path.startswith(f"environments.{env}.")
+                    message = d.message if inside else f"[{env}] {d.message}"
+                    extra.append(Diagnostic(d.file, d.line, d.col, d.path, message, d.severity))
         if any(d.severity == "error" for d in extra):
             raise CatalogInvalid(extra + loaded.warnings)
         loaded.warnings = sorted_unique(loaded.warnings + extra)
@@ -279,32 +290,53 @@ def _variant_root(raw: bytes, display: str, environment: str | None) -> MappingN
     return _merged_root(yaml_source.parse(raw, display), environment)
 
 
-def _variant_data(raw: bytes, display: str, environment: str | None) -> tuple[Any, set[int] | None]:
+def _variant_data(
+    raw: bytes, display: str, environment: str | None, additions: list[tuple[KeyPath, str]] | None = None
+) -> tuple[Any, set[int] | None]:
     """`to_data(_variant_root(...))`, by the fast path when it can: the overlay and `defaults` merged as
     plain data (see merge_data), the node tree used only for the checks that place a problem and then
     dropped. Otherwise (aliases, merge keys, a `name` that is not a string) by merging the node tree.
-    Also the data's `${` holders (see parse_data) from the fast path, None from the other."""
+    Also the data's `${` holders (see parse_data) from the fast path, None from the other.
+    `additions` receives the overlay's items that look like misspelt base items (see overlay_additions)."""
     pieces = yaml_source.parse_data_in_pieces(raw, display)
     if pieces is not None:  # no node tree of the whole document at all (peak memory)
-        data, holders = pieces
+        base_data, holders = pieces
         try:
+            data, overlay = base_data, None
             if environment is not None:
-                overlay = _overlay_data(data, environment)
+                overlay = _overlay_data(base_data, environment)
                 if overlay is not None:
-                    data = merge_data(data, overlay, holders)
-            return _defaults_data(data, holders), holders
+                    data = merge_data(base_data, overlay, holders)
+            merged = _defaults_data(data, holders)
+            _note_additions(base_data, overlay, environment, additions)
+            return merged, holders
         except (Unsure, _NeedsNodes):
             pass
-    base, data, holders = yaml_source.parse_data(raw, display)
+    base, base_data, holders = yaml_source.parse_data(raw, display)
     _catalog_mapping(base)
-    if data is not None:
+    if base_data is not None:
         try:
+            data, overlay = base_data, None
             if environment is not None and _environment_overlay(base, environment) is not None:
-                data = merge_data(data, data["environments"][environment], holders)
-            return _defaults_data(data, holders), holders
+                overlay = base_data["environments"][environment]
+                data = merge_data(base_data, overlay, holders)
+            merged = _defaults_data(data, holders)
+            _note_additions(base_data, overlay, environment, additions)
+            return merged, holders
         except Unsure:
             pass
-    return yaml_source.to_data(_merged_root(base, environment)), None
+    merged = yaml_source.to_data(_merged_root(base, environment))
+    if environment is not None and additions is not None:  # aliases or merge keys: rare, and small
+        whole = yaml_source.to_data(base.root)
+        _note_additions(whole, whole["environments"][environment], environment, additions)
+    return merged, None
+
+
+def _note_additions(
+    base: Any, overlay: Any, environment: str | None, additions: list[tuple[KeyPath, str]] | None
+) -> None:
+    if additions is not None and environment is not None and overlay is not None:
+        additions.extend(overlay_additions(base, overlay, ("environments", environment)))
 
 
 class _NeedsNodes(Exception):
@@ -356,7 +388,8 @@ def _merged_root(base: Source, environment: str | None) -> MappingNode:
 
 def _load_variant(raw: bytes, path: Path, environment: str | None) -> LoadedCatalog:
     display = str(path)
-    data, holders = _variant_data(raw, display, environment)
+    additions: list[tuple[KeyPath, str]] = []
+    data, holders = _variant_data(raw, display, environment, additions)
     # From here on positions are needed only for diagnostics: the tree is built again if one comes.
     source = Source(display, None, rebuild=lambda: _variant_root(raw, display, environment))
     try:
@@ -367,6 +400,7 @@ def _load_variant(raw: bytes, path: Path, environment: str | None) -> LoadedCata
     # walking all the data.
     references = references_in(data) if holders is None else yaml_source.held_references(data, holders)
     diagnostics = run_checks(catalog, source)
+    diagnostics.extend(source.diagnostic(key_path, message, severity="warning") for key_path, message in additions)
     for key_path, reference in references:
         malformed = reference.malformed()  # never resolvable, whatever the environment: validate says so
         if malformed:
