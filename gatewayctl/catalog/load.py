@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,8 @@ SECRET_SECTIONS: dict[str, tuple[str, ...]] = {
     "vm": ("deployment",),
 }
 PLATFORM_TARGETS = ("kubernetes", "vm")
+STDIN = "-"  # the catalog argument that reads the catalog from standard input
+STDIN_PATH = Path("<stdin>")  # how messages name it (`<stdin>:3:5: ...`)
 OVERLAY_FORBIDDEN = ("format", "environments")
 
 
@@ -56,10 +59,16 @@ class LoadedCatalog:
     environment: str | None = None
     warnings: list[Diagnostic] = field(default_factory=list)
 
+    @property
+    def base_dir(self) -> Path:
+        """What a relative `${file:...}` reference is read from: the catalog's folder, or the current
+        directory for a catalog read from standard input."""
+        return Path(".") if self.path == STDIN_PATH else self.path.parent
+
     def secrets(self, environ: Mapping[str, str] | None = None) -> SecretResolver:
         if environ is None:
-            return SecretResolver(self.path.parent)
-        return SecretResolver(self.path.parent, dict(environ))
+            return SecretResolver(self.base_dir)
+        return SecretResolver(self.base_dir, dict(environ))
 
     def input_files(self) -> list[Path]:
         """The files `${file:...}` references read (the catalog itself aside)."""
@@ -243,7 +252,8 @@ def _value_at(data: Any, path: KeyPath) -> Any:
 
 
 def load_catalog(path: str | Path, environment: str | None = None, *, all_environments: bool = False) -> LoadedCatalog:
-    """Load, merge the named environment overlay, validate and check a catalog file.
+    """Load, merge the named environment overlay, validate and check a catalog file (`-`: standard input,
+    named `<stdin>` in messages, its relative `${file:...}` references read from the current directory).
 
     With `all_environments`, every overlay is also validated and errors that lie inside an overlay are
     reported too (base errors once), so `gatewayctl validate` catches a broken prod overlay in a PR.
@@ -253,6 +263,8 @@ def load_catalog(path: str | Path, environment: str | None = None, *, all_enviro
 
 
 def _load(path: Path, environment: str | None, all_environments: bool) -> LoadedCatalog:
+    if str(path) == STDIN:
+        return _load_raw(_read_stdin(), STDIN_PATH, environment, all_environments)
     display = str(path)
     try:
         raw = path.read_bytes()
@@ -262,6 +274,23 @@ def _load(path: Path, environment: str | None, all_environments: bool) -> Loaded
         raise CatalogInvalid([Diagnostic(display, 1, 1, "", "is a directory, not a catalog file")]) from None
     except OSError as exc:
         raise CatalogInvalid([Diagnostic(display, 1, 1, "", f"cannot read: {exc.strerror}")]) from None
+    return _load_raw(raw, path, environment, all_environments)
+
+
+def _read_stdin() -> bytes:
+    # Python leaves sys.stdin None when the process started with it closed (`<&-`).
+    why = "standard input is closed"
+    if sys.stdin is not None:
+        try:
+            return sys.stdin.buffer.read()
+        except OSError as exc:  # a folder (`< dir`), a terminal gone
+            why = exc.strerror or str(exc)
+        except ValueError:  # closed by the caller
+            pass
+    raise CatalogInvalid([Diagnostic(str(STDIN_PATH), 1, 1, "", f"cannot read: {why}")]) from None
+
+
+def _load_raw(raw: bytes, path: Path, environment: str | None, all_environments: bool) -> LoadedCatalog:
     loaded = _load_variant(raw, path, environment)
     if all_environments and environment is None:
         # Any problem an overlay brings is reported, wherever it lies: an overlay value can break a check

@@ -61,7 +61,7 @@ from gatewayctl.apply.snapshot import (
 )
 from gatewayctl.catalog.load import LoadedCatalog
 from gatewayctl.catalog.model import Namespaces
-from gatewayctl.cli.catalog_commands import CatalogArg, EnvOption, _examples, load_or_exit
+from gatewayctl.cli.catalog_commands import CatalogArg, EnvOption, _examples, is_stdin, load_or_exit
 from gatewayctl.cli.console import EXIT_CHANGES, EXIT_INVALID, EXIT_OK, EXIT_REMOTE, err, out, print_diagnostics
 from gatewayctl.clients.http import Endpoint as HttpEndpoint
 from gatewayctl.clients.kong_admin import URL_ENV, Endpoint, KongAdmin, KongError, TlsOptions
@@ -386,12 +386,18 @@ def apply(
     a catalog never interleave (locks held in Kong and in Kuma).
     """
     _check_only(only)
+    if is_stdin(catalog) and not (yes or dry_run):  # before the catalog is read: nothing to answer with
+        err.print(
+            "apply -: the catalog comes from standard input, which leaves nothing to answer the confirmation "
+            "with; pass --yes (or --dry-run); nothing was sent"
+        )
+        raise typer.Exit(EXIT_INVALID)
     from gatewayctl.watch.push import pushed_run  # prometheus_client: loaded only by the command that pushes
 
     def warn(message: str) -> None:
         err.print(f"[yellow]warning: {escape(message)}[/yellow]")
 
-    with pushed_run(pushgateway, catalog.stem, env, warn) as run:
+    with pushed_run(pushgateway, "stdin" if is_stdin(catalog) else catalog.stem, env, warn) as run:
         _apply(
             run,
             catalog,
