@@ -130,3 +130,35 @@ def test_status_without_the_secrets_never_prints_the_ones_that_are_set(
     code, out, err = cli(capsys, kong, "status", catalog)
     assert code == 3, out + err
     assert SECRETS["WEB_APP_KEY"] not in out + err and "<secret" in err, err
+
+
+def test_status_on_kubernetes_without_the_meshs_secrets_names_the_lease_holder(
+    capsys: pytest.CaptureFixture[str], shop: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Kuma on Kubernetes: the API server's version and the Lease are read without rendering the catalog."""
+    from emulators.kubernetes import KubeState
+    from emulators.kubernetes import running as kube_running
+    from kubernetes import client as kube_client
+
+    from gatewayctl.apply.kuma_lock import lease_lock
+
+    monkeypatch.delenv("ZIPKIN_URL")
+    with kube_running(KubeState(kuma_webhook=True)) as cluster:
+        kubeconfig = str(cluster.kubeconfig(shop.parent / "kubeconfig"))
+        argv = ["--only", "kuma", "--kuma-platform", "kubernetes", "--kubeconfig", kubeconfig]
+        configuration = kube_client.Configuration()
+        configuration.host = cluster.url
+        with kube_client.ApiClient(configuration) as api_client:
+            leases = kube_client.CoordinationV1Api(api_client)
+            with lease_lock(leases, "kuma-system", "shop", wait=1, duration=30):
+                code = main(["status", str(shop), *argv])
+                out, err = capsys.readouterr()
+        assert code == 0, out + err
+        lines = out.splitlines()
+        assert lines[0].startswith("kuma: Kubernetes (current context, namespace kuma-system) reachable, Kubernetes v")
+        assert lines[1] == "kuma drift: unknown (needs ${env:ZIPKIN_URL})", out
+        assert lines[2].startswith("kuma apply lock: held by ") and "(Lease kuma-system/gatewayctl-apply-shop)" in out
+        assert main(["status", str(shop), *argv, "--json"]) == 0
+        report = json.loads(capsys.readouterr().out)["kuma"]
+        assert (report["drift"], report["needs"], report["product"]) == (None, ["${env:ZIPKIN_URL}"], "Kubernetes")
+        assert report["version"] and report["apply_lock"] is None

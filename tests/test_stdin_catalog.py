@@ -143,3 +143,18 @@ def test_a_closed_stdin_is_a_located_error(capsys: pytest.CaptureFixture[str], m
     code, out, err = run(capsys, "validate", "-")
     assert (code, out) == (1, "")
     assert err.splitlines() == ["<stdin>:1:1: cannot read: standard input is closed", "<stdin>: 1 error"]
+
+
+def test_graph_and_deploy_plan_take_stdin(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "catalog.yaml"
+    path.write_text(CATALOG)
+    for argv in (["graph"], ["deploy-plan"]):
+        from_file = run(capsys, *argv, "catalog.yaml")
+        piped(monkeypatch, CATALOG)
+        from_stdin = run(capsys, *argv, "-")
+        assert from_stdin[0] == 0 and from_file[0] == 0, from_stdin
+        # the same output; a deploy plan's commands name the catalog as it was given
+        assert from_stdin[1] == from_file[1].replace("catalog.yaml", "-"), from_stdin[1]
