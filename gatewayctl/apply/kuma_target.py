@@ -18,7 +18,7 @@ from typing import Any
 from gatewayctl.apply.batches import Cancel
 from gatewayctl.apply.kuma import KumaOutcome
 from gatewayctl.apply.kuma_lock import HeldLock, UniversalLock, universal_lock
-from gatewayctl.apply.kuma_universal import apply_universal, plan_universal
+from gatewayctl.apply.kuma_universal import apply_universal, plan_universal, read_server
 from gatewayctl.apply.lock import describe_record
 from gatewayctl.clients.kuma_api import KumaApi, KumaError
 from gatewayctl.plan.fields import secret_paths_by_key
@@ -87,6 +87,16 @@ class KumaTarget:
         if self.platform == "kubernetes":
             saved["namespace"] = self.namespace
         return saved
+
+    def server_info(self) -> dict[str, Any]:
+        """What the control plane says of itself, as a plan's `server` holds it (product, version, mode), without
+        planning: status reads it when the catalog cannot be rendered here. KumaRefused for a Kuma too old to
+        serve gatewayctl's API; KumaError/KubeError when the call fails."""
+        if self.client is not None:
+            return read_server(self.client)
+        from gatewayctl.apply import kuma_kubernetes
+
+        return {**kuma_kubernetes.server_info(self.kube), "namespace": self.namespace}
 
     def lock_holder(self, catalog_name: str) -> str | None:
         """Who holds this catalog's Kuma apply lock now (for `gatewayctl status`); None when nobody does."""

@@ -18,6 +18,7 @@ from gatewayctl.apply.kong import Outcome, execute
 from gatewayctl.apply.lock import KongLock
 from gatewayctl.apply.snapshot import write_snapshot
 from gatewayctl.catalog.load import LoadedCatalog
+from gatewayctl.catalog.secrets import Reference
 from gatewayctl.clients.kong_admin import KongAdmin, KongError
 from gatewayctl.diagnostics import CatalogInvalid, Diagnostic, KeyPath, format_path
 from gatewayctl.gcpause import paused_gc
@@ -59,6 +60,33 @@ def render_desired(loaded: LoadedCatalog) -> Desired:
     return Desired(
         config, flatten(config, loaded.catalog), Masker.of(secrets.resolved_values(), secrets.resolved_references())
     )
+
+
+@dataclass
+class MissingSecrets:
+    """A target that cannot be rendered here for want of its secrets: the references that cannot be resolved,
+    and a masker of those that can (a server's error may still echo one of them)."""
+
+    references: list[Reference]
+    masker: Masker
+
+    @property
+    def names(self) -> list[str]:
+        return [str(ref) for ref in self.references]
+
+
+def missing_secrets(loaded: LoadedCatalog, target: str) -> MissingSecrets | None:
+    """What `target` (kong, kuma) lacks to be rendered in this environment; None when every secret it needs
+    resolves. Lets a command that can do without the rendering (status) go on without the secrets."""
+    secrets = loaded.secrets()
+    missing = loaded.unresolved([target], secrets)
+    if not missing:
+        return None
+    sections = loaded.secret_sections(target)
+    for path, ref in loaded.secret_references:
+        if path[0] in sections and ref not in missing:
+            secrets.value(ref)
+    return MissingSecrets(missing, Masker.of(secrets.resolved_values(), secrets.resolved_references()))
 
 
 def locate(loaded: LoadedCatalog, entity: Entity | KeyPath | None, message: str) -> Diagnostic:

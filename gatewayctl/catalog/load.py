@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,15 @@ from gatewayctl.catalog.kuma_values import is_url
 from gatewayctl.catalog.model import Catalog
 from gatewayctl.catalog.public_keys import public_key_problem
 from gatewayctl.catalog.secrets import Reference, SecretResolver, references_in
-from gatewayctl.catalog.source import Source, Unsure, merge_data, merge_nodes, note_holder, replace_child
+from gatewayctl.catalog.source import (
+    Source,
+    Unsure,
+    merge_data,
+    merge_nodes,
+    note_holder,
+    overlay_additions,
+    replace_child,
+)
 from gatewayctl.catalog.types import kong_address, url_problem
 from gatewayctl.diagnostics import CatalogInvalid, Diagnostic, KeyPath, format_path, sorted_unique
 from gatewayctl.gcpause import paused_gc
@@ -40,6 +49,8 @@ SECRET_SECTIONS: dict[str, tuple[str, ...]] = {
     "vm": ("deployment",),
 }
 PLATFORM_TARGETS = ("kubernetes", "vm")
+STDIN = "-"  # the catalog argument that reads the catalog from standard input
+STDIN_PATH = Path("<stdin>")  # how messages name it (`<stdin>:3:5: ...`)
 OVERLAY_FORBIDDEN = ("format", "environments")
 
 
@@ -54,10 +65,16 @@ class LoadedCatalog:
     environment: str | None = None
     warnings: list[Diagnostic] = field(default_factory=list)
 
+    @property
+    def base_dir(self) -> Path:
+        """What a relative `${file:...}` reference is read from: the catalog's folder, or the current
+        directory for a catalog read from standard input."""
+        return Path(".") if self.path == STDIN_PATH else self.path.parent
+
     def secrets(self, environ: Mapping[str, str] | None = None) -> SecretResolver:
         if environ is None:
-            return SecretResolver(self.path.parent)
-        return SecretResolver(self.path.parent, dict(environ))
+            return SecretResolver(self.base_dir)
+        return SecretResolver(self.base_dir, dict(environ))
 
     def input_files(self) -> list[Path]:
         """The files `${file:...}` references read (the catalog itself aside)."""
@@ -80,6 +97,16 @@ class LoadedCatalog:
         if deployment.kong.database == "off":
             return (*SECRET_SECTIONS[target], *SECRET_SECTIONS["kong"])
         return SECRET_SECTIONS[target]
+
+    def unresolved(self, targets: list[str], resolver: SecretResolver) -> list[Reference]:
+        """The distinct references `targets` need that `resolver` cannot resolve (a variable not set or empty,
+        a file missing, ...), in catalog order: what a run without the secrets (status on a laptop) lacks."""
+        sections = {s for t in targets for s in self.secret_sections(t)}
+        missing: dict[Reference, None] = {}
+        for path, ref in self.secret_references:
+            if path[0] in sections and resolver.problem(ref):
+                missing.setdefault(ref)
+        return list(missing)
 
     def check_secrets(self, targets: list[str], resolver: SecretResolver) -> None:
         """Raise CatalogInvalid naming every secret the targets need that cannot be resolved, and every URL,
@@ -268,7 +295,8 @@ def _value_at(data: Any, path: KeyPath) -> Any:
 
 
 def load_catalog(path: str | Path, environment: str | None = None, *, all_environments: bool = False) -> LoadedCatalog:
-    """Load, merge the named environment overlay, validate and check a catalog file.
+    """Load, merge the named environment overlay, validate and check a catalog file (`-`: standard input,
+    named `<stdin>` in messages, its relative `${file:...}` references read from the current directory).
 
     With `all_environments`, every overlay is also validated and errors that lie inside an overlay are
     reported too (base errors once), so `gatewayctl validate` catches a broken prod overlay in a PR.
@@ -278,6 +306,8 @@ def load_catalog(path: str | Path, environment: str | None = None, *, all_enviro
 
 
 def _load(path: Path, environment: str | None, all_environments: bool) -> LoadedCatalog:
+    if str(path) == STDIN:
+        return _load_raw(_read_stdin(), STDIN_PATH, environment, all_environments)
     display = str(path)
     try:
         raw = path.read_bytes()
@@ -287,6 +317,23 @@ def _load(path: Path, environment: str | None, all_environments: bool) -> Loaded
         raise CatalogInvalid([Diagnostic(display, 1, 1, "", "is a directory, not a catalog file")]) from None
     except OSError as exc:
         raise CatalogInvalid([Diagnostic(display, 1, 1, "", f"cannot read: {exc.strerror}")]) from None
+    return _load_raw(raw, path, environment, all_environments)
+
+
+def _read_stdin() -> bytes:
+    # Python leaves sys.stdin None when the process started with it closed (`<&-`).
+    why = "standard input is closed"
+    if sys.stdin is not None:
+        try:
+            return sys.stdin.buffer.read()
+        except OSError as exc:  # a folder (`< dir`), a terminal gone
+            why = exc.strerror or str(exc)
+        except ValueError:  # closed by the caller
+            pass
+    raise CatalogInvalid([Diagnostic(str(STDIN_PATH), 1, 1, "", f"cannot read: {why}")]) from None
+
+
+def _load_raw(raw: bytes, path: Path, environment: str | None, all_environments: bool) -> LoadedCatalog:
     loaded = _load_variant(raw, path, environment)
     if all_environments and environment is None:
         # Any problem an overlay brings is reported, wherever it lies: an overlay value can break a check
@@ -300,7 +347,10 @@ def _load(path: Path, environment: str | None, all_environments: bool) -> Loaded
                 diagnostics = exc.diagnostics
             for d in diagnostics:
                 if (d.line, d.col, d.message) not in known:
-                    extra.append(Diagnostic(d.file, d.line, d.col, d.path, f"[{env}] {d.message}", d.severity))
+                    # a finding placed in the overlay itself names the environment in its path already
+                    inside = d.path.startswith(f"environments.{env}.")
+                    message = d.message if inside else f"[{env}] {d.message}"
+                    extra.append(Diagnostic(d.file, d.line, d.col, d.path, message, d.severity))
         if any(d.severity == "error" for d in extra):
             raise CatalogInvalid(extra + loaded.warnings)
         loaded.warnings = sorted_unique(loaded.warnings + extra)
@@ -312,32 +362,53 @@ def _variant_root(raw: bytes, display: str, environment: str | None) -> MappingN
     return _merged_root(yaml_source.parse(raw, display), environment)
 
 
-def _variant_data(raw: bytes, display: str, environment: str | None) -> tuple[Any, set[int] | None]:
+def _variant_data(
+    raw: bytes, display: str, environment: str | None, additions: list[tuple[KeyPath, str]] | None = None
+) -> tuple[Any, set[int] | None]:
     """`to_data(_variant_root(...))`, by the fast path when it can: the overlay and `defaults` merged as
     plain data (see merge_data), the node tree used only for the checks that place a problem and then
     dropped. Otherwise (aliases, merge keys, a `name` that is not a string) by merging the node tree.
-    Also the data's `${` holders (see parse_data) from the fast path, None from the other."""
+    Also the data's `${` holders (see parse_data) from the fast path, None from the other.
+    `additions` receives the overlay's items that look like misspelt base items (see overlay_additions)."""
     pieces = yaml_source.parse_data_in_pieces(raw, display)
     if pieces is not None:  # no node tree of the whole document at all (peak memory)
-        data, holders = pieces
+        base_data, holders = pieces
         try:
+            data, overlay = base_data, None
             if environment is not None:
-                overlay = _overlay_data(data, environment)
+                overlay = _overlay_data(base_data, environment)
                 if overlay is not None:
-                    data = merge_data(data, overlay, holders)
-            return _defaults_data(data, holders), holders
+                    data = merge_data(base_data, overlay, holders)
+            merged = _defaults_data(data, holders)
+            _note_additions(base_data, overlay, environment, additions)
+            return merged, holders
         except (Unsure, _NeedsNodes):
             pass
-    base, data, holders = yaml_source.parse_data(raw, display)
+    base, base_data, holders = yaml_source.parse_data(raw, display)
     _catalog_mapping(base)
-    if data is not None:
+    if base_data is not None:
         try:
+            data, overlay = base_data, None
             if environment is not None and _environment_overlay(base, environment) is not None:
-                data = merge_data(data, data["environments"][environment], holders)
-            return _defaults_data(data, holders), holders
+                overlay = base_data["environments"][environment]
+                data = merge_data(base_data, overlay, holders)
+            merged = _defaults_data(data, holders)
+            _note_additions(base_data, overlay, environment, additions)
+            return merged, holders
         except Unsure:
             pass
-    return yaml_source.to_data(_merged_root(base, environment)), None
+    merged = yaml_source.to_data(_merged_root(base, environment))
+    if environment is not None and additions is not None:  # aliases or merge keys: rare, and small
+        whole = yaml_source.to_data(base.root)
+        _note_additions(whole, whole["environments"][environment], environment, additions)
+    return merged, None
+
+
+def _note_additions(
+    base: Any, overlay: Any, environment: str | None, additions: list[tuple[KeyPath, str]] | None
+) -> None:
+    if additions is not None and environment is not None and overlay is not None:
+        additions.extend(overlay_additions(base, overlay, ("environments", environment)))
 
 
 class _NeedsNodes(Exception):
@@ -389,7 +460,8 @@ def _merged_root(base: Source, environment: str | None) -> MappingNode:
 
 def _load_variant(raw: bytes, path: Path, environment: str | None) -> LoadedCatalog:
     display = str(path)
-    data, holders = _variant_data(raw, display, environment)
+    additions: list[tuple[KeyPath, str]] = []
+    data, holders = _variant_data(raw, display, environment, additions)
     # From here on positions are needed only for diagnostics: the tree is built again if one comes.
     source = Source(display, None, rebuild=lambda: _variant_root(raw, display, environment))
     try:
@@ -400,6 +472,7 @@ def _load_variant(raw: bytes, path: Path, environment: str | None) -> LoadedCata
     # walking all the data.
     references = references_in(data) if holders is None else yaml_source.held_references(data, holders)
     diagnostics = run_checks(catalog, source)
+    diagnostics.extend(source.diagnostic(key_path, message, severity="warning") for key_path, message in additions)
     for key_path, reference in references:
         malformed = reference.malformed()  # never resolvable, whatever the environment: validate says so
         if malformed:

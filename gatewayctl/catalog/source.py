@@ -15,6 +15,7 @@ time, merges done on the data. Whatever it is not sure of goes the way described
 from __future__ import annotations
 
 import contextlib
+import difflib
 import functools
 import itertools
 import math
@@ -853,6 +854,58 @@ def merge_data(base: Any, overlay: Any, holders: set[int]) -> Any:
                     items.append(item)
             return note_holder(items, items, holders)
     return overlay
+
+
+# An overlay item whose name is this close to a base item's (difflib's ratio, the measure of "did you mean"
+# for unknown keys, with a stricter cutoff: this warns unasked) is more likely a misspelling than a new item.
+CLOSE_NAME = 0.8
+_DIGITS = re.compile(r"\d+")
+_KINDS = {"services": "service", "consumers": "consumer", "routes": "route"}
+
+
+def overlay_additions(base: Any, overlay: Any, path: KeyPath) -> list[tuple[KeyPath, str]]:
+    """Where the overlay at `path` adds a list item (see merge_data) whose name is close to a base item's
+    name in the same list, with the warning: a misspelt `helo` for `hello` silently adds a service."""
+    found: list[tuple[KeyPath, str]] = []
+    _additions(base, overlay, path, "the base catalog", found)
+    return found
+
+
+def _additions(base: Any, overlay: Any, path: KeyPath, owner: str, found: list[tuple[KeyPath, str]]) -> None:
+    if isinstance(base, dict) and isinstance(overlay, dict):
+        for key, value in overlay.items():
+            if key in base:
+                _additions(base[key], value, (*path, key), owner, found)
+        return
+    if not (isinstance(base, list) and isinstance(overlay, list)):
+        return
+    try:
+        base_names = _data_names(base)
+        overlay_names = _data_names(overlay)
+    except Unsure:
+        return
+    if base_names is None or overlay_names is None:
+        return
+    kind = _KINDS.get(str(path[-1]), f"{path[-1]} entry")
+    position = {name: i for i, name in enumerate(base_names)}
+    for i, name in enumerate(overlay_names):
+        if name in position:
+            _additions(base[position[name]], overlay[i], (*path, i), f"{kind} '{name}' in the base catalog", found)
+            continue
+        candidates = [b for b in base_names if not _variant_of(name, b)]
+        close = difflib.get_close_matches(name, candidates, n=1, cutoff=CLOSE_NAME)
+        if close:
+            has = "the base catalog does not have" if owner == "the base catalog" else f"{owner} does not have"
+            found.append(((*path, i, "name"), f"adds {kind} '{name}', which {has} (did you mean '{close[0]}'?)"))
+
+
+def _variant_of(a: str, b: str) -> bool:
+    """Names one deliberately derives from another: differing only in digits (`orders-v1`, `orders-v2`;
+    `api`, `api2`), or one the other plus a part joined by `-` (`orders`, `orders-canary`)."""
+    if _DIGITS.sub("", a) == _DIGITS.sub("", b):
+        return True
+    short, long = sorted((a, b), key=len)
+    return long.startswith(short + "-") or long.endswith("-" + short)
 
 
 _Container = TypeVar("_Container", dict[str, Any], list[Any])

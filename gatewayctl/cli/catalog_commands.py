@@ -12,7 +12,7 @@ from typing import Annotated, NoReturn
 import typer
 from rich.markup import escape
 
-from gatewayctl.catalog.load import LoadedCatalog, load_catalog
+from gatewayctl.catalog.load import STDIN, STDIN_PATH, LoadedCatalog, load_catalog
 from gatewayctl.catalog.model import Catalog
 from gatewayctl.catalog.secrets import REFERENCE
 from gatewayctl.cli.console import EXIT_INVALID, EXIT_OK, err, out, print_diagnostics
@@ -21,7 +21,12 @@ from gatewayctl.graph import render_graph
 from gatewayctl.render import TARGETS, render
 from gatewayctl.render.output import RenderedFile, write_files
 
-CatalogArg = Annotated[Path, typer.Argument(help="The catalog file (YAML).", show_default=False, metavar="CATALOG")]
+CatalogArg = Annotated[
+    Path,
+    typer.Argument(
+        help="The catalog file (YAML); - reads it from standard input.", show_default=False, metavar="CATALOG"
+    ),
+]
 EnvOption = Annotated[
     str | None, typer.Option("--env", "-e", help="Merge this environment overlay (environments.NAME) first.")
 ]
@@ -33,6 +38,7 @@ def register(app: typer.Typer) -> None:
         "gatewayctl validate catalog.yaml",
         "gatewayctl validate catalog.yaml --env prod",
         "gatewayctl validate catalog.yaml --format github  # in a GitHub Actions job",
+        "generate-catalog | gatewayctl validate -  # the catalog from standard input",
     )
     render_examples = _examples(
         "gatewayctl render catalog.yaml --out build/",
@@ -65,9 +71,18 @@ def load_or_exit(path: Path, env: str | None, *, all_environments: bool = False)
     return loaded
 
 
+def is_stdin(path: Path) -> bool:
+    return str(path) == STDIN
+
+
+def shown(path: Path) -> str:
+    """How messages name the catalog argument: `<stdin>` for `-`, as its located errors do."""
+    return str(STDIN_PATH) if is_stdin(path) else str(path)
+
+
 def _print_invalid(path: Path, diagnostics: list[Diagnostic]) -> None:
     errors, warnings = print_diagnostics(diagnostics)
-    err.print(f"{path}: {plural(errors, 'error')}" + (f", {plural(warnings, 'warning')}" if warnings else ""))
+    err.print(f"{shown(path)}: {plural(errors, 'error')}" + (f", {plural(warnings, 'warning')}" if warnings else ""))
 
 
 class ValidateFormat(StrEnum):
@@ -117,7 +132,7 @@ def _report(
     GitHub Actions workflow commands (each diagnostic an annotation on its file and line) and the text."""
     if output_format is ValidateFormat.json:
         document = {
-            "catalog": str(path),
+            "catalog": shown(path),
             "environment": env,
             "valid": catalog is not None,
             "counts": None if catalog is None else _counts(catalog),
@@ -143,7 +158,7 @@ def _report(
         else (f" and {plural(len(catalog.environments), 'environment')}" if catalog.environments else "")
     )
     out.print(
-        f"{path}{where}: valid: {plural(counts['services'], 'service')}, {plural(counts['routes'], 'route')}, "
+        f"{shown(path)}{where}: valid: {plural(counts['services'], 'service')}, {plural(counts['routes'], 'route')}, "
         f"{plural(counts['consumers'], 'consumer')}"
         + (f", {plural(len(diagnostics), 'warning')}" if diagnostics else "")
     )
@@ -182,11 +197,11 @@ def render_cmd(
         files = render(loaded, targets, loaded.secrets())
     except CatalogInvalid as exc:
         errors, _ = print_diagnostics(exc.diagnostics)
-        err.print(f"{catalog}: {plural(errors, 'error')}; nothing was written")
+        err.print(f"{shown(catalog)}: {plural(errors, 'error')}; nothing was written")
         raise typer.Exit(EXIT_INVALID) from None
     removed: list[str] = []
     unchanged: list[str] = []
-    inputs = [catalog, *loaded.input_files()]
+    inputs = [*([] if is_stdin(catalog) else [catalog]), *loaded.input_files()]
     try:
         write_files(out_dir, files, owned_dirs=targets, inputs=inputs, removed=removed, unchanged=unchanged)
     except OSError as exc:

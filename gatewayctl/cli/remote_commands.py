@@ -37,11 +37,13 @@ from gatewayctl.apply.session import (
     DblessPayload,
     Desired,
     KumaDesired,
+    MissingSecrets,
     apply_db,
     apply_dbless,
     check_server,
     flattened_error_diagnostics,
     kuma_platform,
+    missing_secrets,
     plan,
     plan_kong,
     rejection_diagnostic,
@@ -59,7 +61,7 @@ from gatewayctl.apply.snapshot import (
 )
 from gatewayctl.catalog.load import LoadedCatalog
 from gatewayctl.catalog.model import Namespaces
-from gatewayctl.cli.catalog_commands import CatalogArg, EnvOption, _examples, load_or_exit
+from gatewayctl.cli.catalog_commands import CatalogArg, EnvOption, _examples, is_stdin, load_or_exit
 from gatewayctl.cli.console import EXIT_CHANGES, EXIT_INVALID, EXIT_OK, EXIT_REMOTE, err, out, print_diagnostics
 from gatewayctl.clients.http import Endpoint as HttpEndpoint
 from gatewayctl.clients.kong_admin import URL_ENV, Endpoint, KongAdmin, KongError, TlsOptions
@@ -384,12 +386,18 @@ def apply(
     a catalog never interleave (locks held in Kong and in Kuma).
     """
     _check_only(only)
+    if is_stdin(catalog) and not (yes or dry_run):  # before the catalog is read: nothing to answer with
+        err.print(
+            "apply -: the catalog comes from standard input, which leaves nothing to answer the confirmation "
+            "with; pass --yes (or --dry-run); nothing was sent"
+        )
+        raise typer.Exit(EXIT_INVALID)
     from gatewayctl.watch.push import pushed_run  # prometheus_client: loaded only by the command that pushes
 
     def warn(message: str) -> None:
         err.print(f"[yellow]warning: {escape(message)}[/yellow]")
 
-    with pushed_run(pushgateway, catalog.stem, env, warn) as run:
+    with pushed_run(pushgateway, "stdin" if is_stdin(catalog) else catalog.stem, env, warn) as run:
         _apply(
             run,
             catalog,
@@ -512,7 +520,9 @@ def status(
 ) -> int:
     """Are Kong and Kuma reachable, which versions, is Kong's database reachable, has either drifted?
 
-    Drift is against the catalog, as `diff` plans it; who holds the apply locks is shown too.
+    Drift is against the catalog, as `diff` plans it; who holds the apply locks is shown too. Without the
+    catalog's secrets the rest is still read and the drift is reported unknown, naming the references it
+    needs. Exit 0 while every system answers (drifted, or not, or unknown), 3 when one cannot be reached.
     """
     _check_only(only)
     _check_platform(kuma_platform_name)  # before any system is asked: a usage error is no system's state
@@ -553,11 +563,7 @@ def status(
         if k["configuration_hash"]:
             out.print(f"configuration hash: {k['configuration_hash']}")
         problem = k["problem"]
-        out.print(
-            f"drift: {'yes, ' + k['summary'] if k['drift'] else 'no'}"
-            if not problem
-            else f"cannot plan: {escape(problem)}"
-        )
+        out.print(f"drift: {escape(_drift_line(k))}" if not problem else f"cannot plan: {escape(problem)}")
         if k["database"] != "off":
             out.print(f"apply lock: {escape(k['apply_lock'] or 'free')}")
     if report.get("kuma", {}).get("reachable"):
@@ -568,7 +574,7 @@ def status(
         if m["problem"]:  # why, on stderr above; its lock was not read: the control plane refused the catalog first
             out.print("kuma cannot plan: the control plane cannot take the catalog (see above)")
         else:
-            out.print(f"kuma drift: {'yes, ' + m['summary'] if m['drift'] else 'no'}")
+            out.print(f"kuma drift: {escape(_drift_line(m))}")
             out.print(f"kuma apply lock: {escape(m['apply_lock'] or 'free')}")
     raise typer.Exit(code)
 
@@ -989,25 +995,30 @@ def _apply_dbless(
 
 
 def _kong_status(loaded: LoadedCatalog, conn: Connection, stack: contextlib.ExitStack) -> dict[str, Any]:
-    desired = _render_or_exit(loaded)
+    # Without Kong's secrets (an on-call laptop, a monitoring job) the catalog cannot be rendered: everything
+    # but the drift is still read, and the drift is reported unknown with the references it needs.
+    missing = missing_secrets(loaded, "kong")
+    desired = _render_or_exit(loaded) if missing is None else None
+    masker = desired.masker if desired is not None else missing.masker if missing is not None else None
     client = stack.enter_context(kong_client(conn))
     try:
-        server = _remote(lambda: read_server(client), desired.masker)
+        server = _remote(lambda: read_server(client), masker)
     except RemoteExit as exc:
         return {"url": client.endpoint.display(), "reachable": False, "error": exc.message}
-    health = _remote(lambda: client.get("/status"), desired.masker)
+    health = _remote(lambda: client.get("/status"), masker)
     drift: str | None = None
     problem = None
-    try:
-        check_server(loaded, server, desired)
-        the_plan = _remote(lambda: plan(client, loaded.catalog.name, server, desired, conn.parallelism), desired.masker)
-        drift = the_plan.summary() if the_plan.changes else None
-    except CatalogInvalid as exc:
-        problem = "; ".join(d.message for d in exc.errors)
+    if desired is not None:
+        try:
+            check_server(loaded, server, desired)
+            the_plan = _remote(lambda: plan(client, loaded.catalog.name, server, desired, conn.parallelism), masker)
+            drift = the_plan.summary() if the_plan.changes else None
+        except CatalogInvalid as exc:
+            problem = "; ".join(d.message for d in exc.errors)
     database = health.get("database") if isinstance(health, dict) else None
     lock = None
     if not server.dbless:  # a DB-less Kong has no lock (nothing can be written to hold one)
-        record = _remote(lambda: KongLock(client, loaded.catalog.name).read(), desired.masker)
+        record = _remote(lambda: KongLock(client, loaded.catalog.name).read(), masker)
         lock = describe_record(record, time.time()) if record is not None else None
     return {
         "url": client.endpoint.display(),
@@ -1017,11 +1028,32 @@ def _kong_status(loaded: LoadedCatalog, conn: Connection, stack: contextlib.Exit
         "database": server.database,
         "database_reachable": database.get("reachable") if isinstance(database, dict) else None,
         "configuration_hash": health.get("configuration_hash") if isinstance(health, dict) else None,
-        "drift": drift is not None,
-        "summary": drift or "kong: +0 ~0 -0",
+        **_drift_fields(drift, missing, "kong"),
         "problem": problem,
         "apply_lock": lock,
     }
+
+
+def _drift_fields(drift: str | None, missing: MissingSecrets | None, system: str) -> dict[str, Any]:
+    """status's drift keys: `drift` true/false, or null when it is unknown for want of secrets, with the
+    references that were needed in `needs` (names only: the values are not there, and are never shown)."""
+    if missing is not None:
+        return {"drift": None, "summary": None, "needs": missing.names}
+    return {"drift": drift is not None, "summary": drift or f"{system}: +0 ~0 -0", "needs": []}
+
+
+NEEDS_SHOWN = 5  # references named on status's drift line; --json lists them all
+
+
+def _drift_line(system: dict[str, Any]) -> str:
+    """`yes, kong: +1 ~0 -0`, `no`, or `unknown (needs ${env:A}, ${env:B})`."""
+    if system["drift"] is None:
+        needs = system["needs"]
+        shown = ", ".join(needs[:NEEDS_SHOWN]) + (
+            f" and {len(needs) - NEEDS_SHOWN} more" if len(needs) > NEEDS_SHOWN else ""
+        )
+        return f"unknown (needs {shown})"
+    return "yes, " + system["summary"] if system["drift"] else "no"
 
 
 def _rollback_kong(
@@ -1119,7 +1151,8 @@ def _kuma_remote(call: Callable[[], Any], what: str = "nothing was changed", mas
         raise _remote_exit(_masked(masker, f"kuma: {describe(exc)}; {what}")) from None
 
 
-def _plan_kuma(loaded: LoadedCatalog, desired: KumaDesired, conn: Connection, stack: contextlib.ExitStack) -> KumaSide:
+def _kuma_target(loaded: LoadedCatalog, conn: Connection, stack: contextlib.ExitStack) -> KumaTarget:
+    """The control plane the flags name, closed with `stack`."""
     _check_platform(conn.platform)
     namespace = loaded.catalog.deployment.namespaces.kuma
     if kuma_platform(loaded, conn.platform) == "universal":
@@ -1130,6 +1163,11 @@ def _plan_kuma(loaded: LoadedCatalog, desired: KumaDesired, conn: Connection, st
     else:
         target = _kuma_remote(lambda: kubernetes_target(conn.kubeconfig, conn.context, namespace))
     stack.callback(target.close)
+    return target
+
+
+def _plan_kuma(loaded: LoadedCatalog, desired: KumaDesired, conn: Connection, stack: contextlib.ExitStack) -> KumaSide:
+    target = _kuma_target(loaded, conn, stack)
     name = loaded.catalog.name
     the_plan = _kuma_remote(
         lambda: target.plan(name, desired.objects, desired.masker, conn.parallelism), masker=desired.masker
@@ -1237,29 +1275,38 @@ def _report_kuma_outcome(outcome: KumaOutcome, kuma: KumaSide, as_json: bool) ->
 
 
 def _kuma_status(loaded: LoadedCatalog, conn: Connection, stack: contextlib.ExitStack) -> dict[str, Any]:
-    desired = _render_kuma_or_exit(loaded)
+    # As for Kong: without the mesh's secrets the control plane is still read (version, lock), not planned.
+    missing = missing_secrets(loaded, "kuma")
+    desired = _render_kuma_or_exit(loaded) if missing is None else None
+    masker = desired.masker if desired is not None else missing.masker if missing is not None else None
     platform = kuma_platform(loaded, conn.platform)
     problem = None
+    target: KumaTarget | None = None
+    drift: str | None = None
+    server: dict[str, Any] = {}
     try:
-        side = _plan_kuma(loaded, desired, conn, stack)
+        if desired is not None:
+            side = _plan_kuma(loaded, desired, conn, stack)
+            target, server = side.target, side.plan.server
+            drift = side.plan.summary() if side.plan.changes else None
+        else:
+            target = _kuma_target(loaded, conn, stack)
+            server = _kuma_remote(target.server_info, masker=masker)
     except RemoteExit as exc:
         return {"url": _kuma_display(conn, platform), "platform": platform, "reachable": False, "error": exc.message}
     except RefusedExit as exc:  # it answered, and said why it cannot take the catalog; its lock is not read
-        side, problem = None, exc.reason
-    server = side.plan.server if side else {}
-    drift = side.plan.summary() if side and side.plan.changes else None
+        target, problem = None, exc.reason
     name = loaded.catalog.name
-    lock = _kuma_remote(lambda: side.target.lock_holder(name), masker=desired.masker) if side else None
+    lock = _kuma_remote(lambda: target.lock_holder(name), masker=masker) if target is not None else None
     return {
-        "url": side.display if side else _kuma_display(conn, platform),
+        "url": target.display if target is not None else _kuma_display(conn, platform),
         "platform": platform,
         "reachable": True,
         # on Kubernetes the server is the API server: its version is Kubernetes', not Kuma's
         "product": server.get("product") or ("Kubernetes" if platform == "kubernetes" else "Kuma"),
         "version": server.get("version"),
         "mode": server.get("mode"),
-        "drift": drift is not None,
-        "summary": drift or "kuma: +0 ~0 -0",
+        **_drift_fields(drift, missing, "kuma"),
         "problem": problem,
         "apply_lock": lock,
     }

@@ -25,7 +25,7 @@ from gatewayctl.apply import lease
 from gatewayctl.apply.kuma_target import KumaTarget, kubernetes_target
 from gatewayctl.apply.session import kuma_platform
 from gatewayctl.catalog.load import LoadedCatalog
-from gatewayctl.cli.catalog_commands import CatalogArg, EnvOption
+from gatewayctl.cli.catalog_commands import EnvOption, is_stdin
 from gatewayctl.cli.console import EXIT_INVALID, EXIT_OK, err, print_diagnostics
 from gatewayctl.cli.remote_commands import (
     CaCert,
@@ -58,6 +58,15 @@ from gatewayctl.watch.system import System
 log = logging.getLogger("gatewayctl.watch")
 
 
+# Not CatalogArg: watch reads the file again whenever it changes, so standard input (`-`) cannot be it.
+WatchedCatalog = Annotated[
+    Path,
+    typer.Argument(
+        help="The catalog file (YAML), read again whenever it changes.", show_default=False, metavar="CATALOG"
+    ),
+]
+
+
 def register(app: typer.Typer) -> None:
     app.command(
         epilog=remote_examples(
@@ -69,7 +78,7 @@ def register(app: typer.Typer) -> None:
 
 
 def watch(
-    catalog: CatalogArg,
+    catalog: WatchedCatalog,
     env: EnvOption = None,
     interval: Annotated[float, typer.Option("--interval", help="Seconds between checks.", min=0.05)] = 60.0,
     heal: Annotated[bool, typer.Option("--heal", help="Apply the plan whenever something drifted.")] = False,
@@ -119,6 +128,12 @@ def watch(
     Remote failures are logged and retried with back-off; an invalid catalog edit is reported and the last
     good catalog kept. SIGTERM/SIGINT stop it cleanly (an apply stops between write batches).
     """
+    if is_stdin(catalog):
+        err.print(
+            "watch -: the catalog is read again whenever its file changes, and standard input can be read only "
+            "once; give the catalog's file"
+        )
+        raise typer.Exit(EXIT_INVALID)
     _setup_logging()
     source = CatalogSource(catalog, env)
     first = source.reload()
