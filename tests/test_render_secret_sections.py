@@ -100,7 +100,7 @@ def test_a_secret_the_program_reading_it_would_change_is_a_located_error(
         n for n, text in enumerate((EXAMPLES / f"{example}.yaml").read_text().splitlines(), 1) if variable in text
     )
     assert code == 1 and f"{example}.yaml:{line}:" in err and refused in err and "(value not shown)" in err, err
-    assert value.strip() not in err and "004" not in err
+    assert value.strip() not in err and value.strip()[-5:] not in err  # its own tail, "-0041"
     assert not (tmp_path / target).exists()
     # a value nothing changes renders
     monkeypatch.setenv(variable, "plain-0046")
