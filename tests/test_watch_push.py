@@ -99,6 +99,15 @@ def test_a_push_that_fails_is_a_warning_not_an_error(gateway: Pushgateway) -> No
     assert push_apply_run("http://127.0.0.1:1", ApplyRun("shop"), timeout=2) is not None  # nothing listening
 
 
+@pytest.mark.parametrize("url", ["http://[::1:9091/", "http://ci:pu5h-pw-0020@[::1/"])
+def test_a_pushgateway_url_urllib_cannot_read_is_a_warning_too(url: str) -> None:
+    """A URL urlsplit refuses (`Invalid IPv6 URL`) made the masking of its credentials raise inside the
+    warning's own handler: the apply ended in a traceback after its work was done."""
+    problem = push_apply_run(url, ApplyRun("shop"), timeout=2)
+    assert problem is not None and problem.startswith("could not push metrics to http://[::1"), problem
+    assert "pu5h-pw" not in problem and "ci:" not in problem, problem
+
+
 @pytest.mark.parametrize(("ending", "code"), [(None, 0), (typer.Exit(3), 3), (typer.Exit(0), 0), (RuntimeError(), 1)])
 def test_pushed_run_takes_the_exit_code_from_how_apply_ended(
     gateway: Pushgateway, ending: BaseException | None, code: int

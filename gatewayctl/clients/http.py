@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, ClassVar
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import certifi
 import httpx
@@ -197,8 +197,7 @@ class ApiClient:
         self.run_id = uuid.uuid4().hex[:12]
         # What this client sends that is secret, masked in every error it raises: a proxy's page or a
         # library's message may quote the token or the URL's password back.
-        password = urlsplit(endpoint.url).password if "@" in endpoint.url else None
-        self._credentials = Masker.of(v for v in (endpoint.token, password) if v)
+        self._credentials = Masker.of([*([endpoint.token] if endpoint.token else []), *url_credentials(endpoint.url)])
         headers = {"User-Agent": f"gatewayctl/{__version__} (run {self.run_id})", "Accept": "application/json"}
         base_url = endpoint.url
         if endpoint.token:
@@ -340,6 +339,17 @@ class ApiClient:
             kind = response.headers.get("content-type") or "no content type"
             detail = f"the answer is not JSON ({kind}): is {self.endpoint.display()} the right URL?"
             raise self.error(response.request.method, path, response.status_code, None, detail, 1) from None
+
+
+def url_credentials(url: str) -> list[str]:
+    """What `url` carries that may be secret: the password of a user:password@ and the query's values (a
+    `?token=`). A URL urlsplit cannot read (`http://[::1`) gives its whole user:password part, if it has one."""
+    try:
+        parts = urlsplit(url)
+        return [v for v in (parts.password, *(v for _, v in parse_qsl(parts.query))) if v]
+    except ValueError:
+        userinfo = url.partition("://")[2].rpartition("@")[0]
+        return [v for v in (userinfo, userinfo.partition(":")[2]) if v]
 
 
 def _without_userinfo(url: str) -> str:

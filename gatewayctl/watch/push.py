@@ -30,12 +30,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 from prometheus_client import CollectorRegistry, Gauge
 from prometheus_client.exposition import default_handler, pushadd_to_gateway
 
-from gatewayctl.clients.http import Endpoint
+from gatewayctl.clients.http import Endpoint, url_credentials
 from gatewayctl.plan.masking import Masker
 
 JOB = "gatewayctl-apply"
@@ -106,15 +105,9 @@ def push_apply_run(
         text = str(exc).strip().splitlines()
         # the URL as the Admin APIs' are shown: without a user:password@ or a query that may hold a token,
         # and those masked where urllib quotes them (`nonnumeric port: 'password@host'`)
-        shown = Masker.of(_credentials(gateway)).text(text[0]) if text else type(exc).__name__
+        shown = Masker.of(url_credentials(gateway)).text(text[0]) if text else type(exc).__name__
         return f"could not push metrics to {Endpoint(gateway).display()}: {shown}"
     return None
-
-
-def _credentials(url: str) -> list[str]:
-    """The password and the query's values of `url`."""
-    parts = urlsplit(url)
-    return [v for v in (parts.password, *(v for _, v in parse_qsl(parts.query))) if v]
 
 
 @contextmanager
