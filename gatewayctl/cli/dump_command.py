@@ -26,6 +26,7 @@ from gatewayctl.catalog.load import load_catalog
 from gatewayctl.catalog.secrets import SecretResolver
 from gatewayctl.cli.console import EXIT_INVALID, EXIT_OK, EXIT_REMOTE, err, out, print_diagnostics
 from gatewayctl.cli.remote_commands import (
+    KUMA_URL_FLAGS,
     CaCert,
     ClientCert,
     ClientKey,
@@ -37,8 +38,9 @@ from gatewayctl.cli.remote_commands import (
     Timeout,
     _client,
     _remote,
+    check_kuma_platform,
     remote_examples,
-    token_problem_or_exit,
+    usable_endpoint_or_exit,
 )
 from gatewayctl.clients.kong_admin import TlsOptions
 from gatewayctl.clients.kuma_api import URL_ENV as KUMA_URL_ENV
@@ -111,9 +113,7 @@ def dump(
     if not NAME.match(catalog_name):
         err.print(f"--catalog-name {escape(catalog_name)}: not a catalog name (lowercase letters, digits and '-')")
         raise typer.Exit(EXIT_INVALID)
-    if kuma_platform not in (None, "universal", "kubernetes"):
-        err.print(f"--kuma-platform {escape(kuma_platform)}: choose universal or kubernetes")
-        raise typer.Exit(EXIT_INVALID)
+    check_kuma_platform(kuma_platform)
     if out_file.is_dir() or not out_file.parent.is_dir():  # found out before Kong is read, not after
         where = (
             "is a folder: name a file in it" if out_file.is_dir() else f"its folder {out_file.parent} does not exist"
@@ -123,12 +123,9 @@ def dump(
     kuma_tls = TlsOptions(ca_cert, client_cert, client_key, insecure)
     kuma_named = kuma_platform != "kubernetes" and (kuma_url or os.environ.get(KUMA_URL_ENV))
     # a Kuma URL that cannot be one is the user's to fix: said before Kong is read, and never retried
-    if kuma_named and (problem := (endpoint := kuma_endpoint(kuma_url, kuma_tls, timeout)).problem()):
-        err.print(f"Kuma API URL {escape(endpoint.display())}: {problem}; nothing was read or written")
-        raise typer.Exit(EXIT_INVALID)
-    if kuma_named and (problem := endpoint.token_problem()):
-        err.print(f"{escape(problem)}; nothing was read or written")
-        raise typer.Exit(EXIT_INVALID)
+    if kuma_named:
+        endpoint = kuma_endpoint(kuma_url, kuma_tls, timeout)
+        usable_endpoint_or_exit(endpoint, "Kuma API", KUMA_URL_FLAGS, "; nothing was read or written")
     with _client(kong_admin_url, ca_cert, client_cert, client_key, insecure, timeout, parallelism) as client:
         server = _remote(lambda: read_server(client))
         live: LiveState = _remote(lambda: fetch_live(client, catalog_name, server, parallelism))
@@ -195,8 +192,7 @@ def _read_kuma(
     """The owned Kuma objects, when a Kuma API is named (--kuma-url or GATEWAYCTL_KUMA_URL); [] otherwise."""
     if not url and not os.environ.get(KUMA_URL_ENV):
         return []
-    endpoint = kuma_endpoint(url, tls, timeout)
-    token_problem_or_exit(endpoint)
+    endpoint = kuma_endpoint(url, tls, timeout)  # its URL and token were checked before Kong was read
     try:
         with KumaApi(endpoint, retry=RetryPolicy(), pool=parallelism) as client:
             server = kuma_universal.read_server(client)

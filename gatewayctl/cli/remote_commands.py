@@ -230,7 +230,8 @@ def _check_only(only: str | None) -> None:
         raise typer.Exit(EXIT_INVALID)
 
 
-def _check_platform(platform: str | None) -> None:
+def check_kuma_platform(platform: str | None) -> None:
+    """Exit 1 unless --kuma-platform is unset or names a platform gatewayctl knows."""
     if platform not in (None, "universal", "kubernetes"):
         err.print(f"--kuma-platform {escape(platform)}: choose universal or kubernetes")
         raise typer.Exit(EXIT_INVALID)
@@ -525,7 +526,7 @@ def status(
     needs. Exit 0 while every system answers (drifted, or not, or unknown), 3 when one cannot be reached.
     """
     _check_only(only)
-    _check_platform(kuma_platform_name)  # before any system is asked: a usage error is no system's state
+    check_kuma_platform(kuma_platform_name)  # before any system is asked: a usage error is no system's state
     loaded = load_or_exit(catalog, env)
     conn = Connection(
         kong_admin_url,
@@ -663,12 +664,7 @@ def _client(
     rps: float | None = None,
 ) -> KongAdmin:
     tls = tls_or_exit(ca_cert, client_cert, client_key, insecure)
-    endpoint = Endpoint.from_environment(url, tls, timeout)
-    problem = endpoint.problem()
-    if problem:
-        err.print(f"Kong Admin API URL {escape(endpoint.display() or f'(--kong-admin-url or {URL_ENV})')}: {problem}")
-        raise typer.Exit(EXIT_INVALID)
-    token_problem_or_exit(endpoint)
+    endpoint = usable_endpoint_or_exit(Endpoint.from_environment(url, tls, timeout), "Kong Admin API", KONG_URL_FLAGS)
     if insecure:
         err.print("[yellow]warning: --insecure: the Admin API's TLS certificate is not verified[/yellow]")
     try:
@@ -678,11 +674,22 @@ def _client(
         raise typer.Exit(EXIT_INVALID) from None
 
 
-def token_problem_or_exit(endpoint: HttpEndpoint) -> None:
+KONG_URL_FLAGS = f"--kong-admin-url or {URL_ENV}"
+KUMA_URL_FLAGS = f"--kuma-url or {KUMA_URL_ENV}"
+
+
+def usable_endpoint_or_exit(endpoint: HttpEndpoint, api: str, flags: str, after: str = "") -> HttpEndpoint:
+    """`endpoint` when its URL and token can be used; else why not (the URL named as `flags` when empty,
+    `after` appended: what was left alone) and exit 1, before any client is made."""
+    problem = endpoint.problem()
+    if problem:
+        err.print(f"{api} URL {escape(endpoint.display() or f'({flags})')}: {problem}{after}")
+        raise typer.Exit(EXIT_INVALID)
     problem = endpoint.token_problem()
     if problem:
-        err.print(problem)
+        err.print(f"{escape(problem)}{after}")
         raise typer.Exit(EXIT_INVALID)
+    return endpoint
 
 
 def _tls_files(tls: TlsOptions) -> str:
@@ -1118,12 +1125,7 @@ def _render_kuma_or_exit(loaded: LoadedCatalog) -> KumaDesired:
 
 def kuma_client(conn: Connection) -> KumaApi:
     tls = tls_or_exit(conn.ca_cert, conn.client_cert, conn.client_key, conn.insecure)
-    endpoint = kuma_endpoint(conn.kuma_url, tls, conn.timeout)
-    problem = endpoint.problem()
-    if problem:
-        err.print(f"Kuma API URL {escape(endpoint.display() or f'(--kuma-url or {KUMA_URL_ENV})')}: {problem}")
-        raise typer.Exit(EXIT_INVALID)
-    token_problem_or_exit(endpoint)
+    endpoint = usable_endpoint_or_exit(kuma_endpoint(conn.kuma_url, tls, conn.timeout), "Kuma API", KUMA_URL_FLAGS)
     try:
         return KumaApi(endpoint, retry=RetryPolicy(), rps=conn.rps, pool=conn.parallelism)
     except (OSError, ValueError) as exc:
@@ -1153,7 +1155,7 @@ def _kuma_remote(call: Callable[[], Any], what: str = "nothing was changed", mas
 
 def _kuma_target(loaded: LoadedCatalog, conn: Connection, stack: contextlib.ExitStack) -> KumaTarget:
     """The control plane the flags name, closed with `stack`."""
-    _check_platform(conn.platform)
+    check_kuma_platform(conn.platform)
     namespace = loaded.catalog.deployment.namespaces.kuma
     if kuma_platform(loaded, conn.platform) == "universal":
         client = kuma_client(conn)
@@ -1409,6 +1411,7 @@ def _object_from_live(item: dict[str, Any]) -> KumaObject:
 
 
 __all__ = [  # imported by the dump and watch commands: keep these names
+    "KUMA_URL_FLAGS",
     "CaCert",
     "ClientCert",
     "ClientKey",
@@ -1426,9 +1429,10 @@ __all__ = [  # imported by the dump and watch commands: keep these names
     "Timeout",
     "_client",
     "_remote",
+    "check_kuma_platform",
     "kong_client",
     "kuma_client",
     "register",
     "tls_or_exit",
-    "token_problem_or_exit",
+    "usable_endpoint_or_exit",
 ]

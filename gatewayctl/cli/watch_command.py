@@ -42,6 +42,7 @@ from gatewayctl.cli.remote_commands import (
     Parallelism,
     StateDir,
     Timeout,
+    check_kuma_platform,
     kong_client,
     kuma_client,
     remote_examples,
@@ -244,9 +245,7 @@ def _elector(
 
 
 def _kuma_system(loaded: LoadedCatalog, conn: Connection, state_dir: Path, lock_wait: float) -> KumaSystem:
-    if conn.platform not in (None, "universal", "kubernetes"):
-        err.print(f"--kuma-platform {escape(conn.platform)}: choose universal or kubernetes")
-        raise typer.Exit(EXIT_INVALID)
+    check_kuma_platform(conn.platform)
     namespace = loaded.catalog.deployment.namespaces.kuma
     if kuma_platform(loaded, conn.platform) == "universal":
         client = kuma_client(conn)
