@@ -18,13 +18,13 @@ from gatewayctl.apply.kong import Outcome, execute
 from gatewayctl.apply.lock import KongLock
 from gatewayctl.apply.snapshot import write_snapshot
 from gatewayctl.catalog.load import LoadedCatalog
-from gatewayctl.catalog.secrets import Reference
+from gatewayctl.catalog.secrets import Reference, SecretResolver
 from gatewayctl.clients.kong_admin import KongAdmin, KongError
 from gatewayctl.diagnostics import CatalogInvalid, Diagnostic, KeyPath, format_path
 from gatewayctl.gcpause import paused_gc
 from gatewayctl.plan.entities import DesiredState, Entity, flatten, from_live
 from gatewayctl.plan.fields import secret_paths_by_key
-from gatewayctl.plan.kinds import BY_NAME
+from gatewayctl.plan.kinds import BY_NAME, PARENT_FIELD
 from gatewayctl.plan.kong import (
     KongPlan,
     LiveState,
@@ -57,9 +57,12 @@ def render_desired(loaded: LoadedCatalog) -> Desired:
     secrets = loaded.secrets()
     loaded.check_secrets(["kong"], secrets)
     config = build_kong_config(loaded.catalog, secrets)
-    return Desired(
-        config, flatten(config, loaded.catalog), Masker.of(secrets.resolved_values(), secrets.resolved_references())
-    )
+    return Desired(config, flatten(config, loaded.catalog), _resolved_masker(secrets))
+
+
+def _resolved_masker(secrets: SecretResolver) -> Masker:
+    """A masker of every secret `secrets` has resolved so far, each shown by its reference."""
+    return Masker.of(secrets.resolved_values(), secrets.resolved_references())
 
 
 @dataclass
@@ -86,7 +89,7 @@ def missing_secrets(loaded: LoadedCatalog, target: str) -> MissingSecrets | None
     for path, ref in loaded.secret_references:
         if path[0] in sections and ref not in missing:
             secrets.value(ref)
-    return MissingSecrets(missing, Masker.of(secrets.resolved_values(), secrets.resolved_references()))
+    return MissingSecrets(missing, _resolved_masker(secrets))
 
 
 def locate(loaded: LoadedCatalog, entity: Entity | KeyPath | None, message: str) -> Diagnostic:
@@ -300,7 +303,7 @@ def carried_over_problems(
     return out
 
 
-FOREIGN_KEYS = ("service", "route", "consumer", "upstream")
+FOREIGN_KEYS = tuple(PARENT_FIELD.values())  # the keys by which an entity refers to another
 
 
 def _clash_message(entity: Entity, fields: tuple[str, ...], other: Entity) -> str:
@@ -488,9 +491,7 @@ def render_kuma_desired(loaded: LoadedCatalog) -> KumaDesired:
     """The catalog's Kuma objects with secrets resolved; CatalogInvalid when a secret is missing."""
     secrets = loaded.secrets()
     loaded.check_secrets(["kuma"], secrets)
-    return KumaDesired(
-        build_kuma_objects(loaded.catalog, secrets), Masker.of(secrets.resolved_values(), secrets.resolved_references())
-    )
+    return KumaDesired(build_kuma_objects(loaded.catalog, secrets), _resolved_masker(secrets))
 
 
 def kuma_platform(loaded: LoadedCatalog, chosen: str | None) -> Platform:
