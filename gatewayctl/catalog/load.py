@@ -52,6 +52,7 @@ PLATFORM_TARGETS = ("kubernetes", "vm")
 STDIN = "-"  # the catalog argument that reads the catalog from standard input
 STDIN_PATH = Path("<stdin>")  # how messages name it (`<stdin>:3:5: ...`)
 OVERLAY_FORBIDDEN = ("format", "environments")
+NOT_SHOWN = " (value not shown)"  # ends a message about a value that holds a secret, named by its references
 
 
 @dataclass
@@ -141,24 +142,30 @@ class LoadedCatalog:
                     part, _, kong_says = refused[0]  # what checks.py says of a literal url, without the value
                     why = f"Kong refuses its {part}: {kong_says}"
                 if why:
-                    # The value holds a secret: only the references are named.
-                    refs = ", ".join(str(ref) for p, ref in self.secret_references if p == path)
-                    problems.append(self.source.diagnostic(path, f"{why}, once {refs} is resolved (value not shown)"))
+                    problems.append(self._once_resolved(path, why))
         for path, changed_by in DEPLOYMENT_SECRET_PROBLEMS.items():
-            refs = ", ".join(str(ref) for p, ref in self.secret_references if p == path)
+            refs = self._references_at(path)
             wanted = bool(resolved and refs and path[0] in sections)
             why = changed_by(resolver.resolve(str(_value_at(self.data, path)))) if wanted else None
             if why:
-                problems.append(self.source.diagnostic(path, f"the value of {refs} {why} (value not shown)"))
+                problems.append(self.source.diagnostic(path, f"the value of {refs} {why}{NOT_SHOWN}"))
         for path, port_allowed in hosts.items():
             if resolved:
                 problem, has_port = kong_address(resolver.resolve(str(_value_at(self.data, path))))
                 if problem or (has_port and not port_allowed):
-                    refs = ", ".join(str(ref) for p, ref in self.secret_references if p == path)
                     why = f"Kong refuses this host: it {problem or 'must not have a port'}"
-                    problems.append(self.source.diagnostic(path, f"{why}, once {refs} is resolved (value not shown)"))
+                    problems.append(self._once_resolved(path, why))
         if problems:
             raise CatalogInvalid(problems)
+
+    def _once_resolved(self, path: KeyPath, why: str) -> Diagnostic:
+        """`why` the value at `path` is refused once its references are resolved, naming only those."""
+        return self.source.diagnostic(path, f"{why}, once {self._references_at(path)} is resolved{NOT_SHOWN}")
+
+    def _references_at(self, path: KeyPath) -> str:
+        """The references the value at `path` holds, as a message about a secret value names it: the value
+        itself is never shown."""
+        return ", ".join(str(ref) for p, ref in self.secret_references if p == path)
 
 
 # The URL-typed keys (`*` for any index), with whether they must be http(s). A reference in one skips the
@@ -282,7 +289,7 @@ def _resolved_duplicate_diagnostics(catalog: Catalog, source: Source, resolver: 
                         source.diagnostic(
                             path,
                             f"this {attr} is the same as {format_path(first_path)} once their references are "
-                            "resolved (value not shown); Kong requires it to be unique",
+                            f"resolved{NOT_SHOWN}; Kong requires it to be unique",
                         )
                     )
     return out

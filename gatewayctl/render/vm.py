@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import jinja2
 
 from gatewayctl.catalog.checks import in_mesh
-from gatewayctl.catalog.load import LoadedCatalog
+from gatewayctl.catalog.load import NOT_SHOWN, LoadedCatalog
 from gatewayctl.catalog.model import Catalog, Service
 from gatewayctl.catalog.secrets import SecretResolver
 from gatewayctl.diagnostics import CatalogInvalid, KeyPath
@@ -62,7 +62,7 @@ def render_vm(loaded: LoadedCatalog, secrets: SecretResolver) -> list[RenderedFi
     if catalog.deployment.platform != "vm" or catalog.deployment.vm is None:
         return []
     unwritable = [
-        loaded.source.diagnostic(path, f"the value of {reference} {why}")
+        loaded.source.diagnostic(path, f"the value of {reference} {why}{NOT_SHOWN}")
         for path, reference, readers in _env_file_secrets(catalog)
         if (why := _env_value_problem(secrets.resolve(reference), readers)) is not None
     ]
