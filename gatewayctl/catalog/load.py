@@ -52,6 +52,18 @@ PLATFORM_TARGETS = ("kubernetes", "vm")
 STDIN = "-"  # the catalog argument that reads the catalog from standard input
 STDIN_PATH = Path("<stdin>")  # how messages name it (`<stdin>:3:5: ...`)
 OVERLAY_FORBIDDEN = ("format", "environments")
+
+
+def is_stdin(path: str | Path) -> bool:
+    """Whether the catalog argument names standard input (`-`)."""
+    return str(path) == STDIN
+
+
+def display_path(path: str | Path) -> str:
+    """How messages name the catalog argument: `<stdin>` for `-`, as its located errors do."""
+    return str(STDIN_PATH) if is_stdin(path) else str(path)
+
+
 NOT_SHOWN = " (value not shown)"  # ends a message about a value that holds a secret, named by its references
 
 
@@ -313,7 +325,7 @@ def load_catalog(path: str | Path, environment: str | None = None, *, all_enviro
 
 
 def _load(path: Path, environment: str | None, all_environments: bool) -> LoadedCatalog:
-    if str(path) == STDIN:
+    if is_stdin(path):
         return _load_raw(_read_stdin(), STDIN_PATH, environment, all_environments)
     display = str(path)
     try:

@@ -12,7 +12,7 @@ from typing import Annotated, NoReturn
 import typer
 from rich.markup import escape
 
-from gatewayctl.catalog.load import STDIN, STDIN_PATH, LoadedCatalog, load_catalog
+from gatewayctl.catalog.load import LoadedCatalog, display_path, is_stdin, load_catalog
 from gatewayctl.catalog.model import Catalog
 from gatewayctl.catalog.secrets import REFERENCE
 from gatewayctl.cli.console import EXIT_INVALID, EXIT_OK, err, out, print_diagnostics
@@ -71,18 +71,11 @@ def load_or_exit(path: Path, env: str | None, *, all_environments: bool = False)
     return loaded
 
 
-def is_stdin(path: Path) -> bool:
-    return str(path) == STDIN
-
-
-def shown(path: Path) -> str:
-    """How messages name the catalog argument: `<stdin>` for `-`, as its located errors do."""
-    return str(STDIN_PATH) if is_stdin(path) else str(path)
-
-
 def _print_invalid(path: Path, diagnostics: list[Diagnostic]) -> None:
     errors, warnings = print_diagnostics(diagnostics)
-    err.print(f"{shown(path)}: {plural(errors, 'error')}" + (f", {plural(warnings, 'warning')}" if warnings else ""))
+    err.print(
+        f"{display_path(path)}: {plural(errors, 'error')}" + (f", {plural(warnings, 'warning')}" if warnings else "")
+    )
 
 
 class ValidateFormat(StrEnum):
@@ -132,7 +125,7 @@ def _report(
     GitHub Actions workflow commands (each diagnostic an annotation on its file and line) and the text."""
     if output_format is ValidateFormat.json:
         document = {
-            "catalog": shown(path),
+            "catalog": display_path(path),
             "environment": env,
             "valid": catalog is not None,
             "counts": None if catalog is None else _counts(catalog),
@@ -158,8 +151,8 @@ def _report(
         else (f" and {plural(len(catalog.environments), 'environment')}" if catalog.environments else "")
     )
     out.print(
-        f"{shown(path)}{where}: valid: {plural(counts['services'], 'service')}, {plural(counts['routes'], 'route')}, "
-        f"{plural(counts['consumers'], 'consumer')}"
+        f"{display_path(path)}{where}: valid: {plural(counts['services'], 'service')}, "
+        f"{plural(counts['routes'], 'route')}, {plural(counts['consumers'], 'consumer')}"
         + (f", {plural(len(diagnostics), 'warning')}" if diagnostics else "")
     )
 
@@ -197,7 +190,7 @@ def render_cmd(
         files = render(loaded, targets, loaded.secrets())
     except CatalogInvalid as exc:
         errors, _ = print_diagnostics(exc.diagnostics)
-        err.print(f"{shown(catalog)}: {plural(errors, 'error')}; nothing was written")
+        err.print(f"{display_path(catalog)}: {plural(errors, 'error')}; nothing was written")
         raise typer.Exit(EXIT_INVALID) from None
     removed: list[str] = []
     unchanged: list[str] = []

@@ -59,9 +59,9 @@ from gatewayctl.apply.snapshot import (
     read_snapshot_extras,
     write_snapshot,
 )
-from gatewayctl.catalog.load import LoadedCatalog
+from gatewayctl.catalog.load import LoadedCatalog, is_stdin
 from gatewayctl.catalog.model import Namespaces
-from gatewayctl.cli.catalog_commands import CatalogArg, EnvOption, _examples, is_stdin, load_or_exit
+from gatewayctl.cli.catalog_commands import CatalogArg, EnvOption, _examples, load_or_exit
 from gatewayctl.cli.console import EXIT_CHANGES, EXIT_INVALID, EXIT_OK, EXIT_REMOTE, err, out, print_diagnostics
 from gatewayctl.clients.http import Endpoint as HttpEndpoint
 from gatewayctl.clients.kong_admin import URL_ENV, Endpoint, KongAdmin, KongError, TlsOptions

@@ -24,8 +24,8 @@ from rich.markup import escape
 from gatewayctl.apply import lease
 from gatewayctl.apply.kuma_target import KumaTarget, kubernetes_target
 from gatewayctl.apply.session import kuma_platform
-from gatewayctl.catalog.load import LoadedCatalog
-from gatewayctl.cli.catalog_commands import EnvOption, is_stdin
+from gatewayctl.catalog.load import LoadedCatalog, is_stdin
+from gatewayctl.cli.catalog_commands import EnvOption
 from gatewayctl.cli.console import EXIT_INVALID, EXIT_OK, err, print_diagnostics
 from gatewayctl.cli.remote_commands import (
     CaCert,
