@@ -7,9 +7,9 @@
   configuration costs no POST at all.
 - decK's `_info` is stripped (Kong's declarative schema rejects it).
 - A full replace would delete what others put in Kong, so entities without this catalog's ownership tag are
-  read from `GET /config` and carried over unchanged but for a credential's ttl, exported as the seconds left and
-  posted as the time it expires (unless the running hash shows Kong runs this catalog's
-  configuration alone).
+  read from `GET /config` and carried over (unless the running hash shows Kong runs this catalog's
+  configuration alone), unchanged but for a credential's ttl: exported as the seconds left, posted as the
+  time it expires.
 - `?flatten_errors=1` makes a 400 list `flattened_errors` per entity, which are mapped to catalog entries.
 """
 
@@ -32,7 +32,11 @@ DECK_ONLY_KEYS = ("_info", "_konnect", "_plugin_configs")
 EMPTY_HASH = "0" * 32
 
 
-def payload(config: dict[str, Any], others: dict[str, list[dict[str, Any]]] | None = None) -> str:
+# Entities of others carried over into the posted configuration: kind -> items as Kong exported them.
+Carried = dict[str, list[dict[str, Any]]]
+
+
+def payload(config: dict[str, Any], others: Carried | None = None) -> str:
     """The JSON text to post: the rendered config without decK-only keys, plus entities others own."""
     doc = {k: v for k, v in config.items() if k not in DECK_ONLY_KEYS}
     if _transformed(others or {}):
@@ -49,7 +53,7 @@ def payload(config: dict[str, Any], others: dict[str, list[dict[str, Any]]] | No
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def _transformed(others: dict[str, list[dict[str, Any]]]) -> bool:
+def _transformed(others: Carried) -> bool:
     """Whether entities carried over hold values Kong transformed on write (basic-auth password hashes,
     oauth2 client secrets with `hash_secret`), which must not be transformed a second time."""
     return bool(others.get("basicauth_credentials")) or any(
@@ -83,13 +87,13 @@ def config_hash(text: str) -> str:
     return hashlib.md5(text.encode()).hexdigest()
 
 
-def unowned_entities(client: KongAdmin, catalog_name: str) -> dict[str, list[dict[str, Any]]]:
+def unowned_entities(client: KongAdmin, catalog_name: str) -> Carried:
     """Entities in the running configuration that do not carry this catalog's tag (from `GET /config`)."""
     answer, now = client.get_dated("/config")
     exported = (answer.get("config") if isinstance(answer, dict) else None) or ""
     data = export_data(exported) if isinstance(exported, str) and exported.strip() else {}
     tag = catalog_tag(catalog_name)
-    out: dict[str, list[dict[str, Any]]] = {}
+    out: Carried = {}
     for key, items in (data or {}).items():
         if key.startswith("_") or not isinstance(items, list):
             continue
@@ -126,9 +130,7 @@ def export_data(exported: str) -> Any:
     return yaml.load(exported, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
-def payload_for(
-    client: KongAdmin, config: dict[str, Any], catalog_name: str
-) -> tuple[str, str | None, dict[str, list[dict[str, Any]]]]:
+def payload_for(client: KongAdmin, config: dict[str, Any], catalog_name: str) -> tuple[str, str | None, Carried]:
     """(the text to post, entities of others included; Kong's running configuration hash; those entities).
     When the running hash is that of this catalog's configuration alone, Kong runs exactly it and nothing
     else: there is nothing to carry over, and the export (megabytes of YAML to parse at 10,000 entities) is

@@ -225,7 +225,7 @@ class DblessResult:
 class DblessPayload:
     text: str  # the configuration apply would post
     running: str | None  # the configuration hash Kong reports
-    others: dict[str, list[dict[str, Any]]]  # the entities of others carried over into `text`, by kind
+    others: dbless.Carried  # the entities of others carried over into `text`, by kind
 
     @property
     def unchanged(self) -> bool:
@@ -261,7 +261,7 @@ def plan_kong(
 
 
 def carried_over_problems(
-    loaded: LoadedCatalog, desired: Desired, others: dict[str, list[dict[str, Any]]], live: LiveState
+    loaded: LoadedCatalog, desired: Desired, others: dbless.Carried, live: LiveState
 ) -> list[Diagnostic]:
     """What DB-less Kong would make of this catalog's entities posted with those of others carried over
     (kong/db/schema/others/declarative_config.lua), told before anything is posted: a unique value held by

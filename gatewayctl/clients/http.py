@@ -80,7 +80,7 @@ class Endpoint:
         return cls(chosen.strip().rstrip("/"), token, tls, timeout, token_env)
 
     def display(self) -> str:
-        """The URL without any user:password part."""
+        """The URL without any user:password part, query or fragment (either may hold a token)."""
         try:
             parts = urlsplit(self.url)
             host, port = parts.hostname or "", parts.port

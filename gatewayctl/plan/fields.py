@@ -114,7 +114,8 @@ def hide_paths(changes: Iterable[FieldChange], paths: Collection[str]) -> tuple[
 def hide_old(changes: Iterable[FieldChange], paths: Collection[str]) -> list[FieldChange]:
     """`changes` with the live value at, above or under one of `paths` shown as <secret>: fields the live
     entity says held a secret (a Kong tag), which the desired side may no longer hold (the catalog now writes
-    plain text there, so nothing else tells that the value being replaced is secret)."""
+    plain text there, so nothing else tells that the value being replaced is secret), and fields Kong's schema
+    marks as secret (plan/kong.py encrypted_paths)."""
     hidden = [_parts(p) for p in paths]
     return [
         FieldChange(c.path, SECRET, c.new) if c.old is not None and c.old != SECRET and _covered(c.path, hidden) else c
@@ -123,9 +124,10 @@ def hide_old(changes: Iterable[FieldChange], paths: Collection[str]) -> list[Fie
 
 
 def hide_new(changes: Iterable[FieldChange], paths: Collection[str]) -> list[FieldChange]:
-    """`changes` with the desired value at, above or under one of `paths` shown as <secret> on both sides:
-    fields the desired entity says hold a resolved secret (its Kong tags), whose value may be only part of
-    one, which the masker cannot find in it (the host of a service url that a `${env:...}` holds whole)."""
+    """`changes` with the desired value at, above or under one of `paths` shown as <secret> on both sides,
+    unless the masker already shows it by its reference: fields the desired entity says hold a resolved secret
+    (its Kong tags), whose value may be only part of one, which the masker cannot find in it (the host of a
+    service url that a `${env:...}` holds whole), and fields Kong's schema marks as secret."""
     hidden = [_parts(p) for p in paths]
     return [
         FieldChange(c.path, None if c.old is None else SECRET, f"{SECRET} (changed)")
