@@ -580,6 +580,11 @@ def rate_limit(limit: RateLimit, path: KeyPath, dbless: bool, report: Report) ->
 # --------------------------------------------------------------------------- consumers and auth
 
 
+# The credential values Kong holds unique across all consumers, compared here as written (and once resolved by
+# LoadedCatalog.check_secrets, where two references may hold one value).
+UNIQUE_CREDENTIAL_FIELDS = (("key_auth", "key"), ("jwt", "key"), ("basic_auth", "username"), ("oauth2", "client_id"))
+
+
 def consumers_and_auth(catalog: Catalog, report: Report) -> None:
     held_groups = {g for c in catalog.consumers for g in c.groups}
     credential_kinds = {
@@ -593,12 +598,7 @@ def consumers_and_auth(catalog: Catalog, report: Report) -> None:
                 f"'{ANONYMOUS_CONSUMER}' is reserved for the consumer that rejects requests without credentials",
             )
         creds = consumer.credentials
-        for kind, attr in (
-            ("key_auth", "key"),
-            ("jwt", "key"),
-            ("basic_auth", "username"),
-            ("oauth2", "client_id"),
-        ):
+        for kind, attr in UNIQUE_CREDENTIAL_FIELDS:
             for j, cred in enumerate(getattr(creds, kind)):
                 value = getattr(cred, attr)
                 path: KeyPath = ("consumers", i, "credentials", kind, j, attr)

@@ -17,6 +17,7 @@ from gatewayctl.catalog.checks import (
     DEPLOYMENT_SECRET_PROBLEMS,
     MESH_ZIPKIN,
     MESH_ZIPKIN_REFUSED,
+    UNIQUE_CREDENTIAL_FIELDS,
     run_checks,
     service_url_refusals,
 )
@@ -278,10 +279,6 @@ def _public_key_diagnostics(
     return found
 
 
-# The credential values Kong holds unique across all consumers (checks.py compares them as written).
-_UNIQUE_CREDENTIAL_FIELDS = (("key_auth", "key"), ("jwt", "key"), ("basic_auth", "username"), ("oauth2", "client_id"))
-
-
 def _resolved_duplicate_diagnostics(catalog: Catalog, source: Source, resolver: SecretResolver) -> list[Diagnostic]:
     """Two credentials whose values differ as written but not once resolved (two variables holding one key):
     Kong takes the first and refuses the second (a 409; DB-less, the whole configuration, quoting the
@@ -289,7 +286,7 @@ def _resolved_duplicate_diagnostics(catalog: Catalog, source: Source, resolver: 
     seen: dict[tuple[str, str], tuple[KeyPath, str]] = {}
     out: list[Diagnostic] = []
     for i, consumer in enumerate(catalog.consumers):
-        for kind, attr in _UNIQUE_CREDENTIAL_FIELDS:
+        for kind, attr in UNIQUE_CREDENTIAL_FIELDS:
             for j, credential in enumerate(getattr(consumer.credentials, kind)):
                 written = getattr(credential, attr)
                 if not isinstance(written, str):
