@@ -120,6 +120,19 @@ def test_targets_kong_writes_in_normal_form_are_no_change_on_reapply(
     assert len(kong.state.writes()) == before
 
 
+def test_a_target_port_written_with_leading_zeros_reads_back_unchanged(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    """kong/tools/ip.lua reads a target's port with tonumber, so Kong keeps `10.0.0.4:08080` as
+    `10.0.0.4:8080`: rendered with its zeros, the target was an update on every apply."""
+    text = CATALOG.replace("targets: [10.0.0.1:8080,", "targets: ['10.0.0.4:08080', 'b.internal:0081', 10.0.0.1:8080,")
+    catalog = str(write_catalog(workdir, text))
+    assert cli(capsys, kong, "apply", catalog, "--yes")[0] == 0
+    assert {"10.0.0.4:8080", "b.internal:81"} <= {t["target"] for t in kong.state.entities("targets")}
+    code, out, err = cli(capsys, kong, "diff", catalog, "--exit-code")
+    assert (code, out.strip().splitlines()[-1]) == (0, "kong: +0 ~0 -0"), out + err
+
+
 def test_a_key_auth_ttl_given_or_taken_away_is_a_change_its_time_left_is_not(
     capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
 ) -> None:

@@ -586,6 +586,19 @@ services:
     ], found
 
 
+def test_a_target_port_with_leading_zeros_is_the_same_target(tmp_path: Path) -> None:
+    """kong/tools/ip.lua reads a target's port with tonumber: `b.internal:0081` is `b.internal:81` to Kong."""
+    body = """\
+services:
+  - name: api
+    upstream:
+      targets: ['b.internal:81', 'b.internal:0081']
+    routes: [{name: main, paths: [/api]}]
+"""
+    found = [e.split(": ", 1)[1] for e in errors(tmp_path, body)]
+    assert found == ["services[0].upstream.targets[1]: duplicate target b.internal:0081"], found
+
+
 def test_a_key_auth_ttl_needs_a_database(tmp_path: Path) -> None:
     """DB-less Kong reads a declarative ttl as the time the key expires (kong/db/strategies/off/init.lua
     process_ttl_field), so the duration gatewayctl renders would post a key that expired in 1970."""

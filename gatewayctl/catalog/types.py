@@ -300,28 +300,38 @@ def kong_target(value: str) -> str | None:
     if kong_address(value)[0]:
         return None
     if value.count(":") > 1:
-        bracketed = re.fullmatch(r"\[([^\]]*)\](?::(\d+))?", value)
-        address, port = (bracketed[1], bracketed[2]) if bracketed else (value, None)
-        return f"[{kong_ipv6(address)}]:{port or 8000}"
-    host, _, port = value.partition(":")
-    if re.fullmatch(r"[\d.]+", host):
-        host = ".".join(str(int(part)) for part in host.split("."))
-    return f"{host}:{port or 8000}"
+        address, port = _split_ipv6(value)
+        host = f"[{kong_ipv6(address)}]"
+    else:
+        host, _, port = value.partition(":")
+        if _IPV4_LIKE.fullmatch(host):
+            host = ".".join(str(int(part)) for part in host.split("."))
+    return f"{host}:{int(port) if port else 8000}"  # the port read with tonumber: 08080 is kept as 8080
+
+
+# kong/tools/ip.lua hostname_type: two colons or more make an IPv6 address, digits and dots an IPv4 one
+_IPV4_LIKE = re.compile(r"[\d.]+")
+_BRACKETED_IPV6 = re.compile(r"\[([^\]]*)\](?::(\d+))?")
+
+
+def _split_ipv6(value: str) -> tuple[str, str | None]:
+    """An IPv6 host, bare or [bracketed] with an optional port: (the address, the port or None)."""
+    bracketed = _BRACKETED_IPV6.fullmatch(value)
+    return (bracketed[1], bracketed[2]) if bracketed else (value, None)
 
 
 def kong_address(value: str) -> tuple[str | None, bool]:
     """How Kong reads a host (kong/tools/ip.lua normalize_ip): an IPv4 or IPv6 address or a name, each with
     an optional port. (Why Kong refuses `value`, None when it takes it; whether it names a port.)"""
     if value.count(":") > 1:  # IPv6: bare, or [bracketed] with an optional port
-        bracketed = re.fullmatch(r"\[([^\]]*)\](?::(\d+))?", value)
-        address, port = (bracketed[1], bracketed[2]) if bracketed else (value, None)
+        address, port = _split_ipv6(value)
         if kong_ipv6(address) is None:
             return "is not an IPv6 address", False
     else:
         address, colon, port = value.rpartition(":") if ":" in value else (value, "", "")
         if colon and not port.isdigit():
             return "is not a host name or IP address", False
-        if re.fullmatch(r"[\d.]+", address):
+        if _IPV4_LIKE.fullmatch(address):
             parts = address.split(".")
             if len(parts) != 4 or any(not 1 <= len(p) <= 3 or int(p) > 255 for p in parts):
                 return "is not an IPv4 address", False
