@@ -859,7 +859,7 @@ def merge_data(base: Any, overlay: Any, holders: set[int]) -> Any:
 # An overlay item whose name is this close to a base item's (difflib's ratio, the measure of "did you mean"
 # for unknown keys, with a stricter cutoff: this warns unasked) is more likely a misspelling than a new item.
 CLOSE_NAME = 0.8
-_DIGITS = re.compile(r"\d+")
+_DIGIT_RUNS = re.compile(r"\d+")
 _KINDS = {"services": "service", "consumers": "consumer", "routes": "route"}
 
 
@@ -902,7 +902,7 @@ def _additions(base: Any, overlay: Any, path: KeyPath, owner: str, found: list[t
 def _variant_of(a: str, b: str) -> bool:
     """Names one deliberately derives from another: differing only in digits (`orders-v1`, `orders-v2`;
     `api`, `api2`), or one the other plus a part joined by `-` (`orders`, `orders-canary`)."""
-    if _DIGITS.sub("", a) == _DIGITS.sub("", b):
+    if _DIGIT_RUNS.sub("", a) == _DIGIT_RUNS.sub("", b):
         return True
     short, long = sorted((a, b), key=len)
     return long.startswith(short + "-") or long.endswith("-" + short)

@@ -222,7 +222,7 @@ def _plain(value: Any) -> Any:
     if kind is str or kind is bool or value is None:  # most values: no isinstance chain
         return value
     if kind is int:
-        return value if -_KEPT_WHOLE < value < _KEPT_WHOLE else _as_kong_keeps(value)
+        return value if -_EXACT_INTEGER_LIMIT < value < _EXACT_INTEGER_LIMIT else _as_kong_keeps(value)
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -236,14 +236,15 @@ def _plain(value: Any) -> Any:
 # an upstream's healthchecks as JSONB written by pgmoon with lua-cjson's own module at its default precision,
 # "%.14g" (kong/db/strategies/postgres/init.lua escape_literal), and answers in 16 digits (kong/globalpatches.lua):
 # a sample_ratio of 0.12345678901234567 reads back as 0.12345678901235 (DB-less, as 0.1234567890123457).
-_DIGITS = 14
-_KEPT_WHOLE = 10**_DIGITS
+_SIGNIFICANT_DIGITS = 14
+_EXACT_INTEGER_LIMIT = 10**_SIGNIFICANT_DIGITS  # an integer within it is written exactly in those digits
 
 
 def _as_kong_keeps(value: float) -> int | float:
+    """`value` rounded to the significant digits Kong keeps, an integer when it is whole."""
     if not math.isfinite(value):
         return value
-    number = float(f"{value:.{_DIGITS}g}")
+    number = float(f"{value:.{_SIGNIFICANT_DIGITS}g}")
     return int(number) if number.is_integer() else number
 
 
