@@ -85,10 +85,9 @@ def missing_secrets(loaded: LoadedCatalog, target: str) -> MissingSecrets | None
     missing = loaded.unresolved([target], secrets)
     if not missing:
         return None
-    sections = loaded.secret_sections(target)
-    for path, ref in loaded.secret_references:
-        if path[0] in sections and ref not in missing:
-            secrets.value(ref)
+    for _, ref in loaded.needed_references([target]):
+        if ref not in missing:
+            secrets.value(ref)  # resolved for the masker: a server's error may echo it
     return MissingSecrets(missing, _resolved_masker(secrets))
 
 

@@ -112,36 +112,35 @@ class LoadedCatalog:
             return (*SECRET_SECTIONS[target], *SECRET_SECTIONS["kong"])
         return SECRET_SECTIONS[target]
 
+    def needed_references(self, targets: list[str]) -> list[tuple[KeyPath, Reference]]:
+        """The references rendering `targets` resolves (those in their secret sections), with their paths."""
+        sections = {s for t in targets for s in self.secret_sections(t)}
+        return [(path, ref) for path, ref in self.secret_references if path[0] in sections]
+
     def unresolved(self, targets: list[str], resolver: SecretResolver) -> list[Reference]:
         """The distinct references `targets` need that `resolver` cannot resolve (a variable not set or empty,
         a file missing, ...), in catalog order: what a run without the secrets (status on a laptop) lacks."""
-        sections = {s for t in targets for s in self.secret_sections(t)}
-        missing: dict[Reference, None] = {}
-        for path, ref in self.secret_references:
-            if path[0] in sections and resolver.problem(ref):
-                missing.setdefault(ref)
-        return list(missing)
+        return list(dict.fromkeys(ref for _, ref in self.needed_references(targets) if resolver.problem(ref)))
 
     def check_secrets(self, targets: list[str], resolver: SecretResolver) -> None:
         """Raise CatalogInvalid naming every secret the targets need that cannot be resolved, and every URL,
         host or JWT public key holding a reference that is not one once resolved (validation could not check
         it), and every deployment secret the program reading it would change (DEPLOYMENT_SECRET_PROBLEMS)."""
         sections = {s for t in targets for s in self.secret_sections(t)}
+        needed = self.needed_references(targets)
         problems: list[Diagnostic] = []
         urls: dict[KeyPath, bool] = {}
         hosts: dict[KeyPath, bool] = {}
-        for path, ref in self.secret_references:
-            if path[0] in sections:
-                why = resolver.problem(ref)
-                if why:
-                    problems.append(self.source.diagnostic(path, why))
-                elif (http_only := _url_field(path)) is not None:
-                    urls[path] = http_only
-                elif (port_allowed := _host_field(path)) is not None:
-                    hosts[path] = port_allowed
+        for path, ref in needed:
+            why = resolver.problem(ref)
+            if why:
+                problems.append(self.source.diagnostic(path, why))
+            elif (http_only := _url_field(path)) is not None:
+                urls[path] = http_only
+            elif (port_allowed := _host_field(path)) is not None:
+                hosts[path] = port_allowed
         resolved = not problems  # every reference can be resolved: check each value that holds one
         if resolved:
-            needed = [(path, ref) for path, ref in self.secret_references if path[0] in sections]
             problems.extend(_public_key_diagnostics(self.catalog, self.source, needed, resolver))
             if "consumers" in sections:
                 problems.extend(_resolved_duplicate_diagnostics(self.catalog, self.source, resolver))
