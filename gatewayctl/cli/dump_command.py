@@ -42,6 +42,7 @@ from gatewayctl.cli.remote_commands import (
     remote_examples,
     usable_endpoint_or_exit,
 )
+from gatewayctl.clients.http import Endpoint
 from gatewayctl.clients.kong_admin import TlsOptions
 from gatewayctl.clients.kuma_api import URL_ENV as KUMA_URL_ENV
 from gatewayctl.clients.kuma_api import KumaApi, KumaError, kuma_endpoint
@@ -120,12 +121,12 @@ def dump(
         )
         err.print(f"--out {escape(str(out_file))}: {escape(where)}; nothing was read or written")
         raise typer.Exit(EXIT_INVALID)
-    kuma_tls = TlsOptions(ca_cert, client_cert, client_key, insecure)
-    kuma_named = kuma_platform != "kubernetes" and (kuma_url or os.environ.get(KUMA_URL_ENV))
-    # a Kuma URL that cannot be one is the user's to fix: said before Kong is read, and never retried
-    if kuma_named:
-        endpoint = kuma_endpoint(kuma_url, kuma_tls, timeout)
-        usable_endpoint_or_exit(endpoint, "Kuma API", KUMA_URL_FLAGS, "; nothing was read or written")
+    # the Kuma API, when one is named (--kuma-url or GATEWAYCTL_KUMA_URL); a URL that cannot be one is the
+    # user's to fix: said before Kong is read, and never retried
+    kuma_api: Endpoint | None = None
+    if kuma_platform != "kubernetes" and (kuma_url or os.environ.get(KUMA_URL_ENV)):
+        kuma_api = kuma_endpoint(kuma_url, TlsOptions(ca_cert, client_cert, client_key, insecure), timeout)
+        usable_endpoint_or_exit(kuma_api, "Kuma API", KUMA_URL_FLAGS, "; nothing was read or written")
     with _client(kong_admin_url, ca_cert, client_cert, client_key, insecure, timeout, parallelism) as client:
         server = _remote(lambda: read_server(client))
         live: LiveState = _remote(lambda: fetch_live(client, catalog_name, server, parallelism))
@@ -135,7 +136,7 @@ def dump(
         if kuma_platform == "kubernetes":
             kuma_live = _read_kuma_crds(kubeconfig, context, kuma_namespace, catalog_name)
         else:
-            kuma_live = _read_kuma(kuma_url, catalog_name, kuma_tls, timeout, parallelism)
+            kuma_live = _read_kuma(kuma_api, catalog_name, parallelism) if kuma_api is not None else []
         if kuma_live:
             result.catalog = _with_mesh(result, catalog_name, kuma_live)
         try:
@@ -186,13 +187,8 @@ def dump(
     raise typer.Exit(EXIT_OK)
 
 
-def _read_kuma(
-    url: str | None, catalog_name: str, tls: TlsOptions, timeout: float, parallelism: int
-) -> list[dict[str, Any]]:
-    """The owned Kuma objects, when a Kuma API is named (--kuma-url or GATEWAYCTL_KUMA_URL); [] otherwise."""
-    if not url and not os.environ.get(KUMA_URL_ENV):
-        return []
-    endpoint = kuma_endpoint(url, tls, timeout)  # its URL and token were checked before Kong was read
+def _read_kuma(endpoint: Endpoint, catalog_name: str, parallelism: int) -> list[dict[str, Any]]:
+    """The owned Kuma objects on the Kuma API at `endpoint`."""
     try:
         with KumaApi(endpoint, retry=RetryPolicy(), pool=parallelism) as client:
             server = kuma_universal.read_server(client)
