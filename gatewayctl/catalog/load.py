@@ -389,27 +389,18 @@ def _variant_data(
     if pieces is not None:  # no node tree of the whole document at all (peak memory)
         base_data, holders = pieces
         try:
-            data, overlay = base_data, None
-            if environment is not None:
-                overlay = _overlay_data(base_data, environment)
-                if overlay is not None:
-                    data = merge_data(base_data, overlay, holders)
-            merged = _defaults_data(data, holders)
-            _note_additions(base_data, overlay, environment, additions)
-            return merged, holders
+            overlay = _overlay_data(base_data, environment) if environment is not None else None
+            return _merged_data(base_data, overlay, holders, environment, additions), holders
         except (Unsure, _NeedsNodes):
             pass
     base, base_data, holders = yaml_source.parse_data(raw, display)
     _catalog_mapping(base)
     if base_data is not None:
         try:
-            data, overlay = base_data, None
+            overlay = None
             if environment is not None and _environment_overlay(base, environment) is not None:
                 overlay = base_data["environments"][environment]
-                data = merge_data(base_data, overlay, holders)
-            merged = _defaults_data(data, holders)
-            _note_additions(base_data, overlay, environment, additions)
-            return merged, holders
+            return _merged_data(base_data, overlay, holders, environment, additions), holders
         except Unsure:
             pass
     merged = yaml_source.to_data(_merged_root(base, environment))
@@ -417,6 +408,21 @@ def _variant_data(
         whole = yaml_source.to_data(base.root)
         _note_additions(whole, whole["environments"][environment], environment, additions)
     return merged, None
+
+
+def _merged_data(
+    base_data: Any,
+    overlay: Any,
+    holders: set[int],
+    environment: str | None,
+    additions: list[tuple[KeyPath, str]] | None,
+) -> Any:
+    """The base data with the overlay (if any) and `defaults` merged in, as plain data; the overlay's
+    additions that look like misspelt base items noted."""
+    data = merge_data(base_data, overlay, holders) if overlay is not None else base_data
+    merged = _defaults_data(data, holders)
+    _note_additions(base_data, overlay, environment, additions)
+    return merged
 
 
 def _note_additions(
