@@ -5,10 +5,11 @@ Grouping key: job `gatewayctl-apply`, `catalog` and `env` (left out when no --en
 `pushadd` (HTTP POST): it replaces the metrics it names in that group and keeps the others, so
 `gatewayctl_apply_run_last_success_timestamp_seconds` survives a failed run (a PUT would drop it, and with
 it the "no successful CI apply for a day" alert). A push that fails is reported by the caller as a warning;
-it never changes apply's exit code.
+it never changes apply's exit code, and names the URL without its credentials (as the API clients do).
 
 Wiring into `apply` (gatewayctl/cli/remote_commands.py): a `--pushgateway URL` option, the command's body
-inside `with pushed_run(pushgateway, catalog.stem, env, warn) as run:` (warn prints a yellow warning), and
+inside `with pushed_run(pushgateway, catalog.stem, env, warn) as run:` (`stdin` for a catalog read from
+standard input; warn prints a yellow warning), and
 once the plans exist `run.catalog = loaded.catalog.name` and `run.record("kong", kong.plan.counts())` /
 `run.record("kuma", kuma.plan.counts())`. Every ending of `apply` is a typer.Exit, whose code is recorded.
 
