@@ -600,3 +600,11 @@ def test_a_token_with_a_line_break_is_never_printed_nor_retried(
         assert f"{variable} cannot be sent in an HTTP header" in err
         assert "kong-token" not in out + err and "kumä" not in out + err and "TLS" not in err
         monkeypatch.delenv(variable)
+
+
+def test_a_catalog_that_is_a_folder_is_named_as_other_folders_are(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A folder given for a file is 'a folder' in every message (a ${file:...} secret, --ca-cert, dump --out)."""
+    code, out, err = run(capsys, "validate", str(tmp_path))
+    assert code == 1 and f"{tmp_path}:1:1: is a folder, not a catalog file" in err, out + err

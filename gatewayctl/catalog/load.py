@@ -329,7 +329,7 @@ def _load(path: Path, environment: str | None, all_environments: bool) -> Loaded
     except FileNotFoundError:
         raise CatalogInvalid([Diagnostic(display, 1, 1, "", "file not found")]) from None
     except IsADirectoryError:
-        raise CatalogInvalid([Diagnostic(display, 1, 1, "", "is a directory, not a catalog file")]) from None
+        raise CatalogInvalid([Diagnostic(display, 1, 1, "", "is a folder, not a catalog file")]) from None
     except OSError as exc:
         raise CatalogInvalid([Diagnostic(display, 1, 1, "", f"cannot read: {exc.strerror}")]) from None
     return _load_raw(raw, path, environment, all_environments)
