@@ -608,3 +608,17 @@ def test_a_catalog_that_is_a_folder_is_named_as_other_folders_are(
     """A folder given for a file is 'a folder' in every message (a ${file:...} secret, --ca-cert, dump --out)."""
     code, out, err = run(capsys, "validate", str(tmp_path))
     assert code == 1 and f"{tmp_path}:1:1: is a folder, not a catalog file" in err.replace("\n", ""), out + err
+
+
+@pytest.mark.parametrize("url", ["http://[::1/?token=t0ken-0036", "http://kong:99999/#t0ken-0036"])
+def test_a_url_that_is_no_url_is_named_without_its_query_or_fragment(
+    capsys: pytest.CaptureFixture[str], workdir: Path, monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    """A URL urlsplit cannot read (an unclosed `[`, a port past 65535) was named with its query or fragment,
+    which may hold a token, where a URL it can read is named without them."""
+    catalog = workdir / "catalog.yaml"
+    catalog.write_text("format: 1\nname: x\nservices: [{name: a, url: 'http://a:80'}]\n")
+    monkeypatch.setenv("GATEWAYCTL_KONG_ADMIN_URL", url)
+    code, out, err = run(capsys, "diff", str(catalog))
+    assert code == 1 and "is not a valid URL" in err, out + err
+    assert "t0ken" not in out + err, out + err

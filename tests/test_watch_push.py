@@ -99,7 +99,9 @@ def test_a_push_that_fails_is_a_warning_not_an_error(gateway: Pushgateway) -> No
     assert push_apply_run("http://127.0.0.1:1", ApplyRun("shop"), timeout=2) is not None  # nothing listening
 
 
-@pytest.mark.parametrize("url", ["http://[::1:9091/", "http://ci:pu5h-pw-0020@[::1/"])
+@pytest.mark.parametrize(
+    "url", ["http://[::1:9091/", "http://ci:pu5h-pw-0020@[::1/", "http://[::1/?token=pu5h-pw-0020"]
+)
 def test_a_pushgateway_url_urllib_cannot_read_is_a_warning_too(url: str) -> None:
     """A URL urlsplit refuses (`Invalid IPv6 URL`) made the masking of its credentials raise inside the
     warning's own handler: the apply ended in a traceback after its work was done."""

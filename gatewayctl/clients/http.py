@@ -86,9 +86,16 @@ class Endpoint:
             host, port = parts.hostname or "", parts.port
             if "://" not in self.url and parts.scheme not in ("http", "https"):  # `localhost:8001`: as typed
                 raise ValueError(self.url)
-        except ValueError:  # not a valid URL (`problem` says so): everything up to the last @ left out
-            scheme, _, rest = self.url.rpartition("://")
-            return f"{scheme}://{rest.rsplit('@', 1)[-1]}" if scheme else rest.rsplit("@", 1)[-1]
+        except ValueError:  # not a valid URL (`problem` says so): its user:password (up to the last @ before the
+            # path), query and fragment left out; a ? or # before that @ may be a password's or a query's: neither shown
+            scheme, sep, rest = self.url.partition("://")
+            rest = rest if sep else self.url
+            authority = rest.split("/", 1)[0]
+            userinfo, at, host = authority.rpartition("@")
+            if at and re.search(r"[?#]", userinfo):
+                host = "..."
+            shown = re.split(r"[?#]", host + rest[len(authority) :], maxsplit=1)[0]
+            return f"{scheme}://{shown}" if sep else shown
         netloc = f"{host}:{port}" if port else host
         return f"{parts.scheme}://{netloc}{parts.path}"
 
