@@ -350,13 +350,14 @@ class ApiClient:
 
 def url_credentials(url: str) -> list[str]:
     """What `url` carries that may be secret: the password of a user:password@ and the query's values (a
-    `?token=`). A URL urlsplit cannot read (`http://[::1`) gives its whole user:password part, if it has one."""
+    `?token=`). A URL urlsplit cannot read (`http://[::1`) gives its whole user:password part too."""
     try:
         parts = urlsplit(url)
         return [v for v in (parts.password, *(v for _, v in parse_qsl(parts.query))) if v]
     except ValueError:
         userinfo = url.partition("://")[2].rpartition("@")[0]
-        return [v for v in (userinfo, userinfo.partition(":")[2]) if v]
+        query = url.partition("?")[2].partition("#")[0]
+        return [v for v in (userinfo, userinfo.partition(":")[2], *(v for _, v in parse_qsl(query))) if v]
 
 
 def _without_userinfo(url: str) -> str:
