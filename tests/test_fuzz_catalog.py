@@ -54,6 +54,7 @@ SEED = int(os.environ.get("GATEWAYCTL_FUZZ_SEED", "20261201"))
 LOG = os.environ.get("GATEWAYCTL_FUZZ_LOG")
 FILE = "catalog.yaml"
 LOCATED = re.compile(r"^catalog\.yaml:(\d+):(\d+): (.*)$")
+OVERLAY_PATH = re.compile(r"environments\.[^.:\s]+[.\[]")
 SUMMARY = re.compile(r"^catalog\.yaml: (\d+) errors?(?:, \d+ warnings?)?(; nothing was written)?$")
 # Kong Enterprise's plugins (opa, ...): the emulator is Kong OSS and has not their schemas.
 ENTERPRISE_ONLY = set(ENTERPRISE_PLUGINS) - set(KONG_PLUGINS)
@@ -850,11 +851,15 @@ def judge(mutant: Mutant, workdir: Path, capsys: pytest.CaptureFixture[str], out
         if unlocated:
             problems.append(f"validate accepts, render refuses: {unlocated[:3]}")
     if not env_args and r_code == 0 and v_code == 1:
-        # validate without --env checks the base too: a base error must stop render as well.
+        # validate without --env checks the base too: a base error must stop render as well. An overlay's own
+        # errors are not the base's: tagged [env], or placed inside the overlay (environments.env.<key>).
         base_errors = [
             line
             for line in v_out.splitlines()
-            if LOCATED.match(line) and " warning: " not in line and not re.search(r": \[[^\]]*\] ", line)
+            if (located := LOCATED.match(line))
+            and " warning: " not in line
+            and not re.search(r": \[[^\]]*\] ", line)
+            and not OVERLAY_PATH.match(located.group(3))
         ]
         if base_errors:
             problems.append(f"render accepts what validate refuses: {base_errors[:3]}")
