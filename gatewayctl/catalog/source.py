@@ -490,6 +490,8 @@ def _compose(text: str | bytes, file: str) -> Node:
         mark = getattr(exc, "position", None)
         message = "not a text file: it contains characters YAML does not allow"
         if mark is not None:
+            if _cyaml is not None:  # libyaml counts the position in UTF-8 bytes, PyYAML's reader in characters
+                mark = len(text.encode("utf-8")[:mark].decode("utf-8", "ignore"))
             # counted as YAML counts lines (a bare CR, NEL and the Unicode separators end one too), as every
             # other diagnostic's position is
             breaks = list(_YAML_LINE_BREAK.finditer(text, 0, mark))
