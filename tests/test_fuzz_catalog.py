@@ -5,10 +5,10 @@ item's), `${env:}`/`${file:}` references in odd places, secrets whose values hol
 or textually (tabs, a BOM, CRLF, several documents, a byte flipped, the file cut short), then run through
 `gatewayctl validate` and `gatewayctl render --out DIR` in-process.
 
-Whatever the mutant, the promise holds: exit 0 or 1, never a traceback; an exit 1 prints located
-diagnostics (`catalog.yaml:L:C: path: message`, inside the file) and a summary counting them, and render
-writes nothing; no output shows a secret's value; an exit 0 render wrote parseable files, and the Kong configuration it wrote is one the Kong
-emulator (Kong 3.9's schemas) loads. validate and render agree: a catalog validate accepts renders (bar
+Whatever the mutant, the promise holds: exit 0 or 1, never a traceback, no secret's value shown; an exit 1
+prints located diagnostics (`catalog.yaml:L:C: path: message`, inside the file) and a summary counting them,
+and render writes nothing; an exit 0 render wrote parseable files, and the Kong configuration it wrote is one
+the Kong emulator (Kong 3.9's schemas) loads. validate and render agree: a catalog validate accepts renders (bar
 secrets it cannot resolve), and one whose base validate refuses does not render.
 
 Deterministic: a fixed seed (`GATEWAYCTL_FUZZ_SEED`, default below) and a fixed count
