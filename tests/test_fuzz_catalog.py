@@ -1,13 +1,14 @@
 """Mutation fuzzing of the catalog front end: the example catalogs (and the emulator tests' catalogs), each
 mutated structurally (a key deleted, duplicated or renamed, a value's type swapped, emptied, made huge, odd
-unicode, extreme numbers, aliases, merge keys, tags, overlays, `${env:}`/`${file:}` references in odd places)
+unicode, extreme numbers, aliases, merge keys, tags, overlays (some adding an item whose name is close to a base
+item's), `${env:}`/`${file:}` references in odd places, secrets whose values hold `$`, quotes or white space)
 or textually (tabs, a BOM, CRLF, several documents, a byte flipped, the file cut short), then run through
 `gatewayctl validate` and `gatewayctl render --out DIR` in-process.
 
-Whatever the mutant, the promise holds: exit 0 or 1, never a traceback; an exit 1 prints located
-diagnostics (`catalog.yaml:L:C: path: message`, inside the file) and a summary counting them, and render
-writes nothing; an exit 0 render wrote parseable files, and the Kong configuration it wrote is one the Kong
-emulator (Kong 3.9's schemas) loads. validate and render agree: a catalog validate accepts renders (bar
+Whatever the mutant, the promise holds: exit 0 or 1, never a traceback, no secret's value shown; an exit 1
+prints located diagnostics (`catalog.yaml:L:C: path: message`, inside the file) and a summary counting them,
+and render writes nothing; an exit 0 render wrote parseable files, and the Kong configuration it wrote is one
+the Kong emulator (Kong 3.9's schemas) loads. validate and render agree: a catalog validate accepts renders (bar
 secrets it cannot resolve), and one whose base validate refuses does not render.
 
 Deterministic: a fixed seed (`GATEWAYCTL_FUZZ_SEED`, default below) and a fixed count
@@ -54,6 +55,7 @@ SEED = int(os.environ.get("GATEWAYCTL_FUZZ_SEED", "20261201"))
 LOG = os.environ.get("GATEWAYCTL_FUZZ_LOG")
 FILE = "catalog.yaml"
 LOCATED = re.compile(r"^catalog\.yaml:(\d+):(\d+): (.*)$")
+OVERLAY_PATH = re.compile(r"environments\.[^.:\s]+[.\[]")
 SUMMARY = re.compile(r"^catalog\.yaml: (\d+) errors?(?:, \d+ warnings?)?(; nothing was written)?$")
 # Kong Enterprise's plugins (opa, ...): the emulator is Kong OSS and has not their schemas.
 ENTERPRISE_ONLY = set(ENTERPRISE_PLUGINS) - set(KONG_PLUGINS)
@@ -61,7 +63,8 @@ KUMA_CHECKED: list[int] = []  # one entry per mutant whose Kuma objects were che
 
 
 def _example_env() -> dict[str, str]:
-    environ = dict(SECRETS, **FEATURES_ENV, ZIPKIN_URL=ZIPKIN_SECRET, FUZZ_SET="fuzz-value-0001", FUZZ_EMPTY="")
+    environ = dict(SECRETS, **FEATURES_ENV, **ODD_SECRETS, ZIPKIN_URL=ZIPKIN_SECRET, FUZZ_SET="fuzz-value-0001")
+    environ["FUZZ_EMPTY"] = ""
     for line in (EXAMPLES / "example.env").read_text().splitlines():
         if line and not line.startswith("#") and "=" in line:
             key, value = line.split("=", 1)
@@ -136,6 +139,16 @@ FEATURES_ENV = {
     "FEATURES_BLOCKED_KEY": "features-blocked-key",
     "FEATURES_PROVISION_KEY": "features-provision-key",
     "FEATURES_CLIENT_SECRET": "features-client-secret",
+}
+# Secret values that env files, Kong and Grafana read differently from how they were written (see odd_secret);
+# each holds "oddsecret", which no output may show.
+ODD_SECRETS = {
+    "FUZZ_DOLLAR": "pa$$oddsecret$1$HOME$",
+    "FUZZ_QUOTES": 'it\'s "oddsecret" \\n \\ # not a comment',
+    "FUZZ_SPACE": "  oddsecret padded\t",
+    "FUZZ_BREAK": "two\noddsecret lines",
+    "FUZZ_GRAFANA": "x${HOME}oddsecret%(key)s$__env{HOME}",
+    "FUZZ_SHELL": "`id`;$(id)|&<>*?~!oddsecret\u00a0🦍",
 }
 STARTER = Path(__file__).parents[1] / "gatewayctl" / "templates" / "starter.yaml"
 SEEDS: list[tuple[str, str]] = [(p.stem, p.read_text()) for p in sorted(EXAMPLES.glob("*.yaml"))] + [
@@ -408,6 +421,51 @@ def add_overlay(rng: random.Random, data: Any, places: list[Path_]) -> None:
         overlays[name] = {section: _odd_value(rng, [data.get(section)])}
 
 
+def _misspelt(rng: random.Random, name: str) -> str:
+    """`name` as a typo makes it (or as a deliberate variant: a digit, a `-canary` part, which stay silent)."""
+    at = rng.randrange(len(name))
+    return rng.choice(
+        [
+            name[:at] + name[at + 1 :] if len(name) > 2 else name + "x",
+            name[:at] + name[at] + name[at:],
+            name[:at] + name[at + 1 : at + 2] + name[at] + name[at + 2 :],
+            name + "s",
+            name.upper(),
+            name + "2",
+            name + "-canary",
+        ]
+    )
+
+
+def overlay_near_name(rng: random.Random, data: Any, places: list[Path_]) -> None:
+    """An overlay adding a copy of a named list item (a service, a route, a consumer...) with its name misspelt,
+    inside the items that hold it: the overlay's near-name warning, and whatever the added item breaks."""
+    named = [
+        p
+        for p in places
+        if isinstance(p[-1], int)
+        and p[0] not in ("format", "environments")
+        and isinstance(item := _get(data, p), dict)
+        and isinstance(item.get("name"), str)
+        and item["name"]
+    ]
+    if not named or not isinstance(data, dict) or not isinstance(data.get("environments", {}), dict):
+        return
+    path = rng.choice(named)
+    item = _get(data, path)
+    added: Any = copy.deepcopy(item) if rng.random() < 0.5 else {"name": item["name"]}
+    added["name"] = _misspelt(rng, item["name"])
+    for depth in range(len(path) - 1, -1, -1):  # wrapped in the items that hold it, named as in the base
+        part, holder = path[depth], _get(data, path[:depth])
+        if isinstance(part, int):
+            added = [added]
+        elif depth > 0 and isinstance(path[depth - 1], int) and isinstance(holder.get("name"), str):
+            added = {"name": holder["name"], part: added}
+        else:
+            added = {part: added}
+    data.setdefault("environments", {})[rng.choice(["prod", "staging", "dev"])] = added
+
+
 def add_key(rng: random.Random, data: Any, places: list[Path_]) -> None:
     maps = [()] + [p for p in places if isinstance(_get(data, p), dict)]
     target = _get(data, rng.choice(maps))
@@ -428,6 +486,7 @@ STRUCTURAL: list[Callable[[random.Random, Any, list[Path_]], None]] = [
     duplicate_item,
     share,
     add_overlay,
+    overlay_near_name,
     add_key,
 ]
 
@@ -594,6 +653,19 @@ def reference_in_odd_place(rng: random.Random, text: str) -> str:
     return "\n".join(lines)
 
 
+_ENV_REFERENCE = re.compile(r"\$\{env:[A-Za-z_][A-Za-z0-9_]*\}")
+
+
+def odd_secret(rng: random.Random, text: str) -> str:
+    """A `${env:...}` reference (a password, a key, a URL) swapped for one whose value holds `$`, quotes, white
+    space, a line break, Grafana's expanders or shell characters (ODD_SECRETS)."""
+    spots = list(_ENV_REFERENCE.finditer(text))
+    if not spots:
+        return text
+    spot = rng.choice(spots)
+    return text[: spot.start()] + "${env:" + rng.choice(list(ODD_SECRETS)) + "}" + text[spot.end() :]
+
+
 def long_line(rng: random.Random, text: str) -> str:
     lines = _lines(text)
     picked = _pick(rng, lines, _VALUE_LINE)
@@ -645,6 +717,7 @@ TEXTUAL: list[Callable[[random.Random, str], str | bytes]] = [
     line_endings,
     reference_in_odd_place,
     reference_in_odd_place,
+    odd_secret,
     long_line,
     deep_nesting,
     byte_noise,
@@ -840,6 +913,11 @@ def judge(mutant: Mutant, workdir: Path, capsys: pytest.CaptureFixture[str], out
             problems.append(f"Kong refuses the rendered kong.yaml: {refusal}")
         problems += [f"Kuma refuses {refusal}" for refusal in _kuma_refusals(mutant.env)]
 
+    for command, output in (("validate", v_out), ("render", r_out)):
+        if "oddsecret" in output:  # what a message may say of a secret's value is its reference
+            problems.append(
+                f"{command} printed a secret's value: {[x for x in output.splitlines() if 'oddsecret' in x][:2]}"
+            )
     if not env_args and v_code == 0 and r_code == 1:
         # validate never resolves secrets: render may only add problems with references.
         unlocated = [
@@ -850,11 +928,15 @@ def judge(mutant: Mutant, workdir: Path, capsys: pytest.CaptureFixture[str], out
         if unlocated:
             problems.append(f"validate accepts, render refuses: {unlocated[:3]}")
     if not env_args and r_code == 0 and v_code == 1:
-        # validate without --env checks the base too: a base error must stop render as well.
+        # validate without --env checks the base too: a base error must stop render as well. An overlay's own
+        # errors are not the base's: tagged [env], or placed inside the overlay (environments.env.<key>).
         base_errors = [
             line
             for line in v_out.splitlines()
-            if LOCATED.match(line) and " warning: " not in line and not re.search(r": \[[^\]]*\] ", line)
+            if (located := LOCATED.match(line))
+            and " warning: " not in line
+            and not re.search(r": \[[^\]]*\] ", line)
+            and not OVERLAY_PATH.match(located.group(3))
         ]
         if base_errors:
             problems.append(f"render accepts what validate refuses: {base_errors[:3]}")

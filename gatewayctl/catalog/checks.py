@@ -597,6 +597,9 @@ def consumers_and_auth(catalog: Catalog, report: Report) -> None:
                 ("consumers", i, "name"),
                 f"'{ANONYMOUS_CONSUMER}' is reserved for the consumer that rejects requests without credentials",
             )
+        for j, group in enumerate(consumer.groups):
+            if group in consumer.groups[:j]:  # one ACL per consumer and group: Kong refuses a second (cache_key)
+                report.error(("consumers", i, "groups", j), f"lists group '{group}' twice")
         creds = consumer.credentials
         for kind, attr in UNIQUE_CREDENTIAL_FIELDS:
             for j, cred in enumerate(getattr(creds, kind)):

@@ -487,14 +487,16 @@ def _compose(text: str | bytes, file: str) -> Node:
             problem = "found a tab character that violates indentation"  # as PyYAML says it elsewhere
         raise CatalogInvalid([Diagnostic(file, line, col, "", f"YAML syntax error: {problem}")]) from None
     except yaml.YAMLError as exc:  # reader errors: control characters, bad encodings
-        mark = getattr(exc, "position", None)
+        position: int | None = getattr(exc, "position", None)
         message = "not a text file: it contains characters YAML does not allow"
-        if mark is not None:
+        if position is not None:
+            if _cyaml is not None:  # libyaml counts the position in UTF-8 bytes, PyYAML's reader in characters
+                position = len(text.encode("utf-8")[:position].decode("utf-8", "ignore"))
             # counted as YAML counts lines (a bare CR, NEL and the Unicode separators end one too), as every
             # other diagnostic's position is
-            breaks = list(_YAML_LINE_BREAK.finditer(text, 0, mark))
+            breaks = list(_YAML_LINE_BREAK.finditer(text, 0, position))
             line = len(breaks) + 1
-            col = mark - (breaks[-1].end() if breaks else 0) + 1
+            col = position - (breaks[-1].end() if breaks else 0) + 1
         else:
             line, col = 1, 1
         raise CatalogInvalid([Diagnostic(file, line, col, "", message)]) from None
