@@ -105,3 +105,21 @@ def test_a_secret_the_program_reading_it_would_change_is_a_located_error(
     # a value nothing changes renders
     monkeypatch.setenv(variable, "plain-0046")
     assert main(["render", str(EXAMPLES / f"{example}.yaml"), "--out", str(tmp_path), "--target", target]) == 0
+
+
+@pytest.mark.parametrize("example", ["platform", "detection-api"])
+def test_one_placeholder_for_every_variable_renders_with_a_warning_for_the_equal_keys(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, example: str
+) -> None:
+    """Rendering with one dummy value for every variable (a schema check in CI, a review) gives key-auth keys
+    that are equal once resolved: the files are right for the values given, so render writes them and warns
+    at the keys; diff and apply, which write to Kong, refuse them (test_apply_dbless.py)."""
+    catalog = EXAMPLES / f"{example}.yaml"
+    for name in example_env():
+        monkeypatch.setenv(name, "same-placeholder-0051")
+    code = main(["render", str(catalog), "--out", str(tmp_path), "--target", "kong"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "credentials.key_auth[0].key: warning: this key is the same as consumers[" in err, err
+    assert "same-placeholder-0051" not in err
+    assert (tmp_path / "kong" / "kong.yaml").is_file()

@@ -122,13 +122,21 @@ class LoadedCatalog:
         a file missing, ...), in catalog order: what a run without the secrets (status on a laptop) lacks."""
         return list(dict.fromkeys(ref for _, ref in self.needed_references(targets) if resolver.problem(ref)))
 
-    def check_secrets(self, targets: list[str], resolver: SecretResolver) -> None:
+    def check_secrets(
+        self, targets: list[str], resolver: SecretResolver, *, files_only: bool = False
+    ) -> list[Diagnostic]:
         """Raise CatalogInvalid naming every secret the targets need that cannot be resolved, and every URL,
         host or JWT public key holding a reference that is not one once resolved (validation could not check
-        it), and every deployment secret the program reading it would change (DEPLOYMENT_SECRET_PROBLEMS)."""
+        it), and every deployment secret the program reading it would change (DEPLOYMENT_SECRET_PROBLEMS).
+
+        Two credentials written apart but equal once resolved are an error when Kong is to be written to (it
+        refuses the second); with `files_only` (render) they are the warnings returned: the files are right for
+        the values given, which are often placeholders (one dummy value for every variable), and Kong refuses
+        such a configuration only when it loads it."""
         sections = {s for t in targets for s in self.secret_sections(t)}
         needed = self.needed_references(targets)
         problems: list[Diagnostic] = []
+        warnings: list[Diagnostic] = []
         urls: dict[KeyPath, bool] = {}
         hosts: dict[KeyPath, bool] = {}
         for path, ref in needed:
@@ -143,7 +151,8 @@ class LoadedCatalog:
         if resolved:
             problems.extend(_public_key_diagnostics(self.catalog, self.source, needed, resolver))
             if "consumers" in sections:
-                problems.extend(_resolved_duplicate_diagnostics(self.catalog, self.source, resolver))
+                equal = _resolved_duplicate_diagnostics(self.catalog, self.source, resolver, files_only)
+                (warnings if files_only else problems).extend(equal)
         for path, http_only in urls.items():
             if resolved:
                 text = resolver.resolve(str(_value_at(self.data, path)))
@@ -169,6 +178,7 @@ class LoadedCatalog:
                     problems.append(self._once_resolved(path, why))
         if problems:
             raise CatalogInvalid(problems)
+        return warnings
 
     def _once_resolved(self, path: KeyPath, why: str) -> Diagnostic:
         """`why` the value at `path` is refused once its references are resolved, naming only those."""
@@ -278,7 +288,9 @@ def _public_key_diagnostics(
     return found
 
 
-def _resolved_duplicate_diagnostics(catalog: Catalog, source: Source, resolver: SecretResolver) -> list[Diagnostic]:
+def _resolved_duplicate_diagnostics(
+    catalog: Catalog, source: Source, resolver: SecretResolver, as_warnings: bool
+) -> list[Diagnostic]:
     """Two credentials whose values differ as written but not once resolved (two variables holding one key):
     Kong takes the first and refuses the second (a 409; DB-less, the whole configuration, quoting the
     value). Told at the second, naming the first, never the value."""
@@ -298,6 +310,7 @@ def _resolved_duplicate_diagnostics(catalog: Catalog, source: Source, resolver: 
                             path,
                             f"this {attr} is the same as {format_path(first_path)} once their references are "
                             f"resolved{NOT_SHOWN}; Kong requires it to be unique",
+                            severity="warning" if as_warnings else "error",
                         )
                     )
     return out

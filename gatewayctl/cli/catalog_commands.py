@@ -186,12 +186,14 @@ def render_cmd(
     out_dir = Path(out)
     targets = _parse_targets(target)
     loaded = load_or_exit(catalog, env)
+    warnings: list[Diagnostic] = []
     try:
-        files = render(loaded, targets, loaded.secrets())
+        files = render(loaded, targets, loaded.secrets(), warnings.append)
     except CatalogInvalid as exc:
         errors, _ = print_diagnostics(exc.diagnostics)
         err.print(f"{display_path(catalog)}: {plural(errors, 'error')}; nothing was written")
         raise typer.Exit(EXIT_INVALID) from None
+    print_diagnostics(warnings)
     removed: list[str] = []
     unchanged: list[str] = []
     inputs = [*([] if is_stdin(catalog) else [catalog]), *loaded.input_files()]

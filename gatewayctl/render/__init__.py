@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from gatewayctl.catalog.load import LoadedCatalog
 from gatewayctl.catalog.secrets import SecretResolver
+from gatewayctl.diagnostics import Diagnostic
 from gatewayctl.gcpause import paused_gc
 from gatewayctl.render.kong import render_kong
 from gatewayctl.render.kubernetes import render_kubernetes
@@ -26,11 +27,18 @@ TARGETS: dict[str, Renderer] = {
 }
 
 
-def render(loaded: LoadedCatalog, targets: list[str], secrets: SecretResolver) -> list[RenderedFile]:
+def render(
+    loaded: LoadedCatalog,
+    targets: list[str],
+    secrets: SecretResolver,
+    warn: Callable[[Diagnostic], None] = lambda _: None,
+) -> list[RenderedFile]:
     """Every file of the requested targets, in memory. Raises CatalogInvalid (missing secrets,
-    for instance) before anything is written."""
+    for instance) before anything is written; what the files hold that Kong would refuse when it loads them
+    (two keys equal once resolved, as placeholder values often are) goes to `warn`."""
     with paused_gc():
-        loaded.check_secrets(targets, secrets)
+        for warning in loaded.check_secrets(targets, secrets, files_only=True):
+            warn(warning)
         files: list[RenderedFile] = []
         for target in targets:
             files.extend(TARGETS[target](loaded, secrets))
