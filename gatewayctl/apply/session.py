@@ -399,22 +399,22 @@ UNIQUENESS_VIOLATION = re.compile(
 )
 
 
-def _unflattened_uniqueness(loaded: LoadedCatalog, desired: Desired, fields: Any) -> Iterator[Diagnostic]:
-    """A uniqueness violation `flatten_errors` left in `fields` (a nested credential's: Kong keys it by its
-    position in its consumer's list, under its own type, matching no entity), at each of this catalog's
-    entities holding the value it quotes."""
-    if isinstance(fields, dict):
-        fields = list(fields.values())
-    if isinstance(fields, list):
-        for value in fields:
-            yield from _unflattened_uniqueness(loaded, desired, value)
-    elif isinstance(fields, str) and (found := UNIQUENESS_VIOLATION.fullmatch(fields)):
+def _unflattened_uniqueness(loaded: LoadedCatalog, desired: Desired, errors: Any) -> Iterator[Diagnostic]:
+    """A uniqueness violation `flatten_errors` left in `errors` (the body's `fields`: a nested credential's,
+    which Kong keys by its position in its consumer's list, under its own type, matching no entity), at each
+    of this catalog's entities holding the value it quotes."""
+    if isinstance(errors, dict):
+        errors = list(errors.values())
+    if isinstance(errors, list):
+        for error in errors:
+            yield from _unflattened_uniqueness(loaded, desired, error)
+    elif isinstance(errors, str) and (found := UNIQUENESS_VIOLATION.fullmatch(errors)):
         kind, field, value = found.groups()
         for entity in desired.state.entities:
             held = entity.id if field == "primary key" else entity.body.get(field)
             if entity.kind == kind and held is not None and str(held) == value:
                 label = f"{entity.spec.label} {entity.display_name()}"
-                yield locate(loaded, entity, desired.masker.text(f"Kong refused {label}: {fields}"))
+                yield locate(loaded, entity, desired.masker.text(f"Kong refused {label}: {errors}"))
 
 
 def field_diagnostic(
