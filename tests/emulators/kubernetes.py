@@ -67,11 +67,12 @@ from urllib.parse import unquote
 import yaml
 
 try:
-    from . import kube_lease, kuma_schema, server
+    from . import kube_lease, kuma_fields, kuma_schema, server
     from . import kuma as kuma_emulator
     from .server import EmulatorHandler, EmulatorState, Fault
 except ImportError:  # run as a script
     import kube_lease  # type: ignore[no-redef,import-not-found]
+    import kuma_fields  # type: ignore[no-redef,import-not-found]
     import kuma_schema  # type: ignore[no-redef,import-not-found]
     import server  # type: ignore[no-redef,import-not-found]
     from server import EmulatorHandler, EmulatorState, Fault  # type: ignore[no-redef]
@@ -323,7 +324,11 @@ def kuma_defaulter(kind: str, obj: Obj, system_namespace: str) -> None:
     labels = meta.setdefault("labels", {})
     spec = obj.get("spec") or {}
     if kind == "Mesh":
-        # jsonpb drops zero values: mtls backend mode STRICT (enum 0) disappears.
+        # the Mesh re-marshalled from its proto message: jsonpb (AllowUnknownFields) dropped what mesh.proto
+        # does not declare, at every depth, and drops zero values: mtls backend mode STRICT (enum 0) disappears.
+        spec = kuma_fields.known_fields(kuma_fields.MESH_OBJECTS, spec)
+        if "spec" in obj:
+            obj["spec"] = spec
         for backend in (spec.get("mtls") or {}).get("backends") or []:
             if backend.get("mode") == "STRICT":
                 del backend["mode"]
@@ -350,15 +355,18 @@ def crd_defaults(kind: str, obj: Obj) -> None:
 def undeclared_fields(kind: str, obj: Obj) -> list[str]:
     """Fields of an applied object its CRD schema does not declare: at the root (the CRDs declare apiVersion,
     kind, metadata and spec, the Mesh also its legacy `mesh`; no status: the Kuma CRDs have no status
-    subresource nor field) and, for the parts `kuma.py` models, in a policy's spec (its top level and the
-    items of to[], from[] and rules[]: the Go structs the CRDs are generated from). The Mesh's spec is
-    unstructured (x-kubernetes-preserve-unknown-fields)."""
+    subresource nor field) and in a policy's spec, at every depth for the policies kuma_fields.py lists (the
+    CRDs are generated from the same Go structs as the rest.yaml it was taken from), else at its top level
+    and in the items of to[], from[] and rules[]. The Mesh's spec is unstructured
+    (x-kubernetes-preserve-unknown-fields)."""
     root = {"apiVersion", "kind", "metadata", "spec"} | ({"mesh"} if kind == "Mesh" else set())
     found = [f".{key}" for key in obj if key not in root]
     model = kuma_emulator.BY_NAME.get(kind)
     spec = obj.get("spec")
     if model is None or model.policy is None or not isinstance(spec, dict):
         return found
+    if kind in kuma_fields.POLICY_OBJECTS:
+        return found + kuma_fields.unknown_fields(kuma_fields.POLICY_OBJECTS[kind], spec, "", ".spec")
     kept = kuma_emulator.prune(model, spec)
     found += [f".spec.{key}" for key in spec if key not in kept]
     for section in ("to", "from", "rules"):

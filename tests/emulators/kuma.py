@@ -27,11 +27,13 @@ pkg/core/managers/apis/mesh/mesh_validator.go, pkg/core/resources/model/rest/...
   federated; a new Mesh gets the default policies `mesh-timeout-all-<m>`, `mesh-circuit-breaker-all-<m>`,
   `mesh-retry-all-<m>`, `mesh-gateways-timeout-all-<m>` (unless `skipCreatingInitialPolicies: ["*"]`);
   deleting a Mesh deletes everything in it, and is refused while Dataplanes are attached
-- the Mesh is protobuf: unknown fields are dropped and zero values (including the enum default `STRICT`)
-  are left out when it is read back; policies are Go structs: durations come back as Go prints them
-  (`1m` -> `1m0s`) and the CRD schema defaults are filled in (MeshTrace zipkin `sharedSpanContext`, ...)
-- policy specs: unknown fields dropped (decoded into Go structs; modelled at the top level and in to[]/from[]/
-  rules[] items), schema enums checked (targetRef kinds, MeshTrafficPermission actions, backend types, load
+- the Mesh is protobuf: unknown fields are dropped at every depth (kuma_fields.py) and zero values
+  (including the enum default `STRICT`) are left out when it is read back; policies are Go structs:
+  durations come back as Go prints them (`1m` -> `1m0s`) and the CRD schema defaults are filled in
+  (MeshTrace zipkin `sharedSpanContext`, ...)
+- policy specs: unknown fields dropped silently at every depth (decoded into Go structs; kuma_fields.py lists
+  the fields of the policies gatewayctl owns; other policies at the top level and in to[]/from[]/rules[]
+  items), schema enums checked (targetRef kinds, MeshTrafficPermission actions, backend types, load
   balancer types: `spec.<path>` "in body should be one of [...]"); the value types of the fields of the
   policies gatewayctl owns (kuma_schema.py: strings, durations, booleans, objects, arrays, maps, required
   fields, minLength; kube-openapi's wording); the integer fields (GO_INTS) as the schema (`format: int32`:
@@ -68,6 +70,7 @@ from urllib.parse import parse_qs, unquote, urlencode
 
 try:
     from . import server
+    from .kuma_fields import MESH_OBJECTS, POLICY_OBJECTS, known_fields
     from .kuma_policy_rules import policy_rule_problems
     from .kuma_schema import (
         duration_error,
@@ -81,6 +84,7 @@ try:
     from .server import ApiError, EmulatorHandler, EmulatorState, Fault, RandomFaults, Request
 except ImportError:  # run as a script
     import server  # type: ignore[no-redef,import-not-found]
+    from kuma_fields import MESH_OBJECTS, POLICY_OBJECTS, known_fields  # type: ignore[no-redef,import-not-found]
     from kuma_policy_rules import policy_rule_problems  # type: ignore[no-redef,import-not-found]
     from kuma_schema import (  # type: ignore[no-redef,import-not-found]
         duration_error,
@@ -108,17 +112,6 @@ ZONE_READ_ONLY = (
     "On zone control plane you can only modify zone resources with 'kumactl apply' or via the HTTP API."
     " You can still use 'kumactl' or the HTTP API to modify the rest of the resource on the global control plane.\n"
 )
-MESH_FIELDS = {  # mesh.proto top-level fields; anything else in a Mesh body is dropped (protojson, unknown allowed)
-    "mtls",
-    "tracing",
-    "logging",
-    "metrics",
-    "networking",
-    "routing",
-    "constraints",
-    "skipCreatingInitialPolicies",
-    "meshServices",
-}
 META_FIELDS = {"type", "name", "mesh", "labels", "creationTime", "modificationTime", "kri", "spec", "status"}
 DURATION = re.compile(
     r"^(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|ms|s|m|h)(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|ms|s|m|h))*$"
@@ -654,8 +647,8 @@ class KumaState(EmulatorState):
             stored["labels"] = labels
         if kind.name == "Mesh" or kind.policy is None:
             fields = {k: v for k, v in body.items() if k not in META_FIELDS}
-            if kind.name == "Mesh":
-                fields = {k: v for k, v in fields.items() if k in MESH_FIELDS}
+            if kind.name == "Mesh":  # jsonpb with AllowUnknownFields: unknown fields dropped at every depth
+                fields = known_fields(MESH_OBJECTS, fields)
             stored["fields"] = proto_json(fields)
         else:
             spec = prune(kind, copy.deepcopy(body.get("spec") or {}))
@@ -821,8 +814,10 @@ class KumaState(EmulatorState):
 
 def prune(kind: Kind, spec: dict[str, Any]) -> dict[str, Any]:
     """What decoding into the policy's Go struct keeps: unknown fields are dropped, not refused (the CRD
-    schemas do not forbid additional properties). Modelled for the top level and the items of to[], from[]
-    and rules[]."""
+    schemas do not forbid additional properties), at every depth for the policies kuma_fields.py lists; for
+    the others, at the top level and in the items of to[], from[] and rules[]."""
+    if kind.name in POLICY_OBJECTS:
+        return known_fields(POLICY_OBJECTS[kind.name], spec)  # type: ignore[no-any-return]
     sections = {"targetRef"}
     policy = kind.policy or {}
     if kind.to is not None:

@@ -1,0 +1,318 @@
+"""What the Kuma emulators do with fields the real servers do not know, at every depth of a spec.
+
+Universal (kumahq/kuma v2.14.3 pkg/core/resources/model/rest/unmarshaller.go): a policy's schema does not
+refuse unknown properties (no `additionalProperties: false`), and encoding/json into the policy's Go struct
+drops them silently, at any depth; the Mesh goes through jsonpb with AllowUnknownFields
+(pkg/util/proto/proto.go FromJSON), the same. Maps (targetRef labels and tags) and free-form values
+(MeshAccessLog openTelemetry.body, a Mesh CA backend's `conf`) keep every key.
+
+Kubernetes: server-side apply checks the applied object against the CRD's schema first
+(structured-merge-diff typed/validate.go visitMapItems): a field the schema does not declare, at any depth, is
+`field not declared in schema`, and the API server answers the plain error 500. Kuma's defaulting webhook
+re-marshals a Mesh from its proto message, dropping what mesh.proto does not declare.
+"""
+
+from __future__ import annotations
+
+import copy
+import textwrap
+from typing import Any
+
+import httpx
+import pytest
+from emulators.kubernetes import KubeState
+from emulators.kubernetes import running as kube_running
+from emulators.kuma import KumaState, running
+
+SERVICE = {"kind": "MeshService", "name": "api"}
+WORKLOAD = {"kind": "Dataplane", "labels": {"app": "api"}}
+# valid specs reaching deep into each policy's Go structs
+SPECS: dict[str, tuple[str, dict[str, Any]]] = {
+    "MeshRetry": (
+        "meshretries",
+        {
+            "targetRef": {"kind": "Mesh"},
+            "to": [
+                {
+                    "targetRef": SERVICE,
+                    "default": {
+                        "http": {"numRetries": 3, "backOff": {"baseInterval": "25ms", "maxInterval": "250ms"}},
+                        "tcp": {"maxConnectAttempt": 2},
+                    },
+                }
+            ],
+        },
+    ),
+    "MeshTimeout": (
+        "meshtimeouts",
+        {"targetRef": WORKLOAD, "rules": [{"default": {"idleTimeout": "1h", "http": {"requestTimeout": "15s"}}}]},
+    ),
+    "MeshCircuitBreaker": (
+        "meshcircuitbreakers",
+        {
+            "targetRef": {"kind": "Mesh"},
+            "to": [
+                {
+                    "targetRef": SERVICE,
+                    "default": {
+                        "connectionLimits": {"maxConnections": 10},
+                        "outlierDetection": {"detectors": {"totalFailures": {"consecutive": 5}}},
+                    },
+                }
+            ],
+        },
+    ),
+    "MeshHealthCheck": (
+        "meshhealthchecks",
+        {
+            "targetRef": {"kind": "Mesh"},
+            "to": [
+                {
+                    "targetRef": SERVICE,
+                    "default": {
+                        "interval": "10s",
+                        "timeout": "2s",
+                        "unhealthyThreshold": 3,
+                        "healthyThreshold": 1,
+                        "http": {"path": "/health", "requestHeadersToAdd": {"add": [{"name": "x", "value": "1"}]}},
+                    },
+                }
+            ],
+        },
+    ),
+    "MeshLoadBalancingStrategy": (
+        "meshloadbalancingstrategies",
+        {
+            "targetRef": {"kind": "Mesh"},
+            "to": [
+                {
+                    "targetRef": SERVICE,
+                    "default": {
+                        "loadBalancer": {
+                            "type": "RingHash",
+                            "ringHash": {"hashPolicies": [{"type": "Header", "header": {"name": "x-user"}}]},
+                        }
+                    },
+                }
+            ],
+        },
+    ),
+    "MeshRateLimit": (
+        "meshratelimits",
+        {
+            "targetRef": WORKLOAD,
+            "rules": [
+                {
+                    "default": {
+                        "local": {
+                            "http": {
+                                "requestRate": {"num": 10, "interval": "1s"},
+                                "onRateLimit": {"status": 429, "headers": {"add": [{"name": "x", "value": "y"}]}},
+                            }
+                        }
+                    }
+                }
+            ],
+        },
+    ),
+    "MeshTrace": (
+        "meshtraces",
+        {
+            "targetRef": {"kind": "Mesh"},
+            "default": {
+                "backends": [{"type": "Zipkin", "zipkin": {"url": "http://zipkin:9411/api/v2/spans"}}],
+                "tags": [{"name": "team", "header": {"name": "x-team", "default": "none"}}],
+            },
+        },
+    ),
+    "MeshMetric": (
+        "meshmetrics",
+        {
+            "targetRef": {"kind": "Mesh"},
+            "default": {
+                "backends": [{"type": "Prometheus", "prometheus": {"port": 5670, "path": "/metrics"}}],
+                "sidecar": {"profiles": {"appendProfiles": [{"name": "Basic"}]}},
+            },
+        },
+    ),
+    "MeshAccessLog": (
+        "meshaccesslogs",
+        {
+            "targetRef": {"kind": "Mesh"},
+            "rules": [
+                {
+                    "default": {
+                        "backends": [
+                            {
+                                "type": "File",
+                                "file": {"path": "/dev/stdout", "format": {"type": "Json", "json": [{"key": "a"}]}},
+                            }
+                        ]
+                    }
+                }
+            ],
+        },
+    ),
+    "MeshTrafficPermission": (
+        "meshtrafficpermissions",
+        {
+            "targetRef": WORKLOAD,
+            "from": [{"targetRef": {"kind": "MeshSubset", "tags": {"app": "kong"}}, "default": {"action": "Allow"}}],
+        },
+    ),
+}
+
+
+MAPS = ("labels", "tags")  # map[string]string: a key there is no field (and its value must be a string)
+
+
+def sprinkled(value: Any, mark: str = "zzUnknown") -> Any:
+    """`value` with an unknown field added to every object in it but the maps."""
+    if isinstance(value, list):
+        return [sprinkled(item, mark) for item in value]
+    if isinstance(value, dict):
+        inner = {k: v if k in MAPS else sprinkled(v, mark) for k, v in value.items()}
+        return {**inner, mark: {"deep": [1]}}
+    return value
+
+
+def has_mark(value: Any, mark: str = "zzUnknown") -> bool:
+    if isinstance(value, list):
+        return any(has_mark(item, mark) for item in value)
+    if isinstance(value, dict):
+        return mark in value or any(has_mark(v, mark) for v in value.values())
+    return False
+
+
+@pytest.fixture(scope="module")
+def http() -> Any:
+    with running(KumaState()) as kuma, httpx.Client(base_url=kuma.url) as client:
+        assert client.put("/meshes/m1", json={"type": "Mesh", "name": "m1"}).status_code == 201
+        yield client
+
+
+@pytest.mark.parametrize("kind", sorted(SPECS))
+def test_unknown_fields_at_every_depth_of_a_policy_are_dropped_silently(http: httpx.Client, kind: str) -> None:
+    path, spec = SPECS[kind]
+    plain = {"type": kind, "mesh": "m1", "name": "plain", "spec": spec}
+    first = http.put(f"/meshes/m1/{path}/plain", json=plain)
+    assert first.status_code == 201
+    noisy_spec = {k: sprinkled(v) for k, v in spec.items()}
+    noisy_spec["zzUnknown"] = 1
+    answer = http.put(f"/meshes/m1/{path}/noisy", json={**plain, "name": "noisy", "spec": noisy_spec})
+    assert (answer.status_code, answer.json()) == (201, first.json())  # no error, no warning of its own
+    stored = http.get(f"/meshes/m1/{path}/noisy").json()["spec"]
+    assert not has_mark(stored)
+    assert stored == http.get(f"/meshes/m1/{path}/plain").json()["spec"]  # nothing known was lost
+
+
+def test_maps_and_free_form_values_keep_every_key(http: httpx.Client) -> None:
+    """targetRef.tags and .labels are map[string]string; MeshAccessLog's openTelemetry.body is
+    apiextensionsv1.JSON (x-kubernetes-preserve-unknown-fields): nothing there is unknown."""
+    permission = copy.deepcopy(SPECS["MeshTrafficPermission"][1])
+    permission["targetRef"]["labels"]["zzUnknown"] = "kept"
+    permission["from"][0]["targetRef"]["tags"]["zzUnknown"] = "kept"
+    body = {"type": "MeshTrafficPermission", "mesh": "m1", "name": "maps", "spec": permission}
+    assert http.put("/meshes/m1/meshtrafficpermissions/maps", json=body).status_code == 201
+    stored = http.get("/meshes/m1/meshtrafficpermissions/maps").json()["spec"]
+    assert stored["targetRef"]["labels"] == {"app": "api", "zzUnknown": "kept"}
+    assert stored["from"][0]["targetRef"]["tags"] == {"app": "kong", "zzUnknown": "kept"}
+    otel = {"type": "OpenTelemetry", "openTelemetry": {"endpoint": "otel:4317", "body": {"zzUnknown": {"x": 1}}}}
+    log = {"targetRef": {"kind": "Mesh"}, "rules": [{"default": {"backends": [otel]}}]}
+    body = {"type": "MeshAccessLog", "mesh": "m1", "name": "otel", "spec": log}
+    assert http.put("/meshes/m1/meshaccesslogs/otel", json=body).status_code == 201
+    stored = http.get("/meshes/m1/meshaccesslogs/otel").json()["spec"]
+    assert stored["rules"][0]["default"]["backends"][0]["openTelemetry"]["body"] == {"zzUnknown": {"x": 1}}
+
+
+def test_unknown_fields_deep_in_a_mesh_are_dropped_but_a_backends_conf_is_kept(http: httpx.Client) -> None:
+    backend = {
+        "name": "ca-1",
+        "type": "builtin",
+        "mode": "PERMISSIVE",
+        "zzUnknown": 1,
+        "dpCert": {"rotation": {"expiration": "1d", "zzUnknown": 1}, "zzUnknown": 1},
+        "conf": {"caCert": {"rsaBits": 2048, "expiration": "10y"}, "zzAnything": True},
+    }
+    mesh = {
+        "type": "Mesh",
+        "name": "m2",
+        "mtls": {"enabledBackend": "ca-1", "backends": [backend], "zzUnknown": 1},
+        "routing": {"zoneEgress": True, "zzUnknown": 1},
+        "zzUnknown": 1,
+    }
+    assert http.put("/meshes/m2", json=mesh).status_code == 201
+    got = http.get("/meshes/m2").json()
+    assert got["mtls"] == {
+        "enabledBackend": "ca-1",
+        "backends": [
+            {
+                "name": "ca-1",
+                "type": "builtin",
+                "mode": "PERMISSIVE",
+                "dpCert": {"rotation": {"expiration": "1d"}},
+                "conf": {"caCert": {"rsaBits": 2048, "expiration": "10y"}, "zzAnything": True},
+            }
+        ],
+    }
+    assert got["routing"] == {"zoneEgress": True} and "zzUnknown" not in got
+
+
+APPLY = "application/apply-patch+yaml"
+
+
+def test_server_side_apply_refuses_a_field_the_crd_does_not_declare_at_any_depth() -> None:
+    with kube_running(KubeState()) as emulator, httpx.Client(base_url=emulator.url) as http:
+        body = textwrap.dedent(
+            """\
+            apiVersion: kuma.io/v1alpha1
+            kind: MeshRetry
+            metadata: {name: r, namespace: kuma-system}
+            spec:
+              targetRef: {kind: Mesh}
+              to:
+              - targetRef: {kind: MeshService, name: api}
+                default:
+                  http:
+                    numRetries: 3
+                    backOff: {baseInterval: 25ms, tooFast: true}
+            """
+        )
+        url = "/apis/kuma.io/v1alpha1/namespaces/kuma-system/meshretries/r?fieldManager=x"
+        answer = http.patch(url, content=body.encode(), headers={"Content-Type": APPLY})
+        assert (answer.status_code, answer.json()["message"]) == (
+            500,
+            "failed to create typed patch object (kuma-system/r; kuma.io/v1alpha1, Kind=MeshRetry): "
+            ".spec.to[0].default.http.backOff.tooFast: field not declared in schema",
+        )
+        assert emulator.state.get("MeshRetry", "r", "kuma-system") is None
+        fixed = body.replace(", tooFast: true", "")
+        assert http.patch(url, content=fixed.encode(), headers={"Content-Type": APPLY}).status_code == 201
+
+
+def test_kumas_defaulting_webhook_drops_what_mesh_proto_does_not_declare() -> None:
+    """The Mesh CRD's spec is x-kubernetes-preserve-unknown-fields: the API server keeps everything, and only
+    Kuma's defaulting webhook (pkg/plugins/runtime/k8s/webhooks/defaulter.go, the whole object re-marshalled
+    from the proto message) drops the unknown fields."""
+    body = textwrap.dedent(
+        """\
+        apiVersion: kuma.io/v1alpha1
+        kind: Mesh
+        metadata: {name: shop}
+        spec:
+          mtls:
+            enabledBackend: ca-1
+            backends:
+            - {name: ca-1, type: builtin, mode: PERMISSIVE, dpCert: {rotation: {expiration: 1d, every: 2}}}
+          zzUnknown: 1
+        """
+    )
+    for webhook, kept in ((False, True), (True, False)):
+        with kube_running(KubeState(kuma_webhook=webhook)) as emulator, httpx.Client(base_url=emulator.url) as http:
+            url = "/apis/kuma.io/v1alpha1/meshes/shop?fieldManager=x"
+            assert http.patch(url, content=body.encode(), headers={"Content-Type": APPLY}).status_code == 201
+            stored = emulator.state.get("Mesh", "shop")
+            assert stored is not None
+            rotation = stored["spec"]["mtls"]["backends"][0]["dpCert"]["rotation"]
+            assert ("every" in rotation, "zzUnknown" in stored["spec"]) == (kept, kept)
+            assert rotation["expiration"] == "1d"
