@@ -31,17 +31,18 @@ pkg/core/managers/apis/mesh/mesh_validator.go, pkg/core/resources/model/rest/...
   (including the enum default `STRICT`) are left out when it is read back; policies are Go structs:
   durations come back as Go prints them (`1m` -> `1m0s`) and the CRD schema defaults are filled in
   (MeshTrace zipkin `sharedSpanContext`, ...)
-- policy specs: unknown fields dropped silently at every depth (decoded into Go structs; kuma_fields.py lists
-  the fields of the policies gatewayctl owns; other policies at the top level and in to[]/from[]/rules[]
-  items), schema enums checked (targetRef kinds, MeshTrafficPermission actions, backend types, load
-  balancer types: `spec.<path>` "in body should be one of [...]"); the value types of the fields of the
-  policies gatewayctl owns (kuma_schema.py: strings, durations, booleans, objects, arrays, maps, required
-  fields, minLength; kube-openapi's wording); the integer fields (GO_INTS) as the schema (`format: int32`:
-  another JSON type, a fraction or a number beyond 2^53 - 1 "must be of type ..."; a number outside int32
-  "Checked value must be of type integer with format int32 in <path>" under field ""; MeshLoadBalancingStrategy's
-  bounds) and then the Go struct take them: a duration time.ParseDuration refuses, or a negative number in a
-  uint32, is a 400 "Bad Request" `invalid <Kind> object: "time: invalid duration ..."` / `"json: cannot
-  unmarshal number ... into Go struct field ..."` (pkg/core/resources/model/rest/unmarshaller.go)
+- policy specs: unknown fields dropped silently at every depth (decoded into Go structs; kuma_fields.py lists the
+  fields of the policies gatewayctl owns; other policies at the top level and in to[]/from[]/rules[] items), schema
+  enums checked (targetRef kinds, MeshTrafficPermission actions, backend types, load balancer types: `spec.<path>` "in
+  body should be one of [...]"); the value types of the fields of the policies gatewayctl owns (kuma_schema.py:
+  strings, durations, booleans, objects, arrays, maps, required fields, minLength; kube-openapi's wording; every other
+  leaf of their schemas from kuma_fields.SCALARS, int-or-string fields as `anyOf` errors and IntOrString's int32
+  decoding); the integer fields (GO_INTS) as the schema (`format: int32`: another JSON type, a fraction or a number
+  beyond 2^53 - 1 "must be of type ..."; a number outside int32 "Checked value must be of type integer with format
+  int32 in <path>" under field ""; MeshLoadBalancingStrategy's bounds) and then the Go struct take them: a duration
+  time.ParseDuration refuses, or a negative number in a uint32, is a 400 "Bad Request" `invalid <Kind> object: "time:
+  invalid duration ..."` / `"json: cannot unmarshal number ... into Go struct field ..."`
+  (pkg/core/resources/model/rest/unmarshaller.go)
 - errors with Kuma's body `{type: "/std-errors", status, title, detail, invalid_parameters, details, causes}`:
   mesh missing (404 "Failed to retrieve Mesh"), name/type/mesh differing between URL and body, labels, basic
   targetRef-kind validation per policy, 405 with the server's read-only messages (API server read-only; a
@@ -70,9 +71,10 @@ from urllib.parse import parse_qs, unquote, urlencode
 
 try:
     from . import server
-    from .kuma_fields import MESH_OBJECTS, POLICY_OBJECTS, known_fields
+    from .kuma_fields import MESH_OBJECTS, POLICY_OBJECTS, SCALARS, known_fields
     from .kuma_policy_rules import policy_rule_problems
     from .kuma_schema import (
+        FIELD_TYPES,
         duration_error,
         field_problems,
         go_json_kind,
@@ -80,13 +82,16 @@ try:
         json_kind,
         mesh_decode_error,
         reprint_durations,
+        value_type_problems,
+        values_at,
     )
     from .server import ApiError, EmulatorHandler, EmulatorState, Fault, RandomFaults, Request
 except ImportError:  # run as a script
     import server  # type: ignore[no-redef,import-not-found]
-    from kuma_fields import MESH_OBJECTS, POLICY_OBJECTS, known_fields  # type: ignore[no-redef,import-not-found]
+    from kuma_fields import MESH_OBJECTS, POLICY_OBJECTS, SCALARS, known_fields  # type: ignore[no-redef,import-not-found]
     from kuma_policy_rules import policy_rule_problems  # type: ignore[no-redef,import-not-found]
     from kuma_schema import (  # type: ignore[no-redef,import-not-found]
+        FIELD_TYPES,
         duration_error,
         field_problems,
         go_json_kind,
@@ -94,6 +99,8 @@ except ImportError:  # run as a script
         json_kind,
         mesh_decode_error,
         reprint_durations,
+        value_type_problems,
+        values_at,
     )
     from server import ApiError, EmulatorHandler, EmulatorState, Fault, RandomFaults, Request  # type: ignore[no-redef]
 
@@ -905,6 +912,41 @@ def int_schema_problems(kind: Kind, spec: Any) -> list[tuple[str, str]]:
     return problems
 
 
+def leaf_type_problems(kind: Kind, spec: Any) -> list[tuple[str, str]]:
+    """typeValidator on the fields of the policy's schema that FIELD_TYPES and GO_INTS leave out (kuma_fields
+    SCALARS: every leaf of rest.yaml), in the same words. An int-or-string field (`anyOf: [{type: integer},
+    {type: string}]`, no type of its own) fails both branches with anything else than a string or an integral
+    number (null passes: kube-openapi's SchemaValidator runs only the type and enum checks on nil, and this
+    schema has neither): schema_props.go adds `"<path>" must validate at least one schema (anyOf)` (the path
+    quoted, so unmarshaller.go toValidationError files it under field ""), then the errors of the first
+    branch, `in body must be of type integer: "<found>"`."""
+    covered = {dotted for dotted, _ in FIELD_TYPES.get(kind.name, ())} | {
+        dotted.removesuffix("[]") for dotted, _, _ in GO_INTS.get(kind.name, ())
+    }
+    problems: list[tuple[str, str]] = []
+    for dotted, code in SCALARS.get(kind.name, {}).items():
+        if dotted in covered or code == "json":
+            continue
+        for path, value in values_at(spec, dotted):
+            is_number = isinstance(value, int | float) and not isinstance(value, bool)
+            if code == "intstr":
+                if value is None or isinstance(value, str) or (is_number and _json_integer(value)):
+                    continue
+                problems.append(("", f'"{path}" must validate at least one schema (anyOf)'))
+                problems.append((path, f'in body must be of type integer: "{json_kind(value)}"'))
+            elif code in ("int32", "int64"):
+                problems += integer_problems(value, path, code, is_number and _json_integer(value))
+            elif code == "int32s":
+                for i, item in enumerate(value if isinstance(value, list) else []):
+                    item_is_number = isinstance(item, int | float) and not isinstance(item, bool)
+                    problems += integer_problems(item, f"{path}[{i}]", "int32", item_is_number and _json_integer(item))
+                if not isinstance(value, list):
+                    problems.append((path, f'in body must be of type array: "{json_kind(value)}"'))
+            else:
+                problems += value_type_problems(value, code, path)
+    return problems
+
+
 def _json_integer(value: float) -> bool:
     """go-openapi/swag conv.IsFloat64AJSONInteger, on the float64 the body's number decodes to."""
     number = float(value)
@@ -1310,6 +1352,7 @@ def decode(kind: Kind, body: Any) -> dict[str, Any]:
     if "spec" in body and not isinstance(spec, dict):
         problems.append(("spec", f'in body must be of type object: "{json_kind(spec)}"'))
     problems += schema_problems(kind, spec) + field_problems(kind.name, spec) + int_schema_problems(kind, spec)
+    problems += leaf_type_problems(kind, spec)
     # decoding into the Go struct: a duration time.ParseDuration refuses stops it (an error returned at once);
     # a number the Go type cannot hold is an error kept until the end (encoding/json saveError)
     failure = None if problems else duration_error(kind.name, spec) or go_int_overflow(kind, spec)

@@ -21,13 +21,20 @@ validators run (kumahq/kuma v2.14.3 pkg/core/resources/model/rest/unmarshaller.g
 
 Modelled for the fields gatewayctl renders and their neighbours in the same objects (the table below, each
 line a field of the policy's Go struct in pkg/plugins/policies/<policy>/api/v1alpha1/<policy>.go and its
-schema type in rest.yaml); a field not listed is not type-checked. Integer fields are kuma.py's GO_INTS.
+schema type in rest.yaml); integer fields are kuma.py's GO_INTS. Every other field of the schema is
+type-checked from kuma_fields.SCALARS (kuma.py leaf_type_problems), int-or-string fields included (anyOf);
+their Go types are not modelled (a negative number in a uint32 field not in GO_INTS passes).
 """
 
 from __future__ import annotations
 
 import re
 from typing import Any
+
+try:
+    from .kuma_fields import SCALARS
+except ImportError:  # run as a script
+    from kuma_fields import SCALARS  # type: ignore[no-redef,import-not-found]
 
 # type codes: string, duration (a string in the schema, a metav1.Duration in Go), boolean, int64, map (an
 # object of strings), strings (an array of strings), object, array (of objects). The int32 fields are kuma.py's
@@ -359,6 +366,27 @@ def values_at(node: Any, dotted: str, prefix: str = "spec") -> list[tuple[str, A
     return out
 
 
+def value_type_problems(value: Any, code: str, path: str) -> list[tuple[str, str]]:
+    """typeValidator on a value of a non-integer field typed `code`, and on the items of a map or an array
+    of strings."""
+    why = type_problem(value, code, path)
+    if why:
+        return [(path, why)]
+    if code == "map":
+        return [
+            (f"{path}.{k}", f'in body must be of type string: "{json_kind(v)}"')
+            for k, v in value.items()
+            if not isinstance(v, str)
+        ]
+    if code == "strings":
+        return [
+            (f"{path}[{i}]", f'in body must be of type string: "{json_kind(v)}"')
+            for i, v in enumerate(value)
+            if not isinstance(v, str)
+        ]
+    return []
+
+
 def field_problems(kind: str, spec: Any) -> list[tuple[str, str]]:
     """typeValidator on the non-integer fields of FIELD_TYPES, `required` and `minLength`, in path order.
     A value of the wrong type is not looked into further (its children have no values to check)."""
@@ -369,21 +397,7 @@ def field_problems(kind: str, spec: Any) -> list[tuple[str, str]]:
                 is_number = isinstance(value, int | float) and not isinstance(value, bool)
                 problems += integer_problems(value, path, code, not is_number or float(value).is_integer())
                 continue
-            why = type_problem(value, code, path)
-            if why:
-                problems.append((path, why))
-            elif code == "map":
-                problems += [
-                    (f"{path}.{k}", f'in body must be of type string: "{json_kind(v)}"')
-                    for k, v in value.items()
-                    if not isinstance(v, str)
-                ]
-            elif code == "strings":
-                problems += [
-                    (f"{path}[{i}]", f'in body must be of type string: "{json_kind(v)}"')
-                    for i, v in enumerate(value)
-                    if not isinstance(v, str)
-                ]
+            problems += value_type_problems(value, code, path)
     for dotted, names in REQUIRED.get(kind, {}).items():
         for path, value in values_at(spec, dotted):
             if isinstance(value, dict):
@@ -457,9 +471,26 @@ def duration_error(kind: str, spec: Any) -> str | None:
         for path, value in values_at(spec, dotted):
             error = parse_duration_error(value) if isinstance(value, str) else None
             if error:
-                order = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"[.\[\]]+", path) if p)
-                found.append((order, error))
+                found.append((_decode_order(path), error))
+    # intstr.IntOrString.UnmarshalJSON (k8s.io/apimachinery util/intstr): a number goes into its int32 IntVal
+    # with json.Unmarshal, whose error it returns as it is, which stops the decoding too
+    for dotted, code in SCALARS.get(kind, {}).items():
+        if code != "intstr":
+            continue
+        for path, value in values_at(spec, dotted):
+            if isinstance(value, bool) or not isinstance(value, int | float) or not float(value).is_integer():
+                continue
+            if not -(2**31) <= value <= 2**31 - 1:
+                # (beyond 2^53 the schema has refused it already: no float64 is an integer there)
+                found.append(
+                    (_decode_order(path), f"json: cannot unmarshal number {int(value)} into Go value of type int32")
+                )
     return min(found)[1] if found else None
+
+
+def _decode_order(path: str) -> tuple[Any, ...]:
+    """Where encoding/json meets `path` in the re-marshalled spec (keys sorted, items in order)."""
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"[.\[\]]+", path) if p)
 
 
 def reprint_durations(kind: str, spec: Any, reprint: Any) -> Any | None:
