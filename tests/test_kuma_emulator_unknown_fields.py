@@ -316,3 +316,66 @@ def test_kumas_defaulting_webhook_drops_what_mesh_proto_does_not_declare() -> No
             rotation = stored["spec"]["mtls"]["backends"][0]["dpCert"]["rotation"]
             assert ("every" in rotation, "zzUnknown" in stored["spec"]) == (kept, kept)
             assert rotation["expiration"] == "1d"
+
+
+RETRY_YAML = """\
+apiVersion: kuma.io/v1alpha1
+kind: MeshRetry
+metadata: {name: r, namespace: kuma-system}
+spec:
+  targetRef: {kind: Mesh, labels: {app: api}}
+  to:
+  - targetRef: {kind: MeshService, name: api}
+    default:
+      http: {numRetries: 3, retryOn: [5xx], backOff: {baseInterval: 25ms}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "error"),
+    [
+        (
+            "numRetries: 3",
+            "numRetries: '3'",
+            ".spec.to[0].default.http.numRetries: expected numeric (int or float), got string",
+        ),
+        (
+            "numRetries: 3",
+            "numRetries: true",
+            ".spec.to[0].default.http.numRetries: expected numeric (int or float), got bool",
+        ),
+        (
+            "baseInterval: 25ms",
+            "baseInterval: 25",
+            ".spec.to[0].default.http.backOff.baseInterval: expected string, got &value.valueUnstructured{Value:25}",
+        ),
+        (
+            "baseInterval: 25ms",
+            "baseInterval: 2500000",
+            ".spec.to[0].default.http.backOff.baseInterval: expected string, got "
+            "&value.valueUnstructured{Value:2.5e+06}",
+        ),
+        ("app: api", "app: 1", ".spec.targetRef.labels.app: expected string, got &value.valueUnstructured{Value:1}"),
+        ("retryOn: [5xx]", "retryOn: 5xx", ".spec.to[0].default.http.retryOn: expected list, got &{5xx}"),
+        (
+            "backOff: {baseInterval: 25ms}",
+            "backOff: fast",
+            ".spec.to[0].default.http.backOff: expected map, got &{fast}",
+        ),
+        ("  to:\n  - targetRef", "  to:\n    targetRef", ".spec.to: expected list, got &{map[default:map[http:"),
+    ],
+)
+def test_server_side_apply_refuses_a_value_of_another_type_than_the_crds(old: str, new: str, error: str) -> None:
+    """structured-merge-diff typed/validate.go validateScalar, mapValue, listValue: a plain error of the
+    apply (500), with Go's formatting of the value: `%T` for a number field, `%#v` of the walker's
+    *value.valueUnstructured for a string field, `%v` of it for a map or a list (the body's numbers decode
+    to float64, which Go prints in %e form from 1e+06 on)."""
+    body = RETRY_YAML.replace(old, new)
+    assert body != RETRY_YAML
+    with kube_running(KubeState()) as emulator, httpx.Client(base_url=emulator.url) as http:
+        url = "/apis/kuma.io/v1alpha1/namespaces/kuma-system/meshretries/r?fieldManager=x"
+        answer = http.patch(url, content=body.encode(), headers={"Content-Type": APPLY})
+        prefix = "failed to create typed patch object (kuma-system/r; kuma.io/v1alpha1, Kind=MeshRetry): "
+        assert answer.status_code == 500
+        assert answer.json()["message"].startswith(prefix + error)
+        assert http.patch(url, content=RETRY_YAML.encode(), headers={"Content-Type": APPLY}).status_code == 201

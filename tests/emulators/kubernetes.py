@@ -28,9 +28,11 @@ pkg/util/managedfields/internal/conflict.go for apply conflicts, pkg/util/valida
   404 for a namespace that does not exist; 401 without the bearer token when one is set
 - every written object (apply, merge patch) gets the CRDs' structural defaults (the table `kuma.py` fills in)
   and is checked against the CRD schemas' enums (targetRef kinds, actions, backend types): 422 Invalid with
-  FieldValueNotSupported causes; an applied field the CRD does not declare (at the root, e.g. `status`; in a
-  policy's spec at its top level and in the items of to/from/rules) is a 500 "field not declared in schema".
-  Not modelled: the rest of the schemas (types, patterns, limits, undeclared fields deeper down)
+  FieldValueNotSupported causes; server-side apply converts the applied object to the CRD's type first
+  (structured-merge-diff): a field the CRD does not declare (at the root, e.g. `status`; in a policy's spec
+  at every depth, kuma_fields.py) or a value of another JSON kind than the schema's is a 500 "failed to
+  create typed patch object", one error per map at most (the walk of a map stops at its first undeclared
+  field). Not modelled: patterns and limits
 - `kuma_webhook=True` adds Kuma 2.14's admission webhooks, as its Helm chart installs them: what the defaulting
   webhook does to a written object (kumahq/kuma v2.14.3: pkg/plugins/runtime/k8s/webhooks/defaulter.go,
   pkg/core/resources/labels/compute.go, policies' `*k8s.Duration` fields re-marshalled by metav1.Duration, the
@@ -352,28 +354,152 @@ def crd_defaults(kind: str, obj: Obj) -> None:
         kuma_emulator.fill_defaults(obj["spec"], kuma_emulator.BY_NAME[kind].defaults)
 
 
-def undeclared_fields(kind: str, obj: Obj) -> list[str]:
-    """Fields of an applied object its CRD schema does not declare: at the root (the CRDs declare apiVersion,
-    kind, metadata and spec, the Mesh also its legacy `mesh`; no status: the Kuma CRDs have no status
-    subresource nor field) and in a policy's spec, at every depth for the policies kuma_fields.py lists (the
-    CRDs are generated from the same Go structs as the rest.yaml it was taken from), else at its top level
-    and in the items of to[], from[] and rules[]. The Mesh's spec is unstructured
-    (x-kubernetes-preserve-unknown-fields)."""
+def typed_patch_errors(kind: str, obj: Obj) -> list[str]:
+    """What server-side apply finds converting the applied object to the CRD schema's type
+    (apimachinery managedfields/internal/structuredmerge.go Apply: typeConverter.ObjectToTyped, i.e.
+    structured-merge-diff typed/validate.go): at the root (the CRDs declare apiVersion, kind, metadata and
+    spec, the Mesh also its legacy `mesh`; no status: the Kuma CRDs have no status subresource nor field)
+    and, at every depth, in the spec of the policies kuma_fields.py lists (the CRDs are generated from the
+    same Go structs as the rest.yaml it was taken from): a field not declared, a value of another kind than
+    the schema's (validateScalar, mapValue, listValue, in their words). visitMapItems stops at a map's first
+    undeclared field, and walks a map in Go's map order, which is random: the body's order is one of those
+    orders. Int-or-string fields are untyped (kube-openapi schemaconv), the Mesh's spec is unstructured
+    (x-kubernetes-preserve-unknown-fields). Other policies: undeclared fields at the top of their spec and of
+    its to[]/from[]/rules[] items, all of them."""
     root = {"apiVersion", "kind", "metadata", "spec"} | ({"mesh"} if kind == "Mesh" else set())
-    found = [f".{key}" for key in obj if key not in root]
+    found: list[str] = []
     model = kuma_emulator.BY_NAME.get(kind)
+    typed = kind in kuma_fields.POLICY_OBJECTS
+    for key, value in obj.items():
+        if key not in root:
+            found.append(f".{key}: field not declared in schema")
+            if typed:
+                break
+            continue
+        if key == "spec" and typed:
+            found += smd_errors(kuma_fields.POLICY_OBJECTS[kind], kuma_fields.SCALARS[kind], value, "", ".spec")
     spec = obj.get("spec")
-    if model is None or model.policy is None or not isinstance(spec, dict):
+    if typed or model is None or model.policy is None or not isinstance(spec, dict):
         return found
-    if kind in kuma_fields.POLICY_OBJECTS:
-        return found + kuma_fields.unknown_fields(kuma_fields.POLICY_OBJECTS[kind], spec, "", ".spec")
     kept = kuma_emulator.prune(model, spec)
-    found += [f".spec.{key}" for key in spec if key not in kept]
+    found += [f".spec.{key}: field not declared in schema" for key in spec if key not in kept]
     for section in ("to", "from", "rules"):
         for i, (item, known) in enumerate(zip(spec.get(section) or [], kept.get(section) or [], strict=False)):
             if isinstance(item, dict) and isinstance(known, dict):
-                found += [f".spec.{section}[{i}].{key}" for key in item if key not in known]
+                found += [
+                    f".spec.{section}[{i}].{key}: field not declared in schema" for key in item if key not in known
+                ]
     return found
+
+
+def smd_errors(
+    objects: kuma_fields.Objects, leaves: kuma_fields.Leaves, value: Any, path: str, shown: str
+) -> list[str]:
+    """structured-merge-diff's validatingObjectWalker on `value`, at the schema path `path` (kuma_fields'
+    notation) shown as `shown`. A null is a valid scalar, list and map."""
+    if value is None:
+        return []
+    if path in objects:  # a struct: a map with fields
+        if not isinstance(value, dict):
+            return [f"{shown}: expected map, got {go_value(value)}"]
+        found: list[str] = []
+        for key, item in value.items():
+            if key not in objects[path]:
+                found.append(f"{shown}.{key}: field not declared in schema")
+                break
+            found += smd_errors(objects, leaves, item, f"{path}.{key}" if path else key, f"{shown}.{key}")
+        return found
+    if f"{path}[]" in objects:  # a list of structs
+        if not isinstance(value, list):
+            return [f"{shown}: expected list, got {go_value(value)}"]
+        return [
+            e for i, item in enumerate(value) for e in smd_errors(objects, leaves, item, f"{path}[]", f"{shown}[{i}]")
+        ]
+    code = leaves.get(path)
+    if code == "map":
+        if not isinstance(value, dict):
+            return [f"{shown}: expected map, got {go_value(value)}"]
+        return [e for key, item in value.items() for e in smd_scalar_errors("string", item, f"{shown}.{key}")]
+    if code in ("strings", "int32s"):
+        if not isinstance(value, list):
+            return [f"{shown}: expected list, got {go_value(value)}"]
+        element = "string" if code == "strings" else "int32"
+        return [e for i, item in enumerate(value) for e in smd_scalar_errors(element, item, f"{shown}[{i}]")]
+    return smd_scalar_errors(code or "", value, shown)
+
+
+def smd_scalar_errors(code: str, value: Any, shown: str) -> list[str]:
+    """typed/validate.go validateScalar: Numeric (`%T` of the value), String (`%#v` of the walker's
+    *value.valueUnstructured), Boolean (`%v` of it). A list or map value meets the scalar check too, when the
+    schema has only a scalar there (helpers.go deduceAtom)."""
+    if value is None:
+        return []
+    if code in ("int32", "int64") and (isinstance(value, bool) or not isinstance(value, int | float)):
+        return [f"{shown}: expected numeric (int or float), got {go_type(value)}"]
+    if code == "string" and not isinstance(value, str):
+        return [f"{shown}: expected string, got &value.valueUnstructured{{Value:{go_sharp_v(value)}}}"]
+    if code == "boolean" and not isinstance(value, bool):
+        return [f"{shown}: expected boolean, got {go_value(value)}"]
+    return []
+
+
+def go_float(number: float) -> str:
+    """Go's %v (and %#v) of a float64: strconv 'g' with the shortest precision, the %e form from 1e+06 on and
+    below 1e-04."""
+    if number == 0:
+        return "0"
+    exponent = int(f"{float(number):e}".partition("e")[2])
+    if -4 <= exponent < 6:
+        return repr(float(number)).removesuffix(".0")  # Python's repr is the shortest round trip too
+    mantissa = ""
+    for precision in range(17):  # the shortest mantissa that reads back as the same float64
+        mantissa = f"{float(number):.{precision}e}".partition("e")[0]
+        if float(f"{mantissa}e{exponent}") == float(number):
+            break
+    return f"{mantissa}e{'-' if exponent < 0 else '+'}{abs(exponent):02d}"
+
+
+def go_plain(value: Any) -> str:
+    """Go's %v of a decoded JSON value (map keys sorted, as fmt prints them)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return go_float(value)
+    if isinstance(value, dict):
+        return "map[" + " ".join(f"{k}:{go_plain(value[k])}" for k in sorted(value)) + "]"
+    if isinstance(value, list):
+        return "[" + " ".join(go_plain(v) for v in value) + "]"
+    return "<nil>" if value is None else str(value)
+
+
+def go_value(value: Any) -> str:
+    """`%v` of the walker's *value.valueUnstructured holding `value`."""
+    return f"&{{{go_plain(value)}}}"
+
+
+def go_sharp_v(value: Any) -> str:
+    """Go's %#v of a decoded JSON value."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return go_float(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, dict):
+        inner = ", ".join(f"{json.dumps(k, ensure_ascii=False)}:{go_sharp_v(value[k])}" for k in sorted(value))
+        return "map[string]interface {}{" + inner + "}"
+    if isinstance(value, list):
+        return "[]interface {}{" + ", ".join(go_sharp_v(v) for v in value) + "}"
+    return "interface {}(nil)"
+
+
+def go_type(value: Any) -> str:
+    """Go's %T of a decoded JSON value."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "float64"
+    return {str: "string", dict: "map[string]interface {}", list: "[]interface {}"}[type(value)]
 
 
 def value_at(obj: Any, dotted_path: str) -> Any:
@@ -609,10 +735,9 @@ class KubeState(EmulatorState):
                 "BadRequest",
                 "the namespace of the provided object does not match the namespace sent on the request",
             )
-        undeclared = undeclared_fields(kind, body)
-        if undeclared:
+        problems = typed_patch_errors(kind, body)
+        if problems:
             where = f"{namespace}/{name}" if namespace else f"/{name}"
-            problems = [f"{path}: field not declared in schema" for path in undeclared]
             listed = problems[0] if len(problems) == 1 else "\n".join(["errors:", *(f"  {p}" for p in problems)])
             # structuredmerge.go Apply: a plain error, so a 500 with no reason (kubernetes#122480)
             raise ApiError(
