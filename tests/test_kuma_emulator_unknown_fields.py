@@ -379,3 +379,108 @@ def test_server_side_apply_refuses_a_value_of_another_type_than_the_crds(old: st
         assert answer.status_code == 500
         assert answer.json()["message"].startswith(prefix + error)
         assert http.patch(url, content=RETRY_YAML.encode(), headers={"Content-Type": APPLY}).status_code == 201
+
+
+TRACE_YAML = """\
+apiVersion: kuma.io/v1alpha1
+kind: MeshTrace
+metadata: {name: t, namespace: kuma-system}
+spec:
+  targetRef: {kind: Mesh}
+  default:
+    backends: [{type: Zipkin, zipkin: {url: "http://zipkin:9411/api/v2/spans"}}]
+    sampling: {overall: 80}
+"""
+
+
+@pytest.mark.parametrize(
+    ("kind", "plural", "yaml_body", "old", "new", "causes"),
+    [
+        (
+            "MeshRetry",
+            "meshretries",
+            RETRY_YAML,
+            "numRetries: 3",
+            "numRetries: 2.5",
+            [
+                {
+                    "reason": "FieldValueTypeInvalid",
+                    "message": 'Invalid value: "float64": spec.to[0].default.http.numRetries in body must be of type '
+                    'int32: "float64"',
+                    "field": "spec.to[0].default.http.numRetries",
+                },
+                {  # numberValidator: a plain error, no name (ConvertInt32("2.5") fails)
+                    "reason": "FieldValueInvalid",
+                    "message": 'Invalid value: "": Checked value must be of type integer with format int32 in '
+                    "spec.to[0].default.http.numRetries",
+                    "field": "<nil>",
+                },
+            ],
+        ),
+        (
+            "MeshTrace",
+            "meshtraces",
+            TRACE_YAML,
+            "overall: 80",
+            "overall: true",
+            [
+                {
+                    "reason": "FieldValueInvalid",
+                    "message": 'Invalid value: "": "spec.default.sampling.overall" must validate at least one schema '
+                    "(anyOf)",
+                    "field": "<nil>",
+                },
+                {
+                    "reason": "FieldValueTypeInvalid",
+                    "message": 'Invalid value: "boolean": spec.default.sampling.overall in body must be of type '
+                    'integer: "boolean"',
+                    "field": "spec.default.sampling.overall",
+                },
+            ],
+        ),
+    ],
+)
+def test_what_the_crd_type_lets_through_its_schema_validation_refuses(
+    kind: str, plural: str, yaml_body: str, old: str, new: str, causes: list[dict[str, str]]
+) -> None:
+    """A fraction is a number to structured-merge-diff, an int-or-string untyped: the apply gets past the
+    typed conversion, and the CRD's schema validation (apiextensions-apiserver, kube-openapi) refuses the
+    object: 422 Invalid, a cause per error (validation.go kubeOpenAPIResultToFieldErrors)."""
+    body = yaml_body.replace(old, new)
+    assert body != yaml_body
+    with kube_running(KubeState()) as emulator, httpx.Client(base_url=emulator.url) as http:
+        name = "r" if kind == "MeshRetry" else "t"
+        url = f"/apis/kuma.io/v1alpha1/namespaces/kuma-system/{plural}/{name}?fieldManager=x"
+        answer = http.patch(url, content=body.encode(), headers={"Content-Type": APPLY})
+        assert (answer.status_code, answer.json()["reason"], answer.json()["details"]["causes"]) == (
+            422,
+            "Invalid",
+            causes,
+        )
+        assert http.patch(url, content=yaml_body.encode(), headers={"Content-Type": APPLY}).status_code == 201
+
+
+def test_a_merge_patch_loses_the_fields_the_crd_does_not_declare_and_is_schema_checked() -> None:
+    """An object written whole (kubectl edit's JSON merge patch) is pruned of undeclared fields, at every
+    depth, under the default fieldValidation (Warn); a value of the wrong type fails the CRD's validation."""
+    with kube_running(KubeState()) as emulator, httpx.Client(base_url=emulator.url) as http:
+        url = "/apis/kuma.io/v1alpha1/namespaces/kuma-system/meshretries/r"
+        assert http.patch(f"{url}?fieldManager=x", content=RETRY_YAML.encode(), headers={"Content-Type": APPLY})
+        merge = {"Content-Type": "application/merge-patch+json"}
+        patch = {"spec": {"to": [{"targetRef": SERVICE, "default": {"http": {"numRetries": 4, "zzUnknown": 1}}}]}}
+        assert http.patch(url, json=patch, headers=merge).status_code == 200
+        stored = emulator.state.get("MeshRetry", "r", "kuma-system")
+        assert stored is not None and stored["spec"]["to"][0]["default"] == {"http": {"numRetries": 4}}
+        patch["spec"]["to"][0]["default"]["http"]["numRetries"] = "5"
+        answer = http.patch(url, json=patch, headers=merge)
+        assert (answer.status_code, answer.json()["details"]["causes"]) == (
+            422,
+            [
+                {
+                    "reason": "FieldValueTypeInvalid",
+                    "message": 'Invalid value: "string": spec.to[0].default.http.numRetries in body must be of type '
+                    'integer: "string"',
+                    "field": "spec.to[0].default.http.numRetries",
+                }
+            ],
+        )

@@ -32,7 +32,10 @@ pkg/util/managedfields/internal/conflict.go for apply conflicts, pkg/util/valida
   (structured-merge-diff): a field the CRD does not declare (at the root, e.g. `status`; in a policy's spec
   at every depth, kuma_fields.py) or a value of another JSON kind than the schema's is a 500 "failed to
   create typed patch object", one error per map at most (the walk of a map stops at its first undeclared
-  field). Not modelled: patterns and limits
+  field); then the CRD's schema validation (the same checks as kuma.py's on Universal: value types, int32
+  formats and ranges, int-or-string anyOf, required, minLength, bounds) answers 422 Invalid with a cause per
+  error. A JSON merge patch (kubectl edit) loses the undeclared fields (fieldValidation Warn, the default; no
+  Warning header is sent). Not modelled: patterns, list and map limits, fieldValidation=Strict
 - `kuma_webhook=True` adds Kuma 2.14's admission webhooks, as its Helm chart installs them: what the defaulting
   webhook does to a written object (kumahq/kuma v2.14.3: pkg/plugins/runtime/k8s/webhooks/defaulter.go,
   pkg/core/resources/labels/compute.go, policies' `*k8s.Duration` fields re-marshalled by metav1.Duration, the
@@ -532,6 +535,38 @@ def schema_causes(kind: str, obj: Obj) -> list[Obj]:
     return causes
 
 
+def crd_type_causes(kind: str, obj: Obj) -> list[Obj]:
+    """The rest of the CRD schema's validation (apiextensions-apiserver pkg/registry/customresource/
+    validator.go ValidateCustomResource with a nil path, kube-openapi's validators, the same schemas as
+    Universal's rest.yaml: kuma.py's checks of value types, int32 formats and ranges, int-or-string anyOf,
+    required fields, minLength and bounds), as validation.go kubeOpenAPIResultToFieldErrors turns them into
+    field errors: a type error TypeInvalid with the found type as value, `required` Required, others
+    Invalid with the value; an error with no name (anyOf's, numberValidator's int32 range) at the nil path,
+    which field.Path prints `<nil>`."""
+    model = kuma_emulator.BY_NAME.get(kind)
+    spec = obj.get("spec")
+    if model is None or model.policy is None or not isinstance(spec, dict):
+        return []
+    problems = kuma_schema.field_problems(kind, spec) + kuma_emulator.int_schema_problems(model, spec)
+    problems += kuma_emulator.leaf_type_problems(model, spec)
+    causes = []
+    for path, reason in problems:
+        found = re.fullmatch(r'in body must be of type [^:]+: "(.*)"', reason)
+        if reason == "in body is required":
+            causes.append({"reason": "FieldValueRequired", "message": "Required value", "field": path})
+        elif found:
+            message = f'Invalid value: "{found.group(1)}": {path} {reason}'
+            causes.append({"reason": "FieldValueTypeInvalid", "message": message, "field": path})
+        elif not path:
+            causes.append({"reason": "FieldValueInvalid", "message": f'Invalid value: "": {reason}', "field": "<nil>"})
+        else:
+            value = value_at(obj, path)
+            shown = json.dumps(value) if isinstance(value, str) else go_plain(value)
+            message = f"Invalid value: {shown}: {path} {reason}"
+            causes.append({"reason": "FieldValueInvalid", "message": message, "field": path})
+    return causes
+
+
 # Kuma 2.14.3's admission webhooks (deployments/charts/kuma/templates/cp-webhooks-and-secrets.yaml): both take
 # the kuma.io policies and the Mesh, in namespaces labelled kuma.io/sidecar-injection (the system namespace is,
 # `kuma.io/sidecar-injection: disabled`) and cluster-scoped objects; failurePolicy Fail.
@@ -846,7 +881,7 @@ class KubeState(EmulatorState):
             kuma_defaulter(kind, obj, self.system_namespace)
             if creating:
                 self.own_by_mesh(kind, obj)
-        causes = schema_causes(kind, obj)
+        causes = schema_causes(kind, obj) + crd_type_causes(kind, obj)
         if causes:
             raise invalid(kind, "", name, causes)
         if self.kuma_webhook:
@@ -916,7 +951,7 @@ class KubeState(EmulatorState):
             live = self.store.get(key)
             if live is None:
                 raise not_found(plural, name)
-            merged = merge_patch(live, patch)
+            merged = prune_unknown(kind, merge_patch(live, patch))
             self.admit(kind, name, merged)
             touched = set(leaves({k: v for k, v in patch.items() if k != "metadata"})) | {
                 ("metadata", "labels", k) for k in ((patch.get("metadata") or {}).get("labels") or {})
@@ -952,6 +987,18 @@ class KubeState(EmulatorState):
             )
             self.store[(plural, meta.get("namespace", "") if namespaced else "", meta["name"])] = created
             return copy.deepcopy(created)
+
+
+def prune_unknown(kind: str, obj: Obj) -> Obj:
+    """What the API server does with the fields a CRD does not declare in an object written whole (create,
+    update, JSON merge patch) with the default fieldValidation, Warn: it drops them (apiextensions-apiserver
+    structural pruning, at every depth for the policies kuma_fields.py lists) and names them in a `Warning`
+    header (not sent here). Server-side apply refuses them instead (typed_patch_errors)."""
+    root = {"apiVersion", "kind", "metadata", "spec"} | ({"mesh"} if kind == "Mesh" else set())
+    out = {k: v for k, v in obj.items() if k in root}
+    if kind in kuma_fields.POLICY_OBJECTS and isinstance(out.get("spec"), dict):
+        out["spec"] = kuma_fields.known_fields(kuma_fields.POLICY_OBJECTS[kind], out["spec"])
+    return out
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
