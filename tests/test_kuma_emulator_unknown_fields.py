@@ -484,3 +484,144 @@ def test_a_merge_patch_loses_the_fields_the_crd_does_not_declare_and_is_schema_c
                 }
             ],
         )
+
+
+def apply_policy(http: httpx.Client, namespace: str, kind: str, plural: str, spec: dict[str, Any]) -> httpx.Response:
+    body = {"apiVersion": "kuma.io/v1alpha1", "kind": kind, "metadata": {"name": "p", "namespace": namespace}}
+    url = f"/apis/kuma.io/v1alpha1/namespaces/{namespace}/{plural}/p?fieldManager=x"
+    return http.patch(url, json={**body, "spec": spec}, headers={"Content-Type": APPLY})
+
+
+MESH_YAML = "apiVersion: kuma.io/v1alpha1\nkind: Mesh\nmetadata: {name: default}\n"
+RETRY_DEFAULT = {"http": {"numRetries": 1}}
+GATEWAY = {"kind": "MeshGateway", "name": "edge"}
+
+
+@pytest.mark.parametrize(
+    ("kind", "plural", "spec", "role"),
+    [
+        (
+            "MeshRetry",
+            "meshretries",
+            {"targetRef": {"kind": "Mesh"}, "to": [{"targetRef": SERVICE, "default": RETRY_DEFAULT}]},
+            "producer",
+        ),
+        (
+            "MeshRetry",
+            "meshretries",
+            {"targetRef": {"kind": "Mesh"}, "to": [{"targetRef": {"kind": "Mesh"}, "default": RETRY_DEFAULT}]},
+            "consumer",
+        ),
+        (
+            "MeshRetry",
+            "meshretries",
+            {
+                "targetRef": {"kind": "Mesh"},
+                "to": [{"targetRef": {**SERVICE, "namespace": "other"}, "default": RETRY_DEFAULT}],
+            },
+            "consumer",
+        ),
+        (
+            "MeshTimeout",
+            "meshtimeouts",
+            {"targetRef": WORKLOAD, "rules": [{"default": {"idleTimeout": "1h"}}]},
+            "workload-owner",
+        ),
+        (
+            "MeshTrafficPermission",
+            "meshtrafficpermissions",
+            SPECS["MeshTrafficPermission"][1],
+            "workload-owner",
+        ),
+    ],
+)
+def test_kuma_computes_the_role_of_a_policy_outside_its_system_namespace(
+    kind: str, plural: str, spec: dict[str, Any], role: str
+) -> None:
+    """labels/compute.go ComputePolicyRole, from the defaulting webhook; in the system namespace: system."""
+    state = KubeState(kuma_webhook=True, namespaces=("kuma-system", "shop"))
+    with kube_running(state) as emulator, httpx.Client(base_url=emulator.url) as http:
+        http.patch(
+            "/apis/kuma.io/v1alpha1/meshes/default?fieldManager=x", content=MESH_YAML, headers={"Content-Type": APPLY}
+        )
+        for namespace, expected in (("shop", role), ("kuma-system", "system")):
+            answer = apply_policy(http, namespace, kind, plural, spec)
+            assert answer.status_code == 201, answer.text
+            assert answer.json()["metadata"]["labels"]["kuma.io/policy-role"] == expected
+
+
+@pytest.mark.parametrize(
+    ("kind", "plural", "spec", "message"),
+    [
+        (
+            "MeshRetry",
+            "meshretries",
+            {
+                "targetRef": {"kind": "Mesh"},
+                "to": [
+                    {"targetRef": SERVICE, "default": RETRY_DEFAULT},
+                    {"targetRef": {"kind": "Mesh"}, "default": RETRY_DEFAULT},
+                ],
+            },
+            "it's not allowed to mix producer and consumer items in the same policy",
+        ),
+        (
+            "MeshTimeout",
+            "meshtimeouts",
+            {
+                "targetRef": {"kind": "Mesh"},
+                "to": [{"targetRef": {"kind": "Mesh"}, "default": {"idleTimeout": "1h"}}],
+                "from": [{"targetRef": {"kind": "Mesh"}, "default": {"idleTimeout": "1h"}}],
+            },
+            "it's not allowed to mix 'to' and 'from' arrays in the same policy",
+        ),
+    ],
+)
+def test_a_policy_whose_role_cannot_be_computed_is_refused_outside_the_system_namespace(
+    kind: str, plural: str, spec: dict[str, Any], message: str
+) -> None:
+    """ComputePolicyRole's error fails the defaulting webhook with admission.Errored(500); the API server
+    relays it with the webhook's name. The same policy in the system namespace is a system policy."""
+    state = KubeState(kuma_webhook=True, namespaces=("kuma-system", "shop"))
+    with kube_running(state) as emulator, httpx.Client(base_url=emulator.url) as http:
+        http.patch(
+            "/apis/kuma.io/v1alpha1/meshes/default?fieldManager=x", content=MESH_YAML, headers={"Content-Type": APPLY}
+        )
+        answer = apply_policy(http, "shop", kind, plural, spec)
+        assert (answer.status_code, answer.json()["message"]) == (
+            500,
+            f'admission webhook "mesh.defaulter.kuma-admission.kuma.io" denied the request: {message}',
+        )
+        assert apply_policy(http, "kuma-system", kind, plural, spec).status_code == 201
+
+
+def test_a_policy_outside_the_system_namespace_cannot_target_a_gateway() -> None:
+    """meshretry validator.go validateTop: a policy whose role is not `system` takes Mesh, MeshSubset,
+    MeshService, MeshServiceSubset and Dataplane only; on Universal the role is the label, if one is set."""
+    spec = {"targetRef": GATEWAY, "to": [{"targetRef": {"kind": "Mesh"}, "default": {"http": {"numRetries": 1}}}]}
+    state = KubeState(kuma_webhook=True, namespaces=("kuma-system", "shop"))
+    with kube_running(state) as emulator, httpx.Client(base_url=emulator.url) as http:
+        http.patch(
+            "/apis/kuma.io/v1alpha1/meshes/default?fieldManager=x", content=MESH_YAML, headers={"Content-Type": APPLY}
+        )
+        answer = apply_policy(http, "shop", "MeshRetry", "meshretries", spec)
+        assert (answer.status_code, answer.json()["details"]["causes"]) == (
+            422,
+            [
+                {
+                    "reason": "FieldValueInvalid",
+                    "message": "value 'MeshGateway' is not supported",
+                    "field": "spec.targetRef.kind",
+                }
+            ],
+        )
+        assert apply_policy(http, "kuma-system", "MeshRetry", "meshretries", spec).status_code == 201
+    with running(KumaState()) as kuma, httpx.Client(base_url=kuma.url) as http:
+        body = {"type": "MeshRetry", "mesh": "default", "name": "r", "spec": spec}
+        assert http.put("/meshes/default/meshretries/r", json=body).status_code == 201
+        labelled = {**body, "labels": {"kuma.io/policy-role": "consumer"}}
+        answer = http.put("/meshes/default/meshretries/r", json=labelled)
+        assert (answer.status_code, answer.json()["invalid_parameters"]) == (
+            400,
+            [{"field": "spec.targetRef.kind", "reason": "value 'MeshGateway' is not supported"}],
+        )

@@ -44,8 +44,12 @@ pkg/util/managedfields/internal/conflict.go for apply conflicts, pkg/util/valida
   and is refused, 400, while that Mesh does not exist), and
   the validating webhook (validation.go: each policy's validator and the Mesh's, as `kuma.py` models them;
   422 Invalid with a FieldValueInvalid cause per violation), each denial relayed as the API server does
-  (`admission webhook "<name>" denied the request: ...`). Validators for policies outside the system
-  namespace (producer and consumer policies) are not modelled: they are checked as system policies
+  (`admission webhook "<name>" denied the request: ...`). Outside the system namespace the defaulting webhook
+  computes the policy's role (labels/compute.go ComputePolicyRole: workload-owner, producer, consumer; 500
+  for a policy mixing to[] and from[], or producer and consumer items) and the validators of the policies
+  whose top-level targetRef depends on it take fewer kinds (kuma.py ROLE_TOP_KINDS). Not modelled: the
+  webhooks' namespaceSelector (they run in every namespace here, not only those labelled
+  kuma.io/sidecar-injection), and Go decoding errors of the webhooks other than durations
 - fault injection (shared with the other emulators, `server.py`): fail the Nth matching request with a status
   (and Retry-After), drop the connection before or after doing the work; or a seeded random share of faulty
   requests
@@ -344,8 +348,42 @@ def kuma_defaulter(kind: str, obj: Obj, system_namespace: str) -> None:
         labels.setdefault("kuma.io/zone", "default")
         labels.setdefault("kuma.io/env", "kubernetes")
     labels.setdefault("k8s.kuma.io/namespace", meta["namespace"])
-    labels["kuma.io/policy-role"] = "system" if meta["namespace"] == system_namespace else "consumer"
+    role = compute_policy_role(kind, spec, meta["namespace"], system_namespace)
+    labels["kuma.io/policy-role"] = role
     obj["spec"] = canonical_durations(spec)
+
+
+def compute_policy_role(kind: str, spec: Obj, namespace: str, system_namespace: str) -> str:
+    """pkg/core/resources/labels/compute.go ComputePolicyRole: `system` in the system namespace; else
+    `workload-owner` with a from[] or neither list, `producer` when every to[] item is a named MeshService or
+    MeshHTTPRoute of the policy's namespace (or none given), `consumer` when none is. Mixing to[] and from[],
+    or producer and consumer items, is an error, which the defaulting webhook answers 500
+    (admission.Errored(http.StatusInternalServerError)): raised here as the API server relays it."""
+    if namespace == system_namespace:
+        return "system"
+    model = kuma_emulator.BY_NAME.get(kind)
+    to = spec.get("to") if model is not None and model.to is not None else None
+    frm = spec.get("from") if model is not None and model.frm is not None else None
+    has_to, has_from = bool(to), bool(frm)
+    if has_to and has_from:
+        raise webhook_denial(
+            DEFAULTER_WEBHOOK, 500, "it's not allowed to mix 'to' and 'from' arrays in the same policy"
+        )
+    if not has_to:
+        return "workload-owner"
+    producers = 0
+    for item in to or []:
+        ref = (item.get("targetRef") if isinstance(item, dict) else None) or {}
+        same_namespace = (ref.get("namespace") or "") in ("", namespace)
+        if ref.get("kind") in ("MeshService", "MeshHTTPRoute") and ref.get("name") and same_namespace:
+            producers += 1
+    if producers == len(to or []):
+        return "producer"
+    if producers == 0:
+        return "consumer"
+    raise webhook_denial(
+        DEFAULTER_WEBHOOK, 500, "it's not allowed to mix producer and consumer items in the same policy"
+    )
 
 
 def crd_defaults(kind: str, obj: Obj) -> None:
@@ -603,7 +641,7 @@ def kuma_validation(kind: str, obj: Obj) -> list[tuple[str, str]]:
     if kind == "Mesh":
         problems = kuma_emulator.mesh_mtls_problems(spec if isinstance(spec, dict) else {})
         return [(f"spec.{field}", message) for field, message in problems]
-    return kuma_emulator.validate_spec(model, {"spec": spec})
+    return kuma_emulator.validate_spec(model, {"spec": spec, "labels": obj["metadata"].get("labels") or {}})
 
 
 def kuma_validation_denial(kind: str, name: str, violations: list[tuple[str, str]]) -> ApiError:

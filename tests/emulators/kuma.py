@@ -999,8 +999,11 @@ def validate_spec(kind: Kind, body: dict[str, Any]) -> list[tuple[str, str]]:
         return [("spec", "must be defined")]
     problems: list[tuple[str, str]] = []
     top = spec.get("targetRef")
+    allowed_top = kind.top or ALL_TOP
+    if policy_role(body) != "system" and kind.name in ROLE_TOP_KINDS:
+        allowed_top = NON_SYSTEM_TOP
     if isinstance(top, dict):
-        problems += _target_ref("spec.targetRef", top, kind.top or ALL_TOP)
+        problems += _target_ref("spec.targetRef", top, allowed_top)
     for section, allowed in (("to", kind.to), ("from", kind.frm)):
         items = spec.get(section)
         if items is None:
@@ -1017,6 +1020,29 @@ def validate_spec(kind: Kind, body: dict[str, Any]) -> list[tuple[str, str]]:
     if "rules" in spec and not (kind.policy or {}).get("hasRulesTargetRef"):
         problems.append(("spec.rules", "must not be defined"))
     return problems + policy_rule_problems(kind.name, spec)
+
+
+# The policies whose validateTop (pkg/plugins/policies/<policy>/api/v1alpha1/validator.go) takes fewer
+# top-level kinds for a policy that is not a system policy (core_model.PolicyRole: the `kuma.io/policy-role`
+# label, which Kuma computes on Kubernetes outside the system namespace; a label set by hand counts too): no
+# MeshGateway, no MeshHTTPRoute.
+ROLE_TOP_KINDS = (
+    "MeshFaultInjection",
+    "MeshMetric",
+    "MeshProxyPatch",
+    "MeshRateLimit",
+    "MeshRetry",
+    "MeshTCPRoute",
+    "MeshTimeout",
+    "MeshTrace",
+)
+NON_SYSTEM_TOP = ["Mesh", "MeshSubset", "MeshService", "MeshServiceSubset", "Dataplane"]
+
+
+def policy_role(body: dict[str, Any]) -> str:
+    """core_model.PolicyRole: the `kuma.io/policy-role` label, `system` when there is none."""
+    labels = body.get("labels") if isinstance(body.get("labels"), dict) else {}
+    return str((labels or {}).get("kuma.io/policy-role") or "system")
 
 
 def _target_ref(path: str, ref: dict[str, Any], allowed: list[str]) -> list[tuple[str, str]]:
