@@ -15,6 +15,7 @@ re-marshals a Mesh from its proto message, dropping what mesh.proto does not dec
 from __future__ import annotations
 
 import copy
+import json
 import textwrap
 from typing import Any
 
@@ -625,3 +626,29 @@ def test_a_policy_outside_the_system_namespace_cannot_target_a_gateway() -> None
             400,
             [{"field": "spec.targetRef.kind", "reason": "value 'MeshGateway' is not supported"}],
         )
+
+
+def test_a_strict_merge_patch_is_refused_for_the_fields_the_crd_does_not_declare() -> None:
+    """fieldValidation=Strict: the patched object fails its strict decoding (the CRD's structural pruning
+    records each unknown field, sorted), and the API server answers 422 with the patched object's JSON as the
+    `patch` field's value (patch.go jsonPatcher.applyPatchToCurrentObject). Nothing is written."""
+    with kube_running(KubeState()) as emulator, httpx.Client(base_url=emulator.url) as http:
+        url = "/apis/kuma.io/v1alpha1/namespaces/kuma-system/meshretries/r"
+        assert http.patch(f"{url}?fieldManager=x", content=RETRY_YAML.encode(), headers={"Content-Type": APPLY})
+        before = emulator.state.get("MeshRetry", "r", "kuma-system")
+        merge = {"Content-Type": "application/merge-patch+json"}
+        default = {"http": {"numRetries": 4, "zzUnknown": {"a": 1}}}
+        patch = {"spec": {"to": [{"targetRef": SERVICE, "default": default}]}, "status": {"x": "<1>"}}
+        answer = http.patch(f"{url}?fieldValidation=Strict", json=patch, headers=merge)
+        assert (answer.status_code, answer.json()["reason"]) == (422, "Invalid")
+        [cause] = answer.json()["details"]["causes"]
+        detail = 'strict decoding error: unknown field "spec.to[0].default.http.zzUnknown", unknown field "status"'
+        assert cause["field"] == "patch" and cause["message"].endswith(f": {detail}")
+        assert answer.json()["message"] == f' "" is invalid: patch: {cause["message"]}'
+        quoted = cause["message"].removeprefix("Invalid value: ").removesuffix(f": {detail}")
+        patched = json.loads(json.loads(quoted))
+        assert patched["spec"]["to"][0]["default"] == default and patched["status"] == {"x": "<1>"}
+        assert "\\u003c1\\u003e" in json.loads(quoted)  # json.Marshal escapes < and >
+        assert emulator.state.get("MeshRetry", "r", "kuma-system") == before
+        answer = http.patch(f"{url}?fieldValidation=Ignore", json=patch, headers=merge)
+        assert answer.status_code == 200 and answer.json()["spec"]["to"][0]["default"] == {"http": {"numRetries": 4}}

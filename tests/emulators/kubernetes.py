@@ -34,8 +34,9 @@ pkg/util/managedfields/internal/conflict.go for apply conflicts, pkg/util/valida
   create typed patch object", one error per map at most (the walk of a map stops at its first undeclared
   field); then the CRD's schema validation (the same checks as kuma.py's on Universal: value types, int32
   formats and ranges, int-or-string anyOf, required, minLength, bounds) answers 422 Invalid with a cause per
-  error. A JSON merge patch (kubectl edit) loses the undeclared fields (fieldValidation Warn, the default; no
-  Warning header is sent). Not modelled: patterns, list and map limits, fieldValidation=Strict
+  error. A JSON merge patch (kubectl edit) loses the undeclared fields (fieldValidation Warn, the default, or
+  Ignore; the Warning header is not sent), or with fieldValidation=Strict is refused (422, `strict decoding
+  error: unknown field ...`). Not modelled: patterns, list and map limits
 - `kuma_webhook=True` adds Kuma 2.14's admission webhooks, as its Helm chart installs them: what the defaulting
   webhook does to a written object (kumahq/kuma v2.14.3: pkg/plugins/runtime/k8s/webhooks/defaulter.go,
   pkg/core/resources/labels/compute.go, policies' `*k8s.Duration` fields re-marshalled by metav1.Duration, the
@@ -981,15 +982,22 @@ class KubeState(EmulatorState):
 
     # -- what other tools do
 
-    def merge_patch(self, kind: str, name: str, namespace: str, patch: Obj, manager: str) -> Obj:
-        """`kubectl edit`/`kubectl patch --type merge`: an Update that takes the fields it sets."""
+    def merge_patch(
+        self, kind: str, name: str, namespace: str, patch: Obj, manager: str, field_validation: str = "Warn"
+    ) -> Obj:
+        """`kubectl edit`/`kubectl patch --type merge`: an Update that takes the fields it sets. Fields the
+        CRD does not declare are dropped, or with fieldValidation=Strict refused (strict_decoding_error)."""
         plural = self.kinds[kind][0]
         key = (plural, namespace, name)
         with self.lock:
             live = self.store.get(key)
             if live is None:
                 raise not_found(plural, name)
-            merged = prune_unknown(kind, merge_patch(live, patch))
+            patched = merge_patch(live, patch)
+            unknown = unknown_field_paths(kind, patched)
+            if unknown and field_validation == "Strict":
+                raise strict_decoding_error(patched, unknown)
+            merged = prune_unknown(kind, patched)
             self.admit(kind, name, merged)
             touched = set(leaves({k: v for k, v in patch.items() if k != "metadata"})) | {
                 ("metadata", "labels", k) for k in ((patch.get("metadata") or {}).get("labels") or {})
@@ -1037,6 +1045,32 @@ def prune_unknown(kind: str, obj: Obj) -> Obj:
     if kind in kuma_fields.POLICY_OBJECTS and isinstance(out.get("spec"), dict):
         out["spec"] = kuma_fields.known_fields(kuma_fields.POLICY_OBJECTS[kind], out["spec"])
     return out
+
+
+def unknown_field_paths(kind: str, obj: Obj) -> list[str]:
+    """The fields structural pruning drops from an object decoded whole, as it records them
+    (apiextensions-apiserver pkg/apiserver/schema/pruning/algorithm.go PruneWithOptions, options.go: keys
+    joined by `.`, indices in brackets, sorted)."""
+    root = {"apiVersion", "kind", "metadata", "spec"} | ({"mesh"} if kind == "Mesh" else set())
+    found = [key for key in obj if key not in root]
+    if kind in kuma_fields.POLICY_OBJECTS and isinstance(obj.get("spec"), dict):
+        objects = kuma_fields.POLICY_OBJECTS[kind]
+        found += kuma_fields.unknown_fields(objects, obj["spec"], "", "spec")
+    return sorted(found)
+
+
+def strict_decoding_error(patched: Obj, unknown: list[str]) -> ApiError:
+    """apiserver pkg/endpoints/handlers/patch.go jsonPatcher.applyPatchToCurrentObject under
+    fieldValidation=Strict: errors.NewInvalid with an empty GroupKind and name, one field error on `patch`
+    whose value is the patched object's JSON (json.Marshal: keys sorted, `<`, `>`, `&` escaped) and whose
+    detail is runtime.StrictDecodingError (customresource_handler.go schemaCoercingDecoder: `unknown field
+    "<path>"` each)."""
+    text = json.dumps(patched, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    detail = "strict decoding error: " + ", ".join(f'unknown field "{path}"' for path in unknown)
+    message = f"Invalid value: {json.dumps(text, ensure_ascii=False)}: {detail}"
+    cause = {"reason": "FieldValueInvalid", "message": message, "field": "patch"}
+    return ApiError(422, "Invalid", f' "" is invalid: patch: {message}', {"causes": [cause]})
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -1153,9 +1187,9 @@ def route(state: KubeState, method: str, path: str, query: dict[str, str], heade
             )
         check_options("PatchOptions", query, content_type == "application/apply-patch+yaml")
         if content_type == "application/merge-patch+json":
-            return 200, state.merge_patch(
-                kind, name, namespace, json.loads(raw or b"{}"), query.get("fieldManager") or "kubectl-patch"
-            )
+            manager = query.get("fieldManager") or "kubectl-patch"
+            validation = query.get("fieldValidation") or "Warn"
+            return 200, state.merge_patch(kind, name, namespace, json.loads(raw or b"{}"), manager, validation)
         manager = query["fieldManager"]
         try:
             body = yaml.safe_load(raw) if raw else None
