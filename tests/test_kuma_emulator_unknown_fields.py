@@ -652,3 +652,16 @@ def test_a_strict_merge_patch_is_refused_for_the_fields_the_crd_does_not_declare
         assert emulator.state.get("MeshRetry", "r", "kuma-system") == before
         answer = http.patch(f"{url}?fieldValidation=Ignore", json=patch, headers=merge)
         assert answer.status_code == 200 and answer.json()["spec"]["to"][0]["default"] == {"http": {"numRetries": 4}}
+
+
+def test_a_section_the_policys_go_struct_lacks_is_dropped_before_its_validator_runs(http: httpx.Client) -> None:
+    """MeshRetry's and MeshHealthCheck's specs have no `from` nor `rules` (their rest.yaml, their Go
+    structs): encoding/json drops them, so validator.Validate, which runs on the decoded resource
+    (unmarshaller.go), never sees them: no "must not be defined"."""
+    for kind, (path, spec) in (("MeshRetry", SPECS["MeshRetry"]), ("MeshHealthCheck", SPECS["MeshHealthCheck"])):
+        extra = {"from": [{"targetRef": {"kind": "Mesh"}, "default": {}}], "rules": [{"default": {}}]}
+        body = {"type": kind, "mesh": "m1", "name": "sections", "spec": {**spec, **extra}}
+        answer = http.put(f"/meshes/m1/{path}/sections", json=body)
+        assert (answer.status_code, answer.json()) == (201, {}), answer.text
+        stored = http.get(f"/meshes/m1/{path}/sections").json()["spec"]
+        assert "from" not in stored and "rules" not in stored

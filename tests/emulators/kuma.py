@@ -1384,7 +1384,9 @@ def decode(kind: Kind, body: Any) -> dict[str, Any]:
     failure = None if problems else duration_error(kind.name, spec) or go_int_overflow(kind, spec)
     if failure:  # InvalidResourceError, 400 "Bad Request"
         raise std_error(400, "Bad Request", f"invalid {kind.name} object: {json.dumps(failure)}")
-    problems = problems or validate_spec(kind, body)  # the Go validator runs only on a schema-valid object
+    if not problems:  # the Go validator runs only on a schema-valid object, decoded: what the struct kept
+        decoded = prune(kind, copy.deepcopy(spec)) if isinstance(spec, dict) else spec
+        problems = validate_spec(kind, {**body, "spec": decoded})
     if problems:
         raise invalid("Could not process a resource", problems)
     return body
