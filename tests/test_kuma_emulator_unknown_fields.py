@@ -324,7 +324,7 @@ apiVersion: kuma.io/v1alpha1
 kind: MeshRetry
 metadata: {name: r, namespace: kuma-system}
 spec:
-  targetRef: {kind: Mesh, labels: {app: api}}
+  targetRef: {kind: Dataplane, labels: {app: api}}
   to:
   - targetRef: {kind: MeshService, name: api}
     default:
@@ -665,3 +665,50 @@ def test_a_section_the_policys_go_struct_lacks_is_dropped_before_its_validator_r
         assert (answer.status_code, answer.json()) == (201, {}), answer.text
         stored = http.get(f"/meshes/m1/{path}/sections").json()["spec"]
         assert "from" not in stored and "rules" not in stored
+
+
+@pytest.mark.parametrize(
+    ("yaml_body", "old", "new", "error"),
+    [
+        (
+            RETRY_YAML,
+            "numRetries: 3",
+            "numRetries: 2.5",
+            "json: cannot unmarshal number 2.5 into Go struct field HTTP.spec.to.default.http.numRetries of type "
+            "uint32",
+        ),
+        (
+            RETRY_YAML,
+            "numRetries: 3",
+            "numRetries: -1",
+            "json: cannot unmarshal number -1 into Go struct field HTTP.spec.to.default.http.numRetries of type uint32",
+        ),
+        (TRACE_YAML, "overall: 80", "overall: true", "json: cannot unmarshal bool into Go value of type int32"),
+        (TRACE_YAML, "overall: 80", "overall: [80]", "json: cannot unmarshal array into Go value of type int32"),
+        (TRACE_YAML, "overall: 80", "overall: 50.5", "json: cannot unmarshal number 50.5 into Go value of type int32"),
+    ],
+)
+def test_kumas_defaulting_webhook_refuses_what_its_go_types_cannot_hold(
+    yaml_body: str, old: str, new: str, error: str
+) -> None:
+    """Past the typed conversion (a number for an integer field, anything for an untyped int-or-string),
+    Kuma's defaulting webhook decodes the object into its Go type before the CRD's schema validation runs:
+    encoding/json's error, 400 (defaulter.go admission.Errored(http.StatusBadRequest)), relayed by the API
+    server with the webhook's name."""
+    body = yaml_body.replace(old, new)
+    assert body != yaml_body
+    with kube_running(KubeState(kuma_webhook=True)) as emulator, httpx.Client(base_url=emulator.url) as http:
+        http.patch(
+            "/apis/kuma.io/v1alpha1/meshes/default?fieldManager=x", content=MESH_YAML, headers={"Content-Type": APPLY}
+        )
+        kind, plural, name = (
+            ("MeshRetry", "meshretries", "r") if "MeshRetry" in body else ("MeshTrace", "meshtraces", "t")
+        )
+        url = f"/apis/kuma.io/v1alpha1/namespaces/kuma-system/{plural}/{name}?fieldManager=x"
+        answer = http.patch(url, content=body.encode(), headers={"Content-Type": APPLY})
+        assert (answer.status_code, answer.json()["message"]) == (
+            400,
+            f'admission webhook "mesh.defaulter.kuma-admission.kuma.io" denied the request: {error}',
+        )
+        assert emulator.state.get(kind, name, "kuma-system") is None
+        assert http.patch(url, content=yaml_body.encode(), headers={"Content-Type": APPLY}).status_code == 201

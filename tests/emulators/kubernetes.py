@@ -50,7 +50,9 @@ pkg/util/managedfields/internal/conflict.go for apply conflicts, pkg/util/valida
   for a policy mixing to[] and from[], or producer and consumer items) and the validators of the policies
   whose top-level targetRef depends on it take fewer kinds (kuma.py ROLE_TOP_KINDS). Not modelled: the
   webhooks' namespaceSelector (they run in every namespace here, not only those labelled
-  kuma.io/sidecar-injection), and Go decoding errors of the webhooks other than durations
+  kuma.io/sidecar-injection). The defaulting webhook's decoding into the Go types refuses (400) a duration
+  Go cannot parse, what an int-or-string's int32 cannot hold, a fraction or a negative number in an integer
+  field, before the CRD's schema validation runs
 - fault injection (shared with the other emulators, `server.py`): fail the Nth matching request with a status
   (and Retry-After), drop the connection before or after doing the work; or a seeded random share of faulty
   requests
@@ -623,11 +625,15 @@ def webhook_denial(webhook: str, code: int, message: str, reason: str = "", deta
 
 def kuma_decode_failure(kind: str, obj: Obj) -> str | None:
     """The error decoding the object into Kuma's Go type, which the mutating webhook does first
-    (pkg/plugins/runtime/k8s/webhooks/defaulter.go: `admission.Errored(http.StatusBadRequest, err)`): a duration
-    time.ParseDuration refuses (metav1.Duration). Other Go type errors are not modelled here."""
-    if kind not in kuma_emulator.BY_NAME or not isinstance(obj.get("spec"), dict):
+    (pkg/plugins/runtime/k8s/webhooks/defaulter.go: `admission.Errored(http.StatusBadRequest, err)`), on what
+    the typed conversion of the apply let through: a duration time.ParseDuration refuses (metav1.Duration)
+    or an int-or-string IntOrString's int32 cannot take (a boolean, an object, a fraction: the field is
+    untyped to structured-merge-diff), each of which stops the decoding; else the first number an integer
+    field's Go type cannot hold (a fraction, a negative number in a uint32: kuma.py go_int_overflow)."""
+    model = kuma_emulator.BY_NAME.get(kind)
+    if model is None or not isinstance(obj.get("spec"), dict):
         return None
-    return kuma_schema.duration_error(kind, obj["spec"])
+    return kuma_schema.duration_error(kind, obj["spec"]) or kuma_emulator.go_int_overflow(model, obj["spec"])
 
 
 def kuma_validation(kind: str, obj: Obj) -> list[tuple[str, str]]:

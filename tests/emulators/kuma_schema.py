@@ -478,7 +478,14 @@ def duration_error(kind: str, spec: Any) -> str | None:
         if code != "intstr":
             continue
         for path, value in values_at(spec, dotted):
-            if isinstance(value, bool) or not isinstance(value, int | float) or not float(value).is_integer():
+            if value is None or isinstance(value, str):
+                continue
+            if isinstance(value, bool | dict | list) or not float(value).is_integer():
+                # only on Kubernetes, where structured-merge-diff takes any value in an untyped field and
+                # Kuma's defaulting webhook decodes the object before the CRD's schema validation runs
+                found_kind = {bool: "bool", dict: "object", list: "array"}.get(type(value), f"number {value!r}")
+                why = f"json: cannot unmarshal {found_kind} into Go value of type int32"
+                found.append((_decode_order(path), why))
                 continue
             if not -(2**31) <= value <= 2**31 - 1:
                 # (beyond 2^53 the schema has refused it already: no float64 is an integer there)
