@@ -469,7 +469,10 @@ def test_a_merge_patch_loses_the_fields_the_crd_does_not_declare_and_is_schema_c
         assert http.patch(f"{url}?fieldManager=x", content=RETRY_YAML.encode(), headers={"Content-Type": APPLY})
         merge = {"Content-Type": "application/merge-patch+json"}
         patch = {"spec": {"to": [{"targetRef": SERVICE, "default": {"http": {"numRetries": 4, "zzUnknown": 1}}}]}}
-        assert http.patch(url, json=patch, headers=merge).status_code == 200
+        answer = http.patch(url, json=patch, headers=merge)
+        assert answer.status_code == 200
+        assert answer.headers["Warning"] == '299 - "unknown field \\"spec.to[0].default.http.zzUnknown\\""'
+        assert "Warning" not in http.patch(f"{url}?fieldValidation=Ignore", json=patch, headers=merge).headers
         stored = emulator.state.get("MeshRetry", "r", "kuma-system")
         assert stored is not None and stored["spec"]["to"][0]["default"] == {"http": {"numRetries": 4}}
         patch["spec"]["to"][0]["default"]["http"]["numRetries"] = "5"

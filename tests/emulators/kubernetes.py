@@ -34,9 +34,10 @@ pkg/util/managedfields/internal/conflict.go for apply conflicts, pkg/util/valida
   create typed patch object", one error per map at most (the walk of a map stops at its first undeclared
   field); then the CRD's schema validation (the same checks as kuma.py's on Universal: value types, int32
   formats and ranges, int-or-string anyOf, required, minLength, bounds) answers 422 Invalid with a cause per
-  error. A JSON merge patch (kubectl edit) loses the undeclared fields (fieldValidation Warn, the default, or
-  Ignore; the Warning header is not sent), or with fieldValidation=Strict is refused (422, `strict decoding
-  error: unknown field ...`). Not modelled: patterns, list and map limits
+  error. A JSON merge patch (kubectl edit) loses the undeclared fields (fieldValidation Warn, the default,
+  naming each in a `Warning: 299 - "unknown field \\"<path>\\""` header, or Ignore), or with
+  fieldValidation=Strict is refused (422, `strict decoding error: unknown field ...`). Not modelled: patterns,
+  list and map limits
 - `kuma_webhook=True` adds Kuma 2.14's admission webhooks, as its Helm chart installs them: what the defaulting
   webhook does to a written object (kumahq/kuma v2.14.3: pkg/plugins/runtime/k8s/webhooks/defaulter.go,
   pkg/core/resources/labels/compute.go, policies' `*k8s.Duration` fields re-marshalled by metav1.Duration, the
@@ -989,10 +990,18 @@ class KubeState(EmulatorState):
     # -- what other tools do
 
     def merge_patch(
-        self, kind: str, name: str, namespace: str, patch: Obj, manager: str, field_validation: str = "Warn"
+        self,
+        kind: str,
+        name: str,
+        namespace: str,
+        patch: Obj,
+        manager: str,
+        field_validation: str = "Warn",
+        warnings: list[str] | None = None,
     ) -> Obj:
         """`kubectl edit`/`kubectl patch --type merge`: an Update that takes the fields it sets. Fields the
-        CRD does not declare are dropped, or with fieldValidation=Strict refused (strict_decoding_error)."""
+        CRD does not declare are dropped (under Warn, each named in `warnings`), or with
+        fieldValidation=Strict refused (strict_decoding_error)."""
         plural = self.kinds[kind][0]
         key = (plural, namespace, name)
         with self.lock:
@@ -1003,6 +1012,8 @@ class KubeState(EmulatorState):
             unknown = unknown_field_paths(kind, patched)
             if unknown and field_validation == "Strict":
                 raise strict_decoding_error(patched, unknown)
+            if warnings is not None and field_validation == "Warn":
+                warnings += [f'unknown field "{path}"' for path in unknown]
             merged = prune_unknown(kind, patched)
             self.admit(kind, name, merged)
             touched = set(leaves({k: v for k, v in patch.items() if k != "metadata"})) | {
@@ -1045,12 +1056,20 @@ def prune_unknown(kind: str, obj: Obj) -> Obj:
     """What the API server does with the fields a CRD does not declare in an object written whole (create,
     update, JSON merge patch) with the default fieldValidation, Warn: it drops them (apiextensions-apiserver
     structural pruning, at every depth for the policies kuma_fields.py lists) and names them in a `Warning`
-    header (not sent here). Server-side apply refuses them instead (typed_patch_errors)."""
+    header. Server-side apply refuses them instead (typed_patch_errors)."""
     root = {"apiVersion", "kind", "metadata", "spec"} | ({"mesh"} if kind == "Mesh" else set())
     out = {k: v for k, v in obj.items() if k in root}
     if kind in kuma_fields.POLICY_OBJECTS and isinstance(out.get("spec"), dict):
         out["spec"] = kuma_fields.known_fields(kuma_fields.POLICY_OBJECTS[kind], out["spec"])
     return out
+
+
+class Reply(dict[str, Any]):
+    """A response body with the warnings to send in `Warning` headers."""
+
+    def __init__(self, body: Obj, warnings: list[str]) -> None:
+        super().__init__(body)
+        self.warnings = warnings
 
 
 def unknown_field_paths(kind: str, obj: Obj) -> list[str]:
@@ -1195,7 +1214,9 @@ def route(state: KubeState, method: str, path: str, query: dict[str, str], heade
         if content_type == "application/merge-patch+json":
             manager = query.get("fieldManager") or "kubectl-patch"
             validation = query.get("fieldValidation") or "Warn"
-            return 200, state.merge_patch(kind, name, namespace, json.loads(raw or b"{}"), manager, validation)
+            warnings: list[str] = []
+            patched = state.merge_patch(kind, name, namespace, json.loads(raw or b"{}"), manager, validation, warnings)
+            return 200, Reply(patched, warnings)
         manager = query["fieldManager"]
         try:
             body = yaml.safe_load(raw) if raw else None
@@ -1329,6 +1350,11 @@ class Handler(EmulatorHandler[KubeState]):
             return lease_status, lease_payload, {}
         with state.lock:
             status, payload = route(state, method, path, server.first_values(query), self.headers, raw)
+        if isinstance(payload, Reply) and payload.warnings:
+            # apiserver pkg/endpoints/handlers/patch.go addStrictDecodingWarnings, warning.AddWarning: one
+            # `299 - "<text>"` value each (net/http writes a Warning line per value; one line, comma-joined, here)
+            quoted = (json.dumps(text) for text in payload.warnings)
+            return status, payload, {"Warning": ", ".join(f"299 - {text}" for text in quoted)}
         return status, payload, {}
 
     def send(self, status: int, payload: Any, headers: dict[str, str]) -> None:
