@@ -255,6 +255,12 @@ DURATION_CASES: list[tuple[str, dict[str, Any], str, str]] = [
     ("MeshCircuitBreaker", BREAKER, "to.0.default.outlierDetection.baseEjectionTime", ""),
     ("MeshHealthCheck", CHECK, "to.0.default.interval", "10 s"),
     ("MeshRateLimit", RATE, "rules.0.default.local.http.requestRate.interval", "1sec"),
+    (
+        "MeshLoadBalancingStrategy",
+        outbound({"hashPolicies": [{"type": "Cookie", "cookie": {"name": "session", "ttl": "1h"}}]}),
+        "to.0.default.hashPolicies.0.cookie.ttl",
+        "1d",
+    ),
 ]
 
 
@@ -474,3 +480,13 @@ def test_only_duration_fields_come_back_as_go_prints_them(http: httpx.Client) ->
     assert put.status_code in (200, 201)
     got = http.get("/meshes/m1/meshtrafficpermissions/r").json()["spec"]["targetRef"]["labels"]
     assert got == {"window": "1h"}
+    # a cookie hash policy's ttl is a *k8s.Duration too, at each of its three places (meshloadbalancingstrategy.go)
+    cookie = {"type": "Cookie", "cookie": {"name": "session", "ttl": "90s"}}
+    balancer = outbound(
+        {"hashPolicies": [cookie], "loadBalancer": {"type": "Maglev", "maglev": {"hashPolicies": [cookie]}}}
+    )
+    url = "/meshes/m1/meshloadbalancingstrategies/r"
+    assert http.put(url, json={**body("MeshLoadBalancingStrategy", balancer), "name": "r"}).status_code in (200, 201)
+    default = http.get(url).json()["spec"]["to"][0]["default"]
+    assert default["hashPolicies"][0]["cookie"]["ttl"] == "1m30s"
+    assert default["loadBalancer"]["maglev"]["hashPolicies"][0]["cookie"]["ttl"] == "1m30s"

@@ -190,6 +190,11 @@ FIELD_TYPES: dict[str, Fields] = {
             ("localityAwareness", "object"),
             ("localityAwareness.disabled", "boolean"),
             ("hashPolicies", "array"),
+            # HashPolicy.Cookie.TTL, a *k8s.Duration (meshloadbalancingstrategy.go)
+            *(
+                (f"{where}hashPolicies[].cookie.ttl", "duration")
+                for where in ("", "loadBalancer.ringHash.", "loadBalancer.maglev.")
+            ),
         ),
     ),
     "MeshRateLimit": _TOP
