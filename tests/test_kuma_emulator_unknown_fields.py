@@ -715,3 +715,23 @@ def test_kumas_defaulting_webhook_refuses_what_its_go_types_cannot_hold(
         )
         assert emulator.state.get(kind, name, "kuma-system") is None
         assert http.patch(url, content=yaml_body.encode(), headers={"Content-Type": APPLY}).status_code == 201
+
+
+def test_kumas_defaulting_webhook_reprints_only_the_duration_fields() -> None:
+    """defaulter.go re-marshals the object from its Go type: a *k8s.Duration prints as Go does (`1h` ->
+    `1h0m0s`); a string that only looks like a duration, such as a label value, stays as it was."""
+    spec = {
+        "targetRef": {"kind": "Dataplane", "labels": {"window": "1h"}},
+        "rules": [{"default": {"idleTimeout": "1h"}}],
+    }
+    with kube_running(KubeState(kuma_webhook=True)) as emulator, httpx.Client(base_url=emulator.url) as http:
+        http.patch(
+            "/apis/kuma.io/v1alpha1/meshes/default?fieldManager=x", content=MESH_YAML, headers={"Content-Type": APPLY}
+        )
+        answer = apply_policy(http, "kuma-system", "MeshTimeout", "meshtimeouts", spec)
+        assert answer.status_code == 201, answer.text
+        stored = answer.json()["spec"]
+        assert (stored["targetRef"]["labels"], stored["rules"][0]["default"]) == (
+            {"window": "1h"},
+            {"idleTimeout": "1h0m0s"},
+        )

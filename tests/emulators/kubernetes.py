@@ -354,7 +354,10 @@ def kuma_defaulter(kind: str, obj: Obj, system_namespace: str) -> None:
     labels.setdefault("k8s.kuma.io/namespace", meta["namespace"])
     role = compute_policy_role(kind, spec, meta["namespace"], system_namespace)
     labels["kuma.io/policy-role"] = role
-    obj["spec"] = canonical_durations(spec)
+    # re-marshalled from the Go struct: only the *k8s.Duration fields print as Go does (kuma_schema
+    # FIELD_TYPES); a kind not modelled there has every duration-like string re-printed
+    reprinted = kuma_schema.reprint_durations(kind, copy.deepcopy(spec), go_duration)
+    obj["spec"] = reprinted if reprinted is not None else canonical_durations(spec)
 
 
 def compute_policy_role(kind: str, spec: Obj, namespace: str, system_namespace: str) -> str:
