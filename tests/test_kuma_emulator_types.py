@@ -490,3 +490,50 @@ def test_only_duration_fields_come_back_as_go_prints_them(http: httpx.Client) ->
     default = http.get(url).json()["spec"]["to"][0]["default"]
     assert default["hashPolicies"][0]["cookie"]["ttl"] == "1m30s"
     assert default["loadBalancer"]["maglev"]["hashPolicies"][0]["cookie"]["ttl"] == "1m30s"
+
+
+@pytest.mark.parametrize(
+    ("kind", "spec", "dotted", "value", "allowed"),
+    [
+        ("MeshRetry", RETRY, "targetRef.proxyTypes", ["Sidecar", "Ingress"], "Sidecar Gateway"),
+        (
+            "MeshLoadBalancingStrategy",
+            BALANCER,
+            "to.0.default.loadBalancer.ringHash.hashFunction",
+            "SHA1",
+            "XXHash MurmurHash2",
+        ),
+        (
+            "MeshAccessLog",
+            LOG,
+            "rules.0.default.backends.0.file.format",
+            {"type": "Text", "plain": "%START_TIME%"},
+            "Plain Json",
+        ),
+        (
+            "MeshMetric",
+            METRIC,
+            "default.backends.0.prometheus.tls",
+            {"mode": "Strict"},
+            "Disabled ProvidedTLS ActiveMTLSBackend",
+        ),
+        ("MeshTrace", TRACE, "default.backends.0.zipkin.apiVersion", "httpXml", "httpJson httpProto"),
+    ],
+)
+def test_every_enum_of_the_schema_is_checked(
+    http: httpx.Client, kind: str, spec: dict[str, Any], dotted: str, value: Any, allowed: str
+) -> None:
+    """kuma_fields.ENUMS: each `enum` of the policy's rest.yaml, not only those of the fields gatewayctl
+    renders; kube-openapi's `in body should be one of [...]` at the value's path."""
+    url = f"/meshes/m1/{PATHS[kind]}/p"
+    broken, path = edited(spec, dotted, value)
+    answer = http.put(url, json=body(kind, broken))
+    leaf = {
+        "targetRef.proxyTypes": f"{path}[1]",
+        "rules.0.default.backends.0.file.format": f"{path}.type",
+        "default.backends.0.prometheus.tls": f"{path}.mode",
+    }.get(dotted, path)
+    assert (answer.status_code, answer.json()["invalid_parameters"]) == (
+        400,
+        [{"field": leaf, "reason": f"in body should be one of [{allowed}]"}],
+    )

@@ -27,7 +27,7 @@ pkg/util/managedfields/internal/conflict.go for apply conflicts, pkg/util/valida
   creationTimestamp; 422 Invalid for a name that is not an RFC 1123 subdomain or bad label keys/values;
   404 for a namespace that does not exist; 401 without the bearer token when one is set
 - every written object (apply, merge patch) gets the CRDs' structural defaults (the table `kuma.py` fills in)
-  and is checked against the CRD schemas' enums (targetRef kinds, actions, backend types): 422 Invalid with
+  and is checked against the CRD schemas' enums (kuma_fields.ENUMS): 422 Invalid with
   FieldValueNotSupported causes; server-side apply converts the applied object to the CRD's type first
   (structured-merge-diff): a field the CRD does not declare (at the root, e.g. `status`; in a policy's spec
   at every depth, kuma_fields.py) or a value of another JSON kind than the schema's is a 500 "failed to
@@ -559,7 +559,7 @@ def value_at(obj: Any, dotted_path: str) -> Any:
 
 
 def schema_causes(kind: str, obj: Obj) -> list[Obj]:
-    """The CRD schema's enums (targetRef kinds, actions, backend types: the table `kuma.py` keeps) as the
+    """The CRD schema's enums (kuma.py schema_problems: kuma_fields.ENUMS, the same in the CRDs) as the
     apiextensions-apiserver reports them (validation.go kubeOpenAPIResultToFieldErrors: EnumFailCode ->
     field.NotSupported)."""
     if kind not in kuma_emulator.BY_NAME:

@@ -33,15 +33,15 @@ pkg/core/managers/apis/mesh/mesh_validator.go, pkg/core/resources/model/rest/...
   (MeshTrace zipkin `sharedSpanContext`, ...)
 - policy specs: unknown fields dropped silently at every depth (decoded into Go structs; kuma_fields.py lists the
   fields of the policies gatewayctl owns; other policies at the top level and in to[]/from[]/rules[] items), schema
-  enums checked (targetRef kinds, MeshTrafficPermission actions, backend types, load balancer types: `spec.<path>` "in
-  body should be one of [...]"); the value types of the fields of the policies gatewayctl owns (kuma_schema.py:
-  strings, durations, booleans, objects, arrays, maps, required fields, minLength; kube-openapi's wording; every other
-  leaf of their schemas from kuma_fields.SCALARS, int-or-string fields as `anyOf` errors and IntOrString's int32
-  decoding); the integer fields (GO_INTS) as the schema (`format: int32`: another JSON type, a fraction or a number
-  beyond 2^53 - 1 "must be of type ..."; a number outside int32 "Checked value must be of type integer with format
-  int32 in <path>" under field ""; MeshLoadBalancingStrategy's bounds) and then the Go struct take them: a duration
-  time.ParseDuration refuses, or a negative number in a uint32, is a 400 "Bad Request" `invalid <Kind> object: "time:
-  invalid duration ..."` / `"json: cannot unmarshal number ... into Go struct field ..."`
+  enums checked (every enum of those policies' schemas, kuma_fields.ENUMS; targetRef kinds for the others:
+  `spec.<path>` "in body should be one of [...]"); the value types of the fields of the policies gatewayctl owns
+  (kuma_schema.py: strings, durations, booleans, objects, arrays, maps, required fields, minLength; kube-openapi's
+  wording; every other leaf of their schemas from kuma_fields.SCALARS, int-or-string fields as `anyOf` errors and
+  IntOrString's int32 decoding); the integer fields (GO_INTS) as the schema (`format: int32`: another JSON type, a
+  fraction or a number beyond 2^53 - 1 "must be of type ..."; a number outside int32 "Checked value must be of type
+  integer with format int32 in <path>" under field ""; MeshLoadBalancingStrategy's bounds) and then the Go struct take
+  them: a duration time.ParseDuration refuses, or a negative number in a uint32, is a 400 "Bad Request" `invalid
+  <Kind> object: "time: invalid duration ..."` / `"json: cannot unmarshal number ... into Go struct field ..."`
   (pkg/core/resources/model/rest/unmarshaller.go)
 - errors with Kuma's body `{type: "/std-errors", status, title, detail, invalid_parameters, details, causes}`:
   mesh missing (404 "Failed to retrieve Mesh"), name/type/mesh differing between URL and body, labels, basic
@@ -71,10 +71,12 @@ from urllib.parse import parse_qs, unquote, urlencode
 
 try:
     from . import server
+    from .kuma_fields import ENUMS as SCHEMA_ENUMS
     from .kuma_fields import MESH_OBJECTS, POLICY_OBJECTS, SCALARS, known_fields
     from .kuma_policy_rules import policy_rule_problems
     from .kuma_schema import (
         FIELD_TYPES,
+        decode_order,
         duration_error,
         field_problems,
         go_json_kind,
@@ -88,10 +90,12 @@ try:
     from .server import ApiError, EmulatorHandler, EmulatorState, Fault, RandomFaults, Request
 except ImportError:  # run as a script
     import server  # type: ignore[no-redef,import-not-found]
+    from kuma_fields import ENUMS as SCHEMA_ENUMS  # type: ignore[no-redef,import-not-found]
     from kuma_fields import MESH_OBJECTS, POLICY_OBJECTS, SCALARS, known_fields  # type: ignore[no-redef,import-not-found]
     from kuma_policy_rules import policy_rule_problems  # type: ignore[no-redef,import-not-found]
     from kuma_schema import (  # type: ignore[no-redef,import-not-found]
         FIELD_TYPES,
+        decode_order,
         duration_error,
         field_problems,
         go_json_kind,
@@ -180,20 +184,6 @@ TO_KINDS = ["Mesh", "MeshService", "MeshExternalService", "MeshMultiZoneService"
 TO_NO_ROUTE = [k for k in TO_KINDS if k != "MeshHTTPRoute"]  # MeshCircuitBreaker, MeshHealthCheck validateTo
 
 
-# Enums the policies' CRD schemas declare (2.14 `*.rest.yaml`) for fields gatewayctl writes; a value outside
-# one fails schema validation before the Go validator runs (pkg/core/resources/model/rest/unmarshaller.go).
-ENUMS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
-    "MeshTrafficPermission": (("from[].default.action", ("Allow", "Deny", "AllowWithShadowDeny")),),
-    "MeshLoadBalancingStrategy": (
-        ("to[].default.loadBalancer.type", ("RoundRobin", "LeastRequest", "RingHash", "Random", "Maglev")),
-    ),
-    "MeshTrace": (("default.backends[].type", ("Zipkin", "Datadog", "OpenTelemetry")),),
-    "MeshMetric": (("default.backends[].type", ("Prometheus", "OpenTelemetry")),),
-    "MeshAccessLog": tuple(
-        (f"{section}[].default.backends[].type", ("Tcp", "File", "OpenTelemetry"))
-        for section in ("from", "rules", "to")
-    ),
-}
 # The integer fields of the policies gatewayctl owns, with the Go struct holding each and its Go type (2.14
 # pkg/plugins/policies/<policy>/api/v1alpha1/<policy>.go); every one is `format: int32` in the policy's
 # rest.yaml (with a minimum/maximum where GO_INT_BOUNDS says). pkg/core/resources/model/rest/unmarshaller.go
@@ -856,14 +846,18 @@ RULE_ITEM_KEYS = {"MeshTrafficPermission": {"default"}, "MeshTLS": {"default"}}
 
 
 def schema_problems(kind: Kind, spec: Any) -> list[tuple[str, str]]:
-    """kube-openapi's enum errors as Kuma words them: field `spec.<path>`, reason `in body should be one of [...]`."""
+    """kube-openapi's enum errors as Kuma words them: field `spec.<path>`, reason `in body should be one of [...]`;
+    every enum of the schema for the policies kuma_fields.py lists, the targetRef kinds for the others."""
     problems: list[tuple[str, str]] = []
     if not isinstance(spec, dict):
         return problems
-    for dotted, allowed in ENUMS.get(kind.name, ()):
-        for path, value in _values(spec, dotted.split("."), "spec"):
-            if value not in allowed:
-                problems.append((path, f"in body should be one of [{' '.join(allowed)}]"))
+    if kind.name in SCHEMA_ENUMS:
+        # objectValidator walks the properties in Go's map order (random): in path order here
+        for dotted, allowed in SCHEMA_ENUMS[kind.name].items():
+            for path, value in values_at(spec, dotted):
+                if value not in allowed:
+                    problems.append((path, f"in body should be one of [{' '.join(allowed)}]"))
+        return sorted(problems, key=lambda problem: decode_order(problem[0]))
     refs = (
         [("spec.targetRef.kind", (spec.get("targetRef") or {}).get("kind"))]
         if isinstance(spec.get("targetRef"), dict)

@@ -672,6 +672,156 @@ SCALARS: dict[str, Leaves] = {
 }
 
 
+# The `enum`s of each policy's rest.yaml (kubebuilder Enum markers on the Go types), for the value at each
+# path (a path ending in `[]`: each item of an array). kube-openapi refuses any other value, null included,
+# with `in body should be one of [<values>]`.
+TARGET_REF_KINDS = (
+    "Mesh",
+    "MeshSubset",
+    "MeshGateway",
+    "MeshService",
+    "MeshExternalService",
+    "MeshMultiZoneService",
+    "MeshServiceSubset",
+    "MeshHTTPRoute",
+    "Dataplane",
+)
+
+
+def _target_ref_enums(base: str) -> dict[str, tuple[str, ...]]:
+    """A TargetRef's kind and proxyTypes (api/common/v1alpha1/targetref.go)."""
+    return {f"{base}.kind": TARGET_REF_KINDS, f"{base}.proxyTypes[]": ("Sidecar", "Gateway")}
+
+
+ENUMS: dict[str, dict[str, tuple[str, ...]]] = {
+    "MeshTrafficPermission": {
+        **_target_ref_enums("from[].targetRef"),
+        **_target_ref_enums("targetRef"),
+        "from[].default.action": ("Allow", "Deny", "AllowWithShadowDeny"),
+        "rules[].default.allowWithShadowDeny[].sni.type": ("Exact",),
+        "rules[].default.allowWithShadowDeny[].spiffeID.type": ("Exact", "Prefix"),
+        "rules[].default.allow[].sni.type": ("Exact",),
+        "rules[].default.allow[].spiffeID.type": ("Exact", "Prefix"),
+        "rules[].default.deny[].sni.type": ("Exact",),
+        "rules[].default.deny[].spiffeID.type": ("Exact", "Prefix"),
+    },
+    "MeshRetry": {
+        **_target_ref_enums("targetRef"),
+        **_target_ref_enums("to[].targetRef"),
+        "to[].default.grpc.rateLimitedBackOff.resetHeaders[].format": ("Seconds", "UnixTimestamp"),
+        "to[].default.grpc.retryOn[]": ("Canceled", "DeadlineExceeded", "Internal", "ResourceExhausted", "Unavailable"),
+        "to[].default.http.hostSelection[].predicate": (
+            "OmitPreviousHosts",
+            "OmitHostsWithTags",
+            "OmitPreviousPriorities",
+        ),
+        "to[].default.http.rateLimitedBackOff.resetHeaders[].format": ("Seconds", "UnixTimestamp"),
+        "to[].default.http.retriableRequestHeaders[].type": (
+            "Exact",
+            "Present",
+            "RegularExpression",
+            "Absent",
+            "Prefix",
+        ),
+        "to[].default.http.retriableResponseHeaders[].type": (
+            "Exact",
+            "Present",
+            "RegularExpression",
+            "Absent",
+            "Prefix",
+        ),
+    },
+    "MeshTimeout": {
+        **_target_ref_enums("from[].targetRef"),
+        **_target_ref_enums("targetRef"),
+        **_target_ref_enums("to[].targetRef"),
+        "rules[].matches[].sni.type": ("Exact",),
+        "rules[].matches[].spiffeID.type": ("Exact", "Prefix"),
+    },
+    "MeshCircuitBreaker": {
+        **_target_ref_enums("from[].targetRef"),
+        **_target_ref_enums("targetRef"),
+        **_target_ref_enums("to[].targetRef"),
+    },
+    "MeshHealthCheck": {
+        **_target_ref_enums("targetRef"),
+        **_target_ref_enums("to[].targetRef"),
+    },
+    "MeshLoadBalancingStrategy": {
+        **_target_ref_enums("targetRef"),
+        **_target_ref_enums("to[].targetRef"),
+        "to[].default.hashPolicies[].type": (
+            "Header",
+            "Cookie",
+            "Connection",
+            "SourceIP",
+            "QueryParameter",
+            "FilterState",
+        ),
+        "to[].default.loadBalancer.maglev.hashPolicies[].type": (
+            "Header",
+            "Cookie",
+            "Connection",
+            "SourceIP",
+            "QueryParameter",
+            "FilterState",
+        ),
+        "to[].default.loadBalancer.ringHash.hashFunction": ("XXHash", "MurmurHash2"),
+        "to[].default.loadBalancer.ringHash.hashPolicies[].type": (
+            "Header",
+            "Cookie",
+            "Connection",
+            "SourceIP",
+            "QueryParameter",
+            "FilterState",
+        ),
+        "to[].default.loadBalancer.type": ("RoundRobin", "LeastRequest", "RingHash", "Random", "Maglev"),
+        "to[].default.localityAwareness.crossZone.failover[].to.type": ("None", "Only", "Any", "AnyExcept"),
+    },
+    "MeshRateLimit": {
+        **_target_ref_enums("from[].targetRef"),
+        **_target_ref_enums("targetRef"),
+        **_target_ref_enums("to[].targetRef"),
+        "rules[].matches[].sni.type": ("Exact",),
+        "rules[].matches[].spiffeID.type": ("Exact", "Prefix"),
+    },
+    "MeshTrace": {
+        **_target_ref_enums("targetRef"),
+        "default.backends[].openTelemetry.backendRef.kind": ("MeshOpenTelemetryBackend",),
+        "default.backends[].type": ("Zipkin", "Datadog", "OpenTelemetry"),
+        "default.backends[].zipkin.apiVersion": ("httpJson", "httpProto"),
+    },
+    "MeshMetric": {
+        **_target_ref_enums("targetRef"),
+        "default.backends[].openTelemetry.backendRef.kind": ("MeshOpenTelemetryBackend",),
+        "default.backends[].prometheus.tls.mode": ("Disabled", "ProvidedTLS", "ActiveMTLSBackend"),
+        "default.backends[].type": ("Prometheus", "OpenTelemetry"),
+        "default.sidecar.profiles.appendProfiles[].name": ("All", "Basic", "None"),
+        "default.sidecar.profiles.exclude[].type": ("Prefix", "Regex", "Exact", "Contains"),
+        "default.sidecar.profiles.include[].type": ("Prefix", "Regex", "Exact", "Contains"),
+    },
+    "MeshAccessLog": {
+        **_target_ref_enums("from[].targetRef"),
+        **_target_ref_enums("targetRef"),
+        **_target_ref_enums("to[].targetRef"),
+        "from[].default.backends[].file.format.type": ("Plain", "Json"),
+        "from[].default.backends[].openTelemetry.backendRef.kind": ("MeshOpenTelemetryBackend",),
+        "from[].default.backends[].tcp.format.type": ("Plain", "Json"),
+        "from[].default.backends[].type": ("Tcp", "File", "OpenTelemetry"),
+        "rules[].default.backends[].file.format.type": ("Plain", "Json"),
+        "rules[].default.backends[].openTelemetry.backendRef.kind": ("MeshOpenTelemetryBackend",),
+        "rules[].default.backends[].tcp.format.type": ("Plain", "Json"),
+        "rules[].default.backends[].type": ("Tcp", "File", "OpenTelemetry"),
+        "rules[].matches[].sni.type": ("Exact",),
+        "rules[].matches[].spiffeID.type": ("Exact", "Prefix"),
+        "to[].default.backends[].file.format.type": ("Plain", "Json"),
+        "to[].default.backends[].openTelemetry.backendRef.kind": ("MeshOpenTelemetryBackend",),
+        "to[].default.backends[].tcp.format.type": ("Plain", "Json"),
+        "to[].default.backends[].type": ("Tcp", "File", "OpenTelemetry"),
+    },
+}
+
+
 def known_fields(objects: Objects, value: Any, path: str = "") -> Any:
     """`value` with what the Go struct (or proto message) has no member for left out, at every depth, and
     the nulls the schema let through (only an untyped field takes one: an int-or-string) too: a null decodes

@@ -476,7 +476,7 @@ def duration_error(kind: str, spec: Any) -> str | None:
         for path, value in values_at(spec, dotted):
             error = parse_duration_error(value) if isinstance(value, str) else None
             if error:
-                found.append((_decode_order(path), error))
+                found.append((decode_order(path), error))
     # intstr.IntOrString.UnmarshalJSON (k8s.io/apimachinery util/intstr): a number goes into its int32 IntVal
     # with json.Unmarshal, whose error it returns as it is, which stops the decoding too
     for dotted, code in SCALARS.get(kind, {}).items():
@@ -490,17 +490,17 @@ def duration_error(kind: str, spec: Any) -> str | None:
                 # Kuma's defaulting webhook decodes the object before the CRD's schema validation runs
                 found_kind = {bool: "bool", dict: "object", list: "array"}.get(type(value), f"number {value!r}")
                 why = f"json: cannot unmarshal {found_kind} into Go value of type int32"
-                found.append((_decode_order(path), why))
+                found.append((decode_order(path), why))
                 continue
             if not -(2**31) <= value <= 2**31 - 1:
                 # (beyond 2^53 the schema has refused it already: no float64 is an integer there)
                 found.append(
-                    (_decode_order(path), f"json: cannot unmarshal number {int(value)} into Go value of type int32")
+                    (decode_order(path), f"json: cannot unmarshal number {int(value)} into Go value of type int32")
                 )
     return min(found)[1] if found else None
 
 
-def _decode_order(path: str) -> tuple[Any, ...]:
+def decode_order(path: str) -> tuple[Any, ...]:
     """Where encoding/json meets `path` in the re-marshalled spec (keys sorted, items in order)."""
     return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"[.\[\]]+", path) if p)
 
