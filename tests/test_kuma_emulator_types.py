@@ -78,7 +78,9 @@ BALANCER = outbound(
         }
     }
 )
-HEADERS = outbound({"interval": "10s", "http": {"path": "/", "requestHeadersToAdd": {"add": [{"name": "x"}]}}})
+HEADERS = outbound(
+    {"interval": "10s", "http": {"path": "/", "requestHeadersToAdd": {"add": [{"name": "x", "value": "1"}]}}}
+)
 MISSING = object()  # the field left out
 
 # (kind, valid spec, dotted path to edit, the refused value, [(field, reason)])
@@ -536,4 +538,37 @@ def test_every_enum_of_the_schema_is_checked(
     assert (answer.status_code, answer.json()["invalid_parameters"]) == (
         400,
         [{"field": leaf, "reason": f"in body should be one of [{allowed}]"}],
+    )
+
+
+HEADER_NAME = "^[a-z0-9!#$%&'*+\\-.^_\\x60|~]+$"  # rest.yaml's pattern on a header name (Go regexp syntax)
+
+
+@pytest.mark.parametrize(
+    ("dotted", "value", "field", "reason"),
+    [
+        ("add.0.name", "x" * 257, "add[0].name", "in body should be at most 256 chars long"),
+        ("add.0.name", "X-Team", "add[0].name", f"in body should match '{HEADER_NAME}'"),
+        ("add.0.name", "", "add[0].name", "in body should be at least 1 chars long"),
+        ("add.0.value", MISSING, "add[0].value", "in body is required"),
+        (
+            "add",
+            [{"name": f"x-{i}", "value": "1"} for i in range(17)],
+            "add",
+            "in body should have at most 16 items",
+        ),
+    ],
+)
+def test_every_constraint_of_the_schema_is_checked(
+    http: httpx.Client, dotted: str, value: Any, field: str, reason: str
+) -> None:
+    """kuma_fields REQUIRED, MIN_LENGTH, MAX_LENGTH, PATTERN, MAX_ITEMS: each constraint of the policy's
+    rest.yaml (here MeshHealthCheck's requestHeadersToAdd), in kube-openapi's words."""
+    url = "/meshes/m1/meshhealthchecks/p"
+    assert http.put(url, json=body("MeshHealthCheck", HEADERS)).status_code in (200, 201)
+    broken, _ = edited(HEADERS, f"to.0.default.http.requestHeadersToAdd.{dotted}", value)
+    answer = http.put(url, json=body("MeshHealthCheck", broken))
+    assert (answer.status_code, answer.json()["invalid_parameters"]) == (
+        400,
+        [{"field": f"spec.to[0].default.http.requestHeadersToAdd.{field}", "reason": reason}],
     )

@@ -146,7 +146,10 @@ SPECS: dict[str, tuple[str, dict[str, Any]]] = {
                         "backends": [
                             {
                                 "type": "File",
-                                "file": {"path": "/dev/stdout", "format": {"type": "Json", "json": [{"key": "a"}]}},
+                                "file": {
+                                    "path": "/dev/stdout",
+                                    "format": {"type": "Json", "json": [{"key": "a", "value": "%START_TIME%"}]},
+                                },
                             }
                         ]
                     }
@@ -735,3 +738,67 @@ def test_kumas_defaulting_webhook_reprints_only_the_duration_fields() -> None:
             {"window": "1h"},
             {"idleTimeout": "1h0m0s"},
         )
+
+
+CHECK_YAML = """\
+apiVersion: kuma.io/v1alpha1
+kind: MeshHealthCheck
+metadata: {name: h, namespace: kuma-system}
+spec:
+  targetRef: {kind: Mesh}
+  to:
+  - targetRef: {kind: MeshService, name: api}
+    default:
+      interval: 10s
+      http:
+        path: /
+        requestHeadersToAdd:
+          add: [{name: x-team, value: a}]
+"""
+ADD = "spec.to[0].default.http.requestHeadersToAdd.add"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "cause"),
+    [
+        (
+            "name: x-team",
+            f"name: {'x' * 257}",
+            {
+                "reason": "FieldValueTooLong",
+                "message": "Too long: must have at most 256 bytes",
+                "field": f"{ADD}[0].name",
+            },
+        ),
+        (
+            "name: x-team",
+            "name: X-Team",
+            {
+                "reason": "FieldValueInvalid",
+                "message": f'Invalid value: "X-Team": {ADD}[0].name in body should match '
+                "'^[a-z0-9!#$%&'*+\\-.^_\\x60|~]+$'",
+                "field": f"{ADD}[0].name",
+            },
+        ),
+        (
+            "add: [{name: x-team, value: a}]",
+            "add: [" + ", ".join(f"{{name: x-{i}, value: a}}" for i in range(17)) + "]",
+            {"reason": "FieldValueTooMany", "message": "Too many: 17: must have at most 16 items", "field": ADD},
+        ),
+        (
+            ", value: a}",
+            "}",
+            {"reason": "FieldValueRequired", "message": "Required value", "field": f"{ADD}[0].value"},
+        ),
+    ],
+)
+def test_the_crd_schemas_constraints_are_422_causes(old: str, new: str, cause: dict[str, str]) -> None:
+    """maxLength, pattern, maxItems, required of the CRD's schema, as kubeOpenAPIResultToFieldErrors reports
+    them (TooLong and TooMany in apimachinery v0.31's words, the rest Invalid or Required)."""
+    body = CHECK_YAML.replace(old, new)
+    assert body != CHECK_YAML
+    with kube_running(KubeState()) as emulator, httpx.Client(base_url=emulator.url) as http:
+        url = "/apis/kuma.io/v1alpha1/namespaces/kuma-system/meshhealthchecks/h?fieldManager=x"
+        answer = http.patch(url, content=body.encode(), headers={"Content-Type": APPLY})
+        assert (answer.status_code, answer.json()["details"]["causes"]) == (422, [cause])
+        assert http.patch(url, content=CHECK_YAML.encode(), headers={"Content-Type": APPLY}).status_code == 201

@@ -584,10 +584,10 @@ def crd_type_causes(kind: str, obj: Obj) -> list[Obj]:
     """The rest of the CRD schema's validation (apiextensions-apiserver pkg/registry/customresource/
     validator.go ValidateCustomResource with a nil path, kube-openapi's validators, the same schemas as
     Universal's rest.yaml: kuma.py's checks of value types, int32 formats and ranges, int-or-string anyOf,
-    required fields, minLength and bounds), as validation.go kubeOpenAPIResultToFieldErrors turns them into
-    field errors: a type error TypeInvalid with the found type as value, `required` Required, others
-    Invalid with the value; an error with no name (anyOf's, numberValidator's int32 range) at the nil path,
-    which field.Path prints `<nil>`."""
+    required fields, lengths, patterns, maxItems and bounds), as validation.go kubeOpenAPIResultToFieldErrors
+    turns them into field errors: a type error TypeInvalid with the found type as value, `required`
+    Required, maxLength TooLong, maxItems TooMany, others Invalid with the value; an error with no name
+    (anyOf's, numberValidator's int32 range) at the nil path, which field.Path prints `<nil>`."""
     model = kuma_emulator.BY_NAME.get(kind)
     spec = obj.get("spec")
     if model is None or model.policy is None or not isinstance(spec, dict):
@@ -604,6 +604,14 @@ def crd_type_causes(kind: str, obj: Obj) -> list[Obj]:
             causes.append({"reason": "FieldValueTypeInvalid", "message": message, "field": path})
         elif not path:
             causes.append({"reason": "FieldValueInvalid", "message": f'Invalid value: "": {reason}', "field": "<nil>"})
+        elif longest := re.fullmatch(r"in body should be at most (\d+) chars long", reason):
+            # field.TooLong (apimachinery v0.31 wording: the API server this emulates is 1.31)
+            message = f"Too long: must have at most {longest.group(1)} bytes"
+            causes.append({"reason": "FieldValueTooLong", "message": message, "field": path})
+        elif most := re.fullmatch(r"in body should have at most (\d+) items", reason):
+            # field.TooMany with the actual count (a Go int, printed with %#v)
+            message = f"Too many: {len(value_at(obj, path))}: must have at most {most.group(1)} items"
+            causes.append({"reason": "FieldValueTooMany", "message": message, "field": path})
         else:
             value = value_at(obj, path)
             shown = json.dumps(value) if isinstance(value, str) else go_plain(value)

@@ -35,14 +35,14 @@ pkg/core/managers/apis/mesh/mesh_validator.go, pkg/core/resources/model/rest/...
   fields of the policies gatewayctl owns; other policies at the top level and in to[]/from[]/rules[] items), schema
   enums checked (every enum of those policies' schemas, kuma_fields.ENUMS; targetRef kinds for the others:
   `spec.<path>` "in body should be one of [...]"); the value types of the fields of the policies gatewayctl owns
-  (kuma_schema.py: strings, durations, booleans, objects, arrays, maps, required fields, minLength; kube-openapi's
-  wording; every other leaf of their schemas from kuma_fields.SCALARS, int-or-string fields as `anyOf` errors and
-  IntOrString's int32 decoding); the integer fields (GO_INTS) as the schema (`format: int32`: another JSON type, a
-  fraction or a number beyond 2^53 - 1 "must be of type ..."; a number outside int32 "Checked value must be of type
-  integer with format int32 in <path>" under field ""; MeshLoadBalancingStrategy's bounds) and then the Go struct take
-  them: a duration time.ParseDuration refuses, or a negative number in a uint32, is a 400 "Bad Request" `invalid
-  <Kind> object: "time: invalid duration ..."` / `"json: cannot unmarshal number ... into Go struct field ..."`
-  (pkg/core/resources/model/rest/unmarshaller.go)
+  (kuma_schema.py: strings, durations, booleans, objects, arrays, maps, required fields, lengths, patterns, maxItems
+  (kuma_fields.py); kube-openapi's wording; every other leaf of their schemas from kuma_fields.SCALARS, int-or-string
+  fields as `anyOf` errors and IntOrString's int32 decoding); the integer fields (GO_INTS) as the schema (`format:
+  int32`: another JSON type, a fraction or a number beyond 2^53 - 1 "must be of type ..."; a number outside int32
+  "Checked value must be of type integer with format int32 in <path>" under field ""; MeshLoadBalancingStrategy's
+  bounds) and then the Go struct take them: a duration time.ParseDuration refuses, or a negative number in a uint32,
+  is a 400 "Bad Request" `invalid <Kind> object: "time: invalid duration ..."` / `"json: cannot unmarshal number ...
+  into Go struct field ..."` (pkg/core/resources/model/rest/unmarshaller.go)
 - errors with Kuma's body `{type: "/std-errors", status, title, detail, invalid_parameters, details, causes}`:
   mesh missing (404 "Failed to retrieve Mesh"), name/type/mesh differing between URL and body, labels, basic
   targetRef-kind validation per policy, 405 with the server's read-only messages (API server read-only; a

@@ -32,8 +32,10 @@ import re
 from typing import Any
 
 try:
+    from . import kuma_fields as schema_tables
     from .kuma_fields import SCALARS
 except ImportError:  # run as a script
+    import kuma_fields as schema_tables  # type: ignore[no-redef]
     from kuma_fields import SCALARS  # type: ignore[no-redef,import-not-found]
 
 # type codes: string, duration (a string in the schema, a metav1.Duration in Go), boolean, int64, map (an
@@ -258,55 +260,9 @@ FIELD_TYPES: dict[str, Fields] = {
     ),
 }
 
-# `required` of the rest.yaml schemas on the objects above (object path -> names)
-_SECTIONS_REQUIRED = {"to[]": ("targetRef",), "from[]": ("targetRef",), "targetRef": ("kind",)}
-REQUIRED: dict[str, dict[str, tuple[str, ...]]] = {
-    "MeshRetry": {**_SECTIONS_REQUIRED, "to[].targetRef": ("kind",)},
-    "MeshTimeout": {**_SECTIONS_REQUIRED, "to[].targetRef": ("kind",), "from[].targetRef": ("kind",)},
-    "MeshCircuitBreaker": {**_SECTIONS_REQUIRED, "to[].targetRef": ("kind",), "from[].targetRef": ("kind",)},
-    "MeshHealthCheck": {**_SECTIONS_REQUIRED, "to[].targetRef": ("kind",)},
-    "MeshLoadBalancingStrategy": {**_SECTIONS_REQUIRED, "to[].targetRef": ("kind",)},
-    "MeshRateLimit": {
-        **_SECTIONS_REQUIRED,
-        "to[].targetRef": ("kind",),
-        "from[].targetRef": ("kind",),
-        **{
-            f"{section}[].default.local.{rate}": ("interval", "num")
-            for section in ("to", "from", "rules")
-            for rate in ("http.requestRate", "tcp.connectionRate")
-        },
-    },
-    "MeshTrace": {
-        "targetRef": ("kind",),
-        "default.backends[]": ("type",),
-        "default.backends[].zipkin": ("url",),
-        "default.backends[].datadog": ("url",),
-        "default.tags[]": ("name",),
-    },
-    "MeshMetric": {"targetRef": ("kind",), "default.applications[]": ("port",), "default.backends[]": ("type",)},
-    "MeshAccessLog": {
-        "targetRef": ("kind",),
-        "to[]": ("default", "targetRef"),
-        "from[]": ("default", "targetRef"),
-        "rules[]": ("default",),
-        "to[].targetRef": ("kind",),
-        "from[].targetRef": ("kind",),
-        **{
-            f"{section}[].default.backends[]{backend}": names
-            for section in ("to", "from", "rules")
-            for backend, names in (("", ("type",)), (".file", ("path",)), (".tcp", ("address",)))
-        },
-    },
-    "MeshTrafficPermission": {**_SECTIONS_REQUIRED, "from[].targetRef": ("kind",)},
-}
-# minLength of the rest.yaml schemas on these fields
-MIN_LENGTH: dict[str, dict[str, int]] = {
-    "MeshAccessLog": {
-        f"{section}[].default.backends[].{field}": 1
-        for section in ("to", "from", "rules")
-        for field in ("file.path", "tcp.address")
-    },
-}
+# `required`, minLength, maxLength, maxItems and pattern of the rest.yaml schemas (kuma_fields.py)
+REQUIRED = schema_tables.REQUIRED
+MIN_LENGTH = schema_tables.MIN_LENGTH
 
 INT32_RANGE = (-(2**31), 2**31 - 1)
 
@@ -392,8 +348,24 @@ def value_type_problems(value: Any, code: str, path: str) -> list[tuple[str, str
     return []
 
 
+def string_problems(kind: str, dotted: str, path: str, value: str) -> list[tuple[str, str]]:
+    """kube-openapi's stringValidator: maxLength, then minLength, then pattern; the first that fails is its
+    only error (validator.go)."""
+    most = schema_tables.MAX_LENGTH.get(kind, {}).get(dotted)
+    least = MIN_LENGTH.get(kind, {}).get(dotted)
+    pattern = schema_tables.PATTERN.get(kind, {}).get(dotted)
+    if most is not None and len(value) > most:
+        return [(path, f"in body should be at most {most} chars long")]
+    if least is not None and len(value) < least:
+        return [(path, f"in body should be at least {least} chars long")]
+    if pattern is not None and not re.search(pattern, value):
+        return [(path, f"in body should match '{pattern}'")]
+    return []
+
+
 def field_problems(kind: str, spec: Any) -> list[tuple[str, str]]:
-    """typeValidator on the non-integer fields of FIELD_TYPES, `required` and `minLength`, in path order.
+    """typeValidator on the non-integer fields of FIELD_TYPES, `required`, `minLength`, `maxLength`, `pattern`
+    and `maxItems`, in path order.
     A value of the wrong type is not looked into further (its children have no values to check)."""
     problems: list[tuple[str, str]] = []
     for dotted, code in FIELD_TYPES.get(kind, ()):
@@ -407,10 +379,16 @@ def field_problems(kind: str, spec: Any) -> list[tuple[str, str]]:
         for path, value in values_at(spec, dotted):
             if isinstance(value, dict):
                 problems += [(f"{path}.{name}", "in body is required") for name in names if name not in value]
-    for dotted, least in MIN_LENGTH.get(kind, {}).items():
+    strings = {**MIN_LENGTH.get(kind, {}), **schema_tables.MAX_LENGTH.get(kind, {})}
+    strings.update(schema_tables.PATTERN.get(kind, {}))
+    for dotted in strings:
         for path, value in values_at(spec, dotted):
-            if isinstance(value, str) and len(value) < least:
-                problems.append((path, f"in body should be at least {least} chars long"))
+            if isinstance(value, str):
+                problems += string_problems(kind, dotted, path, value)
+    for dotted, most in schema_tables.MAX_ITEMS.get(kind, {}).items():
+        for path, value in values_at(spec, dotted):
+            if isinstance(value, list) and len(value) > most:
+                problems.append((path, f"in body should have at most {most} items"))
     return problems
 
 
