@@ -426,6 +426,31 @@ def test_labels_and_spec_of_the_wrong_type_are_the_schemas_errors() -> None:
             'bad Duration: time: unknown unit "d" in duration "1d"',
         ),
         ({"mtls": {"skipValidation": "yes"}}, "json: cannot unmarshal string into Go value of type bool"),
+        # the other sections, message by message (mesh.proto, metrics.proto)
+        ({"routing": {"zoneEgress": "yes"}}, "json: cannot unmarshal string into Go value of type bool"),
+        (
+            {"networking": {"outbound": {"passthrough": "true"}}},
+            "json: cannot unmarshal string into Go value of type bool",
+        ),
+        (
+            {"constraints": {"dataplaneProxy": {"requirements": [{"tags": {"team": 1}}]}}},
+            "json: cannot unmarshal number into Go value of type string",
+        ),
+        (
+            {"metrics": {"backends": [{"name": "prom", "type": 1}]}},
+            "json: cannot unmarshal number into Go value of type string",
+        ),
+        ({"logging": {"defaultBackend": ["file"]}}, "json: cannot unmarshal array into Go value of type string"),
+        # a DoubleValue: quotes trimmed, then json.Unmarshal into a float64
+        (
+            {"tracing": {"backends": [{"name": "z", "sampling": True}]}},
+            "json: cannot unmarshal bool into Go value of type float64",
+        ),
+        (
+            {"tracing": {"backends": [{"name": "z", "sampling": "high"}]}},
+            "invalid character 'h' looking for beginning of value",
+        ),
+        ({"tracing": {"backends": [{"name": "z", "sampling": "5%"}]}}, "invalid character '%' after top-level value"),
         ({"skipCreatingInitialPolicies": "*"}, "json: cannot unmarshal string into Go value of type []json.RawMessage"),
         (
             {"labels": {"team": 7}},
@@ -572,3 +597,15 @@ def test_every_constraint_of_the_schema_is_checked(
         400,
         [{"field": f"spec.to[0].default.http.requestHeadersToAdd.{field}", "reason": reason}],
     )
+
+
+def test_a_mesh_takes_what_jsonpb_takes(http: httpx.Client) -> None:
+    """jsonpb's lenient forms: a DoubleValue as a quoted number or "NaN", a null map value, a BoolValue."""
+    mesh = {
+        "type": "Mesh",
+        "name": "m3",
+        "tracing": {"backends": [{"name": "z", "sampling": "50"}, {"name": "y", "sampling": "NaN"}]},
+        "constraints": {"dataplaneProxy": {"requirements": [{"tags": {"team": None}}]}},
+        "networking": {"outbound": {"passthrough": False}},
+    }
+    assert http.put("/meshes/m3", json=mesh).status_code == 201

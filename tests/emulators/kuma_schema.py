@@ -28,6 +28,7 @@ their Go types are not modelled (a negative number in a uint32 field not in GO_I
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -514,18 +515,49 @@ _BACKEND = (
     ("mode", "enum:kuma.mesh.v1alpha1.CertificateAuthorityBackend.Mode:STRICT,PERMISSIVE"),
     ("rootChain", (("requestTimeout", "duration"),)),
 )
-_OPAQUE: tuple[tuple[str, Any], ...] = ()  # a message whose fields are not modelled (only its being an object)
+_RULES = ("repeated", (("tags", "map"),))  # DataplaneProxyConstraints.Rules: map<string, string> tags
 MESH_MESSAGE: tuple[tuple[str, Any], ...] = (
     (
         "mtls",
         (("enabledBackend", "string"), ("backends", ("repeated", _BACKEND)), ("skipValidation", "bool")),
     ),
-    ("tracing", _OPAQUE),
-    ("logging", _OPAQUE),
-    ("metrics", _OPAQUE),
-    ("networking", _OPAQUE),
-    ("routing", _OPAQUE),
-    ("constraints", _OPAQUE),
+    (
+        "tracing",
+        (
+            ("defaultBackend", "string"),
+            (
+                "backends",
+                ("repeated", (("name", "string"), ("sampling", "double"), ("type", "string"), ("conf", "struct"))),
+            ),
+        ),
+    ),
+    (
+        "logging",
+        (
+            ("defaultBackend", "string"),
+            (
+                "backends",
+                ("repeated", (("name", "string"), ("format", "string"), ("type", "string"), ("conf", "struct"))),
+            ),
+        ),
+    ),
+    (
+        "metrics",  # metrics.proto
+        (
+            ("enabledBackend", "string"),
+            ("backends", ("repeated", (("name", "string"), ("type", "string"), ("conf", "struct")))),
+        ),
+    ),
+    ("networking", (("outbound", (("passthrough", "bool"),)),)),  # a BoolValue decodes as a bool
+    (
+        "routing",
+        (
+            ("localityAwareLoadBalancing", "bool"),
+            ("zoneEgress", "bool"),
+            ("defaultForbidMeshExternalServiceAccess", "bool"),
+        ),
+    ),
+    ("constraints", (("dataplaneProxy", (("requirements", _RULES), ("restrictions", _RULES))),)),
     ("skipCreatingInitialPolicies", "strings"),
     (
         "meshServices",
@@ -579,6 +611,12 @@ def _value_error(value: Any, kind: Any) -> str | None:
         return None if isinstance(value, bool) else _cannot(value, "bool")
     if kind == "struct":
         return None if isinstance(value, dict) else "bad StructValue: " + _cannot(value, "map[string]json.RawMessage")
+    if kind == "map":  # unmarshalValue's map: an object, then each value as the value kind (string here)
+        if not isinstance(value, dict):
+            return _cannot(value, "map[string]json.RawMessage")
+        return next((_cannot(v, "string") for v in value.values() if v is not None and not isinstance(v, str)), None)
+    if kind == "double":
+        return _double_error(value)
     if kind == "duration":
         if not isinstance(value, str):
             return _cannot(value, "string")
@@ -595,8 +633,34 @@ def _value_error(value: Any, kind: Any) -> str | None:
     return _cannot(value, "protoreflect.EnumNumber")
 
 
+def _double_error(value: Any) -> str | None:
+    """A DoubleValue (jsonpb decode.go unmarshalSingularValue, DoubleKind): "NaN", "Infinity", "-Infinity",
+    else the value with its quotes trimmed, through json.Unmarshal into a float64 (a quoted number passes;
+    encoding/json's syntax errors for what is no JSON at all)."""
+    if isinstance(value, bool | dict | list):
+        return _cannot(value, "float64")
+    if not isinstance(value, str) or value in ("NaN", "Infinity", "-Infinity"):
+        return None
+    text = value
+    if not text.strip():
+        return "unexpected end of JSON input"
+    start = len(text) - len(text.lstrip())
+    try:
+        parsed, end = json.JSONDecoder().raw_decode(text, start)
+    except json.JSONDecodeError:
+        return f"invalid character {_go_char(text[start])} looking for beginning of value"
+    if text[end:].strip():
+        return f"invalid character {_go_char(text[end:].lstrip()[0])} after top-level value"
+    return None if isinstance(parsed, int | float) and not isinstance(parsed, bool) else _cannot(parsed, "float64")
+
+
+def _go_char(char: str) -> str:
+    """encoding/json's quoteChar: `'x'`, with `'\\''` and `'\"'` escaped."""
+    return "'\\''" if char == "'" else "'\"'" if char == '"' else f"'{char}'"
+
+
 def mesh_decode_error(body: dict[str, Any]) -> str | None:
     """The error decoding a Mesh body (its fields at the top level) into the Mesh message: Kuma 2.14.3
     pkg/core/resources/model/rest/unversioned/resource.go UnmarshalJSON, util/proto FromJSON (jsonpb,
-    unknown fields allowed). Modelled for the mTLS section in full and the other sections as objects."""
+    unknown fields allowed), every message of mesh.proto and metrics.proto."""
     return _message_error(body, MESH_MESSAGE)
