@@ -123,6 +123,10 @@ def test_mesh_trace_zipkin_with_sampling_in_percent(tmp_path: Path) -> None:
     assert find(objects(tmp_path, body % "12.5"), "MeshTrace", "demo").spec["default"]["sampling"] == {
         "overall": "12.5"
     }
+    # every digit the catalog gave, never an exponent
+    for given, written in (("12.3456789", "12.3456789"), ("0.00001", "0.00001"), ("99.99999999", "99.99999999")):
+        spec = find(objects(tmp_path, body % given), "MeshTrace", "demo").spec
+        assert spec["default"]["sampling"] == {"overall": written}
 
 
 def test_mesh_metric_prometheus(tmp_path: Path) -> None:

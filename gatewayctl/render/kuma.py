@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from typing import Any, Literal
 
 from gatewayctl.catalog.checks import in_mesh, kubernetes_service
@@ -208,7 +209,7 @@ class _Builder:
         assert zipkin is not None
         url = self.secrets.resolve(zipkin.endpoint) if self.secrets else zipkin.endpoint
         sampling = zipkin.sampling
-        overall: int | str = int(sampling) if sampling == int(sampling) else f"{sampling:g}"
+        overall = int(sampling) if sampling == int(sampling) else decimal_text(sampling)
         return {
             "targetRef": {"kind": "Mesh"},
             "default": {
@@ -216,6 +217,12 @@ class _Builder:
                 "sampling": {"overall": overall},
             },
         }
+
+
+def decimal_text(number: float) -> str:
+    """A fraction as the plain decimal Kuma's IntOrString percentages take (shopspring's NewFromString), every
+    digit the catalog gave kept: Python's shortest round-trip form, never an exponent (1e-05 -> 0.00001)."""
+    return format(Decimal(repr(number)), "f")
 
 
 def build_kuma_objects(catalog: Catalog, secrets: SecretResolver | None = None) -> list[KumaObject]:
