@@ -266,7 +266,7 @@ class ApiClient:
             attempt += 1
             started = time.monotonic()
             try:
-                response = self._client.request(method, target, json=json)
+                response, undecodable = self._send(method, target, json)
             except httpx.TransportError as exc:
                 self.log.observe(method, path, None, time.monotonic() - started)
                 reason = _transport_reason(exc, self.endpoint.display())
@@ -279,12 +279,16 @@ class ApiClient:
                 self.sleep(self.retry.backoff(attempt - 1))
                 continue
             self.log.observe(method, path, response.status_code, time.monotonic() - started)
-            if response.status_code in ok:
+            if response.status_code in ok and undecodable is None:
                 if response.status_code == 404 and not any_404:
                     self._check_not_found(response, target)
                 return response
-            body = json_or_none(response)
-            detail = self._credentials.text(self.error_detail(body) or _first_line(response))
+            if undecodable is None:
+                body = json_or_none(response)
+                detail = self._credentials.text(self.error_detail(body) or _first_line(response))
+            else:  # never the API's own answer: it sends no Content-Encoding it cannot decode
+                body, where = None, self.endpoint.display()
+                detail = f"the answer's body cannot be decoded ({undecodable}): is {where} the right URL?"
             if response.status_code in RETRYABLE_STATUS and attempt < attempts:
                 wait = self.retry.backoff(attempt - 1)
                 asked = retry_after_seconds(response.headers.get("Retry-After"))
@@ -299,6 +303,18 @@ class ApiClient:
                 self.sleep(wait)
                 continue
             raise self.error(method, target, response.status_code, body, detail, attempt)
+
+    def _send(self, method: str, target: str, json: Json) -> tuple[httpx.Response, str | None]:
+        """The answer, read whole, and why its body cannot be decoded (None when it can): a body marked gzip
+        that is not (a proxy's) raises httpx's DecodingError, which is no TransportError, while reading."""
+        response = self._client.send(self._client.build_request(method, target, json=json), stream=True)
+        try:
+            response.read()
+            return response, None
+        except httpx.DecodingError as exc:
+            return response, self._credentials.text(_short(exc))
+        finally:
+            response.close()
 
     def get(self, path: str, params: dict[str, str] | None = None) -> Json:
         return self._json(self.request("GET", path, params=params, ok=(200,)), path)
