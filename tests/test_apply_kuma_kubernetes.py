@@ -1145,3 +1145,46 @@ def test_a_tracing_secret_the_catalog_stops_using_is_not_shown(
     assert [c.kind for c in changes] == ["MeshTrace"]
     shown = repr(changes[0].fields)
     assert "s3cr3t" not in shown and "<secret>" in shown
+
+
+def test_timeout_bounds_each_kubernetes_request(
+    cluster: tuple[KubeEmulator, KubeApi], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--timeout is per request on Kubernetes too: an API server that does not answer in time is given up on
+    and asked again (it was 30 s whatever --timeout said)."""
+    import time
+
+    from gatewayctl.cli import main
+
+    emulator, _ = cluster
+    path = tmp_path / "catalog.yaml"
+    path.write_text(CATALOG)
+    emulator.state.fail(1, method="GET", path="/version", delay=2.0)
+    argv = ["--only", "kuma", "--kuma-platform", "kubernetes", "--kubeconfig", str(tmp_path / "kubeconfig")]
+    assert main(["diff", str(path), *argv, "--timeout", "0.3"]) == 0, capsys.readouterr().err
+    deadline = time.monotonic() + 5  # the slow answer is logged once the emulator has slept
+    while len([r for r in emulator.state.requests if r.path == "/version"]) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len([r for r in emulator.state.requests if r.path == "/version"]) == 2  # timed out, then asked again
+
+
+def test_rps_caps_kubernetes_requests(
+    cluster: tuple[KubeEmulator, KubeApi], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--rps caps request starts on Kubernetes as it does for Kong and Kuma's API."""
+    import time
+
+    from gatewayctl.cli import main
+
+    emulator, _ = cluster
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "catalog.yaml"
+    path.write_text(CATALOG)
+    argv = ["--only", "kuma", "--kuma-platform", "kubernetes", "--kubeconfig", str(tmp_path / "kubeconfig")]
+    assert main(["apply", str(path), *argv, "--yes"]) == 0
+    before = len(emulator.state.requests)
+    started = time.monotonic()
+    assert main(["apply", str(path), *argv, "--yes", "--rps", "10"]) == 0  # nothing to do: reads only
+    elapsed = time.monotonic() - started
+    sent = len(emulator.state.requests) - before
+    assert sent >= 12 and elapsed >= (sent - 1) / 10 - 0.05, (sent, elapsed)

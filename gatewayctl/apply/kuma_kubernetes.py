@@ -51,7 +51,7 @@ from gatewayctl.apply.kuma import MESH_KIND, KumaOutcome, phases
 from gatewayctl.apply.kuma_lock import HeldLock, lease_lock, lease_name
 from gatewayctl.apply.kuma_universal import fill_schema_defaults
 from gatewayctl.clients.http import CallLog
-from gatewayctl.clients.retry import RETRYABLE_STATUS, RetryPolicy, retry_after_seconds
+from gatewayctl.clients.retry import RETRYABLE_STATUS, RateLimiter, RetryPolicy, retry_after_seconds
 from gatewayctl.plan.kuma import KumaChange, KumaPlan, Obj, field_changes, order_free, without_secret_label
 from gatewayctl.plan.masking import Masker
 from gatewayctl.render.kuma import API_VERSION, MESH_LABEL, KumaObject, kubernetes_form
@@ -161,7 +161,8 @@ class KubeApi:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     sleep: Callable[[float], None] = time.sleep
     calls: CallLog = field(default_factory=CallLog)  # what was sent: reads, writes, retries
-    timeout: float = 30.0
+    timeout: float = 30.0  # seconds per request (--timeout)
+    limiter: RateLimiter = field(default_factory=lambda: RateLimiter(None))  # --rps
 
     @property
     def custom(self) -> kube_client.CustomObjectsApi:
@@ -176,6 +177,7 @@ class KubeApi:
         though it is no GET (a dry run changes nothing)."""
         attempt = 0
         while True:
+            self.limiter.acquire()
             self.calls.count(method, retry=attempt > 0, read=read)
             attempt += 1
             started = time.monotonic()
@@ -297,10 +299,11 @@ def _read_lease(api: KubeApi, namespace: str, name: str) -> Any:
     return api.call("GET", f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{name}", read)
 
 
-def connect(kubeconfig: Path | None, context: str | None) -> KubeApi:
+def connect(kubeconfig: Path | None, context: str | None, timeout: float = 30.0, rps: float | None = None) -> KubeApi:
     """A client for the cluster named by `kubeconfig` (else $KUBECONFIG, else ~/.kube/config) and `context`
     (else the file's current context); inside a pod with no kubeconfig at all, the pod's service account.
-    Nothing is sent yet. Credentials stay inside the client and are never printed."""
+    `timeout`: seconds per request; `rps`: at most this many request starts per second. Nothing is sent
+    yet. Credentials stay inside the client and are never printed."""
     configuration = _Configuration()
     configuration.retries = False  # retries are ours (clients/retry.py), not urllib3's
     configuration.connection_pool_maxsize = 32
@@ -340,7 +343,7 @@ def connect(kubeconfig: Path | None, context: str | None) -> KubeApi:
         ) from None
     api = kube_client.ApiClient(configuration)
     api.user_agent = f"{OWNER}/{__version__}"
-    return KubeApi(api, configuration.host, context)
+    return KubeApi(api, configuration.host, context, timeout=timeout, limiter=RateLimiter(rps))
 
 
 def _default_kubeconfig() -> Path | None:

@@ -1163,7 +1163,9 @@ def _kuma_target(loaded: LoadedCatalog, conn: Connection, stack: contextlib.Exit
             err.print("[yellow]warning: --insecure: the Kuma API's TLS certificate is not verified[/yellow]")
         target = KumaTarget("universal", client.endpoint.display(), namespace, client=client)
     else:
-        target = _kuma_remote(lambda: kubernetes_target(conn.kubeconfig, conn.context, namespace))
+        target = _kuma_remote(
+            lambda: kubernetes_target(conn.kubeconfig, conn.context, namespace, conn.timeout, conn.rps)
+        )
     stack.callback(target.close)
     return target
 
@@ -1332,7 +1334,9 @@ def _rollback_kuma(
 
             objects = [object_from_live(o) for o in items]
             namespace = str(saved.get("namespace") or _namespace_of(items))
-            target = _kuma_remote(lambda: kubernetes_target(conn.kubeconfig, conn.context, namespace))
+            target = _kuma_remote(
+                lambda: kubernetes_target(conn.kubeconfig, conn.context, namespace, conn.timeout, conn.rps)
+            )
         else:
             objects = [_object_from_live(o) for o in items]
             client = kuma_client(conn)  # the flag or the environment, as for Kong
