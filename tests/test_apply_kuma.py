@@ -320,6 +320,21 @@ def test_status_with_a_kuma_platform_or_kubeconfig_it_cannot_use_is_exit_1(
     assert kuma.state.requests == []
 
 
+@pytest.mark.parametrize("command", [["diff"], ["apply", "--yes"]], ids=["diff", "apply"])
+def test_diff_and_apply_refuse_an_unknown_kuma_platform_before_asking_kong(
+    capsys: pytest.CaptureFixture[str], shop: Path, kuma: KumaEmulator, command: list[str]
+) -> None:
+    """A usage error is found before anything is sent, as status does: diff and apply read Kong (its root,
+    schemas, every owned entity) and only then said that --kuma-platform vm is no platform."""
+    with kong_running(KongState()) as kong:
+        code, out, err = cli(
+            capsys, kuma, *command[:1], str(shop), *command[1:], "--kuma-platform", "vm", "--kong-admin-url", kong.url
+        )
+        assert code == 1, out + err
+        assert "--kuma-platform vm: choose universal or kubernetes" in err and "Traceback" not in err
+        assert kong.state.requests == [] and kuma.state.requests == []
+
+
 def test_a_read_only_api_and_a_global_control_plane_with_zone_policies_are_refused(
     capsys: pytest.CaptureFixture[str], shop: Path
 ) -> None:

@@ -327,6 +327,7 @@ def diff(
     such as `kong: +3 ~1 -0 · kuma: +2 ~0 -1`.
     """
     _check_only(only)
+    check_kuma_platform(kuma_platform_name)  # usage errors before anything is sent, Kong included
     loaded = load_or_exit(catalog, env)
     conn = Connection(
         kong_admin_url,
@@ -387,6 +388,7 @@ def apply(
     a catalog never interleave (locks held in Kong and in Kuma).
     """
     _check_only(only)
+    check_kuma_platform(kuma_platform_name)  # usage errors before anything is sent, Kong included
     if is_stdin(catalog) and not (yes or dry_run):  # before the catalog is read: nothing to answer with
         err.print(
             "apply -: the catalog comes from standard input, which leaves nothing to answer the confirmation "
