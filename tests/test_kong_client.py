@@ -33,6 +33,12 @@ def test_token_comes_from_the_environment_and_goes_in_kong_admin_token(monkeypat
     assert seen == ["tok-123"]
 
 
+def test_an_ipv6_address_is_shown_in_brackets() -> None:
+    """`http://::1:8001`, as messages named an IPv6 Admin API, is no URL: which colon starts the port?"""
+    assert Endpoint("http://admin:pw@[::1]:8001/kong").display() == "http://[::1]:8001/kong"
+    assert Endpoint("https://[fd00::a:1]").display() == "https://[fd00::a:1]"
+
+
 def test_tls_options() -> None:
     assert TlsOptions().verify() is True
     assert TlsOptions(insecure=True).verify() is False

@@ -83,7 +83,7 @@ class Endpoint:
         """The URL without any user:password part, query or fragment (either may hold a token)."""
         try:
             parts = urlsplit(self.url)
-            host, port = parts.hostname or "", parts.port
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number in 0-65535
             if "://" not in self.url and parts.scheme not in ("http", "https"):  # `localhost:8001`: as typed
                 raise ValueError(self.url)
         except ValueError:  # not a valid URL (`problem` says so): its user:password (up to the last @ before the
@@ -96,7 +96,7 @@ class Endpoint:
                 host = "..."
             shown = re.split(r"[?#]", host + rest[len(authority) :], maxsplit=1)[0]
             return f"{scheme}://{shown}" if sep else shown
-        netloc = f"{host}:{port}" if port else host
+        netloc = parts.netloc.rpartition("@")[2]  # host and port as typed: an IPv6 address keeps its [ ]
         return f"{parts.scheme}://{netloc}{parts.path}"
 
     def problem(self) -> str | None:
