@@ -257,7 +257,25 @@ def _api_error(method: str, path: str, exc: ApiException, attempts: int) -> Kube
             str(body.get("reason") or ""),
             causes,
         )
-    return KubeError(method, path, status, str(exc.reason or "error"), attempts)
+    # No answer (status 0): the client's text, `SSLError\n[SSL: CERTIFICATE_VERIFY_FAILED] ...` for a TLS
+    # handshake, on one line, with what to do about a certificate
+    lines = [line.strip() for line in str(exc.reason or "").splitlines() if line.strip()]
+    if len(lines) > 1 and lines[0].isidentifier():  # the exception's type name
+        lines = lines[1:]
+    detail = " ".join(lines) or "error"
+    return KubeError(method, path, status, detail, attempts, hint=_tls_hint(str(exc.reason or "")))
+
+
+def _tls_hint(text: str) -> str:
+    """What to do about a TLS handshake with the API server that failed for good ("" for anything else)."""
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return (
+            "the kubeconfig's cluster needs the certificate-authority (or certificate-authority-data) that signed "
+            "the API server's certificate; --ca-cert is for the Kong and Kuma APIs"
+        )
+    if "WRONG_VERSION_NUMBER" in text or "record layer failure" in text:
+        return "the server does not speak TLS there: check the kubeconfig's cluster server URL"
+    return ""
 
 
 def _transport_reason(exc: Exception) -> str:
