@@ -335,6 +335,31 @@ def test_diff_and_apply_refuse_an_unknown_kuma_platform_before_asking_kong(
         assert kong.state.requests == [] and kuma.state.requests == []
 
 
+@pytest.mark.parametrize(
+    ("flags", "says"),
+    [
+        (
+            ["--kuma-platform", "universal", "--kuma-url", ""],
+            "Kuma API URL (--kuma-url or GATEWAYCTL_KUMA_URL): is empty",
+        ),
+        (["--kuma-platform", "kubernetes", "--kubeconfig", "none.yaml"], "kubeconfig file not found"),
+    ],
+    ids=["empty-kuma-url", "missing-kubeconfig"],
+)
+@pytest.mark.parametrize("command", [["diff"], ["apply", "--yes"], ["status"]], ids=["diff", "apply", "status"])
+def test_a_kuma_connection_that_cannot_be_used_is_exit_1_before_kong_is_read(
+    capsys: pytest.CaptureFixture[str], shop: Path, command: list[str], flags: list[str], says: str
+) -> None:
+    """Kuma's URL and kubeconfig are checked before any request, as Kong's are: diff, apply and status read
+    Kong first (all of its owned state), then found that Kuma could not be reached with what was given."""
+    with kong_running(KongState()) as kong:
+        code = main([*command[:1], str(shop), *command[1:], "--kong-admin-url", kong.url, *flags])
+        out, err = capsys.readouterr()
+        assert code == 1, out + err
+        assert says in err and "Traceback" not in err, err
+        assert kong.state.requests == []
+
+
 def test_a_read_only_api_and_a_global_control_plane_with_zone_policies_are_refused(
     capsys: pytest.CaptureFixture[str], shop: Path
 ) -> None:

@@ -244,16 +244,18 @@ def _plan_systems(
     kong = kuma = None
     kong_desired = _render_or_exit(loaded) if with_kong else None  # every catalog problem before any request
     kuma_desired = _render_kuma_or_exit(loaded) if with_kuma else None
-    if kong_desired is not None:
-        client = stack.enter_context(kong_client(conn))
+    # both connections too (a URL, a kubeconfig that cannot be used): exit 1 before either system is read
+    client = stack.enter_context(kong_client(conn)) if kong_desired is not None else None
+    target = _kuma_target(loaded, conn, stack) if kuma_desired is not None else None
+    if kong_desired is not None and client is not None:
         server, the_plan, payload = _plan_or_exit(client, loaded, kong_desired, conn.parallelism)
         kong = KongSide(client, kong_desired, server, the_plan)
         if payload is not None:  # DB-less
             kong.text, kong.unchanged_hash = payload.text, payload.unchanged
             hashes = {"running": payload.running, "catalog": dbless.config_hash(payload.text)}
             kong.extra = {"configuration_hash": hashes}
-    if kuma_desired is not None:
-        kuma = _plan_kuma(loaded, kuma_desired, conn, stack)
+    if kuma_desired is not None and target is not None:
+        kuma = _plan_kuma(loaded, kuma_desired, conn, target)
     return kong, kuma
 
 
@@ -544,13 +546,14 @@ def status(
         parallelism,
     )
     with_kong, with_kuma = _systems(loaded, only)
-    report: dict[str, Any] = {}
     # Each system is reported even when the other cannot be reached: status is how people check both.
     with contextlib.ExitStack() as stack:
+        checks: dict[str, Callable[[], dict[str, Any]]] = {}
         if with_kong:
-            report["kong"] = _kong_status(loaded, conn, stack)
+            checks["kong"] = _kong_status(loaded, conn, stack)
         if with_kuma:
-            report["kuma"] = _kuma_status(loaded, conn, stack)
+            checks["kuma"] = _kuma_status(loaded, conn, stack)
+        report = {name: check() for name, check in checks.items()}  # the reads, once nothing is left to refuse
     code = EXIT_OK if all(system["reachable"] for system in report.values()) else EXIT_REMOTE
     if as_json:
         _echo_json(report)
@@ -1003,13 +1006,25 @@ def _apply_dbless(
     }
 
 
-def _kong_status(loaded: LoadedCatalog, conn: Connection, stack: contextlib.ExitStack) -> dict[str, Any]:
+def _kong_status(loaded: LoadedCatalog, conn: Connection, stack: contextlib.ExitStack) -> Callable[[], dict[str, Any]]:
+    """What is the user's to fix (the catalog, the URL) is checked now, exit 1; the check returned reads Kong."""
     # Without Kong's secrets (an on-call laptop, a monitoring job) the catalog cannot be rendered: everything
     # but the drift is still read, and the drift is reported unknown with the references it needs.
     missing = missing_secrets(loaded, "kong")
     desired = _render_or_exit(loaded) if missing is None else None
     masker = desired.masker if desired is not None else missing.masker if missing is not None else None
     client = stack.enter_context(kong_client(conn))
+    return lambda: _kong_report(loaded, conn, client, desired, missing, masker)
+
+
+def _kong_report(
+    loaded: LoadedCatalog,
+    conn: Connection,
+    client: KongAdmin,
+    desired: Desired | None,
+    missing: MissingSecrets | None,
+    masker: Masker | None,
+) -> dict[str, Any]:
     try:
         server = _remote(lambda: read_server(client), masker)
     except RemoteExit as exc:
@@ -1172,8 +1187,7 @@ def _kuma_target(loaded: LoadedCatalog, conn: Connection, stack: contextlib.Exit
     return target
 
 
-def _plan_kuma(loaded: LoadedCatalog, desired: KumaDesired, conn: Connection, stack: contextlib.ExitStack) -> KumaSide:
-    target = _kuma_target(loaded, conn, stack)
+def _plan_kuma(loaded: LoadedCatalog, desired: KumaDesired, conn: Connection, target: KumaTarget) -> KumaSide:
     name = loaded.catalog.name
     the_plan = _kuma_remote(
         lambda: target.plan(name, desired.objects, desired.masker, conn.parallelism), masker=desired.masker
@@ -1280,11 +1294,24 @@ def _report_kuma_outcome(outcome: KumaOutcome, kuma: KumaSide, as_json: bool) ->
     return EXIT_OK, result
 
 
-def _kuma_status(loaded: LoadedCatalog, conn: Connection, stack: contextlib.ExitStack) -> dict[str, Any]:
+def _kuma_status(loaded: LoadedCatalog, conn: Connection, stack: contextlib.ExitStack) -> Callable[[], dict[str, Any]]:
+    """As `_kong_status`: the catalog, the URL or kubeconfig now (exit 1); the check returned reads Kuma."""
     # As for Kong: without the mesh's secrets the control plane is still read (version, lock), not planned.
     missing = missing_secrets(loaded, "kuma")
     desired = _render_kuma_or_exit(loaded) if missing is None else None
     masker = desired.masker if desired is not None else missing.masker if missing is not None else None
+    connected = _kuma_target(loaded, conn, stack)
+    return lambda: _kuma_report(loaded, conn, connected, desired, missing, masker)
+
+
+def _kuma_report(
+    loaded: LoadedCatalog,
+    conn: Connection,
+    connected: KumaTarget,
+    desired: KumaDesired | None,
+    missing: MissingSecrets | None,
+    masker: Masker | None,
+) -> dict[str, Any]:
     platform = kuma_platform(loaded, conn.platform)
     problem = None
     target: KumaTarget | None = None
@@ -1292,11 +1319,11 @@ def _kuma_status(loaded: LoadedCatalog, conn: Connection, stack: contextlib.Exit
     server: dict[str, Any] = {}
     try:
         if desired is not None:
-            side = _plan_kuma(loaded, desired, conn, stack)
+            side = _plan_kuma(loaded, desired, conn, connected)
             target, server = side.target, side.plan.server
             drift = side.plan.summary() if side.plan.changes else None
         else:
-            target = _kuma_target(loaded, conn, stack)
+            target = connected
             server = _kuma_remote(target.server_info, masker=masker)
     except RemoteExit as exc:
         return {"url": _kuma_display(conn, platform), "platform": platform, "reachable": False, "error": exc.message}
