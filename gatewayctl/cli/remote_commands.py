@@ -1014,7 +1014,14 @@ def _kong_status(loaded: LoadedCatalog, conn: Connection, stack: contextlib.Exit
     desired = _render_or_exit(loaded) if missing is None else None
     masker = desired.masker if desired is not None else missing.masker if missing is not None else None
     client = stack.enter_context(kong_client(conn))
-    return lambda: _kong_report(loaded, conn, client, desired, missing, masker)
+
+    def check() -> dict[str, Any]:
+        try:
+            return _kong_report(loaded, conn, client, desired, missing, masker)
+        except RemoteExit as exc:  # its root or a later read (a list, the lock): named, and Kuma still checked
+            return {"url": client.endpoint.display(), "reachable": False, "error": exc.message}
+
+    return check
 
 
 def _kong_report(
@@ -1025,10 +1032,7 @@ def _kong_report(
     missing: MissingSecrets | None,
     masker: Masker | None,
 ) -> dict[str, Any]:
-    try:
-        server = _remote(lambda: read_server(client), masker)
-    except RemoteExit as exc:
-        return {"url": client.endpoint.display(), "reachable": False, "error": exc.message}
+    server = _remote(lambda: read_server(client), masker)
     health = _remote(lambda: client.get("/status"), masker)
     drift: str | None = None
     problem = None
@@ -1301,7 +1305,20 @@ def _kuma_status(loaded: LoadedCatalog, conn: Connection, stack: contextlib.Exit
     desired = _render_kuma_or_exit(loaded) if missing is None else None
     masker = desired.masker if desired is not None else missing.masker if missing is not None else None
     connected = _kuma_target(loaded, conn, stack)
-    return lambda: _kuma_report(loaded, conn, connected, desired, missing, masker)
+    platform = kuma_platform(loaded, conn.platform)
+
+    def check() -> dict[str, Any]:
+        try:
+            return _kuma_report(loaded, conn, connected, desired, missing, masker)
+        except RemoteExit as exc:  # reading it, planning or reading its lock
+            return {
+                "url": _kuma_display(conn, platform),
+                "platform": platform,
+                "reachable": False,
+                "error": exc.message,
+            }
+
+    return check
 
 
 def _kuma_report(
@@ -1325,8 +1342,6 @@ def _kuma_report(
         else:
             target = connected
             server = _kuma_remote(target.server_info, masker=masker)
-    except RemoteExit as exc:
-        return {"url": _kuma_display(conn, platform), "platform": platform, "reachable": False, "error": exc.message}
     except RefusedExit as exc:  # it answered, and said why it cannot take the catalog; its lock is not read
         target, problem = None, exc.reason
     name = loaded.catalog.name
