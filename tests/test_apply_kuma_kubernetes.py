@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 from emulators.kubernetes import KubeEmulator, KubeState, RandomFaults, running
+from emulators.kubernetes import go_duration as emulated_go_duration
 
 from gatewayctl.apply import kuma_kubernetes
 from gatewayctl.apply.kuma_kubernetes import (
@@ -18,15 +19,15 @@ from gatewayctl.apply.kuma_kubernetes import (
     KubeApi,
     KubeError,
     apply_kubernetes,
+    canonical,
     connect,
-    go_duration,
     list_kind,
     plan_kubernetes,
 )
 from gatewayctl.catalog.load import load_catalog
 from gatewayctl.catalog.model import Catalog
 from gatewayctl.clients.retry import RetryPolicy
-from gatewayctl.plan.kuma import KumaChange, KumaPlan
+from gatewayctl.plan.kuma import KumaChange, KumaPlan, comparable_spec
 from gatewayctl.plan.masking import Masker
 from gatewayctl.render.kuma import KumaObject, build_kuma_objects, kubernetes_form
 
@@ -498,8 +499,8 @@ def test_a_list_whose_continue_token_expired_is_read_again_whole(
 
 
 def test_go_durations_match_metav1_duration() -> None:
-    # time.Duration.String() for what render produces
-    assert [go_duration(d) for d in ["24h", "5m", "90s", "1h", "25ms", "250ms", "1.5s", "0s", "2h30m"]] == [
+    # time.Duration.String() for what render produces, as both sides are compared
+    assert [comparable_spec(d) for d in ["24h", "5m", "90s", "1h", "25ms", "250ms", "1.5s", "0s", "2h30m"]] == [
         "24h0m0s",
         "5m0s",
         "1m30s",
@@ -510,6 +511,17 @@ def test_go_durations_match_metav1_duration() -> None:
         "0s",
         "2h30m0s",
     ]
+
+
+def test_a_hand_edited_duration_is_compared_to_the_nanosecond() -> None:
+    """Go prints every digit below the second (`123.456789ms`); six significant digits made a MeshTimeout
+    edited to 500.0001ms compare equal to the catalog's 500ms, drift never shown nor put right."""
+    assert canonical("MeshTimeout", {"t": "123.456789ms"}) == {"t": "123.456789ms"}
+    assert canonical("MeshTimeout", {"t": "500.0001ms"}) != canonical("MeshTimeout", {"t": "500ms"})
+    assert canonical("MeshTimeout", {"t": "1.000001ms"}) == {"t": "1.000001ms"}
+    # the emulator's webhook stores durations as Kuma does, every digit kept
+    assert emulated_go_duration("123.456789ms") == "123.456789ms"
+    assert emulated_go_duration("500.0001ms") == "500.0001ms"
 
 
 # ---------------------------------------------------------------------- the emulator answers as Kubernetes does

@@ -29,7 +29,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import re
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -52,7 +51,15 @@ from gatewayctl.apply.kuma_lock import HeldLock, lease_lock, lease_name
 from gatewayctl.apply.kuma_universal import fill_schema_defaults
 from gatewayctl.clients.http import CallLog
 from gatewayctl.clients.retry import RETRYABLE_STATUS, RateLimiter, RetryPolicy, retry_after_seconds
-from gatewayctl.plan.kuma import KumaChange, KumaPlan, Obj, field_changes, order_free, without_secret_label
+from gatewayctl.plan.kuma import (
+    KumaChange,
+    KumaPlan,
+    Obj,
+    comparable_spec,
+    field_changes,
+    order_free,
+    without_secret_label,
+)
 from gatewayctl.plan.masking import Masker
 from gatewayctl.render.kuma import API_VERSION, MESH_LABEL, KumaObject, kubernetes_form
 from gatewayctl.render.ownership import OWNER, ownership_labels
@@ -94,9 +101,6 @@ KUMA_COMPUTED_LABELS = frozenset(
         "kuma.io/display-name",
     }
 )
-GO_DURATION = re.compile(r"^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$")
-GO_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
-NANOSECONDS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 10**6, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
 INSTALL_HINT = (
     "install Kuma 2.14 first (helm install kuma kuma/kuma -n kuma-system --create-namespace, or "
     "kumactl install control-plane | kubectl apply -f -); gatewayctl writes Kuma's custom resources, it does "
@@ -446,36 +450,9 @@ def fetch_live(api: KubeApi, catalog_name: str, namespace: str) -> tuple[dict[st
 # ---------------------------------------------------------------------- comparing
 
 
-def go_duration(text: str) -> str:
-    """Go's time.Duration.String() of a parsed duration: what metav1.Duration marshals."""
-    total = sum(round(float(n) * NANOSECONDS[unit]) for n, unit in GO_DURATION_PART.findall(text))
-    if total == 0:
-        return "0s"
-    if total < 10**9:
-        for unit, size in (("ms", 10**6), ("µs", 10**3), ("ns", 1)):
-            if total >= size:
-                return f"{total / size:g}{unit}"
-    hours, rest = divmod(total, 3600 * 10**9)
-    minutes, rest = divmod(rest, 60 * 10**9)
-    seconds = f"{rest / 10**9:.9f}".rstrip("0").rstrip(".") + "s"
-    if hours:
-        return f"{hours}h{minutes}m{seconds}"
-    return f"{minutes}m{seconds}" if minutes else seconds
-
-
 def canonical(kind: str, spec: Any) -> Any:
     """The spec as Kuma stores it: Go-canonical durations; the Mesh without proto3 zero values we render."""
-
-    def walk(value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: walk(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [walk(v) for v in value]
-        if isinstance(value, str) and GO_DURATION.match(value):
-            return go_duration(value)
-        return value
-
-    out = order_free(walk(spec))
+    out = order_free(comparable_spec(spec))
     if kind == "Mesh" and isinstance(out, dict):
         for backend in (out.get("mtls") or {}).get("backends") or []:
             if isinstance(backend, dict) and backend.get("mode") == "STRICT":
