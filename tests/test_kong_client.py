@@ -151,6 +151,11 @@ def test_no_token_option_on_the_command_line(capsys: pytest.CaptureFixture[str])
         ("http://admin:pw@kong:port/x", "http://kong:port/x", "is not a valid URL"),
         ("http://kong.test:99999", "http://kong.test:99999", "is not a valid URL"),
         ("http://", "http://", "has no host"),
+        # host names DNS cannot take (a typo's empty label, a label past 63 characters, a bad xn-- label): the
+        # first request raised the idna codec's UnicodeError
+        ("https://kong..example.com:8444", "https://kong..example.com:8444", "has a host name DNS cannot take"),
+        (f"http://{'k' * 64}.test", f"http://{'k' * 64}.test", "has a host name DNS cannot take"),
+        ("http://xn--:8001", "http://xn--:8001", "has a host name DNS cannot take"),
         ("ftp://admin:pw@kong.test", "ftp://kong.test", "must start with http:// or https://"),
         # No scheme: shown as typed (it was "localhost://8001" and "://kong-admin"), still without the password.
         ("localhost:8001", "localhost:8001", "must start with http:// or https://"),

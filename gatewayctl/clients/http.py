@@ -115,6 +115,11 @@ class Endpoint:
             return "must start with http:// or https://"
         if not parts.hostname:
             return "has no host"
+        if ":" not in parts.hostname:  # a name, not an IPv6 address
+            try:  # as httpx reads it (xn-- labels) and the resolver is asked (empty labels, 64+ characters)
+                httpx.URL(self.url).host.encode("idna")
+            except UnicodeError:
+                return "has a host name DNS cannot take (an empty label as in a..b, one past 63 characters, a bad xn--)"
         if parts.query or parts.fragment or "?" in self.url or "#" in self.url:  # the API's paths go after it
             return "must not have a query (?...) or fragment (#...): the API's paths are added to it"
         return None
