@@ -601,6 +601,27 @@ def test_kubernetes_platform_through_the_cli(capsys: pytest.CaptureFixture[str],
             assert "Traceback" not in err and "no response" not in err
 
 
+@pytest.mark.parametrize("server", ["https://kube..example:6443", f"https://{'k' * 64}.example", "https://kube:99999"])
+def test_a_kubeconfig_server_no_connection_can_be_made_to_is_exit_1(
+    capsys: pytest.CaptureFixture[str], shop: Path, server: str
+) -> None:
+    """A cluster `server:` that is no URL urllib3 can connect to (a typo's empty label, a port past 65535):
+    exit 1 naming the kubeconfig, nothing sent; the first request raised urllib3's LocationParseError, a
+    ValueError the client let through, as a traceback."""
+    kubeconfig = shop.parent / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: x\n"
+        f"clusters: [{{name: c, cluster: {{server: '{server}'}}}}]\n"
+        "users: [{name: u, user: {token: s3cr3t-kube-token}}]\n"
+        "contexts: [{name: x, context: {cluster: c, user: u}}]\n"
+    )
+    argv = ["--only", "kuma", "--kuma-platform", "kubernetes", "--kubeconfig", str(kubeconfig)]
+    code, out, err = main_err(capsys, ["diff", str(shop), *argv])
+    assert code == 1, out + err
+    assert f"kuma: read {kubeconfig}: the cluster's server {server}" in err, err
+    assert "Traceback" not in err and "s3cr3t-kube-token" not in out + err
+
+
 def test_a_policy_kumas_webhook_refuses_is_a_remote_failure_naming_it_and_no_policy_is_written(
     capsys: pytest.CaptureFixture[str], shop: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
