@@ -1200,3 +1200,52 @@ def test_rps_caps_kubernetes_requests(
     elapsed = time.monotonic() - started
     sent = len(emulator.state.requests) - before
     assert sent >= 12 and elapsed >= (sent - 1) / 10 - 0.05, (sent, elapsed)
+
+
+HTML_200 = {"raw": b"<html><title>Sign in</title></html>", "content_type": "text/html"}
+MESHES = "/apis/kuma.io/v1alpha1/meshes"
+POLICIES = f"/apis/kuma.io/v1alpha1/namespaces/{NS}/meshretries"
+
+
+@pytest.mark.parametrize(
+    ("command", "method", "path", "fault"),
+    [
+        ("diff", "GET", "/version", HTML_200),
+        ("diff", "GET", MESHES, HTML_200),
+        ("diff", "GET", POLICIES, {"reshape": lambda page: [page]}),
+        ("diff", "GET", POLICIES, {"reshape": lambda page: {**page, "items": ["x"]}}),
+        ("apply", "GET", f"/apis/coordination.k8s.io/v1/namespaces/{NS}/leases", HTML_200),
+        ("apply", "PATCH", MESHES, HTML_200),
+    ],
+    ids=["version-html", "list-html", "list-a-list", "list-item-a-string", "lease-html", "patch-html"],
+)
+def test_an_answer_that_is_not_the_api_servers_is_exit_3_naming_the_call(
+    cluster: tuple[KubeEmulator, KubeApi],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: str,
+    method: str,
+    path: str,
+    fault: dict[str, object],
+) -> None:
+    """A 200 that is no Kubernetes object (an auth proxy's sign-in page, JSON of another shape) answering a
+    read or a write: exit 3 naming the call, no traceback, and a write it answered is not counted as made.
+    It was an AttributeError or the client's pydantic ValidationError, and a PATCH answered by a page was
+    counted as applied."""
+    from gatewayctl.cli import main
+
+    emulator, _ = cluster
+    monkeypatch.chdir(tmp_path)
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(CATALOG)
+    argv = ["--only", "kuma", "--kuma-platform", "kubernetes", "--kubeconfig", str(tmp_path / "kubeconfig")]
+    emulator.state.fail(1, method=method, path=path, times=1000, **fault)
+    code = main([command, str(catalog), *argv, *(["--yes"] if command == "apply" else [])])
+    err = capsys.readouterr().err
+    assert code == 3, err
+    assert f"{method} {path}" in err and "Traceback" not in err, err
+    assert "applied" not in err.replace("0 changes applied", ""), err
+    emulator.state.rules.clear()
+    assert main(["apply", str(catalog), *argv, "--yes"]) == 0  # a later run converges
+    assert main(["diff", str(catalog), *argv, "--exit-code"]) == 0

@@ -35,7 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import urllib3
 import yaml
@@ -107,8 +107,6 @@ INSTALL_HINT = (
     "not install their definitions"
 )
 
-T = TypeVar("T")
-
 
 class KubeError(Exception):
     """A Kubernetes API call failed. `status` is None when the API server was not reached."""
@@ -175,10 +173,13 @@ class KubeApi:
     def close(self) -> None:
         self.api_client.close()  # type: ignore[no-untyped-call]
 
-    def call(self, method: str, path: str, send: Callable[[], T], read: bool = False) -> T:
-        """`send()` with the project's retry policy: 429 (Retry-After honoured), 5xx and connection errors
-        are tried again with capped, jittered back-off; other 4xx raise at once. `read`: counted as a read
-        though it is no GET (a dry run changes nothing)."""
+    def call(self, method: str, path: str, send: Callable[[], Any], read: bool = False, kind: str | None = None) -> Any:
+        """`send()`, a client call made with `_preload_content=False`, with the project's retry policy: 429
+        (Retry-After honoured), 5xx and connection errors (a body cut short too) are tried again with capped,
+        jittered back-off; other 4xx raise at once. `read`: counted as a read though it is no GET (a dry run
+        changes nothing). Returns the JSON object answered (None when `send` returns None: a 404 it takes as
+        "there is none"); any other answer, or one not of `kind`, is a KubeError naming the call: a proxy's
+        page (an auth proxy's sign-in) shows nothing was read or written."""
         attempt = 0
         while True:
             self.limiter.acquire()
@@ -186,7 +187,8 @@ class KubeApi:
             attempt += 1
             started = time.monotonic()
             try:
-                result = send()
+                response = send()
+                answer = _Answer.read(response) if response is not None else None
             except ApiException as exc:
                 status = int(exc.status or 0)
                 self.calls.observe(method, path, status or None, time.monotonic() - started)
@@ -211,9 +213,36 @@ class KubeApi:
                 raise KubeError(
                     method, path, None, f"{self.server} unreachable: {_transport_reason(exc)}", attempt
                 ) from None
-            # the client returns the object, not the status: any success is recorded as 200
-            self.calls.observe(method, path, 200, time.monotonic() - started)
-            return result
+            self.calls.observe(method, path, answer.status if answer else 404, time.monotonic() - started)
+            return self._object(method, path, answer, kind) if answer is not None else None
+
+    def _object(self, method: str, path: str, answer: _Answer, kind: str | None) -> Obj:
+        try:
+            value = json.loads(answer.body)
+        except ValueError:  # UnicodeDecodeError too
+            value = None
+        if isinstance(value, dict) and (kind is None or value.get("kind") == kind):
+            return value
+        what = f"a {kind}" if kind else "a Kubernetes object"
+        shape = "JSON of another shape" if value is not None else answer.content_type or "no content type"
+        detail = f"the answer is not {what} ({shape}): is {self.server} the Kubernetes API server?"
+        raise KubeError(method, path, answer.status, detail)
+
+
+@dataclass(frozen=True)
+class _Answer:
+    status: int
+    body: bytes
+    content_type: str
+
+    @staticmethod
+    def read(response: Any) -> _Answer:
+        """A urllib3 response read whole (in the retry loop: a body cut short is a connection error), its
+        connection back in the pool."""
+        try:
+            return _Answer(int(response.status), bytes(response.data or b""), response.headers.get("Content-Type", ""))
+        finally:
+            response.release_conn()
 
 
 def _header_refusal(exc: ValueError) -> bool:
@@ -301,24 +330,26 @@ def apply_lock(api: KubeApi, namespace: str, catalog_name: str, wait: float) -> 
 def lease_holder(api: KubeApi, namespace: str, catalog_name: str) -> str | None:
     """The identity holding the apply Lease, or None (no Lease, or released: no holder)."""
     name = lease_name(catalog_name)
-    lease = _read_lease(api, namespace, name)
-    holder = lease.spec.holder_identity if lease is not None and lease.spec is not None else None
+    lease = _read_lease(api, namespace, name) or {}
+    holder = (lease.get("spec") or {}).get("holderIdentity")
     return f"held by {holder} (Lease {namespace}/{name})" if holder else None
 
 
 def _read_lease(api: KubeApi, namespace: str, name: str) -> Any:
-    """The Lease (a V1Lease), or None when there is none; KubeError when the cluster refuses the read."""
+    """The Lease (as JSON), or None when there is none; KubeError when the cluster refuses the read."""
     coordination = kube_client.CoordinationV1Api(api.api_client)
 
     def read() -> Any:
         try:
-            return coordination.read_namespaced_lease(name, namespace, _request_timeout=api.timeout)
+            return coordination.read_namespaced_lease(
+                name, namespace, _request_timeout=api.timeout, _preload_content=False
+            )
         except ApiException as exc:
             if exc.status != 404:
                 raise
             return None
 
-    return api.call("GET", f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{name}", read)
+    return api.call("GET", f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{name}", read, kind="Lease")
 
 
 def connect(kubeconfig: Path | None, context: str | None, timeout: float = 30.0, rps: float | None = None) -> KubeApi:
@@ -416,7 +447,7 @@ def list_kind(api: KubeApi, kind: str, namespace: str, selector: str | None) -> 
     token: str | None = None
     limit = PAGE_SIZE
     while True:
-        kwargs: dict[str, Any] = {"limit": limit, "_request_timeout": api.timeout}
+        kwargs: dict[str, Any] = {"limit": limit, "_request_timeout": api.timeout, "_preload_content": False}
         if selector:
             kwargs["label_selector"] = selector
         if token:
@@ -427,24 +458,50 @@ def list_kind(api: KubeApi, kind: str, namespace: str, selector: str | None) -> 
                 return api.custom.list_namespaced_custom_object(GROUP, VERSION, namespace, plural, **kw)
             return api.custom.list_cluster_custom_object(GROUP, VERSION, plural, **kw)
 
+        called = path + (f"?labelSelector={selector}" if selector else "")
         try:
-            page = api.call("GET", path + (f"?labelSelector={selector}" if selector else ""), send)
+            page = api.call("GET", called, send, kind=f"{kind}List")
         except KubeError as exc:
             if exc.status != 410 or not token:
                 raise
             items, token, limit = [], None, 0  # the whole list again, unpaged (limit 0: no limit)
             continue
-        items.extend(page.get("items") or [])
+        problem = _list_problem(page, kind)
+        if problem:
+            detail = f"the answer is not a list of {kind} objects ({problem}): is {api.server} the API server?"
+            raise KubeError("GET", called, 200, detail)
+        items.extend(page["items"])
         token = (page.get("metadata") or {}).get("continue")
         if not token:
             return items
 
 
+def _list_problem(page: Obj, kind: str) -> str | None:
+    """What makes `page` no page of `kind` objects as the API server lists them (`items` always a list, each
+    with its kind and a name), None when it is one: a plan made from anything else would be wrong."""
+    items = page.get("items")
+    if not isinstance(items, list):
+        return "its items are no list"
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("metadata"), dict):
+            return "an item that is no object"
+        if not isinstance(item["metadata"].get("name"), str) or not item["metadata"]["name"]:
+            return "an item without a name"
+        if item.get("kind", kind) != kind:
+            return f"an item of kind {str(item.get('kind'))[:40]!r}"
+    if not isinstance((page.get("metadata") or {}).get("continue", ""), str):
+        return "a continue token that is no string"
+    return None
+
+
 def server_info(api: KubeApi) -> dict[str, Any]:
     version = api.call(
-        "GET", "/version", lambda: kube_client.VersionApi(api.api_client).get_code(_request_timeout=api.timeout)
+        "GET",
+        "/version",
+        lambda: kube_client.VersionApi(api.api_client).get_code(_request_timeout=api.timeout, _preload_content=False),
     )
-    return {"url": api.server, "context": api.context, "version": getattr(version, "git_version", None)}
+    git_version = version.get("gitVersion")
+    return {"url": api.server, "context": api.context, "version": git_version if isinstance(git_version, str) else None}
 
 
 def fetch_live(api: KubeApi, catalog_name: str, namespace: str) -> tuple[dict[str, list[Obj]], set[str]]:
@@ -691,15 +748,14 @@ def write(api: KubeApi, change: KumaChange, force_conflicts: bool = False, dry_r
         namespace = meta.get("namespace", "")
         path = resource_path(change.kind, namespace, change.name)
         options = kube_client.V1DeleteOptions(preconditions=kube_client.V1Preconditions(uid=meta.get("uid")))
+        sent: dict[str, Any] = {"_request_timeout": api.timeout, "_preload_content": False}
 
         def delete() -> Any:
             if namespaced:
                 return api.custom.delete_namespaced_custom_object(
-                    GROUP, VERSION, namespace, plural, change.name, body=options, _request_timeout=api.timeout
+                    GROUP, VERSION, namespace, plural, change.name, body=options, **sent
                 )
-            return api.custom.delete_cluster_custom_object(
-                GROUP, VERSION, plural, change.name, body=options, _request_timeout=api.timeout
-            )
+            return api.custom.delete_cluster_custom_object(GROUP, VERSION, plural, change.name, body=options, **sent)
 
         try:
             api.call("DELETE", path, delete)
@@ -727,6 +783,7 @@ def write(api: KubeApi, change: KumaChange, force_conflicts: bool = False, dry_r
         "field_manager": FIELD_MANAGER,
         "_content_type": APPLY_PATCH,
         "_request_timeout": api.timeout,
+        "_preload_content": False,
     }
     if force_conflicts:
         kwargs["force"] = True
@@ -742,7 +799,7 @@ def write(api: KubeApi, change: KumaChange, force_conflicts: bool = False, dry_r
         return api.custom.patch_cluster_custom_object(GROUP, VERSION, plural, change.name, desired, **kwargs)
 
     try:
-        api.call("PATCH", path, patch, read=dry_run)
+        api.call("PATCH", path, patch, read=dry_run, kind=change.kind)  # the object, as stored or as it would be
     except KubeError as exc:
         if exc.conflict:
             exc.hint = (
