@@ -462,6 +462,21 @@ def test_rollback_restores_the_kuma_state_before_the_last_apply(
     assert cli(capsys, kuma, "diff", str(shop), *UNIVERSAL, "--exit-code")[0] == 0
 
 
+def test_rollback_warns_that_insecure_leaves_kumas_certificate_unverified(
+    capsys: pytest.CaptureFixture[str], kuma: KumaEmulator, shop: Path
+) -> None:
+    """--insecure is said aloud wherever a client uses it: rollback made its Kuma client without the warning."""
+    assert cli(capsys, kuma, "apply", str(shop), *UNIVERSAL, "--yes")[0] == 0
+    code, _, err = cli(capsys, kuma, "rollback", "--dry-run", "--insecure")
+    assert code == 0, err
+    assert "warning: --insecure: the Kuma API's TLS certificate is not verified" in err, err
+    # once, where status names a Kuma it cannot reach (it made a second client just for its URL)
+    code = main(["status", str(shop), *UNIVERSAL, "--insecure", "--kuma-url", "http://127.0.0.1:9", "--timeout", "0.2"])
+    out, err = capsys.readouterr()
+    assert code == 3 and "kuma: http://127.0.0.1:9 not reachable" in out, out + err
+    assert err.count("--insecure: the Kuma API's TLS certificate is not verified") == 1, err
+
+
 def test_rollback_masks_a_rotated_secret_on_both_sides(
     capsys: pytest.CaptureFixture[str], kuma: KumaEmulator, shop: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1147,6 +1147,8 @@ def _render_kuma_or_exit(loaded: LoadedCatalog) -> KumaDesired:
 def kuma_client(conn: Connection) -> KumaApi:
     tls = tls_or_exit(conn.ca_cert, conn.client_cert, conn.client_key, conn.insecure)
     endpoint = usable_endpoint_or_exit(kuma_endpoint(conn.kuma_url, tls, conn.timeout), "Kuma API", KUMA_URL_FLAGS)
+    if conn.insecure:  # here, so that every command making one says it (rollback did not)
+        err.print("[yellow]warning: --insecure: the Kuma API's TLS certificate is not verified[/yellow]")
     try:
         return KumaApi(endpoint, retry=RetryPolicy(), rps=conn.rps, pool=conn.parallelism)
     except (OSError, ValueError) as exc:
@@ -1180,8 +1182,6 @@ def _kuma_target(loaded: LoadedCatalog, conn: Connection, stack: contextlib.Exit
     namespace = loaded.catalog.deployment.namespaces.kuma
     if kuma_platform(loaded, conn.platform) == "universal":
         client = kuma_client(conn)
-        if conn.insecure:
-            err.print("[yellow]warning: --insecure: the Kuma API's TLS certificate is not verified[/yellow]")
         target = KumaTarget("universal", client.endpoint.display(), namespace, client=client)
     else:
         target = _kuma_remote(
@@ -1312,7 +1312,7 @@ def _kuma_status(loaded: LoadedCatalog, conn: Connection, stack: contextlib.Exit
             return _kuma_report(loaded, conn, connected, desired, missing, masker)
         except RemoteExit as exc:  # reading it, planning or reading its lock
             return {
-                "url": _kuma_display(conn, platform),
+                "url": _kuma_display(conn, connected),
                 "platform": platform,
                 "reachable": False,
                 "error": exc.message,
@@ -1347,7 +1347,7 @@ def _kuma_report(
     name = loaded.catalog.name
     lock = _kuma_remote(lambda: target.lock_holder(name), masker=masker) if target is not None else None
     return {
-        "url": target.display if target is not None else _kuma_display(conn, platform),
+        "url": target.display if target is not None else _kuma_display(conn, connected),
         "platform": platform,
         "reachable": True,
         # on Kubernetes the server is the API server: its version is Kubernetes', not Kuma's
@@ -1360,11 +1360,10 @@ def _kuma_report(
     }
 
 
-def _kuma_display(conn: Connection, platform: str) -> str:
-    """Where Kuma is reached, as status names it."""
-    if platform == "universal":
-        with kuma_client(conn) as client:
-            return client.endpoint.display()
+def _kuma_display(conn: Connection, target: KumaTarget) -> str:
+    """Where Kuma is reached, as status names it when it cannot be read."""
+    if target.platform == "universal":
+        return target.display
     return f"the Kubernetes API ({conn.context or 'current context'})"
 
 
