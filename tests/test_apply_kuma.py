@@ -616,9 +616,17 @@ def test_kubernetes_platform_through_the_cli(capsys: pytest.CaptureFixture[str],
             assert "Traceback" not in err and "no response" not in err
 
 
-@pytest.mark.parametrize("server", ["https://kube..example:6443", f"https://{'k' * 64}.example", "https://kube:99999"])
+@pytest.mark.parametrize(
+    ("server", "shown"),
+    [
+        ("https://kube..example:6443", "https://kube..example:6443"),
+        (f"https://{'k' * 64}.example", f"https://{'k' * 64}.example"),
+        ("https://kube:99999", "https://kube:99999"),
+        ("https://admin:s3cr3t-kube-token@kube..example", "https://kube..example"),  # never its password
+    ],
+)
 def test_a_kubeconfig_server_no_connection_can_be_made_to_is_exit_1(
-    capsys: pytest.CaptureFixture[str], shop: Path, server: str
+    capsys: pytest.CaptureFixture[str], shop: Path, server: str, shown: str
 ) -> None:
     """A cluster `server:` that is no URL urllib3 can connect to (a typo's empty label, a port past 65535):
     exit 1 naming the kubeconfig, nothing sent; the first request raised urllib3's LocationParseError, a
@@ -633,8 +641,25 @@ def test_a_kubeconfig_server_no_connection_can_be_made_to_is_exit_1(
     argv = ["--only", "kuma", "--kuma-platform", "kubernetes", "--kubeconfig", str(kubeconfig)]
     code, out, err = main_err(capsys, ["diff", str(shop), *argv])
     assert code == 1, out + err
-    assert f"kuma: read {kubeconfig}: the cluster's server {server}" in err, err
+    assert f"kuma: read {kubeconfig}: the cluster's server {shown} " in err, err
     assert "Traceback" not in err and "s3cr3t-kube-token" not in out + err
+
+
+def test_an_unreachable_kubeconfig_server_is_named_without_its_password(
+    capsys: pytest.CaptureFixture[str], shop: Path
+) -> None:
+    """The cluster's server URL is named in failures and in the plan's `server.url`: never its user:password@
+    (it was printed as written in the kubeconfig)."""
+    kubeconfig = shop.parent / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: x\n"
+        "clusters: [{name: c, cluster: {server: 'http://admin:s3cr3t-kube-token@127.0.0.1:9'}}]\n"
+        "users: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n"
+    )
+    argv = ["--only", "kuma", "--kuma-platform", "kubernetes", "--kubeconfig", str(kubeconfig), "--json"]
+    code, out, err = main_err(capsys, ["diff", str(shop), *argv])
+    assert code == 3, out + err
+    assert "http://127.0.0.1:9 unreachable" in err and "s3cr3t-kube-token" not in out + err, out + err
 
 
 def test_a_policy_kumas_webhook_refuses_is_a_remote_failure_naming_it_and_no_policy_is_written(

@@ -49,7 +49,7 @@ from gatewayctl.apply.batches import Cancel, run_batches
 from gatewayctl.apply.kuma import MESH_KIND, KumaOutcome, phases
 from gatewayctl.apply.kuma_lock import HeldLock, lease_lock, lease_name
 from gatewayctl.apply.kuma_universal import fill_schema_defaults
-from gatewayctl.clients.http import CallLog
+from gatewayctl.clients.http import CallLog, Endpoint
 from gatewayctl.clients.retry import RETRYABLE_STATUS, RateLimiter, RetryPolicy, retry_after_seconds
 from gatewayctl.plan.kuma import (
     KumaChange,
@@ -394,13 +394,14 @@ def connect(kubeconfig: Path | None, context: str | None, timeout: float = 30.0,
         raise KubeError(
             "read", str(path), None, "not a kubeconfig: not a mapping of clusters, users and contexts"
         ) from None
+    server = Endpoint(configuration.host).display()  # as messages name it: never a user:password@ or a query
     problem = _server_problem(configuration.host)
     if problem:
         where = str(path) if path is not None else "in-cluster config"
-        raise KubeError("read", where, None, f"the cluster's server {configuration.host} {problem}")
+        raise KubeError("read", where, None, f"the cluster's server {server} {problem}")
     api = kube_client.ApiClient(configuration)
     api.user_agent = f"{OWNER}/{__version__}"
-    return KubeApi(api, configuration.host, context, timeout=timeout, limiter=RateLimiter(rps))
+    return KubeApi(api, server, context, timeout=timeout, limiter=RateLimiter(rps))
 
 
 def _server_problem(server: str) -> str | None:
