@@ -320,6 +320,46 @@ def test_status_with_a_kuma_platform_or_kubeconfig_it_cannot_use_is_exit_1(
     assert kuma.state.requests == []
 
 
+@pytest.mark.parametrize("command", [["diff"], ["apply", "--yes"]], ids=["diff", "apply"])
+def test_diff_and_apply_refuse_an_unknown_kuma_platform_before_asking_kong(
+    capsys: pytest.CaptureFixture[str], shop: Path, kuma: KumaEmulator, command: list[str]
+) -> None:
+    """A usage error is found before anything is sent, as status does: diff and apply read Kong (its root,
+    schemas, every owned entity) and only then said that --kuma-platform vm is no platform."""
+    with kong_running(KongState()) as kong:
+        code, out, err = cli(
+            capsys, kuma, *command[:1], str(shop), *command[1:], "--kuma-platform", "vm", "--kong-admin-url", kong.url
+        )
+        assert code == 1, out + err
+        assert "--kuma-platform vm: choose universal or kubernetes" in err and "Traceback" not in err
+        assert kong.state.requests == [] and kuma.state.requests == []
+
+
+@pytest.mark.parametrize(
+    ("flags", "says"),
+    [
+        (
+            ["--kuma-platform", "universal", "--kuma-url", ""],
+            "Kuma API URL (--kuma-url or GATEWAYCTL_KUMA_URL): is empty",
+        ),
+        (["--kuma-platform", "kubernetes", "--kubeconfig", "none.yaml"], "kubeconfig file not found"),
+    ],
+    ids=["empty-kuma-url", "missing-kubeconfig"],
+)
+@pytest.mark.parametrize("command", [["diff"], ["apply", "--yes"], ["status"]], ids=["diff", "apply", "status"])
+def test_a_kuma_connection_that_cannot_be_used_is_exit_1_before_kong_is_read(
+    capsys: pytest.CaptureFixture[str], shop: Path, command: list[str], flags: list[str], says: str
+) -> None:
+    """Kuma's URL and kubeconfig are checked before any request, as Kong's are: diff, apply and status read
+    Kong first (all of its owned state), then found that Kuma could not be reached with what was given."""
+    with kong_running(KongState()) as kong:
+        code = main([*command[:1], str(shop), *command[1:], "--kong-admin-url", kong.url, *flags])
+        out, err = capsys.readouterr()
+        assert code == 1, out + err
+        assert says in err and "Traceback" not in err, err
+        assert kong.state.requests == []
+
+
 def test_a_read_only_api_and_a_global_control_plane_with_zone_policies_are_refused(
     capsys: pytest.CaptureFixture[str], shop: Path
 ) -> None:
@@ -420,6 +460,21 @@ def test_rollback_restores_the_kuma_state_before_the_last_apply(
         assert after[key].get("spec") == before[key].get("spec"), key
     shop.write_text(CATALOG)
     assert cli(capsys, kuma, "diff", str(shop), *UNIVERSAL, "--exit-code")[0] == 0
+
+
+def test_rollback_warns_that_insecure_leaves_kumas_certificate_unverified(
+    capsys: pytest.CaptureFixture[str], kuma: KumaEmulator, shop: Path
+) -> None:
+    """--insecure is said aloud wherever a client uses it: rollback made its Kuma client without the warning."""
+    assert cli(capsys, kuma, "apply", str(shop), *UNIVERSAL, "--yes")[0] == 0
+    code, _, err = cli(capsys, kuma, "rollback", "--dry-run", "--insecure")
+    assert code == 0, err
+    assert "warning: --insecure: the Kuma API's TLS certificate is not verified" in err, err
+    # once, where status names a Kuma it cannot reach (it made a second client just for its URL)
+    code = main(["status", str(shop), *UNIVERSAL, "--insecure", "--kuma-url", "http://127.0.0.1:9", "--timeout", "0.2"])
+    out, err = capsys.readouterr()
+    assert code == 3 and "kuma: http://127.0.0.1:9 not reachable" in out, out + err
+    assert err.count("--insecure: the Kuma API's TLS certificate is not verified") == 1, err
 
 
 def test_rollback_masks_a_rotated_secret_on_both_sides(
@@ -559,6 +614,52 @@ def test_kubernetes_platform_through_the_cli(capsys: pytest.CaptureFixture[str],
             code, _, err = main_err(capsys, ["diff", str(shop), *argv[:-1], str(shop.parent / path)])
             assert code == 1 and f"kuma: read {shop.parent / path}: {why}" in err, err
             assert "Traceback" not in err and "no response" not in err
+
+
+@pytest.mark.parametrize(
+    ("server", "shown"),
+    [
+        ("https://kube..example:6443", "https://kube..example:6443"),
+        (f"https://{'k' * 64}.example", f"https://{'k' * 64}.example"),
+        ("https://kube:99999", "https://kube:99999"),
+        ("https://admin:s3cr3t-kube-token@kube..example", "https://kube..example"),  # never its password
+    ],
+)
+def test_a_kubeconfig_server_no_connection_can_be_made_to_is_exit_1(
+    capsys: pytest.CaptureFixture[str], shop: Path, server: str, shown: str
+) -> None:
+    """A cluster `server:` that is no URL urllib3 can connect to (a typo's empty label, a port past 65535):
+    exit 1 naming the kubeconfig, nothing sent; the first request raised urllib3's LocationParseError, a
+    ValueError the client let through, as a traceback."""
+    kubeconfig = shop.parent / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: x\n"
+        f"clusters: [{{name: c, cluster: {{server: '{server}'}}}}]\n"
+        "users: [{name: u, user: {token: s3cr3t-kube-token}}]\n"
+        "contexts: [{name: x, context: {cluster: c, user: u}}]\n"
+    )
+    argv = ["--only", "kuma", "--kuma-platform", "kubernetes", "--kubeconfig", str(kubeconfig)]
+    code, out, err = main_err(capsys, ["diff", str(shop), *argv])
+    assert code == 1, out + err
+    assert f"kuma: read {kubeconfig}: the cluster's server {shown} " in err, err
+    assert "Traceback" not in err and "s3cr3t-kube-token" not in out + err
+
+
+def test_an_unreachable_kubeconfig_server_is_named_without_its_password(
+    capsys: pytest.CaptureFixture[str], shop: Path
+) -> None:
+    """The cluster's server URL is named in failures and in the plan's `server.url`: never its user:password@
+    (it was printed as written in the kubeconfig)."""
+    kubeconfig = shop.parent / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: x\n"
+        "clusters: [{name: c, cluster: {server: 'http://admin:s3cr3t-kube-token@127.0.0.1:9'}}]\n"
+        "users: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n"
+    )
+    argv = ["--only", "kuma", "--kuma-platform", "kubernetes", "--kubeconfig", str(kubeconfig), "--json"]
+    code, out, err = main_err(capsys, ["diff", str(shop), *argv])
+    assert code == 3, out + err
+    assert "http://127.0.0.1:9 unreachable" in err and "s3cr3t-kube-token" not in out + err, out + err
 
 
 def test_a_policy_kumas_webhook_refuses_is_a_remote_failure_naming_it_and_no_policy_is_written(

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 from emulators.kubernetes import KubeEmulator, KubeState, RandomFaults, running
+from emulators.kubernetes import go_duration as emulated_go_duration
 
 from gatewayctl.apply import kuma_kubernetes
 from gatewayctl.apply.kuma_kubernetes import (
@@ -18,15 +19,15 @@ from gatewayctl.apply.kuma_kubernetes import (
     KubeApi,
     KubeError,
     apply_kubernetes,
+    canonical,
     connect,
-    go_duration,
     list_kind,
     plan_kubernetes,
 )
 from gatewayctl.catalog.load import load_catalog
 from gatewayctl.catalog.model import Catalog
 from gatewayctl.clients.retry import RetryPolicy
-from gatewayctl.plan.kuma import KumaChange, KumaPlan
+from gatewayctl.plan.kuma import KumaChange, KumaPlan, comparable_spec
 from gatewayctl.plan.masking import Masker
 from gatewayctl.render.kuma import KumaObject, build_kuma_objects, kubernetes_form
 
@@ -498,8 +499,8 @@ def test_a_list_whose_continue_token_expired_is_read_again_whole(
 
 
 def test_go_durations_match_metav1_duration() -> None:
-    # time.Duration.String() for what render produces
-    assert [go_duration(d) for d in ["24h", "5m", "90s", "1h", "25ms", "250ms", "1.5s", "0s", "2h30m"]] == [
+    # time.Duration.String() for what render produces, as both sides are compared
+    assert [comparable_spec(d) for d in ["24h", "5m", "90s", "1h", "25ms", "250ms", "1.5s", "0s", "2h30m"]] == [
         "24h0m0s",
         "5m0s",
         "1m30s",
@@ -510,6 +511,17 @@ def test_go_durations_match_metav1_duration() -> None:
         "0s",
         "2h30m0s",
     ]
+
+
+def test_a_hand_edited_duration_is_compared_to_the_nanosecond() -> None:
+    """Go prints every digit below the second (`123.456789ms`); six significant digits made a MeshTimeout
+    edited to 500.0001ms compare equal to the catalog's 500ms, drift never shown nor put right."""
+    assert canonical("MeshTimeout", {"t": "123.456789ms"}) == {"t": "123.456789ms"}
+    assert canonical("MeshTimeout", {"t": "500.0001ms"}) != canonical("MeshTimeout", {"t": "500ms"})
+    assert canonical("MeshTimeout", {"t": "1.000001ms"}) == {"t": "1.000001ms"}
+    # the emulator's webhook stores durations as Kuma does, every digit kept
+    assert emulated_go_duration("123.456789ms") == "123.456789ms"
+    assert emulated_go_duration("500.0001ms") == "500.0001ms"
 
 
 # ---------------------------------------------------------------------- the emulator answers as Kubernetes does
@@ -1148,3 +1160,95 @@ def test_a_tracing_secret_the_catalog_stops_using_is_not_shown(
     assert [c.kind for c in changes] == ["MeshTrace"]
     shown = repr(changes[0].fields)
     assert "s3cr3t" not in shown and "<secret>" in shown
+
+
+def test_timeout_bounds_each_kubernetes_request(
+    cluster: tuple[KubeEmulator, KubeApi], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--timeout is per request on Kubernetes too: an API server that does not answer in time is given up on
+    and asked again (it was 30 s whatever --timeout said)."""
+    import time
+
+    from gatewayctl.cli import main
+
+    emulator, _ = cluster
+    path = tmp_path / "catalog.yaml"
+    path.write_text(CATALOG)
+    emulator.state.fail(1, method="GET", path="/version", delay=2.0)
+    argv = ["--only", "kuma", "--kuma-platform", "kubernetes", "--kubeconfig", str(tmp_path / "kubeconfig")]
+    assert main(["diff", str(path), *argv, "--timeout", "0.3"]) == 0, capsys.readouterr().err
+    deadline = time.monotonic() + 5  # the slow answer is logged once the emulator has slept
+    while len([r for r in emulator.state.requests if r.path == "/version"]) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len([r for r in emulator.state.requests if r.path == "/version"]) == 2  # timed out, then asked again
+
+
+def test_rps_caps_kubernetes_requests(
+    cluster: tuple[KubeEmulator, KubeApi], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--rps caps request starts on Kubernetes as it does for Kong and Kuma's API."""
+    import time
+
+    from gatewayctl.cli import main
+
+    emulator, _ = cluster
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "catalog.yaml"
+    path.write_text(CATALOG)
+    argv = ["--only", "kuma", "--kuma-platform", "kubernetes", "--kubeconfig", str(tmp_path / "kubeconfig")]
+    assert main(["apply", str(path), *argv, "--yes"]) == 0
+    before = len(emulator.state.requests)
+    started = time.monotonic()
+    assert main(["apply", str(path), *argv, "--yes", "--rps", "10"]) == 0  # nothing to do: reads only
+    elapsed = time.monotonic() - started
+    sent = len(emulator.state.requests) - before
+    assert sent >= 12 and elapsed >= (sent - 1) / 10 - 0.05, (sent, elapsed)
+
+
+HTML_200 = {"raw": b"<html><title>Sign in</title></html>", "content_type": "text/html"}
+MESHES = "/apis/kuma.io/v1alpha1/meshes"
+POLICIES = f"/apis/kuma.io/v1alpha1/namespaces/{NS}/meshretries"
+
+
+@pytest.mark.parametrize(
+    ("command", "method", "path", "fault"),
+    [
+        ("diff", "GET", "/version", HTML_200),
+        ("diff", "GET", MESHES, HTML_200),
+        ("diff", "GET", POLICIES, {"reshape": lambda page: [page]}),
+        ("diff", "GET", POLICIES, {"reshape": lambda page: {**page, "items": ["x"]}}),
+        ("apply", "GET", f"/apis/coordination.k8s.io/v1/namespaces/{NS}/leases", HTML_200),
+        ("apply", "PATCH", MESHES, HTML_200),
+    ],
+    ids=["version-html", "list-html", "list-a-list", "list-item-a-string", "lease-html", "patch-html"],
+)
+def test_an_answer_that_is_not_the_api_servers_is_exit_3_naming_the_call(
+    cluster: tuple[KubeEmulator, KubeApi],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: str,
+    method: str,
+    path: str,
+    fault: dict[str, object],
+) -> None:
+    """A 200 that is no Kubernetes object (an auth proxy's sign-in page, JSON of another shape) answering a
+    read or a write: exit 3 naming the call, no traceback, and a write it answered is not counted as made.
+    It was an AttributeError or the client's pydantic ValidationError, and a PATCH answered by a page was
+    counted as applied."""
+    from gatewayctl.cli import main
+
+    emulator, _ = cluster
+    monkeypatch.chdir(tmp_path)
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(CATALOG)
+    argv = ["--only", "kuma", "--kuma-platform", "kubernetes", "--kubeconfig", str(tmp_path / "kubeconfig")]
+    emulator.state.fail(1, method=method, path=path, times=1000, **fault)
+    code = main([command, str(catalog), *argv, *(["--yes"] if command == "apply" else [])])
+    err = capsys.readouterr().err
+    assert code == 3, err
+    assert f"{method} {path}" in err and "Traceback" not in err, err
+    assert "applied" not in err.replace("0 changes applied", ""), err
+    emulator.state.rules.clear()
+    assert main(["apply", str(catalog), *argv, "--yes"]) == 0  # a later run converges
+    assert main(["diff", str(catalog), *argv, "--exit-code"]) == 0

@@ -453,3 +453,43 @@ def test_status_reports_kuma_when_kong_cannot_be_reached(
     report = json.loads(out)
     assert code == 3 and report["kong"]["reachable"] is False and "GET /" in report["kong"]["error"]
     assert report["kuma"]["reachable"] is True and report["kuma"]["drift"] is True
+
+
+@pytest.mark.parametrize("failing", ["/status", "/services", "/consumers/gatewayctl-lock.shop"])
+def test_status_reports_kuma_when_a_later_kong_call_fails(
+    capsys: pytest.CaptureFixture[str], kuma: KumaEmulator, shop: Path, failing: str
+) -> None:
+    """Kong answers its root, then a later read fails (its /status, a list, the lock): the failure is Kong's
+    report, exit 3, and Kuma is still checked. It ended the whole status there, Kuma unreported."""
+    from emulators.kong import KongState
+    from emulators.kong import running as kong_running
+
+    with kong_running(KongState()) as kong:
+        kong.state.fail(1, method="GET", path=failing, times=1000, status=503, body={"message": "unavailable"})
+        argv = ["--kong-admin-url", kong.url, "--kuma-platform", "universal"]
+        code, out, err = cli(capsys, kuma, "status", str(shop), *argv)
+        assert code == 3, out + err
+        assert f"kong: {kong.url} not reachable" in out and "kuma drift: yes, kuma: +" in out, out
+        assert f"kong: GET {failing}" in err and "Traceback" not in err, err
+        code, out, _ = cli(capsys, kuma, "status", str(shop), *argv, "--json")
+        report = json.loads(out)
+        assert code == 3 and report["kong"]["reachable"] is False and f"GET {failing}" in report["kong"]["error"]
+        assert report["kuma"]["reachable"] is True and report["kuma"]["drift"] is True
+
+
+def test_status_reports_kong_when_reading_kumas_lock_fails(
+    capsys: pytest.CaptureFixture[str], kuma: KumaEmulator, shop: Path
+) -> None:
+    """Kuma planned, then its lock's read failed: Kong's report was lost with it (exit 3 and stderr only)."""
+    from emulators.kong import KongState
+    from emulators.kong import running as kong_running
+
+    lock = "/global-secrets/gatewayctl-lock-shop"
+    kuma.state.fail(1, method="GET", path=lock, times=1000, status=503, body={"title": "x", "detail": "down"})
+    with kong_running(KongState()) as kong:
+        argv = ["--kong-admin-url", kong.url, "--kuma-platform", "universal"]
+        code, out, err = cli(capsys, kuma, "status", str(shop), *argv, "--json")
+        report = json.loads(out)
+        assert code == 3, out + err
+        assert report["kong"]["reachable"] is True and report["kong"]["drift"] is True
+        assert report["kuma"]["reachable"] is False and f"GET {lock}" in report["kuma"]["error"]

@@ -33,6 +33,12 @@ def test_token_comes_from_the_environment_and_goes_in_kong_admin_token(monkeypat
     assert seen == ["tok-123"]
 
 
+def test_an_ipv6_address_is_shown_in_brackets() -> None:
+    """`http://::1:8001`, as messages named an IPv6 Admin API, is no URL: which colon starts the port?"""
+    assert Endpoint("http://admin:pw@[::1]:8001/kong").display() == "http://[::1]:8001/kong"
+    assert Endpoint("https://[fd00::a:1]").display() == "https://[fd00::a:1]"
+
+
 def test_tls_options() -> None:
     assert TlsOptions().verify() is True
     assert TlsOptions(insecure=True).verify() is False
@@ -145,6 +151,11 @@ def test_no_token_option_on_the_command_line(capsys: pytest.CaptureFixture[str])
         ("http://admin:pw@kong:port/x", "http://kong:port/x", "is not a valid URL"),
         ("http://kong.test:99999", "http://kong.test:99999", "is not a valid URL"),
         ("http://", "http://", "has no host"),
+        # host names DNS cannot take (a typo's empty label, a label past 63 characters, a bad xn-- label): the
+        # first request raised the idna codec's UnicodeError
+        ("https://kong..example.com:8444", "https://kong..example.com:8444", "has a host name DNS cannot take"),
+        (f"http://{'k' * 64}.test", f"http://{'k' * 64}.test", "has a host name DNS cannot take"),
+        ("http://xn--:8001", "http://xn--:8001", "has a host name DNS cannot take"),
         ("ftp://admin:pw@kong.test", "ftp://kong.test", "must start with http:// or https://"),
         # No scheme: shown as typed (it was "localhost://8001" and "://kong-admin"), still without the password.
         ("localhost:8001", "localhost:8001", "must start with http:// or https://"),

@@ -40,6 +40,7 @@ HTML_502 = (  # nginx's own error page
 )
 HTML_503 = b"<!DOCTYPE html><html><body><h1>503 Service Unavailable</h1><p>No server is available.</p></body></html>"
 HTML_404 = b"<html><head><title>404 Not Found</title></head><body><h1>Not Found</h1></body></html>"
+GZIP = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
 ALL_SECRETS = [*SECRETS.values(), ZIPKIN_SECRET, "s3cr3t-zipkin-token-0003"]
 PAGES_BEFORE_GIVING_UP = 200
 ALWAYS = 10_000  # `times` for a fault that every try of every matching call meets
@@ -192,6 +193,9 @@ KONG_READS = [
     Odd("root-200-empty", "GET", "/", {"raw": b"", "content_type": "application/json"}),
     Odd("root-reset-mid-body", "GET", "/", {"cut_after": 20}),
     Odd("root-slow", "GET", "/", {"delay": 0.3}),
+    # A proxy that marks a body gzip and sends it plain: httpx cannot decode it (DecodingError, no TransportError)
+    Odd("root-gzip-not-gzip", "GET", "/", {"raw": b'{"version": "3.9.1"}', "headers": GZIP}, says="cannot be decoded"),
+    Odd("list-502-gzip-not-gzip", "GET", "/routes", {"status": 502, "raw": HTML_502, "headers": GZIP}, says="HTTP 502"),
     Odd("list-html-503", "GET", "/services", {"status": 503, "raw": HTML_503, "content_type": "text/html"}),
     Odd("list-empty-200", "GET", "/services", {"raw": b"", "content_type": "application/json; charset=utf-8"}),
     Odd("list-truncated-json", "GET", "/routes", {"raw": b'{"data": [{"id": "6a', "content_type": "application/json"}),
@@ -544,6 +548,7 @@ KUMA_READS = [
     ),
     Odd("list-reset-mid-body", "GET", "/meshes", {"cut_after": 9}),
     Odd("list-slow", "GET", "/meshratelimits", {"delay": 0.3}),
+    Odd("list-gzip-not-gzip", "GET", "/meshretries", {"raw": b'{"items": []}', "headers": GZIP}, says="be decoded"),
     Odd(
         "list-307",
         "GET",

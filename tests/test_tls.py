@@ -121,3 +121,26 @@ def test_a_ca_cert_that_is_a_folder_says_so(catalog: Path, capsys: pytest.Captur
     assert f"--ca-cert {catalog.parent}: is a folder: name the PEM file in it" in err, err
     assert _diff(catalog, "https://kong.invalid:8444", "--ca-cert", str(catalog.parent / "none.pem")) == 1
     assert "none.pem: no such file" in capsys.readouterr().err
+
+
+def test_a_kubernetes_api_server_whose_certificate_is_not_trusted_is_refused_at_once(
+    pki: Pki, shop: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A failed certificate check is final and says what to do, as for Kong's and Kuma's APIs: it was the
+    client's two-line "SSLError" text, with no word of where the cluster's CA goes (--ca-cert is not it)."""
+    from emulators import kubernetes as kube
+    from emulators import server
+
+    state = kube.KubeState()
+    tls = _server_context(pki, client_certificates=False)
+    emulator = kube.KubeEmulator(state, *server.serve(kube.Handler, state, 0, "kube", server.TrackingServer, tls))
+    try:
+        kubeconfig = emulator.kubeconfig(shop.parent / "kubeconfig")  # no certificate-authority for the cluster
+        argv = ["diff", str(shop), "--only", "kuma", "--kuma-platform", "kubernetes", "--kubeconfig", str(kubeconfig)]
+        assert main(argv) == 3
+        err = capsys.readouterr().err
+        assert "GET /version" in err and "tries" not in err and "Traceback" not in err, err
+        assert "certificate verify failed" in err and "certificate-authority" in err, err
+        assert len(err.strip().splitlines()) == 1, err
+    finally:
+        emulator.stop()

@@ -29,14 +29,13 @@ from __future__ import annotations
 import copy
 import json
 import os
-import re
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import urllib3
 import yaml
@@ -50,9 +49,17 @@ from gatewayctl.apply.batches import Cancel, run_batches
 from gatewayctl.apply.kuma import MESH_KIND, KumaOutcome, phases
 from gatewayctl.apply.kuma_lock import HeldLock, lease_lock, lease_name
 from gatewayctl.apply.kuma_universal import fill_schema_defaults
-from gatewayctl.clients.http import CallLog
-from gatewayctl.clients.retry import RETRYABLE_STATUS, RetryPolicy, retry_after_seconds
-from gatewayctl.plan.kuma import KumaChange, KumaPlan, Obj, field_changes, order_free, without_secret_label
+from gatewayctl.clients.http import CallLog, Endpoint
+from gatewayctl.clients.retry import RETRYABLE_STATUS, RateLimiter, RetryPolicy, retry_after_seconds
+from gatewayctl.plan.kuma import (
+    KumaChange,
+    KumaPlan,
+    Obj,
+    comparable_spec,
+    field_changes,
+    order_free,
+    without_secret_label,
+)
 from gatewayctl.plan.masking import Masker
 from gatewayctl.render.kuma import API_VERSION, MESH_LABEL, KumaObject, kubernetes_form
 from gatewayctl.render.ownership import OWNER, ownership_labels
@@ -94,16 +101,11 @@ KUMA_COMPUTED_LABELS = frozenset(
         "kuma.io/display-name",
     }
 )
-GO_DURATION = re.compile(r"^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$")
-GO_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
-NANOSECONDS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 10**6, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
 INSTALL_HINT = (
     "install Kuma 2.14 first (helm install kuma kuma/kuma -n kuma-system --create-namespace, or "
     "kumactl install control-plane | kubectl apply -f -); gatewayctl writes Kuma's custom resources, it does "
     "not install their definitions"
 )
-
-T = TypeVar("T")
 
 
 class KubeError(Exception):
@@ -161,7 +163,8 @@ class KubeApi:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     sleep: Callable[[float], None] = time.sleep
     calls: CallLog = field(default_factory=CallLog)  # what was sent: reads, writes, retries
-    timeout: float = 30.0
+    timeout: float = 30.0  # seconds per request (--timeout)
+    limiter: RateLimiter = field(default_factory=lambda: RateLimiter(None))  # --rps
 
     @property
     def custom(self) -> kube_client.CustomObjectsApi:
@@ -170,17 +173,22 @@ class KubeApi:
     def close(self) -> None:
         self.api_client.close()  # type: ignore[no-untyped-call]
 
-    def call(self, method: str, path: str, send: Callable[[], T], read: bool = False) -> T:
-        """`send()` with the project's retry policy: 429 (Retry-After honoured), 5xx and connection errors
-        are tried again with capped, jittered back-off; other 4xx raise at once. `read`: counted as a read
-        though it is no GET (a dry run changes nothing)."""
+    def call(self, method: str, path: str, send: Callable[[], Any], read: bool = False, kind: str | None = None) -> Any:
+        """`send()`, a client call made with `_preload_content=False`, with the project's retry policy: 429
+        (Retry-After honoured), 5xx and connection errors (a body cut short too) are tried again with capped,
+        jittered back-off; other 4xx raise at once. `read`: counted as a read though it is no GET (a dry run
+        changes nothing). Returns the JSON object answered (None when `send` returns None: a 404 it takes as
+        "there is none"); any other answer, or one not of `kind`, is a KubeError naming the call: a proxy's
+        page (an auth proxy's sign-in) shows nothing was read or written."""
         attempt = 0
         while True:
+            self.limiter.acquire()
             self.calls.count(method, retry=attempt > 0, read=read)
             attempt += 1
             started = time.monotonic()
             try:
-                result = send()
+                response = send()
+                answer = _Answer.read(response) if response is not None else None
             except ApiException as exc:
                 status = int(exc.status or 0)
                 self.calls.observe(method, path, status or None, time.monotonic() - started)
@@ -205,9 +213,36 @@ class KubeApi:
                 raise KubeError(
                     method, path, None, f"{self.server} unreachable: {_transport_reason(exc)}", attempt
                 ) from None
-            # the client returns the object, not the status: any success is recorded as 200
-            self.calls.observe(method, path, 200, time.monotonic() - started)
-            return result
+            self.calls.observe(method, path, answer.status if answer else 404, time.monotonic() - started)
+            return self._object(method, path, answer, kind) if answer is not None else None
+
+    def _object(self, method: str, path: str, answer: _Answer, kind: str | None) -> Obj:
+        try:
+            value = json.loads(answer.body)
+        except ValueError:  # UnicodeDecodeError too
+            value = None
+        if isinstance(value, dict) and (kind is None or value.get("kind") == kind):
+            return value
+        what = f"a {kind}" if kind else "a Kubernetes object"
+        shape = "JSON of another shape" if value is not None else answer.content_type or "no content type"
+        detail = f"the answer is not {what} ({shape}): is {self.server} the Kubernetes API server?"
+        raise KubeError(method, path, answer.status, detail)
+
+
+@dataclass(frozen=True)
+class _Answer:
+    status: int
+    body: bytes
+    content_type: str
+
+    @staticmethod
+    def read(response: Any) -> _Answer:
+        """A urllib3 response read whole (in the retry loop: a body cut short is a connection error), its
+        connection back in the pool."""
+        try:
+            return _Answer(int(response.status), bytes(response.data or b""), response.headers.get("Content-Type", ""))
+        finally:
+            response.release_conn()
 
 
 def _header_refusal(exc: ValueError) -> bool:
@@ -255,7 +290,25 @@ def _api_error(method: str, path: str, exc: ApiException, attempts: int) -> Kube
             str(body.get("reason") or ""),
             causes,
         )
-    return KubeError(method, path, status, str(exc.reason or "error"), attempts)
+    # No answer (status 0): the client's text, `SSLError\n[SSL: CERTIFICATE_VERIFY_FAILED] ...` for a TLS
+    # handshake, on one line, with what to do about a certificate
+    lines = [line.strip() for line in str(exc.reason or "").splitlines() if line.strip()]
+    if len(lines) > 1 and lines[0].isidentifier():  # the exception's type name
+        lines = lines[1:]
+    detail = " ".join(lines) or "error"
+    return KubeError(method, path, status, detail, attempts, hint=_tls_hint(str(exc.reason or "")))
+
+
+def _tls_hint(text: str) -> str:
+    """What to do about a TLS handshake with the API server that failed for good ("" for anything else)."""
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return (
+            "the kubeconfig's cluster needs the certificate-authority (or certificate-authority-data) that signed "
+            "the API server's certificate; --ca-cert is for the Kong and Kuma APIs"
+        )
+    if "WRONG_VERSION_NUMBER" in text or "record layer failure" in text:
+        return "the server does not speak TLS there: check the kubeconfig's cluster server URL"
+    return ""
 
 
 def _transport_reason(exc: Exception) -> str:
@@ -277,30 +330,33 @@ def apply_lock(api: KubeApi, namespace: str, catalog_name: str, wait: float) -> 
 def lease_holder(api: KubeApi, namespace: str, catalog_name: str) -> str | None:
     """The identity holding the apply Lease, or None (no Lease, or released: no holder)."""
     name = lease_name(catalog_name)
-    lease = _read_lease(api, namespace, name)
-    holder = lease.spec.holder_identity if lease is not None and lease.spec is not None else None
+    lease = _read_lease(api, namespace, name) or {}
+    holder = (lease.get("spec") or {}).get("holderIdentity")
     return f"held by {holder} (Lease {namespace}/{name})" if holder else None
 
 
 def _read_lease(api: KubeApi, namespace: str, name: str) -> Any:
-    """The Lease (a V1Lease), or None when there is none; KubeError when the cluster refuses the read."""
+    """The Lease (as JSON), or None when there is none; KubeError when the cluster refuses the read."""
     coordination = kube_client.CoordinationV1Api(api.api_client)
 
     def read() -> Any:
         try:
-            return coordination.read_namespaced_lease(name, namespace, _request_timeout=api.timeout)
+            return coordination.read_namespaced_lease(
+                name, namespace, _request_timeout=api.timeout, _preload_content=False
+            )
         except ApiException as exc:
             if exc.status != 404:
                 raise
             return None
 
-    return api.call("GET", f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{name}", read)
+    return api.call("GET", f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{name}", read, kind="Lease")
 
 
-def connect(kubeconfig: Path | None, context: str | None) -> KubeApi:
+def connect(kubeconfig: Path | None, context: str | None, timeout: float = 30.0, rps: float | None = None) -> KubeApi:
     """A client for the cluster named by `kubeconfig` (else $KUBECONFIG, else ~/.kube/config) and `context`
     (else the file's current context); inside a pod with no kubeconfig at all, the pod's service account.
-    Nothing is sent yet. Credentials stay inside the client and are never printed."""
+    `timeout`: seconds per request; `rps`: at most this many request starts per second. Nothing is sent
+    yet. Credentials stay inside the client and are never printed."""
     configuration = _Configuration()
     configuration.retries = False  # retries are ours (clients/retry.py), not urllib3's
     configuration.connection_pool_maxsize = 32
@@ -338,9 +394,28 @@ def connect(kubeconfig: Path | None, context: str | None) -> KubeApi:
         raise KubeError(
             "read", str(path), None, "not a kubeconfig: not a mapping of clusters, users and contexts"
         ) from None
+    server = Endpoint(configuration.host).display()  # as messages name it: never a user:password@ or a query
+    problem = _server_problem(configuration.host)
+    if problem:
+        where = str(path) if path is not None else "in-cluster config"
+        raise KubeError("read", where, None, f"the cluster's server {server} {problem}")
     api = kube_client.ApiClient(configuration)
     api.user_agent = f"{OWNER}/{__version__}"
-    return KubeApi(api, configuration.host, context)
+    return KubeApi(api, server, context, timeout=timeout, limiter=RateLimiter(rps))
+
+
+def _server_problem(server: str) -> str | None:
+    """Why urllib3 cannot connect to `server` (a kubeconfig's cluster URL), None when it can: it parses the
+    URL and encodes the host name for the resolver on the first request, raising LocationParseError."""
+    try:
+        host = urllib3.util.parse_url(f"{server.rstrip('/')}/version").host or ""
+        if not host:
+            return "has no host"
+        if not host.startswith("["):  # an IPv6 address is no name
+            host.encode("idna")
+    except (ValueError, UnicodeError):  # urllib3's LocationParseError is a ValueError
+        return "is not a URL a connection can be made to (check the host name and port)"
+    return None
 
 
 def _default_kubeconfig() -> Path | None:
@@ -373,7 +448,7 @@ def list_kind(api: KubeApi, kind: str, namespace: str, selector: str | None) -> 
     token: str | None = None
     limit = PAGE_SIZE
     while True:
-        kwargs: dict[str, Any] = {"limit": limit, "_request_timeout": api.timeout}
+        kwargs: dict[str, Any] = {"limit": limit, "_request_timeout": api.timeout, "_preload_content": False}
         if selector:
             kwargs["label_selector"] = selector
         if token:
@@ -384,24 +459,50 @@ def list_kind(api: KubeApi, kind: str, namespace: str, selector: str | None) -> 
                 return api.custom.list_namespaced_custom_object(GROUP, VERSION, namespace, plural, **kw)
             return api.custom.list_cluster_custom_object(GROUP, VERSION, plural, **kw)
 
+        called = path + (f"?labelSelector={selector}" if selector else "")
         try:
-            page = api.call("GET", path + (f"?labelSelector={selector}" if selector else ""), send)
+            page = api.call("GET", called, send, kind=f"{kind}List")
         except KubeError as exc:
             if exc.status != 410 or not token:
                 raise
             items, token, limit = [], None, 0  # the whole list again, unpaged (limit 0: no limit)
             continue
-        items.extend(page.get("items") or [])
+        problem = _list_problem(page, kind)
+        if problem:
+            detail = f"the answer is not a list of {kind} objects ({problem}): is {api.server} the API server?"
+            raise KubeError("GET", called, 200, detail)
+        items.extend(page["items"])
         token = (page.get("metadata") or {}).get("continue")
         if not token:
             return items
 
 
+def _list_problem(page: Obj, kind: str) -> str | None:
+    """What makes `page` no page of `kind` objects as the API server lists them (`items` always a list, each
+    with its kind and a name), None when it is one: a plan made from anything else would be wrong."""
+    items = page.get("items")
+    if not isinstance(items, list):
+        return "its items are no list"
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("metadata"), dict):
+            return "an item that is no object"
+        if not isinstance(item["metadata"].get("name"), str) or not item["metadata"]["name"]:
+            return "an item without a name"
+        if item.get("kind", kind) != kind:
+            return f"an item of kind {str(item.get('kind'))[:40]!r}"
+    if not isinstance((page.get("metadata") or {}).get("continue", ""), str):
+        return "a continue token that is no string"
+    return None
+
+
 def server_info(api: KubeApi) -> dict[str, Any]:
     version = api.call(
-        "GET", "/version", lambda: kube_client.VersionApi(api.api_client).get_code(_request_timeout=api.timeout)
+        "GET",
+        "/version",
+        lambda: kube_client.VersionApi(api.api_client).get_code(_request_timeout=api.timeout, _preload_content=False),
     )
-    return {"url": api.server, "context": api.context, "version": getattr(version, "git_version", None)}
+    git_version = version.get("gitVersion")
+    return {"url": api.server, "context": api.context, "version": git_version if isinstance(git_version, str) else None}
 
 
 def fetch_live(api: KubeApi, catalog_name: str, namespace: str) -> tuple[dict[str, list[Obj]], set[str]]:
@@ -425,36 +526,9 @@ def fetch_live(api: KubeApi, catalog_name: str, namespace: str) -> tuple[dict[st
 # ---------------------------------------------------------------------- comparing
 
 
-def go_duration(text: str) -> str:
-    """Go's time.Duration.String() of a parsed duration: what metav1.Duration marshals."""
-    total = sum(round(float(n) * NANOSECONDS[unit]) for n, unit in GO_DURATION_PART.findall(text))
-    if total == 0:
-        return "0s"
-    if total < 10**9:
-        for unit, size in (("ms", 10**6), ("µs", 10**3), ("ns", 1)):
-            if total >= size:
-                return f"{total / size:g}{unit}"
-    hours, rest = divmod(total, 3600 * 10**9)
-    minutes, rest = divmod(rest, 60 * 10**9)
-    seconds = f"{rest / 10**9:.9f}".rstrip("0").rstrip(".") + "s"
-    if hours:
-        return f"{hours}h{minutes}m{seconds}"
-    return f"{minutes}m{seconds}" if minutes else seconds
-
-
 def canonical(kind: str, spec: Any) -> Any:
     """The spec as Kuma stores it: Go-canonical durations; the Mesh without proto3 zero values we render."""
-
-    def walk(value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: walk(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [walk(v) for v in value]
-        if isinstance(value, str) and GO_DURATION.match(value):
-            return go_duration(value)
-        return value
-
-    out = order_free(walk(spec))
+    out = order_free(comparable_spec(spec))
     if kind == "Mesh" and isinstance(out, dict):
         for backend in (out.get("mtls") or {}).get("backends") or []:
             if isinstance(backend, dict) and backend.get("mode") == "STRICT":
@@ -675,15 +749,14 @@ def write(api: KubeApi, change: KumaChange, force_conflicts: bool = False, dry_r
         namespace = meta.get("namespace", "")
         path = resource_path(change.kind, namespace, change.name)
         options = kube_client.V1DeleteOptions(preconditions=kube_client.V1Preconditions(uid=meta.get("uid")))
+        sent: dict[str, Any] = {"_request_timeout": api.timeout, "_preload_content": False}
 
         def delete() -> Any:
             if namespaced:
                 return api.custom.delete_namespaced_custom_object(
-                    GROUP, VERSION, namespace, plural, change.name, body=options, _request_timeout=api.timeout
+                    GROUP, VERSION, namespace, plural, change.name, body=options, **sent
                 )
-            return api.custom.delete_cluster_custom_object(
-                GROUP, VERSION, plural, change.name, body=options, _request_timeout=api.timeout
-            )
+            return api.custom.delete_cluster_custom_object(GROUP, VERSION, plural, change.name, body=options, **sent)
 
         try:
             api.call("DELETE", path, delete)
@@ -711,6 +784,7 @@ def write(api: KubeApi, change: KumaChange, force_conflicts: bool = False, dry_r
         "field_manager": FIELD_MANAGER,
         "_content_type": APPLY_PATCH,
         "_request_timeout": api.timeout,
+        "_preload_content": False,
     }
     if force_conflicts:
         kwargs["force"] = True
@@ -726,7 +800,7 @@ def write(api: KubeApi, change: KumaChange, force_conflicts: bool = False, dry_r
         return api.custom.patch_cluster_custom_object(GROUP, VERSION, plural, change.name, desired, **kwargs)
 
     try:
-        api.call("PATCH", path, patch, read=dry_run)
+        api.call("PATCH", path, patch, read=dry_run, kind=change.kind)  # the object, as stored or as it would be
     except KubeError as exc:
         if exc.conflict:
             exc.hint = (

@@ -114,11 +114,14 @@ class KumaTarget:
             self.kube.close()
 
 
-def kubernetes_target(kubeconfig: Path | None, context: str | None, namespace: str) -> KumaTarget:
-    """KubeError when the kubeconfig or context cannot be used."""
+def kubernetes_target(
+    kubeconfig: Path | None, context: str | None, namespace: str, timeout: float = 30.0, rps: float | None = None
+) -> KumaTarget:
+    """KubeError when the kubeconfig or context cannot be used. `timeout` per request, `rps` a cap on request
+    starts, as for the HTTP APIs (--timeout, --rps)."""
     from gatewayctl.apply import kuma_kubernetes
 
-    api = kuma_kubernetes.connect(kubeconfig, context)
+    api = kuma_kubernetes.connect(kubeconfig, context, timeout, rps)
     display = f"Kubernetes ({context or 'current context'}, namespace {namespace})"
     return KumaTarget("kubernetes", display, namespace, kube=api)
 

@@ -134,7 +134,7 @@ def dump(
         _remote(lambda: schemas.fetch(schema_paths(live.all()), parallelism))
         result: Dump = _remote(lambda: live_to_catalog(catalog_name, live, server, schemas.for_entity))
         if kuma_platform == "kubernetes":
-            kuma_live = _read_kuma_crds(kubeconfig, context, kuma_namespace, catalog_name)
+            kuma_live = _read_kuma_crds(kubeconfig, context, kuma_namespace, catalog_name, timeout)
         else:
             kuma_live = _read_kuma(kuma_api, catalog_name, parallelism) if kuma_api is not None else []
         if kuma_live:
@@ -199,14 +199,14 @@ def _read_kuma(endpoint: Endpoint, catalog_name: str, parallelism: int) -> list[
 
 
 def _read_kuma_crds(
-    kubeconfig: Path | None, context: str | None, namespace: str, catalog_name: str
+    kubeconfig: Path | None, context: str | None, namespace: str, catalog_name: str, timeout: float
 ) -> list[dict[str, Any]]:
     """The owned Kuma CRDs in the cluster, in the Universal form the rest of the dump reads: each as
     gatewayctl's own server-side applies set it, without what Kuma's webhook or CRD defaults added."""
     from gatewayctl.apply import kuma_kubernetes
 
     try:
-        api = kuma_kubernetes.connect(kubeconfig, context)
+        api = kuma_kubernetes.connect(kubeconfig, context, timeout)
         try:
             by_kind, _missing = kuma_kubernetes.fetch_live(api, catalog_name, namespace)
         finally:

@@ -244,16 +244,18 @@ def _plan_systems(
     kong = kuma = None
     kong_desired = _render_or_exit(loaded) if with_kong else None  # every catalog problem before any request
     kuma_desired = _render_kuma_or_exit(loaded) if with_kuma else None
-    if kong_desired is not None:
-        client = stack.enter_context(kong_client(conn))
+    # both connections too (a URL, a kubeconfig that cannot be used): exit 1 before either system is read
+    client = stack.enter_context(kong_client(conn)) if kong_desired is not None else None
+    target = _kuma_target(loaded, conn, stack) if kuma_desired is not None else None
+    if kong_desired is not None and client is not None:
         server, the_plan, payload = _plan_or_exit(client, loaded, kong_desired, conn.parallelism)
         kong = KongSide(client, kong_desired, server, the_plan)
         if payload is not None:  # DB-less
             kong.text, kong.unchanged_hash = payload.text, payload.unchanged
             hashes = {"running": payload.running, "catalog": dbless.config_hash(payload.text)}
             kong.extra = {"configuration_hash": hashes}
-    if kuma_desired is not None:
-        kuma = _plan_kuma(loaded, kuma_desired, conn, stack)
+    if kuma_desired is not None and target is not None:
+        kuma = _plan_kuma(loaded, kuma_desired, conn, target)
     return kong, kuma
 
 
@@ -327,6 +329,7 @@ def diff(
     such as `kong: +3 ~1 -0 · kuma: +2 ~0 -1`.
     """
     _check_only(only)
+    check_kuma_platform(kuma_platform_name)  # usage errors before anything is sent, Kong included
     loaded = load_or_exit(catalog, env)
     conn = Connection(
         kong_admin_url,
@@ -387,6 +390,7 @@ def apply(
     a catalog never interleave (locks held in Kong and in Kuma).
     """
     _check_only(only)
+    check_kuma_platform(kuma_platform_name)  # usage errors before anything is sent, Kong included
     if is_stdin(catalog) and not (yes or dry_run):  # before the catalog is read: nothing to answer with
         err.print(
             "apply -: the catalog comes from standard input, which leaves nothing to answer the confirmation "
@@ -542,13 +546,14 @@ def status(
         parallelism,
     )
     with_kong, with_kuma = _systems(loaded, only)
-    report: dict[str, Any] = {}
     # Each system is reported even when the other cannot be reached: status is how people check both.
     with contextlib.ExitStack() as stack:
+        checks: dict[str, Callable[[], dict[str, Any]]] = {}
         if with_kong:
-            report["kong"] = _kong_status(loaded, conn, stack)
+            checks["kong"] = _kong_status(loaded, conn, stack)
         if with_kuma:
-            report["kuma"] = _kuma_status(loaded, conn, stack)
+            checks["kuma"] = _kuma_status(loaded, conn, stack)
+        report = {name: check() for name, check in checks.items()}  # the reads, once nothing is left to refuse
     code = EXIT_OK if all(system["reachable"] for system in report.values()) else EXIT_REMOTE
     if as_json:
         _echo_json(report)
@@ -1001,17 +1006,33 @@ def _apply_dbless(
     }
 
 
-def _kong_status(loaded: LoadedCatalog, conn: Connection, stack: contextlib.ExitStack) -> dict[str, Any]:
+def _kong_status(loaded: LoadedCatalog, conn: Connection, stack: contextlib.ExitStack) -> Callable[[], dict[str, Any]]:
+    """What is the user's to fix (the catalog, the URL) is checked now, exit 1; the check returned reads Kong."""
     # Without Kong's secrets (an on-call laptop, a monitoring job) the catalog cannot be rendered: everything
     # but the drift is still read, and the drift is reported unknown with the references it needs.
     missing = missing_secrets(loaded, "kong")
     desired = _render_or_exit(loaded) if missing is None else None
     masker = desired.masker if desired is not None else missing.masker if missing is not None else None
     client = stack.enter_context(kong_client(conn))
-    try:
-        server = _remote(lambda: read_server(client), masker)
-    except RemoteExit as exc:
-        return {"url": client.endpoint.display(), "reachable": False, "error": exc.message}
+
+    def check() -> dict[str, Any]:
+        try:
+            return _kong_report(loaded, conn, client, desired, missing, masker)
+        except RemoteExit as exc:  # its root or a later read (a list, the lock): named, and Kuma still checked
+            return {"url": client.endpoint.display(), "reachable": False, "error": exc.message}
+
+    return check
+
+
+def _kong_report(
+    loaded: LoadedCatalog,
+    conn: Connection,
+    client: KongAdmin,
+    desired: Desired | None,
+    missing: MissingSecrets | None,
+    masker: Masker | None,
+) -> dict[str, Any]:
+    server = _remote(lambda: read_server(client), masker)
     health = _remote(lambda: client.get("/status"), masker)
     drift: str | None = None
     problem = None
@@ -1126,6 +1147,8 @@ def _render_kuma_or_exit(loaded: LoadedCatalog) -> KumaDesired:
 def kuma_client(conn: Connection) -> KumaApi:
     tls = tls_or_exit(conn.ca_cert, conn.client_cert, conn.client_key, conn.insecure)
     endpoint = usable_endpoint_or_exit(kuma_endpoint(conn.kuma_url, tls, conn.timeout), "Kuma API", KUMA_URL_FLAGS)
+    if conn.insecure:  # here, so that every command making one says it (rollback did not)
+        err.print("[yellow]warning: --insecure: the Kuma API's TLS certificate is not verified[/yellow]")
     try:
         return KumaApi(endpoint, retry=RetryPolicy(), rps=conn.rps, pool=conn.parallelism)
     except (OSError, ValueError) as exc:
@@ -1159,17 +1182,16 @@ def _kuma_target(loaded: LoadedCatalog, conn: Connection, stack: contextlib.Exit
     namespace = loaded.catalog.deployment.namespaces.kuma
     if kuma_platform(loaded, conn.platform) == "universal":
         client = kuma_client(conn)
-        if conn.insecure:
-            err.print("[yellow]warning: --insecure: the Kuma API's TLS certificate is not verified[/yellow]")
         target = KumaTarget("universal", client.endpoint.display(), namespace, client=client)
     else:
-        target = _kuma_remote(lambda: kubernetes_target(conn.kubeconfig, conn.context, namespace))
+        target = _kuma_remote(
+            lambda: kubernetes_target(conn.kubeconfig, conn.context, namespace, conn.timeout, conn.rps)
+        )
     stack.callback(target.close)
     return target
 
 
-def _plan_kuma(loaded: LoadedCatalog, desired: KumaDesired, conn: Connection, stack: contextlib.ExitStack) -> KumaSide:
-    target = _kuma_target(loaded, conn, stack)
+def _plan_kuma(loaded: LoadedCatalog, desired: KumaDesired, conn: Connection, target: KumaTarget) -> KumaSide:
     name = loaded.catalog.name
     the_plan = _kuma_remote(
         lambda: target.plan(name, desired.objects, desired.masker, conn.parallelism), masker=desired.masker
@@ -1276,11 +1298,37 @@ def _report_kuma_outcome(outcome: KumaOutcome, kuma: KumaSide, as_json: bool) ->
     return EXIT_OK, result
 
 
-def _kuma_status(loaded: LoadedCatalog, conn: Connection, stack: contextlib.ExitStack) -> dict[str, Any]:
+def _kuma_status(loaded: LoadedCatalog, conn: Connection, stack: contextlib.ExitStack) -> Callable[[], dict[str, Any]]:
+    """As `_kong_status`: the catalog, the URL or kubeconfig now (exit 1); the check returned reads Kuma."""
     # As for Kong: without the mesh's secrets the control plane is still read (version, lock), not planned.
     missing = missing_secrets(loaded, "kuma")
     desired = _render_kuma_or_exit(loaded) if missing is None else None
     masker = desired.masker if desired is not None else missing.masker if missing is not None else None
+    connected = _kuma_target(loaded, conn, stack)
+    platform = kuma_platform(loaded, conn.platform)
+
+    def check() -> dict[str, Any]:
+        try:
+            return _kuma_report(loaded, conn, connected, desired, missing, masker)
+        except RemoteExit as exc:  # reading it, planning or reading its lock
+            return {
+                "url": _kuma_display(conn, connected),
+                "platform": platform,
+                "reachable": False,
+                "error": exc.message,
+            }
+
+    return check
+
+
+def _kuma_report(
+    loaded: LoadedCatalog,
+    conn: Connection,
+    connected: KumaTarget,
+    desired: KumaDesired | None,
+    missing: MissingSecrets | None,
+    masker: Masker | None,
+) -> dict[str, Any]:
     platform = kuma_platform(loaded, conn.platform)
     problem = None
     target: KumaTarget | None = None
@@ -1288,20 +1336,18 @@ def _kuma_status(loaded: LoadedCatalog, conn: Connection, stack: contextlib.Exit
     server: dict[str, Any] = {}
     try:
         if desired is not None:
-            side = _plan_kuma(loaded, desired, conn, stack)
+            side = _plan_kuma(loaded, desired, conn, connected)
             target, server = side.target, side.plan.server
             drift = side.plan.summary() if side.plan.changes else None
         else:
-            target = _kuma_target(loaded, conn, stack)
+            target = connected
             server = _kuma_remote(target.server_info, masker=masker)
-    except RemoteExit as exc:
-        return {"url": _kuma_display(conn, platform), "platform": platform, "reachable": False, "error": exc.message}
     except RefusedExit as exc:  # it answered, and said why it cannot take the catalog; its lock is not read
         target, problem = None, exc.reason
     name = loaded.catalog.name
     lock = _kuma_remote(lambda: target.lock_holder(name), masker=masker) if target is not None else None
     return {
-        "url": target.display if target is not None else _kuma_display(conn, platform),
+        "url": target.display if target is not None else _kuma_display(conn, connected),
         "platform": platform,
         "reachable": True,
         # on Kubernetes the server is the API server: its version is Kubernetes', not Kuma's
@@ -1314,11 +1360,10 @@ def _kuma_status(loaded: LoadedCatalog, conn: Connection, stack: contextlib.Exit
     }
 
 
-def _kuma_display(conn: Connection, platform: str) -> str:
-    """Where Kuma is reached, as status names it."""
-    if platform == "universal":
-        with kuma_client(conn) as client:
-            return client.endpoint.display()
+def _kuma_display(conn: Connection, target: KumaTarget) -> str:
+    """Where Kuma is reached, as status names it when it cannot be read."""
+    if target.platform == "universal":
+        return target.display
     return f"the Kubernetes API ({conn.context or 'current context'})"
 
 
@@ -1332,7 +1377,9 @@ def _rollback_kuma(
 
             objects = [object_from_live(o) for o in items]
             namespace = str(saved.get("namespace") or _namespace_of(items))
-            target = _kuma_remote(lambda: kubernetes_target(conn.kubeconfig, conn.context, namespace))
+            target = _kuma_remote(
+                lambda: kubernetes_target(conn.kubeconfig, conn.context, namespace, conn.timeout, conn.rps)
+            )
         else:
             objects = [_object_from_live(o) for o in items]
             client = kuma_client(conn)  # the flag or the environment, as for Kong

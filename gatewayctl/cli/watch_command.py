@@ -254,7 +254,7 @@ def _kuma_system(loaded: LoadedCatalog, conn: Connection, state_dir: Path, lock_
         from gatewayctl.apply.kuma_kubernetes import KubeError
 
         try:
-            target = kubernetes_target(conn.kubeconfig, conn.context, namespace)
+            target = kubernetes_target(conn.kubeconfig, conn.context, namespace, conn.timeout)
         except KubeError as exc:
             err.print(f"kuma: {escape(exc.describe())}")
             raise typer.Exit(EXIT_INVALID) from None

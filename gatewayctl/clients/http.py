@@ -83,7 +83,7 @@ class Endpoint:
         """The URL without any user:password part, query or fragment (either may hold a token)."""
         try:
             parts = urlsplit(self.url)
-            host, port = parts.hostname or "", parts.port
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number in 0-65535
             if "://" not in self.url and parts.scheme not in ("http", "https"):  # `localhost:8001`: as typed
                 raise ValueError(self.url)
         except ValueError:  # not a valid URL (`problem` says so): its user:password (up to the last @ before the
@@ -96,7 +96,7 @@ class Endpoint:
                 host = "..."
             shown = re.split(r"[?#]", host + rest[len(authority) :], maxsplit=1)[0]
             return f"{scheme}://{shown}" if sep else shown
-        netloc = f"{host}:{port}" if port else host
+        netloc = parts.netloc.rpartition("@")[2]  # host and port as typed: an IPv6 address keeps its [ ]
         return f"{parts.scheme}://{netloc}{parts.path}"
 
     def problem(self) -> str | None:
@@ -115,6 +115,11 @@ class Endpoint:
             return "must start with http:// or https://"
         if not parts.hostname:
             return "has no host"
+        if ":" not in parts.hostname:  # a name, not an IPv6 address
+            try:  # as httpx reads it (xn-- labels) and the resolver is asked (empty labels, 64+ characters)
+                httpx.URL(self.url).host.encode("idna")
+            except UnicodeError:
+                return "has a host name DNS cannot take (an empty label as in a..b, one past 63 characters, a bad xn--)"
         if parts.query or parts.fragment or "?" in self.url or "#" in self.url:  # the API's paths go after it
             return "must not have a query (?...) or fragment (#...): the API's paths are added to it"
         return None
@@ -266,7 +271,7 @@ class ApiClient:
             attempt += 1
             started = time.monotonic()
             try:
-                response = self._client.request(method, target, json=json)
+                response, undecodable = self._send(method, target, json)
             except httpx.TransportError as exc:
                 self.log.observe(method, path, None, time.monotonic() - started)
                 reason = _transport_reason(exc, self.endpoint.display())
@@ -279,12 +284,16 @@ class ApiClient:
                 self.sleep(self.retry.backoff(attempt - 1))
                 continue
             self.log.observe(method, path, response.status_code, time.monotonic() - started)
-            if response.status_code in ok:
+            if response.status_code in ok and undecodable is None:
                 if response.status_code == 404 and not any_404:
                     self._check_not_found(response, target)
                 return response
-            body = json_or_none(response)
-            detail = self._credentials.text(self.error_detail(body) or _first_line(response))
+            if undecodable is None:
+                body = json_or_none(response)
+                detail = self._credentials.text(self.error_detail(body) or _first_line(response))
+            else:  # never the API's own answer: it sends no Content-Encoding it cannot decode
+                body, where = None, self.endpoint.display()
+                detail = f"the answer's body cannot be decoded ({undecodable}): is {where} the right URL?"
             if response.status_code in RETRYABLE_STATUS and attempt < attempts:
                 wait = self.retry.backoff(attempt - 1)
                 asked = retry_after_seconds(response.headers.get("Retry-After"))
@@ -299,6 +308,18 @@ class ApiClient:
                 self.sleep(wait)
                 continue
             raise self.error(method, target, response.status_code, body, detail, attempt)
+
+    def _send(self, method: str, target: str, json: Json) -> tuple[httpx.Response, str | None]:
+        """The answer, read whole, and why its body cannot be decoded (None when it can): a body marked gzip
+        that is not (a proxy's) raises httpx's DecodingError, which is no TransportError, while reading."""
+        response = self._client.send(self._client.build_request(method, target, json=json), stream=True)
+        try:
+            response.read()
+            return response, None
+        except httpx.DecodingError as exc:
+            return response, self._credentials.text(_short(exc))
+        finally:
+            response.close()
 
     def get(self, path: str, params: dict[str, str] | None = None) -> Json:
         return self._json(self.request("GET", path, params=params, ok=(200,)), path)

@@ -32,16 +32,6 @@ def kuma_endpoint(url: str | None, tls: TlsOptions, timeout: float = 30.0) -> En
 class KumaError(RemoteError):
     """A Kuma API call failed. `status` is None when the control plane was not reached."""
 
-    def invalid_parameters(self) -> list[tuple[str, str]]:
-        """(field, reason) of a 400's `invalid_parameters` (or the deprecated `causes`)."""
-        body = self.body if isinstance(self.body, dict) else {}
-        items = body.get("invalid_parameters") or []
-        pairs = [(str(i.get("field", "")), str(i.get("reason", ""))) for i in items if isinstance(i, dict)]
-        if not pairs:
-            causes = body.get("causes") or []
-            pairs = [(str(c.get("field", "")), str(c.get("message", ""))) for c in causes if isinstance(c, dict)]
-        return pairs
-
 
 class KumaApi(ApiClient):
     """One control plane, shared by worker threads."""

@@ -310,7 +310,7 @@ def go_duration(text: str) -> str:
     if total < 10**9:
         for unit, size in (("ms", 10**6), ("µs", 10**3), ("ns", 1)):
             if total >= size:
-                return f"{total / size:g}{unit}"
+                return f"{total / size:.9f}".rstrip("0").rstrip(".") + unit  # every digit, as Go prints them
     hours, rest = divmod(total, 3600 * 10**9)
     minutes, rest = divmod(rest, 60 * 10**9)
     seconds = f"{rest / 10**9:.9f}".rstrip("0").rstrip(".") + "s"
