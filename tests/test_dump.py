@@ -309,6 +309,17 @@ def test_an_out_path_that_cannot_be_written_is_refused_before_kong_is_read(
         assert (code, "Traceback" in err) == (1, False) and f"--out {out_path}: " in err and problem in err, err
     code, _, err = cli(capsys, kong, "dump", "--catalog-name", "shop", "--out", "x.yaml", "--kuma-platform", "vm")
     assert code == 1 and "--kuma-platform vm: choose universal or kubernetes" in err
+    # a kubeconfig that cannot be used (missing, its server no URL) is found out before Kong is read too
+    bad_server = workdir / "bad-server"
+    bad_server.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+        "clusters: [{name: k, cluster: {server: 'https://kube..example:6443'}}]\n"
+        "users: [{name: u, user: {token: t0ken-never-shown}}]\ncontexts: [{name: c, context: {cluster: k, user: u}}]\n"
+    )
+    for kubeconfig, problem in [(workdir / "missing", "kubeconfig file not found"), (bad_server, "bad-server")]:
+        kube = ["--kuma-platform", "kubernetes", "--kubeconfig", str(kubeconfig)]
+        code, _, err = cli(capsys, kong, "dump", "--catalog-name", "shop", "--out", "x.yaml", *kube)
+        assert (code, "Traceback" in err, "t0ken" in err) == (1, False, False) and problem in err, err
     assert kong.state.requests == []
 
 

@@ -12,11 +12,12 @@ says whether adopting the dump is a no-op, and lists what it would change otherw
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -56,6 +57,9 @@ from gatewayctl.plan.masking import Masker
 from gatewayctl.plan.report import names_by_id, text_lines
 from gatewayctl.render.kuma import universal_form
 from gatewayctl.render.output import dump_yaml
+
+if TYPE_CHECKING:
+    from gatewayctl.apply.kuma_kubernetes import KubeApi
 
 NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 # Unlike diff and apply, dump reads Kuma only when asked: it has no catalog to say whether there is a mesh.
@@ -127,14 +131,19 @@ def dump(
     if kuma_platform != "kubernetes" and (kuma_url or os.environ.get(KUMA_URL_ENV)):
         kuma_api = kuma_endpoint(kuma_url, TlsOptions(ca_cert, client_cert, client_key, insecure), timeout)
         usable_endpoint_or_exit(kuma_api, "Kuma API", KUMA_URL_FLAGS, "; nothing was read or written")
-    with _client(kong_admin_url, ca_cert, client_cert, client_key, insecure, timeout, parallelism) as client:
+    # likewise the kubeconfig (its file, context, server URL), before Kong is read
+    kube = _connect_kube(kubeconfig, context, timeout) if kuma_platform == "kubernetes" else None
+    with (
+        _client(kong_admin_url, ca_cert, client_cert, client_key, insecure, timeout, parallelism) as client,
+        contextlib.closing(kube) if kube is not None else contextlib.nullcontext(),
+    ):
         server = _remote(lambda: read_server(client))
         live: LiveState = _remote(lambda: fetch_live(client, catalog_name, server, parallelism))
         schemas = SchemaCache(client)
         _remote(lambda: schemas.fetch(schema_paths(live.all()), parallelism))
         result: Dump = _remote(lambda: live_to_catalog(catalog_name, live, server, schemas.for_entity))
-        if kuma_platform == "kubernetes":
-            kuma_live = _read_kuma_crds(kubeconfig, context, kuma_namespace, catalog_name, timeout)
+        if kube is not None:
+            kuma_live = _read_kuma_crds(kube, kuma_namespace, catalog_name)
         else:
             kuma_live = _read_kuma(kuma_api, catalog_name, parallelism) if kuma_api is not None else []
         if kuma_live:
@@ -198,19 +207,24 @@ def _read_kuma(endpoint: Endpoint, catalog_name: str, parallelism: int) -> list[
         raise typer.Exit(EXIT_REMOTE) from None
 
 
-def _read_kuma_crds(
-    kubeconfig: Path | None, context: str | None, namespace: str, catalog_name: str, timeout: float
-) -> list[dict[str, Any]]:
+def _connect_kube(kubeconfig: Path | None, context: str | None, timeout: float) -> KubeApi:
+    """A client for the cluster; a kubeconfig that cannot be used is the user's to fix: exit 1, nothing read."""
+    from gatewayctl.apply import kuma_kubernetes  # the kubernetes client is imported only when it is used
+
+    try:
+        return kuma_kubernetes.connect(kubeconfig, context, timeout)
+    except kuma_kubernetes.KubeError as exc:
+        err.print(f"kuma: {escape(exc.describe())}; nothing was read or written")
+        raise typer.Exit(EXIT_INVALID) from None
+
+
+def _read_kuma_crds(api: KubeApi, namespace: str, catalog_name: str) -> list[dict[str, Any]]:
     """The owned Kuma CRDs in the cluster, in the Universal form the rest of the dump reads: each as
     gatewayctl's own server-side applies set it, without what Kuma's webhook or CRD defaults added."""
     from gatewayctl.apply import kuma_kubernetes
 
     try:
-        api = kuma_kubernetes.connect(kubeconfig, context, timeout)
-        try:
-            by_kind, _missing = kuma_kubernetes.fetch_live(api, catalog_name, namespace)
-        finally:
-            api.close()
+        by_kind, _missing = kuma_kubernetes.fetch_live(api, catalog_name, namespace)
     except kuma_kubernetes.KubeError as exc:
         err.print(f"kuma: {escape(exc.describe())}; nothing was written")
         raise typer.Exit(EXIT_INVALID if exc.method == "read" else EXIT_REMOTE) from None
