@@ -577,6 +577,19 @@ def test_a_snapshot_holds_one_entity_per_line_and_reads_back_the_same(workdir: P
             {"catalog": "shop", "entities": {}, "targets": ["kuma"], "kuma": {"objects": [{"type": "M", "spec": 1}]}},
             "kuma.objects[0]: not a Kuma object",
         ),
+        (  # a kind a newer gatewayctl (or a hand edit) wrote: on Kubernetes it ended in a KeyError
+            {
+                "catalog": "shop",
+                "entities": {},
+                "targets": ["kuma"],
+                "kuma": {"platform": "kubernetes", "objects": [{"kind": "MeshFooBar", "metadata": {"name": "x"}}]},
+            },
+            "kuma.objects[0].kind: 'MeshFooBar' is not a Kuma kind gatewayctl manages",
+        ),
+        (
+            {"catalog": "shop", "entities": {}, "targets": ["kuma"], "kuma": {"objects": [{"type": "Dataplane"}]}},
+            "kuma.objects[0].type: 'Dataplane' is not a Kuma kind gatewayctl manages",
+        ),
     ],
 )
 def test_rollback_refuses_a_damaged_snapshot_before_sending_anything(

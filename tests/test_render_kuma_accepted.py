@@ -13,7 +13,8 @@ import httpx
 import pytest
 from emulators.kuma import BY_NAME, KumaState, running
 
-from gatewayctl.apply.kuma_universal import OWNED_KINDS
+from gatewayctl.apply.kuma import OWNED_KINDS
+from gatewayctl.apply.kuma_kubernetes import KINDS as KUBERNETES_KINDS
 from gatewayctl.catalog.load import load_catalog
 from gatewayctl.catalog.secrets import SecretResolver
 from gatewayctl.diagnostics import CatalogInvalid
@@ -95,7 +96,7 @@ def test_every_mesh_setting_at_its_edges_is_taken_by_kuma(tmp_path: Path) -> Non
     loaded = load_catalog(edges_catalog(tmp_path))
     objects = build_kuma_objects(loaded.catalog)
     kinds = {obj.kind for obj in objects}
-    assert kinds == set(OWNED_KINDS)  # every kind gatewayctl renders
+    assert kinds == set(OWNED_KINDS) == set(KUBERNETES_KINDS)  # every kind gatewayctl renders, on both platforms
     assert list(refusals(objects)) == []
 
 

@@ -12,6 +12,21 @@ from gatewayctl.apply.batches import Outcome
 from gatewayctl.plan.kuma import KumaChange
 
 MESH_KIND = "Mesh"
+# Every kind gatewayctl renders (render/kuma.py), so that an owned object of a kind the catalog no longer
+# renders at all is still found and deleted.
+OWNED_KINDS = (
+    "Mesh",
+    "MeshTrace",
+    "MeshMetric",
+    "MeshAccessLog",
+    "MeshTrafficPermission",
+    "MeshRetry",
+    "MeshTimeout",
+    "MeshCircuitBreaker",
+    "MeshHealthCheck",
+    "MeshLoadBalancingStrategy",
+    "MeshRateLimit",
+)
 
 
 # Failures are the platform client's error (KumaError on Universal, KubeError on Kubernetes).

@@ -32,7 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from gatewayctl.apply.batches import Cancel, run_batches
-from gatewayctl.apply.kuma import MESH_KIND, KumaOutcome, phases
+from gatewayctl.apply.kuma import MESH_KIND, OWNED_KINDS, KumaOutcome, phases
 from gatewayctl.clients.kuma_api import KumaApi, KumaError
 from gatewayctl.plan.kuma import (
     COMPUTED_LABELS,
@@ -51,21 +51,6 @@ from gatewayctl.render.ownership import ownership_labels
 
 Progress = Callable[[KumaChange], None]
 
-# Every kind gatewayctl renders (render/kuma.py), so that an owned object of a kind the catalog no longer
-# renders at all is still found and deleted.
-OWNED_KINDS = (
-    "Mesh",
-    "MeshTrace",
-    "MeshMetric",
-    "MeshAccessLog",
-    "MeshTrafficPermission",
-    "MeshRetry",
-    "MeshTimeout",
-    "MeshCircuitBreaker",
-    "MeshHealthCheck",
-    "MeshLoadBalancingStrategy",
-    "MeshRateLimit",
-)
 # Defaults Kuma fills in on write from each policy's schema (2.14 `pkg/plugins/policies/<p>/api/v1alpha1/
 # rest.yaml`, structural defaulting: a field gets its default when its parent object exists).
 SCHEMA_DEFAULTS: dict[str, tuple[tuple[str, Any], ...]] = {
@@ -472,7 +457,6 @@ def write(client: KumaApi, server: dict[str, Any], change: KumaChange) -> list[s
 
 __all__ = [
     "COMPUTED_LABELS",
-    "OWNED_KINDS",
     "KumaRefused",
     "apply_universal",
     "build_changes",

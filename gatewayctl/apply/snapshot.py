@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from gatewayctl.apply.kuma import OWNED_KINDS
 from gatewayctl.plan.kinds import BY_NAME
 from gatewayctl.plan.kong import LiveState
 
@@ -120,10 +121,13 @@ def _shape_problem(document: dict[str, Any]) -> str | None:
         return None
     if not isinstance(kuma, dict) or not isinstance(kuma.get("objects"), list):
         return "kuma: targets names kuma but the Kuma objects are missing"
+    kubernetes = kuma.get("platform") == "kubernetes"
+    parts, kind_key = (("metadata", "spec"), "kind") if kubernetes else (("labels", "spec"), "type")
     for i, item in enumerate(kuma["objects"]):
-        parts = ("metadata", "spec") if kuma.get("platform") == "kubernetes" else ("labels", "spec")
         if not isinstance(item, dict) or any(not isinstance(item.get(p) or {}, dict) for p in parts):
             return f"kuma.objects[{i}]: not a Kuma object"
+        if item.get(kind_key) not in OWNED_KINDS:  # a newer gatewayctl's, or a hand edit: not guessed at
+            return f"kuma.objects[{i}].{kind_key}: {item.get(kind_key)!r} is not a Kuma kind gatewayctl manages"
     return None
 
 

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gatewayctl.apply.batches import AnyOf
+from gatewayctl.apply.kuma import OWNED_KINDS
 from gatewayctl.apply.kuma_target import KumaTarget, describe, is_remote_error
-from gatewayctl.apply.kuma_universal import OWNED_KINDS, KumaRefused
+from gatewayctl.apply.kuma_universal import KumaRefused
 from gatewayctl.apply.lock import LockHeld
 from gatewayctl.apply.session import KumaDesired, render_kuma_desired
 from gatewayctl.apply.snapshot import write_snapshot
