@@ -544,9 +544,12 @@ def test_apply_json_result_is_a_count_and_lists_in_every_ending(
         assert len(result["left_unchanged"]) == 9 and all(isinstance(t, str) for t in result["left_unchanged"])
         [theirs] = [s for s in kong.state.entities("services") if s["name"] == "orders"]
         kong.state.delete("services", theirs["id"])
+        writes_before = len(kuma.state.writes())
         code, out, err = cli(capsys, kuma, "apply", str(shop), *argv, "--yes")
         report = json.loads(out)
         assert code == 0 and report["kuma"]["result"]["applied"] == 9, out + err
+        # every write counted, the lock's taking and release among them (9 objects + 2)
+        assert report["kuma"]["result"]["requests"]["writes"] == len(kuma.state.writes()) - writes_before == 11
         assert report["kong"]["result"]["applied"] == sum(report["kong"]["summary"].values()) > 0
         code, out, err = cli(capsys, kuma, "apply", str(shop), *argv, "--yes")
         report = json.loads(out)

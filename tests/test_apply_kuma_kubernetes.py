@@ -1252,3 +1252,25 @@ def test_an_answer_that_is_not_the_api_servers_is_exit_3_naming_the_call(
     emulator.state.rules.clear()
     assert main(["apply", str(catalog), *argv, "--yes"]) == 0  # a later run converges
     assert main(["diff", str(catalog), *argv, "--exit-code"]) == 0
+
+
+def test_apply_json_counts_the_kubernetes_requests_as_the_api_server_saw_them(
+    cluster: tuple[KubeEmulator, KubeApi],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`apply --json` reports what was sent to Kuma on Kubernetes too, as it does for Kong and Kuma's API."""
+    from gatewayctl.cli import main
+
+    emulator, _ = cluster
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "catalog.yaml"
+    path.write_text(CATALOG)
+    argv = ["--only", "kuma", "--kuma-platform", "kubernetes", "--kubeconfig", str(tmp_path / "kubeconfig")]
+    capsys.readouterr()
+    assert main(["apply", str(path), *argv, "--yes", "--json"]) == 0
+    requests = json.loads(capsys.readouterr().out)["kuma"]["result"]["requests"]
+    seen = emulator.state.requests
+    assert requests["writes"] == len(emulator.state.writes()) > 0
+    assert requests["reads"] + requests["writes"] + requests["retries"] == len(seen)

@@ -324,7 +324,28 @@ def apply_lock(api: KubeApi, namespace: str, catalog_name: str, wait: float) -> 
     first turns a cluster that refuses us (401/403) into a KubeError, not a long wait; a namespace that does
     not exist shows only when the Lease is created (a read there finds no Lease), also a KubeError at once."""
     _read_lease(api, namespace, lease_name(catalog_name))
-    return lease_lock(kube_client.CoordinationV1Api(api.api_client), namespace, catalog_name, wait)
+    return lease_lock(CountedCoordination(api), namespace, catalog_name, wait)
+
+
+class CountedCoordination:
+    """The Lease API for `lease_lock`'s elector (which, as client-go's, times and retries its own calls),
+    each call counted in `api.calls` with the rest of what was sent."""
+
+    _VERBS = (("read_", "GET"), ("list_", "GET"), ("create_", "POST"), ("replace_", "PUT"), ("patch_", "PATCH"))
+
+    def __init__(self, api: KubeApi) -> None:
+        self._api = kube_client.CoordinationV1Api(api.api_client)
+        self._calls = api.calls
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._api, name)
+        verb = next((v for prefix, v in self._VERBS if name.startswith(prefix)), "DELETE")
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self._calls.count(verb, retry=False)
+            return method(*args, **kwargs)
+
+        return counted
 
 
 def lease_holder(api: KubeApi, namespace: str, catalog_name: str) -> str | None:

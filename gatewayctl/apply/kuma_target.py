@@ -20,6 +20,7 @@ from gatewayctl.apply.kuma import KumaOutcome
 from gatewayctl.apply.kuma_lock import HeldLock, UniversalLock, universal_lock
 from gatewayctl.apply.kuma_universal import apply_universal, plan_universal, read_server
 from gatewayctl.apply.lock import describe_record
+from gatewayctl.clients.http import CallLog
 from gatewayctl.clients.kuma_api import KumaApi, KumaError
 from gatewayctl.plan.fields import secret_paths_by_key
 from gatewayctl.plan.kuma import KumaChange, KumaPlan, Platform
@@ -106,6 +107,11 @@ class KumaTarget:
         from gatewayctl.apply import kuma_kubernetes
 
         return kuma_kubernetes.lease_holder(self.kube, self.namespace, catalog_name)
+
+    @property
+    def calls(self) -> CallLog:
+        """What was sent to this control plane (reads, writes, retries), on either platform."""
+        return self.client.log if self.client is not None else self.kube.calls
 
     def close(self) -> None:
         if self.client is not None:

@@ -63,6 +63,7 @@ from gatewayctl.catalog.load import LoadedCatalog, is_stdin
 from gatewayctl.catalog.model import Namespaces
 from gatewayctl.cli.catalog_commands import CatalogArg, EnvOption, _examples, load_or_exit
 from gatewayctl.cli.console import EXIT_CHANGES, EXIT_INVALID, EXIT_OK, EXIT_REMOTE, err, out, print_diagnostics
+from gatewayctl.clients.http import CallLog
 from gatewayctl.clients.http import Endpoint as HttpEndpoint
 from gatewayctl.clients.kong_admin import URL_ENV, Endpoint, KongAdmin, KongError, TlsOptions
 from gatewayctl.clients.kuma_api import URL_ENV as KUMA_URL_ENV
@@ -502,6 +503,9 @@ def _apply(
             else:
                 code, results["kuma"] = _apply_kuma(kuma, loaded, conn, state_dir, as_json, kuma_saved, held)
         if as_json:
+            stack.close()  # the Kuma lock released first: its requests are counted too (Kong's is by now)
+            if kuma is not None and "kuma" in results:
+                results["kuma"]["requests"] = request_counts(kuma.target.calls)
             _print_plans(kong, kuma, True, results)
     raise typer.Exit(code)
 
@@ -949,7 +953,7 @@ def _report_outcome(
         "applied": done,
         "failed": [{"id": c.entity.id, "error": desired.masker.text(e.describe())} for c, e in outcome.failed],
         "left_unchanged": [c.entity.id for c in outcome.skipped],
-        "requests": {"reads": client.log.reads, "writes": client.log.writes, "retries": client.log.retries},
+        "requests": request_counts(client.log),
     }
     if outcome.begun:
         result["left_half_done"] = [c.entity.id for c in outcome.begun]
@@ -1260,6 +1264,11 @@ def _apply_kuma(
     return _report_kuma_outcome(outcome, kuma, as_json)
 
 
+def request_counts(calls: CallLog) -> dict[str, int]:
+    """What was sent to one system, for the --json result."""
+    return {"reads": calls.reads, "writes": calls.writes, "retries": calls.retries}
+
+
 def _outcome_summary(system: str, done: int, failed: int, skipped: int) -> str:
     """`kong: 3 changes applied, 1 failed, 2 left unchanged`: a failed write is counted apart from those never
     started, since a write whose answer was lost may have been made (the failure line says which it was)."""
@@ -1284,9 +1293,7 @@ def _report_kuma_outcome(outcome: KumaOutcome, kuma: KumaSide, as_json: bool) ->
         "left_unchanged": [masker.text(c.title) for c in outcome.skipped],
         "warnings": [masker.text(w) for w in outcome.warnings],
     }
-    if kuma.target.client is not None:
-        log = kuma.target.client.log
-        result["requests"] = {"reads": log.reads, "writes": log.writes, "retries": log.retries}
+    result["requests"] = request_counts(kuma.target.calls)
     if outcome.failed or outcome.skipped:
         for change in outcome.skipped[:10]:
             err.print(f"  left unchanged: {change.action} {escape(masker.text(change.title))}")
