@@ -441,3 +441,21 @@ def test_plugin_configs_are_asked_about_before_a_heal_and_not_by_checks_that_onl
         assert w.drift("plugins", "update") == 1
     assert asked() > before
     assert len(kong.state.writes()) == writes  # not even the lock
+
+
+def test_a_second_watch_in_one_process_logs_to_the_stderr_of_its_own_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The watch's log handler writes to sys.stderr as it is when a watch starts, not as it was when the first
+    watch of the process started (a closed stream by then, under pytest or in a tool embedding gatewayctl)."""
+    import io
+
+    from gatewayctl.cli import watch_command
+
+    first, second = io.StringIO(), io.StringIO()
+    monkeypatch.setattr("sys.stderr", first)
+    watch_command._setup_logging()
+    watch_command.log.info("from the first watch")
+    monkeypatch.setattr("sys.stderr", second)
+    watch_command._setup_logging()
+    watch_command.log.info("from the second watch")
+    assert "from the first watch" in first.getvalue() and "from the second watch" not in first.getvalue()
+    assert "from the second watch" in second.getvalue()

@@ -288,8 +288,12 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
 
 def _setup_logging() -> None:
     """One line per event on stderr, UTC timestamps (container logs are read next to other pods')."""
-    if any(getattr(h, "_gatewayctl_watch", False) for h in log.handlers):
-        return
+    for existing in log.handlers:
+        if getattr(existing, "_gatewayctl_watch", False):
+            # a second watch in one process (tests, an embedding tool): today's stderr, not the first's
+            if isinstance(existing, logging.StreamHandler):
+                existing.setStream(sys.stderr)
+            return
     handler = logging.StreamHandler(sys.stderr)
     formatter = logging.Formatter("%(asctime)s.%(msecs)03dZ %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S")
     formatter.converter = time.gmtime
