@@ -514,6 +514,33 @@ def test_rollback_restores_the_state_before_the_last_apply(
     assert cli(capsys, kong, "diff", str(catalog), "--exit-code")[0] == 0
 
 
+def test_rollback_takes_the_newest_snapshot_of_the_kong_it_writes_to(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    """Two environments applied from one folder share its snapshots: after staging's apply, `rollback` aimed
+    at prod restores prod's last snapshot, never staging's (which would write staging's state over prod)."""
+    catalog = write_catalog(workdir)
+    assert cli(capsys, kong, "apply", str(catalog), "--yes")[0] == 0
+    catalog.write_text(CATALOG.replace("paths: [/orders]", "paths: [/orders, /v2/orders]"))
+    assert cli(capsys, kong, "apply", str(catalog), "--yes")[0] == 0  # prod's snapshot: paths [/orders]
+    with running(KongState()) as staging:
+        assert cli(capsys, staging, "apply", str(catalog), "--yes")[0] == 0  # newest snapshot: staging, empty
+        newest = sorted((workdir / ".gatewayctl" / "snapshots").glob("*.json"))[-1]
+        code, out, err = cli(capsys, kong, "rollback", "--yes")
+        assert code == 0, out + err
+        assert newest.name not in out and "~ route orders-api" in out and "- service" not in out, out
+        assert kong.state.find("routes", "orders-api")["paths"] == ["/orders"]
+        assert len(kong.state.entities("services")) == 2
+        # named on purpose, staging's snapshot is restored here, and the run says where it came from
+        code, out, err = cli(capsys, kong, "rollback", str(newest), "--dry-run")
+        assert code == 0 and f"note: the snapshot was taken from {staging.url}; restoring it to {kong.url}" in err
+        with running(KongState()) as other:  # a Kong no snapshot was taken from: refused, nothing sent
+            code, out, err = cli(capsys, other, "rollback", "--yes")
+            assert (code, other.state.requests) == (1, []), out + err
+            assert f"no snapshot in .gatewayctl/snapshots was taken from Kong at {other.url}" in err, err
+            assert f"the newest, {newest.relative_to(workdir)}, is of Kong at {staging.url}" in err, err
+
+
 def test_rollback_masks_a_rotated_secret_inside_free_text(
     capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -510,7 +510,9 @@ def test_rollback_says_kuma_was_left_alone_when_kongs_part_fails(
         assert cli(capsys, kuma, "apply", str(shop), *argv, "--yes")[0] == 0
     monkeypatch.setattr(remote_commands, "RetryPolicy", lambda: RetryPolicy(attempts=1))
     writes = len(kuma.state.writes())
-    code, out, err = cli(capsys, kuma, "rollback", "--yes", "--kong-admin-url", "http://127.0.0.1:9")
+    # named: without a name rollback takes the newest snapshot of this Kong, and none was taken from this one
+    (snapshot,) = (shop.parent / ".gatewayctl" / "snapshots").glob("*.json")
+    code, out, err = cli(capsys, kuma, "rollback", str(snapshot), "--yes", "--kong-admin-url", "http://127.0.0.1:9")
     assert code == 3 and "kong: GET /: no response" in err, out + err
     assert "kuma: not rolled back because Kong's rollback did not finish; nothing was changed in Kuma" in err
     assert len(kuma.state.writes()) == writes
