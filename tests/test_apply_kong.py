@@ -7,6 +7,7 @@ import io
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from emulators.harness import CATALOG, SECRETS, cli, write_catalog
@@ -299,13 +300,37 @@ def test_a_name_taken_by_someone_else_is_refused_at_the_catalog_entry(
     catalog = str(write_catalog(workdir))
     code, out, err = cli(capsys, kong, "apply", catalog, "--yes")
     assert code == 3
-    assert f"{catalog}:16:5: services[0]: Kong refused service orders (PUT /services/" in err
+    assert f"{catalog}:16:5: services[0]: Kong refused service orders (POST /services, HTTP 409)" in err, err
     assert "UNIQUE violation detected on '{name=\"orders\"}'" in err
     assert "without this catalog's ownership tags" in err and "catalog's own " not in err
     # the refused write is counted as failed, apart from the route never started
     # how many others had started before the refusal came back depends on timing
     assert re.search(r"kong: \d+ changes? applied, 1 failed, \d+ left unchanged;", err) and "Traceback" not in err
     assert kong.state.find("services", "orders")["host"] == "legacy.internal"
+    no_secrets(out, err)
+
+
+def test_an_entity_holding_our_id_without_our_tags_is_never_overwritten(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    """Someone took a service over by hand (or a decK sync of a dump put their own tags on it): it keeps the
+    id this catalog gives it but no longer carries the ownership tags, so the plan does not see it and shows
+    a create. Kong's PUT by id would replace their service, tags and all (and no snapshot holds it): the
+    create must be refused at the catalog entry, their service left as it is."""
+    catalog = write_catalog(workdir)
+    assert cli(capsys, kong, "apply", catalog.as_posix(), "--yes")[0] == 0
+    taken = kong.state.find("services", "orders")
+    kong.state.upsert(
+        "services", taken["id"], {"tags": ["team-legacy"], "host": "legacy.internal"}, replace=False, partial=True
+    )
+    theirs = kong.state.find("services", "orders")
+    code, out, err = cli(capsys, kong, "apply", str(catalog), "--yes")
+    assert code == 3, out + err
+    assert "+ service orders  (services[0])" in out, out
+    assert f"{catalog}:16:5: services[0]: Kong refused service orders (POST /services, HTTP 400)" in err, err
+    assert f"primary key violation on key '{{id=\"{taken['id']}\"}}'" in err, err
+    assert "exists in Kong without this catalog's ownership tags" in err and "Traceback" not in err, err
+    assert kong.state.find("services", "orders") == theirs  # not one field of theirs changed
     no_secrets(out, err)
 
 
@@ -349,10 +374,12 @@ def test_a_global_plugin_someone_else_has_is_explained(
 def test_429_and_5xx_and_dropped_connections_are_retried(
     capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
 ) -> None:
-    kong.state.fail(1, method="PUT", status=429, retry_after="0")
-    kong.state.fail(2, method="PUT", status=503)
-    kong.state.fail(3, method="PUT", drop=True)
-    kong.state.fail(4, method="PUT", drop_after=True)  # done, but the answer is lost: the retry must be harmless
+    # creates are POSTs carrying the id (the first POST /consumers is the lock's)
+    kong.state.fail(1, method="POST", path="/services", status=429, retry_after="0")
+    kong.state.fail(1, method="POST", path="/routes", status=503)
+    kong.state.fail(1, method="POST", path="/key-auths", drop=True)
+    # done, but the answer is lost: the retry finds the id taken, by this very plugin, and is harmless
+    kong.state.fail(1, method="POST", path="/plugins", drop_after=True)
     kong.state.fail(1, method="POST", path="/upstreams", drop_after=True)  # a target created, answer lost
     kong.state.fail(1, method="GET", path="/services", status=500)
     catalog = str(write_catalog(workdir))
@@ -386,7 +413,7 @@ def test_a_crash_midway_is_finished_by_the_next_apply(
     capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
 ) -> None:
     catalog = str(write_catalog(workdir))
-    kong.state.fail(6, method="PUT", status=400, body={"code": 2, "name": "schema violation", "message": "boom"})
+    kong.state.fail(6, method="POST", status=400, body={"code": 2, "name": "schema violation", "message": "boom"})
     code, _, err = cli(capsys, kong, "apply", catalog, "--yes", "--parallelism", "1")
     assert code == 3 and "left unchanged" in err
     half = sum(len(kong.state.entities(d)) for d in kong.state.store)
@@ -456,6 +483,14 @@ def test_pagination_follows_next_over_more_than_a_thousand_entities(
     assert len(target_pages) == 2 and all("size=1000" in r.query and "tags=" in r.query for r in target_pages)
 
 
+def is_lock_write(request: Any) -> bool:
+    """The apply lock's create (a consumer named gatewayctl-lock.<catalog>) or its release (a delete of that
+    consumer; the applies in these tests delete no other consumer)."""
+    return b"gatewayctl-lock." in request.body or (
+        request.method == "DELETE" and request.path.startswith("/consumers/")
+    )
+
+
 def test_concurrent_applies_do_not_interleave(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import threading
 
@@ -485,11 +520,11 @@ def test_concurrent_applies_do_not_interleave(workdir: Path, monkeypatch: pytest
         for t in threads:
             t.join(timeout=60)
         assert results == [0, 0]
-        writers = [r for r in state.writes() if not r.path.startswith("/consumers") or r.method == "PUT"]
+        writers = [r for r in state.writes() if not is_lock_write(r)]
         runs = [r.user_agent for r in writers]
         # every entity write came from one run (the other planned again under the lock and found nothing)
         assert len(set(runs)) == 1 and len(runs) == 19
-        lock_posts = [r for r in state.requests if r.method == "POST" and r.path == "/consumers"]
+        lock_posts = [r for r in state.requests if r.method == "POST" and b"gatewayctl-lock." in r.body]
         assert [r.status for r in lock_posts].count(201) >= 1 and 409 in [r.status for r in lock_posts]
         assert not [c for c in state.entities("consumers") if c["username"].startswith("gatewayctl-lock")]
 

@@ -464,11 +464,21 @@ def rejection_diagnostic(
             " (an entity with this name or key exists in Kong without this catalog's ownership tags; gatewayctl "
             "never changes it: rename one of them, or remove or tag the other one)"
         )
+    elif error.status == 400 and error.code == PRIMARY_KEY_VIOLATION:
+        message += (
+            " (an entity with the id this catalog gives it exists in Kong without this catalog's ownership tags: "
+            "they were changed by hand or by another tool; gatewayctl never overwrites it: delete it, or hand it "
+            "back by putting the tags gatewayctl and gatewayctl-catalog:"
+            f"{loaded.catalog.name} on it again)"
+        )
     return locate(
         loaded,
         entity,
         desired.masker.text(f"Kong refused {label} ({error.method} {error.path}, HTTP {error.status}): {message}"),
     )
+
+
+PRIMARY_KEY_VIOLATION = 3  # kong/db/errors.lua ERRORS.PRIMARY_KEY_VIOLATION (HTTP 400)
 
 
 def owned_holder(entity: Entity, owned: Iterable[Entity]) -> Entity | None:
