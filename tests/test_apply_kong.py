@@ -310,6 +310,36 @@ def test_a_name_taken_by_someone_else_is_refused_at_the_catalog_entry(
     no_secrets(out, err)
 
 
+def test_a_renamed_catalog_is_told_whose_names_it_meets_and_how_to_hand_them_over(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    """Renaming a catalog changes its ownership tag (and its ids): the old name's entities hold the names.
+    The 409 says whose they are and how to move them; doing so, the renamed catalog takes them over."""
+    catalog = write_catalog(workdir)
+    assert cli(capsys, kong, "apply", str(catalog), "--yes")[0] == 0
+    catalog.write_text(CATALOG.replace("name: shop\n", "name: storefront\n", 1))
+    code, out, err = cli(capsys, kong, "apply", str(catalog), "--yes")
+    assert code == 3 and "UNIQUE violation detected on '{username=\"web-app\"}'" in err, out + err
+    assert "the entity holding it in Kong is catalog 'shop''s, not this catalog's" in err, err
+    assert "replacing their tag gatewayctl-catalog:shop with gatewayctl-catalog:storefront" in err, err
+    assert "without this catalog's ownership tags" not in err and "Traceback" not in err, err
+    no_secrets(out, err)
+    for dao in list(kong.state.store):  # done as told
+        for entity in kong.state.entities(dao):
+            if "gatewayctl-catalog:shop" in (entity.get("tags") or []):
+                tags = [t.replace(":shop", ":storefront") for t in entity["tags"]]
+                kong.state.upsert(dao, entity["id"], {"tags": tags}, replace=False, partial=True)
+    code, out, err = cli(capsys, kong, "apply", str(catalog), "--yes")
+    assert code == 0, out + err
+    assert cli(capsys, kong, "diff", str(catalog), "--exit-code")[0] == 0
+    assert not [
+        e
+        for d in kong.state.store
+        for e in kong.state.entities(d)
+        if "gatewayctl-catalog:shop" in (e.get("tags") or [])
+    ]
+
+
 def test_an_entity_holding_our_id_without_our_tags_is_never_overwritten(
     capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
 ) -> None:

@@ -11,6 +11,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from gatewayctl.apply import dbless
 from gatewayctl.apply.batches import Cancel
@@ -43,6 +44,7 @@ from gatewayctl.plan.kuma import Platform
 from gatewayctl.plan.masking import Masker
 from gatewayctl.render.kong import build_kong_config
 from gatewayctl.render.kuma import KumaObject, build_kuma_objects
+from gatewayctl.render.ownership import OWNER, catalog_tag
 
 
 @dataclass
@@ -437,9 +439,11 @@ def rejection_diagnostic(
     label: str,
     error: KongError,
     owned: Iterable[Entity] = (),
+    holder_catalog: str | None = None,
 ) -> Diagnostic:
     """A 4xx on one write, at the catalog entry the entity was rendered from. `owned`: this catalog's
-    entities as the plan read them, to tell whether a 409's holder is one of them."""
+    entities as the plan read them, to tell whether a 409's holder is one of them; `holder_catalog`: the
+    gatewayctl catalog whose tags the 409's holder carries, when it was found (`holder_catalog_of`)."""
     message = error.kong_message()
     scoped = any(entity.body.get(k) for k in ("service", "route", "consumer"))
     holder = owned_holder(entity, owned) if error.status == 409 else None
@@ -458,6 +462,14 @@ def rejection_diagnostic(
             f" (Kong runs one global {entity.body.get('name')} plugin, and this Kong has one without this "
             "catalog's ownership tags: another catalog sharing this Kong, or someone else, sets it; only one "
             "of them can)"
+        )
+    elif error.status == 409 and holder_catalog and holder_catalog != loaded.catalog.name:
+        this = loaded.catalog.name
+        message += (
+            f" (the entity holding it in Kong is catalog '{holder_catalog}''s, not this catalog's: another "
+            "catalog sharing this Kong, or this one under its former name; gatewayctl never changes it: rename "
+            f"one of them, or, when this catalog was '{holder_catalog}' before, hand its entities over by "
+            f"replacing their tag {catalog_tag(holder_catalog)} with {catalog_tag(this)})"
         )
     elif error.status == 409:
         message += (
@@ -479,6 +491,26 @@ def rejection_diagnostic(
 
 
 PRIMARY_KEY_VIOLATION = 3  # kong/db/errors.lua ERRORS.PRIMARY_KEY_VIOLATION (HTTP 400)
+# The unique fields Kong also reads an entity by (its endpoint key: GET /<collection>/<value>)
+ENDPOINT_KEYS = {"consumers": "username", "services": "name", "routes": "name", "upstreams": "name"}
+
+
+def holder_catalog_of(client: KongAdmin, entity: Entity, error: KongError) -> str | None:
+    """The gatewayctl catalog whose tags the holder of a 409's name carries (another catalog, or this one
+    under its former name), read by that name; None when it is no catalog's, or cannot be read."""
+    field = ENDPOINT_KEYS.get(entity.kind)
+    fields = error.body.get("fields") if isinstance(error.body, dict) else None
+    value = fields.get(field) if isinstance(fields, dict) and field else None
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        holder = client.get_optional(f"/{entity.spec.collection}/{quote(value, safe='')}")
+    except KongError:
+        return None  # only a better message was at stake
+    tags = holder.get("tags") if isinstance(holder, dict) else None
+    prefix = catalog_tag("")
+    owners = [t[len(prefix) :] for t in tags or [] if isinstance(t, str) and t.startswith(prefix)]
+    return owners[0] if isinstance(tags, list) and OWNER in tags and owners else None
 
 
 def owned_holder(entity: Entity, owned: Iterable[Entity]) -> Entity | None:

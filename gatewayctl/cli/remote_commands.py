@@ -42,6 +42,7 @@ from gatewayctl.apply.session import (
     apply_dbless,
     check_server,
     flattened_error_diagnostics,
+    holder_catalog_of,
     kuma_platform,
     missing_secrets,
     plan,
@@ -971,7 +972,8 @@ def _report_outcome(
         label = desired.masker.text(title(change, names))
         if exc.rejected and loaded is not None and change.action != "delete":
             owned = the_plan.live.all() if the_plan else ()
-            print_diagnostics([rejection_diagnostic(loaded, desired, change.entity, label, exc, owned)])
+            holder = holder_catalog_of(client, change.entity, exc) if exc.status == 409 else None
+            print_diagnostics([rejection_diagnostic(loaded, desired, change.entity, label, exc, owned, holder)])
         else:
             err.print(f"kong: {change.action} {escape(label)} failed: {escape(desired.masker.text(exc.describe()))}")
     done = len(outcome.done)
