@@ -340,6 +340,43 @@ def test_a_renamed_catalog_is_told_whose_names_it_meets_and_how_to_hand_them_ove
     ]
 
 
+def test_a_delete_that_would_take_unowned_entities_with_it_is_refused(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    """Kong deletes a consumer's credentials and plugins with it (and a service's or route's plugins): when
+    someone added one by hand to a consumer the catalog drops, deleting the consumer would delete theirs,
+    which no snapshot holds. diff and apply refuse before anything is sent; handed over, it goes."""
+    catalog = write_catalog(workdir)
+    assert cli(capsys, kong, "apply", str(catalog), "--yes")[0] == 0
+    ops = kong.state.find("consumers", "ops")
+    theirs = kong.state.seed("keyauth_credentials", {"key": "their-own-key-0042", "consumer": {"id": ops["id"]}})
+    kong.state.seed(
+        "plugins", {"name": "rate-limiting", "config": {"minute": 5}, "service": None, "consumer": {"id": ops["id"]}}
+    )
+    catalog.write_text(
+        CATALOG.replace('      basic_auth: [{username: ops, password: "${env:OPS_PASSWORD}"}]\n', "").replace(
+            "  - name: ops\n    groups: [admins]\n    credentials:\n", ""
+        )
+    )
+    assert "ops" not in catalog.read_text()
+    writes = len(kong.state.writes())
+    for command in ("diff", "apply"):
+        code, out, err = cli(capsys, kong, command, str(catalog), *(["--yes"] if command == "apply" else []))
+        assert code == 1, out + err
+        assert "consumer ops, which this plan deletes, has what this catalog does not own hanging off it" in err
+        assert f"key-auth {theirs['id']}" in err and "plugin rate-limiting" in err, err
+        assert "their-own-key-0042" not in out + err and "Traceback" not in err
+    assert len(kong.state.writes()) == writes  # nothing sent, not even the lock
+    assert kong.state.find("consumers", "ops") and kong.state.find("keyauth_credentials", theirs["id"])
+    for dao in ("keyauth_credentials", "plugins"):  # handed over: this catalog may delete them now
+        for entity in kong.state.entities(dao):
+            if not entity.get("tags"):
+                tags = ["gatewayctl", "gatewayctl-catalog:shop"]
+                kong.state.upsert(dao, entity["id"], {"tags": tags}, replace=False, partial=True)
+    code, out, err = cli(capsys, kong, "apply", str(catalog), "--yes")
+    assert code == 0 and kong.state.find("consumers", "ops") is None, out + err
+
+
 def test_an_entity_holding_our_id_without_our_tags_is_never_overwritten(
     capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
 ) -> None:
@@ -509,8 +546,9 @@ def test_pagination_follows_next_over_more_than_a_thousand_entities(
     pages = [r for r in kong.state.requests if r.path == "/consumers"]
     assert len(pages) == 2 and all("size=1000" in r.query for r in pages)
     assert all("tags=gatewayctl%2Cgatewayctl-catalog%3Ashop" in r.query for r in pages)
-    target_pages = [r for r in kong.state.requests if r.path.startswith("/upstreams/")]
-    assert len(target_pages) == 2 and all("size=1000" in r.query and "tags=" in r.query for r in target_pages)
+    # the owned targets' pages (the upstream's whole list is read apart, once more: the plan deletes it)
+    target_pages = [r for r in kong.state.requests if r.path.startswith("/upstreams/") and "tags=" in r.query]
+    assert len(target_pages) == 2 and all("size=1000" in r.query for r in target_pages)
 
 
 def is_lock_write(request: Any) -> bool:

@@ -44,7 +44,7 @@ from gatewayctl.plan.kuma import Platform
 from gatewayctl.plan.masking import Masker
 from gatewayctl.render.kong import build_kong_config
 from gatewayctl.render.kuma import KumaObject, build_kuma_objects
-from gatewayctl.render.ownership import OWNER, catalog_tag
+from gatewayctl.render.ownership import OWNER, catalog_tag, ownership_tags
 
 
 @dataclass
@@ -248,8 +248,9 @@ def plan_kong(
 ) -> tuple[KongPlan, DblessPayload | None]:
     """The plan, and on DB-less Kong the configuration to post. When a DB-less Kong already runs exactly
     that configuration (same hash), no entity can differ: the entities and schemas are not read at all.
-    `check_plugins`: ask Kong about the `plugins:` configs the plan writes (`check_plugin_configs`) now,
-    rather than just before writing them (the drift watcher, which mostly only looks)."""
+    `check_plugins`: ask Kong about the `plugins:` configs the plan writes (`check_plugin_configs`) and what
+    its deletes would take with them (`check_cascades`) now, rather than just before writing (the drift
+    watcher, which mostly only looks)."""
     payload = dbless_payload(client, loaded, desired) if server.dbless else None
     if payload is not None and payload.unchanged:
         return KongPlan(server, [], LiveState()), payload
@@ -257,6 +258,7 @@ def plan_kong(
     if payload is not None and (problems := carried_over_problems(loaded, desired, payload.others, the_plan.live)):
         raise CatalogInvalid(problems)
     if payload is None and check_plugins:  # DB-less Kong takes a configuration whole or none of it
+        check_cascades(loaded, client, the_plan, parallelism)
         check_plugin_configs(loaded, client, the_plan, desired, parallelism)
     return the_plan, payload
 
@@ -320,6 +322,60 @@ def _clash_message(entity: Entity, fields: tuple[str, ...], other: Entity) -> st
         f"the same {held}: DB-less Kong refuses a configuration holding it twice; change one of them, or "
         "remove or tag the other one"
     )
+
+
+# What Kong deletes with an entity (`on_delete = "cascade"` foreign keys: kong/db/schema/entities/plugins.lua,
+# targets.lua, kong/plugins/*/daos.lua), as the nested lists that show it; a route (restrict) makes Kong refuse
+# the delete of its service instead. A nested list Kong does not have (a plugin not installed) answers 404.
+CASCADES = {
+    "consumers": ("plugins", "key-auth", "basic-auth", "jwt", "oauth2", "acls", "hmac-auth"),
+    "services": ("plugins",),
+    "routes": ("plugins",),
+    "upstreams": ("targets",),
+}
+
+
+def check_cascades(loaded: LoadedCatalog, client: KongAdmin, the_plan: KongPlan, parallelism: int) -> None:
+    """CatalogInvalid when an owned entity the plan deletes has entities without this catalog's tags hanging
+    off it (a key-auth added by hand to a consumer, a plugin someone put on a service): Kong would delete them
+    with it, and no snapshot holds them. Nothing is sent then (DB-less Kong refuses such a configuration too)."""
+    deleted = [c.entity for c in the_plan.changes if c.action == "delete" and c.entity.kind in CASCADES]
+    if not deleted:
+        return
+    ours = set(ownership_tags(loaded.catalog.name))
+
+    def unowned_children(entity: Entity) -> list[str]:
+        found: list[str] = []
+        for nested in CASCADES[entity.kind]:
+            try:
+                items = list(client.list_all(f"/{entity.spec.collection}/{entity.id}/{nested}"))
+            except KongError as exc:
+                if exc.status == 404:  # no such list on this Kong, or the entity is gone already
+                    continue
+                raise
+            found += [
+                f"{nested.removesuffix('s')} {item.get('name') or item.get('target') or item.get('id')}"
+                for item in items
+                if isinstance(item, dict) and not ours <= set(item.get("tags") or [])
+            ]
+        return found
+
+    with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
+        children = list(pool.map(unowned_children, deleted))
+    problems = [
+        locate(
+            loaded,
+            None,
+            f"{entity.spec.label} {entity.display_name()}, which this plan deletes, has what this catalog does not "
+            f"own hanging off it ({', '.join(found[:5])}{f' and {len(found) - 5} more' if len(found) > 5 else ''}), "
+            "which Kong would delete with it: gatewayctl never deletes what it does not own; delete or move "
+            f"those first, or hand them over by tagging them {' and '.join(ownership_tags(loaded.catalog.name))}",
+        )
+        for entity, found in zip(deleted, children, strict=True)
+        if found
+    ]
+    if problems:
+        raise CatalogInvalid(problems)
 
 
 def check_plugin_configs(
