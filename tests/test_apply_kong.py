@@ -644,6 +644,25 @@ def test_rollback_takes_the_newest_snapshot_of_the_kong_it_writes_to(
             assert f"the newest, {newest.relative_to(workdir)}, is of Kong at {staging.url}" in err, err
 
 
+def test_rollback_never_deletes_what_hangs_off_an_owned_entity_without_our_tags(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    """Rolling back the first apply deletes every owned entity; a key someone added by hand to one of its
+    consumers since would go with it (Kong cascades). Refused, as apply refuses it, nothing sent."""
+    catalog = write_catalog(workdir)
+    assert cli(capsys, kong, "apply", str(catalog), "--yes")[0] == 0
+    ops = kong.state.find("consumers", "ops")
+    theirs = kong.state.seed("keyauth_credentials", {"key": "their-own-key-0042", "consumer": {"id": ops["id"]}})
+    writes = len(kong.state.writes())
+    code, out, err = cli(capsys, kong, "rollback", "--yes")
+    assert code == 1, out + err
+    lead = "consumer ops, which this plan deletes, has what this catalog does not own hanging off it"
+    assert f"{lead} (key-auth {theirs['id']})" in err, err
+    assert "this rollback would delete entities catalog shop does not own; nothing was changed" in err, err
+    assert "their-own-key-0042" not in out + err and len(kong.state.writes()) == writes
+    assert kong.state.find("keyauth_credentials", theirs["id"]) is not None
+
+
 def test_rollback_masks_a_rotated_secret_inside_free_text(
     capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

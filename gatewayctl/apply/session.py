@@ -327,55 +327,75 @@ def _clash_message(entity: Entity, fields: tuple[str, ...], other: Entity) -> st
 # What Kong deletes with an entity (`on_delete = "cascade"` foreign keys: kong/db/schema/entities/plugins.lua,
 # targets.lua, kong/plugins/*/daos.lua), as the nested lists that show it; a route (restrict) makes Kong refuse
 # the delete of its service instead. A nested list Kong does not have (a plugin not installed) answers 404.
-CASCADES = {
-    "consumers": ("plugins", "key-auth", "basic-auth", "jwt", "oauth2", "acls", "hmac-auth"),
-    "services": ("plugins",),
-    "routes": ("plugins",),
-    "upstreams": ("targets",),
+CASCADES: dict[str, tuple[tuple[str, str | None], ...]] = {  # kind: (nested list, the plugin it needs)
+    "consumers": (
+        ("plugins", None),
+        ("key-auth", "key-auth"),
+        ("basic-auth", "basic-auth"),
+        ("jwt", "jwt"),
+        ("oauth2", "oauth2"),
+        ("acls", "acl"),
+        ("hmac-auth", "hmac-auth"),
+    ),
+    "services": (("plugins", None),),
+    "routes": (("plugins", None),),
+    "upstreams": (("targets", None),),
 }
 
 
-def check_cascades(loaded: LoadedCatalog, client: KongAdmin, the_plan: KongPlan, parallelism: int) -> None:
-    """CatalogInvalid when an owned entity the plan deletes has entities without this catalog's tags hanging
-    off it (a key-auth added by hand to a consumer, a plugin someone put on a service): Kong would delete them
-    with it, and no snapshot holds them. Nothing is sent then (DB-less Kong refuses such a configuration too)."""
+def cascade_problems(
+    client: KongAdmin, the_plan: KongPlan, catalog_name: str, parallelism: int
+) -> list[tuple[Entity, str]]:
+    """(entity, why) for each owned entity the plan deletes that has entities without this catalog's tags
+    hanging off it (a key-auth added by hand to a consumer, a plugin someone put on a service): Kong would
+    delete them with it, and no snapshot holds them. One GET per list of each such delete; a credential list
+    only where its plugin is installed (a list Kong does not have answers 404 all the same)."""
     deleted = [c.entity for c in the_plan.changes if c.action == "delete" and c.entity.kind in CASCADES]
-    if not deleted:
-        return
-    ours = set(ownership_tags(loaded.catalog.name))
+    ours = set(ownership_tags(catalog_name))
+    installed = the_plan.server.plugins
 
     def unowned_children(entity: Entity) -> list[str]:
         found: list[str] = []
-        for nested in CASCADES[entity.kind]:
+        for nested, plugin in CASCADES[entity.kind]:
+            if plugin is not None and installed and plugin not in installed:
+                continue
             try:
                 items = list(client.list_all(f"/{entity.spec.collection}/{entity.id}/{nested}"))
             except KongError as exc:
                 if exc.status == 404:  # no such list on this Kong, or the entity is gone already
                     continue
                 raise
-            found += [
+            found += [  # named by id where the name could be a secret (a key)
                 f"{nested.removesuffix('s')} {item.get('name') or item.get('target') or item.get('id')}"
                 for item in items
                 if isinstance(item, dict) and not ours <= set(item.get("tags") or [])
             ]
         return found
 
+    if not deleted:
+        return []
     with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
         children = list(pool.map(unowned_children, deleted))
-    problems = [
-        locate(
-            loaded,
-            None,
+    tags = " and ".join(sorted(ours))
+    return [
+        (
+            entity,
             f"{entity.spec.label} {entity.display_name()}, which this plan deletes, has what this catalog does not "
             f"own hanging off it ({', '.join(found[:5])}{f' and {len(found) - 5} more' if len(found) > 5 else ''}), "
             "which Kong would delete with it: gatewayctl never deletes what it does not own; delete or move "
-            f"those first, or hand them over by tagging them {' and '.join(ownership_tags(loaded.catalog.name))}",
+            f"those first, or hand them over by tagging them {tags}",
         )
         for entity, found in zip(deleted, children, strict=True)
         if found
     ]
+
+
+def check_cascades(loaded: LoadedCatalog, client: KongAdmin, the_plan: KongPlan, parallelism: int) -> None:
+    """CatalogInvalid when the plan's deletes would take unowned entities with them (`cascade_problems`);
+    nothing is sent then (DB-less Kong refuses such a configuration too)."""
+    problems = cascade_problems(client, the_plan, loaded.catalog.name, parallelism)
     if problems:
-        raise CatalogInvalid(problems)
+        raise CatalogInvalid(locate(loaded, None, why) for _, why in problems)
 
 
 def check_plugin_configs(

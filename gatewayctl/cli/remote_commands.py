@@ -40,6 +40,7 @@ from gatewayctl.apply.session import (
     MissingSecrets,
     apply_db,
     apply_dbless,
+    cascade_problems,
     check_server,
     flattened_error_diagnostics,
     holder_catalog_of,
@@ -1135,6 +1136,15 @@ def _rollback_kong(
 
         the_plan = rollback_plan(report=True)
         _print_plan(the_plan, desired, False, {})
+        # as apply: a delete never takes others' entities with it (Kong cascades to what hangs off it)
+        cascades = _remote(lambda: cascade_problems(client, the_plan, catalog_name, conn.parallelism), masker)
+        for _, why in cascades:
+            err.print(escape(masker.text(why)))
+        if cascades:
+            err.print(
+                f"kong: this rollback would delete entities catalog {catalog_name} does not own; nothing was changed"
+            )
+            return EXIT_INVALID
         if not the_plan.changes or dry_run:
             return EXIT_OK
         _confirm(yes, "roll Kong back at " + client.endpoint.display(), "roll back")
