@@ -377,6 +377,25 @@ def test_a_delete_that_would_take_unowned_entities_with_it_is_refused(
     assert code == 0 and kong.state.find("consumers", "ops") is None, out + err
 
 
+def test_dropping_a_service_another_team_routes_to_is_refused_before_anything_is_written(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    """A route someone else made on an owned service makes Kong refuse the service's delete, after the apply's
+    other writes: the plan says so up front instead (exit 1), and nothing is written."""
+    catalog = write_catalog(workdir)
+    assert cli(capsys, kong, "apply", str(catalog), "--yes")[0] == 0
+    orders = kong.state.find("services", "orders")
+    kong.state.seed("routes", {"name": "their-orders", "paths": ["/legacy-orders"], "service": {"id": orders["id"]}})
+    before, after = CATALOG.split("  - name: orders\n")[0], CATALOG.split("  - name: catalogue\n")[1]
+    catalog.write_text(before + "  - name: catalogue\n" + after)  # the orders service and its route dropped
+    writes = len(kong.state.writes())
+    code, out, err = cli(capsys, kong, "apply", str(catalog), "--yes")
+    assert code == 1, out + err
+    assert "service orders, which this plan deletes, has what this catalog does not own hanging off it" in err
+    assert "(route their-orders)" in err and "refuse to delete it for" in err, err
+    assert len(kong.state.writes()) == writes and kong.state.find("routes", "their-orders") is not None
+
+
 def test_an_entity_holding_our_id_without_our_tags_is_never_overwritten(
     capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
 ) -> None:

@@ -325,8 +325,8 @@ def _clash_message(entity: Entity, fields: tuple[str, ...], other: Entity) -> st
 
 
 # What Kong deletes with an entity (`on_delete = "cascade"` foreign keys: kong/db/schema/entities/plugins.lua,
-# targets.lua, kong/plugins/*/daos.lua), as the nested lists that show it; a route (restrict) makes Kong refuse
-# the delete of its service instead. A nested list Kong does not have (a plugin not installed) answers 404.
+# targets.lua, kong/plugins/*/daos.lua), as the nested lists that show it, and a service's routes, for which
+# Kong refuses the delete instead (midway through an apply). A nested list Kong does not have answers 404.
 CASCADES: dict[str, tuple[tuple[str, str | None], ...]] = {  # kind: (nested list, the plugin it needs)
     "consumers": (
         ("plugins", None),
@@ -337,7 +337,7 @@ CASCADES: dict[str, tuple[tuple[str, str | None], ...]] = {  # kind: (nested lis
         ("acls", "acl"),
         ("hmac-auth", "hmac-auth"),
     ),
-    "services": (("plugins", None),),
+    "services": (("plugins", None), ("routes", None)),  # routes: Kong refuses the delete instead (restrict)
     "routes": (("plugins", None),),
     "upstreams": (("targets", None),),
 }
@@ -382,8 +382,9 @@ def cascade_problems(
             entity,
             f"{entity.spec.label} {entity.display_name()}, which this plan deletes, has what this catalog does not "
             f"own hanging off it ({', '.join(found[:5])}{f' and {len(found) - 5} more' if len(found) > 5 else ''}), "
-            "which Kong would delete with it: gatewayctl never deletes what it does not own; delete or move "
-            f"those first, or hand them over by tagging them {tags}",
+            "which Kong would delete with it (a route: refuse to delete it for, after the writes before): "
+            f"gatewayctl never deletes what it does not own; delete or move those first, or hand them over by "
+            f"tagging them {tags}",
         )
         for entity, found in zip(deleted, children, strict=True)
         if found
