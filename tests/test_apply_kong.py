@@ -392,7 +392,7 @@ def test_dropping_a_service_another_team_routes_to_is_refused_before_anything_is
     code, out, err = cli(capsys, kong, "apply", str(catalog), "--yes")
     assert code == 1, out + err
     assert "service orders, which this plan deletes, has what this catalog does not own hanging off it" in err
-    assert "(route their-orders)" in err and "refuse to delete it for" in err, err
+    assert "(route their-orders)" in err and "for a route, refuse to delete it" in err, err
     assert len(kong.state.writes()) == writes and kong.state.find("routes", "their-orders") is not None
 
 

@@ -382,8 +382,8 @@ def cascade_problems(
             entity,
             f"{entity.spec.label} {entity.display_name()}, which this plan deletes, has what this catalog does not "
             f"own hanging off it ({', '.join(found[:5])}{f' and {len(found) - 5} more' if len(found) > 5 else ''}), "
-            "which Kong would delete with it (a route: refuse to delete it for, after the writes before): "
-            f"gatewayctl never deletes what it does not own; delete or move those first, or hand them over by "
+            "which Kong would delete with it (or, for a route, refuse to delete it, midway through the apply); "
+            "gatewayctl never deletes what it does not own: delete or move those first, or hand them over by "
             f"tagging them {tags}",
         )
         for entity, found in zip(deleted, children, strict=True)
