@@ -7,6 +7,7 @@ import io
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from emulators.harness import CATALOG, SECRETS, cli, write_catalog
@@ -299,13 +300,123 @@ def test_a_name_taken_by_someone_else_is_refused_at_the_catalog_entry(
     catalog = str(write_catalog(workdir))
     code, out, err = cli(capsys, kong, "apply", catalog, "--yes")
     assert code == 3
-    assert f"{catalog}:16:5: services[0]: Kong refused service orders (PUT /services/" in err
+    assert f"{catalog}:16:5: services[0]: Kong refused service orders (POST /services, HTTP 409)" in err, err
     assert "UNIQUE violation detected on '{name=\"orders\"}'" in err
     assert "without this catalog's ownership tags" in err and "catalog's own " not in err
     # the refused write is counted as failed, apart from the route never started
     # how many others had started before the refusal came back depends on timing
     assert re.search(r"kong: \d+ changes? applied, 1 failed, \d+ left unchanged;", err) and "Traceback" not in err
     assert kong.state.find("services", "orders")["host"] == "legacy.internal"
+    no_secrets(out, err)
+
+
+def test_a_renamed_catalog_is_told_whose_names_it_meets_and_how_to_hand_them_over(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    """Renaming a catalog changes its ownership tag (and its ids): the old name's entities hold the names.
+    The 409 says whose they are and how to move them; doing so, the renamed catalog takes them over."""
+    catalog = write_catalog(workdir)
+    assert cli(capsys, kong, "apply", str(catalog), "--yes")[0] == 0
+    catalog.write_text(CATALOG.replace("name: shop\n", "name: storefront\n", 1))
+    code, out, err = cli(capsys, kong, "apply", str(catalog), "--yes")
+    assert code == 3 and "UNIQUE violation detected on '{username=\"web-app\"}'" in err, out + err
+    assert "the entity holding it in Kong is catalog 'shop''s, not this catalog's" in err, err
+    assert "replacing their tag gatewayctl-catalog:shop with gatewayctl-catalog:storefront" in err, err
+    assert "without this catalog's ownership tags" not in err and "Traceback" not in err, err
+    no_secrets(out, err)
+    for dao in list(kong.state.store):  # done as told
+        for entity in kong.state.entities(dao):
+            if "gatewayctl-catalog:shop" in (entity.get("tags") or []):
+                tags = [t.replace(":shop", ":storefront") for t in entity["tags"]]
+                kong.state.upsert(dao, entity["id"], {"tags": tags}, replace=False, partial=True)
+    code, out, err = cli(capsys, kong, "apply", str(catalog), "--yes")
+    assert code == 0, out + err
+    assert cli(capsys, kong, "diff", str(catalog), "--exit-code")[0] == 0
+    assert not [
+        e
+        for d in kong.state.store
+        for e in kong.state.entities(d)
+        if "gatewayctl-catalog:shop" in (e.get("tags") or [])
+    ]
+
+
+def test_a_delete_that_would_take_unowned_entities_with_it_is_refused(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    """Kong deletes a consumer's credentials and plugins with it (and a service's or route's plugins): when
+    someone added one by hand to a consumer the catalog drops, deleting the consumer would delete theirs,
+    which no snapshot holds. diff and apply refuse before anything is sent; handed over, it goes."""
+    catalog = write_catalog(workdir)
+    assert cli(capsys, kong, "apply", str(catalog), "--yes")[0] == 0
+    ops = kong.state.find("consumers", "ops")
+    theirs = kong.state.seed("keyauth_credentials", {"key": "their-own-key-0042", "consumer": {"id": ops["id"]}})
+    kong.state.seed(
+        "plugins", {"name": "rate-limiting", "config": {"minute": 5}, "service": None, "consumer": {"id": ops["id"]}}
+    )
+    catalog.write_text(
+        CATALOG.replace('      basic_auth: [{username: ops, password: "${env:OPS_PASSWORD}"}]\n', "").replace(
+            "  - name: ops\n    groups: [admins]\n    credentials:\n", ""
+        )
+    )
+    assert "ops" not in catalog.read_text()
+    writes = len(kong.state.writes())
+    for command in ("diff", "apply"):
+        code, out, err = cli(capsys, kong, command, str(catalog), *(["--yes"] if command == "apply" else []))
+        assert code == 1, out + err
+        assert "consumer ops, which this plan deletes, has what this catalog does not own hanging off it" in err
+        assert f"key-auth {theirs['id']}" in err and "plugin rate-limiting" in err, err
+        assert "their-own-key-0042" not in out + err and "Traceback" not in err
+    assert len(kong.state.writes()) == writes  # nothing sent, not even the lock
+    assert kong.state.find("consumers", "ops") and kong.state.find("keyauth_credentials", theirs["id"])
+    for dao in ("keyauth_credentials", "plugins"):  # handed over: this catalog may delete them now
+        for entity in kong.state.entities(dao):
+            if not entity.get("tags"):
+                tags = ["gatewayctl", "gatewayctl-catalog:shop"]
+                kong.state.upsert(dao, entity["id"], {"tags": tags}, replace=False, partial=True)
+    code, out, err = cli(capsys, kong, "apply", str(catalog), "--yes")
+    assert code == 0 and kong.state.find("consumers", "ops") is None, out + err
+
+
+def test_dropping_a_service_another_team_routes_to_is_refused_before_anything_is_written(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    """A route someone else made on an owned service makes Kong refuse the service's delete, after the apply's
+    other writes: the plan says so up front instead (exit 1), and nothing is written."""
+    catalog = write_catalog(workdir)
+    assert cli(capsys, kong, "apply", str(catalog), "--yes")[0] == 0
+    orders = kong.state.find("services", "orders")
+    kong.state.seed("routes", {"name": "their-orders", "paths": ["/legacy-orders"], "service": {"id": orders["id"]}})
+    before, after = CATALOG.split("  - name: orders\n")[0], CATALOG.split("  - name: catalogue\n")[1]
+    catalog.write_text(before + "  - name: catalogue\n" + after)  # the orders service and its route dropped
+    writes = len(kong.state.writes())
+    code, out, err = cli(capsys, kong, "apply", str(catalog), "--yes")
+    assert code == 1, out + err
+    assert "service orders, which this plan deletes, has what this catalog does not own hanging off it" in err
+    assert "(route their-orders)" in err and "for a route, refuse to delete it" in err, err
+    assert len(kong.state.writes()) == writes and kong.state.find("routes", "their-orders") is not None
+
+
+def test_an_entity_holding_our_id_without_our_tags_is_never_overwritten(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    """Someone took a service over by hand (or a decK sync of a dump put their own tags on it): it keeps the
+    id this catalog gives it but no longer carries the ownership tags, so the plan does not see it and shows
+    a create. Kong's PUT by id would replace their service, tags and all (and no snapshot holds it): the
+    create must be refused at the catalog entry, their service left as it is."""
+    catalog = write_catalog(workdir)
+    assert cli(capsys, kong, "apply", catalog.as_posix(), "--yes")[0] == 0
+    taken = kong.state.find("services", "orders")
+    kong.state.upsert(
+        "services", taken["id"], {"tags": ["team-legacy"], "host": "legacy.internal"}, replace=False, partial=True
+    )
+    theirs = kong.state.find("services", "orders")
+    code, out, err = cli(capsys, kong, "apply", str(catalog), "--yes")
+    assert code == 3, out + err
+    assert "+ service orders  (services[0])" in out, out
+    assert f"{catalog}:16:5: services[0]: Kong refused service orders (POST /services, HTTP 400)" in err, err
+    assert f"primary key violation on key '{{id=\"{taken['id']}\"}}'" in err, err
+    assert "exists in Kong without this catalog's ownership tags" in err and "Traceback" not in err, err
+    assert kong.state.find("services", "orders") == theirs  # not one field of theirs changed
     no_secrets(out, err)
 
 
@@ -349,10 +460,12 @@ def test_a_global_plugin_someone_else_has_is_explained(
 def test_429_and_5xx_and_dropped_connections_are_retried(
     capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
 ) -> None:
-    kong.state.fail(1, method="PUT", status=429, retry_after="0")
-    kong.state.fail(2, method="PUT", status=503)
-    kong.state.fail(3, method="PUT", drop=True)
-    kong.state.fail(4, method="PUT", drop_after=True)  # done, but the answer is lost: the retry must be harmless
+    # creates are POSTs carrying the id (the first POST /consumers is the lock's)
+    kong.state.fail(1, method="POST", path="/services", status=429, retry_after="0")
+    kong.state.fail(1, method="POST", path="/routes", status=503)
+    kong.state.fail(1, method="POST", path="/key-auths", drop=True)
+    # done, but the answer is lost: the retry finds the id taken, by this very plugin, and is harmless
+    kong.state.fail(1, method="POST", path="/plugins", drop_after=True)
     kong.state.fail(1, method="POST", path="/upstreams", drop_after=True)  # a target created, answer lost
     kong.state.fail(1, method="GET", path="/services", status=500)
     catalog = str(write_catalog(workdir))
@@ -386,7 +499,7 @@ def test_a_crash_midway_is_finished_by_the_next_apply(
     capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
 ) -> None:
     catalog = str(write_catalog(workdir))
-    kong.state.fail(6, method="PUT", status=400, body={"code": 2, "name": "schema violation", "message": "boom"})
+    kong.state.fail(6, method="POST", status=400, body={"code": 2, "name": "schema violation", "message": "boom"})
     code, _, err = cli(capsys, kong, "apply", catalog, "--yes", "--parallelism", "1")
     assert code == 3 and "left unchanged" in err
     half = sum(len(kong.state.entities(d)) for d in kong.state.store)
@@ -452,8 +565,17 @@ def test_pagination_follows_next_over_more_than_a_thousand_entities(
     pages = [r for r in kong.state.requests if r.path == "/consumers"]
     assert len(pages) == 2 and all("size=1000" in r.query for r in pages)
     assert all("tags=gatewayctl%2Cgatewayctl-catalog%3Ashop" in r.query for r in pages)
-    target_pages = [r for r in kong.state.requests if r.path.startswith("/upstreams/")]
-    assert len(target_pages) == 2 and all("size=1000" in r.query and "tags=" in r.query for r in target_pages)
+    # the owned targets' pages (the upstream's whole list is read apart, once more: the plan deletes it)
+    target_pages = [r for r in kong.state.requests if r.path.startswith("/upstreams/") and "tags=" in r.query]
+    assert len(target_pages) == 2 and all("size=1000" in r.query for r in target_pages)
+
+
+def is_lock_write(request: Any) -> bool:
+    """The apply lock's create (a consumer named gatewayctl-lock.<catalog>) or its release (a delete of that
+    consumer; the applies in these tests delete no other consumer)."""
+    return b"gatewayctl-lock." in request.body or (
+        request.method == "DELETE" and request.path.startswith("/consumers/")
+    )
 
 
 def test_concurrent_applies_do_not_interleave(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -485,11 +607,11 @@ def test_concurrent_applies_do_not_interleave(workdir: Path, monkeypatch: pytest
         for t in threads:
             t.join(timeout=60)
         assert results == [0, 0]
-        writers = [r for r in state.writes() if not r.path.startswith("/consumers") or r.method == "PUT"]
+        writers = [r for r in state.writes() if not is_lock_write(r)]
         runs = [r.user_agent for r in writers]
         # every entity write came from one run (the other planned again under the lock and found nothing)
         assert len(set(runs)) == 1 and len(runs) == 19
-        lock_posts = [r for r in state.requests if r.method == "POST" and r.path == "/consumers"]
+        lock_posts = [r for r in state.requests if r.method == "POST" and b"gatewayctl-lock." in r.body]
         assert [r.status for r in lock_posts].count(201) >= 1 and 409 in [r.status for r in lock_posts]
         assert not [c for c in state.entities("consumers") if c["username"].startswith("gatewayctl-lock")]
 
@@ -512,6 +634,52 @@ def test_rollback_restores_the_state_before_the_last_apply(
     assert kong.state.find("routes", "orders-api")["paths"] == before["orders-api"]["paths"]
     catalog.write_text(CATALOG)
     assert cli(capsys, kong, "diff", str(catalog), "--exit-code")[0] == 0
+
+
+def test_rollback_takes_the_newest_snapshot_of_the_kong_it_writes_to(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    """Two environments applied from one folder share its snapshots: after staging's apply, `rollback` aimed
+    at prod restores prod's last snapshot, never staging's (which would write staging's state over prod)."""
+    catalog = write_catalog(workdir)
+    assert cli(capsys, kong, "apply", str(catalog), "--yes")[0] == 0
+    catalog.write_text(CATALOG.replace("paths: [/orders]", "paths: [/orders, /v2/orders]"))
+    assert cli(capsys, kong, "apply", str(catalog), "--yes")[0] == 0  # prod's snapshot: paths [/orders]
+    with running(KongState()) as staging:
+        assert cli(capsys, staging, "apply", str(catalog), "--yes")[0] == 0  # newest snapshot: staging, empty
+        newest = sorted((workdir / ".gatewayctl" / "snapshots").glob("*.json"))[-1]
+        code, out, err = cli(capsys, kong, "rollback", "--yes")
+        assert code == 0, out + err
+        assert newest.name not in out and "~ route orders-api" in out and "- service" not in out, out
+        assert kong.state.find("routes", "orders-api")["paths"] == ["/orders"]
+        assert len(kong.state.entities("services")) == 2
+        # named on purpose, staging's snapshot is restored here, and the run says where it came from
+        code, out, err = cli(capsys, kong, "rollback", str(newest), "--dry-run")
+        assert code == 0 and f"note: the snapshot was taken from {staging.url}; restoring it to {kong.url}" in err
+        with running(KongState()) as other:  # a Kong no snapshot was taken from: refused, nothing sent
+            code, out, err = cli(capsys, other, "rollback", "--yes")
+            assert (code, other.state.requests) == (1, []), out + err
+            assert f"no snapshot in .gatewayctl/snapshots was taken from Kong at {other.url}" in err, err
+            assert f"the newest, {newest.relative_to(workdir)}, is of Kong at {staging.url}" in err, err
+
+
+def test_rollback_never_deletes_what_hangs_off_an_owned_entity_without_our_tags(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    """Rolling back the first apply deletes every owned entity; a key someone added by hand to one of its
+    consumers since would go with it (Kong cascades). Refused, as apply refuses it, nothing sent."""
+    catalog = write_catalog(workdir)
+    assert cli(capsys, kong, "apply", str(catalog), "--yes")[0] == 0
+    ops = kong.state.find("consumers", "ops")
+    theirs = kong.state.seed("keyauth_credentials", {"key": "their-own-key-0042", "consumer": {"id": ops["id"]}})
+    writes = len(kong.state.writes())
+    code, out, err = cli(capsys, kong, "rollback", "--yes")
+    assert code == 1, out + err
+    lead = "consumer ops, which this plan deletes, has what this catalog does not own hanging off it"
+    assert f"{lead} (key-auth {theirs['id']})" in err, err
+    assert "this rollback would delete entities catalog shop does not own; nothing was changed" in err, err
+    assert "their-own-key-0042" not in out + err and len(kong.state.writes()) == writes
+    assert kong.state.find("keyauth_credentials", theirs["id"]) is not None
 
 
 def test_rollback_masks_a_rotated_secret_inside_free_text(

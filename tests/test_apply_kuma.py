@@ -234,6 +234,29 @@ def test_objects_of_the_same_name_that_are_not_ours_are_never_replaced(
     assert kuma.state.objects("Mesh")[1]["mtls"] == {"enabledBackend": "theirs"}
 
 
+def test_a_taken_name_says_which_catalog_holds_it_and_speaks_of_mesh_default_only_when_it_is_taken(
+    capsys: pytest.CaptureFixture[str], kuma: KumaEmulator, shop: Path
+) -> None:
+    """Renaming a catalog: the old name's objects hold the names the new one renders. The refusal says they
+    are catalog 'shop''s (as on Kubernetes), and the note on Kuma's own Mesh 'default' comes only when that
+    Mesh is among the names taken, not for a policy in mesh 'default' or a Mesh another catalog owns."""
+    shop.write_text(CATALOG.replace("  name: shop\n  mtls", "  name: default\n  mtls"))
+    assert cli(capsys, kuma, "apply", str(shop), *UNIVERSAL, "--yes")[0] == 0
+    shop.write_text(CATALOG.replace("name: shop\n", "name: storefront\n", 1).replace("name: shop\n", "name: default\n"))
+    writes = len(kuma.state.writes())
+    code, _, err = cli(capsys, kuma, "apply", str(shop), *UNIVERSAL, "--yes")
+    assert code == 1 and len(kuma.state.writes()) == writes, err
+    assert "already has Mesh default (catalog 'shop')" in err, err
+    assert "Kuma creates the Mesh 'default' itself" not in err, err
+    # someone else's policy in a Mesh 'default' Kuma created: no word of handing over the Mesh
+    with running(KumaState()) as fresh:
+        fresh.state.seed({**foreign_retry("shop-orders"), "mesh": "default"})
+        shop.write_text(CATALOG.replace("  name: shop\n  mtls", "  name: default\n  mtls"))
+        code, _, err = cli(capsys, fresh, "apply", str(shop), *UNIVERSAL, "--yes")
+        assert code == 1 and "already has MeshRetry shop-orders in mesh default without" in err, err
+        assert "Kuma creates the Mesh 'default' itself" not in err, err
+
+
 def test_a_mesh_with_only_our_objects_and_the_defaults_is_deleted(
     capsys: pytest.CaptureFixture[str], kuma: KumaEmulator, shop: Path
 ) -> None:
@@ -568,7 +591,9 @@ def test_rollback_says_kuma_was_left_alone_when_kongs_part_fails(
         assert cli(capsys, kuma, "apply", str(shop), *argv, "--yes")[0] == 0
     monkeypatch.setattr(remote_commands, "RetryPolicy", lambda: RetryPolicy(attempts=1))
     writes = len(kuma.state.writes())
-    code, out, err = cli(capsys, kuma, "rollback", "--yes", "--kong-admin-url", "http://127.0.0.1:9")
+    # named: without a name rollback takes the newest snapshot of this Kong, and none was taken from this one
+    (snapshot,) = (shop.parent / ".gatewayctl" / "snapshots").glob("*.json")
+    code, out, err = cli(capsys, kuma, "rollback", str(snapshot), "--yes", "--kong-admin-url", "http://127.0.0.1:9")
     assert code == 3 and "kong: GET /: no response" in err, out + err
     assert "kuma: not rolled back because Kong's rollback did not finish; nothing was changed in Kuma" in err
     assert len(kuma.state.writes()) == writes

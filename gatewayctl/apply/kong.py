@@ -17,10 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 from gatewayctl.apply.batches import Cancel, Interrupted, run_batches
 from gatewayctl.apply.batches import Outcome as BatchOutcome
 from gatewayctl.clients.kong_admin import KongAdmin, KongError
+from gatewayctl.plan.entities import Entity
 from gatewayctl.plan.kinds import LEVELS
 from gatewayctl.plan.kong import Change
 
@@ -134,16 +136,30 @@ def write(client: KongAdmin, change: Change) -> None:
     if change.action == "delete":
         client.request("DELETE", entity.write_path(), ok=(204, 404))  # already gone (a cascade) is fine
         return
-    if change.action == "create" and entity.spec.nested_under:
+    if change.action == "create":
+        # A POST carrying the id, not Kong's upsert PUT: an entity that holds the id but not this catalog's
+        # tags (retagged by hand, or by a decK sync of a dump) is invisible to the plan, and a PUT would
+        # replace it; a POST is refused (400, primary key violation) and leaves it as it is.
         path = entity.create_path()
         try:
             client.entity(client.request("POST", path, json={**entity.body, "id": entity.id}, ok=(200, 201)), path)
         except KongError as exc:
             # A POST retried after a lost response finds its own entity already there.
-            if exc.attempts > 1 and exc.status in (400, 409) and client.get_optional(entity.write_path()):
+            if (
+                exc.attempts > 1
+                and exc.status in (400, 409)
+                and _ours(client.get_optional(entity.write_path()), entity)
+            ):
                 return
             raise
         return
     # Kong answers a write with the entity: anything else (a proxy's page) does not show it was made
     path = entity.write_path()
     client.entity(client.request("PUT", path, json=entity.body, ok=(200, 201)), path)
+
+
+def _ours(found: Any, entity: Entity) -> bool:
+    """Whether what Kong holds at `entity`'s id carries the tags `entity` is written with (the ownership tags)."""
+    if not isinstance(found, dict):
+        return False
+    return set(entity.body.get("tags") or []) <= set(found.get("tags") or [])

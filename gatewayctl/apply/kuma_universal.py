@@ -47,7 +47,7 @@ from gatewayctl.plan.kuma import (
 )
 from gatewayctl.plan.masking import Masker
 from gatewayctl.render.kuma import ORIGIN_LABEL, KumaObject, universal_form
-from gatewayctl.render.ownership import ownership_labels
+from gatewayctl.render.ownership import CATALOG_LABEL, MANAGED_BY_LABEL, OWNER, ownership_labels
 
 Progress = Callable[[KumaChange], None]
 
@@ -267,14 +267,22 @@ def taken_names(client: KumaApi, server: dict[str, Any], creates: list[KumaChang
     for (kind, mesh), names in sorted(wanted.items()):
         path = "/meshes" if kind == MESH_KIND else f"/meshes/{mesh}/{server['types'][kind]['path']}"
         try:
-            existing = {str(o["name"]) for o in client.list_all(path, kind=kind)}
+            existing = {str(o["name"]): o for o in client.list_all(path, kind=kind)}
         except KumaError as exc:
             if exc.status == 404:  # the mesh does not exist yet: nothing in it can be taken
                 continue
             raise
         where = f" in mesh {mesh}" if mesh else ""
-        taken += [f"{kind} {name}{where}" for name in sorted(names & existing)]
+        taken += [f"{kind} {name}{where}{_whose(existing[name])}" for name in sorted(names & set(existing))]
     return taken
+
+
+def _whose(obj: Obj) -> str:
+    """` (catalog 'NAME')` for an object another gatewayctl catalog owns (the catalog renamed, or another
+    catalog using the same names), as the Kubernetes platform's refusal says; '' for anyone else's."""
+    labels: dict[str, Any] = obj["labels"] if isinstance(obj.get("labels"), dict) else {}
+    owner = labels.get(CATALOG_LABEL) if labels.get(MANAGED_BY_LABEL) == OWNER else None
+    return f" (catalog '{owner}')" if owner else ""
 
 
 # ---------------------------------------------------------------------- comparing
@@ -375,11 +383,18 @@ def plan_universal(
     if taken:
         shown = ", ".join(taken[:5]) + (f" and {len(taken) - 5} more" if len(taken) > 5 else "")
         labels = ", ".join(f"{k}={v}" for k, v in ownership_labels(catalog_name).items())
+        # only when the Mesh 'default' is among them, and no catalog's: the note would mislead otherwise
+        default_mesh = f"{MESH_KIND} default" in taken
         raise KumaRefused(
             f"{client.endpoint.display()} already has {shown} without this catalog's ownership labels, and "
             "gatewayctl never replaces what it does not own (a PUT would); rename it in the catalog, remove "
-            f"it, or hand it over by adding the labels {labels} to it (Kuma creates the Mesh 'default' itself "
-            "at start: a catalog that manages mesh 'default' must be handed it this way)"
+            f"it, or hand it over by adding the labels {labels} to it"
+            + (
+                " (Kuma creates the Mesh 'default' itself at start: a catalog that manages mesh 'default' must be "
+                "handed it this way)"
+                if default_mesh
+                else ""
+            )
         )
     owned = {key_of(o) for o in live}
     for change in [c for c in plan.changes if c.action == "delete" and c.kind == MESH_KIND]:

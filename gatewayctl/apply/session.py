@@ -11,6 +11,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from gatewayctl.apply import dbless
 from gatewayctl.apply.batches import Cancel
@@ -43,6 +44,7 @@ from gatewayctl.plan.kuma import Platform
 from gatewayctl.plan.masking import Masker
 from gatewayctl.render.kong import build_kong_config
 from gatewayctl.render.kuma import KumaObject, build_kuma_objects
+from gatewayctl.render.ownership import OWNER, catalog_tag, ownership_tags
 
 
 @dataclass
@@ -246,8 +248,9 @@ def plan_kong(
 ) -> tuple[KongPlan, DblessPayload | None]:
     """The plan, and on DB-less Kong the configuration to post. When a DB-less Kong already runs exactly
     that configuration (same hash), no entity can differ: the entities and schemas are not read at all.
-    `check_plugins`: ask Kong about the `plugins:` configs the plan writes (`check_plugin_configs`) now,
-    rather than just before writing them (the drift watcher, which mostly only looks)."""
+    `check_plugins`: ask Kong about the `plugins:` configs the plan writes (`check_plugin_configs`) and what
+    its deletes would take with them (`check_cascades`) now, rather than just before writing (the drift
+    watcher, which mostly only looks)."""
     payload = dbless_payload(client, loaded, desired) if server.dbless else None
     if payload is not None and payload.unchanged:
         return KongPlan(server, [], LiveState()), payload
@@ -255,6 +258,7 @@ def plan_kong(
     if payload is not None and (problems := carried_over_problems(loaded, desired, payload.others, the_plan.live)):
         raise CatalogInvalid(problems)
     if payload is None and check_plugins:  # DB-less Kong takes a configuration whole or none of it
+        check_cascades(loaded, client, the_plan, parallelism)
         check_plugin_configs(loaded, client, the_plan, desired, parallelism)
     return the_plan, payload
 
@@ -318,6 +322,81 @@ def _clash_message(entity: Entity, fields: tuple[str, ...], other: Entity) -> st
         f"the same {held}: DB-less Kong refuses a configuration holding it twice; change one of them, or "
         "remove or tag the other one"
     )
+
+
+# What Kong deletes with an entity (`on_delete = "cascade"` foreign keys: kong/db/schema/entities/plugins.lua,
+# targets.lua, kong/plugins/*/daos.lua), as the nested lists that show it, and a service's routes, for which
+# Kong refuses the delete instead (midway through an apply). A nested list Kong does not have answers 404.
+CASCADES: dict[str, tuple[tuple[str, str | None], ...]] = {  # kind: (nested list, the plugin it needs)
+    "consumers": (
+        ("plugins", None),
+        ("key-auth", "key-auth"),
+        ("basic-auth", "basic-auth"),
+        ("jwt", "jwt"),
+        ("oauth2", "oauth2"),
+        ("acls", "acl"),
+        ("hmac-auth", "hmac-auth"),
+    ),
+    "services": (("plugins", None), ("routes", None)),  # routes: Kong refuses the delete instead (restrict)
+    "routes": (("plugins", None),),
+    "upstreams": (("targets", None),),
+}
+
+
+def cascade_problems(
+    client: KongAdmin, the_plan: KongPlan, catalog_name: str, parallelism: int
+) -> list[tuple[Entity, str]]:
+    """(entity, why) for each owned entity the plan deletes that has entities without this catalog's tags
+    hanging off it (a key-auth added by hand to a consumer, a plugin someone put on a service): Kong would
+    delete them with it, and no snapshot holds them. One GET per list of each such delete; a credential list
+    only where its plugin is installed (a list Kong does not have answers 404 all the same)."""
+    deleted = [c.entity for c in the_plan.changes if c.action == "delete" and c.entity.kind in CASCADES]
+    ours = set(ownership_tags(catalog_name))
+    installed = the_plan.server.plugins
+
+    def unowned_children(entity: Entity) -> list[str]:
+        found: list[str] = []
+        for nested, plugin in CASCADES[entity.kind]:
+            if plugin is not None and installed and plugin not in installed:
+                continue
+            try:
+                items = list(client.list_all(f"/{entity.spec.collection}/{entity.id}/{nested}"))
+            except KongError as exc:
+                if exc.status == 404:  # no such list on this Kong, or the entity is gone already
+                    continue
+                raise
+            found += [  # named by id where the name could be a secret (a key)
+                f"{nested.removesuffix('s')} {item.get('name') or item.get('target') or item.get('id')}"
+                for item in items
+                if isinstance(item, dict) and not ours <= set(item.get("tags") or [])
+            ]
+        return found
+
+    if not deleted:
+        return []
+    with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
+        children = list(pool.map(unowned_children, deleted))
+    tags = " and ".join(sorted(ours))
+    return [
+        (
+            entity,
+            f"{entity.spec.label} {entity.display_name()}, which this plan deletes, has what this catalog does not "
+            f"own hanging off it ({', '.join(found[:5])}{f' and {len(found) - 5} more' if len(found) > 5 else ''}), "
+            "which Kong would delete with it (or, for a route, refuse to delete it, midway through the apply); "
+            "gatewayctl never deletes what it does not own: delete or move those first, or hand them over by "
+            f"tagging them {tags}",
+        )
+        for entity, found in zip(deleted, children, strict=True)
+        if found
+    ]
+
+
+def check_cascades(loaded: LoadedCatalog, client: KongAdmin, the_plan: KongPlan, parallelism: int) -> None:
+    """CatalogInvalid when the plan's deletes would take unowned entities with them (`cascade_problems`);
+    nothing is sent then (DB-less Kong refuses such a configuration too)."""
+    problems = cascade_problems(client, the_plan, loaded.catalog.name, parallelism)
+    if problems:
+        raise CatalogInvalid(locate(loaded, None, why) for _, why in problems)
 
 
 def check_plugin_configs(
@@ -437,9 +516,11 @@ def rejection_diagnostic(
     label: str,
     error: KongError,
     owned: Iterable[Entity] = (),
+    holder_catalog: str | None = None,
 ) -> Diagnostic:
     """A 4xx on one write, at the catalog entry the entity was rendered from. `owned`: this catalog's
-    entities as the plan read them, to tell whether a 409's holder is one of them."""
+    entities as the plan read them, to tell whether a 409's holder is one of them; `holder_catalog`: the
+    gatewayctl catalog whose tags the 409's holder carries, when it was found (`holder_catalog_of`)."""
     message = error.kong_message()
     scoped = any(entity.body.get(k) for k in ("service", "route", "consumer"))
     holder = owned_holder(entity, owned) if error.status == 409 else None
@@ -459,16 +540,54 @@ def rejection_diagnostic(
             "catalog's ownership tags: another catalog sharing this Kong, or someone else, sets it; only one "
             "of them can)"
         )
+    elif error.status == 409 and holder_catalog and holder_catalog != loaded.catalog.name:
+        this = loaded.catalog.name
+        message += (
+            f" (the entity holding it in Kong is catalog '{holder_catalog}''s, not this catalog's: another "
+            "catalog sharing this Kong, or this one under its former name; gatewayctl never changes it: rename "
+            f"one of them, or, when this catalog was '{holder_catalog}' before, hand its entities over by "
+            f"replacing their tag {catalog_tag(holder_catalog)} with {catalog_tag(this)})"
+        )
     elif error.status == 409:
         message += (
             " (an entity with this name or key exists in Kong without this catalog's ownership tags; gatewayctl "
             "never changes it: rename one of them, or remove or tag the other one)"
+        )
+    elif error.status == 400 and error.code == PRIMARY_KEY_VIOLATION:
+        message += (
+            " (an entity with the id this catalog gives it exists in Kong without this catalog's ownership tags: "
+            "they were changed by hand or by another tool; gatewayctl never overwrites it: delete it, or hand it "
+            "back by putting the tags gatewayctl and gatewayctl-catalog:"
+            f"{loaded.catalog.name} on it again)"
         )
     return locate(
         loaded,
         entity,
         desired.masker.text(f"Kong refused {label} ({error.method} {error.path}, HTTP {error.status}): {message}"),
     )
+
+
+PRIMARY_KEY_VIOLATION = 3  # kong/db/errors.lua ERRORS.PRIMARY_KEY_VIOLATION (HTTP 400)
+# The unique fields Kong also reads an entity by (its endpoint key: GET /<collection>/<value>)
+ENDPOINT_KEYS = {"consumers": "username", "services": "name", "routes": "name", "upstreams": "name"}
+
+
+def holder_catalog_of(client: KongAdmin, entity: Entity, error: KongError) -> str | None:
+    """The gatewayctl catalog whose tags the holder of a 409's name carries (another catalog, or this one
+    under its former name), read by that name; None when it is no catalog's, or cannot be read."""
+    field = ENDPOINT_KEYS.get(entity.kind)
+    fields = error.body.get("fields") if isinstance(error.body, dict) else None
+    value = fields.get(field) if isinstance(fields, dict) and field else None
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        holder = client.get_optional(f"/{entity.spec.collection}/{quote(value, safe='')}")
+    except KongError:
+        return None  # only a better message was at stake
+    tags = holder.get("tags") if isinstance(holder, dict) else None
+    prefix = catalog_tag("")
+    owners = [t[len(prefix) :] for t in tags or [] if isinstance(t, str) and t.startswith(prefix)]
+    return owners[0] if isinstance(tags, list) and OWNER in tags and owners else None
 
 
 def owned_holder(entity: Entity, owned: Iterable[Entity]) -> Entity | None:

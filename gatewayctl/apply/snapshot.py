@@ -74,9 +74,43 @@ def _json_text(value: Any, depth: int = 0, open_levels: int = 3) -> str:
     return json.dumps(value, sort_keys=True, separators=(", ", ": "))
 
 
-def latest_snapshot(folder: Path) -> Path | None:
-    files = sorted(folder.glob("*.json")) if folder.is_dir() else []
-    return files[-1] if files else None
+def latest_snapshot(folder: Path, here: dict[str, str] | None = None) -> Path | None:
+    """The newest snapshot in `folder`; with `here` ({"kong": URL, "kuma": URL}, where a rollback would write),
+    the newest taken from there: one folder serves every environment's applies (`--env staging` against
+    one Kong, `--env prod` against another), and restoring one Kong's state into another would write that
+    environment's entities over the other's."""
+    files = sorted(folder.glob("*.json"), reverse=True) if folder.is_dir() else []
+    if here is None:
+        return files[0] if files else None
+    return next((f for f in files if _taken_here(taken_from(f), here)), None)
+
+
+def taken_from(path: Path) -> dict[str, str] | None:
+    """Where each part of a snapshot was read, as messages name the API: {"kong": URL} for its Kong part,
+    {"kuma": URL} for a Kuma part read through the Universal API (one read on Kubernetes is named by its
+    context, which a later run may name otherwise); None for a file that is no snapshot."""
+    try:
+        document: Any = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(document, dict):
+        return None
+    targets = document.get("targets", ["kong"])
+    targets = targets if isinstance(targets, list) else []
+    kuma: dict[str, Any] = document["kuma"] if isinstance(document.get("kuma"), dict) else {}
+    found: dict[str, str] = {}
+    if "kong" in targets and isinstance(document.get("kong"), str) and document["kong"]:
+        found["kong"] = document["kong"]
+    if "kuma" in targets and kuma.get("platform") != "kubernetes" and isinstance(kuma.get("url"), str):
+        found["kuma"] = kuma["url"]
+    return found
+
+
+def _taken_here(origin: dict[str, str] | None, here: dict[str, str]) -> bool:
+    """Every part of the snapshot came from where `here` says it would go (a part neither names, such as
+    Kuma on Kubernetes, is not compared). A damaged file is taken, so that rollback says what is wrong with
+    it rather than passing over it to an older state."""
+    return origin is None or all(url == here[part] for part, url in origin.items() if part in here)
 
 
 def read_snapshot(path: Path) -> tuple[str, LiveState]:

@@ -40,8 +40,10 @@ from gatewayctl.apply.session import (
     MissingSecrets,
     apply_db,
     apply_dbless,
+    cascade_problems,
     check_server,
     flattened_error_diagnostics,
+    holder_catalog_of,
     kuma_platform,
     missing_secrets,
     plan,
@@ -57,6 +59,7 @@ from gatewayctl.apply.snapshot import (
     read_secret_fields,
     read_snapshot,
     read_snapshot_extras,
+    taken_from,
     write_snapshot,
 )
 from gatewayctl.catalog.load import LoadedCatalog, is_stdin
@@ -593,7 +596,7 @@ def rollback(
     snapshot: Annotated[
         Path | None,
         typer.Argument(
-            help="Snapshot file (default: the newest in --state-dir's snapshots/).",
+            help="Snapshot file (default: the newest in --state-dir's snapshots/ taken from this Kong and Kuma).",
             metavar="SNAPSHOT",
             show_default=False,
         ),
@@ -620,16 +623,6 @@ def rollback(
     Only what carries the snapshot's catalog tags or labels is touched. Basic-auth passwords cannot be
     restored (Kong keeps only their hash): such credentials are reported and left as they are.
     """
-    path = snapshot or latest_snapshot(state_dir / SNAPSHOT_DIR.name)
-    if path is None:
-        err.print(f"no snapshot in {state_dir / SNAPSHOT_DIR.name}; name one")
-        raise typer.Exit(EXIT_INVALID)
-    try:
-        catalog_name, saved = read_snapshot(path)
-        targets, kuma_saved, kong_secret_fields = read_snapshot_extras(path)
-    except SnapshotError as exc:
-        err.print(escape(str(exc)))
-        raise typer.Exit(EXIT_INVALID) from None
     conn = Connection(
         kong_admin_url,
         kuma_url,
@@ -643,7 +636,20 @@ def rollback(
         timeout,
         parallelism,
     )
+    here = _where_rollback_writes(conn)
+    path = snapshot or _latest_snapshot_here(state_dir / SNAPSHOT_DIR.name, here)
+    try:
+        catalog_name, saved = read_snapshot(path)
+        targets, kuma_saved, kong_secret_fields = read_snapshot_extras(path)
+    except SnapshotError as exc:
+        err.print(escape(str(exc)))
+        raise typer.Exit(EXIT_INVALID) from None
     out.print(f"rollback to {path} (catalog {catalog_name})")
+    taken, going = (taken_from(path) or {}).get("kong"), here.get("kong")
+    if "kong" in targets and taken and going and taken != going:  # the file was named: said, as for Kuma
+        err.print(
+            f"[yellow]note: the snapshot was taken from {escape(taken)}; restoring it to {escape(going)}[/yellow]"
+        )
     code = EXIT_OK
     if "kong" in targets:
         try:
@@ -657,6 +663,38 @@ def rollback(
     elif kuma_saved is not None:
         err.print("kuma: not rolled back because Kong's rollback did not finish; nothing was changed in Kuma")
     raise typer.Exit(code)
+
+
+def _where_rollback_writes(conn: Connection) -> dict[str, str]:
+    """The Kong and Kuma (Universal) URLs a rollback writes to, as snapshots record them (nothing is sent); a
+    URL that cannot be used is left out, for the client's own check to report when it is needed."""
+    endpoints = {
+        "kong": Endpoint.from_environment(conn.kong_url, TlsOptions(), conn.timeout),
+        "kuma": kuma_endpoint(conn.kuma_url, TlsOptions(), conn.timeout),
+    }
+    return {part: endpoint.display() for part, endpoint in endpoints.items() if endpoint.problem() is None}
+
+
+def _latest_snapshot_here(folder: Path, here: dict[str, str]) -> Path:
+    """The newest snapshot taken from the Kong (and Kuma) this rollback writes to; exit 1 when there is none.
+    The snapshots of every environment's applies share the folder: the newest of all may be another
+    environment's, and restoring it here would write that environment's state over this one's."""
+    found = latest_snapshot(folder, here)
+    if found is not None:
+        return found
+    newest = latest_snapshot(folder)
+    if newest is None:
+        err.print(f"no snapshot in {escape(str(folder))}; name one")
+        raise typer.Exit(EXIT_INVALID)
+    origin = taken_from(newest) or {}
+    theirs = " and ".join(f"{part.capitalize()} at {url}" for part, url in origin.items())
+    ours = " and ".join(f"{part.capitalize()} at {here[part]}" for part in origin if part in here)
+    err.print(
+        f"no snapshot in {escape(str(folder))} was taken from {escape(ours)}, where this rollback writes; the "
+        f"newest, {escape(str(newest))}, is of {escape(theirs)}: point --kong-admin-url (and --kuma-url) there "
+        "to roll that one back, or name the file to restore it here; nothing was sent"
+    )
+    raise typer.Exit(EXIT_INVALID)
 
 
 # ---------------------------------------------------------------------- Kong steps
@@ -944,7 +982,8 @@ def _report_outcome(
         label = desired.masker.text(title(change, names))
         if exc.rejected and loaded is not None and change.action != "delete":
             owned = the_plan.live.all() if the_plan else ()
-            print_diagnostics([rejection_diagnostic(loaded, desired, change.entity, label, exc, owned)])
+            holder = holder_catalog_of(client, change.entity, exc) if exc.status == 409 else None
+            print_diagnostics([rejection_diagnostic(loaded, desired, change.entity, label, exc, owned, holder)])
         else:
             err.print(f"kong: {change.action} {escape(label)} failed: {escape(desired.masker.text(exc.describe()))}")
     done = len(outcome.done)
@@ -1122,6 +1161,15 @@ def _rollback_kong(
 
         the_plan = rollback_plan(report=True)
         _print_plan(the_plan, desired, False, {})
+        # as apply: a delete never takes others' entities with it (Kong cascades to what hangs off it)
+        cascades = _remote(lambda: cascade_problems(client, the_plan, catalog_name, conn.parallelism), masker)
+        for _, why in cascades:
+            err.print(escape(masker.text(why)))
+        if cascades:
+            err.print(
+                f"kong: this rollback would delete entities catalog {catalog_name} does not own; nothing was changed"
+            )
+            return EXIT_INVALID
         if not the_plan.changes or dry_run:
             return EXIT_OK
         _confirm(yes, "roll Kong back at " + client.endpoint.display(), "roll back")

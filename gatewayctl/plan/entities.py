@@ -66,9 +66,11 @@ class Entity:
         return f"/{spec.collection}/{self.id}"
 
     def create_path(self) -> str:
-        """Where a POST creates it (only kinds without an upsert PUT are created this way: targets)."""
+        """Where a POST creates it (with its id in the body)."""
         spec = self.spec
-        return f"/{spec.nested_under}/{self.parent_id()}/{spec.collection}"
+        if spec.nested_under:
+            return f"/{spec.nested_under}/{self.parent_id()}/{spec.collection}"
+        return f"/{spec.collection}"
 
 
 @dataclass

@@ -16,6 +16,7 @@ from gatewayctl.apply.session import (
     Desired,
     apply_db,
     apply_dbless,
+    check_cascades,
     check_plugin_configs,
     check_server,
     plan_kong,
@@ -83,6 +84,7 @@ class KongSystem:
                 prune_snapshots(self.state_dir / SNAPSHOT_DIR.name, self.keep_snapshots)
                 return Applied(len(detail.plan.changes) if result.loaded_config else 0, 0)
             try:
+                check_cascades(loaded, self.client, detail.plan, self.parallelism)
                 check_plugin_configs(loaded, self.client, detail.plan, detail.desired, self.parallelism)
             except CatalogInvalid as exc:
                 return Applied(0, len(detail.plan.changes), "rejected", [str(d) for d in exc.errors])
