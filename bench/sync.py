@@ -44,6 +44,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -62,6 +63,7 @@ import httpx  # noqa: E402
 import render as render_bench  # noqa: E402  (bench/render.py: the synthetic catalog)
 
 from gatewayctl.apply import dbless  # noqa: E402
+from gatewayctl.apply.lock import lock_name  # noqa: E402
 from gatewayctl.catalog.load import load_catalog  # noqa: E402
 from gatewayctl.cli import console, main, remote_commands  # noqa: E402
 from gatewayctl.clients.kong_admin import PAGE_SIZE, KongAdmin  # noqa: E402
@@ -71,6 +73,7 @@ from gatewayctl.render.kong import build_kong_config  # noqa: E402
 from gatewayctl.render.ownership import ownership_tags  # noqa: E402
 
 PARALLELISM = 8
+LOCK = lock_name("")  # the apply lock's consumer name, before the catalog's
 REPEATS = 3  # no-op and 1% change syncs: the best of this many
 CHANGED_SHARE = 0.01
 TARGET_RATIO = 1.3
@@ -145,24 +148,45 @@ def emulator(dbless_mode: bool = False, latency: float = 0.0) -> Iterator[str]:
 
 
 class CountingKongAdmin(KongAdmin):
-    """The CLI's Admin API client, remembered so that its request counts can be read afterwards."""
+    """The CLI's Admin API client, remembered so that its request counts can be read afterwards. Each attempt
+    is noted as (method, path, whether it was the apply lock's): the lock is a consumer, taken by a
+    `POST /consumers` like any consumer's create and released by a `DELETE` by its id, so it is told apart by
+    what was sent, not by the path."""
 
     made: ClassVar[list[CountingKongAdmin]] = []
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.sent: list[tuple[str, str]] = []
-        self.log.observers.append(lambda method, path, _status, _seconds: self.sent.append((method, path)))
+        self.sent: list[tuple[str, str, bool]] = []
+        self.lock_ids: set[str] = set()
+        self.in_lock = threading.local()
+        self.log.observers.append(
+            lambda method, path, _status, _seconds: self.sent.append((method, path, getattr(self.in_lock, "on", False)))
+        )
         CountingKongAdmin.made.append(self)
 
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        body = kwargs.get("json")
+        taking = method == "POST" and isinstance(body, dict) and str(body.get("username", "")).startswith(LOCK)
+        releasing = method == "DELETE" and path.removeprefix("/consumers/") in self.lock_ids
+        self.in_lock.on = taking or releasing or LOCK in path
+        try:
+            response = super().request(method, path, **kwargs)
+        finally:
+            self.in_lock.on = False
+        if taking:
+            self.lock_ids.add(str(response.json().get("id")))
+        return response
 
-def purposes(sent: list[tuple[str, str]]) -> Counter[str]:
+
+def purposes(sent: list[tuple[str, str, bool]]) -> Counter[str]:
     """What each request was for: the version check, schemas, Kong's check of `plugins:` configs, the lock,
     DB-less checks, or the list pages and writes a baseline sends too."""
     out: Counter[str] = Counter()
-    lock_taken = False
-    for method, path in sent:
-        if path == "/":
+    for method, path, lock in sent:
+        if lock:
+            out["lock"] += 1
+        elif path == "/":
             out["version"] += 1
         elif path == "/schemas/plugins/validate":
             out["plugin checks"] += 1
@@ -170,16 +194,10 @@ def purposes(sent: list[tuple[str, str]]) -> Counter[str]:
             out["schemas"] += 1
         elif path in ("/status", "/config") and method == "GET":
             out["dbless"] += 1
-        elif (method, path) == ("POST", "/consumers") or "gatewayctl-lock" in path:
-            lock_taken = lock_taken or method == "POST"
-            out["lock"] += 1
         elif method == "GET":
             out["list"] += 1
         else:
             out["write"] += 1
-    if lock_taken:  # the release: a DELETE by the lock's id, counted with the writes so far
-        out["write"] -= 1
-        out["lock"] += 1
     return out
 
 
