@@ -459,3 +459,9 @@ def test_a_second_watch_in_one_process_logs_to_the_stderr_of_its_own_time(monkey
     watch_command.log.info("from the second watch")
     assert "from the first watch" in first.getvalue() and "from the second watch" not in first.getvalue()
     assert "from the second watch" in second.getvalue()
+    first.close()  # as pytest closes a test's captured stderr
+    third = io.StringIO()
+    monkeypatch.setattr("sys.stderr", third)
+    watch_command._setup_logging()
+    watch_command.log.info("from the third watch")
+    assert "from the third watch" in third.getvalue()

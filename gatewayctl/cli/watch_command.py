@@ -291,8 +291,13 @@ def _setup_logging() -> None:
     for existing in log.handlers:
         if getattr(existing, "_gatewayctl_watch", False):
             # a second watch in one process (tests, an embedding tool): today's stderr, not the first's
+            # (not setStream, which flushes the old stream first: closed by now, it raises)
             if isinstance(existing, logging.StreamHandler):
-                existing.setStream(sys.stderr)
+                existing.acquire()
+                try:
+                    existing.stream = sys.stderr
+                finally:
+                    existing.release()
             return
     handler = logging.StreamHandler(sys.stderr)
     formatter = logging.Formatter("%(asctime)s.%(msecs)03dZ %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S")
