@@ -335,6 +335,25 @@ def test_a_name_one_of_our_own_entities_holds_is_refused_saying_so(
     assert "Traceback" not in err
 
 
+def test_a_renamed_consumer_taking_someone_elses_username_blames_them_not_its_own_custom_id(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    """A consumer renamed to a username another team's consumer holds keeps its custom_id, which the old
+    owned consumer holds too: Kong's 409 names the username (its `fields`), so the message must blame the
+    untagged holder, not this catalog's own consumer for a value Kong did not refuse (fuzz seed 10, case 85)."""
+    text = "format: 1\nname: shop\nconsumers:\n  - {name: alice, custom_id: crm-1}\n"
+    catalog = write_catalog(workdir, text)
+    assert cli(capsys, kong, "apply", str(catalog), "--yes")[0] == 0
+    kong.state.seed("consumers", {"username": "bob", "tags": ["team-x"]})
+    catalog.write_text(text.replace("alice", "bob"))
+    code, out, err = cli(capsys, kong, "apply", str(catalog), "--yes")
+    assert code == 3, out + err
+    assert "UNIQUE violation detected on '{username=\"bob\"}'" in err, err
+    assert "without this catalog's ownership tags" in err, err
+    assert "this catalog's own consumer" not in err, err
+    assert kong.state.find("consumers", "bob")["tags"] == ["team-x"]
+
+
 def test_a_global_plugin_someone_else_has_is_explained(
     capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
 ) -> None:
