@@ -43,6 +43,7 @@ from gatewayctl.plan.kuma import Platform
 from gatewayctl.plan.masking import Masker
 from gatewayctl.render.kong import build_kong_config
 from gatewayctl.render.kuma import KumaObject, build_kuma_objects
+from gatewayctl.render.ownership import ownership_tags
 
 
 @dataclass
@@ -255,6 +256,8 @@ def plan_kong(
     if payload is not None and (problems := carried_over_problems(loaded, desired, payload.others, the_plan.live)):
         raise CatalogInvalid(problems)
     if payload is None and check_plugins:  # DB-less Kong takes a configuration whole or none of it
+        if problems := others_under_deletes(client, loaded, the_plan, desired):
+            raise CatalogInvalid(problems)
         check_plugin_configs(loaded, client, the_plan, desired, parallelism)
     return the_plan, payload
 
@@ -303,6 +306,39 @@ def carried_over_problems(
 
 
 FOREIGN_KEYS = tuple(PARENT_FIELD.values())  # the keys by which an entity refers to another
+# What hangs off an entity of each kind that the plan cannot see (it reads only this catalog's): Kong deletes
+# a plugin with its service, route or consumer (plugins.lua: on_delete = "cascade"), and refuses to delete a
+# service a route still references (routes.lua: no on_delete), after the plan's other writes were made.
+DEPENDENTS = {"services": ("plugins", "routes"), "routes": ("plugins",), "consumers": ("plugins",)}
+
+
+def others_under_deletes(
+    client: KongAdmin, loaded: LoadedCatalog, the_plan: KongPlan, desired: Desired
+) -> list[Diagnostic]:
+    """DB mode: the entities without this catalog's tags that belong to an entity the plan deletes (a service
+    dropped or renamed), each read from the nested collection (`GET /services/{id}/plugins`, which lists them
+    whatever their tags): deleting it would take another team's plugin with it, or be refused half way
+    through the apply. Told before anything is written, as DB-less Kong's invalid reference is."""
+    owned = set(ownership_tags(loaded.catalog.name))
+    out: list[Diagnostic] = []
+    for change in the_plan.changes:
+        if change.action != "delete" or change.kind not in DEPENDENTS:
+            continue
+        gone = change.entity
+        what = f"{gone.spec.label} {gone.display_name()}"
+        for collection in DEPENDENTS[gone.kind]:
+            for item in client.list_all(f"/{gone.spec.collection}/{gone.id}/{collection}"):
+                if not isinstance(item, dict) or owned <= set(item.get("tags") or ()):
+                    continue
+                other = from_live(collection, item)
+                fate = "Kong would delete it with" if collection == "plugins" else "Kong refuses to delete"
+                message = (
+                    f"{other.spec.label} {other.display_name()} in Kong, not this catalog's, belongs to {what}, "
+                    f"which this catalog no longer has: {fate} {what}; keep {what} in the catalog, or have that "
+                    f"{other.spec.label} removed first"
+                )
+                out.append(locate(loaded, None, desired.masker.text(message)))
+    return out
 
 
 def _clash_message(entity: Entity, fields: tuple[str, ...], other: Entity) -> str:
