@@ -18,6 +18,7 @@ from gatewayctl.apply.session import (
     apply_dbless,
     check_plugin_configs,
     check_server,
+    others_under_deletes,
     plan_kong,
     render_desired,
 )
@@ -83,6 +84,9 @@ class KongSystem:
                 prune_snapshots(self.state_dir / SNAPSHOT_DIR.name, self.keep_snapshots)
                 return Applied(len(detail.plan.changes) if result.loaded_config else 0, 0)
             try:
+                # before a heal writes, as apply does: others' entities under a delete, then the plugin configs
+                if problems := others_under_deletes(self.client, loaded, detail.plan, detail.desired):
+                    raise CatalogInvalid(problems)
                 check_plugin_configs(loaded, self.client, detail.plan, detail.desired, self.parallelism)
             except CatalogInvalid as exc:
                 return Applied(0, len(detail.plan.changes), "rejected", [str(d) for d in exc.errors])
