@@ -256,7 +256,7 @@ def plan_kong(
     if payload is not None and (problems := carried_over_problems(loaded, desired, payload.others, the_plan.live)):
         raise CatalogInvalid(problems)
     if payload is None and check_plugins:  # DB-less Kong takes a configuration whole or none of it
-        if problems := others_under_deletes(client, loaded, the_plan, desired):
+        if problems := others_under_deletes(client, loaded, the_plan, desired, parallelism):
             raise CatalogInvalid(problems)
         check_plugin_configs(loaded, client, the_plan, desired, parallelism)
     return the_plan, payload
@@ -313,31 +313,42 @@ DEPENDENTS = {"services": ("plugins", "routes"), "routes": ("plugins",), "consum
 
 
 def others_under_deletes(
-    client: KongAdmin, loaded: LoadedCatalog, the_plan: KongPlan, desired: Desired
+    client: KongAdmin, loaded: LoadedCatalog, the_plan: KongPlan, desired: Desired, parallelism: int = 8
 ) -> list[Diagnostic]:
     """DB mode: the entities without this catalog's tags that belong to an entity the plan deletes (a service
     dropped or renamed), each read from the nested collection (`GET /services/{id}/plugins`, which lists them
-    whatever their tags): deleting it would take another team's plugin with it, or be refused half way
-    through the apply. Told before anything is written, as DB-less Kong's invalid reference is."""
+    whatever their tags; up to `parallelism` reads at once): deleting it would take another team's plugin
+    with it, or be refused half way through the apply. Told before anything is written, as DB-less Kong's
+    invalid reference is."""
     owned = set(ownership_tags(loaded.catalog.name))
+    reads = [
+        (change.entity, collection)
+        for change in the_plan.changes
+        if change.action == "delete" and change.kind in DEPENDENTS
+        for collection in DEPENDENTS[change.kind]
+    ]
+    if not reads:
+        return []
+
+    def read(gone: Entity, collection: str) -> list[dict[str, Any]]:
+        return list(client.list_all(f"/{gone.spec.collection}/{gone.id}/{collection}"))
+
     out: list[Diagnostic] = []
-    for change in the_plan.changes:
-        if change.action != "delete" or change.kind not in DEPENDENTS:
-            continue
-        gone = change.entity
+    with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(reads)))) as pool:
+        found = list(pool.map(lambda pair: read(*pair), reads))
+    for (gone, collection), items in zip(reads, found, strict=True):
         what = f"{gone.spec.label} {gone.display_name()}"
-        for collection in DEPENDENTS[gone.kind]:
-            for item in client.list_all(f"/{gone.spec.collection}/{gone.id}/{collection}"):
-                if not isinstance(item, dict) or owned <= set(item.get("tags") or ()):
-                    continue
-                other = from_live(collection, item)
-                fate = "Kong would delete it with" if collection == "plugins" else "Kong refuses to delete"
-                message = (
-                    f"{other.spec.label} {other.display_name()} in Kong, not this catalog's, belongs to {what}, "
-                    f"which this catalog no longer has: {fate} {what}; keep {what} in the catalog, or have that "
-                    f"{other.spec.label} removed first"
-                )
-                out.append(locate(loaded, None, desired.masker.text(message)))
+        for item in items:
+            if not isinstance(item, dict) or owned <= set(item.get("tags") or ()):
+                continue
+            other = from_live(collection, item)
+            fate = "Kong would delete it with" if collection == "plugins" else "Kong refuses to delete"
+            message = (
+                f"{other.spec.label} {other.display_name()} in Kong, not this catalog's, belongs to {what}, "
+                f"which this catalog no longer has: {fate} {what}; keep {what} in the catalog, or have that "
+                f"{other.spec.label} removed first"
+            )
+            out.append(locate(loaded, None, desired.masker.text(message)))
     return out
 
 

@@ -85,7 +85,7 @@ class KongSystem:
                 return Applied(len(detail.plan.changes) if result.loaded_config else 0, 0)
             try:
                 # before a heal writes, as apply does: others' entities under a delete, then the plugin configs
-                if problems := others_under_deletes(self.client, loaded, detail.plan, detail.desired):
+                if problems := others_under_deletes(self.client, loaded, detail.plan, detail.desired, self.parallelism):
                     raise CatalogInvalid(problems)
                 check_plugin_configs(loaded, self.client, detail.plan, detail.desired, self.parallelism)
             except CatalogInvalid as exc:
