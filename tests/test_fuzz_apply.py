@@ -653,12 +653,18 @@ def _changed(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
 
 def _kuma_lost(before: dict[str, Any], kuma: KumaState) -> list[str]:
     """Others' Kuma objects lost or changed, bar what Kuma made with a Mesh the catalog dropped (its default
-    policies, CA secrets, signing keys go with it); another team's object in it keeps the Mesh alive."""
+    policies, CA secrets, signing keys go with it); another team's object in it keeps the Mesh alive. The
+    empty, unlabelled Mesh `default` Kuma makes at start is taken over by a catalog whose mesh is `default`
+    (docs/apply.md)."""
     meshes = {o["name"] for o in kuma.objects("Mesh")}
+    taken = {
+        f"Mesh//{o['name']}" for o in kuma.objects("Mesh") if o["name"] == "default" and CATALOG_LABEL in o["labels"]
+    }
     return [
         key
         for key in _changed(before, _foreign_kuma(kuma))
-        if key.split("/")[1] in meshes or key.split("/")[2] == FOREIGN_KUMA["name"] or key.startswith("Mesh/")
+        if key not in taken
+        and (key.split("/")[1] in meshes or key.split("/")[2] == FOREIGN_KUMA["name"] or key.startswith("Mesh/"))
     ]
 
 
