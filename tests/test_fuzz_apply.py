@@ -658,7 +658,9 @@ def _kuma_lost(before: dict[str, Any], kuma: KumaState) -> list[str]:
     (docs/apply.md)."""
     meshes = {o["name"] for o in kuma.objects("Mesh")}
     taken = {
-        f"Mesh//{o['name']}" for o in kuma.objects("Mesh") if o["name"] == "default" and CATALOG_LABEL in o["labels"]
+        f"Mesh//{o['name']}"
+        for o in kuma.objects("Mesh")
+        if o["name"] == "default" and CATALOG_LABEL in (o.get("labels") or {})
     }
     return [
         key
