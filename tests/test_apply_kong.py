@@ -446,6 +446,50 @@ def test_a_name_one_of_our_own_entities_holds_is_refused_saying_so(
     assert "Traceback" not in err
 
 
+def test_a_renamed_consumer_taking_someone_elses_username_blames_them_not_its_own_custom_id(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
+) -> None:
+    """A consumer renamed to a username another team's consumer holds keeps its custom_id, which the old
+    owned consumer holds too: Kong's 409 names the username (its `fields`), so the message must blame the
+    untagged holder, not this catalog's own consumer for a value Kong did not refuse (fuzz seed 10, case 85)."""
+    text = "format: 1\nname: shop\nconsumers:\n  - {name: alice, custom_id: crm-1}\n"
+    catalog = write_catalog(workdir, text)
+    assert cli(capsys, kong, "apply", str(catalog), "--yes")[0] == 0
+    kong.state.seed("consumers", {"username": "bob", "tags": ["team-x"]})
+    catalog.write_text(text.replace("alice", "bob"))
+    code, out, err = cli(capsys, kong, "apply", str(catalog), "--yes")
+    assert code == 3, out + err
+    assert "UNIQUE violation detected on '{username=\"bob\"}'" in err, err
+    assert "without this catalog's ownership tags" in err, err
+    assert "this catalog's own consumer" not in err, err
+    assert kong.state.find("consumers", "bob")["tags"] == ["team-x"]
+
+
+@pytest.mark.parametrize("theirs", ["plugins", "routes"])
+def test_a_service_another_teams_entity_hangs_off_is_not_dropped(
+    capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path, theirs: str
+) -> None:
+    """Kong deletes a plugin with its service (on_delete cascade) and refuses to delete a service a route
+    references, after the apply's other writes were made: either is told before anything is written (exit 1),
+    as on DB-less Kong, and their entity stays (fuzz seed 14: a service dropped under another team's route)."""
+    catalog = write_catalog(workdir)
+    assert cli(capsys, kong, "apply", str(catalog), "--yes")[0] == 0
+    orders = kong.state.find("services", "orders")["id"]
+    body = {"name": "request-termination", "config": {}} if theirs == "plugins" else {"paths": ["/theirs"]}
+    other = kong.state.seed(theirs, {**body, "service": {"id": orders}, "tags": ["team-x"]})
+    catalog.write_text(CATALOG.replace("  - name: orders\n", "  - name: orders-v2\n"))  # renamed: a new service
+    for command in (["diff"], ["apply", "--yes"]):
+        writes = len(kong.state.writes())
+        code, out, err = cli(capsys, kong, *command, str(catalog))
+        assert code == 1, out + err
+        label = "(plugin request-termination" if theirs == "plugins" else f"(route {other['id']}"
+        assert "service orders, which this plan deletes, has what this catalog does not own hanging off it" in err
+        assert label in err, err
+        assert "this Kong cannot take the catalog (1 problem); nothing was changed" in err
+        assert kong.state.writes()[writes:] == []
+    assert kong.state.entities(theirs)[-1]["id"] == other["id"] and kong.state.find("services", "orders")
+
+
 def test_a_global_plugin_someone_else_has_is_explained(
     capsys: pytest.CaptureFixture[str], kong: KongEmulator, workdir: Path
 ) -> None:

@@ -186,6 +186,22 @@ def test_a_refused_heal_is_counted_by_reason_and_the_loop_goes_on(
         assert w.value("gatewayctl_last_successful_apply_timestamp_seconds", system="kong") is None
 
 
+def test_a_heal_never_deletes_a_service_another_teams_plugin_hangs_off(
+    kong: KongEmulator, applied: Path, workdir: Path
+) -> None:
+    """A heal is an apply: a service the catalog dropped is not deleted while another team's plugin is on it
+    (Kong would delete the plugin with it); the refusal is counted and nothing is written."""
+    orders = kong.state.find("services", "orders")["id"]
+    theirs = kong.state.seed("plugins", {"name": "request-termination", "config": {}, "service": {"id": orders}})
+    applied.write_text(CATALOG.replace("  - name: orders\n", "  - name: orders-v2\n"))
+    writes = len(kong.state.writes())
+    with running(build(kong.url, applied, workdir / "state", heal=True)) as w:
+        wait_for(lambda: (w.value("gatewayctl_apply_failures_total", system="kong", reason="rejected") or 0) >= 2)
+        assert w.drift("services", "delete") == 1
+    assert len(kong.state.writes()) == writes
+    assert kong.state.entities("plugins")[-1]["id"] == theirs["id"]
+
+
 def test_log_lines_name_the_system_once_and_count_in_words(
     kong: KongEmulator, applied: Path, workdir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -523,7 +523,7 @@ def rejection_diagnostic(
     gatewayctl catalog whose tags the 409's holder carries, when it was found (`holder_catalog_of`)."""
     message = error.kong_message()
     scoped = any(entity.body.get(k) for k in ("service", "route", "consumer"))
-    holder = owned_holder(entity, owned) if error.status == 409 else None
+    holder = owned_holder(entity, owned, error.body) if error.status == 409 else None
     if holder is not None:
         wanted = desired.state.by_id().get(holder.id)
         shown = f"{holder.spec.label} {(wanted or holder).display_name()}"
@@ -590,9 +590,14 @@ def holder_catalog_of(client: KongAdmin, entity: Entity, error: KongError) -> st
     return owners[0] if isinstance(tags, list) and OWNER in tags and owners else None
 
 
-def owned_holder(entity: Entity, owned: Iterable[Entity]) -> Entity | None:
-    """The entity among `owned` (another than `entity`) holding one of `entity`'s unique values."""
-    values = {value for _, value in unique_values(entity)}
+def owned_holder(entity: Entity, owned: Iterable[Entity], refusal: Any = None) -> Entity | None:
+    """The entity among `owned` (another than `entity`) holding one of `entity`'s unique values: of those Kong's
+    409 names in its `fields` (kong/db/errors.lua unique_violation), when it names them. A renamed consumer
+    keeps its custom_id on the old one until it is deleted: a username another team holds is not that."""
+    named = set(refusal["fields"]) if isinstance(refusal, dict) and isinstance(refusal.get("fields"), dict) else set()
+    held = list(unique_values(entity))
+    # Kong names a plugin's violation by its cache_key, none of the fields: then any of its values
+    values = {value for fields, value in held if set(fields) <= named} or {value for _, value in held}
     return next((e for e in owned if e.id != entity.id and any(v in values for _, v in unique_values(e))), None)
 
 
