@@ -676,6 +676,11 @@ def test_rollback_restores_the_state_before_the_last_apply(
     assert code == 0, err
     assert "~ route orders-api" in out
     assert kong.state.find("routes", "orders-api")["paths"] == before["orders-api"]["paths"]
+    assert "nothing to roll back" not in out
+    writes = len(kong.state.writes())
+    code, out, err = cli(capsys, kong, "rollback", "--yes")  # again: it says there is nothing left to do
+    assert code == 0 and "kong: nothing to roll back" in out, out + err
+    assert len(kong.state.writes()) == writes
     catalog.write_text(CATALOG)
     assert cli(capsys, kong, "diff", str(catalog), "--exit-code")[0] == 0
 

@@ -481,6 +481,8 @@ def test_rollback_restores_the_kuma_state_before_the_last_apply(
     assert after.keys() == before.keys()
     for key in before:
         assert after[key].get("spec") == before[key].get("spec"), key
+    code, out, err = cli(capsys, kuma, "rollback", "--yes")  # again: nothing left to do, and it says so
+    assert code == 0 and "kuma: nothing to roll back" in out, out + err
     shop.write_text(CATALOG)
     assert cli(capsys, kuma, "diff", str(shop), *UNIVERSAL, "--exit-code")[0] == 0
 

@@ -1170,7 +1170,10 @@ def _rollback_kong(
                 f"kong: this rollback would delete entities catalog {catalog_name} does not own; nothing was changed"
             )
             return EXIT_INVALID
-        if not the_plan.changes or dry_run:
+        if not the_plan.changes:
+            out.print("kong: nothing to roll back")
+            return EXIT_OK
+        if dry_run:
             return EXIT_OK
         _confirm(yes, "roll Kong back at " + client.endpoint.display(), "roll back")
         try:
@@ -1480,7 +1483,10 @@ def _rollback_kuma(
         side = KumaSide(target, desired, the_plan)
         _print_lines(kuma_text_lines(the_plan, masker))
         out.print(the_plan.summary())
-        if not the_plan.changes or dry_run:
+        if not the_plan.changes:
+            out.print("kuma: nothing to roll back")
+            return EXIT_OK
+        if dry_run:
             return EXIT_OK
         _confirm(yes, "roll Kuma back at " + side.display, "roll back")
         try:  # as apply: never interleaved with an apply of this catalog
