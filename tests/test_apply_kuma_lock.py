@@ -449,6 +449,7 @@ def test_status_reports_kuma_when_kong_cannot_be_reached(
     assert code == 3, out + err
     assert "kong: http://127.0.0.1:9 not reachable" in out and "kuma drift: yes, kuma: +" in out, out
     assert "kong: GET /: no response" in err and "Traceback" not in err
+    assert "nothing was changed" not in err  # status never writes: no outcome to tell
     code, out, _ = cli(capsys, kuma, "status", str(shop), *unreachable, "--json")
     report = json.loads(out)
     assert code == 3 and report["kong"]["reachable"] is False and "GET /" in report["kong"]["error"]
@@ -493,3 +494,4 @@ def test_status_reports_kong_when_reading_kumas_lock_fails(
         assert code == 3, out + err
         assert report["kong"]["reachable"] is True and report["kong"]["drift"] is True
         assert report["kuma"]["reachable"] is False and f"GET {lock}" in report["kuma"]["error"]
+        assert "nothing was changed" not in report["kuma"]["error"]

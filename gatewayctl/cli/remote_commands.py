@@ -809,13 +809,14 @@ def _remote_exit(message: str) -> RemoteExit:
     return RemoteExit(message)
 
 
-def _remote(call: Any, masker: Masker | None = None) -> Any:
+def _remote(call: Any, masker: Masker | None = None, what: str | None = "nothing was changed") -> Any:
     """Run a Kong call; a failed one exits 3, named, with the catalog's secrets masked in what the server
-    said (an error may echo a value it was sent or holds)."""
+    said (an error may echo a value it was sent or holds). `what`: what the message adds about the outcome
+    (None for a command that never writes)."""
     try:
         return call()
     except KongError as exc:
-        raise _remote_exit(_masked(masker, f"kong: {exc.describe()}; nothing was changed")) from None
+        raise _remote_exit(_masked(masker, f"kong: {exc.describe()}" + (f"; {what}" if what else ""))) from None
 
 
 def _masked(masker: Masker | None, text: str) -> str:
@@ -1075,21 +1076,23 @@ def _kong_report(
     missing: MissingSecrets | None,
     masker: Masker | None,
 ) -> dict[str, Any]:
-    server = _remote(lambda: read_server(client), masker)
-    health = _remote(lambda: client.get("/status"), masker)
+    server = _remote(lambda: read_server(client), masker, None)
+    health = _remote(lambda: client.get("/status"), masker, None)
     drift: str | None = None
     problem = None
     if desired is not None:
         try:
             check_server(loaded, server, desired)
-            the_plan = _remote(lambda: plan(client, loaded.catalog.name, server, desired, conn.parallelism), masker)
+            the_plan = _remote(
+                lambda: plan(client, loaded.catalog.name, server, desired, conn.parallelism), masker, None
+            )
             drift = the_plan.summary() if the_plan.changes else None
         except CatalogInvalid as exc:
             problem = "; ".join(d.message for d in exc.errors)
     database = health.get("database") if isinstance(health, dict) else None
     lock = None
     if not server.dbless:  # a DB-less Kong has no lock (nothing can be written to hold one)
-        record = _remote(lambda: KongLock(client, loaded.catalog.name).read(), masker)
+        record = _remote(lambda: KongLock(client, loaded.catalog.name).read(), masker, None)
         lock = describe_record(record, time.time()) if record is not None else None
     return {
         "url": client.endpoint.display(),
@@ -1211,9 +1214,12 @@ def kuma_client(conn: Connection) -> KumaApi:
         raise typer.Exit(EXIT_INVALID) from None
 
 
-def _kuma_remote(call: Callable[[], Any], what: str = "nothing was changed", masker: Masker | None = None) -> Any:
-    """Run a Kuma call; a refusal exits 1, a failed call 3 (named, with what was left alone), the catalog's
-    secrets masked in what the server said."""
+def _kuma_remote(
+    call: Callable[[], Any], what: str | None = "nothing was changed", masker: Masker | None = None
+) -> Any:
+    """Run a Kuma call; a refusal exits 1, a failed call 3 (named, with what was left alone: `what`, None for a
+    command that never writes), the catalog's secrets masked in what the server said."""
+    outcome = f"; {what}" if what else ""
     try:
         return call()
     except KumaRefused as exc:
@@ -1221,14 +1227,14 @@ def _kuma_remote(call: Callable[[], Any], what: str = "nothing was changed", mas
         err.print(f"kuma: {escape(reason)}; nothing was sent")
         raise RefusedExit(reason) from None
     except KumaError as exc:
-        raise _remote_exit(_masked(masker, f"kuma: {exc.describe()}; {what}")) from None
+        raise _remote_exit(_masked(masker, f"kuma: {exc.describe()}{outcome}")) from None
     except Exception as exc:  # KubeError: the Kubernetes platform's
         if not is_remote_error(exc):
             raise
         if getattr(exc, "method", "") == "read":  # a kubeconfig that cannot be read: bad input
-            err.print(f"kuma: {escape(describe(exc))}; {what}")
+            err.print(f"kuma: {escape(describe(exc))}{outcome}")
             raise typer.Exit(EXIT_INVALID) from None
-        raise _remote_exit(_masked(masker, f"kuma: {describe(exc)}; {what}")) from None
+        raise _remote_exit(_masked(masker, f"kuma: {describe(exc)}{outcome}")) from None
 
 
 def _kuma_target(loaded: LoadedCatalog, conn: Connection, stack: contextlib.ExitStack) -> KumaTarget:
@@ -1246,10 +1252,16 @@ def _kuma_target(loaded: LoadedCatalog, conn: Connection, stack: contextlib.Exit
     return target
 
 
-def _plan_kuma(loaded: LoadedCatalog, desired: KumaDesired, conn: Connection, target: KumaTarget) -> KumaSide:
+def _plan_kuma(
+    loaded: LoadedCatalog,
+    desired: KumaDesired,
+    conn: Connection,
+    target: KumaTarget,
+    what: str | None = "nothing was changed",
+) -> KumaSide:
     name = loaded.catalog.name
     the_plan = _kuma_remote(
-        lambda: target.plan(name, desired.objects, desired.masker, conn.parallelism), masker=desired.masker
+        lambda: target.plan(name, desired.objects, desired.masker, conn.parallelism), what, desired.masker
     )
     return KumaSide(target, desired, the_plan)
 
@@ -1394,16 +1406,16 @@ def _kuma_report(
     server: dict[str, Any] = {}
     try:
         if desired is not None:
-            side = _plan_kuma(loaded, desired, conn, connected)
+            side = _plan_kuma(loaded, desired, conn, connected, what=None)  # status never writes
             target, server = side.target, side.plan.server
             drift = side.plan.summary() if side.plan.changes else None
         else:
             target = connected
-            server = _kuma_remote(target.server_info, masker=masker)
+            server = _kuma_remote(target.server_info, None, masker)
     except RefusedExit as exc:  # it answered, and said why it cannot take the catalog; its lock is not read
         target, problem = None, exc.reason
     name = loaded.catalog.name
-    lock = _kuma_remote(lambda: target.lock_holder(name), masker=masker) if target is not None else None
+    lock = _kuma_remote(lambda: target.lock_holder(name), None, masker) if target is not None else None
     return {
         "url": target.display if target is not None else _kuma_display(conn, connected),
         "platform": platform,
