@@ -416,6 +416,7 @@ def test_an_entity_holding_our_id_without_our_tags_is_never_overwritten(
     assert f"{catalog}:16:5: services[0]: Kong refused service orders (POST /services, HTTP 400)" in err, err
     assert f"primary key violation on key '{{id=\"{taken['id']}\"}}'" in err, err
     assert "exists in Kong without this catalog's ownership tags" in err and "Traceback" not in err, err
+    assert "putting the tags gatewayctl and gatewayctl-catalog:shop on it again" in err, err
     assert kong.state.find("services", "orders") == theirs  # not one field of theirs changed
     no_secrets(out, err)
 

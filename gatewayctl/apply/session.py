@@ -557,8 +557,7 @@ def rejection_diagnostic(
         message += (
             " (an entity with the id this catalog gives it exists in Kong without this catalog's ownership tags: "
             "they were changed by hand or by another tool; gatewayctl never overwrites it: delete it, or hand it "
-            "back by putting the tags gatewayctl and gatewayctl-catalog:"
-            f"{loaded.catalog.name} on it again)"
+            f"back by putting the tags {' and '.join(ownership_tags(loaded.catalog.name))} on it again)"
         )
     return locate(
         loaded,
