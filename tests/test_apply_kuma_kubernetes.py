@@ -75,6 +75,13 @@ def catalog(tmp_path: Path, text: str = CATALOG) -> Catalog:
     return load_catalog(path).catalog
 
 
+def kuma_only_catalog(tmp_path: Path) -> tuple[Path, list[str]]:
+    """CATALOG in tmp_path, and the arguments that apply it to the emulated cluster's Kuma alone."""
+    path = tmp_path / "catalog.yaml"
+    path.write_text(CATALOG)
+    return path, ["--only", "kuma", "--kuma-platform", "kubernetes", "--kubeconfig", str(tmp_path / "kubeconfig")]
+
+
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[tuple[KubeEmulator, KubeApi]]:
     with running(KubeState(kuma_webhook=True)) as emulator:
@@ -1021,9 +1028,7 @@ def test_rollback_after_forced_apply_restores_the_taken_field(
     emulator, _ = cluster
     state = emulator.state
     monkeypatch.chdir(tmp_path)
-    path = tmp_path / "catalog.yaml"
-    path.write_text(CATALOG)
-    argv = ["--only", "kuma", "--kuma-platform", "kubernetes", "--kubeconfig", str(tmp_path / "kubeconfig")]
+    path, argv = kuma_only_catalog(tmp_path)
     assert main(["apply", str(path), *argv, "--yes"]) == 0
     hand_edited = [
         {"targetRef": {"kind": "MeshService", "name": "orders_shop_svc_8080"}, "default": {"http": {"numRetries": 9}}}
@@ -1048,9 +1053,7 @@ def test_status_names_the_kubernetes_version_as_kubernetes_not_kuma(
 ) -> None:
     from gatewayctl.cli import main
 
-    path = tmp_path / "catalog.yaml"
-    path.write_text(CATALOG)
-    argv = ["--only", "kuma", "--kuma-platform", "kubernetes", "--kubeconfig", str(tmp_path / "kubeconfig")]
+    path, argv = kuma_only_catalog(tmp_path)
     assert main(["status", str(path), *argv]) == 0
     out = capsys.readouterr().out
     assert "reachable, Kubernetes v" in out and "Kuma v" not in out, out
@@ -1172,10 +1175,8 @@ def test_timeout_bounds_each_kubernetes_request(
     from gatewayctl.cli import main
 
     emulator, _ = cluster
-    path = tmp_path / "catalog.yaml"
-    path.write_text(CATALOG)
     emulator.state.fail(1, method="GET", path="/version", delay=2.0)
-    argv = ["--only", "kuma", "--kuma-platform", "kubernetes", "--kubeconfig", str(tmp_path / "kubeconfig")]
+    path, argv = kuma_only_catalog(tmp_path)
     assert main(["diff", str(path), *argv, "--timeout", "0.3"]) == 0, capsys.readouterr().err
     deadline = time.monotonic() + 5  # the slow answer is logged once the emulator has slept
     while len([r for r in emulator.state.requests if r.path == "/version"]) < 2 and time.monotonic() < deadline:
@@ -1193,9 +1194,7 @@ def test_rps_caps_kubernetes_requests(
 
     emulator, _ = cluster
     monkeypatch.chdir(tmp_path)
-    path = tmp_path / "catalog.yaml"
-    path.write_text(CATALOG)
-    argv = ["--only", "kuma", "--kuma-platform", "kubernetes", "--kubeconfig", str(tmp_path / "kubeconfig")]
+    path, argv = kuma_only_catalog(tmp_path)
     assert main(["apply", str(path), *argv, "--yes"]) == 0
     before = len(emulator.state.requests)
     started = time.monotonic()
@@ -1240,9 +1239,7 @@ def test_an_answer_that_is_not_the_api_servers_is_exit_3_naming_the_call(
 
     emulator, _ = cluster
     monkeypatch.chdir(tmp_path)
-    catalog = tmp_path / "catalog.yaml"
-    catalog.write_text(CATALOG)
-    argv = ["--only", "kuma", "--kuma-platform", "kubernetes", "--kubeconfig", str(tmp_path / "kubeconfig")]
+    catalog, argv = kuma_only_catalog(tmp_path)
     emulator.state.fail(1, method=method, path=path, times=1000, **fault)
     code = main([command, str(catalog), *argv, *(["--yes"] if command == "apply" else [])])
     err = capsys.readouterr().err
@@ -1265,9 +1262,7 @@ def test_apply_json_counts_the_kubernetes_requests_as_the_api_server_saw_them(
 
     emulator, _ = cluster
     monkeypatch.chdir(tmp_path)
-    path = tmp_path / "catalog.yaml"
-    path.write_text(CATALOG)
-    argv = ["--only", "kuma", "--kuma-platform", "kubernetes", "--kubeconfig", str(tmp_path / "kubeconfig")]
+    path, argv = kuma_only_catalog(tmp_path)
     capsys.readouterr()
     assert main(["apply", str(path), *argv, "--yes", "--json"]) == 0
     requests = json.loads(capsys.readouterr().out)["kuma"]["result"]["requests"]

@@ -72,7 +72,7 @@ from urllib.parse import parse_qs, unquote, urlencode
 try:
     from . import server
     from .kuma_fields import ENUMS as SCHEMA_ENUMS
-    from .kuma_fields import MESH_OBJECTS, POLICY_OBJECTS, SCALARS, known_fields
+    from .kuma_fields import MESH_OBJECTS, POLICY_OBJECTS, SCALARS, TARGET_REF_KINDS, known_fields
     from .kuma_policy_rules import policy_rule_problems
     from .kuma_schema import (
         FIELD_TYPES,
@@ -91,7 +91,13 @@ try:
 except ImportError:  # run as a script
     import server  # type: ignore[no-redef,import-not-found]
     from kuma_fields import ENUMS as SCHEMA_ENUMS  # type: ignore[no-redef,import-not-found]
-    from kuma_fields import MESH_OBJECTS, POLICY_OBJECTS, SCALARS, known_fields  # type: ignore[no-redef,import-not-found]
+    from kuma_fields import (  # type: ignore[no-redef,import-not-found]
+        MESH_OBJECTS,
+        POLICY_OBJECTS,
+        SCALARS,
+        TARGET_REF_KINDS,
+        known_fields,
+    )
     from kuma_policy_rules import policy_rule_problems  # type: ignore[no-redef,import-not-found]
     from kuma_schema import (  # type: ignore[no-redef,import-not-found]
         FIELD_TYPES,
@@ -254,18 +260,6 @@ GO_INT_BOUNDS: dict[str, tuple[int, int | None]] = {
 }
 GO_INT_RANGES = {"int32": (-(2**31), 2**31 - 1), "uint32": (0, 2**32 - 1)}
 MAX_JSON_INTEGER = 2**53 - 1  # go-openapi/swag conv.IsFloat64AJSONInteger: beyond it no float64 is an integer
-
-TARGET_REF_KINDS = (
-    "Mesh",
-    "MeshSubset",
-    "MeshGateway",
-    "MeshService",
-    "MeshExternalService",
-    "MeshMultiZoneService",
-    "MeshServiceSubset",
-    "MeshHTTPRoute",
-    "Dataplane",
-)
 
 
 @dataclass(frozen=True)
