@@ -415,28 +415,15 @@ def connect(kubeconfig: Path | None, context: str | None, timeout: float = 30.0,
         raise KubeError(
             "read", str(path), None, "not a kubeconfig: not a mapping of clusters, users and contexts"
         ) from None
-    server = Endpoint(configuration.host).display()  # as messages name it: never a user:password@ or a query
-    problem = _server_problem(configuration.host)
+    endpoint = Endpoint(configuration.host)
+    server = endpoint.display()  # as messages name it: never a user:password@ or a query
+    problem = endpoint.problem()  # what the client would fail on at the first request (LocationParseError)
     if problem:
         where = str(path) if path is not None else "in-cluster config"
         raise KubeError("read", where, None, f"the cluster's server {server} {problem}")
     api = kube_client.ApiClient(configuration)
     api.user_agent = f"{OWNER}/{__version__}"
     return KubeApi(api, server, context, timeout=timeout, limiter=RateLimiter(rps))
-
-
-def _server_problem(server: str) -> str | None:
-    """Why urllib3 cannot connect to `server` (a kubeconfig's cluster URL), None when it can: it parses the
-    URL and encodes the host name for the resolver on the first request, raising LocationParseError."""
-    try:
-        host = urllib3.util.parse_url(f"{server.rstrip('/')}/version").host or ""
-        if not host:
-            return "has no host"
-        if not host.startswith("["):  # an IPv6 address is no name
-            host.encode("idna")
-    except (ValueError, UnicodeError):  # urllib3's LocationParseError is a ValueError
-        return "is not a URL a connection can be made to (check the host name and port)"
-    return None
 
 
 def _default_kubeconfig() -> Path | None:
